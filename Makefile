@@ -1,0 +1,49 @@
+# imurun: two commands for a fresh clone, `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export IMURUN_SHARED_DATA ?= $(abspath ../shared/data)
+
+.PHONY: demo test bench lint validate sysdeps clean help
+
+help:
+	@echo "make demo      install into .venv and run the main job on the bundled default"
+	@echo "make test      install into .venv and run the whole test suite"
+	@echo "make bench     run the benchmarks (results in benchmarks/results/)"
+	@echo "make lint      ruff + mypy"
+	@echo "make validate  regenerate docs/validation.md from data"
+
+# System packages the suite needs (socat for pseudo-terminal pairs, a C compiler for the
+# firmware reference). Installed only when missing.
+sysdeps:
+	@command -v socat >/dev/null 2>&1 || { echo "installing socat"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat >/dev/null; }
+	@command -v cc >/dev/null 2>&1 || { echo "installing a C compiler"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: sysdeps $(STAMP)
+	$(BIN)/python -m imurun.demo
+
+test: sysdeps $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+bench: sysdeps $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+lint: $(STAMP)
+	$(BIN)/ruff check imurun firmware_protocol tests benchmarks
+	$(BIN)/mypy
+
+validate: $(STAMP)
+	$(BIN)/python -m imurun.validation.report --out docs/validation.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

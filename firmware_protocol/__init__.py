@@ -1,0 +1,1 @@
+"""The imurun wire protocol: frames, messages, CRCs, stored-run blocks. Pure bytes."""

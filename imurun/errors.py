@@ -1,0 +1,86 @@
+"""One error root for the whole project, with one subclass family per layer.
+
+Each subclass also inherits the builtin it refines, so ``except ValueError`` still works for
+callers who do not know this project. Third-party exceptions are converted at the layer boundary
+with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+from firmware_protocol.errors import (
+    FrameError,
+    ImurunError,
+    MessageError,
+    ProtocolError,
+    RunFormatError,
+)
+
+__all__ = [
+    "DeviceError",
+    "DeviceTimeoutError",
+    "FileFormatError",
+    "FrameError",
+    "ImurunError",
+    "IngestError",
+    "MessageError",
+    "ProtocolError",
+    "RunFormatError",
+    "SignalError",
+    "StoreError",
+    "SyncError",
+    "TransportError",
+    "UsageError",
+]
+
+
+class TransportError(ImurunError, OSError):
+    """A link could not be opened, read or written."""
+
+
+class DeviceTimeoutError(TransportError, TimeoutError):
+    """An operation on a device did not complete within its timeout."""
+
+    def __init__(self, operation: str, timeout_s: float) -> None:
+        self.operation = operation
+        self.timeout_s = timeout_s
+        super().__init__(f"{operation} timed out after {timeout_s:g} s")
+
+
+class DeviceError(ImurunError, RuntimeError):
+    """The sensor answered with an error message."""
+
+    def __init__(self, code: int, text: str, *, operation: str = "") -> None:
+        self.code = code
+        self.text = text
+        self.operation = operation
+        prefix = f"{operation}: " if operation else ""
+        super().__init__(f"{prefix}sensor error {code}: {text}")
+
+
+class SyncError(ImurunError, RuntimeError):
+    """A sync could not complete (after its retries)."""
+
+
+class IngestError(ImurunError, ValueError):
+    """Decoded messages cannot form a recording."""
+
+
+class FileFormatError(ImurunError, ValueError):
+    """A file is not in a supported format or is damaged beyond recovery."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class SignalError(ImurunError, ValueError):
+    """Arrays passed to the signal layer have the wrong shape, units or content."""
+
+
+class StoreError(ImurunError, RuntimeError):
+    """The local store is inconsistent or an entry is missing."""
+
+
+class UsageError(ImurunError, ValueError):
+    """The user asked for something that cannot be done as asked."""

@@ -1,0 +1,189 @@
+"""The one in-memory form every source becomes: :class:`Recording`.
+
+A recording holds the samples that arrived, never invented ones. Samples are mapped to one time
+base in seconds; within a :class:`Segment` they are uniformly spaced at ``fs_hz`` (after the
+device clock has been corrected for offset and drift). Between segments there is a :class:`Gap`
+that says why. Accelerations are m/s², angular rates rad/s, both in the *sensor* frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from imurun.errors import IngestError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+class GapCause(StrEnum):
+    """Why samples are missing between two segments."""
+
+    LOST_FRAMES = "lost_frames"  # sequence numbers show frames never arrived
+    CORRUPT = "corrupt"  # bytes arrived but failed their CRC
+    REBOOT = "reboot"  # the sensor restarted (new boot id)
+    DISCONNECT = "disconnect"  # the link dropped
+    DAMAGED_BLOCK = "damaged_block"  # a stored-run block failed its CRC
+    SOURCE = "source"  # the source file itself has a hole in its time column
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Samples missing between ``start_s`` (last sample before) and ``end_s`` (first after)."""
+
+    start_s: float
+    end_s: float
+    cause: GapCause
+    n_missing: int = 0  # samples known (from counters) to be missing; 0 when unknown
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Samples ``[start, stop)`` are contiguous and uniformly spaced; ``boot_id`` is the sensor's."""
+
+    start: int
+    stop: int
+    boot_id: int | None = None
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class IngestStats:
+    """What the link delivered and what it cost to get there."""
+
+    frames_ok: int = 0
+    frames_corrupt: int = 0  # failed CRC / framing
+    frames_lost: int = 0  # never arrived (from sequence numbers)
+    messages_unknown: int = 0  # intact frames of a type this version does not know
+    bytes_received: int = 0
+    blocks_ok: int = 0
+    blocks_damaged: int = 0
+    samples_missing: int = 0  # from the sample counters
+    reboots: int = 0
+    disconnects: int = 0
+
+
+@dataclass(frozen=True)
+class RecordingMeta:
+    """Where the samples came from."""
+
+    source: str = ""  # path or link description
+    source_format: str = ""  # "session", "stored-run", "csv", "xsens", ...
+    device_id: str | None = None
+    firmware_version: str | None = None
+    protocol_version: int | None = None
+    start_unix_s: float | None = None  # wall clock of t_s == 0 when known
+    mounting_hint: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Samples on one time base, SI units, sensor frame, gaps explicit.
+
+    ``t_s`` has shape ``(n,)``; ``acc_ms2`` ``(n, 3)``; ``gyr_rads`` ``(n, 3)`` or ``None`` for
+    accelerometer-only sources. ``segments`` partition ``range(n)`` in order; ``gaps`` has one
+    entry per boundary between consecutive segments (and may describe losses at the edges).
+    """
+
+    t_s: FloatArray
+    acc_ms2: FloatArray
+    gyr_rads: FloatArray | None
+    fs_hz: float
+    segments: tuple[Segment, ...]
+    gaps: tuple[Gap, ...] = ()
+    meta: RecordingMeta = field(default_factory=RecordingMeta)
+    stats: IngestStats = field(default_factory=IngestStats)
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.t_s, dtype=np.float64)
+        acc = np.asarray(self.acc_ms2, dtype=np.float64)
+        n = t.shape[0] if t.ndim == 1 else -1
+        if t.ndim != 1:
+            raise IngestError(f"t_s must have shape (n,), got {t.shape}")
+        if acc.shape != (n, 3):
+            raise IngestError(f"acc_ms2 must have shape ({n}, 3), got {acc.shape}")
+        gyr = None
+        if self.gyr_rads is not None:
+            gyr = np.asarray(self.gyr_rads, dtype=np.float64)
+            if gyr.shape != (n, 3):
+                raise IngestError(f"gyr_rads must have shape ({n}, 3), got {gyr.shape}")
+        if not (np.isfinite(self.fs_hz) and self.fs_hz > 0):
+            raise IngestError(f"fs_hz must be positive, got {self.fs_hz}")
+        pos = 0
+        for seg in self.segments:
+            if seg.start != pos or seg.stop <= seg.start:
+                raise IngestError(f"segments must partition the samples in order, got {seg}")
+            pos = seg.stop
+        if pos != n:
+            raise IngestError(f"segments cover {pos} samples, recording has {n}")
+        for arr in (t, acc, gyr):
+            if arr is not None:
+                arr.setflags(write=False)
+        object.__setattr__(self, "t_s", t)
+        object.__setattr__(self, "acc_ms2", acc)
+        object.__setattr__(self, "gyr_rads", gyr)
+        object.__setattr__(self, "segments", tuple(self.segments))
+        object.__setattr__(self, "gaps", tuple(self.gaps))
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def has_gyro(self) -> bool:
+        return self.gyr_rads is not None
+
+    @property
+    def duration_s(self) -> float:
+        """Wall time from first to last sample (gaps included)."""
+        if self.n_samples == 0:
+            return 0.0
+        return float(self.t_s[-1] - self.t_s[0]) + 1.0 / self.fs_hz
+
+    @classmethod
+    def from_arrays(
+        cls,
+        t_s: npt.ArrayLike,
+        acc_ms2: npt.ArrayLike,
+        gyr_rads: npt.ArrayLike | None = None,
+        *,
+        fs_hz: float | None = None,
+        meta: RecordingMeta | None = None,
+        gap_factor: float = 1.5,
+    ) -> Recording:
+        """Build a recording from plain arrays, splitting segments where time jumps.
+
+        A step in ``t_s`` larger than ``gap_factor`` sample periods (or backwards) starts a new
+        segment with a :attr:`GapCause.SOURCE` gap. ``fs_hz`` defaults to the median rate.
+        """
+        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        acc = np.asarray(acc_ms2, dtype=np.float64)
+        gyr = None if gyr_rads is None else np.asarray(gyr_rads, dtype=np.float64)
+        if t.size == 0:
+            raise IngestError("no samples")
+        dt = np.diff(t)
+        if fs_hz is None:
+            pos = dt[dt > 0]
+            if pos.size == 0:
+                raise IngestError("cannot infer a sample rate from the time column")
+            fs_hz = float(1.0 / np.median(pos))
+        breaks = np.flatnonzero((dt > gap_factor / fs_hz) | (dt <= 0)) + 1
+        edges = np.concatenate(([0], breaks, [t.size]))
+        segments = tuple(Segment(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True))
+        gaps = tuple(
+            Gap(float(t[b - 1]), float(t[b]), GapCause.SOURCE,
+                max(int(round((t[b] - t[b - 1]) * fs_hz)) - 1, 0))
+            for b in breaks
+        )
+        return cls(t, acc, gyr, float(fs_hz), segments, gaps, meta or RecordingMeta())
