@@ -75,6 +75,7 @@ class EventCode(IntEnum):
     RECORDING_STARTED = 4
     RECORDING_STOPPED = 5
     BOOT = 6
+    STREAM_ENDED = 7  # the sensor stopped streaming on its own
 
 
 class ErrorCode(IntEnum):
@@ -628,6 +629,8 @@ class Error:
         _need(data, 3, "ERROR")
         code, req = struct.unpack_from("<HB", data)
         text = data[3:3 + MAX_TEXT_BYTES].decode("utf-8", errors="replace")
+        # Each bad byte became a 3-byte U+FFFD: clip so the lenient decode still fits the limit.
+        text = text.encode("utf-8")[:MAX_TEXT_BYTES].decode("utf-8", errors="ignore")
         return cls(code, req, text)
 
 

@@ -1,0 +1,1 @@
+"""Talking to a sensor over any transport: requests, live streaming, after-run sync."""

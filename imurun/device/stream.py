@@ -1,0 +1,190 @@
+"""Live streaming and replay: one event loop for both, so a replay exercises the live path.
+
+:func:`stream_live` asks a sensor to stream, keeps its clock paired (a ``TIME_SYNC`` every
+``time_sync_every_s``), restarts the stream after a sensor reboot, and reconnects after a lost
+link, leaving an explicit disconnect gap. :func:`replay` pushes a recorded session's bytes
+through the same :class:`SensorClient` decoding and the same :func:`_attach` ingest step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from firmware_protocol.codec import ParseEvent, Rebooted, Received
+from firmware_protocol.messages import (
+    DeviceInfoRequest,
+    Event,
+    EventCode,
+    StreamStart,
+    StreamStop,
+    TimeSyncRequest,
+)
+from imurun.device.client import SensorClient
+from imurun.errors import DeviceTimeoutError, TransportError
+from imurun.ingest.builder import RecordingBuilder
+from imurun.transport.base import EndOfData, LinkLost
+from imurun.transport.session import RecordKind
+
+EventHook = Callable[[float, ParseEvent], None]
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    duration_s: float | None = None  # stop after this much wall time (None: until the sensor stops)
+    time_sync_every_s: float = 1.0
+    timeout_s: float = 3.0  # silence tolerated before the link is considered dead
+    max_reconnects: int = 20
+    backoff_s: tuple[float, float] = (0.1, 2.0)
+
+
+@dataclass(frozen=True)
+class StreamReport:
+    samples: int
+    reconnects: int
+    reboots: int
+    ended_by: str  # "sensor", "duration", "stopped", "end of data"
+    duration_s: float
+
+
+def _attach(client: SensorClient, builder: RecordingBuilder, hook: EventHook | None) -> None:
+    """The ingest step shared by live and replay: every decoded event reaches the builder."""
+
+    def tap(t: float, ev: ParseEvent) -> None:
+        builder.feed(t, ev)
+        if hook is not None:
+            hook(t, ev)
+
+    client.tap = tap
+
+
+def _stream_ended(ev: ParseEvent) -> bool:
+    return (isinstance(ev, Received) and isinstance(ev.message, Event)
+            and ev.message.code == EventCode.STREAM_ENDED)
+
+
+async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: RecordingBuilder,
+                      settings: StreamSettings = StreamSettings(), *,
+                      on_event: EventHook | None = None, stop: asyncio.Event | None = None,
+                      on_status: Callable[[str], None] | None = None) -> StreamReport:
+    t_start = time.monotonic()
+    reconnects = reboots = 0
+    client = await connect()
+
+    async def start(c: SensorClient) -> None:
+        _attach(c, builder, on_event)
+        await c.device_info()
+        for _ in range(3):
+            await c.time_sync()
+        await c.send(StreamStart())
+
+    await start(client)
+    last_sync = last_rx = time.monotonic()
+    ended_by = "stopped"
+    try:
+        while True:
+            if stop is not None and stop.is_set():
+                ended_by = "stopped"
+                break
+            now = time.monotonic()
+            if settings.duration_s is not None and now - t_start >= settings.duration_s:
+                ended_by = "duration"
+                break
+            if now - last_sync >= settings.time_sync_every_s:
+                await client.send(TimeSyncRequest(int(time.time() * 1e6)))
+                last_sync = now
+            try:
+                t, ev = await client.next_event(min(settings.timeout_s, 0.25))
+                last_rx = time.monotonic()
+                lost = False
+            except DeviceTimeoutError:
+                if time.monotonic() - last_rx < settings.timeout_s:
+                    continue
+                lost = True  # a sensor that stays silent while streaming is as good as gone
+            except LinkLost:
+                lost = True
+            if lost:
+                builder.mark_disconnect(time.time())
+                if client.session is not None:
+                    client.session.marker(RecordKind.DISCONNECT, "link lost")
+                if on_status is not None:
+                    on_status("link lost; reconnecting")
+                client = await _reconnect(connect, settings, client)
+                reconnects += 1
+                if client.session is not None:
+                    client.session.marker(RecordKind.CONNECT)
+                await start(client)
+                last_rx = time.monotonic()
+                continue
+            if _stream_ended(ev):
+                ended_by = "sensor"
+                break
+            if isinstance(ev, Rebooted):
+                reboots += 1
+                if on_status is not None:
+                    on_status("sensor rebooted; restarting the stream")
+                await client.send(DeviceInfoRequest())
+                await client.send(StreamStart())
+        if ended_by != "sensor":
+            try:
+                await client.send(StreamStop())
+                await client.time_sync()
+            except (TransportError, DeviceTimeoutError):
+                pass
+    finally:
+        builder.decoder_stats = client.decoder.stats
+        await client.transport.close()
+    return StreamReport(builder.n_samples, reconnects, reboots, ended_by,
+                        time.monotonic() - t_start)
+
+
+async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: StreamSettings,
+                     old: SensorClient) -> SensorClient:
+    try:
+        await old.transport.close()
+    except TransportError:
+        pass
+    delay, cap = settings.backoff_s
+    for _ in range(settings.max_reconnects):
+        try:
+            client = await connect()
+            client.session = old.session
+            client.decoder.assembler.stats = old.decoder.stats
+            return client
+        except (TransportError, DeviceTimeoutError):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, cap)
+    raise LinkLost(old.transport.description, f"no reconnection after {settings.max_reconnects} tries")
+
+
+async def replay(client: SensorClient, builder: RecordingBuilder, *,
+                 on_event: EventHook | None = None) -> StreamReport:
+    """Feed a replay transport's bytes through the live decoding and ingest step."""
+    t_start = time.monotonic()
+    _attach(client, builder, on_event)
+    await client.transport.open(0)
+    ended_by = "end of data"
+    try:
+        while True:
+            try:
+                t, ev = await client.next_event(3600.0)
+            except LinkLost as e:
+                builder.mark_disconnect(e.t_host_s if e.t_host_s is not None else _last_time(builder))
+                continue
+            except EndOfData:
+                break
+            del t, ev  # the tap has ingested it
+    finally:
+        builder.decoder_stats = client.decoder.stats
+        await client.transport.close()
+    return StreamReport(builder.n_samples, builder.disconnects, 0, ended_by,
+                        time.monotonic() - t_start)
+
+
+def _last_time(builder: RecordingBuilder) -> float:
+    for b in reversed(builder.boots):
+        if b.batches:
+            return b.batches[-1][3]
+    return 0.0

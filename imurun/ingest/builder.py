@@ -1,0 +1,299 @@
+"""Decoded messages -> :class:`Recording`: clock correction, gap accounting, unit conversion.
+
+The same :class:`RecordingBuilder` consumes a live link, a replayed session and (through
+:func:`recording_from_run`) a synced run file, so every source ends up on one time base with the
+same rules:
+
+* Samples are ordered and de-duplicated by the sensor's ``sample_counter`` within each boot; a
+  counter jump is a gap, its cause taken from what the link reported in between (frames lost,
+  corrupt frames, a disconnect). A new boot id is a boot boundary.
+* Per boot, the device clock is fitted against the sample counter (the true sample period on the
+  device clock) and mapped to the host clock with the ``TIME_SYNC`` pairs: offset and drift by
+  least squares on the pairs with the shortest round trips (Cristian 1989). Without pairs the
+  offset comes from the earliest-arriving batch (minimum latency) and drift is not corrected.
+* Raw counts become m/s² and rad/s here, with the scale factors the sensor declared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware_protocol.codec import DecoderStats, Dropped, Lost, ParseEvent, Rebooted, Received
+from firmware_protocol.messages import DeviceInfo, SampleBatch, Scale, TimeSync
+from firmware_protocol.runfile import StoredRun
+from imurun.errors import IngestError
+from imurun.ingest.recording import (
+    Gap,
+    GapCause,
+    IngestStats,
+    Recording,
+    RecordingMeta,
+    Segment,
+)
+
+MAX_PLAUSIBLE_DRIFT_PPM = 1000.0
+
+
+@dataclass
+class _Boot:
+    boot_id: int
+    first_rx_s: float
+    batches: list[tuple[int, int, npt.NDArray[np.int16], float]] = field(default_factory=list)
+    pairs: list[tuple[float, float, float]] = field(default_factory=list)  # host tx, device us, host rx
+    counter_base: int = 0  # unwrapping of the u32 counter
+    last_counter: int | None = None
+
+
+@dataclass
+class _Marker:
+    t_host_s: float
+    cause: GapCause
+
+
+class RecordingBuilder:
+    """Accumulates one link's events; :meth:`build` makes the recording (repeatable)."""
+
+    def __init__(self, *, source: str = "", source_format: str = "session") -> None:
+        self.source = source
+        self.source_format = source_format
+        self.info: DeviceInfo | None = None
+        self.boots: list[_Boot] = []
+        self.markers: list[_Marker] = []
+        self.decoder_stats: DecoderStats | None = None
+        self.disconnects = 0
+        self.n_samples = 0
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------ feeding
+    def _boot(self, boot_id: int, t: float) -> _Boot:
+        if not self.boots or self.boots[-1].boot_id != boot_id:
+            self.boots.append(_Boot(boot_id, t))
+        return self.boots[-1]
+
+    def feed(self, t_host_s: float, ev: ParseEvent) -> None:
+        if isinstance(ev, Received):
+            m = ev.message
+            if isinstance(m, SampleBatch):
+                b = self._boot(ev.boot_id, t_host_s)
+                c = m.sample_counter
+                if b.last_counter is not None and c < b.last_counter - 2**31:
+                    b.counter_base += 2**32  # u32 counter wrapped
+                b.last_counter = c
+                b.batches.append((b.counter_base + c, m.device_time_us, m.counts, t_host_s))
+                self.n_samples += m.n
+            elif isinstance(m, DeviceInfo):
+                if self.info is not None and self.info.scale != m.scale:
+                    self.notes.append("scale factors changed during the session; the last ones apply")
+                self.info = m
+            elif isinstance(m, TimeSync):
+                b = self._boot(ev.boot_id, t_host_s)
+                b.pairs.append((m.host_time_us * 1e-6, float(m.device_time_us), t_host_s))
+        elif isinstance(ev, Dropped):
+            self.markers.append(_Marker(t_host_s, GapCause.CORRUPT))
+        elif isinstance(ev, Lost):
+            self.markers.append(_Marker(t_host_s, GapCause.LOST_FRAMES))
+        elif isinstance(ev, Rebooted):
+            self.markers.append(_Marker(t_host_s, GapCause.REBOOT))
+
+    def mark_disconnect(self, t_host_s: float) -> None:
+        self.disconnects += 1
+        self.markers.append(_Marker(t_host_s, GapCause.DISCONNECT))
+
+    # ------------------------------------------------------------------ building
+    def _cause_between(self, t_a: float, t_b: float) -> GapCause:
+        causes = {m.cause for m in self.markers if t_a <= m.t_host_s <= t_b}
+        for c in (GapCause.DISCONNECT, GapCause.REBOOT, GapCause.CORRUPT, GapCause.LOST_FRAMES):
+            if c in causes:
+                return c
+        return GapCause.LOST_FRAMES
+
+    def build(self) -> Recording:
+        if self.info is None:
+            raise IngestError("no DEVICE_INFO in the data: the sample units are unknown")
+        scale = self.info.scale
+        fs_nominal = float(self.info.sample_rate_hz)
+        parts = []
+        for b in self.boots:
+            if b.batches:
+                parts.append(_boot_samples(b, fs_nominal, self.notes))
+        if not parts:
+            raise IngestError("no samples in the data")
+        parts.sort(key=lambda p: float(p.t_host[0]))
+        t_all, counts_all, seg_list, gaps = [], [], [], []
+        pos = 0
+        prev_t_last: float | None = None
+        for part in parts:
+            counters, t_host, counts, rx = part.counters, part.t_host, part.counts, part.rx
+            if prev_t_last is not None:
+                if t_host[0] <= prev_t_last:
+                    self.notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
+                    t_host = t_host + (prev_t_last - t_host[0]) + part.period_s
+                gaps.append(Gap(prev_t_last, float(t_host[0]), GapCause.REBOOT, 0))
+            jumps = np.flatnonzero(np.diff(counters) != 1) + 1
+            edges = [0, *jumps.tolist(), len(counters)]
+            for a, z in zip(edges[:-1], edges[1:], strict=True):
+                seg_list.append(Segment(pos + a, pos + z, part.boot_id))
+            for j in jumps.tolist():
+                missing = int(counters[j] - counters[j - 1] - 1)
+                cause = self._cause_between(rx[j - 1], rx[j])
+                gaps.append(Gap(float(t_host[j - 1]), float(t_host[j]), cause, missing))
+            t_all.append(t_host)
+            counts_all.append(counts)
+            pos += len(counters)
+            prev_t_last = float(t_host[-1])
+        t = np.concatenate(t_all)
+        counts = np.concatenate(counts_all)
+        acc, gyr = scale.to_si(counts)
+        t0 = float(t[0])
+        periods = [p.period_s for p in parts]
+        fs = 1.0 / float(np.median(periods))
+        st = self.decoder_stats or DecoderStats()
+        missing = sum(g.n_missing for g in gaps)
+        stats = IngestStats(frames_ok=st.frames_ok, frames_corrupt=st.frames_corrupt,
+                            frames_lost=st.frames_lost, messages_unknown=st.messages_unknown,
+                            bytes_received=st.bytes_in, samples_missing=missing,
+                            reboots=len(parts) - 1, disconnects=self.disconnects)
+        meta = RecordingMeta(source=self.source, source_format=self.source_format,
+                             device_id=f"{self.info.device_id:016x}",
+                             firmware_version=self.info.firmware_version,
+                             protocol_version=self.info.protocol_version, start_unix_s=t0,
+                             mounting_hint=_mounting_name(self.info.mounting_hint),
+                             notes=tuple(self.notes))
+        shifted = tuple(Gap(g.start_s - t0, g.end_s - t0, g.cause, g.n_missing) for g in gaps)
+        return Recording(t - t0, acc, gyr, fs, tuple(seg_list), shifted, meta, stats)
+
+
+def _mounting_name(hint: int) -> str:
+    return {0: "unknown", 1: "sacrum clip", 2: "sacrum belt"}.get(int(hint), f"code {hint}")
+
+
+def _fit_line(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Least-squares ``y = a + b x`` (centred for numerical safety)."""
+    xm, ym = float(x.mean()), float(y.mean())
+    dx = x - xm
+    den = float(dx @ dx)
+    b = float(dx @ (y - ym)) / den if den > 0 else 0.0
+    return ym - b * xm, b
+
+
+@dataclass(frozen=True)
+class _BootPart:
+    counters: npt.NDArray[np.int64]
+    t_host: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.int16]
+    rx: npt.NDArray[np.float64]  # arrival time of each sample's batch
+    boot_id: int
+    period_s: float
+
+
+def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
+    batches = sorted(b.batches, key=lambda x: x[0])
+    # De-duplicate by counter (a batch sent twice, e.g. after a retransmission).
+    counters_l, dev_l, counts_l, rx_l = [], [], [], []
+    seen_until = -1
+    for c0, dev_us, counts, rx in batches:
+        n = len(counts)
+        if c0 + n - 1 <= seen_until:
+            continue
+        if c0 <= seen_until:
+            skip = seen_until - c0 + 1
+            c0, dev_us, counts = c0 + skip, dev_us + int(skip * 1e6 / fs_nominal), counts[skip:]
+            n = len(counts)
+        counters_l.append(np.arange(c0, c0 + n, dtype=np.int64))
+        dev_l.append((c0, dev_us))
+        counts_l.append(counts)
+        rx_l.append(np.full(n, rx))
+        seen_until = c0 + n - 1
+    counters = np.concatenate(counters_l)
+    counts = np.concatenate(counts_l)
+    rx = np.concatenate(rx_l)
+    firsts = np.asarray(dev_l, dtype=np.float64)
+    # Device clock vs sample counter: the sample period in device microseconds.
+    if len(firsts) >= 2 and firsts[-1, 0] > firsts[0, 0]:
+        dev_a, dev_b = _fit_line(firsts[:, 0], firsts[:, 1])
+    else:
+        dev_b = 1e6 / fs_nominal
+        dev_a = firsts[0, 1] - dev_b * firsts[0, 0]
+    if not 0.5 < dev_b * fs_nominal / 1e6 < 2.0:
+        notes.append(f"boot {b.boot_id}: device timestamps disagree with the declared rate; "
+                     "using the declared rate")
+        dev_b = 1e6 / fs_nominal
+        dev_a = firsts[0, 1] - dev_b * firsts[0, 0]
+    dev_us = dev_a + dev_b * counters.astype(np.float64)
+    # Device clock -> host clock.
+    slope = 1e-6
+    if b.pairs:
+        p = np.asarray(b.pairs, dtype=np.float64)
+        rtt = p[:, 2] - p[:, 0]
+        good = p[(rtt >= 0) & (rtt <= np.quantile(rtt, 0.5) * 1.5 + 1e-3)]
+        if len(good) == 0:
+            good = p
+        mid = (good[:, 0] + good[:, 2]) / 2
+        if len(good) >= 2 and np.ptp(good[:, 1]) > 1e6:
+            off, slope_fit = _fit_line(good[:, 1], mid)
+            ppm = (slope_fit / 1e-6 - 1) * 1e6
+            if abs(ppm) <= MAX_PLAUSIBLE_DRIFT_PPM:
+                slope = slope_fit
+            else:
+                notes.append(f"boot {b.boot_id}: clock drift of {ppm:.0f} ppm is implausible; "
+                             "not corrected")
+                off = float(np.median(mid - slope * good[:, 1]))
+        else:
+            off = float(np.median(mid - slope * good[:, 1]))
+    else:
+        # Earliest possible arrival: a batch cannot arrive before its last sample was taken.
+        last_dev = dev_us + dev_b  # time the sample after each one is due, device clock
+        off = float(np.min(rx - slope * last_dev))
+        notes.append(f"boot {b.boot_id}: no time-sync pairs; host time from arrival times")
+    return _BootPart(counters, off + slope * dev_us, counts, rx, b.boot_id, dev_b * slope)
+
+
+def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
+    """A synced run file as a :class:`Recording` (calibration applied, holes as gaps)."""
+    h = run.header
+    if len(run.counts) == 0:
+        raise IngestError(f"{source or 'run'}: no intact sample blocks")
+    fs_nom = float(h.sample_rate_hz)
+    idx = run.sample_index.astype(np.float64)
+    if len(run.block_first_index) >= 2 and np.ptp(run.block_first_index) > 0:
+        a, b = _fit_line(run.block_first_index.astype(np.float64),
+                         run.block_device_time_us.astype(np.float64))
+        if not 0.5 < b * fs_nom / 1e6 < 2.0:
+            b = 1e6 / fs_nom
+            a = float(run.block_device_time_us[0] - b * run.block_first_index[0])
+    else:
+        b = 1e6 / fs_nom
+        a = float(run.block_device_time_us[0] - b * run.block_first_index[0])
+    dev_us = a + b * idx
+    # Wall clock: the latest anchor (device_us, unix_ms), else the header's start.
+    if run.time_anchors:
+        anchor_dev, anchor_ms = run.time_anchors[0]
+    else:
+        anchor_dev, anchor_ms = h.start_device_time_us, h.start_unix_ms
+    t_unix = anchor_ms * 1e-3 + (dev_us - anchor_dev) * 1e-6
+    t0 = float(t_unix[0])
+    acc, gyr = Scale(h.acc_lsb_ms2, h.gyr_lsb_rads).to_si(run.counts)
+    acc = (acc - np.asarray(h.acc_offset_ms2)) * np.asarray(h.acc_gain)
+    gyr = gyr - np.asarray(h.gyr_offset_rads)
+    jumps = np.flatnonzero(np.diff(run.sample_index) != 1) + 1
+    edges = [0, *jumps.tolist(), len(idx)]
+    segments = tuple(Segment(a_, z_, h.boot_id) for a_, z_ in zip(edges[:-1], edges[1:], strict=True))
+    lost_ranges = [(f, f + n) for f, n in run.lost]
+    gaps = []
+    for j in jumps.tolist():
+        s_prev, s_next = int(run.sample_index[j - 1]), int(run.sample_index[j])
+        reported = any(lo <= s_prev + 1 < hi for lo, hi in lost_ranges)
+        cause = GapCause.LOST_FRAMES if reported else GapCause.DAMAGED_BLOCK
+        gaps.append(Gap(float(t_unix[j - 1] - t0), float(t_unix[j] - t0), cause, s_next - s_prev - 1))
+    notes = [] if run.ended_cleanly else ["run has no END block: the sensor lost power or rebooted"]
+    stats = IngestStats(bytes_received=run.n_bytes, blocks_ok=run.blocks_ok,
+                        blocks_damaged=len(run.damaged),
+                        samples_missing=sum(g.n_missing for g in gaps))
+    meta = RecordingMeta(source=source, source_format="stored-run",
+                         device_id=f"{h.device_id:016x}",
+                         firmware_version=".".join(map(str, h.firmware)), start_unix_s=t0,
+                         mounting_hint=_mounting_name(h.mounting_hint), notes=tuple(notes))
+    return Recording(t_unix - t0, acc, gyr, 1e6 / b, segments, tuple(gaps), meta, stats)

@@ -1,0 +1,251 @@
+"""Session files: the raw bytes of a link exactly as they arrived, with host times (docs/formats.md).
+
+::
+
+    file    := magic "IMRSES01" meta_len u32 meta(JSON, UTF-8) record*
+    record  := sync D5 5D, kind u8, t_host_s f64, length u32, data, crc32 u32
+                (the CRC covers kind .. data)
+
+Kinds: RX bytes from the sensor, TX bytes to it, NOTE (JSON), CONNECT and DISCONNECT markers.
+Writers append and flush every record, so a killed process loses at most the record being written;
+readers stop cleanly at a truncated tail and skip damaged records (resynchronising on the next
+sync word whose CRC passes). A replay feeds the RX records through the same decoder as a live
+link (habit 16 of STYLE.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, BinaryIO, Final
+
+from firmware_protocol.crc import crc32
+from imurun.errors import DeviceTimeoutError, FileFormatError, TransportError
+from imurun.transport.base import Chunk, EndOfData, Framing, LinkLost
+
+MAGIC: Final = b"IMRSES01"
+SYNC: Final = b"\xd5\x5d"
+_REC: Final = struct.Struct("<2sBdI")
+MAX_RECORD: Final = 1 << 20
+MAX_META: Final = 1 << 20
+
+
+class RecordKind(IntEnum):
+    RX = 1
+    TX = 2
+    NOTE = 3
+    CONNECT = 4
+    DISCONNECT = 5
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    kind: RecordKind
+    t_host_s: float
+    data: bytes
+
+
+@dataclass(frozen=True)
+class SessionFile:
+    """A whole session read back. ``damaged`` counts skipped bytes regions; ``truncated`` a cut tail."""
+
+    path: str
+    meta: dict[str, Any]
+    records: tuple[SessionRecord, ...]
+    damaged: int = 0
+    truncated: bool = False
+
+    @property
+    def framing(self) -> Framing:
+        return Framing(self.meta.get("framing", Framing.STREAM))
+
+    def rx_chunks(self) -> Iterator[Chunk]:
+        for r in self.records:
+            if r.kind == RecordKind.RX:
+                yield Chunk(r.t_host_s, r.data)
+
+
+@dataclass
+class SessionWriter:
+    """Append-only session writer; every record is flushed to the OS as it is written."""
+
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+    fsync: bool = False
+    _fh: BinaryIO | None = None
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"format": "imurun.session/1", "created_unix_s": time.time(), **self.meta},
+                          sort_keys=True).encode()
+        fh = open(self.path, "wb")  # noqa: SIM115 - kept open for appending records
+        fh.write(MAGIC + struct.pack("<I", len(meta)) + meta)
+        fh.flush()
+        self._fh = fh
+
+    def write(self, kind: RecordKind, t_host_s: float, data: bytes) -> None:
+        if self._fh is None:
+            raise TransportError(f"session {self.path} is closed")
+        if len(data) > MAX_RECORD:
+            for i in range(0, len(data), MAX_RECORD):
+                self.write(kind, t_host_s, data[i:i + MAX_RECORD])
+            return
+        head = _REC.pack(SYNC, int(kind), t_host_s, len(data))
+        self._fh.write(head + data + crc32(head[2:] + data).to_bytes(4, "little"))
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+
+    def rx(self, chunk: Chunk) -> None:
+        self.write(RecordKind.RX, chunk.t_host_s, chunk.data)
+
+    def tx(self, data: bytes, t_host_s: float | None = None) -> None:
+        self.write(RecordKind.TX, time.time() if t_host_s is None else t_host_s, data)
+
+    def note(self, **fields: Any) -> None:
+        self.write(RecordKind.NOTE, time.time(), json.dumps(fields, sort_keys=True).encode())
+
+    def marker(self, kind: RecordKind, reason: str = "") -> None:
+        self.write(kind, time.time(), reason.encode())
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> SessionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_session(head: bytes) -> bool:
+    return head.startswith(MAGIC)
+
+
+def read_session(path: str | os.PathLike[str]) -> SessionFile:
+    """Read a session file; damaged records are skipped, a truncated tail is tolerated."""
+    p = str(path)
+    try:
+        buf = Path(p).read_bytes()
+    except OSError as e:
+        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
+    if not buf.startswith(MAGIC):
+        raise FileFormatError(p, "not an imurun session file")
+    if len(buf) < len(MAGIC) + 4:
+        raise FileFormatError(p, "session header truncated")
+    (mlen,) = struct.unpack_from("<I", buf, len(MAGIC))
+    mstart = len(MAGIC) + 4
+    if mlen > MAX_META or mstart + mlen > len(buf):
+        raise FileFormatError(p, "session metadata truncated or oversized")
+    try:
+        meta = json.loads(buf[mstart:mstart + mlen])
+        if not isinstance(meta, dict):
+            raise ValueError("metadata is not an object")
+    except ValueError as e:
+        raise FileFormatError(p, f"session metadata is not valid JSON: {e}") from e
+    pos = mstart + mlen
+    records: list[SessionRecord] = []
+    damaged = 0
+    truncated = False
+    while pos < len(buf):
+        if buf[pos:pos + 2] != SYNC:
+            nxt = buf.find(SYNC, pos + 1)
+            damaged += 1
+            if nxt < 0:
+                break
+            pos = nxt
+            continue
+        if pos + _REC.size + 4 > len(buf):
+            truncated = True
+            break
+        _, kind, t, n = _REC.unpack_from(buf, pos)
+        end = pos + _REC.size + n + 4
+        if n > MAX_RECORD or end > len(buf):
+            if n <= MAX_RECORD and end > len(buf):
+                truncated = True
+                break
+            damaged += 1
+            nxt = buf.find(SYNC, pos + 1)
+            if nxt < 0:
+                break
+            pos = nxt
+            continue
+        body = buf[pos + 2:end - 4]
+        if crc32(body) != int.from_bytes(buf[end - 4:end], "little") or kind not in RecordKind._value2member_map_:
+            damaged += 1
+            nxt = buf.find(SYNC, pos + 1)
+            if nxt < 0:
+                break
+            pos = nxt
+            continue
+        records.append(SessionRecord(RecordKind(kind), t, buf[pos + _REC.size:end - 4]))
+        pos = end
+    return SessionFile(p, meta, tuple(records), damaged, truncated)
+
+
+class ReplayTransport:
+    """Plays a session's received bytes back as a transport, at recorded pace or flat out.
+
+    ``speed`` 1.0 reproduces the original timing; ``None`` (``--speed max``) does not wait.
+    The chunks keep their original host times, so downstream timing is identical to live.
+    """
+
+    def __init__(self, session: SessionFile, *, speed: float | None = None) -> None:
+        self.session = session
+        self.framing = session.framing
+        self.description = f"replay {session.path}"
+        self.speed = speed
+        self._records = list(session.records)
+        self._pos = 0
+        self._open = False
+        self._t0_wall = 0.0
+        self._t0_rec: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    async def open(self, timeout_s: float = 0.0) -> None:
+        self._open = True
+        self._t0_wall = time.monotonic()
+
+    async def close(self) -> None:
+        self._open = False
+
+    async def write(self, data: bytes) -> None:
+        """A replay cannot talk back: writes are accepted and ignored."""
+
+    async def read(self, timeout_s: float) -> Chunk:
+        if not self._open:
+            raise TransportError(f"{self.description} is not open")
+        while self._pos < len(self._records):
+            rec = self._records[self._pos]
+            self._pos += 1
+            if rec.kind == RecordKind.DISCONNECT:
+                raise LinkLost(self.description, rec.data.decode(errors="replace") or "recorded disconnect",
+                               t_host_s=rec.t_host_s)
+            if rec.kind != RecordKind.RX:
+                continue
+            if self.speed:
+                if self._t0_rec is None:
+                    self._t0_rec = rec.t_host_s
+                due = self._t0_wall + (rec.t_host_s - self._t0_rec) / self.speed
+                delay = due - time.monotonic()
+                if delay > timeout_s:
+                    await asyncio.sleep(timeout_s)
+                    self._pos -= 1
+                    raise DeviceTimeoutError(f"reading from {self.description}", timeout_s)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            return Chunk(rec.t_host_s, rec.data)
+        raise EndOfData(f"{self.description}: end of recording")
