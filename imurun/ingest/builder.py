@@ -121,7 +121,7 @@ class RecordingBuilder:
                 parts.append(_boot_samples(b, fs_nominal, self.notes))
         if not parts:
             raise IngestError("no samples in the data")
-        parts.sort(key=lambda p: float(p.t_host[0]))
+        parts.sort(key=lambda p: float(p.rx[0]))  # boots in the order their data arrived
         t_all, counts_all, seg_list, gaps = [], [], [], []
         pos = 0
         prev_t_last: float | None = None

@@ -1,0 +1,7 @@
+"""``python -m imurun`` is the ``imurun`` command."""
+
+import sys
+
+from imurun.cli import main
+
+sys.exit(main())
