@@ -18,13 +18,13 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Final, Self
+from typing import Final, NamedTuple, Self
 
 import numpy as np
 import numpy.typing as npt
 
 from firmware_protocol.crc import crc32
-from firmware_protocol.errors import RunFormatError
+from firmware_protocol.errors import MessageError, RunFormatError
 from firmware_protocol.messages import SAMPLE_CHANNELS, Event, Scale
 
 MAGIC: Final = b"IMRN"
@@ -111,6 +111,10 @@ class RunHeader:
         # Here we read the v1 part; read_run() checks the full header's CRC.
         body = data[:_HEADER.size]
         f = _HEADER.unpack(body)
+        try:  # the scale check lives in the message layer: report it as a run-format error
+            Scale(f[12], f[13])
+        except MessageError as e:
+            raise RunFormatError(f"header: {e.reason}", offset=0) from e
         return cls(device_id=f[3], run_id=f[4], boot_id=f[5], sample_rate_hz=f[6],
                    start_unix_ms=f[7], start_device_time_us=f[8], acc_range_g=f[9],
                    mounting_hint=f[10], gyr_range_dps=f[11], acc_lsb_ms2=f[12],
@@ -309,77 +313,102 @@ class StoredRun:
     n_bytes: int = 0
 
 
-def _packed_meta(p: bytes) -> tuple[int, int, int, list[int], int, npt.NDArray[np.uint8], int, int]:
-    """Check a SAMPLES_PACKED payload's structure; return its header, widths and data span."""
+class _PackedMeta(NamedTuple):
+    index: int
+    time_us: int
+    n: int
+    first: list[int]
+    orders: int
+    widths: bytes
+    data_start: int
+    data_end: int
+
+
+def _packed_meta(p: bytes) -> _PackedMeta:
+    """Check a SAMPLES_PACKED payload's structure (never reading past its length)."""
     if len(p) < PACKED_HEAD.size:
         raise RunFormatError("packed sample block shorter than its header")
     idx, t_us, n, *first, orders = PACKED_HEAD.unpack_from(p)
     if not 1 <= n <= MAX_BLOCK_SAMPLES:
         raise RunFormatError(f"packed sample block declares {n} samples")
+    if t_us >= 2**63:  # StoredRun keeps times as int64; 292,000 years after boot is garbage
+        raise RunFormatError(f"device_time_us {t_us} is out of range")
     n_sub = -(-(n - 1) // SUB)
     wend = PACKED_HEAD.size + SAMPLE_CHANNELS * n_sub
     if len(p) < wend:
         raise RunFormatError("packed sample block truncated in its width table")
-    w = np.frombuffer(p, np.uint8, SAMPLE_CHANNELS * n_sub, PACKED_HEAD.size)
-    if w.size and int(w.max()) > 16:
+    w = p[PACKED_HEAD.size:wend]
+    if w and max(w) > 16:
         raise RunFormatError("packed sample block declares a bit width above 16")
-    need = wend + 4 * int(w.sum(dtype=np.int64))
+    need = wend + 4 * sum(w)
     if len(p) < need:
         raise RunFormatError(f"packed sample block holds {len(p)} bytes, its widths need {need}")
-    return idx, t_us, n, first, orders, w, wend, need
+    return _PackedMeta(idx, t_us, n, first, orders, w, wend, need)
 
 
-def _decode_packed(payloads: list[bytes]) -> tuple[npt.NDArray[np.int16], list[tuple[int, int, int]]]:
+#: For each bit width w: the byte offset and bit shift of value j (0..31) in a sub-block.
+_BYTE_OF = [((np.arange(SUB) * w) >> 3).astype(np.intp) for w in range(17)]
+_SHIFT_OF = [((np.arange(SUB) * w) & 7).astype(np.uint32) for w in range(17)]
+
+
+def _decode_packed(payloads: list[bytes], metas: list[_PackedMeta] | None = None,
+                   ) -> tuple[npt.NDArray[np.int16], list[tuple[int, int, int]]]:
     """Decode many SAMPLES_PACKED payloads at once. Returns counts and (index, t_us, n) per block."""
-    metas: list[tuple[int, int, int]] = []
-    firsts, orders_l, ns, widths_l, datas = [], [], [], [], []
-    for p in payloads:
-        idx, t_us, n, first, orders, w, wend, need = _packed_meta(p)
-        metas.append((idx, t_us, n))
-        firsts.append(first)
-        orders_l.append(orders)
-        ns.append(n)
-        widths_l.append(w)
-        datas.append(np.frombuffer(p, np.uint8, need - wend, wend))
+    if metas is None:
+        metas = [_packed_meta(p) for p in payloads]
+    out_meta = [(m.index, m.time_us, m.n) for m in metas]
     if not payloads:
-        return np.zeros((0, SAMPLE_CHANNELS), np.int16), metas
-    n_arr = np.asarray(ns, np.int64)
+        return np.zeros((0, SAMPLE_CHANNELS), np.int16), out_meta
+    n_arr = np.fromiter((m.n for m in metas), np.int64, len(metas))
     nb = n_arr.size
     n_sub_arr = -(-(n_arr - 1) // SUB)
-    widths = np.concatenate(widths_l).astype(np.int32)  # block-major, channel-major, sub-block
-    data = np.concatenate([*datas, np.zeros(3, np.uint8)]).astype(np.uint32)
-    sub_off = np.zeros(widths.size, np.int64)
+    widths = np.frombuffer(b"".join(m.widths for m in metas), np.uint8).astype(np.intp)
+    data = np.frombuffer(b"".join(p[m.data_start:m.data_end] for p, m in zip(payloads, metas, strict=True))
+                         + b"\0" * 8, np.uint8)
+    sub_off = np.zeros(widths.size, np.intp)
     np.cumsum(4 * widths[:-1], out=sub_off[1:])
-    # Value j of a sub-block of width w starts at bit j*w: read 3 bytes there, shift, mask.
-    bitpos = np.arange(SUB, dtype=np.int32)[None, :] * widths[:, None]
-    byte = (sub_off[:, None] + (bitpos >> 3)).reshape(-1)
-    word = data[byte] | (data[byte + 1] << 8) | (data[byte + 2] << 16)
-    mask = ((np.uint32(1) << widths.astype(np.uint32)) - np.uint32(1))[:, None]
-    z = (word.reshape(-1, SUB) >> (bitpos & 7).astype(np.uint32)) & mask
+    # Sub-blocks of one width share their bit layout: gather their bytes as (k, 4w + 2) rows,
+    # then read value j from fixed byte columns with a fixed shift.
+    z = np.zeros((widths.size, SUB), np.uint32)
+    for w in np.unique(widths).tolist():
+        if w == 0:
+            continue
+        sel = np.flatnonzero(widths == w)
+        rows = data[sub_off[sel, None] + np.arange(4 * w + 2)].astype(np.uint32)
+        bo = _BYTE_OF[w]
+        word = rows[:, bo] | (rows[:, bo + 1] << 8) | (rows[:, bo + 2] << 16)
+        z[sel] = (word >> _SHIFT_OF[w]) & np.uint32((1 << w) - 1)
     # Blocks of equal length decode together as 2-D arrays: (blocks, channels, samples).
     counts = np.empty((int(n_arr.sum()), SAMPLE_CHANNELS), np.int16)
     row_start = np.zeros(nb, np.int64)
     np.cumsum(n_arr[:-1], out=row_start[1:])
     sub_start = np.zeros(nb, np.int64)
     np.cumsum(SAMPLE_CHANNELS * n_sub_arr[:-1], out=sub_start[1:])
-    firsts_a = np.asarray(firsts, np.int16)
-    orders_a = np.asarray(orders_l, np.int64)
+    firsts_a = np.asarray([m.first for m in metas], np.int16)
+    orders_a = np.fromiter((m.orders for m in metas), np.int64, nb)
     for n in np.unique(n_arr).tolist():
         blk = np.flatnonzero(n_arr == n)
         n_sub = -(-(n - 1) // SUB)
-        rows = sub_start[blk, None] + np.arange(SAMPLE_CHANNELS * n_sub)
-        zz = z[rows].reshape(blk.size, SAMPLE_CHANNELS, n_sub * SUB)[:, :, : n - 1].astype(np.int32)
+        contiguous = blk[-1] - blk[0] == blk.size - 1
+        if contiguous:
+            zb = z[sub_start[blk[0]]:sub_start[blk[0]] + blk.size * SAMPLE_CHANNELS * n_sub]
+        else:
+            zb = z[sub_start[blk, None] + np.arange(SAMPLE_CHANNELS * n_sub)]
+        zz = zb.reshape(blk.size, SAMPLE_CHANNELS, n_sub * SUB)[:, :, : n - 1].astype(np.int32)
         d = ((zz >> 1) ^ -(zz & 1)).astype(np.int16)
         o2 = ((orders_a[blk, None] >> np.arange(SAMPLE_CHANNELS)) & 1).astype(bool)
         if o2.any():
             d[o2] = np.cumsum(d[o2], axis=-1, dtype=np.int32).astype(np.int16)
-        x = np.empty((blk.size, SAMPLE_CHANNELS, n), np.int32)
-        x[:, :, 0] = firsts_a[blk]
-        x[:, :, 1:] = d
-        x16 = np.cumsum(x, axis=-1, dtype=np.int32).astype(np.int16)  # wraps mod 2**16
-        out_rows = (row_start[blk, None] + np.arange(n)).reshape(-1)
-        counts[out_rows] = x16.transpose(0, 2, 1).reshape(-1, SAMPLE_CHANNELS)
-    return counts, metas
+        x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
+        x[:, 0, :] = firsts_a[blk]
+        x[:, 1:, :] = d.transpose(0, 2, 1)
+        np.cumsum(x, axis=1, dtype=np.int16, out=x)  # int16 arithmetic wraps mod 2**16
+        if contiguous:
+            r0 = int(row_start[blk[0]])
+            counts[r0:r0 + blk.size * n] = x.reshape(-1, SAMPLE_CHANNELS)
+        else:
+            counts[(row_start[blk, None] + np.arange(n)).reshape(-1)] = x.reshape(-1, SAMPLE_CHANNELS)
+    return counts, out_meta
 
 
 def _ramp(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -413,6 +442,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
     pos = hlen
     damaged: list[DamagedRegion] = []
     packed: list[bytes] = []
+    packed_meta: list[_PackedMeta] = []
     raw_blocks: list[tuple[int, int, npt.NDArray[np.int16]]] = []
     order: list[tuple[str, int]] = []  # keeps packed/raw blocks in file order
     events: list[Event] = []
@@ -457,7 +487,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
         payload = buf[pos + BLOCK_HEAD.size:end - 4]
         try:
             if btype == BlockType.SAMPLES_PACKED:
-                _packed_meta(payload)  # validate now so a bad block is skipped alone
+                packed_meta.append(_packed_meta(payload))  # a bad block is skipped alone
                 packed.append(payload)
                 order.append(("p", len(packed) - 1))
             elif btype == BlockType.SAMPLES_RAW:
@@ -466,6 +496,8 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
                 idx, t_us, n = SAMPLE_HEAD.unpack_from(payload)
                 if len(payload) < SAMPLE_HEAD.size + 12 * n or not 1 <= n <= MAX_BLOCK_SAMPLES:
                     raise RunFormatError("raw sample block length does not match its count")
+                if t_us >= 2**63:  # as in _packed_meta
+                    raise RunFormatError(f"device_time_us {t_us} is out of range")
                 c = np.frombuffer(payload, "<i2", 6 * n, SAMPLE_HEAD.size).reshape(n, 6)
                 raw_blocks.append((idx, t_us, c))
                 order.append(("r", len(raw_blocks) - 1))
@@ -488,7 +520,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
         pos = end
 
     # Vectorised decode of all packed blocks, then merge with raw ones in file order.
-    pc, pmeta = _decode_packed(packed)
+    pc, pmeta = _decode_packed(packed, packed_meta)
     p_starts = np.concatenate(([0], np.cumsum([m[2] for m in pmeta], dtype=np.int64)))
     parts, bidx, bt, bn = [], [], [], []
     for kind, k in order:
