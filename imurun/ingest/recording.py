@@ -63,7 +63,7 @@ class IngestStats:
 
     frames_ok: int = 0
     frames_corrupt: int = 0  # failed CRC / framing
-    frames_lost: int = 0  # never arrived (from sequence numbers)
+    frames_lost: int = 0  # missing from the sequence numbers (corrupted in transit or never sent)
     messages_unknown: int = 0  # intact frames of a type this version does not know
     bytes_received: int = 0
     blocks_ok: int = 0

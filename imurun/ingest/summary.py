@@ -41,7 +41,7 @@ def describe(rec: Recording) -> dict[str, Any]:
     ]
     if s.frames_ok or s.frames_corrupt or s.frames_lost:
         lines.append(f"  link        {s.frames_ok} frames ok, {s.frames_corrupt} corrupt, "
-                     f"{s.frames_lost} lost, {s.reboots} reboots, {s.disconnects} disconnects")
+                     f"{s.frames_lost} missing from the sequence, {s.reboots} reboots, {s.disconnects} disconnects")
     if s.blocks_ok or s.blocks_damaged:
         lines.append(f"  blocks      {s.blocks_ok} ok, {s.blocks_damaged} damaged")
     lines += [f"  note        {n}" for n in m.notes]
