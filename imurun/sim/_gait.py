@@ -1,0 +1,709 @@
+"""Kinematic building blocks of the motion generator (private; see docs/simulator.md).
+
+Everything here is closed-form: accelerations, velocities and positions of the sacrum come from
+the same analytic expressions, so the accelerometer and the truth cannot disagree. Loops run
+over steps (about 3 per second), never over samples.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+from scipy.interpolate import PchipInterpolator
+
+from imurun.consts import DEG2RAD, G_MS2
+
+if TYPE_CHECKING:
+    from imurun.sim.motion import Phase, RunnerProfile
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+BoolArray = npt.NDArray[np.bool_]
+
+STAND, WALK, RUN = 0, 1, 2  # activity codes used internally
+_PI = np.pi
+#: Below this target speed no steps are taken (gait initiation / termination).
+MIN_STEP_SPEED_MPS = 0.3
+#: Stand knots are kept this far from the first and last contact of a bout.
+_STAND_MARGIN_S = 0.3
+
+
+# --------------------------------------------------------------------------- shape functions
+def smoothstep(x: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Quintic smoothstep S(x) = 10x^3 - 15x^4 + 6x^5 on [0, 1] and its two derivatives."""
+    x = np.clip(x, 0.0, 1.0)
+    s = x * x * x * (10.0 + x * (-15.0 + 6.0 * x))
+    ds = 30.0 * x * x * (1.0 - x) ** 2
+    dds = 60.0 * x * (1.0 - x) * (1.0 - 2.0 * x)
+    return s, ds, dds
+
+
+def hermite_slope(u: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Quintic H(u) = u - 6u^3 + 8u^4 - 3u^5: H(0)=H(1)=0, H'(0)=1, H'(1)=0, H''(0)=H''(1)=0."""
+    u2 = u * u
+    h = u - 6.0 * u2 * u + 8.0 * u2 * u2 - 3.0 * u2 * u2 * u
+    dh = 1.0 - 18.0 * u2 + 32.0 * u2 * u - 15.0 * u2 * u2
+    ddh = -36.0 * u + 96.0 * u2 - 60.0 * u2 * u
+    return h, dh, ddh
+
+
+class Ramps:
+    """``f(t) = base + sum_j delta_j * S((t - start_j) / (stop_j - start_j))``, ramps disjoint."""
+
+    def __init__(self, base: float, start: list[float], stop: list[float], delta: list[float]):
+        order = np.argsort(np.asarray(start, dtype=np.float64), kind="stable")
+        self.base = float(base)
+        self.start = np.asarray(start, dtype=np.float64)[order]
+        self.stop = np.asarray(stop, dtype=np.float64)[order]
+        self.delta = np.asarray(delta, dtype=np.float64)[order]
+        if np.any(self.stop <= self.start) or np.any(self.start[1:] < self.stop[:-1] - 1e-9):
+            raise ValueError("ramps must have positive length and must not overlap")
+        self.cum = np.concatenate([[0.0], np.cumsum(self.delta)])
+        self._start_l = self.start.tolist()
+        self._stop_l = self.stop.tolist()
+        self._delta_l = self.delta.tolist()
+        self._cum_l = self.cum.tolist()
+
+    def __call__(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Value, first and second time derivative at ``t``."""
+        done = np.searchsorted(self.stop, t, side="right")
+        f = self.base + self.cum[done]
+        df = np.zeros_like(t)
+        ddf = np.zeros_like(t)
+        if self.start.size:
+            i = np.searchsorted(self.start, t, side="right") - 1
+            ic = np.clip(i, 0, self.start.size - 1)
+            active = (i >= 0) & (i == done)
+            if np.any(active):
+                j = ic[active]
+                length = self.stop[j] - self.start[j]
+                s, ds, dds = smoothstep((t[active] - self.start[j]) / length)
+                f[active] += self.delta[j] * s
+                df[active] = self.delta[j] * ds / length
+                ddf[active] = self.delta[j] * dds / length**2
+        return f, df, ddf
+
+    def at(self, t: float) -> float:
+        """Scalar value (fast path for the per-step planning loop)."""
+        done = bisect.bisect_right(self._stop_l, t)
+        f = self.base + self._cum_l[done]
+        i = bisect.bisect_right(self._start_l, t) - 1
+        if i >= 0 and i == done:
+            x = (t - self._start_l[i]) / (self._stop_l[i] - self._start_l[i])
+            f += self._delta_l[i] * x * x * x * (10.0 + x * (-15.0 + 6.0 * x))
+        return f
+
+
+# --------------------------------------------------------------------------- stance kernel
+class KernelBasis:
+    """Trigonometric terms of :meth:`kernel` for times ``s`` of steps with spans ``tau``.
+
+    Built once per set of samples and shared by the vertical, forward and lateral channels.
+    """
+
+    def __init__(self, s: FloatArray, tau: FloatArray, bump_s: FloatArray):
+        self.s = s
+        self.w1 = _PI / tau
+        self.w2 = 2.0 * self.w1
+        x = self.w1 * s
+        self.s1, self.c1 = np.sin(x), np.cos(x)
+        self.s2 = 2.0 * self.s1 * self.c1
+        self.c2 = 1.0 - 2.0 * self.s1 * self.s1
+        self.wi = 2.0 * _PI / bump_s
+        self.bump_s = bump_s
+        self.sb = np.minimum(s, bump_s)
+        xb = self.wi * self.sb
+        self.sin_b, self.cos_b = np.sin(xb), np.cos(xb)
+
+    def kernel(
+        self,
+        v0: FloatArray,
+        z0: FloatArray | float,
+        amp: FloatArray,
+        skew: FloatArray,
+        bump: FloatArray | None,
+        const: float,
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Acceleration, velocity and position for ``0 <= s <= tau`` (closed-form integrals).
+
+        ``a(s) = amp sin(pi s/tau) + skew sin(2 pi s/tau) + bump (1 - cos(2 pi s/bump_s))/2
+        [s < bump_s] + const``, starting from velocity ``v0`` and position ``z0``.
+        """
+        s = self.s
+        a = amp * self.s1 + skew * self.s2
+        v = v0 + amp / self.w1 * (1.0 - self.c1) + skew / self.w2 * (1.0 - self.c2)
+        z = z0 + v0 * s + amp / self.w1 * (s - self.s1 / self.w1) + skew / self.w2 * (s - self.s2 / self.w2)
+        if const:
+            a = a + const
+            v = v + const * s
+            z = z + 0.5 * const * s * s
+        if bump is not None:
+            sb = self.sb
+            a = a + 0.5 * bump * (1.0 - self.cos_b)  # cos_b == 1 once s >= bump_s
+            v = v + 0.5 * bump * (sb - self.sin_b / self.wi)
+            z = z + 0.5 * bump * (
+                0.5 * sb * sb + (self.cos_b - 1.0) / self.wi**2 + self.bump_s * (s - sb)
+            )
+        return a, v, z
+
+
+def solve_stance(
+    tau: FloatArray,
+    v0: FloatArray,
+    v1: FloatArray,
+    dz: FloatArray,
+    bump: FloatArray,
+    bump_s: FloatArray,
+    const: FloatArray | float,
+) -> tuple[FloatArray, FloatArray]:
+    """``(amp, skew)`` of :meth:`KernelBasis.kernel` reaching velocity ``v1`` and displacement ``dz``."""
+    amp = (v1 - v0 - 0.5 * bump * bump_s - const * tau) * _PI / (2.0 * tau)
+    rest = (
+        dz
+        - v0 * tau
+        - amp * tau * tau / _PI
+        - bump * (0.5 * bump_s * tau - 0.25 * bump_s * bump_s)
+        - 0.5 * const * tau * tau
+    )
+    return amp, rest * 2.0 * _PI / (tau * tau)
+
+
+# --------------------------------------------------------------------------- step plan
+@dataclass(frozen=True)
+class StepPlan:
+    """One row per step (initial contact ``ic`` to the next one of the same bout)."""
+
+    ic: FloatArray
+    step: FloatArray  # s, IC to next IC
+    contact: FloatArray  # s; walking contact > step (double support)
+    is_run: BoolArray
+    sign: FloatArray  # +1 left stance, -1 right stance
+    v_ic: FloatArray  # path speed at IC (0 for the first step of a bout)
+    v_end: FloatArray  # path speed at the end of the step (0 for the last step of a bout)
+    v_nom: FloatArray  # target speed at IC, used to scale amplitudes
+    first: BoolArray
+    last: BoolArray
+    noise: FloatArray  # (n, 8) standard normals for step-to-step variability
+
+
+def phase_bounds(script: tuple[Phase, ...]) -> tuple[FloatArray, FloatArray]:
+    dur = np.array([p.duration_s for p in script], dtype=np.float64)
+    end = np.cumsum(dur)
+    return end - dur, end
+
+
+def speed_ramps(script: tuple[Phase, ...], speeds: list[float], accel_mps2: float) -> Ramps:
+    """Target path speed: constant per phase, quintic changes at phase boundaries."""
+    start_s, _ = phase_bounds(script)
+    starts: list[float] = []
+    stops: list[float] = []
+    deltas: list[float] = []
+    for i in range(1, len(script)):
+        dv = speeds[i] - speeds[i - 1]
+        if dv == 0.0:
+            continue
+        b = float(start_s[i])
+        d_prev, d_next = script[i - 1].duration_s, script[i].duration_s
+        length = max(abs(dv) / accel_mps2, 1.0)
+        if script[i - 1].kind == "stand":  # start moving: ramp inside the moving phase
+            length = min(length, 0.5 * d_next)
+            a, z = b, b + length
+        elif script[i].kind == "stand":  # stop: ramp at the end of the moving phase
+            length = min(length, 0.5 * d_prev)
+            a, z = b - length, b
+        else:  # change of pace: centred on the boundary
+            length = min(length, 0.5 * d_prev, 0.5 * d_next)
+            a, z = b - 0.5 * length, b + 0.5 * length
+        starts.append(a)
+        stops.append(z)
+        deltas.append(dv)
+    return Ramps(speeds[0], starts, stops, deltas)
+
+
+def heading_ramps(script: tuple[Phase, ...]) -> Ramps:
+    """Smooth heading (rad): each phase's turn is centred in the phase."""
+    start_s, end_s = phase_bounds(script)
+    starts: list[float] = []
+    stops: list[float] = []
+    deltas: list[float] = []
+    for p, a, z in zip(script, start_s, end_s, strict=True):
+        if p.turn_deg == 0.0:
+            continue
+        length = p.duration_s if p.turn_s is None else min(p.turn_s, p.duration_s)
+        mid = 0.5 * (a + z)
+        starts.append(mid - 0.5 * length)
+        stops.append(mid + 0.5 * length)
+        deltas.append(p.turn_deg * DEG2RAD)
+    return Ramps(0.0, starts, stops, deltas)
+
+
+def bouts(script: tuple[Phase, ...]) -> list[tuple[float, float]]:
+    """Maximal intervals of consecutive moving (walk/run) phases."""
+    start_s, end_s = phase_bounds(script)
+    out: list[tuple[float, float]] = []
+    for p, a, z in zip(script, start_s, end_s, strict=True):
+        if p.kind == "stand":
+            continue
+        if out and abs(out[-1][1] - a) < 1e-9:
+            out[-1] = (out[-1][0], float(z))
+        else:
+            out.append((float(a), float(z)))
+    return out
+
+
+def plan_steps(
+    script: tuple[Phase, ...],
+    profile: RunnerProfile,
+    speed: Ramps,
+    rng: np.random.Generator,
+) -> StepPlan:
+    """Lay steps bout by bout; cadence and contact follow the target speed at each contact."""
+    start_s, _ = phase_bounds(script)
+    starts = start_s.tolist()
+    total = float(sum(p.duration_s for p in script))
+    n_max = int(total / 0.2) + 16
+    z = rng.standard_normal((n_max, 11))
+    cols: dict[str, list[float]] = {k: [] for k in ("ic", "step", "contact", "run", "sign", "v", "first", "last")}
+    dsf = profile.walk_double_support_fraction
+    j = 0
+    for b0, b1 in bouts(script):
+        grid = np.arange(b0, min(b1, b0 + 60.0), 0.005)  # speed-ups last < 60 s
+        ok = np.flatnonzero(speed(grid)[0] >= MIN_STEP_SPEED_MPS)
+        if ok.size == 0:
+            continue
+        t = float(grid[ok[0]])
+        left = bool(z[j, 10] < 0.0)
+        n_bout = 0
+        while True:
+            v = speed.at(t)
+            if v < MIN_STEP_SPEED_MPS and n_bout:
+                break
+            kind = script[bisect.bisect_right(starts, t) - 1].kind
+            run = kind == "run" and v >= profile.run_min_speed_mps
+            zj = z[j]
+            if run:
+                ratio = v / profile.ref_speed_mps
+                step = 60.0 / (profile.cadence_spm * ratio**profile.cadence_speed_exponent)
+                step *= 1.0 + profile.step_time_cv * zj[0]
+                bal = profile.contact_balance_left if left else 1.0 - profile.contact_balance_left
+                contact = profile.contact_s * ratio**profile.contact_speed_exponent
+                contact = min(contact * 2.0 * bal * (1.0 + profile.contact_cv * zj[1]), 0.92 * step)
+            else:
+                ratio = max(v, MIN_STEP_SPEED_MPS) / profile.walk_speed_mps
+                cad = profile.walk_cadence_spm * ratio**profile.walk_cadence_speed_exponent
+                step = 60.0 / float(np.clip(cad, 60.0, 150.0))
+                step *= 1.0 + profile.step_time_cv * zj[0]
+                contact = step * (1.0 + dsf)
+            if t + step > b1 + 1e-9:
+                break
+            for key, val in (("ic", t), ("step", step), ("contact", contact), ("run", run),
+                             ("sign", 1.0 if left else -1.0), ("v", v), ("first", n_bout == 0),
+                             ("last", False)):
+                cols[key].append(float(val))
+            n_bout += 1
+            j += 1
+            t += step
+            left = not left
+        if not n_bout:
+            continue
+        cols["last"][-1] = 1.0
+        # A bout starts and ends with a walking step: no flight into or out of standing.
+        for i in (-n_bout, -1):
+            if cols["run"][i]:
+                cols["run"][i] = 0.0
+                cols["contact"][i] = cols["step"][i] * (1.0 + dsf)
+    if not cols["ic"] and any(p.kind != "stand" for p in script):
+        raise ValueError("the script contains no step: every moving phase is too short or too slow")
+    ic, step, contact, sign, v_nom = (
+        np.array(cols[k], dtype=np.float64) for k in ("ic", "step", "contact", "sign", "v")
+    )
+    is_run, first, last = (np.array(cols[k], dtype=bool) for k in ("run", "first", "last"))
+    v_ic = np.where(first, 0.0, v_nom)
+    v_end = np.where(last, 0.0, np.roll(v_ic, -1))
+    return StepPlan(
+        ic=ic,
+        step=step,
+        contact=contact,
+        is_run=is_run,
+        sign=sign,
+        v_ic=v_ic,
+        v_end=v_end,
+        v_nom=v_nom,
+        first=first,
+        last=last,
+        noise=z[: ic.size, 2:10],
+    )
+
+
+# --------------------------------------------------------------------------- per-step parameters
+@dataclass(frozen=True)
+class StepParams:
+    """Closed-form coefficients of every step (see docs/simulator.md, "Motion model")."""
+
+    tc: FloatArray  # kernel span: contact (run) or step (walk)
+    tf: FloatArray  # flight (run), 0 (walk)
+    # vertical
+    w_ic: FloatArray
+    vz_amp: FloatArray
+    vz_skew: FloatArray
+    vz_bump: FloatArray
+    vz_bump_s: FloatArray
+    walk_vo: FloatArray
+    walk_h: FloatArray
+    walk_h_s: FloatArray
+    # forward
+    fw_amp: FloatArray
+    fw_skew: FloatArray
+    fw_bump: FloatArray
+    fw_bump_s: FloatArray
+    # lateral
+    y_ic: FloatArray
+    y_end: FloatArray
+    vy_ic: FloatArray
+    vy_end: FloatArray
+    ly_amp: FloatArray
+    ly_skew: FloatArray
+    # path heading change during a running contact
+    psi_ic: FloatArray
+    dpsi: FloatArray
+    # forward distance at IC and step length
+    dist_ic: FloatArray
+    length: FloatArray
+
+
+def _vertical_contacts(
+    plan: StepPlan, tc: FloatArray, tf: FloatArray, bump: FloatArray, bump_s: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Vertical velocity at each IC and the half-sine amplitude of each running contact.
+
+    Each running step lands back at the height of its own IC (level ground) after a ballistic
+    flight; its IC velocity is the previous step's landing velocity. Given that velocity ``w``,
+    contact impulse and travel fix the amplitude ``A`` and the take-off state:
+    ``v_to = w + 2 A tc/pi + I_b - g tc``, ``z_to = w tc + A tc^2/pi + D_b - g tc^2/2`` and
+    ``z_to + v_to tf - g tf^2/2 = 0``. The step-to-step map of ``w`` has gain
+    ``-tc/(tc + 2 tf)``, so it settles on the symmetric spring-mass solution.
+    Walking steps start at ``w`` and end at rest (vertical velocity 0).
+    """
+    g = G_MS2
+    n = tc.size
+    imp = 0.5 * bump * bump_s
+    disp = bump * (0.5 * bump_s * tc - 0.25 * bump_s * bump_s)
+    w_ic = np.zeros(n)
+    amp = np.zeros(n)
+    w = 0.0
+    for k, (run, first, t_c, t_f, i_b, d_b) in enumerate(
+        zip(plan.is_run.tolist(), plan.first.tolist(), tc.tolist(), tf.tolist(), imp.tolist(),
+            disp.tolist(), strict=True)
+    ):
+        if first:
+            w = 0.0
+        w_ic[k] = w
+        if not run:
+            w = 0.0
+            continue
+        rhs = w * (t_c + t_f) + d_b + t_f * i_b - 0.5 * g * (t_c * t_c + 2.0 * t_c * t_f + t_f * t_f)
+        a = -rhs * _PI / (t_c * (t_c + 2.0 * t_f))
+        amp[k] = a
+        v_to = w + 2.0 * a * t_c / _PI + i_b - g * t_c
+        w = v_to - g * t_f
+    return w_ic, amp
+
+
+def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepParams:
+    g = G_MS2
+    n = plan.ic.size
+    run = plan.is_run
+    zeros = np.zeros(n)
+    tc = np.where(run, plan.contact, plan.step)
+    tf = np.where(run, plan.step - plan.contact, 0.0)
+    prev_run = np.roll(run, 1) & ~plan.first
+    prev_tf = np.roll(tf, 1)
+    speed_ratio = np.clip(plan.v_nom / profile.ref_speed_mps, 0.5, 1.5)
+    walk_ratio = np.clip(plan.v_nom / profile.walk_speed_mps, 0.0, 1.4)
+    var = 1.0 + profile.amplitude_cv * plan.noise
+    # vertical: run = spring-mass half-sine + impact bump (Morin et al. 2005 without the bump)
+    vz_bump = np.where(run, profile.impact_g * g * np.sqrt(speed_ratio) * var[:, 0], 0.0)
+    vz_bump_s = np.full(n, profile.impact_s)
+    w_ic, vz_amp = _vertical_contacts(plan, tc, tf, vz_bump, vz_bump_s)
+    vz_skew = zeros
+    walk_vo = np.where(run, 0.0, profile.walk_vertical_oscillation_m * walk_ratio * var[:, 1])
+    walk_h_s = np.full(n, profile.walk_impact_s)
+    walk_h = np.where(run, 0.0, profile.walk_impact_g * g * walk_ratio) / (4.0 * (_PI / walk_h_s) ** 2)
+    # forward: speed change as a half-sine, braking as a full sine (+ a spike at IC when running)
+    fw_bump = np.where(run, -profile.braking_spike_g * g * speed_ratio, 0.0)
+    fw_bump_s = np.full(n, profile.impact_s)
+    # The spike's speed loss is given back by a half-sine over the contact; the full-sine braking
+    # term is sized so that speed at mid-contact is `braking` below speed at IC (constant pace).
+    spike = -0.5 * fw_bump * fw_bump_s
+    give_back = spike * _PI / (2.0 * tc)
+    fw_amp = (plan.v_end - plan.v_ic) * _PI / (2.0 * tc) + give_back
+    braking = np.where(
+        run,
+        profile.braking_mps * speed_ratio,
+        profile.walk_braking_mps * np.minimum(walk_ratio, 1.0),
+    ) * var[:, 2].clip(0.5, 1.5)
+    braking = np.where(plan.first | plan.last, 0.0, braking)  # starting / stopping: no braking
+    fw_skew = -np.maximum((braking - spike) * _PI / tc + give_back, 0.0)
+    # lateral sway: toward the stance side; velocity shared at each IC
+    beta_des = np.where(
+        run,
+        profile.run_sway_m / (tf + 2.0 * tc / _PI),
+        profile.walk_sway_m * walk_ratio / (0.625 * plan.step),
+    ) * var[:, 3].clip(0.3, 2.0)
+    beta_ic = np.where(plan.first, 0.0, 0.5 * (np.roll(beta_des, 1) + beta_des))
+    beta_end = np.where(plan.last, 0.0, np.roll(beta_ic, -1))
+    s = plan.sign
+    y_ic = np.where(prev_run, 0.5 * s * beta_ic * prev_tf, 0.0)
+    y_end = np.where(plan.last, 0.0, np.roll(y_ic, -1))
+    vy_ic = s * beta_ic
+    vy_end = -s * beta_end
+    y_to = y_end - vy_end * tf
+    ly_amp, ly_skew = solve_stance(tc, vy_ic, vy_end, y_to - y_ic, zeros, vz_bump_s, 0.0)
+    # heading of the path: changes only during contact when running (ballistic flight)
+    psi_ic = heading(plan.ic)[0]
+    dpsi = heading(plan.ic + plan.step)[0] - psi_ic
+    # step length (closed form)
+    _, v_tau, x_tau = KernelBasis(tc, tc, fw_bump_s).kernel(
+        plan.v_ic, 0.0, fw_amp, fw_skew, fw_bump, 0.0
+    )
+    length = x_tau + v_tau * tf
+    dist_ic = np.cumsum(length) - length
+    return StepParams(
+        tc=tc,
+        tf=tf,
+        w_ic=w_ic,
+        vz_amp=vz_amp,
+        vz_skew=vz_skew,
+        vz_bump=vz_bump,
+        vz_bump_s=vz_bump_s,
+        walk_vo=walk_vo,
+        walk_h=walk_h,
+        walk_h_s=walk_h_s,
+        fw_amp=fw_amp,
+        fw_skew=fw_skew,
+        fw_bump=fw_bump,
+        fw_bump_s=fw_bump_s,
+        y_ic=y_ic,
+        y_end=y_end,
+        vy_ic=vy_ic,
+        vy_end=vy_end,
+        ly_amp=ly_amp,
+        ly_skew=ly_skew,
+        psi_ic=psi_ic,
+        dpsi=dpsi,
+        dist_ic=dist_ic,
+        length=length,
+    )
+
+
+# --------------------------------------------------------------------------- translation
+@dataclass(frozen=True)
+class Translation:
+    """Per-sample path quantities (path frame: forward along the path heading, left, up)."""
+
+    z: FloatArray
+    vz: FloatArray
+    az: FloatArray
+    v: FloatArray  # path speed
+    dv: FloatArray
+    dist: FloatArray
+    y: FloatArray
+    vy: FloatArray
+    ay: FloatArray
+    psi: FloatArray  # path heading, rad
+    dpsi: FloatArray
+    ddpsi: FloatArray
+    step_index: IntArray  # -1 outside steps
+    activity: npt.NDArray[np.int8]
+
+
+def translation(
+    t: FloatArray,
+    plan: StepPlan,
+    p: StepParams,
+    heading: tuple[FloatArray, FloatArray, FloatArray],
+) -> Translation:
+    """Evaluate every sample; ``heading`` is the smooth heading (rad) and its two derivatives."""
+    n = t.size
+    g = G_MS2
+    # index of the last IC at or before each sample (t and ic are both sorted)
+    starts = np.zeros(n + 1, dtype=np.intp)
+    np.add.at(starts, np.searchsorted(t, plan.ic, side="left"), 1)
+    k = np.cumsum(starts[:n]) - 1
+    kc = np.maximum(k, 0)
+    if plan.ic.size:
+        inside = (k >= 0) & (t < plan.ic[kc] + plan.step[kc])
+    else:
+        inside = np.zeros(n, dtype=bool)
+    step_index = np.where(inside, k, -1)
+    z, vz, az, v, dv, y, vy, ay = (np.zeros(n) for _ in range(8))
+    psi, dpsi, ddpsi = (x.copy() for x in heading)
+    activity = np.zeros(n, dtype=np.int8)
+    if plan.ic.size == 0:  # standing only
+        return Translation(
+            z=z, vz=vz, az=az, v=v, dv=dv, dist=np.zeros(n), y=y, vy=vy, ay=ay, psi=psi,
+            dpsi=dpsi, ddpsi=ddpsi, step_index=np.full(n, -1, dtype=np.intp), activity=activity,
+        )
+    # distance while standing = distance at the end of the last completed step
+    dist = np.where(k >= 0, p.dist_ic[kc] + p.length[kc], 0.0)
+
+    idx = np.flatnonzero(inside)
+    kk = k[idx]
+    s = t[idx] - plan.ic[kk]
+    run = plan.is_run[kk]
+    activity[idx] = np.where(run, RUN, WALK)
+
+    # ---- running samples: contact kernel, then ballistic flight
+    ri, rk, rs = idx[run], kk[run], s[run]
+    if ri.size:
+        tau = p.tc[rk]
+        sc = np.minimum(rs, tau)
+        fl = rs - sc
+        flying = fl > 0.0
+        basis = KernelBasis(sc, tau, p.vz_bump_s[rk])
+        a_, v_, z_ = basis.kernel(p.w_ic[rk], 0.0, p.vz_amp[rk], p.vz_skew[rk], p.vz_bump[rk], -g)
+        z[ri] = z_ + fl * (v_ - 0.5 * g * fl)
+        vz[ri] = v_ - g * fl
+        az[ri] = np.where(flying, -g, a_)
+        a_, v_, x_ = basis.kernel(
+            plan.v_ic[rk], p.dist_ic[rk], p.fw_amp[rk], p.fw_skew[rk], p.fw_bump[rk], 0.0
+        )
+        v[ri] = v_
+        dv[ri] = np.where(flying, 0.0, a_)
+        dist[ri] = x_ + v_ * fl
+        a_, v_, y_ = basis.kernel(p.vy_ic[rk], p.y_ic[rk], p.ly_amp[rk], p.ly_skew[rk], None, 0.0)
+        y[ri] = y_ + v_ * fl
+        vy[ri] = v_
+        ay[ri] = np.where(flying, 0.0, a_)
+        h, dh, ddh = smoothstep(sc / tau)
+        turn = p.dpsi[rk]
+        psi[ri] = p.psi_ic[rk] + turn * h
+        dpsi[ri] = turn * dh / tau
+        ddpsi[ri] = turn * ddh / (tau * tau)
+
+    # ---- walking samples: smooth per-step shapes, no flight
+    wi, wk, ws = idx[~run], kk[~run], s[~run]
+    if wi.size:
+        big_t = plan.step[wk]
+        u = ws / big_t
+        basis = KernelBasis(ws, big_t, big_t)
+        h1, dh1, ddh1 = hermite_slope(u)
+        h2, dh2, ddh2 = hermite_slope(1.0 - u)
+        vo = p.walk_vo[wk]
+        w0 = p.w_ic[wk]
+        zw = 0.5 * vo * (1.0 - basis.c2) + big_t * w0 * h1
+        vzw = vo * _PI / big_t * basis.s2 + w0 * dh1
+        azw = vo * 2.0 * _PI**2 / big_t**2 * basis.c2 + w0 * ddh1 / big_t
+        # heel-strike wavelet: second derivative of -h sin^4(pi s/ts), zero net impulse and travel
+        ts = p.walk_h_s[wk]
+        hh = np.where(ws < ts, p.walk_h[wk], 0.0)
+        ph = _PI * np.minimum(ws, ts) / ts
+        sp, cp = np.sin(ph), np.cos(ph)
+        sp2 = sp * sp
+        z[wi] = zw - hh * sp2 * sp2
+        vz[wi] = vzw - 4.0 * hh * (_PI / ts) * sp2 * sp * cp
+        az[wi] = azw - 4.0 * hh * (_PI / ts) ** 2 * sp2 * (3.0 * cp * cp - sp2)
+        a_, v_, x_ = basis.kernel(plan.v_ic[wk], p.dist_ic[wk], p.fw_amp[wk], p.fw_skew[wk], None, 0.0)
+        v[wi], dv[wi], dist[wi] = v_, a_, x_
+        sm, dsm, ddsm = smoothstep(u)
+        y0, y1, v0, v1 = p.y_ic[wk], p.y_end[wk], p.vy_ic[wk], p.vy_end[wk]
+        y[wi] = y0 + (y1 - y0) * sm + big_t * (v0 * h1 - v1 * h2)
+        vy[wi] = (y1 - y0) * dsm / big_t + v0 * dh1 + v1 * dh2
+        ay[wi] = (y1 - y0) * ddsm / big_t**2 + (v0 * ddh1 - v1 * ddh2) / big_t
+    return Translation(
+        z=z, vz=vz, az=az, v=v, dv=dv, dist=dist, y=y, vy=vy, ay=ay, psi=psi, dpsi=dpsi,
+        ddpsi=ddpsi, step_index=step_index, activity=activity,
+    )
+
+
+# --------------------------------------------------------------------------- pelvic angles
+@dataclass(frozen=True)
+class Angles:
+    """Pelvic angles (rad) and their time derivatives (rad/s); obliquity excludes lean."""
+
+    tilt: FloatArray
+    dtilt: FloatArray
+    obliquity: FloatArray
+    dobliquity: FloatArray
+    rotation: FloatArray
+    drotation: FloatArray
+
+
+def _pchip(tk: FloatArray, yk: FloatArray, t: FloatArray) -> tuple[FloatArray, FloatArray]:
+    order = np.argsort(tk, kind="stable")
+    tk, yk = tk[order], yk[order]
+    keep = np.concatenate([[True], np.diff(tk) > 1e-6])
+    interp = PchipInterpolator(tk[keep], yk[keep])
+    return interp(t), interp.derivative()(t)
+
+
+def pelvic_angles(
+    t: FloatArray,
+    total_s: float,
+    plan: StepPlan,
+    profile: RunnerProfile,
+    rng: np.random.Generator,
+) -> Angles:
+    """Knot-based waveforms (monotone cubic interpolation, C1) through per-step extremes."""
+    run = plan.is_run
+    ic, step, contact = plan.ic, plan.step, plan.contact
+    var = 1.0 + profile.amplitude_cv * plan.noise
+    amp_w = np.clip(plan.v_nom / profile.walk_speed_mps, 0.15, 1.3)
+    ds = step * profile.walk_double_support_fraction
+    s = plan.sign
+    # tilt: two cycles per stride; run: most posterior at mid-contact, most anterior at toe-off
+    tilt_amp = np.where(run, profile.tilt_range_deg, profile.walk_tilt_range_deg * amp_w) * var[:, 4]
+    tilt_off = np.where(run, profile.tilt_offset_deg, profile.walk_tilt_offset_deg * np.minimum(amp_w, 1.0))
+    t_min = np.where(run, ic + 0.5 * contact, ic + ds + 0.5 * (step - ds))
+    t_max = np.where(run, ic + contact, ic + ds)
+    tilt_t = np.concatenate([t_min, t_max])
+    tilt_y = np.concatenate([tilt_off - 0.5 * tilt_amp, tilt_off + 0.5 * tilt_amp])
+    # obliquity: swing-side hip drops by `drop` from its level at IC, peak at a fraction of stance
+    drop = np.where(
+        run,
+        np.where(s > 0, profile.drop_left_stance_deg, profile.drop_right_stance_deg),
+        profile.walk_drop_deg * amp_w,
+    ) * var[:, 5]
+    eta = profile.obliquity_ic_fraction
+    t_peak = np.where(run, ic + profile.drop_peak_fraction * contact, ic + 0.3 * step)
+    obl_t = np.concatenate([ic, t_peak])
+    obl_y = np.concatenate([-s * eta * drop, s * (1.0 - eta) * drop])
+    # rotation: one cycle per stride, stance-side hip forward (pelvis faces away) at IC
+    rot_amp = np.where(run, profile.rotation_range_deg, profile.walk_rotation_range_deg * amp_w) * var[:, 6]
+    rot_t = ic
+    rot_y = -s * 0.5 * rot_amp + np.where(run, profile.rotation_offset_deg, 0.0)
+    # standing: knots at rest with small postural sway
+    stand_t = _stand_knots(total_s, plan)
+    sway = profile.stand_sway_deg
+    sw = rng.standard_normal((stand_t.size, 3)) * np.array([sway, sway, 0.5 * sway])
+    ends = np.array([-1.0, total_s + 1.0])
+
+    def build(tk: FloatArray, yk: FloatArray, col: int) -> tuple[FloatArray, FloatArray]:
+        x = np.concatenate([tk, stand_t, ends])
+        val = np.concatenate([yk, sw[:, col], [0.0, 0.0]]) * DEG2RAD
+        return _pchip(x, val, t)
+
+    tilt, dtilt = build(tilt_t, tilt_y, 0)
+    obl, dobl = build(obl_t, obl_y, 1)
+    rot, drot = build(rot_t, rot_y, 2)
+    return Angles(tilt=tilt, dtilt=dtilt, obliquity=obl, dobliquity=dobl, rotation=rot, drotation=drot)
+
+
+def _stand_knots(total_s: float, plan: StepPlan) -> FloatArray:
+    """Knot times inside the standing intervals, about every 1.5 s, clear of any step."""
+    b_start = plan.ic[plan.first] - _STAND_MARGIN_S
+    last_end = plan.ic[plan.last] + np.maximum(plan.step[plan.last], plan.contact[plan.last])
+    b_end = last_end + _STAND_MARGIN_S
+    gaps_a = np.concatenate([[0.0], b_end])
+    gaps_b = np.concatenate([b_start, [total_s]])
+    out: list[FloatArray] = []
+    for a, b in zip(gaps_a.tolist(), gaps_b.tolist(), strict=True):
+        if b - a <= 0.0:
+            continue
+        m = max(int(np.ceil((b - a) / 1.5)), 1)
+        out.append(np.linspace(a, b, m + 1))  # edges included: flat from the first knot on
+    return np.concatenate(out) if out else np.zeros(0)
