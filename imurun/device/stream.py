@@ -126,7 +126,10 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                 if on_status is not None:
                     on_status("sensor rebooted; restarting the stream")
                 await client.send(DeviceInfoRequest())
+                for _ in range(3):  # pair the new boot's clock at once
+                    await client.send(TimeSyncRequest(int(time.time() * 1e6)))
                 await client.send(StreamStart())
+                last_sync = time.monotonic()
         if ended_by != "sensor":
             try:
                 await client.send(StreamStop())
@@ -172,6 +175,7 @@ async def replay(client: SensorClient, builder: RecordingBuilder, *,
                 t, ev = await client.next_event(3600.0)
             except LinkLost as e:
                 builder.mark_disconnect(e.t_host_s if e.t_host_s is not None else _last_time(builder))
+                client.reset_link()  # as live: a new connection starts a new byte stream
                 continue
             except EndOfData:
                 break
