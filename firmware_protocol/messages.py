@@ -181,8 +181,11 @@ class Scale:
     def __post_init__(self) -> None:
         for name in ("acc_lsb_ms2", "gyr_lsb_rads"):
             v = getattr(self, name)
-            if not (np.isfinite(v) and v > 0):
-                raise MessageError(f"{name} must be a positive finite number, got {v}")
+            # Checked as it travels (float32), so what passes here also decodes on the other side.
+            with np.errstate(over="ignore"):
+                v32 = np.float32(v) if np.isfinite(v) else np.float32(np.nan)
+            if not (np.isfinite(v32) and v32 > 0):
+                raise MessageError(f"{name} must be a positive number representable as float32, got {v}")
 
     def to_si(self, counts: npt.NDArray[np.int16]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         """``(n, 6)`` int16 counts -> ``(acc_ms2 (n, 3), gyr_rads (n, 3))`` float64."""
@@ -652,7 +655,12 @@ AnyMessage = (
     | Error | UnknownMessage
 )
 
-MESSAGE_CLASSES: Final[dict[int, type]] = {
+class _Decodable(Protocol):
+    @classmethod
+    def from_payload(cls, data: bytes) -> AnyMessage: ...
+
+
+MESSAGE_CLASSES: Final[dict[int, type[_Decodable]]] = {
     cls.TYPE: cls
     for cls in (
         DeviceInfoRequest, DeviceInfo, SampleBatch, TimeSyncRequest, TimeSync, StatusRequest,

@@ -314,7 +314,7 @@ class StoredRun:
 
 
 class _PackedMeta(NamedTuple):
-    index: int
+    first_index: int
     time_us: int
     n: int
     first: list[int]
@@ -356,7 +356,7 @@ def _decode_packed(payloads: list[bytes], metas: list[_PackedMeta] | None = None
     """Decode many SAMPLES_PACKED payloads at once. Returns counts and (index, t_us, n) per block."""
     if metas is None:
         metas = [_packed_meta(p) for p in payloads]
-    out_meta = [(m.index, m.time_us, m.n) for m in metas]
+    out_meta = [(m.first_index, m.time_us, m.n) for m in metas]
     if not payloads:
         return np.zeros((0, SAMPLE_CHANNELS), np.int16), out_meta
     n_arr = np.fromiter((m.n for m in metas), np.int64, len(metas))

@@ -13,12 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from imurun.cli import main as imurun
 
 
-def _wait(cond, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait(cond: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > deadline:

@@ -266,12 +266,9 @@ def test_packet_decode(v: g.Json) -> None:
     assert g.decode_packet_records([bytes.fromhex(p) for p in v["packets"]]) == v["events"]
 
 
-# --------------------------------------------------------------------------- known Python issues
-@pytest.mark.xfail(strict=True, reason="DeviceInfo checks the scale as float64 but sends float32: "
-                   "1e-50 passes the check, goes out as 0.0, and its own decoder rejects it")
-def test_device_info_scale_checked_as_sent() -> None:
-    try:
-        msg = m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, 1e-50, 1.0)
-    except MessageError:
-        return
-    m.DeviceInfo.from_payload(msg.payload())
+# --------------------------------------------------------------------------- regressions
+@pytest.mark.parametrize("lsb", [1e-50, 1e39])
+def test_device_info_scale_checked_as_sent(lsb: float) -> None:
+    """The scale is checked as float32, as sent: what the encoder accepts, the decoder accepts."""
+    with pytest.raises(MessageError, match="float32"):
+        m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, lsb, 1.0)

@@ -15,13 +15,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from firmware_protocol.codec import Received
 from firmware_protocol.messages import Error, ErrorCode, MessageType, RunChunk, RunEntry, RunRead
 from imurun.device.client import SensorClient
 from imurun.errors import DeviceError, DeviceTimeoutError, SyncError, TransportError
 from imurun.transport.base import LinkLost
+
+T = TypeVar("T")
 
 
 class RunSink(Protocol):
@@ -190,9 +192,9 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
         return
 
 
-async def _with_retry(op: Callable[[SensorClient], Awaitable[object]],
+async def _with_retry(op: Callable[[SensorClient], Awaitable[T]],
                       connect: Callable[[], Awaitable[SensorClient]], st: _State,
-                      settings: SyncSettings) -> object:
+                      settings: SyncSettings) -> T:
     for _ in range(settings.max_reconnects + 1):
         assert st.client is not None
         try:

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from imurun.sim.firmware import Flash, SensorConfig, VirtualSensor
 from imurun.sim.serial_link import Faults, LinkStats, SerialLink
 from imurun.sim.source import motion_source
@@ -61,7 +59,7 @@ def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> Lin
     faults = Faults(corrupt_rate=opts.corrupt, drop_rate=opts.drop,
                     disconnect_after=tuple(sorted(opts.disconnect_after)),
                     reboot_after_s=opts.reboot_after_s)
-    link = SerialLink(sensor, opts.link, faults, seed=int(np.random.SeedSequence(opts.seed).entropy % 2**32),
+    link = SerialLink(sensor, opts.link, faults, seed=opts.seed,
                       realtime=opts.realtime, rate_bytes_per_s=opts.rate_bytes_per_s)
     say(f"virtual sensor {sensor.cfg.display_name} on {opts.link} "
         f"({len(sensor.flash.run_ids())} stored runs); Ctrl-C to stop")

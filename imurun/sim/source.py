@@ -48,7 +48,7 @@ def save_truth(path: Path, motion: Motion, counts: npt.NDArray[np.int16], **extr
     arrays["meta_json"] = np.asarray(json.dumps(meta, sort_keys=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
+    np.savez_compressed(tmp, allow_pickle=False, **arrays)
     tmp.replace(path)
 
 
