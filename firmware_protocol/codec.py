@@ -133,6 +133,7 @@ class FrameAssembler:
     _frag_type: int | None = None
     _frag_parts: list[bytes] = field(default_factory=list)
     _frag_size: int = 0
+    _frag_skip: bool = False  # skipping the rest of a message dropped as oversized
 
     def _discard_fragments(self) -> None:
         if self._frag_type is not None:
@@ -140,6 +141,7 @@ class FrameAssembler:
         self._frag_type = None
         self._frag_parts = []
         self._frag_size = 0
+        self._frag_skip = False
 
     def push(self, frame: Frame, offset: int, n_bytes: int) -> list[ParseEvent]:
         out: list[ParseEvent] = []
@@ -162,6 +164,11 @@ class FrameAssembler:
             self._discard_fragments()
         if frame.flags & FrameFlags.MORE or self._frag_type is not None:
             self._frag_type = frame.type
+            if self._frag_skip:
+                self.stats.fragments_discarded += 1
+                if not frame.flags & FrameFlags.MORE:
+                    self._discard_fragments()
+                return out
             self._frag_parts.append(frame.payload)
             self._frag_size += len(frame.payload)
             if self._frag_size > MAX_MESSAGE_SIZE:
@@ -169,6 +176,8 @@ class FrameAssembler:
                                    offset, n_bytes))
                 self.stats.messages_malformed += 1
                 self._discard_fragments()
+                if frame.flags & FrameFlags.MORE:  # its remaining fragments are no new message
+                    self._frag_type, self._frag_skip = frame.type, True
                 return out
             if frame.flags & FrameFlags.MORE:
                 return out
@@ -229,8 +238,10 @@ class StreamDecoder:
                 pass
             elif len(self._buf) + len(piece) > MAX_ENCODED_FRAME:
                 self._overflow = True
+                # Report the bytes that proved the overflow, not however many happened to
+                # arrive in this chunk: the event must not depend on how the stream is cut.
                 out.append(Dropped(f"no delimiter within {MAX_ENCODED_FRAME} bytes",
-                                   self._buf_start, len(self._buf) + len(piece)))
+                                   self._buf_start, MAX_ENCODED_FRAME + 1))
                 self.stats.frames_corrupt += 1
                 self._buf.clear()
             else:
