@@ -1,0 +1,181 @@
+"""Shared helpers of the event detectors: input checks, per-segment filtering, crossings.
+
+Private to :mod:`imurun.signal`; nothing here is part of the public API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import butter, sosfiltfilt
+
+from imurun.errors import SignalError
+
+FloatArray = npt.NDArray[np.float64]
+IntpArray = npt.NDArray[np.intp]
+
+
+def as_signal(x: npt.ArrayLike, name: str, n: int | None = None) -> FloatArray:
+    """``x`` as a float64 ``(n, 3)`` array (a copy is never made unless needed; never written)."""
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise SignalError(f"{name} must have shape (n, 3) with time on axis 0, got {arr.shape}")
+    if n is not None and arr.shape[0] != n:
+        raise SignalError(f"{name} must have shape ({n}, 3) like the acceleration, got {arr.shape}")
+    return arr
+
+
+def check_fs(fs_hz: float) -> float:
+    fs = float(fs_hz)
+    if not (np.isfinite(fs) and fs > 0):
+        raise SignalError(f"fs_hz must be a positive number, got {fs_hz!r}")
+    return fs
+
+
+def normalise_segments(segments: Iterable[Any] | None, n: int) -> tuple[tuple[int, int], ...]:
+    """Segments as sorted, non-overlapping ``(start, stop)`` pairs inside ``[0, n]``.
+
+    Accepts ``None`` (one segment over everything), pairs, or objects with ``start``/``stop``
+    attributes (such as :class:`imurun.ingest.recording.Segment`).
+    """
+    if segments is None:
+        return ((0, n),) if n > 0 else ()
+    out: list[tuple[int, int]] = []
+    for seg in segments:
+        if hasattr(seg, "start") and hasattr(seg, "stop"):
+            a, b = int(seg.start), int(seg.stop)
+        else:
+            try:
+                a, b = (int(v) for v in seg)
+            except (TypeError, ValueError) as e:
+                raise SignalError(f"a segment must be a (start, stop) pair, got {seg!r}") from e
+        if not (0 <= a < b <= n):
+            raise SignalError(f"segment ({a}, {b}) is outside [0, {n}] or empty")
+        if out and a < out[-1][1]:
+            raise SignalError(f"segments must be sorted and not overlap: {out[-1]} then ({a}, {b})")
+        out.append((a, b))
+    return tuple(out)
+
+
+@lru_cache(maxsize=64)
+def _butter_sos(order: int, cutoff_hz: float, fs_hz: float, btype: str) -> FloatArray:
+    sos = np.asarray(butter(order, cutoff_hz, fs=fs_hz, btype=btype, output="sos"))
+    sos.setflags(write=False)  # cached and shared: callers get a copy (sosfilt needs it writable)
+    return sos
+
+
+def lowpass(x: FloatArray, fs_hz: float, cutoff_hz: float, order: int = 2) -> FloatArray:
+    """Zero-phase Butterworth low-pass along axis 0 (forward-backward, so the order doubles).
+
+    A cutoff at or above 0.45 ``fs_hz`` leaves the signal unfiltered (copied).
+    """
+    if cutoff_hz >= 0.45 * fs_hz:
+        return np.array(x, dtype=np.float64, copy=True)
+    sos = _butter_sos(order, float(cutoff_hz), float(fs_hz), "lowpass").copy()
+    return np.asarray(sosfiltfilt(sos, x, axis=0), dtype=np.float64)
+
+
+def highpass(x: FloatArray, fs_hz: float, cutoff_hz: float, order: int = 2) -> FloatArray:
+    """Zero-phase Butterworth high-pass along axis 0."""
+    sos = _butter_sos(order, float(cutoff_hz), float(fs_hz), "highpass").copy()
+    return np.asarray(sosfiltfilt(sos, x, axis=0), dtype=np.float64)
+
+
+def min_filter_length(order: int = 2) -> int:
+    """Shortest input :func:`scipy.signal.sosfiltfilt` accepts with its default padding."""
+    n_sections = (order + 1) // 2
+    return 3 * (2 * n_sections + 1) + 1
+
+
+def crossings(x: FloatArray, level: float) -> tuple[FloatArray, FloatArray]:
+    """Fractional indices where ``x`` crosses ``level`` upward and downward.
+
+    An upward crossing lies between samples ``i - 1`` (at or below ``level``) and ``i`` (above);
+    the returned position is linearly interpolated, so it is in ``[i - 1, i)``.
+    """
+    above = x > level
+    step = np.diff(above.astype(np.int8))
+    i_up = np.flatnonzero(step == 1) + 1
+    i_dn = np.flatnonzero(step == -1) + 1
+    return _interp_cross(x, i_up, level), _interp_cross(x, i_dn, level)
+
+
+def _interp_cross(x: FloatArray, i: IntpArray, level: float) -> FloatArray:
+    x0 = x[i - 1]
+    x1 = x[i]
+    return (i - 1) + (level - x0) / (x1 - x0)
+
+
+def runs(mask: npt.NDArray[np.bool_]) -> tuple[IntpArray, IntpArray]:
+    """``(starts, stops)`` of the runs of ``True`` in ``mask`` (stops exclusive)."""
+    m = np.concatenate(([False], mask, [False])).astype(np.int8)
+    d = np.diff(m)
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def window_argext(x: FloatArray, starts: IntpArray, length: int, *, mode: str,
+                  stop: IntpArray | None = None) -> IntpArray:
+    """Index of the max (``mode="max"``) or min of ``x[s:s + length]`` for every ``s``.
+
+    Windows are clipped to ``[0, len(x))`` and, when ``stop`` is given, end before ``stop``
+    (each window must keep at least one sample). Vectorised: one ``(k, length)`` index matrix,
+    no Python loop over windows.
+    """
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    length = max(int(length), 1)
+    idx = starts[:, None] + np.arange(length)[None, :]
+    if stop is not None:
+        idx = np.minimum(idx, np.maximum(stop - 1, starts)[:, None])
+    np.clip(idx, 0, x.size - 1, out=idx)
+    vals = x[idx]
+    k = np.argmax(vals, axis=1) if mode == "max" else np.argmin(vals, axis=1)
+    return np.asarray(idx[np.arange(starts.size), k], dtype=np.intp)
+
+
+def finite_column(x: FloatArray, col: int) -> bool:
+    """``True`` when column ``col`` holds measurements (not all-NaN)."""
+    return bool(np.any(np.isfinite(x[:, col])))
+
+
+def require_finite(x: FloatArray, name: str, seg: Sequence[int]) -> None:
+    if not np.all(np.isfinite(x)):
+        raise SignalError(f"{name} has non-finite samples inside segment ({seg[0]}, {seg[1]}); "
+                          "split the recording into segments around them")
+
+
+def segment_argmin(x: FloatArray, lo: IntpArray, hi: IntpArray) -> IntpArray:
+    """Index of the minimum of ``x[lo[k]:hi[k]]`` for disjoint, sorted, non-empty ranges.
+
+    Vectorised with one ``minimum.reduceat`` and a first-occurrence search; ranges with
+    ``hi <= lo`` give ``lo``.
+    """
+    k = lo.size
+    out = lo.astype(np.intp).copy()
+    ok = hi > lo
+    if k == 0 or not ok.any():
+        return out
+    a, b = lo[ok].astype(np.intp), hi[ok].astype(np.intp)
+    edges = np.empty(2 * a.size, dtype=np.intp)
+    edges[0::2], edges[1::2] = a, b
+    if edges[-1] >= x.size:  # reduceat needs indices inside x
+        edges = edges[:-1]
+    mins = np.minimum.reduceat(x, edges)[0::2]
+    # label every sample with its range (or -1 outside all ranges)
+    label = np.full(x.size, -1, dtype=np.intp)
+    idx = np.arange(x.size)
+    r = np.searchsorted(a, idx, side="right") - 1
+    inside = (r >= 0) & (idx < b[np.maximum(r, 0)])
+    label[inside] = r[inside]
+    hit = np.flatnonzero(inside & (x == mins[np.maximum(label, 0)]))
+    first_r, first_i = np.unique(label[hit], return_index=True)
+    pos = np.full(a.size, -1, dtype=np.intp)
+    pos[first_r] = hit[first_i]
+    res = out[ok]
+    res[pos >= 0] = pos[pos >= 0]
+    out[ok] = res
+    return out

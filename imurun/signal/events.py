@@ -1,0 +1,687 @@
+"""Gait events from a sacrum-worn IMU: initial contact (IC), toe-off (TO) and stance side.
+
+Inputs are **body-frame** signals (x forward, y left, z up; see :mod:`imurun.consts`), time on
+axis 0, shape ``(n, 3)``: specific force ``bf_acc_ms2`` in m/s² *with* gravity (a sensor at rest
+reads +9.81 on z) and, when available, angular rate ``bf_gyr_rads`` in rad/s. A column that is
+entirely NaN is an axis the sensor does not measure. Every detector works segment by segment
+(``segments``: ``[start, stop)`` sample ranges of uniformly spaced samples, e.g. the segments of
+an :class:`imurun.ingest.recording.Recording`); nothing is filtered across a segment boundary.
+Inputs are never modified.
+
+Three verbs:
+
+* :func:`detect_running_events` — IC, TO and side for running (:class:`RunningSettings`).
+* :func:`detect_walking_events` — IC and side for walking (:class:`WalkingSettings`); TO is not
+  estimated for walking (NaN).
+* :func:`assign_sides` — left/right for given initial contacts (:class:`SideSettings`), used by
+  both detectors.
+
+Results are :class:`StepEvents`: one row per step (IC of one foot up to the next IC of the
+other), times in seconds, NaN where an event falls outside the segment (partial steps at the
+edges are kept so that nothing that was measured is lost).
+
+Method (running; each choice is explained in the docstring of :class:`RunningSettings`):
+
+1. **Stance cores**: the vertical specific force, low-passed at 8 Hz, exceeds body weight
+   (1 g) once in every stance and never in flight: on average the vertical ground reaction
+   force equals body weight, and the sacrum's vertical acceleration follows vGRF / body mass
+   (Newton's second law; the basis of the sacral contact-time methods reviewed by Kiernan,
+   Dunn Siino & Hawkins 2023, Sensors 23:5022, and of Patoz et al. 2022, Sensors 22:784).
+2. **Contact = vertical specific force above 0.3 g** (30 Hz low-pass). Steps are split at
+   the smoothed minimum between cores (mid-flight). In each step, IC is the last upward
+   crossing of the level before the signal first reaches body weight, TO the first downward
+   crossing after it last does, so bumps during flight (the pelvis is not the centre of
+   mass) that stay below body weight are ignored. A level above 0 g gives (nearly) the same
+   result on signals clipped at 0 and on raw signals, which dip below 0 g in flight. Where
+   the signal never drops below the level between two steps (no flight), TO and the next IC
+   are both placed at the minimum between them (``flight`` is ``False``). Contacts cut by
+   the segment start or end are kept with the missing event as NaN.
+3. **IC refined on the braking impact** when the forward axis is measured: the steepest fall
+   of the forward acceleration within 40 ms before to 20 ms after the vertical signal first
+   reaches body weight marks the braking impulse of foot contact (the anteroposterior-
+   acceleration IC markers of Auvinet et al. 2002, Gait Posture 16:124, and Zijlstra & Hof
+   2003, Gait Posture 18:1), minus a fixed latency of 12 ms. Anchoring on the body-weight
+   crossing rather than on the 0.3 g crossing keeps a pre-contact bump from pulling IC early.
+4. **Side** from the reversal of the pelvis' lateral velocity during each step
+   (:func:`assign_sides`).
+
+Method (walking): steps are the peaks of the vertical acceleration smoothed with a Gaussian,
+which is (up to sign and scale) the first-derivative-of-Gaussian continuous wavelet transform
+of the integrated vertical acceleration that McCamley et al. 2012 (Gait Posture 36:316) use to
+find initial contacts; each IC is placed midway between the steepest rise of the vertical
+acceleration (loading response) and the peak of the forward acceleration (Zijlstra & Hof 2003)
+before the step peak.
+
+Related sacral methods (papers, no code used): Lee, Mellifont & Burkett 2010 (J Sci Med Sport
+13:270) time stride, step and stance from one sacral sensor; Auvinet et al. 2002, Reenalda et
+al. 2016 (J Biomech 49:3362) and Benson et al. 2019 (Sensors 19:1483) mark IC/TO on features of
+the trunk or pelvis acceleration. Kiernan, Dunn Siino & Hawkins 2023 compared them on 74
+runners: best sacral IC biases −30 (Auvinet) and +29 ms (Reenalda), limits of agreement near
+±120 ms; best foot identification 81.9 % (Lee). The differences here: the
+vertical signal is read as a force (body-weight and contact levels, not peak picking), IC is
+the braking onset near the body-weight crossing, and the side uses the gravity-corrected
+lateral velocity change with an alternation-aware decoder. Results: ``docs/validation.md``
+(``make validate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from enum import IntEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import find_peaks
+
+from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, G_MS2
+from imurun.errors import SignalError
+from imurun.signal._segments import (
+    as_signal,
+    check_fs,
+    crossings,
+    finite_column,
+    highpass,
+    lowpass,
+    min_filter_length,
+    normalise_segments,
+    require_finite,
+    runs,
+    segment_argmin,
+    window_argext,
+)
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+SideArray = npt.NDArray[np.int8]
+
+__all__ = [
+    "RunningSettings",
+    "Side",
+    "SideSettings",
+    "StepEvents",
+    "WalkingSettings",
+    "assign_sides",
+    "detect_running_events",
+    "detect_walking_events",
+]
+
+
+class Side(IntEnum):
+    """Which foot a step starts on (its initial contact)."""
+
+    UNKNOWN = -1
+    LEFT = 0
+    RIGHT = 1
+
+
+@dataclass(frozen=True)
+class SideSettings:
+    """Left/right assignment (:func:`assign_sides`).
+
+    Physics: during a left step (left IC to right IC) the pelvis' lateral velocity turns from
+    leftward to rightward, because the ground pushes the body back toward the midline over the
+    stance foot; so the mean lateral acceleration over the step points right (−y). The sensor's
+    y axis also sees gravity when the pelvis rolls (obliquity φ): ``a_y = a_lat + g sin φ``.
+    With a gyroscope, φ is the integral of the roll rate (band-limited to the gait) and the
+    term is removed; without, the uncorrected lateral acceleration is used. Validated on
+    walking (mobgap_lab, voisard_ipol); no running data set with a lateral axis was available.
+    Without a lateral axis the side is unknown: the gyroscope alone is not used, because its
+    cues were not consistent across the validation data (the roll rate after a left IC was
+    positive in 91 % of voisard_ipol steps but in 38 % of mobgap_lab steps).
+
+    Alternation: feet alternate, so the sides of a segment are decoded together as the most
+    likely left/right sequence (a two-state Viterbi pass) instead of step by step: one weak or
+    contrary step is outvoted by its neighbours, while an irregular step time (a missed or
+    extra step) lets the sequence repeat a side.
+
+    Attributes:
+        highpass_hz: removes posture and alignment offsets from the lateral signals.
+        lowpass_hz: removes impacts before averaging.
+        roll_correction: subtract ``g sin φ`` when a gyroscope is given.
+        use_alternation: decode the sequence (``False``: each step on its own evidence).
+        alternation_p: probability that a regular step is on the other foot.
+        evidence_clip: evidence is scaled by its median magnitude and clipped to ± this, so
+            no single step dominates.
+        min_step_ratio / max_step_ratio: step times outside these multiples of the median are
+            irregular (alternation not assumed across them).
+
+    """
+
+    highpass_hz: float = 0.3
+    lowpass_hz: float = 10.0
+    roll_correction: bool = True
+    use_alternation: bool = True
+    alternation_p: float = 0.9
+    evidence_clip: float = 3.0
+    min_step_ratio: float = 0.6
+    max_step_ratio: float = 1.6
+
+
+@dataclass(frozen=True)
+class RunningSettings:
+    """Running detector (:func:`detect_running_events`). The defaults are the product.
+
+    Attributes:
+        lowpass_hz: cutoff of the zero-phase Butterworth low-pass (order 2, run forward and
+            backward) applied before thresholding; 30 Hz keeps the contact edges and removes
+            impact ringing; raw and pre-filtered signals then look alike.
+        stance_lowpass_hz: cutoff used to find stance cores (one smooth hump per stance).
+        stance_level_g: a stance core is where the smoothed vertical specific force exceeds
+            this many g (body weight: vGRF averages 1 BW over a stride).
+        contact_level_g: contact = vertical specific force above this many g. 0.3 g was chosen
+            on alcantara2022 (the only data set with a force reference); lower levels catch
+            flight-phase pelvis motion, higher ones cut stance edges. See
+            ``docs/validation.md`` for the sensitivity.
+        ic_use_braking: refine IC with the forward axis when it is measured.
+        ic_braking_window_s: search window for the steepest forward-acceleration fall,
+            relative to the vertical-level IC.
+        ic_braking_latency_s: that fall comes this long after contact (fixed, from
+            alcantara2022 at 30 Hz low-pass; scales with ``lowpass_hz``).
+        min_step_s: stance cores starting closer than this are one stance.
+        min_segment_s: shorter segments give no events.
+
+    """
+
+    lowpass_hz: float = 30.0
+    stance_lowpass_hz: float = 8.0
+    stance_level_g: float = 1.0
+    contact_level_g: float = 0.3
+    ic_use_braking: bool = True
+    ic_braking_window_s: tuple[float, float] = (-0.04, 0.02)
+    ic_braking_latency_s: float = 0.012
+    min_step_s: float = 0.1
+    min_segment_s: float = 0.5
+    sides: SideSettings = field(default_factory=SideSettings)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.contact_level_g < self.stance_level_g:
+            raise SignalError("need 0 < contact_level_g < stance_level_g, got "
+                              f"{self.contact_level_g} and {self.stance_level_g}")
+        if self.ic_braking_window_s[0] >= self.ic_braking_window_s[1]:
+            raise SignalError(f"empty ic_braking_window_s {self.ic_braking_window_s}")
+
+
+@dataclass(frozen=True)
+class WalkingSettings:
+    """Walking detector (:func:`detect_walking_events`).
+
+    Attributes:
+        smooth_sigma_s: standard deviation of the Gaussian applied to the vertical
+            acceleration (the wavelet scale of McCamley et al. 2012, expressed in seconds).
+        min_step_s: peaks closer than this are one step (170 steps/min).
+        min_prominence_ms2: a step peak must stand out by this much (m/s²).
+        lowpass_hz: low-pass before the IC search.
+        ic_search_s: IC is searched in this interval before each peak.
+        use_forward: when the forward axis is measured, IC is the mean of the steepest
+            vertical rise (loading) and the forward-acceleration peak (Zijlstra & Hof 2003);
+            the two markers err independently, their mean is more precise than either on the
+            validation data. Otherwise the steepest vertical rise alone.
+        min_segment_s: shorter segments give no events.
+
+    """
+
+    smooth_sigma_s: float = 0.06
+    min_step_s: float = 0.35
+    min_prominence_ms2: float = 0.5
+    lowpass_hz: float = 20.0
+    ic_search_s: float = 0.25
+    use_forward: bool = True
+    min_segment_s: float = 1.0
+    sides: SideSettings = field(default_factory=SideSettings)
+
+
+def _version() -> str:
+    from imurun import __version__
+
+    return __version__
+
+
+@dataclass(frozen=True)
+class StepEvents:
+    """One row per step, in time order.
+
+    Attributes:
+        ic_s: initial contact, s (NaN for a step cut by the start of its segment).
+        to_s: toe-off of the same foot, s (NaN when cut by the segment end, and always for
+            walking).
+        side: :class:`Side` code of the foot in contact (``-1`` when unknown).
+        side_evidence: signed lateral velocity change over the step, m/s (positive = left);
+            NaN when it cannot be computed.
+        segment: index of the segment the step belongs to.
+        ic_index / to_index: the same events as fractional sample indices.
+        flight: ``True`` when the signal left contact before the next IC (running); a step
+            without flight has ``to_s`` equal to the next ``ic_s``.
+        fs_hz, gait, settings, version: how the result was made.
+
+    """
+
+    ic_s: FloatArray
+    to_s: FloatArray
+    side: SideArray
+    side_evidence: FloatArray
+    segment: IntArray
+    ic_index: FloatArray
+    to_index: FloatArray
+    flight: npt.NDArray[np.bool_]
+    fs_hz: float
+    gait: str
+    settings: RunningSettings | WalkingSettings
+    version: str = field(default_factory=_version)
+
+    def __post_init__(self) -> None:
+        n = self.ic_s.shape[0]
+        for name in ("to_s", "side", "side_evidence", "segment", "ic_index", "to_index", "flight"):
+            arr = getattr(self, name)
+            if arr.shape != (n,):
+                raise SignalError(f"StepEvents.{name} must have shape ({n},), got {arr.shape}")
+        for name in ("ic_s", "to_s", "side", "side_evidence", "segment", "ic_index", "to_index",
+                     "flight"):
+            getattr(self, name).setflags(write=False)
+
+    def __len__(self) -> int:
+        return int(self.ic_s.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return len(self)
+
+    @property
+    def contact_time_s(self) -> FloatArray:
+        """Ground contact time per step, s (NaN where IC or TO is missing)."""
+        return self.to_s - self.ic_s
+
+    @property
+    def step_time_s(self) -> FloatArray:
+        """Time from this IC to the next IC in the same segment, s (NaN for the last one)."""
+        out = np.full(len(self), np.nan)
+        if len(self) > 1:
+            same = self.segment[1:] == self.segment[:-1]
+            out[:-1] = np.where(same, self.ic_s[1:] - self.ic_s[:-1], np.nan)
+        return out
+
+    @property
+    def flight_time_s(self) -> FloatArray:
+        """Time from this TO to the next IC in the same segment, s."""
+        out = np.full(len(self), np.nan)
+        if len(self) > 1:
+            same = self.segment[1:] == self.segment[:-1]
+            out[:-1] = np.where(same, self.ic_s[1:] - self.to_s[:-1], np.nan)
+        return out
+
+    def parameters(self) -> dict[str, Any]:
+        """The settings used, as plain data (for saving next to the result)."""
+        return {"gait": self.gait, "fs_hz": self.fs_hz, "version": self.version,
+                "settings": asdict(self.settings)}
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+# ----------------------------------------------------------------------------------------------
+
+def detect_running_events(
+    bf_acc_ms2: npt.ArrayLike,
+    fs_hz: float,
+    bf_gyr_rads: npt.ArrayLike | None = None,
+    *,
+    segments: Iterable[Any] | None = None,
+    t_s: npt.ArrayLike | None = None,
+    settings: RunningSettings | None = None,
+) -> StepEvents:
+    """Initial contact, toe-off and side of every running step.
+
+    Args:
+        bf_acc_ms2: ``(n, 3)`` body-frame specific force, m/s², gravity included. The vertical
+            axis (z) is required; the forward axis (x) refines IC; the lateral axis (y) gives
+            the side. An all-NaN column is an axis that was not measured.
+        fs_hz: sample rate, Hz.
+        bf_gyr_rads: optional ``(n, 3)`` body-frame angular rate, rad/s (improves the side).
+        segments: ``[start, stop)`` sample ranges of contiguous samples (pairs or objects with
+            ``start``/``stop``); default one segment over everything.
+        t_s: optional ``(n,)`` time of each sample; event times are interpolated on it.
+            Default ``index / fs_hz``.
+        settings: :class:`RunningSettings` (defaults when ``None``).
+
+    Returns:
+        :class:`StepEvents` with ``gait="running"``.
+
+    Raises:
+        SignalError: wrong shapes, a non-positive rate, non-finite samples inside a segment,
+            or no vertical axis.
+
+    """
+    cfg = RunningSettings() if settings is None else settings
+    fs = check_fs(fs_hz)
+    acc = as_signal(bf_acc_ms2, "bf_acc_ms2")
+    n = acc.shape[0]
+    gyr = None if bf_gyr_rads is None else as_signal(bf_gyr_rads, "bf_gyr_rads", n)
+    if not finite_column(acc, BF_UP):
+        raise SignalError("bf_acc_ms2 has no vertical (z) axis: running events need it")
+    segs = normalise_segments(segments, n)
+    has_fwd = cfg.ic_use_braking and finite_column(acc, BF_FORWARD)
+
+    ic_parts: list[FloatArray] = []
+    to_parts: list[FloatArray] = []
+    fl_parts: list[npt.NDArray[np.bool_]] = []
+    sg_parts: list[IntArray] = []
+    min_len = max(int(np.ceil(cfg.min_segment_s * fs)), min_filter_length() + 1)
+    for k, (a, b) in enumerate(segs):
+        if b - a < min_len:
+            continue
+        v = acc[a:b, BF_UP]
+        require_finite(v, "bf_acc_ms2[:, z]", (a, b))
+        fwd = None
+        if has_fwd:
+            fwd = acc[a:b, BF_FORWARD]
+            require_finite(fwd, "bf_acc_ms2[:, x]", (a, b))
+        ic, to, flight = _running_segment(v, fwd, fs, cfg)
+        ic_parts.append(ic + a)
+        to_parts.append(to + a)
+        fl_parts.append(flight)
+        sg_parts.append(np.full(ic.size, k, dtype=np.int64))
+    return _finish(ic_parts, to_parts, fl_parts, sg_parts, acc, gyr, fs, segs, t_s, cfg,
+                   "running")
+
+
+def _running_segment(v: FloatArray, fwd: FloatArray | None, fs: float, cfg: RunningSettings,
+                     ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.bool_]]:
+    """Events of one segment as fractional indices relative to its start."""
+    n = v.size
+    level = cfg.contact_level_g * G_MS2
+    stance = cfg.stance_level_g * G_MS2
+    vf = lowpass(v, fs, cfg.lowpass_hz)
+    vs = lowpass(v, fs, cfg.stance_lowpass_hz)
+
+    # 1. stance cores: smoothed vertical specific force above body weight
+    c_start, c_stop = runs(vs > stance)
+    if c_start.size > 1:  # cores that start too close together are one stance
+        keep = np.r_[True, np.diff(c_start) >= cfg.min_step_s * fs]
+        c_stop = np.maximum.reduceat(c_stop, np.flatnonzero(keep))
+        c_start = c_start[keep]
+    nc = c_start.size
+    if nc == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+    # step boundaries: the smoothed minimum between consecutive cores (mid-flight), and the
+    # segment ends
+    bound = np.empty(nc + 1, dtype=np.intp)
+    bound[0], bound[-1] = 0, n
+    bound[1:-1] = segment_argmin(vs, c_stop[:-1], c_start[1:])
+
+    # 2. contact-level crossings around the part of each step where vf reaches body weight
+    up, dn = crossings(vf, level)
+    hi_idx = np.flatnonzero(vf >= stance)
+    k0 = np.searchsorted(hi_idx, bound[:-1], side="left")
+    k1 = np.searchsorted(hi_idx, bound[1:], side="left") - 1
+    has_hi = (k0 <= k1) & (k0 < hi_idx.size)
+    first_hi = np.where(has_hi, hi_idx[np.minimum(k0, hi_idx.size - 1)], -1)
+    last_hi = np.where(has_hi, hi_idx[np.clip(k1, 0, max(hi_idx.size - 1, 0))], -1)
+    ic = np.full(nc, np.nan)
+    to = np.full(nc, np.nan)
+    ju = np.searchsorted(up, first_hi.astype(np.float64), side="right") - 1
+    ok = has_hi & (ju >= 0)
+    ok[ok] = up[ju[ok]] >= bound[:-1][ok]
+    ic[ok] = up[ju[ok]]
+    jd = np.searchsorted(dn, last_hi.astype(np.float64), side="left")
+    ok = has_hi & (jd < dn.size)
+    ok[ok] = dn[jd[ok]] < bound[1:][ok]
+    to[ok] = dn[jd[ok]]
+    # no flight between step j and j + 1 (the signal stays above the level): TO_j and IC_j+1
+    # both at the minimum of vf around the boundary
+    flight = np.ones(nc, dtype=bool)
+    for j in np.flatnonzero(np.isnan(to[:-1]) & np.isnan(ic[1:])):
+        lo, hi = int(max(last_hi[j], c_stop[j])), int(min(first_hi[j + 1], c_start[j + 1]))
+        if hi > lo and has_hi[j] and has_hi[j + 1]:
+            m = float(lo + int(np.argmin(vf[lo:hi])))
+            to[j] = ic[j + 1] = m
+            flight[j] = False
+
+    # 3. a contact cut by the segment end before its core formed: IC only ...
+    anchor = first_hi.astype(np.float64)
+    if np.isfinite(to[-1]) and vf[-1] > level and up.size and up[-1] > to[-1]:
+        late = hi_idx[hi_idx > up[-1]]
+        ic = np.r_[ic, up[-1]]
+        to = np.r_[to, np.nan]
+        flight = np.r_[flight, True]
+        anchor = np.r_[anchor, float(late[0]) if late.size else np.nan]
+    # ... and one cut by the segment start before its core formed: TO only
+    if (np.isfinite(ic[0]) and vf[0] > level and dn.size and dn[0] < ic[0]
+            and vf[:int(dn[0]) + 1].max() >= stance):
+        ic = np.r_[np.nan, ic]
+        to = np.r_[dn[0], to]
+        flight = np.r_[True, flight]
+        anchor = np.r_[np.nan, anchor]
+
+    # a core with neither event (e.g. a flat signal hovering at 1 g) is not a step
+    keep = np.isfinite(ic) | np.isfinite(to)
+    ic, to, flight, anchor = ic[keep], to[keep], flight[keep], anchor[keep]
+
+    # 4. IC on the braking impact of the forward acceleration
+    if fwd is not None and ic.size:
+        ff = lowpass(fwd, fs, cfg.lowpass_hz)
+        dff = np.gradient(ff)
+        good = np.flatnonzero(np.isfinite(ic) & np.isfinite(anchor))
+        w0 = int(round(cfg.ic_braking_window_s[0] * fs))
+        w1 = int(round(cfg.ic_braking_window_s[1] * fs))
+        starts = anchor[good].astype(np.intp) + w0
+        inside = (starts >= 1) & (starts + (w1 - w0) < n - 1)
+        pos = window_argext(dff, starts[inside], w1 - w0 + 1, mode="min")
+        ic[good[inside]] = pos - cfg.ic_braking_latency_s * fs
+    return ic, to, flight
+
+
+# ----------------------------------------------------------------------------------------------
+# walking
+# ----------------------------------------------------------------------------------------------
+
+def detect_walking_events(
+    bf_acc_ms2: npt.ArrayLike,
+    fs_hz: float,
+    bf_gyr_rads: npt.ArrayLike | None = None,
+    *,
+    segments: Iterable[Any] | None = None,
+    t_s: npt.ArrayLike | None = None,
+    settings: WalkingSettings | None = None,
+) -> StepEvents:
+    """Initial contacts and sides of walking steps (TO is not estimated: NaN).
+
+    Arguments as :func:`detect_running_events`; ``settings`` is a :class:`WalkingSettings`.
+    """
+    cfg = WalkingSettings() if settings is None else settings
+    fs = check_fs(fs_hz)
+    acc = as_signal(bf_acc_ms2, "bf_acc_ms2")
+    n = acc.shape[0]
+    gyr = None if bf_gyr_rads is None else as_signal(bf_gyr_rads, "bf_gyr_rads", n)
+    if not finite_column(acc, BF_UP):
+        raise SignalError("bf_acc_ms2 has no vertical (z) axis: walking events need it")
+    segs = normalise_segments(segments, n)
+    ic_parts: list[FloatArray] = []
+    sg_parts: list[IntArray] = []
+    min_len = max(int(np.ceil(cfg.min_segment_s * fs)), min_filter_length() + 1)
+    for k, (a, b) in enumerate(segs):
+        if b - a < min_len:
+            continue
+        v = acc[a:b, BF_UP]
+        require_finite(v, "bf_acc_ms2[:, z]", (a, b))
+        vs = gaussian_filter1d(v - v.mean(), cfg.smooth_sigma_s * fs, mode="nearest")
+        peaks, _ = find_peaks(vs, distance=max(int(cfg.min_step_s * fs), 1),
+                              prominence=cfg.min_prominence_ms2)
+        dv = np.gradient(lowpass(v, fs, cfg.lowpass_hz))
+        w = max(int(round(cfg.ic_search_s * fs)), 1)
+        starts = np.maximum(peaks - w, 0)
+        # loading: steepest rise of the vertical acceleration before the step peak
+        ic = window_argext(dv, starts, w + 1, mode="max", stop=peaks + 1).astype(np.float64)
+        if cfg.use_forward and finite_column(acc[a:b], BF_FORWARD):
+            fwd = acc[a:b, BF_FORWARD]
+            require_finite(fwd, "bf_acc_ms2[:, x]", (a, b))
+            # Zijlstra & Hof 2003: forward acceleration peaks at heel strike
+            kf = window_argext(lowpass(fwd, fs, cfg.lowpass_hz), starts, w + 1, mode="max",
+                               stop=peaks + 1)
+            ic = 0.5 * (ic + kf)
+        ic = ic[(ic > 0) & (ic < b - a - 1)]
+        ic = np.unique(ic)
+        ic_parts.append(ic + a)
+        sg_parts.append(np.full(ic.size, k, dtype=np.int64))
+    to_parts = [np.full(p.size, np.nan) for p in ic_parts]
+    fl_parts = [np.zeros(p.size, dtype=bool) for p in ic_parts]
+    return _finish(ic_parts, to_parts, fl_parts, sg_parts, acc, gyr, fs, segs, t_s, cfg,
+                   "walking")
+
+
+# ----------------------------------------------------------------------------------------------
+# sides
+# ----------------------------------------------------------------------------------------------
+
+def assign_sides(
+    bf_acc_ms2: npt.ArrayLike,
+    fs_hz: float,
+    ic_index: npt.ArrayLike,
+    step_segment: npt.ArrayLike,
+    bf_gyr_rads: npt.ArrayLike | None = None,
+    *,
+    segments: Iterable[Any] | None = None,
+    settings: SideSettings | None = None,
+) -> tuple[SideArray, FloatArray]:
+    """Left/right of each step from the lateral velocity change of the pelvis.
+
+    Args:
+        bf_acc_ms2: ``(n, 3)`` body-frame specific force, m/s²; the lateral axis (y) is needed.
+        fs_hz: sample rate, Hz.
+        ic_index: ``(k,)`` fractional sample index of each step's IC, sorted (NaN allowed).
+        step_segment: ``(k,)`` index into ``segments`` of each step.
+        bf_gyr_rads: optional ``(n, 3)`` angular rate, rad/s: its roll axis (x) removes the
+            gravity seen by the lateral axis when the pelvis rolls.
+        segments: as in :func:`detect_running_events`.
+        settings: :class:`SideSettings`.
+
+    Returns:
+        ``(side, evidence)``: :class:`Side` codes (``UNKNOWN`` without a lateral axis or where
+        the step cannot be measured) and the evidence, the lateral velocity change over the
+        step with its sign flipped (m/s, positive = left step).
+
+    """
+    cfg = SideSettings() if settings is None else settings
+    fs = check_fs(fs_hz)
+    acc = as_signal(bf_acc_ms2, "bf_acc_ms2")
+    n = acc.shape[0]
+    gyr = None if bf_gyr_rads is None else as_signal(bf_gyr_rads, "bf_gyr_rads", n)
+    ic = np.asarray(ic_index, dtype=np.float64).reshape(-1)
+    seg_of = np.asarray(step_segment, dtype=np.int64).reshape(-1)
+    if seg_of.shape != ic.shape:
+        raise SignalError(f"step_segment must have shape {ic.shape}, got {seg_of.shape}")
+    segs = normalise_segments(segments, n)
+    side = np.full(ic.size, Side.UNKNOWN, dtype=np.int8)
+    evidence = np.full(ic.size, np.nan)
+    if ic.size == 0 or not finite_column(acc, BF_LEFT):
+        return side, evidence
+    use_gyr = (gyr is not None and cfg.roll_correction and finite_column(gyr, BF_FORWARD))
+    for k, (a, b) in enumerate(segs):
+        sel = np.flatnonzero((seg_of == k) & np.isfinite(ic))
+        if sel.size == 0 or b - a <= min_filter_length():
+            continue
+        lat = acc[a:b, BF_LEFT]
+        require_finite(lat, "bf_acc_ms2[:, y]", (a, b))
+        if use_gyr:
+            assert gyr is not None
+            roll = gyr[a:b, BF_FORWARD]
+            require_finite(roll, "bf_gyr_rads[:, x]", (a, b))
+            roll = highpass(lowpass(roll, fs, cfg.lowpass_hz), fs, cfg.highpass_hz)
+            phi = highpass(np.cumsum(roll) / fs, fs, cfg.highpass_hz)
+            lat = lat - G_MS2 * np.sin(phi)
+        lat = highpass(lowpass(lat, fs, cfg.lowpass_hz), fs, cfg.highpass_hz)
+        vel = np.concatenate(([0.0], np.cumsum(lat) / fs))  # vel[i] = velocity at sample i
+        t0 = ic[sel] - a
+        t1 = np.r_[t0[1:], np.nan]
+        steps = np.diff(t0)
+        med = float(np.median(steps)) if steps.size else np.nan
+        last = np.isnan(t1)
+        if np.isfinite(med):
+            t1[last] = t0[last] + med
+        t1 = np.minimum(t1, b - a - 1)
+        ok = np.isfinite(t1) & (t1 > t0) & (t0 >= 0)
+        e = np.full(sel.size, np.nan)
+        e[ok] = -(np.interp(t1[ok], np.arange(vel.size), vel)
+                  - np.interp(t0[ok], np.arange(vel.size), vel))
+        evidence[sel] = e
+        side[sel] = _decide(e, t0, cfg)
+    return side, evidence
+
+
+def _decide(e: FloatArray, t0: FloatArray, cfg: SideSettings) -> SideArray:
+    """Sides from evidence; with ``use_alternation``, the most likely L/R sequence.
+
+    Two-state Viterbi over the steps of one segment. Emission: the evidence, scaled by its
+    median magnitude and clipped, is taken as the log-likelihood ratio of left vs right.
+    Transition: the next step is on the other foot with probability ``alternation_p`` when the
+    step time is regular (within ``[min_step_ratio, max_step_ratio]`` × the median), and 0.5
+    otherwise (a missed or extra step may have broken the alternation). A loop over steps, two
+    states each: clearer than a vectorised form and as fast for a few thousand steps.
+    """
+    per_step = np.where(e > 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    finite = np.isfinite(e)
+    per_step[~finite] = Side.UNKNOWN
+    if not cfg.use_alternation or e.size < 2 or not finite.any():
+        return per_step
+    scale = float(np.nanmedian(np.abs(e))) or 1.0
+    llr = np.where(finite, np.clip(e / scale, -cfg.evidence_clip, cfg.evidence_clip), 0.0)
+    steps = np.diff(t0)
+    med = float(np.median(steps))
+    regular = (steps >= cfg.min_step_ratio * med) & (steps <= cfg.max_step_ratio * med)
+    p_alt = np.where(regular, cfg.alternation_p, 0.5)
+    # log P(other foot) - log P(same foot) per transition; emissions +-llr/2
+    gain = (np.log(p_alt) - np.log1p(-p_alt)).tolist()
+    half = (0.5 * llr).tolist()
+    # state 0 = left, 1 = right; scores are log-probabilities up to a common constant.
+    # Plain floats: for two states this loop is faster than any array form.
+    s_left, s_right = half[0], -half[0]
+    from_other = bytearray(e.size)  # bit 0: left came from right; bit 1: right came from left
+    for k in range(1, e.size):
+        g = gain[k - 1]
+        left_stay, left_swap = s_left, s_right + g
+        right_stay, right_swap = s_right, s_left + g
+        flags = 0
+        if left_swap > left_stay:
+            flags |= 1
+        if right_swap > right_stay:
+            flags |= 2
+        from_other[k] = flags
+        s_left = max(left_stay, left_swap) + half[k]
+        s_right = max(right_stay, right_swap) - half[k]
+    state = np.empty(e.size, dtype=np.int8)
+    cur = 0 if s_left >= s_right else 1
+    state[-1] = cur
+    for k in range(e.size - 1, 0, -1):
+        if from_other[k] & (1 << cur):
+            cur = 1 - cur
+        state[k - 1] = cur
+    return np.where(state == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+
+
+# ----------------------------------------------------------------------------------------------
+# assembly
+# ----------------------------------------------------------------------------------------------
+
+def _finish(ic_parts: list[FloatArray], to_parts: list[FloatArray],
+            fl_parts: list[npt.NDArray[np.bool_]], sg_parts: list[IntArray],
+            acc: FloatArray, gyr: FloatArray | None, fs: float,
+            segs: tuple[tuple[int, int], ...], t_s: npt.ArrayLike | None,
+            cfg: RunningSettings | WalkingSettings, gait: str) -> StepEvents:
+    ic_idx = np.concatenate(ic_parts) if ic_parts else np.zeros(0)
+    to_idx = np.concatenate(to_parts) if to_parts else np.zeros(0)
+    flight = np.concatenate(fl_parts) if fl_parts else np.zeros(0, dtype=bool)
+    seg = np.concatenate(sg_parts) if sg_parts else np.zeros(0, dtype=np.int64)
+    side, evidence = assign_sides(acc, fs, ic_idx, seg, gyr, segments=segs, settings=cfg.sides)
+    n = acc.shape[0]
+    if t_s is None:
+        ic_s, to_s = ic_idx / fs, to_idx / fs
+    else:
+        t = np.asarray(t_s, dtype=np.float64)
+        if t.shape != (n,):
+            raise SignalError(f"t_s must have shape ({n},), got {t.shape}")
+        grid = np.arange(n, dtype=np.float64)
+        ic_s = np.where(np.isfinite(ic_idx), np.interp(ic_idx, grid, t), np.nan)
+        to_s = np.where(np.isfinite(to_idx), np.interp(to_idx, grid, t), np.nan)
+    return StepEvents(ic_s=ic_s, to_s=to_s, side=side, side_evidence=evidence, segment=seg,
+                      ic_index=ic_idx, to_index=to_idx, flight=flight, fs_hz=fs, gait=gait,
+                      settings=cfg)

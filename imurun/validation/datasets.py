@@ -1,0 +1,540 @@
+"""Loaders for the public recordings used to validate the event detectors.
+
+Every loader returns :class:`Trial` objects: signals in SI units (m/s², rad/s) in the sacrum
+**body frame** (x forward, y left, z up; see :mod:`imurun.consts`), reference events in seconds
+on the same time base as the samples (``t = index / fs_hz``), and the metadata needed to report
+results per condition.
+
+The data are read from ``$IMURUN_SHARED_DATA`` (default ``<repo>/../shared/data``), never copied
+into the repository. A missing folder raises :class:`DatasetNotFoundError`.
+
+What each loader does to the raw files is written in its docstring; nothing else is done. In
+particular, the axis mapping from each sensor frame to the body frame was checked against the
+data (gravity for "up", the braking dip of the forward acceleration after each reference initial
+contact for "forward", the sensor's right-handedness for "left"), and the body frame is then
+*levelled*: rotated by the smallest rotation that brings the trial's mean specific force onto +z.
+That stands in for the sensor-to-body alignment another module provides in production.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from firmware_protocol.errors import ImurunError
+from imurun.consts import DEG2RAD, G_MS2
+from imurun.signal.events import Side
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int8]
+
+__all__ = [
+    "DATASETS",
+    "Condition",
+    "DatasetNotFoundError",
+    "Subject",
+    "Trial",
+    "level_to_gravity",
+    "load_alcantara2022",
+    "load_dataset",
+    "load_mobgap_lab",
+    "load_voisard_ipol",
+    "shared_data_root",
+]
+
+#: Threshold on vertical ground reaction force that defines contact in the alcantara2022
+#: reference, in body weights.
+ALCANTARA_CONTACT_BW = 0.05
+#: vGRF contact intervals shorter than this are filter ringing during flight, not contacts.
+ALCANTARA_MIN_CONTACT_S = 0.03
+#: voisard_ipol: gaps in the packet counter up to this many samples are filled by linear
+#: interpolation; longer gaps split the trial into segments.
+VOISARD_MAX_FILL_SAMPLES = 10
+
+
+class DatasetNotFoundError(ImurunError, FileNotFoundError):
+    """The shared data folder (or one data set inside it) is not where it should be."""
+
+    def __init__(self, path: Path, hint: str = "") -> None:
+        self.path = path
+        msg = f"data set folder not found: {path}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who was measured (fields are ``None`` when the source does not say)."""
+
+    subject_id: str
+    sex: str | None = None
+    age_y: float | None = None
+    height_m: float | None = None
+    mass_kg: float | None = None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Experimental condition of a trial, used to group results."""
+
+    label: str
+    speed_ms: float | None = None
+    slope_pct: float | None = None
+    foot_strike: str | None = None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One recording with its reference events.
+
+    ``bf_acc_ms2`` has shape ``(n, 3)`` in the body frame; an axis the sensor did not measure is
+    all-NaN (alcantara2022 has no mediolateral axis). ``segments`` are ``[start, stop)`` sample
+    ranges of uniformly spaced samples; detectors must not filter across their boundaries.
+    Reference events are in seconds (``index / fs_hz``); ``ref_*_side`` holds :class:`Side`
+    codes. ``eval_windows_s`` are the intervals inside which the reference is complete:
+    detections and references outside them are not scored. ``turn_windows_s`` mark turns
+    (results are also reported for straight walking only).
+    """
+
+    dataset: str
+    trial_id: str
+    gait: str
+    fs_hz: float
+    bf_acc_ms2: FloatArray
+    bf_gyr_rads: FloatArray | None
+    segments: tuple[tuple[int, int], ...]
+    ref_ic_s: FloatArray
+    ref_ic_side: IntArray
+    ref_to_s: FloatArray
+    ref_to_side: IntArray
+    eval_windows_s: tuple[tuple[float, float], ...]
+    condition: Condition
+    subject: Subject
+    reference: str
+    ref_vgrf_bw: FloatArray | None = None
+    turn_windows_s: tuple[tuple[float, float], ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        n = self.bf_acc_ms2.shape[0]
+        if self.bf_acc_ms2.shape != (n, 3):
+            raise ValueError(f"bf_acc_ms2 must have shape (n, 3), got {self.bf_acc_ms2.shape}")
+        if self.bf_gyr_rads is not None and self.bf_gyr_rads.shape != (n, 3):
+            raise ValueError(f"bf_gyr_rads must have shape ({n}, 3), got {self.bf_gyr_rads.shape}")
+        if self.ref_ic_s.shape != self.ref_ic_side.shape:
+            raise ValueError("ref_ic_s and ref_ic_side differ in length")
+        if self.ref_to_s.shape != self.ref_to_side.shape:
+            raise ValueError("ref_to_s and ref_to_side differ in length")
+        for arr in (self.bf_acc_ms2, self.bf_gyr_rads, self.ref_ic_s, self.ref_ic_side,
+                    self.ref_to_s, self.ref_to_side, self.ref_vgrf_bw):
+            if arr is not None:
+                arr.setflags(write=False)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.bf_acc_ms2.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.fs_hz
+
+
+def shared_data_root() -> Path:
+    """Folder of the shared data: ``$IMURUN_SHARED_DATA`` or ``<repo>/../shared/data``."""
+    env = os.environ.get("IMURUN_SHARED_DATA")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (Path(__file__).parents[2] / ".." / "shared" / "data").resolve()
+
+
+def _dataset_dir(name: str, root: Path | None) -> Path:
+    base = shared_data_root() if root is None else Path(root)
+    path = base / name
+    if not path.is_dir():
+        raise DatasetNotFoundError(path, "set IMURUN_SHARED_DATA to the shared data folder")
+    return path
+
+
+def level_to_gravity(bf_acc_ms2: FloatArray, bf_gyr_rads: FloatArray | None = None,
+                     ) -> tuple[FloatArray, FloatArray | None]:
+    """Rotate both signals by the smallest rotation that maps the mean of ``bf_acc_ms2`` to +z.
+
+    NaN axes are treated as zero for the mean and stay NaN afterwards only if the rotation does
+    not mix them into other axes; callers with a missing axis should not level.
+    """
+    mean = np.nanmean(bf_acc_ms2, axis=0)
+    u = mean / np.linalg.norm(mean)
+    z = np.array([0.0, 0.0, 1.0])
+    v = np.cross(u, z)
+    s = float(np.linalg.norm(v))
+    c = float(u @ z)
+    if s < 1e-12:
+        r = np.eye(3)
+    else:
+        vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+        r = np.eye(3) + vx + vx @ vx * ((1.0 - c) / s**2)
+    acc = bf_acc_ms2 @ r.T
+    gyr = None if bf_gyr_rads is None else bf_gyr_rads @ r.T
+    return acc, gyr
+
+
+# --------------------------------------------------------------------------------------------
+# alcantara2022: running, sacral accelerometer (vertical + anteroposterior), force treadmill
+# --------------------------------------------------------------------------------------------
+
+def _threshold_intervals(x: FloatArray, level: float, min_len: int) -> tuple[FloatArray, FloatArray]:
+    """Fractional sample indices of up/down crossings of ``level``; short intervals dropped.
+
+    Crossings are linearly interpolated between samples. An interval that is open at either
+    end of ``x`` has no crossing there (NaN).
+    """
+    above = x > level
+    edges = np.diff(above.astype(np.int8))
+    up = np.flatnonzero(edges == 1)
+    dn = np.flatnonzero(edges == -1)
+    starts = up + 1
+    stops = dn + 1
+    if above[0]:
+        starts = np.r_[0, starts]
+    if above[-1]:
+        stops = np.r_[stops, x.size]
+    # short intervals are ringing during flight, unless cut by the window edge (partial contact)
+    keep = ((stops - starts) >= min_len) | (starts == 0) | (stops == x.size)
+    starts, stops = starts[keep], stops[keep]
+
+    def frac(i: npt.NDArray[np.intp]) -> FloatArray:
+        # crossing between samples i-1 and i
+        x0, x1 = x[i - 1], x[i]
+        return (i - 1) + (level - x0) / (x1 - x0)
+
+    ic = np.full(starts.size, np.nan)
+    ok = starts > 0
+    ic[ok] = frac(starts[ok])
+    to = np.full(stops.size, np.nan)
+    ok = stops < x.size
+    to[ok] = frac(stops[ok])
+    return ic, to
+
+
+def load_alcantara2022(root: Path | None = None) -> list[Trial]:
+    """Running trials of Alcantara et al. 2022 (PeerJ 10:e12752), one runner, 21 trials.
+
+    Accelerometer columns 0–2479 are vertical (body +z), 2480–4959 anteroposterior (body +x),
+    in g at 500 Hz; converted to m/s². The source signals are already low-pass filtered and
+    clipped at 0 by the authors; they are passed on unchanged. There is no mediolateral axis:
+    ``bf_acc_ms2[:, 1]`` is NaN. The axes are the sensor's, not levelled (a levelling rotation
+    would mix the missing axis in).
+
+    Reference: contact = vGRF > :data:`ALCANTARA_CONTACT_BW` (0.05 BW), crossings interpolated
+    linearly between samples, intervals shorter than :data:`ALCANTARA_MIN_CONTACT_S` dropped
+    (filter ringing during flight) unless cut by the window edge. The vGRF is used as published (the README notes a lag of
+    about 2 samples, 4 ms, which is not corrected). No side information.
+    """
+    folder = _dataset_dir("alcantara2022", root)
+    fs = 500.0
+    acc_g = np.loadtxt(folder / "Accelerometer_one_sub.csv", delimiter=",", ndmin=2)
+    grf = np.loadtxt(folder / "GRF_one_sub.csv", delimiter=",", ndmin=2)
+    with open(folder / "Sub_Info_one_sub.csv", newline="") as fh:
+        info = list(csv.DictReader(fh))
+    n = 2480
+    if acc_g.shape[1] != 2 * n or grf.shape[1] != n or not (len(info) == acc_g.shape[0] == grf.shape[0]):
+        raise ValueError(f"unexpected alcantara2022 shapes: acc {acc_g.shape}, grf {grf.shape}, "
+                         f"info rows {len(info)}")
+    trials = []
+    min_len = int(round(ALCANTARA_MIN_CONTACT_S * fs))
+    for i, row in enumerate(info):
+        acc = np.full((n, 3), np.nan)
+        acc[:, 2] = acc_g[i, :n] * G_MS2
+        acc[:, 0] = acc_g[i, n:] * G_MS2
+        ic, to = _threshold_intervals(grf[i], ALCANTARA_CONTACT_BW, min_len)
+        ic, to = ic[np.isfinite(ic)] / fs, to[np.isfinite(to)] / fs
+        strike = max(("RFS", "MFS", "FFS"), key=lambda k: float(row[k]))
+        speed = float(row["Speed"])
+        slope = float(row["Slope"])
+        trials.append(Trial(
+            dataset="alcantara2022",
+            trial_id=f"row{i:02d}",
+            gait="running",
+            fs_hz=fs,
+            bf_acc_ms2=acc,
+            bf_gyr_rads=None,
+            segments=((0, n),),
+            ref_ic_s=ic,
+            ref_ic_side=np.full(ic.size, Side.UNKNOWN, dtype=np.int8),
+            ref_to_s=to,
+            ref_to_side=np.full(to.size, Side.UNKNOWN, dtype=np.int8),
+            eval_windows_s=((0.0, n / fs),),
+            condition=Condition(label=f"{speed:g} m/s, {slope:+g} %", speed_ms=speed,
+                                slope_pct=slope, foot_strike=strike),
+            subject=Subject(subject_id=f"alcantara-{row['Sub']}", sex=row["Sex"],
+                            height_m=float(row["Height"]) / 100.0, mass_kg=float(row["Mass"])),
+            reference=f"force treadmill vGRF > {ALCANTARA_CONTACT_BW:g} BW",
+            ref_vgrf_bw=grf[i].copy(),
+            notes=("acc low-pass filtered and clipped at 0 by the source",),
+        ))
+    return trials
+
+
+# --------------------------------------------------------------------------------------------
+# mobgap_lab: walking, McRoberts MM+ lower back, INDIP reference
+# --------------------------------------------------------------------------------------------
+
+def _side_codes(labels: object) -> IntArray:
+    arr = np.atleast_1d(np.asarray(labels, dtype=object))
+    out = np.full(arr.size, Side.UNKNOWN, dtype=np.int8)
+    for k, lab in enumerate(arr):
+        s = str(lab).strip().lower()
+        if s.startswith("l"):
+            out[k] = Side.LEFT
+        elif s.startswith("r"):
+            out[k] = Side.RIGHT
+    return out
+
+
+def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
+    """Lab walking trials of the Mobilise-D example data (mobgap ``example_data/data/lab``).
+
+    Lower-back McRoberts MM+ at 100 Hz. The files hold acceleration in **g** (the mean norm of
+    every trial is 0.98–1.0 g) and angular rate in deg/s; converted to m/s² and rad/s. Sensor
+    axes: x up, y right, z forward (checked: mean specific force on +x; the forward signal dips
+    after every INDIP initial contact, the braking of loading response). Body frame
+    ``[z, -y, x]``, then levelled to gravity.
+
+    Reference: INDIP ``MicroWB`` initial and final contacts with their left/right labels (NaN
+    events dropped). Evaluation windows are the micro walking bouts ``[Start, End]``; turns are
+    the INDIP ``Turn_Start``/``Turn_End`` intervals.
+    """
+    import scipy.io as sio
+
+    folder = _dataset_dir("mobgap_lab", root)
+    trials = []
+    for data_file in sorted(folder.glob("*/*/data.mat")):
+        cohort = data_file.parents[1].name
+        pid = data_file.parent.name
+        mat = sio.loadmat(data_file, squeeze_me=True, struct_as_record=False)
+        subject = Subject(subject_id=f"{cohort}/{pid}")
+        info_file = data_file.parent / "infoForAlgo.mat"
+        if info_file.exists():
+            info = sio.loadmat(info_file, squeeze_me=True, struct_as_record=False)["infoForAlgo"]
+            tm_info = info.TimeMeasure1
+            subject = Subject(subject_id=f"{cohort}/{pid}",
+                              height_m=float(tm_info.Height) / 100.0,
+                              mass_kg=float(tm_info.Weight))
+        tm = mat["data"].TimeMeasure1
+        for test in tm._fieldnames:
+            test_struct = getattr(tm, test)
+            for trial_name in test_struct._fieldnames:
+                tr = getattr(test_struct, trial_name)
+                lb = tr.SU.LowerBack
+                fs = float(lb.Fs.Acc)
+                sf_acc = np.asarray(lb.Acc, dtype=np.float64)
+                if float(np.median(np.linalg.norm(sf_acc, axis=1))) < 3.0:
+                    sf_acc = sf_acc * G_MS2  # stored in g
+                sf_gyr = np.asarray(lb.Gyr, dtype=np.float64) * DEG2RAD
+                bf_acc = np.column_stack([sf_acc[:, 2], -sf_acc[:, 1], sf_acc[:, 0]])
+                bf_gyr = np.column_stack([sf_gyr[:, 2], -sf_gyr[:, 1], sf_gyr[:, 0]])
+                bf_acc, bf_gyr_l = level_to_gravity(bf_acc, bf_gyr)
+                wbs = np.atleast_1d(tr.Standards.INDIP.MicroWB)
+                ic, ic_side, to, to_side, windows = [], [], [], [], []
+                turns: list[tuple[float, float]] = []
+                for wb in wbs:
+                    e = np.atleast_1d(np.asarray(wb.InitialContact_Event, dtype=np.float64))
+                    s = _side_codes(wb.InitialContact_LeftRight)
+                    ok = np.isfinite(e)
+                    ic.append(e[ok])
+                    ic_side.append(s[ok])
+                    e = np.atleast_1d(np.asarray(wb.FinalContact_Event, dtype=np.float64))
+                    s = _side_codes(wb.FinalContact_LeftRight)
+                    ok = np.isfinite(e)
+                    to.append(e[ok])
+                    to_side.append(s[ok])
+                    windows.append((float(wb.Start), float(wb.End)))
+                    t0 = np.atleast_1d(np.asarray(wb.Turn_Start, dtype=np.float64))
+                    t1 = np.atleast_1d(np.asarray(wb.Turn_End, dtype=np.float64))
+                    turns.extend((float(x), float(y)) for x, y in zip(t0, t1, strict=True)
+                                 if np.isfinite(x) and np.isfinite(y))
+                n = bf_acc.shape[0]
+                ic_a, ic_sa = np.concatenate(ic), np.concatenate(ic_side).astype(np.int8)
+                to_a, to_sa = np.concatenate(to), np.concatenate(to_side).astype(np.int8)
+                oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
+                trials.append(Trial(
+                    dataset="mobgap_lab",
+                    trial_id=f"{cohort}/{pid}/{test}/{trial_name}",
+                    gait="walking",
+                    fs_hz=fs,
+                    bf_acc_ms2=bf_acc,
+                    bf_gyr_rads=bf_gyr_l,
+                    segments=((0, n),),
+                    ref_ic_s=ic_a[oi],
+                    ref_ic_side=ic_sa[oi],
+                    ref_to_s=to_a[ot],
+                    ref_to_side=to_sa[ot],
+                    eval_windows_s=tuple(windows),
+                    condition=Condition(label=f"{cohort} {test}"),
+                    subject=subject,
+                    reference="INDIP (foot IMUs + pressure insoles)",
+                    turn_windows_s=tuple(turns),
+                ))
+    if not trials:
+        raise DatasetNotFoundError(folder, "no */*/data.mat files inside")
+    return trials
+
+
+# --------------------------------------------------------------------------------------------
+# voisard_ipol: walking, Xsens MTw at L5 + both feet
+# --------------------------------------------------------------------------------------------
+
+def _read_xsens_txt(path: Path) -> tuple[float, FloatArray]:
+    """Read an Xsens MT Manager text export: ``(fs_hz, array)`` with the header columns."""
+    with open(path) as fh:
+        first = fh.readline()
+        header = fh.readline().split()
+    if "frequency" not in first.lower():
+        raise ValueError(f"{path}: first line is not 'Acquisition frequency: ...'")
+    fs = float(first.split(":")[1].split()[0])
+    data = np.loadtxt(path, skiprows=2, ndmin=2)
+    expected = ["PacketCounter", "Acc_X", "Acc_Y", "Acc_Z", "Gyr_X", "Gyr_Y", "Gyr_Z"]
+    if header[:7] != expected:
+        raise ValueError(f"{path}: unexpected columns {header[:7]}")
+    return fs, data
+
+
+def _fill_packet_gaps(counter: FloatArray, values: FloatArray, max_fill: int,
+                      ) -> tuple[FloatArray, tuple[tuple[int, int], ...], int]:
+    """Place rows on the uniform packet-counter grid starting at counter 0.
+
+    Gaps of up to ``max_fill`` missing packets are filled by linear interpolation; longer gaps
+    stay NaN and split the grid into segments. Returns ``(grid_values, segments, n_filled)``.
+    Samples before the first packet are NaN and not part of any segment.
+    """
+    idx = np.round(counter).astype(np.int64)
+    if np.any(np.diff(idx) <= 0):
+        raise ValueError("packet counter is not strictly increasing")
+    n = int(idx[-1]) + 1
+    grid = np.full((n, values.shape[1]), np.nan)
+    grid[idx] = values
+    steps = np.diff(idx)
+    fill = (steps > 1) & (steps <= max_fill + 1)
+    n_filled = 0
+    for a, b in zip(idx[:-1][fill], idx[1:][fill], strict=True):
+        w = (np.arange(a + 1, b) - a) / (b - a)
+        grid[a + 1:b] = grid[a] + w[:, None] * (grid[b] - grid[a])
+        n_filled += int(b - a - 1)
+    breaks = np.flatnonzero(steps > max_fill + 1)
+    starts = np.r_[idx[0], idx[breaks + 1]]
+    stops = np.r_[idx[breaks] + 1, idx[-1] + 1]
+    segments = tuple((int(a), int(b)) for a, b in zip(starts, stops, strict=True))
+    return grid, segments, n_filled
+
+
+def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
+    """Walking trials of the Voisard et al. IPOL gait data set (L5 Xsens MTw, 100 Hz).
+
+    Only trials with both ``S-T_lb.txt`` and ``S-T.json`` are loaded. Sensor axes at L5: x up
+    (along the spine), y left, z backward (checked: mean specific force mostly on +x; the +z
+    signal rises after every reference initial contact, i.e. braking shows on a backward axis;
+    right-handed ⇒ y left). Body frame ``[-z, y, x]``, then levelled to gravity.
+
+    The wireless sensors drop packets; event indices in the JSON refer to the packet counter
+    (checked against the foot sensors). Samples are therefore placed on the packet-counter grid;
+    gaps of up to :data:`VOISARD_MAX_FILL_SAMPLES` are filled by linear interpolation (the count
+    is in ``notes``), longer ones split the trial into segments.
+
+    Reference: ``LeftFootEvents``/``RightFootEvents`` are ``[toe-off, initial contact]`` sample
+    pairs from the foot sensors. Evaluation window: ``TrialBoundaries`` (U-turn included);
+    the turn window is ``UTurnBoundaries``.
+    """
+    folder = _dataset_dir("voisard_ipol", root)
+    trials = []
+    for meta_file in sorted(folder.glob("*.json"), key=_voisard_key):
+        lb_file = folder / f"{meta_file.stem}_lb.txt"
+        if not lb_file.exists():
+            continue
+        meta = json.loads(meta_file.read_text())
+        fs, data = _read_xsens_txt(lb_file)
+        grid, segments, n_filled = _fill_packet_gaps(data[:, 0], data[:, 1:7],
+                                                     VOISARD_MAX_FILL_SAMPLES)
+        sf_acc, sf_gyr = grid[:, 0:3], grid[:, 3:6]
+        bf_acc = np.column_stack([-sf_acc[:, 2], sf_acc[:, 1], sf_acc[:, 0]])
+        bf_gyr = np.column_stack([-sf_gyr[:, 2], sf_gyr[:, 1], sf_gyr[:, 0]])
+        bf_acc_l, bf_gyr_l = level_to_gravity(bf_acc, bf_gyr)
+        ics, ic_sides, tos, to_sides = [], [], [], []
+        for key, side in (("LeftFootEvents", Side.LEFT), ("RightFootEvents", Side.RIGHT)):
+            pairs = np.asarray(meta.get(key, []), dtype=np.float64).reshape(-1, 2)
+            tos.append(pairs[:, 0] / fs)
+            ics.append(pairs[:, 1] / fs)
+            to_sides.append(np.full(pairs.shape[0], side, dtype=np.int8))
+            ic_sides.append(np.full(pairs.shape[0], side, dtype=np.int8))
+        ic = np.concatenate(ics)
+        ic_side = np.concatenate(ic_sides)
+        to = np.concatenate(tos)
+        to_side = np.concatenate(to_sides)
+        oi, ot = np.argsort(ic, kind="stable"), np.argsort(to, kind="stable")
+        lo, hi = meta["TrialBoundaries"]
+        height = meta.get("Height")
+        weight = meta.get("Weight")
+        age = meta.get("Age")
+        trials.append(Trial(
+            dataset="voisard_ipol",
+            trial_id=meta_file.stem,
+            gait="walking",
+            fs_hz=fs,
+            bf_acc_ms2=bf_acc_l,
+            bf_gyr_rads=bf_gyr_l,
+            segments=segments,
+            ref_ic_s=ic[oi],
+            ref_ic_side=ic_side[oi],
+            ref_to_s=to[ot],
+            ref_to_side=to_side[ot],
+            eval_windows_s=((lo / fs, hi / fs),),
+            condition=Condition(label="10 m walk + U-turn"),
+            subject=Subject(subject_id=f"voisard-{meta.get('Subject')}", sex=meta.get("Gender"),
+                            age_y=None if age is None else float(age),
+                            height_m=None if height is None else float(height) / 100.0,
+                            mass_kg=None if weight is None else float(weight)),
+            reference="foot-mounted IMUs, events checked by hand",
+            turn_windows_s=tuple((float(a) / fs, float(b) / fs)
+                                 for a, b in [meta["UTurnBoundaries"]] if meta.get("UTurnBoundaries")),
+            notes=(f"{n_filled} samples filled by interpolation over packet-counter gaps",),
+        ))
+    if not trials:
+        raise DatasetNotFoundError(folder, "no S-T.json + S-T_lb.txt pairs inside")
+    return trials
+
+
+def _voisard_key(p: Path) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in p.stem.split("-"))
+    except ValueError:
+        return (1 << 30,)
+
+
+#: Loader of every data set, by name.
+DATASETS: dict[str, Callable[[Path | None], list[Trial]]] = {
+    "alcantara2022": load_alcantara2022,
+    "mobgap_lab": load_mobgap_lab,
+    "voisard_ipol": load_voisard_ipol,
+}
+
+
+def load_dataset(name: str, root: Path | None = None) -> list[Trial]:
+    """Load one data set by name (a key of :data:`DATASETS`)."""
+    try:
+        loader = DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown data set {name!r}; known: {sorted(DATASETS)}") from None
+    return loader(root)
+
+
+def iter_trials(names: Sequence[str] | None = None, root: Path | None = None) -> Iterator[Trial]:
+    """Yield the trials of several data sets in turn."""
+    for name in names or tuple(DATASETS):
+        yield from load_dataset(name, root)

@@ -1,0 +1,388 @@
+"""Gait event detectors on synthetic signals with known events (no data files needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from scipy.special import expit
+
+from imurun.consts import G_MS2
+from imurun.errors import SignalError
+from imurun.signal.events import (
+    RunningSettings,
+    Side,
+    SideSettings,
+    StepEvents,
+    WalkingSettings,
+    assign_sides,
+    detect_running_events,
+    detect_walking_events,
+)
+
+FS = 200.0
+
+
+@dataclass(frozen=True)
+class Synthetic:
+    acc: np.ndarray
+    gyr: np.ndarray
+    ic_s: np.ndarray
+    to_s: np.ndarray
+    side: np.ndarray  # Side codes of each step
+
+
+def _logistic(x: np.ndarray, width_s: float) -> np.ndarray:
+    return np.asarray(expit(x / width_s))
+
+
+def synthetic_run(duration_s: float = 20.0, step_s: float = 0.33, contact_s: float = 0.24,
+                  fs: float = FS, first_ic_s: float = 0.21, flight_g: float = 0.0,
+                  noise_g: float = 0.02, seed: int = 1) -> Synthetic:
+    """Running-like body-frame signals with known IC/TO (sacrum ≈ centre of mass).
+
+    Vertical: a contact pulse with 10 ms ramps starting at IC and ending at TO, scaled so the
+    stride mean is 1 g, plus ``flight_g`` during flight (negative values imitate raw sensors,
+    which dip below 0 g in flight). Forward: braking starts with a fall centred 12 ms after IC
+    (the impact), propulsion in the second half of contact. Lateral: pushes toward the midline
+    (right during a left step, left during a right step). First step: left.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * fs)) / fs
+    ic = np.arange(first_ic_s, duration_s - contact_s, step_s)
+    to = ic + contact_s
+    ramp = 0.010
+    contact = np.zeros_like(t)
+    fwd = np.zeros_like(t)
+    lat = np.zeros_like(t)
+    side = np.where(np.arange(ic.size) % 2 == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    for k, (a, b) in enumerate(zip(ic, to, strict=True)):
+        rise = np.clip((t - a) / ramp, 0.0, 1.0)
+        fall = np.clip((b - t) / ramp, 0.0, 1.0)
+        inside = (t >= a) & (t <= b)
+        shape = np.where(inside, np.sin(np.pi * np.clip((t - a) / (b - a), 0, 1)) ** 0.5, 0.0)
+        contact += rise * fall * shape
+        fwd += 3.0 * (-_logistic(t - a - 0.012, 0.004) + 2.0 * _logistic(t - a - contact_s / 2,
+                                                                          0.02)
+                      - _logistic(t - b, 0.004)) * inside
+        push = -1.0 if side[k] == Side.LEFT else 1.0
+        lat += push * 1.5 * inside * np.sin(np.pi * np.clip((t - a) / (b - a), 0, 1))
+    mean_contact = contact.mean()
+    vert = contact / mean_contact * G_MS2 * (1.0 - flight_g * (1 - contact.mean()))
+    vert = np.where(contact > 0, vert, flight_g * G_MS2)
+    if flight_g > 0:  # the body never leaves the ground: the force never drops below this
+        vert = np.maximum(vert, flight_g * G_MS2)
+    acc = np.column_stack([fwd, lat, vert]) + rng.normal(0.0, noise_g * G_MS2, (t.size, 3))
+    gyr = rng.normal(0.0, 0.01, (t.size, 3))
+    return Synthetic(acc, gyr, ic, to, side)
+
+
+def synthetic_walk(duration_s: float = 30.0, step_s: float = 0.55, fs: float = 100.0,
+                   first_ic_s: float = 0.6, seed: int = 2) -> Synthetic:
+    """Walking-like signals: a loading peak 60 ms after each IC, forward peak at IC."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * fs)) / fs
+    ic = np.arange(first_ic_s, duration_s - 0.5, step_s)
+    vert = np.full_like(t, G_MS2)
+    fwd = np.zeros_like(t)
+    lat = np.zeros_like(t)
+    side = np.where(np.arange(ic.size) % 2 == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    for k, a in enumerate(ic):
+        vert += 3.0 * np.exp(-0.5 * ((t - a - 0.06) / 0.035) ** 2)
+        vert -= 1.5 * np.exp(-0.5 * ((t - a - 0.3) / 0.08) ** 2)
+        fwd += 1.5 * np.exp(-0.5 * ((t - a) / 0.03) ** 2) - 1.0 * np.exp(
+            -0.5 * ((t - a - 0.1) / 0.05) ** 2)
+        push = -1.0 if side[k] == Side.LEFT else 1.0
+        lat += push * 0.8 * np.sin(np.pi * np.clip((t - a) / step_s, 0, 1))
+    acc = np.column_stack([fwd, lat, vert]) + rng.normal(0.0, 0.1, (t.size, 3))
+    return Synthetic(acc, np.zeros((t.size, 3)), ic, np.full(ic.size, np.nan), side)
+
+
+def _nearest_errors(truth: np.ndarray, det: np.ndarray) -> np.ndarray:
+    det = det[np.isfinite(det)]
+    return np.array([det[np.argmin(np.abs(det - x))] - x for x in truth])
+
+
+# ---------------------------------------------------------------------------------- running
+
+def test_running_events_match_known_contacts() -> None:
+    s = synthetic_run()
+    ev = detect_running_events(s.acc, FS, s.gyr)
+    assert isinstance(ev, StepEvents)
+    assert ev.gait == "running"
+    assert len(ev) == s.ic_s.size
+    assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.006
+    assert np.abs(_nearest_errors(s.to_s, ev.to_s)).max() < 0.008
+    ct = ev.contact_time_s[np.isfinite(ev.contact_time_s)]
+    assert np.allclose(ct, 0.24, atol=0.012)
+    assert np.all(ev.flight)
+
+
+def test_running_sides_alternate_and_start_left() -> None:
+    s = synthetic_run()
+    ev = detect_running_events(s.acc, FS, s.gyr)
+    assert np.array_equal(ev.side, s.side)
+    # the same without gyroscope (no roll correction possible) and without alternation
+    ev2 = detect_running_events(s.acc, FS, None,
+                                settings=RunningSettings(sides=SideSettings(use_alternation=False)))
+    assert np.array_equal(ev2.side, s.side)
+    assert np.all(np.sign(ev2.side_evidence) == np.where(s.side == Side.LEFT, 1, -1))
+
+
+def test_accelerometer_only_vertical_and_forward_gives_timing_but_no_side() -> None:
+    s = synthetic_run()
+    acc = s.acc.copy()
+    acc[:, 1] = np.nan  # no lateral axis, like alcantara2022
+    ev = detect_running_events(acc, FS)
+    assert len(ev) == s.ic_s.size
+    assert np.all(ev.side == Side.UNKNOWN)
+    assert np.all(np.isnan(ev.side_evidence))
+    assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.006
+
+
+def test_vertical_axis_alone_still_gives_ic_and_to() -> None:
+    s = synthetic_run()
+    acc = s.acc.copy()
+    acc[:, :2] = np.nan
+    ev = detect_running_events(acc, FS)
+    assert len(ev) == s.ic_s.size
+    # without the forward axis IC is the vertical level crossing: a few ms after the ramp start
+    err = _nearest_errors(s.ic_s, ev.ic_s)
+    assert np.all(err > -0.002)
+    assert np.all(err < 0.010)
+    assert np.abs(_nearest_errors(s.to_s, ev.to_s)).max() < 0.008
+
+
+def test_clipped_and_raw_signals_give_the_same_events() -> None:
+    raw = synthetic_run(flight_g=-0.4, noise_g=0.0)
+    clipped = raw.acc.copy()
+    clipped[:, 2] = np.maximum(clipped[:, 2], 0.0)
+    ev_raw = detect_running_events(raw.acc, FS)
+    ev_clip = detect_running_events(clipped, FS)
+    assert len(ev_raw) == len(ev_clip) == raw.ic_s.size
+    # the contact level is above 0 g, so clipping only matters through the low-pass filter
+    assert np.nanmax(np.abs(ev_raw.ic_s - ev_clip.ic_s)) < 0.003
+    assert np.nanmax(np.abs(ev_raw.to_s - ev_clip.to_s)) < 0.003
+
+
+def test_no_flight_still_gives_every_step() -> None:
+    s = synthetic_run(flight_g=0.5, noise_g=0.0)  # never below the 0.3 g contact level
+    ev = detect_running_events(s.acc, FS)
+    assert len(ev) == s.ic_s.size
+    inner = slice(1, -1)
+    assert not np.any(ev.flight[inner])
+    assert np.all(np.isfinite(ev.to_s[inner]))
+    assert np.all(np.isfinite(ev.ic_s[inner]))
+    # TO at the force minimum between steps; IC still on the braking impact
+    assert np.abs(_nearest_errors(s.ic_s[1:-1], ev.ic_s)).max() < 0.006
+    assert np.all(np.abs(ev.to_s[:-1][1:-1] - ev.ic_s[1:][1:-1]) < 0.1)
+    vert_only = s.acc.copy()
+    vert_only[:, 0] = np.nan
+    ev2 = detect_running_events(vert_only, FS)
+    np.testing.assert_allclose(ev2.to_s[:-1][1:-1], ev2.ic_s[1:][1:-1])
+
+
+def test_partial_steps_at_segment_edges_are_kept_with_nan() -> None:
+    s = synthetic_run()
+    # start inside the second contact, stop inside a later contact
+    a = int((s.ic_s[1] + 0.1) * FS)
+    b = int((s.ic_s[-3] + 0.1) * FS)
+    ev = detect_running_events(s.acc[a:b], FS)
+    assert np.isnan(ev.ic_s[0])
+    assert np.isfinite(ev.to_s[0])
+    assert np.isfinite(ev.ic_s[-1])
+    assert np.isnan(ev.to_s[-1])
+    assert abs(ev.to_s[0] - (s.to_s[1] - a / FS)) < 0.008
+
+
+def test_segments_are_processed_separately() -> None:
+    s1 = synthetic_run(duration_s=8.0, seed=3)
+    s2 = synthetic_run(duration_s=8.0, first_ic_s=0.15, seed=4)
+    acc = np.vstack([s1.acc, s2.acc])
+    n1 = s1.acc.shape[0]
+    segs = [(0, n1), (n1, acc.shape[0])]
+    ev = detect_running_events(acc, FS, segments=segs)
+    one = detect_running_events(s1.acc, FS)
+    two = detect_running_events(s2.acc, FS)
+    assert np.array_equal(ev.segment, np.r_[np.zeros(len(one)), np.ones(len(two))])
+    np.testing.assert_allclose(ev.ic_s[: len(one)], one.ic_s)
+    np.testing.assert_allclose(ev.ic_s[len(one):], two.ic_s + n1 / FS)
+    np.testing.assert_allclose(ev.to_s[len(one):], two.to_s + n1 / FS)
+    # no step time across the boundary
+    assert np.isnan(ev.step_time_s[len(one) - 1])
+    # gap samples outside any segment may hold anything, even NaN
+    acc_gap = np.vstack([s1.acc, np.full((50, 3), np.nan), s2.acc])
+    ev_gap = detect_running_events(acc_gap, FS, segments=[(0, n1), (n1 + 50, n1 + 50 + s2.acc.shape[0])])
+    np.testing.assert_allclose(ev_gap.ic_s[len(one):], two.ic_s + (n1 + 50) / FS)
+
+
+def test_segment_objects_with_start_stop_are_accepted() -> None:
+    @dataclass(frozen=True)
+    class Seg:
+        start: int
+        stop: int
+
+    s = synthetic_run(duration_s=6.0)
+    ev = detect_running_events(s.acc, FS, segments=[Seg(0, s.acc.shape[0])])
+    assert len(ev) == s.ic_s.size
+
+
+def test_times_follow_t_s_when_given() -> None:
+    s = synthetic_run(duration_s=6.0)
+    t = 1000.0 + np.arange(s.acc.shape[0]) / FS
+    ev = detect_running_events(s.acc, FS, t_s=t)
+    ev0 = detect_running_events(s.acc, FS)
+    np.testing.assert_allclose(ev.ic_s, ev0.ic_s + 1000.0)
+
+
+def test_inputs_are_not_modified() -> None:
+    s = synthetic_run(duration_s=6.0)
+    acc = s.acc.copy()
+    gyr = s.gyr.copy()
+    acc.setflags(write=False)
+    gyr.setflags(write=False)
+    detect_running_events(acc, FS, gyr)
+    detect_walking_events(acc, FS, gyr)
+    np.testing.assert_array_equal(acc, s.acc)
+    np.testing.assert_array_equal(gyr, s.gyr)
+
+
+def test_results_are_read_only_and_carry_settings() -> None:
+    s = synthetic_run(duration_s=6.0)
+    cfg = RunningSettings(contact_level_g=0.25)
+    ev = detect_running_events(s.acc, FS, settings=cfg)
+    assert ev.settings is cfg
+    with pytest.raises(ValueError, match="read-only"):
+        ev.ic_s[0] = 0.0
+    p = ev.parameters()
+    assert p["settings"]["contact_level_g"] == 0.25
+    assert p["gait"] == "running"
+    assert p["fs_hz"] == FS
+    assert p["version"]
+
+
+def test_short_segment_gives_no_events() -> None:
+    s = synthetic_run(duration_s=6.0)
+    ev = detect_running_events(s.acc[:40], FS)
+    assert len(ev) == 0
+    assert ev.contact_time_s.shape == (0,)
+
+
+def test_flat_signal_gives_no_events() -> None:
+    acc = np.zeros((2000, 3))
+    acc[:, 2] = G_MS2
+    assert len(detect_running_events(acc, FS)) == 0
+    assert len(detect_walking_events(acc, 100.0)) == 0
+
+
+@pytest.mark.parametrize(
+    ("acc", "match"),
+    [
+        (np.zeros(100), r"shape \(n, 3\)"),
+        (np.zeros((100, 2)), r"shape \(n, 3\)"),
+        (np.zeros((3, 100)), r"shape \(n, 3\)"),
+    ],
+)
+def test_shape_errors_say_what_was_expected(acc: np.ndarray, match: str) -> None:
+    with pytest.raises(SignalError, match=match):
+        detect_running_events(acc, FS)
+    with pytest.raises(SignalError, match=match):
+        detect_walking_events(acc, FS)
+
+
+def test_gyro_shape_must_match() -> None:
+    s = synthetic_run(duration_s=4.0)
+    with pytest.raises(SignalError, match=rf"bf_gyr_rads must have shape \({s.acc.shape[0]}, 3\)"):
+        detect_running_events(s.acc, FS, s.gyr[:-1])
+
+
+@pytest.mark.parametrize("fs", [0.0, -100.0, float("nan")])
+def test_bad_rate(fs: float) -> None:
+    with pytest.raises(SignalError, match="fs_hz"):
+        detect_running_events(np.zeros((10, 3)), fs)
+
+
+@pytest.mark.parametrize("segments", [[(0, 5000)], [(10, 5)], [(0, 100), (50, 200)], [(1, 2, 3)]])
+def test_bad_segments(segments: list[tuple[int, ...]]) -> None:
+    with pytest.raises(SignalError, match="segment"):
+        detect_running_events(np.zeros((1000, 3)), FS, segments=segments)
+
+
+def test_nan_inside_a_segment_is_an_error_not_a_silent_gap() -> None:
+    s = synthetic_run(duration_s=4.0)
+    acc = s.acc.copy()
+    acc[300, 2] = np.nan
+    with pytest.raises(SignalError, match="non-finite"):
+        detect_running_events(acc, FS)
+
+
+def test_missing_vertical_axis_is_an_error() -> None:
+    acc = np.zeros((1000, 3))
+    acc[:, 2] = np.nan
+    with pytest.raises(SignalError, match="vertical"):
+        detect_running_events(acc, FS)
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(SignalError, match="contact_level_g"):
+        RunningSettings(contact_level_g=1.2)
+    with pytest.raises(SignalError, match="ic_braking_window_s"):
+        RunningSettings(ic_braking_window_s=(0.02, -0.02))
+
+
+def test_other_sample_rates() -> None:
+    for fs in (100.0, 500.0):
+        s = synthetic_run(duration_s=8.0, fs=fs)
+        ev = detect_running_events(s.acc, fs)
+        assert len(ev) == s.ic_s.size
+        assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.012
+
+
+# ---------------------------------------------------------------------------------- walking
+
+def test_walking_initial_contacts_and_sides() -> None:
+    s = synthetic_walk()
+    ev = detect_walking_events(s.acc, 100.0, s.gyr)
+    assert ev.gait == "walking"
+    assert len(ev) == s.ic_s.size
+    assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.03
+    assert np.all(np.isnan(ev.to_s))
+    assert np.array_equal(ev.side, s.side)
+
+
+def test_walking_without_forward_axis() -> None:
+    s = synthetic_walk()
+    acc = s.acc.copy()
+    acc[:, 0] = np.nan
+    ev = detect_walking_events(acc, 100.0, settings=WalkingSettings())
+    assert len(ev) == s.ic_s.size
+    assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.05
+
+
+# ------------------------------------------------------------------------------------ sides
+
+def test_assign_sides_viterbi_outvotes_one_contrary_step() -> None:
+    n = 400
+    fs = 100.0
+    ic = np.arange(20, 380, 30, dtype=np.float64)
+    lat = np.zeros((n, 3))
+    lat[:, 2] = G_MS2
+    truth = []
+    for k, a in enumerate(ic.astype(int)):
+        left = k % 2 == 0
+        sign = -1.0 if left else 1.0
+        if k == 5:
+            sign = -sign  # one step whose evidence points the wrong way
+        lat[a:a + 30, 1] = sign * np.sin(np.pi * np.arange(30) / 30)
+        truth.append(Side.LEFT if left else Side.RIGHT)
+    side, ev = assign_sides(lat, fs, ic, np.zeros(ic.size, dtype=int))
+    assert np.array_equal(side, np.asarray(truth, dtype=np.int8))
+    per_step, _ = assign_sides(lat, fs, ic, np.zeros(ic.size, dtype=int),
+                               settings=SideSettings(use_alternation=False))
+    assert np.count_nonzero(per_step != np.asarray(truth)) == 1
+
+
+def test_assign_sides_checks_shapes() -> None:
+    with pytest.raises(SignalError, match="step_segment"):
+        assign_sides(np.zeros((100, 3)), 100.0, [10.0, 20.0], [0])

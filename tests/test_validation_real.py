@@ -1,0 +1,179 @@
+"""The event detectors on the real shared data sets, against the issue's accuracy targets.
+
+Skipped (with the reason) only when a data set folder is absent. A target that is not reached is
+marked ``xfail(strict=True)`` with the value reached in the reason, so it stays visible and the
+test starts failing the day it is reached (then remove the mark). What *is* reached is asserted
+separately (:data:`REACHED`) so that it cannot silently get worse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from imurun.signal.events import Side
+from imurun.validation.datasets import (
+    DATASETS,
+    DatasetNotFoundError,
+    load_dataset,
+    shared_data_root,
+)
+from imurun.validation.evaluate import (
+    TARGETS,
+    Target,
+    ValidationResults,
+    metric_value,
+    run_validation,
+    summarise,
+    target_met,
+)
+from imurun.validation.report import render
+
+ROOT = shared_data_root()
+
+
+def _require(name: str) -> None:
+    if not (ROOT / name).is_dir():
+        pytest.skip(f"data set folder {ROOT / name} is absent (set IMURUN_SHARED_DATA)")
+
+
+#: Targets not reached by the current detectors: (data set, key) -> why.
+UNMET: dict[tuple[str, str], str] = {
+    ("alcantara2022", "contact_trial_mean"):
+        "worst trial-mean contact error ≈ 25 ms: sacral toe-off is late uphill, early downhill",
+    ("alcantara2022", "contact_rmse"):
+        "per-step contact RMSE ≈ 17 ms, dominated by the slope-dependent toe-off error",
+    ("mobgap_lab", "ic_f1"):
+        "IC F1 ≈ 87 %: turns and the MS participant's irregular steps are missed or doubled",
+    ("mobgap_lab", "ic_mae"): "IC MAE ≈ 41 ms (MS participant ≈ 50 ms, healthy ≈ 30 ms)",
+    ("mobgap_lab", "side"): "left/right ≈ 97 % (5 of 170 steps, MS participant)",
+    ("voisard_ipol", "ic_f1"): "IC F1 ≈ 96 %: U-turn steps (F1 ≈ 74 %) and stopping steps",
+    ("voisard_ipol", "side"):
+        "left/right ≈ 96 %: trials 4-1/4-2 are fully inverted (≈ 99.5 % without them)",
+}
+
+#: What is reached today for the unmet targets, asserted so it cannot get worse:
+#: (data set, key, op, bound).
+REACHED: tuple[tuple[str, str, str, float], ...] = (
+    ("alcantara2022", "contact_trial_mean", "<=", 0.030),
+    ("alcantara2022", "contact_rmse", "<=", 0.018),
+    ("mobgap_lab", "ic_f1", ">=", 0.85),
+    ("mobgap_lab", "ic_mae", "<=", 0.045),
+    ("mobgap_lab", "side", ">=", 0.95),
+    ("voisard_ipol", "ic_f1", ">=", 0.95),
+    ("voisard_ipol", "side", ">=", 0.95),
+)
+
+
+@pytest.fixture(scope="module")
+def results() -> ValidationResults:
+    return run_validation(skip_missing=True)
+
+
+def _target_params() -> list[Any]:
+    out = []
+    for t in TARGETS:
+        marks: list[pytest.MarkDecorator] = []
+        why = UNMET.get((t.dataset, t.key))
+        if why:
+            marks.append(pytest.mark.xfail(strict=True, reason=f"target not reached: {why}"))
+        out.append(pytest.param(t, id=f"{t.dataset}-{t.key}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("target", _target_params())
+def test_issue_target(results: ValidationResults, target: Target) -> None:
+    _require(target.dataset)
+    value = metric_value(results.summary(target.dataset), target.key)
+    assert target_met(target, value), (
+        f"{target.dataset} {target.description}: {value:.4g} (target {target.op} {target.limit})")
+
+
+@pytest.mark.parametrize(("dataset", "key", "op", "bound"), REACHED,
+                         ids=[f"{d}-{k}" for d, k, _, _ in REACHED])
+def test_reached_level_does_not_regress(results: ValidationResults, dataset: str, key: str,
+                                        op: str, bound: float) -> None:
+    _require(dataset)
+    value = metric_value(results.summary(dataset), key)
+    assert (value <= bound) if op == "<=" else (value >= bound), f"{dataset} {key}: {value:.4g}"
+
+
+def test_walking_sides_without_the_inverted_trials(results: ValidationResults) -> None:
+    """voisard_ipol 4-1/4-2: every sacral side cue is inverted there (see docs/validation.md)."""
+    _require("voisard_ipol")
+    rs = [r for r in results.by_dataset("voisard_ipol") if r.trial_id not in ("4-1", "4-2")]
+    assert summarise(rs, "rest").side_accuracy >= 0.99
+
+
+def test_running_straight_line_counts(results: ValidationResults) -> None:
+    _require("alcantara2022")
+    s = results.summary("alcantara2022")
+    assert s.ic.n_ref > 300
+    assert s.n_contact > 290
+    # one contact event per reference event: nothing doubled
+    assert s.ic.fp == 0
+
+
+# ----------------------------------------------------------------------------------- loaders
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_loader_gives_si_body_frame_trials(name: str) -> None:
+    _require(name)
+    trials = load_dataset(name)
+    assert trials
+    for tr in trials:
+        n = tr.n_samples
+        assert tr.bf_acc_ms2.shape == (n, 3)
+        assert not tr.bf_acc_ms2.flags.writeable
+        for a, b in tr.segments:
+            seg = tr.bf_acc_ms2[a:b, 2]
+            assert np.all(np.isfinite(seg))
+        up = np.nanmean(tr.bf_acc_ms2[:, 2])
+        if name == "alcantara2022":
+            # sensor axes, clipped at 0 by the source: the mean is above 1 g
+            assert 9.0 < up < 13.0
+            assert np.all(np.isnan(tr.bf_acc_ms2[:, 1]))
+            assert tr.bf_gyr_rads is None
+        else:
+            # levelled body frame: gravity on +z, m/s² (the sensors' own gain errors reach
+            # about 4 %: 9.38 to 10.12 m/s²); gyroscope in rad/s
+            assert up == pytest.approx(9.81, abs=0.5)
+            assert abs(np.nanmean(tr.bf_acc_ms2[:, 0])) < 0.05
+            assert tr.bf_gyr_rads is not None
+            assert np.nanmax(np.abs(tr.bf_gyr_rads)) < 15.0
+        for ev, side in ((tr.ref_ic_s, tr.ref_ic_side), (tr.ref_to_s, tr.ref_to_side)):
+            assert np.all(np.diff(ev) >= 0)
+            assert np.all((ev >= 0) & (ev <= tr.duration_s + 1.0))
+            assert set(np.unique(side)) <= {Side.UNKNOWN, Side.LEFT, Side.RIGHT}
+        for w0, w1 in tr.eval_windows_s:
+            assert 0 <= w0 < w1 <= tr.duration_s + 1e-9
+
+
+def test_missing_folder_raises_a_clear_error(tmp_path: Path) -> None:
+    for name in DATASETS:
+        with pytest.raises(DatasetNotFoundError, match=name):
+            load_dataset(name, tmp_path)
+    with pytest.raises(ValueError, match="unknown data set"):
+        load_dataset("nope", tmp_path)
+
+
+def test_environment_variable_sets_the_root(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    monkeypatch.setenv("IMURUN_SHARED_DATA", str(tmp_path))
+    assert shared_data_root() == tmp_path.resolve()
+    r = run_validation(skip_missing=True)
+    assert set(r.missing) == set(DATASETS)
+    assert not r.trials
+
+
+def test_report_renders_from_results(results: ValidationResults) -> None:
+    if not results.trials:
+        pytest.skip(f"no data set folder under {ROOT}")
+    text = render(results)
+    assert text.startswith("# Validation of gait event detection")
+    assert "## Targets" in text
+    for ds in results.datasets():
+        assert ds in text
