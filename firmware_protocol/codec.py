@@ -83,6 +83,7 @@ class DecoderStats:
     messages_unknown: int = 0
     messages_malformed: int = 0
     fragments_discarded: int = 0
+    frames_duplicate: int = 0
     reboots: int = 0
 
 
@@ -106,7 +107,11 @@ class Encoder:
         parts = [body[i:i + max_payload] for i in range(0, len(body), max_payload)] or [b""]
         out = []
         for i, part in enumerate(parts):
-            flags = FrameFlags.MORE if i < len(parts) - 1 else FrameFlags.NONE
+            flags = FrameFlags.NONE
+            if i < len(parts) - 1:
+                flags |= FrameFlags.MORE
+            if i > 0:
+                flags |= FrameFlags.CONT
             out.append(Frame(mtype, part, self.seq, self.boot_id, flags, self.version))
             self.seq = (self.seq + 1) % SEQ_MODULO
         return out
@@ -133,7 +138,6 @@ class FrameAssembler:
     _frag_type: int | None = None
     _frag_parts: list[bytes] = field(default_factory=list)
     _frag_size: int = 0
-    _frag_skip: bool = False  # skipping the rest of a message dropped as oversized
 
     def _discard_fragments(self) -> None:
         if self._frag_type is not None:
@@ -141,45 +145,48 @@ class FrameAssembler:
         self._frag_type = None
         self._frag_parts = []
         self._frag_size = 0
-        self._frag_skip = False
 
     def push(self, frame: Frame, offset: int, n_bytes: int) -> list[ParseEvent]:
         out: list[ParseEvent] = []
-        self.stats.frames_ok += 1
         if self._boot_id is not None and frame.boot_id != self._boot_id:
             out.append(Rebooted(self._boot_id, frame.boot_id))
             self.stats.reboots += 1
             self._last_seq = None
             self._discard_fragments()
         elif self._last_seq is not None:
+            if frame.seq == self._last_seq:
+                self.stats.frames_duplicate += 1  # delivered twice by the link: keep the first
+                return out
             missing = seq_distance(self._last_seq, frame.seq)
             if missing:
                 out.append(Lost(missing, frame.seq, frame.boot_id))
                 self.stats.frames_lost += missing
                 self._discard_fragments()
+        self.stats.frames_ok += 1
         self._boot_id = frame.boot_id
         self._last_seq = frame.seq
 
-        if self._frag_type is not None and frame.type != self._frag_type:
-            self._discard_fragments()
-        if frame.flags & FrameFlags.MORE or self._frag_type is not None:
-            self._frag_type = frame.type
-            if self._frag_skip:
+        more = bool(frame.flags & FrameFlags.MORE)
+        cont = bool(frame.flags & FrameFlags.CONT)
+        if cont:
+            if self._frag_type is None or frame.type != self._frag_type:
+                # A continuation whose beginning was lost (or dropped as oversized): not a message.
+                self._discard_fragments()
                 self.stats.fragments_discarded += 1
-                if not frame.flags & FrameFlags.MORE:
-                    self._discard_fragments()
                 return out
+        else:
+            self._discard_fragments()  # a new message begins: an unfinished one is lost
+        if more or cont:
+            self._frag_type = frame.type
             self._frag_parts.append(frame.payload)
             self._frag_size += len(frame.payload)
             if self._frag_size > MAX_MESSAGE_SIZE:
                 out.append(Dropped(f"reassembled message exceeds {MAX_MESSAGE_SIZE} bytes",
                                    offset, n_bytes))
                 self.stats.messages_malformed += 1
-                self._discard_fragments()
-                if frame.flags & FrameFlags.MORE:  # its remaining fragments are no new message
-                    self._frag_type, self._frag_skip = frame.type, True
+                self._discard_fragments()  # its remaining fragments become orphans
                 return out
-            if frame.flags & FrameFlags.MORE:
+            if more:
                 return out
             payload = b"".join(self._frag_parts)
             n_frames = len(self._frag_parts)

@@ -47,6 +47,8 @@ class FrameFlags(IntFlag):
     NONE = 0
     #: This frame is a fragment and more fragments of the same message follow.
     MORE = 0x01
+    #: This frame continues a message begun by an earlier fragment (set on all but the first).
+    CONT = 0x02
 
 
 @dataclass(frozen=True)

@@ -558,7 +558,9 @@ class _ConfigKV:
     @classmethod
     def from_payload(cls, data: bytes) -> Self:
         _need(data, 1, cls.TYPE.name)
-        return cls(data[0], data[1:65])
+        if len(data) > 65:
+            raise MessageError(f"{cls.TYPE.name} value of {len(data) - 1} bytes exceeds 64")
+        return cls(data[0], data[1:])
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from firmware_protocol.codec import (
     Received,
     StreamDecoder,
 )
-from firmware_protocol.frame import Frame
+from firmware_protocol.frame import Frame, FrameFlags
 
 CHUNK_SEEDS = (0, 1, 2, 3, 4, 5, 6, 7)
 
@@ -187,3 +187,13 @@ def garbage(rng: np.random.Generator, n: int, *, zeros: bool) -> bytes:
     """``n`` random bytes; without zeros they cannot contain a COBS delimiter."""
     lo = 0 if zeros else 1
     return rng.integers(lo, 256, n, dtype=np.uint8).tobytes()
+
+
+def frag_flags(i: int, n: int) -> FrameFlags:
+    """Flags of fragment ``i`` of ``n`` under the continuation rule (SPEC §2)."""
+    flags = FrameFlags.NONE
+    if i < n - 1:
+        flags |= FrameFlags.MORE
+    if i > 0:
+        flags |= FrameFlags.CONT
+    return flags

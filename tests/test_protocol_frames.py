@@ -19,6 +19,7 @@ from protocol_support import (
     example_messages,
     feed_packets,
     feed_stream,
+    frag_flags,
     garbage,
     kinds,
     received,
@@ -137,7 +138,8 @@ def test_every_single_bit_flip_is_caught() -> None:
 
 def test_worst_case_frame_fits_the_stream_bound() -> None:
     # No zero anywhere except the unavoidable low byte of length 1024: most COBS overhead.
-    f = Frame(0xFF, b"\xff" * MAX_FRAME_PAYLOAD, 0xFFFF, 0xFFFF, FrameFlags(0xFE), 0xFF)
+    # Flags: every reserved bit set, CONT and MORE clear (a whole message).
+    f = Frame(0xFF, b"\xff" * MAX_FRAME_PAYLOAD, 0xFFFF, 0xFFFF, FrameFlags(0xFC), 0xFF)
     enc = f.encode_stream()
     assert len(enc) - 1 <= MAX_ENCODED_FRAME
     expected = [Received(m.UnknownMessage(0xFF, b"\xff" * 1024), 0xFFFF, 0xFFFF, 0xFF, 1)]
@@ -207,7 +209,7 @@ def build_session() -> Session:
     batch = m.SampleBatch(1000, 0, np.arange(60, dtype=np.int16).reshape(10, 6))
     s.send(enc3.frames(batch), Received(batch, 3, 8, 2))
     ack3 = m.Ack(0x42)
-    s.send([Frame(m.MessageType.ACK, b"\x42", 4, 8, FrameFlags(0xFE))],  # reserved bits set
+    s.send([Frame(m.MessageType.ACK, b"\x42", 4, 8, FrameFlags(0xFC))],  # reserved bits set
            Received(ack3, 4, 8, 1))
     s.stats = DecoderStats(frames_ok=len(s.frames), frames_lost=3, messages=10,
                            messages_unknown=1, messages_malformed=1, fragments_discarded=5,
@@ -388,8 +390,7 @@ def _fragments(n: int, *, seq: int = 0, boot: int = 0, mtype: int = 0x23) -> lis
     body = m.RunChunk.make(1, 0, bytes(range(256)) * 2).payload()
     size = -(-len(body) // n)
     parts = [body[i:i + size] for i in range(0, len(body), size)]
-    return [Frame(mtype, p, (seq + i) % 65536, boot,
-                  FrameFlags.MORE if i < len(parts) - 1 else FrameFlags.NONE)
+    return [Frame(mtype, p, (seq + i) % 65536, boot, frag_flags(i, len(parts)))
             for i, p in enumerate(parts)]
 
 
@@ -417,7 +418,8 @@ def test_fragment_header_fields_and_version_2() -> None:
     msg = m.RunChunk.make(3, 0, bytes(3000))
     frames = enc.frames(msg)
     assert [f.seq for f in frames] == [65534, 65535, 0]
-    assert [f.flags for f in frames] == [FrameFlags.MORE, FrameFlags.MORE, FrameFlags.NONE]
+    assert [f.flags for f in frames] == [FrameFlags.MORE, FrameFlags.MORE | FrameFlags.CONT,
+                                         FrameFlags.CONT]
     assert all(f.version == 2 and f.type == 0x23 for f in frames)
     data = b"".join(f.encode_stream() for f in frames)
     events, stats, _ = feed_stream([data])

@@ -13,6 +13,7 @@ from protocol_support import (
     example_messages,
     feed_packets,
     feed_stream,
+    frag_flags,
     message_strategies,
     random_chunks,
     received,
@@ -31,7 +32,7 @@ from firmware_protocol.codec import (
     messages,
 )
 from firmware_protocol.errors import MessageError
-from firmware_protocol.frame import MAX_FRAME_PAYLOAD, OVERHEAD, Frame, FrameFlags
+from firmware_protocol.frame import MAX_FRAME_PAYLOAD, OVERHEAD, Frame
 
 STRATEGIES = message_strategies()
 EXAMPLES = example_messages()
@@ -260,8 +261,7 @@ def test_receiver_drops_fragments_beyond_the_bound(tail: int) -> None:
     """The fragment that passes the bound drops the message; the rest of it is skipped too."""
     payload = bytes(MAX_FRAME_PAYLOAD)
     n = MAX_MESSAGE_SIZE // MAX_FRAME_PAYLOAD + 1 + tail
-    frames = [Frame(0x23, payload, i, 0, FrameFlags.MORE if i < n - 1 else FrameFlags.NONE)
-              for i in range(n)]
+    frames = [Frame(0x23, payload, i, 0, frag_flags(i, n)) for i in range(n)]
     frames.append(Frame(m.MessageType.ACK, b"\x07", n, 0))
     events, stats = feed_packets(bytes(f) for f in frames)
     assert [type(e) for e in events] == [Dropped, Received]
@@ -317,8 +317,9 @@ def test_trailing_bytes_are_ignored(msg: m.AnyMessage, extra: bytes) -> None:
 
 def test_rest_of_payload_fields_are_capped() -> None:
     value = bytes(range(64))
-    assert m.decode_message(m.MessageType.CONFIG_SET, b"\x04" + value + b"more") == \
-        m.ConfigSet(4, value)
+    assert m.decode_message(m.MessageType.CONFIG_SET, b"\x04" + value) == m.ConfigSet(4, value)
+    with pytest.raises(MessageError, match="exceeds 64"):  # SPEC §3: longer is malformed
+        m.decode_message(m.MessageType.CONFIG_SET, b"\x04" + value + b"more")
     text = "t" * 200
     assert m.decode_message(m.MessageType.ERROR, b"\x01\x00\x22" + text.encode() + b"more") == \
         m.Error(1, 0x22, text)

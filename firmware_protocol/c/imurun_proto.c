@@ -354,7 +354,8 @@ int32_t imr_frag_next(imr_frag_t *it, imr_tx_t *tx, int stream, uint8_t *out, si
         take = it->max_payload;
     f.version = tx->version;
     f.type = it->type;
-    f.flags = (it->pos + take < it->len) ? IMR_FLAG_MORE : 0u;
+    f.flags = (uint8_t)(((it->pos + take < it->len) ? IMR_FLAG_MORE : 0u) |
+                        ((it->pos > 0) ? IMR_FLAG_CONT : 0u));
     f.seq = tx->seq;
     f.boot_id = tx->boot_id;
     f.length = (uint16_t)take;
@@ -637,7 +638,7 @@ int32_t imr_decode_request(uint8_t type, const uint8_t *payload, size_t len, imr
             return IMR_ERR_MALFORMED;
         n = len - 1;
         if (n > IMR_MAX_CONFIG_VALUE)
-            n = IMR_MAX_CONFIG_VALUE;
+            return IMR_ERR_MALFORMED;  /* values are at most 64 bytes (SPEC §3) */
         req->u.config_set.key = payload[0];
         req->u.config_set.value_len = (uint8_t)n;
         if (n)
@@ -743,13 +744,14 @@ static void asm_discard(imr_asm_t *a)
     if (a->frag_active)
         a->fragments_discarded += a->frag_frames;
     a->frag_active = 0;
-    a->frag_skip = 0;
     a->frag_frames = 0;
     a->len = 0;
 }
 
 void imr_asm_push(imr_asm_t *a, const imr_frame_t *f, imr_asm_event_t *ev)
 {
+    int more = (f->flags & IMR_FLAG_MORE) != 0;
+    int cont = (f->flags & IMR_FLAG_CONT) != 0;
     memset(ev, 0, sizeof *ev);
     ev->kind = IMR_ASM_NONE;
     if (a->has_boot && f->boot_id != a->boot_id) {
@@ -759,7 +761,12 @@ void imr_asm_push(imr_asm_t *a, const imr_frame_t *f, imr_asm_event_t *ev)
         a->has_seq = 0;
         asm_discard(a);
     } else if (a->has_seq) {
-        uint16_t missing = (uint16_t)(f->seq - a->last_seq - 1u);
+        uint16_t missing;
+        if (f->seq == a->last_seq) {  /* delivered twice by the link: keep the first */
+            a->frames_duplicate++;
+            return;
+        }
+        missing = (uint16_t)(f->seq - a->last_seq - 1u);
         if (missing) {
             ev->lost = missing;
             a->frames_lost += missing;
@@ -771,37 +778,33 @@ void imr_asm_push(imr_asm_t *a, const imr_frame_t *f, imr_asm_event_t *ev)
     a->has_seq = 1;
     a->last_seq = f->seq;
 
-    if (a->frag_active && f->type != a->frag_type)
-        asm_discard(a);
     ev->type = f->type;
     ev->version = f->version;
     ev->seq = f->seq;
     ev->boot_id = f->boot_id;
-    if ((f->flags & IMR_FLAG_MORE) || a->frag_active) {
-        a->frag_active = 1;
-        a->frag_type = f->type;
-        if (a->frag_skip) {   /* the rest of a message already dropped as too large */
+    if (cont) {
+        if (!a->frag_active || f->type != a->frag_type) {
+            asm_discard(a);  /* a continuation whose beginning was lost: not a message */
             a->fragments_discarded++;
-            if (!(f->flags & IMR_FLAG_MORE))
-                asm_discard(a);
             return;
         }
+    } else {
+        asm_discard(a);      /* a new message begins: an unfinished one is lost */
+    }
+    if (more || cont) {
+        a->frag_active = 1;
+        a->frag_type = f->type;
         a->frag_frames++;
         if (f->length > a->cap - a->len) {
             ev->kind = IMR_ASM_DROPPED;
             ev->error = IMR_ERR_TOO_LARGE;
-            asm_discard(a);
-            if (f->flags & IMR_FLAG_MORE) { /* its remaining fragments are no new message */
-                a->frag_active = 1;
-                a->frag_type = f->type;
-                a->frag_skip = 1;
-            }
+            asm_discard(a);  /* its remaining fragments become orphans */
             return;
         }
         if (f->length)
             memcpy(a->buf + a->len, f->payload, f->length);
         a->len += f->length;
-        if (f->flags & IMR_FLAG_MORE)
+        if (more)
             return;
         ev->kind = IMR_ASM_MESSAGE;
         ev->n_frames = a->frag_frames;

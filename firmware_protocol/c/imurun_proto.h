@@ -43,6 +43,7 @@ extern "C" {
 #define IMR_MAX_FRAME_SIZE (IMR_FRAME_OVERHEAD + IMR_MAX_FRAME_PAYLOAD) /* 1035 */
 #define IMR_MAX_MESSAGE_SIZE 65536ul             /* largest reassembled message */
 #define IMR_FLAG_MORE 0x01u                      /* frame flags bit 0: more fragments follow */
+#define IMR_FLAG_CONT 0x02u                      /* frame flags bit 1: continues a message */
 
 /* Largest COBS encoding of n bytes (delimiter excluded). */
 #define IMR_COBS_MAX(n) ((n) + (n) / 254u + 1u)
@@ -402,8 +403,9 @@ size_t imr_rx_feed(imr_rx_t *rx, const uint8_t *data, size_t len, imr_rx_event_t
  * of fragmented messages into a caller buffer. Give it frames from imr_rx_feed (serial) or from
  * imr_frame_decode on each BLE write. A firmware only ever needs a buffer for the longest
  * request it accepts (CONFIG_SET: 65 bytes; more to allow trailing fields of newer hosts);
- * a longer message is dropped with IMR_ERR_TOO_LARGE (Python's bound: 65536) and its remaining
- * fragments, up to and including the last one, are skipped silently. */
+ * a longer message is dropped with IMR_ERR_TOO_LARGE (Python's bound: 65536). A continuation
+ * fragment (IMR_FLAG_CONT) with no message in progress -- its start was lost or dropped -- is
+ * discarded. A frame repeating the previous seq is a duplicate delivery and is ignored. */
 typedef struct {
     uint8_t *buf;
     size_t cap;
@@ -414,11 +416,11 @@ typedef struct {
     uint8_t has_seq;
     uint8_t frag_active;
     uint8_t frag_type;
-    uint8_t frag_skip;         /* skipping the rest of a message dropped as too large */
     uint32_t frag_frames;
     /* running totals */
     uint32_t frames_lost;
     uint32_t fragments_discarded;
+    uint32_t frames_duplicate;
     uint32_t reboots;
     uint32_t messages;
 } imr_asm_t;

@@ -447,7 +447,7 @@ def fragment_vectors() -> Json:
                     "frames": [bytes(f).hex() for f in frames],
                     "stream": b"".join(f.encode_stream() for f in frames).hex()})
     return _doc("fragments", "Fragmentation by the continuation rule: 'body' cut into frames of "
-                "at most 'max_payload' bytes, MORE on all but the last, consecutive seq from "
+                "at most 'max_payload' bytes, MORE on all but the last, CONT on all but the first, consecutive seq from "
                 "'seq' (wrapping).", out)
 
 
@@ -758,8 +758,10 @@ def stream_decode_vectors() -> Json:
                                    for k in (5, 0, 17, 3, 1, 30))
     frags = Encoder(boot_id=0, seq=20).frames(m.ConfigSet(4, bytes(range(1, 65))), 9)
     # 65 full fragments (66560 bytes > 65536) and a last 1-byte one; Encoder refuses to build it.
-    too_large = [Frame(0x23, bytes(1024), seq=i, flags=FrameFlags.MORE) for i in range(65)]
-    too_large.append(Frame(0x23, b"\x01", seq=65))
+    too_large = [Frame(0x23, bytes(1024), seq=i,
+                       flags=FrameFlags.MORE | (FrameFlags.CONT if i else FrameFlags.NONE))
+                 for i in range(65)]
+    too_large.append(Frame(0x23, b"\x01", seq=65, flags=FrameFlags.CONT))
     sensor = Encoder(boot_id=5, seq=100)
     boot1 = Encoder(boot_id=1).frames(m.UnknownMessage(0x21, bytes(30)), 16)
     biggest = enc(0, m.UnknownMessage(0x99, b"\xff" * 1024))
@@ -804,7 +806,7 @@ def stream_decode_vectors() -> Json:
                                         enc(0, m.StatusRequest())), True),
         ("reboot_new_boot_id", _stream(enc(500, m.Event(6, 1, 0), boot=3),
                                        enc(0, m.Event(6, 2, 0), boot=4)), True),
-        ("repeated_seq_counts_as_65535_lost",
+        ("repeated_seq_is_a_duplicate",
          _stream(enc(7, m.StatusRequest()), enc(7, m.StatusRequest())), True),
         ("fragmented_request_mtu23", enc(30, m.RunRead(7, 1012, 4096), maxp=9), True),
         ("fragmented_config_set_8_frames", b"".join(f.encode_stream() for f in frags), True),
@@ -814,7 +816,7 @@ def stream_decode_vectors() -> Json:
         ("fragment_interrupted_by_seq_gap",
          _stream(frags[0].encode_stream(), frags[2].encode_stream(), frags[3].encode_stream(),
                  enc(40, m.ConfigGet(1))), True),
-        ("fragment_tail_after_seq_gap_delivered_as_message",
+        ("fragment_tail_after_seq_gap_discarded",
          _stream(frags[0].encode_stream(), *(f.encode_stream() for f in frags[2:])), True),
         ("fragment_interrupted_by_reboot",
          _stream(boot1[0].encode_stream(), enc(0, m.Catalogue(()), boot=2)), True),

@@ -19,7 +19,8 @@ def _oversized(n_bytes: int, seq: int = 0) -> list[Frame]:
     body = bytes(i % 251 for i in range(n_bytes))
     parts = [body[i:i + MAX_FRAME_PAYLOAD] for i in range(0, n_bytes, MAX_FRAME_PAYLOAD)]
     return [Frame(MessageType.RUN_CHUNK, p, seq + i, 0,
-                  FrameFlags.MORE if i < len(parts) - 1 else FrameFlags.NONE)
+                  (FrameFlags.MORE if i < len(parts) - 1 else FrameFlags.NONE)
+                  | (FrameFlags.CONT if i else FrameFlags.NONE))
             for i, p in enumerate(parts)]
 
 
@@ -43,6 +44,6 @@ def test_skipping_stops_at_a_seq_gap() -> None:
         dec.feed(bytes(f))
     # Frame 65 is lost; the next frame is a new, complete 2-fragment message.
     ack = [Frame(MessageType.ACK, b"\x01", 66, 0, FrameFlags.MORE),
-           Frame(MessageType.ACK, b"", 67, 0)]
+           Frame(MessageType.ACK, b"", 67, 0, FrameFlags.CONT)]
     events = [e for f in ack for e in dec.feed(bytes(f))]
     assert [e for e in events if isinstance(e, Received)] == [Received(Ack(1), 67, 0, 1, 2)]
