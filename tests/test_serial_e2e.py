@@ -68,7 +68,8 @@ def test_ten_minutes_streamed_flat_out_arrive_complete(tmp_path: Path) -> None:
     assert rec.n_samples == len(sent)
     assert rec.gaps == ()
     np.testing.assert_array_equal(_counts_of(rec), sent)
-    assert rec.stats.frames_corrupt == 0 and rec.stats.frames_lost == 0
+    assert rec.stats.frames_corrupt == 0
+    assert rec.stats.frames_lost == 0
     # Times: uniform at the sensor's rate, 10 minutes long.
     assert rec.fs_hz == pytest.approx(200.0, rel=1e-3)
     assert rec.duration_s == pytest.approx(600.0, rel=1e-3)
@@ -105,7 +106,8 @@ def test_stream_through_reboot_and_corruption_leaves_explicit_gaps(tmp_path: Pat
         i = pos[seg.boot_id]
         np.testing.assert_array_equal(got[seg.start:seg.stop], sent[i:i + len(seg)])
         pos[seg.boot_id] += len(seg)
-    assert pos[boots[0]] <= len(first) and pos[boots[-1]] == len(second)
+    assert pos[boots[0]] <= len(first)
+    assert pos[boots[-1]] == len(second)
     assert rec.stats.frames_corrupt > 0
 
 
@@ -196,5 +198,6 @@ def test_wrong_port_is_one_clear_line(tmp_path: Path) -> None:
                         "--store", str(tmp_path / "store"), "--timeout", "0.5"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 4
-    assert r.stderr.count("\n") == 1 and "not found" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert "not found" in r.stderr
     assert "Traceback" not in r.stderr
