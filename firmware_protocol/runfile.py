@@ -369,15 +369,19 @@ def _decode_packed(payloads: list[bytes], metas: list[_PackedMeta] | None = None
     np.cumsum(4 * widths[:-1], out=sub_off[1:])
     # Sub-blocks of one width share their bit layout: gather their bytes as (k, 4w + 2) rows,
     # then read value j from fixed byte columns with a fixed shift.
-    z = np.zeros((widths.size, SUB), np.uint32)
-    for w in np.unique(widths).tolist():
-        if w == 0:
+    # Unzigzag on the way out, in 16-bit arithmetic: only values mod 2**16 matter downstream.
+    d_all = np.zeros((widths.size, SUB), np.uint16)
+    order = np.argsort(widths, kind="stable")
+    bounds = np.searchsorted(widths[order], np.arange(18))
+    for w in range(1, 17):
+        sel = order[bounds[w]:bounds[w + 1]]
+        if sel.size == 0:
             continue
-        sel = np.flatnonzero(widths == w)
         rows = data[sub_off[sel, None] + np.arange(4 * w + 2)].astype(np.uint32)
         bo = _BYTE_OF[w]
         word = rows[:, bo] | (rows[:, bo + 1] << 8) | (rows[:, bo + 2] << 16)
-        z[sel] = (word >> _SHIFT_OF[w]) & np.uint32((1 << w) - 1)
+        zw = ((word >> _SHIFT_OF[w]) & np.uint32((1 << w) - 1)).astype(np.uint16)
+        d_all[sel] = (zw >> 1) ^ (np.uint16(0) - (zw & np.uint16(1)))
     # Blocks of equal length decode together as 2-D arrays: (blocks, channels, samples).
     counts = np.empty((int(n_arr.sum()), SAMPLE_CHANNELS), np.int16)
     row_start = np.zeros(nb, np.int64)
@@ -391,14 +395,14 @@ def _decode_packed(payloads: list[bytes], metas: list[_PackedMeta] | None = None
         n_sub = -(-(n - 1) // SUB)
         contiguous = blk[-1] - blk[0] == blk.size - 1
         if contiguous:
-            zb = z[sub_start[blk[0]]:sub_start[blk[0]] + blk.size * SAMPLE_CHANNELS * n_sub]
+            db = d_all[sub_start[blk[0]]:sub_start[blk[0]] + blk.size * SAMPLE_CHANNELS * n_sub]
         else:
-            zb = z[sub_start[blk, None] + np.arange(SAMPLE_CHANNELS * n_sub)]
-        zz = zb.reshape(blk.size, SAMPLE_CHANNELS, n_sub * SUB)[:, :, : n - 1].astype(np.int32)
-        d = ((zz >> 1) ^ -(zz & 1)).astype(np.int16)
+            db = d_all[sub_start[blk, None] + np.arange(SAMPLE_CHANNELS * n_sub)]
+        d = db.view(np.int16).reshape(blk.size, SAMPLE_CHANNELS, n_sub * SUB)[:, :, : n - 1]
         o2 = ((orders_a[blk, None] >> np.arange(SAMPLE_CHANNELS)) & 1).astype(bool)
         if o2.any():
-            d[o2] = np.cumsum(d[o2], axis=-1, dtype=np.int32).astype(np.int16)
+            d = d.copy()
+            d[o2] = np.cumsum(d[o2], axis=-1, dtype=np.int16)  # wraps mod 2**16
         x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
         x[:, 0, :] = firsts_a[blk]
         x[:, 1:, :] = d.transpose(0, 2, 1)
