@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok; 1 unexpected failure; 2 usage error; 3 bad or unsupported file;
 4 device or link problem (port missing, timeout, sensor error); 5 sync incomplete;
-6 store problem; 130 interrupted.
+6 store problem; 7 not found (unknown run, athlete or library); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_FILE, EXIT_DEVICE, EXIT_SYNC, EXIT_STORE = 
 
 
 def _exit_code(e: BaseException) -> int:
+    from imurun.errors import NotFoundError
+
+    if isinstance(e, NotFoundError):
+        return 7
     if isinstance(e, UsageError):
         return EXIT_USAGE
     if isinstance(e, FileFormatError | IngestError):
@@ -127,6 +131,10 @@ def cmd_stream(a: argparse.Namespace) -> int:
 
 
 def cmd_sync(a: argparse.Namespace) -> int:
+    if a.store is None:  # into the library, then analysed
+        from imurun.cli_library import cmd_sync_library
+
+        return cmd_sync_library(a)
     from imurun.device.sync import SyncSettings, sync_runs
     from imurun.store.rundir import RunDirectory
 
@@ -195,6 +203,10 @@ def cmd_info(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
+    if a.fit is not None:  # FILE names a run of the library
+        from imurun.cli_library import cmd_export_fit
+
+        return cmd_export_fit(a)
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
@@ -209,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="imurun", description="Companion for a sacrum-worn running sensor.")
     p.add_argument("--version", action="version", version=f"imurun {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("--home", default=None, metavar="DIR",
+                   help="library directory (default: $IMURUN_HOME or the user data directory)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("simulate", help="run the virtual sensor")
@@ -245,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sync", help="download stored runs from a sensor")
     s.add_argument("--port", help="serial port of the sensor")
-    s.add_argument("--store", required=True, help="directory of synced runs")
+    s.add_argument("--store", default=None,
+                   help="plain directory of synced runs (default: into the library, analysed)")
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
     s.add_argument("--timeout", type=float, default=3.0)
     s.set_defaults(func=cmd_sync)
@@ -265,8 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "info":
             s.add_argument("--json", action="store_true")
         else:
-            s.add_argument("--csv", required=True, help="CSV file to write")
+            g = s.add_mutually_exclusive_group(required=True)
+            g.add_argument("--csv", help="CSV file to write")
+            g.add_argument("--fit", default=None,
+                           help="FIT activity file with the running dynamics (FILE: a library run)")
         s.set_defaults(func=func)
+    from imurun.cli_library import add_library_commands
+
+    add_library_commands(sub)
     return p
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ImurunError",
     "IngestError",
     "MessageError",
+    "NotFoundError",
     "ProtocolError",
     "RunFormatError",
     "SignalError",
@@ -80,6 +81,10 @@ class SignalError(ImurunError, ValueError):
 
 class StoreError(ImurunError, RuntimeError):
     """The local store is inconsistent or an entry is missing."""
+
+
+class NotFoundError(ImurunError, LookupError):
+    """A run, athlete or library the user named does not exist."""
 
 
 class UsageError(ImurunError, ValueError):

@@ -1,0 +1,457 @@
+"""The library's commands of ``imurun`` (athletes, sensors, runs, sharing, FIT): parse, call, print.
+
+Registered by :func:`add_library_commands`; errors and exit codes are those of
+:mod:`imurun.cli`. Every list and show command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imurun.errors import SyncError, UsageError
+
+if TYPE_CHECKING:
+    from imurun.device.sync import RunSink, SyncReport
+    from imurun.store.library import Library, RunRecord
+    from imurun.workflows import Analysed
+
+EXIT_OK = 0
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def _json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def _open(a: argparse.Namespace) -> Library:
+    from imurun.store.library import Library
+
+    return Library.open(getattr(a, "home", None))
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    """A one-line progress counter on a terminal (after a second), silent otherwise."""
+    t0 = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        if sys.stdout.isatty() and (time.monotonic() - t0 > 1.0 or done == total) and total > 1:
+            print(f"\r  {what} {done}/{total}", end="\n" if done == total else "", flush=True)
+
+    return show
+
+
+# ---------------------------------------------------------------------------- formatting
+def _local(unix_s: float | None) -> str:
+    if unix_s is None:
+        return "no date"
+    return dt.datetime.fromtimestamp(unix_s).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _mmss(s: float | None) -> str:
+    if s is None:
+        return "-"
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
+
+
+def _v(d: dict[str, Any] | None, key: str, fmt: str = ".0f", unit: str = "") -> str:
+    v = None if d is None else d.get(key)
+    return "-" if not isinstance(v, int | float) else f"{v:{fmt}}{unit}"
+
+
+def summary_line(run: RunRecord) -> str:
+    """Cadence, contact, bounce, braking and pelvic drop of a run, on one line."""
+    s = run.summary
+    if s is None:
+        return f"not analysed ({run.analysis_error})" if run.analysis_error else "not analysed"
+    return (f"{_v(s, 'n_steps')} steps, cadence {_v(s, 'cadence_spm')} /min, "
+            f"contact {_v(s, 'contact_ms', unit=' ms')} "
+            f"({_v(s, 'contact_balance_left_pct', '.1f', ' % L')}), "
+            f"bounce {_v(s, 'vertical_oscillation_cm', '.1f', ' cm')}, "
+            f"braking {_v(s, 'braking_mps', '.2f', ' m/s')}, "
+            f"pelvic drop L {_v(s, 'pelvic_drop_stance_left_deg', '.1f', '°')} "
+            f"R {_v(s, 'pelvic_drop_stance_right_deg', '.1f', '°')}")
+
+
+def _run_title(run: RunRecord) -> str:
+    who = run.athlete_name or "no athlete"
+    return f"{run.short_id}  {_local(run.start_unix_s)}  {who}  {_mmss(run.duration_s)}"
+
+
+def _print_analysed(analysed: Sequence[Analysed], available: bool) -> None:
+    for x in analysed:
+        _say(f"  {_run_title(x.run)}: {summary_line(x.run) if x.ok else 'analysis failed: ' + str(x.error)}")
+    if not available:
+        _say("  (analysis is not available in this version of imurun: the runs are stored and "
+             "will be analysed by a later version)")
+
+
+# ---------------------------------------------------------------------------- sync
+def cmd_sync_library(a: argparse.Namespace) -> int:
+    """``imurun sync`` without ``--store``: into the library, then analyse the new runs."""
+    import asyncio
+
+    from imurun import cli
+    from imurun.device.sync import SyncSettings, sync_runs
+    from imurun.workflows import store_and_analyse
+
+    ble = getattr(a, "ble", None)
+    if not a.port and not ble:
+        raise UsageError("give --port PATH (serial); BLE sync is --ble NAME_OR_ADDRESS")
+    if a.port and ble:
+        raise UsageError("give either --port or --ble, not both")
+    settings = SyncSettings(erase=not a.keep)
+    last = [0.0]
+
+    def progress(run_id: int, done: int, size: int) -> None:
+        now = time.monotonic()
+        if sys.stdout.isatty() and (now - last[0] > 0.2 or done == size):
+            last[0] = now
+            print(f"\r  run {run_id}: {done / max(size, 1):6.1%} of {size / 1024:.0f} KiB",
+                  end="" if done < size else "\n", flush=True)
+
+    def run_sync(sink: RunSink) -> SyncReport:
+        if ble:
+            return cli._run_ble(lambda backend: sync_runs(cli._ble_connect(a, backend), sink,
+                                                          settings, progress=progress))
+        return asyncio.run(sync_runs(cli._serial_connect(a.port, a.timeout), sink, settings,
+                                     progress=progress))
+
+    with _open(a) as lib:
+        out = store_and_analyse(lib, run_sync, progress=_progress("analysed"))
+        report = out.report
+        for r in report.runs:
+            extra = f" (resumed at byte {r.resumed_from})" if r.resumed_from else ""
+            err = f": {r.error}" if r.error else ""
+            erased = ", erased on sensor" if r.erased else ""
+            _say(f"run {r.run_id}: {r.status}{extra}{erased}{err}")
+        who = lib.athlete_of_sensor(report.device_id)
+        _say(f"synced {len(report.stored)} new run(s) from sensor {report.device_id:016x} in "
+             f"{report.duration_s:.1f} s into {lib.root}: {report.bytes_fetched} bytes fetched, "
+             f"{report.reconnects} reconnects, {report.chunks_rejected + report.frames_corrupt} "
+             f"damaged chunks/frames re-requested")
+        if who is None and out.stored:
+            _say(f"  sensor {report.device_id:016x} is bound to no athlete: "
+                 f"`imurun sensor bind {report.device_id:016x} NAME` gives it (and these runs) one")
+        _print_analysed(out.analysed, out.analysis_available)
+    if not report.ok:
+        raise SyncError("some runs could not be synced (see above); run sync again to resume")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- athletes, sensors
+def cmd_athlete_add(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        ath = lib.add_athlete(a.name, mass_kg=a.mass_kg, leg_length_m=a.leg_length_m)
+    _say(f"added athlete {ath.name} ({ath.id[:8]})")
+    return EXIT_OK
+
+
+def cmd_athlete_set(a: argparse.Namespace) -> int:
+    if a.mass_kg is None and a.leg_length_m is None:
+        raise UsageError("give --mass-kg and/or --leg-length-m")
+    with _open(a) as lib:
+        ath = lib.update_athlete(a.name, mass_kg=a.mass_kg, leg_length_m=a.leg_length_m)
+    _say(f"{ath.name}: body mass {_opt(ath.mass_kg, 'kg')}, leg length {_opt(ath.leg_length_m, 'm')}")
+    return EXIT_OK
+
+
+def _opt(v: float | None, unit: str) -> str:
+    return "-" if v is None else f"{v:g} {unit}"
+
+
+def cmd_athlete_list(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        athletes = lib.athletes()
+        sensors = lib.sensors()
+        counts = {x.id: 0 for x in athletes}
+        for r in lib.runs():
+            if r.athlete_id in counts:
+                counts[r.athlete_id] += 1
+    by_athlete: dict[str, list[str]] = {}
+    for s in sensors:
+        if s.athlete_id:
+            by_athlete.setdefault(s.athlete_id, []).append(s.device_id)
+    if a.json:
+        _json([{**x.to_json(), "sensors": by_athlete.get(x.id, []), "runs": counts[x.id]}
+               for x in athletes])
+        return EXIT_OK
+    if not athletes:
+        _say("no athletes yet: `imurun athlete add NAME [--mass-kg X] [--leg-length-m Y]`")
+        return EXIT_OK
+    _say(f"{'athlete':<20} {'id':<8}  {'mass':>7}  {'leg':>6}  {'runs':>4}  sensors")
+    for x in athletes:
+        _say(f"{x.name:<20} {x.id[:8]}  {_opt(x.mass_kg, 'kg'):>7}  {_opt(x.leg_length_m, 'm'):>6}"
+             f"  {counts[x.id]:>4}  {', '.join(by_athlete.get(x.id, [])) or '-'}")
+    return EXIT_OK
+
+
+def cmd_sensor_bind(a: argparse.Namespace) -> int:
+    from imurun.store.library import device_hex
+
+    dev = device_hex(a.device_id)
+    with _open(a) as lib:
+        ath, n = lib.bind_sensor(dev, a.athlete)
+    _say(f"sensor {dev} -> {ath.name}" + (f"; {n} earlier run(s) of it now belong to {ath.name}" if n else ""))
+    return EXIT_OK
+
+
+def cmd_sensor_list(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        names = {x.id: x.name for x in lib.athletes()}
+        sensors = lib.sensors()
+    if a.json:
+        _json([{**s.to_json(), "athlete": names.get(s.athlete_id or "")} for s in sensors])
+        return EXIT_OK
+    if not sensors:
+        _say("no sensors bound yet: `imurun sensor bind DEVICE_ID ATHLETE`")
+    for s in sensors:
+        _say(f"{s.device_id}  {names.get(s.athlete_id or '', '-'):<20}  since {s.bound_at}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- runs
+def _date_range(a: argparse.Namespace) -> tuple[float | None, float | None]:
+    from imurun.store.library import local_day_start, parse_date
+
+    since = local_day_start(parse_date(a.since)) if a.since else None
+    until = local_day_start(parse_date(a.until) + dt.timedelta(days=1)) if a.until else None
+    if since is not None and until is not None and until <= since:
+        raise UsageError("--until is before --since")
+    return since, until
+
+
+def cmd_runs(a: argparse.Namespace) -> int:
+    since, until = _date_range(a)
+    with _open(a) as lib:
+        runs = lib.runs(athlete=a.athlete, since_unix_s=since, until_unix_s=until)
+        root = lib.root
+    if a.json:
+        _json([r.to_json() for r in runs])
+        return EXIT_OK
+    if not runs:
+        _say(f"no runs{' matching' if a.athlete or a.since or a.until else ''} in {root}")
+        return EXIT_OK
+    _say(f"{'run':<10}  {'start':<16}  {'athlete':<12}  {'time':>7}  {'steps':>5}  {'cad':>4}  "
+         f"{'contact':>7}  {'bounce':>6}  source")
+    for r in runs:
+        s = r.summary
+        _say(f"{r.short_id:<10}  {_local(r.start_unix_s):<16}  {(r.athlete_name or '-')[:12]:<12}  "
+             f"{_mmss(r.duration_s):>7}  {_v(s, 'n_steps'):>5}  {_v(s, 'cadence_spm'):>4}  "
+             f"{_v(s, 'contact_ms', unit=' ms'):>7}  {_v(s, 'vertical_oscillation_cm', '.1f', ' cm'):>6}  "
+             f"{r.source}")
+    _say(f"{len(runs)} run(s), {_mmss(sum(r.duration_s or 0 for r in runs))} in all")
+    return EXIT_OK
+
+
+def cmd_show(a: argparse.Namespace) -> int:
+    from imurun.store.attach import attachment_of
+
+    with _open(a) as lib:
+        run = lib.run(a.run)
+        att = attachment_of(lib, run.id)
+        if a.json:
+            d = run.to_json()
+            d["attachment"] = att
+            d["steps_indexed"] = len(lib.steps(run.id))
+            _json(d)
+            return EXIT_OK
+    origin = (f"run {run.sensor_run_id} of sensor {run.device_id}" if run.sensor_run_id is not None
+              else f"imported {run.format} file")
+    _say(f"run {run.id}")
+    _say(f"  origin     {origin}")
+    _say(f"  athlete    {run.athlete_name or '-'}")
+    _say(f"  start      {_local(run.start_unix_s)}, {_mmss(run.duration_s)} long")
+    crc = f", CRC-32 {run.crc32:08x}" if run.crc32 is not None else ""
+    _say(f"  file       {run.path} ({run.size / 1024:.0f} KiB{crc})")
+    _say(f"  added      {run.added_at} by {run.source} ({run.source_name})")
+    if run.summary is None:
+        _say(f"  analysis   {'failed: ' + run.analysis_error if run.analysis_error else 'none yet'}")
+    else:
+        s = run.summary
+        _say(f"  analysis   imurun {run.analysis_version}")
+        _say(f"  running    {_mmss(s.get('running_s'))}, {_v(s, 'n_steps')} steps, "
+             f"cadence {_v(s, 'cadence_spm')} /min")
+        _say(f"  contact    {_v(s, 'contact_ms', unit=' ms')}, flight {_v(s, 'flight_ms', unit=' ms')}, "
+             f"balance {_v(s, 'contact_balance_left_pct', '.1f', ' % left')}")
+        _say(f"  bounce     {_v(s, 'vertical_oscillation_cm', '.1f', ' cm')}, braking "
+             f"{_v(s, 'braking_mps', '.2f', ' m/s')}, impact {_v(s, 'impact_g', '.1f', ' g')}")
+        _say(f"  pelvis     drop L {_v(s, 'pelvic_drop_stance_left_deg', '.1f', '°')} "
+             f"R {_v(s, 'pelvic_drop_stance_right_deg', '.1f', '°')}, tilt range "
+             f"{_v(s, 'pelvic_tilt_range_deg', '.1f', '°')}, rotation range "
+             f"{_v(s, 'pelvic_rotation_range_deg', '.1f', '°')}")
+    if att is not None:
+        dist = "-" if att["distance_m"] is None else f"{att['distance_m'] / 1000:.2f} km"
+        _say(f"  watch      {Path(att['path']).name}: {dist}, {att['overlap_s']:.0f} s overlap, "
+             f"clock offset {att['offset_s']:+g} s")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- store
+def cmd_store_check(a: argparse.Namespace) -> int:
+    from imurun.errors import StoreError
+
+    from imurun.store.library import Library
+
+    with Library.open(getattr(a, "home", None), recover=a.repair) as lib:
+        rep = lib.check(repair=a.repair)
+        root = lib.root
+        n = len(lib.runs())
+    if a.json:
+        _json({"root": str(root), "runs_ok": rep.runs_ok, "problems": rep.problems,
+               "repaired": rep.repaired, "index_rebuilt": rep.index_rebuilt, "ok": rep.ok})
+    else:
+        for p in rep.problems:
+            _say(f"problem: {p}")
+        for r in rep.repaired:
+            _say(f"repaired: {r}")
+        _say(f"{root}: {rep.runs_ok} run file(s) on disk, {n} indexed; "
+             + ("consistent" if rep.ok else "repaired" if a.repair else
+                f"{len(rep.problems)} problem(s): run `imurun store check --repair`"))
+    if not rep.ok and not a.repair:
+        raise StoreError(f"{len(rep.problems)} problem(s) in {root}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- sharing
+def cmd_share(a: argparse.Namespace) -> int:
+    from imurun.store.bundle import share
+
+    since, until = _date_range(a)
+    with _open(a) as lib:
+        res = share(lib, a.athlete, a.out, since_unix_s=since, until_unix_s=until)
+    _say(f"wrote {res.path}: {len(res.runs)} run(s) of {res.runs[0].athlete_name}, "
+         f"{res.size / 1024:.0f} KiB")
+    return EXIT_OK
+
+
+def cmd_import(a: argparse.Namespace) -> int:
+    from imurun.workflows import import_path
+
+    with _open(a) as lib:
+        out = import_path(lib, a.file, progress=_progress("imported"))
+        root = lib.root
+    r = out.result
+    for ath in r.athletes_added:
+        _say(f"new athlete {ath.name} ({ath.id[:8]})")
+    for run in r.added:
+        _say(f"added {_run_title(run)}")
+    _print_analysed(out.analysed, out.analysis_available or not r.added)
+    for p in r.problems:
+        _say(f"problem: {p}")
+    _say(f"imported {r.source} into {root}: {len(r.added)} new run(s), {len(r.already)} already held"
+         + (f", {len(r.completed)} completed" if r.completed else "")
+         + (f", {len(r.problems)} problem(s)" if r.problems else ""))
+    if r.problems:
+        from imurun.errors import FileFormatError
+
+        raise FileFormatError(str(a.file), f"{len(r.problems)} item(s) could not be imported (see above)")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- FIT
+def cmd_export_fit(a: argparse.Namespace) -> int:
+    from imurun.report.fit import export_fit
+
+    with _open(a) as lib:
+        res = export_fit(lib, lib.run(a.file), a.fit)
+    _say(f"wrote {res.path}: {res.records} records ({res.kind}), {res.size / 1024:.0f} KiB")
+    return EXIT_OK
+
+
+def cmd_attach(a: argparse.Namespace) -> int:
+    from imurun.store.attach import attach_watch_fit
+
+    with _open(a) as lib:
+        run = lib.run(a.run)
+        att = attach_watch_fit(lib, run, a.file, offset_s=a.offset_s)
+        n = lib.db.execute("SELECT COUNT(*) FROM watch_samples WHERE run_id = ?", (run.id,)).fetchone()[0]
+    if not att.added:
+        _say(f"{Path(a.file).name} is attached to run {run.short_id} already")
+        return EXIT_OK
+    dist = "no distance" if att.distance_m is None else f"{att.distance_m / 1000:.2f} km"
+    _say(f"attached {Path(a.file).name} to run {run.short_id}: {att.overlap_s:.0f} s overlap, "
+         f"{n} seconds with watch data, {dist}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------- parser
+def add_library_commands(sub: Any) -> None:
+    """Add the library's subcommands to ``imurun``'s subparsers."""
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                      help="library directory (default: $IMURUN_HOME or the user data directory)")
+
+    s = sub.add_parser("athlete", help="athlete profiles")
+    ss = s.add_subparsers(dest="athlete_command", required=True, metavar="ACTION")
+    x = ss.add_parser("add", parents=[home], help="add an athlete")
+    x.add_argument("name")
+    x.add_argument("--mass-kg", type=float, default=None, help="body mass, kg")
+    x.add_argument("--leg-length-m", type=float, default=None, help="leg length, m")
+    x.set_defaults(func=cmd_athlete_add)
+    x = ss.add_parser("set", parents=[home], help="change an athlete's body mass or leg length")
+    x.add_argument("name")
+    x.add_argument("--mass-kg", type=float, default=None)
+    x.add_argument("--leg-length-m", type=float, default=None)
+    x.set_defaults(func=cmd_athlete_set)
+    x = ss.add_parser("list", parents=[home], help="list athletes")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_athlete_list)
+
+    s = sub.add_parser("sensor", help="sensor bindings (a sensor's runs go to its athlete)")
+    ss = s.add_subparsers(dest="sensor_command", required=True, metavar="ACTION")
+    x = ss.add_parser("bind", parents=[home], help="bind a sensor to an athlete")
+    x.add_argument("device_id", help="sensor id, hex (as `imurun sync` prints it)")
+    x.add_argument("athlete", help="athlete name or id")
+    x.set_defaults(func=cmd_sensor_bind)
+    x = ss.add_parser("list", parents=[home], help="list sensor bindings")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_sensor_list)
+
+    s = sub.add_parser("runs", parents=[home], help="list runs in the library")
+    s.add_argument("--athlete", help="name or id")
+    s.add_argument("--since", help="first day, YYYY-MM-DD (local time)")
+    s.add_argument("--until", help="last day, YYYY-MM-DD (included)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_runs)
+
+    s = sub.add_parser("show", parents=[home], help="one run of the library")
+    s.add_argument("run", help="run id (4+ leading hex digits) or 'latest'")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_show)
+
+    s = sub.add_parser("store", help="the library itself")
+    ss = s.add_subparsers(dest="store_command", required=True, metavar="ACTION")
+    x = ss.add_parser("check", parents=[home], help="compare the index with the files")
+    x.add_argument("--repair", action="store_true", help="rebuild the index from the files")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_store_check)
+
+    s = sub.add_parser("share", parents=[home], help="write a bundle of an athlete's runs")
+    s.add_argument("--athlete", required=True)
+    s.add_argument("--since", help="first day, YYYY-MM-DD")
+    s.add_argument("--until", help="last day, YYYY-MM-DD (included)")
+    s.add_argument("--out", required=True, help="bundle file to write (.zip)")
+    s.set_defaults(func=cmd_share)
+
+    s = sub.add_parser("import", parents=[home],
+                       help="import a bundle, a shared library folder, or a recording")
+    s.add_argument("file")
+    s.set_defaults(func=cmd_import)
+
+    s = sub.add_parser("attach", parents=[home], help="attach a watch's FIT file to a run")
+    s.add_argument("run")
+    s.add_argument("file", help="FIT activity file from a watch")
+    s.add_argument("--offset-s", type=float, default=0.0,
+                   help="how far the watch's clock is ahead of the sensor's, s")
+    s.set_defaults(func=cmd_attach)

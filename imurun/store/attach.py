@@ -1,0 +1,175 @@
+"""Watch files attached to runs: kept byte for byte beside the run, indexed per second.
+
+In a run's directory, ``watch-<sha>.fit`` is the watch's file and ``watch-<sha>.json`` its
+alignment (written last: it marks the attachment complete). The index holds one row per second of
+the run the watch covered (``watch_samples``), in the run's time base, so stride length
+(speed / cadence) and per-pace views can join them with the steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from imurun.errors import FileFormatError, StoreError, UsageError
+from imurun.store._files import atomic_copy, atomic_write_json, read_json, sha256_file
+
+if TYPE_CHECKING:
+    from imurun.store.library import CheckReport, Library, RunRecord
+
+ATTACHMENT_SCHEMA = "imurun.attachment/1"
+MIN_OVERLAP_S = 30.0
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: str
+    run_id: str
+    path: Path
+    offset_s: float
+    overlap_s: float
+    distance_m: float | None
+    added: bool = True  # False: the same file was attached already
+
+
+def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[str], *,
+                     offset_s: float = 0.0) -> Attachment:
+    """Attach a watch's FIT activity to ``run``, aligned by wall-clock time (+ ``offset_s``).
+
+    ``offset_s`` is how far the watch's clock is ahead of the sensor's. A run holds one watch
+    file: attaching another replaces it. Attaching the same file again changes nothing.
+    """
+    from imurun.ingest.watch import read_watch_fit
+    from imurun.store.library import utc_now
+
+    src = Path(fit_path)
+    track = read_watch_fit(src)  # refuse a bad file before anything is written
+    if run.start_unix_s is None or run.duration_s is None:
+        raise UsageError(f"run {run.short_id} has no wall-clock start time: a watch file cannot be "
+                         "aligned with it")
+    sha = sha256_file(src)
+    name = f"watch-{sha[:16]}"
+    old = lib.db.execute("SELECT id, offset_s FROM attachments WHERE run_id = ?", (run.id,)).fetchall()
+    if any(r["id"] == sha and r["offset_s"] == offset_s for r in old):
+        row = lib.db.execute("SELECT * FROM attachments WHERE id = ?", (sha,)).fetchone()
+        return Attachment(sha, run.id, lib.root / row["path"], offset_s, row["overlap_s"],
+                          row["distance_m"], added=False)
+    _overlap_or_raise(track.start_unix_s - offset_s, track.end_unix_s - offset_s, run)
+    fit_target = run.directory / f"{name}.fit"
+    with open(src, "rb") as fh:
+        _, got = atomic_copy(fh, fit_target)
+    if got != sha:
+        raise StoreError(f"{src} changed while it was being copied")
+    doc = {"schema": ATTACHMENT_SCHEMA, "kind": "watch-fit", "id": sha, "file": fit_target.name,
+           "offset_s": offset_s, "source_name": src.name, "added_at": utc_now()}
+    with lib.transaction():
+        atomic_write_json(run.directory / f"{name}.json", doc)
+        att = index_attachment(lib, run, run.directory, doc)
+    for r in old:  # the replaced attachment's files go once the new one is committed
+        if r["id"] != sha:
+            for ext in (".json", ".fit"):
+                (run.directory / f"watch-{r['id'][:16]}{ext}").unlink(missing_ok=True)
+    return att
+
+
+def _overlap_or_raise(w0: float, w1: float, run: RunRecord) -> float:
+    from imurun.store.library import iso_utc
+
+    assert run.start_unix_s is not None
+    assert run.duration_s is not None
+    r0, r1 = run.start_unix_s, run.start_unix_s + run.duration_s
+    overlap = min(w1, r1) - max(w0, r0)
+    if overlap < MIN_OVERLAP_S:
+        raise UsageError(f"the watch file covers {iso_utc(w0)} to {iso_utc(w1)} and run "
+                         f"{run.short_id} {iso_utc(r0)} to {iso_utc(r1)}: "
+                         f"{max(overlap, 0):.0f} s in common, {MIN_OVERLAP_S:.0f} s needed "
+                         "(a clock offset? see --offset-s)")
+    return overlap
+
+
+def index_attachment(lib: Library, run: RunRecord, directory: Path, doc: dict[str, Any]) -> Attachment:
+    """Parse the attached file and index it (inside the caller's transaction)."""
+    from imurun.ingest.watch import per_second, read_watch_fit
+
+    assert run.start_unix_s is not None
+    assert run.duration_s is not None
+    fit = directory / str(doc["file"])
+    offset = float(doc.get("offset_s", 0.0))
+    track = read_watch_fit(fit)
+    overlap = _overlap_or_raise(track.start_unix_s - offset, track.end_unix_s - offset, run)
+    t_s, v = per_second(track, run.start_unix_s + offset, run.duration_s)
+    keep = ~np.all(np.isnan(v), axis=1)
+    dist = v[keep, 1]
+    distance = float(np.nanmax(dist)) if np.any(~np.isnan(dist)) else None
+    rel = fit.relative_to(lib.root).as_posix()
+    db = lib.db
+    db.execute("DELETE FROM watch_samples WHERE run_id = ?", (run.id,))
+    db.execute("DELETE FROM attachments WHERE run_id = ?", (run.id,))
+    db.execute("INSERT INTO attachments VALUES (?, ?, 'watch-fit', ?, ?, ?, ?, ?)",
+               (doc["id"], run.id, rel, offset, overlap, distance, doc["added_at"]))
+
+    def val(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    db.executemany("INSERT INTO watch_samples VALUES (?, ?, ?, ?, ?, ?)",
+                   ((run.id, float(t), *(val(x) for x in row))
+                    for t, row in zip(t_s[keep], v[keep], strict=True)))
+    return Attachment(str(doc["id"]), run.id, fit, offset, overlap, distance)
+
+
+def watch_samples(lib: Library, run_id: str) -> list[dict[str, float | None]]:
+    cols = ("t_s", "speed_mps", "distance_m", "heart_rate_bpm", "cadence_spm")
+    rows = lib.db.execute(f"SELECT {', '.join(cols)} FROM watch_samples WHERE run_id = ? "
+                          "ORDER BY t_s", (run_id,))
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def attachment_of(lib: Library, run_id: str) -> dict[str, Any] | None:
+    r = lib.db.execute("SELECT * FROM attachments WHERE run_id = ?", (run_id,)).fetchone()
+    return None if r is None else {k: r[k] for k in r.keys()}
+
+
+def check_attachments(lib: Library, run_dirs: Sequence[Path], report: CheckReport, *,
+                      repair: bool) -> None:
+    """Compare attachments on disk with the index.
+
+    With ``repair``, index them (in the caller's transaction) and remove watch files whose
+    attachment never completed.
+    """
+    indexed = {r["id"] for r in lib.db.execute("SELECT id FROM attachments")}
+    for d in run_dirs:
+        docs = sorted(d.glob("watch-*.json"))
+        done = {p.stem for p in docs}
+        for fit in sorted(d.glob("watch-*.fit")):
+            if fit.stem not in done:
+                rel = fit.relative_to(lib.root)
+                if not repair:
+                    report.problems.append(f"{rel}: attachment never completed")
+                else:
+                    fit.unlink()
+                    report.repaired.append(f"{rel}: removed (attachment never completed)")
+        for p in docs:
+            try:
+                doc = read_json(p)
+                if doc.get("schema") != ATTACHMENT_SCHEMA:
+                    raise StoreError(f"{p.name}: not an {ATTACHMENT_SCHEMA} file")
+            except (StoreError, AttributeError) as e:
+                report.problems.append(f"{p.relative_to(lib.root)}: {e}")
+                continue
+            if not repair:
+                if doc["id"] not in indexed:
+                    report.problems.append(f"index: attachment {p.relative_to(lib.root)} not indexed")
+                continue
+            meta = read_json(d / "meta.json")
+            run = lib.get(str(meta["id"]))
+            if run is None:
+                continue
+            try:
+                index_attachment(lib, run, d, doc)
+            except (FileFormatError, UsageError) as e:
+                report.problems.append(f"{p.relative_to(lib.root)}: {e}")

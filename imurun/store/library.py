@@ -1,0 +1,817 @@
+"""The local library: run files plus a SQLite index, under ``IMURUN_HOME``.
+
+Layout (``docs/library.md``)::
+
+    HOME/profiles.json                      athletes and sensor bindings (the truth)
+    HOME/index.sqlite3                      the index (derived: rebuilt from the files)
+    HOME/runs/<device>/run-<id>-<crc>/      one directory per sensor run:
+        run-<id>-<crc>.imrn                 the synced bytes, exactly as the sensor held them
+        meta.json                           athlete, source, when added, facts about the file
+        analysis.json                       the ``imurun.analysis/1`` result, once analysed
+        watch-<sha>.fit, watch-<sha>.json   attached watch files and their alignment
+    HOME/runs/imported/<sha>/<name>         other imported recordings (CSV, Xsens, sessions)
+    HOME/runs/.partial/                     syncs in progress (resumable)
+
+Files are the truth and are written atomically (temp + fsync + rename), ``meta.json`` before the
+run file, so a process killed at any point leaves either a complete run or a leftover that
+:meth:`Library.check` recognises and a re-run completes. Index writes are transactions; the
+database runs in WAL mode with a busy timeout, and writers take the write lock up front
+(``BEGIN IMMEDIATE``), so two processes may use one library at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imurun.errors import FileFormatError, NotFoundError, StoreError, UsageError
+from imurun.store import schema
+from imurun.store._files import (
+    atomic_write_json,
+    read_json,
+    safe_name,
+    sha256_file,
+    stale_temp_files,
+)
+from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS
+
+ENV_HOME = "IMURUN_HOME"
+DB_NAME = "index.sqlite3"
+PROFILES = "profiles.json"
+RUN_META = "meta.json"
+ANALYSIS = "analysis.json"
+PROFILES_SCHEMA = "imurun.profiles/1"
+RUN_SCHEMA = "imurun.run/1"
+ANALYSIS_SCHEMA = "imurun.analysis/1"
+BUSY_TIMEOUT_S = 30.0
+
+
+def default_home() -> Path:
+    """``$IMURUN_HOME``, else the platform's user data directory (e.g. ``~/.local/share/imurun``)."""
+    env = os.environ.get(ENV_HOME)
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("imurun", appauthor=False)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def iso_utc(unix_s: float | None) -> str | None:
+    if unix_s is None:
+        return None
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def device_hex(device_id: int | str) -> str:
+    if isinstance(device_id, int):
+        return f"{device_id:016x}"
+    s = device_id.strip().lower().removeprefix("0x")
+    try:
+        v = int(s, 16)
+    except ValueError as e:
+        raise UsageError(f"device id {device_id!r} is not hexadecimal (see `imurun runs`)") from e
+    if not 0 <= v < 2**64:
+        raise UsageError(f"device id {device_id!r} has more than 16 hex digits")
+    return f"{v:016x}"
+
+
+# ---------------------------------------------------------------------------- records
+@dataclass(frozen=True)
+class Athlete:
+    id: str
+    name: str
+    mass_kg: float | None = None
+    leg_length_m: float | None = None
+    created_at: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise UsageError("an athlete needs a name")
+        if self.mass_kg is not None and not 20.0 <= self.mass_kg <= 250.0:
+            raise UsageError(f"body mass {self.mass_kg:g} kg is outside 20..250 kg")
+        if self.leg_length_m is not None and not 0.4 <= self.leg_length_m <= 1.4:
+            raise UsageError(f"leg length {self.leg_length_m:g} m is outside 0.4..1.4 m")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "mass_kg": self.mass_kg,
+                "leg_length_m": self.leg_length_m, "created_at": self.created_at}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Athlete:
+        return cls(str(d["id"]), str(d["name"]), _opt_float(d.get("mass_kg")),
+                   _opt_float(d.get("leg_length_m")), str(d.get("created_at") or ""))
+
+
+@dataclass(frozen=True)
+class SensorBinding:
+    device_id: str
+    athlete_id: str | None
+    bound_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"device_id": self.device_id, "athlete_id": self.athlete_id, "bound_at": self.bound_at}
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What a run file says about itself (derived again on every rebuild)."""
+
+    format: str
+    size: int
+    device_id: str | None = None
+    sensor_run_id: int | None = None
+    crc32: int | None = None
+    start_unix_s: float | None = None
+    duration_s: float | None = None
+    sensor_start_ms: int | None = None  # start_unix_ms of a stored run's header (its identity)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of the library, as the index knows it."""
+
+    id: str  # SHA-256 of the run file
+    path: Path  # absolute
+    rel_path: str
+    format: str
+    size: int
+    athlete_id: str | None
+    athlete_name: str | None
+    device_id: str | None
+    sensor_run_id: int | None
+    sensor_start_ms: int | None
+    crc32: int | None
+    start_unix_s: float | None
+    duration_s: float | None
+    source: str
+    source_name: str
+    added_at: str
+    analysis_version: str | None
+    analysis_error: str | None = None
+    summary: dict[str, Any] | None = None
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:10]
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "path": str(self.path), "format": self.format, "size": self.size,
+                "athlete_id": self.athlete_id, "athlete": self.athlete_name,
+                "device_id": self.device_id, "sensor_run_id": self.sensor_run_id,
+                "crc32": None if self.crc32 is None else f"{self.crc32:08x}",
+                "start_unix_s": self.start_unix_s, "start_utc": iso_utc(self.start_unix_s),
+                "duration_s": self.duration_s, "source": self.source,
+                "source_name": self.source_name, "added_at": self.added_at,
+                "analysis_version": self.analysis_version, "analysis_error": self.analysis_error,
+                "summary": self.summary}
+
+
+@dataclass(frozen=True)
+class AddResult:
+    run: RunRecord
+    added: bool  # False: the library already held this run (nothing was written)
+
+
+@dataclass
+class CheckReport:
+    """What :meth:`Library.check` found, and what it repaired."""
+
+    runs_ok: int = 0
+    problems: list[str] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    index_rebuilt: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _opt_float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+# ---------------------------------------------------------------------------- file facts
+def file_facts(path: Path) -> FileFacts:
+    """Read a supported recording and describe it; :class:`FileFormatError` if it is not one."""
+    from firmware_protocol.runfile import MAGIC, RunHeader
+    from imurun.ingest.files import load_recording, sniff
+    from imurun.store.rundir import file_crc32
+
+    kind = sniff(path)
+    size = path.stat().st_size
+    rec = load_recording(path)
+    start = rec.meta.start_unix_s
+    start = start if start is not None and start > 1e8 else None  # a relative clock is no date
+    if kind == "stored-run":
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+        assert head.startswith(MAGIC)
+        h = RunHeader.from_bytes(head)
+        return FileFacts(kind, size, f"{h.device_id:016x}", h.run_id, file_crc32(path), start,
+                         round(rec.duration_s, 3), h.start_unix_ms)
+    return FileFacts(kind, size, rec.meta.device_id, None, None, start, round(rec.duration_s, 3))
+
+
+def run_location(facts: FileFacts, sha256: str, name: str) -> str:
+    """Where a run file lives, relative to the library root (the same in every library).
+
+    A sensor run is named by its device, start time, run id and CRC-32: run ids restart when a
+    sensor's flash is reset, and a whole-file CRC-32 of blocks that each end in their own CRC
+    depends on the block lengths only, so neither is unique alone.
+    """
+    if facts.format == "stored-run" and facts.device_id is not None and facts.sensor_run_id is not None:
+        stem = f"run-{facts.sensor_run_id:08d}-{facts.crc32 or 0:08x}"
+        return f"runs/{facts.device_id}/{_stamp(facts.sensor_start_ms)}-{stem}/{stem}.imrn"
+    return f"runs/imported/{sha256[:16]}/{safe_name(name)}"
+
+
+def _stamp(start_ms: int | None) -> str:
+    d = dt.datetime.fromtimestamp((start_ms or 0) / 1000, dt.UTC)
+    return d.strftime("%Y%m%dT%H%M%SZ")
+
+
+def analysis_version(analysis: Mapping[str, Any]) -> str:
+    """The version of imurun (and schema) that produced an analysis result."""
+    for key in ("imurun_version", "library_version", "version"):
+        v = analysis.get(key)
+        if isinstance(v, str) and v:
+            return v
+    return str(analysis.get("schema", "?"))
+
+
+def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
+    if not isinstance(analysis, dict) or analysis.get("schema") != ANALYSIS_SCHEMA:
+        raise FileFormatError(what, f"not an {ANALYSIS_SCHEMA} result")
+    if not isinstance(analysis.get("steps", []), list) or not isinstance(analysis.get("summary", {}), dict):
+        raise FileFormatError(what, "analysis result without a steps list and a summary object")
+    return analysis
+
+
+# ---------------------------------------------------------------------------- the library
+class Library:
+    """A library rooted at ``home``; open with :meth:`open` (a context manager)."""
+
+    def __init__(self, root: Path, db: sqlite3.Connection) -> None:
+        self.root = root
+        self.db = db
+        self.notes: list[str] = []  # what opening it repaired (a damaged or deleted index)
+
+    # -------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, home: str | os.PathLike[str] | None = None, *, create: bool = True,
+             recover: bool = False) -> Library:
+        """Open (creating if need be) the library at ``home``.
+
+        ``recover``: a damaged index is renamed ``index.sqlite3.damaged-<time>`` and rebuilt from
+        the files (``imurun store check --repair``).
+        """
+        root = Path(home).expanduser() if home is not None else default_home()
+        if not root.exists():
+            if not create:
+                raise NotFoundError(f"no library at {root}")
+            try:
+                root.mkdir(parents=True)
+            except OSError as e:
+                raise StoreError(f"cannot create library {root}: {e.strerror or e}") from e
+        elif not root.is_dir():
+            raise StoreError(f"{root} is not a directory")
+        aside = cls._set_aside_if_damaged(root / DB_NAME) if recover else None
+        fresh = not (root / DB_NAME).exists()
+        db = cls._connect(root / DB_NAME)
+        lib = cls(root, db)
+        if aside is not None:
+            lib.notes.append(f"the damaged index was set aside as {aside.name}")
+        try:
+            before = schema.migrate(db)
+            lib._load_profiles_if_changed()
+            if fresh and before == 0 and any(lib._run_files()):
+                rep = lib.check(repair=True)  # the index was lost: rebuild it from the files
+                lib.notes.append(f"index rebuilt from {rep.runs_ok} run(s) on disk")
+        except sqlite3.DatabaseError as e:
+            db.close()
+            raise StoreError(f"the library index {root / DB_NAME} is damaged ({e}); "
+                             "run `imurun store check --repair`") from e
+        except BaseException:
+            db.close()
+            raise
+        return lib
+
+    @staticmethod
+    def _set_aside_if_damaged(path: Path) -> Path | None:
+        if not path.exists():
+            return None
+        try:
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+            try:
+                ok = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            finally:
+                db.close()
+        except sqlite3.DatabaseError:
+            ok = False
+        if ok:
+            return None
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        for suffix in ("", "-wal", "-shm"):
+            p = path.with_name(path.name + suffix)
+            if p.exists():
+                os.replace(p, path.with_name(f"{path.name}.damaged-{stamp}{suffix}"))
+        return path.with_name(f"{path.name}.damaged-{stamp}")
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.row_factory = sqlite3.Row
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot open the library index {path} ({e}); "
+                             "run `imurun store check --repair`") from e
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its start."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -------------------------------------------------------------- athletes and sensors
+    def add_athlete(self, name: str, *, mass_kg: float | None = None,
+                    leg_length_m: float | None = None) -> Athlete:
+        a = Athlete(uuid.uuid4().hex, name.strip(), mass_kg, leg_length_m, utc_now())
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM athletes WHERE name = ? COLLATE NOCASE", (a.name,)).fetchone():
+                raise UsageError(f"an athlete named {a.name!r} exists already")
+            self._put_athlete(a)
+            self._save_profiles()
+        return a
+
+    def update_athlete(self, ref: str, *, mass_kg: float | None = None,
+                       leg_length_m: float | None = None) -> Athlete:
+        with self.transaction():
+            old = self.athlete(ref)
+            a = Athlete(old.id, old.name, old.mass_kg if mass_kg is None else mass_kg,
+                        old.leg_length_m if leg_length_m is None else leg_length_m, old.created_at)
+            self._put_athlete(a)
+            self._save_profiles()
+        return a
+
+    def merge_athlete(self, a: Athlete) -> bool:
+        """Add ``a`` (from another library) unless its id is known; True when it was added."""
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM athletes WHERE id = ?", (a.id,)).fetchone():
+                return False
+            self._put_athlete(a)
+            self._save_profiles()
+        return True
+
+    def _put_athlete(self, a: Athlete) -> None:
+        self.db.execute("INSERT OR REPLACE INTO athletes VALUES (?, ?, ?, ?, ?)",
+                        (a.id, a.name, a.mass_kg, a.leg_length_m, a.created_at))
+
+    def athletes(self) -> list[Athlete]:
+        rows = self.db.execute("SELECT * FROM athletes ORDER BY name COLLATE NOCASE, id")
+        return [Athlete(r["id"], r["name"], r["mass_kg"], r["leg_length_m"], r["created_at"])
+                for r in rows]
+
+    def athlete(self, ref: str) -> Athlete:
+        """By name (any case) or by id or id prefix (at least 4 hex digits)."""
+        ref = ref.strip()
+        all_ = self.athletes()
+        hits = [a for a in all_ if a.name.lower() == ref.lower()]
+        if not hits and len(ref) >= 4:
+            hits = [a for a in all_ if a.id.startswith(ref.lower())]
+        if not hits:
+            known = ", ".join(a.name for a in all_) or "none yet; add one with `imurun athlete add NAME`"
+            raise NotFoundError(f"no athlete {ref!r} (known: {known})")
+        if len(hits) > 1:
+            raise UsageError(f"{len(hits)} athletes are called {ref!r}; name one by id: "
+                             + ", ".join(a.id[:8] for a in hits))
+        return hits[0]
+
+    def bind_sensor(self, device_id: int | str, athlete_ref: str) -> tuple[Athlete, int]:
+        """Bind a sensor to an athlete; its runs without an athlete go to them. Returns (athlete, n)."""
+        dev = device_hex(device_id)
+        with self.transaction() as db:
+            a = self.athlete(athlete_ref)
+            db.execute("INSERT OR REPLACE INTO sensors VALUES (?, ?, ?)", (dev, a.id, utc_now()))
+            self._save_profiles()
+            orphans = [self._record(r) for r in db.execute(
+                self._RUNS_SQL + " WHERE r.device_id = ? AND r.athlete_id IS NULL", (dev,))]
+            for run in orphans:
+                self.write_run_meta(run.path.parent, {**self._meta_of(run), "athlete_id": a.id})
+                db.execute("UPDATE runs SET athlete_id = ? WHERE id = ?", (a.id, run.id))
+        return a, len(orphans)
+
+    def sensors(self) -> list[SensorBinding]:
+        return [SensorBinding(r["device_id"], r["athlete_id"], r["bound_at"])
+                for r in self.db.execute("SELECT * FROM sensors ORDER BY device_id")]
+
+    def athlete_of_sensor(self, device_id: int | str) -> str | None:
+        r = self.db.execute("SELECT athlete_id FROM sensors WHERE device_id = ?",
+                            (device_hex(device_id),)).fetchone()
+        return None if r is None else r["athlete_id"]
+
+    def _profiles_json(self) -> dict[str, Any]:
+        return {"schema": PROFILES_SCHEMA,
+                "athletes": [a.to_json() for a in sorted(self.athletes(), key=lambda a: a.id)],
+                "sensors": [s.to_json() for s in self.sensors()]}
+
+    def _save_profiles(self) -> None:
+        """Write profiles.json from the index (inside the caller's transaction)."""
+        d = self._profiles_json()
+        atomic_write_json(self.root / PROFILES, d)
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_sha256', ?)",
+                        (sha256_file(self.root / PROFILES),))
+
+    def _load_profiles_if_changed(self) -> None:
+        p = self.root / PROFILES
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'profiles_sha256'").fetchone()
+        if not p.exists():
+            if row is not None or self.db.execute("SELECT 1 FROM athletes").fetchone():
+                with self.transaction():
+                    self._save_profiles()  # profiles.json was deleted: the index still knows
+            return
+        if row is not None and row["value"] == sha256_file(p):
+            return
+        with self.transaction():
+            self._load_profiles(p)
+
+    def _load_profiles(self, p: Path) -> None:
+        d = read_json(p)
+        if not isinstance(d, dict) or d.get("schema") != PROFILES_SCHEMA:
+            raise StoreError(f"{p}: not an {PROFILES_SCHEMA} file")
+        athletes = [Athlete.from_json(a) for a in d.get("athletes", [])]
+        ids = {a.id for a in athletes}
+        for (old,) in self.db.execute("SELECT id FROM athletes").fetchall():
+            if old not in ids:
+                self.db.execute("DELETE FROM athletes WHERE id = ?", (old,))
+        for a in athletes:
+            self._put_athlete(a)
+        self.db.execute("DELETE FROM sensors")
+        for s in d.get("sensors", []):
+            aid = s.get("athlete_id")
+            self.db.execute("INSERT INTO sensors VALUES (?, ?, ?)",
+                            (device_hex(str(s["device_id"])), aid if aid in ids else None,
+                             str(s.get("bound_at") or "")))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_sha256', ?)", (sha256_file(p),))
+
+    # -------------------------------------------------------------- runs
+    _RUNS_SQL = ("SELECT r.*, a.name AS athlete_name, s.summary_json FROM runs r "
+                 "LEFT JOIN athletes a ON a.id = r.athlete_id "
+                 "LEFT JOIN run_summaries s ON s.run_id = r.id")
+
+    def _record(self, r: sqlite3.Row) -> RunRecord:
+        return RunRecord(
+            id=r["id"], path=self.root / r["path"], rel_path=r["path"], format=r["format"],
+            size=r["size"], athlete_id=r["athlete_id"], athlete_name=r["athlete_name"],
+            device_id=r["device_id"], sensor_run_id=r["sensor_run_id"],
+            sensor_start_ms=r["sensor_start_ms"], crc32=r["crc32"],
+            start_unix_s=r["start_unix_s"], duration_s=r["duration_s"], source=r["source"],
+            source_name=r["source_name"], added_at=r["added_at"],
+            analysis_version=r["analysis_version"], analysis_error=r["analysis_error"],
+            summary=None if r["summary_json"] is None else json.loads(r["summary_json"]))
+
+    def runs(self, *, athlete: str | None = None, since_unix_s: float | None = None,
+             until_unix_s: float | None = None) -> list[RunRecord]:
+        """Runs in start order; ``until_unix_s`` is exclusive. Runs without a date sort last."""
+        where: list[str] = []
+        args: list[object] = []
+        if athlete is not None:
+            where.append("r.athlete_id = ?")
+            args.append(self.athlete(athlete).id)
+        if since_unix_s is not None:
+            where.append("r.start_unix_s >= ?")
+            args.append(since_unix_s)
+        if until_unix_s is not None:
+            where.append("r.start_unix_s < ?")
+            args.append(until_unix_s)
+        sql = self._RUNS_SQL + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY r.start_unix_s IS NULL, r.start_unix_s, r.added_at, r.id"
+        return [self._record(r) for r in self.db.execute(sql, args)]
+
+    def run(self, ref: str) -> RunRecord:
+        """By id prefix (at least 4 hex digits), or ``latest``."""
+        ref = ref.strip().lower()
+        if ref == "latest":
+            r = self.db.execute(self._RUNS_SQL + " ORDER BY r.start_unix_s IS NULL, "
+                                "r.start_unix_s DESC, r.added_at DESC LIMIT 1").fetchone()
+            if r is None:
+                raise NotFoundError("the library holds no runs yet")
+            return self._record(r)
+        if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref):
+            raise UsageError(f"a run is named by at least 4 hex digits of its id (see `imurun runs`), "
+                             f"not {ref!r}")
+        rows = self.db.execute(self._RUNS_SQL + " WHERE r.id >= ? AND r.id < ? ORDER BY r.id LIMIT 3",
+                               (ref, ref + "g")).fetchall()
+        if not rows:
+            raise NotFoundError(f"no run {ref!r} in {self.root} (see `imurun runs`)")
+        if len(rows) > 1:
+            raise UsageError(f"run {ref!r} is ambiguous: " + ", ".join(r["id"][:12] for r in rows))
+        return self._record(rows[0])
+
+    def find_sensor_run(self, device_id: int | str, sensor_run_id: int, start_ms: int,
+                        crc32: int) -> RunRecord | None:
+        r = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
+                            "AND r.sensor_start_ms = ? AND r.crc32 = ?",
+                            (device_hex(device_id), sensor_run_id, start_ms, crc32)).fetchone()
+        return None if r is None else self._record(r)
+
+    def get(self, run_id: str) -> RunRecord | None:
+        r = self.db.execute(self._RUNS_SQL + " WHERE r.id = ?", (run_id,)).fetchone()
+        return None if r is None else self._record(r)
+
+    def add_file(self, path: str | os.PathLike[str], *, source: str = "import",
+                 athlete_id: str | None = None, source_name: str | None = None,
+                 added_at: str | None = None) -> AddResult:
+        """Copy a supported recording into the library (idempotent: keyed by its SHA-256)."""
+        from imurun.store._files import atomic_copy
+
+        src = Path(path)
+        sha = sha256_file(src)
+        known = self.get(sha)
+        if known is not None and known.path.exists():
+            return AddResult(known, False)
+        facts = file_facts(src)
+        rel = run_location(facts, sha, source_name or src.name)
+        target = self.root / rel
+        if athlete_id is None and facts.device_id is not None:
+            athlete_id = self.athlete_of_sensor(facts.device_id)
+        meta = self.new_run_meta(sha, rel, facts, athlete_id, source, source_name or src.name,
+                              added_at or utc_now())
+        self.write_run_meta(target.parent, meta)
+        if not (target.exists() and sha256_file(target) == sha):
+            with open(src, "rb") as fh:
+                _, got = atomic_copy(fh, target)
+            if got != sha:
+                raise StoreError(f"{src} changed while it was being copied")
+        return AddResult(self.index_run(target.parent, meta), True)
+
+    def new_run_meta(self, sha: str, rel: str, facts: FileFacts, athlete_id: str | None,
+                  source: str, source_name: str, added_at: str) -> dict[str, Any]:
+        return {"schema": RUN_SCHEMA, "id": sha, "file": Path(rel).name, "format": facts.format,
+                "size": facts.size, "device_id": facts.device_id,
+                "sensor_run_id": facts.sensor_run_id, "sensor_start_ms": facts.sensor_start_ms,
+                "crc32": None if facts.crc32 is None else f"{facts.crc32:08x}",
+                "start_unix_s": facts.start_unix_s, "duration_s": facts.duration_s,
+                "athlete_id": athlete_id, "source": source, "source_name": source_name,
+                "added_at": added_at}
+
+    def _meta_of(self, run: RunRecord) -> dict[str, Any]:
+        p = run.directory / RUN_META
+        if p.exists():
+            d = read_json(p)
+            if isinstance(d, dict):
+                return d
+        facts = FileFacts(run.format, run.size, run.device_id, run.sensor_run_id, run.crc32,
+                          run.start_unix_s, run.duration_s, run.sensor_start_ms)
+        return self.new_run_meta(run.id, run.rel_path, facts, run.athlete_id, run.source,
+                              run.source_name, run.added_at)
+
+    def write_run_meta(self, directory: Path, meta: Mapping[str, Any]) -> None:
+        atomic_write_json(directory / RUN_META, dict(meta))
+
+    def index_run(self, directory: Path, meta: Mapping[str, Any]) -> RunRecord:
+        """Index the run held in ``directory`` (described by its ``meta.json``), and its analysis."""
+        with self.transaction():
+            self._index_run(directory, meta)
+        rec = self.get(str(meta["id"]))
+        assert rec is not None
+        return rec
+
+    def _index_run(self, directory: Path, meta: Mapping[str, Any]) -> None:
+        rel = (directory / str(meta["file"])).relative_to(self.root).as_posix()
+        crc = meta.get("crc32")
+        db = self.db
+        aid = meta.get("athlete_id")
+        if aid is not None and not db.execute("SELECT 1 FROM athletes WHERE id = ?", (aid,)).fetchone():
+            aid = None
+        db.execute("DELETE FROM runs WHERE path = ? AND id != ?", (rel, meta["id"]))
+        db.execute(
+            "INSERT OR REPLACE INTO runs (id, path, format, size, athlete_id, device_id, "
+            "sensor_run_id, sensor_start_ms, crc32, start_unix_s, duration_s, source, "
+            "source_name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (meta["id"], rel, meta["format"], meta["size"], aid, meta.get("device_id"),
+             meta.get("sensor_run_id"), meta.get("sensor_start_ms"),
+             None if crc is None else int(str(crc), 16),
+             meta.get("start_unix_s"), meta.get("duration_s"), meta["source"],
+             meta["source_name"], meta["added_at"]))
+        ap = directory / ANALYSIS
+        if ap.exists():
+            self._index_analysis(str(meta["id"]), check_analysis(read_json(ap), str(ap)))
+
+    # -------------------------------------------------------------- analysis
+    def set_analysis(self, run_id: str, analysis: Mapping[str, Any]) -> RunRecord:
+        """Keep an ``imurun.analysis/1`` result of a run: its file, its summary and its steps."""
+        run = self.get(run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id[:12]}")
+        d = check_analysis(dict(analysis), f"analysis of run {run.short_id}")
+        with self.transaction():
+            atomic_write_json(run.directory / ANALYSIS, d)
+            self._index_analysis(run.id, d)
+        rec = self.get(run.id)
+        assert rec is not None
+        return rec
+
+    def set_analysis_error(self, run_id: str, error: str) -> None:
+        with self.transaction() as db:
+            db.execute("UPDATE runs SET analysis_error = ? WHERE id = ?", (error, run_id))
+
+    def _index_analysis(self, run_id: str, d: Mapping[str, Any]) -> None:
+        db = self.db
+        db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
+        db.execute("DELETE FROM run_summaries WHERE run_id = ?", (run_id,))
+        summary = d.get("summary") or {}
+        db.execute(f"INSERT INTO run_summaries (run_id, {', '.join(SUMMARY_COLUMNS)}, summary_json) "
+                   f"VALUES ({', '.join('?' * (len(SUMMARY_COLUMNS) + 2))})",
+                   (run_id, *(_num(summary.get(c)) for c in SUMMARY_COLUMNS),
+                    json.dumps(summary, sort_keys=True)))
+        db.executemany(f"INSERT INTO steps (run_id, i, {', '.join(STEP_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' * (len(STEP_COLUMNS) + 2))})",
+                       ((run_id, i, *(_step_value(s, c) for c in STEP_COLUMNS))
+                        for i, s in enumerate(d.get("steps") or ())))
+        db.execute("UPDATE runs SET analysis_version = ?, analysis_error = NULL WHERE id = ?",
+                   (analysis_version(d), run_id))
+
+    def analysis(self, run: RunRecord) -> dict[str, Any] | None:
+        p = run.directory / ANALYSIS
+        return read_json(p) if p.exists() else None
+
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "
+                               "ORDER BY i", (run_id,))
+        return [dict(zip(STEP_COLUMNS, r, strict=True)) for r in rows]
+
+    # -------------------------------------------------------------- check and rebuild
+    def _run_files(self) -> Iterator[tuple[Path, Path | None]]:
+        """(run directory, its meta.json or None) for every run directory on disk."""
+        runs = self.root / "runs"
+        if not runs.is_dir():
+            return
+        for group in sorted(runs.iterdir()):
+            if not group.is_dir() or group.name.startswith("."):
+                continue
+            for d in sorted(group.iterdir()):
+                if d.is_dir() and not d.name.startswith("."):
+                    m = d / RUN_META
+                    yield d, (m if m.exists() else None)
+
+    def _scan(self, report: CheckReport, repair: bool) -> list[tuple[Path, dict[str, Any]]]:
+        """Every complete run on disk with its metadata; notes (and repairs) what is not."""
+        found: list[tuple[Path, dict[str, Any]]] = []
+        for d, m in self._run_files():
+            run_files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
+                         and p.name not in (RUN_META, ANALYSIS) and not p.name.startswith("watch-")]
+            rel_dir = d.relative_to(self.root).as_posix()
+            meta: dict[str, Any] | None = None
+            if m is not None:
+                try:
+                    meta = read_json(m)
+                except StoreError as e:
+                    report.problems.append(f"{rel_dir}: unreadable {RUN_META} ({e})")
+            target = d / str(meta["file"]) if meta and "file" in meta else (
+                run_files[0] if len(run_files) == 1 else None)
+            if target is None or not target.exists():
+                report.problems.append(f"{rel_dir}: no run file (an import or sync was interrupted)")
+                if repair and not run_files:
+                    for p in d.iterdir():
+                        p.unlink()
+                    d.rmdir()
+                    report.repaired.append(f"{rel_dir}: removed the leftover")
+                continue
+            sha = sha256_file(target)
+            if meta is None or meta.get("id") != sha:
+                if meta is not None:
+                    report.problems.append(f"{rel_dir}: {target.name} does not match its {RUN_META} "
+                                           "(damaged or replaced)")
+                    continue
+                report.problems.append(f"{rel_dir}: {RUN_META} missing")
+                if not repair:
+                    continue
+                try:
+                    facts = file_facts(target)
+                except FileFormatError as e:
+                    report.problems.append(f"{rel_dir}: {e.reason}")
+                    continue
+                meta = self.new_run_meta(sha, target.relative_to(self.root).as_posix(), facts,
+                                      self.athlete_of_sensor(facts.device_id) if facts.device_id else None,
+                                      "store", target.name, utc_now())
+                self.write_run_meta(d, meta)
+                report.repaired.append(f"{rel_dir}: wrote {RUN_META} from the run file")
+            found.append((d, meta))
+        return found
+
+    def check(self, *, repair: bool = False) -> CheckReport:
+        """Compare the index with the files; with ``repair``, rebuild the index from the files."""
+        report = CheckReport(repaired=list(self.notes))
+        temps = stale_temp_files(self.root)
+        if temps:
+            report.problems.append(f"{len(temps)} temporary file(s) left by interrupted writes")
+            if repair:
+                for t in temps:
+                    t.unlink(missing_ok=True)
+                report.repaired.append(f"removed {len(temps)} temporary file(s)")
+        ok = self.db.execute("PRAGMA quick_check").fetchone()[0]
+        if ok != "ok":
+            report.problems.append(f"index: {ok}")
+        p = self.root / PROFILES
+        if p.exists():
+            try:
+                want = read_json(p)
+                if want.get("athletes") is not None and want != self._profiles_json():
+                    report.problems.append(f"index: athletes or sensors differ from {PROFILES}")
+            except (StoreError, AttributeError) as e:
+                report.problems.append(f"{PROFILES}: {e}")
+        found = self._scan(report, repair)
+        on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
+        indexed = {r.id: r for r in self.runs()}
+        for rid, r in indexed.items():
+            if rid not in on_disk:
+                report.problems.append(f"index: run {rid[:10]} ({r.rel_path}) has no file")
+        for rid, (d, _meta) in on_disk.items():
+            held = indexed.get(rid)
+            if held is None:
+                report.problems.append(f"index: run {rid[:10]} ({d.relative_to(self.root)}) not indexed")
+            elif (d / ANALYSIS).exists() and held.analysis_version is None:
+                report.problems.append(f"index: analysis of run {rid[:10]} not indexed")
+        from imurun.store.attach import check_attachments
+
+        check_attachments(self, [d for d, _ in found], report, repair=False)
+        report.runs_ok = len(on_disk)
+        if repair and report.problems:
+            self._rebuild(found, report)
+        return report
+
+    def _rebuild(self, found: Sequence[tuple[Path, Mapping[str, Any]]], report: CheckReport) -> None:
+        from imurun.store.attach import check_attachments
+
+        with self.transaction() as db:
+            for table in ("watch_samples", "attachments", "steps", "run_summaries", "runs",
+                          "sensors", "athletes"):
+                db.execute(f"DELETE FROM {table}")
+            if (self.root / PROFILES).exists():
+                self._load_profiles(self.root / PROFILES)
+            for d, meta in found:
+                try:
+                    self._index_run(d, meta)
+                except (StoreError, FileFormatError) as e:
+                    report.problems.append(f"{d.relative_to(self.root)}: {e}")
+            check_attachments(self, [d for d, _ in found], report, repair=True)
+        report.index_rebuilt = True
+        report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _step_value(step: Mapping[str, Any], col: str) -> Any:
+    v = step.get(col)
+    if col in ("side", "activity"):
+        return None if v is None else str(v)
+    return _num(v)
+
+
+def parse_date(s: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError as e:
+        raise UsageError(f"{s!r} is not a date (YYYY-MM-DD)") from e
+
+
+def local_day_start(day: dt.date) -> float:
+    """Unix time of local midnight starting ``day`` (runners think in local dates)."""
+    return dt.datetime.combine(day, dt.time()).astimezone().timestamp()
+

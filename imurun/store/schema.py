@@ -1,0 +1,138 @@
+"""The SQLite index of a library: tables, and the migrations that build them.
+
+The index is derived data: every row can be rebuilt from the files of the library
+(``imurun store check --repair``). Its version is ``PRAGMA user_version``; each migration moves
+it up by one inside one transaction, so a database is always at a version this module knows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from imurun.errors import StoreError
+
+#: Per-step metrics kept as columns (the ``steps`` objects of ``imurun.analysis/1``).
+STEP_COLUMNS: tuple[str, ...] = (
+    "ic_s", "to_s", "side", "activity", "contact_s", "flight_s", "step_s",
+    "vertical_oscillation_m", "braking_mps", "impact_g", "pelvic_tilt_range_deg",
+    "pelvic_drop_deg", "pelvic_rotation_range_deg",
+)
+
+#: Run summary values kept as columns (the ``summary`` object of ``imurun.analysis/1``).
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "n_steps", "running_s", "cadence_spm", "contact_ms", "flight_ms", "contact_balance_left_pct",
+    "vertical_oscillation_cm", "braking_mps", "impact_g", "pelvic_tilt_range_deg",
+    "pelvic_drop_stance_left_deg", "pelvic_drop_stance_right_deg", "pelvic_rotation_range_deg",
+)
+
+_V1 = f"""
+CREATE TABLE athletes (
+    id           TEXT PRIMARY KEY,          -- uuid4 hex, the same in every store
+    name         TEXT NOT NULL,
+    mass_kg      REAL,
+    leg_length_m REAL,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX athletes_name ON athletes (name COLLATE NOCASE);
+
+CREATE TABLE sensors (
+    device_id    TEXT PRIMARY KEY,          -- 16 hex digits
+    athlete_id   TEXT REFERENCES athletes (id) ON DELETE SET NULL,
+    bound_at     TEXT NOT NULL
+);
+
+CREATE TABLE runs (
+    id               TEXT PRIMARY KEY,      -- SHA-256 of the run file
+    path             TEXT NOT NULL UNIQUE,  -- relative to the library root
+    format           TEXT NOT NULL,         -- stored-run, session, csv, xsens
+    size             INTEGER NOT NULL,
+    athlete_id       TEXT REFERENCES athletes (id) ON DELETE SET NULL,
+    device_id        TEXT,
+    sensor_run_id    INTEGER,
+    sensor_start_ms  INTEGER,               -- the run header's start_unix_ms
+    crc32            INTEGER,
+    start_unix_s     REAL,
+    duration_s       REAL,
+    source           TEXT NOT NULL,         -- sync, import, bundle, store
+    source_name      TEXT NOT NULL,
+    added_at         TEXT NOT NULL,
+    analysis_version TEXT,
+    analysis_error   TEXT
+);
+CREATE UNIQUE INDEX runs_sensor ON runs (device_id, sensor_run_id, sensor_start_ms, crc32)
+    WHERE device_id IS NOT NULL AND sensor_run_id IS NOT NULL;
+CREATE INDEX runs_athlete_start ON runs (athlete_id, start_unix_s);
+CREATE INDEX runs_start ON runs (start_unix_s);
+
+CREATE TABLE run_summaries (
+    run_id TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    {", ".join(f"{c} REAL" for c in SUMMARY_COLUMNS)},
+    summary_json TEXT NOT NULL              -- the whole summary object, extra keys included
+);
+
+CREATE TABLE steps (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    i      INTEGER NOT NULL,
+    {", ".join(f"{c} {'TEXT' if c in ('side', 'activity') else 'REAL'}" for c in STEP_COLUMNS)},
+    PRIMARY KEY (run_id, i)
+) WITHOUT ROWID;
+
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_V2 = """
+CREATE TABLE attachments (
+    id           TEXT PRIMARY KEY,          -- SHA-256 of the attached file
+    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,             -- watch-fit
+    path         TEXT NOT NULL UNIQUE,
+    offset_s     REAL NOT NULL,             -- watch time - run time, s
+    overlap_s    REAL NOT NULL,
+    distance_m   REAL,                      -- over the run
+    added_at     TEXT NOT NULL
+);
+CREATE INDEX attachments_run ON attachments (run_id);
+
+CREATE TABLE watch_samples (                -- one row per second of the run the watch covered
+    run_id         TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    t_s            REAL NOT NULL,           -- run time base (that of the steps' ic_s)
+    speed_mps      REAL,
+    distance_m     REAL,                    -- from the start of the run
+    heart_rate_bpm REAL,
+    cadence_spm    REAL,
+    PRIMARY KEY (run_id, t_s)
+) WITHOUT ROWID;
+"""
+
+
+def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
+    def apply(db: sqlite3.Connection) -> None:
+        for stmt in sql.split(";"):
+            if stmt.strip():
+                db.execute(stmt)
+
+    return apply
+
+
+#: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2))
+VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, target: int = VERSION) -> int:
+    """Bring ``db`` (autocommit mode) to version ``target``; return the version it had."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        have = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if have > VERSION:
+            raise StoreError(f"the library index is version {have}, newer than this imurun "
+                             f"knows ({VERSION}); upgrade imurun")
+        for k in range(have, target):
+            MIGRATIONS[k](db)
+            db.execute(f"PRAGMA user_version = {k + 1}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return have

@@ -1,0 +1,159 @@
+"""The runner's and coach's workflows, one function each; the CLI (and the demo) call these.
+
+* :func:`store_and_analyse`: a sync straight into the library, then the analysis of every new run.
+* :func:`import_path`: a bundle, a shared store directory or a single recording, then analyses.
+* :func:`analyse_runs`: (re)analyse runs and keep the results in the library.
+
+Transports stay outside: :func:`store_and_analyse` takes a function that runs a sync into a
+:class:`~imurun.device.sync.RunSink`, so serial and BLE (and tests) go through the same code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from imurun.errors import FileFormatError, ImurunError, UsageError
+from imurun.store.library import Library, RunRecord
+
+if TYPE_CHECKING:
+    from imurun.device.sync import RunSink, SyncReport
+    from imurun.store.bundle import ImportResult
+
+Analyzer = Callable[[RunRecord], dict[str, Any]]
+Progress = Callable[[int, int], None]  # done, total
+
+
+@dataclass(frozen=True)
+class Analysed:
+    """The outcome of analysing one run."""
+
+    run: RunRecord  # as indexed afterwards (with its summary when the analysis succeeded)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    report: SyncReport
+    stored: tuple[RunRecord, ...]  # runs this sync stored
+    analysed: tuple[Analysed, ...]  # includes earlier runs of the sensor left unanalysed
+    analysis_available: bool
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    result: ImportResult
+    analysed: tuple[Analysed, ...]
+    analysis_available: bool
+
+
+def default_analyzer() -> Analyzer | None:
+    """``imurun.analyze`` applied to a library run, or ``None`` while the signal core is absent."""
+    if importlib.util.find_spec("imurun.analysis") is None:
+        return None
+    analyze = getattr(importlib.import_module("imurun.analysis"), "analyze", None)
+    if analyze is None:
+        return None
+
+    def run_analysis(run: RunRecord) -> dict[str, Any]:
+        result = analyze(str(run.path))
+        doc = result.to_json() if hasattr(result, "to_json") else result
+        d = json.loads(doc) if isinstance(doc, str | bytes) else doc
+        if not isinstance(d, dict):
+            raise TypeError(f"imurun.analyze returned {type(d).__name__}, not an analysis document")
+        return d
+
+    return run_analysis
+
+
+def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer | None = None,
+                 progress: Progress | None = None) -> list[Analysed]:
+    """Analyse ``runs`` and keep each result (or its error) in the library.
+
+    A run that cannot be analysed (too short, no running, a damaged file) gets its error recorded
+    and the others go on.
+    """
+    fn = analyzer or default_analyzer()
+    if fn is None:
+        return []
+    out = []
+    for i, run in enumerate(runs):
+        t0 = time.monotonic()
+        try:
+            rec = lib.set_analysis(run.id, fn(run))
+            out.append(Analysed(rec, None, time.monotonic() - t0))
+        except (ImurunError, ValueError, TypeError) as e:
+            # ImurunError: the signal core refused the input; ValueError/TypeError: the input or the
+            # result was not what was expected. Either way this run only.
+            msg = str(e) or type(e).__name__
+            lib.set_analysis_error(run.id, msg)
+            out.append(Analysed(lib.get(run.id) or run, msg, time.monotonic() - t0))
+        if progress is not None:
+            progress(i + 1, len(runs))
+    return out
+
+
+def unanalysed(lib: Library, *, device_id: str | None = None) -> list[RunRecord]:
+    """Runs with neither an analysis nor a recorded analysis error."""
+    return [r for r in lib.runs() if r.analysis_version is None and r.analysis_error is None
+            and (device_id is None or r.device_id == device_id)]
+
+
+def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
+                      analyse: bool = True, analyzer: Analyzer | None = None,
+                      progress: Progress | None = None) -> SyncOutcome:
+    """Run ``sync`` into the library, then analyse the runs it stored.
+
+    Runs of the same sensor that an interrupted earlier sync stored but did not analyse are
+    analysed too, so running the sync again completes everything.
+    """
+    from imurun.store.sink import LibrarySink
+
+    sink = LibrarySink(lib)
+    report = sync(sink)
+    fn = (analyzer or default_analyzer()) if analyse else None
+    analysed: list[Analysed] = []
+    if fn is not None:
+        todo = {r.id: r for r in sink.stored}
+        todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
+        analysed = analyse_runs(lib, list(todo.values()), analyzer=fn, progress=progress)
+    stored = tuple(lib.get(r.id) or r for r in sink.stored)
+    return SyncOutcome(report, stored, tuple(analysed), fn is not None)
+
+
+def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = True,
+                analyzer: Analyzer | None = None, progress: Progress | None = None,
+                ) -> ImportOutcome:
+    """Import a bundle, a shared store directory, or one recording; analyse what came unanalysed."""
+    from imurun.store.bundle import ImportResult, import_bundle, is_bundle
+
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{p}: no such file or directory")
+    if p.is_dir() or is_bundle(p):
+        result = import_bundle(lib, p, progress=progress)
+    else:
+        with open(p, "rb") as fh:
+            head = fh.read(12)
+        if len(head) >= 12 and head[8:12] == b".FIT":
+            raise FileFormatError(str(p), "a FIT file: attach it to its run with "
+                                          "`imurun attach RUN FILE`")
+        add = lib.add_file(p, source="import")
+        result = ImportResult(p.name)
+        (result.added if add.added else result.already).append(add.run)
+    fn = (analyzer or default_analyzer()) if analyse else None
+    todo = [r for r in result.added if r.analysis_version is None]
+    analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []
+    return ImportOutcome(result, tuple(analysed), fn is not None)
