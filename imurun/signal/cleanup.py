@@ -1,0 +1,310 @@
+"""Clean-up before analysis: uniform segments, very short gaps bridged, saturation marked.
+
+One verb, :func:`prepare`, turns a :class:`imurun.ingest.recording.Recording` (sensor frame, SI
+units, segments of contiguous samples, gaps with causes) into a :class:`PreparedSignal` that
+the rest of the pipeline can filter segment by segment. What it does, in order:
+
+1. **Bridge very short gaps** (:attr:`CleanupSettings.bridge_max_samples`, default 2 missing
+   samples = 10 ms at 200 Hz): when two consecutive segments of the same boot are separated by
+   at most that many missing samples, and the cause is a lost or corrupt frame or a hole in the
+   source file, the missing samples are filled by **linear interpolation** and the two segments
+   are joined. Filled samples are flagged (``PreparedSignal.bridged``) and counted in the data
+   quality. A gap across a reboot or a disconnect is never bridged (the clock may have jumped),
+   nor is a gap whose duration disagrees with its sample count by more than half a sample.
+   Rationale: every segment boundary restarts the filters and loses the step around it; two
+   interpolated samples cannot move an event by more than their own duration. Longer gaps are
+   kept as gaps: nothing is filtered across them.
+2. **Resample non-uniform segments**: a segment whose sample intervals deviate from ``1 /
+   fs_hz`` by more than :attr:`CleanupSettings.uniform_tolerance` (relative) is linearly
+   interpolated onto a uniform grid starting at its first sample (CSV files with jittered
+   time stamps). Sources built by :mod:`imurun.ingest` are already uniform and pass unchanged.
+3. **Mark saturation**: a sample is saturated when an axis sits at the sensor's full scale.
+   With :attr:`CleanupSettings.acc_range_g` (or ``gyr_range_rads``) known, at or beyond 99.5 % of
+   it; otherwise, when an axis repeats its recording-wide extreme value on at least
+   :attr:`CleanupSettings.saturation_min_run` consecutive samples and that extreme is beyond
+   4 g (4 rad/s): a flat top at the largest value is what clipping looks like, and real running
+   signals do not repeat their maximum exactly. Saturated samples are kept (the timing they carry
+   is still right); metrics that read their amplitude (impact) are withheld for the steps
+   concerned.
+
+Segments shorter than :attr:`CleanupSettings.min_segment_s` are kept in the arrays but dropped
+from ``segments`` and counted as time not analysed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from imurun.consts import G_MS2
+from imurun.errors import SignalError
+from imurun.ingest.recording import GapCause, Recording
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+__all__ = ["CleanupSettings", "PreparedSignal", "prepare", "saturation_mask"]
+
+_BRIDGEABLE = frozenset({GapCause.LOST_FRAMES, GapCause.CORRUPT, GapCause.SOURCE,
+                         GapCause.DAMAGED_BLOCK})
+
+
+@dataclass(frozen=True)
+class CleanupSettings:
+    """Clean-up (:func:`prepare`). The defaults are the product.
+
+    Attributes:
+        bridge_max_samples: gaps of at most this many missing samples are filled by linear
+            interpolation (0 disables bridging).
+        uniform_tolerance: relative deviation of a sample interval from ``1 / fs_hz`` above
+            which a segment is resampled.
+        acc_range_g / gyr_range_rads: the sensor's full scale when known (``None``: detect
+            clipping from flat tops).
+        saturation_min_run: flat-top length (samples) that counts as clipping.
+        min_segment_s: shorter segments are not analysed.
+
+    """
+
+    bridge_max_samples: int = 2
+    uniform_tolerance: float = 0.02
+    acc_range_g: float | None = None
+    gyr_range_rads: float | None = None
+    saturation_min_run: int = 2
+    min_segment_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.bridge_max_samples < 0:
+            raise SignalError("bridge_max_samples must be >= 0")
+        if not self.uniform_tolerance > 0:
+            raise SignalError("uniform_tolerance must be > 0")
+        if self.saturation_min_run < 2:
+            raise SignalError("saturation_min_run must be >= 2")
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedSignal:
+    """Uniform, gap-aware samples ready for the signal layer (sensor frame, SI units).
+
+    Attributes:
+        t_s: ``(n,)`` time in the input's own time base, s.
+        sf_acc_ms2 / sf_gyr_rads: ``(n, 3)`` specific force and angular rate in the sensor
+            frame (``sf_gyr_rads`` is ``None`` for accelerometer-only input).
+        fs_hz: sample rate inside every segment.
+        segments: ``(start, stop)`` sample ranges analysed (long enough, uniform).
+        short_segments: ranges too short to analyse.
+        bridged: ``(n,)`` samples filled by interpolation.
+        saturated: ``(n,)`` samples where an axis clipped.
+        bridged_gaps: how many gaps were filled.
+        resampled_segments: how many segments were resampled onto a uniform grid.
+
+    """
+
+    t_s: FloatArray
+    sf_acc_ms2: FloatArray
+    sf_gyr_rads: FloatArray | None
+    fs_hz: float
+    segments: tuple[tuple[int, int], ...]
+    short_segments: tuple[tuple[int, int], ...]
+    bridged: BoolArray
+    saturated: BoolArray
+    bridged_gaps: int
+    resampled_segments: int
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.t_s.shape[0])
+
+    @property
+    def has_gyro(self) -> bool:
+        return self.sf_gyr_rads is not None
+
+
+def prepare(rec: Recording, settings: CleanupSettings | None = None) -> PreparedSignal:
+    """Bridge very short gaps, resample non-uniform segments and mark saturation.
+
+    The recording is not modified; arrays are copied only where something changes.
+    """
+    cfg = CleanupSettings() if settings is None else settings
+    fs = float(rec.fs_hz)
+    t, acc, gyr = rec.t_s, rec.acc_ms2, rec.gyr_rads
+    segs = [(s.start, s.stop) for s in rec.segments]
+    boots = [s.boot_id for s in rec.segments]
+
+    # 1. bridge very short gaps (a loop over gaps; there are few)
+    joins = _bridgeable(rec, segs, boots, fs, cfg.bridge_max_samples)
+    bridged = np.zeros(t.shape[0], dtype=bool)
+    n_bridged_gaps = len(joins)
+    if joins:
+        t, acc, gyr, bridged, segs = _bridge(t, acc, gyr, segs, joins, fs)
+
+    # 2. resample segments whose timing is not uniform
+    n_resampled = 0
+    period = 1.0 / fs
+    pieces: list[tuple[int, int, FloatArray, FloatArray, FloatArray | None, BoolArray]] = []
+    for a, b in segs:
+        if b - a < 3:
+            continue
+        dt = np.diff(t[a:b])
+        if np.max(np.abs(dt - period)) <= cfg.uniform_tolerance * period:
+            continue
+        span = t[b - 1] - t[a]
+        m = int(np.floor(span * fs + 1e-9)) + 1
+        grid = t[a] + np.arange(m) / fs
+        ra = np.column_stack([np.interp(grid, t[a:b], acc[a:b, j]) for j in range(3)])
+        rg = None if gyr is None else np.column_stack(
+            [np.interp(grid, t[a:b], gyr[a:b, j]) for j in range(3)])
+        rb = np.interp(grid, t[a:b], bridged[a:b].astype(np.float64)) > 0
+        pieces.append((a, b, grid, ra, rg, rb))
+        n_resampled += 1
+    if pieces:
+        t, acc, gyr, bridged, segs = _splice(t, acc, gyr, bridged, segs, pieces)
+
+    # 3. saturation
+    saturated = saturation_mask(acc, cfg.saturation_min_run,
+                                None if cfg.acc_range_g is None else cfg.acc_range_g * G_MS2,
+                                4.0 * G_MS2)
+    if gyr is not None:
+        saturated |= saturation_mask(gyr, cfg.saturation_min_run, cfg.gyr_range_rads, 4.0)
+
+    min_len = max(int(np.ceil(cfg.min_segment_s * fs)), 1)
+    long_segs = tuple((a, b) for a, b in segs if b - a >= min_len)
+    short = tuple((a, b) for a, b in segs if b - a < min_len)
+    for arr in (t, acc, gyr, bridged, saturated):
+        if arr is not None and arr.flags.writeable and arr.base is None:
+            arr.setflags(write=False)
+    return PreparedSignal(t_s=t, sf_acc_ms2=acc, sf_gyr_rads=gyr, fs_hz=fs, segments=long_segs,
+                          short_segments=short, bridged=bridged, saturated=saturated,
+                          bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled)
+
+
+def saturation_mask(x: npt.ArrayLike, min_run: int = 2, full_scale: float | None = None,
+                    min_level: float = 0.0) -> BoolArray:
+    """``(n,)`` mask of samples where any axis of ``x`` (``(n, 3)``) sits at full scale.
+
+    With ``full_scale``: ``|x| >= 0.995 full_scale``. Without: an axis equal to its
+    recording-wide maximum (or minimum) of magnitude ``>= min_level`` on at least ``min_run``
+    consecutive samples (those samples, and any other sample at that extreme, are flagged).
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise SignalError(f"x must have shape (n, 3), got {arr.shape}")
+    n = arr.shape[0]
+    out = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out
+    if full_scale is not None:
+        with np.errstate(invalid="ignore"):
+            return np.asarray(np.any(np.abs(arr) >= 0.995 * full_scale, axis=1))
+    for j in range(3):
+        col = arr[:, j]
+        if not np.any(np.isfinite(col)):
+            continue
+        for ext in (np.nanmax(col), np.nanmin(col)):
+            if abs(ext) < min_level:
+                continue
+            at = col == ext
+            # longest run of consecutive samples at the extreme
+            d = np.diff(np.concatenate(([0], at.view(np.int8), [0])))
+            starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+            if starts.size and int(np.max(stops - starts)) >= min_run:
+                out |= at
+    return out
+
+
+# ---------------------------------------------------------------------------- helpers
+def _bridgeable(rec: Recording, segs: list[tuple[int, int]], boots: list[int | None], fs: float,
+                max_missing: int) -> list[int]:
+    """Indices ``i`` of the boundaries between segment ``i`` and ``i + 1`` that can be filled."""
+    if max_missing <= 0 or len(segs) < 2:
+        return []
+    t = rec.t_s
+    out = []
+    for i in range(len(segs) - 1):
+        if boots[i] != boots[i + 1]:
+            continue
+        last, first = segs[i][1] - 1, segs[i + 1][0]
+        dt = float(t[first] - t[last])
+        missing = dt * fs - 1.0
+        k = int(round(missing))
+        if not 1 <= k <= max_missing or abs(missing - k) > 0.5:
+            continue
+        cause = _gap_cause(rec, float(t[last]), float(t[first]))
+        if cause in _BRIDGEABLE:
+            out.append(i)
+    return out
+
+
+def _gap_cause(rec: Recording, t_a: float, t_b: float) -> GapCause | None:
+    for g in rec.gaps:
+        if abs(g.start_s - t_a) < 1e-6 and abs(g.end_s - t_b) < 1e-6:
+            return g.cause
+    for g in rec.gaps:  # tolerate rounding of the recorded gap times
+        if g.start_s <= t_b and g.end_s >= t_a:
+            return g.cause
+    return GapCause.UNKNOWN
+
+
+def _bridge(t: FloatArray, acc: FloatArray, gyr: FloatArray | None,
+            segs: list[tuple[int, int]], joins: list[int], fs: float,
+            ) -> tuple[FloatArray, FloatArray, FloatArray | None, BoolArray,
+                       list[tuple[int, int]]]:
+    """Fill the gaps after the segments in ``joins`` and merge the segments they separate."""
+    join_set = set(joins)
+    t_parts: list[FloatArray] = []
+    a_parts: list[FloatArray] = []
+    g_parts: list[FloatArray] = []
+    b_parts: list[BoolArray] = []
+    new_segs: list[tuple[int, int]] = []
+    pos = 0
+    cur_start = 0
+    for i, (a, b) in enumerate(segs):
+        t_parts.append(t[a:b])
+        a_parts.append(acc[a:b])
+        if gyr is not None:
+            g_parts.append(gyr[a:b])
+        b_parts.append(np.zeros(b - a, dtype=bool))
+        pos += b - a
+        if i in join_set:
+            a2 = segs[i + 1][0]
+            k = int(round((t[a2] - t[b - 1]) * fs)) - 1
+            w = (np.arange(1, k + 1) / (k + 1))[:, None]
+            t_parts.append(t[b - 1] + (t[a2] - t[b - 1]) * w[:, 0])
+            a_parts.append(acc[b - 1] * (1 - w) + acc[a2] * w)
+            if gyr is not None:
+                g_parts.append(gyr[b - 1] * (1 - w) + gyr[a2] * w)
+            b_parts.append(np.ones(k, dtype=bool))
+            pos += k
+        else:
+            new_segs.append((cur_start, pos))
+            cur_start = pos
+    return (np.concatenate(t_parts), np.concatenate(a_parts),
+            None if gyr is None else np.concatenate(g_parts), np.concatenate(b_parts), new_segs)
+
+
+def _splice(t: FloatArray, acc: FloatArray, gyr: FloatArray | None, bridged: BoolArray,
+            segs: list[tuple[int, int]],
+            pieces: list[tuple[int, int, FloatArray, FloatArray, FloatArray | None, BoolArray]],
+            ) -> tuple[FloatArray, FloatArray, FloatArray | None, BoolArray,
+                       list[tuple[int, int]]]:
+    """Replace the resampled segments and renumber all segments."""
+    by_start = {p[0]: p for p in pieces}
+    t_parts, a_parts, g_parts, b_parts = [], [], [], []
+    new_segs: list[tuple[int, int]] = []
+    pos = 0
+    for a, b in segs:
+        if a in by_start:
+            _, _, tt, aa, gg, bb = by_start[a]
+        else:
+            tt, aa, gg, bb = t[a:b], acc[a:b], None if gyr is None else gyr[a:b], bridged[a:b]
+        t_parts.append(tt)
+        a_parts.append(aa)
+        if gyr is not None:
+            assert gg is not None
+            g_parts.append(gg)
+        b_parts.append(bb)
+        new_segs.append((pos, pos + tt.shape[0]))
+        pos += tt.shape[0]
+    return (np.concatenate(t_parts), np.concatenate(a_parts),
+            None if gyr is None else np.concatenate(g_parts), np.concatenate(b_parts), new_segs)

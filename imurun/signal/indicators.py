@@ -1,0 +1,294 @@
+"""Form indicators: what in a run's numbers is worth a closer look, with the evidence behind it.
+
+Indicators, never verdicts. Every indicator says what was measured, which threshold it is
+compared with, what published research has associated with it (in careful words: associations
+in groups of runners, not predictions for one person), and suggests talking to a coach or a
+physiotherapist. Thresholds are **product choices** informed by the cited work and by what
+consumer devices display; none of them is a clinical cut-off, and ``docs/metrics.md``
+("Form indicators") says where each comes from. When the runner's own baseline (an earlier
+:class:`imurun.signal.results.RunSummary`) is given, each indicator is also compared with it,
+which is usually more meaningful than any population threshold.
+
+Levels: ``"not_raised"``, ``"raised"``, ``"strongly_raised"``, ``"info"`` (no threshold:
+tracked for the runner's own comparison) and ``"unknown"`` (the value cannot be computed;
+``reason`` says why).
+
+Not offered, on purpose: an impact loading-rate indicator (vertical average loading rate has
+been associated with overuse problems by Davis et al. 2016, but rates estimated from
+accelerometers were not precise enough in Kiernan, Ng & Hawkins 2023, Sensors 23:8719), and
+anything about low back pain (its established risk factors are not gait metrics: Maselli et al.
+2020).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from imurun.signal.results import Evidence, Indicator, RunSummary
+
+__all__ = ["EVIDENCE", "IndicatorSettings", "form_indicators"]
+
+#: The sources the indicators cite (short citation -> what they found, in our words).
+EVIDENCE: Final = {
+    "bramah2018": Evidence(
+        "Bramah C, Preece SJ, Gill N, Herrington L. Am J Sports Med 2018;46(12):3023-3031",
+        "Runners with common overuse complaints (knee, shin, Achilles) ran with more "
+        "contralateral pelvic drop than runners without; each extra degree went with about 80 % "
+        "higher odds of being in the affected group (retrospective, motion capture)."),
+    "lieberman2015": Evidence(
+        "Lieberman DE, Warrener AG, Wang J, Castillo ER. J Exp Biol 2015;218:3406-3414",
+        "Landing with the foot further ahead of the hip and at a lower step rate went with "
+        "larger braking forces."),
+    "heiderscheit2011": Evidence(
+        "Heiderscheit BC, Chumanov ES, Michalski MP, Wille CM, Ryan MB. Med Sci Sports Exerc "
+        "2011;43(2):296-302",
+        "Raising step rate by 5-10 % at the same speed reduced the load on the hip and knee."),
+    "napier2018": Evidence(
+        "Napier C, MacLean CL, Maurer J, Taunton JE, Hunt MA. Scand J Med Sci Sports "
+        "2018;28(10):2164-2172",
+        "Higher peak braking force was associated with running-related complaints in a "
+        "prospective study of female recreational runners."),
+    "schache2000": Evidence(
+        "Schache AG, Blanch PD, Murphy AT. Br J Sports Med 2000;34:279-283",
+        "More anterior pelvic tilt during running went with less hip extension range."),
+    "zifchock2006": Evidence(
+        "Zifchock RA, Davis I, Hamill J. J Biomech 2006;39(15):2792-2797",
+        "Left/right asymmetry by itself did not separate runners with and without a history "
+        "of tibial stress problems: an individual's usual balance is the better reference."),
+    "reenalda2016": Evidence(
+        "Reenalda J, Maartens E, Homan L, Buurke JH. J Biomech 2016;49(14):3362-3367",
+        "Running mechanics measured with body-worn sensors changed progressively over a "
+        "marathon as runners tired."),
+}
+
+_SUGGEST: Final = ("This is a form indicator, not a medical finding; a running coach or a "
+                   "physiotherapist can tell whether it matters for you.")
+
+
+@dataclass(frozen=True)
+class IndicatorSettings:
+    """Thresholds of the form indicators (product choices; see ``docs/metrics.md``).
+
+    Attributes:
+        braking_mps: overstriding is raised above this median braking (strong: ``_strong``).
+        cadence_low_spm / contact_high_ms: supporting signs of overstriding mentioned with it.
+        pelvic_drop_deg: pelvic drop per stance side (strong: ``_strong``).
+        imbalance_pct_points: contact-time balance further than this from 50 % (strong:
+            ``_strong``).
+        drift_contact_pct: contact time growing by more than this from the first to the last
+            third of the run (strong: ``_strong``).
+        baseline_*: changes from the runner's own baseline that raise an indicator.
+
+    """
+
+    braking_mps: float = 0.35
+    braking_mps_strong: float = 0.5
+    cadence_low_spm: float = 155.0
+    contact_high_ms: float = 300.0
+    pelvic_drop_deg: float = 8.0
+    pelvic_drop_deg_strong: float = 11.0
+    imbalance_pct_points: float = 2.0
+    imbalance_pct_points_strong: float = 5.0
+    drift_contact_pct: float = 5.0
+    drift_contact_pct_strong: float = 10.0
+    baseline_braking_pct: float = 15.0
+    baseline_drop_deg: float = 1.5
+    baseline_tilt_deg: float = 2.0
+    baseline_imbalance_pct_points: float = 1.5
+
+
+def _level(value: float, threshold: float, strong: float, direction: str = "above") -> str:
+    if not math.isfinite(value):
+        return "unknown"
+    sign = 1.0 if direction == "above" else -1.0
+    if sign * (value - strong) > 0:
+        return "strongly_raised"
+    if sign * (value - threshold) > 0:
+        return "raised"
+    return "not_raised"
+
+
+def _escalate(level: str, by_baseline: bool) -> str:
+    if by_baseline and level == "not_raised":
+        return "raised"
+    if by_baseline and level == "info":
+        return "raised"
+    return level
+
+
+def _fmt(x: float, unit: str, digits: int = 1) -> str:
+    return f"{x:.{digits}f} {unit}" if math.isfinite(x) else "unknown"
+
+
+def form_indicators(summary: RunSummary, *, baseline: RunSummary | None = None,
+                    anterior_tilt_deg: float = math.nan, anterior_tilt_reason: str = "",
+                    settings: IndicatorSettings | None = None) -> tuple[Indicator, ...]:
+    """The form indicators of one run.
+
+    Args:
+        summary: the run's summary.
+        baseline: an earlier summary of the same runner (e.g. a typical run), or ``None``.
+        anterior_tilt_deg: mean pelvic tilt while running relative to standing, degrees (NaN
+            when the recording has no standing still to calibrate against).
+        anterior_tilt_reason: why ``anterior_tilt_deg`` is NaN.
+        settings: :class:`IndicatorSettings`.
+
+    """
+    cfg = IndicatorSettings() if settings is None else settings
+    out = [
+        _overstriding(summary, baseline, cfg),
+        _pelvic_drop(summary, baseline, cfg, "left"),
+        _pelvic_drop(summary, baseline, cfg, "right"),
+        _anterior_tilt(summary, baseline, cfg, anterior_tilt_deg, anterior_tilt_reason),
+        _asymmetry(summary, baseline, cfg),
+        _drift(summary, cfg),
+    ]
+    return tuple(out)
+
+
+def _baseline(summary_value: float, baseline: RunSummary | None, name: str) -> tuple[float, float]:
+    if baseline is None:
+        return math.nan, math.nan
+    b = float(getattr(baseline, name))
+    return b, summary_value - b
+
+
+def _overstriding(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -> Indicator:
+    v = s.braking_mps
+    b, d = _baseline(v, base, "braking_mps")
+    level = _level(v, cfg.braking_mps, cfg.braking_mps_strong)
+    by_base = math.isfinite(d) and math.isfinite(b) and b > 0 and 100 * d / b > cfg.baseline_braking_pct
+    level = _escalate(level, by_base)
+    signs = []
+    if math.isfinite(s.cadence_spm) and s.cadence_spm < cfg.cadence_low_spm:
+        signs.append(f"a step rate of {s.cadence_spm:.0f} steps/min (below "
+                     f"{cfg.cadence_low_spm:.0f})")
+    if math.isfinite(s.contact_ms) and s.contact_ms > cfg.contact_high_ms:
+        signs.append(f"a contact time of {s.contact_ms:.0f} ms (above {cfg.contact_high_ms:.0f})")
+    msg = (f"You lost a median {_fmt(v, 'm/s', 2)} of forward speed at each landing "
+           f"(threshold {cfg.braking_mps:.2f} m/s).")
+    if signs:
+        msg += " Other signs of landing far ahead of the body: " + " and ".join(signs) + "."
+    if level in ("raised", "strongly_raised"):
+        msg += (" Larger braking has been associated in research with landing with the foot "
+                "far ahead of the hip (overstriding) and with running-related complaints; a "
+                "slightly higher step rate is a common cue.")
+    if math.isfinite(d):
+        msg += f" Your baseline: {_fmt(b, 'm/s', 2)} ({d:+.2f} m/s)."
+    reason = "" if math.isfinite(v) else "braking needs the forward acceleration axis"
+    return Indicator("overstriding", "Braking at landing (overstriding)", "braking_mps", v,
+                     "m/s", cfg.braking_mps, "above", level,
+                     (EVIDENCE["lieberman2015"], EVIDENCE["napier2018"],
+                      EVIDENCE["heiderscheit2011"]),
+                     msg + " " + _SUGGEST, b, d, reason)
+
+
+def _pelvic_drop(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
+                 side: str) -> Indicator:
+    name = f"pelvic_drop_stance_{side}_deg"
+    v = float(getattr(s, name))
+    b, d = _baseline(v, base, name)
+    level = _level(v, cfg.pelvic_drop_deg, cfg.pelvic_drop_deg_strong)
+    level = _escalate(level, math.isfinite(d) and d > cfg.baseline_drop_deg)
+    other = "right" if side == "left" else "left"
+    msg = (f"While on your {side} foot, your {other} hip dropped a median "
+           f"{_fmt(v, 'degrees')} (threshold {cfg.pelvic_drop_deg:.0f} degrees).")
+    if level in ("raised", "strongly_raised"):
+        msg += (" More pelvic drop during stance has been associated in research with common "
+                "overuse complaints of the knee, shin and Achilles; hip strength and control "
+                "work is what coaches and physiotherapists usually look at.")
+    if math.isfinite(d):
+        msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
+    reason = "" if math.isfinite(v) else "pelvic drop needs a gyroscope and sides for the steps"
+    return Indicator(f"pelvic_drop_{side}", f"Pelvic drop, {side} stance", name, v, "deg",
+                     cfg.pelvic_drop_deg, "above", level, (EVIDENCE["bramah2018"],),
+                     msg + " " + _SUGGEST, b, d, reason)
+
+
+def _anterior_tilt(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
+                   tilt_deg: float, tilt_reason: str) -> Indicator:
+    # the tilt relative to standing when it is known, else the tilt range as the tracked value
+    if math.isfinite(tilt_deg):
+        v, metric, what = tilt_deg, "pelvic_anterior_tilt_deg", "more anterior than standing"
+        b, d = math.nan, math.nan
+        reason = ""
+    else:
+        v, metric = s.pelvic_tilt_range_deg, "pelvic_tilt_range_deg"
+        what = "of forward-backward tilt range per step"
+        b, d = _baseline(v, base, "pelvic_tilt_range_deg")
+        reason = tilt_reason or "absolute anterior tilt needs standing still before the run"
+    level = "info" if math.isfinite(v) else "unknown"
+    level = _escalate(level, math.isfinite(d) and d > cfg.baseline_tilt_deg)
+    msg = f"Your pelvis ran {_fmt(v, 'degrees')} {what}."
+    msg += (" There is no agreed threshold; more anterior tilt while running has been "
+            "associated in research with less hip extension, so it is tracked against your own "
+            "runs.")
+    if math.isfinite(d):
+        msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
+    elif not math.isfinite(tilt_deg):
+        msg += f" ({reason}.)"
+    return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, v, "deg", math.nan,
+                     "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d,
+                     "" if math.isfinite(v) else reason)
+
+
+def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -> Indicator:
+    bal = s.contact_balance_left_pct
+    v = abs(bal - 50.0) if math.isfinite(bal) else math.nan
+    b = d = math.nan
+    if base is not None and math.isfinite(base.contact_balance_left_pct):
+        b = abs(base.contact_balance_left_pct - 50.0)
+        d = v - b
+    level = _level(v, cfg.imbalance_pct_points, cfg.imbalance_pct_points_strong)
+    level = _escalate(level, math.isfinite(d) and d > cfg.baseline_imbalance_pct_points)
+    msg = (f"{_fmt(bal, '%', 1)} of your ground contact time was on the left foot "
+           f"({_fmt(v, 'percentage points', 1)} from even; threshold "
+           f"{cfg.imbalance_pct_points:.0f}).")
+    if level in ("raised", "strongly_raised"):
+        msg += (" Asymmetry by itself has not been consistently linked to running complaints "
+                "in research; a change from your usual balance is the more useful signal.")
+    if math.isfinite(d):
+        msg += f" Your baseline: {_fmt(b, 'percentage points', 1)} from even."
+    reason = "" if math.isfinite(v) else "balance needs the side of each step (lateral axis)"
+    return Indicator("asymmetry", "Left/right contact time balance", "contact_balance_left_pct",
+                     v, "% points", cfg.imbalance_pct_points, "above", level,
+                     (EVIDENCE["zifchock2006"],), msg + " " + _SUGGEST, b, d, reason)
+
+
+def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
+    try:
+        dr = s.get_drift("contact_ms")
+    except KeyError:
+        dr = None
+    v = dr.change_pct if dr is not None else math.nan
+    level = _level(v, cfg.drift_contact_pct, cfg.drift_contact_pct_strong)
+    parts = []
+    for name, unit, label in (("cadence_spm", "steps/min", "step rate"),
+                              ("vertical_oscillation_cm", "cm", "bounce"),
+                              ("pelvic_drop_deg", "degrees", "pelvic drop")):
+        try:
+            x = s.get_drift(name)
+        except KeyError:
+            continue
+        if math.isfinite(x.change):
+            parts.append(f"{label} {x.first_third:.1f} -> {x.last_third:.1f} {unit}")
+    if math.isfinite(v):
+        assert dr is not None
+        msg = (f"Contact time went from {dr.first_third:.0f} ms in the first third of your "
+               f"running to {dr.last_third:.0f} ms in the last ({v:+.1f} %; threshold "
+               f"+{cfg.drift_contact_pct:.0f} %).")
+        if parts:
+            msg += " Also: " + "; ".join(parts) + "."
+        if level in ("raised", "strongly_raised"):
+            msg += (" Form that changes as you tire has been described in research with "
+                    "body-worn sensors; it can be a sign the run was long or hard for your "
+                    "current fitness.")
+        reason = ""
+    else:
+        reason = "needs at least 10 minutes of running with contact times"
+        msg = f"Form drift not computed ({reason})."
+    return Indicator("form_drift", "Form drift with fatigue", "contact_ms", v, "%",
+                     cfg.drift_contact_pct, "above", level, (EVIDENCE["reenalda2016"],),
+                     msg + " " + _SUGGEST, math.nan, math.nan, reason)

@@ -1,0 +1,214 @@
+"""Run summary: medians and spread, per side, per minute, first vs last third, variability.
+
+:func:`summarise` reduces a :class:`imurun.signal.results.StepTable` to a
+:class:`imurun.signal.results.RunSummary`. Only running steps count; medians (not means) so
+that a few bad steps (a stumble, a step across a gap) do not move the summary. Definitions of
+every field: ``docs/metrics.md`` ("Run summary").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import median_filter
+
+from imurun.signal.events import Side
+from imurun.signal.results import (
+    DataQuality,
+    Drift,
+    MetricSpread,
+    PerMinute,
+    RunSummary,
+    StepTable,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["SUMMARY_METRICS", "SummarySettings", "summarise"]
+
+#: Robust standard deviation from the median absolute deviation (normal distribution).
+MAD_TO_SD: Final = 1.4826
+
+
+def _cadence(s: StepTable) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(60.0 / s.step_s)
+
+
+#: (summary name, unit, per-step values in the summary unit)
+SUMMARY_METRICS: Final[tuple[tuple[str, str, Callable[[StepTable], FloatArray]], ...]] = (
+    ("cadence_spm", "steps/min", _cadence),
+    ("contact_ms", "ms", lambda s: s.contact_s * 1e3),
+    ("flight_ms", "ms", lambda s: s.flight_s * 1e3),
+    ("step_ms", "ms", lambda s: s.step_s * 1e3),
+    ("vertical_oscillation_cm", "cm", lambda s: s.vertical_oscillation_m * 1e2),
+    ("braking_mps", "m/s", lambda s: s.braking_mps),
+    ("impact_g", "g", lambda s: s.impact_g),
+    ("peak_force_bw", "BW", lambda s: s.peak_force_bw),
+    ("vertical_stiffness_kn_m", "kN/m", lambda s: s.vertical_stiffness_kn_m),
+    ("pelvic_tilt_range_deg", "deg", lambda s: s.pelvic_tilt_range_deg),
+    ("pelvic_drop_deg", "deg", lambda s: s.pelvic_drop_deg),
+    ("pelvic_rotation_range_deg", "deg", lambda s: s.pelvic_rotation_range_deg),
+)
+
+
+@dataclass(frozen=True)
+class SummarySettings:
+    """Run summary (:func:`summarise`).
+
+    Attributes:
+        min_steps: fewer valid values than this give NaN (a median of two steps means little).
+        min_drift_running_s: shorter runs get no first-vs-last-third drift.
+        variability_window_steps: step-time variability is measured around a running median
+            of this many steps, so pace changes do not count as variability.
+        minute_s: length of a bin of the per-minute series, s.
+
+    """
+
+    min_steps: int = 10
+    min_drift_running_s: float = 600.0
+    variability_window_steps: int = 11
+    minute_s: float = 60.0
+
+
+def _median(x: FloatArray, min_n: int) -> float:
+    v = x[np.isfinite(x)]
+    return float(np.median(v)) if v.size >= min_n else float("nan")
+
+
+def summarise(steps: StepTable, quality: DataQuality, *, t_start_s: float,
+              settings: SummarySettings | None = None) -> RunSummary:
+    """The :class:`RunSummary` of ``steps`` (running steps only), with ``quality`` attached.
+
+    ``t_start_s`` is the time the per-minute bins count from (the recording's first sample).
+    """
+    cfg = SummarySettings() if settings is None else settings
+    run = steps.select(steps.is_running)
+    n_walk = int(np.count_nonzero(steps.activity == "walk"))
+    left = run.side == Side.LEFT
+    right = run.side == Side.RIGHT
+    mn = cfg.min_steps
+    values = {name: fn(run) for name, _, fn in SUMMARY_METRICS}
+
+    spread = []
+    for name, unit, _ in SUMMARY_METRICS:
+        x = values[name]
+        ok = np.isfinite(x)
+        if np.count_nonzero(ok) >= mn:
+            p25, med, p75 = (float(v) for v in np.percentile(x[ok], [25, 50, 75]))
+        else:
+            p25 = med = p75 = float("nan")
+        spread.append(MetricSpread(name, unit, int(np.count_nonzero(ok)), med, p25, p75,
+                                   _median(x[left], mn), _median(x[right], mn)))
+    medians = {s.name: s.median for s in spread}
+    c_l = _median(run.contact_s[left], mn)
+    c_r = _median(run.contact_s[right], mn)
+    balance = 100.0 * c_l / (c_l + c_r) if np.isfinite(c_l + c_r) else float("nan")
+    step_med = _median(run.step_s, mn)
+    drop = values["pelvic_drop_deg"]
+    return RunSummary(
+        n_steps=len(run),
+        n_walking_steps=n_walk,
+        running_s=float(np.nansum(run.step_s)),
+        walking_s=float(np.nansum(steps.step_s[steps.activity == "walk"])),
+        cadence_spm=60.0 / step_med if np.isfinite(step_med) else float("nan"),
+        contact_ms=medians["contact_ms"],
+        flight_ms=medians["flight_ms"],
+        step_ms=medians["step_ms"],
+        contact_balance_left_pct=balance,
+        vertical_oscillation_cm=medians["vertical_oscillation_cm"],
+        braking_mps=medians["braking_mps"],
+        impact_g=medians["impact_g"],
+        peak_force_bw=medians["peak_force_bw"],
+        vertical_stiffness_kn_m=medians["vertical_stiffness_kn_m"],
+        pelvic_tilt_range_deg=medians["pelvic_tilt_range_deg"],
+        pelvic_drop_stance_left_deg=_median(drop[left], mn),
+        pelvic_drop_stance_right_deg=_median(drop[right], mn),
+        pelvic_rotation_range_deg=medians["pelvic_rotation_range_deg"],
+        step_time_cv_pct=_step_time_cv(run, cfg),
+        side_known_pct=(100.0 * float(np.count_nonzero(left | right)) / len(run)
+                        if len(run) else float("nan")),
+        spread=tuple(spread),
+        per_minute=_per_minute(run, values, t_start_s, cfg),
+        drift=_drift(run, values, cfg),
+        quality=quality,
+    )
+
+
+def _groups(run: StepTable) -> npt.NDArray[np.intp]:
+    """Bout number of each running step: consecutive steps whose step ends at the next IC."""
+    if len(run) == 0:
+        return np.zeros(0, dtype=np.intp)
+    end = run.ic_s + run.step_s
+    with np.errstate(invalid="ignore"):
+        joined = (np.abs(end[:-1] - run.ic_s[1:]) < 1e-6) & (run.segment[1:] == run.segment[:-1])
+    return np.concatenate(([0], np.cumsum(~joined))).astype(np.intp)
+
+
+def _step_time_cv(run: StepTable, cfg: SummarySettings) -> float:
+    """100 x robust SD of (step time - its running median) / median step time."""
+    st = run.step_s
+    ok = np.isfinite(st)
+    if np.count_nonzero(ok) < max(cfg.min_steps, cfg.variability_window_steps):
+        return float("nan")
+    grp = _groups(run)
+    resid = np.full(st.size, np.nan)
+    w = cfg.variability_window_steps
+    for g in np.unique(grp[ok]):
+        m = np.flatnonzero((grp == g) & ok)
+        if m.size >= w:
+            resid[m] = st[m] - median_filter(st[m], size=w, mode="nearest")
+    r = resid[np.isfinite(resid)]
+    if r.size < cfg.min_steps:
+        return float("nan")
+    mad = float(np.median(np.abs(r - np.median(r))))
+    return 100.0 * MAD_TO_SD * mad / float(np.median(st[ok]))
+
+
+def _per_minute(run: StepTable, values: dict[str, FloatArray], t_start_s: float,
+                cfg: SummarySettings) -> PerMinute:
+    names = tuple(name for name, _, _ in SUMMARY_METRICS)
+    if len(run) == 0 or not np.isfinite(t_start_s):
+        return PerMinute(np.zeros(0), np.zeros(0, np.int64), names,
+                         tuple(np.zeros(0) for _ in names))
+    t = np.where(np.isfinite(run.ic_s), run.ic_s, run.to_s)
+    ok = np.isfinite(t)
+    minute = np.full(t.size, -1, dtype=np.int64)
+    minute[ok] = np.floor((t[ok] - t_start_s) / cfg.minute_s).astype(np.int64)
+    n_min = int(minute.max()) + 1 if np.any(minute >= 0) else 0
+    counts = np.bincount(minute[minute >= 0], minlength=n_min).astype(np.int64)
+    order = np.argsort(minute, kind="stable")
+    bounds = np.searchsorted(minute[order], np.arange(n_min + 1))
+    cols = []
+    for name in names:
+        x = values[name][order]
+        col = np.full(n_min, np.nan)
+        for m in np.flatnonzero(counts):  # at most 60 per hour
+            v = x[bounds[m]:bounds[m + 1]]
+            v = v[np.isfinite(v)]
+            if v.size:
+                col[m] = np.median(v)
+        cols.append(col)
+    starts = t_start_s + cfg.minute_s * np.arange(n_min, dtype=np.float64)
+    return PerMinute(np.asarray(starts, dtype=np.float64), counts, names, tuple(cols))
+
+
+def _drift(run: StepTable, values: dict[str, FloatArray], cfg: SummarySettings) -> tuple[Drift, ...]:
+    names = [(name, unit) for name, unit, _ in SUMMARY_METRICS]
+    dur = np.where(np.isfinite(run.step_s), run.step_s, 0.0)
+    total = float(dur.sum())
+    if total < cfg.min_drift_running_s:
+        return tuple(Drift(n, u, float("nan"), float("nan")) for n, u in names)
+    cum = np.cumsum(dur) - 0.5 * dur  # running time at the middle of each step
+    first = cum < total / 3.0
+    last = cum >= 2.0 * total / 3.0
+    out = []
+    for name, unit in names:
+        x = values[name]
+        out.append(Drift(name, unit, _median(x[first], cfg.min_steps),
+                         _median(x[last], cfg.min_steps)))
+    return tuple(out)
