@@ -43,8 +43,7 @@ class _Boot:
     first_rx_s: float
     batches: list[tuple[int, int, npt.NDArray[np.int16], float]] = field(default_factory=list)
     pairs: list[tuple[float, float, float]] = field(default_factory=list)  # host tx, device us, host rx
-    counter_base: int = 0  # unwrapping of the u32 counter
-    last_counter: int | None = None
+    last_counter: int | None = None  # unwrapped u32 sample counter of the last batch fed
 
 
 @dataclass
@@ -79,10 +78,11 @@ class RecordingBuilder:
             if isinstance(m, SampleBatch):
                 b = self._boot(ev.boot_id, t_host_s)
                 c = m.sample_counter
-                if b.last_counter is not None and c < b.last_counter - 2**31:
-                    b.counter_base += 2**32  # u32 counter wrapped
+                if b.last_counter is not None:  # unwrap the u32 counter to the nearest value, so
+                    # a batch that arrives late across a wrap stays next to its neighbours
+                    c = b.last_counter + (c - b.last_counter + 2**31) % 2**32 - 2**31
                 b.last_counter = c
-                b.batches.append((b.counter_base + c, m.device_time_us, m.counts, t_host_s))
+                b.batches.append((c, m.device_time_us, m.counts, t_host_s))
                 self.n_samples += m.n
             elif isinstance(m, DeviceInfo):
                 if self.info is not None and self.info.scale != m.scale:
@@ -104,8 +104,9 @@ class RecordingBuilder:
 
     # ------------------------------------------------------------------ building
     def _cause_between(self, t_a: float, t_b: float) -> GapCause:
+        """Why samples are missing inside one boot (a reboot cannot be: it starts a new boot)."""
         causes = {m.cause for m in self.markers if t_a <= m.t_host_s <= t_b}
-        for c in (GapCause.DISCONNECT, GapCause.REBOOT, GapCause.CORRUPT, GapCause.LOST_FRAMES):
+        for c in (GapCause.DISCONNECT, GapCause.CORRUPT, GapCause.LOST_FRAMES):
             if c in causes:
                 return c
         return GapCause.LOST_FRAMES
@@ -115,21 +116,24 @@ class RecordingBuilder:
             raise IngestError("no DEVICE_INFO in the data: the sample units are unknown")
         scale = self.info.scale
         fs_nominal = float(self.info.sample_rate_hz)
+        notes = list(self.notes)  # build() is repeatable: its own notes are not kept
         parts = []
         for b in self.boots:
             if b.batches:
-                parts.append(_boot_samples(b, fs_nominal, self.notes))
+                parts.append(_boot_samples(b, fs_nominal, notes))
         if not parts:
             raise IngestError("no samples in the data")
         parts.sort(key=lambda p: float(p.rx[0]))  # boots in the order their data arrived
+        ref = parts[0].t_ref
         t_all, counts_all, seg_list, gaps = [], [], [], []
         pos = 0
         prev_t_last: float | None = None
         for part in parts:
-            counters, t_host, counts, rx = part.counters, part.t_host, part.counts, part.rx
+            counters, counts, rx = part.counters, part.counts, part.rx
+            t_host = part.t_host + (part.t_ref - ref)  # seconds after ref, host clock
             if prev_t_last is not None:
                 if t_host[0] <= prev_t_last:
-                    self.notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
+                    notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
                     t_host = t_host + (prev_t_last - t_host[0]) + part.period_s
                 gaps.append(Gap(prev_t_last, float(t_host[0]), GapCause.REBOOT, 0))
             jumps = np.flatnonzero(np.diff(counters) != 1) + 1
@@ -159,9 +163,9 @@ class RecordingBuilder:
         meta = RecordingMeta(source=self.source, source_format=self.source_format,
                              device_id=f"{self.info.device_id:016x}",
                              firmware_version=self.info.firmware_version,
-                             protocol_version=self.info.protocol_version, start_unix_s=t0,
+                             protocol_version=self.info.protocol_version, start_unix_s=ref + t0,
                              mounting_hint=_mounting_name(self.info.mounting_hint),
-                             notes=tuple(self.notes))
+                             notes=tuple(notes))
         shifted = tuple(Gap(g.start_s - t0, g.end_s - t0, g.cause, g.n_missing) for g in gaps)
         return Recording(t - t0, acc, gyr, fs, tuple(seg_list), shifted, meta, stats)
 
@@ -182,11 +186,12 @@ def _fit_line(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[f
 @dataclass(frozen=True)
 class _BootPart:
     counters: npt.NDArray[np.int64]
-    t_host: npt.NDArray[np.float64]
+    t_host: npt.NDArray[np.float64]  # host clock, seconds after t_ref
     counts: npt.NDArray[np.int16]
     rx: npt.NDArray[np.float64]  # arrival time of each sample's batch
     boot_id: int
     period_s: float
+    t_ref: float  # Unix seconds. Times stay relative: as Unix seconds, float64 rounds to 0.24 µs.
 
 
 def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
@@ -248,7 +253,9 @@ def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
         last_dev = dev_us + dev_b  # time the sample after each one is due, device clock
         off = float(np.min(rx - slope * last_dev))
         notes.append(f"boot {b.boot_id}: no time-sync pairs; host time from arrival times")
-    return _BootPart(counters, off + slope * dev_us, counts, rx, b.boot_id, dev_b * slope)
+    t_ref = b.first_rx_s  # any nearby time will do
+    return _BootPart(counters, (off - t_ref) + slope * dev_us, counts, rx, b.boot_id, dev_b * slope,
+                     t_ref)
 
 
 def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
@@ -273,8 +280,9 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
         anchor_dev, anchor_ms = run.time_anchors[0]
     else:
         anchor_dev, anchor_ms = h.start_device_time_us, h.start_unix_ms
-    t_unix = anchor_ms * 1e-3 + (dev_us - anchor_dev) * 1e-6
-    t0 = float(t_unix[0])
+    # Relative times from device times (Unix seconds in float64 would round each to 0.24 µs).
+    t_rel = (dev_us - dev_us[0]) * 1e-6
+    t0 = anchor_ms * 1e-3 + (float(dev_us[0]) - anchor_dev) * 1e-6
     acc, gyr = Scale(h.acc_lsb_ms2, h.gyr_lsb_rads).to_si(run.counts)
     acc = (acc - np.asarray(h.acc_offset_ms2)) * np.asarray(h.acc_gain)
     gyr = gyr - np.asarray(h.gyr_offset_rads)
@@ -287,7 +295,7 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
         s_prev, s_next = int(run.sample_index[j - 1]), int(run.sample_index[j])
         reported = any(lo <= s_prev + 1 < hi for lo, hi in lost_ranges)
         cause = GapCause.LOST_FRAMES if reported else GapCause.DAMAGED_BLOCK
-        gaps.append(Gap(float(t_unix[j - 1] - t0), float(t_unix[j] - t0), cause, s_next - s_prev - 1))
+        gaps.append(Gap(float(t_rel[j - 1]), float(t_rel[j]), cause, s_next - s_prev - 1))
     notes = [] if run.ended_cleanly else ["run has no END block: the sensor lost power or rebooted"]
     stats = IngestStats(bytes_received=run.n_bytes, blocks_ok=run.blocks_ok,
                         blocks_damaged=len(run.damaged),
@@ -296,4 +304,4 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
                          device_id=f"{h.device_id:016x}",
                          firmware_version=".".join(map(str, h.firmware)), start_unix_s=t0,
                          mounting_hint=_mounting_name(h.mounting_hint), notes=tuple(notes))
-    return Recording(t_unix - t0, acc, gyr, 1e6 / b, segments, tuple(gaps), meta, stats)
+    return Recording(t_rel, acc, gyr, 1e6 / b, segments, tuple(gaps), meta, stats)

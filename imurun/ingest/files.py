@@ -61,7 +61,7 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
     if first.startswith("//") or first.lower().startswith("acquisition frequency") or (
             "PacketCounter" in first and "Acc_X" in text):
         return "xsens"
-    if "time_s" in first and "acc_x" in first:
+    if "time_s" in first.lower() and "acc_x" in first.lower():  # header names: any case
         return "csv"
     if not head:
         raise FileFormatError(p, "empty file")
@@ -154,6 +154,8 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     if any(c in header for c in _CSV_GYRO) and not has_gyr:
         raise FileFormatError(p, "CSV has some but not all of gyr_x, gyr_y, gyr_z")
     cols = [header.index(c) for c in _CSV_REQUIRED + (_CSV_GYRO if has_gyr else ())]
+    if not any(ln.strip() for ln in lines[1:]):  # (np.loadtxt would warn, then return nothing)
+        raise FileFormatError(p, "no samples after the header")
     try:
         data = np.loadtxt(io.StringIO("\n".join(lines[1:])), delimiter=",", usecols=cols,
                           ndmin=2, dtype=np.float64)
@@ -193,8 +195,15 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     want = need + (["Gyr_X", "Gyr_Y", "Gyr_Z"] if has_gyr else [])
     time_col = "SampleTimeFine" if "SampleTimeFine" in header else (
         "PacketCounter" if "PacketCounter" in header else None)
-    cols = [header.index(c) for c in want] + ([header.index(time_col)] if time_col else [])
     body = [ln for ln in lines[i + 1:] if ln.strip()]
+    if not body:  # (np.loadtxt would warn, then return nothing)
+        raise FileFormatError(p, "no samples after the column header")
+    if time_col == "SampleTimeFine" and sep is not None and "PacketCounter" in header:
+        first = body[0].split(sep)
+        j = header.index("SampleTimeFine")
+        if j >= len(first) or not first[j].strip():  # exported with the column left empty
+            time_col = "PacketCounter"
+    cols = [header.index(c) for c in want] + ([header.index(time_col)] if time_col else [])
     try:
         data = np.loadtxt(io.StringIO("\n".join(body)), delimiter=sep, usecols=cols, ndmin=2,
                           dtype=np.float64)

@@ -156,40 +156,41 @@ def read_session(path: str | os.PathLike[str]) -> SessionFile:
     pos = mstart + mlen
     records: list[SessionRecord] = []
     damaged = 0
-    truncated = False
+    skipping: str | None = None  # why the bytes since the last good record are being skipped
+    # CRC work allowed on candidate records that fail: bounds the time hostile input can cost
+    # (each sync word in the data may declare up to MAX_RECORD bytes).
+    budget = 4 * len(buf) + 4 * MAX_RECORD
     while pos < len(buf):
-        if buf[pos:pos + 2] != SYNC:
-            nxt = buf.find(SYNC, pos + 1)
-            damaged += 1
-            if nxt < 0:
-                break
-            pos = nxt
+        why = None
+        if buf[pos:pos + 2] != SYNC[:len(buf) - pos]:  # (a lone first sync byte may be a cut tail)
+            why = "damaged"
+        elif pos + _REC.size + 4 > len(buf):
+            why = "cut"
+        else:
+            _, kind, t, n = _REC.unpack_from(buf, pos)
+            end = pos + _REC.size + n + 4
+            if n > MAX_RECORD or kind not in RecordKind._value2member_map_:
+                why = "damaged"
+            elif end > len(buf):
+                why = "cut"  # a truncated tail, unless a good record follows (a damaged length)
+            elif crc32(buf[pos + 2:end - 4]) != int.from_bytes(buf[end - 4:end], "little"):
+                why = "damaged"
+                budget -= n
+        if why is None:
+            if skipping is not None:
+                damaged += 1
+                skipping = None
+            records.append(SessionRecord(RecordKind(kind), t, buf[pos + _REC.size:end - 4]))
+            pos = end
             continue
-        if pos + _REC.size + 4 > len(buf):
-            truncated = True
+        skipping = skipping or why
+        nxt = buf.find(SYNC, pos + 1)
+        if nxt < 0 or budget < 0:
             break
-        _, kind, t, n = _REC.unpack_from(buf, pos)
-        end = pos + _REC.size + n + 4
-        if n > MAX_RECORD or end > len(buf):
-            if n <= MAX_RECORD and end > len(buf):
-                truncated = True
-                break
-            damaged += 1
-            nxt = buf.find(SYNC, pos + 1)
-            if nxt < 0:
-                break
-            pos = nxt
-            continue
-        body = buf[pos + 2:end - 4]
-        if crc32(body) != int.from_bytes(buf[end - 4:end], "little") or kind not in RecordKind._value2member_map_:
-            damaged += 1
-            nxt = buf.find(SYNC, pos + 1)
-            if nxt < 0:
-                break
-            pos = nxt
-            continue
-        records.append(SessionRecord(RecordKind(kind), t, buf[pos + _REC.size:end - 4]))
-        pos = end
+        pos = nxt
+    truncated = skipping == "cut"
+    if skipping == "damaged":
+        damaged += 1
     return SessionFile(p, meta, tuple(records), damaged, truncated)
 
 
