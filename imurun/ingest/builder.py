@@ -197,20 +197,23 @@ class _BootPart:
 def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
     batches = sorted(b.batches, key=lambda x: x[0])
     # De-duplicate by counter (a batch sent twice, e.g. after a retransmission).
-    counters_l, dev_l, counts_l, rx_l = [], [], [], []
+    counters_l: list[npt.NDArray[np.int64]] = []
+    dev_l: list[tuple[int, int]] = []
+    counts_l: list[npt.NDArray[np.int16]] = []
+    rx_l: list[npt.NDArray[np.float64]] = []
     seen_until = -1
-    for c0, dev_us, counts, rx in batches:
-        n = len(counts)
+    for c0, t0_us, batch, t_rx in batches:
+        n = len(batch)
         if c0 + n - 1 <= seen_until:
             continue
         if c0 <= seen_until:
             skip = seen_until - c0 + 1
-            c0, dev_us, counts = c0 + skip, dev_us + int(skip * 1e6 / fs_nominal), counts[skip:]
-            n = len(counts)
+            c0, t0_us, batch = c0 + skip, t0_us + int(skip * 1e6 / fs_nominal), batch[skip:]
+            n = len(batch)
         counters_l.append(np.arange(c0, c0 + n, dtype=np.int64))
-        dev_l.append((c0, dev_us))
-        counts_l.append(counts)
-        rx_l.append(np.full(n, rx))
+        dev_l.append((c0, t0_us))
+        counts_l.append(batch)
+        rx_l.append(np.full(n, t_rx))
         seen_until = c0 + n - 1
     counters = np.concatenate(counters_l)
     counts = np.concatenate(counts_l)
@@ -275,7 +278,7 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
         b = 1e6 / fs_nom
         a = float(run.block_device_time_us[0] - b * run.block_first_index[0])
     dev_us = a + b * idx
-    # Wall clock: the latest anchor (device_us, unix_ms), else the header's start.
+    # Wall clock: the first anchor (device_us, unix_ms), else the header's start.
     if run.time_anchors:
         anchor_dev, anchor_ms = run.time_anchors[0]
     else:
