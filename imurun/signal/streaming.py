@@ -1,0 +1,238 @@
+"""Running events and live metrics chunk by chunk: the batch maths with explicit state.
+
+:class:`StreamingEvents` runs :func:`imurun.signal.events.detect_running_events` (and
+:func:`imurun.signal.metrics.running_step_metrics` for the bounce) on a sliding window of the
+newest samples and emits each step once, when it is far enough from both window edges that
+the window's filters and the side decoder see it as they would in one pass over the whole
+recording. The windows are placed on a fixed grid of sample counts (every ``hop_s``), so the
+output does not depend on how the samples were chunked (one at a time, in random blocks or all
+at once); ``tests/test_streaming.py`` checks it against the batch detector.
+
+State (readable): ``n_seen`` samples received, ``emitted_upto`` (global sample index before
+which every step has been emitted), the buffer of the last ``window_s`` seconds, and the
+steps of the last ``rolling_s`` seconds behind :meth:`StreamingEvents.live`.
+
+Latency: a step is emitted ``margin_s`` to ``margin_s + hop_s`` seconds after its IC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from imurun.errors import SignalError
+from imurun.signal._segments import as_signal, check_fs
+from imurun.signal.activity import RUN as _RUN
+from imurun.signal.activity import ActivitySettings, classify_steps
+from imurun.signal.events import RunningSettings, detect_running_events
+from imurun.signal.metrics import MetricSettings, running_step_metrics
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["LiveMetrics", "StreamingEvents", "StreamingSettings", "StreamSteps"]
+
+
+@dataclass(frozen=True)
+class StreamingSettings:
+    """Sliding-window streaming (:class:`StreamingEvents`). The defaults are the product.
+
+    Attributes:
+        window_s: samples analysed per pass.
+        hop_s: a pass runs every ``hop_s`` seconds of samples.
+        margin_s: steps closer than this to either window edge wait for a later pass.
+        rolling_s: span of the live metrics (steps of the last ``rolling_s`` seconds).
+        running / activity / metrics: the batch settings used on each window.
+
+    """
+
+    window_s: float = 16.0
+    hop_s: float = 4.0
+    margin_s: float = 4.0
+    rolling_s: float = 10.0
+    running: RunningSettings = field(default_factory=RunningSettings)
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+    metrics: MetricSettings = field(default_factory=MetricSettings)
+
+    def __post_init__(self) -> None:
+        if not (self.hop_s > 0 and self.margin_s > 0 and self.rolling_s > 0):
+            raise SignalError("hop_s, margin_s and rolling_s must be > 0")
+        if self.window_s < self.hop_s + 2 * self.margin_s:
+            raise SignalError("window_s must be at least hop_s + 2 margin_s: otherwise some "
+                              "steps would never be far enough from a window edge")
+
+
+@dataclass(frozen=True, eq=False)
+class StreamSteps:
+    """Steps emitted by one :meth:`StreamingEvents.update` (global sample indices and times).
+
+    ``running`` says whether a step was labelled running (flight phase and a running step
+    time); ``vertical_oscillation_m`` is NaN for other steps.
+    """
+
+    ic_index: FloatArray
+    to_index: FloatArray
+    ic_s: FloatArray
+    to_s: FloatArray
+    side: npt.NDArray[np.int8]
+    step_s: FloatArray
+    running: npt.NDArray[np.bool_]
+    vertical_oscillation_m: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.ic_index.shape[0])
+
+    @classmethod
+    def concat(cls, parts: list[StreamSteps]) -> StreamSteps:
+        names = ("ic_index", "to_index", "ic_s", "to_s", "side", "step_s", "running",
+                 "vertical_oscillation_m")
+        if not parts:
+            return cls(*(np.zeros(0, dtype=np.int8 if n == "side" else bool if n == "running"
+                                  else np.float64) for n in names))
+        return cls(*(np.concatenate([getattr(p, n) for p in parts]) for n in names))
+
+
+@dataclass(frozen=True)
+class LiveMetrics:
+    """Rolling values over the running steps of the last ``rolling_s`` seconds (NaN if none)."""
+
+    t_s: float
+    n_steps: int
+    cadence_spm: float
+    contact_ms: float
+    vertical_oscillation_cm: float
+
+
+class StreamingEvents:
+    """Body-frame samples in, running steps out, one contiguous segment at a time.
+
+    ``update(bf_acc_ms2, bf_gyr_rads=None)`` appends samples and returns the steps that became
+    final; ``flush()`` returns the rest at the end of the segment; ``reset()`` starts a new
+    segment (after a gap: nothing is filtered across it). ``t0_s`` is the time of the
+    segment's first sample (event times are ``t0_s + index / fs_hz``).
+    """
+
+    def __init__(self, fs_hz: float, settings: StreamingSettings | None = None, *,
+                 t0_s: float = 0.0) -> None:
+        self.fs_hz = check_fs(fs_hz)
+        self.settings = StreamingSettings() if settings is None else settings
+        s = self.settings
+        self._win = int(round(s.window_s * self.fs_hz))
+        self._hop = int(round(s.hop_s * self.fs_hz))
+        self._margin = int(round(s.margin_s * self.fs_hz))
+        self.reset(t0_s)
+
+    def reset(self, t0_s: float = 0.0) -> None:
+        """Start a new segment at ``t0_s``.
+
+        The samples buffered so far are dropped (call :meth:`flush` first to get their
+        remaining steps); the recent steps behind :meth:`live` are kept.
+        """
+        self.t0_s = float(t0_s)
+        self.n_seen = 0
+        self.emitted_upto = 0
+        self._next_pass = self._win
+        self._buf_start = 0  # global index of the buffer's first sample
+        self._acc = np.zeros((0, 3))
+        self._gyr: FloatArray | None = None
+        if not hasattr(self, "_recent"):
+            self._recent: list[StreamSteps] = []
+
+    # ------------------------------------------------------------------ feeding
+    def update(self, bf_acc_ms2: npt.ArrayLike,
+               bf_gyr_rads: npt.ArrayLike | None = None) -> StreamSteps:
+        """Append samples (``(m, 3)``, time on axis 0); the steps that became final."""
+        acc = as_signal(bf_acc_ms2, "bf_acc_ms2")
+        gyr = None if bf_gyr_rads is None else as_signal(bf_gyr_rads, "bf_gyr_rads",
+                                                         acc.shape[0])
+        if self.n_seen and (gyr is None) != (self._gyr is None):
+            raise SignalError("a segment must be all with or all without gyroscope")
+        self._acc = np.concatenate((self._acc, acc))
+        if gyr is not None:
+            self._gyr = gyr.copy() if self._gyr is None else np.concatenate((self._gyr, gyr))
+        self.n_seen += acc.shape[0]
+        out = []
+        while self.n_seen >= self._next_pass:
+            out.append(self._pass(self._next_pass - self._win, self._next_pass,
+                                  self._next_pass - self._margin))
+            self._next_pass += self._hop
+        self._trim()
+        return self._keep(StreamSteps.concat(out))
+
+    def flush(self) -> StreamSteps:
+        """Every step not yet emitted (end of the segment: no more samples will come)."""
+        if self.n_seen == 0 or self.emitted_upto > self.n_seen:
+            return StreamSteps.concat([])
+        start = max(self.n_seen - self._win, self._buf_start)
+        steps = self._pass(start, self.n_seen, self.n_seen + 1)
+        self.emitted_upto = self.n_seen + 1
+        return self._keep(steps)
+
+    def live(self, t_s: float | None = None) -> LiveMetrics:
+        """Rolling cadence, contact time and bounce of the recent running steps."""
+        recent = StreamSteps.concat(self._recent)
+        now = (self.t0_s + self.n_seen / self.fs_hz) if t_s is None else float(t_s)
+        m = recent.running & (recent.ic_s >= now - self.settings.rolling_s - self.settings.margin_s
+                              - self.settings.hop_s)
+        st = recent.step_s[m]
+        st = st[np.isfinite(st)]
+        contact = (recent.to_s - recent.ic_s)[m]
+        contact = contact[np.isfinite(contact)]
+        vo = recent.vertical_oscillation_m[m]
+        vo = vo[np.isfinite(vo)]
+        return LiveMetrics(
+            t_s=now, n_steps=int(np.count_nonzero(m)),
+            cadence_spm=60.0 / float(np.median(st)) if st.size else float("nan"),
+            contact_ms=1e3 * float(np.median(contact)) if contact.size else float("nan"),
+            vertical_oscillation_cm=1e2 * float(np.median(vo)) if vo.size else float("nan"),
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _keep(self, steps: StreamSteps) -> StreamSteps:
+        if len(steps):
+            self._recent.append(steps)
+            horizon = (self.t0_s + self.n_seen / self.fs_hz - 2 * self.settings.window_s)
+            self._recent = [p for p in self._recent if len(p) and p.ic_s[-1] >= horizon]
+        return steps
+
+    def _trim(self) -> None:
+        keep_from = max(self._next_pass - self._win, 0)
+        cut = keep_from - self._buf_start
+        if cut > 0:
+            self._acc = self._acc[cut:]
+            if self._gyr is not None:
+                self._gyr = self._gyr[cut:]
+            self._buf_start = keep_from
+
+    def _pass(self, start: int, stop: int, emit_before: int) -> StreamSteps:
+        """Detect on global samples ``[start, stop)``; emit the steps not yet emitted.
+
+        Those are the steps with IC in ``[emitted_upto, emit_before)``.
+        """
+        s = self.settings
+        fs = self.fs_hz
+        a, b = start - self._buf_start, stop - self._buf_start
+        if b - a < max(s.running.min_segment_s * fs, 16):
+            return StreamSteps.concat([])
+        acc = self._acc[a:b]
+        gyr = None if self._gyr is None else self._gyr[a:b]
+        ev = detect_running_events(acc, fs, gyr, settings=s.running)
+        ic = ev.ic_index + start
+        to = ev.to_index + start
+        nxt = np.full(ic.size, np.nan)
+        nxt[:-1] = ic[1:]
+        code = classify_steps(ev.ic_s, ev.to_s, ev.segment, ev.flight, s.activity)
+        run = code == _RUN
+        km = running_step_metrics(acc, fs, ev.ic_index, ev.to_index, nxt - start,
+                                  segments=((0, acc.shape[0]),), settings=s.metrics)
+        vo = np.where(run, km.vertical_oscillation_m, np.nan)
+        with np.errstate(invalid="ignore"):
+            sel = np.isfinite(ic) & (ic >= self.emitted_upto) & (ic < emit_before)
+        self.emitted_upto = max(self.emitted_upto, min(emit_before, stop))
+        sel_idx = np.flatnonzero(sel)
+        return StreamSteps(
+            ic_index=ic[sel_idx], to_index=to[sel_idx],
+            ic_s=self.t0_s + ic[sel_idx] / fs, to_s=self.t0_s + to[sel_idx] / fs,
+            side=ev.side[sel_idx].astype(np.int8), step_s=(nxt - ic)[sel_idx] / fs,
+            running=run[sel_idx], vertical_oscillation_m=vo[sel_idx])
