@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import json
 import os
 import time
@@ -59,16 +60,25 @@ class ImportOutcome:
     analysis_available: bool
 
 
-def default_analyzer() -> Analyzer | None:
-    """``imurun.analyze`` applied to a library run, or ``None`` while the signal core is absent."""
+def default_analyzer(lib: Library) -> Analyzer | None:
+    """``imurun.analyze`` applied to a library run, or ``None`` while the signal core is absent.
+
+    The athlete's body mass goes along when it is known.
+    """
     if importlib.util.find_spec("imurun.analysis") is None:
         return None
     analyze = getattr(importlib.import_module("imurun.analysis"), "analyze", None)
     if analyze is None:
         return None
+    takes_mass = "mass_kg" in inspect.signature(analyze).parameters
 
     def run_analysis(run: RunRecord) -> dict[str, Any]:
-        result = analyze(str(run.path))
+        params: dict[str, Any] = {}
+        if takes_mass and run.athlete_id is not None:
+            mass = next((a.mass_kg for a in lib.athletes() if a.id == run.athlete_id), None)
+            if mass is not None:
+                params["mass_kg"] = mass
+        result = analyze(str(run.path), **params)
         doc = result.to_json() if hasattr(result, "to_json") else result
         d = json.loads(doc) if isinstance(doc, str | bytes) else doc
         if not isinstance(d, dict):
@@ -85,7 +95,7 @@ def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer 
     A run that cannot be analysed (too short, no running, a damaged file) gets its error recorded
     and the others go on.
     """
-    fn = analyzer or default_analyzer()
+    fn = analyzer or default_analyzer(lib)
     if fn is None:
         return []
     out = []
@@ -123,7 +133,7 @@ def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
 
     sink = LibrarySink(lib)
     report = sync(sink)
-    fn = (analyzer or default_analyzer()) if analyse else None
+    fn = (analyzer or default_analyzer(lib)) if analyse else None
     analysed: list[Analysed] = []
     if fn is not None:
         todo = {r.id: r for r in sink.stored}
@@ -153,7 +163,7 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
         add = lib.add_file(p, source="import")
         result = ImportResult(p.name)
         (result.added if add.added else result.already).append(add.run)
-    fn = (analyzer or default_analyzer()) if analyse else None
+    fn = (analyzer or default_analyzer(lib)) if analyse else None
     todo = [r for r in result.added if r.analysis_version is None]
     analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []
     return ImportOutcome(result, tuple(analysed), fn is not None)

@@ -19,7 +19,7 @@ from typing import IO, Any
 from imurun.errors import StoreError
 
 _counter = itertools.count()
-_TEMP = re.compile(r"^\..+\.tmp-\d+-\d+$")
+_TEMP = re.compile(r"^\..+\.tmp-(\d+)-\d+$")
 
 
 def fsync_dir(path: Path) -> None:
@@ -110,9 +110,33 @@ def read_json(path: Path) -> Any:
         raise StoreError(f"cannot read {path}: {e}") from e
 
 
-def stale_temp_files(root: Path) -> list[Path]:
-    """Temporary files left by writers that were killed before their rename."""
-    return sorted(p for p in root.rglob(".*.tmp-*") if _TEMP.match(p.name))
+def _writer_alive(temp: Path) -> bool:
+    m = _TEMP.match(temp.name)
+    if m is None:
+        return False
+    pid = int(m.group(1))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def stale_temp_files(root: Path, *, recursive: bool = True) -> list[Path]:
+    """Temporary files left by writers that were killed before their rename (their process is gone)."""
+    found = root.rglob(".*.tmp-*") if recursive else root.glob(".*.tmp-*")
+    return sorted(p for p in found if _TEMP.match(p.name) and not _writer_alive(p))
+
+
+def remove_stale_temp_files(directory: Path) -> None:
+    """Remove what killed writers left in ``directory`` (not below it)."""
+    if directory.is_dir():
+        for p in stale_temp_files(directory, recursive=False):
+            p.unlink(missing_ok=True)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

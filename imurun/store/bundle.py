@@ -324,8 +324,14 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
              "source_name": f"{src.name}:{meta.get('source_name', target.name)}"}
     lib.write_run_meta(target.parent, local)
     if not (target.exists() and sha256_file(target) == sha):
-        with src.open(str(entry["file"])) as fh:
-            atomic_copy(fh, target, expect_sha256=sha)
+        try:
+            with src.open(str(entry["file"])) as fh:
+                atomic_copy(fh, target, expect_sha256=sha)
+        except BaseException:
+            (target.parent / RUN_META).unlink(missing_ok=True)  # no leftover of a refused run
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+            raise
     _copy_analysis(src, entry, target.parent)
     rec = lib.index_run(target.parent, local)
     for att in entry.get("attachments") or ():

@@ -37,6 +37,7 @@ from imurun.store import schema
 from imurun.store._files import (
     atomic_write_json,
     read_json,
+    remove_stale_temp_files,
     safe_name,
     sha256_file,
     stale_temp_files,
@@ -600,6 +601,8 @@ class Library:
                               run.source_name, run.added_at)
 
     def write_run_meta(self, directory: Path, meta: Mapping[str, Any]) -> None:
+        """Write a run's ``meta.json`` (first of its files; clears what a killed writer left)."""
+        remove_stale_temp_files(directory)
         atomic_write_json(directory / RUN_META, dict(meta))
 
     def index_run(self, directory: Path, meta: Mapping[str, Any]) -> RunRecord:

@@ -1,0 +1,349 @@
+"""The local library: layout, profiles, index, rebuild from files, concurrency, sync into it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imurun.cli import main
+from imurun.device.client import SensorClient
+from imurun.device.sync import RunSink, SyncReport, SyncSettings, sync_runs
+from imurun.errors import NotFoundError, StoreError, UsageError
+from imurun.store import schema
+from imurun.store.library import Library, RunRecord
+from imurun.transport.serial import SerialTransport
+from imurun.workflows import store_and_analyse
+from tests.library_support import DEVICE_A, DEVICE_B, T0_MS, analysis_json, write_run
+from tests.sim_support import virtual_sensor, wait_for
+
+DAY_MS = 86_400_000
+
+
+@pytest.fixture
+def lib(tmp_path: Path):  # type: ignore[no-untyped-def]
+    with Library.open(tmp_path / "home") as lib:
+        yield lib
+
+
+def _db_files(home: Path) -> list[Path]:
+    return [p for p in home.iterdir() if p.name.startswith("index.sqlite3")]
+
+
+def test_athletes_and_sensor_bindings_live_in_profiles_json_too(lib: Library) -> None:
+    ana = lib.add_athlete("Ana", mass_kg=58.0, leg_length_m=0.86)
+    lib.add_athlete("Ben")
+    with pytest.raises(UsageError, match="exists already"):
+        lib.add_athlete("ana")
+    with pytest.raises(UsageError, match="outside"):
+        lib.add_athlete("Cy", mass_kg=2.0)
+    _, n = lib.bind_sensor(DEVICE_A, "ANA")
+    assert n == 0
+    assert lib.athlete(ana.id[:6]) == ana
+    with pytest.raises(NotFoundError, match="known: Ana, Ben"):
+        lib.athlete("Dee")
+    prof = json.loads((lib.root / "profiles.json").read_text())
+    assert prof["schema"] == "imurun.profiles/1"
+    assert {a["name"] for a in prof["athletes"]} == {"Ana", "Ben"}
+    assert prof["sensors"] == [{"device_id": f"{DEVICE_A:016x}", "athlete_id": ana.id,
+                                "bound_at": prof["sensors"][0]["bound_at"]}]
+
+
+def test_a_run_is_stored_once_byte_exact_and_goes_to_its_sensors_athlete(lib: Library,
+                                                                       tmp_path: Path) -> None:
+    ana = lib.add_athlete("Ana")
+    lib.bind_sensor(DEVICE_A, "Ana")
+    src = write_run(tmp_path / "in", DEVICE_A, 7)
+    first = lib.add_file(src)
+    again = lib.add_file(src)
+    assert first.added
+    assert not again.added
+    assert again.run == first.run
+    run = first.run
+    assert run.path.read_bytes() == src.read_bytes()
+    assert run.rel_path == (f"runs/{DEVICE_A:016x}/20261120T070000Z-run-00000007-{run.crc32:08x}/"
+                            f"run-00000007-{run.crc32:08x}.imrn")
+    assert run.athlete_id == ana.id
+    assert (run.sensor_run_id, run.sensor_start_ms, run.start_unix_s) == (7, T0_MS, T0_MS / 1000)
+    assert run.duration_s == pytest.approx(20.0)
+    meta = json.loads((run.directory / "meta.json").read_text())
+    assert meta["id"] == run.id
+    assert meta["athlete_id"] == ana.id
+    assert len(lib.runs()) == 1
+
+
+def test_two_runs_with_the_same_id_and_crc_are_different_runs(lib: Library, tmp_path: Path) -> None:
+    # Same device, run id and block lengths (so the same whole-file CRC-32), another day: this is
+    # what a sensor whose flash was reset produces. Neither may hide the other.
+    a = lib.add_file(write_run(tmp_path / "a", DEVICE_A, 1, start_unix_ms=T0_MS)).run
+    b = lib.add_file(write_run(tmp_path / "b", DEVICE_A, 1, start_unix_ms=T0_MS + DAY_MS)).run
+    assert a.crc32 == b.crc32
+    assert a.id != b.id
+    assert len(lib.runs()) == 2
+
+
+def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) -> None:
+    run = lib.add_file(write_run(tmp_path / "in")).run
+    doc = analysis_json(40, seed=1)
+    rec = lib.set_analysis(run.id, doc)
+    assert rec.analysis_version == "0.1.0"
+    assert rec.summary == doc["summary"]  # extra keys kept
+    steps = lib.steps(run.id)
+    assert len(steps) == 41
+    assert steps[0] == {k: doc["steps"][0][k] for k in schema.STEP_COLUMNS}
+    assert steps[-1]["side"] is None
+    assert steps[-1]["pelvic_drop_deg"] is None
+    n_left = lib.db.execute("SELECT COUNT(*) FROM steps WHERE run_id = ? AND side = 'L' AND "
+                            "activity = 'run'", (run.id,)).fetchone()[0]
+    assert n_left == 20
+    with pytest.raises(Exception, match="not an imurun.analysis/1"):
+        lib.set_analysis(run.id, {"schema": "something else"})
+    assert lib.get(run.id) == rec  # a refused result changes nothing
+
+
+def test_a_failed_transaction_leaves_nothing_behind(lib: Library) -> None:
+    with pytest.raises(RuntimeError), lib.transaction() as db:
+        db.execute("INSERT INTO athletes VALUES ('x', 'Ghost', NULL, NULL, '')")
+        raise RuntimeError("crash half-way")
+    assert lib.athletes() == []
+
+
+def _delete_index(home: Path) -> None:
+    for p in _db_files(home):
+        p.unlink()
+
+
+def test_deleting_the_index_loses_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        ana = lib.add_athlete("Ana", mass_kg=60.0)
+        lib.bind_sensor(DEVICE_A, "Ana")
+        runs = [lib.add_file(write_run(tmp_path / "in", DEVICE_A, i, start_unix_ms=T0_MS + i * DAY_MS)).run
+                for i in range(3)]
+        lib.set_analysis(runs[1].id, analysis_json(30))
+        before = lib.runs()
+    _delete_index(home)
+    with Library.open(home) as lib:
+        assert lib.notes == ["index rebuilt from 3 run(s) on disk"]
+        assert lib.athletes() == [ana]
+        assert lib.sensors()[0].athlete_id == ana.id
+        assert lib.runs() == before
+        assert len(lib.steps(runs[1].id)) == 31
+        assert lib.check().ok
+
+
+def test_check_finds_and_repair_fixes_every_kind_of_drift(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        runs = [lib.add_file(write_run(tmp_path / "in", DEVICE_A, i)).run for i in range(3)]
+        lib.set_analysis(runs[0].id, analysis_json(10))
+        lib.db.execute("DELETE FROM runs WHERE id = ?", (runs[1].id,))  # unindexed run
+        lib.db.execute("DELETE FROM steps")  # (its summary stays)
+        lib.db.execute("UPDATE runs SET analysis_version = NULL")
+        lib.db.execute("DELETE FROM athletes")  # profiles.json still has Ana
+    (runs[2].directory / "meta.json").unlink()  # a run file without its metadata
+    leftover = home / "runs" / f"{DEVICE_A:016x}" / "20261120T070000Z-run-00000099-00000000"
+    leftover.mkdir()
+    (leftover / "meta.json").write_text("{}")  # an import killed before the run file
+    (runs[0].directory / ".analysis.json.tmp-999999999-0").write_bytes(b"half")
+    args = ["--home", str(home), "store", "check"]
+    assert main(args) == 6
+    out = capsys.readouterr().out
+    for what in ("not indexed", "meta.json missing", "no run file", "temporary file",
+                 "athletes or sensors differ"):
+        assert what in out
+    assert main([*args, "--repair"]) == 0
+    assert "repaired: index rebuilt from 3 run(s)" in capsys.readouterr().out
+    assert main(args) == 0
+    with Library.open(home) as lib:
+        assert sorted(r.id for r in lib.runs()) == sorted(r.id for r in runs)
+        assert len(lib.steps(runs[0].id)) == 11
+        assert [a.name for a in lib.athletes()] == ["Ana"]
+    assert not leftover.exists()
+
+
+def test_a_damaged_index_is_set_aside_and_rebuilt(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_file(write_run(tmp_path / "in"))
+    _delete_index(home)
+    (home / "index.sqlite3").write_bytes(b"this is not a database" * 100)
+    assert main(["--home", str(home), "runs"]) == 6
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "store check --repair" in err
+    assert main(["--home", str(home), "store", "check", "--repair"]) == 0
+    assert "set aside" in capsys.readouterr().out
+    with Library.open(home) as lib:
+        assert len(lib.runs()) == 1
+
+
+def test_migrations_bring_an_old_index_up_to_date(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    db = sqlite3.connect(home / "index.sqlite3", isolation_level=None)
+    schema.migrate(db, target=1)
+    db.execute("INSERT INTO athletes VALUES ('a1', 'Old', NULL, NULL, '')")
+    db.close()
+    with Library.open(home) as lib:
+        assert lib.db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+        assert lib.db.execute("SELECT COUNT(*) FROM attachments").fetchone()[0] == 0
+        assert [a.name for a in lib.athletes()] == ["Old"]
+        lib.db.execute(f"PRAGMA user_version = {schema.VERSION + 1}")
+    with pytest.raises(StoreError, match="newer than this imurun"):
+        Library.open(home)
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from imurun.store.library import Library
+home, src = Path(sys.argv[1]), Path(sys.argv[2])
+with Library.open(home) as lib:
+    lib.add_athlete(sys.argv[3])
+    for p in sorted(src.glob("*.imrn")):
+        lib.add_file(p)
+"""
+
+
+def test_two_processes_writing_at_once_corrupt_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    Library.open(home).close()
+    for who, dev in (("a", DEVICE_A), ("b", DEVICE_B)):
+        for i in range(12):
+            write_run(tmp_path / who, dev, i, seconds=2.0)
+    write_run(tmp_path / "a", DEVICE_B, 5, seconds=2.0)  # also written by b: stored once
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(home), str(tmp_path / who), name],
+                              stderr=subprocess.PIPE, text=True)
+             for who, name in (("a", "Ana"), ("b", "Ben"))]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    with Library.open(home) as lib:
+        assert len(lib.runs()) == 24
+        assert [a.name for a in lib.athletes()] == ["Ana", "Ben"]
+        assert lib.check().ok
+        assert lib.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_cli_lists_and_shows_with_json_and_clear_errors(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    home = str(tmp_path / "home")
+    assert main(["--home", home, "athlete", "add", "Ana", "--mass-kg", "58"]) == 0
+    assert main(["--home", home, "sensor", "bind", f"{DEVICE_A:x}", "ana"]) == 0
+    with Library.open(home) as lib:
+        for i in range(3):
+            run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, i, start_unix_ms=T0_MS + i * DAY_MS)).run
+            lib.set_analysis(run.id, analysis_json(20, seed=i))
+    capsys.readouterr()
+    assert main(["runs", "--home", home, "--athlete", "Ana", "--since", "2026-11-21", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["sensor_run_id"] for r in listed] == [1, 2]
+    assert listed[0]["summary"]["cadence_spm"] == 172.0
+    assert main(["show", "--home", home, listed[0]["id"][:8], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == listed[0]["id"]
+    assert shown["steps_indexed"] == 21
+    assert main(["show", "--home", home, "latest"]) == 0
+    out = capsys.readouterr().out
+    assert "run 2 of sensor" in out
+    assert "pelvis     drop L 4.8° R 4.0°" in out
+    assert main(["athlete", "list", "--home", home, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["runs"] == 3
+    for argv, code, msg in (
+            (["show", "--home", home, "ffff"], 7, "no run 'ffff'"),
+            (["show", "--home", home, "xyz"], 2, "at least 4 hex digits"),
+            (["runs", "--home", home, "--since", "21.11.2026"], 2, "not a date"),
+            (["runs", "--home", home, "--athlete", "Zed"], 7, "no athlete 'Zed'"),
+            (["sensor", "bind", "--home", home, "nothex", "Ana"], 2, "not hexadecimal"),
+            (["import", "--home", home, str(tmp_path / "none.zip")], 2, "no such file")):
+        assert main(argv) == code, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert msg in err
+        assert "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- sync into it
+def _serial(port: Path) -> object:
+    async def connect() -> SensorClient:
+        t = SerialTransport(str(port))
+        await t.open(10.0)
+        return SensorClient(t, timeout_s=3.0)
+
+    return connect
+
+
+def _fake_analyzer(run: RunRecord) -> dict[str, object]:
+    return analysis_json(25, seed=run.sensor_run_id or 0)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_sync_stores_into_the_library_and_analyses(tmp_path: Path) -> None:
+    with virtual_sensor(tmp_path, "--seed", "21", "--runs", "2", "--minutes", "1") as s:
+        flash = {p.name: p.read_bytes() for p in s.flash.glob("run-*.imrn")}
+        with Library.open(tmp_path / "home") as lib:
+            dev = int(next(iter(flash.values()))[8:16][::-1].hex(), 16)
+            ana = lib.add_athlete("Ana")
+            lib.bind_sensor(dev, "Ana")
+
+            def run_sync(sink: RunSink) -> SyncReport:
+                return asyncio.run(sync_runs(_serial(s.link), sink, SyncSettings()))  # type: ignore[arg-type]
+
+            out = store_and_analyse(lib, run_sync, analyzer=_fake_analyzer)
+            again = store_and_analyse(lib, run_sync, analyzer=_fake_analyzer)
+            runs = lib.runs()
+    assert len(out.stored) == 2
+    assert all(a.ok for a in out.analysed)
+    assert again.stored == ()
+    assert again.analysed == ()
+    assert sorted(r.path.read_bytes() for r in runs) == sorted(flash.values())
+    assert {r.athlete_id for r in runs} == {ana.id}
+    assert all(r.summary is not None and r.summary["n_steps"] == 25 for r in runs)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_sync_into_the_library_killed_with_sigkill_completes_on_rerun(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {**os.environ, "IMURUN_HOME": str(home)}
+    with virtual_sensor(tmp_path, "--seed", "22", "--runs", "2", "--minutes", "2",
+                        "--rate", "40000") as s:
+        flash = sorted(p.read_bytes() for p in s.flash.glob("run-*.imrn"))
+        partial = home / "runs" / ".partial"
+        log = tmp_path / "host.log"
+        with open(log, "wb") as fh:
+            host = subprocess.Popen([sys.executable, "-m", "imurun", "sync", "--port", str(s.link)],
+                                    stdout=fh, stderr=subprocess.STDOUT, env=env)
+        try:
+            def mid_run() -> bool:
+                parts = list(partial.glob("*.part")) if partial.exists() else []
+                return any(p.stat().st_size > 20_000 for p in parts) or host.poll() is not None
+            wait_for(mid_run, 60, "the sync to be part-way through a run")
+            assert host.poll() is None, log.read_text()
+            os.kill(host.pid, signal.SIGKILL)
+            host.wait(10)
+        finally:
+            if host.poll() is None:
+                host.kill()
+        rerun = subprocess.run([sys.executable, "-m", "imurun", "sync", "--port", str(s.link)],
+                               capture_output=True, text=True, timeout=120, env=env)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        assert "resumed at byte" in rerun.stdout
+        assert "bound to no athlete" in rerun.stdout
+    with Library.open(home) as lib:
+        runs = lib.runs()
+        assert sorted(r.path.read_bytes() for r in runs) == flash
+        assert lib.check().ok
+    assert not list(partial.iterdir())

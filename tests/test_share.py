@@ -1,0 +1,162 @@
+"""Sharing: bundles and shared store directories between two libraries, killed imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from imurun.cli import main
+from imurun.store.bundle import import_bundle, share
+from imurun.store.library import Library
+from imurun.workflows import import_path
+from tests.library_support import DEVICE_A, DEVICE_B, T0_MS, analysis_json, write_run
+from tests.sim_support import wait_for
+
+DAY_MS = 86_400_000
+
+
+def _athlete_library(home: Path, tmp: Path, n: int = 4, seconds: float = 20.0) -> Library:
+    lib = Library.open(home)
+    lib.add_athlete("Ana", mass_kg=58.0, leg_length_m=0.86)
+    lib.add_athlete("Ben")
+    lib.bind_sensor(DEVICE_A, "Ana")
+    lib.bind_sensor(DEVICE_B, "Ben")
+    for i in range(n):
+        run = lib.add_file(write_run(tmp / "in", DEVICE_A, i, start_unix_ms=T0_MS + i * DAY_MS,
+                                     seconds=seconds)).run
+        lib.set_analysis(run.id, analysis_json(20, seed=i))
+    lib.add_file(write_run(tmp / "in", DEVICE_B, 0))
+    return lib
+
+
+def _snapshot(lib: Library) -> dict[str, tuple[bytes, object, object, int]]:
+    return {r.id: (r.path.read_bytes(), r.summary, r.athlete_name, len(lib.steps(r.id)))
+            for r in lib.runs()}
+
+
+def test_bundle_round_trip_between_two_stores(tmp_path: Path) -> None:
+    with _athlete_library(tmp_path / "athlete", tmp_path) as src:
+        ana = src.athlete("Ana")
+        res = share(src, "Ana", tmp_path / "ana.zip",
+                    since_unix_s=(T0_MS + DAY_MS) / 1000, until_unix_s=(T0_MS + 3 * DAY_MS) / 1000)
+        assert [r.sensor_run_id for r in res.runs] == [1, 2]
+        want = {k: v for k, v in _snapshot(src).items() if k in {r.id for r in res.runs}}
+    with zipfile.ZipFile(tmp_path / "ana.zip") as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["schema"] == "imurun.bundle/1"
+    assert [a["name"] for a in manifest["athletes"]] == ["Ana"]  # Ben stays private
+    assert all(len(r["sha256"]) == 64 for r in manifest["runs"])
+    with Library.open(tmp_path / "coach") as coach:
+        first = import_bundle(coach, tmp_path / "ana.zip")
+        second = import_bundle(coach, tmp_path / "ana.zip")
+        assert [a.id for a in first.athletes_added] == [ana.id]
+        assert len(first.added) == 2
+        assert first.problems == []
+        assert (len(second.added), len(second.already), second.athletes_added) == (2 - 2, 2, [])
+        assert _snapshot(coach) == want
+        assert coach.athlete("Ana") == ana  # the profile travels with the runs
+        assert coach.check().ok
+        assert {r.rel_path for r in coach.runs()} == {r.rel_path for r in res.runs}
+
+
+def test_a_shared_store_directory_imports_like_a_bundle(tmp_path: Path) -> None:
+    with _athlete_library(tmp_path / "athlete", tmp_path, n=2) as src:
+        want = _snapshot(src)
+    # The coach reads the athlete's folder (synced or on a network share) and never its database.
+    for p in (tmp_path / "athlete").glob("index.sqlite3*"):
+        p.unlink()
+    with Library.open(tmp_path / "coach") as coach:
+        res = import_path(coach, tmp_path / "athlete", analyse=False)
+        assert len(res.result.added) == 3
+        assert _snapshot(coach) == want
+        assert {a.name for a in coach.athletes()} == {"Ana", "Ben"}
+        again = import_path(coach, tmp_path / "athlete", analyse=False)
+        assert len(again.result.already) == 3
+    assert not list((tmp_path / "athlete").glob("index.sqlite3*"))
+
+
+def test_a_damaged_bundle_member_is_refused_and_the_rest_imported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with _athlete_library(tmp_path / "athlete", tmp_path, n=3) as src:
+        share(src, "Ana", tmp_path / "ana.zip")
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(tmp_path / "ana.zip") as zin, zipfile.ZipFile(bad, "w") as zout:
+        m = json.loads(zin.read("manifest.json"))
+        victim = m["runs"][1]["file"]
+        m["runs"][2]["meta"]["device_id"] = "../../../../escape"
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == victim:
+                data = data[:500] + bytes([data[500] ^ 1]) + data[501:]
+            if info.filename == "manifest.json":
+                data = json.dumps(m).encode()
+            zout.writestr(info.filename, data)
+    home = tmp_path / "coach"
+    assert main(["--home", str(home), "import", str(bad)]) == 3
+    out = capsys.readouterr().out
+    assert "SHA-256" in out
+    assert "1 new run(s)" in out
+    assert "2 problem(s)" in out
+    with Library.open(home) as coach:
+        assert len(coach.runs()) == 1
+        assert coach.check().ok
+    assert not (tmp_path / "escape").exists()
+    assert not list(tmp_path.glob("**/escape"))
+    (tmp_path / "notzip.zip").write_bytes(b"PK\x03\x04 but not really")
+    assert main(["--home", str(home), "import", str(tmp_path / "notzip.zip")]) == 3
+
+
+def test_share_and_import_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _athlete_library(tmp_path / "athlete", tmp_path, n=2).close()
+    out_zip = tmp_path / "ana.zip"
+    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana", "--since",
+                 "2026-11-01", "--out", str(out_zip)]) == 0
+    assert "2 run(s) of Ana" in capsys.readouterr().out
+    assert main(["--home", str(tmp_path / "coach"), "import", str(out_zip)]) == 0
+    out = capsys.readouterr().out
+    assert "new athlete Ana" in out
+    assert "2 new run(s), 0 already held" in out
+    assert main(["--home", str(tmp_path / "coach"), "import", str(out_zip)]) == 0
+    assert "0 new run(s), 2 already held" in capsys.readouterr().out
+    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana", "--since",
+                 "2030-01-01", "--out", str(out_zip)]) == 2
+    assert "nothing to share" in capsys.readouterr().err
+
+
+def test_import_killed_with_sigkill_completes_on_rerun(tmp_path: Path) -> None:
+    n = 40
+    with _athlete_library(tmp_path / "athlete", tmp_path, n=n, seconds=4.0) as src:
+        share(src, "Ana", tmp_path / "ana.zip")
+        want = {k: v for k, v in _snapshot(src).items() if v[2] == "Ana"}
+    home = tmp_path / "coach"
+    cmd = [sys.executable, "-m", "imurun", "--home", str(home), "import", str(tmp_path / "ana.zip")]
+    runs_dir = home / "runs" / f"{DEVICE_A:016x}"
+    kills = 0
+    for k in (3, 12, 25):  # kill it three times, further along each time
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda k=k: (runs_dir.exists() and len(list(runs_dir.iterdir())) >= k)
+                     or proc.poll() is not None, 60, f"{k} runs to be imported")
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                kills += 1
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert kills >= 1  # at least one import was really interrupted
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Library.open(home) as coach:
+        assert coach.check().ok
+        assert _snapshot(coach) == want  # nothing lost, nothing twice
+    assert len(list(runs_dir.iterdir())) == n
+    assert not list(home.rglob(".*.tmp-*"))
