@@ -109,9 +109,13 @@ def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) 
 
 
 def test_a_failed_transaction_leaves_nothing_behind(lib: Library) -> None:
-    with pytest.raises(RuntimeError), lib.transaction() as db:
-        db.execute("INSERT INTO athletes VALUES ('x', 'Ghost', NULL, NULL, '')")
-        raise RuntimeError("crash half-way")
+    def crash_half_way() -> None:
+        with lib.transaction() as db:
+            db.execute("INSERT INTO athletes VALUES ('x', 'Ghost', NULL, NULL, '')")
+            raise RuntimeError("crash half-way")
+
+    with pytest.raises(RuntimeError):
+        crash_half_way()
     assert lib.athletes() == []
 
 

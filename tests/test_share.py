@@ -142,8 +142,9 @@ def test_import_killed_with_sigkill_completes_on_rerun(tmp_path: Path) -> None:
     for k in (3, 12, 25):  # kill it three times, further along each time
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_for(lambda k=k: (runs_dir.exists() and len(list(runs_dir.iterdir())) >= k)
-                     or proc.poll() is not None, 60, f"{k} runs to be imported")
+            def far_enough(k: int = k, proc: subprocess.Popen[bytes] = proc) -> bool:
+                return (runs_dir.exists() and len(list(runs_dir.iterdir())) >= k) or proc.poll() is not None
+            wait_for(far_enough, 60, f"{k} runs to be imported")
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
                 kills += 1
