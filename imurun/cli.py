@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from imurun import __version__
 from imurun.errors import (
     DeviceError,
+    DeviceTimeoutError,
     FileFormatError,
     ImurunError,
     IngestError,
@@ -27,6 +30,13 @@ from imurun.errors import (
     TransportError,
     UsageError,
 )
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from imurun.device.client import SensorClient
+    from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
+    from imurun.transport.session import SessionWriter
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_FILE, EXIT_DEVICE, EXIT_SYNC, EXIT_STORE = 0, 1, 2, 3, 4, 5, 6
 
@@ -107,6 +117,8 @@ def cmd_stream(a: argparse.Namespace) -> int:
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.session import SessionWriter
 
+    if a.ble:
+        return _stream_ble(a)
     if not a.port:
         raise UsageError("give --port PATH (serial); BLE streaming is --ble NAME_OR_ADDRESS")
     out = Path(a.out)
@@ -138,10 +150,11 @@ def cmd_sync(a: argparse.Namespace) -> int:
     from imurun.device.sync import SyncSettings, sync_runs
     from imurun.store.rundir import RunDirectory
 
-    if not a.port:
+    if not a.port and not a.ble:
         raise UsageError("give --port PATH (serial); BLE sync is --ble NAME_OR_ADDRESS")
+    if a.port and a.ble:
+        raise UsageError("give either --port or --ble, not both")
     sink = RunDirectory(a.store)
-    connect = _serial_connect(a.port, a.timeout)
     last = [0.0]
 
     def progress(run_id: int, done: int, size: int) -> None:
@@ -151,8 +164,13 @@ def cmd_sync(a: argparse.Namespace) -> int:
             print(f"\r  run {run_id}: {done / max(size, 1):6.1%} of {size / 1024:.0f} KiB",
                   end="" if done < size else "\n", flush=True)
 
-    report = asyncio.run(sync_runs(connect, sink, SyncSettings(erase=not a.keep),
-                                   progress=progress))
+    settings = SyncSettings(erase=not a.keep)
+    if a.ble:
+        report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend), sink, settings,
+                                                    progress=progress))
+    else:
+        report = asyncio.run(sync_runs(_serial_connect(a.port, a.timeout), sink, settings,
+                                       progress=progress))
     for r in report.runs:
         extra = f" (resumed at byte {r.resumed_from})" if r.resumed_from else ""
         where = f" -> {r.location}" if r.location else ""
@@ -216,6 +234,209 @@ def cmd_export(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------- BLE
+T = TypeVar("T")
+
+#: Developer and test seam, ``None`` in normal use: an async context manager factory entered
+#: inside a BLE command's event loop; it yields the bleak backend to use instead of the
+#: operating system's (the tests yield an emulated radio's; see docs/ble.md).
+ble_backend_hook: Callable[[], AbstractAsyncContextManager[BleBackend]] | None = None
+
+BLE_SCAN_TIMEOUT_S = 10.0
+BLE_CONNECT_TIMEOUT_S = 15.0
+
+
+def _add_ble_options(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--ble", metavar="NAME_OR_ADDRESS",
+                   help="Bluetooth LE sensor: advertised name or address (see `imurun devices`)")
+
+
+def _run_ble(main: Callable[[BleBackend | None], Awaitable[T]]) -> T:
+    async def run() -> T:
+        hook = ble_backend_hook
+        if hook is None:
+            return await main(None)
+        async with hook() as backend:
+            return await main(backend)
+
+    return asyncio.run(run())
+
+
+def _ble_connect(a: argparse.Namespace, backend: BleBackend | None, *,
+                 session: SessionWriter | None = None, rsc_queue: NotificationQueue | None = None,
+                 target: FoundSensor | None = None) -> Callable[[], Awaitable[SensorClient]]:
+    """Connect, and reconnect, to ``a.ble``; say when a link was lost and when it is back."""
+    from imurun.device.client import SensorClient
+    from imurun.transport.ble import BleTransport
+
+    found: list[FoundSensor] = [] if target is None else [target]
+    last: list[BleTransport] = []
+
+    async def connect() -> SensorClient:
+        if last and last[-1].lost_reason:
+            _say(f"  {last[-1].description}: {last[-1].lost_reason}; reconnecting")
+        t = BleTransport(found[0] if found else a.ble, backend=backend,
+                         scan_timeout_s=BLE_SCAN_TIMEOUT_S, rsc_queue=rsc_queue)
+        try:
+            await t.open(BLE_CONNECT_TIMEOUT_S)
+        except ImurunError:
+            found.clear()  # scan afresh next time (the sensor may advertise another address)
+            raise
+        if t.found is not None:
+            found[:] = [t.found]
+        _say(f"  {'reconnected' if last else 'connected'} to {t.description}")
+        last[:] = [t]
+        return SensorClient(t, session=session, timeout_s=a.timeout, max_write=t.max_write)
+
+    return connect
+
+
+class _RscLog:
+    """RSC notifications of a stream: kept raw in the session, summarised on screen."""
+
+    def __init__(self, session: SessionWriter) -> None:
+        self.session = session
+        self.cadence: list[int] = []
+        self.speed: list[float] = []
+        self.malformed = 0
+
+    def add(self, t_host_s: float, data: bytes) -> None:
+        from imurun.transport.ble import decode_rsc
+
+        self.session.note(rsc=data.hex(), t_host_s=t_host_s)
+        m = decode_rsc(data)
+        if m is None:
+            self.malformed += 1
+            return
+        self.cadence.append(m.cadence_per_min)
+        self.speed.append(m.speed_mps)
+        if sys.stdout.isatty():
+            print(f"\r  RSC {m.speed_mps:5.2f} m/s {m.cadence_per_min:3d} /min"
+                  f"{'  running' if m.running else '         '}", end="", flush=True)
+
+    async def drain(self, queue: NotificationQueue) -> None:
+        while True:
+            self.add(*await queue.get())
+
+    def summary(self) -> str:
+        if not self.cadence:
+            return f"RSC: no measurements ({self.malformed} malformed)"
+        cad = sorted(self.cadence)[len(self.cadence) // 2]
+        spd = sorted(self.speed)[len(self.speed) // 2]
+        return (f"RSC: {len(self.cadence)} measurements ({self.malformed} malformed), "
+                f"median cadence {cad} /min, median speed {spd:.2f} m/s")
+
+
+def _stream_ble(a: argparse.Namespace) -> int:
+    from imurun.cli_analysis import live_hook
+    from imurun.device.stream import StreamSettings, stream_live
+    from imurun.ingest.builder import RecordingBuilder
+    from imurun.transport.ble import resolve
+    from imurun.transport.session import SessionWriter
+
+    if a.port:
+        raise UsageError("give either --port or --ble, not both")
+    out = Path(a.out)
+
+    async def main(backend: BleBackend | None) -> int:
+        found = await resolve(a.ble, timeout_s=BLE_SCAN_TIMEOUT_S, backend=backend)
+        meta = {"framing": "packet", "link": f"BLE {found}", "imurun_version": __version__}
+        if not found.is_imurun:
+            if not a.rsc:
+                raise UsageError(f"{found} does not advertise the imurun service; "
+                                 "add --rsc to record its Running Speed and Cadence")
+            return await _stream_rsc_only(a, backend, found, SessionWriter(out, {**meta, "content": "rsc"}))
+        session = SessionWriter(out, meta)
+        builder = RecordingBuilder(source=str(out), source_format="session")
+        rsc_queue: NotificationQueue | None = asyncio.Queue() if a.rsc else None
+        rsc = _RscLog(session)
+        task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
+        try:
+            report = await stream_live(
+                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
+                builder, StreamSettings(duration_s=a.duration), on_status=lambda m: _say(f"  {m}"),
+                on_event=live_hook(a))
+        finally:
+            if task is not None and rsc_queue is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                while not rsc_queue.empty():
+                    rsc.add(*rsc_queue.get_nowait())
+            session.close()
+        rec = builder.build()
+        if sys.stdout.isatty() and rsc.cadence:
+            print()
+        _say(f"streamed {report.samples} samples ({rec.duration_s:.1f} s) to {out}; "
+             f"ended by {report.ended_by}; {report.reconnects} reconnects, "
+             f"{report.reboots} reboots, {len(rec.gaps)} gaps")
+        if a.rsc:
+            _say(rsc.summary())
+        return EXIT_OK
+
+    return _run_ble(main)
+
+
+async def _stream_rsc_only(a: argparse.Namespace, backend: BleBackend | None, found: FoundSensor,
+                           session: SessionWriter) -> int:
+    """A footpod without the imurun service: Running Speed and Cadence only (no reconnects)."""
+    from imurun.transport.ble import RscReader
+
+    rsc = _RscLog(session)
+    loop = asyncio.get_running_loop()
+    t_end = None if a.duration is None else loop.time() + a.duration
+    try:
+        async with RscReader(found, backend=backend, open_timeout_s=BLE_CONNECT_TIMEOUT_S) as reader:
+            _say(f"  connected to {reader.description} (RSC only)")
+            while t_end is None or loop.time() < t_end:
+                left = 3600.0 if t_end is None else max(t_end - loop.time(), 0.0)
+                try:
+                    n = await reader.read(min(max(a.timeout, 1.0) * 10, left))
+                except DeviceTimeoutError:
+                    if t_end is not None and loop.time() >= t_end:
+                        break
+                    raise
+                rsc.add(n.t_host_s, n.data)
+            rsc.malformed += reader.malformed
+    finally:
+        session.close()
+    if sys.stdout.isatty() and rsc.cadence:
+        print()
+    _say(f"recorded Running Speed and Cadence of {found} to {a.out}")
+    _say(rsc.summary())
+    return EXIT_OK
+
+
+def cmd_devices(a: argparse.Namespace) -> int:
+    from imurun.device.client import SensorClient
+    from imurun.transport.ble import IMURUN_SERVICE_UUID, RSC_SERVICE_UUID, BleTransport, scan
+
+    async def main(backend: BleBackend | None) -> int:
+        uuids = (IMURUN_SERVICE_UUID, RSC_SERVICE_UUID) if a.all else (IMURUN_SERVICE_UUID,)
+        found = await scan(a.scan_time, backend=backend, service_uuids=uuids)
+        if not found:
+            _say(f"no sensors found in {a.scan_time:g} s (are they awake and not connected "
+                 "to another host?)")
+            return EXIT_OK
+        for s in found:
+            rssi = "   ?" if s.rssi is None else f"{s.rssi:4d}"
+            kind = "imurun" if s.is_imurun else "footpod (RSC)" if s.has_rsc else "other"
+            extra = ""
+            if a.info and s.is_imurun:
+                try:
+                    async with BleTransport(s, backend=backend,
+                                            open_timeout_s=BLE_CONNECT_TIMEOUT_S) as t:
+                        info = await SensorClient(t, max_write=t.max_write).device_info()
+                    extra = (f"  firmware {info.firmware_version}"
+                             f"  id {info.device_id:016x}")
+                except ImurunError as e:
+                    extra = f"  (could not read its info: {e})"
+            _say(f"{s.name or '(no name)':<20} {s.address:<17} {rssi} dBm  {kind}{extra}")
+        return EXIT_OK
+
+    return _run_ble(main)
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="imurun", description="Companion for a sacrum-worn running sensor.")
@@ -255,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="session file to write")
     s.add_argument("--duration", type=float, default=None, help="seconds (default: until the sensor stops)")
     s.add_argument("--timeout", type=float, default=3.0)
+    _add_ble_options(s)
+    s.add_argument("--rsc", action="store_true",
+                   help="with --ble: also record Running Speed and Cadence (any footpod works)")
     s.set_defaults(func=cmd_stream)
 
     s = sub.add_parser("sync", help="download stored runs from a sensor")
@@ -263,7 +487,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plain directory of synced runs (default: into the library, analysed)")
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
     s.add_argument("--timeout", type=float, default=3.0)
+    _add_ble_options(s)
     s.set_defaults(func=cmd_sync)
+
+    s = sub.add_parser("devices", help="scan for sensors over Bluetooth LE")
+    s.add_argument("--scan-time", type=float, default=5.0, help="seconds to scan (default 5)")
+    s.add_argument("--all", action="store_true",
+                   help="also list Running Speed and Cadence footpods")
+    s.add_argument("--no-info", dest="info", action="store_false",
+                   help="do not connect to read firmware versions")
+    s.set_defaults(func=cmd_devices)
 
     s = sub.add_parser("replay", help="replay a session file through the live decoding path")
     s.add_argument("file")

@@ -92,10 +92,10 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
             if settings.duration_s is not None and now - t_start >= settings.duration_s:
                 ended_by = "duration"
                 break
-            if now - last_sync >= settings.time_sync_every_s:
-                await client.send(TimeSyncRequest(int(time.time() * 1e6)))
-                last_sync = now
             try:
+                if now - last_sync >= settings.time_sync_every_s:
+                    last_sync = now  # a write can meet a dropped link too (BLE writes often do)
+                    await client.send(TimeSyncRequest(int(time.time() * 1e6)))
                 t, ev = await client.next_event(min(settings.timeout_s, 0.25))
                 last_rx = time.monotonic()
                 lost = False
@@ -115,7 +115,10 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                 reconnects += 1
                 if client.session is not None:
                     client.session.marker(RecordKind.CONNECT)
-                await start(client)
+                try:
+                    await start(client)
+                except (LinkLost, DeviceTimeoutError):
+                    pass  # lost again at once: the next read notices and reconnects again
                 last_rx = time.monotonic()
                 continue
             if _stream_ended(ev):
