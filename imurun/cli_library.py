@@ -300,7 +300,6 @@ def cmd_show(a: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- store
 def cmd_store_check(a: argparse.Namespace) -> int:
     from imurun.errors import StoreError
-
     from imurun.store.library import Library
 
     with Library.open(getattr(a, "home", None), recover=a.repair) as lib:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from imurun.store.library import CheckReport, Library, RunRecord
 
 ATTACHMENT_SCHEMA = "imurun.attachment/1"
-MIN_OVERLAP_S = 30.0
+MIN_OVERLAP_S = 30.0  # (or half the run, if shorter)
 
 
 @dataclass(frozen=True)
@@ -84,10 +84,11 @@ def _overlap_or_raise(w0: float, w1: float, run: RunRecord) -> float:
     assert run.duration_s is not None
     r0, r1 = run.start_unix_s, run.start_unix_s + run.duration_s
     overlap = min(w1, r1) - max(w0, r0)
-    if overlap < MIN_OVERLAP_S:
+    need = min(MIN_OVERLAP_S, 0.5 * run.duration_s)
+    if overlap < need:
         raise UsageError(f"the watch file covers {iso_utc(w0)} to {iso_utc(w1)} and run "
                          f"{run.short_id} {iso_utc(r0)} to {iso_utc(r1)}: "
-                         f"{max(overlap, 0):.0f} s in common, {MIN_OVERLAP_S:.0f} s needed "
+                         f"{max(overlap, 0):.0f} s in common, {need:.0f} s needed "
                          "(a clock offset? see --offset-s)")
     return overlap
 

@@ -1,0 +1,147 @@
+"""FIT: the export read back with Garmin's official SDK; watch files (written by Garmin's SDK) attached."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from garmin_fit_sdk import Decoder, Encoder, Profile, Stream
+
+from imurun.cli import main
+from imurun.store.attach import watch_samples
+from imurun.store.library import Library, RunRecord
+from tests.library_support import DEVICE_A, T0_MS, analysis_json, write_run
+
+T0 = dt.datetime.fromtimestamp(T0_MS / 1000, dt.UTC)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    d = Decoder(Stream.from_file(str(path)))
+    assert d.is_fit()
+    assert d.check_integrity()
+    msgs, errors = Decoder(Stream.from_file(str(path))).read()
+    assert errors == []
+    return msgs
+
+
+def _watch_fit(path: Path, start: dt.datetime, seconds: int, speed: float = 3.2) -> None:
+    """A watch's activity as Garmin's own SDK writes it: one record per second."""
+    e = Encoder()
+    e.write_mesg({"mesg_num": Profile["mesg_num"]["FILE_ID"], "type": "activity",
+                  "manufacturer": "garmin", "product": 1, "serial_number": 42, "time_created": start})
+    for i in range(seconds):
+        e.write_mesg({"mesg_num": Profile["mesg_num"]["RECORD"], "timestamp": start + dt.timedelta(seconds=i),
+                      "heart_rate": 140 + i % 10, "enhanced_speed": speed, "distance": speed * i,
+                      "cadence": 86, "fractional_cadence": 0.5})
+    path.write_bytes(e.close())
+
+
+@pytest.fixture
+def analysed(tmp_path: Path) -> tuple[Library, RunRecord, dict[str, Any]]:
+    lib = Library.open(tmp_path / "home")
+    run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=20.0)).run
+    doc = analysis_json(50, seed=3)
+    return lib, lib.set_analysis(run.id, doc), doc
+
+
+def _window_mean(doc: dict[str, Any], t: float, key: str, side: str | None = None) -> float:
+    vals = [s[key] for s in doc["steps"] if s["activity"] == "run" and abs(s["ic_s"] - t) <= 1.5
+            and s["ic_s"] < t + 1.5 and (side is None or s["side"] == side)]
+    return float(np.mean(vals))
+
+
+def test_export_carries_running_dynamics_the_official_sdk_reads(
+        analysed: tuple[Library, RunRecord, dict[str, Any]], tmp_path: Path) -> None:
+    lib, run, doc = analysed
+    out = tmp_path / "run.fit"
+    assert main(["--home", str(lib.root), "export", run.id[:8], "--fit", str(out)]) == 0
+    msgs = _read(out)
+    assert msgs["file_id_mesgs"][0]["type"] == "activity"
+    names = {f["field_definition_number"]: f["field_name"] for f in msgs["field_description_mesgs"]}
+    assert names == {0: "pelvic_drop", 1: "pelvic_tilt_range", 2: "pelvic_rotation_range",
+                     3: "braking", 4: "impact"}
+    records = msgs["record_mesgs"]
+    assert len(records) >= 15
+    for rec in records:
+        t = (rec["timestamp"] - T0).total_seconds()
+        contact = _window_mean(doc, t, "contact_s")
+        step = _window_mean(doc, t, "step_s")
+        assert rec["stance_time"] == pytest.approx(contact * 1000, abs=0.1)  # 0.1 ms resolution
+        assert rec["stance_time_percent"] == pytest.approx(100 * contact / (2 * step), abs=0.01)
+        assert rec["vertical_oscillation"] == pytest.approx(
+            _window_mean(doc, t, "vertical_oscillation_m") * 1000, abs=0.1)
+        left, right = (_window_mean(doc, t, "contact_s", s) for s in "LR")
+        assert rec["stance_time_balance"] == pytest.approx(100 * left / (left + right), abs=0.01)
+        assert rec["cadence"] + rec["fractional_cadence"] == pytest.approx(30 / step, abs=1 / 128)
+        dev = rec["developer_fields"]
+        assert dev[0] == pytest.approx(_window_mean(doc, t, "pelvic_drop_deg"), rel=1e-6)
+        assert dev[3] == pytest.approx(_window_mean(doc, t, "braking_mps"), rel=1e-6)
+        assert "step_length" not in rec  # unknown without a watch's speed
+    session = msgs["session_mesgs"][0]
+    assert session["sport"] == "running"
+    assert session["total_elapsed_time"] == pytest.approx(20.0)
+    assert session["avg_stance_time"] == pytest.approx(240.0)
+
+
+def test_a_watch_file_is_aligned_by_time_and_feeds_step_length(
+        analysed: tuple[Library, RunRecord, dict[str, Any]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lib, run, doc = analysed
+    watch = tmp_path / "watch.fit"
+    _watch_fit(watch, T0 - dt.timedelta(seconds=5), 40)  # started 5 s before the sensor
+    home = ["--home", str(lib.root)]
+    assert main([*home, "attach", run.id[:8], str(watch)]) == 0
+    assert "20 s overlap" in capsys.readouterr().out
+    assert main([*home, "attach", run.id[:8], str(watch)]) == 0
+    assert "already" in capsys.readouterr().out
+    samples = watch_samples(lib, run.id)
+    assert [s["t_s"] for s in samples] == [float(t) for t in range(21)]
+    assert samples[0]["distance_m"] == 0.0  # from the start of the run
+    assert samples[10]["distance_m"] == pytest.approx(32.0)
+    assert samples[3]["heart_rate_bpm"] == 148.0  # record 8 of the watch
+    assert samples[3]["cadence_spm"] == 173.0
+    out = tmp_path / "run.fit"
+    assert main([*home, "export", run.id[:8], "--fit", str(out)]) == 0
+    records = _read(out)["record_mesgs"]
+    rec = records[5]
+    t = (rec["timestamp"] - T0).total_seconds()
+    step_mm = 3.2 * _window_mean(doc, t, "step_s") * 1000
+    assert rec["enhanced_speed"] == pytest.approx(3.2)
+    assert rec["step_length"] == pytest.approx(step_mm, abs=0.1)
+    assert rec["vertical_ratio"] == pytest.approx(
+        100 * _window_mean(doc, t, "vertical_oscillation_m") * 1000 / step_mm, abs=0.01)
+    assert rec["heart_rate"] == 140 + (int(t) + 5) % 10
+    # The index is rebuilt with the attachment (it lives in the run's directory).
+    lib.db.execute("DELETE FROM watch_samples")
+    lib.db.execute("DELETE FROM attachments")
+    assert not lib.check().ok
+    assert lib.check(repair=True).index_rebuilt
+    assert watch_samples(lib, run.id) == samples
+
+
+def test_watch_files_that_do_not_fit_are_refused_clearly(
+        analysed: tuple[Library, RunRecord, dict[str, Any]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    lib, run, _ = analysed
+    home = ["--home", str(lib.root)]
+    other_day = tmp_path / "other.fit"
+    _watch_fit(other_day, T0 + dt.timedelta(days=1), 60)
+    assert main([*home, "attach", run.id[:8], str(other_day)]) == 2
+    err = capsys.readouterr().err
+    assert "0 s in common" in err
+    assert "--offset-s" in err
+    assert main([*home, "attach", run.id[:8], str(other_day), "--offset-s", "86400"]) == 0
+    capsys.readouterr()
+    junk = tmp_path / "junk.fit"
+    junk.write_bytes(b"\x0e\x10" + b"\x00" * 6 + b".FIT" + b"\xff" * 40)
+    for path in (junk, tmp_path / "in" / f"run-{DEVICE_A:x}-1.imrn"):
+        assert main([*home, "attach", run.id[:8], str(path)]) == 3
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "Traceback" not in err
+    assert main([*home, "import", str(other_day)]) == 3
+    assert "imurun attach" in capsys.readouterr().err
+    lib.close()
