@@ -63,7 +63,7 @@ class CleanupSettings:
         acc_range_g / gyr_range_rads: the sensor's full scale when known (``None``: detect
             clipping from flat tops).
         saturation_min_run: flat-top length (samples) that counts as clipping.
-        min_segment_s: shorter segments are not analysed.
+        min_segment_s: shorter segments are not analysed (the running detector's minimum).
 
     """
 
@@ -72,7 +72,7 @@ class CleanupSettings:
     acc_range_g: float | None = None
     gyr_range_rads: float | None = None
     saturation_min_run: int = 2
-    min_segment_s: float = 1.0
+    min_segment_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.bridge_max_samples < 0:

@@ -91,6 +91,7 @@ class StepKinematics:
         impact_g: peak vertical specific force in stance, g (NaN when the sensor clipped).
         peak_force_bw: peak vertical force in stance estimated from the low-passed vertical
             specific force, body weights.
+        saturated: the sensor clipped during the stance.
 
     """
 
@@ -98,6 +99,7 @@ class StepKinematics:
     braking_mps: FloatArray
     impact_g: FloatArray
     peak_force_bw: FloatArray
+    saturated: BoolArray
 
 
 def morin_peak_force_bw(contact_s: npt.ArrayLike, flight_s: npt.ArrayLike) -> FloatArray:
@@ -179,8 +181,9 @@ def running_step_metrics(
     brk = np.full(k, np.nan)
     imp = np.full(k, np.nan)
     pf = np.full(k, np.nan)
+    clip = np.zeros(k, dtype=bool)
     if k == 0 or n < 2:
-        return StepKinematics(vo, brk, imp, pf)
+        return StepKinematics(vo, brk, imp, pf, clip)
 
     lo, hi = cfg.min_step_s * fs, cfg.max_step_s * fs
     with np.errstate(invalid="ignore"):
@@ -210,12 +213,13 @@ def running_step_metrics(
         clipped = np.logical_or.reduceat(sat[idx], starts)
         imp_s[clipped] = np.nan
         imp[stance] = imp_s
+        clip[stance] = clipped
         vf = np.full(n, np.nan)
         for a, b in segments:
             if b - a > min_filter_length():
                 vf[a:b] = lowpass(v[a:b], fs, cfg.force_lowpass_hz)
         pf[stance] = np.maximum.reduceat(vf[idx], starts) / G_MS2
-    return StepKinematics(vo, brk, imp, pf)
+    return StepKinematics(vo, brk, imp, pf, clip)
 
 
 # ---------------------------------------------------------------------------- internals
