@@ -260,49 +260,60 @@ async def _fetch_window(entry: RunEntry, device_id: int, prefix: int, sink: RunS
     assert client is not None
     win = _Window(prefix, min(prefix + settings.window_bytes, entry.size))
     flushed = prefix
+
+    def persist() -> None:
+        # One durable append per round (not per chunk: over BLE a chunk is ~220 bytes and an
+        # fsync each would cap the sync far below the link), and before any error propagates,
+        # so a lost link or a killed process costs at most the round in flight.
+        nonlocal flushed
+        end = win.prefix_end()
+        if end > flushed:
+            sink.append(device_id, entry, flushed, bytes(win.buf[flushed - win.start:end - win.start]))
+            flushed = end
+
     silent_s = 0.0
-    for _round in range(settings.max_rounds_per_window):
-        holes = win.holes()[:MAX_READS_PER_ROUND]
-        if not holes:
-            break
-        for lo, hi in holes:
-            await client.send(RunRead(entry.run_id, lo, hi - lo))
-        last_end = holes[-1][1]
-        got_any = False
-        while True:
-            try:
-                _, ev = await client.next_event(settings.round_silence_s)
-            except DeviceTimeoutError:
-                break  # the rest of this round was lost: ask again for what is missing
-            if not isinstance(ev, Received):
-                continue
-            m = ev.message
-            if isinstance(m, Error) and m.request_type == MessageType.RUN_READ:
-                if m.code == ErrorCode.BUSY:
-                    continue  # the queue was full: that hole stays a hole for the next round
-                raise DeviceError(m.code, m.text, operation=f"read run {entry.run_id}")
-            if not isinstance(m, RunChunk) or m.run_id != entry.run_id:
-                continue
-            if not m.intact or m.offset + len(m.data) > entry.size:
-                st.rejected += 1
-                continue
-            got_any = True
-            win.put(m.offset, m.data)
-            st.fetched += len(m.data)
-            end = win.prefix_end()
-            if end > flushed:
-                sink.append(device_id, entry, flushed, bytes(win.buf[flushed - win.start:end - win.start]))
-                flushed = end
-                if progress is not None:
-                    progress(entry.run_id, flushed, entry.size)
-            if m.offset + len(m.data) >= last_end:
+    try:
+        for _round in range(settings.max_rounds_per_window):
+            holes = win.holes()[:MAX_READS_PER_ROUND]
+            if not holes:
                 break
-        silent_s = 0.0 if got_any else silent_s + settings.round_silence_s
-        if silent_s >= settings.timeout_s:
-            raise DeviceTimeoutError(f"reading run {entry.run_id}", settings.timeout_s)
-        if win.prefix_end() == win.end:
-            break
-    else:
-        raise SyncError(f"run {entry.run_id}: bytes {win.prefix_end()}.. still missing after "
-                        f"{settings.max_rounds_per_window} requests")
+            for lo, hi in holes:
+                await client.send(RunRead(entry.run_id, lo, hi - lo))
+            last_end = holes[-1][1]
+            got_any = False
+            while True:
+                try:
+                    _, ev = await client.next_event(settings.round_silence_s)
+                except DeviceTimeoutError:
+                    break  # the rest of this round was lost: ask again for what is missing
+                if not isinstance(ev, Received):
+                    continue
+                m = ev.message
+                if isinstance(m, Error) and m.request_type == MessageType.RUN_READ:
+                    if m.code == ErrorCode.BUSY:
+                        continue  # the queue was full: that hole stays a hole for the next round
+                    raise DeviceError(m.code, m.text, operation=f"read run {entry.run_id}")
+                if not isinstance(m, RunChunk) or m.run_id != entry.run_id:
+                    continue
+                if not m.intact or m.offset + len(m.data) > entry.size:
+                    st.rejected += 1
+                    continue
+                got_any = True
+                win.put(m.offset, m.data)
+                st.fetched += len(m.data)
+                if progress is not None:
+                    progress(entry.run_id, win.prefix_end(), entry.size)
+                if m.offset + len(m.data) >= last_end:
+                    break
+            persist()
+            silent_s = 0.0 if got_any else silent_s + settings.round_silence_s
+            if silent_s >= settings.timeout_s:
+                raise DeviceTimeoutError(f"reading run {entry.run_id}", settings.timeout_s)
+            if win.prefix_end() == win.end:
+                break
+        else:
+            raise SyncError(f"run {entry.run_id}: bytes {win.prefix_end()}.. still missing after "
+                            f"{settings.max_rounds_per_window} requests")
+    finally:
+        persist()
     return flushed
