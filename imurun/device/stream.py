@@ -49,13 +49,30 @@ class StreamReport:
     duration_s: float
 
 
-def _attach(client: SensorClient, builder: RecordingBuilder, hook: EventHook | None) -> None:
+@dataclass
+class _Control:
+    """What the stream loop must react to.
+
+    Set by the tap, so an event consumed while a request waited for its answer is not missed.
+    """
+
+    ended: bool = False
+    reboots_pending: int = 0
+
+
+def _attach(client: SensorClient, builder: RecordingBuilder, hook: EventHook | None,
+            control: _Control | None = None) -> None:
     """The ingest step shared by live and replay: every decoded event reaches the builder."""
 
     def tap(t: float, ev: ParseEvent) -> None:
         builder.feed(t, ev)
         if hook is not None:
             hook(t, ev)
+        if control is not None:
+            if _stream_ended(ev):
+                control.ended = True
+            elif isinstance(ev, Rebooted):
+                control.reboots_pending += 1
 
     client.tap = tap
 
@@ -71,14 +88,16 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                       on_status: Callable[[str], None] | None = None) -> StreamReport:
     t_start = time.monotonic()
     reconnects = reboots = 0
+    control = _Control()
     client = await connect()
 
     async def start(c: SensorClient) -> None:
-        _attach(c, builder, on_event)
+        _attach(c, builder, on_event, control)
         await c.device_info()
         for _ in range(3):
             await c.time_sync()
-        await c.send(StreamStart())
+        if not control.ended:  # the stream may have ended while we were reconnecting
+            await c.send(StreamStart())
 
     await start(client)
     last_sync = last_rx = time.monotonic()
@@ -91,6 +110,9 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
             now = time.monotonic()
             if settings.duration_s is not None and now - t_start >= settings.duration_s:
                 ended_by = "duration"
+                break
+            if control.ended:
+                ended_by = "sensor"
                 break
             try:
                 if now - last_sync >= settings.time_sync_every_s:
@@ -121,10 +143,12 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                     pass  # lost again at once: the next read notices and reconnects again
                 last_rx = time.monotonic()
                 continue
-            if _stream_ended(ev):
+            del t, ev  # the tap has ingested it and updated `control`
+            if control.ended:
                 ended_by = "sensor"
                 break
-            if isinstance(ev, Rebooted):
+            while control.reboots_pending:
+                control.reboots_pending -= 1
                 reboots += 1
                 if on_status is not None:
                     on_status("sensor rebooted; restarting the stream")
