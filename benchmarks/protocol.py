@@ -54,11 +54,11 @@ def baseline_decode_run(data: bytes) -> list[tuple[int, ...]]:
     """A straightforward decoder: walk blocks with struct, extract every value with a shift."""
     pos = struct.unpack_from("<H", data, 6)[0]
     out: list[tuple[int, ...]] = []
-    while pos + 8 <= len(data):
-        sync, btype, _flags, length = BLOCK_HEAD.unpack_from(data, pos)
+    while pos + BLOCK_HEAD.size <= len(data):
+        sync, btype, _flags, length, _crc = BLOCK_HEAD.unpack_from(data, pos)
         if sync != SYNC:
             break
-        p = pos + 8
+        p = pos + BLOCK_HEAD.size
         if btype == BlockType.SAMPLES_RAW:
             _i, _t, n = SAMPLE_HEAD.unpack_from(data, p)
             for k in range(n):
@@ -91,7 +91,7 @@ def baseline_decode_run(data: bytes) -> list[tuple[int, ...]]:
                     x.append((x[-1] + d + 32768) % 65536 - 32768)
                 chans.append(x)
             out.extend(zip(*chans, strict=True))
-        pos = p + length + 4
+        pos = p + length
     return out
 
 

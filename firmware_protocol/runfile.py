@@ -2,7 +2,7 @@
 
 A run file is a :class:`RunHeader` followed by self-describing blocks (SPEC.md §5)::
 
-    block := sync(4) type(1) flags(1) length(2) payload(length) crc32(4)
+    block := sync(4) type(1) flags(1) length(2) crc32(4) payload(length)
 
 The CRC-32 covers type, flags, length and payload. A damaged block costs that block only:
 the reader resynchronises on the next sync word whose block passes its CRC.
@@ -30,8 +30,8 @@ from firmware_protocol.messages import SAMPLE_CHANNELS, Event, Scale
 MAGIC: Final = b"IMRN"
 FORMAT_VERSION: Final = 1
 SYNC: Final = b"\xa5\x5a\xc3\x3c"
-BLOCK_HEAD: Final = struct.Struct("<4sBBH")  # sync, type, flags, length
-BLOCK_OVERHEAD: Final = BLOCK_HEAD.size + 4
+BLOCK_HEAD: Final = struct.Struct("<4sBBHI")  # sync, type, flags, length, crc32
+BLOCK_OVERHEAD: Final = BLOCK_HEAD.size
 MAX_BLOCK_PAYLOAD: Final = 16384
 MAX_BLOCK_SAMPLES: Final = 1024
 DEFAULT_BLOCK_SAMPLES: Final = 256
@@ -219,11 +219,16 @@ def encode_samples_block(counts: npt.ArrayLike, first_sample_index: int, device_
 
 
 def encode_block(btype: int, payload: bytes, flags: int = 0) -> bytes:
-    """A complete block: sync, type, flags, length, payload, CRC-32."""
+    """A complete block: sync, type, flags, length, CRC-32 (of type..length and payload), payload.
+
+    The CRC precedes the payload on purpose: were it last, every block would end in its own CRC
+    and the CRC-32 of a whole run file would depend only on the block lengths (CRC residue
+    property), so two different runs of equal layout would share their run CRC.
+    """
     if len(payload) > MAX_BLOCK_PAYLOAD:
         raise RunFormatError(f"block payload of {len(payload)} bytes exceeds {MAX_BLOCK_PAYLOAD}")
-    head = BLOCK_HEAD.pack(SYNC, btype, flags, len(payload))
-    return head + payload + crc32(head[4:] + payload).to_bytes(4, "little")
+    tfl = struct.pack("<BBH", btype, flags, len(payload))
+    return SYNC + tfl + crc32(tfl + payload).to_bytes(4, "little") + payload
 
 
 # --------------------------------------------------------------------------- writer
@@ -471,14 +476,14 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
         if pos + BLOCK_OVERHEAD > len(buf):
             mark_bad(pos, len(buf), "truncated block header")
             break
-        _, btype, _flags, length = BLOCK_HEAD.unpack_from(buf, pos)
-        end = pos + BLOCK_HEAD.size + length + 4
+        _, btype, _flags, length, crc = BLOCK_HEAD.unpack_from(buf, pos)
+        end = pos + BLOCK_HEAD.size + length
         reason = None
         if length > MAX_BLOCK_PAYLOAD:
             reason = f"declared length {length} exceeds {MAX_BLOCK_PAYLOAD}"
         elif end > len(buf):
             reason = "block runs past the end of the file (truncated)"
-        elif crc32(buf[pos + 4:end - 4]) != int.from_bytes(buf[end - 4:end], "little"):
+        elif crc32(buf[pos + BLOCK_HEAD.size:end], crc32(buf[pos + 4:pos + 8])) != crc:
             reason = "block CRC mismatch"
         if reason is not None:
             nxt = buf.find(SYNC, pos + 1)
@@ -488,7 +493,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
             pos = stop
             continue
         bad_start = None
-        payload = buf[pos + BLOCK_HEAD.size:end - 4]
+        payload = buf[pos + BLOCK_HEAD.size:end]
         try:
             if btype == BlockType.SAMPLES_PACKED:
                 packed_meta.append(_packed_meta(payload))  # a bad block is skipped alone

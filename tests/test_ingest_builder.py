@@ -395,7 +395,7 @@ def test_stored_run_damaged_block_costs_that_block_only() -> None:
     # Block 4 of 10 (samples 400..499): flip a byte in its payload.
     pos, sample_blocks = HEADER_SIZE, []
     while pos < len(data):
-        _, btype, _, length = BLOCK_HEAD.unpack_from(data, pos)
+        _, btype, _, length, _crc = BLOCK_HEAD.unpack_from(data, pos)
         if btype in (BlockType.SAMPLES_RAW, BlockType.SAMPLES_PACKED):
             sample_blocks.append(pos)
         pos += BLOCK_OVERHEAD + length

@@ -80,11 +80,12 @@ def test_a_run_is_stored_once_byte_exact_and_goes_to_its_sensors_athlete(lib: Li
 
 
 def test_two_runs_with_the_same_id_and_crc_are_different_runs(lib: Library, tmp_path: Path) -> None:
-    # Same device, run id and block lengths (so the same whole-file CRC-32), another day: this is
-    # what a sensor whose flash was reset produces. Neither may hide the other.
+    # Same device, run id and block lengths, another day: this is what a sensor whose flash was
+    # reset produces. Neither may hide the other (and their CRC-32s differ: the block CRC sits
+    # before the payload, so a run's CRC depends on its content, SPEC §5.2).
     a = lib.add_file(write_run(tmp_path / "a", DEVICE_A, 1, start_unix_ms=T0_MS)).run
     b = lib.add_file(write_run(tmp_path / "b", DEVICE_A, 1, start_unix_ms=T0_MS + DAY_MS)).run
-    assert a.crc32 == b.crc32
+    assert a.crc32 != b.crc32
     assert a.id != b.id
     assert len(lib.runs()) == 2
 

@@ -98,12 +98,11 @@ def blocks(data: bytes) -> list[Block]:
     """Walk an undamaged file block by block (an independent, strict parser)."""
     out, pos = [], HEADER_SIZE
     while pos < len(data):
-        sync, btype, flags, length = struct.unpack_from("<4sBBH", data, pos)
+        sync, btype, flags, length, crc = struct.unpack_from("<4sBBHI", data, pos)
         assert sync == SYNC
         assert flags == 0
-        payload = data[pos + 8:pos + 8 + length]
-        crc = int.from_bytes(data[pos + 8 + length:pos + 12 + length], "little")
-        assert crc == crc32(data[pos + 4:pos + 8 + length])
+        payload = data[pos + 12:pos + 12 + length]
+        assert crc == crc32(data[pos + 4:pos + 8] + payload)
         out.append(Block(pos, btype, payload))
         pos += BLOCK_OVERHEAD + length
     assert pos == len(data)
@@ -595,3 +594,19 @@ def test_garbage_before_between_and_after_blocks(sync: bool, seed: int) -> None:
     assert run.damaged
     for d in run.damaged:
         assert any(s <= d.offset < e for s, e in spans), d
+
+
+def test_run_crc_depends_on_content_not_only_on_block_lengths() -> None:
+    """Regression: with each block's CRC at its end, every run file of one layout had the same
+    CRC-32 (the CRC residue property), so the catalogue could not tell two runs apart."""
+    import zlib
+
+    from firmware_protocol.runfile import RunHeader, RunWriter
+
+    h = RunHeader(1, 2, 3, 200, 0, 0, 16, 2000, 0.0048, 0.001)
+    crcs = set()
+    for seed in (1, 2, 3):
+        c = np.random.default_rng(seed).integers(-100, 100, (1000, 6)).astype(np.int16)
+        w = RunWriter(h, packed=False)
+        crcs.add(zlib.crc32(w.start() + w.samples(c, 0) + w.end()))
+    assert len(crcs) == 3

@@ -875,7 +875,9 @@ int32_t imr_block_encode(uint8_t type, uint8_t flags, const uint8_t *payload, si
     out[4] = type;
     out[5] = flags;
     put_u16(out + 6, (uint16_t)len);
-    put_u32(out + 8 + len, imr_crc32(0, out + 4, 4 + len));
+    /* The CRC precedes the payload: were it last, the CRC-32 of a whole run file would depend
+     * only on its block lengths (CRC residue property). */
+    put_u32(out + 8, imr_crc32(imr_crc32(0, out + 4, 4), out + IMR_BLOCK_HEAD_SIZE, len));
     return (int32_t)total;
 }
 

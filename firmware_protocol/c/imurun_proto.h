@@ -77,8 +77,8 @@ extern "C" {
 /* Stored-run format. */
 #define IMR_RUN_FORMAT_VERSION 1u
 #define IMR_RUN_HEADER_SIZE 96u
-#define IMR_BLOCK_HEAD_SIZE 8u                   /* sync, type, flags, length */
-#define IMR_BLOCK_OVERHEAD 12u                   /* head + CRC-32 */
+#define IMR_BLOCK_HEAD_SIZE 12u                  /* sync, type, flags, length, CRC-32; payload follows */
+#define IMR_BLOCK_OVERHEAD 12u                   /* all of it is the head */
 #define IMR_MAX_BLOCK_PAYLOAD 16384u
 #define IMR_MAX_BLOCK_SAMPLES 1024u
 /* A complete sample block for n samples never exceeds this (raw size; packed is used only
@@ -472,7 +472,7 @@ typedef struct {
 /* The 96-byte run header with its CRC-32. */
 int32_t imr_run_header_encode(const imr_run_header_t *h, uint8_t *out, size_t cap);
 
-/* A complete block: sync A5 5A C3 3C, type, flags, length, payload, CRC-32 over type..payload.
+/* A complete block: sync A5 5A C3 3C, type, flags, length, CRC-32 over type..length then payload, payload.
  * payload may already sit at out + IMR_BLOCK_HEAD_SIZE (in place). len <= 16384. */
 int32_t imr_block_encode(uint8_t type, uint8_t flags, const uint8_t *payload, size_t len,
                          uint8_t *out, size_t cap);

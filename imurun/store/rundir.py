@@ -53,6 +53,7 @@ class RunDirectory:
         return self.root / ".partial" / f"{device_id:016x}-{entry.run_id:08d}-{entry.crc32:08x}.part"
 
     def is_stored(self, device_id: int, entry: RunEntry) -> bool:
+        """Held already: same device, run id, size and CRC-32 (SPEC §3.3)."""
         p = self.run_path(device_id, entry)
         return p.exists() and p.stat().st_size == entry.size and file_crc32(p) == entry.crc32
 
