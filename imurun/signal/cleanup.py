@@ -197,14 +197,19 @@ def saturation_mask(x: npt.ArrayLike, min_run: int = 2, full_scale: float | None
     if full_scale is not None:
         with np.errstate(invalid="ignore"):
             return np.asarray(np.any(np.abs(arr) >= 0.995 * full_scale, axis=1))
+    # per-column reductions of 1-D views: an axis-0 reduction of an (n, 3) array is slower
+    hi, lo = np.zeros(3), np.zeros(3)
     for j in range(3):
         col = arr[:, j]
-        if not np.any(np.isfinite(col)):
-            continue
-        for ext in (np.nanmax(col), np.nanmin(col)):
-            if abs(ext) < min_level:
+        if np.isfinite(col.sum()):
+            hi[j], lo[j] = col.max(), col.min()
+        elif np.any(np.isfinite(col)):
+            hi[j], lo[j] = np.nanmax(col), np.nanmin(col)
+    for j in range(3):
+        for ext in (float(hi[j]), float(lo[j])):
+            if abs(ext) < min_level or not np.isfinite(ext):
                 continue
-            at = col == ext
+            at = arr[:, j] == ext
             # longest run of consecutive samples at the extreme
             d = np.diff(np.concatenate(([0], at.view(np.int8), [0])))
             starts, stops = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
