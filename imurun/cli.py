@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import sys
-import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -155,15 +154,9 @@ def cmd_sync(a: argparse.Namespace) -> int:
     if a.port and a.ble:
         raise UsageError("give either --port or --ble, not both")
     sink = RunDirectory(a.store)
-    last = [0.0]
+    from imurun.cli_progress import SyncBars
 
-    def progress(run_id: int, done: int, size: int) -> None:
-        now = time.monotonic()
-        if sys.stdout.isatty() and (now - last[0] > 0.2 or done == size):
-            last[0] = now
-            print(f"\r  run {run_id}: {done / max(size, 1):6.1%} of {size / 1024:.0f} KiB",
-                  end="" if done < size else "\n", flush=True)
-
+    progress = SyncBars()
     settings = SyncSettings(erase=not a.keep)
     if a.ble:
         report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend), sink, settings,
@@ -521,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     from imurun.cli_library import add_library_commands
 
     add_library_commands(sub)
+    from imurun.cli_report import add_report_commands
+
+    add_report_commands(sub)
     return p
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,14 +38,10 @@ def _open(a: argparse.Namespace) -> Library:
 
 
 def _progress(what: str) -> Callable[[int, int], None]:
-    """A one-line progress counter on a terminal (after a second), silent otherwise."""
-    t0 = time.monotonic()
+    """A progress bar on a terminal (once the task takes over a second), silent otherwise."""
+    from imurun.cli_progress import counter
 
-    def show(done: int, total: int) -> None:
-        if sys.stdout.isatty() and (time.monotonic() - t0 > 1.0 or done == total) and total > 1:
-            print(f"\r  {what} {done}/{total}", end="\n" if done == total else "", flush=True)
-
-    return show
+    return counter(what)
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -111,14 +105,9 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
     if a.port and ble:
         raise UsageError("give either --port or --ble, not both")
     settings = SyncSettings(erase=not a.keep)
-    last = [0.0]
+    from imurun.cli_progress import SyncBars
 
-    def progress(run_id: int, done: int, size: int) -> None:
-        now = time.monotonic()
-        if sys.stdout.isatty() and (now - last[0] > 0.2 or done == size):
-            last[0] = now
-            print(f"\r  run {run_id}: {done / max(size, 1):6.1%} of {size / 1024:.0f} KiB",
-                  end="" if done < size else "\n", flush=True)
+    progress = SyncBars()
 
     def run_sync(sink: RunSink) -> SyncReport:
         if ble:

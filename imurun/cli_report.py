@@ -1,0 +1,110 @@
+"""The report commands of ``imurun``: ``report`` and ``weekly`` (parse, call, print).
+
+Registered by :func:`add_report_commands`; errors and exit codes are those of
+:mod:`imurun.cli`. The work is done by :mod:`imurun.report.run_report` and
+:mod:`imurun.report.weekly`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from imurun.errors import UsageError
+
+EXIT_OK = 0
+
+
+def _say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    """``imurun report RUN``: a library run (id prefix or ``latest``), or any analysable file."""
+    from imurun.report.run_report import write_run_report
+
+    _check_out(a.out)
+    p = Path(a.run)
+    if p.is_file():  # a bare file: analysis JSON or a recording, no library, no baseline
+        return _report_file(p, a.out)
+    from imurun.store.library import Library
+
+    with Library.open(getattr(a, "home", None)) as lib:
+        run = lib.run(a.run)
+        out = write_run_report(lib, run, a.out)
+    _say(f"wrote {out} (run {run.short_id}{', ' + run.athlete_name if run.athlete_name else ''})")
+    return EXIT_OK
+
+
+def _report_file(p: Path, out: str | None) -> int:
+    from imurun.report.run_report import ReportContext, render_run_report
+    from imurun.signal.results import RunAnalysis
+    from imurun.store._files import atomic_write_bytes
+
+    if p.suffix.lower() == ".json":
+        result = RunAnalysis.from_json(p.read_bytes())
+    else:
+        from imurun.analysis import analyze
+
+        result = analyze(p)
+    target = Path(out) if out else p.with_suffix(".report.html")
+    atomic_write_bytes(target, render_run_report(result, ReportContext(file_name=p.name))
+                       .encode("utf-8"))
+    _say(f"wrote {target}")
+    return EXIT_OK
+
+
+def cmd_weekly(a: argparse.Namespace) -> int:
+    from imurun.report.weekly import IsoWeek, weekly_summary, write
+    from imurun.store._files import atomic_write_bytes
+    from imurun.store.library import Library
+
+    _check_out(a.out)
+    week = IsoWeek.parse(a.week)
+    with Library.open(getattr(a, "home", None)) as lib:
+        summary = weekly_summary(lib, week, athletes=a.athlete or None)
+        root = lib.root
+    text = write(summary, a.format)
+    if a.out is None and a.format != "html":
+        sys.stdout.write(text)
+        return EXIT_OK
+    out = Path(a.out) if a.out else root / "reports" / f"weekly-{week.label}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, text.encode("utf-8"))
+    checks = [x.name for x in summary.athletes if x.attention == "check_in"]
+    _say(f"wrote {out}: week {week.label}, {len(summary.athletes)} athlete(s), "
+         f"{sum(x.runs for x in summary.athletes)} run(s)"
+         + (f"; check in with {', '.join(checks)}" if checks else ""))
+    return EXIT_OK
+
+
+def add_report_commands(sub: Any) -> None:
+    """Add ``report`` and ``weekly`` to ``imurun``'s subparsers."""
+    home = argparse.ArgumentParser(add_help=False)
+    home.add_argument("--home", default=argparse.SUPPRESS, metavar="DIR",
+                      help="library directory (default: $IMURUN_HOME or the user data directory)")
+    s = sub.add_parser("report", parents=[home], help="write a run's report (one HTML file)")
+    s.add_argument("run", help="run id (4+ leading hex digits) or 'latest'; or a file (an "
+                               "analysis JSON or any recording) to report without the library")
+    s.add_argument("--out", default=None, metavar="FILE",
+                   help="HTML file to write (default: HOME/reports/run-<id>.html)")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("weekly", parents=[home],
+                       help="the coach's weekly summary: every athlete, check-ins first")
+    s.add_argument("--week", default="this", metavar="YYYY-Www",
+                   help="ISO week, e.g. 2026-W47, or 'this' (default) / 'last'")
+    s.add_argument("--athlete", action="append", metavar="NAME",
+                   help="only this athlete (name or id; repeatable)")
+    s.add_argument("--format", choices=("html", "csv", "json"), default="html")
+    s.add_argument("--out", default=None, metavar="PATH",
+                   help="file to write (default: HOME/reports/weekly-<week>.html for html, "
+                        "standard output for csv and json)")
+    s.set_defaults(func=cmd_weekly)
+
+
+def _check_out(path: str | None) -> None:
+    if path is not None and Path(path).is_dir():
+        raise UsageError(f"--out {path} is a directory: give a file name")

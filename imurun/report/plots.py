@@ -1,0 +1,216 @@
+"""The report's plots: matplotlib figures rendered to inline PNG data URIs.
+
+matplotlib's object API only (``Figure`` + the Agg canvas): no ``pyplot``, so no global figure
+state and no GUI backend, whatever ``MPLBACKEND`` says. Figures are sized for a phone: 6 inches
+wide with 12-point text, so that an image shrunk to a phone's width still has legible labels
+(the page caps its display width on larger screens).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Foot colours (blue / orange: told apart with the common colour-vision deficiencies too).
+LEFT_COLOUR: Final = "#1f5f99"
+RIGHT_COLOUR: Final = "#d95f02"
+MAIN_COLOUR: Final = "#1d2327"
+#: Background of the parts of a run that were not running, and of missing data.
+NOT_RUNNING_COLOUR: Final = "#e4e7ea"
+GAP_COLOUR: Final = "#f4c7c3"
+ACTIVITY_COLOURS: Final = {"run": "#2e7d32", "walk": "#8fbf6f", "stand": "#b0b8c0",
+                           "other": "#d8b365", "gap": "#d9534f"}
+
+_WIDTH_IN: Final = 5.0
+_DPI: Final = 150
+_STYLE: Final[dict[str, Any]] = {
+    "font.size": 13, "axes.titlesize": 13, "axes.labelsize": 13, "xtick.labelsize": 12,
+    "ytick.labelsize": 12, "legend.fontsize": 12, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.color": "#dde2e6",
+    "grid.linewidth": 0.8, "font.family": "DejaVu Sans", "svg.fonttype": "none",
+}
+
+
+def MaxNLocator(integer: bool) -> Any:  # noqa: N802 - matplotlib's name, imported on use
+    from matplotlib.ticker import MaxNLocator as _Max
+
+    return _Max(integer=integer)
+
+
+@contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib
+
+    with matplotlib.rc_context(dict(_STYLE)):  # type: ignore[arg-type]
+        yield
+
+
+def _figure(height_in: float, ncols: int = 1, nrows: int = 1, *, left_in: float = 0.85,
+            bottom_in: float = 0.6, top_in: float = 0.12, right_in: float = 0.12,
+            **grid: float) -> tuple[Any, Any]:
+    """A figure with fixed margins, in inches (a layout engine costs ~40 % of the drawing)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(_WIDTH_IN, height_in), dpi=_DPI)
+    fig.subplots_adjust(left=left_in / _WIDTH_IN, right=1.0 - right_in / _WIDTH_IN,
+                        bottom=bottom_in / height_in, top=1.0 - top_in / height_in, **grid)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def png_data_uri(fig: Any) -> str:
+    """Render ``fig`` (Agg) to a ``data:image/png;base64,...`` URI."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One quantity over the run: a dot per step and a line through the per-minute medians."""
+
+    label: str
+    step_t_min: FloatArray
+    step_values: FloatArray
+    line_t_min: FloatArray
+    line_values: FloatArray
+    colour: str = MAIN_COLOUR
+
+
+@dataclass(frozen=True)
+class Band:
+    """A stretch of the run drawn behind the data (``kind``: ``"not_running"`` or ``"gap"``)."""
+
+    start_min: float
+    end_min: float
+    kind: str
+
+
+def over_run(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str, *,
+             reference: float | None = None, reference_label: str = "") -> str:
+    """Values over the run, minutes on x; bands for what was not running and for missing data."""
+    with _style():
+        legend = len(layers) > 1 or (reference is not None and math.isfinite(reference)
+                                     and bool(reference_label))
+        fig, axes = _figure(2.6, top_in=0.42 if legend else 0.12)
+        ax = axes[0, 0]
+        for b in bands:
+            ax.axvspan(b.start_min, b.end_min, color=GAP_COLOUR if b.kind == "gap"
+                       else NOT_RUNNING_COLOUR, lw=0, zorder=0)
+        finite = [ly.step_values[np.isfinite(ly.step_values)] for ly in layers]
+        for ly in layers:
+            ok = np.isfinite(ly.step_values) & np.isfinite(ly.step_t_min)
+            ax.plot(ly.step_t_min[ok], ly.step_values[ok], ".", ms=2.0, alpha=0.22,
+                    color=ly.colour, zorder=2, rasterized=True)
+            ax.plot(ly.line_t_min, ly.line_values, "-", lw=2.2, color=ly.colour, zorder=3,
+                    label=ly.label if len(layers) > 1 else None)
+        if reference is not None and math.isfinite(reference):
+            ax.axhline(reference, ls="--", lw=1.4, color="#6b4fa0", zorder=3,
+                       label=reference_label or None)
+        values = np.concatenate(finite) if finite else np.zeros(0)
+        if values.size:  # robust limits: a few wild steps must not flatten the picture
+            lo, hi = np.percentile(values, [1, 99])
+            if reference is not None and math.isfinite(reference):
+                lo, hi = min(lo, reference), max(hi, reference)
+            pad = max(0.12 * (hi - lo), 1e-3 * max(abs(hi), 1.0))
+            ax.set_ylim(lo - pad, hi + pad)
+        ax.set_xlabel("minutes since the start")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel)
+        if legend:
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False,
+                      borderaxespad=0.1)
+        return png_data_uri(fig)
+
+
+def activity_timeline(start_min: Sequence[float], end_min: Sequence[float],
+                      labels: Sequence[str]) -> str:
+    """The recording as one bar coloured by activity (running, walking, standing, ..., gap)."""
+    names = {"run": "running", "walk": "walking", "stand": "standing", "other": "other",
+             "gap": "no data"}
+    with _style():
+        fig, axes = _figure(1.6, left_in=0.25, right_in=0.25, top_in=0.5)
+        ax = axes[0, 0]
+        for a, b, lab in zip(start_min, end_min, labels, strict=True):
+            ax.barh(0, b - a, left=a, height=0.8, color=ACTIVITY_COLOURS.get(lab, "#999"), lw=0)
+        from matplotlib.patches import Patch
+
+        present = [k for k in ACTIVITY_COLOURS if k in set(labels)]
+        ax.legend(handles=[Patch(color=ACTIVITY_COLOURS[k], label=names[k]) for k in present],
+                  loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=5, frameon=False,
+                  handlelength=1.0, columnspacing=0.9, borderaxespad=0.1)
+        ax.set_yticks([])
+        ax.grid(False)
+        ax.spines["left"].set_visible(False)
+        ax.set_xlabel("minutes since the start")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if end_min:
+            ax.set_xlim(min(start_min), max(end_min))
+        return png_data_uri(fig)
+
+
+def left_right(items: Sequence[tuple[str, float, float, str]]) -> str:
+    """Left vs right medians, one small panel per metric: ``(label, left, right, unit)``."""
+    n = len(items)
+    ncols = 2
+    nrows = max(1, math.ceil(n / ncols))
+    with _style():
+        fig, axes = _figure(1.9 * nrows, ncols=ncols, nrows=nrows, left_in=0.7, bottom_in=0.35,
+                            top_in=0.35, wspace=0.45, hspace=0.8)
+        for k in range(nrows * ncols):
+            ax = axes[k // ncols, k % ncols]
+            if k >= n:
+                ax.set_visible(False)
+                continue
+            label, left, right, unit = items[k]
+            vals = [left if math.isfinite(left) else 0.0, right if math.isfinite(right) else 0.0]
+            ax.barh([1, 0], vals, color=[LEFT_COLOUR, RIGHT_COLOUR], height=0.7)
+            ax.set_yticks([1, 0], ["left", "right"])
+            ax.set_title(f"{label} ({unit})", loc="left")
+            top = max(vals) if max(vals) > 0 else 1.0
+            ax.set_xlim(0, top * 1.32)
+            for y, v, raw in ((1, vals[0], left), (0, vals[1], right)):
+                ax.text(v + top * 0.02, y, _short(raw), va="center", fontsize=12)
+            ax.grid(axis="y", visible=False)
+        return png_data_uri(fig)
+
+
+def _short(x: float) -> str:
+    if not math.isfinite(x):
+        return "–"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 1 else f"{x:.2f}"
+
+
+def weekly_bars(labels: Sequence[str], values: Sequence[float], ylabel: str, *,
+                highlight_last: bool = True) -> str:
+    """A few weeks side by side (the last one highlighted): training load at a glance."""
+    with _style():
+        fig, axes = _figure(2.0, left_in=0.8, bottom_in=0.45)
+        ax = axes[0, 0]
+        colours = ["#9fb4c7"] * len(values)
+        if highlight_last and colours:
+            colours[-1] = LEFT_COLOUR
+        x = np.arange(len(values))
+        v = np.array([x if math.isfinite(x) else 0.0 for x in values])
+        ax.bar(x, v, color=colours, width=0.66)
+        ax.set_xticks(x, list(labels))
+        ax.set_ylabel(ylabel)
+        ax.grid(axis="x", visible=False)
+        top = float(v.max()) if v.size and v.max() > 0 else 1.0
+        ax.set_ylim(0, top * 1.25)
+        for xi, vi in zip(x, v, strict=True):
+            ax.text(xi, vi + top * 0.03, f"{vi:.0f}", ha="center", fontsize=12)
+        return png_data_uri(fig)

@@ -1,0 +1,603 @@
+"""The run report: one self-contained HTML page about one run, for the runner (and their physio).
+
+:func:`render_run_report` turns a :class:`~imurun.signal.results.RunAnalysis` (plus, when the run
+is in a library, the runner's name and own baseline) into the page; :func:`write_run_report` does
+it for a library run and writes the file. Sections, in order (their ``id`` in brackets):
+
+1. summary cards (``summary``), each with the runner's 4-week baseline underneath;
+2. form indicators (``indicators``): value, threshold, level, plain-language explanation, the
+   published evidence and the baseline; indicators, not diagnoses;
+3. over the run (``over-the-run``): cadence, contact time, bounce, braking, pelvic drop per
+   side, tilt and rotation, a dot per step and a line through the per-minute medians;
+4. left and right (``left-right``); 5. first vs last third (``thirds``);
+6. data quality (``data-quality``): what was and was not analysed and why, gaps, lost frames,
+   mounting; 7. about (``about``): sources, versions, references.
+
+Plots are matplotlib PNGs inlined as data URIs (:mod:`imurun.report.plots`); the page has no
+script and a Content-Security-Policy that forbids any fetch (:mod:`imurun.report._html`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from imurun import __version__
+from imurun.report import _html as h
+from imurun.report import plots
+from imurun.report.history import BASELINE_DAYS, Baseline
+from imurun.signal.events import Side
+from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["LEVEL_TEXT", "PLOTS", "SECTIONS", "ReportContext", "render_run_report",
+           "report_path", "write_run_report"]
+
+#: Section ids of the page, in order (tests and links rely on them).
+SECTIONS: Final = ("summary", "indicators", "over-the-run", "left-right", "thirds",
+                   "data-quality", "about")
+#: Plot ids of the page when every metric was measured.
+PLOTS: Final = ("plot-cadence", "plot-contact", "plot-bounce", "plot-braking", "plot-pelvic-drop",
+                "plot-tilt", "plot-rotation", "plot-left-right", "plot-activity")
+
+#: How a level reads to a person.
+LEVEL_TEXT: Final = {"not_raised": "not raised", "raised": "raised",
+                     "strongly_raised": "strongly raised", "info": "tracked, no threshold",
+                     "unknown": "not measured"}
+
+_WORDING: Final = (
+    "These are form indicators, not diagnoses and not predictions of injury. Each says what "
+    "was measured, how it compares with a threshold and with your own recent runs, and what "
+    "research has associated it with in groups of runners. If one stays raised, or you have "
+    "pain, talk to a running coach or a physiotherapist.")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the library knows around a run (all optional: a bare file has none of it)."""
+
+    athlete: str | None = None
+    run_id: str | None = None
+    baseline: Baseline | None = None
+    baseline_note: str = ""
+    distance_m: float | None = None
+    mean_heart_rate_bpm: float | None = None
+    running_speed_mps: float | None = None
+    file_name: str = ""
+
+
+# ============================================================================ entry points
+def report_path(home: Path, run_id: str) -> Path:
+    """Where ``imurun report`` writes a library run's report by default."""
+    return home / "reports" / f"run-{run_id[:12]}.html"
+
+
+def write_run_report(lib: Any, run: Any, out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the report of library run ``run`` (a :class:`~imurun.store.library.RunRecord`).
+
+    The runner's baseline is made of their analysed runs of the 4 weeks before this one. Returns
+    the path written (``out``, else :func:`report_path`). Raises
+    :class:`~imurun.errors.UsageError` when the run has no analysis.
+    """
+    from imurun.errors import UsageError
+    from imurun.report.history import athlete_baseline
+    from imurun.store._files import atomic_write_bytes
+
+    doc = lib.analysis(run) if run.analysis_version is not None else None
+    if doc is None:
+        why = f"its analysis failed: {run.analysis_error}" if run.analysis_error else \
+            "it has not been analysed yet"
+        raise UsageError(f"run {run.short_id} has no report: {why}")
+    result = RunAnalysis.from_dict(doc)
+    base: Baseline | None = None
+    note = ""
+    if run.athlete_id is None:
+        note = ("This run belongs to no athlete, so there is no baseline: bind the sensor with "
+                "`imurun sensor bind DEVICE ATHLETE`.")
+    elif run.start_unix_s is None:
+        note = "This run has no date, so there is no baseline."
+    else:
+        base = athlete_baseline(lib, run.athlete_id, run.start_unix_s, exclude=(run.id,))
+        if base.n_runs == 0:
+            note = (f"No analysed runs in the {BASELINE_DAYS} days before this one yet: your "
+                    "baseline builds up as you sync more runs.")
+    ctx = ReportContext(athlete=run.athlete_name, run_id=run.id, baseline=base,
+                        baseline_note=note, file_name=run.source_name, **_watch(lib, run))
+    page = render_run_report(result, ctx)
+    path = Path(out) if out is not None else report_path(lib.root, run.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, page.encode("utf-8"))
+    return path
+
+
+def _watch(lib: Any, run: Any) -> dict[str, float | None]:
+    from imurun.store.attach import attachment_of, watch_samples
+
+    att = attachment_of(lib, run.id)
+    if att is None:
+        return {}
+    rows = watch_samples(lib, run.id)
+    hr = [r["heart_rate_bpm"] for r in rows if r["heart_rate_bpm"] is not None]
+    sp = [r["speed_mps"] for r in rows if r["speed_mps"] is not None and r["speed_mps"] > 1.8]
+    return {"distance_m": att.get("distance_m"),
+            "mean_heart_rate_bpm": float(np.mean(hr)) if hr else None,
+            "running_speed_mps": float(np.median(sp)) if sp else None}
+
+
+# ============================================================================ the page
+def render_run_report(result: RunAnalysis, ctx: ReportContext | None = None, *,
+                      generated_at: str | None = None) -> str:
+    """The report page of ``result`` as HTML text."""
+    c = ReportContext() if ctx is None else ctx
+    when = _when(result)
+    who = c.athlete or "Run"
+    title = f"{who}: run of {when}" if c.athlete else f"Run of {when}"
+    s = result.summary
+    q = s.quality
+    sub = (f"{h.duration(q.duration_s)} recorded, {h.duration(s.running_s)} of it running"
+           + (f" · {c.file_name}" if c.file_name else ""))
+    head = (f'<header class="page"><h1>{h.esc(title)}</h1><p class="sub">{h.esc(sub)}</p>'
+            '<nav class="toc">' + "".join(
+                f'<a href="#{sid}">{h.esc(name)}</a>' for sid, name in (
+                    ("summary", "Summary"), ("indicators", "Form indicators"),
+                    ("over-the-run", "Over the run"), ("left-right", "Left and right"),
+                    ("thirds", "First vs last third"), ("data-quality", "Data quality"),
+                    ("about", "About"))) + "</nav></header>")
+    body = [head, _summary(result, c), _indicators(result, c), _over_run(result, c),
+            _left_right(result), _thirds(result), _quality(result), _about(result, c,
+                                                                            generated_at)]
+    return h.page(title, "\n".join(body))
+
+
+def _when(result: RunAnalysis) -> str:
+    t = result.source.start_unix_s
+    if t is None or not math.isfinite(t) or t < 1e8:
+        return "unknown date"
+    d = dt.datetime.fromtimestamp(t).astimezone()
+    return d.strftime("%a %d %b %Y, %H:%M")
+
+
+def _base_text(base: Baseline | None, key: str, spec: str) -> str:
+    if base is None or base.n_runs == 0:
+        return ""
+    v = base.metric(key)
+    return f"4 weeks: {h.fmt(v, spec)}" if math.isfinite(v) else ""
+
+
+# ---------------------------------------------------------------------------- 1. summary
+def _summary(result: RunAnalysis, c: ReportContext) -> str:
+    s = result.summary
+    b = c.baseline
+    drop = (f"{h.fmt(s.pelvic_drop_stance_left_deg, '.1f', '°')} / "
+            f"{h.fmt(s.pelvic_drop_stance_right_deg, '.1f', '°')}")
+    if drop == "– / –":
+        drop = "–"
+    drop_base = ""
+    if b is not None and b.n_runs:
+        bl, br = b.metric("pelvic_drop_stance_left_deg"), b.metric("pelvic_drop_stance_right_deg")
+        if math.isfinite(bl) or math.isfinite(br):
+            drop_base = f"4 weeks: {h.fmt(bl, '.1f', '°')} / {h.fmt(br, '.1f', '°')}"
+    items = [
+        h.card("Running time", h.duration(s.running_s), "",
+               f"of {h.duration(s.quality.duration_s)} recorded"),
+        h.card("Running steps", h.fmt(s.n_steps, "d"), "",
+               f"{s.n_walking_steps} walking" if s.n_walking_steps else ""),
+        h.card("Cadence", h.fmt(s.cadence_spm), "steps/min", _base_text(b, "cadence_spm", ".0f")),
+        h.card("Contact time", h.fmt(s.contact_ms), "ms", _base_text(b, "contact_ms", ".0f")),
+        h.card("Bounce", h.fmt(s.vertical_oscillation_cm, ".1f"), "cm",
+               _base_text(b, "vertical_oscillation_cm", ".1f")),
+        h.card("Braking", h.fmt(s.braking_mps, ".2f"), "m/s", _base_text(b, "braking_mps", ".2f")),
+        h.card("Pelvic drop L / R", drop, "", drop_base),
+        h.card("Contact on the left", h.fmt(s.contact_balance_left_pct, ".1f"), "%",
+               _base_text(b, "contact_balance_left_pct", ".1f")),
+    ]
+    if math.isfinite(s.vertical_stiffness_kn_m):
+        items.append(h.card("Vertical stiffness", h.fmt(s.vertical_stiffness_kn_m, ".1f"),
+                            "kN/m", _base_text(b, "vertical_stiffness_kn_m", ".1f")))
+    if c.distance_m is not None:
+        items.append(h.card("Distance (watch)", h.fmt(c.distance_m / 1000.0, ".2f"), "km"))
+    if c.running_speed_mps:
+        items.append(h.card("Running pace (watch)", _pace(c.running_speed_mps), "min/km"))
+    if c.mean_heart_rate_bpm is not None:
+        items.append(h.card("Heart rate (watch)", h.fmt(c.mean_heart_rate_bpm), "bpm"))
+    intro = ("<p>Medians over the running steps: half of your steps were above, half below. "
+             "Walking, standing and missing data are left out.</p>")
+    if b is not None and b.n_runs:
+        first = dt.datetime.fromtimestamp(b.since_unix_s).astimezone().strftime("%d %b")
+        last = dt.datetime.fromtimestamp(b.until_unix_s).astimezone().strftime("%d %b %Y")
+        intro += (f'<p class="small">Under each value, "4 weeks" is your baseline: the median of '
+                  f"your {b.n_runs} analysed run{'s' if b.n_runs != 1 else ''} from "
+                  f"{h.esc(first)} to {h.esc(last)} (before this run).</p>")
+    elif c.baseline_note:
+        intro += f'<p class="small">{h.esc(c.baseline_note)}</p>'
+    raised = [i for i in result.indicators if i.level in ("raised", "strongly_raised")]
+    if raised:
+        names = ", ".join(i.title for i in raised)
+        intro += (f'<div class="note">Form indicators raised in this run: {h.esc(names)}. '
+                  'See <a href="#indicators">Form indicators</a>.</div>')
+    else:
+        intro += '<div class="note">No form indicator was raised in this run.</div>'
+    return h.section("summary", "Summary", intro + h.cards(items))
+
+
+def _pace(speed_mps: float) -> str:
+    sec = 1000.0 / speed_mps
+    m, s = divmod(int(round(sec)), 60)
+    return f"{m}:{s:02d}"
+
+
+# ---------------------------------------------------------------------------- 2. indicators
+def _indicators(result: RunAnalysis, c: ReportContext) -> str:
+    parts = [f'<div class="note">{h.esc(_WORDING)}</div>']
+    order = {"strongly_raised": 0, "raised": 1, "not_raised": 2, "info": 3, "unknown": 4}
+    for ind in sorted(result.indicators, key=lambda i: order.get(i.level, 5)):
+        parts.append(_indicator(ind, c.baseline))
+    if not result.indicators:
+        parts.append("<p>No indicators: the run had too little running to judge.</p>")
+    return h.section("indicators", "Form indicators", "\n".join(parts))
+
+
+def _indicator(ind: Indicator, base: Baseline | None) -> str:
+    spec = ".2f" if ind.unit == "m/s" else ".1f"
+    unit = "°" if ind.unit == "deg" else ind.unit
+    facts = [f"This run: {h.fmt(ind.value, spec, unit)}"]
+    if math.isfinite(ind.threshold):
+        facts.append(f"threshold: {h.fmt(ind.threshold, spec, unit)}")
+    if base is not None and base.n_runs:
+        bv = base.indicator(ind.key)
+        facts.append(f"your last 4 weeks: {h.fmt(bv, spec, unit)} "
+                     f"({base.n_runs} run{'s' if base.n_runs != 1 else ''})"
+                     if math.isfinite(bv) else "your last 4 weeks: not measured")
+    elif math.isfinite(ind.baseline_value):
+        facts.append(f"your baseline: {h.fmt(ind.baseline_value, spec, unit)}")
+    level = LEVEL_TEXT.get(ind.level, ind.level.replace("_", " "))
+    ev = "".join(f"<li>{h.esc(e.finding)} <i>{h.esc(e.citation)}</i></li>" for e in ind.evidence)
+    reason = (f'<p class="small">Why not measured: {h.esc(ind.reason)}.</p>'
+              if ind.level == "unknown" and ind.reason else "")
+    if not ev:
+        evidence = ""
+    elif ind.level in ("raised", "strongly_raised"):
+        evidence = f'<div class="evidence">Evidence:<ul>{ev}</ul></div>'
+    else:  # folded away when nothing is raised: the page stays short on a phone
+        evidence = f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>'
+    return (f'<div class="indicator {h.esc(ind.level)}" id="indicator-{h.esc(ind.key)}">'
+            f"<h3>{h.esc(ind.title)} {h.badge(ind.level, level)}</h3>"
+            f'<p class="small">{h.esc(" · ".join(facts))}</p>'
+            f"<p>{h.esc(ind.message)}</p>{reason}{evidence}</div>")
+
+
+# ---------------------------------------------------------------------------- 3. over the run
+@dataclass(frozen=True)
+class _Metric:
+    fid: str
+    title: str
+    ylabel: str
+    summary_name: str  # per-minute series and baseline key
+    per_step: Any  # StepTable -> values in the summary unit
+    baseline_key: str
+    explain: str
+
+
+_OVER_RUN: Final = (
+    _Metric("plot-cadence", "Cadence", "steps/min", "cadence_spm",
+            lambda st: _safe_div(60.0, st.step_s), "cadence_spm",
+            "Steps per minute, both feet. It rises with speed; a sudden change at the same "
+            "speed is a change of form."),
+    _Metric("plot-contact", "Contact time", "ms", "contact_ms", lambda st: st.contact_s * 1e3,
+            "contact_ms", "How long each foot stays on the ground. It gets shorter as you run "
+            "faster and often longer as you tire."),
+    _Metric("plot-bounce", "Bounce (vertical oscillation)", "cm", "vertical_oscillation_cm",
+            lambda st: st.vertical_oscillation_m * 1e2, "vertical_oscillation_cm",
+            "How far your sacrum moves up and down in each step."),
+    _Metric("plot-braking", "Braking", "m/s", "braking_mps", lambda st: st.braking_mps,
+            "braking_mps", "Forward speed lost at each landing: more when the foot lands far "
+            "ahead of the body."),
+    _Metric("plot-tilt", "Pelvic tilt range", "degrees", "pelvic_tilt_range_deg",
+            lambda st: st.pelvic_tilt_range_deg, "pelvic_tilt_range_deg",
+            "How far the pelvis tips forward and back within each step."),
+    _Metric("plot-rotation", "Pelvic rotation range", "degrees", "pelvic_rotation_range_deg",
+            lambda st: st.pelvic_rotation_range_deg, "pelvic_rotation_range_deg",
+            "How far the pelvis turns left and right within each step."),
+)
+
+
+def _safe_div(a: float, b: FloatArray) -> FloatArray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(a / b, dtype=np.float64)
+
+
+def _over_run(result: RunAnalysis, c: ReportContext) -> str:
+    run = result.running_steps
+    t0 = result.source.t_start_s if math.isfinite(result.source.t_start_s) else (
+        float(result.steps.ic_s[0]) if len(result.steps) else 0.0)
+    t_min = (run.ic_s - t0) / 60.0
+    pm = result.summary.per_minute
+    line_t = (pm.minute_start_s - t0 + 30.0) / 60.0
+    bands = _bands(result, t0)
+    intro = ("<p>A dot per running step and a line through each minute's median. Grey: not "
+             "running (walking, standing, other movement); pink: no data. Only the running "
+             "steps count in the numbers.</p>")
+    if c.baseline is not None and c.baseline.n_runs:
+        intro += "<p>The dashed line is your median over the last 4 weeks.</p>"
+    parts = [intro]
+    order = ("plot-cadence", "plot-contact", "plot-bounce", "plot-braking")
+    by_id = {m.fid: m for m in _OVER_RUN}
+    for fid in order:
+        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, result, c))
+    parts.append(_drop_plot(result, t_min, t0, bands, c))
+    for fid in ("plot-tilt", "plot-rotation"):
+        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, result, c))
+    return h.section("over-the-run", "Over the run", "\n".join(parts))
+
+
+def _not_measured(title: str, why: str) -> str:
+    return f"<h3>{h.esc(title)}</h3><p class=\"muted\">Not measured: {h.esc(why)}.</p>"
+
+
+def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: FloatArray,
+                 bands: Sequence[plots.Band], result: RunAnalysis, c: ReportContext) -> str:
+    y = np.asarray(m.per_step(run), dtype=np.float64)
+    if not np.isfinite(y).any():
+        field = {"plot-cadence": "step_s", "plot-contact": "contact_s",
+                 "plot-bounce": "vertical_oscillation_m"}.get(m.fid, m.summary_name)
+        why = result.reason_unavailable(field) or result.reason_unavailable(m.summary_name) \
+            or "no running steps with this value"
+        return _not_measured(m.title, why)
+    line = pm.series(m.summary_name) if m.summary_name in pm.names else np.full(line_t.size,
+                                                                              np.nan)
+    ref = c.baseline.metric(m.baseline_key) if c.baseline is not None and c.baseline.n_runs \
+        else None
+    uri = plots.over_run([plots.Layer(m.title, t_min, y, line_t, line)], bands, m.ylabel,
+                         reference=ref, reference_label="your last 4 weeks" if ref else "")
+    med = getattr(result.summary, m.summary_name, math.nan)
+    return (f"<h3>{h.esc(m.title)}</h3>"
+            + h.figure(m.fid, uri, f"{m.title} over the run, {m.ylabel}",
+                       f"{m.explain} Median {h.fmt(med, '.2f' if m.ylabel == 'm/s' else '.1f')}"
+                       f" {m.ylabel}."))
+
+
+def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
+               bands: Sequence[plots.Band], c: ReportContext) -> str:
+    title = "Pelvic drop, per stance side"
+    run = result.running_steps
+    drop = run.pelvic_drop_deg
+    if not np.isfinite(drop).any():
+        return _not_measured(title, result.reason_unavailable("pelvic_drop_deg")
+                             or "no running steps with a pelvic drop")
+    layers = []
+    for side, name, colour in ((Side.LEFT, "left stance", plots.LEFT_COLOUR),
+                               (Side.RIGHT, "right stance", plots.RIGHT_COLOUR)):
+        m = run.side == side
+        lt, lv = _per_minute(run.ic_s[m], drop[m], t0)
+        layers.append(plots.Layer(name, t_min[m], drop[m], lt, lv, colour))
+    uri = plots.over_run(layers, bands, "degrees")
+    s = result.summary
+    return (f"<h3>{h.esc(title)}</h3>"
+            + h.figure("plot-pelvic-drop", uri, "Pelvic drop over the run, left and right stance",
+                       "How far the hip of the swinging leg drops while the other foot is on the "
+                       f"ground. Median {h.fmt(s.pelvic_drop_stance_left_deg, '.1f')}° in left "
+                       f"stance, {h.fmt(s.pelvic_drop_stance_right_deg, '.1f')}° in right "
+                       "stance."))
+
+
+def _per_minute(ic_s: FloatArray, values: FloatArray, t0: float) -> tuple[FloatArray, FloatArray]:
+    ok = np.isfinite(ic_s) & np.isfinite(values)
+    if not ok.any():
+        return np.zeros(0), np.zeros(0)
+    minute = np.floor((ic_s[ok] - t0) / 60.0).astype(np.int64)
+    v = values[ok]
+    n = int(minute.max()) + 1
+    out = np.full(n, np.nan)
+    counts = np.bincount(minute, minlength=n)
+    for k in np.flatnonzero(counts >= 3):  # one median per minute: at most 60 an hour
+        out[k] = np.median(v[minute == k])
+    return np.arange(n, dtype=np.float64) + 0.5, out
+
+
+def _bands(result: RunAnalysis, t0: float) -> list[plots.Band]:
+    out = []
+    for a, b, lab in zip(result.activity.start_s.tolist(), result.activity.end_s.tolist(),
+                         result.activity.labels(), strict=True):
+        if lab != "run":
+            out.append(plots.Band((a - t0) / 60.0, (b - t0) / 60.0,
+                                  "gap" if lab == "gap" else "not_running"))
+    return out
+
+
+# ---------------------------------------------------------------------------- 4. left/right
+_LR: Final = (
+    ("contact_ms", "Contact time", "ms", ".0f"),
+    ("flight_ms", "Flight time", "ms", ".0f"),
+    ("vertical_oscillation_cm", "Bounce", "cm", ".1f"),
+    ("braking_mps", "Braking", "m/s", ".2f"),
+    ("impact_g", "Impact", "g", ".2f"),
+    ("pelvic_tilt_range_deg", "Pelvic tilt range", "°", ".1f"),
+    ("pelvic_rotation_range_deg", "Pelvic rotation range", "°", ".1f"),
+)
+
+
+def _left_right(result: RunAnalysis) -> str:
+    s = result.summary
+    rows = []
+    panels: list[tuple[str, float, float, str]] = []
+    for key, label, unit, spec in _LR:
+        try:
+            sp = s.get_spread(key)
+        except KeyError:
+            continue
+        left, right = sp.left_median, sp.right_median
+        rows.append([label, h.fmt(left, spec, unit), h.fmt(right, spec, unit),
+                     h.fmt(left - right, "+" + spec, unit)])
+        if key in ("contact_ms", "vertical_oscillation_cm", "braking_mps"):
+            panels.append((label, left, right, unit))
+    dl, dr = s.pelvic_drop_stance_left_deg, s.pelvic_drop_stance_right_deg
+    rows.insert(1, ["Pelvic drop (in this foot's stance)", h.fmt(dl, ".1f", "°"),
+                    h.fmt(dr, ".1f", "°"), h.fmt(dl - dr, "+.1f", "°")])
+    panels.append(("Pelvic drop", dl, dr, "°"))
+    intro = (f"<p>{h.fmt(s.contact_balance_left_pct, '.1f')} % of your ground contact time was "
+             "on the left foot (50 % is even). A step is counted for the foot that lands at its "
+             f"start; the side was known for {h.fmt(s.side_known_pct, '.0f')} % of the running "
+             "steps. Small differences are normal: a change from your usual balance says more "
+             "than the difference itself.</p>")
+    tab = h.table(["", "left", "right", "left − right"], rows, numeric=[False, True, True, True])
+    if any(math.isfinite(p[1]) or math.isfinite(p[2]) for p in panels):
+        uri = plots.left_right(panels)
+        fig = h.figure("plot-left-right", uri, "Left and right medians side by side",
+                       "Medians of the steps of each foot.")
+    else:
+        fig = "<p class=\"muted\">Not measured: the side of the steps is not known.</p>"
+    return h.section("left-right", "Left and right", intro + fig + tab)
+
+
+# ---------------------------------------------------------------------------- 5. thirds
+_THIRDS: Final = (
+    ("cadence_spm", "Cadence", "steps/min", ".0f"),
+    ("contact_ms", "Contact time", "ms", ".0f"),
+    ("flight_ms", "Flight time", "ms", ".0f"),
+    ("vertical_oscillation_cm", "Bounce", "cm", ".1f"),
+    ("braking_mps", "Braking", "m/s", ".2f"),
+    ("impact_g", "Impact", "g", ".2f"),
+    ("pelvic_drop_deg", "Pelvic drop", "°", ".1f"),
+    ("pelvic_tilt_range_deg", "Pelvic tilt range", "°", ".1f"),
+    ("pelvic_rotation_range_deg", "Pelvic rotation range", "°", ".1f"),
+)
+
+
+def _thirds(result: RunAnalysis) -> str:
+    s = result.summary
+    rows = []
+    for key, label, unit, spec in _THIRDS:
+        try:
+            d = s.get_drift(key)
+        except KeyError:
+            continue
+        if not (math.isfinite(d.first_third) and math.isfinite(d.last_third)):
+            continue
+        rows.append([label, h.fmt(d.first_third, spec, unit), h.fmt(d.last_third, spec, unit),
+                     h.fmt(d.change, "+" + spec, unit), h.fmt(d.change_pct, "+.1f", "%")])
+    intro = ("<p>Your running time split in three: how your form in the last third compared "
+             "with the first. Changes as you tire are common; large ones can mean the run was "
+             "long or hard for your current fitness.</p>")
+    if not rows:
+        body = (intro + f"<p class=\"muted\">Not computed: it needs at least 10 minutes of "
+                f"running (this run had {h.duration(s.running_s)}).</p>")
+    else:
+        body = intro + h.table(["", "first third", "last third", "change", "change %"], rows,
+                               numeric=[False, True, True, True, True])
+    return h.section("thirds", "First vs last third", body)
+
+
+# ---------------------------------------------------------------------------- 6. quality
+_METRIC_NAMES: Final = {
+    "contact_s": "Contact time", "flight_s": "Flight time", "step_s": "Step time",
+    "vertical_oscillation_m": "Bounce", "braking_mps": "Braking", "impact_g": "Impact",
+    "peak_force_bw": "Peak vertical force", "vertical_stiffness_kn_m": "Vertical stiffness",
+    "pelvic_tilt_range_deg": "Pelvic tilt range", "pelvic_drop_deg": "Pelvic drop",
+    "pelvic_rotation_range_deg": "Pelvic rotation range",
+}
+_TIME_LABELS: Final = {"running": "Running", "walking": "Walking", "standing": "Standing",
+                       "other": "Other movement", "gap": "No data (gaps)",
+                       "short_segment": "Too short to analyse"}
+
+
+def _quality(result: RunAnalysis) -> str:
+    s = result.summary
+    q = s.quality
+    total = q.duration_s if math.isfinite(q.duration_s) and q.duration_s > 0 else math.nan
+    analysed = q.seconds("running") + q.seconds("walking")
+    items = [h.card("Recorded", h.duration(q.duration_s)),
+             h.card("Analysed", h.duration(analysed), "",
+                    f"{h.fmt(100 * analysed / total, '.0f')} % of the recording"),
+             h.card("Gaps", h.fmt(q.n_gaps, "d"), "", f"{h.fmt(q.gap_s, '.1f')} s in all"),
+             h.card("Frames lost", h.fmt(q.frames_lost, "d"), "",
+                    f"{q.frames_corrupt} damaged")]
+    t0 = result.source.t_start_s if math.isfinite(result.source.t_start_s) else 0.0
+    act = result.activity
+    fig = ""
+    if len(act):
+        uri = plots.activity_timeline(((act.start_s - t0) / 60.0).tolist(),
+                                      ((act.end_s - t0) / 60.0).tolist(), act.labels())
+        fig = h.figure("plot-activity", uri, "What happened when: running, walking, standing, "
+                       "gaps", "The recording from start to end, coloured by what the analysis "
+                       "found.")
+    rows = [[_TIME_LABELS.get(t.reason, t.reason), h.duration(t.seconds),
+             h.fmt(100 * t.seconds / total, ".1f", "%"), t.description]
+            for t in q.time if t.seconds > 0 or t.reason in ("running", "gap")]
+    time_tab = h.table(["", "time", "share", "what happened to it"], rows,
+                       numeric=[False, True, True, False])
+    causes = ", ".join(f"{n} × {cause} ({sec:.1f} s)" for cause, n, sec in q.gaps_by_cause)
+    mount_q = f", consistency {q.mounting.quality:.2f}" if math.isfinite(q.mounting.quality) \
+        else ""
+    link = [
+        ["Sampling", f"{h.fmt(q.fs_hz, '.0f')} Hz, "
+                     + ("accelerometer and gyroscope" if q.has_gyroscope
+                        else "accelerometer only (no pelvic angles)")],
+        ["Gaps", f"{q.n_gaps}" + (f": {causes}" if causes else "")],
+        ["Frames lost / damaged", f"{q.frames_lost} / {q.frames_corrupt}"],
+        ["Samples missing", f"{q.samples_missing}"],
+        ["Sensor restarts / disconnects", f"{q.reboots} / {q.disconnects}"],
+        ["Short gaps bridged", f"{q.bridged_gaps} ({q.bridged_samples} samples filled in)"],
+        ["Stretches resampled", f"{q.resampled_segments}"],
+        ["Samples at the sensor's limit", f"{q.saturated_samples}"
+                                          + (" (impact withheld for those steps)"
+                                             if q.saturated_samples else "")],
+        ["Mounting", f"{q.mounting.method}: {q.mounting.description}{mount_q}"],
+    ]
+    link_tab = h.table(["", ""], link)
+    unav = ""
+    if result.unavailable:
+        unav = ("<h3>Not measured in this run</h3>"
+                + h.table(["metric", "why"], [[_METRIC_NAMES.get(u.metric, u.metric), u.reason]
+                                              for u in result.unavailable]))
+    notes = ""
+    all_notes = list(dict.fromkeys([*q.notes, *result.notes]))
+    if all_notes:
+        notes = ("<h3>Notes from the analysis</h3><ul>"
+                 + "".join(f"<li>{h.esc(n)}</li>" for n in all_notes) + "</ul>")
+    intro = ("<p>What the sensor recorded, what was analysed and what was not, and why. Only "
+             "running steps feed the running metrics; gaps are never filled in beyond a few "
+             "samples.</p>")
+    return h.section("data-quality", "Data quality",
+                     intro + h.cards(items) + fig + "<h3>Where the time went</h3>" + time_tab
+                     + "<h3>Link, sensor and mounting</h3>" + link_tab + unav + notes)
+
+
+# ---------------------------------------------------------------------------- 7. about
+def _about(result: RunAnalysis, c: ReportContext, generated_at: str | None) -> str:
+    src = result.source
+    rows = [["Athlete", c.athlete or "–"],
+            ["Run", c.run_id or "–"],
+            ["File", c.file_name or Path(src.path).name or "–"],
+            ["Sensor", src.device_id or "–"],
+            ["Firmware", src.firmware_version or "–"],
+            ["Analysed by", f"imurun {result.version} ({SCHEMA})"],
+            ["Report by", f"imurun {__version__}"],
+            ["Made", generated_at or dt.datetime.now().astimezone().strftime(
+                "%Y-%m-%d %H:%M %Z")]]
+    refs: dict[str, Evidence] = {}
+    for ind in result.indicators:
+        for e in ind.evidence:
+            refs.setdefault(e.citation, e)
+    ref_html = ("<h3>References</h3><ul>" + "".join(
+        f"<li>{h.esc(e.citation)}</li>" for e in refs.values()) + "</ul>") if refs else ""
+    body = (h.table(["", ""], rows) + ref_html
+            + "<p class=\"small\">imurun measures running form for training and general "
+              "wellness. It is not a medical device; nothing in this report is a diagnosis. "
+              "Accuracy and limits of every metric are described in the project's "
+              "documentation (docs/metrics.md).</p>")
+    return h.section("about", "About this report", body) + \
+        f"<footer>imurun {h.esc(__version__)} · run report</footer>"
+
+
+def indicator_summary(indicators: Sequence[Indicator]) -> Mapping[str, str]:
+    """Indicator key -> level, for quick checks."""
+    return {i.key: i.level for i in indicators}

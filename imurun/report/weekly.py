@@ -1,0 +1,773 @@
+"""The coach's weekly summary: one row per athlete, those who need a check-in first.
+
+:func:`weekly_summary` reads a library and returns a :class:`WeeklySummary`;
+:func:`render_html`, :func:`to_csv` and :func:`to_json` write it for people, spreadsheets and
+scripts (columns and keys in ``docs/weekly.md``; they change only with a new schema,
+``imurun.weekly/1`` now).
+
+Per athlete and ISO week (Monday to Sunday, local time):
+
+* **volume**: runs, running time (the analysis' running steps; the recording's length for a run
+  not analysed), running steps, distance when a watch file is attached;
+* **load**: running time against the mean of the previous 4 weeks (weeks before the athlete's
+  first run are left out). Shown for context only: the acute:chronic ratio did not predict
+  injury and is largely a statistical artefact (Impellizzeri et al. 2020), so it raises nothing;
+* **single-run spike**: for each run, its length against the longest run of the 30 days before
+  it (Frandsen et al. 2025, BJSM: spikes of more than 10 % over that longest run predicted
+  overuse injury, more so the larger they were; weekly ratios did not). Distance when every run
+  involved has one, running time otherwise. The week's spike is its largest;
+* **form**: medians over the week's runs of each run's median, against the athlete's baseline
+  (the same over the 28 days before the week, :mod:`imurun.report.history`);
+* **indicators**: per form indicator, in how many of the week's runs it was raised;
+* **data quality**: runs whose analysis failed, time lost to gaps.
+
+Ordering (:data:`ORDERING_RULE`): every athlete gets zero or more *reasons* to check in, each
+with a priority (1 most urgent); athletes are sorted by their most urgent reason, then by the
+number of reasons at that priority, then by the number of reasons, then by the size of their
+spike, then by name. Athletes without a reason come last.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from imurun import __version__
+from imurun.errors import UsageError
+from imurun.report import _html as h
+from imurun.report.history import (
+    BASELINE_DAYS,
+    DAY_S,
+    FORM_METRICS,
+    athlete_baseline,
+    athlete_runs,
+    median,
+    run_indicators,
+    run_length,
+    summary_value,
+)
+from imurun.signal.indicators import IndicatorSettings
+from imurun.store.library import Library, RunRecord, local_day_start
+
+__all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS", "WEEKLY_SCHEMA",
+           "AthleteWeek", "IsoWeek", "WeeklySummary", "render_html", "spike_category",
+           "to_csv", "to_json", "weekly_summary"]
+
+WEEKLY_SCHEMA: Final = "imurun.weekly/1"
+#: Days before a run in which its longest predecessor is looked for (Frandsen et al. 2025).
+SPIKE_WINDOW_DAYS: Final = 30
+#: Spike categories: (lower bound in % above the longest previous run, name), largest first;
+#: the bands of Frandsen et al. 2025. At or below 10 % is ``"none"``.
+SPIKE_BANDS: Final = ((100.0, "large"), (30.0, "moderate"), (10.0, "small"))
+#: Weeks the load is compared with.
+LOAD_WEEKS: Final = 4
+#: Share of recorded time lost to gaps above which the data quality is a reason to look.
+LOST_PCT_LOOK: Final = 5.0
+#: Indicator keys with a column in the CSV (those of :mod:`imurun.signal.indicators`).
+INDICATOR_KEYS: Final = ("overstriding", "pelvic_drop_left", "pelvic_drop_right",
+                         "anterior_tilt", "asymmetry", "form_drift")
+
+#: Reasons to check in: key -> (priority, what it means). 1 is the most urgent.
+REASONS: Final = {
+    "spike_large": (1, "a run more than twice as long as the longest of the 30 days before"),
+    "spike_moderate": (2, "a run 30-100 % longer than the longest of the 30 days before"),
+    "indicator_strong": (2, "a form indicator strongly raised in at least half of the week's "
+                            "runs"),
+    "spike_small": (3, "a run 10-30 % longer than the longest of the 30 days before"),
+    "indicator_raised": (3, "a form indicator raised in at least half of the week's runs"),
+    "form_change": (3, "form changed from the athlete's own 4-week baseline"),
+    "no_runs": (3, "no runs this week after running in the previous 4 weeks"),
+    "data_quality": (4, "a run could not be analysed, or more than 5 % of the recorded time "
+                        "was lost"),
+}
+ORDERING_RULE: Final = (
+    "Athletes are sorted by their most urgent reason to check in (priority 1 = a run more than "
+    "twice the longest of the previous 30 days; 2 = a 30-100 % spike or an indicator strongly "
+    "raised in at least half of the week's runs; 3 = a 10-30 % spike, an indicator raised in at "
+    "least half of the runs, form changed from the athlete's own 4-week baseline, or no runs "
+    "after running in the previous 4 weeks; 4 = data quality), then by the number of reasons at "
+    "that priority, then by the number of reasons, then by the size of the spike, then by name. "
+    "Athletes without a reason come last.")
+
+_ATTENTION: Final = {"check_in": "check in", "look": "take a look", "ok": "no flags"}
+
+
+# ============================================================================ weeks
+@dataclass(frozen=True, order=True)
+class IsoWeek:
+    """An ISO 8601 week (Monday to Sunday); boundaries at local midnight."""
+
+    year: int
+    week: int
+
+    def __post_init__(self) -> None:
+        try:
+            dt.date.fromisocalendar(self.year, self.week, 1)
+        except ValueError as e:
+            raise UsageError(f"{self.year}-W{self.week:02d} is not a week of the ISO calendar") \
+                from e
+
+    @classmethod
+    def parse(cls, text: str | None, *, today: dt.date | None = None) -> IsoWeek:
+        """``2026-W47``, ``this`` (default) or ``last``."""
+        day = today or dt.date.today()
+        t = (text or "this").strip()
+        if t.lower() in ("this", "current"):
+            return cls.of(day)
+        if t.lower() in ("last", "previous"):
+            return cls.of(day).shift(-1)
+        parts = t.upper().replace("-W", "W").split("W")
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].isdigit() and len(parts[0]) == 4:
+            return cls(int(parts[0]), int(parts[1]))
+        raise UsageError(f"{text!r} is not a week: give YYYY-Www (e.g. 2026-W47), 'this' or "
+                         "'last'")
+
+    @classmethod
+    def of(cls, day: dt.date) -> IsoWeek:
+        y, w, _ = day.isocalendar()
+        return cls(y, w)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+    @property
+    def monday(self) -> dt.date:
+        return dt.date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def sunday(self) -> dt.date:
+        return self.monday + dt.timedelta(days=6)
+
+    @property
+    def start_unix_s(self) -> float:
+        return local_day_start(self.monday)
+
+    @property
+    def end_unix_s(self) -> float:
+        return local_day_start(self.monday + dt.timedelta(days=7))
+
+    def shift(self, weeks: int) -> IsoWeek:
+        return IsoWeek.of(self.monday + dt.timedelta(weeks=weeks))
+
+    def __str__(self) -> str:
+        return self.label
+
+
+# ============================================================================ results
+@dataclass(frozen=True)
+class Spike:
+    """The week's largest single-run spike (NaN ``pct`` when there was nothing to compare)."""
+
+    pct: float
+    category: str  # none, small, moderate, large, no_history, no_runs
+    run_id: str | None = None
+    measure: str = ""  # "distance" or "running time"
+    value: float = math.nan  # km or minutes
+    previous_longest: float = math.nan
+
+
+@dataclass(frozen=True)
+class FormChange:
+    key: str
+    label: str
+    unit: str
+    week: float
+    baseline: float
+    flagged: bool = False
+
+    @property
+    def change(self) -> float:
+        return self.week - self.baseline
+
+
+@dataclass(frozen=True)
+class IndicatorCount:
+    key: str
+    title: str
+    measured_runs: int
+    raised_runs: int  # raised or strongly raised
+    strong_runs: int
+
+    @property
+    def level(self) -> str:
+        """The week's level: strongly raised / raised when so in at least half of the runs."""
+        if self.measured_runs == 0:
+            return "unknown"
+        if 2 * self.strong_runs >= self.measured_runs:
+            return "strongly_raised"
+        if 2 * self.raised_runs >= self.measured_runs:
+            return "raised"
+        return "not_raised"
+
+
+@dataclass(frozen=True)
+class Quality:
+    runs_failed: int
+    runs_unanalysed: int
+    recorded_s: float  # of the analysed runs
+    lost_s: float
+    frames_lost: int
+
+    @property
+    def lost_pct(self) -> float:
+        return 100.0 * self.lost_s / self.recorded_s if self.recorded_s > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class Reason:
+    key: str
+    priority: int
+    text: str
+
+
+@dataclass(frozen=True)
+class AthleteWeek:
+    """One athlete's week (see the module docstring for every definition)."""
+
+    athlete_id: str
+    name: str
+    run_ids: tuple[str, ...]
+    runs_analysed: int
+    running_s: float
+    recorded_s: float
+    steps: int
+    distance_m: float | None
+    distance_runs: int
+    previous_weeks: tuple[tuple[str, float], ...]  # (week label, running s), oldest first
+    load_mean_s: float
+    spike: Spike
+    form: tuple[FormChange, ...]
+    indicators: tuple[IndicatorCount, ...]
+    quality: Quality
+    baseline_runs: int
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def runs(self) -> int:
+        return len(self.run_ids)
+
+    @property
+    def load_change_pct(self) -> float:
+        if not (math.isfinite(self.load_mean_s) and self.load_mean_s > 0):
+            return math.nan
+        return 100.0 * (self.running_s / self.load_mean_s - 1.0)
+
+    @property
+    def attention(self) -> str:
+        if not self.reasons:
+            return "ok"
+        return "check_in" if min(r.priority for r in self.reasons) <= 2 else "look"
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """The ordering of :data:`ORDERING_RULE` (smaller first)."""
+        if not self.reasons:
+            return (99, 0, 0, 0.0, self.name.casefold(), self.athlete_id)
+        top = min(r.priority for r in self.reasons)
+        at_top = sum(1 for r in self.reasons if r.priority == top)
+        spike = self.spike.pct if math.isfinite(self.spike.pct) else -math.inf
+        return (top, -at_top, -len(self.reasons), -spike, self.name.casefold(), self.athlete_id)
+
+
+@dataclass(frozen=True)
+class WeeklySummary:
+    week: IsoWeek
+    athletes: tuple[AthleteWeek, ...]  # in check-in order
+    unassigned_runs: int = 0
+    generated_at: str = field(default_factory=lambda: dt.datetime.now().astimezone().isoformat(
+        timespec="seconds"))
+
+
+# ============================================================================ building
+def spike_category(pct: float) -> str:
+    """The :data:`SPIKE_BANDS` name of a spike in % (``"no_history"`` for NaN)."""
+    if not math.isfinite(pct):
+        return "no_history"
+    for bound, name in SPIKE_BANDS:
+        if pct > bound:
+            return name
+    return "none"
+
+
+def spike_pct(length: float, previous: Iterable[float]) -> float:
+    """How much longer (%) ``length`` is than the longest of ``previous``; NaN without any."""
+    prev = [p for p in previous if math.isfinite(p) and p > 0]
+    if not prev or not math.isfinite(length):
+        return math.nan
+    return 100.0 * (length / max(prev) - 1.0)
+
+
+def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | None = None,
+                   settings: IndicatorSettings | None = None) -> WeeklySummary:
+    """The weekly summary of ``week`` for ``athletes`` (names or ids; default: everyone)."""
+    cfg = IndicatorSettings() if settings is None else settings
+    chosen = [lib.athlete(a) for a in athletes] if athletes else lib.athletes()
+    seen: set[str] = set()
+    rows = []
+    for a in chosen:
+        if a.id in seen:
+            continue
+        seen.add(a.id)
+        rows.append(_athlete_week(lib, a.id, a.name, week, cfg))
+    rows.sort(key=AthleteWeek.sort_key)
+    unassigned = 0
+    if not athletes:
+        unassigned = int(lib.db.execute(
+            "SELECT COUNT(*) FROM runs WHERE athlete_id IS NULL AND start_unix_s >= ? AND "
+            "start_unix_s < ?", (week.start_unix_s, week.end_unix_s)).fetchone()[0])
+    return WeeklySummary(week, tuple(rows), unassigned)
+
+
+def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
+                  cfg: IndicatorSettings) -> AthleteWeek:
+    w0, w1 = week.start_unix_s, week.end_unix_s
+    hist0 = min(w0 - LOAD_WEEKS * 7 * DAY_S, w0 - SPIKE_WINDOW_DAYS * DAY_S)
+    history = athlete_runs(lib, athlete_id, hist0, w1)
+    lengths = {r.id: run_length(lib, r) for r in history}
+    runs = [r for r in history if r.start_unix_s is not None and w0 <= r.start_unix_s < w1]
+    analysed = [r for r in runs if r.summary is not None]
+    # volume
+    running = sum(lengths[r.id].running_s for r in runs if math.isfinite(lengths[r.id].running_s))
+    recorded = sum(lengths[r.id].recorded_s for r in runs
+                   if math.isfinite(lengths[r.id].recorded_s))
+    dists = [float(d) for d in (lengths[r.id].distance_m for r in runs) if d is not None]
+    # load
+    first_ever = lib.db.execute("SELECT MIN(start_unix_s) FROM runs WHERE athlete_id = ?",
+                                (athlete_id,)).fetchone()[0]
+    prev_weeks = []
+    load_vals = []
+    for k in range(LOAD_WEEKS, 0, -1):
+        wk = week.shift(-k)
+        s = sum(lengths[r.id].running_s for r in history
+                if r.start_unix_s is not None and wk.start_unix_s <= r.start_unix_s < wk.end_unix_s
+                and math.isfinite(lengths[r.id].running_s))
+        prev_weeks.append((wk.label, float(s)))
+        if first_ever is not None and wk.end_unix_s > first_ever:
+            load_vals.append(float(s))
+    load_mean = sum(load_vals) / len(load_vals) if load_vals else math.nan
+    spike = _spike(runs, history, lengths)
+    # form
+    base = athlete_baseline(lib, athlete_id, w0, with_indicators=False)
+    form = tuple(_form_change(key, label, unit, analysed, base.metric(key), cfg)
+                 for key, label, unit, _ in FORM_METRICS)
+    # indicators
+    counts: dict[str, list[int]] = {}
+    titles: dict[str, str] = {}
+    for r in analysed:
+        for key, ind in run_indicators(lib, r).items():
+            c = counts.setdefault(key, [0, 0, 0])
+            titles.setdefault(key, ind.title)
+            if ind.level == "unknown":
+                continue
+            c[0] += 1
+            c[1] += ind.level in ("raised", "strongly_raised")
+            c[2] += ind.level == "strongly_raised"
+    keys = [k for k in INDICATOR_KEYS if k in counts] + sorted(set(counts) - set(INDICATOR_KEYS))
+    indicators = tuple(IndicatorCount(k, titles[k], *counts[k]) for k in keys)
+    # data quality (over the analysed runs: the others say nothing about their gaps)
+    lost = 0.0
+    lost_of = 0.0
+    frames = 0
+    for r in analysed:
+        q = (r.summary or {}).get("quality") or {}
+        dur = q.get("duration_s")
+        lost_of += float(dur) if isinstance(dur, int | float) else lengths[r.id].recorded_s
+        for t in q.get("time") or []:
+            if isinstance(t, dict) and t.get("reason") in ("gap", "short_segment"):
+                lost += float(t.get("seconds") or 0.0)
+        frames += int(q.get("frames_lost") or 0)
+    quality = Quality(sum(1 for r in runs if r.summary is None and r.analysis_error),
+                      sum(1 for r in runs if r.summary is None and not r.analysis_error),
+                      lost_of, lost, frames)
+    row = AthleteWeek(
+        athlete_id=athlete_id, name=name, run_ids=tuple(r.id for r in runs),
+        runs_analysed=len(analysed), running_s=float(running), recorded_s=float(recorded),
+        steps=sum(lengths[r.id].steps for r in runs),
+        distance_m=float(sum(dists)) if dists else None, distance_runs=len(dists),
+        previous_weeks=tuple(prev_weeks), load_mean_s=load_mean, spike=spike, form=form,
+        indicators=indicators, quality=quality, baseline_runs=base.n_runs)
+    before = sum(1 for r in history if r.start_unix_s is not None
+                 and w0 - LOAD_WEEKS * 7 * DAY_S <= r.start_unix_s < w0)
+    return dataclasses.replace(row, reasons=reasons_for(row, history_runs=before))
+
+
+def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
+           lengths: Mapping[str, Any]) -> Spike:
+    if not runs:
+        return Spike(math.nan, "no_runs")
+    best: Spike | None = None
+    for r in runs:
+        assert r.start_unix_s is not None
+        prev = [p for p in history if p.start_unix_s is not None and p.id != r.id
+                and r.start_unix_s - SPIKE_WINDOW_DAYS * DAY_S <= p.start_unix_s < r.start_unix_s]
+        if not prev:
+            continue
+        use_distance = lengths[r.id].distance_m is not None and all(
+            lengths[p.id].distance_m is not None for p in prev)
+        if use_distance:
+            value = float(lengths[r.id].distance_m) / 1000.0
+            previous = [float(lengths[p.id].distance_m) / 1000.0 for p in prev]
+            measure = "distance"
+        else:
+            value = lengths[r.id].running_s / 60.0
+            previous = [lengths[p.id].running_s / 60.0 for p in prev]
+            measure = "running time"
+        pct = spike_pct(value, previous)
+        if not math.isfinite(pct):
+            continue
+        s = Spike(pct, spike_category(pct), r.id, measure, value,
+                  max(p for p in previous if math.isfinite(p)))
+        if best is None or s.pct > best.pct:
+            best = s
+    return best if best is not None else Spike(math.nan, "no_history")
+
+
+def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], base: float,
+                 cfg: IndicatorSettings) -> FormChange:
+    week = median(summary_value(r.summary, key) for r in runs)
+    flagged = False
+    if math.isfinite(week) and math.isfinite(base):
+        d = week - base
+        if key == "braking_mps":
+            flagged = base > 0 and 100.0 * d / base > cfg.baseline_braking_pct
+        elif key.startswith("pelvic_drop_"):
+            flagged = d > cfg.baseline_drop_deg
+        elif key == "pelvic_tilt_range_deg":
+            flagged = d > cfg.baseline_tilt_deg
+        elif key == "contact_balance_left_pct":
+            flagged = abs(week - 50.0) - abs(base - 50.0) > cfg.baseline_imbalance_pct_points
+    return FormChange(key, label, unit, week, base, flagged)
+
+
+def reasons_for(row: AthleteWeek, *, history_runs: int) -> tuple[Reason, ...]:
+    """The reasons to check in with an athlete (see :data:`REASONS`), most urgent first.
+
+    ``history_runs``: the athlete's runs in the :data:`LOAD_WEEKS` weeks before the week.
+    """
+    out: list[Reason] = []
+
+    def add(key: str, text: str) -> None:
+        out.append(Reason(key, REASONS[key][0], text))
+
+    sp = row.spike
+    if sp.category in ("large", "moderate", "small"):
+        unit = "km" if sp.measure == "distance" else "min"
+        add(f"spike_{sp.category}",
+            f"longest-run spike: {sp.value:.{1 if unit == 'km' else 0}f} {unit} against "
+            f"{sp.previous_longest:.{1 if unit == 'km' else 0}f} {unit} at most in the 30 days "
+            f"before (+{sp.pct:.0f} %, {sp.measure})")
+    for ind in row.indicators:
+        lv = ind.level
+        if lv == "strongly_raised":
+            add("indicator_strong", f"{ind.title}: strongly raised in {ind.strong_runs} of "
+                                    f"{ind.measured_runs} runs")
+        elif lv == "raised":
+            add("indicator_raised", f"{ind.title}: raised in {ind.raised_runs} of "
+                                    f"{ind.measured_runs} runs")
+    for f in row.form:
+        if f.flagged:
+            add("form_change", f"{f.label}: {h.fmt(f.week, _spec(f.unit), f.unit)} this week "
+                               f"against {h.fmt(f.baseline, _spec(f.unit), f.unit)} in the 4 "
+                               "weeks before")
+    if row.runs == 0 and history_runs > 0:
+        add("no_runs", f"no runs this week ({history_runs} in the 4 weeks before)")
+    q = row.quality
+    if q.runs_failed:
+        add("data_quality", f"{q.runs_failed} run(s) could not be analysed")
+    elif math.isfinite(q.lost_pct) and q.lost_pct > LOST_PCT_LOOK:
+        add("data_quality", f"{q.lost_pct:.0f} % of the recorded time lost to gaps")
+    return tuple(sorted(out, key=lambda r: r.priority))
+
+
+def _spec(unit: str) -> str:
+    return ".2f" if unit == "m/s" else ".0f" if unit in ("ms", "steps/min") else ".1f"
+
+
+# ============================================================================ CSV and JSON
+def _csv_columns() -> tuple[str, ...]:
+    cols = ["week", "rank", "athlete_id", "athlete", "attention", "reasons", "runs",
+            "runs_analysed", "running_min", "recorded_min", "steps", "distance_km",
+            "distance_runs", "prev4_weekly_mean_running_min", "load_change_pct", "spike_pct",
+            "spike_category", "spike_measure", "spike_run_id", "baseline_runs"]
+    for key, *_ in FORM_METRICS:
+        cols += [f"{key}_week", f"{key}_baseline", f"{key}_change", f"{key}_flagged"]
+    for key in INDICATOR_KEYS:
+        cols += [f"ind_{key}_raised_runs", f"ind_{key}_strong_runs"]
+    cols += ["runs_failed", "runs_unanalysed", "lost_min", "lost_pct", "frames_lost"]
+    return tuple(cols)
+
+
+#: Columns of :func:`to_csv`, in order (documented in ``docs/weekly.md``).
+CSV_COLUMNS: Final = _csv_columns()
+
+
+def _n(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), nd)
+
+
+def _record(s: WeeklySummary, rank: int, a: AthleteWeek) -> dict[str, Any]:
+    """One athlete as flat CSV values (``None`` = unknown)."""
+    d: dict[str, Any] = {
+        "week": s.week.label, "rank": rank, "athlete_id": a.athlete_id, "athlete": a.name,
+        "attention": a.attention, "reasons": ";".join(dict.fromkeys(r.key for r in a.reasons)),
+        "runs": a.runs, "runs_analysed": a.runs_analysed, "running_min": _n(a.running_s / 60),
+        "recorded_min": _n(a.recorded_s / 60), "steps": a.steps,
+        "distance_km": _n(a.distance_m / 1000, 3) if a.distance_m is not None else None,
+        "distance_runs": a.distance_runs,
+        "prev4_weekly_mean_running_min": _n(a.load_mean_s / 60),
+        "load_change_pct": _n(a.load_change_pct, 1), "spike_pct": _n(a.spike.pct, 1),
+        "spike_category": a.spike.category, "spike_measure": a.spike.measure or None,
+        "spike_run_id": a.spike.run_id, "baseline_runs": a.baseline_runs,
+    }
+    for f in a.form:
+        d[f"{f.key}_week"] = _n(f.week, 3)
+        d[f"{f.key}_baseline"] = _n(f.baseline, 3)
+        d[f"{f.key}_change"] = _n(f.change, 3)
+        d[f"{f.key}_flagged"] = int(f.flagged)
+    by_key = {i.key: i for i in a.indicators}
+    for key in INDICATOR_KEYS:
+        i = by_key.get(key)
+        d[f"ind_{key}_raised_runs"] = i.raised_runs if i else 0
+        d[f"ind_{key}_strong_runs"] = i.strong_runs if i else 0
+    q = a.quality
+    d.update(runs_failed=q.runs_failed, runs_unanalysed=q.runs_unanalysed,
+             lost_min=_n(q.lost_s / 60), lost_pct=_n(q.lost_pct, 1), frames_lost=q.frames_lost)
+    return d
+
+
+def to_csv(s: WeeklySummary) -> str:
+    """One row per athlete in check-in order; columns :data:`CSV_COLUMNS`; empty = unknown."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for k, a in enumerate(s.athletes, 1):
+        rec = _record(s, k, a)
+        w.writerow(["" if rec[c] is None else rec[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def to_json(s: WeeklySummary) -> str:
+    """The ``imurun.weekly/1`` document (keys in ``docs/weekly.md``); unknown = ``null``."""
+    athletes = []
+    for k, a in enumerate(s.athletes, 1):
+        q = a.quality
+        athletes.append({
+            "rank": k, "athlete_id": a.athlete_id, "athlete": a.name, "attention": a.attention,
+            "reasons": [{"key": r.key, "priority": r.priority, "text": r.text}
+                        for r in a.reasons],
+            "runs": a.runs, "runs_analysed": a.runs_analysed, "run_ids": list(a.run_ids),
+            "running_min": _n(a.running_s / 60), "recorded_min": _n(a.recorded_s / 60),
+            "steps": a.steps,
+            "distance_km": _n(a.distance_m / 1000, 3) if a.distance_m is not None else None,
+            "distance_runs": a.distance_runs,
+            "load": {"previous_weeks": [{"week": wk, "running_min": _n(v / 60)}
+                                        for wk, v in a.previous_weeks],
+                     "prev4_weekly_mean_running_min": _n(a.load_mean_s / 60),
+                     "change_pct": _n(a.load_change_pct, 1)},
+            "spike": {"pct": _n(a.spike.pct, 1), "category": a.spike.category,
+                      "measure": a.spike.measure or None, "run_id": a.spike.run_id,
+                      "value": _n(a.spike.value, 3),
+                      "previous_longest": _n(a.spike.previous_longest, 3),
+                      "unit": "km" if a.spike.measure == "distance" else
+                      "min" if a.spike.measure else None},
+            "baseline_runs": a.baseline_runs,
+            "form": {f.key: {"unit": f.unit, "week": _n(f.week, 3),
+                             "baseline": _n(f.baseline, 3), "change": _n(f.change, 3),
+                             "flagged": f.flagged} for f in a.form},
+            "indicators": {i.key: {"title": i.title, "level": i.level,
+                                   "measured_runs": i.measured_runs,
+                                   "raised_runs": i.raised_runs, "strong_runs": i.strong_runs}
+                           for i in a.indicators},
+            "quality": {"runs_failed": q.runs_failed, "runs_unanalysed": q.runs_unanalysed,
+                        "recorded_min": _n(q.recorded_s / 60), "lost_min": _n(q.lost_s / 60),
+                        "lost_pct": _n(q.lost_pct, 1), "frames_lost": q.frames_lost},
+        })
+    doc = {"schema": WEEKLY_SCHEMA, "imurun_version": __version__, "week": s.week.label,
+           "first_day": s.week.monday.isoformat(), "last_day": s.week.sunday.isoformat(),
+           "generated_at": s.generated_at, "ordering": ORDERING_RULE,
+           "baseline_days": BASELINE_DAYS, "spike_window_days": SPIKE_WINDOW_DAYS,
+           "unassigned_runs": s.unassigned_runs, "athletes": athletes}
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# ============================================================================ HTML
+_SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %",
+                      "large": "over 100 %", "no_history": "no runs in the 30 days before",
+                      "no_runs": "–"}
+
+
+def _minutes(seconds: float) -> str:
+    return h.fmt(seconds / 60.0, ".0f", "min") if math.isfinite(seconds) else "–"
+
+
+def _spike_cell(sp: Spike) -> str:
+    if not math.isfinite(sp.pct):
+        return _SPIKE_TEXT.get(sp.category, sp.category)
+    return f"{sp.pct:+.0f} % ({_SPIKE_TEXT.get(sp.category, sp.category)})"
+
+
+def _load_cell(a: AthleteWeek) -> str:
+    if not math.isfinite(a.load_change_pct):
+        return "no earlier weeks"
+    return f"{a.load_change_pct:+.0f} % (avg {a.load_mean_s / 60:.0f} min)"
+
+
+def render_html(s: WeeklySummary) -> str:
+    """The weekly summary as one self-contained HTML page (for reading, on a phone too)."""
+    from imurun.report import plots
+
+    wk = s.week
+    span = f"{wk.monday.strftime('%a %d %b')} – {wk.sunday.strftime('%a %d %b %Y')}"
+    n_runs = sum(a.runs for a in s.athletes)
+    n_check = sum(1 for a in s.athletes if a.attention == "check_in")
+    title = f"Team week {wk.label}"
+    head = (f'<header class="page"><h1>{h.esc(title)}</h1><p class="sub">{h.esc(span)} · '
+            f"{len(s.athletes)} athlete{'s' if len(s.athletes) != 1 else ''}, {n_runs} "
+            f"run{'s' if n_runs != 1 else ''}</p><nav class=\"toc\">"
+            '<a href="#roster">Roster</a><a href="#athletes">Athletes</a>'
+            '<a href="#how-to-read">How to read this</a></nav></header>')
+    # roster
+    any_distance = any(a.distance_m for a in s.athletes)
+    head_cells = ["athlete", "runs", "running (vs 4 weeks)"] + (
+        ["distance"] if any_distance else []) + ["longest-run spike", "indicators raised"]
+    num = [False, True, True] + ([True] if any_distance else []) + [False, False]
+    rows = []
+    for k, a in enumerate(s.athletes, 1):
+        ind = [i.title for i in a.indicators if i.level in ("raised", "strongly_raised")]
+        load = (f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else "")
+        cells = [f'<a href="#athlete-{k}">{h.esc(a.name)}</a><br>'
+                 f"{h.badge(a.attention, _ATTENTION[a.attention])}",
+                 h.esc(a.runs), h.esc(_minutes(a.running_s) + load)]
+        if any_distance:
+            cells.append(h.esc(h.fmt(a.distance_m / 1000, ".1f", "km") if a.distance_m
+                               else "–"))
+        cells += [h.esc(_spike_cell(a.spike)), h.esc(", ".join(ind) or "none")]
+        rows.append("<tr>" + "".join(f'<td{" class=num" if n else ""}>{c}</td>'
+                                     for c, n in zip(cells, num, strict=True)) + "</tr>")
+    thead = "".join(f'<th{" class=num" if n else ""}>{h.esc(c)}</th>'
+                    for c, n in zip(head_cells, num, strict=True))
+    lead = (f"<p>{n_check} athlete{'s' if n_check != 1 else ''} to check in with this week. "
+            "Sorted so that those who need a check-in come first (the rule is under "
+            '<a href="#how-to-read">How to read this</a>).</p>')
+    if s.unassigned_runs:
+        lead += (f'<p class="small">{s.unassigned_runs} run(s) this week belong to no athlete: '
+                 "bind their sensor with <code>imurun sensor bind DEVICE ATHLETE</code>.</p>")
+    table = (f'<div class="table-wrap"><table class="roster"><thead><tr>{thead}</tr></thead>'
+             f"<tbody>{''.join(rows)}</tbody></table></div>")
+    roster = h.section("roster", "Roster", lead + (table if s.athletes else
+                                                   "<p>No athletes in this library yet.</p>"))
+    # athletes
+    parts = []
+    for k, a in enumerate(s.athletes, 1):
+        parts.append(_athlete_html(k, a, plots))
+    athletes = h.section("athletes", "Athletes", "\n".join(parts) or "<p>–</p>")
+    how = h.section("how-to-read", "How to read this", _how_to_read())
+    foot = (f"<footer>imurun {h.esc(__version__)} · weekly summary {h.esc(wk.label)} · made "
+            f"{h.esc(s.generated_at)}</footer>")
+    return h.page(title, "\n".join([head, roster, athletes, how, foot]))
+
+
+def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
+    att = a.attention
+    reasons = "".join(f"<li>{h.esc(r.text)}</li>" for r in a.reasons)
+    reason_html = f'<ul class="reasons">{reasons}</ul>' if reasons else \
+        "<p class=\"muted\">Nothing stands out this week.</p>"
+    items = [h.card("Runs", str(a.runs), "", f"{a.runs_analysed} analysed"),
+             h.card("Running time", _minutes(a.running_s).replace(" min", ""), "min",
+                    f"of {a.recorded_s / 60:.0f} min recorded"),
+             h.card("Running steps", h.fmt(a.steps, ",d")),
+             h.card("Distance", h.fmt(a.distance_m / 1000, ".1f") if a.distance_m else "–",
+                    "km", f"{a.distance_runs} run(s) with a watch" if a.distance_m else
+                    "attach a watch file for distance"),
+             h.card("Longest-run spike", h.fmt(a.spike.pct, "+.0f", "%") if math.isfinite(
+                 a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, ""))]
+    labels = [wk.split("-")[1] for wk, _ in a.previous_weeks] + ["this week"]
+    values = [v / 60.0 for _, v in a.previous_weeks] + [a.running_s / 60.0]
+    uri = plots.weekly_bars(labels, values, "running, min")
+    fig = h.figure(f"plot-load-{k}", uri, f"Running time per week, {a.name}",
+                   f"Running time per week: the previous {LOAD_WEEKS} weeks and this one "
+                   "(weeks before the athlete's first run are left out of the average). "
+                   + (f"This week is {a.load_change_pct:+.0f} % against their average."
+                      if math.isfinite(a.load_change_pct) else ""))
+    form_rows = []
+    for f in a.form:
+        sp = _spec(f.unit)
+        form_rows.append([f.label, h.fmt(f.week, sp, f.unit), h.fmt(f.baseline, sp, f.unit),
+                          h.fmt(f.change, "+" + sp, f.unit) + (" — changed" if f.flagged
+                                                                 else "")])
+    form = ("<h3>Form: this week against their own 4 weeks before</h3>"
+            + (h.table(["", "this week", "4 weeks before", "change"], form_rows,
+                       numeric=[False, True, True, True])
+               if a.runs_analysed else "<p class=\"muted\">No analysed runs this week.</p>")
+            + (f'<p class="small">Baseline: {a.baseline_runs} analysed run(s) in the '
+               f"{BASELINE_DAYS} days before the week.</p>"))
+    measured = [i for i in a.indicators if i.measured_runs]
+    ind_html = "<h3>Form indicators in the week's runs</h3>"
+    if measured:
+        body = "".join(
+            f"<tr><td>{h.esc(i.title)}</td><td>{h.badge(i.level, _LEVEL[i.level])}</td>"
+            f'<td class="num">{i.raised_runs} of {i.measured_runs}</td>'
+            f'<td class="num">{i.strong_runs} of {i.measured_runs}</td></tr>'
+            for i in measured)
+        ind_html += ('<div class="table-wrap"><table><thead><tr><th></th><th>this week</th>'
+                     '<th class="num">raised in</th><th class="num">strongly in</th></tr>'
+                     f"</thead><tbody>{body}</tbody></table></div>")
+    else:
+        ind_html += "<p class=\"muted\">No indicators measured this week.</p>"
+    q = a.quality
+    done = (f"all {a.runs} run{'s' if a.runs != 1 else ''} analysed" if a.runs and
+            a.runs_analysed == a.runs else f"{a.runs_analysed} of {a.runs} runs analysed"
+            + (f" ({q.runs_failed} failed)" if q.runs_failed else "")
+            + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
+    qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {q.lost_s / 60:.1f} min lost "
+            f"to gaps ({h.fmt(q.lost_pct, '.1f', '%')} of the recorded time); {q.frames_lost} "
+            "frames lost on the way from the sensor.</p>")
+    return (f'<div class="athlete {h.esc(att)}" id="athlete-{k}"><h3>{k}. {h.esc(a.name)} '
+            f"{h.badge(att, _ATTENTION[att])}</h3>{reason_html}{h.cards(items)}{fig}{form}"
+            f"{ind_html}{qual}</div>")
+
+
+_LEVEL: Final = {"strongly_raised": "strongly raised", "raised": "raised",
+                 "not_raised": "not raised", "unknown": "not measured"}
+
+
+def _how_to_read() -> str:
+    return (
+        f"<h3>Order</h3><p>{h.esc(ORDERING_RULE)}</p>"
+        "<h3>Longest-run spike</h3><p>Each run is compared with the longest run of the "
+        f"{SPIKE_WINDOW_DAYS} days before it; the week shows its largest spike. In a study of "
+        "5,205 runners, single runs more than 10 % longer than the longest of the previous 30 "
+        "days were followed by more overuse injuries, and more so the larger the spike (hazard "
+        "ratio 1.64 for 10-30 %, 2.28 for over 100 %), while weekly load ratios did not predict "
+        "them (Frandsen et al. 2025, Br J Sports Med). Distance is used when a watch file gives "
+        "it for every run involved; otherwise running time.</p>"
+        "<h3>Load against the previous 4 weeks</h3><p>Running time this week against the "
+        "average of the 4 weeks before (weeks before the athlete's first run are left out). It "
+        "is context, not a flag: the acute:chronic workload ratio did not predict injury and is "
+        "largely a statistical artefact (Impellizzeri et al. 2020).</p>"
+        "<h3>Form and indicators</h3><p>Form values are medians over the week's runs of each "
+        "run's median, compared with the same over the athlete's own "
+        f"{BASELINE_DAYS} days before the week. A change is marked when it passes the "
+        "baseline thresholds of the run indicators (braking +15 %, pelvic drop +1.5°, tilt "
+        "range +2°, contact balance 1.5 points further from even). Indicators are form "
+        "indicators, not diagnoses or injury predictions: they are associated in research with "
+        "running-related complaints in groups of runners. Talk it through with the athlete, and "
+        "suggest a physiotherapist when something persists or hurts.</p>")
+
+
+def write(s: WeeklySummary, fmt: str) -> str:
+    """The summary in ``fmt`` (``html``, ``csv`` or ``json``)."""
+    if fmt == "html":
+        return render_html(s)
+    if fmt == "csv":
+        return to_csv(s)
+    if fmt == "json":
+        return to_json(s)
+    raise UsageError(f"unknown format {fmt!r}: html, csv or json")

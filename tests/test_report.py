@@ -1,0 +1,220 @@
+"""The run report: content, baseline, escaping, self-containment, the CLI, and a real browser."""
+
+from __future__ import annotations
+
+import dataclasses
+import html.parser
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+from imurun.analysis import analyze
+from imurun.cli import main as imurun
+from imurun.ingest.files import load_recording
+from imurun.report.history import athlete_baseline
+from imurun.report.run_report import (
+    PLOTS,
+    SECTIONS,
+    ReportContext,
+    render_run_report,
+    report_path,
+    write_run_report,
+)
+from imurun.signal.results import RunAnalysis
+from imurun.store.library import Library
+from imurun.workflows import analyse_runs
+from tests.report_support import (
+    ARTIFACTS,
+    DAY_S,
+    W47_MONDAY_NOON,
+    History,
+    analysis_doc,
+    check_page,
+    simulated_runs,
+)
+
+NAME = '<script>alert("owned")</script> Ana'
+
+
+class _Tags(html.parser.HTMLParser):
+    """Every start tag with its attributes, and the ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    @property
+    def ids(self) -> set[str]:
+        return {str(a["id"]) for _, a in self.tags if a.get("id")}
+
+
+def _parse(page: str) -> _Tags:
+    p = _Tags()
+    p.feed(page)
+    p.close()
+    return p
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three analysed 3-minute runs of one athlete, two days apart, as the sensor records them."""
+    tmp = tmp_path_factory.mktemp("report")
+    files = simulated_runs(tmp, minutes=(3.0, 3.0, 3.5), start_unix_s=W47_MONDAY_NOON - 4 * DAY_S)
+    home = tmp / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete(NAME, mass_kg=61.0)
+        lib.bind_sensor(0x1D0C_5E75_0000_7E57, NAME)
+        runs = [lib.add_file(f, source_name=f"<b>{f.name}</b>").run for f in files]
+        done = analyse_runs(lib, runs)
+    assert all(x.ok for x in done), [x.error for x in done]
+    return home
+
+
+@pytest.fixture(scope="module")
+def report(library: Path) -> tuple[Path, str]:
+    with Library.open(library) as lib:
+        path = write_run_report(lib, lib.run("latest"))
+    return path, path.read_text(encoding="utf-8")
+
+
+def test_report_has_every_section_and_plot(report: tuple[Path, str], library: Path) -> None:
+    path, page = report
+    with Library.open(library) as lib:
+        assert path == report_path(lib.root, lib.run("latest").id)
+    ids = _parse(page).ids
+    assert set(SECTIONS) <= ids
+    assert set(PLOTS) <= ids
+    for word in ("Cadence", "Contact time", "Bounce", "Braking", "Pelvic drop", "Pelvic tilt",
+                 "Pelvic rotation", "Left and right", "First vs last third", "Data quality"):
+        assert word in page
+
+
+def test_report_is_one_offline_file(report: tuple[Path, str]) -> None:
+    _, page = report
+    tags = _parse(page).tags
+    assert ("meta", {"name": "viewport", "content": "width=device-width, initial-scale=1"}) \
+        in tags
+    assert any(t == "meta" and a.get("http-equiv") == "Content-Security-Policy" for t, a in tags)
+    assert not [t for t, _ in tags if t in ("script", "link", "iframe", "object", "embed")]
+    for t, a in tags:
+        for attr in ("src", "href"):
+            v = a.get(attr)
+            if v is not None:
+                assert v.startswith(("data:image/png;base64,", "#")), (t, v[:60])
+    assert "http://" not in page
+    assert "https://" not in page
+
+
+def test_wording_is_indicators_not_diagnoses(report: tuple[Path, str]) -> None:
+    _, page = report
+    assert "not diagnoses" in page
+    assert "associated in research" in page
+    assert "physiotherapist" in page
+    for word in ("diagnosis:", "injury risk", "risk score", "you will get injured"):
+        assert word not in page.lower()
+
+
+def test_text_from_files_and_people_is_escaped(report: tuple[Path, str], library: Path) -> None:
+    _, page = report
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(&quot;owned&quot;)&lt;/script&gt; Ana" in page
+    assert "&lt;b&gt;run-" in page  # the file name given at import
+    # notes the analysis carries (they come from the file) are escaped too
+    with Library.open(library) as lib:
+        run = lib.run("latest")
+        rec = load_recording(run.path)
+    rec = dataclasses.replace(rec, gyr_rads=None, meta=dataclasses.replace(
+        rec.meta, notes=("<img src=x onerror=alert(1)>",)))
+    page = render_run_report(analyze(rec), ReportContext(athlete="<i>x</i>",
+                                                         file_name="a\"b<c>.csv"))
+    assert "<img src=x" not in page
+    assert "<i>x</i>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "a&quot;b&lt;c&gt;.csv" in page
+
+
+def test_accelerometer_only_says_what_was_not_measured(library: Path) -> None:
+    with Library.open(library) as lib:
+        rec = load_recording(lib.run("latest").path)
+    result = analyze(dataclasses.replace(rec, gyr_rads=None))
+    page = render_run_report(result)
+    ids = _parse(page).ids
+    assert {"plot-cadence", "plot-contact", "plot-activity"} <= ids
+    assert "plot-pelvic-drop" not in ids
+    assert "plot-tilt" not in ids
+    assert "Not measured" in page
+    assert "accelerometer only" in page
+
+
+def test_baseline_is_the_runners_own_last_four_weeks(tmp_path: Path) -> None:
+    t = W47_MONDAY_NOON
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for days, cad in ((40, 150.0), (20, 160.0), (10, 164.0), (3, 170.0), (-1, 190.0)):
+            h.run("Ana", t - days * DAY_S, analysis_doc(running_s=900, values={
+                "cadence_spm": cad}), device=0xA1)
+        h.run("Ben", t - 2 * DAY_S, analysis_doc(running_s=900, values={"cadence_spm": 120.0}),
+              device=0xB2)
+        current = h.run("Ana", t, analysis_doc(running_s=900), device=0xA1)
+        ana = lib.athlete("Ana").id
+        base = athlete_baseline(lib, ana, t, exclude=(current.id,))
+    assert base.n_runs == 3  # 40 days ago, tomorrow and Ben's runs are not in it
+    assert base.metric("cadence_spm") == pytest.approx(164.0)
+    assert base.indicator("overstriding") == pytest.approx(1.0)
+    assert math.isnan(base.metric("vertical_stiffness_kn_m"))
+
+
+def test_report_shows_the_baseline(report: tuple[Path, str]) -> None:
+    _, page = report
+    assert re.search(r"median of your 2 analysed runs from", page)
+    assert "4 weeks: " in page
+    assert "your last 4 weeks" in page
+
+
+def test_cli(library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.html"
+    assert imurun(["--home", str(library), "report", "latest", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert f"wrote {out}" in capsys.readouterr().out
+    with Library.open(library) as lib:
+        run = lib.runs()[0]
+        doc = lib.analysis(run)
+    j = tmp_path / "a.json"
+    j.write_text(RunAnalysis.from_dict(doc or {}).to_json())
+    assert imurun(["report", str(j), "--out", str(tmp_path / "j.html")]) == 0
+    assert imurun(["--home", str(library), "report", "ffffffff"]) == 7
+    assert imurun(["--home", str(library), "report", "latest", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("imurun: error: no run 'ffffffff'")
+    assert "is a directory" in err[1]
+
+
+def test_a_run_without_analysis_has_no_report(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = History(lib, tmp_path).run("Ana", W47_MONDAY_NOON, None, device=0xA1)
+        lib.set_analysis_error(run.id, "no running found")
+    assert imurun(["--home", str(home), "report", run.id[:8]]) == 2
+    assert "its analysis failed: no running found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_report_in_chromium(report: tuple[Path, str]) -> None:
+    path, _ = report
+    for width, shot in ((1100, "run-report.png"), (390, "run-report-phone.png")):
+        res = check_page(path, list(SECTIONS + PLOTS), ARTIFACTS / shot, width=width)
+        assert res.errors == []
+        assert [m for m in res.console if m[0] in ("error", "warning")] == []
+        assert res.missing == []
+        assert res.broken_images == []
+        assert all(u.startswith(("file:", "data:")) for u in res.requests), res.requests
+        assert res.overflow_px <= 0, "the page is wider than the screen"
+        assert "Ana: run of" in res.title
+        assert res.screenshot.stat().st_size > 10_000

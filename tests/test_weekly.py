@@ -1,0 +1,319 @@
+"""The coach's weekly summary: weeks, spikes, ordering, formats, escaping, the CLI, a browser."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from imurun.cli import main as imurun
+from imurun.errors import UsageError
+from imurun.report.history import RunLength
+from imurun.report.weekly import (
+    CSV_COLUMNS,
+    ORDERING_RULE,
+    IsoWeek,
+    WeeklySummary,
+    _spike,
+    render_html,
+    spike_category,
+    spike_pct,
+    to_csv,
+    to_json,
+    weekly_summary,
+)
+from imurun.store.library import Library
+from tests.library_support import write_run
+from tests.report_support import (
+    ARTIFACTS,
+    DAY_S,
+    W47_MONDAY_NOON,
+    History,
+    analysis_doc,
+    check_page,
+)
+
+W47 = IsoWeek(2026, 47)
+M = W47_MONDAY_NOON
+
+
+# ---------------------------------------------------------------------------- weeks
+def test_iso_weeks_parse_and_have_local_boundaries() -> None:
+    w = IsoWeek.parse("2026-W47")
+    assert w == W47
+    assert w.monday == dt.date(2026, 11, 16)
+    assert w.sunday == dt.date(2026, 11, 22)
+    assert IsoWeek.parse("2026w47") == w
+    assert w.end_unix_s - w.start_unix_s == pytest.approx(7 * DAY_S, abs=3600)  # DST-safe
+    assert w.start_unix_s <= M < w.end_unix_s
+    assert IsoWeek.parse("this", today=dt.date(2026, 11, 26)) == IsoWeek(2026, 48)
+    assert IsoWeek.parse("last", today=dt.date(2026, 11, 26)) == w
+    assert IsoWeek.parse(None, today=dt.date(2027, 1, 1)) == IsoWeek(2026, 53)
+    assert w.shift(-4).label == "2026-W43"
+    assert IsoWeek(2027, 1).shift(-1) == IsoWeek(2026, 53)
+
+
+@pytest.mark.parametrize("text", ["2026-47", "W47", "2025-W53", "2026-W00", "next", "26-W47"])
+def test_bad_weeks_are_usage_errors(text: str) -> None:
+    with pytest.raises(UsageError, match="week"):
+        IsoWeek.parse(text)
+
+
+# ---------------------------------------------------------------------------- spikes
+@pytest.mark.parametrize(("pct", "category"), [
+    (-50.0, "none"), (0.0, "none"), (10.0, "none"), (10.01, "small"), (30.0, "small"),
+    (30.01, "moderate"), (100.0, "moderate"), (100.01, "large"), (400.0, "large"),
+    (math.nan, "no_history"),
+])
+def test_spike_categories_follow_frandsen_bands(pct: float, category: str) -> None:
+    assert spike_category(pct) == category
+
+
+def test_spike_is_against_the_longest_previous_run() -> None:
+    assert spike_pct(30.0, [10.0, 20.0, 15.0]) == pytest.approx(50.0)
+    assert math.isnan(spike_pct(30.0, []))
+    assert math.isnan(spike_pct(30.0, [math.nan, 0.0]))
+
+
+def _runs(*spec: tuple[str, float, float, float | None]) -> tuple[list[SimpleNamespace],
+                                                                    dict[str, RunLength]]:
+    runs = [SimpleNamespace(id=i, start_unix_s=t) for i, t, _, _ in spec]
+    lengths = {i: RunLength(m * 60.0, m * 60.0, 100, d, True) for i, _, m, d in spec}
+    return runs, lengths
+
+
+def test_spike_uses_distance_when_every_run_has_one_else_running_time() -> None:
+    hist, lengths = _runs(("a", M - 20 * DAY_S, 30.0, 6000.0), ("b", M - 40 * DAY_S, 90.0, 20000.0),
+                          ("c", M, 40.0, 9000.0))
+    s = _spike([hist[2]], hist, lengths)  # type: ignore[arg-type]
+    assert (s.measure, s.run_id) == ("distance", "c")  # b is older than 30 days: not compared
+    assert s.pct == pytest.approx(50.0)
+    assert s.category == "moderate"
+    hist, lengths = _runs(("a", M - 20 * DAY_S, 30.0, None), ("c", M, 40.0, 9000.0))
+    s = _spike([hist[1]], hist, lengths)  # type: ignore[arg-type]
+    assert s.measure == "running time"
+    assert s.pct == pytest.approx(100.0 * (40 / 30 - 1))
+    hist, lengths = _runs(("c", M, 40.0, None))
+    assert _spike([hist[0]], hist, lengths).category == "no_history"  # type: ignore[arg-type]
+    assert _spike([], [], {}).category == "no_runs"
+
+
+def test_the_largest_spike_of_the_week_counts_and_earlier_runs_of_the_week_are_history() -> None:
+    hist, lengths = _runs(("a", M - 10 * DAY_S, 20.0, None), ("b", M, 30.0, None),
+                          ("c", M + 2 * DAY_S, 33.0, None))
+    s = _spike(hist[1:], hist, lengths)  # type: ignore[arg-type]
+    assert s.run_id == "b"  # +50 % against a; c is +10 % against b
+    assert s.pct == pytest.approx(50.0)
+
+
+# ---------------------------------------------------------------------------- a team
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A coach's library with constructed histories, one athlete per situation."""
+    tmp = tmp_path_factory.mktemp("team")
+    home = tmp / "home"
+    with Library.open(home) as lib:
+        h = History(lib, tmp)
+        # Spiky: 20 and 20 minutes, then 50 (+150 %: large)
+        for t, m in ((M - 20 * DAY_S, 20), (M - 10 * DAY_S, 20), (M, 50)):
+            h.run("Spiky", t, analysis_doc(running_s=m * 60), device=0xA1)
+        # Strong: pelvic drop strongly raised in 2 of 3 runs of the week
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Strong", t, analysis_doc(running_s=1800), device=0xB2)
+        for k, lv in enumerate(("strongly_raised", "raised", "strongly_raised")):
+            h.run("Strong", M + k * DAY_S, analysis_doc(
+                running_s=1800, levels={"pelvic_drop_left": lv}), device=0xB2)
+        # Onceraised: overstriding raised in 1 of 3 runs: no reason
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Onceraised", t, analysis_doc(running_s=1800), device=0xC3)
+        for k in range(3):
+            h.run("Onceraised", M + k * DAY_S, analysis_doc(
+                running_s=1800, levels={"overstriding": "raised" if k == 1 else "not_raised"}),
+                device=0xC3)
+        # Absent: ran 10 days before, not this week
+        h.run("Absent", M - 10 * DAY_S, analysis_doc(running_s=1800), device=0xD4)
+        # Drifted: pelvic drop 5.0 -> 7.5 degrees (below the indicator's threshold)
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Drifted", t, analysis_doc(running_s=1800, values={
+                "pelvic_drop_stance_left_deg": 5.0}), device=0xE5)
+        h.run("Drifted", M, analysis_doc(running_s=1800, values={
+            "pelvic_drop_stance_left_deg": 7.5}), device=0xE5)
+        # Double: overstriding raised in both runs and braking +33 % on the baseline
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Double", t, analysis_doc(running_s=1800), device=0xF7)
+        for k in range(2):
+            h.run("Double", M + k * DAY_S, analysis_doc(
+                running_s=1800, levels={"overstriding": "raised"}, values={"braking_mps": 0.4}),
+                device=0xF7)
+        # Lossy: 10 % of the week's recording lost to gaps; one run not analysable
+        h.run("Lossy", M - 7 * DAY_S, analysis_doc(running_s=1800), device=0xF6)
+        h.run("Lossy", M, analysis_doc(running_s=1800, lost_s=6.0), device=0xF6)
+        bad = h.run("Lossy", M + DAY_S, None, device=0xF6)
+        lib.set_analysis_error(bad.id, "no running found")
+        # Quiet: no runs at all, ever
+        lib.add_athlete("Quiet")
+        # Someone's run with no athlete this week
+        lib.add_file(write_run(tmp / "orphan", 0x0F, 1,
+                                                             start_unix_ms=M * 1000))
+    return home
+
+
+@pytest.fixture(scope="module")
+def summary(team: Path) -> WeeklySummary:
+    with Library.open(team) as lib:
+        return weekly_summary(lib, W47)
+
+
+def test_check_ins_come_first_in_the_documented_order(summary: WeeklySummary) -> None:
+    order = [a.name for a in summary.athletes]
+    assert order == ["Spiky", "Strong", "Double", "Drifted", "Absent", "Lossy", "Onceraised",
+                     "Quiet"]
+    reasons = {a.name: [r.key for r in a.reasons] for a in summary.athletes}
+    assert reasons == {
+        "Spiky": ["spike_large"], "Strong": ["indicator_strong"],
+        "Double": ["indicator_raised", "form_change"], "Drifted": ["form_change"],
+        "Absent": ["no_runs"], "Lossy": ["data_quality"], "Onceraised": [], "Quiet": []}
+    attention = {a.name: a.attention for a in summary.athletes}
+    assert attention["Spiky"] == attention["Strong"] == "check_in"
+    assert attention["Double"] == attention["Lossy"] == "look"
+    assert attention["Onceraised"] == "ok"
+    assert "priority 1" in ORDERING_RULE
+    assert summary.unassigned_runs == 1
+
+
+def test_volume_load_and_spike_of_an_athlete(summary: WeeklySummary) -> None:
+    a = next(x for x in summary.athletes if x.name == "Spiky")
+    assert a.runs == 1
+    assert a.running_s == pytest.approx(3000.0)
+    assert a.steps == 500
+    assert a.distance_m is None
+    # W43 is before the first run (left out); W44 20 min, W45 20 min, W46 0 min
+    assert [w for w, _ in a.previous_weeks] == ["2026-W43", "2026-W44", "2026-W45", "2026-W46"]
+    assert a.load_mean_s == pytest.approx(40 * 60 / 3)
+    assert a.load_change_pct == pytest.approx(100 * (50 / (40 / 3) - 1))
+    assert a.spike.pct == pytest.approx(150.0)
+    assert a.spike.category == "large"
+    assert a.spike.measure == "running time"
+
+
+def test_form_medians_against_the_baseline(summary: WeeklySummary) -> None:
+    d = next(x for x in summary.athletes if x.name == "Drifted")
+    f = {x.key: x for x in d.form}
+    assert f["pelvic_drop_stance_left_deg"].week == pytest.approx(7.5)
+    assert f["pelvic_drop_stance_left_deg"].baseline == pytest.approx(5.0)
+    assert f["pelvic_drop_stance_left_deg"].flagged
+    assert not f["cadence_spm"].flagged
+    assert d.baseline_runs == 2
+    s = next(x for x in summary.athletes if x.name == "Strong")
+    ind = {i.key: i for i in s.indicators}["pelvic_drop_left"]
+    assert (ind.measured_runs, ind.raised_runs, ind.strong_runs, ind.level) == (
+        3, 3, 2, "strongly_raised")
+    lossy = next(x for x in summary.athletes if x.name == "Lossy")
+    assert (lossy.runs, lossy.runs_analysed, lossy.quality.runs_failed) == (2, 1, 1)
+
+
+def test_athlete_filter(team: Path) -> None:
+    with Library.open(team) as lib:
+        s = weekly_summary(lib, W47, athletes=["drifted", "Spiky", "Drifted"])
+    assert [a.name for a in s.athletes] == ["Spiky", "Drifted"]
+    assert s.unassigned_runs == 0
+
+
+# ---------------------------------------------------------------------------- formats
+#: The documented CSV columns' head (docs/weekly.md): scripts rely on these names.
+STABLE_HEAD = ("week", "rank", "athlete_id", "athlete", "attention", "reasons", "runs",
+               "runs_analysed", "running_min", "recorded_min", "steps", "distance_km",
+               "distance_runs", "prev4_weekly_mean_running_min", "load_change_pct", "spike_pct",
+               "spike_category", "spike_measure", "spike_run_id", "baseline_runs")
+
+
+def test_csv_has_stable_columns_and_one_row_per_athlete(summary: WeeklySummary) -> None:
+    rows = list(csv.reader(io.StringIO(to_csv(summary))))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert CSV_COLUMNS[:len(STABLE_HEAD)] == STABLE_HEAD
+    assert "pelvic_drop_stance_left_deg_change" in CSV_COLUMNS
+    assert "ind_pelvic_drop_left_strong_runs" in CSV_COLUMNS
+    assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
+    body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [r["athlete"] for r in body] == [a.name for a in summary.athletes]
+    spiky = body[0]
+    assert (spiky["rank"], spiky["spike_category"], spiky["reasons"]) == ("1", "large",
+                                                                         "spike_large")
+    assert float(spiky["spike_pct"]) == pytest.approx(150.0)
+    assert spiky["distance_km"] == ""  # unknown is empty
+
+
+def test_json_document(summary: WeeklySummary) -> None:
+    d = json.loads(to_json(summary))
+    assert d["schema"] == "imurun.weekly/1"
+    assert (d["week"], d["first_day"], d["last_day"]) == ("2026-W47", "2026-11-16", "2026-11-22")
+    assert [a["athlete"] for a in d["athletes"]] == [a.name for a in summary.athletes]
+    strong = d["athletes"][1]
+    assert strong["indicators"]["pelvic_drop_left"]["level"] == "strongly_raised"
+    assert strong["reasons"][0]["priority"] == 2
+    assert d["athletes"][0]["spike"]["unit"] == "min"
+    assert d["athletes"][-1]["spike"]["category"] == "no_runs"
+
+
+def test_html_is_self_contained_and_escapes_names(tmp_path: Path) -> None:
+    name = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run(name, M - 7 * DAY_S, analysis_doc(running_s=1200), device=0xAB)
+        h.run(name, M, analysis_doc(running_s=1500), device=0xAB)
+        page = render_html(weekly_summary(lib, W47))
+    assert "<script" not in page.lower()
+    assert "<img src=x" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;img" in page
+    assert 'name="viewport"' in page
+    assert "Content-Security-Policy" in page
+    assert "http://" not in page
+    assert "https://" not in page
+    assert 'src="data:image/png;base64,' in page
+
+
+def test_cli_writes_each_format(team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                ) -> None:
+    assert imurun(["--home", str(team), "weekly", "--week", "2026-W47", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("week,rank,athlete_id,athlete,attention")
+    assert imurun(["weekly", "--home", str(team), "--week", "2026-W47", "--format", "json",
+                   "--out", str(tmp_path / "w.json")]) == 0
+    assert json.loads((tmp_path / "w.json").read_text())["week"] == "2026-W47"
+    assert imurun(["--home", str(team), "weekly", "--week", "2026-W47"]) == 0
+    out = capsys.readouterr().out
+    assert "check in with Spiky, Strong" in out
+    assert (team / "reports" / "weekly-2026-W47.html").exists()
+
+
+def test_cli_errors_are_one_line(team: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert imurun(["--home", str(team), "weekly", "--week", "2026-47"]) == 2
+    assert imurun(["--home", str(team), "weekly", "--athlete", "Nobody"]) == 7
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("imurun: error: '2026-47' is not a week")
+    assert err[1].startswith("imurun: error: no athlete 'Nobody'")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_weekly_page_in_chromium(summary: WeeklySummary, tmp_path: Path) -> None:
+    page = tmp_path / "weekly.html"
+    page.write_text(render_html(summary), encoding="utf-8")
+    n = len(summary.athletes)
+    ids = ["roster", "athletes", "how-to-read"] + [f"athlete-{k}" for k in range(1, n + 1)] \
+        + [f"plot-load-{k}" for k in range(1, n + 1)]
+    for width, shot in ((1100, "weekly-constructed.png"), (390, "weekly-constructed-phone.png")):
+        res = check_page(page, ids, ARTIFACTS / shot, width=width)
+        assert res.errors == []
+        assert [m for m in res.console if m[0] in ("error", "warning")] == []
+        assert res.missing == []
+        assert res.broken_images == []
+        assert all(u.startswith(("file:", "data:")) for u in res.requests), res.requests
+        assert res.title == "Team week 2026-W47"
+        assert res.screenshot.stat().st_size > 10_000
