@@ -1,0 +1,1036 @@
+"""Pelvis orientation (tilt, obliquity, rotation) from a sacrum-worn IMU, and per-step pelvic metrics.
+
+Verbs:
+
+* :func:`pelvis_orientation` — batch: sensor-frame accelerometer + gyroscope and a
+  :class:`~imurun.signal.mounting.Mounting` in, :class:`PelvisAngles` (degrees, per sample) out.
+* :class:`PelvisOrientationStream` — the same maths with explicit state and a bounded latency
+  (``update()`` / ``flush()`` / ``reset()``), for live use.
+* :func:`pelvic_tilt_range_deg`, :func:`pelvic_rotation_range_deg`, :func:`pelvic_drop_deg` —
+  per-step metrics from angle series and gait events (pure functions).
+
+Angles (see ``docs/conventions.md`` and ``docs/metrics.md``): the body frame B is x forward,
+y left, z up in the mounting's reference posture; the orientation of B in the world is
+``R_wb = Rz(yaw) · Rx(obliquity) · Ry(tilt)`` (intrinsic z-x-y, Baker 2001), tilt + = anterior,
+obliquity + = left hip up, yaw + = facing left. ``rotation = yaw - heading`` where the heading is
+the yaw low-passed below stride frequency, so turns are removed from the rotation.
+
+Method: a smoother, not a filter
+--------------------------------
+Textbook complementary filters and Madgwick's gradient-descent filter (Madgwick, Harrison &
+Vaidyanathan 2011, IEEE ICORR, doi:10.1109/ICORR.2011.5975346) correct the gyroscope towards the
+*instantaneous* accelerometer, which in running carries 2-3 g impacts, ±1 g braking and ~0 g in
+flight: they either follow it (large errors) or reject it and drift (see ``PEERS.md``; on sacral
+running data a complementary filter had a 3.4° pelvic-angle bias against motion capture where a
+Kalman filter had 0.3°: Asgari & Heller 2025, Sensors 25:315). The pelvis, however, returns to
+the same velocity every stride: averaged over whole strides its acceleration is nearly zero,
+so the stride-averaged specific force is gravity. Using the gait cycle to remove drift is the
+idea of the zero-velocity corrections of foot-mounted inertial gait analysis (e.g. Rebula,
+Ojeda, Adamczyk & Kuo 2013, Gait Posture 38:974, which corrects drift at every ground contact).
+Here it is applied offline, as a smoother, to the attitude itself:
+
+1. **Strapdown integration** of the gyroscope, exactly and vectorised: per sample a rotation
+   vector ``θ_k = (ω_k + ω_{k+1}) dt / 2 + (ω_k × ω_{k+1}) dt² / 12`` (the second-order
+   solution of Bortz's rotation-vector equation, Bortz 1971, IEEE Trans Aerosp Electron Syst
+   7:61, for a rate varying linearly over the sample interval: trapezoid plus the two-sample
+   coning term), its quaternion, and the running product ``Q_k = Q_{k-1} ⊗ dq_k`` as a blocked
+   prefix product (:func:`imurun.signal._quat.cumprod`, tested equal to the sequential
+   recursion). ``Q`` maps the sensor frame to a "gyro world" frame that drifts slowly because
+   of gyroscope bias and noise.
+2. **Block statistics** over 1-s blocks: mean orientation, mean specific force rotated into
+   the gyro world, mean and variance of the rates. Everything after this runs on one block
+   per second, so its cost is negligible.
+3. **Gyroscope bias and accelerometer offset.** A residual gyroscope bias ``δb`` makes the
+   gyro world rotate at ``-R(t) δb``; the apparent vertical ``u`` (the smoothed, normalised
+   block mean specific force) then moves as ``du/dt = (R δb) × u``; a constant accelerometer
+   offset ``b`` (sensor frame) shows as ``R b / g`` on ``u`` and changes direction in the world
+   whenever the runner turns. Both are estimated by one weighted linear least-squares fit of
+   ``u_k ≈ a + C_k δb + L_k β`` over the segment (``C_k`` the integral of ``-[u]× R``, ``L_k``
+   the smoothed block rotation, ``β = b/g``; Gaussian priors keep unobservable directions at
+   zero), iterated twice from the median rate over still periods (when there are any); the
+   bias correction is applied as an exact block-level product of rotations.
+4. **Gravity smoother.** The apparent vertical in the corrected frame is smoothed with a
+   Gaussian of 20 s (normalised convolution, Knutsson & Westin 1993, IEEE CVPR, so segment
+   edges and down-weighted blocks are handled), after removing the body-fixed offset
+   ``R b`` and adding it back per block (an offset fixed to the body must not be blurred across
+   a turn). Blocks during turns (stride-averaged yaw rate above ~1°/s) are down-weighted,
+   because centripetal acceleration is not gravity. The correction ``K = rot(u → z) ⊗ E`` is
+   interpolated to every sample and applied: ``R_ws = K · Q``, ``R_wb = R_ws · r_sbᵀ``.
+   The correction fixes tilt and obliquity; yaw keeps a slow drift that the heading removes.
+5. **Angles and heading.** z-x-y angles of ``R_wb``; the heading is the unwrapped yaw
+   low-passed at 0.5 Hz (4th-order Butterworth, forward-backward), below the stride frequency
+   (≥ 0.8 Hz in walking, ≥ 1.2 Hz in running) and above the content of turns.
+
+Accuracy on the virtual sensor (exact truth; realistic noise, gyroscope bias ~0.3°/s,
+accelerometer offset ~15 mg, random mountings estimated by :mod:`imurun.signal.mounting`) is
+asserted in ``tests/test_orientation.py`` and documented in ``docs/metrics.md``.
+
+Validity: needs a gyroscope (accelerometer-only input raises :class:`SignalError`); segments
+shorter than ``min_segment_s`` are NaN. Sustained acceleration over many seconds (sprint
+starts, long curves at high speed) biases tilt/obliquity by ``atan(a / g)`` averaged over the
+gravity window; the errors of the stride-averaged gravity stay below ~1° for the velocity changes
+of a 180° turn at running speed (they are spread over ± the gravity window around the turn).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from scipy.ndimage import gaussian_filter1d
+from scipy.signal import butter, sosfiltfilt
+
+from imurun.consts import G_MS2, RAD2DEG
+from imurun.errors import SignalError
+from imurun.signal import _quat
+from imurun.signal._segments import as_signal, check_fs, normalise_segments
+
+#: Precision of the batch path's per-sample arrays (block-level work is always float64).
+_WORK: type[np.floating[Any]] = np.float32
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.integer[Any]]
+
+__all__ = [
+    "OrientationSettings",
+    "PelvisAngles",
+    "PelvisOrientationStream",
+    "pelvic_drop_deg",
+    "pelvic_rotation_range_deg",
+    "pelvic_tilt_range_deg",
+    "pelvis_orientation",
+]
+
+
+def _version() -> str:
+    from imurun import __version__
+
+    return __version__
+
+
+class _HasRsb(Protocol):
+    @property
+    def r_sb(self) -> FloatArray: ...
+
+
+@dataclass(frozen=True)
+class OrientationSettings:
+    """Parameters of :func:`pelvis_orientation` (the defaults are the product).
+
+    Attributes:
+        block_s: block length of the drift estimation (shorter than any drift, longer than
+            nothing else matters).
+        gravity_window_s: standard deviation of the Gaussian that smooths the apparent vertical.
+            Longer = less sensitive to speed changes and turns, slower to follow gyroscope drift.
+        bias_window_s: smoothing of the apparent vertical used to fit the gyroscope bias.
+        bias_iterations: re-linearisations of the bias / offset fit.
+        turn_rate_rads: stride-averaged yaw rate at which a block's weight in the gravity
+            estimate falls to 1/2 (weight ``1 / (1 + (rate / turn_rate)²)``).
+        turn_smooth_s: smoothing of the yaw rate used for the turn weights.
+        gyr_bias_prior_rads, acc_offset_prior_ms2: standard deviations of the Gaussian priors
+            (ridge) on the gyroscope bias and the accelerometer offset, per axis.
+        vertical_noise: effective noise of one block's smoothed apparent vertical (rad), which
+            sets the strength of those priors against the data.
+        estimate_acc_offset: fit the accelerometer offset (horizontal, sensor frame).
+        heading_cutoff_hz, heading_order: low-pass of the yaw that defines the heading.
+        min_segment_s: shorter segments are not analysed (NaN).
+        quiet_gyr_rads, quiet_acc_ms2, min_quiet_s: blocks whose angular rate and specific
+            force vary less than this (RMS) are still; with at least ``min_quiet_s`` of them
+            their median rate starts the bias estimate.
+
+    """
+
+    block_s: float = 1.0
+    gravity_window_s: float = 20.0
+    bias_window_s: float = 3.0
+    bias_iterations: int = 2
+    turn_rate_rads: float = 0.02
+    turn_smooth_s: float = 2.0
+    gyr_bias_prior_rads: float = 0.1
+    acc_offset_prior_ms2: float = 0.1
+    vertical_noise: float = 0.015
+    estimate_acc_offset: bool = True
+    heading_cutoff_hz: float = 0.5
+    heading_order: int = 4
+    min_segment_s: float = 2.0
+    quiet_gyr_rads: float = 0.02
+    quiet_acc_ms2: float = 0.1
+    min_quiet_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        for name in ("block_s", "gravity_window_s", "bias_window_s", "turn_rate_rads",
+                     "turn_smooth_s", "heading_cutoff_hz", "min_segment_s"):
+            if not getattr(self, name) > 0:
+                raise SignalError(f"OrientationSettings.{name} must be > 0, got {getattr(self, name)}")
+        if self.bias_iterations < 0 or self.heading_order < 1:
+            raise SignalError("bias_iterations >= 0 and heading_order >= 1 required")
+        for name in ("gyr_bias_prior_rads", "acc_offset_prior_ms2", "vertical_noise"):
+            if not getattr(self, name) > 0:
+                raise SignalError(f"OrientationSettings.{name} must be > 0")
+
+
+@dataclass(frozen=True, eq=False)
+class PelvisAngles:
+    """Per-sample pelvis angles, degrees (NaN outside analysed segments).
+
+    Attributes:
+        tilt_deg: about body y, + = anterior, relative to ``reference`` posture.
+        obliquity_deg: about body x, + = left hip up (includes the lean into turns).
+        rotation_deg: ``yaw - heading``, + = facing left of the direction of travel.
+        yaw_deg: unwrapped yaw in the estimated world frame (arbitrary origin per segment,
+            slow drift from the unobservable vertical gyroscope bias).
+        heading_deg: low-passed yaw (the smooth facing direction).
+        fs_hz: sample rate.
+        reference: posture in which tilt and obliquity are zero (from the mounting).
+        segments: analysed ``[start, stop)`` sample ranges.
+        gyr_bias_rads: estimated gyroscope bias per analysed segment, sensor frame ``(k, 3)``.
+        acc_offset_ms2: estimated accelerometer offset (horizontal part), sensor frame ``(k, 3)``.
+        settings, version: how the result was made.
+
+    """
+
+    tilt_deg: FloatArray
+    obliquity_deg: FloatArray
+    rotation_deg: FloatArray
+    yaw_deg: FloatArray
+    heading_deg: FloatArray
+    fs_hz: float
+    reference: str
+    segments: tuple[tuple[int, int], ...]
+    gyr_bias_rads: FloatArray
+    acc_offset_ms2: FloatArray
+    settings: OrientationSettings
+    version: str = field(default_factory=_version)
+
+    def __post_init__(self) -> None:
+        n = self.tilt_deg.shape[0]
+        for name in ("tilt_deg", "obliquity_deg", "rotation_deg", "yaw_deg", "heading_deg"):
+            arr = getattr(self, name)
+            if arr.shape != (n,):
+                raise SignalError(f"PelvisAngles.{name} must have shape ({n},), got {arr.shape}")
+            arr.setflags(write=False)
+        self.gyr_bias_rads.setflags(write=False)
+        self.acc_offset_ms2.setflags(write=False)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.tilt_deg.shape[0])
+
+
+# ============================================================================ maths (shared)
+def _increments(gyr: FloatArray, dt: float, w_before: FloatArray | None) -> FloatArray:
+    """Quaternion increments between consecutive rate samples (trapezoid + coning)."""
+    w = gyr if w_before is None else np.concatenate([w_before[None, :], gyr], axis=0)
+    w0, w1 = w[:-1], w[1:]
+    theta = (0.5 * dt) * (w0 + w1) + (dt * dt / 12.0) * np.cross(w0, w1)
+    return _quat.from_rotvec(theta)
+
+
+def _strapdown(gyr: FloatArray, dt: float, q_start: FloatArray,
+               w_before: FloatArray | None) -> FloatArray:
+    """Orientation at every sample of ``gyr``.
+
+    Without ``w_before`` (start of a segment) the first sample has orientation ``q_start``;
+    with it (continuing a stream) the first sample is one increment after ``q_start``.
+    """
+    m = gyr.shape[0]
+    dq = _increments(gyr, dt, w_before)
+    if w_before is None:
+        out = np.empty((m, 4))
+        out[0] = q_start
+        if m > 1:
+            dq[0] = _quat.mul(q_start, dq[0])
+            out[1:] = _quat.cumprod(dq)
+        return out
+    dq[0] = _quat.mul(q_start, dq[0])
+    return _quat.cumprod(dq)
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """Block statistics (one row per block) on the gyro-world frame of the strapdown."""
+
+    q_mean: FloatArray  # (k, 4) normalised mean orientation (sensor -> gyro world)
+    f_w: FloatArray  # (k, 3) mean specific force in the gyro world, m/s²
+    wz: FloatArray  # (k,) mean world-vertical rotation rate, rad/s
+    w_mean: FloatArray  # (k, 3) mean angular rate in the integration frame, rad/s
+    w_var: FloatArray  # (k,) variance of the angular rate (sum over axes), rad²/s²
+    f_var: FloatArray  # (k,) variance of the specific force (sum over axes), m²/s⁴
+    dur_s: FloatArray  # (k,) block duration
+    t_s: FloatArray  # (k,) block centre, s from the segment start
+
+    @staticmethod
+    def concat(parts: list[_Blocks]) -> _Blocks:
+        return _Blocks(*(np.concatenate([getattr(p, f.name) for p in parts], axis=0)
+                         for f in fields(_Blocks)))
+
+    def select(self, sl: slice) -> _Blocks:
+        return _Blocks(*(getattr(self, f.name)[sl] for f in fields(_Blocks)))
+
+    @property
+    def size(self) -> int:
+        return int(self.dur_s.shape[0])
+
+
+def _blocks_from_means(qm: FloatArray, f_w: FloatArray, w_mean: FloatArray, w_sq: FloatArray,
+                       f_mean: FloatArray, f_sq: FloatArray, counts: FloatArray, t_c: FloatArray,
+                       fs: float) -> _Blocks:
+    qm = qm / np.linalg.norm(qm, axis=1, keepdims=True)
+    # world-vertical rotation rate (mean rate turned by the mean orientation; weights turns)
+    wz = _quat.rotate(qm, w_mean)[:, 2]
+    w_var = np.maximum(w_sq - np.einsum("ki,ki->k", w_mean, w_mean), 0.0)
+    f_var = np.maximum(f_sq - np.einsum("ki,ki->k", f_mean, f_mean), 0.0)
+    return _Blocks(qm, f_w, wz, w_mean, w_var, f_var, counts / fs, t_c)
+
+
+def _block_stats(q: FloatArray, acc: FloatArray, gyr: FloatArray, starts: IntArray,
+                 t0_index: int, fs: float) -> _Blocks:
+    """Statistics of the blocks ``[starts[i], starts[i+1])`` (the last runs to the end)."""
+    w, x, y, z = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    ax, ay, az = acc[:, 0], acc[:, 1], acc[:, 2]
+    # specific force in the gyro world: v + 2w(u×v) + 2u×(u×v), with t = 2 u×v
+    tx = 2.0 * (y * az - z * ay)
+    ty = 2.0 * (z * ax - x * az)
+    tz = 2.0 * (x * ay - y * ax)
+    fx = ax + w * tx + (y * tz - z * ty)
+    fy = ay + w * ty + (z * tx - x * tz)
+    fz = az + w * tz + (x * ty - y * tx)
+    gx, gy, gz = gyr[:, 0], gyr[:, 1], gyr[:, 2]
+    cols = np.stack([w, x, y, z, fx, fy, fz, gx, gy, gz, gx * gx + gy * gy + gz * gz,
+                     ax, ay, az, ax * ax + ay * ay + az * az], axis=0)
+    sums = np.add.reduceat(cols, starts, axis=1)
+    counts = np.diff(np.append(starts, q.shape[0])).astype(np.float64)
+    means = sums / counts
+    t_centre = (t0_index + starts + 0.5 * (counts - 1.0)) / fs
+    return _blocks_from_means(means[0:4].T, np.ascontiguousarray(means[4:7].T),
+                              np.ascontiguousarray(means[7:10].T), means[10],
+                              np.ascontiguousarray(means[11:14].T), means[14], counts, t_centre, fs)
+
+
+def _block_starts(n: int, block: int, offset: int = 0) -> npt.NDArray[np.intp]:
+    """Start indices of blocks of ``block`` samples on the grid ``offset + j * block``."""
+    first = (-offset) % block
+    return np.arange(first, n, block, dtype=np.intp)
+
+
+def _nconv(x: FloatArray, w: FloatArray, sigma_blocks: float) -> FloatArray:
+    """Normalised convolution with a Gaussian along axis 0 (zero outside the data)."""
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    num = gaussian_filter1d(x * w.reshape(shape), sigma_blocks, axis=0, mode="constant", truncate=3.0)
+    den = gaussian_filter1d(w, sigma_blocks, mode="constant", truncate=3.0)
+    return np.asarray(num / np.maximum(den, 1e-300).reshape(shape), dtype=np.float64)
+
+
+def _skew(v: FloatArray) -> FloatArray:
+    o = np.zeros(v.shape[:-1])
+    return np.stack([np.stack([o, -v[..., 2], v[..., 1]], -1),
+                     np.stack([v[..., 2], o, -v[..., 0]], -1),
+                     np.stack([-v[..., 1], v[..., 0], o], -1)], -2)
+
+
+def _rot_to_z(u: FloatArray) -> FloatArray:
+    """Quaternions of the smallest rotations taking unit vectors ``u`` onto +z."""
+    q = np.empty(u.shape[:-1] + (4,))
+    q[..., 0] = 1.0 + u[..., 2]
+    q[..., 1] = u[..., 1]  # u × z = (u_y, -u_x, 0)
+    q[..., 2] = -u[..., 0]
+    q[..., 3] = 0.0
+    return _quat.normalise(q)
+
+
+def _turn_weights(blk: _Blocks, s: OrientationSettings) -> FloatArray:
+    """Weight of each block in the gravity estimate: low while the heading changes."""
+    if blk.size == 0:
+        return np.zeros(0)
+    rate = blk.wz - np.median(blk.wz)  # the median removes the vertical gyroscope bias
+    rate = gaussian_filter1d(rate, s.turn_smooth_s / s.block_s, mode="nearest")
+    return np.asarray(1.0 / (1.0 + (rate / s.turn_rate_rads) ** 2), dtype=np.float64)
+
+
+def _bias_step(e_mid: FloatArray, blk: _Blocks, weights: FloatArray,
+               s: OrientationSettings) -> tuple[FloatArray, FloatArray]:
+    """One linearised fit of ``(δb, β)`` given the current drift correction ``e_mid``.
+
+    Returns the *increment* of the gyroscope bias (rad/s) and the full accelerometer offset
+    divided by g (sensor frame).
+    """
+    k = blk.size
+    if k < 3:
+        return np.zeros(3), np.zeros(3)
+    r_e = _quat.matrix(e_mid)
+    r_c = r_e @ _quat.matrix(blk.q_mean)  # corrected block orientation, sensor -> world
+    f_c = (r_e @ blk.f_w[:, :, None])[:, :, 0]
+    sig = s.bias_window_s / s.block_s
+    u = _nconv(f_c, weights, sig)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    a = -(_skew(u) @ r_c) * blk.dur_s[:, None, None]
+    c = np.cumsum(a, axis=0) - 0.5 * a  # drift at block centres
+    n_par = 9 if s.estimate_acc_offset else 6
+    x = np.zeros((k, 3, n_par))
+    x[:, :, 0:3] = np.eye(3)
+    x[:, :, 3:6] = c
+    if s.estimate_acc_offset:
+        x[:, :, 6:9] = _nconv(r_c, weights, sig)
+    xw = (x * weights[:, None, None]).reshape(-1, n_par)
+    normal = xw.T @ x.reshape(-1, n_par)
+    rhs = xw.T @ u.reshape(-1)
+    # Gaussian priors (ridge) on the bias and the offset: keep unobservable directions at zero
+    # (e.g. the offset while the heading has not changed yet, the vertical gyroscope bias)
+    normal[3:6, 3:6] += (s.vertical_noise / s.gyr_bias_prior_rads) ** 2 * np.eye(3)
+    if s.estimate_acc_offset:
+        normal[6:9, 6:9] += (s.vertical_noise * G_MS2 / s.acc_offset_prior_ms2) ** 2 * np.eye(3)
+    try:
+        sol = np.asarray(np.linalg.solve(normal, rhs), dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return np.zeros(3), np.zeros(3)
+    beta = sol[6:9] if s.estimate_acc_offset else np.zeros(3)
+    return sol[3:6], beta
+
+
+def _quiet_bias(blk: _Blocks, s: OrientationSettings) -> FloatArray:
+    """Gyroscope bias from the blocks where the sensor is still (zeros without enough of them).
+
+    Still = the angular rate and the specific force barely vary and the specific force is g.
+    The median over those blocks' mean rates is the bias (all three axes, the vertical one
+    included, which gravity cannot reveal).
+    """
+    quiet = (blk.w_var < s.quiet_gyr_rads**2) & (blk.f_var < s.quiet_acc_ms2**2) & (
+        np.abs(np.linalg.norm(blk.f_w, axis=1) - G_MS2) < 0.15 * G_MS2)
+    if float(blk.dur_s[quiet].sum()) < s.min_quiet_s:
+        return np.zeros(3)
+    return np.asarray(np.median(blk.w_mean[quiet], axis=0), dtype=np.float64)
+
+
+def _drift_quats(blk: _Blocks, bias_rads: FloatArray,
+                 e_start: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Bias correction ``E`` at block centres and after the last block.
+
+    ``E' = E · [-R δb]×`` (world-frame error of integrating with the wrong bias), as an exact
+    block-level product of rotations ``exp(-R̄_k δb Δt_k)`` (error O(|δb| Δt)² per block).
+    """
+    rv = -(_quat.matrix(blk.q_mean) @ bias_rads) * blk.dur_s[:, None]
+    dq = _quat.from_rotvec(rv)
+    dq0 = dq.copy()
+    dq0[0] = _quat.mul(e_start, dq0[0])
+    e_end = _quat.cumprod(dq0)  # E after each block
+    e_before = np.concatenate([e_start[None, :], e_end[:-1]], axis=0)
+    e_mid = _quat.mul(e_before, _quat.from_rotvec(0.5 * rv))
+    return e_mid, e_end[-1]
+
+
+def _gravity_correction(e_mid: FloatArray, blk: _Blocks, weights: FloatArray, beta: FloatArray,
+                        s: OrientationSettings) -> FloatArray:
+    """World correction ``K`` at block centres: ``rot(u -> z) ⊗ E``."""
+    r_e = _quat.matrix(e_mid)
+    f_c = (r_e @ blk.f_w[:, :, None])[:, :, 0]
+    off = (r_e @ (_quat.matrix(blk.q_mean) @ beta)[:, :, None])[:, :, 0] * G_MS2
+    u = _nconv(f_c - off, weights, s.gravity_window_s / s.block_s) + off
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    k = _quat.mul(_rot_to_z(u), e_mid)
+    # keep a continuous sign for interpolation
+    flip = np.concatenate(([1.0], np.sign(np.einsum("ki,ki->k", k[1:], k[:-1]))))
+    flip[flip == 0] = 1.0
+    return np.asarray(k * np.cumprod(flip)[:, None], dtype=np.float64)
+
+
+def _interp_quat(t: FloatArray, t_knots: FloatArray, q_knots: FloatArray) -> FloatArray:
+    """Normalised linear interpolation of slowly varying quaternions (constant beyond the ends)."""
+    out = np.empty((t.shape[0], 4))
+    for i in range(4):
+        out[:, i] = np.interp(t, t_knots, q_knots[:, i])
+    return _quat.normalise(out)
+
+
+def _angles(q_ws: FloatArray, q_sb_t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """z-x-y angles (rad) of ``R_wb = R(q_ws) · r_sbᵀ``: yaw, obliquity, tilt."""
+    p = _quat.mul(q_ws, q_sb_t[None, :])
+    w, x, y, z = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+    r21 = 2.0 * (y * z + w * x)
+    r20 = 2.0 * (x * z - w * y)
+    r22 = 1.0 - 2.0 * (x * x + y * y)
+    r01 = 2.0 * (x * y - w * z)
+    r11 = 1.0 - 2.0 * (x * x + z * z)
+    return np.arctan2(-r01, r11), np.arcsin(np.clip(r21, -1.0, 1.0)), np.arctan2(-r20, r22)
+
+
+def _heading_sos(s: OrientationSettings, fs: float) -> tuple[FloatArray, int]:
+    """Low-pass of the heading and the decimation factor it runs at (to about 20 Hz)."""
+    dec = max(int(fs // 20.0), 1)
+    sos = np.asarray(butter(s.heading_order, s.heading_cutoff_hz, fs=fs / dec, output="sos"))
+    return sos, dec
+
+
+def _heading(yaw_unwrapped: FloatArray, filt: tuple[FloatArray, int]) -> FloatArray:
+    """Zero-phase low-pass of the unwrapped yaw (rad).
+
+    Runs on means over ``dec`` samples (a boxcar of 50 ms, flat far beyond the 0.5 Hz cutoff)
+    and is linearly interpolated back; the heading is smooth, so this costs < 0.05° even in a
+    sharp turn and saves most of the filtering time.
+    """
+    sos, dec = filt
+    n = yaw_unwrapped.shape[0]
+    starts = np.arange(0, n, dec)
+    counts = np.diff(np.append(starts, n))
+    means = np.add.reduceat(yaw_unwrapped, starts) / counts
+    if means.shape[0] <= 3 * (2 * sos.shape[0] + 1):
+        return np.full(n, float(np.mean(yaw_unwrapped)))
+    smooth = sosfiltfilt(sos, means)
+    if dec == 1:
+        return np.asarray(smooth, dtype=np.float64)
+    t_mean = starts + 0.5 * (counts - 1)
+    return np.interp(np.arange(n, dtype=np.float64), t_mean, smooth)
+
+
+def _r_sb_of(mounting: _HasRsb | npt.ArrayLike) -> tuple[FloatArray, str]:
+    r = getattr(mounting, "r_sb", None)
+    ref = str(getattr(mounting, "reference", "given"))
+    r_sb = np.asarray(mounting if r is None else r, dtype=np.float64)
+    if r_sb.shape != (3, 3) or not np.allclose(r_sb @ r_sb.T, np.eye(3), atol=1e-6) \
+            or np.linalg.det(r_sb) < 0:
+        raise SignalError("mounting must be a Mounting or a (3, 3) proper rotation r_sb")
+    return r_sb, ref
+
+
+# ============================================================================ batch
+def pelvis_orientation(
+    acc_ms2: npt.ArrayLike,
+    gyr_rads: npt.ArrayLike | None,
+    fs_hz: float,
+    mounting: _HasRsb | npt.ArrayLike,
+    *,
+    segments: Iterable[Any] | None = None,
+    settings: OrientationSettings | None = None,
+) -> PelvisAngles:
+    """Pelvis tilt, obliquity and rotation per sample (see the module docstring for the method).
+
+    Args:
+        acc_ms2: ``(n, 3)`` specific force, sensor frame, m/s² (gravity included).
+        gyr_rads: ``(n, 3)`` angular rate, sensor frame, rad/s. Required.
+        fs_hz: sample rate within segments.
+        mounting: a :class:`~imurun.signal.mounting.Mounting` (or any object with ``r_sb``,
+            such as the simulator's), or the ``(3, 3)`` matrix ``r_sb`` (``v_bf = r_sb v_sf``).
+        segments: ``[start, stop)`` ranges of contiguous samples; each is integrated and
+            corrected on its own, nothing crosses a boundary. ``None``: one segment.
+        settings: :class:`OrientationSettings`.
+
+    Returns:
+        :class:`PelvisAngles` with NaN outside the analysed segments.
+
+    Raises:
+        SignalError: no gyroscope, wrong shapes, non-finite samples inside a segment.
+
+    """
+    s = OrientationSettings() if settings is None else settings
+    fs = check_fs(fs_hz)
+    acc = as_signal(acc_ms2, "acc_ms2")
+    n = acc.shape[0]
+    if gyr_rads is None:
+        raise SignalError("pelvic angles need a gyroscope (gyr_rads is None)")
+    gyr = as_signal(gyr_rads, "gyr_rads", n)
+    r_sb, reference = _r_sb_of(mounting)
+    segs = normalise_segments(segments, n)
+    block = max(int(round(s.block_s * fs)), 1)
+    sos = _heading_sos(s, fs)
+    out = np.full((5, n), np.nan)
+    used: list[tuple[int, int]] = []
+    biases: list[FloatArray] = []
+    offsets: list[FloatArray] = []
+    for a, b in segs:
+        if (b - a) < s.min_segment_s * fs:
+            continue
+        sa, sg = acc[a:b], gyr[a:b]
+        if not (np.all(np.isfinite(sa)) and np.all(np.isfinite(sg))):
+            raise SignalError(f"non-finite samples inside segment ({a}, {b}); split the "
+                              "recording into segments around them")
+        yaw_u, obl, tilt, bias, beta = _segment(sa, sg, fs, block, r_sb, s)
+        head = _heading(yaw_u, sos)
+        out[0, a:b] = tilt
+        out[1, a:b] = obl
+        out[2, a:b] = yaw_u - head
+        out[3, a:b] = yaw_u
+        out[4, a:b] = head
+        used.append((a, b))
+        biases.append(bias)
+        offsets.append(beta * G_MS2)
+    out *= RAD2DEG
+    return PelvisAngles(
+        tilt_deg=out[0], obliquity_deg=out[1], rotation_deg=out[2], yaw_deg=out[3],
+        heading_deg=out[4], fs_hz=fs, reference=reference, segments=tuple(used),
+        gyr_bias_rads=np.array(biases).reshape(-1, 3), acc_offset_ms2=np.array(offsets).reshape(-1, 3),
+        settings=s,
+    )
+
+
+def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: FloatArray,
+             s: OrientationSettings) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """One segment, batch. Returns yaw, obliquity, tilt (rad), gyro bias and offset/g (sensor).
+
+    Same maths as the generic path used by the stream (:func:`_strapdown`,
+    :func:`_block_stats`, :func:`_angles`), arranged for speed: the signals are first rotated
+    into the body frame (so the orientation integrated is directly body-to-world), the
+    blocked prefix product uses the drift-estimation blocks as its blocks (samples laid out
+    position-major, ``(block, n_blocks)``), block statistics are taken from the local
+    products, and the per-sample correction ``K(t) ⊗ P_b`` is interpolated from three
+    block-level products (quaternion products are linear, so interpolating before or after
+    multiplying by the block prefix ``P_b`` is the same). Angles use homogeneous formulas, so
+    the interpolated quaternions need no normalisation.
+    """
+    n = gyr.shape[0]
+    dt = 1.0 / fs
+    nb = -(-n // block)
+    m = nb * block
+    # body-frame signals, position-major layout (block, nb); padding is masked below
+    # (per-sample work in float32: its rounding, ~1e-7 rad per product and ~1e-5 rad over a
+    # block, is far below the sensor's noise; block-level quantities are float64)
+    def lay(x: FloatArray) -> list[FloatArray]:
+        sf = np.zeros((3, m), dtype=_WORK)
+        sf[:, :n] = x.T
+        r = r_sb.astype(_WORK)
+        return [np.ascontiguousarray((r[i, 0] * sf[0] + r[i, 1] * sf[1] + r[i, 2] * sf[2])
+                                     .reshape(nb, block).T) for i in range(3)]
+    w = lay(gyr)
+    f = lay(acc)
+    # rate of the previous sample (row 0 takes the last row of the previous block)
+    wp = []
+    for c in w:
+        p = np.empty_like(c)
+        p[1:] = c[:-1]
+        p[0, 1:] = c[-1, :-1]
+        p[0, 0] = c[0, 0]
+        wp.append(p)
+    h, k12 = _WORK(0.5 * dt), _WORK(dt * dt / 12.0)
+    tx = h * (wp[0] + w[0]) + k12 * (wp[1] * w[2] - wp[2] * w[1])
+    ty = h * (wp[1] + w[1]) + k12 * (wp[2] * w[0] - wp[0] * w[2])
+    tz = h * (wp[2] + w[2]) + k12 * (wp[0] * w[1] - wp[1] * w[0])
+    tx[0, 0] = ty[0, 0] = tz[0, 0] = 0.0  # sample 0: identity
+    if n < m:  # padding: identity increments
+        last = n - (nb - 1) * block
+        tx[last:, -1] = ty[last:, -1] = tz[last:, -1] = 0.0
+    qw, qx, qy, qz = _rotvec_to_quat(tx, ty, tz)
+    del tx, ty, tz, wp
+    # local prefix products inside each block (sequential over positions, vectorised over blocks)
+    for j in range(1, block):
+        qw[j], qx[j], qy[j], qz[j] = _quat._mul4(qw[j - 1], qx[j - 1], qy[j - 1], qz[j - 1],
+                                                 qw[j], qx[j], qy[j], qz[j])
+    totals = np.stack([qw[-1], qx[-1], qy[-1], qz[-1]], axis=-1).astype(np.float64)
+    # re-normalise: float32 rounding shrinks the norm by ~5e-6 per block, which would add up
+    pref = _quat.cumprod(_quat.normalise(totals))
+    p_b = np.concatenate([[[1.0, 0.0, 0.0, 0.0]], pref[:-1]], axis=0)  # (nb, 4) block prefix
+    # block statistics from the local products
+    counts = np.full(nb, float(block))
+    counts[-1] = n - (nb - 1) * block
+    valid = None
+    if n < m:
+        valid = (np.arange(block)[:, None] < counts[None, :]).astype(_WORK)
+    def bmean(x: FloatArray) -> FloatArray:
+        xs = x if valid is None else x * valid
+        return np.asarray(xs.sum(axis=0, dtype=np.float64) / counts, dtype=np.float64)
+    lam_mean = np.stack([bmean(qw), bmean(qx), bmean(qy), bmean(qz)], axis=-1)
+    # specific force rotated by the local products: v + 2w(u×v) + 2u×(u×v)
+    ax, ay, az = f
+    two = _WORK(2.0)
+    cx = two * (qy * az - qz * ay)
+    cy = two * (qz * ax - qx * az)
+    cz = two * (qx * ay - qy * ax)
+    f_loc = np.stack([bmean(ax + qw * cx + (qy * cz - qz * cy)),
+                      bmean(ay + qw * cy + (qz * cx - qx * cz)),
+                      bmean(az + qw * cz + (qx * cy - qy * cx))], axis=-1)
+    del cx, cy, cz
+    f_w = _quat.rotate(p_b, f_loc)
+    w_mean = np.stack([bmean(c) for c in w], axis=-1)
+    w_sq = bmean(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
+    f_sq = bmean(ax * ax + ay * ay + az * az)
+    t_c = ((np.arange(nb) * block) + 0.5 * (counts - 1.0)) / fs
+    f_mean = np.stack([bmean(ax), bmean(ay), bmean(az)], axis=-1)
+    blk = _blocks_from_means(_quat.mul(p_b, lam_mean), f_w, w_mean, w_sq, f_mean, f_sq, counts,
+                             t_c, fs)
+    # drift and gravity corrections (block level, body-frame bias)
+    bias_b, beta_b, k_mid = _corrections(blk, s)
+    # per-sample correction: interpolate K ⊗ P_b between the neighbouring block centres
+    km = _quat.mul(k_mid[np.maximum(np.arange(nb) - 1, 0)], p_b)
+    k0 = _quat.mul(k_mid, p_b)
+    kp = _quat.mul(k_mid[np.minimum(np.arange(nb) + 1, nb - 1)], p_b)
+    half = (block + 1) // 2  # rows before the centre interpolate towards the previous block
+    # interpolation weight = (t - t_left) / (t_right - t_left) = row * slope + offset, per block
+    t0 = np.arange(nb) * block / fs  # time of each block's first sample
+    t_prev = t_c[np.maximum(np.arange(nb) - 1, 0)]
+    t_next = t_c[np.minimum(np.arange(nb) + 1, nb - 1)]
+    span_lo = np.where(t_c > t_prev, t_c - t_prev, np.inf)
+    span_hi = np.where(t_next > t_c, t_next - t_c, np.inf)
+    rows = (np.arange(block, dtype=np.float64) / fs)[:, None]
+    a_lo = np.clip((rows[:half] + (t0 - t_prev)) / span_lo, 0.0, 1.0)
+    a_lo[:, ~np.isfinite(span_lo)] = 1.0
+    a_hi = np.clip((rows[half:] + (t0 - t_c)) / span_hi, 0.0, 1.0)
+    a_lo, a_hi = a_lo.astype(_WORK), a_hi.astype(_WORK)
+    # yaw relative to each block's mean yaw: small, so arctan (not arctan2) and no unwrapping;
+    # the block yaws are unwrapped at block level (assumes < 180° of turn per block)
+    q_ref = _quat.mul(k_mid, blk.q_mean)
+    wr, xr, yr, zr = q_ref[:, 0], q_ref[:, 1], q_ref[:, 2], q_ref[:, 3]
+    psi = np.unwrap(np.arctan2(-2.0 * (xr * yr - wr * zr), wr * wr - xr * xr + yr * yr - zr * zr))
+    rz = np.zeros((nb, 4))
+    rz[:, 0], rz[:, 3] = np.cos(0.5 * psi), -np.sin(0.5 * psi)  # Rz(-psi)
+    knots = [_quat.mul(rz, v).astype(_WORK) for v in (km, k0, kp)]
+    g = []
+    for i in range(4):
+        lo, mid, hi = knots[0][:, i], knots[1][:, i], knots[2][:, i]
+        c = np.empty((block, nb), dtype=_WORK)
+        c[:half] = lo + a_lo * (mid - lo)
+        c[half:] = mid + a_hi * (hi - mid)
+        g.append(c)
+    pw, px, py, pz = _quat._mul4(g[0], g[1], g[2], g[3], qw, qx, qy, qz)
+    yaw_rel, obl, tilt = _angles_h(pw, px, py, pz, small=True)
+    def back(x: FloatArray) -> FloatArray:
+        return np.asarray(x.T.reshape(-1)[:n], dtype=np.float64)
+    yaw = back(yaw_rel) + np.repeat(psi, block)[:n]
+    return yaw, back(obl), back(tilt), r_sb.T @ bias_b, r_sb.T @ beta_b
+
+
+def _rotvec_to_quat(tx: FloatArray, ty: FloatArray, tz: FloatArray,
+                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Quaternion components of rotation vectors; Taylor series when every angle is small."""
+    a2 = tx * tx + ty * ty + tz * tz
+    if float(a2.max(initial=0.0)) < 0.05**2:  # series error < 1e-13
+        k = 0.5 + a2 * (-1.0 / 48.0 + a2 * (1.0 / 3840.0))
+        cw = 1.0 + a2 * (-1.0 / 8.0 + a2 * (1.0 / 384.0 + a2 * (-1.0 / 46080.0)))
+    else:
+        a = np.sqrt(a2)
+        small = a < 1e-4
+        safe = np.where(small, 1.0, a)
+        k = np.where(small, 0.5 - a2 / 48.0, np.sin(0.5 * safe) / safe)
+        cw = np.cos(0.5 * a)
+    return cw, tx * k, ty * k, tz * k
+
+
+def _angles_h(w: FloatArray, x: FloatArray, y: FloatArray, z: FloatArray, small: bool = False,
+              ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """z-x-y angles (rad) of body-to-world quaternions of any non-zero norm.
+
+    ``small=True``: yaw and tilt are expected within ±90°, where the cosine terms are positive,
+    so ``arctan`` of the ratio replaces ``arctan2`` (faster); if any sample is outside that
+    range, ``arctan2`` is used.
+    """
+    ww, xx, yy, zz = w * w, x * x, y * y, z * z
+    two = np.asarray(2.0, dtype=w.dtype)
+    sy, cy = -two * (x * y - w * z), ww - xx + yy - zz
+    st, ct = -two * (x * z - w * y), ww - xx - yy + zz
+    obl = np.arcsin(np.clip(two * (y * z + w * x) / (ww + xx + yy + zz), -1.0, 1.0))
+    if small and bool(np.all(cy > 0)) and bool(np.all(ct > 0)):
+        return np.arctan(sy / cy), obl, np.arctan(st / ct)
+    return np.arctan2(sy, cy), obl, np.arctan2(st, ct)
+
+
+def _corrections(blk: _Blocks, s: OrientationSettings) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Gyroscope bias, accelerometer offset / g and the correction ``K`` at block centres.
+
+    Frame of the bias and offset = frame of the integrated rates (body in the batch path).
+    """
+    ident = np.array([1.0, 0.0, 0.0, 0.0])
+    weights = _turn_weights(blk, s)
+    bias = _quiet_bias(blk, s)
+    beta = np.zeros(3)
+    e_mid, _ = _drift_quats(blk, bias, ident)
+    for _ in range(s.bias_iterations):
+        d_bias, beta = _bias_step(e_mid, blk, weights, s)
+        bias = bias + d_bias
+        e_mid, _ = _drift_quats(blk, bias, ident)
+    return bias, beta, _gravity_correction(e_mid, blk, weights, beta, s)
+
+
+# ============================================================================ streaming
+class PelvisOrientationStream:
+    """Fixed-lag form of :func:`pelvis_orientation` with explicit, bounded state.
+
+    ``update(acc, gyr)`` takes the next samples of one contiguous segment and returns the
+    :class:`PelvisAngles` of the samples that are now final: those at least ``latency_s`` older
+    than the newest sample (the gravity smoother and the heading filter look that far ahead).
+    ``flush()`` returns the rest (end of the segment); ``reset()`` starts a new segment.
+
+    The maths is the batch maths: the strapdown continues exactly across chunks (the state
+    carries the last orientation and rate), block statistics are identical, and the bias /
+    offset fit and the gravity smoother run on the blocks of the last ``history_s`` seconds up
+    to the newest sample. The output therefore differs from the batch result only because the
+    batch smoother also sees the future beyond ``latency_s`` and the past beyond ``history_s``
+    (bounded in ``tests/test_orientation.py``).
+
+    State (readable): ``q_last`` (orientation of the newest sample in the gyro world),
+    ``w_last`` (its rate), ``bias_rads``, ``acc_offset_ms2``, ``n_seen``, ``n_emitted``.
+    """
+
+    def __init__(self, fs_hz: float, mounting: _HasRsb | npt.ArrayLike, *,
+                 settings: OrientationSettings | None = None, latency_s: float = 10.0,
+                 history_s: float = 300.0) -> None:
+        self.fs_hz = check_fs(fs_hz)
+        self.settings = OrientationSettings() if settings is None else settings
+        if not latency_s > 0 or not history_s >= 2 * latency_s:
+            raise SignalError("latency_s must be > 0 and history_s >= 2 * latency_s")
+        self.latency_s = float(latency_s)
+        self.history_s = float(history_s)
+        self._r_sb, self.reference = _r_sb_of(mounting)
+        self._q_sb_t = _quat.from_matrix(self._r_sb.T)
+        self._block = max(int(round(self.settings.block_s * self.fs_hz)), 1)
+        self._sos = _heading_sos(self.settings, self.fs_hz)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (start of a new segment)."""
+        self.q_last = np.array([1.0, 0.0, 0.0, 0.0])
+        self.w_last: FloatArray | None = None
+        self.bias_rads = np.zeros(3)
+        self.acc_offset_ms2 = np.zeros(3)
+        self._bias_from_quiet = False
+        self.n_seen = 0
+        self.n_emitted = 0
+        self._e_anchor = np.array([1.0, 0.0, 0.0, 0.0])  # drift correction at the history start
+        self._blocks: _Blocks | None = None
+        # samples not yet in a complete block / not yet emitted
+        self._pend_q = np.zeros((0, 4))
+        self._pend_acc = np.zeros((0, 3))
+        self._pend_gyr = np.zeros((0, 3))
+        self._pend_block_start = 0  # index into the pending arrays where the open block starts
+        self._yaw_ctx = np.zeros(0)  # unwrapped yaw of recently emitted samples (filter context)
+
+    def update(self, acc_ms2: npt.ArrayLike, gyr_rads: npt.ArrayLike) -> PelvisAngles:
+        """Feed ``(m, 3)`` samples; return the angles that became final (possibly none)."""
+        acc = as_signal(acc_ms2, "acc_ms2")
+        gyr = as_signal(gyr_rads, "gyr_rads", acc.shape[0])
+        if not (np.all(np.isfinite(acc)) and np.all(np.isfinite(gyr))):
+            raise SignalError("non-finite samples; call flush() and reset() around a gap")
+        if acc.shape[0]:
+            self._ingest(acc, gyr)
+        n_final = self.n_seen - int(round(self.latency_s * self.fs_hz))
+        return self._emit(max(n_final, self.n_emitted), final=False)
+
+    def flush(self) -> PelvisAngles:
+        """Return the angles of every sample not yet returned (the segment has ended)."""
+        if self._pend_q.shape[0] > self._pend_block_start:
+            self._close_blocks(final=True)
+        return self._emit(self.n_seen, final=True)
+
+    # ---------------------------------------------------------------- internals
+    def _ingest(self, acc: FloatArray, gyr: FloatArray) -> None:
+        dt = 1.0 / self.fs_hz
+        q = _strapdown(gyr, dt, self.q_last, self.w_last)
+        q /= np.linalg.norm(q, axis=1, keepdims=True)
+        self.q_last, self.w_last = q[-1].copy(), gyr[-1].copy()
+        self.n_seen += acc.shape[0]
+        self._pend_q = np.concatenate([self._pend_q, q])
+        self._pend_acc = np.concatenate([self._pend_acc, acc])
+        self._pend_gyr = np.concatenate([self._pend_gyr, gyr])
+        self._close_blocks(final=False)
+
+    def _close_blocks(self, final: bool) -> None:
+        s = self.settings
+        open_n = self._pend_q.shape[0] - self._pend_block_start
+        n_full = open_n // self._block
+        starts = self._pend_block_start + np.arange(n_full, dtype=np.intp) * self._block
+        if final and open_n % self._block:
+            starts = np.append(starts, self._pend_block_start + n_full * self._block)
+        if starts.size == 0:
+            return
+        stop = self._pend_block_start + n_full * self._block if not (final and open_n % self._block) \
+            else self._pend_q.shape[0]
+        first_abs = self.n_seen - self._pend_q.shape[0]  # absolute index of pending sample 0
+        sl = slice(int(starts[0]), stop)
+        new = _block_stats(self._pend_q[sl], self._pend_acc[sl], self._pend_gyr[sl],
+                           starts - starts[0], first_abs + int(starts[0]), self.fs_hz)
+        self._blocks = new if self._blocks is None else _Blocks.concat([self._blocks, new])
+        keep = int(np.ceil(self.history_s / s.block_s))
+        if self._blocks.size > keep:  # move the anchor of the drift correction forward
+            old = self._blocks
+            dropped = old.select(slice(None, -keep))
+            _, self._e_anchor = _drift_quats(dropped, self.bias_rads, self._e_anchor)
+            self._blocks = old.select(slice(-keep, None))
+        self._pend_block_start = stop
+        if not self._bias_from_quiet:  # still periods give the bias directly (as in the batch)
+            b0 = _quiet_bias(self._blocks, s)
+            if np.any(b0 != 0.0):
+                self.bias_rads = b0
+                self._bias_from_quiet = True
+        # one more linearised step of the bias / offset fit on the history (as one batch iteration)
+        weights = _turn_weights(self._blocks, s)
+        e_mid, _ = _drift_quats(self._blocks, self.bias_rads, self._e_anchor)
+        d_bias, beta = _bias_step(e_mid, self._blocks, weights, s)
+        self.bias_rads = self.bias_rads + d_bias
+        self.acc_offset_ms2 = beta * G_MS2
+
+    def _emit(self, upto: int, final: bool) -> PelvisAngles:
+        s = self.settings
+        m = upto - self.n_emitted
+        first_abs = self.n_seen - self._pend_q.shape[0]
+        if m <= 0 or self._blocks is None:
+            return self._result(np.zeros((5, 0)))
+        blk = self._blocks
+        weights = _turn_weights(blk, s)
+        e_mid, _ = _drift_quats(blk, self.bias_rads, self._e_anchor)
+        k_mid = _gravity_correction(e_mid, blk, weights, self.acc_offset_ms2 / G_MS2, s)
+        # orientation of every pending sample (emitted ones + look-ahead for the heading filter)
+        t = (first_abs + np.arange(self._pend_q.shape[0])) / self.fs_hz
+        q_ws = _quat.mul(_interp_quat(t, blk.t_s, k_mid), self._pend_q)
+        yaw, obl, tilt = _angles(q_ws, self._q_sb_t)
+        ctx = self._yaw_ctx
+        i0 = self.n_emitted - first_abs  # pending samples before i0 were already returned
+        yaw_u = np.unwrap(yaw)
+        if ctx.size:
+            # the correction was re-estimated: its slow yaw part may have moved; continue the
+            # yaw already returned (the last returned sample is kept pending for this)
+            yaw_u += ctx[-1] - yaw_u[i0 - 1]
+        head = _heading(np.concatenate([ctx, yaw_u[i0:]]), self._sos)[ctx.size:]
+        sel = slice(i0, i0 + m)
+        yaw_e = yaw_u[sel]
+        head_e = head[:m]
+        res = np.stack([tilt[sel], obl[sel], yaw_e - head_e, yaw_e, head_e]) * RAD2DEG
+        # keep a bounded yaw context for the next heading filter window
+        n_ctx = int(round(max(4.0 / s.heading_cutoff_hz, 2.0 * self.latency_s) * self.fs_hz))
+        self._yaw_ctx = np.concatenate([ctx, yaw_e])[-n_ctx:]
+        self.n_emitted += m
+        # drop emitted samples that are no longer needed by an open block
+        drop = min(i0 + m - 1, self._pend_block_start)  # keep the last returned sample
+        if drop > 0:
+            self._pend_q = self._pend_q[drop:]
+            self._pend_acc = self._pend_acc[drop:]
+            self._pend_gyr = self._pend_gyr[drop:]
+            self._pend_block_start -= drop
+        return self._result(res)
+
+    def _result(self, res: FloatArray) -> PelvisAngles:
+        n = res.shape[1]
+        return PelvisAngles(
+            tilt_deg=np.ascontiguousarray(res[0]) if n else np.zeros(0),
+            obliquity_deg=np.ascontiguousarray(res[1]) if n else np.zeros(0),
+            rotation_deg=np.ascontiguousarray(res[2]) if n else np.zeros(0),
+            yaw_deg=np.ascontiguousarray(res[3]) if n else np.zeros(0),
+            heading_deg=np.ascontiguousarray(res[4]) if n else np.zeros(0),
+            fs_hz=self.fs_hz, reference=self.reference,
+            segments=((self.n_emitted - n, self.n_emitted),) if n else (),
+            gyr_bias_rads=self.bias_rads.reshape(1, 3).copy(),
+            acc_offset_ms2=self.acc_offset_ms2.reshape(1, 3).copy(),
+            settings=self.settings,
+        )
+
+
+# ============================================================================ per-step metrics
+def _reduce(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp], how: str) -> FloatArray:
+    """Max or min of ``x[i0[k]:i1[k]]`` per range (NaN for empty ranges), vectorised."""
+    out = np.full(i0.size, np.nan)
+    ok = i1 > i0
+    if not ok.any():
+        return out
+    a, b = i0[ok], i1[ok]
+    order = np.argsort(a, kind="stable")
+    a_s, b_s = a[order], b[order]
+    if np.all(a_s[1:] >= b_s[:-1]):  # disjoint and sorted (the usual case): one reduceat
+        ufunc = np.maximum if how == "max" else np.minimum
+        edges = np.empty(2 * a_s.size, dtype=np.intp)
+        edges[0::2], edges[1::2] = a_s, b_s
+        vals = ufunc.reduceat(np.append(x, np.nan), edges)[0::2]
+    else:  # overlapping ranges: a padded index matrix
+        idx = a_s[:, None] + np.arange(int((b_s - a_s).max()))[None, :]
+        mat = np.where(idx < b_s[:, None], x[np.minimum(idx, x.size - 1)], np.nan)
+        with np.errstate(invalid="ignore"):
+            vals = np.max(mat, axis=1, initial=-np.inf, where=~np.isnan(mat)) if how == "max" \
+                else np.min(mat, axis=1, initial=np.inf, where=~np.isnan(mat))
+    res = np.empty(a.size)
+    res[order] = vals
+    out[ok] = res
+    return out
+
+
+def _windows(x: FloatArray, t: FloatArray, start: FloatArray, stop: FloatArray,
+             ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Sample ranges ``start <= t < stop`` and whether each is fully measured.
+
+    A window is invalid when an event is missing, it lies (partly) outside the series, it
+    spans a gap in ``t_s`` (a step longer than 1.5 median sample periods) or holds NaN samples.
+    """
+    good = np.isfinite(start) & np.isfinite(stop) & (stop > start)
+    s0 = np.where(good, start, 0.0)
+    s1 = np.where(good, stop, 0.0)
+    i0 = np.searchsorted(t, s0, side="left").astype(np.intp)
+    i1 = np.maximum(np.searchsorted(t, s1, side="left").astype(np.intp), i0)
+    if t.size < 2:
+        return i0, i1, np.zeros(start.shape, dtype=bool)
+    dt = np.diff(t)
+    period = float(np.median(dt))
+    gap = np.concatenate(([0], np.cumsum(dt > 1.5 * period)))  # gaps before sample i
+    nan = np.concatenate(([0], np.cumsum(np.isnan(x))))
+    last = np.clip(i1 - 1, 0, t.size - 1)
+    first = np.clip(i0, 0, t.size - 1)
+    good &= i1 > i0
+    # samples cover the window: no gap inside, none at its start or end
+    good &= (t[first] - s0 <= 1.5 * period) & (s1 - t[last] <= 1.5 * period)
+    good &= gap[last] == gap[first]
+    good &= nan[i1] == nan[i0]
+    return i0, i1, good
+
+
+def _check_series(angle_deg: npt.ArrayLike, t_s: npt.ArrayLike, name: str) -> tuple[FloatArray, FloatArray]:
+    x = np.asarray(angle_deg, dtype=np.float64)
+    t = np.asarray(t_s, dtype=np.float64)
+    if x.ndim != 1 or t.shape != x.shape:
+        raise SignalError(f"{name} and t_s must be 1-D of the same length, got {x.shape} and {t.shape}")
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        raise SignalError("t_s must be strictly increasing")
+    return x, t
+
+
+def _events(*arrays: npt.ArrayLike) -> list[FloatArray]:
+    out = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+    if any(a.shape != out[0].shape for a in out):
+        raise SignalError(f"event arrays must have the same length, got {[a.shape for a in out]}")
+    return out
+
+
+def _range(angle_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
+           end_s: npt.ArrayLike | None, name: str) -> FloatArray:
+    x, t = _check_series(angle_deg, t_s, name)
+    (ic,) = _events(ic_s)
+    end = np.append(ic[1:], np.nan) if end_s is None else _events(ic, end_s)[1]
+    i0, i1, good = _windows(x, t, ic, end)
+    rng = _reduce(x, i0, i1, "max") - _reduce(x, i0, i1, "min")
+    return np.where(good, rng, np.nan)
+
+
+def pelvic_tilt_range_deg(tilt_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
+                          end_s: npt.ArrayLike | None = None) -> FloatArray:
+    """Per step: max − min of the tilt over ``ic_s[k] <= t < end`` (degrees, ≥ 0).
+
+    ``end`` is the next IC (``end_s=None``; the last step is then NaN) or ``end_s[k]``. A step
+    is NaN when its window is not fully measured (missing event, outside the series, across a
+    gap in ``t_s``, NaN samples).
+    """
+    return _range(tilt_deg, t_s, ic_s, end_s, "tilt_deg")
+
+
+def pelvic_rotation_range_deg(rotation_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
+                              end_s: npt.ArrayLike | None = None) -> FloatArray:
+    """Per step: max − min of the pelvic rotation from this IC to the next (as the tilt range)."""
+    return _range(rotation_deg, t_s, ic_s, end_s, "rotation_deg")
+
+
+def pelvic_drop_deg(obliquity_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
+                    to_s: npt.ArrayLike, side: npt.ArrayLike) -> FloatArray:
+    """Per step: how far the swing-side hip drops during stance, relative to its level at IC.
+
+    Stance is ``ic_s[k] <= t < to_s[k]``; the obliquity at IC is linearly interpolated. Left
+    stance (``side == 0``): the right hip drops, so obliquity (+ = left hip up) rises and the
+    drop is ``max(obliquity − obliquity_IC)``; right stance (``side == 1``):
+    ``max(obliquity_IC − obliquity)``. The IC value is included, so the drop is ≥ 0 (degrees).
+    Unknown side (any other code, e.g. ``Side.UNKNOWN``) or a stance that is not fully measured
+    gives NaN. Same definition as the simulator's truth.
+    """
+    x, t = _check_series(obliquity_deg, t_s, "obliquity_deg")
+    ic, to = _events(ic_s, to_s)
+    sd = np.asarray(side).reshape(-1)
+    if sd.shape != ic.shape:
+        raise SignalError(f"side must have shape {ic.shape}, got {sd.shape}")
+    i0, i1, good = _windows(x, t, ic, to)
+    good &= (sd == 0) | (sd == 1)
+    if t.size == 0:
+        return np.full(ic.shape, np.nan)
+    at_ic = np.interp(np.where(good, ic, t[0]), t, x)
+    up = np.maximum(_reduce(x, i0, i1, "max") - at_ic, 0.0)
+    down = np.maximum(at_ic - _reduce(x, i0, i1, "min"), 0.0)
+    return np.where(good, np.where(sd == 0, up, down), np.nan)
