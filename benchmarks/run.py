@@ -21,6 +21,7 @@ SUITES = [
     ("protocol", "benchmarks.protocol", "run"),
     ("ble_emulation", "benchmarks.ble_emulation_throughput", "measure"),
     ("ble_sync", "benchmarks.ble_sync", "measure"),
+    ("orientation", "benchmarks.orientation", "run"),
     ("signal", "benchmarks.signal", "run"),
 ]
 
