@@ -112,6 +112,7 @@ def _serial_connect(port: str, timeout_s: float, session=None):  # type: ignore[
 
 
 def cmd_stream(a: argparse.Namespace) -> int:
+    from imurun.cli_analysis import live_hook
     from imurun.device.stream import StreamSettings, stream_live
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.session import SessionWriter
@@ -131,7 +132,7 @@ def cmd_stream(a: argparse.Namespace) -> int:
 
     try:
         report = asyncio.run(stream_live(connect, builder, StreamSettings(duration_s=a.duration),
-                                         on_status=status))
+                                         on_status=status, on_event=live_hook(a)))
     finally:
         session.close()
     rec = builder.build()
@@ -514,6 +515,9 @@ def build_parser() -> argparse.ArgumentParser:
     from imurun.cli_library import add_library_commands
 
     add_library_commands(sub)
+    from imurun.cli_analysis import add_analysis_commands
+
+    add_analysis_commands(sub)
     from imurun.cli_report import add_report_commands
 
     add_report_commands(sub)

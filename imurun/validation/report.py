@@ -351,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=None,
                     help="shared data folder (default: $IMURUN_SHARED_DATA or ../shared/data)")
     ap.add_argument("--no-runtime", action="store_true", help="skip the 1 h runtime benchmark")
+    ap.add_argument("--no-signal-core", action="store_true",
+                    help="skip the per-step metrics of imurun.analyze (synthetic truth)")
     args = ap.parse_args(argv)
     root = args.data
     results = run_validation(root=root)
@@ -366,6 +368,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetNotFoundError:
         pass
     text = render(results, runtime=runtime, cv_trials=cv_trials)
+    if not args.no_signal_core:
+        from imurun.validation.signal_core import main_section
+
+        text += "\n" + main_section(root)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -1,0 +1,683 @@
+"""One verb for a whole run: ``imurun.analyze(source, **params) -> RunAnalysis``.
+
+The pipeline (each stage a pure function of :mod:`imurun.signal`; ``docs/metrics.md`` defines
+every number):
+
+1. **Clean-up** (:func:`imurun.signal.cleanup.prepare`): very short gaps bridged, non-uniform
+   segments resampled, saturation marked. Nothing is filtered across a gap.
+2. **Mounting** (:func:`imurun.signal.mounting.estimate_mounting`): sensor frame -> sacrum body
+   frame (x forward, y left, z up), unless given.
+3. **Steps and activity**: the running detector finds candidate steps everywhere
+   (:func:`imurun.signal.events.detect_running_events`); each is labelled run / walk / other
+   by its flight phase and step time (:func:`imurun.signal.activity.classify_steps`); walking
+   bouts are re-detected with the walking detector. Samples outside steps are standing or
+   other movement.
+4. **Pelvis orientation** (:func:`imurun.signal.orientation.pelvis_orientation`, gyroscope
+   needed): tilt, obliquity, rotation; the acceleration is rotated into the heading frame
+   (vertical z, forward along the direction of travel).
+5. **Per-step metrics** (:mod:`imurun.signal.metrics`, :mod:`imurun.signal.orientation`):
+   contact/flight/step time, vertical oscillation, braking, impact, peak force, stiffness
+   (with ``mass_kg``), pelvic tilt and rotation ranges and pelvic drop. Running steps only.
+6. **Summary** (:func:`imurun.signal.summary.summarise`) and **form indicators**
+   (:func:`imurun.signal.indicators.form_indicators`).
+
+Accelerometer-only input runs the same pipeline without stage 4: timing, oscillation, braking
+and impact are computed in the body frame; the pelvic metrics are ``null`` and
+:attr:`RunAnalysis.unavailable` says why.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from imurun import __version__
+from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD
+from imurun.errors import UsageError
+from imurun.ingest.files import AccUnit, GyrUnit, load_recording
+from imurun.ingest.recording import Recording
+from imurun.signal import activity as act
+from imurun.signal.activity import ActivitySettings
+from imurun.signal.cleanup import CleanupSettings, PreparedSignal, prepare
+from imurun.signal.events import (
+    RunningSettings,
+    StepEvents,
+    WalkingSettings,
+    detect_running_events,
+    detect_walking_events,
+)
+from imurun.signal.indicators import IndicatorSettings, form_indicators
+from imurun.signal.metrics import MetricSettings, running_step_metrics, vertical_stiffness_kn_m
+from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
+from imurun.signal.orientation import (
+    OrientationSettings,
+    PelvisAngles,
+    pelvic_drop_deg,
+    pelvic_rotation_range_deg,
+    pelvic_tilt_range_deg,
+    pelvis_orientation,
+)
+from imurun.signal.results import (
+    ActivityBouts,
+    DataQuality,
+    MountingReport,
+    RunAnalysis,
+    RunSummary,
+    SourceInfo,
+    StepTable,
+    TimeBreakdown,
+    Unavailable,
+)
+from imurun.signal.summary import SummarySettings, summarise
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["AnalysisSettings", "RunAnalysis", "analyze", "analyze_timed", "format_report",
+           "write_steps_csv"]
+
+_PELVIC = ("pelvic_tilt_range_deg", "pelvic_drop_deg", "pelvic_rotation_range_deg")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """Every tunable of :func:`analyze`, one settings object per stage.
+
+    The defaults are the product; see each class for what its fields do.
+    """
+
+    cleanup: CleanupSettings = field(default_factory=CleanupSettings)
+    mounting: MountingSettings = field(default_factory=MountingSettings)
+    orientation: OrientationSettings = field(default_factory=OrientationSettings)
+    running: RunningSettings = field(default_factory=RunningSettings)
+    walking: WalkingSettings = field(default_factory=WalkingSettings)
+    activity: ActivitySettings = field(default_factory=ActivitySettings)
+    metrics: MetricSettings = field(default_factory=MetricSettings)
+    summary: SummarySettings = field(default_factory=SummarySettings)
+    indicators: IndicatorSettings = field(default_factory=IndicatorSettings)
+
+
+def analyze(
+    source: Recording | str | os.PathLike[str],
+    *,
+    mass_kg: float | None = None,
+    acc_unit: AccUnit | None = None,
+    gyr_unit: GyrUnit | None = None,
+    mounting: Mounting | npt.ArrayLike | None = None,
+    baseline: RunSummary | RunAnalysis | str | os.PathLike[str] | None = None,
+    settings: AnalysisSettings | None = None,
+) -> RunAnalysis:
+    """Analyse one run: every step, the run summary and the form indicators.
+
+    Args:
+        source: a :class:`~imurun.ingest.recording.Recording`, or the path of any supported
+            file (session ``.imrs``, stored run ``.imrn``, CSV, Xsens text export).
+        mass_kg: body mass; enables vertical stiffness (kN/m). ``None``: stiffness is null.
+        acc_unit: unit of the acceleration in a CSV or Xsens file (``"g"``); default m/s².
+            Not allowed with a :class:`Recording` (it is already in SI units).
+        gyr_unit: unit of the angular rate in a CSV or Xsens file (``"deg/s"``); default
+            rad/s. Not allowed with a :class:`Recording`.
+        mounting: the sensor-to-body rotation when known: a
+            :class:`~imurun.signal.mounting.Mounting` or the ``(3, 3)`` matrix ``r_sb``
+            (``v_bf = r_sb @ v_sf``). ``None`` (default): estimated from the signals.
+        baseline: the runner's own reference run (a :class:`RunSummary`, a
+            :class:`RunAnalysis`, or the path of a saved analysis JSON); indicators are then
+            also compared with it.
+        settings: :class:`AnalysisSettings` (defaults when ``None``).
+
+    Returns:
+        :class:`~imurun.signal.results.RunAnalysis` (``.to_json()`` for the exchange format).
+
+    Raises:
+        FileFormatError: the file cannot be read. UsageError: contradictory arguments.
+        SignalError: arrays are inconsistent.
+
+    """
+    cfg = AnalysisSettings() if settings is None else settings
+    if isinstance(source, Recording):
+        if acc_unit is not None or gyr_unit is not None:
+            raise UsageError("acc_unit / gyr_unit apply to files; a Recording is already SI")
+        rec = source
+    else:
+        rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit)
+    if mass_kg is not None and not (math.isfinite(mass_kg) and 20.0 <= mass_kg <= 250.0):
+        raise UsageError(f"mass_kg must be a body mass in kg (20..250), got {mass_kg}")
+    return _prepare_pipeline(rec, cfg, mass_kg, mounting, baseline, acc_unit, gyr_unit).run()
+
+
+def analyze_timed(source: Recording, **kwargs: Any) -> tuple[RunAnalysis, dict[str, float]]:
+    """:func:`analyze` of a :class:`Recording`, plus the seconds spent in each stage.
+
+    For benchmarks (``benchmarks/signal.py``); stages: ``cleanup``, ``mounting``,
+    ``events_activity``, ``orientation``, ``step_metrics``, ``timeline``,
+    ``summary_indicators``.
+    """
+    cfg = kwargs.pop("settings", None) or AnalysisSettings()
+    pipe = _prepare_pipeline(source, cfg, kwargs.pop("mass_kg", None),
+                             kwargs.pop("mounting", None), kwargs.pop("baseline", None), None,
+                             None)
+    if kwargs:
+        raise UsageError(f"unknown arguments: {', '.join(kwargs)}")
+    result = pipe.run()
+    return result, dict(pipe.timings_s)
+
+
+def _prepare_pipeline(rec: Recording, cfg: AnalysisSettings, mass_kg: float | None,
+                      mounting: Mounting | npt.ArrayLike | None,
+                      baseline: RunSummary | RunAnalysis | str | os.PathLike[str] | None,
+                      acc_unit: str | None, gyr_unit: str | None) -> _Pipeline:
+    base = _baseline(baseline)
+    params: dict[str, Any] = {
+        "settings": asdict(cfg), "mass_kg": mass_kg, "acc_unit": acc_unit,
+        "gyr_unit": gyr_unit, "mounting_given": mounting is not None,
+        "baseline_given": base is not None,
+    }
+    return _Pipeline(rec, cfg, mass_kg, mounting, base, params)
+
+
+def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None) -> RunSummary | None:
+    if b is None or isinstance(b, RunSummary):
+        return b
+    if isinstance(b, RunAnalysis):
+        return b.summary
+    try:
+        text = Path(b).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read the baseline {b}: {e.strerror or e}") from e
+    return RunAnalysis.from_json(text).summary
+
+
+class _Pipeline:
+    """The stages of :func:`analyze` on one recording (state = intermediate arrays)."""
+
+    def __init__(self, rec: Recording, cfg: AnalysisSettings, mass_kg: float | None,
+                 mounting: Mounting | npt.ArrayLike | None, base: RunSummary | None,
+                 params: dict[str, Any]) -> None:
+        self.rec = rec
+        self.cfg = cfg
+        self.mass_kg = mass_kg
+        self.mounting_arg = mounting
+        self.base = base
+        self.params = params
+        self.notes: list[str] = list(rec.meta.notes)
+        self.unavailable: dict[str, str] = {}
+        self.timings_s: dict[str, float] = {}
+        self._t_last = 0.0
+
+    # ------------------------------------------------------------------ stages
+    def _lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings_s[stage] = self.timings_s.get(stage, 0.0) + now - self._t_last
+        self._t_last = now
+
+    def run(self) -> RunAnalysis:
+        self.timings_s = {}
+        self._t_last = time.perf_counter()
+        prep = prepare(self.rec, self.cfg.cleanup)
+        self.prep = prep
+        fs = prep.fs_hz
+        segs = prep.segments
+        self._lap("cleanup")
+        mnt = self._mounting(prep)
+        bf_acc = _rotate(prep.sf_acc_ms2, mnt.r_sb)
+        bf_gyr = None if prep.sf_gyr_rads is None else _rotate(prep.sf_gyr_rads, mnt.r_sb)
+        self._lap("mounting")
+        steps_idx = self._steps(bf_acc, bf_gyr, prep)
+        self._lap("events_activity")
+        angles = self._orientation(prep, mnt)
+        self._lap("orientation")
+        hf_acc = bf_acc if angles is None else _heading_frame(bf_acc, angles)
+        steps = self._metrics(steps_idx, hf_acc, angles, prep)
+        self._lap("step_metrics")
+        still = act.still_mask(prep.sf_acc_ms2, fs, segs, self.cfg.activity)
+        labels = act.sample_labels(prep.n_samples, segs, still, steps_idx.start_index,
+                                   steps_idx.stop_index, steps_idx.code)
+        bouts = act.timeline(prep.t_s, fs, labels)
+        self._lap("timeline")
+        quality = self._quality(prep, mnt, bouts)
+        t0 = float(prep.t_s[0]) if prep.n_samples else math.nan
+        summary = summarise(steps, quality, t_start_s=t0, settings=self.cfg.summary)
+        tilt, tilt_reason = self._anterior_tilt(angles, mnt, labels)
+        indicators = form_indicators(summary, baseline=self.base, anterior_tilt_deg=tilt,
+                                     anterior_tilt_reason=tilt_reason,
+                                     settings=self.cfg.indicators)
+        if summary.n_steps == 0:
+            self.notes.append("no running found: running metrics are null")
+        m = self.rec.meta
+        src = SourceInfo(m.source, m.source_format, m.device_id, m.firmware_version,
+                         m.start_unix_s, t0,
+                         float(prep.t_s[-1]) + 1.0 / fs if prep.n_samples else math.nan)
+        result = RunAnalysis(
+            steps=steps, summary=summary, indicators=indicators, activity=bouts,
+            unavailable=tuple(Unavailable(k, v) for k, v in self.unavailable.items()),
+            source=src, parameters=self.params, version=__version__,
+            notes=tuple(dict.fromkeys(self.notes)),
+        )
+        self._lap("summary_indicators")
+        return result
+
+    def _mounting(self, prep: PreparedSignal) -> Mounting:
+        if self.mounting_arg is not None:
+            given = self.mounting_arg
+            if isinstance(given, Mounting):
+                self.mount_method = "given"
+                return given
+            self.mount_method = "given"
+            return Mounting.from_matrix(np.asarray(given, dtype=np.float64))
+        try:
+            mnt = estimate_mounting(prep.sf_acc_ms2, prep.fs_hz, gyr_rads=prep.sf_gyr_rads,
+                                    segments=prep.segments, settings=self.cfg.mounting)
+            self.mount_method = "estimated"
+            return mnt
+        except MountingError as e:
+            self.notes.append(f"mounting not estimated ({e.reason}); sensor axes taken as "
+                              "body axes (x forward, y left, z up)")
+            self.mount_method = "assumed upright"
+            return Mounting.identity()
+
+    def _steps(self, bf_acc: FloatArray, bf_gyr: FloatArray | None,
+               prep: PreparedSignal) -> _Steps:
+        fs = prep.fs_hz
+        segs = prep.segments
+        if not segs:
+            return _Steps.empty()
+        ev = detect_running_events(bf_acc, fs, bf_gyr, segments=segs, t_s=prep.t_s,
+                                   settings=self.cfg.running)
+        code = act.classify_steps(ev.ic_s, ev.to_s, ev.segment, ev.flight, self.cfg.activity)
+        run = code == act.RUN
+        walk_ranges = _walking_ranges(ev, code, segs, fs)
+        if walk_ranges:
+            wev = detect_walking_events(bf_acc, fs, bf_gyr, segments=walk_ranges, t_s=prep.t_s,
+                                        settings=self.cfg.walking)
+            # walking events carry the index of their bout range: map it to the segment
+            starts = np.array([a for a, _ in segs])
+            w_seg = np.searchsorted(starts, np.array([walk_ranges[k][0] for k in
+                                                      wev.segment.tolist()], dtype=np.int64),
+                                    side="right") - 1
+        else:
+            wev = None
+            w_seg = np.zeros(0, dtype=np.int64)
+        parts = [(ev.ic_index[run], ev.to_index[run], ev.side[run], ev.segment[run],
+                  np.full(int(run.sum()), act.RUN, np.int8))]
+        if wev is not None and len(wev):
+            parts.append((wev.ic_index, np.full(len(wev), np.nan), wev.side,
+                          w_seg.astype(np.int64), np.full(len(wev), act.WALK, np.int8)))
+        ic = np.concatenate([p[0] for p in parts])
+        to = np.concatenate([p[1] for p in parts])
+        side = np.concatenate([p[2] for p in parts]).astype(np.int8)
+        seg = np.concatenate([p[3] for p in parts]).astype(np.int64)
+        cd = np.concatenate([p[4] for p in parts]).astype(np.int8)
+        key = np.where(np.isfinite(ic), ic, to)
+        order = np.argsort(key, kind="stable")
+        ic, to, side, seg, cd = ic[order], to[order], side[order], seg[order], cd[order]
+        # end of each step: the next IC of the same segment, if it follows closely enough
+        end = np.full(ic.size, np.nan)
+        if ic.size > 1:
+            gap_max = self.cfg.activity.max_step_gap_s * fs
+            nxt = ic[1:]
+            with np.errstate(invalid="ignore"):
+                ok = (seg[1:] == seg[:-1]) & (nxt - ic[:-1] <= gap_max) & (nxt > ic[:-1])
+            end[:-1] = np.where(ok, nxt, np.nan)
+        return _Steps(ic, to, end, side, seg, cd, self._times(ic, prep), self._times(to, prep),
+                      self._times(end, prep), fs)
+
+    def _times(self, idx: FloatArray, prep: PreparedSignal) -> FloatArray:
+        if idx.size == 0:
+            return np.zeros(0)
+        grid = np.arange(prep.n_samples, dtype=np.float64)
+        ok = np.isfinite(idx)
+        out = np.full(idx.size, np.nan)
+        out[ok] = np.interp(idx[ok], grid, prep.t_s)
+        return out
+
+    def _orientation(self, prep: PreparedSignal, mnt: Mounting) -> PelvisAngles | None:
+        if prep.sf_gyr_rads is None:
+            reason = "accelerometer-only input: pelvic angles need a gyroscope"
+            for name in _PELVIC + ("pelvic_drop_stance_left_deg", "pelvic_drop_stance_right_deg"):
+                self.unavailable[name] = reason
+            self.notes.append("no gyroscope: oscillation, braking and impact are computed in the "
+                              "body frame (the pelvis taken at its mean running posture)")
+            return None
+        if not prep.segments:
+            return None
+        return pelvis_orientation(prep.sf_acc_ms2, prep.sf_gyr_rads, prep.fs_hz, mnt,
+                                  segments=prep.segments, settings=self.cfg.orientation)
+
+    def _metrics(self, s: _Steps, hf_acc: FloatArray, angles: PelvisAngles | None,
+                 prep: PreparedSignal) -> StepTable:
+        k = s.ic.size
+        run = s.code == act.RUN
+        nan = np.full(k, np.nan)
+        step_s = s.end_s - s.ic_s
+        contact = np.where(run, s.to_s - s.ic_s, np.nan)
+        with np.errstate(invalid="ignore"):
+            flight = np.where(run & (s.end_s >= s.to_s), s.end_s - s.to_s, np.nan)
+        vo, brk, imp, pf = nan.copy(), nan.copy(), nan.copy(), nan.copy()
+        sat = np.zeros(k, dtype=bool)
+        if run.any():
+            km = running_step_metrics(hf_acc, prep.fs_hz, s.ic[run], s.to[run], s.end[run],
+                                      segments=prep.segments, saturated=prep.saturated,
+                                      settings=self.cfg.metrics)
+            vo[run], brk[run], imp[run], pf[run] = (km.vertical_oscillation_m, km.braking_mps,
+                                                    km.impact_g, km.peak_force_bw)
+            sat[run] = km.saturated
+        if int(prep.saturated.sum()):
+            self.notes.append(f"{int(prep.saturated.sum())} samples clipped at the sensor's "
+                              "full scale: impact withheld for the steps concerned")
+        stiff = nan.copy()
+        if self.mass_kg is not None:
+            stiff[run] = vertical_stiffness_kn_m(contact[run], flight[run], self.mass_kg)
+        else:
+            self.unavailable["vertical_stiffness_kn_m"] = ("body mass unknown: pass mass_kg "
+                                                           "(CLI --mass-kg)")
+        tilt, drop, rot = nan.copy(), nan.copy(), nan.copy()
+        if angles is not None and run.any():
+            t = prep.t_s
+            tilt[run] = pelvic_tilt_range_deg(angles.tilt_deg, t, s.ic_s[run], s.end_s[run])
+            rot[run] = pelvic_rotation_range_deg(angles.rotation_deg, t, s.ic_s[run],
+                                                 s.end_s[run])
+            drop[run] = pelvic_drop_deg(angles.obliquity_deg, t, s.ic_s[run], s.to_s[run],
+                                        s.side[run])
+        if not np.isfinite(brk).any() and run.any():
+            self.unavailable.setdefault("braking_mps", "no forward acceleration axis")
+        return StepTable(
+            ic_s=s.ic_s, to_s=np.where(run, s.to_s, np.nan), side=s.side,
+            activity=np.where(run, "run", "walk"), contact_s=contact, flight_s=flight,
+            step_s=step_s, vertical_oscillation_m=vo, braking_mps=brk, impact_g=imp,
+            peak_force_bw=pf, vertical_stiffness_kn_m=stiff, pelvic_tilt_range_deg=tilt,
+            pelvic_drop_deg=drop, pelvic_rotation_range_deg=rot, segment=s.seg, saturated=sat)
+
+    def _anterior_tilt(self, angles: PelvisAngles | None, mnt: Mounting,
+                       labels: npt.NDArray[np.int8]) -> tuple[float, str]:
+        if angles is None:
+            return math.nan, "accelerometer-only input: pelvic angles need a gyroscope"
+        if mnt.reference != "standing":
+            return math.nan, ("absolute anterior tilt needs a few seconds of standing still "
+                              "before or after the run")
+        running = (labels == act.RUN) & np.isfinite(angles.tilt_deg)
+        if not running.any():
+            return math.nan, "no running"
+        return float(np.median(angles.tilt_deg[running])), ""
+
+    def _quality(self, prep: PreparedSignal, mnt: Mounting, bouts: ActivityBouts) -> DataQuality:
+        rec = self.rec
+        causes: Counter[str] = Counter()
+        secs: dict[str, float] = {}
+        for g in rec.gaps:
+            causes[str(g.cause)] += 1
+            secs[str(g.cause)] = secs.get(str(g.cause), 0.0) + g.duration_s
+        fs = prep.fs_hz
+        short_s = float(sum((b - a) / fs for a, b in prep.short_segments))
+        gap_s = max(bouts.seconds("gap") - short_s, 0.0)
+        time = (
+            TimeBreakdown("running", bouts.seconds("run"), "analysed: running metrics"),
+            TimeBreakdown("walking", bouts.seconds("walk"), "analysed as walking (timing only)"),
+            TimeBreakdown("standing", bouts.seconds("stand"), "not analysed: standing still"),
+            TimeBreakdown("other", bouts.seconds("other"),
+                          "not analysed: movement without regular steps"),
+            TimeBreakdown("gap", gap_s, "not analysed: no samples (lost data)"),
+            TimeBreakdown("short_segment", short_s,
+                          "not analysed: samples between gaps too short to filter"),
+        )
+        q = getattr(mnt, "quality", None)
+        report = MountingReport(
+            r_bs=mnt.r_sb, method=self.mount_method,
+            description=f"reference {mnt.reference}; up = sensor {mnt.up_axis_sf}, forward = "
+                        f"sensor {mnt.forward_axis_sf}; {mnt.method}",
+            quality=float(q.forward_consistency) if q is not None else math.nan)
+        return DataQuality(
+            duration_s=rec.duration_s, n_samples=rec.n_samples, fs_hz=rec.fs_hz,
+            has_gyroscope=rec.has_gyro, n_segments=len(rec.segments), n_gaps=len(rec.gaps),
+            gap_s=float(sum(g.duration_s for g in rec.gaps)),
+            gaps_by_cause=tuple((c, n, secs[c]) for c, n in sorted(causes.items())),
+            frames_lost=rec.stats.frames_lost, frames_corrupt=rec.stats.frames_corrupt,
+            samples_missing=rec.stats.samples_missing, reboots=rec.stats.reboots,
+            disconnects=rec.stats.disconnects, bridged_gaps=prep.bridged_gaps,
+            bridged_samples=int(prep.bridged.sum()),
+            resampled_segments=prep.resampled_segments,
+            saturated_samples=int(prep.saturated.sum()), mounting=report, time=time,
+            notes=tuple(dict.fromkeys(self.notes)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Steps:
+    """Steps of the merged table as fractional sample indices and times (internal)."""
+
+    ic: FloatArray
+    to: FloatArray
+    end: FloatArray
+    side: npt.NDArray[np.int8]
+    seg: npt.NDArray[np.int64]
+    code: npt.NDArray[np.int8]
+    ic_s: FloatArray
+    to_s: FloatArray
+    end_s: FloatArray
+    fs_hz: float
+
+    @classmethod
+    def empty(cls) -> _Steps:
+        z = np.zeros(0)
+        return cls(z, z, z, np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int8),
+                   z, z, z, 1.0)
+
+    @property
+    def start_index(self) -> FloatArray:
+        return np.where(np.isfinite(self.ic), self.ic, self.to)
+
+    @property
+    def stop_index(self) -> FloatArray:
+        """Where each step's samples end (the next IC, or a typical step after the IC)."""
+        run = self.code == act.RUN
+        dur = self.end - self.ic
+        out = self.end.copy()
+        for m in (run, ~run):
+            d = dur[m & np.isfinite(dur)]
+            typ = float(np.median(d)) if d.size else 0.35 * self.fs_hz
+            fill = m & ~np.isfinite(out)
+            out[fill] = np.where(np.isfinite(self.ic[fill]), self.ic[fill] + typ, self.to[fill])
+        return out
+
+
+def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
+                    segs: tuple[tuple[int, int], ...], fs: float) -> list[tuple[int, int]]:
+    """Sample ranges of the walking bouts.
+
+    Each bout is padded by 0.5 s, kept inside its segment and clear of the neighbouring running
+    steps.
+    """
+    walk = code == act.WALK
+    if not walk.any():
+        return []
+    k = code.size
+    idx = np.flatnonzero(walk)
+    # bouts: consecutive walking steps of one segment
+    brk = np.r_[True, (np.diff(idx) != 1) | (ev.segment[idx][1:] != ev.segment[idx][:-1])]
+    first = idx[brk]
+    last = np.r_[idx[np.flatnonzero(brk)[1:] - 1], idx[-1]]
+    pad = 0.5 * fs
+    out: list[tuple[int, int]] = []
+    for f, lst in zip(first.tolist(), last.tolist(), strict=True):
+        a_seg, b_seg = segs[int(ev.segment[f])]
+        t0 = ev.ic_index[f] if np.isfinite(ev.ic_index[f]) else ev.to_index[f]
+        nxt = ev.ic_index[lst + 1] if lst + 1 < k and ev.segment[lst + 1] == ev.segment[lst] \
+            else np.nan
+        t1 = nxt if np.isfinite(nxt) else ev.ic_index[lst] + 0.6 * fs
+        lo = t0 - pad
+        hi = t1 + pad
+        if f > 0 and ev.segment[f - 1] == ev.segment[f] and code[f - 1] == act.RUN:
+            prev_to = ev.to_index[f - 1]
+            if np.isfinite(prev_to):
+                lo = max(lo, prev_to)
+        if lst + 1 < k and ev.segment[lst + 1] == ev.segment[lst] and code[lst + 1] == act.RUN \
+                and np.isfinite(nxt):
+            hi = min(hi, nxt)
+        a = max(int(np.floor(lo)), a_seg) if np.isfinite(lo) else a_seg
+        b = min(int(np.ceil(hi)), b_seg) if np.isfinite(hi) else b_seg
+        if out and a < out[-1][1]:
+            a = out[-1][1]
+        if b - a > 1:
+            out.append((a, b))
+    return out
+
+
+def _rotate(v: FloatArray, r: FloatArray) -> FloatArray:
+    """``(n, 3)`` vectors rotated by ``r`` (``r @ v`` per row).
+
+    An axis that was not measured (an all-NaN column) makes NaN exactly the output axes that
+    depend on it. ``einsum`` runs single-threaded C loops: a BLAS product of a long ``(n, 3)``
+    array with a ``3 x 3`` matrix is no faster on one core and much slower when its threads
+    compete with other processes.
+    """
+    missing = [j for j in range(3) if not np.any(np.isfinite(v[:, j]))]
+    if not missing:
+        return np.asarray(np.einsum("nj,kj->nk", v, r), dtype=np.float64)
+    out = np.asarray(np.einsum("nj,kj->nk", np.nan_to_num(v, nan=0.0), r), dtype=np.float64)
+    for k in range(3):
+        if any(abs(r[k, j]) > 1e-12 for j in missing):
+            out[:, k] = np.nan
+    return out
+
+
+def _heading_frame(bf_acc: FloatArray, angles: PelvisAngles) -> FloatArray:
+    """Body-frame vectors in the heading frame: ``Rz(rotation) Rx(obliquity) Ry(tilt) v``.
+
+    z = world vertical, x = horizontal direction of travel (the heading), y = left. Samples
+    without angles (outside the analysed segments) stay in the body frame.
+    """
+    def trig(deg: FloatArray) -> tuple[FloatArray, FloatArray]:
+        # float32 trigonometry (vectorised, several times faster; 1e-7 rad is far below any
+        # angle error that matters here), promoted back to float64 by the products below
+        a = np.multiply(deg, np.float32(DEG2RAD), dtype=np.float32)
+        np.nan_to_num(a, copy=False, nan=0.0)
+        return np.cos(a).astype(np.float64), np.sin(a).astype(np.float64)
+
+    # contiguous columns: element-wise arithmetic on strided (n, 3) columns is much slower
+    x, y, z = (np.ascontiguousarray(bf_acc[:, k]) for k in (BF_FORWARD, BF_LEFT, BF_UP))
+    c, s = trig(angles.tilt_deg)
+    x1 = c * x
+    x1 += s * z  # Ry(tilt)
+    z1 = c * z
+    z1 -= s * x
+    c, s = trig(angles.obliquity_deg)
+    y2 = c * y
+    y2 -= s * z1  # Rx(obliquity)
+    z2 = s * y
+    z2 += c * z1
+    c, s = trig(angles.rotation_deg)
+    x3 = c * x1
+    x3 -= s * y2  # Rz(rotation)
+    y3 = s * x1
+    y3 += c * y2
+    out = np.empty_like(bf_acc)
+    out[:, BF_FORWARD], out[:, BF_LEFT], out[:, BF_UP] = x3, y3, z2
+    return out
+
+
+# ============================================================================ output
+#: Columns of :func:`write_steps_csv`, in order (the JSON step keys).
+STEPS_CSV_COLUMNS = ("ic_s", "to_s", "side", "activity", "contact_s", "flight_s", "step_s",
+                     "vertical_oscillation_m", "braking_mps", "impact_g", "peak_force_bw",
+                     "vertical_stiffness_kn_m", "pelvic_tilt_range_deg", "pelvic_drop_deg",
+                     "pelvic_rotation_range_deg", "segment", "saturated")
+
+
+def write_steps_csv(result: RunAnalysis, path: str | os.PathLike[str]) -> int:
+    """Write one row per step (columns :data:`STEPS_CSV_COLUMNS`; empty = unknown).
+
+    Returns the number of rows written.
+    """
+    import csv
+
+    rows = result.steps.to_records()
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(STEPS_CSV_COLUMNS)
+        for r in rows:
+            w.writerow(["" if r[c] is None else (f"{r[c]:.6g}" if isinstance(r[c], float)
+                                                 else r[c]) for c in STEPS_CSV_COLUMNS])
+    return len(rows)
+
+
+def _v(x: float, fmt: str, unit: str = "") -> str:
+    return "–" if not math.isfinite(x) else f"{x:{fmt}}{unit}"
+
+
+def format_report(result: RunAnalysis) -> str:
+    """A readable text summary of a run (what ``imurun analyze`` prints)."""
+    s = result.summary
+    q = s.quality
+    lines = [f"{result.source.path or 'recording'} ({result.source.source_format or 'arrays'}), "
+             f"{q.duration_s / 60:.1f} min, {q.fs_hz:.0f} Hz, "
+             + ("accelerometer + gyroscope" if q.has_gyroscope else "accelerometer only")]
+    t = {x.reason: x.seconds for x in q.time}
+    no_data = t.get("gap", 0.0) + t.get("short_segment", 0.0)
+    lines.append(f"  running {t.get('running', 0.0) / 60:.1f} min ({s.n_steps} steps), walking "
+                 f"{t.get('walking', 0.0) / 60:.1f} min ({s.n_walking_steps} steps), standing "
+                 f"{t.get('standing', 0.0) / 60:.1f} min, other {t.get('other', 0.0) / 60:.1f} min"
+                 + (f", not analysed (gaps) {no_data:.1f} s" if no_data > 0 else ""))
+    mnt = q.mounting
+    lines.append(f"  mounting    {mnt.method}: " + mnt.description.split("; ", 1)[-1]
+                 if mnt.description else f"  mounting    {mnt.method}")
+    if q.n_gaps:
+        causes = ", ".join(f"{n} {c}" for c, n, _ in q.gaps_by_cause)
+        lines.append(f"  gaps        {q.n_gaps} ({q.gap_s:.2f} s): {causes}")
+    lines.append("")
+    lines.append("  running (median [25th-75th percentile]; left / right)")
+
+    def row(label: str, name: str, fmt: str, unit: str) -> None:
+        sp = s.get_spread(name)
+        head = float(getattr(s, name, sp.median))
+        if not math.isfinite(head):
+            why = result.reason_unavailable(name) or "not measured"
+            lines.append(f"    {label:<22} –  ({why})")
+            return
+        lines.append(f"    {label:<22} {_v(head, fmt)} {unit}  [{_v(sp.p25, fmt)}-"
+                     f"{_v(sp.p75, fmt)}]  L {_v(sp.left_median, fmt)} / R "
+                     f"{_v(sp.right_median, fmt)}")
+
+    row("cadence", "cadence_spm", ".0f", "steps/min")
+    row("contact time", "contact_ms", ".0f", "ms")
+    row("flight time", "flight_ms", ".0f", "ms")
+    lines.append(f"    {'contact balance':<22} {_v(s.contact_balance_left_pct, '.1f')} % left")
+    row("vertical oscillation", "vertical_oscillation_cm", ".1f", "cm")
+    row("braking", "braking_mps", ".2f", "m/s")
+    row("impact", "impact_g", ".2f", "g")
+    row("peak vertical force", "peak_force_bw", ".2f", "BW")
+    row("vertical stiffness", "vertical_stiffness_kn_m", ".1f", "kN/m")
+    row("pelvic tilt range", "pelvic_tilt_range_deg", ".1f", "deg")
+    row("pelvic rotation range", "pelvic_rotation_range_deg", ".1f", "deg")
+    if math.isfinite(s.pelvic_drop_stance_left_deg) or math.isfinite(
+            s.pelvic_drop_stance_right_deg):
+        lines.append(f"    {'pelvic drop':<22} {_v(s.pelvic_drop_stance_left_deg, '.1f')} deg in "
+                     f"left stance / {_v(s.pelvic_drop_stance_right_deg, '.1f')} deg in right "
+                     "stance")
+    else:
+        why = result.reason_unavailable("pelvic_drop_deg") or "not measured"
+        lines.append(f"    {'pelvic drop':<22} –  ({why})")
+    lines.append(f"    {'step time variability':<22} {_v(s.step_time_cv_pct, '.1f')} %")
+    drift = [d for d in s.drift if math.isfinite(d.change) and d.name in (
+        "cadence_spm", "contact_ms", "vertical_oscillation_cm", "braking_mps", "pelvic_drop_deg")]
+    if drift:
+        lines.append("")
+        lines.append("  first third -> last third of the running")
+        for d in drift:
+            lines.append(f"    {d.name:<26} {d.first_third:8.2f} -> {d.last_third:8.2f} "
+                         f"{d.unit} ({d.change_pct:+.1f} %)")
+    lines.append("")
+    lines.append("  form indicators (not a medical assessment)")
+    for ind in result.indicators:
+        lines.append(f"    {ind.title:<36} {ind.level.replace('_', ' ')}")
+    for ind in result.indicators:
+        if ind.level in ("raised", "strongly_raised"):
+            lines.append("")
+            lines.append(f"  {ind.title}: {ind.message}")
+    for n in result.notes:
+        lines.append(f"  note: {n}")
+    return "\n".join(lines)
