@@ -290,7 +290,7 @@ class BleLink:
         self._urgent.clear()
         self._data.clear()
         self._tx.clear()
-        self.sensor._reads.clear()
+        self.sensor.cancel_reads()
         self.decoder = PacketDecoder()
         if not self._closed:
             task = asyncio.get_running_loop().create_task(self._advertise_later())
@@ -342,13 +342,13 @@ class BleLink:
         """Queue stream batches, else run chunks, while the queue is short."""
         s = self.sensor
         while len(self._data) < _BURST:
-            st = s._stream
+            st = s.stream
             if st is not None and self._streaming:
                 if self.realtime:
                     msgs = s.stream_batches(self.now(), max_batches=16)
                 else:
                     msgs = s.stream_batches(None, max_batches=8)
-                    if s._stream is not None:  # simulated time follows the samples produced
+                    if s.stream is not None:  # simulated time follows the samples produced
                         taken = st.start_now_s + st.next_index / s.cfg.sample_rate_hz
                         self._fast_forward += max(0.0, taken - self.now())
                 if msgs:
@@ -429,7 +429,7 @@ class BleLink:
             await conn.disconnect(reason)
 
     def _reboot_due(self) -> bool:
-        st = self.sensor._stream
+        st = self.sensor.stream
         return bool(st is not None and self._reboots
                     and self.now() - st.start_now_s >= self._reboots[0])
 
@@ -461,8 +461,8 @@ class BleLink:
 
     async def _send_rsc(self, conn: Connection) -> None:
         s = self.sensor
-        if s._stream is not None and s._stream is not self._rsc_stream:
-            self._switch_rsc_stream(s._stream)
+        if s.stream is not None and s.stream is not self._rsc_stream:
+            self._switch_rsc_stream(s.stream)
         st = self._rsc_stream
         if st is not None:
             produced_s = getattr(st, "next_index", 0) / s.cfg.sample_rate_hz
@@ -472,7 +472,7 @@ class BleLink:
                 self._rsc_next_k += 1
                 if model is not None and self._rsc_subscribed():
                     await self._notify_rsc(conn, k, model.at(float(k)))
-            if s._stream is not st:  # ended or stopped: everything produced has been covered
+            if s.stream is not st:  # ended or stopped: everything produced has been covered
                 self._rsc_stream = None
             self._rsc_idle_at = time.monotonic() + self.rsc_interval_s
             return
@@ -508,7 +508,7 @@ class BleLink:
             self._urgent.extend(self.sensor.pending_events())
             self._fill()
             if not self._urgent and not self._data and not self._tx:
-                await self._idle(0.005 if self.sensor._stream is not None else 0.05)
+                await self._idle(0.005 if self.sensor.stream is not None else 0.05)
                 continue
             for _ in range(_BURST):
                 if self._conn is not conn or self._closed:

@@ -150,7 +150,7 @@ MotionSource = Callable[[float, str], npt.NDArray[np.int16]]
 
 
 @dataclass
-class _Stream:
+class LiveStream:
     counts: npt.NDArray[np.int16]
     next_index: int  # index into counts of the next sample to send
     start_now_s: float  # simulated time when sample 0 was taken
@@ -170,7 +170,7 @@ class VirtualSensor:
     boot_now_s: float = 0.0  # simulated time of the last boot
     state: RecordingState = RecordingState.IDLE
     erased: list[int] = field(default_factory=list)
-    _stream: _Stream | None = None
+    stream: LiveStream | None = None  # the live stream in progress, if any
     _reads: deque[list[int]] = field(default_factory=deque)  # [run_id, offset, end]
     _samples_since_boot: int = 0
     _events: list[AnyMessage] = field(default_factory=list)
@@ -193,7 +193,7 @@ class VirtualSensor:
         self.boot_id = (self.boot_id + 1) % 65536
         self.boot_now_s = now_s
         self.state = RecordingState.IDLE
-        self._stream = None
+        self.stream = None
         self._reads.clear()
         self._samples_since_boot = 0
         self._events.append(Event(EventCode.BOOT, 0, self.boot_id))
@@ -242,7 +242,7 @@ class VirtualSensor:
             self.start_stream(now_s)
             return [Ack(MessageType.STREAM_START)]
         if isinstance(msg, StreamStop):
-            self._stream = None
+            self.stream = None
             self.state = RecordingState.IDLE
             return [Ack(MessageType.STREAM_STOP)]
         if isinstance(msg, RecordStart | RecordStop):
@@ -273,12 +273,16 @@ class VirtualSensor:
 
     # ------------------------------------------------------------------ output
     def start_stream(self, now_s: float) -> None:
-        if self._stream is None:
+        if self.stream is None:
             if self.motion is None:
                 raise ValueError("this sensor has no motion source to stream")
             counts = self.motion(self.stream_seconds, f"stream-boot{self.boot_id}")
-            self._stream = _Stream(counts, 0, now_s, self._samples_since_boot)
+            self.stream = LiveStream(counts, 0, now_s, self._samples_since_boot)
         self.state = RecordingState.STREAMING
+
+    def cancel_reads(self) -> None:
+        """Forget queued run reads (the link they came over is gone)."""
+        self._reads.clear()
 
     def pending_events(self) -> list[AnyMessage]:
         ev, self._events = self._events, []
@@ -308,7 +312,7 @@ class VirtualSensor:
         Sample ``k`` of the stream is taken at ``start + k / fs``; when the source is exhausted
         the stream ends with an ``EVENT`` (stream ended).
         """
-        s = self._stream
+        s = self.stream
         if s is None:
             return []
         out: list[AnyMessage] = []
@@ -316,7 +320,7 @@ class VirtualSensor:
         bs = self.cfg.batch_size
         for _ in range(max_batches):
             if s.next_index >= len(s.counts):
-                self._stream = None
+                self.stream = None
                 self.state = RecordingState.IDLE
                 end_t = s.start_now_s + len(s.counts) / fs
                 out.append(Event(EventCode.STREAM_ENDED, self.device_time_us(end_t), len(s.counts)))
@@ -335,7 +339,7 @@ class VirtualSensor:
 
     def skip_stream(self, now_s: float) -> None:
         """Samples taken while the link was down are never sent (a live stream does not buffer)."""
-        s = self._stream
+        s = self.stream
         if s is None:
             return
         fs = self.cfg.sample_rate_hz

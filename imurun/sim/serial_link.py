@@ -122,8 +122,8 @@ class SerialLink:
         s = self.sensor
         self._emit(s.pending_events())
         while len(self._out) < 8192:
-            if s._stream is not None:
-                if self._reboots and (self.now() - s._stream.start_now_s) >= self._reboots[0]:
+            if s.stream is not None:
+                if self._reboots and (self.now() - s.stream.start_now_s) >= self._reboots[0]:
                     self._reboots.pop(0)
                     s.reboot(self.now())
                     self.encoder = Encoder(boot_id=s.boot_id)
@@ -134,7 +134,7 @@ class SerialLink:
                     batches = s.stream_batches(self.now(), max_batches=64)
                 else:
                     batches = s.stream_batches(None, max_batches=8)
-                    st = s._stream
+                    st = s.stream
                     if st is not None:  # simulated time follows the samples produced
                         taken = st.start_now_s + st.next_index / s.cfg.sample_rate_hz
                         self._fast_forward += max(0.0, taken - self.now())
@@ -177,7 +177,7 @@ class SerialLink:
         self.stats.disconnects += 1
         self._close_pty()
         self._out.clear()
-        self.sensor._reads.clear()
+        self.sensor.cancel_reads()
         time.sleep(self.faults.reconnect_delay_s)
         self.sensor.skip_stream(self.now())
         self._open_pty()
@@ -208,7 +208,7 @@ class SerialLink:
                     continue
                 self._fill()
                 wlist = [self._master] if self._out else []
-                timeout = 0.002 if (self._out or self.sensor._stream) else 0.05
+                timeout = 0.002 if (self._out or self.sensor.stream) else 0.05
                 try:
                     r, w, _ = select.select([self._master], wlist, [], timeout)
                 except InterruptedError:
