@@ -208,7 +208,7 @@ def running_step_metrics(
         i0 = np.ceil(ic[stance]).astype(np.intp)
         i1 = np.floor(to[stance]).astype(np.intp) + 1
         i1 = np.maximum(i1, i0 + 1)
-        idx, starts = _gather(i0, i1)
+        idx, starts, _ = _gather(i0, i1)
         imp_s = np.maximum.reduceat(v[idx], starts) / G_MS2
         clipped = np.logical_or.reduceat(sat[idx], starts)
         imp_s[clipped] = np.nan
@@ -223,12 +223,17 @@ def running_step_metrics(
 
 
 # ---------------------------------------------------------------------------- internals
-def _gather(i0: IntpArray, i1: IntpArray) -> tuple[IntpArray, IntpArray]:
-    """Concatenated sample indices of the ranges ``[i0, i1)`` and where each range starts."""
+def _gather(i0: IntpArray, i1: IntpArray) -> tuple[IntpArray, IntpArray, IntpArray]:
+    """Sample indices of the ranges ``[i0, i1)``, concatenated.
+
+    Also returns where each range starts in the concatenation and the range of every index.
+    """
     length = i1 - i0
     starts = np.concatenate(([0], np.cumsum(length)[:-1])).astype(np.intp)
-    idx = np.arange(int(length.sum()), dtype=np.intp) - np.repeat(starts - i0, length)
-    return idx, starts
+    owner = np.repeat(np.arange(i0.size, dtype=np.intp), length)
+    idx = np.arange(int(length.sum()), dtype=np.intp)
+    idx += (i0 - starts)[owner]
+    return idx, starts, owner
 
 
 def _cumtrapz(x: FloatArray, fs: float) -> FloatArray:
@@ -294,8 +299,7 @@ def _oscillation(a: FloatArray, fs: float, ic: FloatArray, end: FloatArray,
     i1 = np.rint(end).astype(np.intp)
     span = (i1 - i0).astype(np.float64)
     p_end = (c2[i1] - c2[i0]) - (c1[i0] * span + 0.5 * b * span * span / fs) / fs
-    idx, starts = _gather(i0, i1)
-    owner = np.repeat(np.arange(i0.size), i1 - i0)
+    idx, starts, owner = _gather(i0, i1)
     lag = (idx - i0[owner]).astype(np.float64)
     pos = ((c2[idx] - c2[i0][owner])
            - (c1[i0][owner] * lag + 0.5 * b[owner] * lag * lag / fs) / fs
@@ -312,8 +316,7 @@ def _braking(a: FloatArray, fs: float, ic: FloatArray, to: FloatArray, end: Floa
     i0 = np.floor(ic).astype(np.intp) + 1
     i1 = np.floor(to).astype(np.intp) + 1
     i1 = np.maximum(i1, i0 + 1)
-    idx, starts = _gather(i0, i1)
-    owner = np.repeat(np.arange(i0.size), i1 - i0)
+    idx, starts, owner = _gather(i0, i1)
     vel = c1[idx] - v_ic[owner] - b[owner] * (idx - ic[owner]) / fs
     # the speed at TO itself (interpolated) belongs to the stance too
     v_to = _interp(c1, to) - v_ic - b * (to - ic) / fs
