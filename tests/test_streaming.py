@@ -162,3 +162,23 @@ def test_live_hook_on_a_replayed_stream(name: str) -> None:
     assert len(with_running) >= 4
     cadences = [float(ln.split("cadence")[1].split()[0]) for ln in with_running]
     assert all(150 < c < 190 for c in cadences)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_stream_live_on_the_virtual_sensor(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``imurun stream --live`` against the virtual sensor on a real pseudo-terminal."""
+    from imurun.cli import main as cli
+    from tests.sim_support import virtual_sensor
+
+    with virtual_sensor(tmp_path, "--seed", "21", "--stream-minutes", "1", "--speed", "max") as s:
+        assert cli(["stream", "--port", str(s.link), "--out", str(tmp_path / "s.imrs"),
+                    "--live", "--live-every", "5"]) == 0
+    out = capsys.readouterr().out
+    lines = [ln for ln in out.splitlines() if ln.strip().startswith("live")]
+    assert len(lines) >= 10
+    running = [ln for ln in lines if "cadence" in ln]
+    assert len(running) >= 5
+    assert all(150 < float(ln.split("cadence")[1].split()[0]) < 190 for ln in running)
+    assert "streamed 12000 samples" in out
