@@ -90,7 +90,9 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         stream_minutes=a.stream_minutes, corrupt=a.corrupt, drop=a.drop,
         disconnect_after=tuple(a.disconnect_after or ()), reboot_after_s=tuple(a.reboot_after or ()),
         realtime=a.speed is not None, rate_bytes_per_s=a.rate, mounting=a.mounting,
-        reboot_in_run=a.reboot_in_run, duration_s=a.duration, ready_file=Path(a.ready_file) if a.ready_file else None)
+        reboot_in_run=a.reboot_in_run, duration_s=a.duration, ready_file=Path(a.ready_file) if a.ready_file else None,
+        plan=Path(a.plan) if a.plan else None,
+        **({"device_id": a.device_id} if a.device_id is not None else {}))
     stats = run_serial(opts, say=_say)
     _say(f"virtual sensor stopped: {stats.requests} requests, {stats.bytes_sent} bytes sent, "
          f"{stats.frames_dropped} frames dropped, {stats.bytes_corrupted} bytes corrupted, "
@@ -463,6 +465,11 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--mounting", choices=("upright", "upside_down", "random"), default="upright")
     ss.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     ss.add_argument("--ready-file", default=None, help=argparse.SUPPRESS)
+    ss.add_argument("--plan", default=None, metavar="JSON",
+                    help="record the runs of a training plan (dates, lengths, runner profiles) "
+                         "into an empty flash; see docs/simulator.md")
+    ss.add_argument("--device-id", type=lambda x: int(x, 16), default=None, metavar="HEX",
+                    help="the sensor's 64-bit id (default 1d0c5e7500000001)")
     ss.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("stream", help="record live data from a sensor")
@@ -480,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--store", default=None,
                    help="plain directory of synced runs (default: into the library, analysed)")
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
+    s.add_argument("--no-report", dest="report", action="store_false",
+                   help="do not write the report of each new run (into the library)")
     s.add_argument("--timeout", type=float, default=3.0)
     _add_ble_options(s)
     s.set_defaults(func=cmd_sync)

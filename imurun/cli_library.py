@@ -82,9 +82,13 @@ def _run_title(run: RunRecord) -> str:
     return f"{run.short_id}  {_local(run.start_unix_s)}  {who}  {_mmss(run.duration_s)}"
 
 
-def _print_analysed(analysed: Sequence[Analysed], available: bool) -> None:
+def _print_analysed(analysed: Sequence[Analysed], available: bool,
+                    reports: dict[str, Path | str] | None = None) -> None:
     for x in analysed:
         _say(f"  {_run_title(x.run)}: {summary_line(x.run) if x.ok else 'analysis failed: ' + str(x.error)}")
+        rep = (reports or {}).get(x.run.id)
+        if rep is not None:
+            _say(f"    report {rep}" if isinstance(rep, Path) else f"    no report: {rep}")
     if not available:
         _say("  (analysis is not available in this version of imurun: the runs are stored and "
              "will be analysed by a later version)")
@@ -132,7 +136,15 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
         if who is None and out.stored:
             _say(f"  sensor {report.device_id:016x} is bound to no athlete: "
                  f"`imurun sensor bind {report.device_id:016x} NAME` gives it (and these runs) one")
-        _print_analysed(out.analysed, out.analysis_available)
+        reports = None
+        if getattr(a, "report", True):
+            from imurun.report.run_report import write_reports
+
+            stored = {r.id for r in out.stored}
+            reports = write_reports(lib, [x.run for x in out.analysed
+                                          if x.ok and x.run.id in stored],
+                                    progress=_progress("reports"))
+        _print_analysed(out.analysed, out.analysis_available, reports)
     if not report.ok:
         raise SyncError("some runs could not be synced (see above); run sync again to resume")
     return EXIT_OK

@@ -171,7 +171,8 @@ def test_baseline_is_the_runners_own_last_four_weeks(tmp_path: Path) -> None:
 
 def test_report_shows_the_baseline(report: tuple[Path, str]) -> None:
     _, page = report
-    assert re.search(r"median of your 2 analysed runs from", page)
+    assert re.search(r"median of your 2 analysed runs of the 28 days before this one \(from "
+                     r"\d\d \w\w\w to \d\d \w\w\w 2026\)", page)
     assert "4 weeks: " in page
     assert "your last 4 weeks" in page
 

@@ -107,6 +107,7 @@ class Baseline:
     run_ids: tuple[str, ...]
     metrics: Mapping[str, float] = field(default_factory=dict)
     indicators: Mapping[str, float] = field(default_factory=dict)
+    run_starts_unix_s: tuple[float, ...] = ()  # when the runs of ``run_ids`` started
 
     @property
     def n_runs(self) -> int:
@@ -136,7 +137,7 @@ def athlete_baseline(lib: Library, athlete_id: str, until_unix_s: float, *,
                 per_key.setdefault(k, []).append(ind.value)
         indicators = {k: median(v) for k, v in per_key.items()}
     return Baseline(athlete_id, since, until_unix_s, tuple(r.id for r in runs), metrics,
-                    indicators)
+                    indicators, tuple(float(r.start_unix_s or 0.0) for r in runs))
 
 
 def _all_summary_keys() -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -40,7 +40,7 @@ from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["LEVEL_TEXT", "PLOTS", "SECTIONS", "ReportContext", "render_run_report",
-           "report_path", "write_run_report"]
+           "report_path", "write_reports", "write_run_report"]
 
 #: Section ids of the page, in order (tests and links rely on them).
 SECTIONS: Final = ("summary", "indicators", "over-the-run", "left-right", "thirds",
@@ -117,6 +117,27 @@ def write_run_report(lib: Any, run: Any, out: str | os.PathLike[str] | None = No
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, page.encode("utf-8"))
     return path
+
+
+def write_reports(lib: Any, runs: Sequence[Any], *,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Path | str]:
+    """Write the default report of each analysed run of ``runs`` (what ``imurun sync`` does).
+
+    Returns run id -> the path written, or why there is none (a run without an analysis, a file
+    that could not be written); one run's failure does not stop the others.
+    """
+    from imurun.errors import ImurunError
+
+    out: dict[str, Path | str] = {}
+    todo = [r for r in runs if r.analysis_version is not None]
+    for k, run in enumerate(todo):
+        try:
+            out[run.id] = write_run_report(lib, run)
+        except (ImurunError, OSError) as e:
+            out[run.id] = str(e)
+        if progress is not None:
+            progress(k + 1, len(todo))
+    return out
 
 
 def _watch(lib: Any, run: Any) -> dict[str, float | None]:
@@ -212,11 +233,13 @@ def _summary(result: RunAnalysis, c: ReportContext) -> str:
     intro = ("<p>Medians over the running steps: half of your steps were above, half below. "
              "Walking, standing and missing data are left out.</p>")
     if b is not None and b.n_runs:
-        first = dt.datetime.fromtimestamp(b.since_unix_s).astimezone().strftime("%d %b")
-        last = dt.datetime.fromtimestamp(b.until_unix_s).astimezone().strftime("%d %b %Y")
+        starts = b.run_starts_unix_s or (b.since_unix_s, b.until_unix_s)
+        first = dt.datetime.fromtimestamp(min(starts)).astimezone().strftime("%d %b")
+        last = dt.datetime.fromtimestamp(max(starts)).astimezone().strftime("%d %b %Y")
+        span = f"on {last}" if b.n_runs == 1 else f"from {first} to {last}"
         intro += (f'<p class="small">Under each value, "4 weeks" is your baseline: the median of '
-                  f"your {b.n_runs} analysed run{'s' if b.n_runs != 1 else ''} from "
-                  f"{h.esc(first)} to {h.esc(last)} (before this run).</p>")
+                  f"your {b.n_runs} analysed run{'s' if b.n_runs != 1 else ''} of the "
+                  f"{BASELINE_DAYS} days before this one ({h.esc(span)}).</p>")
     elif c.baseline_note:
         intro += f'<p class="small">{h.esc(c.baseline_note)}</p>'
     raised = [i for i in result.indicators if i.level in ("raised", "strongly_raised")]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from imurun.errors import UsageError
 from imurun.sim.firmware import Flash, SensorConfig, VirtualSensor
+from imurun.sim.motion import RunnerProfile
 from imurun.sim.serial_link import Faults, LinkStats, SerialLink
 from imurun.sim.source import motion_source
 
@@ -34,6 +40,55 @@ class SimulateOptions:
     duration_s: float | None = None
     ready_file: Path | None = None
     device_id: int = 0x1D0C_5E75_0000_0001
+    plan: Path | None = None  # a training plan (JSON, see :func:`load_plan`) instead of runs
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a plan: when, how long, and who (a :class:`RunnerProfile`)."""
+
+    start_unix_ms: int
+    minutes: float
+    profile: RunnerProfile
+
+
+def load_plan(path: Path) -> tuple[PlannedRun, ...]:
+    """Read a training plan: the runs a virtual sensor records before it goes on the link.
+
+    JSON: ``{"profile": {RunnerProfile fields}, "runs": [{"day": D, "minutes": M,
+    "hour": H, "profile": {fields for this run}}, ...]}``. ``day`` counts from 2026-11-02
+    (a Monday), ``hour`` is UTC (default 7); ``"start": "2026-11-16T18:30:00Z"`` gives the time
+    directly. Each run's profile is the plan's with the run's own fields on top.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read the plan {path}: {e}") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("runs"), list) or not doc["runs"]:
+        raise UsageError(f"{path}: a plan is a JSON object with a non-empty list 'runs'")
+    base = doc.get("profile") or {}
+    out = []
+    for k, r in enumerate(doc["runs"]):
+        if not isinstance(r, dict) or "minutes" not in r:
+            raise UsageError(f"{path}: run {k} needs 'minutes'")
+        if "start" in r:
+            t = dt.datetime.fromisoformat(str(r["start"]).replace("Z", "+00:00"))
+            start_ms = int(t.timestamp() * 1000)
+        else:
+            start_ms = FIRST_RUN_UNIX_MS + int(round((float(r.get("day", k))
+                                                      + (float(r.get("hour", 7.0)) - 7.0) / 24.0)
+                                                     * DAY_MS))
+        out.append(PlannedRun(start_ms, float(r["minutes"]),
+                              _profile({**base, **(r.get("profile") or {})}, path, k)))
+    return tuple(out)
+
+
+def _profile(fields: Mapping[str, Any], path: Path, k: int) -> RunnerProfile:
+    known = {f.name for f in dataclasses.fields(RunnerProfile)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise UsageError(f"{path}: run {k}: unknown RunnerProfile field(s) {', '.join(unknown)}")
+    return RunnerProfile(**fields)
 
 
 def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> VirtualSensor:
@@ -43,6 +98,18 @@ def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> Vi
     truth_dir = opts.flash / "truth"
     source = motion_source(opts.seed, cfg, truth_dir, mounting=opts.mounting)
     sensor = VirtualSensor(cfg, flash, motion=source, stream_seconds=opts.stream_minutes * 60.0)
+    if opts.plan is not None and opts.runs:
+        raise UsageError("give either a plan or a number of runs, not both")
+    if opts.plan is not None and not flash.run_ids():
+        for k, run in enumerate(load_plan(opts.plan)):
+            # one source per run (its own profile); seeds apart so runs differ
+            src = motion_source(opts.seed * 1_000_003 + k, cfg, truth_dir, profile=run.profile,
+                                mounting=opts.mounting)
+            counts = src(run.minutes * 60.0, f"recorded-{k:03d}")
+            ids = sensor.record_run(counts, run.start_unix_ms)
+            (truth_dir / f"recorded-{k:03d}.runs").write_text(" ".join(map(str, ids)))
+            say(f"recorded run(s) {', '.join(map(str, ids))}: {run.minutes:g} min "
+                f"({len(counts)} samples)")
     if opts.runs and not flash.run_ids():
         for k in range(opts.runs):
             counts = source(opts.minutes * 60.0, f"recorded-{k:03d}")
