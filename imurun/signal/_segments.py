@@ -85,6 +85,28 @@ def highpass(x: FloatArray, fs_hz: float, cutoff_hz: float, order: int = 2) -> F
     return np.asarray(sosfiltfilt(sos, x, axis=0), dtype=np.float64)
 
 
+@lru_cache(maxsize=32)
+def _band_sos(order: int, low_hz: float, high_hz: float, fs_hz: float) -> FloatArray:
+    sos = np.vstack([_butter_sos(order, high_hz, fs_hz, "lowpass"),
+                     _butter_sos(order, low_hz, fs_hz, "highpass")])
+    sos.setflags(write=False)
+    return sos
+
+
+def bandpass(x: FloatArray, fs_hz: float, low_hz: float, high_hz: float, order: int = 2,
+             ) -> FloatArray:
+    """``highpass(lowpass(x, fs_hz, high_hz), fs_hz, low_hz)`` in one zero-phase pass.
+
+    The cascade of the two Butterworth filters as one second-order-section filter: the same
+    frequency response, half the passes (edge padding differs slightly from two separate
+    calls). A ``high_hz`` at or above 0.45 ``fs_hz`` leaves only the high-pass.
+    """
+    if high_hz >= 0.45 * fs_hz:
+        return highpass(x, fs_hz, low_hz, order)
+    sos = _band_sos(order, float(low_hz), float(high_hz), float(fs_hz)).copy()
+    return np.asarray(sosfiltfilt(sos, x, axis=0), dtype=np.float64)
+
+
 def min_filter_length(order: int = 2) -> int:
     """Shortest input :func:`scipy.signal.sosfiltfilt` accepts with its default padding."""
     n_sections = (order + 1) // 2

@@ -27,22 +27,37 @@ Method (running; each choice is explained in the docstring of :class:`RunningSet
    force equals body weight, and the sacrum's vertical acceleration follows vGRF / body mass
    (Newton's second law; the basis of the sacral contact-time methods reviewed by Kiernan,
    Dunn Siino & Hawkins 2023, Sensors 23:5022, and of Patoz et al. 2022, Sensors 22:784).
-2. **Contact = vertical specific force above 0.3 g** (30 Hz low-pass). Steps are split at
-   the smoothed minimum between cores (mid-flight). In each step, IC is the last upward
-   crossing of the level before the signal first reaches body weight, TO the first downward
-   crossing after it last does, so bumps during flight (the pelvis is not the centre of
-   mass) that stay below body weight are ignored. A level above 0 g gives (nearly) the same
-   result on signals clipped at 0 and on raw signals, which dip below 0 g in flight. Where
-   the signal never drops below the level between two steps (no flight), TO and the next IC
-   are both placed at the minimum between them (``flight`` is ``False``). Contacts cut by
-   the segment start or end are kept with the missing event as NaN.
-3. **IC refined on the braking impact** when the forward axis is measured: the steepest fall
+2. **Contacts**: the vertical specific force, clipped at 0 g (the ground only pushes) and
+   low-passed at 30 Hz, above 0.3 g. Steps are split at the smoothed minimum between cores
+   (mid-flight). In each step the contact is the last upward crossing of the level before the
+   signal first reaches body weight up to the first downward crossing after it last does, so
+   bumps during flight (the pelvis is not the centre of mass) that stay below body weight are
+   ignored. Where the signal never drops below the level between two steps (no flight), TO
+   and the next IC are both placed at the minimum between them (``flight`` is ``False``).
+   Contacts cut by the segment start or end are kept with the missing event as NaN.
+3. **IC = onset of the braking impulse** when the forward axis is measured: the steepest fall
    of the forward acceleration within 40 ms before to 20 ms after the vertical signal first
    reaches body weight marks the braking impulse of foot contact (the anteroposterior-
    acceleration IC markers of Auvinet et al. 2002, Gait Posture 16:124, and Zijlstra & Hof
-   2003, Gait Posture 18:1), minus a fixed latency of 12 ms. Anchoring on the body-weight
-   crossing rather than on the 0.3 g crossing keeps a pre-contact bump from pulling IC early.
-4. **Side** from the reversal of the pelvis' lateral velocity during each step
+   2003, Gait Posture 18:1); its tangent, extended back to the forward level just before
+   contact, gives the time the braking force started: no latency constant. Without the
+   forward axis, the loading rise of the vertical signal before body weight, extended down
+   to zero force.
+4. **TO from the spring-mass model** (Morin et al. 2005, J Appl Biomech 21:167): with a
+   half-sine vertical force over the contact and a mean force of body weight over the step
+   (``Fmax / BW = pi T / (2 tc)``), the force falls through body weight at
+   ``e = tc (1 - asin(2 tc / (pi T)) / pi)`` after IC. IC, the step time ``T`` (IC to next
+   IC) and the measured body-weight crossing ``e`` give ``tc``; this is the effective-timing
+   reconstruction of Patoz et al. 2021 (Front Bioeng Biotechnol 9:687951) anchored on the
+   measured IC instead of a second effective time. Measured pulses are wider at the base than
+   a half-sine (Patoz et al. report contact times from effective timings 35 ms short), so
+   ``tc`` is scaled by ``to_pulse_width`` (1.05, fitted on alcantara2022; the virtual sensor's
+   force model needs 1.04). The body-weight crossing used is the first after the step's force
+   centroid, where the force is a clean falling ramp: near toe-off the sacrum also moves
+   relative to the centre of mass (a bump that grows uphill and made every threshold rule
+   late uphill, early downhill). TO is never placed after the signal reads free fall
+   (< 0.05 g) nor after the next IC.
+5. **Side** from the reversal of the pelvis' lateral velocity during each step
    (:func:`assign_sides`).
 
 Method (walking): steps are the peaks of the vertical acceleration smoothed with a Gaussian,
@@ -59,8 +74,9 @@ the trunk or pelvis acceleration. Kiernan, Dunn Siino & Hawkins 2023 compared th
 runners: best sacral IC biases −30 (Auvinet) and +29 ms (Reenalda), limits of agreement near
 ±120 ms; best foot identification 81.9 % (Lee). The differences here: the
 vertical signal is read as a force (body-weight and contact levels, not peak picking), IC is
-the braking onset near the body-weight crossing, and the side uses the gravity-corrected
-lateral velocity change with an alternation-aware decoder. Results: ``docs/validation.md``
+the onset of the braking impulse, TO comes from a force model anchored where the signal is
+still a force rather than from where it reaches a threshold, and the side uses the
+gravity-corrected lateral velocity change with an alternation-aware decoder. Results: ``docs/validation.md``
 (``make validate``).
 """
 
@@ -80,6 +96,7 @@ from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, G_MS2
 from imurun.errors import SignalError
 from imurun.signal._segments import (
     as_signal,
+    bandpass,
     check_fs,
     crossings,
     finite_column,
@@ -95,6 +112,7 @@ from imurun.signal._segments import (
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+IntpArray = npt.NDArray[np.intp]
 SideArray = npt.NDArray[np.int8]
 
 __all__ = [
@@ -170,16 +188,28 @@ class RunningSettings:
             impact ringing; raw and pre-filtered signals then look alike.
         stance_lowpass_hz: cutoff used to find stance cores (one smooth hump per stance).
         stance_level_g: a stance core is where the smoothed vertical specific force exceeds
-            this many g (body weight: vGRF averages 1 BW over a stride).
-        contact_level_g: contact = vertical specific force above this many g. 0.3 g was chosen
-            on alcantara2022 (the only data set with a force reference); lower levels catch
-            flight-phase pelvis motion, higher ones cut stance edges. See
-            ``docs/validation.md`` for the sensitivity.
+            this many g (body weight: vGRF averages 1 BW over a stride). The body-weight
+            crossing at the end of the stance also anchors the toe-off model.
+        contact_level_g: contact = vertical specific force above this many g: it finds the
+            contacts, decides whether a step had a flight phase, and gives TO where the
+            toe-off model cannot be applied (``to_method="level"`` uses it for every step).
         ic_use_braking: refine IC with the forward axis when it is measured.
         ic_braking_window_s: search window for the steepest forward-acceleration fall,
-            relative to the vertical-level IC.
-        ic_braking_latency_s: that fall comes this long after contact (fixed, from
-            alcantara2022 at 30 Hz low-pass; scales with ``lowpass_hz``).
+            relative to the first sample at body weight.
+        ic_baseline_s: the forward level before contact is the highest forward acceleration
+            within this long before the steepest fall (longer than the impact's rise, which
+            takes 5–20 ms, shorter than a flight phase).
+        ic_braking_latency_s: constant subtracted from the braking-onset IC (0: the onset
+            itself; kept for sensitivity checks).
+        to_method: ``"spring_mass"`` (default): TO from the sine-wave vertical force of the
+            spring-mass model, anchored on IC, the step time and the body-weight crossing at
+            the end of the stance; ``"level"``: the downward crossing of ``contact_level_g``.
+        to_pulse_width: measured contact pulses are wider at the base than a half-sine with
+            the same body-weight crossing; the model's contact time is multiplied by this.
+            1.05 was fitted on alcantara2022 (a leave-one-condition-out check refits it; see
+            ``docs/validation.md``); the virtual sensor's own force pulse needs 1.04.
+        to_free_fall_g: toe-off is never placed after the vertical specific force has fallen
+            below this many g after the stance (the sensor then reads free fall: flight).
         min_step_s: stance cores starting closer than this are one stance.
         min_segment_s: shorter segments give no events.
 
@@ -191,7 +221,11 @@ class RunningSettings:
     contact_level_g: float = 0.3
     ic_use_braking: bool = True
     ic_braking_window_s: tuple[float, float] = (-0.04, 0.02)
-    ic_braking_latency_s: float = 0.012
+    ic_baseline_s: float = 0.03
+    ic_braking_latency_s: float = 0.0
+    to_method: str = "spring_mass"
+    to_pulse_width: float = 1.05
+    to_free_fall_g: float = 0.05
     min_step_s: float = 0.1
     min_segment_s: float = 0.5
     sides: SideSettings = field(default_factory=SideSettings)
@@ -202,6 +236,15 @@ class RunningSettings:
                               f"{self.contact_level_g} and {self.stance_level_g}")
         if self.ic_braking_window_s[0] >= self.ic_braking_window_s[1]:
             raise SignalError(f"empty ic_braking_window_s {self.ic_braking_window_s}")
+        if self.to_method not in ("spring_mass", "level"):
+            raise SignalError(f"to_method must be 'spring_mass' or 'level', got {self.to_method!r}")
+        if not 0.5 <= self.to_pulse_width <= 2.0:
+            raise SignalError(f"to_pulse_width must be within 0.5..2, got {self.to_pulse_width}")
+        if not 0 <= self.to_free_fall_g < self.contact_level_g:
+            raise SignalError("need 0 <= to_free_fall_g < contact_level_g, got "
+                              f"{self.to_free_fall_g}")
+        if self.ic_baseline_s <= 0:
+            raise SignalError(f"ic_baseline_s must be > 0, got {self.ic_baseline_s}")
 
 
 @dataclass(frozen=True)
@@ -391,8 +434,12 @@ def _running_segment(v: FloatArray, fwd: FloatArray | None, fs: float, cfg: Runn
     n = v.size
     level = cfg.contact_level_g * G_MS2
     stance = cfg.stance_level_g * G_MS2
-    vf = lowpass(v, fs, cfg.lowpass_hz)
-    vs = lowpass(v, fs, cfg.stance_lowpass_hz)
+    # the vertical specific force read as a ground force: clipped at 0 g (the ground only
+    # pushes; a raw sensor's negative readings in flight are pelvis motion, not force), so
+    # raw and clipped recordings give the same events
+    force = np.maximum(v, 0.0)
+    vf = lowpass(force, fs, cfg.lowpass_hz)
+    vs = lowpass(force, fs, cfg.stance_lowpass_hz)
 
     # 1. stance cores: smoothed vertical specific force above body weight
     c_start, c_stop = runs(vs > stance)
@@ -464,11 +511,115 @@ def _running_segment(v: FloatArray, fwd: FloatArray | None, fs: float, cfg: Runn
         good = np.flatnonzero(np.isfinite(ic) & np.isfinite(anchor))
         w0 = int(round(cfg.ic_braking_window_s[0] * fs))
         w1 = int(round(cfg.ic_braking_window_s[1] * fs))
+        nb = max(int(round(cfg.ic_baseline_s * fs)), 1)
         starts = anchor[good].astype(np.intp) + w0
         inside = (starts >= 1) & (starts + (w1 - w0) < n - 1)
         pos = window_argext(dff, starts[inside], w1 - w0 + 1, mode="min")
-        ic[good[inside]] = pos - cfg.ic_braking_latency_s * fs
+        ic[good[inside]] = _braking_onset(ff, dff, pos, nb) - cfg.ic_braking_latency_s * fs
+    elif ic.size:
+        # vertical axis only: the loading rise before body weight, extended down to zero force
+        # (not where the step follows one without flight: the force never reached zero there)
+        dvf = np.gradient(vf)
+        after_flight = np.r_[True, flight[:-1]]
+        good = np.flatnonzero(np.isfinite(ic) & np.isfinite(anchor) & after_flight)
+        w0 = int(round(cfg.ic_braking_window_s[0] * fs))
+        starts = anchor[good].astype(np.intp) + w0
+        inside = starts >= 1
+        sel = good[inside]
+        pos = window_argext(dvf, starts[inside], -w0 + 1, mode="max")
+        slope = dvf[pos]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            back = np.where(slope > 0, vf[pos] / slope, 0.0)
+        ic[sel] = pos - np.clip(back, 0.0, float(-w0))
+
+    # 5. TO from the spring-mass model, anchored on the body-weight crossing
+    if cfg.to_method == "spring_mass" and ic.size:
+        to = _spring_mass_to(vf, ic, to, flight, cfg)
     return ic, to, flight
+
+
+def _braking_onset(ff: FloatArray, dff: FloatArray, pos: IntpArray, nb: int) -> FloatArray:
+    """Onset of the braking fall that is steepest at ``pos`` (fractional indices).
+
+    The tangent at ``pos`` extended back to the forward level before contact (the highest
+    value within ``nb`` samples before ``pos``); kept within ``[pos - nb, pos]``.
+    """
+    if pos.size == 0:
+        return np.zeros(0)
+    base_at = window_argext(ff, np.maximum(pos - nb, 0), nb + 1, mode="max", stop=pos + 1)
+    drop = ff[base_at] - ff[pos]
+    slope = -dff[pos]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        back = np.where(slope > 0, drop / slope, 0.0)
+    return pos - np.clip(back, 0.0, float(nb))
+
+
+def _next_after(events: FloatArray, t: FloatArray) -> FloatArray:
+    """For each ``t``, the first of the sorted ``events`` after it (NaN when none or ``t`` NaN)."""
+    out = np.full(t.shape, np.nan)
+    if events.size == 0:
+        return out
+    fin = np.isfinite(t)
+    j = np.searchsorted(events, t[fin], side="right")
+    hit = j < events.size
+    vals = np.full(j.shape, np.nan)
+    vals[hit] = events[j[hit]]
+    out[fin] = vals
+    return out
+
+
+#: The sine-wave force model: with F(t) = Fmax sin(pi t / tc) over the contact and the mean force
+#: over a step equal to body weight (Fmax / BW = pi T / (2 tc), Morin et al. 2005), F falls
+#: through body weight at e = tc (1 - asin(2 tc / (pi T)) / pi) after IC. Tabulated as
+#: e / T against u = tc / T (monotonic for 0 <= u <= 1) and inverted by interpolation.
+_SM_U = np.linspace(0.0, 1.0, 2001)
+_SM_E = _SM_U * (1.0 - np.arcsin(np.minimum(2.0 * _SM_U / np.pi, 1.0)) / np.pi)
+
+
+def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
+                    flight: npt.NDArray[np.bool_], cfg: RunningSettings) -> FloatArray:
+    """Toe-off of every step with flight from the spring-mass model (fractional indices).
+
+    Inputs of the model: the step's IC, its step time and the time the vertical specific force
+    falls through body weight at the end of its stance. The body-weight crossing used is the first one after the centroid of the step's vertical
+    force: a bump of the pelvis around toe-off (stronger uphill) that climbs back above body
+    weight cannot then be taken for the end of the stance, nor the dip after a downhill
+    impact peak for it. The step time is the time to the next IC (the previous step's for the
+    last step). Steps where the model does not apply keep ``to_level``.
+    """
+    n = vf.size
+    g = G_MS2
+    nxt = np.r_[ic[1:], np.nan]
+    step = nxt - ic
+    step = np.where(np.isfinite(step), step, np.r_[np.nan, step[:-1]])
+    ok = flight & np.isfinite(ic) & np.isfinite(to_level) & np.isfinite(step) & (step > 0)
+    out = to_level.copy()
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    a = np.clip(np.ceil(ic[idx]).astype(np.intp), 0, n)
+    b = np.clip(np.floor(ic[idx] + step[idx]).astype(np.intp) + 1, 0, n)
+    w = np.maximum(vf, 0.0)
+    cw = np.concatenate(([0.0], np.cumsum(w)))
+    cwi = np.concatenate(([0.0], np.cumsum(w * np.arange(n))))
+    mass = cw[b] - cw[a]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centroid = np.where(mass > 0, (cwi[b] - cwi[a]) / mass, np.nan)
+    _, dn_bw = crossings(vf, cfg.stance_level_g * g)
+    t_bw = _next_after(dn_bw, centroid)
+    has = np.isfinite(t_bw)
+    end = ic[idx] + step[idx]
+    frac = (t_bw - ic[idx]) / step[idx]
+    valid = has & (t_bw < end) & (frac > 0) & (frac < _SM_E[-1])
+    tc = np.interp(frac, _SM_E, _SM_U) * step[idx]
+    to_m = ic[idx] + cfg.to_pulse_width * tc
+    # never after the sensor reads free fall, never after the next IC
+    _, dn_ff = crossings(vf, cfg.to_free_fall_g * g)
+    free_fall = _next_after(dn_ff, t_bw)
+    to_m = np.where(np.isfinite(free_fall), np.minimum(to_m, free_fall), to_m)
+    to_m = np.where(np.isfinite(nxt[idx]), np.minimum(to_m, nxt[idx]), to_m)
+    out[idx[valid]] = to_m[valid]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -586,10 +737,10 @@ def assign_sides(
             assert gyr is not None
             roll = gyr[a:b, BF_FORWARD]
             require_finite(roll, "bf_gyr_rads[:, x]", (a, b))
-            roll = highpass(lowpass(roll, fs, cfg.lowpass_hz), fs, cfg.highpass_hz)
+            roll = bandpass(roll, fs, cfg.highpass_hz, cfg.lowpass_hz)
             phi = highpass(np.cumsum(roll) / fs, fs, cfg.highpass_hz)
             lat = lat - G_MS2 * np.sin(phi)
-        lat = highpass(lowpass(lat, fs, cfg.lowpass_hz), fs, cfg.highpass_hz)
+        lat = bandpass(lat, fs, cfg.highpass_hz, cfg.lowpass_hz)
         vel = np.concatenate(([0.0], np.cumsum(lat) / fs))  # vel[i] = velocity at sample i
         t0 = ic[sel] - a
         t1 = np.r_[t0[1:], np.nan]

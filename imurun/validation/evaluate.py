@@ -45,6 +45,7 @@ IntArray = npt.NDArray[np.intp]
 __all__ = [
     "TARGETS",
     "TOLERANCE_S",
+    "PULSE_WIDTH_GRID",
     "CrossValidation",
     "EventMetrics",
     "GroupSummary",
@@ -461,57 +462,53 @@ def run_validation(names: Sequence[str] | None = None, root: Path | None = None,
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Leave-one-group-out check of the running parameters tuned on the force data set.
+    """Leave-one-group-out check of the running parameter fitted on the force data set.
 
-    For each group (e.g. a slope), ``ic_braking_latency_s`` and ``contact_level_g`` are fitted
-    on the other groups (latency = mean IC delay without latency; then the level = the grid
-    value with the lowest per-step contact-time RMSE) and the held-out group is scored with them.
+    The one running parameter chosen on alcantara2022 is ``to_pulse_width`` (how much wider
+    than a half-sine a contact pulse is at its base). For each group (e.g. a slope) it is
+    refitted on the other groups (the grid value with the lowest per-step contact-time RMSE)
+    and the held-out group is scored with it. Nothing else is fitted: IC is the braking onset
+    without a latency, the contact and body-weight levels are physical.
     """
 
     groups: tuple[str, ...]
-    latency_s: tuple[float, ...]
-    level_g: tuple[float, ...]
+    pulse_width: tuple[float, ...]
     held_out: tuple[GroupSummary, ...]
     pooled: GroupSummary
 
 
+#: Grid of ``to_pulse_width`` values searched by :func:`cross_validate_running`.
+PULSE_WIDTH_GRID: tuple[float, ...] = tuple(round(0.95 + 0.01 * k, 2) for k in range(21))
+
+
 def cross_validate_running(trials: Sequence[Trial], key: Callable[[Trial], str], *,
-                           levels_g: Sequence[float] = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5),
+                           grid: Sequence[float] = PULSE_WIDTH_GRID,
                            base: RunningSettings | None = None) -> CrossValidation:
-    """Leave-one-group-out estimate of how the two tuned running parameters generalise."""
+    """Leave-one-group-out estimate of how the fitted running parameter generalises."""
     from dataclasses import replace
 
     cfg0 = RunningSettings() if base is None else base
     labels = sorted({key(t) for t in trials}, key=_natural)
-    # results per level with zero latency (the latency only shifts IC)
-    per_level: dict[float, list[TrialResult]] = {}
-    for lev in levels_g:
-        cfg = replace(cfg0, contact_level_g=lev, ic_braking_latency_s=0.0)
-        per_level[lev] = [evaluate_trial(t, running=cfg) for t in trials]
-    lat_out: list[float] = []
-    lev_out: list[float] = []
+    per_value: dict[float, list[TrialResult]] = {
+        w: [evaluate_trial(t, running=replace(cfg0, to_pulse_width=w)) for t in trials]
+        for w in grid}
+    widths: list[float] = []
     held: list[GroupSummary] = []
     held_results: list[TrialResult] = []
     for lab in labels:
         train = [i for i, t in enumerate(trials) if key(t) != lab]
         test = [i for i, t in enumerate(trials) if key(t) == lab]
 
-        # IC does not depend on the level; moving IC earlier by the latency lengthens contact
-        lat = float(np.mean(np.concatenate([per_level[levels_g[0]][i].ic_error_s
-                                            for i in train])))
-
-        def rmse(lev: float, idx: list[int] = train, lat: float = lat) -> float:
-            ce = np.concatenate([per_level[lev][i].contact_error_s for i in idx]) + lat
+        def rmse(w: float, idx: list[int] = train) -> float:
+            ce = np.concatenate([per_value[w][i].contact_error_s for i in idx])
             return float(np.sqrt(np.mean(ce**2))) if ce.size else float("inf")
 
-        lev = min(levels_g, key=rmse)
-        cfg = replace(cfg0, contact_level_g=lev, ic_braking_latency_s=lat)
-        res = [evaluate_trial(trials[i], running=cfg) for i in test]
-        lat_out.append(lat)
-        lev_out.append(lev)
+        w = min(grid, key=rmse)
+        res = [per_value[w][i] for i in test]
+        widths.append(w)
         held.append(summarise(res, lab))
         held_results.extend(res)
-    return CrossValidation(groups=tuple(labels), latency_s=tuple(lat_out), level_g=tuple(lev_out),
+    return CrossValidation(groups=tuple(labels), pulse_width=tuple(widths),
                            held_out=tuple(held), pooled=summarise(held_results, "pooled"))
 
 
