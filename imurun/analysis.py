@@ -56,13 +56,17 @@ from imurun.signal.events import (
 )
 from imurun.signal.indicators import IndicatorSettings, form_indicators
 from imurun.signal.metrics import MetricSettings, running_step_metrics, vertical_stiffness_kn_m
-from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
+from imurun.signal.mounting import (
+    Mounting,
+    MountingError,
+    MountingSettings,
+    estimate_mounting,
+    rotate_rows,
+)
 from imurun.signal.orientation import (
     OrientationSettings,
     PelvisAngles,
-    pelvic_drop_deg,
-    pelvic_rotation_range_deg,
-    pelvic_tilt_range_deg,
+    pelvic_step_metrics,
     pelvis_orientation,
 )
 from imurun.signal.results import (
@@ -379,12 +383,10 @@ class _Pipeline:
                                                            "(CLI --mass-kg)")
         tilt, drop, rot = nan.copy(), nan.copy(), nan.copy()
         if angles is not None and run.any():
-            t = prep.t_s
-            tilt[run] = pelvic_tilt_range_deg(angles.tilt_deg, t, s.ic_s[run], s.end_s[run])
-            rot[run] = pelvic_rotation_range_deg(angles.rotation_deg, t, s.ic_s[run],
-                                                 s.end_s[run])
-            drop[run] = pelvic_drop_deg(angles.obliquity_deg, t, s.ic_s[run], s.to_s[run],
-                                        s.side[run])
+            pel = pelvic_step_metrics(angles, prep.t_s, s.ic_s[run], s.end_s[run], s.to_s[run],
+                                      s.side[run])
+            tilt[run], drop[run], rot[run] = (pel.tilt_range_deg, pel.drop_deg,
+                                              pel.rotation_range_deg)
         if not np.isfinite(brk).any() and run.any():
             self.unavailable.setdefault("braking_mps", "no forward acceleration axis")
         return StepTable(
@@ -528,17 +530,16 @@ def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
 
 
 def _rotate(v: FloatArray, r: FloatArray) -> FloatArray:
-    """``(n, 3)`` vectors rotated by ``r`` (``r @ v`` per row).
+    """``(n, 3)`` vectors rotated by ``r`` (``r @ v`` per row), each axis contiguous.
 
     An axis that was not measured (an all-NaN column) makes NaN exactly the output axes that
-    depend on it. ``einsum`` runs single-threaded C loops: a BLAS product of a long ``(n, 3)``
-    array with a ``3 x 3`` matrix is no faster on one core and much slower when its threads
-    compete with other processes.
+    depend on it. The result is column-major (:func:`rotate_rows` with ``columns=True``): the
+    stages after this one work on single axes.
     """
     missing = [j for j in range(3) if not np.any(np.isfinite(v[:, j]))]
     if not missing:
-        return np.asarray(np.einsum("nj,kj->nk", v, r), dtype=np.float64)
-    out = np.asarray(np.einsum("nj,kj->nk", np.nan_to_num(v, nan=0.0), r), dtype=np.float64)
+        return rotate_rows(r, v, columns=True)
+    out = rotate_rows(r, np.nan_to_num(v, nan=0.0), columns=True)
     for k in range(3):
         if any(abs(r[k, j]) > 1e-12 for j in missing):
             out[:, k] = np.nan
@@ -549,35 +550,37 @@ def _heading_frame(bf_acc: FloatArray, angles: PelvisAngles) -> FloatArray:
     """Body-frame vectors in the heading frame: ``Rz(rotation) Rx(obliquity) Ry(tilt) v``.
 
     z = world vertical, x = horizontal direction of travel (the heading), y = left. Samples
-    without angles (outside the analysed segments) stay in the body frame.
+    without angles (outside the analysed segments) stay in the body frame. Column-major like
+    :func:`_rotate` (each axis contiguous).
     """
-    def trig(deg: FloatArray) -> tuple[FloatArray, FloatArray]:
+    def trig(deg: FloatArray) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         # float32 trigonometry (vectorised, several times faster; 1e-7 rad is far below any
-        # angle error that matters here), promoted back to float64 by the products below
+        # angle error that matters here); the products below promote it to float64 exactly
         a = np.multiply(deg, np.float32(DEG2RAD), dtype=np.float32)
         np.nan_to_num(a, copy=False, nan=0.0)
-        return np.cos(a).astype(np.float64), np.sin(a).astype(np.float64)
+        return np.cos(a), np.sin(a)
 
     # contiguous columns: element-wise arithmetic on strided (n, 3) columns is much slower
     x, y, z = (np.ascontiguousarray(bf_acc[:, k]) for k in (BF_FORWARD, BF_LEFT, BF_UP))
+    out_t = np.empty((3, bf_acc.shape[0]))
+    x3, y3, z2 = out_t[BF_FORWARD], out_t[BF_LEFT], out_t[BF_UP]
     c, s = trig(angles.tilt_deg)
     x1 = c * x
     x1 += s * z  # Ry(tilt)
     z1 = c * z
     z1 -= s * x
     c, s = trig(angles.obliquity_deg)
-    y2 = c * y
+    y2 = np.multiply(c, y, out=y3)  # y3 is written last, from x1 and y2
     y2 -= s * z1  # Rx(obliquity)
-    z2 = s * y
+    np.multiply(s, y, out=z2)
     z2 += c * z1
+    del z1
     c, s = trig(angles.rotation_deg)
-    x3 = c * x1
+    np.multiply(c, x1, out=x3)
     x3 -= s * y2  # Rz(rotation)
-    y3 = s * x1
-    y3 += c * y2
-    out = np.empty_like(bf_acc)
-    out[:, BF_FORWARD], out[:, BF_LEFT], out[:, BF_UP] = x3, y3, z2
-    return out
+    y2 *= c  # y3 = s x1 + c y2, in place
+    y2 += s * x1
+    return out_t.T
 
 
 # ============================================================================ output

@@ -65,6 +65,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy.fft import next_fast_len
 from scipy.signal import butter, sosfiltfilt
 
 from imurun.consts import G_MS2, RAD2DEG
@@ -73,7 +74,8 @@ from imurun.signal._segments import as_signal, check_fs, normalise_segments
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["Mounting", "MountingError", "MountingQuality", "MountingSettings", "estimate_mounting"]
+__all__ = ["Mounting", "MountingError", "MountingQuality", "MountingSettings", "estimate_mounting",
+           "rotate_rows"]
 
 
 def _version() -> str:
@@ -198,11 +200,11 @@ class Mounting:
 
     def bf_from_sf(self, v_sf: npt.ArrayLike) -> FloatArray:
         """Sensor-frame vectors ``(n, 3)`` in body coordinates (a new array)."""
-        return np.asarray(np.asarray(v_sf, dtype=np.float64) @ self.r_sb.T, dtype=np.float64)
+        return rotate_rows(self.r_sb, v_sf)
 
     def sf_from_bf(self, v_bf: npt.ArrayLike) -> FloatArray:
         """Body-frame vectors ``(n, 3)`` in sensor coordinates (a new array)."""
-        return np.asarray(np.asarray(v_bf, dtype=np.float64) @ self.r_sb, dtype=np.float64)
+        return rotate_rows(self.r_sb.T, v_bf)
 
     @property
     def up_axis_sf(self) -> str:
@@ -250,6 +252,50 @@ class Mounting:
         return out
 
 
+#: Rows per matrix product in :func:`rotate_rows`: small enough that BLAS runs each product
+#: on the calling thread (one long ``(n, 3) @ (3, 3)`` product is split across BLAS threads,
+#: which costs several times more CPU when they compete with other processes).
+_ROWS_PER_PRODUCT = 16384
+
+
+def rotate_rows(r: npt.ArrayLike, v: npt.ArrayLike, *, columns: bool = False) -> FloatArray:
+    """``(n, 3)`` vectors rotated by the ``(3, 3)`` matrix ``r`` (``r @ v[i]`` for every row).
+
+    ``columns=True`` returns the same values laid out column by column: an ``(n, 3)`` view of
+    a C-contiguous ``(3, n)`` array, so that each axis ``out[:, k]`` is contiguous (faster
+    element-wise work and filtering along time). A new array either way.
+    """
+    m = np.asarray(r, dtype=np.float64)
+    x = np.asarray(v, dtype=np.float64)
+    if m.shape != (3, 3) or x.ndim != 2 or x.shape[1] != 3:
+        raise SignalError(f"expected a (3, 3) matrix and (n, 3) vectors, got {m.shape} and "
+                          f"{x.shape}")
+    n = x.shape[0]
+    step = _ROWS_PER_PRODUCT
+    if columns:
+        out_t = np.empty((3, n))
+        for i in range(0, n, step):
+            np.matmul(m, x[i:i + step].T, out=out_t[:, i:i + step])
+        return out_t.T
+    out = np.empty((n, 3))
+    mt = np.ascontiguousarray(m.T)
+    for i in range(0, n, step):
+        np.matmul(x[i:i + step], mt, out=out[i:i + step])
+    return out
+
+
+def _rows(basis: FloatArray, x: FloatArray) -> FloatArray:
+    """``basis @ x.T`` as a C-contiguous ``(3, n)`` array (one row per basis vector)."""
+    return np.ascontiguousarray(rotate_rows(basis, x, columns=True).T)
+
+
+def _plane_basis(u: FloatArray) -> FloatArray:
+    """Rows ``u, e1, e2``: the unit vector ``u`` and an orthonormal basis of its normal plane."""
+    helper = np.eye(3)[int(np.argmin(np.abs(u)))]
+    e1 = _unit(np.cross(u, helper))
+    return np.stack([u, e1, np.cross(u, e1)])
+
+
 # ------------------------------------------------------------------------------- estimation
 @dataclass(frozen=True)
 class _Windows:
@@ -263,32 +309,49 @@ class _Windows:
     start: npt.NDArray[np.intp]  # first sample of each window
 
 
+def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
+    """The ``k`` consecutive windows of ``w`` samples from sample ``a``: a ``(k, w, ...)`` view."""
+    return x[a:a + k * w].reshape((k, w) + x.shape[1:])
+
+
+def _concat(parts: list[FloatArray]) -> FloatArray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
                    segs: tuple[tuple[int, int], ...], s: MountingSettings) -> _Windows:
     w = int(round(s.window_s * fs))
-    starts = [np.arange(a, b - w + 1, w, dtype=np.intp) for a, b in segs]
-    seg_idx = [np.full(st.size, i, dtype=np.intp) for i, st in enumerate(starts)]
+    # windows tile each segment from its start, so they are reshaped views, not gathers
+    counts = [max((b - a) // w, 0) for a, b in segs]
+    starts = [a + w * np.arange(c, dtype=np.intp) for (a, _), c in zip(segs, counts, strict=True)]
+    seg_idx = [np.full(c, i, dtype=np.intp) for i, c in enumerate(counts)]
     st = np.concatenate(starts) if starts else np.zeros(0, dtype=np.intp)
     k = st.size
     if k == 0:
         return _Windows(np.zeros((0, 3)), *(np.zeros(0, dtype=bool),) * 4, np.zeros((0, 3)),
                         np.zeros(0, dtype=np.intp), st)
-    idx = st[:, None] + np.arange(w)[None, :]
-    fw = acc[idx]  # (k, w, 3)
-    fn = np.linalg.norm(fw, axis=2)
-    mean_f = fw.mean(axis=1)
+    live = [(a, c) for (a, _), c in zip(segs, counts, strict=True) if c]
+    fw = [_window_view(acc, a, c, w) for a, c in live]  # (c, w, 3) each
+    # |f| of every sample: one pass over contiguous rows instead of a strided axis-2 norm
+    fn = _concat([np.sqrt(np.einsum("kwi,kwi->kw", f, f)) for f in fw])
+    mean_f = _concat([np.einsum("kwi->ki", f) for f in fw]) / w
     sd = fn.std(axis=1)
     quiet = (sd < s.quiet_acc_std_ms2) & (
         np.abs(np.linalg.norm(mean_f, axis=1) - G_MS2) < s.quiet_g_tolerance_ms2)
-    if gyr is not None:
-        quiet &= np.linalg.norm(gyr[idx], axis=2).mean(axis=1) < s.quiet_gyr_rads
+    if gyr is not None and quiet.any():  # the gyroscope only confirms the quiet candidates
+        cand = np.flatnonzero(quiet)
+        gw = gyr[st[cand, None] + np.arange(w)[None, :]]  # (c, w, 3), few windows
+        quiet[cand] = np.sqrt(np.einsum("kwi,kwi->kw", gw, gw)).mean(axis=1) < s.quiet_gyr_rads
     # periodicity of |f|: normalised autocorrelation via FFT, peak within the step periods
-    x = fn - fn.mean(axis=1, keepdims=True)
-    spec = np.fft.rfft(x, n=2 * w, axis=1)
-    ac = np.fft.irfft(spec.real**2 + spec.imag**2, n=2 * w, axis=1)[:, :w]
-    ac = ac / np.maximum(ac[:, :1], 1e-12)
     lo = max(int(s.step_period_s[0] * fs), 1)
     hi = min(int(s.step_period_s[1] * fs), w - 2)
+    x = fn - fn.mean(axis=1, keepdims=True)
+    # lags up to hi + 1 are needed: zero padding to w + hi + 1 samples keeps them free of
+    # circular wrap-around (a fast FFT length at least that long)
+    nfft = next_fast_len(w + hi + 1, real=True)
+    spec = np.fft.rfft(x, n=nfft, axis=1)
+    ac = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=1)[:, :hi + 2]
+    ac = ac / np.maximum(ac[:, :1], 1e-12)
     # the step is the *first* strong local maximum: with left/right asymmetry the stride lag
     # (two steps) can be slightly higher, and running strides fall inside the search range
     mid = ac[:, lo:hi + 1]
@@ -385,19 +448,21 @@ def estimate_mounting(
     w = int(round(s.window_s * fs))
     sos_band = butter(2, list(s.band_hz), btype="bandpass", fs=fs, output="sos")
     sos_hp = butter(2, s.band_hz[0], btype="highpass", fs=fs, output="sos")
+    # the filters are linear: band-passing the vertical and two horizontal components of the
+    # specific force (rows of ``basis``) is band-passing its vertical and horizontal parts
+    basis = _plane_basis(u)  # (3, 3): u, e1, e2
     d = np.zeros((win.start.size, 3))
     for si, (a, b) in enumerate(segs):
         mine = use[win.segment[use] == si]
         if mine.size == 0 or b - a < 13:  # sosfiltfilt's minimum input length for order 2
             continue
-        seg_acc = acc[a:b]
-        av = seg_acc @ u
-        fh = seg_acc - av[:, None] * u[None, :]
-        av_f = sosfiltfilt(sos_band, av)
-        fh_f = sosfiltfilt(sos_band, fh, axis=0)
-        vz = sosfiltfilt(sos_hp, np.cumsum(av_f) / fs)
-        idx = (win.start[mine] - a)[:, None] + np.arange(w)[None, :]
-        d[mine] = np.einsum("kwi,kw->ki", fh_f[idx], vz[idx]) / w
+        comp = sosfiltfilt(sos_band, _rows(basis, acc[a:b]), axis=-1)  # (3, b - a)
+        vz = sosfiltfilt(sos_hp, np.cumsum(comp[0]) / fs)
+        k_seg = int((win.segment == si).sum())  # this segment's windows tile it from ``a``
+        h = comp[1:, :k_seg * w] * vz[:k_seg * w]
+        h_mean = h.reshape(2, k_seg, w).sum(axis=-1) / w  # (2, k_seg)
+        j = (win.start[mine] - a) // w
+        d[mine] = h_mean[0, j, None] * basis[1] + h_mean[1, j, None] * basis[2]
     signed = sign[:, None] * d
     total = signed.sum(axis=0)
     norm_sum = float(np.linalg.norm(d[use], axis=1).sum())

@@ -96,10 +96,12 @@ IntArray = npt.NDArray[np.integer[Any]]
 
 __all__ = [
     "OrientationSettings",
+    "PelvicStepMetrics",
     "PelvisAngles",
     "PelvisOrientationStream",
     "pelvic_drop_deg",
     "pelvic_rotation_range_deg",
+    "pelvic_step_metrics",
     "pelvic_tilt_range_deg",
     "pelvis_orientation",
 ]
@@ -912,39 +914,62 @@ class PelvisOrientationStream:
 
 
 # ============================================================================ per-step metrics
-def _reduce(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp], how: str) -> FloatArray:
-    """Max or min of ``x[i0[k]:i1[k]]`` per range (NaN for empty ranges), vectorised."""
-    out = np.full(i0.size, np.nan)
+def _reduce_both(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp],
+                 ) -> tuple[FloatArray, FloatArray]:
+    """Max and min of ``x[i0[k]:i1[k]]`` per range (NaN for empty ranges), vectorised."""
+    out_max = np.full(i0.size, np.nan)
+    out_min = np.full(i0.size, np.nan)
     ok = i1 > i0
     if not ok.any():
-        return out
+        return out_max, out_min
     a, b = i0[ok], i1[ok]
     order = np.argsort(a, kind="stable")
     a_s, b_s = a[order], b[order]
-    if np.all(a_s[1:] >= b_s[:-1]):  # disjoint and sorted (the usual case): one reduceat
-        ufunc = np.maximum if how == "max" else np.minimum
+    if np.all(a_s[1:] >= b_s[:-1]):  # disjoint and sorted (the usual case): one reduceat each
         edges = np.empty(2 * a_s.size, dtype=np.intp)
         edges[0::2], edges[1::2] = a_s, b_s
-        vals = ufunc.reduceat(np.append(x, np.nan), edges)[0::2]
+        if edges[-1] >= x.size:  # the last range runs to the end of x: reduceat's default
+            edges = edges[:-1]
+        v_max = np.maximum.reduceat(x, edges)[0::2]
+        v_min = np.minimum.reduceat(x, edges)[0::2]
     else:  # overlapping ranges: a padded index matrix
         idx = a_s[:, None] + np.arange(int((b_s - a_s).max()))[None, :]
         mat = np.where(idx < b_s[:, None], x[np.minimum(idx, x.size - 1)], np.nan)
+        valid = ~np.isnan(mat)
         with np.errstate(invalid="ignore"):
-            vals = np.max(mat, axis=1, initial=-np.inf, where=~np.isnan(mat)) if how == "max" \
-                else np.min(mat, axis=1, initial=np.inf, where=~np.isnan(mat))
-    res = np.empty(a.size)
-    res[order] = vals
-    out[ok] = res
-    return out
+            v_max = np.max(mat, axis=1, initial=-np.inf, where=valid)
+            v_min = np.min(mat, axis=1, initial=np.inf, where=valid)
+    for out, vals in ((out_max, v_max), (out_min, v_min)):
+        res = np.empty(a.size)
+        res[order] = vals
+        out[ok] = res
+    return out_max, out_min
 
 
-def _windows(x: FloatArray, t: FloatArray, start: FloatArray, stop: FloatArray,
-             ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """Sample ranges ``start <= t < stop`` and whether each is fully measured.
+@dataclass(frozen=True, eq=False)
+class _TimeBase:
+    """What the per-step windows need from the sample times (computed once per series)."""
 
-    A window is invalid when an event is missing, it lies (partly) outside the series, it
-    spans a gap in ``t_s`` (a step longer than 1.5 median sample periods) or holds NaN samples.
-    """
+    t: FloatArray
+    period: float  # median sample period
+    gap: IntArray  # number of gaps (steps > 1.5 periods) before each sample
+
+    @classmethod
+    def of(cls, t: FloatArray) -> _TimeBase:
+        if t.size < 2:
+            return cls(t, float("nan"), np.zeros(t.size, dtype=np.intp))
+        dt = np.diff(t)
+        period = float(np.median(dt))
+        gap = np.empty(t.size, dtype=np.intp)
+        gap[0] = 0
+        np.cumsum(dt > 1.5 * period, out=gap[1:])
+        return cls(t, period, gap)
+
+
+def _bounds(tb: _TimeBase, start: FloatArray, stop: FloatArray,
+            ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Sample ranges ``start <= t < stop`` and whether the samples cover each of them."""
+    t = tb.t
     good = np.isfinite(start) & np.isfinite(stop) & (stop > start)
     s0 = np.where(good, start, 0.0)
     s1 = np.where(good, stop, 0.0)
@@ -952,18 +977,32 @@ def _windows(x: FloatArray, t: FloatArray, start: FloatArray, stop: FloatArray,
     i1 = np.maximum(np.searchsorted(t, s1, side="left").astype(np.intp), i0)
     if t.size < 2:
         return i0, i1, np.zeros(start.shape, dtype=bool)
-    dt = np.diff(t)
-    period = float(np.median(dt))
-    gap = np.concatenate(([0], np.cumsum(dt > 1.5 * period)))  # gaps before sample i
-    nan = np.concatenate(([0], np.cumsum(np.isnan(x))))
+    period = tb.period
     last = np.clip(i1 - 1, 0, t.size - 1)
     first = np.clip(i0, 0, t.size - 1)
     good &= i1 > i0
     # samples cover the window: no gap inside, none at its start or end
     good &= (t[first] - s0 <= 1.5 * period) & (s1 - t[last] <= 1.5 * period)
-    good &= gap[last] == gap[first]
-    good &= nan[i1] == nan[i0]
+    good &= tb.gap[last] == tb.gap[first]
     return i0, i1, good
+
+
+def _measured(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp],
+              ) -> npt.NDArray[np.bool_]:
+    """No NaN sample in ``x[i0[k]:i1[k]]``."""
+    nan = np.empty(x.size + 1, dtype=np.intp)
+    nan[0] = 0
+    np.cumsum(np.isnan(x), out=nan[1:])
+    return np.asarray(nan[i1] == nan[i0])
+
+
+def _check_time(t_s: npt.ArrayLike, n: int | None = None) -> FloatArray:
+    t = np.asarray(t_s, dtype=np.float64)
+    if t.ndim != 1 or (n is not None and t.shape != (n,)):
+        raise SignalError(f"t_s must be 1-D like the angle series ({n} samples), got {t.shape}")
+    if t.size > 1 and bool(np.any(t[1:] <= t[:-1])):
+        raise SignalError("t_s must be strictly increasing")
+    return t
 
 
 def _check_series(angle_deg: npt.ArrayLike, t_s: npt.ArrayLike, name: str) -> tuple[FloatArray, FloatArray]:
@@ -971,9 +1010,7 @@ def _check_series(angle_deg: npt.ArrayLike, t_s: npt.ArrayLike, name: str) -> tu
     t = np.asarray(t_s, dtype=np.float64)
     if x.ndim != 1 or t.shape != x.shape:
         raise SignalError(f"{name} and t_s must be 1-D of the same length, got {x.shape} and {t.shape}")
-    if t.size > 1 and np.any(np.diff(t) <= 0):
-        raise SignalError("t_s must be strictly increasing")
-    return x, t
+    return x, _check_time(t)
 
 
 def _events(*arrays: npt.ArrayLike) -> list[FloatArray]:
@@ -983,14 +1020,31 @@ def _events(*arrays: npt.ArrayLike) -> list[FloatArray]:
     return out
 
 
+def _range_of(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp],
+              good: npt.NDArray[np.bool_]) -> FloatArray:
+    hi, lo = _reduce_both(x, i0, i1)
+    return np.where(good & _measured(x, i0, i1), hi - lo, np.nan)
+
+
+def _drop_of(x: FloatArray, t: FloatArray, ic: FloatArray, sd: npt.NDArray[Any],
+             i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp], good: npt.NDArray[np.bool_],
+             ) -> FloatArray:
+    good = good & _measured(x, i0, i1) & ((sd == 0) | (sd == 1))
+    at_ic = np.interp(np.where(good, ic, t[0]), t, x)
+    hi, lo = _reduce_both(x, i0, i1)
+    up = np.maximum(hi - at_ic, 0.0)
+    down = np.maximum(at_ic - lo, 0.0)
+    return np.where(good, np.where(sd == 0, up, down), np.nan)
+
+
 def _range(angle_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
            end_s: npt.ArrayLike | None, name: str) -> FloatArray:
     x, t = _check_series(angle_deg, t_s, name)
     (ic,) = _events(ic_s)
     end = np.append(ic[1:], np.nan) if end_s is None else _events(ic, end_s)[1]
-    i0, i1, good = _windows(x, t, ic, end)
-    rng = _reduce(x, i0, i1, "max") - _reduce(x, i0, i1, "min")
-    return np.where(good, rng, np.nan)
+    if t.size < 2:
+        return np.full(ic.shape, np.nan)
+    return _range_of(x, *_bounds(_TimeBase.of(t), ic, end))
 
 
 def pelvic_tilt_range_deg(tilt_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
@@ -1026,11 +1080,44 @@ def pelvic_drop_deg(obliquity_deg: npt.ArrayLike, t_s: npt.ArrayLike, ic_s: npt.
     sd = np.asarray(side).reshape(-1)
     if sd.shape != ic.shape:
         raise SignalError(f"side must have shape {ic.shape}, got {sd.shape}")
-    i0, i1, good = _windows(x, t, ic, to)
-    good &= (sd == 0) | (sd == 1)
-    if t.size == 0:
+    if t.size < 2:
         return np.full(ic.shape, np.nan)
-    at_ic = np.interp(np.where(good, ic, t[0]), t, x)
-    up = np.maximum(_reduce(x, i0, i1, "max") - at_ic, 0.0)
-    down = np.maximum(at_ic - _reduce(x, i0, i1, "min"), 0.0)
-    return np.where(good, np.where(sd == 0, up, down), np.nan)
+    return _drop_of(x, t, ic, sd, *_bounds(_TimeBase.of(t), ic, to))
+
+
+@dataclass(frozen=True, eq=False)
+class PelvicStepMetrics:
+    """Per-step pelvic metrics, degrees (NaN where a step's window is not fully measured).
+
+    The same values as :func:`pelvic_tilt_range_deg`, :func:`pelvic_drop_deg` and
+    :func:`pelvic_rotation_range_deg`, computed together by :func:`pelvic_step_metrics`.
+    """
+
+    tilt_range_deg: FloatArray
+    drop_deg: FloatArray
+    rotation_range_deg: FloatArray
+
+
+def pelvic_step_metrics(angles: PelvisAngles, t_s: npt.ArrayLike, ic_s: npt.ArrayLike,
+                        end_s: npt.ArrayLike, to_s: npt.ArrayLike,
+                        side: npt.ArrayLike) -> PelvicStepMetrics:
+    """Tilt range and rotation range (``ic_s`` to ``end_s``) and pelvic drop (stance) per step.
+
+    One pass for the three metrics: the sample windows of the steps are found once (the
+    separate functions each search the time base again).
+    """
+    t = _check_time(t_s, angles.n_samples)
+    ic, end, to = _events(ic_s, end_s, to_s)
+    sd = np.asarray(side).reshape(-1)
+    if sd.shape != ic.shape:
+        raise SignalError(f"side must have shape {ic.shape}, got {sd.shape}")
+    if t.size < 2:
+        nan = np.full(ic.shape, np.nan)
+        return PelvicStepMetrics(nan, nan.copy(), nan.copy())
+    tb = _TimeBase.of(t)
+    step = _bounds(tb, ic, end)
+    stance = _bounds(tb, ic, to)
+    return PelvicStepMetrics(
+        tilt_range_deg=_range_of(angles.tilt_deg, *step),
+        drop_deg=_drop_of(angles.obliquity_deg, t, ic, sd, *stance),
+        rotation_range_deg=_range_of(angles.rotation_deg, *step))
