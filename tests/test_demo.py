@@ -2,7 +2,8 @@
 
 Runs the demo exactly as ``make demo`` does (its own process, into a temporary directory), then
 checks what a runner and a coach get, and opens both pages in headless Chromium (screenshots in
-``test-artifacts/``).
+``test-artifacts/``). One test, so the demo runs once whichever worker takes it (pytest-xdist's
+``xdist_group`` does not keep a module together under pytest 9).
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from tests.report_support import ARTIFACTS, check_page
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo")]
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    out = tmp_path_factory.mktemp("demo") / "demo-output"
+def test_make_demo(tmp_path: Path) -> None:
+    out = tmp_path / "demo-output"
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "imurun.demo", str(out)], capture_output=True,
                        text=True, timeout=600, stdin=subprocess.DEVNULL)
     took = time.monotonic() - t0
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
-    print(f"demo took {took:.0f} s")  # noqa: T201 - shown with -s / in the slow test report
-    return out, p.stdout
+    print(f"demo took {took:.0f} s")  # noqa: T201 - shown with -s
+    demo = (out, p.stdout)
+    _prints_where_everything_is(demo)
+    _every_run_was_synced_analysed_shared_and_imported(demo)
+    _the_coach_sees_who_needs_a_check_in_first(demo)
+    _pages_in_chromium(demo)
 
 
-def test_demo_prints_where_everything_is(demo: tuple[Path, str]) -> None:
+def _prints_where_everything_is(demo: tuple[Path, str]) -> None:
     out, stdout = demo
     assert "$ imurun --home" in stdout  # every step is the command a person would type
     assert "Demo done in" in stdout
@@ -51,7 +55,7 @@ def test_demo_prints_where_everything_is(demo: tuple[Path, str]) -> None:
         assert f"    report {r}" in stdout
 
 
-def test_every_run_was_synced_analysed_shared_and_imported(demo: tuple[Path, str]) -> None:
+def _every_run_was_synced_analysed_shared_and_imported(demo: tuple[Path, str]) -> None:
     out, _ = demo
     for who in ("ana", "ben", "chloe"):
         with Library.open(out / "runners" / who, create=False) as lib:
@@ -66,7 +70,7 @@ def test_every_run_was_synced_analysed_shared_and_imported(demo: tuple[Path, str
         assert lib.check().ok
 
 
-def test_the_coach_sees_who_needs_a_check_in_first(demo: tuple[Path, str]) -> None:
+def _the_coach_sees_who_needs_a_check_in_first(demo: tuple[Path, str]) -> None:
     out, _ = demo
     doc = json.loads((out / "weekly-2026-W47.json").read_text(encoding="utf-8"))
     names = [a["athlete"] for a in doc["athletes"]]
@@ -84,7 +88,7 @@ def test_the_coach_sees_who_needs_a_check_in_first(demo: tuple[Path, str]) -> No
     assert [r["athlete"] for r in rows] == names
 
 
-def test_pages_in_chromium(demo: tuple[Path, str]) -> None:
+def _pages_in_chromium(demo: tuple[Path, str]) -> None:
     out, _ = demo
     report = check_page(out / "ana-latest-run.html", list(SECTIONS + PLOTS),
                         ARTIFACTS / "demo-run-report.png")

@@ -156,10 +156,6 @@ def fmt(x: float | int | None, spec: str = ".0f", unit: str = "") -> str:
     return text + (unit if unit in ("°", "%") else f" {unit}")
 
 
-def signed(x: float | None, spec: str = "+.1f", unit: str = "") -> str:
-    return fmt(x, spec, unit)
-
-
 def duration(seconds: float | None) -> str:
     """``h:mm:ss`` or ``m:ss``; ``–`` when unknown."""
     if seconds is None or not math.isfinite(seconds):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -620,7 +620,3 @@ def _about(result: RunAnalysis, c: ReportContext, generated_at: str | None) -> s
     return h.section("about", "About this report", body) + \
         f"<footer>imurun {h.esc(__version__)} · run report</footer>"
 
-
-def indicator_summary(indicators: Sequence[Indicator]) -> Mapping[str, str]:
-    """Indicator key -> level, for quick checks."""
-    return {i.key: i.level for i in indicators}

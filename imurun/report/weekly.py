@@ -578,7 +578,7 @@ def to_json(s: WeeklySummary) -> str:
                       "unit": "km" if a.spike.measure == "distance" else
                       "min" if a.spike.measure else None},
             "baseline_runs": a.baseline_runs,
-            "form": {f.key: {"unit": f.unit, "week": _n(f.week, 3),
+            "form": {f.key: {"unit": "deg" if f.unit == "°" else f.unit, "week": _n(f.week, 3),
                              "baseline": _n(f.baseline, 3), "change": _n(f.change, 3),
                              "flagged": f.flagged} for f in a.form},
             "indicators": {i.key: {"title": i.title, "level": i.level,
