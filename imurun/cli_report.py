@@ -44,7 +44,13 @@ def _report_file(p: Path, out: str | None) -> int:
     from imurun.store._files import atomic_write_bytes
 
     if p.suffix.lower() == ".json":
-        result = RunAnalysis.from_json(p.read_bytes())
+        from imurun.errors import FileFormatError, SignalError
+
+        try:
+            result = RunAnalysis.from_json(p.read_bytes())
+        except (SignalError, KeyError, TypeError, ValueError) as e:
+            reason = e.args[0] if isinstance(e, SignalError) else f"missing or bad {e}"
+            raise FileFormatError(str(p), f"not an imurun analysis ({reason})") from e
     else:
         from imurun.analysis import analyze
 

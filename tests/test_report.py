@@ -219,3 +219,15 @@ def test_report_in_chromium(report: tuple[Path, str]) -> None:
         assert res.overflow_px <= 0, "the page is wider than the screen"
         assert "Ana: run of" in res.title
         assert res.screenshot.stat().st_size > 10_000
+
+
+def test_a_bad_analysis_file_is_a_file_error(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for k, text in enumerate(("not json", '{"schema": "other/1"}',
+                              '{"schema": "imurun.analysis/1"}')):
+        f = tmp_path / f"bad{k}.json"
+        f.write_text(text)
+        assert imurun(["report", str(f)]) == 3
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3
+    assert all(e.startswith("imurun: error: ") and "not an imurun analysis" in e for e in err)
