@@ -329,16 +329,16 @@ class _Pipeline:
             with np.errstate(invalid="ignore"):
                 ok = (seg[1:] == seg[:-1]) & (nxt - ic[:-1] <= gap_max) & (nxt > ic[:-1])
             end[:-1] = np.where(ok, nxt, np.nan)
-        return _Steps(ic, to, end, side, seg, cd, self._times(ic, prep), self._times(to, prep),
-                      self._times(end, prep), fs)
+        ic_s, to_s, end_s = self._times(np.stack([ic, to, end]), prep)
+        return _Steps(ic, to, end, side, seg, cd, ic_s, to_s, end_s, fs)
 
     def _times(self, idx: FloatArray, prep: PreparedSignal) -> FloatArray:
-        if idx.size == 0:
-            return np.zeros(0)
-        grid = np.arange(prep.n_samples, dtype=np.float64)
+        """Times of fractional sample indices (any shape; NaN stays NaN)."""
+        out = np.full(idx.shape, np.nan)
         ok = np.isfinite(idx)
-        out = np.full(idx.size, np.nan)
-        out[ok] = np.interp(idx[ok], grid, prep.t_s)
+        if ok.any():
+            grid = np.arange(prep.n_samples, dtype=np.float64)
+            out[ok] = np.interp(idx[ok], grid, prep.t_s)
         return out
 
     def _orientation(self, prep: PreparedSignal, mnt: Mounting) -> PelvisAngles | None:
@@ -536,7 +536,8 @@ def _rotate(v: FloatArray, r: FloatArray) -> FloatArray:
     depend on it. The result is column-major (:func:`rotate_rows` with ``columns=True``): the
     stages after this one work on single axes.
     """
-    missing = [j for j in range(3) if not np.any(np.isfinite(v[:, j]))]
+    measured = np.isfinite(v[0]) | np.isfinite(v[-1]) if v.shape[0] else np.ones(3, bool)
+    missing = [j for j in range(3) if not (measured[j] or np.any(np.isfinite(v[:, j])))]
     if not missing:
         return rotate_rows(r, v, columns=True)
     out = rotate_rows(r, np.nan_to_num(v, nan=0.0), columns=True)

@@ -182,13 +182,10 @@ def sample_labels(n: int, segments: tuple[tuple[int, int], ...], still: BoolArra
     code (``RUN`` wins over ``WALK`` where they overlap); other samples of ``segments`` are
     ``STAND`` when ``still`` and ``OTHER`` when not; samples outside ``segments`` are ``GAP``.
     """
-    lab = np.full(n, GAP, dtype=np.int8)
-    inside = np.zeros(n + 1, dtype=np.int32)
+    in_seg = np.zeros(n, dtype=bool)
     for a, b in segments:
-        inside[a] += 1
-        inside[b] -= 1
-    in_seg = np.cumsum(inside[:-1]) > 0
-    lab[in_seg] = np.where(still[in_seg], STAND, OTHER)
+        in_seg[a:b] = True
+    lab = np.where(in_seg, np.where(still, np.int8(STAND), np.int8(OTHER)), np.int8(GAP))
     s0 = np.asarray(step_start, dtype=np.float64)
     s1 = np.asarray(step_stop, dtype=np.float64)
     code = np.asarray(step_code)
@@ -201,9 +198,10 @@ def sample_labels(n: int, segments: tuple[tuple[int, int], ...], still: BoolArra
         cover = np.zeros(n + 1, dtype=np.int32)
         np.add.at(cover, a, 1)
         np.add.at(cover, b, -1)
-        covered = (np.cumsum(cover[:-1]) > 0) & in_seg
-        lab[covered] = c
-    return lab
+        covered = np.cumsum(cover[:-1], out=cover[:-1]) > 0
+        covered &= in_seg
+        np.copyto(lab, np.int8(c), where=covered)
+    return np.asarray(lab, dtype=np.int8)
 
 
 def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array) -> ActivityBouts:

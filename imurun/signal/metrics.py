@@ -240,9 +240,44 @@ def _cumtrapz(x: FloatArray, fs: float) -> FloatArray:
     """``c[i]`` = trapezoidal integral of ``x`` from sample 0 to sample ``i`` (``c[0] = 0``)."""
     c = np.empty_like(x)
     c[0] = 0.0
-    np.cumsum(0.5 * (x[1:] + x[:-1]), out=c[1:])
+    np.add(x[1:], x[:-1], out=c[1:])
+    c[1:] *= 0.5
+    np.cumsum(c[1:], out=c[1:])
     c /= fs
     return c
+
+
+def _expand(i0: IntpArray, i1: IntpArray, *per_step: FloatArray,
+            ) -> tuple[IntpArray | slice, IntpArray, list[FloatArray], IntpArray]:
+    """Per-sample layout of the non-empty ranges ``[i0, i1)`` and of values given per range.
+
+    Returns ``(where, edges, values, lag)``. ``where`` selects the samples: when the ranges are
+    sorted and disjoint (consecutive steps), the slice of the whole stretch they cover, the
+    samples between ranges included; otherwise the ranges' sample indices, concatenated.
+    ``edges`` are the range boundaries in that layout, for ``ufunc.reduceat(y, edges)[0::2]``
+    (one result per range; the odd entries reduce the samples between ranges, or a single
+    sample when there are none). Every array of ``per_step`` is repeated over its range
+    (0 between ranges), and ``lag`` is each sample's position within its range.
+    """
+    k = i0.size
+    pieces = np.zeros(max(2 * k - 1, 0), dtype=np.intp)  # range, gap, range, ..., range
+    pieces[0::2] = i1 - i0
+    where: IntpArray | slice
+    if k and bool(np.all(i0[1:] >= i1[:-1])):
+        pieces[1::2] = i0[1:] - i1[:-1]
+        where = slice(int(i0[0]), int(i1[-1]))
+    else:
+        where = _gather(i0, i1)[0]
+    edges = np.zeros(pieces.size, dtype=np.intp)
+    np.cumsum(pieces[:-1], out=edges[1:])
+    lag = np.arange(int(pieces.sum()), dtype=np.intp)
+    lag -= np.repeat(edges, pieces)
+    values = []
+    for v in per_step:
+        pv = np.zeros(pieces.size)
+        pv[0::2] = v
+        values.append(np.repeat(pv, pieces))
+    return where, edges, values, lag
 
 
 def _interp(c: FloatArray, x: FloatArray) -> FloatArray:
@@ -270,7 +305,9 @@ def _stride_bias(a: FloatArray, ic: FloatArray, end: FloatArray, strides: int) -
     running is zero, so what remains is bias (and slow speed change).
     """
     k = ic.size
-    c = np.concatenate(([0.0], np.cumsum(a)))
+    c = np.empty(a.size + 1)
+    c[0] = 0.0
+    np.cumsum(a, out=c[1:])
     grp = _step_groups(ic, end)
     first = np.searchsorted(grp, grp, side="left")
     last = np.searchsorted(grp, grp, side="right") - 1
@@ -299,12 +336,18 @@ def _oscillation(a: FloatArray, fs: float, ic: FloatArray, end: FloatArray,
     i1 = np.rint(end).astype(np.intp)
     span = (i1 - i0).astype(np.float64)
     p_end = (c2[i1] - c2[i0]) - (c1[i0] * span + 0.5 * b * span * span / fs) / fs
-    idx, starts, owner = _gather(i0, i1)
-    lag = (idx - i0[owner]).astype(np.float64)
-    pos = ((c2[idx] - c2[i0][owner])
-           - (c1[i0][owner] * lag + 0.5 * b[owner] * lag * lag / fs) / fs
-           - p_end[owner] * lag / span[owner])
-    return np.asarray(np.maximum.reduceat(pos, starts) - np.minimum.reduceat(pos, starts))
+    # height at lag j of a step: c2[i0 + j] - c2[i0] - j (c1[i0] / fs + p_end / span)
+    #                             - j² b / (2 fs²), a quadratic in j per step
+    where, edges, (h0, h1, h2), lag = _expand(i0, i1, c2[i0], c1[i0] / fs + p_end / span,
+                                               0.5 * b / (fs * fs))
+    lag_f = lag.astype(np.float64)
+    h2 *= lag_f
+    h2 += h1
+    h2 *= lag_f  # j (h1 + j h2)
+    pos = c2[where] - h0
+    pos -= h2
+    return np.asarray(np.maximum.reduceat(pos, edges)[0::2]
+                      - np.minimum.reduceat(pos, edges)[0::2])
 
 
 def _braking(a: FloatArray, fs: float, ic: FloatArray, to: FloatArray, end: FloatArray,
@@ -316,9 +359,13 @@ def _braking(a: FloatArray, fs: float, ic: FloatArray, to: FloatArray, end: Floa
     i0 = np.floor(ic).astype(np.intp) + 1
     i1 = np.floor(to).astype(np.intp) + 1
     i1 = np.maximum(i1, i0 + 1)
-    idx, starts, owner = _gather(i0, i1)
-    vel = c1[idx] - v_ic[owner] - b[owner] * (idx - ic[owner]) / fs
+    # speed at sample i of a step: c1[i] - v_ic - b (i - ic) / fs, linear in i per step
+    slope = b / fs
+    where, edges, (v0, v1), lag = _expand(i0, i1, v_ic + slope * (i0 - ic), slope)
+    v1 *= lag
+    v1 += v0
+    vel = c1[where] - v1
     # the speed at TO itself (interpolated) belongs to the stance too
     v_to = _interp(c1, to) - v_ic - b * (to - ic) / fs
-    low = np.minimum(np.minimum.reduceat(vel, starts), v_to)
+    low = np.minimum(np.minimum.reduceat(vel, edges)[0::2], v_to)
     return np.asarray(np.maximum(-low, 0.0))

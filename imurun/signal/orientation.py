@@ -966,15 +966,44 @@ class _TimeBase:
         return cls(t, period, gap)
 
 
+def _first_at_or_after(t: FloatArray, x: FloatArray,
+                       known: tuple[FloatArray, npt.NDArray[np.intp]] | None = None,
+                       ) -> npt.NDArray[np.intp]:
+    """``searchsorted(t, x, side="left")``.
+
+    With ``known = (x_prev, result_prev)``: an entry equal to the next entry of ``x_prev`` (a
+    step's end that is the next step's IC) takes its result instead of being searched again.
+    """
+    if known is None:
+        return np.searchsorted(t, x, side="left").astype(np.intp)
+    kx, ki = known
+    out = np.empty(x.shape, dtype=np.intp)
+    same = np.zeros(x.shape, dtype=bool)
+    same[:-1] = x[:-1] == kx[1:]  # stop k == start k + 1
+    out[:-1][same[:-1]] = ki[1:][same[:-1]]
+    rest = ~same
+    out[rest] = np.searchsorted(t, x[rest], side="left")
+    return out
+
+
 def _bounds(tb: _TimeBase, start: FloatArray, stop: FloatArray,
+            i_start: npt.NDArray[np.intp] | None = None,
             ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-    """Sample ranges ``start <= t < stop`` and whether the samples cover each of them."""
+    """Sample ranges ``start <= t < stop`` and whether the samples cover each of them.
+
+    ``i_start``: the search result of ``start`` when already known (the same events).
+    """
     t = tb.t
     good = np.isfinite(start) & np.isfinite(stop) & (stop > start)
     s0 = np.where(good, start, 0.0)
     s1 = np.where(good, stop, 0.0)
-    i0 = np.searchsorted(t, s0, side="left").astype(np.intp)
-    i1 = np.maximum(np.searchsorted(t, s1, side="left").astype(np.intp), i0)
+    # a binary search per event misses the cache at every level on a long series: search only
+    # what is new (the end of a step is usually the next step's IC, already searched)
+    if i_start is None:
+        i0 = _first_at_or_after(t, s0)
+    else:
+        i0 = np.where(good, i_start, np.searchsorted(t, 0.0, side="left")).astype(np.intp)
+    i1 = np.maximum(_first_at_or_after(t, s1, known=(s0, i0)), i0)
     if t.size < 2:
         return i0, i1, np.zeros(start.shape, dtype=bool)
     period = tb.period
@@ -1030,7 +1059,8 @@ def _drop_of(x: FloatArray, t: FloatArray, ic: FloatArray, sd: npt.NDArray[Any],
              i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp], good: npt.NDArray[np.bool_],
              ) -> FloatArray:
     good = good & _measured(x, i0, i1) & ((sd == 0) | (sd == 1))
-    at_ic = np.interp(np.where(good, ic, t[0]), t, x)
+    at_ic = np.zeros(ic.shape)  # only read where good
+    at_ic[good] = np.interp(ic[good], t, x)
     hi, lo = _reduce_both(x, i0, i1)
     up = np.maximum(hi - at_ic, 0.0)
     down = np.maximum(at_ic - lo, 0.0)
@@ -1116,7 +1146,8 @@ def pelvic_step_metrics(angles: PelvisAngles, t_s: npt.ArrayLike, ic_s: npt.Arra
         return PelvicStepMetrics(nan, nan.copy(), nan.copy())
     tb = _TimeBase.of(t)
     step = _bounds(tb, ic, end)
-    stance = _bounds(tb, ic, to)
+    i_ic = np.searchsorted(t, np.where(np.isfinite(ic), ic, 0.0), side="left").astype(np.intp)
+    stance = _bounds(tb, ic, to, i_start=i_ic)
     return PelvicStepMetrics(
         tilt_range_deg=_range_of(angles.tilt_deg, *step),
         drop_deg=_drop_of(angles.obliquity_deg, t, ic, sd, *stance),

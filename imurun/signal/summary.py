@@ -181,20 +181,30 @@ def _per_minute(run: StepTable, values: dict[str, FloatArray], t_start_s: float,
     minute[ok] = np.floor((t[ok] - t_start_s) / cfg.minute_s).astype(np.int64)
     n_min = int(minute.max()) + 1 if np.any(minute >= 0) else 0
     counts = np.bincount(minute[minute >= 0], minlength=n_min).astype(np.int64)
-    order = np.argsort(minute, kind="stable")
-    bounds = np.searchsorted(minute[order], np.arange(n_min + 1))
-    cols = []
-    for name in names:
-        x = values[name][order]
-        col = np.full(n_min, np.nan)
-        for m in np.flatnonzero(counts):  # at most 60 per hour
-            v = x[bounds[m]:bounds[m + 1]]
-            v = v[np.isfinite(v)]
-            if v.size:
-                col[m] = np.median(v)
-        cols.append(col)
+    cols = [_group_medians(values[name], minute, n_min) for name in names]
     starts = t_start_s + cfg.minute_s * np.arange(n_min, dtype=np.float64)
     return PerMinute(np.asarray(starts, dtype=np.float64), counts, names, tuple(cols))
+
+
+def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -> FloatArray:
+    """Median of the finite ``x`` of each group ``0 .. n_groups - 1`` (NaN when none).
+
+    One sort by (group, value) for all groups; each median is then the middle element, or the
+    mean of the two middle elements, exactly as :func:`numpy.median` computes it.
+    """
+    ok = np.isfinite(x) & (group >= 0)
+    g, v = group[ok], x[ok]
+    order = np.lexsort((v, g))
+    g, v = g[order], v[order]
+    out = np.full(n_groups, np.nan)
+    cnt = np.bincount(g, minlength=n_groups)
+    has = np.flatnonzero(cnt)
+    first = np.concatenate(([0], np.cumsum(cnt)[:-1]))[has]
+    c = cnt[has]
+    lo = first + (c - 1) // 2
+    hi = first + c // 2
+    out[has] = np.where(lo == hi, v[lo], (v[lo] + v[hi]) / 2.0)
+    return out
 
 
 def _drift(run: StepTable, values: dict[str, FloatArray], cfg: SummarySettings) -> tuple[Drift, ...]:
