@@ -328,6 +328,101 @@ def test_settings_are_checked() -> None:
         RunningSettings(contact_level_g=1.2)
     with pytest.raises(SignalError, match="ic_braking_window_s"):
         RunningSettings(ic_braking_window_s=(0.02, -0.02))
+    with pytest.raises(SignalError, match="to_method"):
+        RunningSettings(to_method="peak")
+    with pytest.raises(SignalError, match="to_pulse_width"):
+        RunningSettings(to_pulse_width=3.0)
+    with pytest.raises(SignalError, match="to_free_fall_g"):
+        RunningSettings(to_free_fall_g=0.5)
+    with pytest.raises(SignalError, match="ic_baseline_s"):
+        RunningSettings(ic_baseline_s=0.0)
+    with pytest.raises(SignalError, match="ic_rise_weight"):
+        WalkingSettings(ic_rise_weight=1.5)
+
+
+def spring_mass_run(duration_s: float = 12.0, step_s: float = 0.33, contact_s: float = 0.23,
+                    fs: float = FS, flight_g: float = 0.0, bump_g: float = 0.0,
+                    bump_width_s: float = 0.012, seed: int = 4) -> Synthetic:
+    """Vertical specific force of the spring-mass model: a half-sine over each contact whose
+    mean over the step is 1 g (Fmax = pi T / (2 tc) g), ``flight_g`` in flight; optionally a
+    Gaussian bump of ``bump_g`` centred on each toe-off (the pelvis moving relative to the
+    centre of mass at push-off, as uphill). Forward: a braking fall starting at IC."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(duration_s * fs)) / fs
+    ic = np.arange(0.2, duration_s - contact_s - 0.05, step_s)
+    to = ic + contact_s
+    peak = np.pi * step_s / (2.0 * contact_s)
+    vert = np.full(t.size, flight_g)
+    fwd = np.zeros(t.size)
+    for a, b in zip(ic, to, strict=True):
+        inside = (t >= a) & (t < b)
+        vert[inside] = peak * np.sin(np.pi * (t[inside] - a) / contact_s)
+        vert += bump_g * np.exp(-0.5 * ((t - b) / bump_width_s) ** 2)
+        s = t - a
+        fwd += np.where(inside, -2.0 * np.sin(np.pi * np.clip(s / 0.05, 0, 1)) *
+                        (s < 0.05) + 1.0 * np.sin(np.pi * s / contact_s) * (s >= 0.05), 0.0)
+    acc = np.column_stack([fwd, np.full(t.size, np.nan), vert]) * G_MS2
+    acc[:, [0, 2]] += rng.normal(0.0, 0.005 * G_MS2, (t.size, 2))
+    side = np.where(np.arange(ic.size) % 2 == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    return Synthetic(acc, np.zeros((t.size, 3)), ic, to, side)
+
+
+def test_spring_mass_toe_off_on_its_own_force_model() -> None:
+    s = spring_mass_run()
+    cfg = RunningSettings(to_pulse_width=1.0)
+    ev = detect_running_events(s.acc, FS, settings=cfg)
+    assert len(ev) == s.ic_s.size
+    inner = slice(1, -1)
+    assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)[inner]).max() < 0.004
+    assert np.abs(_nearest_errors(s.to_s, ev.to_s)[inner]).max() < 0.006
+    # the defaults (pulse width 1.05, for real, wider pulses) stop at free fall: still close
+    ev = detect_running_events(s.acc, FS)
+    assert np.abs(_nearest_errors(s.to_s, ev.to_s)[inner]).max() < 0.006
+
+
+def test_a_pelvis_bump_at_toe_off_does_not_delay_the_model() -> None:
+    """Uphill the sacrum bumps up at push-off; a threshold rule then finds TO late."""
+    s = spring_mass_run(bump_g=0.8)
+    model = detect_running_events(s.acc, FS, settings=RunningSettings(to_pulse_width=1.0))
+    level = detect_running_events(s.acc, FS, settings=RunningSettings(to_method="level"))
+    inner = slice(1, -1)
+    err_model = _nearest_errors(s.to_s, model.to_s)[inner]
+    err_level = _nearest_errors(s.to_s, level.to_s)[inner]
+    assert np.abs(err_model).max() < 0.006
+    assert err_level.min() > 0.01  # the bump keeps the signal above the contact level
+
+
+def test_raw_flight_below_zero_gives_the_same_spring_mass_events() -> None:
+    clipped = spring_mass_run(flight_g=0.0)
+    raw = spring_mass_run(flight_g=-0.5)
+    a = detect_running_events(clipped.acc, FS)
+    b = detect_running_events(raw.acc, FS)
+    assert len(a) == len(b)
+    np.testing.assert_allclose(a.ic_s, b.ic_s, atol=0.002)
+    np.testing.assert_allclose(a.to_s, b.to_s, atol=0.002, equal_nan=True)
+
+
+def test_contact_times_of_the_virtual_sensor() -> None:
+    """The virtual sensor's running: exact truth, raw signals, realistic noise."""
+    from imurun.sim.motion import Mounting, NoiseModel, Phase, generate
+
+    rng = np.random.default_rng(7)
+    m = generate((Phase("run", 40.0, 3.2), Phase("run", 40.0, 4.0)), None, 200.0,
+                 mounting=Mounting.upright(), noise=NoiseModel(), rng=rng)
+    ev = detect_running_events(m.acc_ms2, 200.0, m.gyr_rads)
+    tr = m.truth
+    run = tr.activity == "run"
+    j = np.searchsorted(ev.ic_s, tr.ic_s[run])
+    j = np.clip(j, 1, len(ev) - 1)
+    j = np.where(np.abs(ev.ic_s[j] - tr.ic_s[run]) < np.abs(ev.ic_s[j - 1] - tr.ic_s[run]),
+                 j, j - 1)
+    ok = np.abs(ev.ic_s[j] - tr.ic_s[run]) < 0.02
+    assert ok.mean() > 0.98
+    err = (ev.contact_time_s[j] - tr.contact_s[run])[ok]
+    err = err[np.isfinite(err)]
+    assert err.size > 0.95 * ok.sum()
+    assert abs(float(np.mean(err))) < 0.004
+    assert float(np.sqrt(np.mean(err**2))) < 0.006
 
 
 def test_other_sample_rates() -> None:

@@ -173,31 +173,25 @@ def require_finite(x: FloatArray, name: str, seg: Sequence[int]) -> None:
 def segment_argmin(x: FloatArray, lo: IntpArray, hi: IntpArray) -> IntpArray:
     """Index of the minimum of ``x[lo[k]:hi[k]]`` for disjoint, sorted, non-empty ranges.
 
-    Vectorised with one ``minimum.reduceat`` and a first-occurrence search; ranges with
-    ``hi <= lo`` give ``lo``.
+    Vectorised over the samples inside the ranges only (one gather, one
+    ``minimum.reduceat`` and a first-occurrence search); ranges with ``hi <= lo`` give ``lo``.
     """
-    k = lo.size
     out = lo.astype(np.intp).copy()
-    ok = hi > lo
-    if k == 0 or not ok.any():
+    ok = (hi > lo) & (lo < x.size)
+    if lo.size == 0 or not ok.any():
         return out
-    a, b = lo[ok].astype(np.intp), hi[ok].astype(np.intp)
-    edges = np.empty(2 * a.size, dtype=np.intp)
-    edges[0::2], edges[1::2] = a, b
-    if edges[-1] >= x.size:  # reduceat needs indices inside x
-        edges = edges[:-1]
-    mins = np.minimum.reduceat(x, edges)[0::2]
-    # label every sample with its range (or -1 outside all ranges)
-    label = np.full(x.size, -1, dtype=np.intp)
-    idx = np.arange(x.size)
-    r = np.searchsorted(a, idx, side="right") - 1
-    inside = (r >= 0) & (idx < b[np.maximum(r, 0)])
-    label[inside] = r[inside]
-    hit = np.flatnonzero(inside & (x == mins[np.maximum(label, 0)]))
+    a = lo[ok].astype(np.intp)
+    lens = np.minimum(hi[ok].astype(np.intp), x.size) - a
+    lens = np.maximum(lens, 1)
+    starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+    # sample indices of every range, concatenated
+    idx = np.arange(int(lens.sum()), dtype=np.intp) + np.repeat(a - starts, lens)
+    vals = x[idx]
+    mins = np.minimum.reduceat(vals, starts)
+    label = np.repeat(np.arange(a.size), lens)
+    hit = np.flatnonzero(vals == mins[label])
     first_r, first_i = np.unique(label[hit], return_index=True)
-    pos = np.full(a.size, -1, dtype=np.intp)
-    pos[first_r] = hit[first_i]
-    res = out[ok]
-    res[pos >= 0] = pos[pos >= 0]
+    res = a.copy()
+    res[first_r] = idx[hit[first_i]]
     out[ok] = res
     return out

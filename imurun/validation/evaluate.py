@@ -46,6 +46,7 @@ __all__ = [
     "TARGETS",
     "TOLERANCE_S",
     "PULSE_WIDTH_GRID",
+    "RISE_WEIGHT_GRID",
     "CrossValidation",
     "EventMetrics",
     "GroupSummary",
@@ -53,8 +54,10 @@ __all__ = [
     "Target",
     "TrialResult",
     "ValidationResults",
+    "WalkingCrossValidation",
     "evaluate_trial",
     "cross_validate_running",
+    "cross_validate_walking",
     "match_events",
     "metric_value",
     "run_validation",
@@ -190,6 +193,7 @@ class TrialResult:
     straight_counts: tuple[int, int, int]
     runtime_s: float
     duration_s: float
+    missed_at: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def ic(self) -> EventMetrics:
@@ -320,6 +324,7 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
             cd.append(ev.to_s[d] - ev.ic_s[d])
         c_ref, c_det = np.asarray(cr, dtype=np.float64), np.asarray(cd, dtype=np.float64)
 
+    missed_at = _missed_positions(ref_ic, ri, rs, win, turns)
     ref_side = trial.ref_ic_side[ri]
     det_side = ev.side[di]
     known = ref_side != Side.UNKNOWN
@@ -334,7 +339,33 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         to_counts=to_counts, to_error_s=to_err, contact_ref_s=c_ref, contact_det_s=c_det,
         side_known=side_known + side_unknown, side_correct=side_correct,
         side_unknown_det=side_unknown, turn_counts=turn_counts, straight_counts=straight_counts,
-        runtime_s=runtime, duration_s=trial.duration_s)
+        runtime_s=runtime, duration_s=trial.duration_s, missed_at=missed_at)
+
+
+def _missed_positions(ref: FloatArray, ri: IntArray, rs: IntArray,
+                      windows: Sequence[tuple[float, float]],
+                      turns: Sequence[tuple[float, float]]) -> tuple[int, int, int, int]:
+    """Missed reference ICs by where they are.
+
+    ``(in a turn, first of its evaluation window, last of its window, elsewhere)``; a miss in
+    a turn counts only as a turn.
+    """
+    missed = np.setdiff1d(rs, ri)
+    if missed.size == 0:
+        return (0, 0, 0, 0)
+    t = ref[missed]
+    in_turn = _in_windows(t, turns)
+    first = np.zeros(missed.size, dtype=bool)
+    last = np.zeros(missed.size, dtype=bool)
+    for a, b in windows:
+        inside = np.flatnonzero((ref >= a) & (ref <= b))
+        if inside.size:
+            first |= missed == inside[0]
+            last |= missed == inside[-1]
+    first &= ~in_turn
+    last &= ~in_turn & ~first
+    n_turn, n_first, n_last = int(in_turn.sum()), int(first.sum()), int(last.sum())
+    return (n_turn, n_first, n_last, int(missed.size) - n_turn - n_first - n_last)
 
 
 def _next_to(ic: FloatArray, to: FloatArray) -> IntArray:
@@ -510,6 +541,80 @@ def cross_validate_running(trials: Sequence[Trial], key: Callable[[Trial], str],
         held_results.extend(res)
     return CrossValidation(groups=tuple(labels), pulse_width=tuple(widths),
                            held_out=tuple(held), pooled=summarise(held_results, "pooled"))
+
+
+@dataclass(frozen=True)
+class WalkingCrossValidation:
+    """Leave-one-group-out check of what was chosen on the walking references.
+
+    The walking IC is a weighted mean of two markers (``WalkingSettings.ic_rise_weight``,
+    chosen on these data) and may carry a constant offset (``ic_offset_s``, 0 by default).
+    For each group (a data set, or a subject) the weight is refitted on the other groups (the
+    grid value with the lowest pooled IC mean absolute error) and, with ``fit_offset``, the
+    offset too (minus the median error of the other groups' matched ICs); the held-out group
+    is scored with them.
+    """
+
+    groups: tuple[str, ...]
+    rise_weight: tuple[float, ...]
+    offset_s: tuple[float, ...]
+    held_out: tuple[GroupSummary, ...]
+    pooled: tuple[GroupSummary, ...]  # held-out results pooled per data set
+
+
+#: Grid of ``ic_rise_weight`` values searched by :func:`cross_validate_walking`.
+RISE_WEIGHT_GRID: tuple[float, ...] = tuple(k / 8 for k in range(9))
+
+
+def cross_validate_walking(trials: Sequence[Trial], key: Callable[[Trial], str], *,
+                           fit_offset: bool = False,
+                           grid: Sequence[float] = RISE_WEIGHT_GRID,
+                           base: WalkingSettings | None = None,
+                           cache: dict[float, list[TrialResult]] | None = None,
+                           ) -> WalkingCrossValidation:
+    """Leave-one-group-out estimate for the walking choices made on the references.
+
+    ``cache`` (weight -> results of ``trials`` in order) may be shared between calls.
+    """
+    from dataclasses import replace
+
+    cfg0 = WalkingSettings() if base is None else base
+    per_w = {} if cache is None else cache
+    for w in grid:
+        if w not in per_w:
+            per_w[w] = [evaluate_trial(t, walking=replace(cfg0, ic_rise_weight=w))
+                        for t in trials]
+    labels = sorted({key(t) for t in trials}, key=_natural)
+    weights: list[float] = []
+    offsets: list[float] = []
+    held: list[GroupSummary] = []
+    held_results: list[TrialResult] = []
+    for lab in labels:
+        train = [i for i, t in enumerate(trials) if key(t) != lab]
+        test = [i for i, t in enumerate(trials) if key(t) == lab]
+
+        def mae(w: float, idx: list[int] = train) -> float:
+            e = np.concatenate([per_w[w][i].ic_error_s for i in idx])
+            return float(np.mean(np.abs(e))) if e.size else float("inf")
+
+        w = min(grid, key=mae)
+        off = 0.0
+        if fit_offset:
+            e = np.concatenate([per_w[w][i].ic_error_s for i in train])
+            off = -float(np.median(e)) if e.size else 0.0
+        if off == 0.0:
+            res = [per_w[w][i] for i in test]
+        else:
+            cfg = replace(cfg0, ic_rise_weight=w, ic_offset_s=off)
+            res = [evaluate_trial(trials[i], walking=cfg) for i in test]
+        weights.append(w)
+        offsets.append(off)
+        held.append(summarise(res, lab))
+        held_results.extend(res)
+    names = sorted({r.dataset for r in held_results})
+    pooled = tuple(summarise([r for r in held_results if r.dataset == n], n) for n in names)
+    return WalkingCrossValidation(groups=tuple(labels), rise_weight=tuple(weights),
+                                  offset_s=tuple(offsets), held_out=tuple(held), pooled=pooled)
 
 
 @dataclass(frozen=True)

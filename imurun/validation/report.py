@@ -11,7 +11,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +22,84 @@ from imurun.validation.datasets import (
     DatasetNotFoundError,
     Trial,
     load_alcantara2022,
+    load_dataset,
     shared_data_root,
 )
 from imurun.validation.evaluate import (
     TARGETS,
+    CrossValidation,
     EventMetrics,
     GroupSummary,
     TrialResult,
     ValidationResults,
+    WalkingCrossValidation,
     cross_validate_running,
+    cross_validate_walking,
     metric_value,
     run_validation,
     summarise,
     target_met,
 )
 
-__all__ = ["main", "render", "synthetic_runtime_s"]
+__all__ = ["CrossChecks", "cross_checks", "main", "render", "synthetic_runtime_s"]
+
+
+@dataclass(frozen=True)
+class CrossChecks:
+    """The cross-validated estimates shown next to the in-sample ones.
+
+    ``running``: leave one slope / one speed out on alcantara2022 (``"slope"``, ``"speed"``).
+    ``walking``: leave one data set out and leave one subject out (subjects of both walking
+    data sets), refitting the IC marker weight (``"data set"``, ``"subject"``) or the weight
+    and a constant IC offset (``"data set + offset"``, ``"subject + offset"``).
+    """
+
+    running: dict[str, CrossValidation]
+    walking: dict[str, WalkingCrossValidation]
+
+    def value(self, dataset: str, key: str) -> float:
+        """Cross-validated value of a target (NaN when not computed)."""
+        if dataset == "alcantara2022" and "slope" in self.running:
+            return metric_value(self.running["slope"].pooled, key)
+        wcv = self.walking.get("subject")
+        if wcv is not None:
+            for g in wcv.pooled:
+                if g.label == dataset:
+                    return metric_value(g, key)
+        return float("nan")
+
+
+#: What the "cross-validated" column of the targets table is, per data set.
+CV_LABEL = {"alcantara2022": "leave one slope out",
+            "mobgap_lab": "leave one subject out", "voisard_ipol": "leave one subject out"}
+
+
+def cross_checks(results: ValidationResults, running_trials: Sequence[Trial] | None,
+                 walking_trials: Sequence[Trial] | None) -> CrossChecks:
+    """Run the leave-one-group-out checks (with the settings ``results`` was made with)."""
+    run: dict[str, CrossValidation] = {}
+    if running_trials:
+        run["slope"] = cross_validate_running(
+            running_trials, lambda t: f"{t.condition.slope_pct:+g} %", base=results.running)
+        run["speed"] = cross_validate_running(
+            running_trials, lambda t: f"{t.condition.speed_ms:g} m/s", base=results.running)
+    walk: dict[str, WalkingCrossValidation] = {}
+    if walking_trials:
+        cache: dict[float, list[TrialResult]] = {}
+        for group, key in (("data set", _dataset_of), ("subject", _subject_of)):
+            walk[group] = cross_validate_walking(walking_trials, key, base=results.walking,
+                                                 cache=cache)
+            walk[f"{group} + offset"] = cross_validate_walking(
+                walking_trials, key, fit_offset=True, base=results.walking, cache=cache)
+    return CrossChecks(running=run, walking=walk)
+
+
+def _dataset_of(t: Trial) -> str:
+    return t.dataset
+
+
+def _subject_of(t: Trial) -> str:
+    return t.subject.subject_id
 
 
 def _ms(x: float, digits: int = 1) -> str:
@@ -112,8 +174,9 @@ def synthetic_runtime_s(fs_hz: float = 200.0, hours: float = 1.0, repeats: int =
 
 
 def render(results: ValidationResults, *, runtime: tuple[float, int] | None = None,
-           cv_trials: Sequence[Trial] | None = None) -> str:
-    """The markdown document."""
+           cv_trials: Sequence[Trial] | None = None,
+           checks: CrossChecks | None = None) -> str:
+    """The markdown document (``checks``: the cross-validated estimates, when computed)."""
     lines: list[str] = []
     add = lines.append
     add("# Validation of gait event detection")
@@ -160,23 +223,22 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
     # targets
     add("## Targets")
     add("")
-    rows = []
-    for t in TARGETS:
-        if t.dataset not in results.datasets():
-            rows.append([t.dataset, t.description, f"{t.op} {_fmt_limit(t.limit, t.unit)}",
-                         "not evaluated", "–"])
-            continue
-        v = metric_value(results.summary(t.dataset), t.key)
-        rows.append([t.dataset, t.description, f"{t.op} {_fmt_limit(t.limit, t.unit)}",
-                     _fmt_limit(v, t.unit), "met" if target_met(t, v) else "**not met**"])
-    add(_table(["data set", "metric", "target", "value", ""], rows))
+    add(_targets_table(results, checks))
     add("")
+    if checks is not None:
+        add("*In-sample*: with the default settings, some of which were chosen on these same "
+            "data. *Cross-validated*: what was chosen on the data is refitted without the "
+            "held-out group and the group is scored with it (running: `to_pulse_width`, "
+            "leave one slope out; walking: the IC marker weight `ic_rise_weight`, leave one "
+            "subject out over both walking data sets). That is the estimate for new "
+            "conditions or people; details below.")
+        add("")
 
     if "alcantara2022" in results.datasets():
-        _running_section(results, add, cv_trials)
+        _running_section(results, add, cv_trials, checks)
     walking = [d for d in results.datasets() if d in ("mobgap_lab", "voisard_ipol")]
     if walking:
-        _walking_section(results, walking, add)
+        _walking_section(results, walking, add, checks)
 
     add("## Runtime")
     add("")
@@ -236,6 +298,24 @@ def _tail_text(trials: Sequence[Trial]) -> str:
             f"ranges from {min(means) * 1e3:.0f} to {max(means) * 1e3:.0f} ms)")
 
 
+def _targets_table(results: ValidationResults, checks: CrossChecks | None) -> str:
+    rows = []
+    for t in TARGETS:
+        limit = f"{t.op} {_fmt_limit(t.limit, t.unit)}"
+        if t.dataset not in results.datasets():
+            rows.append([t.dataset, t.description, limit, "not evaluated", "–", "", ""])
+            continue
+        v = metric_value(results.summary(t.dataset), t.key)
+        cv = checks.value(t.dataset, t.key) if checks is not None else float("nan")
+        rows.append([t.dataset, t.description, limit, _fmt_limit(v, t.unit),
+                     "met" if target_met(t, v) else "**not met**",
+                     _fmt_limit(cv, t.unit) if np.isfinite(cv) else "–",
+                     ("met" if target_met(t, cv) else "**not met**") if np.isfinite(cv)
+                     else ""])
+    return _table(["data set", "metric", "target", "in-sample", "", "cross-validated", ""],
+                  rows)
+
+
 def _fmt_limit(v: float, unit: str) -> str:
     if not np.isfinite(v):
         return "–"
@@ -243,7 +323,9 @@ def _fmt_limit(v: float, unit: str) -> str:
 
 
 def _running_section(results: ValidationResults, add: Callable[[str], None],
-                     cv_trials: Sequence[Trial] | None) -> None:
+                     cv_trials: Sequence[Trial] | None, checks: CrossChecks | None) -> None:
+    from imurun.validation.evaluate import evaluate_trial
+
     name = "alcantara2022"
     rs = results.by_dataset(name)
     add("## Running: alcantara2022")
@@ -251,15 +333,18 @@ def _running_section(results: ValidationResults, add: Callable[[str], None],
     overall = results.summary(name)
     groups = [overall]
     if cv_trials:
-        from imurun.validation.evaluate import evaluate_trial
-
-        cfg = replace(results.running, ic_use_braking=False)
-        groups.append(summarise([evaluate_trial(t, running=cfg) for t in cv_trials],
-                                "vertical axis only (`ic_use_braking=False`)"))
+        for label, cfg in (
+                ("vertical axis only (`ic_use_braking=False`)",
+                 replace(results.running, ic_use_braking=False)),
+                ("toe-off at the 0.3 g level crossing (`to_method=\"level\"`)",
+                 replace(results.running, to_method="level"))):
+            groups.append(summarise([evaluate_trial(t, running=cfg) for t in cv_trials], label))
     add(_table(_RUN_HEAD, _running_rows(groups)))
     add("")
-    add("The second row ignores the forward axis: IC is then the vertical level crossing. It "
-        "shows what an accelerometer whose forward axis is unknown or unreliable gets.")
+    add("The second row ignores the forward axis: IC is then the loading rise of the vertical "
+        "signal extended down to zero force. It shows what an accelerometer whose forward axis "
+        "is unknown or unreliable gets. The third row replaces the spring-mass toe-off by the "
+        "downward crossing of the contact level (the rule used before), for comparison.")
     add("")
     add("By slope:")
     add("")
@@ -284,45 +369,53 @@ def _running_section(results: ValidationResults, add: Callable[[str], None],
     add(_table(["trial", "condition", "IC matched", "TO matched", "IC bias ms", "IC MAE ms",
                 "TO bias ms", "TO MAE ms", "ref contact ms", "contact error ms"], rows))
     add("")
-    if cv_trials:
-        add("### Sensitivity and leave-one-condition-out check")
+    if not cv_trials:
+        return
+    add("### Sensitivity and leave-one-condition-out check")
+    add("")
+    add("The one parameter fitted on these trials is `to_pulse_width` (contact pulses are "
+        "wider at the base than the half-sine of the spring-mass model). Against the "
+        "reference, everything else default:")
+    add("")
+    rows = []
+    for w in (1.0, 1.03, 1.05, 1.07, 1.1):
+        cfg = replace(results.running, to_pulse_width=w)
+        g = summarise([evaluate_trial(t, running=cfg) for t in cv_trials], f"{w:g}")
+        assert g.to is not None
+        rows.append([g.label, _pct(g.to.recall), _ms(g.to.bias_s), _ms(g.to.mae_s),
+                     _ms(g.contact_bias_s), _ms(g.contact_rmse_s),
+                     _ms(g.trial_mean_contact_max_abs_s)])
+    add(_table(["pulse width", "TO recall %", "TO bias ms", "TO MAE ms", "contact bias ms",
+                "contact RMSE ms", "worst trial-mean ms"], rows))
+    add("")
+    if checks is None:
+        return
+    for label, key in (("slope", "slope"), ("speed", "speed")):
+        cv = checks.running.get(key)
+        if cv is None:
+            continue
+        add(f"Leave one {label} out: `to_pulse_width` fitted on the other {label}s, scored "
+            "on the held-out one.")
         add("")
-        add("The one parameter fitted on these trials is `to_pulse_width` (contact pulses are "
-            "wider at the base than the half-sine of the spring-mass model). Against the "
-            "reference, everything else default:")
+        rows = [[g.label, f"{w:g}", _ms(g.ic.mae_s), _ms(g.to.mae_s) if g.to else "–",
+                 _ms(g.contact_bias_s), _ms(g.contact_rmse_s),
+                 _ms(g.trial_mean_contact_max_abs_s)]
+                for g, w in zip(cv.held_out, cv.pulse_width, strict=True)]
+        p = cv.pooled
+        rows.append(["**pooled**", "", _ms(p.ic.mae_s), _ms(p.to.mae_s) if p.to else "–",
+                     _ms(p.contact_bias_s), _ms(p.contact_rmse_s),
+                     _ms(p.trial_mean_contact_max_abs_s)])
+        rows.append(["in-sample (defaults)", f"{results.running.to_pulse_width:g}",
+                     _ms(overall.ic.mae_s), _ms(overall.to.mae_s) if overall.to else "–",
+                     _ms(overall.contact_bias_s), _ms(overall.contact_rmse_s),
+                     _ms(overall.trial_mean_contact_max_abs_s)])
+        add(_table([f"held-out {label}", "fitted pulse width", "IC MAE ms", "TO MAE ms",
+                    "contact bias ms", "contact RMSE ms", "worst trial-mean ms"], rows))
         add("")
-        from imurun.validation.evaluate import evaluate_trial
-
-        rows = []
-        for w in (1.0, 1.03, 1.05, 1.07, 1.1):
-            cfg = replace(results.running, to_pulse_width=w)
-            g = summarise([evaluate_trial(t, running=cfg) for t in cv_trials], f"{w:g}")
-            assert g.to is not None
-            rows.append([g.label, _pct(g.to.recall), _ms(g.to.bias_s), _ms(g.to.mae_s),
-                         _ms(g.contact_bias_s), _ms(g.contact_rmse_s),
-                         _ms(g.trial_mean_contact_max_abs_s)])
-        add(_table(["pulse width", "TO recall %", "TO bias ms", "TO MAE ms", "contact bias ms",
-                    "contact RMSE ms", "worst trial-mean ms"], rows))
-        add("")
-        for label, key in (("slope", lambda t: f"{t.condition.slope_pct:+g} %"),
-                           ("speed", lambda t: f"{t.condition.speed_ms:g} m/s")):
-            cv = cross_validate_running(cv_trials, key, base=results.running)
-            add(f"Leave one {label} out: `to_pulse_width` fitted on the other {label}s, scored "
-                "on the held-out one.")
-            add("")
-            rows = [[g.label, f"{w:g}", _ms(g.ic.mae_s), _ms(g.to.mae_s) if g.to else "–",
-                     _ms(g.contact_rmse_s), _ms(g.trial_mean_contact_max_abs_s)]
-                    for g, w in zip(cv.held_out, cv.pulse_width, strict=True)]
-            p = cv.pooled
-            rows.append(["**pooled**", "", _ms(p.ic.mae_s), _ms(p.to.mae_s) if p.to else "–",
-                         _ms(p.contact_rmse_s), _ms(p.trial_mean_contact_max_abs_s)])
-            add(_table([f"held-out {label}", "fitted pulse width", "IC MAE ms",
-                        "TO MAE ms", "contact RMSE ms", "worst trial-mean ms"], rows))
-            add("")
 
 
 def _walking_section(results: ValidationResults, names: Sequence[str],
-                     add: Callable[[str], None]) -> None:
+                     add: Callable[[str], None], checks: CrossChecks | None = None) -> None:
     add("## Walking: initial contacts and sides")
     add("")
     head = ["group", "trials", *_EV_HEAD, "straight F1 %", "turn F1 %", "L/R %", "L/R n"]
@@ -333,6 +426,23 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
 
     add(_table(head, [row(results.summary(n)) for n in names]))
     add("")
+    add("Where the missed reference ICs are (a turn window of the reference; the first or the "
+        "last IC of an evaluation window, i.e. the first step of a walk or the step that "
+        "closes it; anywhere else), and the false detections in turns:")
+    add("")
+    rows = []
+    for n in names:
+        rs = results.by_dataset(n)
+        m = np.sum([r.missed_at for r in rs], axis=0)
+        s = results.summary(n)
+        fp_turn = sum(r.turn_counts[1] for r in rs)
+        rows.append([n, str(s.ic.n_ref), str(s.ic.fn), str(m[0]), str(m[1]), str(m[2]),
+                     str(m[3]), str(s.ic.fp), str(fp_turn)])
+    add(_table(["data set", "ref ICs", "missed", "in turns", "first of a walk",
+                "closing step", "elsewhere", "false detections", "of them in turns"], rows))
+    add("")
+    if checks is not None and checks.walking:
+        _walking_cv(results, names, add, checks)
     if "mobgap_lab" in names:
         add("mobgap_lab by participant and test:")
         add("")
@@ -370,6 +480,66 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
         add("")
 
 
+def _walking_cv(results: ValidationResults, names: Sequence[str], add: Callable[[str], None],
+                checks: CrossChecks) -> None:
+    add("### Cross-validation and the references' definitions of IC")
+    add("")
+    add("The walking IC is a weighted mean of two trunk markers, the steepest rise of the "
+        "vertical acceleration (loading) and the peak of the forward acceleration (Zijlstra & "
+        "Hof 2003); the weight `ic_rise_weight` was chosen on these data, and a constant "
+        "offset could be added (`ic_offset_s`). Each is refitted without the held-out group "
+        "(the weight: lowest IC mean absolute error on the grid "
+        f"{', '.join(f'{w:g}' for w in _rise_grid())}; the offset: minus the median error), "
+        "then the group is scored:")
+    add("")
+    rows = []
+    for n in names:
+        s = results.summary(n)
+        rows.append(["in-sample (defaults)", n, f"{results.walking.ic_rise_weight:g}",
+                     _ms(results.walking.ic_offset_s, 0), _pct(s.ic.f1), _ms(s.ic.bias_s),
+                     _ms(s.ic.mae_s), _pct(s.side_accuracy)])
+    for label, wcv in checks.walking.items():
+        group, _, extra = label.partition(" + ")
+        what = "weight and offset refitted" if extra else "weight refitted"
+        for g in wcv.pooled:
+            ws, os_ = list(wcv.rise_weight), list(wcv.offset_s)
+            if group == "data set":  # the values fitted without this data set
+                k = wcv.groups.index(g.label)
+                ws, os_ = [ws[k]], [os_[k]]
+            wtxt = f"{min(ws):g}" if min(ws) == max(ws) else f"{min(ws):g}–{max(ws):g}"
+            otxt = (_ms(min(os_), 0) if min(os_) == max(os_)
+                    else f"{_ms(min(os_), 0)} to {_ms(max(os_), 0)}")
+            rows.append([f"leave one {group} out, {what}", g.label, wtxt, otxt,
+                         _pct(g.ic.f1), _ms(g.ic.bias_s), _ms(g.ic.mae_s),
+                         _pct(g.side_accuracy)])
+    add(_table(["check", "scored data set", "fitted weight", "fitted offset ms", "F1 %",
+                "bias ms", "MAE ms", "L/R %"], rows))
+    add("")
+    across = [checks.walking[k] for k in ("data set", "data set + offset")
+              if k in checks.walking]
+    if across and all(len(c.groups) == 2 for c in across):
+        worse = all(g.ic.mae_s > results.summary(g.label).ic.mae_s
+                    for c in across for g in c.pooled)
+        if worse:
+            add("Fitted on one reference and scored on the other, the refitted weight (and "
+                "offset) make the other reference worse than the defaults: the foot-sensor "
+                "events of voisard_ipol sit on the forward peak of the trunk, the INDIP events "
+                "of mobgap_lab (foot sensors and pressure insoles) nearer the vertical loading "
+                "rise. That difference lies in the references' definitions of IC and is not a "
+                "constant, so the default weight stays the compromise between them and no "
+                "offset is added.")
+        else:
+            add("Fitted on one reference and scored on the other, the refitted values do not "
+                "make both references worse; see the table.")
+        add("")
+
+
+def _rise_grid() -> tuple[float, ...]:
+    from imurun.validation.evaluate import RISE_WEIGHT_GRID
+
+    return RISE_WEIGHT_GRID
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: write the markdown report."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -393,7 +563,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             runtime = synthetic_runtime_s(root=root)
     except DatasetNotFoundError:
         pass
-    text = render(results, runtime=runtime, cv_trials=cv_trials)
+    walking_trials: list[Trial] = []
+    for name in ("mobgap_lab", "voisard_ipol"):
+        try:
+            walking_trials += load_dataset(name, root)
+        except DatasetNotFoundError:
+            pass
+    checks = cross_checks(results, cv_trials, walking_trials)
+    text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks)
+    print(_targets_table(results, checks))
     if not args.no_signal_core:
         from imurun.validation.signal_core import main_section
 
