@@ -33,6 +33,7 @@ from tests.report_support import (
     analysis_doc,
     check_page,
     simulated_runs,
+    watch_fit,
 )
 
 NAME = '<script>alert("owned")</script> Ana'
@@ -231,3 +232,18 @@ def test_a_bad_analysis_file_is_a_file_error(tmp_path: Path,
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 3
     assert all(e.startswith("imurun: error: ") and "not an imurun analysis" in e for e in err)
+
+
+def test_a_watch_file_brings_distance_pace_and_heart_rate(library: Path, tmp_path: Path) -> None:
+    from imurun.store.attach import attach_watch_fit
+
+    with Library.open(library) as lib:
+        run = lib.runs()[0]
+        assert run.start_unix_s is not None
+        attach_watch_fit(lib, run, watch_fit(tmp_path / "w.fit", run.start_unix_s, 150,
+                                             speed_mps=3.2))
+        page = write_run_report(lib, run, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Distance (watch)" in page
+    assert "0.48" in page  # km: 149 s at 3.2 m/s
+    assert "5:13" in page  # min/km at 3.2 m/s
+    assert "Heart rate (watch)" in page

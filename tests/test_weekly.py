@@ -37,6 +37,7 @@ from tests.report_support import (
     History,
     analysis_doc,
     check_page,
+    watch_fit,
 )
 
 W47 = IsoWeek(2026, 47)
@@ -216,6 +217,27 @@ def test_form_medians_against_the_baseline(summary: WeeklySummary) -> None:
         3, 3, 2, "strongly_raised")
     lossy = next(x for x in summary.athletes if x.name == "Lossy")
     assert (lossy.runs, lossy.runs_analysed, lossy.quality.runs_failed) == (2, 1, 1)
+
+
+def test_distance_from_watch_files_is_summed_and_preferred_for_spikes(tmp_path: Path) -> None:
+    from imurun.store.attach import attach_watch_fit
+
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k, (t, s) in enumerate(((M - 10 * DAY_S, 40), (M, 60))):
+            run = h.run("Watched", t, analysis_doc(running_s=1800), device=0xAB, seconds=s)
+            attach_watch_fit(lib, run, watch_fit(tmp_path / f"w{k}.fit", t, s))
+        week = weekly_summary(lib, W47)
+    a = week.athletes[0]
+    assert a.distance_m == pytest.approx(3.2 * 59)
+    assert a.distance_runs == 1
+    # by running time the two runs are equal; by distance the second is 51 % longer
+    assert a.spike.measure == "distance"
+    assert a.spike.pct == pytest.approx(100 * (59 / 39 - 1), abs=0.1)
+    assert a.spike.category == "moderate"
+    page = render_html(week)
+    assert "<th class=num>distance</th>" in page
+    assert "0.2 km" in page
 
 
 def test_athlete_filter(team: Path) -> None:

@@ -253,8 +253,7 @@ def _summary(result: RunAnalysis, c: ReportContext) -> str:
 
 
 def _pace(speed_mps: float) -> str:
-    sec = 1000.0 / speed_mps
-    m, s = divmod(int(round(sec)), 60)
+    m, s = divmod(math.floor(1000.0 / speed_mps + 0.5), 60)  # half a second rounds up
     return f"{m}:{s:02d}"
 
 
