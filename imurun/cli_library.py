@@ -140,9 +140,8 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
         if getattr(a, "report", True):
             from imurun.report.run_report import write_reports
 
-            stored = {r.id for r in out.stored}
-            reports = write_reports(lib, [x.run for x in out.analysed
-                                          if x.ok and x.run.id in stored],
+            # every run this sync analysed: the new ones and any an interrupted sync left
+            reports = write_reports(lib, [x.run for x in out.analysed if x.ok],
                                     progress=_progress("reports"))
         _print_analysed(out.analysed, out.analysis_available, reports)
     if not report.ok:
