@@ -60,16 +60,16 @@ _DAYS = (0, 2, 5, 7, 9, 12, 14, 16, 19)  # Mon, Wed, Sat of each week
 TEAM: tuple[DemoRunner, ...] = (
     DemoRunner("Ana", "ana", 0x1D0C_5E75_0000_0A7A, 58.0, 11, {
         "profile": {"mass_kg": 58.0, "leg_length_m": 0.86},
-        "runs": _weeks(_DAYS, (8, 10, 14, 8, 10, 14, 8, 10, 14))}),
+        "runs": _weeks(_DAYS, (7, 9, 12, 7, 9, 12, 7, 9, 12))}),
     DemoRunner("Ben", "ben", 0x1D0C_5E75_0000_0BE2, 74.0, 22, {
         "profile": {"mass_kg": 74.0, "leg_length_m": 0.95, "cadence_spm": 166.0},
-        "runs": _weeks(_DAYS, (8, 10, 14, 8, 10, 14, 8, 10, 15),
+        "runs": _weeks(_DAYS, (7, 9, 12, 7, 9, 12, 7, 9, 13),
                        tuple({"drop_left_stance_deg": d} for d in
                              (7.0, 7.0, 7.2, 8.0, 8.2, 8.4, 12.0, 12.3, 12.5)))}),
     DemoRunner("Chloé", "chloe", 0x1D0C_5E75_0000_0C10, 63.0, 33, {
         "profile": {"mass_kg": 63.0, "leg_length_m": 0.88, "cadence_spm": 151.0,
                     "contact_s": 0.30, "braking_mps": 0.46},
-        "runs": _weeks(_DAYS, (8, 10, 13, 8, 10, 13, 8, 10, 28))}),
+        "runs": _weeks(_DAYS, (7, 9, 11, 7, 9, 11, 7, 9, 24))}),
 )
 
 
