@@ -333,12 +333,25 @@ class _Pipeline:
         return _Steps(ic, to, end, side, seg, cd, ic_s, to_s, end_s, fs)
 
     def _times(self, idx: FloatArray, prep: PreparedSignal) -> FloatArray:
-        """Times of fractional sample indices (any shape; NaN stays NaN)."""
+        """Times of fractional sample indices (any shape; NaN stays NaN).
+
+        ``np.interp(idx, arange(n), t_s)`` without its ``arange`` and binary searches: on an
+        integer grid the interval of ``x`` is ``floor(x)`` and the slope ``t[j + 1] - t[j]``,
+        so the same formula gives the same values.
+        """
         out = np.full(idx.shape, np.nan)
+        t = prep.t_s
+        n = t.shape[0]
         ok = np.isfinite(idx)
-        if ok.any():
-            grid = np.arange(prep.n_samples, dtype=np.float64)
-            out[ok] = np.interp(idx[ok], grid, prep.t_s)
+        if not ok.any() or n == 0:
+            return out
+        x = idx[ok]
+        j = np.clip(np.floor(x), 0, max(n - 2, 0)).astype(np.intp)
+        if n > 1:
+            inner = (t[j + 1] - t[j]) * (x - j) + t[j]
+        else:
+            inner = np.full(x.shape, t[0])
+        out[ok] = np.where(x <= 0, t[0], np.where(x >= n - 1, t[n - 1], inner))
         return out
 
     def _orientation(self, prep: PreparedSignal, mnt: Mounting) -> PelvisAngles | None:

@@ -13,10 +13,14 @@ recursion, only grouped differently, so the results agree to rounding error.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar, cast
+
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+#: Component arrays of any float precision (the batch orientation works in float32).
+_F = TypeVar("_F", bound=npt.NDArray[np.floating[Any]])
 
 __all__ = [
     "conj",
@@ -42,15 +46,14 @@ def mul(p: FloatArray, q: FloatArray) -> FloatArray:
     return np.stack(_mul4(pw, px, py, pz, qw, qx, qy, qz), axis=-1)
 
 
-def _mul4(pw: FloatArray, px: FloatArray, py: FloatArray, pz: FloatArray,
-          qw: FloatArray, qx: FloatArray, qy: FloatArray, qz: FloatArray,
-          ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    return (
+def _mul4(pw: _F, px: _F, py: _F, pz: _F, qw: _F, qx: _F, qy: _F, qz: _F,
+          ) -> tuple[_F, _F, _F, _F]:
+    return cast(tuple[_F, _F, _F, _F], (
         pw * qw - px * qx - py * qy - pz * qz,
         pw * qx + px * qw + py * qz - pz * qy,
         pw * qy - px * qz + py * qw + pz * qx,
         pw * qz + px * qy - py * qx + pz * qw,
-    )
+    ))
 
 
 def conj(q: FloatArray) -> FloatArray:

@@ -566,6 +566,21 @@ def pelvis_orientation(
     )
 
 
+#: Elements per chunk of the element-wise per-sample stages of :func:`_segment`: their
+#: temporaries then stay in cache and are recycled by the allocator instead of being fresh
+#: full-length arrays (whose page faults cost more than the arithmetic).
+_CHUNK_ELEMS = 32768
+#: Blocks per tile when :func:`_segment` moves samples between time order and its
+#: ``(block, nb)`` layout (a tile of the transposition stays in cache).
+_TILE_BLOCKS = 32
+
+
+def _row_chunks(block: int, nb: int) -> list[slice]:
+    """Slices of rows of the ``(block, nb)`` layout, about :data:`_CHUNK_ELEMS` each."""
+    rows = max(1, _CHUNK_ELEMS // max(nb, 1))
+    return [slice(r, min(r + rows, block)) for r in range(0, block, rows)]
+
+
 def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: FloatArray,
              s: OrientationSettings) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """One segment, batch. Returns yaw, obliquity, tilt (rad), gyro bias and offset/g (sensor).
@@ -578,41 +593,64 @@ def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: Floa
     products, and the per-sample correction ``K(t) ⊗ P_b`` is interpolated from three
     block-level products (quaternion products are linear, so interpolating before or after
     multiplying by the block prefix ``P_b`` is the same). Angles use homogeneous formulas, so
-    the interpolated quaternions need no normalisation.
+    the interpolated quaternions need no normalisation. Element-wise stages run a few rows at
+    a time (:func:`_row_chunks`); every sample gets the same arithmetic as in one pass.
     """
     n = gyr.shape[0]
     dt = 1.0 / fs
     nb = -(-n // block)
     m = nb * block
+    full = n // block  # complete blocks
+    last = n - (nb - 1) * block  # samples in the last block
+    chunks = _row_chunks(block, nb)
     # body-frame signals, position-major layout (block, nb); padding is masked below
     # (per-sample work in float32: its rounding, ~1e-7 rad per product and ~1e-5 rad over a
     # block, is far below the sensor's noise; block-level quantities are float64)
-    def lay(x: FloatArray) -> list[FloatArray]:
-        sf = np.zeros((3, m), dtype=_WORK)
-        sf[:, :n] = x.T
-        r = r_sb.astype(_WORK)
-        return [np.ascontiguousarray((r[i, 0] * sf[0] + r[i, 1] * sf[1] + r[i, 2] * sf[2])
-                                     .reshape(nb, block).T) for i in range(3)]
+    r32 = r_sb.astype(_WORK)
+
+    def lay(x: FloatArray) -> list[npt.NDArray[np.float32]]:
+        out = [np.zeros((block, nb), dtype=_WORK) for _ in range(3)]
+        x3 = x[:full * block].reshape(full, block, 3)
+        t = np.empty((3, block, _TILE_BLOCKS), dtype=_WORK)
+        for c0 in range(0, full, _TILE_BLOCKS):  # a few blocks at a time: cache-friendly
+            c1 = min(c0 + _TILE_BLOCKS, full)
+            tk = t[:, :, :c1 - c0]
+            tk[...] = x3[c0:c1].transpose(2, 1, 0)  # (axis, position, block), float32
+            for i in range(3):
+                o = tk[0] * r32[i, 0]
+                o += tk[1] * r32[i, 1]
+                o += tk[2] * r32[i, 2]
+                out[i][:, c0:c1] = o
+        if full < nb:
+            tl = x[full * block:].astype(_WORK)
+            for i in range(3):
+                o = tl[:, 0] * r32[i, 0]
+                o += tl[:, 1] * r32[i, 1]
+                o += tl[:, 2] * r32[i, 2]
+                out[i][:last, full] = o
+        return out
     w = lay(gyr)
     f = lay(acc)
-    # rate of the previous sample (row 0 takes the last row of the previous block)
-    wp = []
-    for c in w:
-        p = np.empty_like(c)
-        p[1:] = c[:-1]
-        p[0, 1:] = c[-1, :-1]
-        p[0, 0] = c[0, 0]
-        wp.append(p)
+    # rotation vector of every sample interval (trapezoid + coning), with the rate of the
+    # previous sample (row 0 takes the last row of the previous block; sample 0 itself)
     h, k12 = _WORK(0.5 * dt), _WORK(dt * dt / 12.0)
-    tx = h * (wp[0] + w[0]) + k12 * (wp[1] * w[2] - wp[2] * w[1])
-    ty = h * (wp[1] + w[1]) + k12 * (wp[2] * w[0] - wp[0] * w[2])
-    tz = h * (wp[2] + w[2]) + k12 * (wp[0] * w[1] - wp[1] * w[0])
+    row0_prev = [np.concatenate((c[0, :1], c[-1, :-1])) for c in w]
+    tx, ty, tz = (np.empty((block, nb), dtype=_WORK) for _ in range(3))
+    for sl in chunks:
+        if sl.start == 0:
+            a0, a1, a2 = (np.concatenate((p[None, :], c[:sl.stop - 1])) for p, c in
+                          zip(row0_prev, w, strict=True))
+        else:
+            a0, a1, a2 = (c[sl.start - 1:sl.stop - 1] for c in w)
+        b0, b1, b2 = (c[sl] for c in w)
+        tx[sl] = h * (a0 + b0) + k12 * (a1 * b2 - a2 * b1)
+        ty[sl] = h * (a1 + b1) + k12 * (a2 * b0 - a0 * b2)
+        tz[sl] = h * (a2 + b2) + k12 * (a0 * b1 - a1 * b0)
     tx[0, 0] = ty[0, 0] = tz[0, 0] = 0.0  # sample 0: identity
     if n < m:  # padding: identity increments
-        last = n - (nb - 1) * block
         tx[last:, -1] = ty[last:, -1] = tz[last:, -1] = 0.0
-    qw, qx, qy, qz = _rotvec_to_quat(tx, ty, tz)
-    del tx, ty, tz, wp
+    qw = _rotvec_to_quat_inplace(tx, ty, tz, chunks)
+    qx, qy, qz = tx, ty, tz
     # local prefix products inside each block (sequential over positions, vectorised over blocks)
     for j in range(1, block):
         qw[j], qx[j], qy[j], qz[j] = _quat._mul4(qw[j - 1], qx[j - 1], qy[j - 1], qz[j - 1],
@@ -623,30 +661,44 @@ def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: Floa
     p_b = np.concatenate([[[1.0, 0.0, 0.0, 0.0]], pref[:-1]], axis=0)  # (nb, 4) block prefix
     # block statistics from the local products
     counts = np.full(nb, float(block))
-    counts[-1] = n - (nb - 1) * block
-    valid = None
-    if n < m:
-        valid = (np.arange(block)[:, None] < counts[None, :]).astype(_WORK)
-    def bmean(x: FloatArray) -> FloatArray:
-        xs = x if valid is None else x * valid
-        return np.asarray(xs.sum(axis=0, dtype=np.float64) / counts, dtype=np.float64)
+    counts[-1] = last
+
+    def bmean(x: npt.NDArray[np.float32]) -> FloatArray:
+        # column sums run down the rows in order (numpy's axis-0 reduction); the padded rows
+        # of the last block do not count
+        tot = x.sum(axis=0, dtype=np.float64)
+        if n < m:
+            tot[-1] = np.add.accumulate(x[:last, -1], dtype=np.float64)[-1]
+        return np.asarray(tot / counts, dtype=np.float64)
     lam_mean = np.stack([bmean(qw), bmean(qx), bmean(qy), bmean(qz)], axis=-1)
-    # specific force rotated by the local products: v + 2w(u×v) + 2u×(u×v)
     ax, ay, az = f
-    two = _WORK(2.0)
-    cx = two * (qy * az - qz * ay)
-    cy = two * (qz * ax - qx * az)
-    cz = two * (qx * ay - qy * ax)
-    f_loc = np.stack([bmean(ax + qw * cx + (qy * cz - qz * cy)),
-                      bmean(ay + qw * cy + (qz * cx - qx * cz)),
-                      bmean(az + qw * cz + (qx * cy - qy * cx))], axis=-1)
-    del cx, cy, cz
-    f_w = _quat.rotate(p_b, f_loc)
     w_mean = np.stack([bmean(c) for c in w], axis=-1)
-    w_sq = bmean(w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
-    f_sq = bmean(ax * ax + ay * ay + az * az)
-    t_c = ((np.arange(nb) * block) + 0.5 * (counts - 1.0)) / fs
     f_mean = np.stack([bmean(ax), bmean(ay), bmean(az)], axis=-1)
+    # squared norms, then the specific force rotated by the local products,
+    # v + 2w(u×v) + 2u×(u×v), written over the body-frame signals (no longer needed)
+    two = _WORK(2.0)
+    w_sq_s = np.empty((block, nb), dtype=_WORK)
+    f_sq_s = np.empty((block, nb), dtype=_WORK)
+    for sl in chunks:
+        w0, w1, w2 = (c[sl] for c in w)
+        w_sq_s[sl] = w0 * w0 + w1 * w1 + w2 * w2
+        x_, y_, z_ = ax[sl], ay[sl], az[sl]
+        f_sq_s[sl] = x_ * x_ + y_ * y_ + z_ * z_
+        pw_, px_, py_, pz_ = qw[sl], qx[sl], qy[sl], qz[sl]
+        cx = two * (py_ * z_ - pz_ * y_)
+        cy = two * (pz_ * x_ - px_ * z_)
+        cz = two * (px_ * y_ - py_ * x_)
+        fx = x_ + pw_ * cx + (py_ * cz - pz_ * cy)
+        fy = y_ + pw_ * cy + (pz_ * cx - px_ * cz)
+        fz = z_ + pw_ * cz + (px_ * cy - py_ * cx)
+        ax[sl], ay[sl], az[sl] = fx, fy, fz
+    w_sq = bmean(w_sq_s)
+    f_sq = bmean(f_sq_s)
+    del w_sq_s, f_sq_s, w
+    f_loc = np.stack([bmean(ax), bmean(ay), bmean(az)], axis=-1)
+    del f, ax, ay, az
+    f_w = _quat.rotate(p_b, f_loc)
+    t_c = ((np.arange(nb) * block) + 0.5 * (counts - 1.0)) / fs
     blk = _blocks_from_means(_quat.mul(p_b, lam_mean), f_w, w_mean, w_sq, f_mean, f_sq, counts,
                              t_c, fs)
     # drift and gravity corrections (block level, body-frame bias)
@@ -662,11 +714,8 @@ def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: Floa
     t_next = t_c[np.minimum(np.arange(nb) + 1, nb - 1)]
     span_lo = np.where(t_c > t_prev, t_c - t_prev, np.inf)
     span_hi = np.where(t_next > t_c, t_next - t_c, np.inf)
+    no_prev = ~np.isfinite(span_lo)
     rows = (np.arange(block, dtype=np.float64) / fs)[:, None]
-    a_lo = np.clip((rows[:half] + (t0 - t_prev)) / span_lo, 0.0, 1.0)
-    a_lo[:, ~np.isfinite(span_lo)] = 1.0
-    a_hi = np.clip((rows[half:] + (t0 - t_c)) / span_hi, 0.0, 1.0)
-    a_lo, a_hi = a_lo.astype(_WORK), a_hi.astype(_WORK)
     # yaw relative to each block's mean yaw: small, so arctan (not arctan2) and no unwrapping;
     # the block yaws are unwrapped at block level (assumes < 180° of turn per block)
     q_ref = _quat.mul(k_mid, blk.q_mean)
@@ -675,53 +724,99 @@ def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: Floa
     rz = np.zeros((nb, 4))
     rz[:, 0], rz[:, 3] = np.cos(0.5 * psi), -np.sin(0.5 * psi)  # Rz(-psi)
     knots = [_quat.mul(rz, v).astype(_WORK) for v in (km, k0, kp)]
-    g = []
-    for i in range(4):
-        lo, mid, hi = knots[0][:, i], knots[1][:, i], knots[2][:, i]
-        c = np.empty((block, nb), dtype=_WORK)
-        c[:half] = lo + a_lo * (mid - lo)
-        c[half:] = mid + a_hi * (hi - mid)
-        g.append(c)
-    pw, px, py, pz = _quat._mul4(g[0], g[1], g[2], g[3], qw, qx, qy, qz)
-    yaw_rel, obl, tilt = _angles_h(pw, px, py, pz, small=True)
-    def back(x: FloatArray) -> FloatArray:
-        return np.asarray(x.T.reshape(-1)[:n], dtype=np.float64)
-    yaw = back(yaw_rel) + np.repeat(psi, block)[:n]
-    return yaw, back(obl), back(tilt), r_sb.T @ bias_b, r_sb.T @ beta_b
+    lo_k, mid_k, hi_k = ([np.ascontiguousarray(k[:, i]) for i in range(4)] for k in knots)
+    ang = [np.empty((block, nb), dtype=_WORK) for _ in range(3)]  # yaw - psi, obliquity, tilt
+
+    def angles_of(sl: slice, small: bool) -> bool:
+        """Angles of the rows ``sl``; ``False`` if ``small`` was requested but does not hold."""
+        g = [np.empty((sl.stop - sl.start, nb), dtype=_WORK) for _ in range(4)]
+        lo_rows = slice(sl.start, min(sl.stop, half))
+        hi_rows = slice(max(sl.start, half), sl.stop)
+        if lo_rows.stop > lo_rows.start:
+            a_lo = np.clip((rows[lo_rows] + (t0 - t_prev)) / span_lo, 0.0, 1.0)
+            a_lo[:, no_prev] = 1.0
+            a_lo = a_lo.astype(_WORK)
+            for i in range(4):
+                g[i][:lo_rows.stop - sl.start] = lo_k[i] + a_lo * (mid_k[i] - lo_k[i])
+        if hi_rows.stop > hi_rows.start:
+            a_hi = np.clip((rows[hi_rows] + (t0 - t_c)) / span_hi, 0.0, 1.0).astype(_WORK)
+            for i in range(4):
+                g[i][hi_rows.start - sl.start:] = mid_k[i] + a_hi * (hi_k[i] - mid_k[i])
+        pw, px, py, pz = _quat._mul4(g[0], g[1], g[2], g[3], qw[sl], qx[sl], qy[sl], qz[sl])
+        res = _angles_h(pw, px, py, pz, small=small, require_small=small)
+        if res is None:
+            return False
+        for dst, v in zip(ang, res, strict=True):
+            dst[sl] = v
+        return True
+
+    for sl in chunks:
+        if not angles_of(sl, small=True):
+            for sl_all in chunks:  # a yaw or tilt beyond ±90°: arctan2 everywhere, as in one pass
+                angles_of(sl_all, small=False)
+            break
+    # back to time order, float64 (the yaw plus its block's psi), a few blocks at a time
+    yaw, obl, tilt = np.empty(m), np.empty(m), np.empty(m)
+    for c0 in range(0, nb, _TILE_BLOCKS):
+        c1 = min(c0 + _TILE_BLOCKS, nb)
+        samples = slice(c0 * block, c1 * block)
+        yaw[samples].reshape(c1 - c0, block)[...] = ang[0][:, c0:c1].T + psi[c0:c1, None]
+        obl[samples].reshape(c1 - c0, block)[...] = ang[1][:, c0:c1].T
+        tilt[samples].reshape(c1 - c0, block)[...] = ang[2][:, c0:c1].T
+    yaw, obl, tilt = yaw[:n], obl[:n], tilt[:n]
+    return yaw, obl, tilt, r_sb.T @ bias_b, r_sb.T @ beta_b
 
 
-def _rotvec_to_quat(tx: FloatArray, ty: FloatArray, tz: FloatArray,
-                    ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Quaternion components of rotation vectors; Taylor series when every angle is small."""
-    a2 = tx * tx + ty * ty + tz * tz
-    if float(a2.max(initial=0.0)) < 0.05**2:  # series error < 1e-13
-        k = 0.5 + a2 * (-1.0 / 48.0 + a2 * (1.0 / 3840.0))
-        cw = 1.0 + a2 * (-1.0 / 8.0 + a2 * (1.0 / 384.0 + a2 * (-1.0 / 46080.0)))
-    else:
-        a = np.sqrt(a2)
-        small = a < 1e-4
-        safe = np.where(small, 1.0, a)
-        k = np.where(small, 0.5 - a2 / 48.0, np.sin(0.5 * safe) / safe)
-        cw = np.cos(0.5 * a)
-    return cw, tx * k, ty * k, tz * k
+def _rotvec_to_quat_inplace(tx: npt.NDArray[np.float32], ty: npt.NDArray[np.float32],
+                            tz: npt.NDArray[np.float32], chunks: list[slice],
+                            ) -> npt.NDArray[np.float32]:
+    """Quaternions of rotation vectors; ``tx, ty, tz`` become the vector part, ``w`` is returned.
+
+    Taylor series when every angle is small (series error < 1e-13), exact formulas otherwise.
+    """
+    a2 = np.empty_like(tx)
+    for sl in chunks:
+        x, y, z = tx[sl], ty[sl], tz[sl]
+        a2[sl] = x * x + y * y + z * z
+    series = float(a2.max(initial=0.0)) < 0.05**2
+    cw = np.empty_like(tx)
+    for sl in chunks:
+        b2 = a2[sl]
+        if series:
+            k = 0.5 + b2 * (-1.0 / 48.0 + b2 * (1.0 / 3840.0))
+            cw[sl] = 1.0 + b2 * (-1.0 / 8.0 + b2 * (1.0 / 384.0 + b2 * (-1.0 / 46080.0)))
+        else:
+            a = np.sqrt(b2)
+            small = a < 1e-4
+            safe = np.where(small, 1.0, a)
+            k = np.where(small, 0.5 - b2 / 48.0, np.sin(0.5 * safe) / safe)
+            cw[sl] = np.cos(0.5 * a)
+        tx[sl] *= k
+        ty[sl] *= k
+        tz[sl] *= k
+    return cw
 
 
 def _angles_h(w: FloatArray, x: FloatArray, y: FloatArray, z: FloatArray, small: bool = False,
-              ) -> tuple[FloatArray, FloatArray, FloatArray]:
+              require_small: bool = False) -> tuple[FloatArray, FloatArray, FloatArray] | None:
     """z-x-y angles (rad) of body-to-world quaternions of any non-zero norm.
 
     ``small=True``: yaw and tilt are expected within ±90°, where the cosine terms are positive,
     so ``arctan`` of the ratio replaces ``arctan2`` (faster); if any sample is outside that
-    range, ``arctan2`` is used.
+    range, ``arctan2`` is used, or, with ``require_small``, ``None`` is returned.
     """
     ww, xx, yy, zz = w * w, x * x, y * y, z * z
     two = np.asarray(2.0, dtype=w.dtype)
     sy, cy = -two * (x * y - w * z), ww - xx + yy - zz
     st, ct = -two * (x * z - w * y), ww - xx - yy + zz
-    obl = np.arcsin(np.clip(two * (y * z + w * x) / (ww + xx + yy + zz), -1.0, 1.0))
     if small and bool(np.all(cy > 0)) and bool(np.all(ct > 0)):
-        return np.arctan(sy / cy), obl, np.arctan(st / ct)
-    return np.arctan2(sy, cy), obl, np.arctan2(st, ct)
+        yaw, tilt = np.arctan(sy / cy), np.arctan(st / ct)
+    elif require_small:
+        return None
+    else:
+        yaw, tilt = np.arctan2(sy, cy), np.arctan2(st, ct)
+    obl = np.arcsin(np.clip(two * (y * z + w * x) / (ww + xx + yy + zz), -1.0, 1.0))
+    return yaw, obl, tilt
 
 
 def _corrections(blk: _Blocks, s: OrientationSettings) -> tuple[FloatArray, FloatArray, FloatArray]:

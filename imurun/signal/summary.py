@@ -194,7 +194,8 @@ def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -
     """
     ok = np.isfinite(x) & (group >= 0)
     g, v = group[ok], x[ok]
-    order = np.lexsort((v, g))
+    by_value = np.argsort(v, kind="stable")
+    order = by_value[np.argsort(g[by_value], kind="stable")]  # by group, then by value
     g, v = g[order], v[order]
     out = np.full(n_groups, np.nan)
     cnt = np.bincount(g, minlength=n_groups)
