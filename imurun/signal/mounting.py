@@ -314,8 +314,9 @@ def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
     return x[a:a + k * w].reshape((k, w) + x.shape[1:])
 
 
-def _concat(parts: list[FloatArray]) -> FloatArray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+#: Windows classified together by :func:`_label_windows` (a chunk's temporaries, FFTs
+#: included, stay in cache; every window gets the same arithmetic as in one batch).
+_WINDOWS_PER_CHUNK = 64
 
 
 def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
@@ -330,40 +331,52 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
     if k == 0:
         return _Windows(np.zeros((0, 3)), *(np.zeros(0, dtype=bool),) * 4, np.zeros((0, 3)),
                         np.zeros(0, dtype=np.intp), st)
-    live = [(a, c) for (a, _), c in zip(segs, counts, strict=True) if c]
-    fw = [_window_view(acc, a, c, w) for a, c in live]  # (c, w, 3) each
-    # |f| of every sample: one pass over contiguous rows instead of a strided axis-2 norm
-    fn = _concat([np.sqrt(np.einsum("kwi,kwi->kw", f, f)) for f in fw])
-    mean_f = _concat([np.einsum("kwi->ki", f) for f in fw]) / w
-    sd = fn.std(axis=1)
+    lo = max(int(s.step_period_s[0] * fs), 1)
+    hi = min(int(s.step_period_s[1] * fs), w - 2)
+    # lags up to hi + 1 are needed: zero padding to w + hi + 1 samples keeps them free of
+    # circular wrap-around (a fast FFT length at least that long)
+    nfft = next_fast_len(w + hi + 1, real=True)
+    mean_f = np.empty((k, 3))
+    sd = np.empty(k)
+    lag = np.empty(k, dtype=np.intp)
+    peak = np.empty(k)
+    p95_g = np.empty(k)
+    first_window = 0
+    for (a, _), c in zip(segs, counts, strict=True):
+        fw = _window_view(acc, a, c, w)  # (c, w, 3)
+        for j0 in range(0, c, _WINDOWS_PER_CHUNK):
+            f = fw[j0:j0 + _WINDOWS_PER_CHUNK]
+            o = slice(first_window + j0, first_window + j0 + f.shape[0])
+            fn = np.sqrt(np.einsum("kwi,kwi->kw", f, f))  # |f| of every sample
+            mean_f[o] = np.einsum("kwi->ki", f) / w
+            sd[o] = fn.std(axis=1)
+            # periodicity of |f|: normalised autocorrelation via FFT, peak within the step
+            # periods
+            x = fn - fn.mean(axis=1, keepdims=True)
+            spec = np.fft.rfft(x, n=nfft, axis=1)
+            ac = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=1)[:, :hi + 2]
+            ac = ac / np.maximum(ac[:, :1], 1e-12)
+            # the step is the *first* strong local maximum: with left/right asymmetry the
+            # stride lag (two steps) can be slightly higher, and running strides fall inside
+            # the search range
+            mid = ac[:, lo:hi + 1]
+            is_max = (mid >= ac[:, lo - 1:hi]) & (mid >= ac[:, lo + 1:hi + 2])
+            best = np.where(is_max, mid, -np.inf).max(axis=1)
+            strong = is_max & (mid >= 0.7 * best[:, None])
+            first = np.where(strong.any(axis=1), np.argmax(strong, axis=1),
+                             np.argmax(mid, axis=1))
+            lag[o] = lo + first
+            peak[o] = ac[np.arange(f.shape[0]), lo + first]
+            p95_g[o] = np.percentile(fn, 95, axis=1) / G_MS2
+        first_window += c
     quiet = (sd < s.quiet_acc_std_ms2) & (
         np.abs(np.linalg.norm(mean_f, axis=1) - G_MS2) < s.quiet_g_tolerance_ms2)
     if gyr is not None and quiet.any():  # the gyroscope only confirms the quiet candidates
         cand = np.flatnonzero(quiet)
         gw = gyr[st[cand, None] + np.arange(w)[None, :]]  # (c, w, 3), few windows
         quiet[cand] = np.sqrt(np.einsum("kwi,kwi->kw", gw, gw)).mean(axis=1) < s.quiet_gyr_rads
-    # periodicity of |f|: normalised autocorrelation via FFT, peak within the step periods
-    lo = max(int(s.step_period_s[0] * fs), 1)
-    hi = min(int(s.step_period_s[1] * fs), w - 2)
-    x = fn - fn.mean(axis=1, keepdims=True)
-    # lags up to hi + 1 are needed: zero padding to w + hi + 1 samples keeps them free of
-    # circular wrap-around (a fast FFT length at least that long)
-    nfft = next_fast_len(w + hi + 1, real=True)
-    spec = np.fft.rfft(x, n=nfft, axis=1)
-    ac = np.fft.irfft(spec.real**2 + spec.imag**2, n=nfft, axis=1)[:, :hi + 2]
-    ac = ac / np.maximum(ac[:, :1], 1e-12)
-    # the step is the *first* strong local maximum: with left/right asymmetry the stride lag
-    # (two steps) can be slightly higher, and running strides fall inside the search range
-    mid = ac[:, lo:hi + 1]
-    is_max = (mid >= ac[:, lo - 1:hi]) & (mid >= ac[:, lo + 1:hi + 2])
-    best = np.where(is_max, mid, -np.inf).max(axis=1)
-    strong = is_max & (mid >= 0.7 * best[:, None])
-    first = np.where(strong.any(axis=1), np.argmax(strong, axis=1), np.argmax(mid, axis=1))
-    lag = lo + first
-    peak = ac[np.arange(k), lag]
     step_s = lag / fs
     loco = (peak > s.min_periodicity) & (sd > s.min_locomotion_std_ms2)
-    p95_g = np.percentile(fn, 95, axis=1) / G_MS2
     running = loco & (step_s < s.running_max_step_s) & (p95_g > s.running_min_peak_g)
     walking = loco & ~running & (step_s >= s.walking_min_step_s)
     return _Windows(mean_f, quiet, running, walking, loco, np.zeros((k, 3)),

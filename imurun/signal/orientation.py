@@ -536,7 +536,8 @@ def pelvis_orientation(
     segs = normalise_segments(segments, n)
     block = max(int(round(s.block_s * fs)), 1)
     sos = _heading_sos(s, fs)
-    out = np.full((5, n), np.nan)
+    out = np.empty((5, n))  # degrees: tilt, obliquity, rotation, yaw, heading
+    done = 0  # samples before this one are written
     used: list[tuple[int, int]] = []
     biases: list[FloatArray] = []
     offsets: list[FloatArray] = []
@@ -547,17 +548,20 @@ def pelvis_orientation(
         if not (np.all(np.isfinite(sa)) and np.all(np.isfinite(sg))):
             raise SignalError(f"non-finite samples inside segment ({a}, {b}); split the "
                               "recording into segments around them")
-        yaw_u, obl, tilt, bias, beta = _segment(sa, sg, fs, block, r_sb, s)
+        out[:, done:a] = np.nan
+        dst = out[:, a:b]
+        bias, beta = _segment_into(sa, sg, fs, block, r_sb, s, dst, RAD2DEG)  # yaw: radians
+        yaw_u = dst[3]
         head = _heading(yaw_u, sos)
-        out[0, a:b] = tilt
-        out[1, a:b] = obl
-        out[2, a:b] = yaw_u - head
-        out[3, a:b] = yaw_u
-        out[4, a:b] = head
+        np.subtract(yaw_u, head, out=dst[2])
+        dst[2] *= RAD2DEG
+        np.multiply(head, RAD2DEG, out=dst[4])
+        yaw_u *= RAD2DEG
+        done = b
         used.append((a, b))
         biases.append(bias)
         offsets.append(beta * G_MS2)
-    out *= RAD2DEG
+    out[:, done:] = np.nan
     return PelvisAngles(
         tilt_deg=out[0], obliquity_deg=out[1], rotation_deg=out[2], yaw_deg=out[3],
         heading_deg=out[4], fs_hz=fs, reference=reference, segments=tuple(used),
@@ -584,6 +588,22 @@ def _row_chunks(block: int, nb: int) -> list[slice]:
 def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: FloatArray,
              s: OrientationSettings) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
     """One segment, batch. Returns yaw, obliquity, tilt (rad), gyro bias and offset/g (sensor).
+
+    :func:`_segment_into` with arrays of its own.
+    """
+    dst = np.empty((5, gyr.shape[0]))
+    bias, beta = _segment_into(acc, gyr, fs, block, r_sb, s, dst, 1.0)
+    return dst[3], dst[1], dst[0], bias, beta
+
+
+def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: FloatArray,
+                  s: OrientationSettings, dst: FloatArray, angle_scale: float,
+                  ) -> tuple[FloatArray, FloatArray]:
+    """One segment, batch. Returns the gyro bias and offset/g (sensor frame).
+
+    Writes into ``dst`` (``(5, n)``, rows as :class:`PelvisAngles`) tilt and obliquity times
+    ``angle_scale`` (radians times :data:`RAD2DEG` are degrees) in rows 0 and 1, and the
+    unwrapped yaw in *radians* in row 3 (the caller derives the heading and rotation from it).
 
     Same maths as the generic path used by the stream (:func:`_strapdown`,
     :func:`_block_stats`, :func:`_angles`), arranged for speed: the signals are first rotated
@@ -755,16 +775,24 @@ def _segment(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb: Floa
             for sl_all in chunks:  # a yaw or tilt beyond ±90°: arctan2 everywhere, as in one pass
                 angles_of(sl_all, small=False)
             break
-    # back to time order, float64 (the yaw plus its block's psi), a few blocks at a time
-    yaw, obl, tilt = np.empty(m), np.empty(m), np.empty(m)
-    for c0 in range(0, nb, _TILE_BLOCKS):
-        c1 = min(c0 + _TILE_BLOCKS, nb)
+    # back to time order in float64, a few blocks at a time: tilt and obliquity in degrees,
+    # the yaw in radians (plus its block's psi)
+    for c0 in range(0, full, _TILE_BLOCKS):  # complete blocks
+        c1 = min(c0 + _TILE_BLOCKS, full)
         samples = slice(c0 * block, c1 * block)
-        yaw[samples].reshape(c1 - c0, block)[...] = ang[0][:, c0:c1].T + psi[c0:c1, None]
-        obl[samples].reshape(c1 - c0, block)[...] = ang[1][:, c0:c1].T
-        tilt[samples].reshape(c1 - c0, block)[...] = ang[2][:, c0:c1].T
-    yaw, obl, tilt = yaw[:n], obl[:n], tilt[:n]
-    return yaw, obl, tilt, r_sb.T @ bias_b, r_sb.T @ beta_b
+        cols = (c1 - c0, block)
+        np.add(ang[0][:, c0:c1].T, psi[c0:c1, None], out=dst[3, samples].reshape(cols))
+        np.multiply(ang[1][:, c0:c1].T, angle_scale, out=dst[1, samples].reshape(cols),
+                    dtype=np.float64)
+        np.multiply(ang[2][:, c0:c1].T, angle_scale, out=dst[0, samples].reshape(cols),
+                    dtype=np.float64)
+    if full < nb:  # the last, incomplete block
+        np.add(ang[0][:last, full], psi[full], out=dst[3, full * block:], dtype=np.float64)
+        np.multiply(ang[1][:last, full], angle_scale, out=dst[1, full * block:],
+                    dtype=np.float64)
+        np.multiply(ang[2][:last, full], angle_scale, out=dst[0, full * block:],
+                    dtype=np.float64)
+    return r_sb.T @ bias_b, r_sb.T @ beta_b
 
 
 def _rotvec_to_quat_inplace(tx: npt.NDArray[np.float32], ty: npt.NDArray[np.float32],
