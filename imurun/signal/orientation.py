@@ -628,8 +628,11 @@ def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb:
     # block, is far below the sensor's noise; block-level quantities are float64)
     r32 = r_sb.astype(_WORK)
 
-    def lay(x: FloatArray) -> list[npt.NDArray[np.float32]]:
-        out = [np.zeros((block, nb), dtype=_WORK) for _ in range(3)]
+    # per-sample planes are allocated a few at a time: one allocation of several MB is backed
+    # by huge pages, where each plane on its own would take thousands of page faults
+    planes = np.zeros((6, block, nb), dtype=_WORK)  # body-frame gyroscope, specific force
+
+    def lay(x: FloatArray, out: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
         x3 = x[:full * block].reshape(full, block, 3)
         t = np.empty((3, block, _TILE_BLOCKS), dtype=_WORK)
         for c0 in range(0, full, _TILE_BLOCKS):  # a few blocks at a time: cache-friendly
@@ -648,14 +651,14 @@ def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb:
                 o += tl[:, 1] * r32[i, 1]
                 o += tl[:, 2] * r32[i, 2]
                 out[i][:last, full] = o
-        return out
-    w = lay(gyr)
-    f = lay(acc)
+        return list(out)
+    w = lay(gyr, planes[:3])
+    f = lay(acc, planes[3:])
     # rotation vector of every sample interval (trapezoid + coning), with the rate of the
     # previous sample (row 0 takes the last row of the previous block; sample 0 itself)
     h, k12 = _WORK(0.5 * dt), _WORK(dt * dt / 12.0)
     row0_prev = [np.concatenate((c[0, :1], c[-1, :-1])) for c in w]
-    tx, ty, tz = (np.empty((block, nb), dtype=_WORK) for _ in range(3))
+    tx, ty, tz = np.empty((3, block, nb), dtype=_WORK)
     for sl in chunks:
         if sl.start == 0:
             a0, a1, a2 = (np.concatenate((p[None, :], c[:sl.stop - 1])) for p, c in
@@ -697,8 +700,7 @@ def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb:
     # squared norms, then the specific force rotated by the local products,
     # v + 2w(u×v) + 2u×(u×v), written over the body-frame signals (no longer needed)
     two = _WORK(2.0)
-    w_sq_s = np.empty((block, nb), dtype=_WORK)
-    f_sq_s = np.empty((block, nb), dtype=_WORK)
+    w_sq_s, f_sq_s = np.empty((2, block, nb), dtype=_WORK)
     for sl in chunks:
         w0, w1, w2 = (c[sl] for c in w)
         w_sq_s[sl] = w0 * w0 + w1 * w1 + w2 * w2
@@ -716,7 +718,7 @@ def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb:
     f_sq = bmean(f_sq_s)
     del w_sq_s, f_sq_s, w
     f_loc = np.stack([bmean(ax), bmean(ay), bmean(az)], axis=-1)
-    del f, ax, ay, az
+    del f, ax, ay, az, planes
     f_w = _quat.rotate(p_b, f_loc)
     t_c = ((np.arange(nb) * block) + 0.5 * (counts - 1.0)) / fs
     blk = _blocks_from_means(_quat.mul(p_b, lam_mean), f_w, w_mean, w_sq, f_mean, f_sq, counts,
@@ -745,7 +747,7 @@ def _segment_into(acc: FloatArray, gyr: FloatArray, fs: float, block: int, r_sb:
     rz[:, 0], rz[:, 3] = np.cos(0.5 * psi), -np.sin(0.5 * psi)  # Rz(-psi)
     knots = [_quat.mul(rz, v).astype(_WORK) for v in (km, k0, kp)]
     lo_k, mid_k, hi_k = ([np.ascontiguousarray(k[:, i]) for i in range(4)] for k in knots)
-    ang = [np.empty((block, nb), dtype=_WORK) for _ in range(3)]  # yaw - psi, obliquity, tilt
+    ang = np.empty((3, block, nb), dtype=_WORK)  # yaw - psi, obliquity, tilt
 
     def angles_of(sl: slice, small: bool) -> bool:
         """Angles of the rows ``sl``; ``False`` if ``small`` was requested but does not hold."""
@@ -807,9 +809,9 @@ def _rotvec_to_quat_inplace(tx: npt.NDArray[np.float32], ty: npt.NDArray[np.floa
         x, y, z = tx[sl], ty[sl], tz[sl]
         a2[sl] = x * x + y * y + z * z
     series = float(a2.max(initial=0.0)) < 0.05**2
-    cw = np.empty_like(tx)
+    cw = a2  # each chunk of the squared angles is read before its cosines replace it
     for sl in chunks:
-        b2 = a2[sl]
+        b2 = a2[sl].copy()
         if series:
             k = 0.5 + b2 * (-1.0 / 48.0 + b2 * (1.0 / 3840.0))
             cw[sl] = 1.0 + b2 * (-1.0 / 8.0 + b2 * (1.0 / 384.0 + b2 * (-1.0 / 46080.0)))
