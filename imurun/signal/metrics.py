@@ -280,6 +280,15 @@ def _expand(i0: IntpArray, i1: IntpArray, *per_step: FloatArray,
     return where, edges, values, lag
 
 
+#: Steps whose samples are expanded together (about 40,000 samples: the per-sample
+#: temporaries stay in cache; each step's result does not depend on the grouping).
+_STEPS_PER_CHUNK = 512
+
+
+def _step_chunks(k: int) -> list[slice]:
+    return [slice(a, a + _STEPS_PER_CHUNK) for a in range(0, k, _STEPS_PER_CHUNK)]
+
+
 def _interp(c: FloatArray, x: FloatArray) -> FloatArray:
     """Linear interpolation of ``c`` at fractional indices ``x`` (inside ``[0, len - 1]``)."""
     i = np.minimum(np.floor(x).astype(np.intp), c.size - 2)
@@ -338,16 +347,19 @@ def _oscillation(a: FloatArray, fs: float, ic: FloatArray, end: FloatArray,
     p_end = (c2[i1] - c2[i0]) - (c1[i0] * span + 0.5 * b * span * span / fs) / fs
     # height at lag j of a step: c2[i0 + j] - c2[i0] - j (c1[i0] / fs + p_end / span)
     #                             - j² b / (2 fs²), a quadratic in j per step
-    where, edges, (h0, h1, h2), lag = _expand(i0, i1, c2[i0], c1[i0] / fs + p_end / span,
-                                               0.5 * b / (fs * fs))
-    lag_f = lag.astype(np.float64)
-    h2 *= lag_f
-    h2 += h1
-    h2 *= lag_f  # j (h1 + j h2)
-    pos = c2[where] - h0
-    pos -= h2
-    return np.asarray(np.maximum.reduceat(pos, edges)[0::2]
-                      - np.minimum.reduceat(pos, edges)[0::2])
+    q0, q1, q2 = c2[i0], c1[i0] / fs + p_end / span, 0.5 * b / (fs * fs)
+    out = np.empty(ic.size)
+    for ks in _step_chunks(ic.size):
+        where, edges, (h0, h1, h2), lag = _expand(i0[ks], i1[ks], q0[ks], q1[ks], q2[ks])
+        lag_f = lag.astype(np.float64)
+        h2 *= lag_f
+        h2 += h1
+        h2 *= lag_f  # j (h1 + j h2)
+        pos = c2[where] - h0
+        pos -= h2
+        out[ks] = (np.maximum.reduceat(pos, edges)[0::2]
+                   - np.minimum.reduceat(pos, edges)[0::2])
+    return out
 
 
 def _braking(a: FloatArray, fs: float, ic: FloatArray, to: FloatArray, end: FloatArray,
@@ -361,11 +373,15 @@ def _braking(a: FloatArray, fs: float, ic: FloatArray, to: FloatArray, end: Floa
     i1 = np.maximum(i1, i0 + 1)
     # speed at sample i of a step: c1[i] - v_ic - b (i - ic) / fs, linear in i per step
     slope = b / fs
-    where, edges, (v0, v1), lag = _expand(i0, i1, v_ic + slope * (i0 - ic), slope)
-    v1 *= lag
-    v1 += v0
-    vel = c1[where] - v1
+    base = v_ic + slope * (i0 - ic)
+    low = np.empty(ic.size)
+    for ks in _step_chunks(ic.size):
+        where, edges, (v0, v1), lag = _expand(i0[ks], i1[ks], base[ks], slope[ks])
+        v1 *= lag
+        v1 += v0
+        vel = c1[where] - v1
+        low[ks] = np.minimum.reduceat(vel, edges)[0::2]
     # the speed at TO itself (interpolated) belongs to the stance too
     v_to = _interp(c1, to) - v_ic - b * (to - ic) / fs
-    low = np.minimum(np.minimum.reduceat(vel, edges)[0::2], v_to)
+    low = np.minimum(low, v_to)
     return np.asarray(np.maximum(-low, 0.0))
