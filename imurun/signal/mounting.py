@@ -469,10 +469,10 @@ def estimate_mounting(
         mine = use[win.segment[use] == si]
         if mine.size == 0 or b - a < 13:  # sosfiltfilt's minimum input length for order 2
             continue
-        comp = sosfiltfilt(sos_band, _rows(basis, acc[a:b]), axis=-1)  # (3, b - a)
+        comp = [sosfiltfilt(sos_band, row) for row in _rows(basis, acc[a:b])]  # u, e1, e2
         vz = sosfiltfilt(sos_hp, np.cumsum(comp[0]) / fs)
         k_seg = int((win.segment == si).sum())  # this segment's windows tile it from ``a``
-        h = comp[1:, :k_seg * w] * vz[:k_seg * w]
+        h = np.stack([comp[1][:k_seg * w], comp[2][:k_seg * w]]) * vz[:k_seg * w]
         h_mean = h.reshape(2, k_seg, w).sum(axis=-1) / w  # (2, k_seg)
         j = (win.start[mine] - a) // w
         d[mine] = h_mean[0, j, None] * basis[1] + h_mean[1, j, None] * basis[2]

@@ -189,22 +189,30 @@ def _per_minute(run: StepTable, values: dict[str, FloatArray], t_start_s: float,
 def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -> FloatArray:
     """Median of the finite ``x`` of each group ``0 .. n_groups - 1`` (NaN when none).
 
-    One sort by (group, value) for all groups; each median is then the middle element, or the
-    mean of the two middle elements, exactly as :func:`numpy.median` computes it.
+    The values are sorted within their groups (one table row per group when the groups come
+    in order, as the minutes of time-ordered steps do; one sort by group and value otherwise);
+    each median is then the middle element, or the mean of the two middle elements, exactly
+    as :func:`numpy.median` computes it.
     """
+    out = np.full(n_groups, np.nan)
     ok = np.isfinite(x) & (group >= 0)
     g, v = group[ok], x[ok]
-    by_value = np.argsort(v, kind="stable")
-    order = by_value[np.argsort(g[by_value], kind="stable")]  # by group, then by value
-    g, v = g[order], v[order]
-    out = np.full(n_groups, np.nan)
+    if g.size == 0:
+        return out
     cnt = np.bincount(g, minlength=n_groups)
+    first = np.concatenate(([0], np.cumsum(cnt)[:-1]))
     has = np.flatnonzero(cnt)
-    first = np.concatenate(([0], np.cumsum(cnt)[:-1]))[has]
     c = cnt[has]
-    lo = first + (c - 1) // 2
-    hi = first + c // 2
-    out[has] = np.where(lo == hi, v[lo], (v[lo] + v[hi]) / 2.0)
+    if bool(np.all(g[1:] >= g[:-1])):
+        table = np.full((n_groups, int(cnt.max())), np.inf)  # finite values sort first
+        table[g, np.arange(g.size) - first[g]] = v
+        table.sort(axis=1)
+        lo_v, hi_v = table[has, (c - 1) // 2], table[has, c // 2]
+    else:
+        by_value = np.argsort(v)
+        s = v[by_value[np.argsort(g[by_value], kind="stable")]]  # by group, then by value
+        lo_v, hi_v = s[first[has] + (c - 1) // 2], s[first[has] + c // 2]
+    out[has] = np.where(c % 2 == 1, lo_v, (lo_v + hi_v) / 2.0)
     return out
 
 
