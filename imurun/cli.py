@@ -221,6 +221,10 @@ def cmd_export(a: argparse.Namespace) -> int:
         from imurun.cli_library import cmd_export_fit
 
         return cmd_export_fit(a)
+    if a.steps_csv is not None:
+        from imurun.cli_library import cmd_export_steps
+
+        return cmd_export_steps(a)
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
@@ -520,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
             g.add_argument("--csv", help="CSV file to write")
             g.add_argument("--fit", default=None,
                            help="FIT activity file with the running dynamics (FILE: a library run)")
+            g.add_argument("--steps-csv", default=None, metavar="OUT",
+                           help="one row per step, with speed, step and stride length when a "
+                                "watch file is attached (FILE: a library run)")
         s.set_defaults(func=func)
     from imurun.cli_library import add_library_commands
 

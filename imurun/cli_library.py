@@ -255,15 +255,17 @@ def cmd_runs(a: argparse.Namespace) -> int:
 
 
 def cmd_show(a: argparse.Namespace) -> int:
-    from imurun.store.attach import attachment_of
+    from imurun.store.attach import attachment_of, run_stride_summary
 
     with _open(a) as lib:
         run = lib.run(a.run)
         att = attachment_of(lib, run.id)
+        stride = run_stride_summary(lib, run.id)
         if a.json:
             d = run.to_json()
             d["attachment"] = att
             d["steps_indexed"] = len(lib.steps(run.id))
+            d["stride"] = None if stride is None else stride.to_dict()
             _json(d)
             return EXIT_OK
     origin = (f"run {run.sensor_run_id} of sensor {run.device_id}" if run.sensor_run_id is not None
@@ -294,6 +296,12 @@ def cmd_show(a: argparse.Namespace) -> int:
         dist = "-" if att["distance_m"] is None else f"{att['distance_m'] / 1000:.2f} km"
         _say(f"  watch      {Path(att['path']).name}: {dist}, {att['overlap_s']:.0f} s overlap, "
              f"clock offset {att['offset_s']:+g} s")
+    if stride is not None and stride.n_steps:
+        pace = stride.pace_s_per_km
+        _say(f"  stride     step {stride.step_length_m:.2f} m, stride {stride.stride_length_m:.2f} m, "
+             f"vertical ratio {stride.vertical_ratio_pct:.1f} %, pace "
+             f"{int(pace // 60)}:{int(round(pace % 60)):02d} /km ({stride.n_steps} running steps "
+             "with the watch's speed)")
     return EXIT_OK
 
 
@@ -365,6 +373,17 @@ def cmd_export_fit(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         res = export_fit(lib, lib.run(a.file), a.fit)
     _say(f"wrote {res.path}: {res.records} records ({res.kind}), {res.size / 1024:.0f} KiB")
+    return EXIT_OK
+
+
+def cmd_export_steps(a: argparse.Namespace) -> int:
+    from imurun.report.steps import export_steps_csv
+
+    with _open(a) as lib:
+        res = export_steps_csv(lib, lib.run(a.file), a.steps_csv)
+    speed = (f", {res.with_speed} with the watch's speed" if res.watch
+             else " (attach a watch file for speed, step and stride length)")
+    _say(f"wrote {res.path}: {res.rows} steps{speed}")
     return EXIT_OK
 
 

@@ -8,10 +8,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from imurun.sim.firmware import Flash, SensorConfig, VirtualSensor
@@ -89,8 +91,10 @@ class History:
         return run
 
 
-def watch_fit(path: Path, start_unix_s: float, seconds: int, speed_mps: float = 3.2) -> Path:
-    """A watch's activity as Garmin's own SDK writes it: one record per second."""
+def watch_fit(path: Path, start_unix_s: float, seconds: int, speed_mps: float = 3.2, *,
+              speeds_mps: Sequence[float] | None = None) -> Path:
+    """A watch's activity as Garmin's own SDK writes it: one record per second, at
+    ``speed_mps`` or at ``speeds_mps[i]`` in second ``i`` (distance: their running sum)."""
     import datetime as dt
 
     from garmin_fit_sdk import Encoder, Profile
@@ -100,12 +104,30 @@ def watch_fit(path: Path, start_unix_s: float, seconds: int, speed_mps: float = 
     e.write_mesg({"mesg_num": Profile["mesg_num"]["FILE_ID"], "type": "activity",
                   "manufacturer": "garmin", "product": 1, "serial_number": 42,
                   "time_created": start})
-    for i in range(seconds):
+    v = [speed_mps] * seconds if speeds_mps is None else list(speeds_mps)[:seconds]
+    dist = 0.0
+    for i, vi in enumerate(v):
         e.write_mesg({"mesg_num": Profile["mesg_num"]["RECORD"],
                       "timestamp": start + dt.timedelta(seconds=i), "heart_rate": 150,
-                      "enhanced_speed": speed_mps, "distance": speed_mps * i, "cadence": 85})
+                      "enhanced_speed": vi, "distance": dist, "cadence": 85})
+        dist += vi
     path.write_bytes(e.close())
     return path
+
+
+def truth_watch_fit(path: Path, truth_npz: Path, start_unix_s: float) -> Path:
+    """A watch file of a simulated run: its true speed, averaged over each second."""
+    from imurun.sim.source import load_truth
+
+    tr = load_truth(truth_npz)
+    fs = int(tr["meta"]["fs_hz"])
+    v = np.asarray(tr["speed_mps"], dtype=np.float64)
+    n = len(v) // fs
+    # record i is the mean over [i - 0.5, i + 0.5) s (the first over its second half)
+    half = fs // 2
+    padded = np.concatenate([np.full(half, v[0]), v])
+    per_s = padded[: n * fs].reshape(n, fs).mean(axis=1)
+    return watch_fit(path, start_unix_s, n, speeds_mps=per_s.tolist())
 
 
 # ---------------------------------------------------------------------------- the browser

@@ -145,3 +145,33 @@ def test_watch_files_that_do_not_fit_are_refused_clearly(
     assert main([*home, "import", str(other_day)]) == 3
     assert "imurun attach" in capsys.readouterr().err
     lib.close()
+
+
+def test_records_average_the_steps_around_their_own_time_when_the_start_is_fractional(
+        tmp_path: Path) -> None:
+    """A record at whole second ``T`` is run time ``T - start``: the steps around it, with the
+    start 0.4 s past a whole second (the window moves 0.4 s earlier, not later)."""
+    from imurun.report.fit import fit_bytes
+
+    doc = analysis_json(50, seed=5)
+    rng = np.random.default_rng(1)
+    for s in doc["steps"]:  # contact times far apart, so a misplaced window shows
+        s["contact_s"] = round(0.2 + 0.1 * rng.random(), 4)
+    start = T0_MS / 1000 + 0.4
+    out = tmp_path / "run.fit"
+    speeds = {float(t): {"speed_mps": 3.0 + 0.1 * t} for t in range(21)}
+    out.write_bytes(fit_bytes(doc, start, 20.0, speeds).data)
+    records = _read(out)["record_mesgs"]
+    checked = 0
+    for rec in records:
+        t = rec["timestamp"].timestamp() - start  # run time of the record
+        vals = [s for s in doc["steps"] if s["activity"] == "run" and t - 1.5 <= s["ic_s"] < t + 1.5]
+        if not vals:
+            continue
+        assert rec["stance_time"] == pytest.approx(
+            1000 * np.mean([s["contact_s"] for s in vals]), abs=0.1)
+        # step length: the mean of the steps' own (speed at the step's middle x step time)
+        steps_mm = [1000 * (3.0 + 0.1 * (s["ic_s"] + s["step_s"] / 2)) * s["step_s"] for s in vals]
+        assert rec["step_length"] == pytest.approx(np.mean(steps_mm), abs=0.1)
+        checked += 1
+    assert checked >= 15

@@ -17,6 +17,7 @@ from imurun.report.history import athlete_baseline
 from imurun.report.run_report import (
     PLOTS,
     SECTIONS,
+    WATCH_PLOTS,
     ReportContext,
     render_run_report,
     report_path,
@@ -33,6 +34,7 @@ from tests.report_support import (
     analysis_doc,
     check_page,
     simulated_runs,
+    truth_watch_fit,
     watch_fit,
 )
 
@@ -80,6 +82,21 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def report(library: Path) -> tuple[Path, str]:
     with Library.open(library) as lib:
         path = write_run_report(lib, lib.run("latest"))
+    return path, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def watch_report(library: Path) -> tuple[Path, str]:
+    """The report of the second run with a watch file of its true speed (three paces)."""
+    from imurun.store.attach import attach_watch_fit
+
+    with Library.open(library) as lib:
+        run = lib.runs()[1]
+        assert run.start_unix_s is not None
+        wf = truth_watch_fit(library.parent / "w1.fit", library.parent / "truth" / "r1.npz",
+                             run.start_unix_s)
+        attach_watch_fit(lib, run, wf)
+        path = write_run_report(lib, run, library.parent / "watch-report.html")
     return path, path.read_text(encoding="utf-8")
 
 
@@ -208,10 +225,13 @@ def test_a_run_without_analysis_has_no_report(tmp_path: Path,
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("browser")
-def test_report_in_chromium(report: tuple[Path, str]) -> None:
-    path, _ = report
-    for width, shot in ((1100, "run-report.png"), (390, "run-report-phone.png")):
-        res = check_page(path, list(SECTIONS + PLOTS), ARTIFACTS / shot, width=width)
+def test_report_in_chromium(report: tuple[Path, str], watch_report: tuple[Path, str]) -> None:
+    for (path, _), ids, width, shot in (
+            (report, SECTIONS + PLOTS, 1100, "run-report.png"),
+            (report, SECTIONS + PLOTS, 390, "run-report-phone.png"),
+            (watch_report, SECTIONS + PLOTS + WATCH_PLOTS, 1100, "run-report-watch.png"),
+            (watch_report, SECTIONS + PLOTS + WATCH_PLOTS, 390, "run-report-watch-phone.png")):
+        res = check_page(path, list(ids), ARTIFACTS / shot, width=width)
         assert res.errors == []
         assert [m for m in res.console if m[0] in ("error", "warning")] == []
         assert res.missing == []
@@ -247,3 +267,59 @@ def test_a_watch_file_brings_distance_pace_and_heart_rate(library: Path, tmp_pat
     assert "0.48" in page  # km: 149 s at 3.2 m/s
     assert "5:13" in page  # min/km at 3.2 m/s
     assert "Heart rate (watch)" in page
+
+
+# ---------------------------------------------------------------------------- by pace
+def _section(page: str, sid: str) -> str:
+    start = page.index(f'<section id="{sid}">')
+    return page[start:page.index("</section>", start)]
+
+
+def test_by_pace_with_a_watch(watch_report: tuple[Path, str]) -> None:
+    _, page = watch_report
+    ids = _parse(page).ids
+    assert {"by-pace", *WATCH_PLOTS} <= ids
+    sec = _section(page, "by-pace")
+    assert "imurun attach" not in sec
+    assert "Stride length" in sec
+    assert "Step length (watch)" in _section(page, "summary")
+    head = re.search(r"<thead><tr><th>pace, min/km</th>(.*?)</tr></thead>", sec)
+    assert head is not None
+    bands = re.findall(r"(\d+):(\d\d)–(\d+):(\d\d)", head.group(1))
+    assert len(bands) >= 3  # the simulated run's easy, faster and slower paces
+    starts = [60 * int(a) + int(b) for a, b, _, _ in bands]
+    assert starts == sorted(starts, reverse=True)  # slowest first
+    assert all(60 * int(c) + int(d) - (60 * int(a) + int(b)) == 15 for a, b, c, d in bands)
+
+    def row(label: str) -> list[float]:
+        m = re.search(rf"<td>{re.escape(label)}</td>(.*?)</tr>", sec)
+        assert m is not None, label
+        return [float(x) for x in re.findall(r'<td class="num">([\d.]+)</td>', m.group(1))]
+
+    assert all(n >= 60 for n in row("Steps"))
+    cadence, step = row("Cadence, steps/min"), row("Step length, m")
+    assert cadence == sorted(cadence)  # faster, higher cadence and longer steps
+    assert step == sorted(step)
+    assert row("Contact time, ms") == sorted(row("Contact time, ms"), reverse=True)
+    assert all(0.8 < x < 1.6 for x in step)
+
+
+def test_by_pace_without_a_watch_says_how_to_get_it(report: tuple[Path, str],
+                                                     library: Path) -> None:
+    _, page = report
+    with Library.open(library) as lib:
+        short = lib.run("latest").id[:10]
+    sec = _section(page, "by-pace")
+    assert f"<code>imurun attach {short} watch.fit</code>" in sec
+    assert f"<code>imurun report {short}</code>" in sec
+    assert "plot-by-pace" not in page
+
+
+def test_by_pace_of_a_bare_file_and_of_a_watch_without_speed(library: Path) -> None:
+    with Library.open(library) as lib:
+        result = RunAnalysis.from_dict(lib.analysis(lib.run("latest")))
+    sec = _section(render_run_report(result), "by-pace")
+    assert "<code>imurun import FILE</code>" in sec
+    assert "<code>imurun attach RUN watch.fit</code>" in sec
+    sec = _section(render_run_report(result, ReportContext(watch_attached=True)), "by-pace")
+    assert "has no speed" in sec

@@ -29,7 +29,7 @@ from imurun.report.weekly import (
     weekly_summary,
 )
 from imurun.store.library import Library
-from tests.library_support import write_run
+from tests.library_support import analysis_json, write_run
 from tests.report_support import (
     ARTIFACTS,
     DAY_S,
@@ -240,6 +240,32 @@ def test_distance_from_watch_files_is_summed_and_preferred_for_spikes(tmp_path: 
     assert "0.2 km" in page
 
 
+def test_pace_and_step_length_of_the_runs_with_watch_speed(tmp_path: Path) -> None:
+    from imurun.store.attach import attach_watch_fit
+
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k, (t, v) in enumerate(((M, 3.0), (M + DAY_S, 3.5), (M + 2 * DAY_S, None))):
+            run = h.run("Paced", t, analysis_json(50, seed=k), device=0xAB, seconds=20)
+            if v is not None:
+                attach_watch_fit(lib, run, watch_fit(tmp_path / f"w{k}.fit", t, 25, v))
+        week = weekly_summary(lib, W47)
+    a = week.athletes[0]
+    assert a.watch_speed_runs == 2
+    assert a.pace_s_per_km == pytest.approx((1000 / 3.0 + 1000 / 3.5) / 2)  # median of two
+    step_s = round(60 / 172, 4)  # analysis_json's steps
+    assert a.step_length_m == pytest.approx(3.25 * step_s)
+    row = next(csv.DictReader(io.StringIO(to_csv(week))))
+    assert float(row["pace_s_per_km"]) == pytest.approx(309.5, abs=0.05)
+    assert float(row["step_length_m"]) == pytest.approx(3.25 * step_s, abs=1e-3)
+    assert row["watch_speed_runs"] == "2"
+    doc = json.loads(to_json(week))["athletes"][0]
+    assert (doc["pace_s_per_km"], doc["watch_speed_runs"]) == (309.5, 2)
+    page = render_html(week)
+    assert "5:10 /km" in page  # 309.5 s rounds half up
+    assert ">Pace<" in page
+
+
 def test_athlete_filter(team: Path) -> None:
     with Library.open(team) as lib:
         s = weekly_summary(lib, W47, athletes=["drifted", "Spiky", "Drifted"])
@@ -248,7 +274,7 @@ def test_athlete_filter(team: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- formats
-#: The documented CSV columns' head (docs/weekly.md): scripts rely on these names.
+#: The documented CSV columns' head (docs/reports.md): scripts rely on these names.
 STABLE_HEAD = ("week", "rank", "athlete_id", "athlete", "attention", "reasons", "runs",
                "runs_analysed", "running_min", "recorded_min", "steps", "distance_km",
                "distance_runs", "prev4_weekly_mean_running_min", "load_change_pct", "spike_pct",
@@ -260,6 +286,7 @@ def test_csv_has_stable_columns_and_one_row_per_athlete(summary: WeeklySummary) 
     assert tuple(rows[0]) == CSV_COLUMNS
     assert CSV_COLUMNS[:len(STABLE_HEAD)] == STABLE_HEAD
     assert "pelvic_drop_stance_left_deg_change" in CSV_COLUMNS
+    assert CSV_COLUMNS[-3:] == ("pace_s_per_km", "step_length_m", "watch_speed_runs")
     assert "ind_pelvic_drop_left_strong_runs" in CSV_COLUMNS
     assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
     body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
@@ -269,6 +296,7 @@ def test_csv_has_stable_columns_and_one_row_per_athlete(summary: WeeklySummary) 
                                                                          "spike_large")
     assert float(spiky["spike_pct"]) == pytest.approx(150.0)
     assert spiky["distance_km"] == ""  # unknown is empty
+    assert (spiky["pace_s_per_km"], spiky["watch_speed_runs"]) == ("", "0")
 
 
 def test_json_document(summary: WeeklySummary) -> None:

@@ -9,7 +9,9 @@ centred window, about eight steps, both sides):
   ``stance_time_balance`` (% of stance on the left: left mean / (left mean + right mean)),
   ``vertical_oscillation`` (mm), ``cadence`` (strides/min, with ``fractional_cadence``), and,
   when a watch file is attached, ``speed``, ``distance``, ``heart_rate``, ``step_length``
-  (speed × mean step time, mm) and ``vertical_ratio`` (vertical oscillation / step length, %);
+  (mean of the steps' lengths, each the watch's speed at the step times its step time, mm:
+  :mod:`imurun.signal.pace`) and ``vertical_ratio`` (mean vertical oscillation / mean step
+  length, %, Garmin's definition);
 * developer fields (application imurun): ``pelvic_drop`` (deg), ``pelvic_tilt_range`` (deg),
   ``pelvic_rotation_range`` (deg), ``braking`` (m/s), ``impact`` (g).
 
@@ -20,6 +22,7 @@ Then a lap, a session and an activity message with the run's averages. Written w
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,12 +69,19 @@ def _mean(v: npt.NDArray[np.float64]) -> float | None:
 
 
 def per_second_dynamics(steps: list[dict[str, Any]], t_s: npt.NDArray[np.float64],
+                        extra: Mapping[str, npt.NDArray[np.float64]] | None = None,
                         ) -> list[dict[str, float | None]]:
-    """The record values at each time of ``t_s`` (run time base) from the running steps."""
-    run = [s for s in steps if s.get("activity") == "run" and s.get("ic_s") is not None]
+    """The record values at each time of ``t_s`` (run time base) from the running steps.
+
+    ``extra``: more per-step columns (aligned with ``steps``) to average the same way.
+    """
+    keep = [k for k, s in enumerate(steps) if s.get("activity") == "run" and s.get("ic_s") is not None]
+    run = [steps[k] for k in keep]
     ic = _col(run, "ic_s")
     cols = {k: _col(run, k) for k in ("contact_s", "step_s", "vertical_oscillation_m",
                                        *(src for *_, src in DEV_FIELDS))}
+    for name, values in (extra or {}).items():
+        cols[name] = np.asarray(values, dtype=np.float64)[keep]
     side = np.array([s.get("side") for s in run], dtype=object)
     out = []
     lo = np.searchsorted(ic, t_s - WINDOW_S, side="left")
@@ -136,11 +146,22 @@ def fit_bytes(analysis: dict[str, Any], start_unix_s: float, duration_s: float,
         SubSport,
     )
 
+    from imurun.signal.pace import SpeedTrack, step_speed, vertical_ratio_pct
+
     steps = list(analysis.get("steps") or [])
     t0_ms = int(round(start_unix_s)) * 1000  # FIT timestamps are whole seconds
     offset = start_unix_s - round(start_unix_s)
     t_s = np.arange(0.0, np.floor(duration_s) + 1.0)
-    dyn = per_second_dynamics(steps, t_s + offset)
+    speeds = sorted((float(t), float(w["speed_mps"])) for t, w in watch.items()
+                    if w.get("speed_mps") is not None)
+    extra: dict[str, npt.NDArray[np.float64]] = {}
+    if speeds and steps:
+        track = SpeedTrack(np.array([t for t, _ in speeds]), np.array([v for _, v in speeds]))
+        sp = step_speed(_col(steps, "ic_s"), _col(steps, "step_s"),
+                        _col(steps, "vertical_oscillation_m"), track)
+        extra["step_length_m"] = sp.step_length_m
+    # record k is at round(start) + k s: run time k - offset
+    dyn = per_second_dynamics(steps, t_s - offset, extra)
 
     b = FitFileBuilder(auto_define=True)
     fid = FileIdMessage()
@@ -189,15 +210,14 @@ def fit_bytes(analysis: dict[str, Any], start_unix_s: float, duration_s: float,
             strides_per_min = 30.0 / d["step_s"]
             r.cadence = int(strides_per_min)
             r.fractional_cadence = strides_per_min - int(strides_per_min)
+        step_m = d.get("step_length_m")
+        if step_m is not None and step_m > 0:
+            r.step_length = step_m * 1000.0
+            if d["vertical_oscillation_m"] is not None:
+                r.vertical_ratio = float(vertical_ratio_pct(d["vertical_oscillation_m"], step_m))
         if w is not None:
             if w.get("speed_mps") is not None:
                 r.enhanced_speed = w["speed_mps"]
-                if d["step_s"]:
-                    step_mm = w["speed_mps"] * d["step_s"] * 1000.0
-                    if step_mm > 0:
-                        r.step_length = step_mm
-                        if d["vertical_oscillation_m"] is not None:
-                            r.vertical_ratio = 100.0 * d["vertical_oscillation_m"] * 1000.0 / step_mm
             if w.get("distance_m") is not None:
                 r.distance = w["distance_m"]
             if w.get("heart_rate_bpm") is not None:

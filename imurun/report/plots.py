@@ -214,3 +214,63 @@ def weekly_bars(labels: Sequence[str], values: Sequence[float], ylabel: str, *,
         for xi, vi in zip(x, v, strict=True):
             ax.text(xi, vi + top * 0.03, f"{vi:.0f}", ha="center", fontsize=12)
         return png_data_uri(fig)
+
+
+@dataclass(frozen=True)
+class BandSeries:
+    """One quantity per pace band: medians with their quartiles (NaN: not measured)."""
+
+    label: str
+    median: FloatArray
+    p25: FloatArray
+    p75: FloatArray
+    colour: str = MAIN_COLOUR
+
+
+@dataclass(frozen=True)
+class BandPanel:
+    title: str
+    unit: str
+    series: tuple[BandSeries, ...]
+
+
+def by_pace(band_labels: Sequence[str], panels: Sequence[BandPanel]) -> str:
+    """Small multiples of metrics per pace band, slowest on the left.
+
+    One panel per metric: its median per band, the bar spanning the middle half of the steps.
+    Two columns; tick labels thinned so they stay legible at a phone's width.
+    """
+    n = len(panels)
+    ncols = 2
+    nrows = max(1, math.ceil(n / ncols))
+    k = len(band_labels)
+    x = np.arange(k, dtype=np.float64)
+    every = max(1, math.ceil(k / 4))  # at most 4 labels on a panel half a phone wide
+    with _style():
+        fig, axes = _figure(2.05 * nrows + 0.35, ncols=ncols, nrows=nrows, left_in=0.62,
+                            bottom_in=0.75, top_in=0.4, right_in=0.1, wspace=0.42, hspace=0.75)
+        for j in range(nrows * ncols):
+            ax = axes[j // ncols, j % ncols]
+            if j >= n:
+                ax.set_visible(False)
+                continue
+            p = panels[j]
+            offsets = np.linspace(-0.12, 0.12, len(p.series)) if len(p.series) > 1 else [0.0]
+            for s, dx in zip(p.series, offsets, strict=True):
+                ok = np.isfinite(s.median)
+                lo = np.where(ok, s.median - s.p25, 0.0)
+                hi = np.where(ok, s.p75 - s.median, 0.0)
+                ax.errorbar(x[ok] + dx, s.median[ok], yerr=[lo[ok], hi[ok]], fmt="-o", ms=5,
+                            lw=1.8, elinewidth=1.2, capsize=2.5, color=s.colour,
+                            label=s.label if len(p.series) > 1 else None)
+            ax.set_title(f"{p.title} ({p.unit})", loc="left")
+            ax.set_xlim(-0.5, k - 0.5)
+            ax.set_xticks(x[::every], [band_labels[i] for i in range(0, k, every)])
+            ax.grid(axis="x", visible=False)
+            if len(p.series) > 1:  # room above the data for the legend
+                lo, hi = ax.get_ylim()
+                ax.set_ylim(lo, hi + 0.6 * (hi - lo))
+                ax.legend(loc="upper center", ncols=len(p.series), frameon=False, fontsize=10,
+                          handlelength=1.0, columnspacing=0.8, borderaxespad=0.1)
+        fig.supxlabel("pace band, min/km (slower ← → faster)", fontsize=12, y=0.01)
+        return png_data_uri(fig)

@@ -9,9 +9,11 @@ it for a library run and writes the file. Sections, in order (their ``id`` in br
    published evidence and the baseline; indicators, not diagnoses;
 3. over the run (``over-the-run``): cadence, contact time, bounce, braking, pelvic drop per
    side, tilt and rotation, a dot per step and a line through the per-minute medians;
-4. left and right (``left-right``); 5. first vs last third (``thirds``);
-6. data quality (``data-quality``): what was and was not analysed and why, gaps, lost frames,
-   mounting; 7. about (``about``): sources, versions, references.
+4. by pace (``by-pace``): with an attached watch's speed, step and stride length and the form
+   metrics per pace band (:mod:`imurun.signal.pace`); without one, how to attach it;
+5. left and right (``left-right``); 6. first vs last third (``thirds``);
+7. data quality (``data-quality``): what was and was not analysed and why, gaps, lost frames,
+   mounting; 8. about (``about``): sources, versions, references.
 
 Plots are matplotlib PNGs inlined as data URIs (:mod:`imurun.report.plots`); the page has no
 script and a Content-Security-Policy that forbids any fetch (:mod:`imurun.report._html`).
@@ -35,19 +37,29 @@ from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
 from imurun.signal.events import Side
-from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis
+from imurun.signal.pace import (
+    PaceBands,
+    SpeedTrack,
+    StepSpeed,
+    pace_bands,
+    step_speed_of,
+    stride_summary,
+)
+from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis, StepTable
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["LEVEL_TEXT", "PLOTS", "SECTIONS", "ReportContext", "render_run_report",
-           "report_path", "write_reports", "write_run_report"]
+__all__ = ["LEVEL_TEXT", "PLOTS", "SECTIONS", "WATCH_PLOTS", "ReportContext",
+           "render_run_report", "report_path", "write_reports", "write_run_report"]
 
 #: Section ids of the page, in order (tests and links rely on them).
-SECTIONS: Final = ("summary", "indicators", "over-the-run", "left-right", "thirds",
+SECTIONS: Final = ("summary", "indicators", "over-the-run", "by-pace", "left-right", "thirds",
                    "data-quality", "about")
 #: Plot ids of the page when every metric was measured.
 PLOTS: Final = ("plot-cadence", "plot-contact", "plot-bounce", "plot-braking", "plot-pelvic-drop",
                 "plot-tilt", "plot-rotation", "plot-left-right", "plot-activity")
+#: More plot ids when an attached watch gives the speed (and the run held a pace long enough).
+WATCH_PLOTS: Final = ("plot-by-pace",)
 
 #: How a level reads to a person.
 LEVEL_TEXT: Final = {"not_raised": "not raised", "raised": "raised",
@@ -73,6 +85,8 @@ class ReportContext:
     mean_heart_rate_bpm: float | None = None
     running_speed_mps: float | None = None
     file_name: str = ""
+    watch_attached: bool = False
+    watch_speed: SpeedTrack | None = None  # in the run's time base
 
 
 # ============================================================================ entry points
@@ -140,8 +154,8 @@ def write_reports(lib: Any, runs: Sequence[Any], *,
     return out
 
 
-def _watch(lib: Any, run: Any) -> dict[str, float | None]:
-    from imurun.store.attach import attachment_of, watch_samples
+def _watch(lib: Any, run: Any) -> dict[str, Any]:
+    from imurun.store.attach import attachment_of, speed_track, watch_samples
 
     att = attachment_of(lib, run.id)
     if att is None:
@@ -151,7 +165,8 @@ def _watch(lib: Any, run: Any) -> dict[str, float | None]:
     sp = [r["speed_mps"] for r in rows if r["speed_mps"] is not None and r["speed_mps"] > 1.8]
     return {"distance_m": att.get("distance_m"),
             "mean_heart_rate_bpm": float(np.mean(hr)) if hr else None,
-            "running_speed_mps": float(np.median(sp)) if sp else None}
+            "running_speed_mps": float(np.median(sp)) if sp else None,
+            "watch_attached": True, "watch_speed": speed_track(lib, run.id)}
 
 
 # ============================================================================ the page
@@ -170,12 +185,15 @@ def render_run_report(result: RunAnalysis, ctx: ReportContext | None = None, *,
             '<nav class="toc">' + "".join(
                 f'<a href="#{sid}">{h.esc(name)}</a>' for sid, name in (
                     ("summary", "Summary"), ("indicators", "Form indicators"),
-                    ("over-the-run", "Over the run"), ("left-right", "Left and right"),
+                    ("over-the-run", "Over the run"), ("by-pace", "By pace"),
+                    ("left-right", "Left and right"),
                     ("thirds", "First vs last third"), ("data-quality", "Data quality"),
                     ("about", "About"))) + "</nav></header>")
-    body = [head, _summary(result, c), _indicators(result, c), _over_run(result, c),
-            _left_right(result), _thirds(result), _quality(result), _about(result, c,
-                                                                            generated_at)]
+    run = result.running_steps
+    sp = step_speed_of(run, c.watch_speed) if c.watch_speed is not None else None
+    body = [head, _summary(result, c, sp), _indicators(result, c), _over_run(result, c),
+            _by_pace(run, sp, c), _left_right(result), _thirds(result), _quality(result),
+            _about(result, c, generated_at)]
     return h.page(title, "\n".join(body))
 
 
@@ -195,7 +213,7 @@ def _base_text(base: Baseline | None, key: str, spec: str) -> str:
 
 
 # ---------------------------------------------------------------------------- 1. summary
-def _summary(result: RunAnalysis, c: ReportContext) -> str:
+def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str:
     s = result.summary
     b = c.baseline
     drop = (f"{h.fmt(s.pelvic_drop_stance_left_deg, '.1f', '°')} / "
@@ -230,6 +248,9 @@ def _summary(result: RunAnalysis, c: ReportContext) -> str:
         items.append(h.card("Running pace (watch)", _pace(c.running_speed_mps), "min/km"))
     if c.mean_heart_rate_bpm is not None:
         items.append(h.card("Heart rate (watch)", h.fmt(c.mean_heart_rate_bpm), "bpm"))
+    if sp is not None and math.isfinite(step := stride_summary(sp).step_length_m):
+        items.append(h.card("Step length (watch)", h.fmt(step, ".2f"), "m",
+                            'see "By pace"'))
     intro = ("<p>Medians over the running steps: half of your steps were above, half below. "
              "Walking, standing and missing data are left out.</p>")
     if b is not None and b.n_runs:
@@ -435,7 +456,131 @@ def _bands(result: RunAnalysis, t0: float) -> list[plots.Band]:
     return out
 
 
-# ---------------------------------------------------------------------------- 4. left/right
+# ---------------------------------------------------------------------------- 4. by pace
+@dataclass(frozen=True)
+class _PaceMetric:
+    title: str
+    unit: str
+    spec: str
+    per_step: Callable[[StepTable, StepSpeed], FloatArray]
+
+
+_BY_PACE: Final = (
+    _PaceMetric("Cadence", "steps/min", ".0f", lambda st, sp: _safe_div(60.0, st.step_s)),
+    _PaceMetric("Contact time", "ms", ".0f", lambda st, sp: st.contact_s * 1e3),
+    _PaceMetric("Bounce", "cm", ".1f", lambda st, sp: st.vertical_oscillation_m * 1e2),
+    _PaceMetric("Step length", "m", ".2f", lambda st, sp: sp.step_length_m),
+    _PaceMetric("Vertical ratio", "%", ".1f", lambda st, sp: sp.vertical_ratio_pct),
+    _PaceMetric("Braking", "m/s", ".2f", lambda st, sp: st.braking_mps),
+)
+#: The metrics of the by-pace plot (pelvic drop is added per stance side).
+_BY_PACE_PLOTTED: Final = ("Cadence", "Contact time", "Bounce", "Step length", "Braking")
+
+
+def _mmss(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m}:{s:02d}"
+
+
+def _quartiles(values: FloatArray, bands: PaceBands) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """25th, 50th and 75th percentiles of ``values`` in each band (NaN when none is finite)."""
+    out = np.full((3, len(bands)), np.nan)
+    for k in range(len(bands)):  # one percentile call per band: a handful per run
+        v = values[bands.mask(k) & np.isfinite(values)]
+        if v.size:
+            out[:, k] = np.percentile(v, [25, 50, 75])
+    return out[0], out[1], out[2]
+
+
+def _by_pace(run: StepTable, sp: StepSpeed | None, c: ReportContext) -> str:
+    title = "By pace"
+    if sp is None:
+        return h.section("by-pace", title, _no_pace(c))
+    n_run = len(run)
+    with_pace = int(np.isfinite(sp.speed_mps).sum())
+    if with_pace == 0:
+        return h.section("by-pace", title, (
+            "<p>The attached watch file has speed, but not while you were running (its "
+            "recording and this run hardly overlap): there is no pace for any running step. "
+            "Check that the file is this run's (<code>imurun show RUN</code> shows the "
+            "overlap), or attach it again with <code>--offset-s</code> if the watch's clock "
+            "was off.</p>"))
+    bands = pace_bands(sp.speed_mps)
+    summ = stride_summary(sp)
+    cards = h.cards([
+        h.card("Step length", h.fmt(summ.step_length_m, ".2f"), "m",
+               "one foot's landing to the other's"),
+        h.card("Stride length", h.fmt(summ.stride_length_m, ".2f"), "m", "two steps"),
+        h.card("Vertical ratio", h.fmt(summ.vertical_ratio_pct, ".1f"), "%",
+               "bounce / step length"),
+        h.card("Steps with a pace", h.fmt(with_pace, "d"), "", f"of {n_run} running steps")])
+    intro = ("<p>Your running steps grouped by the pace your watch recorded at each step, in "
+             f"bands of {bands.width_s_per_km:.0f} s per km; a band is shown when it holds "
+             f"at least {bands.min_steps} steps (about 20 seconds of running). As you speed up, "
+             "cadence and step length usually rise and contact time gets shorter; comparing "
+             "the same pace band from run to run tells a change of form from a change of "
+             "pace.</p><p class=\"small\">Step length is the watch's speed at the middle of the "
+             "step times the step's time; stride length is two steps (one foot's landing to its "
+             "next); vertical ratio is bounce over step length (as Garmin defines it). Speed "
+             "from GPS lags and wanders, under trees and between buildings most, so treat a "
+             "band's edges as approximate.</p>")
+    if not len(bands):
+        return h.section("by-pace", title, cards + intro + (
+            f'<p class="muted">No pace was held for {bands.min_steps} steps or more, so there '
+            "are no bands to compare.</p>"))
+    labels = [f"{_mmss(a)}–{_mmss(b)}" for a, b in zip(bands.start_s_per_km.tolist(),
+                                                    bands.end_s_per_km.tolist(), strict=True)]
+    stats = {m.title: _quartiles(np.asarray(m.per_step(run, sp), dtype=np.float64), bands)
+             for m in _BY_PACE}
+    drop = {side: _quartiles(np.where(run.side == side, run.pelvic_drop_deg, np.nan), bands)
+            for side in (Side.LEFT, Side.RIGHT)}
+    # one column per band, slower to faster as in the plot: a row reads as "as I sped up"
+    rows = [["Steps", *(h.fmt(int(n), "d") for n in bands.n_steps.tolist())]]
+    rows += [[f"{m.title}, {m.unit}", *(h.fmt(v, m.spec) for v in stats[m.title][1].tolist())]
+             for m in _BY_PACE]
+    rows += [[f"Pelvic drop, {name} stance, °", *(h.fmt(v, ".1f") for v in drop[side][1].tolist())]
+             for side, name in ((Side.LEFT, "left"), (Side.RIGHT, "right"))]
+    tab = h.table(["pace, min/km", *labels], rows, numeric=[False] + [True] * len(labels))
+    panels = [plots.BandPanel(m.title, m.unit, (plots.BandSeries(m.title, stats[m.title][1],
+                                                                 stats[m.title][0],
+                                                                 stats[m.title][2]),))
+              for m in _BY_PACE if m.title in _BY_PACE_PLOTTED]
+    if np.isfinite(drop[Side.LEFT][1]).any() or np.isfinite(drop[Side.RIGHT][1]).any():
+        panels.append(plots.BandPanel("Pelvic drop", "°", tuple(
+            plots.BandSeries(name, drop[side][1], drop[side][0], drop[side][2], colour)
+            for side, name, colour in ((Side.LEFT, "left", plots.LEFT_COLOUR),
+                                       (Side.RIGHT, "right", plots.RIGHT_COLOUR)))))
+    uri = plots.by_pace([_mmss(a) for a in bands.start_s_per_km.tolist()], panels)
+    fig = h.figure("plot-by-pace", uri, "Cadence, contact time, bounce, step length, braking "
+                   "and pelvic drop per pace band",
+                   "Each point is the median of the band's steps, the bar spans the middle half "
+                   "of them; bands are labelled by their faster end (5:30 means 5:30 to 5:45 "
+                   "per km), slower on the left.")
+    out_note = (f'<p class="small">{with_pace} of {n_run} running steps had a pace; '
+                f"{bands.n_outside} of them were at paces held for fewer than "
+                f"{bands.min_steps} steps and are left out of the bands.</p>")
+    return h.section("by-pace", title, cards + intro + fig + tab + out_note)
+
+
+def _no_pace(c: ReportContext) -> str:
+    why = ("<p>Pace, step length and stride length need your watch's speed: the sensor on your "
+           "back times every step, the watch knows how fast you went.</p>")
+    if c.watch_attached:
+        return why + ("<p>The watch file attached to this run has no speed (no GPS or foot "
+                      "pod?). Attach a file that has it, then write the report again.</p>")
+    if c.run_id:
+        short = h.esc(c.run_id[:10])
+        return why + ("<p>Attach the watch's FIT file of this run (watch apps can export "
+                      "an activity's original FIT file), then write the report again:</p>"
+                      f"<p><code>imurun attach {short} watch.fit</code><br>"
+                      f"<code>imurun report {short}</code></p>")
+    return why + ("<p>This report was made from a file outside the library. Import the "
+                  "recording (<code>imurun import FILE</code>), attach the watch's FIT file "
+                  "(<code>imurun attach RUN watch.fit</code>) and write the report from the "
+                  "library (<code>imurun report RUN</code>).</p>")
+
+
+# ---------------------------------------------------------------------------- 5. left/right
 _LR: Final = (
     ("contact_ms", "Contact time", "ms", ".0f"),
     ("flight_ms", "Flight time", "ms", ".0f"),
@@ -480,7 +625,7 @@ def _left_right(result: RunAnalysis) -> str:
     return h.section("left-right", "Left and right", intro + fig + tab)
 
 
-# ---------------------------------------------------------------------------- 5. thirds
+# ---------------------------------------------------------------------------- 6. thirds
 _THIRDS: Final = (
     ("cadence_spm", "Cadence", "steps/min", ".0f"),
     ("contact_ms", "Contact time", "ms", ".0f"),
@@ -518,7 +663,7 @@ def _thirds(result: RunAnalysis) -> str:
     return h.section("thirds", "First vs last third", body)
 
 
-# ---------------------------------------------------------------------------- 6. quality
+# ---------------------------------------------------------------------------- 7. quality
 _METRIC_NAMES: Final = {
     "contact_s": "Contact time", "flight_s": "Flight time", "step_s": "Step time",
     "vertical_oscillation_m": "Bounce", "braking_mps": "Braking", "impact_g": "Impact",
@@ -593,7 +738,7 @@ def _quality(result: RunAnalysis) -> str:
                      + "<h3>Link, sensor and mounting</h3>" + link_tab + unav + notes)
 
 
-# ---------------------------------------------------------------------------- 7. about
+# ---------------------------------------------------------------------------- 8. about
 def _about(result: RunAnalysis, c: ReportContext, generated_at: str | None) -> str:
     src = result.source
     rows = [["Athlete", c.athlete or "–"],

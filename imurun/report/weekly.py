@@ -2,13 +2,16 @@
 
 :func:`weekly_summary` reads a library and returns a :class:`WeeklySummary`;
 :func:`render_html`, :func:`to_csv` and :func:`to_json` write it for people, spreadsheets and
-scripts (columns and keys in ``docs/weekly.md``; they change only with a new schema,
-``imurun.weekly/1`` now).
+scripts (columns and keys in ``docs/reports.md``; within a schema, ``imurun.weekly/1`` now, they
+are only ever added, CSV columns at the end).
 
 Per athlete and ISO week (Monday to Sunday, local time):
 
 * **volume**: runs, running time (the analysis' running steps; the recording's length for a run
   not analysed), running steps, distance when a watch file is attached;
+* **pace and step length** (runs with a watch file that has speed): the median over those runs
+  of each run's median pace and median step length over its running steps
+  (:mod:`imurun.signal.pace`), so a change of form can be told from a change of pace;
 * **load**: running time against the mean of the previous 4 weeks (weeks before the athlete's
   first run are left out). Shown for context only: the acute:chronic ratio did not predict
   injury and is largely a statistical artefact (Impellizzeri et al. 2020), so it raises nothing;
@@ -54,6 +57,7 @@ from imurun.report.history import (
     summary_value,
 )
 from imurun.signal.indicators import IndicatorSettings
+from imurun.store.attach import run_stride_summary
 from imurun.store.library import Library, RunRecord, local_day_start
 
 __all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS", "WEEKLY_SCHEMA",
@@ -249,6 +253,9 @@ class AthleteWeek:
     quality: Quality
     baseline_runs: int
     reasons: tuple[Reason, ...] = ()
+    pace_s_per_km: float = math.nan  # median over the runs with watch speed of their medians
+    step_length_m: float = math.nan  # likewise
+    watch_speed_runs: int = 0
 
     @property
     def runs(self) -> int:
@@ -338,6 +345,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     recorded = sum(lengths[r.id].recorded_s for r in runs
                    if math.isfinite(lengths[r.id].recorded_s))
     dists = [float(d) for d in (lengths[r.id].distance_m for r in runs) if d is not None]
+    strides = [st for st in (run_stride_summary(lib, r.id) for r in analysed)
+               if st is not None and st.n_steps]
     # load
     first_ever = lib.db.execute("SELECT MIN(start_unix_s) FROM runs WHERE athlete_id = ?",
                                 (athlete_id,)).fetchone()[0]
@@ -392,7 +401,9 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         steps=sum(lengths[r.id].steps for r in runs),
         distance_m=float(sum(dists)) if dists else None, distance_runs=len(dists),
         previous_weeks=tuple(prev_weeks), load_mean_s=load_mean, spike=spike, form=form,
-        indicators=indicators, quality=quality, baseline_runs=base.n_runs)
+        indicators=indicators, quality=quality, baseline_runs=base.n_runs,
+        pace_s_per_km=median(st.pace_s_per_km for st in strides),
+        step_length_m=median(st.step_length_m for st in strides), watch_speed_runs=len(strides))
     before = sum(1 for r in history if r.start_unix_s is not None
                  and w0 - LOAD_WEEKS * 7 * DAY_S <= r.start_unix_s < w0)
     return dataclasses.replace(row, reasons=reasons_for(row, history_runs=before))
@@ -501,10 +512,11 @@ def _csv_columns() -> tuple[str, ...]:
     for key in INDICATOR_KEYS:
         cols += [f"ind_{key}_raised_runs", f"ind_{key}_strong_runs"]
     cols += ["runs_failed", "runs_unanalysed", "lost_min", "lost_pct", "frames_lost"]
+    cols += ["pace_s_per_km", "step_length_m", "watch_speed_runs"]  # added later: at the end
     return tuple(cols)
 
 
-#: Columns of :func:`to_csv`, in order (documented in ``docs/weekly.md``).
+#: Columns of :func:`to_csv`, in order (documented in ``docs/reports.md``).
 CSV_COLUMNS: Final = _csv_columns()
 
 
@@ -539,6 +551,8 @@ def _record(s: WeeklySummary, rank: int, a: AthleteWeek) -> dict[str, Any]:
     q = a.quality
     d.update(runs_failed=q.runs_failed, runs_unanalysed=q.runs_unanalysed,
              lost_min=_n(q.lost_s / 60), lost_pct=_n(q.lost_pct, 1), frames_lost=q.frames_lost)
+    d.update(pace_s_per_km=_n(a.pace_s_per_km, 1), step_length_m=_n(a.step_length_m, 3),
+             watch_speed_runs=a.watch_speed_runs)
     return d
 
 
@@ -554,7 +568,7 @@ def to_csv(s: WeeklySummary) -> str:
 
 
 def to_json(s: WeeklySummary) -> str:
-    """The ``imurun.weekly/1`` document (keys in ``docs/weekly.md``); unknown = ``null``."""
+    """The ``imurun.weekly/1`` document (keys in ``docs/reports.md``); unknown = ``null``."""
     athletes = []
     for k, a in enumerate(s.athletes, 1):
         q = a.quality
@@ -567,6 +581,8 @@ def to_json(s: WeeklySummary) -> str:
             "steps": a.steps,
             "distance_km": _n(a.distance_m / 1000, 3) if a.distance_m is not None else None,
             "distance_runs": a.distance_runs,
+            "pace_s_per_km": _n(a.pace_s_per_km, 1), "step_length_m": _n(a.step_length_m, 3),
+            "watch_speed_runs": a.watch_speed_runs,
             "load": {"previous_weeks": [{"week": wk, "running_min": _n(v / 60)}
                                         for wk, v in a.previous_weeks],
                      "prev4_weekly_mean_running_min": _n(a.load_mean_s / 60),
@@ -601,6 +617,11 @@ def to_json(s: WeeklySummary) -> str:
 _SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %",
                       "large": "over 100 %", "no_history": "no runs in the 30 days before",
                       "no_runs": "–"}
+
+
+def _pace(a: AthleteWeek) -> str:
+    m, sec = divmod(math.floor(a.pace_s_per_km + 0.5), 60)
+    return f"{m}:{sec:02d} /km"
 
 
 def _minutes(seconds: float) -> str:
@@ -647,7 +668,8 @@ def render_html(s: WeeklySummary) -> str:
                  h.esc(a.runs), h.esc(_minutes(a.running_s) + load)]
         if any_distance:
             cells.append(h.esc(h.fmt(a.distance_m / 1000, ".1f", "km") if a.distance_m
-                               else "–"))
+                               else "–") + (f'<br><span class="small">{h.esc(_pace(a))}</span>'
+                                            if math.isfinite(a.pace_s_per_km) else ""))
         cells += [h.esc(_spike_cell(a.spike)), h.esc(", ".join(ind) or "none")]
         rows.append("<tr>" + "".join(f'<td{" class=num" if n else ""}>{c}</td>'
                                      for c, n in zip(cells, num, strict=True)) + "</tr>")
@@ -686,6 +708,9 @@ def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
              h.card("Distance", h.fmt(a.distance_m / 1000, ".1f") if a.distance_m else "–",
                     "km", f"{a.distance_runs} run(s) with a watch" if a.distance_m else
                     "attach a watch file for distance"),
+             *([h.card("Pace", _pace(a).removesuffix(" /km"), "min/km",
+                       f"step {a.step_length_m:.2f} m; median of {a.watch_speed_runs} run(s) "
+                       "with a watch")] if math.isfinite(a.pace_s_per_km) else []),
              h.card("Longest-run spike", h.fmt(a.spike.pct, "+.0f", "%") if math.isfinite(
                  a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, ""))]
     labels = [wk.split("-")[1] for wk, _ in a.previous_weeks] + ["this week"]

@@ -2,8 +2,9 @@
 
 In a run's directory, ``watch-<sha>.fit`` is the watch's file and ``watch-<sha>.json`` its
 alignment (written last: it marks the attachment complete). The index holds one row per second of
-the run the watch covered (``watch_samples``), in the run's time base, so stride length
-(speed / cadence) and per-pace views can join them with the steps.
+the run the watch covered (``watch_samples``), in the run's time base, so step and stride length
+and per-pace views can join them with the steps (:func:`speed_track`, :func:`run_step_speed`;
+the arithmetic is :mod:`imurun.signal.pace`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from imurun.errors import FileFormatError, StoreError, UsageError
 from imurun.store._files import atomic_copy, atomic_write_json, read_json, sha256_file
 
 if TYPE_CHECKING:
+    from imurun.signal.pace import PaceSettings, SpeedTrack, StepSpeed, StrideSummary
     from imurun.store.library import CheckReport, Library, RunRecord
 
 ATTACHMENT_SCHEMA = "imurun.attachment/1"
@@ -128,6 +131,48 @@ def watch_samples(lib: Library, run_id: str) -> list[dict[str, float | None]]:
     rows = lib.db.execute(f"SELECT {', '.join(cols)} FROM watch_samples WHERE run_id = ? "
                           "ORDER BY t_s", (run_id,))
     return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def speed_track(lib: Library, run_id: str) -> SpeedTrack | None:
+    """The attached watch's speed over the run (run time base); ``None`` without any speed."""
+    from imurun.signal.pace import SpeedTrack
+
+    rows = lib.db.execute("SELECT t_s, speed_mps FROM watch_samples WHERE run_id = ? AND "
+                          "speed_mps IS NOT NULL ORDER BY t_s", (run_id,)).fetchall()
+    if not rows:
+        return None
+    a = np.array([(r[0], r[1]) for r in rows], dtype=np.float64)
+    track = SpeedTrack(a[:, 0], a[:, 1])
+    return track if track.has_speed else None
+
+
+def run_step_speed(lib: Library, run_id: str, *, settings: PaceSettings | None = None,
+                   ) -> tuple[StepSpeed, npt.NDArray[np.bool_]] | None:
+    """Per-step speed, step and stride length of the run's indexed steps, and which are running.
+
+    Steps in their index order (the analysis'); ``None`` without watch speed or steps.
+    """
+    from imurun.signal.pace import step_speed
+
+    track = speed_track(lib, run_id)
+    steps = lib.steps(run_id) if track is not None else []
+    if track is None or not steps:
+        return None
+
+    def col(key: str) -> npt.NDArray[np.float64]:
+        return np.array([np.nan if s[key] is None else float(s[key]) for s in steps])
+
+    running = np.array([s["activity"] == "run" for s in steps], dtype=bool)
+    return step_speed(col("ic_s"), col("step_s"), col("vertical_oscillation_m"), track,
+                      settings=settings), running
+
+
+def run_stride_summary(lib: Library, run_id: str) -> StrideSummary | None:
+    """Medians of speed, step and stride length and vertical ratio over the running steps."""
+    from imurun.signal.pace import stride_summary
+
+    got = run_step_speed(lib, run_id)
+    return None if got is None else stride_summary(got[0], got[1])
 
 
 def attachment_of(lib: Library, run_id: str) -> dict[str, Any] | None:
