@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from imurun.device.client import SensorClient
+    from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
 
@@ -100,7 +101,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serial_connect(port: str, timeout_s: float, session=None):  # type: ignore[no-untyped-def]
+def _serial_connect(port: str, timeout_s: float,
+                    session: SessionWriter | None = None) -> Callable[[], Awaitable[SensorClient]]:
     from imurun.device.client import SensorClient
     from imurun.transport.serial import SerialTransport
 
@@ -197,7 +199,7 @@ def cmd_replay(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_recording(rec, as_json: bool = False) -> None:  # type: ignore[no-untyped-def]
+def _print_recording(rec: Recording, as_json: bool = False) -> None:
     from imurun.ingest.summary import describe
 
     d = describe(rec)
