@@ -177,9 +177,15 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: S
     except TransportError:
         pass
     delay, cap = settings.backoff_s
+    want = old.info.device_id if old.info is not None else None
     for _ in range(settings.max_reconnects):
         try:
             client = await connect()
+            info = await client.device_info()
+            if want is not None and info.device_id != want:
+                # Another sensor on the same port (re-plugged, or a reused device node).
+                await client.transport.close()
+                raise TransportError(f"a different sensor ({info.device_id:016x}) answered")
             client.session = old.session
             client.decoder.assembler.stats = old.decoder.stats
             return client

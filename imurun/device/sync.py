@@ -94,6 +94,7 @@ Progress = Callable[[int, int, int], None]  # run_id, bytes verified, run size
 @dataclass
 class _State:
     client: SensorClient | None = None
+    device_id: int | None = None  # the sensor this sync is about; a reconnect must find it again
     reconnects: int = 0
     fetched: int = 0
     rejected: int = 0
@@ -175,18 +176,22 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
     while True:
         try:
             client = await connect()
-            if client.info is None:
-                await client.device_info()
+            info = client.info or await client.device_info()
+            if st.device_id is not None and info.device_id != st.device_id:
+                await client.transport.close()
+                raise TransportError(f"a different sensor ({info.device_id:016x}) answered on "
+                                     f"{client.transport.description}")
         except (TransportError, DeviceTimeoutError) as e:
             if first:
                 raise  # a wrong port or a silent sensor is reported at once, not retried
             attempt += 1
             if attempt > settings.max_reconnects:
-                raise SyncError(f"could not connect after {attempt} attempts: {e}") from e
+                raise SyncError(f"could not reconnect after {attempt} attempts: {e}") from e
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap)
             continue
         st.client = client
+        st.device_id = info.device_id
         if not first:
             st.reconnects += 1
         return

@@ -175,6 +175,10 @@ class SerialLink:
     def _disconnect(self) -> None:
         self._disconnects.pop(0)
         self.stats.disconnects += 1
+        # The port disappears first, as a USB device node does when unplugged: a host that
+        # reconnects meanwhile must not open whatever pty next takes the old number.
+        with contextlib.suppress(FileNotFoundError):
+            self.link_path.unlink()
         self._close_pty()
         self._out.clear()
         self.sensor.cancel_reads()
