@@ -159,6 +159,24 @@ def window_argext(x: FloatArray, starts: IntpArray, length: int, *, mode: str,
     return np.asarray(idx[np.arange(starts.size), k], dtype=np.intp)
 
 
+def refine_extremum(x: FloatArray, idx: IntpArray) -> FloatArray:
+    """Fractional positions of the extrema ``x[idx]``.
+
+    The vertex of the parabola through each extremum and its two neighbours, clipped to half a
+    sample; at the ends of ``x`` the index is kept.
+    """
+    i = np.asarray(idx, dtype=np.intp)
+    out = i.astype(np.float64)
+    inner = (i > 0) & (i < x.size - 1)
+    j = i[inner]
+    y0, y1, y2 = x[j - 1], x[j], x[j + 1]
+    den = y0 - 2.0 * y1 + y2
+    safe = np.where(den != 0.0, den, 1.0)
+    off = np.where(den != 0.0, 0.5 * (y0 - y2) / safe, 0.0)
+    out[inner] = j + np.clip(off, -0.5, 0.5)
+    return out
+
+
 def finite_column(x: FloatArray, col: int) -> bool:
     """``True`` when column ``col`` holds measurements (not all-NaN)."""
     return bool(np.any(np.isfinite(x[:, col])))

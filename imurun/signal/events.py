@@ -104,6 +104,7 @@ from imurun.signal._segments import (
     lowpass,
     min_filter_length,
     normalise_segments,
+    refine_extremum,
     require_finite,
     runs,
     segment_argmin,
@@ -269,6 +270,11 @@ class WalkingSettings:
         ic_offset_s: constant added to every walking IC (0: none; a constant fitted on one
             reference does not carry over to the other, see ``docs/validation.md``).
         min_segment_s: shorter segments give no events.
+        closing_prominence_ms2: the step that ends a walk (the trailing foot set down beside
+            the other) loads the trunk little. After the last step of a walk (no step within
+            ``closing_gap`` step times), a peak of at least this prominence 0.5–1.5 step
+            times later is taken as the closing step. 0 turns this off.
+        closing_gap: a step with no next step within this many of its step times ends a walk.
 
     """
 
@@ -281,11 +287,18 @@ class WalkingSettings:
     ic_rise_weight: float = 0.5
     ic_offset_s: float = 0.0
     min_segment_s: float = 1.0
+    closing_prominence_ms2: float = 0.1
+    closing_gap: float = 2.5
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ic_rise_weight <= 1.0:
             raise SignalError(f"ic_rise_weight must be within 0..1, got {self.ic_rise_weight}")
+        if not 0.0 <= self.closing_prominence_ms2 <= self.min_prominence_ms2:
+            raise SignalError("closing_prominence_ms2 must be within 0..min_prominence_ms2, got "
+                              f"{self.closing_prominence_ms2}")
+        if self.closing_gap <= 1.5:
+            raise SignalError(f"closing_gap must be > 1.5, got {self.closing_gap}")
 
 
 def _version() -> str:
@@ -668,19 +681,24 @@ def detect_walking_events(
         v = acc[a:b, BF_UP]
         require_finite(v, "bf_acc_ms2[:, z]", (a, b))
         vs = gaussian_filter1d(v - v.mean(), cfg.smooth_sigma_s * fs, mode="nearest")
-        peaks, _ = find_peaks(vs, distance=max(int(cfg.min_step_s * fs), 1),
-                              prominence=cfg.min_prominence_ms2)
+        dist = max(int(cfg.min_step_s * fs), 1)
+        peaks, _ = find_peaks(vs, distance=dist, prominence=cfg.min_prominence_ms2)
+        if cfg.closing_prominence_ms2 > 0 and peaks.size >= 2:
+            weak, _ = find_peaks(vs, distance=dist, prominence=cfg.closing_prominence_ms2)
+            peaks = _with_closing_steps(vs, peaks, weak, dist, cfg.closing_gap)
         dv = np.gradient(lowpass(v, fs, cfg.lowpass_hz))
         w = max(int(round(cfg.ic_search_s * fs)), 1)
         starts = np.maximum(peaks - w, 0)
-        # loading: steepest rise of the vertical acceleration before the step peak
-        ic = window_argext(dv, starts, w + 1, mode="max", stop=peaks + 1).astype(np.float64)
+        # loading: steepest rise of the vertical acceleration before the step peak (both
+        # markers are placed between samples by a parabola through the extremum)
+        ic = refine_extremum(dv, window_argext(dv, starts, w + 1, mode="max", stop=peaks + 1))
         if cfg.use_forward and finite_column(acc[a:b], BF_FORWARD):
             fwd = acc[a:b, BF_FORWARD]
             require_finite(fwd, "bf_acc_ms2[:, x]", (a, b))
             # Zijlstra & Hof 2003: forward acceleration peaks at heel strike
-            kf = window_argext(lowpass(fwd, fs, cfg.lowpass_hz), starts, w + 1, mode="max",
-                               stop=peaks + 1)
+            fl = lowpass(fwd, fs, cfg.lowpass_hz)
+            kf = refine_extremum(fl, window_argext(fl, starts, w + 1, mode="max",
+                                                   stop=peaks + 1))
             ic = cfg.ic_rise_weight * ic + (1.0 - cfg.ic_rise_weight) * kf
         ic = ic + cfg.ic_offset_s * fs
         ic = ic[(ic > 0) & (ic < b - a - 1)]
@@ -691,6 +709,31 @@ def detect_walking_events(
     fl_parts = [np.zeros(p.size, dtype=bool) for p in ic_parts]
     return _finish(ic_parts, to_parts, fl_parts, sg_parts, acc, gyr, fs, segs, t_s, cfg,
                    "walking")
+
+
+def _with_closing_steps(vs: FloatArray, peaks: IntpArray, weak: IntpArray, dist: int,
+                        gap: float) -> IntpArray:
+    """Add the closing step of every walk that ends in ``peaks``.
+
+    A walk ends at a step whose next step is more than ``gap`` of its own step time away (or
+    absent). Its closing step is the highest of the ``weak`` (low-prominence) peaks 0.5–1.5
+    step times later, at least ``dist`` samples before the next step.
+    """
+    step = np.diff(peaks)
+    own = np.r_[step[0], step]  # step time ending at each peak (the first: the next one)
+    nxt = np.r_[peaks[1:], np.iinfo(np.int64).max // 2]
+    ends = np.flatnonzero(nxt - peaks > gap * own)
+    if ends.size == 0 or weak.size == 0:
+        return peaks
+    p, t = peaks[ends], own[ends]
+    lo = np.searchsorted(weak, p + 0.5 * t, side="left")
+    hi = np.searchsorted(weak, np.minimum(p + 1.5 * t, nxt[ends] - dist), side="right")
+    # one walk end per few seconds of signal: a short loop
+    added = [int(weak[a + np.argmax(vs[weak[a:b]])])
+             for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
+    if not added:
+        return peaks
+    return np.union1d(peaks, np.asarray(added, dtype=np.intp))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ ALCANTARA_MIN_CONTACT_S = 0.03
 #: voisard_ipol: gaps in the packet counter up to this many samples are filled by linear
 #: interpolation; longer gaps split the trial into segments.
 VOISARD_MAX_FILL_SAMPLES = 10
+#: Walking reference initial contacts closer than this are one event (s). No walking step is
+#: this short; such pairs are a reference artefact (the same INDIP contact listed by two
+#: adjacent micro walking bouts, or both feet labelled at a standing start or a stop).
+MERGE_REFERENCE_IC_S = 0.1
 
 
 class DatasetNotFoundError(ImurunError, FileNotFoundError):
@@ -287,6 +291,28 @@ def load_alcantara2022(root: Path | None = None) -> list[Trial]:
 # mobgap_lab: walking, McRoberts MM+ lower back, INDIP reference
 # --------------------------------------------------------------------------------------------
 
+def merge_close_events(t_s: FloatArray, side: IntArray, min_gap_s: float,
+                       ) -> tuple[FloatArray, IntArray, int]:
+    """Merge sorted events closer than ``min_gap_s`` into the first of them.
+
+    The merged event keeps its side when all merged sides agree, else the side is unknown.
+    Returns ``(t_s, side, n_merged)``.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    sd = np.asarray(side, dtype=np.int8)
+    if t.size < 2:
+        return t, sd, 0
+    new = np.r_[True, np.diff(t) >= min_gap_s]
+    group = np.cumsum(new) - 1
+    keep = np.flatnonzero(new)
+    out_side = sd[keep].copy()
+    first_side = out_side[group]
+    disagree = np.zeros(keep.size, dtype=bool)
+    np.logical_or.at(disagree, group, sd != first_side)
+    out_side[disagree] = Side.UNKNOWN
+    return t[keep], out_side, int(t.size - keep.size)
+
+
 def _side_codes(labels: object) -> IntArray:
     arr = np.atleast_1d(np.asarray(labels, dtype=object))
     out = np.full(arr.size, Side.UNKNOWN, dtype=np.int8)
@@ -309,7 +335,8 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
     ``[z, -y, x]``, then levelled to gravity.
 
     Reference: INDIP ``MicroWB`` initial and final contacts with their left/right labels (NaN
-    events dropped). Evaluation windows are the micro walking bouts ``[Start, End]``; turns are
+    events dropped; initial contacts closer than :data:`MERGE_REFERENCE_IC_S` merged, since
+    adjacent micro walking bouts can list the same contact). Evaluation windows are the micro walking bouts ``[Start, End]``; turns are
     the INDIP ``Turn_Start``/``Turn_End`` intervals.
     """
     import scipy.io as sio
@@ -365,6 +392,8 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
                 ic_a, ic_sa = np.concatenate(ic), np.concatenate(ic_side).astype(np.int8)
                 to_a, to_sa = np.concatenate(to), np.concatenate(to_side).astype(np.int8)
                 oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
+                ic_m, ic_sm, n_merged = merge_close_events(ic_a[oi], ic_sa[oi],
+                                                           MERGE_REFERENCE_IC_S)
                 trials.append(Trial(
                     dataset="mobgap_lab",
                     trial_id=f"{cohort}/{pid}/{test}/{trial_name}",
@@ -373,8 +402,8 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
                     bf_acc_ms2=bf_acc,
                     bf_gyr_rads=bf_gyr_l,
                     segments=((0, n),),
-                    ref_ic_s=ic_a[oi],
-                    ref_ic_side=ic_sa[oi],
+                    ref_ic_s=ic_m,
+                    ref_ic_side=ic_sm,
                     ref_to_s=to_a[ot],
                     ref_to_side=to_sa[ot],
                     eval_windows_s=tuple(windows),
@@ -382,6 +411,8 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
                     subject=subject,
                     reference="INDIP (foot IMUs + pressure insoles)",
                     turn_windows_s=tuple(turns),
+                    notes=(f"{n_merged} reference initial contacts merged (closer than "
+                           f"{MERGE_REFERENCE_IC_S} s to another)",),
                 ))
     if not trials:
         raise DatasetNotFoundError(folder, "no */*/data.mat files inside")
@@ -449,7 +480,8 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
     is in ``notes``), longer ones split the trial into segments.
 
     Reference: ``LeftFootEvents``/``RightFootEvents`` are ``[toe-off, initial contact]`` sample
-    pairs from the foot sensors. Evaluation window: ``TrialBoundaries`` (U-turn included);
+    pairs from the foot sensors (initial contacts closer than :data:`MERGE_REFERENCE_IC_S`
+    merged). Evaluation window: ``TrialBoundaries`` (U-turn included);
     the turn window is ``UTurnBoundaries``.
     """
     folder = _dataset_dir("voisard_ipol", root)
@@ -478,6 +510,7 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
         to = np.concatenate(tos)
         to_side = np.concatenate(to_sides)
         oi, ot = np.argsort(ic, kind="stable"), np.argsort(to, kind="stable")
+        ic_m, ic_sm, n_merged = merge_close_events(ic[oi], ic_side[oi], MERGE_REFERENCE_IC_S)
         lo, hi = meta["TrialBoundaries"]
         height = meta.get("Height")
         weight = meta.get("Weight")
@@ -490,8 +523,8 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
             bf_acc_ms2=bf_acc_l,
             bf_gyr_rads=bf_gyr_l,
             segments=segments,
-            ref_ic_s=ic[oi],
-            ref_ic_side=ic_side[oi],
+            ref_ic_s=ic_m,
+            ref_ic_side=ic_sm,
             ref_to_s=to[ot],
             ref_to_side=to_side[ot],
             eval_windows_s=((lo / fs, hi / fs),),
@@ -503,7 +536,9 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
             reference="foot-mounted IMUs, events checked by hand",
             turn_windows_s=tuple((float(a) / fs, float(b) / fs)
                                  for a, b in [meta["UTurnBoundaries"]] if meta.get("UTurnBoundaries")),
-            notes=(f"{n_filled} samples filled by interpolation over packet-counter gaps",),
+            notes=(f"{n_filled} samples filled by interpolation over packet-counter gaps",
+                   f"{n_merged} reference initial contacts merged (closer than "
+                   f"{MERGE_REFERENCE_IC_S} s to another)"),
         ))
     if not trials:
         raise DatasetNotFoundError(folder, "no S-T.json + S-T_lb.txt pairs inside")
