@@ -362,61 +362,24 @@ def test_stream_reset_and_errors() -> None:
 
 
 # ------------------------------------------------------------------------------ real data
-def _imufusion_tilt_obliquity(acc_ms2: np.ndarray, gyr_rads: np.ndarray, fs: float,
-                              ) -> tuple[np.ndarray, np.ndarray]:
-    imufusion = pytest.importorskip("imufusion")
-    ahrs = imufusion.Ahrs()
-    st = imufusion.AhrsSettings()
-    st.convention = imufusion.CONVENTION_NWU
-    st.gain = 0.5
-    st.gyroscope_range = 2000.0
-    st.acceleration_rejection = 10.0
-    st.magnetic_rejection = 10.0
-    st.rejection_timeout = int(5 * fs)
-    st.sample_rate = fs
-    ahrs.set_settings(st)
-    q = np.empty((acc_ms2.shape[0], 4))
-    gyr_dps, acc_g = np.degrees(gyr_rads), acc_ms2 / G_MS2
-    for i in range(acc_ms2.shape[0]):
-        ahrs.update_no_magnetometer(gyr_dps[i], acc_g[i])
-        q[i] = ahrs.get_quaternion()
-    yaw, obl, tilt = ori._angles(q, np.array([1.0, 0.0, 0.0, 0.0]))
-    return np.degrees(tilt), np.degrees(obl)
-
-
 def test_real_walking_agrees_with_imufusion() -> None:
     """Lower-back walking (mobgap_lab, voisard_ipol; body frame from the loaders).
 
     Reference: x-io's imufusion (revised Madgwick filter, gain 0.5, 10° acceleration rejection),
-    first 5 s of each segment skipped (its start-up). Neither is ground truth: this checks that
-    both see the same motion. Measured (6 + 58 trials): dynamic agreement (RMS of the
-    difference after removing its mean) tilt median 0.55° (mobgap) / 2.3° (voisard, max 5.0°),
-    obliquity 0.4° / 0.9°; mean offsets tilt −1.4° / +1.2°, obliquity +0.9° / −0.2°
-    (imufusion averages the direction of the instantaneous acceleration, this smoother the
-    stride-mean specific force).
+    first 5 s of each segment skipped (its start-up); see
+    :mod:`imurun.validation.orientation_check`. Neither is ground truth: this checks that both
+    see the same motion. The measured figures are in docs/validation.md (``make validate``).
     """
-    datasets = pytest.importorskip("imurun.validation.datasets")
     pytest.importorskip("imufusion")
-    rows = []
-    for name in ("mobgap_lab", "voisard_ipol"):
-        try:
-            trials = datasets.load_dataset(name)
-        except datasets.DatasetNotFoundError as e:
-            pytest.skip(f"shared data not available: {e}")
-        for tr in trials:
-            pa = pelvis_orientation(tr.bf_acc_ms2, tr.bf_gyr_rads, tr.fs_hz, np.eye(3),
-                                    segments=tr.segments)
-            d_t, d_o = [], []
-            for a, b in tr.segments:
-                if b - a < 10 * tr.fs_hz:
-                    continue
-                t_ref, o_ref = _imufusion_tilt_obliquity(tr.bf_acc_ms2[a:b], tr.bf_gyr_rads[a:b], tr.fs_hz)
-                skip = int(5 * tr.fs_hz)
-                d_t.append((pa.tilt_deg[a:b] - t_ref)[skip:])
-                d_o.append((pa.obliquity_deg[a:b] - o_ref)[skip:])
-            dt, do = np.concatenate(d_t), np.concatenate(d_o)
-            rows.append((name, np.std(dt), np.std(do), np.mean(dt), np.mean(do)))
-    res = np.array([r[1:] for r in rows])
+    from imurun.validation.datasets import shared_data_root
+    from imurun.validation.orientation_check import DATASETS, run_agreement
+
+    missing = [n for n in DATASETS if not (shared_data_root() / n).is_dir()]
+    if missing:
+        pytest.skip(f"shared data not available: {', '.join(missing)} under {shared_data_root()}")
+    rows = run_agreement(skip_missing=False)
+    res = np.array([(r.tilt_sd_deg, r.obliquity_sd_deg, r.tilt_offset_deg,
+                     r.obliquity_offset_deg) for r in rows])
     assert len(rows) >= 20
     assert np.median(res[:, 0]) <= 2.5  # tilt, dynamic
     assert np.median(res[:, 1]) <= 1.0  # obliquity, dynamic

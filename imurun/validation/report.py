@@ -590,6 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from imurun.validation.signal_core import main_section
 
         text += "\n" + main_section(root)
+    from imurun.validation.orientation_check import orientation_section
+
+    text += "\n" + orientation_section(root)
     if args.out is None:
         sys.stdout.write(text)
     else:
