@@ -22,6 +22,7 @@ from imurun.validation.datasets import (
     load_dataset,
     merge_close_events,
     shared_data_root,
+    voisard_foot_tilt_signature,
 )
 from imurun.validation.evaluate import (
     TARGETS,
@@ -126,6 +127,17 @@ def test_walking_sides_without_the_inverted_trials(results: ValidationResults) -
     _require("voisard_ipol")
     rs = [r for r in results.by_dataset("voisard_ipol") if r.trial_id not in ("4-1", "4-2")]
     assert summarise(rs, "rest").side_accuracy >= 0.99
+
+
+def test_inverted_trials_are_the_ones_whose_foot_sensors_look_swapped(
+        results: ValidationResults) -> None:
+    """The foot sensors' own laterality signature flags exactly the trials the sacrum inverts."""
+    _require("voisard_ipol")
+    sig = voisard_foot_tilt_signature()
+    assert len(sig) == len(results.by_dataset("voisard_ipol"))
+    inverted = {r.trial_id for r in results.by_dataset("voisard_ipol") if r.side_accuracy < 0.5}
+    assert inverted
+    assert inverted == {k for k, v in sig.items() if v < 0}
 
 
 def test_close_reference_contacts_are_merged() -> None:

@@ -545,6 +545,31 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
     return trials
 
 
+def voisard_foot_tilt_signature(root: Path | None = None, standing_s: float = 2.0,
+                                ) -> dict[str, float]:
+    """Per trial: left minus right foot sensor's lateral (y) gravity component while standing.
+
+    A check of the reference's left/right labels that does not use the sacrum: the unit
+    specific force of each foot sensor over the first ``standing_s`` of its file (the subject
+    stands still) has a y component that differs between the feet in a consistent way when
+    each sensor is on its labelled foot. Returns ``{trial_id: lf_y - rf_y}`` for trials with
+    both foot files.
+    """
+    folder = _dataset_dir("voisard_ipol", root)
+    out: dict[str, float] = {}
+    for meta_file in sorted(folder.glob("*.json"), key=_voisard_key):
+        feet = [folder / f"{meta_file.stem}_{f}.txt" for f in ("lf", "rf")]
+        if not all(f.exists() for f in feet):
+            continue
+        ys = []
+        for f in feet:
+            fs, data = _read_xsens_txt(f)
+            a = data[: int(standing_s * fs), 1:4].mean(axis=0)
+            ys.append(float(a[1] / np.linalg.norm(a)))
+        out[meta_file.stem] = ys[0] - ys[1]
+    return out
+
+
 def _voisard_key(p: Path) -> tuple[int, ...]:
     try:
         return tuple(int(x) for x in p.stem.split("-"))

@@ -479,7 +479,7 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
                     "velocity change, roll rate, yaw rate) is inverted, while the same "
                     "subject's trials 4-3 to 4-6 agree and the reference labels match the "
                     "foot-sensor files; the foot sensors were probably swapped between the feet "
-                    "in those two trials, which the data cannot prove.")
+                    "in those two trials." + _foot_tilt_note())
         add("Trials where fewer than half of the sides agree with the reference: "
             + ", ".join(f"{r.dataset} {r.trial_id} ({_pct(r.side_accuracy, 0)} %)" for r in bad)
             + "." + note + " Without the listed trials:")
@@ -546,6 +546,23 @@ def _walking_cv(results: ValidationResults, names: Sequence[str], add: Callable[
             add("Fitted on one reference and scored on the other, the refitted values do not "
                 "make both references worse; see the table.")
         add("")
+
+
+def _foot_tilt_note() -> str:
+    """The foot sensors' own laterality signature (no sacral signal involved)."""
+    from imurun.validation.datasets import voisard_foot_tilt_signature
+
+    try:
+        sig = voisard_foot_tilt_signature()
+    except (DatasetNotFoundError, OSError, ValueError):
+        return ""
+    if not sig:
+        return ""
+    neg = [k for k, v in sig.items() if v < 0]
+    return (" An independent check on the foot sensors alone: while the subject stands, the "
+            "lateral (y) component of gravity of the left-foot sensor exceeds the right-foot "
+            f"sensor's in {len(sig) - len(neg)} of {len(sig)} trials; it is the other way round "
+            f"only in {', '.join(neg) if neg else 'none'}.")
 
 
 def _rise_grid() -> tuple[float, ...]:
