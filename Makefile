@@ -3,6 +3,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The peer libraries of the benchmarks pin older numpy/pandas: their own environment, never .venv
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export IMURUN_SHARED_DATA ?= $(abspath ../shared/data)
 
@@ -11,7 +14,7 @@ export IMURUN_SHARED_DATA ?= $(abspath ../shared/data)
 help:
 	@echo "make demo      install into .venv and run the main job on the bundled default"
 	@echo "make test      install into .venv and run the whole test suite"
-	@echo "make bench     run the benchmarks (results in benchmarks/results/)"
+	@echo "make bench     run the benchmarks, peers side by side (results in benchmarks/results/)"
 	@echo "make lint      ruff + mypy"
 	@echo "make validate  regenerate docs/validation.md from data"
 
@@ -37,8 +40,18 @@ demo: sysdeps $(STAMP)
 test: sysdeps $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-bench: sysdeps $(STAMP)
-	$(BIN)/python -m benchmarks.run
+$(BENCH_VENV)/bin/python:
+	$(PY) -m venv $(BENCH_VENV)
+
+# GaitPy 1.6.1 pins pandas 0.20 / numpy 1.13, so it goes in without its pins (PEERS.md)
+$(BENCH_STAMP): pyproject.toml | $(BENCH_VENV)/bin/python
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e '.[bench]'
+	$(BENCH_VENV)/bin/python -m pip install -q --no-deps gaitpy==1.6.1
+	@touch $(BENCH_STAMP)
+
+bench: sysdeps $(STAMP) $(BENCH_STAMP)
+	IMURUN_BENCH_PYTHON=$(abspath $(BENCH_VENV))/bin/python $(BIN)/python -m benchmarks.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check imurun firmware_protocol tests benchmarks
@@ -48,4 +61,4 @@ validate: $(STAMP)
 	$(BIN)/python -m imurun.validation.report --out docs/validation.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

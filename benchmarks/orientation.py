@@ -15,10 +15,10 @@ rotation is its yaw minus the same 0.5 Hz heading low-pass. Errors are RMS again
 over the whole hour. Times are wall-clock minima over ``repeats`` runs (and CPU time), reported
 with ratios; none is asserted.
 
-Peers are optional (``pip install -e .[bench]``). gaitmap 2.6 pins numpy < 2.1, so it usually
-lives in its own environment: set ``IMURUN_BENCH_PYTHON`` to a Python that has gaitmap and
-imurun installed and the Madgwick runs there in a subprocess (same data via a temporary file;
-its timing is taken inside that process). Without it the result says why it was skipped.
+Peers are optional (the ``bench`` extra). gaitmap 2.6 pins numpy < 2.1, so it lives in its own
+environment: ``make bench`` builds ``.venv-bench`` and sets ``IMURUN_BENCH_PYTHON`` to it, and
+the Madgwick runs there in a subprocess (same data via a temporary file; its timing is taken
+inside that process). Without it the result says why it was skipped.
 
 Run: ``python -m benchmarks.orientation`` (prints JSON).
 """

@@ -17,8 +17,10 @@ Reported, as medians over ``repeats`` runs after a warm-up:
 
 Goals (issue 4): <= 1 s on one core (>= 3,600x real time), peak <= 10x the raw size.
 
-``peers()``: the same hour through scikit-digital-health's lumbar gait pipeline and GaitPy,
-when they are installed (optional ``bench`` extra; see PEERS.md), timed in the same process.
+``peers()``: the same hour through scikit-digital-health's lumbar gait pipeline and GaitPy
+(optional ``bench`` extra; see PEERS.md), in the same run: in this process when they are
+installed here, else in the benchmark environment ``IMURUN_BENCH_PYTHON`` that ``make bench``
+builds (``.venv-bench``), on the same arrays.
 Each peer computes less than imurun (no toe-off for running, no per-step oscillation, braking or
 pelvis). A peer that is not installed is reported with the reason.
 """
@@ -126,7 +128,12 @@ def run(minutes: float = 60.0, repeats: int = 5) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- peers
 def peers(m: Motion | None = None) -> dict[str, Any]:
-    """scikit-digital-health and GaitPy on the same hour, when installed."""
+    """scikit-digital-health and GaitPy on the same hour.
+
+    In this process when they are importable; otherwise in ``IMURUN_BENCH_PYTHON`` (the
+    benchmark environment ``make bench`` builds, ``.venv-bench``: the peers pin older
+    libraries), which gets the very same arrays through a temporary ``.npz``.
+    """
     if m is None:
         m = _hour()
     acc_g = m.mounting.bf_from_sf(m.acc_ms2) / 9.80665
@@ -137,9 +144,56 @@ def peers(m: Motion | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"truth": {"steps": int(tr.n_steps), "running_steps": int(run.sum()),
                                      "median_contact_s": round(float(np.median(tr.contact_s[run])),
                                                                3)}}
+    python = os.environ.get("IMURUN_BENCH_PYTHON")
+    if python and not (_importable("skdh") and _importable("gaitpy")):
+        out.update(_peers_subprocess(python, t_unix, acc_g, gyr, m.fs_hz))
+        return out
     out["skdh"] = _skdh(t_unix, acc_g, gyr, m.fs_hz)
     out["gaitpy"] = _gaitpy(t_unix, acc_g, m.fs_hz)
     return out
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _peers_subprocess(python: str, t_unix: np.ndarray, acc_g: np.ndarray, gyr: np.ndarray,
+                      fs: float) -> dict[str, Any]:
+    import json
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.json"
+        np.savez(src, t_unix=t_unix, acc_g=acc_g, gyr=gyr, fs=fs)
+        proc = subprocess.run([python, "-m", "benchmarks.signal", "--peers", str(src), str(dst)],
+                              cwd=root, capture_output=True, text=True, timeout=1800,
+                              check=False)
+        if proc.returncode != 0 or not dst.exists():
+            why = f"peer subprocess ({python}) failed: {proc.stderr.strip()[-400:]}"
+            return {"skdh": {"skipped": why}, "gaitpy": {"skipped": why}}
+        res: dict[str, Any] = json.loads(dst.read_text())
+    for name in ("skdh", "gaitpy"):
+        if isinstance(res.get(name), dict):
+            res[name]["where"] = f"subprocess {python}"
+    return res
+
+
+def _peers_main(src: str, dst: str) -> None:
+    """Entry point of the peer subprocess: time both peers on the arrays in ``src``."""
+    import json
+    from pathlib import Path
+
+    d = np.load(src)
+    fs = float(d["fs"])
+    res = {"skdh": _skdh(d["t_unix"], d["acc_g"], d["gyr"], fs),
+           "gaitpy": _gaitpy(d["t_unix"], d["acc_g"], fs),
+           "numpy": np.__version__}
+    Path(dst).write_text(json.dumps(res))
 
 
 def _skdh(t_unix: np.ndarray, acc_g: np.ndarray, gyr: np.ndarray, fs: float) -> dict[str, Any]:
@@ -230,6 +284,9 @@ if __name__ == "__main__":
     import sys
     from pathlib import Path
 
+    if len(sys.argv) == 4 and sys.argv[1] == "--peers":
+        _peers_main(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     result = run()
     text = json.dumps(result, indent=2)
     print(text)
