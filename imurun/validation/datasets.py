@@ -24,6 +24,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -325,6 +326,108 @@ def _side_codes(labels: object) -> IntArray:
     return out
 
 
+def _field(obj: object, *path: str) -> Any:
+    """``obj.a.b...`` of a loaded MATLAB struct, or ``None`` when a level is missing."""
+    for name in path:
+        if obj is None or name not in getattr(obj, "_fieldnames", ()):
+            return None
+        obj = getattr(obj, name)
+    return obj
+
+
+def _finite_segments(x: FloatArray) -> tuple[tuple[int, int], ...]:
+    """``[start, stop)`` runs of rows of ``x`` that are finite in every column."""
+    ok = np.isfinite(x).all(axis=1)
+    edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
+    return tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True))
+
+
+def _mobgap_events(values: object, labels: object) -> tuple[FloatArray, IntArray]:
+    """Finite event times with their side codes (unknown when the labels do not pair up)."""
+    e = np.atleast_1d(np.asarray(values if values is not None else [], dtype=np.float64))
+    e = e.reshape(-1)
+    s = _side_codes(labels) if labels is not None else np.zeros(0, np.int8)
+    if s.size != e.size:
+        s = np.full(e.size, Side.UNKNOWN, dtype=np.int8)
+    ok = np.isfinite(e)
+    return e[ok], s[ok]
+
+
+def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
+                  subject: Subject) -> Trial | None:
+    """One mobgap trial, or ``None`` when it lacks a lower-back accelerometer or INDIP bouts."""
+    lb = _field(tr, "SU", "LowerBack")
+    acc = _field(lb, "Acc")
+    wbs_raw = _field(tr, "Standards", "INDIP", "MicroWB")
+    if acc is None or wbs_raw is None:
+        return None
+    fs_field = _field(lb, "Fs")
+    fs = float(fs_field.Acc if hasattr(fs_field, "Acc") else fs_field)
+    sf_acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
+    if float(np.nanmedian(np.linalg.norm(sf_acc, axis=1))) < 3.0:
+        sf_acc = sf_acc * G_MS2  # stored in g
+    bf_acc = np.column_stack([sf_acc[:, 2], -sf_acc[:, 1], sf_acc[:, 0]])
+    gyr = _field(lb, "Gyr")
+    bf_gyr: FloatArray | None = None
+    if gyr is not None:
+        sf_gyr = np.asarray(gyr, dtype=np.float64).reshape(-1, 3) * DEG2RAD
+        if sf_gyr.shape == sf_acc.shape:
+            bf_gyr = np.column_stack([sf_gyr[:, 2], -sf_gyr[:, 1], sf_gyr[:, 0]])
+    both = bf_acc if bf_gyr is None else np.hstack([bf_acc, bf_gyr])
+    segments = _finite_segments(both)
+    if not segments:
+        return None
+    bf_acc, bf_gyr_l = level_to_gravity(bf_acc, bf_gyr)
+    ic, ic_side, to, to_side, windows = [], [], [], [], []
+    turns: list[tuple[float, float]] = []
+    for wb in np.atleast_1d(np.asarray(wbs_raw, dtype=object)).reshape(-1):
+        start, end = _field(wb, "Start"), _field(wb, "End")
+        if start is None or end is None or not np.isfinite([float(start), float(end)]).all():
+            continue
+        e, s = _mobgap_events(_field(wb, "InitialContact_Event"),
+                              _field(wb, "InitialContact_LeftRight"))
+        ic.append(e)
+        ic_side.append(s)
+        e, s = _mobgap_events(_field(wb, "FinalContact_Event"),
+                              _field(wb, "FinalContact_LeftRight"))
+        to.append(e)
+        to_side.append(s)
+        windows.append((float(start), float(end)))
+        t0 = np.atleast_1d(np.asarray(_field(wb, "Turn_Start") if _field(wb, "Turn_Start")
+                                      is not None else [], dtype=np.float64)).reshape(-1)
+        t1 = np.atleast_1d(np.asarray(_field(wb, "Turn_End") if _field(wb, "Turn_End")
+                                      is not None else [], dtype=np.float64)).reshape(-1)
+        if t0.size == t1.size:
+            turns.extend((float(x), float(y)) for x, y in zip(t0, t1, strict=True)
+                         if np.isfinite(x) and np.isfinite(y))
+    if not windows:
+        return None
+    ic_a, ic_sa = np.concatenate(ic), np.concatenate(ic_side).astype(np.int8)
+    to_a, to_sa = np.concatenate(to), np.concatenate(to_side).astype(np.int8)
+    oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
+    ic_m, ic_sm, n_merged = merge_close_events(ic_a[oi], ic_sa[oi], MERGE_REFERENCE_IC_S)
+    return Trial(
+        dataset="mobgap_lab",
+        trial_id=trial_id,
+        gait="walking",
+        fs_hz=fs,
+        bf_acc_ms2=bf_acc,
+        bf_gyr_rads=bf_gyr_l,
+        segments=segments,
+        ref_ic_s=ic_m,
+        ref_ic_side=ic_sm,
+        ref_to_s=to_a[ot],
+        ref_to_side=to_sa[ot],
+        eval_windows_s=tuple(windows),
+        condition=condition,
+        subject=subject,
+        reference="INDIP (foot IMUs + pressure insoles)",
+        turn_windows_s=tuple(turns),
+        notes=(f"{n_merged} reference initial contacts merged (closer than "
+               f"{MERGE_REFERENCE_IC_S} s to another)",),
+    )
+
+
 def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
     """Lab walking trials of the Mobilise-D example data (mobgap ``example_data/data/lab``).
 
@@ -359,61 +462,11 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
         for test in tm._fieldnames:
             test_struct = getattr(tm, test)
             for trial_name in test_struct._fieldnames:
-                tr = getattr(test_struct, trial_name)
-                lb = tr.SU.LowerBack
-                fs = float(lb.Fs.Acc)
-                sf_acc = np.asarray(lb.Acc, dtype=np.float64)
-                if float(np.median(np.linalg.norm(sf_acc, axis=1))) < 3.0:
-                    sf_acc = sf_acc * G_MS2  # stored in g
-                sf_gyr = np.asarray(lb.Gyr, dtype=np.float64) * DEG2RAD
-                bf_acc = np.column_stack([sf_acc[:, 2], -sf_acc[:, 1], sf_acc[:, 0]])
-                bf_gyr = np.column_stack([sf_gyr[:, 2], -sf_gyr[:, 1], sf_gyr[:, 0]])
-                bf_acc, bf_gyr_l = level_to_gravity(bf_acc, bf_gyr)
-                wbs = np.atleast_1d(tr.Standards.INDIP.MicroWB)
-                ic, ic_side, to, to_side, windows = [], [], [], [], []
-                turns: list[tuple[float, float]] = []
-                for wb in wbs:
-                    e = np.atleast_1d(np.asarray(wb.InitialContact_Event, dtype=np.float64))
-                    s = _side_codes(wb.InitialContact_LeftRight)
-                    ok = np.isfinite(e)
-                    ic.append(e[ok])
-                    ic_side.append(s[ok])
-                    e = np.atleast_1d(np.asarray(wb.FinalContact_Event, dtype=np.float64))
-                    s = _side_codes(wb.FinalContact_LeftRight)
-                    ok = np.isfinite(e)
-                    to.append(e[ok])
-                    to_side.append(s[ok])
-                    windows.append((float(wb.Start), float(wb.End)))
-                    t0 = np.atleast_1d(np.asarray(wb.Turn_Start, dtype=np.float64))
-                    t1 = np.atleast_1d(np.asarray(wb.Turn_End, dtype=np.float64))
-                    turns.extend((float(x), float(y)) for x, y in zip(t0, t1, strict=True)
-                                 if np.isfinite(x) and np.isfinite(y))
-                n = bf_acc.shape[0]
-                ic_a, ic_sa = np.concatenate(ic), np.concatenate(ic_side).astype(np.int8)
-                to_a, to_sa = np.concatenate(to), np.concatenate(to_side).astype(np.int8)
-                oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
-                ic_m, ic_sm, n_merged = merge_close_events(ic_a[oi], ic_sa[oi],
-                                                           MERGE_REFERENCE_IC_S)
-                trials.append(Trial(
-                    dataset="mobgap_lab",
-                    trial_id=f"{cohort}/{pid}/{test}/{trial_name}",
-                    gait="walking",
-                    fs_hz=fs,
-                    bf_acc_ms2=bf_acc,
-                    bf_gyr_rads=bf_gyr_l,
-                    segments=((0, n),),
-                    ref_ic_s=ic_m,
-                    ref_ic_side=ic_sm,
-                    ref_to_s=to_a[ot],
-                    ref_to_side=to_sa[ot],
-                    eval_windows_s=tuple(windows),
-                    condition=Condition(label=f"{cohort} {test}"),
-                    subject=subject,
-                    reference="INDIP (foot IMUs + pressure insoles)",
-                    turn_windows_s=tuple(turns),
-                    notes=(f"{n_merged} reference initial contacts merged (closer than "
-                           f"{MERGE_REFERENCE_IC_S} s to another)",),
-                ))
+                trial = _mobgap_trial(getattr(test_struct, trial_name),
+                                      f"{cohort}/{pid}/{test}/{trial_name}",
+                                      Condition(label=f"{cohort} {test}"), subject)
+                if trial is not None:
+                    trials.append(trial)
     if not trials:
         raise DatasetNotFoundError(folder, "no */*/data.mat files inside")
     return trials
@@ -511,7 +564,9 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
         to_side = np.concatenate(to_sides)
         oi, ot = np.argsort(ic, kind="stable"), np.argsort(to, kind="stable")
         ic_m, ic_sm, n_merged = merge_close_events(ic[oi], ic_side[oi], MERGE_REFERENCE_IC_S)
-        lo, hi = meta["TrialBoundaries"]
+        # without TrialBoundaries the whole recording is scored
+        lo, hi = meta.get("TrialBoundaries") or (0, grid.shape[0] - 1)
+        uturn = meta.get("UTurnBoundaries")
         height = meta.get("Height")
         weight = meta.get("Weight")
         age = meta.get("Age")
@@ -534,8 +589,7 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
                             height_m=None if height is None else float(height) / 100.0,
                             mass_kg=None if weight is None else float(weight)),
             reference="foot-mounted IMUs, events checked by hand",
-            turn_windows_s=tuple((float(a) / fs, float(b) / fs)
-                                 for a, b in [meta["UTurnBoundaries"]] if meta.get("UTurnBoundaries")),
+            turn_windows_s=((float(uturn[0]) / fs, float(uturn[1]) / fs),) if uturn else (),
             notes=(f"{n_filled} samples filled by interpolation over packet-counter gaps",
                    f"{n_merged} reference initial contacts merged (closer than "
                    f"{MERGE_REFERENCE_IC_S} s to another)"),
