@@ -97,3 +97,30 @@ def test_voisard_loader_without_trial_boundaries_scores_the_whole_recording(
     assert trial.ref_ic_s.tolist() == [1.6, 2.7, 3.8]
     assert trial.ref_ic_side.tolist() == [Side.LEFT, Side.RIGHT, Side.LEFT]
     assert trial.subject.mass_kg is None
+
+
+def test_alcantara_loader_takes_missing_metadata(tmp_path: Path) -> None:
+    from imurun.validation.datasets import load_alcantara2022
+
+    folder = tmp_path / "alcantara2022"
+    folder.mkdir()
+    n, fs = 1000, 500.0
+    t = np.arange(n) / fs
+    phase = (t % 0.33) / 0.33
+    stance = phase < 0.7
+    grf = np.where(stance, 2.4 * np.sin(np.pi * np.clip(phase / 0.7, 0, 1)), 0.0)
+    vert = np.maximum(grf, 0.0)
+    ap = 0.2 * np.sin(2 * np.pi * phase)
+    np.savetxt(folder / "Accelerometer_one_sub.csv", np.r_[vert, ap][None, :], delimiter=",")
+    np.savetxt(folder / "GRF_one_sub.csv", grf[None, :], delimiter=",")
+    (folder / "Sub_Info_one_sub.csv").write_text(
+        "Sub,Condition,Sex,Age,Height,Mass,RFS,MFS,FFS,Speed,Slope,StepFreq\n"
+        "9,NA,f,NA,NA,61,NA,NA,NA,3.0,NA,NA\n")
+    (trial,) = load_alcantara2022(tmp_path)
+    assert trial.n_samples == n
+    assert trial.condition.slope_pct is None
+    assert trial.condition.foot_strike is None
+    assert trial.condition.label == "3 m/s, ? %"
+    assert trial.subject.height_m is None
+    assert trial.subject.mass_kg == 61.0
+    assert trial.ref_ic_s.size >= 5

@@ -229,6 +229,21 @@ def _threshold_intervals(x: FloatArray, level: float, min_len: int) -> tuple[Flo
     return ic, to
 
 
+def _num(v: str | None) -> float | None:
+    """A number from a CSV cell; ``None`` for an empty, ``NA`` or non-numeric cell."""
+    try:
+        x = float(v) if v is not None else float("nan")
+    except ValueError:
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _alcantara_label(speed: float | None, slope: float | None) -> str:
+    sp = "? m/s" if speed is None else f"{speed:g} m/s"
+    sl = "? %" if slope is None else f"{slope:+g} %"
+    return f"{sp}, {sl}"
+
+
 def load_alcantara2022(root: Path | None = None) -> list[Trial]:
     """Running trials of Alcantara et al. 2022 (PeerJ 10:e12752), one runner, 21 trials.
 
@@ -249,8 +264,8 @@ def load_alcantara2022(root: Path | None = None) -> list[Trial]:
     grf = np.loadtxt(folder / "GRF_one_sub.csv", delimiter=",", ndmin=2)
     with open(folder / "Sub_Info_one_sub.csv", newline="") as fh:
         info = list(csv.DictReader(fh))
-    n = 2480
-    if acc_g.shape[1] != 2 * n or grf.shape[1] != n or not (len(info) == acc_g.shape[0] == grf.shape[0]):
+    n = grf.shape[1]  # 2480 samples (4.96 s) in the published file
+    if acc_g.shape[1] != 2 * n or not (len(info) == acc_g.shape[0] == grf.shape[0]):
         raise ValueError(f"unexpected alcantara2022 shapes: acc {acc_g.shape}, grf {grf.shape}, "
                          f"info rows {len(info)}")
     trials = []
@@ -261,9 +276,12 @@ def load_alcantara2022(root: Path | None = None) -> list[Trial]:
         acc[:, 0] = acc_g[i, n:] * G_MS2
         ic, to = _threshold_intervals(grf[i], ALCANTARA_CONTACT_BW, min_len)
         ic, to = ic[np.isfinite(ic)] / fs, to[np.isfinite(to)] / fs
-        strike = max(("RFS", "MFS", "FFS"), key=lambda k: float(row[k]))
-        speed = float(row["Speed"])
-        slope = float(row["Slope"])
+        shares = {k: _num(row.get(k)) for k in ("RFS", "MFS", "FFS")}
+        known = {k: v for k, v in shares.items() if v is not None}
+        strike = max(known, key=lambda k: known[k]) if known else None
+        speed = _num(row.get("Speed"))
+        slope = _num(row.get("Slope"))
+        height = _num(row.get("Height"))
         trials.append(Trial(
             dataset="alcantara2022",
             trial_id=f"row{i:02d}",
@@ -277,10 +295,11 @@ def load_alcantara2022(root: Path | None = None) -> list[Trial]:
             ref_to_s=to,
             ref_to_side=np.full(to.size, Side.UNKNOWN, dtype=np.int8),
             eval_windows_s=((0.0, n / fs),),
-            condition=Condition(label=f"{speed:g} m/s, {slope:+g} %", speed_ms=speed,
+            condition=Condition(label=_alcantara_label(speed, slope), speed_ms=speed,
                                 slope_pct=slope, foot_strike=strike),
-            subject=Subject(subject_id=f"alcantara-{row['Sub']}", sex=row["Sex"],
-                            height_m=float(row["Height"]) / 100.0, mass_kg=float(row["Mass"])),
+            subject=Subject(subject_id=f"alcantara-{row.get('Sub', '?')}", sex=row.get("Sex"),
+                            height_m=None if height is None else height / 100.0,
+                            mass_kg=_num(row.get("Mass"))),
             reference=f"force treadmill vGRF > {ALCANTARA_CONTACT_BW:g} BW",
             ref_vgrf_bw=grf[i].copy(),
             notes=("acc low-pass filtered and clipped at 0 by the source",),

@@ -81,9 +81,9 @@ def cross_checks(results: ValidationResults, running_trials: Sequence[Trial] | N
     run: dict[str, CrossValidation] = {}
     if running_trials:
         run["slope"] = cross_validate_running(
-            running_trials, lambda t: f"{t.condition.slope_pct:+g} %", base=results.running)
+            running_trials, lambda t: _slope_key(t.condition.slope_pct), base=results.running)
         run["speed"] = cross_validate_running(
-            running_trials, lambda t: f"{t.condition.speed_ms:g} m/s", base=results.running)
+            running_trials, lambda t: _speed_key(t.condition.speed_ms), base=results.running)
     walk: dict[str, WalkingCrossValidation] = {}
     if walking_trials:
         cache: dict[float, list[TrialResult]] = {}
@@ -93,6 +93,14 @@ def cross_checks(results: ValidationResults, running_trials: Sequence[Trial] | N
             walk[f"{group} + offset"] = cross_validate_walking(
                 walking_trials, key, fit_offset=True, base=results.walking, cache=cache)
     return CrossChecks(running=run, walking=walk)
+
+
+def _slope_key(slope_pct: float | None) -> str:
+    return "slope unknown" if slope_pct is None else f"{slope_pct:+g} %"
+
+
+def _speed_key(speed_ms: float | None) -> str:
+    return "speed unknown" if speed_ms is None else f"{speed_ms:g} m/s"
 
 
 def _dataset_of(t: Trial) -> str:
@@ -363,12 +371,12 @@ def _running_section(results: ValidationResults, add: Callable[[str], None],
     add("By slope:")
     add("")
     add(_table(_RUN_HEAD, _running_rows(results.groups(
-        name, lambda r: f"{r.slope_pct:+g} %"))))
+        name, lambda r: _slope_key(r.slope_pct)))))
     add("")
     add("By speed:")
     add("")
     add(_table(_RUN_HEAD, _running_rows(results.groups(
-        name, lambda r: f"{r.speed_ms:g} m/s"))))
+        name, lambda r: _speed_key(r.speed_ms)))))
     add("")
     add("Per trial (IC and TO bias, mean contact time of the reference and its error):")
     add("")
