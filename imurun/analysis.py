@@ -32,6 +32,7 @@ import math
 import os
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -42,7 +43,7 @@ import numpy.typing as npt
 from imurun import __version__
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD
 from imurun.errors import UsageError
-from imurun.ingest.files import AccUnit, GyrUnit, load_recording
+from imurun.ingest.files import AccUnit, GyrUnit, TimeUnit, load_recording
 from imurun.ingest.recording import Recording
 from imurun.signal import activity as act
 from imurun.signal.activity import ActivitySettings
@@ -114,6 +115,8 @@ def analyze(
     mass_kg: float | None = None,
     acc_unit: AccUnit | None = None,
     gyr_unit: GyrUnit | None = None,
+    columns: Mapping[str, str] | None = None,
+    time_unit: TimeUnit | None = None,
     mounting: Mounting | npt.ArrayLike | None = None,
     baseline: RunSummary | RunAnalysis | str | os.PathLike[str] | None = None,
     settings: AnalysisSettings | None = None,
@@ -128,6 +131,10 @@ def analyze(
             Not allowed with a :class:`Recording` (it is already in SI units).
         gyr_unit: unit of the angular rate in a CSV or Xsens file (``"deg/s"``); default
             rad/s. Not allowed with a :class:`Recording`.
+        columns: for a CSV whose header imurun cannot read by itself: canonical key
+            (``time``, ``acc_x``... ``gyr_z``) -> column name.
+        time_unit: unit of a CSV's time column (``"s"``, ``"ms"``, ``"us"``) when its name
+            does not say it.
         mounting: the sensor-to-body rotation when known: a
             :class:`~imurun.signal.mounting.Mounting` or the ``(3, 3)`` matrix ``r_sb``
             (``v_bf = r_sb @ v_sf``). ``None`` (default): estimated from the signals.
@@ -146,11 +153,13 @@ def analyze(
     """
     cfg = AnalysisSettings() if settings is None else settings
     if isinstance(source, Recording):
-        if acc_unit is not None or gyr_unit is not None:
-            raise UsageError("acc_unit / gyr_unit apply to files; a Recording is already SI")
+        if acc_unit is not None or gyr_unit is not None or columns or time_unit is not None:
+            raise UsageError("acc_unit / gyr_unit / columns / time_unit apply to files; a "
+                             "Recording is already SI")
         rec = source
     else:
-        rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit)
+        rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
+                             time_unit=time_unit)
     if mass_kg is not None and not (math.isfinite(mass_kg) and 20.0 <= mass_kg <= 250.0):
         raise UsageError(f"mass_kg must be a body mass in kg (20..250), got {mass_kg}")
     return _prepare_pipeline(rec, cfg, mass_kg, mounting, baseline, acc_unit, gyr_unit).run()

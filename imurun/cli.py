@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from imurun import __version__
+from imurun.cli_analysis import add_file_options, file_options
 from imurun.errors import (
     DeviceError,
     DeviceTimeoutError,
@@ -213,7 +214,7 @@ def _print_recording(rec: Recording, as_json: bool = False) -> None:
 def cmd_info(a: argparse.Namespace) -> int:
     from imurun.ingest.files import load_recording
 
-    rec = load_recording(a.file, acc_unit=a.acc_unit, gyr_unit=a.gyr_unit)
+    rec = load_recording(a.file, **file_options(a))
     _print_recording(rec, as_json=a.json)
     return EXIT_OK
 
@@ -230,7 +231,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
-    rec = load_recording(a.file, acc_unit=a.acc_unit, gyr_unit=a.gyr_unit)
+    rec = load_recording(a.file, **file_options(a))
     write_csv(rec, Path(a.csv))
     _say(f"wrote {rec.n_samples} samples to {a.csv}")
     return EXIT_OK
@@ -517,8 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
                             ("export", cmd_export, "convert any supported file")):
         s = sub.add_parser(name, help=hlp)
         s.add_argument("file")
-        s.add_argument("--acc-unit", choices=("m/s2", "g"), default=None)
-        s.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default=None)
+        add_file_options(s)
         if name == "info":
             s.add_argument("--json", action="store_true")
         else:

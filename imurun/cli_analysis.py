@@ -20,11 +20,42 @@ def _say(msg: str = "") -> None:
     print(msg, flush=True)
 
 
+def _columns(text: str) -> dict[str, str]:
+    from imurun.ingest.columns import ColumnError, parse_mapping
+
+    try:
+        return parse_mapping(text)
+    except ColumnError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def add_file_options(s: argparse.ArgumentParser) -> None:
+    """Options of commands that read a data file: units and CSV columns."""
+    s.add_argument("--acc-unit", choices=("m/s2", "g"), default=None,
+                   help="acceleration unit of a CSV or Xsens file (default: what the column "
+                        "names say, else m/s2)")
+    s.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default=None,
+                   help="angular rate unit of a CSV or Xsens file (default: what the column "
+                        "names say, else rad/s)")
+    s.add_argument("--columns", type=_columns, default=None, metavar="KEY=NAME,...",
+                   help="CSV columns when the header names do not say them, e.g. "
+                        "time=Timestamp,acc_x=AX,acc_y=AY,acc_z=AZ (keys: time, acc_x..z, "
+                        "gyr_x..z)")
+    s.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
+                   help="unit of a CSV time column (default: its name, else seconds unless "
+                        "only ms or us give a plausible sample rate)")
+
+
+def file_options(a: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`imurun.ingest.files.load_recording` from the options."""
+    return {"acc_unit": a.acc_unit, "gyr_unit": a.gyr_unit, "columns": a.columns,
+            "time_unit": a.time_unit}
+
+
 def cmd_analyze(a: argparse.Namespace) -> int:
     from imurun.analysis import analyze, format_report, write_steps_csv
 
-    result = analyze(a.file, mass_kg=a.mass_kg, acc_unit=a.acc_unit, gyr_unit=a.gyr_unit,
-                     baseline=a.baseline)
+    result = analyze(a.file, mass_kg=a.mass_kg, baseline=a.baseline, **file_options(a))
     _say(format_report(result))
     if a.json:
         Path(a.json).write_text(result.to_json(indent=1) + "\n", encoding="utf-8")
@@ -61,8 +92,7 @@ def add_analysis_commands(sub: Any) -> None:
     s.add_argument("--json", metavar="OUT", default=None,
                    help="write the analysis (imurun.analysis/1 JSON)")
     s.add_argument("--steps-csv", metavar="OUT", default=None, help="write one row per step")
-    s.add_argument("--acc-unit", choices=("m/s2", "g"), default=None)
-    s.add_argument("--gyr-unit", choices=("rad/s", "deg/s"), default=None)
+    add_file_options(s)
     s.add_argument("--mass-kg", type=_positive, default=None,
                    help="body mass (enables vertical stiffness)")
     s.add_argument("--baseline", metavar="JSON", default=None,

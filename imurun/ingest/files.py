@@ -2,7 +2,10 @@
 
 * imurun session files (raw link bytes, replayed through the live decoder and ingest);
 * stored-run files synced off the sensor (``IMRN``);
-* generic CSV: header ``time_s,acc_x,acc_y,acc_z[,gyr_x,gyr_y,gyr_z]`` (docs/formats.md);
+* generic CSV: header ``time_s,acc_x,acc_y,acc_z[,gyr_x,gyr_y,gyr_z]`` (docs/formats.md), or
+  any delimited text whose header names a time column and accelerometer (and gyroscope)
+  axes in another way (loggers such as Shimmer; :mod:`imurun.ingest.columns`), or named
+  explicitly with ``columns``;
 * Xsens MT Manager text exports (tab-separated, ``//`` comment lines or an
   ``Acquisition frequency: N Hz`` line, columns ``PacketCounter``, optional ``SampleTimeFine``,
   ``Acc_X..Z`` in m/s², ``Gyr_X..Z`` in rad/s).
@@ -18,6 +21,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -30,14 +34,17 @@ from firmware_protocol.runfile import read_run
 from imurun.consts import DEG2RAD, G_MS2
 from imurun.errors import FileFormatError, IngestError
 from imurun.ingest.builder import RecordingBuilder, recording_from_run
+from imurun.ingest.columns import ACC, GYR, TIME, ColumnError, ColumnMap, map_columns
 from imurun.ingest.recording import Recording, RecordingMeta
 
 AccUnit = Literal["m/s2", "g"]
 GyrUnit = Literal["rad/s", "deg/s"]
+TimeUnit = Literal["s", "ms", "us"]
+_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+#: Sample rates a time unit must give to be inferred from the data (Hz).
+_PLAUSIBLE_FS = (5.0, 5000.0)
 FileKind = Literal["session", "stored-run", "csv", "xsens"]
 
-_CSV_REQUIRED = ("time_s", "acc_x", "acc_y", "acc_z")
-_CSV_GYRO = ("gyr_x", "gyr_y", "gyr_z")
 #: Largest plausible angular rate of a pelvis, rad/s (~1150 deg/s). Beyond it, deg/s is likely.
 _MAX_PLAUSIBLE_GYR_RADS = 20.0
 
@@ -63,16 +70,47 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
         return "xsens"
     if "time_s" in first.lower() and "acc_x" in first.lower():  # header names: any case
         return "csv"
+    if _csv_header(text.splitlines()) is not None:
+        return "csv"
     if not head:
         raise FileFormatError(p, "empty file")
     raise FileFormatError(p, "not a supported format (session, stored run, CSV with a "
                              "time_s,acc_x,... header, or Xsens MT Manager text export)")
 
 
+def _csv_header(lines: list[str]) -> tuple[int, str, list[str]] | None:
+    """``(line index, delimiter, names)`` of a delimited header naming time and acc axes."""
+    i = 0
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i < len(lines) and lines[i].strip().lower().startswith("sep="):  # spreadsheet hint
+        i += 1
+    if i >= len(lines):
+        return None
+    line = lines[i]
+    delim = max((",", ";", "\t"), key=line.count)
+    names = [h.strip().strip('"') for h in next(csv.reader([line], delimiter=delim))]
+    if len(names) < 4:
+        return None
+    try:
+        map_columns(names)
+    except ColumnError:
+        return None
+    return i, delim, names
+
+
 def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
-                   gyr_unit: GyrUnit | None = None) -> Recording:
-    """Load any supported file. ``acc_unit``/``gyr_unit`` apply to CSV and Xsens text files."""
+                   gyr_unit: GyrUnit | None = None, columns: Mapping[str, str] | None = None,
+                   time_unit: TimeUnit | None = None) -> Recording:
+    """Load any supported file.
+
+    ``acc_unit``/``gyr_unit`` apply to CSV and Xsens text files; ``columns`` (canonical key ->
+    header name, see :func:`imurun.ingest.columns.map_columns`) and ``time_unit`` to CSV files.
+    """
     p = str(path)
+    if columns:
+        return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
+                        time_unit=time_unit)
     kind = sniff(p)
     if kind == "session":
         return load_session(p)
@@ -84,7 +122,9 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
         except IngestError as e:
             raise FileFormatError(p, str(e)) from e
     if kind == "csv":
-        return load_csv(p, acc_unit=acc_unit or "m/s2", gyr_unit=gyr_unit or "rad/s")
+        return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, time_unit=time_unit)
+    if time_unit is not None:
+        raise FileFormatError(p, "--time-unit applies to CSV files only")
     return load_xsens(p, acc_unit=acc_unit or "m/s2", gyr_unit=gyr_unit or "rad/s")
 
 
@@ -134,35 +174,126 @@ def _to_si(acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float64] | None, ac
     return acc, gyr
 
 
-def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
-             gyr_unit: GyrUnit = "rad/s") -> Recording:
-    """Generic CSV (docs/formats.md). Accelerometer-only files are valid."""
+def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
+             gyr_unit: GyrUnit | None = None, columns: Mapping[str, str] | None = None,
+             time_unit: TimeUnit | None = None) -> Recording:
+    """Delimited text with a header (docs/formats.md). Accelerometer-only files are valid.
+
+    Columns are found from the header names (:func:`~imurun.ingest.columns.map_columns`) or
+    named in ``columns``. Units: the arguments, else what the column names (or a units row
+    under the header) say, else m/s², rad/s and, for time, seconds unless only milli- or
+    microseconds give a plausible sample rate.
+    """
     p = str(path)
     try:
         text = Path(p).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise FileFormatError(p, f"cannot read as UTF-8 text: {e}") from e
     lines = text.splitlines()
-    if not lines:
+    if not any(ln.strip() for ln in lines):
         raise FileFormatError(p, "empty file")
-    header = [h.strip().lower() for h in next(csv.reader([lines[0]]))]
-    missing = [c for c in _CSV_REQUIRED if c not in header]
-    if missing:
-        raise FileFormatError(p, f"CSV header lacks {', '.join(missing)} (expected "
-                                 "time_s,acc_x,acc_y,acc_z[,gyr_x,gyr_y,gyr_z])")
-    has_gyr = all(c in header for c in _CSV_GYRO)
-    if any(c in header for c in _CSV_GYRO) and not has_gyr:
-        raise FileFormatError(p, "CSV has some but not all of gyr_x, gyr_y, gyr_z")
-    cols = [header.index(c) for c in _CSV_REQUIRED + (_CSV_GYRO if has_gyr else ())]
-    if not any(ln.strip() for ln in lines[1:]):  # (np.loadtxt would warn, then return nothing)
-        raise FileFormatError(p, "no samples after the header")
+    i = 0
+    while not lines[i].strip():
+        i += 1
+    if lines[i].strip().lower().startswith("sep="):
+        i += 1
+    if i >= len(lines):
+        raise FileFormatError(p, "no column header")
+    delim = max((",", ";", "\t"), key=lines[i].count)
+    header = [h.strip().strip('"') for h in next(csv.reader([lines[i]], delimiter=delim))]
     try:
-        data = np.loadtxt(io.StringIO("\n".join(lines[1:])), delimiter=",", usecols=cols,
-                          ndmin=2, dtype=np.float64)
+        cmap = map_columns(header, columns)
+    except ColumnError as e:
+        raise FileFormatError(p, f"CSV header: {e}") from e
+    body = [ln for ln in lines[i + 1:] if ln.strip()]
+    # rows under the header that are not numbers (Shimmer: "CAL", then the units) are skipped;
+    # a units row gives unit hints
+    unit_rows: list[list[str]] = []
+    while body and len(unit_rows) < 2 and not _is_number(
+            _cell(body[0], delim, cmap.index[TIME])):
+        unit_rows.append(next(csv.reader([body[0]], delimiter=delim)))
+        body = body[1:]
+    if not body:  # (np.loadtxt would warn, then return nothing)
+        raise FileFormatError(p, "no samples after the header")
+    hint_acc, hint_gyr, hint_time = _unit_row_hints(unit_rows, cmap)
+    acc_u = acc_unit or cmap.acc_unit or hint_acc or "m/s2"
+    gyr_u = gyr_unit or cmap.gyr_unit or hint_gyr or "rad/s"
+    keys = [TIME, *ACC, *(GYR if cmap.has_gyr else ())]
+    cols = [cmap.index[k] for k in keys]
+    try:
+        data = np.loadtxt(io.StringIO("\n".join(body)), delimiter=delim, usecols=cols, ndmin=2,
+                          dtype=np.float64, quotechar='"')
     except ValueError as e:
         raise FileFormatError(p, f"CSV values are not all numbers: {e}") from e
-    return _from_columns(p, "csv", data[:, 0], data[:, 1:4], data[:, 4:7] if has_gyr else None,
-                         acc_unit, gyr_unit, None)
+    t_unit = time_unit or cmap.time_unit or hint_time or _infer_time_unit(p, data[:, 0])
+    t = data[:, 0] * _TIME_SCALE[t_unit]
+    notes: tuple[str, ...] = ()
+    canonical = {TIME: "time_s", **{k: k for k in ACC + GYR}}
+    if any(header[cmap.index[k]].lower() != canonical[k] for k in keys):
+        names = cmap.names(header)
+        notes = ("columns: " + ", ".join(f"{k}={names[k]}" for k in keys)
+                 + f"; time in {t_unit}, acceleration in {acc_u}"
+                 + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
+    return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
+                         acc_u, gyr_u, None, notes)
+
+
+def _cell(line: str, delim: str, j: int) -> str:
+    cells = next(csv.reader([line], delimiter=delim), [])
+    return cells[j] if j < len(cells) else ""
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _unit_row_hints(rows: list[list[str]], cmap: ColumnMap,
+                    ) -> tuple[AccUnit | None, GyrUnit | None, TimeUnit | None]:
+    acc: AccUnit | None = None
+    gyr: GyrUnit | None = None
+    tu: TimeUnit | None = None
+    for row in rows:
+        a, g, t = (_row_cell(row, cmap.index.get(k, -1)) for k in (ACC[0], GYR[0], TIME))
+        if a in ("g", "(g)"):
+            acc = "g"
+        elif "m/s" in a or "m/(s" in a:
+            acc = "m/s2"
+        if "deg" in g or "dps" in g or "°" in g:
+            gyr = "deg/s"
+        elif "rad" in g:
+            gyr = "rad/s"
+        if t in ("ms", "(ms)", "milliseconds"):
+            tu = "ms"
+        elif t in ("us", "µs", "(us)", "microseconds"):
+            tu = "us"
+        elif t in ("s", "(s)", "seconds", "sec"):
+            tu = "s"
+    return acc, gyr, tu
+
+
+def _row_cell(row: list[str], j: int) -> str:
+    return row[j].strip().lower() if 0 <= j < len(row) else ""
+
+
+def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
+    """Seconds unless only ms or µs give a plausible sample rate."""
+    dt = np.diff(t)
+    dt = dt[np.isfinite(dt) & (dt > 0)]
+    if dt.size == 0:
+        return "s"
+    step = float(np.median(dt))
+    plausible = [u for u in ("s", "ms", "us")
+                 if _PLAUSIBLE_FS[0] <= 1.0 / (step * _TIME_SCALE[u]) <= _PLAUSIBLE_FS[1]]
+    if "s" in plausible or not plausible:
+        if not plausible:
+            raise FileFormatError(p, f"cannot tell the unit of the time column (median step "
+                                     f"{step:g}); pass --time-unit s, ms or us")
+        return "s"
+    return plausible[0]  # type: ignore[return-value]
 
 
 _FREQ = re.compile(r"(?:acquisition frequency|update rate|sample ?rate|output rate)\s*[:=]\s*"
@@ -230,7 +361,7 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
 
 def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
-                  fs: float | None) -> Recording:
+                  fs: float | None, notes: tuple[str, ...] = ()) -> Recording:
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
     finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
@@ -243,7 +374,7 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
     order = np.argsort(t, kind="stable")
     if not np.array_equal(order, np.arange(len(t))):
         raise FileFormatError(p, "time column is not increasing")
-    meta = RecordingMeta(source=p, source_format=fmt)
+    meta = RecordingMeta(source=p, source_format=fmt, notes=notes)
     try:
         return Recording.from_arrays(t, acc, gyr, fs_hz=fs, meta=meta)
     except IngestError as e:
