@@ -9,9 +9,10 @@ every number):
    frame (x forward, y left, z up), unless given.
 3. **Steps and activity**: the running detector finds candidate steps everywhere
    (:func:`imurun.signal.events.detect_running_events`); each is labelled run / walk / other
-   by its flight phase and step time (:func:`imurun.signal.activity.classify_steps`); walking
-   bouts are re-detected with the walking detector. Samples outside steps are standing or
-   other movement.
+   by its flight phase and step time (:func:`imurun.signal.activity.classify_steps`); the
+   running steps are kept, and walking is looked for with the walking detector everywhere
+   outside running (walks: at least two consecutive steps of walking cadence). Samples
+   outside steps are standing or other movement.
 4. **Pelvis orientation** (:func:`imurun.signal.orientation.pelvis_orientation`, gyroscope
    needed): tilt, obliquity, rotation; the acceleration is rotated into the heading frame
    (vertical z, forward along the direction of travel).
@@ -318,6 +319,7 @@ class _Pipeline:
         if walk_ranges:
             wev = detect_walking_events(bf_acc, fs, bf_gyr, segments=walk_ranges, t_s=prep.t_s,
                                         settings=self.cfg.walking)
+            wev = wev.select(_walking_bouts(wev, self.cfg.activity, fs))
             # walking events carry the index of their bout range: map it to the segment
             starts = np.array([a for a, _ in segs])
             w_seg = np.searchsorted(starts, np.array([walk_ranges[k][0] for k in
@@ -403,6 +405,14 @@ class _Pipeline:
             vo[run], brk[run], imp[run], pf[run] = (km.vertical_oscillation_m, km.braking_mps,
                                                     km.impact_g, km.peak_force_bw)
             sat[run] = km.saturated
+            filled = _touches(prep.bridged, s.ic[run], s.to[run])
+            if filled.any():
+                idx = np.flatnonzero(run)[filled]
+                imp[idx] = np.nan
+                pf[idx] = np.nan
+                self.notes.append(f"{int(filled.sum())} running step(s) have interpolated "
+                                  "samples (a bridged gap) in their stance: impact and peak "
+                                  "force withheld for them")
         if int(prep.saturated.sum()):
             self.notes.append(f"{int(prep.saturated.sum())} samples clipped at the sensor's "
                               "full scale: impact withheld for the steps concerned")
@@ -518,46 +528,82 @@ class _Steps:
         return out
 
 
+def _touches(mask: npt.NDArray[np.bool_], start: FloatArray, stop: FloatArray,
+             ) -> npt.NDArray[np.bool_]:
+    """Whether any sample of ``mask`` lies in ``[floor(start), ceil(stop)]`` (NaN: no)."""
+    out = np.zeros(start.shape, dtype=bool)
+    if not mask.any():
+        return out
+    c = np.concatenate(([0], np.cumsum(mask)))
+    ok = np.isfinite(start) & np.isfinite(stop)
+    a = np.clip(np.floor(start[ok]).astype(np.intp), 0, mask.size)
+    b = np.clip(np.ceil(stop[ok]).astype(np.intp) + 1, 0, mask.size)
+    out[ok] = c[b] - c[a] > 0
+    return out
+
+
 def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
                     segs: tuple[tuple[int, int], ...], fs: float) -> list[tuple[int, int]]:
-    """Sample ranges of the walking bouts.
+    """Sample ranges where walking is looked for: every stretch of a segment outside running.
 
-    Each bout is padded by 0.5 s, kept inside its segment and clear of the neighbouring running
-    steps.
+    Running covers each running step from its IC to the next IC when that step runs too, else
+    to its toe-off (the walk that follows starts there). The running detector cannot be trusted
+    to find walking steps (a walking step's vertical force has two humps, which it can take
+    for two steps), so everything else is handed to the walking detector and
+    :func:`_walking_bouts` keeps what walks.
     """
-    walk = code == act.WALK
-    if not walk.any():
-        return []
-    k = code.size
-    idx = np.flatnonzero(walk)
-    # bouts: consecutive walking steps of one segment
-    brk = np.r_[True, (np.diff(idx) != 1) | (ev.segment[idx][1:] != ev.segment[idx][:-1])]
-    first = idx[brk]
-    last = np.r_[idx[np.flatnonzero(brk)[1:] - 1], idx[-1]]
-    pad = 0.5 * fs
+    run = np.flatnonzero(code == act.RUN)
+    cover: list[tuple[float, float]] = []
+    for i in run.tolist():
+        a = ev.ic_index[i] if np.isfinite(ev.ic_index[i]) else ev.to_index[i]
+        nxt_runs = i + 1 < code.size and ev.segment[i + 1] == ev.segment[i] and \
+            code[i + 1] == act.RUN
+        b = ev.ic_index[i + 1] if nxt_runs else ev.to_index[i]
+        if not np.isfinite(b) and np.isfinite(a):
+            b = a + 0.4 * fs  # no toe-off (cut by the segment end): a long running stance
+        if np.isfinite(a) and np.isfinite(b):
+            cover.append((float(a), float(b)))
     out: list[tuple[int, int]] = []
-    for f, lst in zip(first.tolist(), last.tolist(), strict=True):
-        a_seg, b_seg = segs[int(ev.segment[f])]
-        t0 = ev.ic_index[f] if np.isfinite(ev.ic_index[f]) else ev.to_index[f]
-        nxt = ev.ic_index[lst + 1] if lst + 1 < k and ev.segment[lst + 1] == ev.segment[lst] \
-            else np.nan
-        t1 = nxt if np.isfinite(nxt) else ev.ic_index[lst] + 0.6 * fs
-        lo = t0 - pad
-        hi = t1 + pad
-        if f > 0 and ev.segment[f - 1] == ev.segment[f] and code[f - 1] == act.RUN:
-            prev_to = ev.to_index[f - 1]
-            if np.isfinite(prev_to):
-                lo = max(lo, prev_to)
-        if lst + 1 < k and ev.segment[lst + 1] == ev.segment[lst] and code[lst + 1] == act.RUN \
-                and np.isfinite(nxt):
-            hi = min(hi, nxt)
-        a = max(int(np.floor(lo)), a_seg) if np.isfinite(lo) else a_seg
-        b = min(int(np.ceil(hi)), b_seg) if np.isfinite(hi) else b_seg
-        if out and a < out[-1][1]:
-            a = out[-1][1]
-        if b - a > 1:
-            out.append((a, b))
-    return out
+    for a_seg, b_seg in segs:
+        pos = float(a_seg)
+        for a, b in cover:
+            if b <= a_seg or a >= b_seg:
+                continue
+            if a > pos:
+                out.append((int(np.ceil(pos)), int(np.floor(a))))
+            pos = max(pos, b)
+        if pos < b_seg:
+            out.append((int(np.ceil(pos)), b_seg))
+    return [(a, b) for a, b in out if b - a > 1]
+
+
+def _walking_bouts(wev: StepEvents, cfg: act.ActivitySettings, fs: float,
+                   ) -> npt.NDArray[np.bool_]:
+    """Which walking-detector steps belong to a walk.
+
+    A walk is at least ``cfg.min_walk_bout_steps`` consecutive steps of one range whose step
+    times are within ``cfg.walk_step_s``: a peak or two in fidgeting, or a shuffle, is not a
+    walk. (The last step of a walk has no step time of its own; the interval before it counts.)
+    """
+    k = len(wev)
+    if k == 0:
+        return np.zeros(0, dtype=bool)
+    ic = wev.ic_index
+    same = wev.segment[1:] == wev.segment[:-1]
+    st = np.diff(ic) / fs
+    lo, hi = cfg.walk_step_s
+    with np.errstate(invalid="ignore"):
+        regular = same & (st >= lo) & (st <= hi)
+    member = np.r_[regular, False] | np.r_[False, regular]
+    keep = np.zeros(k, dtype=bool)
+    # runs of members joined by regular intervals
+    start = 0
+    for i in range(1, k + 1):  # one pass over the walking steps (a few per second of walking)
+        if i == k or not regular[i - 1]:
+            if member[start] and i - start >= cfg.min_walk_bout_steps:
+                keep[start:i] = True
+            start = i
+    return keep
 
 
 def _rotate(v: FloatArray, r: FloatArray) -> FloatArray:

@@ -329,16 +329,21 @@ def test_short_gaps_are_bridged_and_long_ones_kept() -> None:
     t = np.arange(3000) / fs
     keep = np.ones(t.size, bool)
     keep[1000:1002] = False  # 2 missing samples: bridged
+    keep[1500:1505] = False  # 5 missing samples = 50 ms at 100 Hz: bridged
+    keep[1800:1806] = False  # 6 missing samples = 60 ms: a gap
     keep[2000:2020] = False  # 20 missing samples: a gap
     acc = np.column_stack([np.sin(t), np.cos(t), G_MS2 + 0.1 * np.sin(7 * t)])
     rec = Recording.from_arrays(t[keep], acc[keep], fs_hz=fs)
-    assert len(rec.segments) == 3
+    assert len(rec.segments) == 5
     prep = prepare(rec)
-    assert prep.bridged_gaps == 1
-    assert int(prep.bridged.sum()) == 2
-    assert prep.segments == ((0, 2000), (2000, 2980))
+    assert prep.bridged_gaps == 2
+    assert int(prep.bridged.sum()) == 7
+    assert prep.segments == ((0, 1800), (1800, 1994), (1994, 2974))
     np.testing.assert_allclose(prep.sf_acc_ms2[1000:1002], acc[1000:1002], atol=1e-3)
-    assert prepare(rec, CleanupSettings(bridge_max_samples=0)).bridged_gaps == 0
+    np.testing.assert_allclose(prep.sf_acc_ms2[1500:1505], acc[1500:1505], atol=1e-2)
+    # the sample-count limit alone (the 50 ms limit off) bridges only the 2-sample hole
+    assert prepare(rec, CleanupSettings(bridge_max_s=0.0)).bridged_gaps == 1
+    assert prepare(rec, CleanupSettings(bridge_max_samples=0, bridge_max_s=0.0)).bridged_gaps == 0
 
 
 def test_reboot_gaps_are_never_bridged() -> None:

@@ -227,3 +227,25 @@ def test_report_renders_from_results(results: ValidationResults) -> None:
     assert "## Targets" in text
     for ds in results.datasets():
         assert ds in text
+
+
+def test_analyze_finds_the_walking_steps_of_real_recordings() -> None:
+    """The whole pipeline (``imurun.analyze`` on the Xsens files, mounting estimated, activity
+    classified) reports the reference's walking steps, not only the walking detector alone."""
+    _require("voisard_ipol")
+    from imurun import analyze
+    from imurun.validation.evaluate import match_events
+
+    trials = load_dataset("voisard_ipol")
+    n_ref = n_found = 0
+    for t in trials:
+        res = analyze(ROOT / "voisard_ipol" / f"{t.trial_id}_lb.txt")
+        steps = res.steps
+        walk = steps.ic_s[steps.activity == "walk"]
+        lo, hi = t.eval_windows_s[0]
+        ref = t.ref_ic_s[(t.ref_ic_s >= lo + 0.2) & (t.ref_ic_s <= hi - 0.2)]
+        m = match_events(ref, walk, 0.2)
+        n_ref += ref.size
+        n_found += m.ref_idx.size
+        assert not np.any(steps.activity == "run"), t.trial_id
+    assert n_found / n_ref >= 0.95, f"{n_found} of {n_ref} reference walking steps found"

@@ -9,9 +9,10 @@ mass). :func:`classify_steps` takes the running detector's steps
 (:func:`imurun.signal.events.detect_running_events`, which finds walking steps too but marks
 them as without flight) and labels a step ``run`` when it has a flight phase and a step time
 in :attr:`ActivitySettings.run_step_s`, ``walk`` when it has none and a step time in
-:attr:`ActivitySettings.walk_step_s`, and ``other`` otherwise (irregular movement). The walking
-steps are then re-detected with the walking detector inside their bouts (by the caller,
-:func:`imurun.analyze`).
+:attr:`ActivitySettings.walk_step_s`, and ``other`` otherwise (irregular movement). The caller
+(:func:`imurun.analyze`) keeps the running steps and looks for walking with the walking
+detector everywhere outside running: on real walking the running detector can take the two
+humps of a step's vertical force for two steps, so its ``walk`` labels are not relied on.
 
 Outside steps, a sample is ``stand`` when the magnitude of the specific force is steady over
 :attr:`ActivitySettings.still_window_s` (moving standard deviation below ``still_std_g``) and

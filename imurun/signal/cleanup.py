@@ -4,16 +4,20 @@ One verb, :func:`prepare`, turns a :class:`imurun.ingest.recording.Recording` (s
 units, segments of contiguous samples, gaps with causes) into a :class:`PreparedSignal` that
 the rest of the pipeline can filter segment by segment. What it does, in order:
 
-1. **Bridge very short gaps** (:attr:`CleanupSettings.bridge_max_samples`, default 2 missing
-   samples = 10 ms at 200 Hz): when two consecutive segments of the same boot are separated by
-   at most that many missing samples, and the cause is a lost or corrupt frame or a hole in the
-   source file, the missing samples are filled by **linear interpolation** and the two segments
-   are joined. Filled samples are flagged (``PreparedSignal.bridged``) and counted in the data
-   quality. A gap across a reboot or a disconnect is never bridged (the clock may have jumped),
-   nor is a gap whose duration disagrees with its sample count by more than half a sample.
-   Rationale: every segment boundary restarts the filters and loses the step around it; two
-   interpolated samples cannot move an event by more than their own duration. Longer gaps are
-   kept as gaps: nothing is filtered across them.
+1. **Bridge very short gaps** (up to :attr:`CleanupSettings.bridge_max_s`, default 50 ms, or
+   :attr:`CleanupSettings.bridge_max_samples` missing samples, whichever allows more): when
+   two consecutive segments of the same boot are separated by at most that many missing
+   samples, and the cause is a lost or corrupt frame or a hole in the source file, the missing
+   samples are filled by **linear interpolation** and the two segments are joined. Filled
+   samples are flagged (``PreparedSignal.bridged``) and counted in the data quality; the
+   analysis withholds the impact and peak force of a running step whose stance they touch. A
+   gap across a reboot or a disconnect is never bridged (the clock may have jumped), nor is a
+   gap whose duration disagrees with its sample count by more than half a sample. Rationale:
+   every segment boundary restarts the filters and loses the step around it, and wireless
+   sensors drop packets often (the Xsens MTw recordings of voisard_ipol lose one to five
+   packets every second or so): without bridging, their walks fall apart into pieces too short
+   to analyse. 50 ms is shorter than any gait phase, so an event next to a bridged hole moves by
+   less than the hole. Longer gaps are kept as gaps: nothing is filtered across them.
 2. **Resample non-uniform segments**: a segment whose sample intervals deviate from ``1 /
    fs_hz`` by more than :attr:`CleanupSettings.uniform_tolerance` (relative) is linearly
    interpolated onto a uniform grid starting at its first sample (CSV files with jittered
@@ -57,7 +61,9 @@ class CleanupSettings:
 
     Attributes:
         bridge_max_samples: gaps of at most this many missing samples are filled by linear
-            interpolation (0 disables bridging).
+            interpolation, whatever their duration.
+        bridge_max_s: gaps of at most this duration of missing samples are filled too (both
+            0 disable bridging).
         uniform_tolerance: relative deviation of a sample interval from ``1 / fs_hz`` above
             which a segment is resampled.
         acc_range_g / gyr_range_rads: the sensor's full scale when known (``None``: detect
@@ -68,6 +74,7 @@ class CleanupSettings:
     """
 
     bridge_max_samples: int = 2
+    bridge_max_s: float = 0.05
     uniform_tolerance: float = 0.02
     acc_range_g: float | None = None
     gyr_range_rads: float | None = None
@@ -75,8 +82,8 @@ class CleanupSettings:
     min_segment_s: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.bridge_max_samples < 0:
-            raise SignalError("bridge_max_samples must be >= 0")
+        if self.bridge_max_samples < 0 or not 0.0 <= self.bridge_max_s <= 1.0:
+            raise SignalError("bridge_max_samples must be >= 0 and bridge_max_s within 0..1 s")
         if not self.uniform_tolerance > 0:
             raise SignalError("uniform_tolerance must be > 0")
         if self.saturation_min_run < 2:
@@ -133,7 +140,8 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
     boots = [s.boot_id for s in rec.segments]
 
     # 1. bridge very short gaps (a loop over gaps; there are few)
-    joins = _bridgeable(rec, segs, boots, fs, cfg.bridge_max_samples)
+    max_missing = max(cfg.bridge_max_samples, int(np.floor(cfg.bridge_max_s * fs + 1e-9)))
+    joins = _bridgeable(rec, segs, boots, fs, max_missing)
     bridged = np.zeros(t.shape[0], dtype=bool)
     n_bridged_gaps = len(joins)
     if joins:

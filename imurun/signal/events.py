@@ -83,7 +83,7 @@ gravity-corrected lateral velocity change with an alternation-aware decoder. Res
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
@@ -348,6 +348,13 @@ class StepEvents:
         for name in ("ic_s", "to_s", "side", "side_evidence", "segment", "ic_index", "to_index",
                      "flight"):
             getattr(self, name).setflags(write=False)
+
+    def select(self, keep: npt.ArrayLike) -> StepEvents:
+        """The steps where ``keep`` (a boolean mask or indices) selects them, in order."""
+        k = np.asarray(keep)
+        return replace(self, **{name: getattr(self, name)[k] for name in
+                                ("ic_s", "to_s", "side", "side_evidence", "segment", "ic_index",
+                                 "to_index", "flight")})
 
     def __len__(self) -> int:
         return int(self.ic_s.shape[0])
