@@ -249,3 +249,15 @@ def test_analyze_finds_the_walking_steps_of_real_recordings() -> None:
         n_found += m.ref_idx.size
         assert not np.any(steps.activity == "run"), t.trial_id
     assert n_found / n_ref >= 0.95, f"{n_found} of {n_ref} reference walking steps found"
+
+
+def test_walking_cross_validation_with_a_single_group_keeps_the_default() -> None:
+    """With one group there is nothing to train on (a partial data folder): no crash."""
+    _require("voisard_ipol")
+    from imurun.signal.events import WalkingSettings
+    from imurun.validation.evaluate import cross_validate_walking
+
+    trials = [t for t in load_dataset("voisard_ipol") if t.subject.subject_id == "voisard-1"]
+    cv = cross_validate_walking(trials, lambda t: t.subject.subject_id, grid=(0.25, 0.5, 0.75))
+    assert cv.rise_weight == (WalkingSettings().ic_rise_weight,)
+    assert cv.pooled[0].ic.tp > 0

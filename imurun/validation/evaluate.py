@@ -594,13 +594,17 @@ def cross_validate_walking(trials: Sequence[Trial], key: Callable[[Trial], str],
         test = [i for i, t in enumerate(trials) if key(t) == lab]
 
         def mae(w: float, idx: list[int] = train) -> float:
-            e = np.concatenate([per_w[w][i].ic_error_s for i in idx])
+            e = np.concatenate([np.zeros(0), *(per_w[w][i].ic_error_s for i in idx)])
             return float(np.mean(np.abs(e))) if e.size else float("inf")
 
-        w = min(grid, key=mae)
+        # nothing to train on (a single group): the held-out group keeps the default weight
+        w = min(grid, key=mae) if train else cfg0.ic_rise_weight
+        if w not in per_w:
+            per_w[w] = [evaluate_trial(t, walking=replace(cfg0, ic_rise_weight=w))
+                        for t in trials]
         off = 0.0
-        if fit_offset:
-            e = np.concatenate([per_w[w][i].ic_error_s for i in train])
+        if fit_offset and train:
+            e = np.concatenate([np.zeros(0), *(per_w[w][i].ic_error_s for i in train)])
             off = -float(np.median(e)) if e.size else 0.0
         if off == 0.0:
             res = [per_w[w][i] for i in test]
