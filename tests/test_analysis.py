@@ -267,6 +267,23 @@ def test_large_pelvic_drop_raises_the_indicator() -> None:
     assert "injur" not in _all_wording(res)
 
 
+def test_indicators_of_a_walk_say_there_was_no_running() -> None:
+    """Not a missing axis or gyroscope: the reason is that nobody ran."""
+    from imurun.sim.motion import Phase
+
+    rng = np.random.default_rng(8)
+    m = generate((Phase("stand", 5.0), Phase("walk", 40.0), Phase("stand", 5.0)), None, 100.0,
+                 mounting=Mounting.random(np.random.default_rng(9)), noise=NoiseModel(), rng=rng)
+    res = analyze(_recording(m))
+    assert res.summary.n_steps == 0
+    assert res.summary.n_walking_steps > 40
+    for ind in res.indicators:
+        assert ind.level == "unknown", ind.key
+        assert ind.reason == "no running in this recording", ind.key
+        assert "not measured in this run (no running in this recording)" in ind.message
+        assert "unknown" not in ind.message  # no "a median unknown of ..."
+
+
 def test_baseline_comparison(run6: Case) -> None:
     base = replace(run6.result.summary, braking_mps=run6.result.summary.braking_mps / 2,
                    pelvic_drop_stance_left_deg=run6.result.summary.pelvic_drop_stance_left_deg)

@@ -118,6 +118,23 @@ def _escalate(level: str, by_baseline: bool) -> str:
     return level
 
 
+#: Fewer running steps than this give no medians (``SummarySettings.min_steps``).
+_MIN_RUNNING_STEPS = 10
+
+
+def _why(s: RunSummary, specific: str) -> str:
+    """Why a value is unknown: too little running if so, else ``specific``."""
+    if s.n_steps == 0:
+        return "no running in this recording"
+    if s.n_steps < _MIN_RUNNING_STEPS:
+        return f"too little running in this recording ({s.n_steps} running steps)"
+    return specific
+
+
+def _unknown_msg(title: str, reason: str) -> str:
+    return f"{title}: not measured in this run ({reason})."
+
+
 def _fmt(x: float, unit: str, digits: int = 1) -> str:
     return f"{x:.{digits}f} {unit}" if math.isfinite(x) else "unknown"
 
@@ -177,7 +194,9 @@ def _overstriding(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings
                 "slightly higher step rate is a common cue.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'm/s', 2)} ({d:+.2f} m/s)."
-    reason = "" if math.isfinite(v) else "braking needs the forward acceleration axis"
+    reason = "" if math.isfinite(v) else _why(s, "braking needs the forward acceleration axis")
+    if reason:
+        msg = _unknown_msg("Braking at landing", reason)
     return Indicator("overstriding", "Braking at landing (overstriding)", "braking_mps", v,
                      "m/s", cfg.braking_mps, "above", level,
                      (EVIDENCE["lieberman2015"], EVIDENCE["napier2018"],
@@ -201,7 +220,10 @@ def _pelvic_drop(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
                 "work is what coaches and physiotherapists usually look at.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
-    reason = "" if math.isfinite(v) else "pelvic drop needs a gyroscope and sides for the steps"
+    reason = "" if math.isfinite(v) else _why(
+        s, "pelvic drop needs a gyroscope and the side of each step")
+    if reason:
+        msg = _unknown_msg(f"Pelvic drop on the {side} foot", reason)
     return Indicator(f"pelvic_drop_{side}", f"Pelvic drop, {side} stance", name, v, "deg",
                      cfg.pelvic_drop_deg, "above", level, (EVIDENCE["bramah2018"],),
                      msg + " " + _SUGGEST, b, d, reason)
@@ -219,6 +241,8 @@ def _anterior_tilt(s: RunSummary, base: RunSummary | None, cfg: IndicatorSetting
         what = "of forward-backward tilt range per step"
         b, d = _baseline(v, base, "pelvic_tilt_range_deg")
         reason = tilt_reason or "absolute anterior tilt needs standing still before the run"
+        if not math.isfinite(v):
+            reason = _why(s, tilt_reason or "the pelvic tilt needs a gyroscope")
     level = "info" if math.isfinite(v) else "unknown"
     level = _escalate(level, math.isfinite(d) and d > cfg.baseline_tilt_deg)
     msg = f"Your pelvis ran {_fmt(v, 'degrees')} {what}."
@@ -229,6 +253,8 @@ def _anterior_tilt(s: RunSummary, base: RunSummary | None, cfg: IndicatorSetting
         msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
     elif not math.isfinite(tilt_deg):
         msg += f" ({reason}.)"
+    if not math.isfinite(v):
+        msg = _unknown_msg("Pelvic tilt", reason)
     return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, v, "deg", math.nan,
                      "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d,
                      "" if math.isfinite(v) else reason)
@@ -251,7 +277,11 @@ def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -
                 "in research; a change from your usual balance is the more useful signal.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'percentage points', 1)} from even."
-    reason = "" if math.isfinite(v) else "balance needs the side of each step (lateral axis)"
+    reason = "" if math.isfinite(v) else _why(
+        s, "balance needs the side of each step (lateral axis) and at least "
+        f"{_MIN_RUNNING_STEPS} steps on each foot")
+    if reason:
+        msg = _unknown_msg("Left/right contact time balance", reason)
     return Indicator("asymmetry", "Left/right contact time balance", "contact_balance_left_pct",
                      v, "% points", cfg.imbalance_pct_points, "above", level,
                      (EVIDENCE["zifchock2006"],), msg + " " + _SUGGEST, b, d, reason)
@@ -287,8 +317,8 @@ def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
                     "current fitness.")
         reason = ""
     else:
-        reason = "needs at least 10 minutes of running with contact times"
-        msg = f"Form drift not computed ({reason})."
+        reason = _why(s, "needs at least 10 minutes of running with contact times")
+        msg = _unknown_msg("Form drift", reason)
     return Indicator("form_drift", "Form drift with fatigue", "contact_ms", v, "%",
                      cfg.drift_contact_pct, "above", level, (EVIDENCE["reenalda2016"],),
                      msg + " " + _SUGGEST, math.nan, math.nan, reason)
