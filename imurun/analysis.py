@@ -553,7 +553,7 @@ def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
     :func:`_walking_bouts` keeps what walks.
     """
     run = np.flatnonzero(code == act.RUN)
-    cover: list[tuple[float, float]] = []
+    cover: dict[int, list[tuple[float, float]]] = {}  # segment -> running intervals, in order
     for i in run.tolist():
         a = ev.ic_index[i] if np.isfinite(ev.ic_index[i]) else ev.to_index[i]
         nxt_runs = i + 1 < code.size and ev.segment[i + 1] == ev.segment[i] and \
@@ -562,15 +562,13 @@ def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
         if not np.isfinite(b) and np.isfinite(a):
             b = a + 0.4 * fs  # no toe-off (cut by the segment end): a long running stance
         if np.isfinite(a) and np.isfinite(b):
-            cover.append((float(a), float(b)))
+            cover.setdefault(int(ev.segment[i]), []).append((float(a), float(b)))
     out: list[tuple[int, int]] = []
-    for a_seg, b_seg in segs:
+    for k, (a_seg, b_seg) in enumerate(segs):
         pos = float(a_seg)
-        for a, b in cover:
-            if b <= a_seg or a >= b_seg:
-                continue
+        for a, b in cover.get(k, ()):
             if a > pos:
-                out.append((int(np.ceil(pos)), int(np.floor(a))))
+                out.append((int(np.ceil(pos)), min(int(np.floor(a)), b_seg)))
             pos = max(pos, b)
         if pos < b_seg:
             out.append((int(np.ceil(pos)), b_seg))

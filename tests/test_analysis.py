@@ -517,3 +517,24 @@ def test_form_drift_when_the_pace_fades() -> None:
     assert ind.level == "strongly_raised"
     assert "first third" in ind.message
     assert res.summary.get_drift("cadence_spm").change < 0
+
+
+def test_walking_bouts_keep_walks_and_drop_lone_peaks() -> None:
+    from imurun.analysis import _walking_bouts
+    from imurun.signal.activity import ActivitySettings
+    from imurun.signal.events import StepEvents, WalkingSettings
+
+    fs = 100.0
+    # range 0: a walk of four steps at 0.55 s, then a lone peak 3 s later; range 1: two
+    # peaks 0.2 s apart (too quick for walking) and one 2 s later
+    ic = np.array([1.0, 1.55, 2.1, 2.65, 5.65, 10.0, 10.2, 12.2]) * fs
+    seg = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    n = ic.size
+    ev = StepEvents(ic_s=ic / fs, to_s=np.full(n, np.nan), side=np.zeros(n, np.int8),
+                    side_evidence=np.zeros(n), segment=seg, ic_index=ic,
+                    to_index=np.full(n, np.nan), flight=np.zeros(n, bool), fs_hz=fs,
+                    gait="walking", settings=WalkingSettings())
+    keep = _walking_bouts(ev, ActivitySettings(), fs)
+    assert keep.tolist() == [True, True, True, True, False, False, False, False]
+    assert len(ev.select(keep)) == 4
+    assert _walking_bouts(ev.select(np.zeros(n, bool)), ActivitySettings(), fs).size == 0
