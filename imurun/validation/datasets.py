@@ -381,6 +381,8 @@ def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
     if acc is None or wbs_raw is None:
         return None
     fs_field = _field(lb, "Fs")
+    if fs_field is None:
+        return None
     fs = float(fs_field.Acc if hasattr(fs_field, "Acc") else fs_field)
     sf_acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
     if float(np.nanmedian(np.linalg.norm(sf_acc, axis=1))) < 3.0:
