@@ -552,26 +552,29 @@ def _walking_ranges(ev: StepEvents, code: npt.NDArray[np.int8],
     for two steps), so everything else is handed to the walking detector and
     :func:`_walking_bouts` keeps what walks.
     """
+    k = code.size
     run = np.flatnonzero(code == act.RUN)
-    cover: dict[int, list[tuple[float, float]]] = {}  # segment -> running intervals, in order
-    for i in run.tolist():
-        a = ev.ic_index[i] if np.isfinite(ev.ic_index[i]) else ev.to_index[i]
-        nxt_runs = i + 1 < code.size and ev.segment[i + 1] == ev.segment[i] and \
-            code[i + 1] == act.RUN
-        b = ev.ic_index[i + 1] if nxt_runs else ev.to_index[i]
-        if not np.isfinite(b) and np.isfinite(a):
-            b = a + 0.4 * fs  # no toe-off (cut by the segment end): a long running stance
-        if np.isfinite(a) and np.isfinite(b):
-            cover.setdefault(int(ev.segment[i]), []).append((float(a), float(b)))
+    ic, to, seg = ev.ic_index, ev.to_index, ev.segment
+    a = np.where(np.isfinite(ic[run]), ic[run], to[run])
+    nxt = np.minimum(run + 1, max(k - 1, 0))
+    nxt_runs = (run + 1 < k) & (seg[nxt] == seg[run]) & (code[nxt] == act.RUN)
+    b = np.where(nxt_runs, ic[nxt], to[run])
+    b = np.where(~np.isfinite(b) & np.isfinite(a), a + 0.4 * fs, b)  # no toe-off: cut stance
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b, s_run = a[ok], b[ok], seg[run][ok]  # in time order, segment by segment
     out: list[tuple[int, int]] = []
-    for k, (a_seg, b_seg) in enumerate(segs):
-        pos = float(a_seg)
-        for a, b in cover.get(k, ()):
-            if a > pos:
-                out.append((int(np.ceil(pos)), min(int(np.floor(a)), b_seg)))
-            pos = max(pos, b)
-        if pos < b_seg:
-            out.append((int(np.ceil(pos)), b_seg))
+    for j, (a_seg, b_seg) in enumerate(segs):
+        lo, hi = np.searchsorted(s_run, [j, j + 1])
+        if lo == hi:
+            out.append((a_seg, b_seg))
+            continue
+        aj, bj = a[lo:hi], b[lo:hi]
+        reach = np.maximum.accumulate(bj)  # end of running so far
+        free = aj[1:] > reach[:-1]  # a stretch without running before the next running step
+        starts = np.r_[a_seg, reach[:-1][free], reach[-1]]
+        stops = np.r_[aj[0], aj[1:][free], b_seg]
+        out += [(max(int(np.ceil(x)), a_seg), min(int(np.floor(y)), b_seg))
+                for x, y in zip(starts.tolist(), stops.tolist(), strict=True)]
     return [(a, b) for a, b in out if b - a > 1]
 
 
