@@ -99,7 +99,8 @@ def test_time_unit_inferred_from_a_plausible_rate(tmp_path: Path, scale: float,
 def test_unreadable_header_says_how_to_name_the_columns(tmp_path: Path) -> None:
     t, acc, _ = _signals()
     p = _write(tmp_path / "x.csv", ["t", "ax", "ay", "az"], np.column_stack([t, acc]))
-    with pytest.raises(FileFormatError, match="not a supported format"):
+    with pytest.raises(FileFormatError, match="not a supported format: .* name them with "
+                       "--columns time=NAME"):
         load_recording(p)
     rec = load_recording(p, columns=parse_mapping("time=t,acc_x=ax,acc_y=ay,acc_z=az"))
     np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)

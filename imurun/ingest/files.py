@@ -74,8 +74,23 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
         return "csv"
     if not head:
         raise FileFormatError(p, "empty file")
+    if _looks_delimited(text):
+        raise FileFormatError(p, "not a supported format: a CSV whose header does not say which "
+                                 "columns hold time and acceleration; name them with --columns "
+                                 "time=NAME,acc_x=NAME,acc_y=NAME,acc_z=NAME (and --time-unit)")
     raise FileFormatError(p, "not a supported format (session, stored run, CSV with a "
                              "time_s,acc_x,... header, or Xsens MT Manager text export)")
+
+
+def _looks_delimited(text: str) -> bool:
+    """A header line of 4+ names over rows of numbers (a CSV of samples, columns unnamed)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
+    if len(lines) < 2 or "\x00" in text:
+        return False
+    delim = max((",", ";", "\t"), key=lines[0].count)
+    head = lines[0].split(delim)
+    row = lines[1].split(delim)
+    return len(head) >= 4 and len(row) == len(head) and all(_is_number(c) for c in row)
 
 
 def _csv_header(lines: list[str]) -> tuple[int, str, list[str]] | None:
