@@ -343,10 +343,12 @@ def cmd_share(a: argparse.Namespace) -> int:
 
 
 def cmd_import(a: argparse.Namespace) -> int:
+    from imurun.cli_analysis import file_options
     from imurun.workflows import import_path
 
     with _open(a) as lib:
-        out = import_path(lib, a.file, progress=_progress("imported"))
+        out = import_path(lib, a.file, progress=_progress("imported"),
+                          file_options=file_options(a))
         root = lib.root
     r = out.result
     for ath in r.athletes_added:
@@ -465,6 +467,9 @@ def add_library_commands(sub: Any) -> None:
     s = sub.add_parser("import", parents=[home],
                        help="import a bundle, a shared library folder, or a recording")
     s.add_argument("file")
+    from imurun.cli_analysis import add_file_options
+
+    add_file_options(s)
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("attach", parents=[home], help="attach a watch's FIT file to a run")

@@ -16,7 +16,7 @@ import inspect
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,10 +143,30 @@ def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
     return SyncOutcome(report, stored, tuple(analysed), fn is not None)
 
 
+def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
+    """Read ``p`` with ``opts``, store it as imurun's CSV (named after ``p``)."""
+    import tempfile
+
+    from imurun.ingest.export import write_csv
+    from imurun.ingest.files import load_recording
+
+    rec = load_recording(p, **opts)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / f"{p.stem}.csv"
+        write_csv(rec, out)
+        return lib.add_file(out, source="import")
+
+
 def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = True,
                 analyzer: Analyzer | None = None, progress: Progress | None = None,
-                ) -> ImportOutcome:
-    """Import a bundle, a shared store directory, or one recording; analyse what came unanalysed."""
+                file_options: Mapping[str, Any] | None = None) -> ImportOutcome:
+    """Import a bundle, a shared store directory, or one recording; analyse what came unanalysed.
+
+    ``file_options`` (``acc_unit``, ``gyr_unit``, ``columns``, ``time_unit`` of
+    :func:`imurun.ingest.files.load_recording`) read a CSV or Xsens file that needs them; the
+    library then keeps it converted to imurun's own CSV (SI units, named columns), so that it
+    reads the same without the options later.
+    """
     from imurun.store.bundle import ImportResult, import_bundle, is_bundle
 
     p = Path(path)
@@ -160,7 +180,11 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
         if len(head) >= 12 and head[8:12] == b".FIT":
             raise FileFormatError(str(p), "a FIT file: attach it to its run with "
                                           "`imurun attach RUN FILE`")
-        add = lib.add_file(p, source="import")
+        opts = {k: v for k, v in (file_options or {}).items() if v}
+        if opts:
+            add = _add_converted(lib, p, opts)
+        else:
+            add = lib.add_file(p, source="import")
         result = ImportResult(p.name)
         (result.added if add.added else result.already).append(add.run)
     fn = (analyzer or default_analyzer(lib)) if analyse else None

@@ -161,3 +161,34 @@ def test_import_killed_with_sigkill_completes_on_rerun(tmp_path: Path) -> None:
         assert _snapshot(coach) == want  # nothing lost, nothing twice
     assert len(list(runs_dir.iterdir())) == n
     assert not list(home.rglob(".*.tmp-*"))
+
+
+def test_import_a_recording_that_needs_file_options(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV in g with unnamed columns: refused with the way out, then imported with the
+    options, stored converted (it reads the same later without them), once."""
+    import numpy as np
+
+    from tests.ingest_support import motion
+
+    t, acc, gyr = motion(3000)
+    rows = np.column_stack([t * 1e3, acc / 9.80665])
+    src = tmp_path / "logger.csv"
+    src.write_text("t,ax,ay,az\n" + "\n".join(",".join(f"{v:.9g}" for v in r) for r in rows)
+                   + "\n")
+    home = ["--home", str(tmp_path / "lib")]
+    assert main([*home, "import", str(src)]) == 3  # a file imurun cannot read
+    assert "--columns" in capsys.readouterr().err
+    opts = ["--columns", "time=t,acc_x=ax,acc_y=ay,acc_z=az", "--time-unit", "ms",
+            "--acc-unit", "g"]
+    assert main([*home, "import", str(src), *opts]) == 0
+    assert "1 new run(s)" in capsys.readouterr().out
+    assert main([*home, "import", str(src), *opts]) == 0
+    assert "0 new run(s), 1 already held" in capsys.readouterr().out
+    with Library.open(tmp_path / "lib") as lib:
+        (run,) = lib.runs()
+        from imurun.ingest.files import load_recording
+
+        rec = load_recording(run.path)
+        np.testing.assert_allclose(rec.acc_ms2, acc, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(rec.t_s, t, atol=1e-9)
