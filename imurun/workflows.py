@@ -148,8 +148,11 @@ def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
     import tempfile
 
     from imurun.ingest.export import write_csv
-    from imurun.ingest.files import load_recording
+    from imurun.ingest.files import load_recording, sniff
 
+    if "columns" not in opts and sniff(p) not in ("csv", "xsens"):
+        raise UsageError(f"{p}: --acc-unit, --gyr-unit, --columns and --time-unit apply to CSV "
+                         "and Xsens files only")
     rec = load_recording(p, **opts)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / f"{p.stem}.csv"

@@ -192,3 +192,13 @@ def test_import_a_recording_that_needs_file_options(tmp_path: Path,
         rec = load_recording(run.path)
         np.testing.assert_allclose(rec.acc_ms2, acc, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(rec.t_s, t, atol=1e-9)
+
+
+def test_file_options_do_not_apply_to_sensor_files(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A stored run keeps its raw bytes: it is never converted to CSV on import."""
+    lib = Library.open(tmp_path / "lib")
+    run_file = write_run(tmp_path, DEVICE_A, 1)
+    lib.close()
+    assert main(["--home", str(tmp_path / "lib"), "import", str(run_file), "--acc-unit", "g"]) == 2
+    assert "CSV and Xsens files only" in capsys.readouterr().err
