@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from imurun.consts import G_MS2, RAD2DEG
+from imurun.consts import RAD2DEG
 from imurun.signal import orientation as ori
 from imurun.signal.mounting import estimate_mounting
 from imurun.sim import motion as sim
@@ -127,29 +127,15 @@ def _gaitmap_subprocess(python: str, acc_bf: np.ndarray, gyr_bf: np.ndarray, fs:
 
 def _imufusion(acc_bf: np.ndarray, gyr_bf: np.ndarray, fs: float, gain: float,
                rejection_deg: float) -> tuple[np.ndarray | None, dict[str, Any]]:
+    from imurun.validation.orientation_check import imufusion_quaternions
+
     try:
-        import imufusion
+        import imufusion  # noqa: F401 - imported before the clock starts
     except ImportError as e:
         return None, {"skipped": f"imufusion not installed ({e})"}
 
     def go() -> np.ndarray:
-        ahrs = imufusion.Ahrs()
-        st = imufusion.AhrsSettings()
-        st.convention = imufusion.CONVENTION_NWU
-        st.gain = gain
-        st.gyroscope_range = 2000.0
-        st.acceleration_rejection = rejection_deg
-        st.magnetic_rejection = 10.0
-        st.rejection_timeout = int(5 * fs)
-        st.sample_rate = fs
-        ahrs.set_settings(st)
-        q = np.empty((acc_bf.shape[0], 4))
-        gyr_dps, acc_g = np.degrees(gyr_bf), acc_bf / G_MS2
-        update, get = ahrs.update_no_magnetometer, ahrs.get_quaternion
-        for i in range(acc_bf.shape[0]):
-            update(gyr_dps[i], acc_g[i])
-            q[i] = get()
-        return q
+        return imufusion_quaternions(acc_bf, gyr_bf, fs, gain=gain, rejection_deg=rejection_deg)
 
     wall, cpu, q = _time(go, 1)
     return q, {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),

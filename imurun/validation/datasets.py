@@ -333,6 +333,34 @@ def merge_close_events(t_s: FloatArray, side: IntArray, min_gap_s: float,
     return t[keep], out_side, int(t.size - keep.size)
 
 
+@dataclass(frozen=True)
+class _WalkingReference:
+    """Reference events of a walking trial, sorted; initial contacts merged (see below)."""
+
+    ic_s: FloatArray
+    ic_side: IntArray
+    to_s: FloatArray
+    to_side: IntArray
+    n_merged: int
+
+    @classmethod
+    def of(cls, ic: Sequence[FloatArray], ic_side: Sequence[IntArray], to: Sequence[FloatArray],
+           to_side: Sequence[IntArray]) -> _WalkingReference:
+        """From per-bout or per-foot parts, sorted; contacts closer than the merge gap merged."""
+        ic_a = np.concatenate([np.zeros(0), *ic])
+        ic_sa = np.concatenate([np.zeros(0, np.int8), *ic_side]).astype(np.int8)
+        to_a = np.concatenate([np.zeros(0), *to])
+        to_sa = np.concatenate([np.zeros(0, np.int8), *to_side]).astype(np.int8)
+        oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
+        ic_m, ic_sm, n = merge_close_events(ic_a[oi], ic_sa[oi], MERGE_REFERENCE_IC_S)
+        return cls(ic_m, ic_sm, to_a[ot], to_sa[ot], n)
+
+    @property
+    def note(self) -> str:
+        return (f"{self.n_merged} reference initial contacts merged (closer than "
+                f"{MERGE_REFERENCE_IC_S} s to another)")
+
+
 def _side_codes(labels: object) -> IntArray:
     arr = np.atleast_1d(np.asarray(labels, dtype=object))
     out = np.full(arr.size, Side.UNKNOWN, dtype=np.int8)
@@ -414,19 +442,14 @@ def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
         to.append(e)
         to_side.append(s)
         windows.append((float(start), float(end)))
-        t0 = np.atleast_1d(np.asarray(_field(wb, "Turn_Start") if _field(wb, "Turn_Start")
-                                      is not None else [], dtype=np.float64)).reshape(-1)
-        t1 = np.atleast_1d(np.asarray(_field(wb, "Turn_End") if _field(wb, "Turn_End")
-                                      is not None else [], dtype=np.float64)).reshape(-1)
+        t0, t1 = (np.asarray(_field(wb, name) if _field(wb, name) is not None else [],
+                             dtype=np.float64).reshape(-1) for name in ("Turn_Start", "Turn_End"))
         if t0.size == t1.size:
             turns.extend((float(x), float(y)) for x, y in zip(t0, t1, strict=True)
                          if np.isfinite(x) and np.isfinite(y))
     if not windows:
         return None
-    ic_a, ic_sa = np.concatenate(ic), np.concatenate(ic_side).astype(np.int8)
-    to_a, to_sa = np.concatenate(to), np.concatenate(to_side).astype(np.int8)
-    oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
-    ic_m, ic_sm, n_merged = merge_close_events(ic_a[oi], ic_sa[oi], MERGE_REFERENCE_IC_S)
+    ref = _WalkingReference.of(ic, ic_side, to, to_side)
     return Trial(
         dataset="mobgap_lab",
         trial_id=trial_id,
@@ -435,17 +458,16 @@ def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
         bf_acc_ms2=bf_acc,
         bf_gyr_rads=bf_gyr_l,
         segments=segments,
-        ref_ic_s=ic_m,
-        ref_ic_side=ic_sm,
-        ref_to_s=to_a[ot],
-        ref_to_side=to_sa[ot],
+        ref_ic_s=ref.ic_s,
+        ref_ic_side=ref.ic_side,
+        ref_to_s=ref.to_s,
+        ref_to_side=ref.to_side,
         eval_windows_s=tuple(windows),
         condition=condition,
         subject=subject,
         reference="INDIP (foot IMUs + pressure insoles)",
         turn_windows_s=tuple(turns),
-        notes=(f"{n_merged} reference initial contacts merged (closer than "
-               f"{MERGE_REFERENCE_IC_S} s to another)",),
+        notes=(ref.note,),
     )
 
 
@@ -579,12 +601,7 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
             ics.append(pairs[:, 1] / fs)
             to_sides.append(np.full(pairs.shape[0], side, dtype=np.int8))
             ic_sides.append(np.full(pairs.shape[0], side, dtype=np.int8))
-        ic = np.concatenate(ics)
-        ic_side = np.concatenate(ic_sides)
-        to = np.concatenate(tos)
-        to_side = np.concatenate(to_sides)
-        oi, ot = np.argsort(ic, kind="stable"), np.argsort(to, kind="stable")
-        ic_m, ic_sm, n_merged = merge_close_events(ic[oi], ic_side[oi], MERGE_REFERENCE_IC_S)
+        ref = _WalkingReference.of(ics, ic_sides, tos, to_sides)
         # without TrialBoundaries the whole recording is scored
         lo, hi = meta.get("TrialBoundaries") or (0, grid.shape[0] - 1)
         uturn = meta.get("UTurnBoundaries")
@@ -599,10 +616,10 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
             bf_acc_ms2=bf_acc_l,
             bf_gyr_rads=bf_gyr_l,
             segments=segments,
-            ref_ic_s=ic_m,
-            ref_ic_side=ic_sm,
-            ref_to_s=to[ot],
-            ref_to_side=to_side[ot],
+            ref_ic_s=ref.ic_s,
+            ref_ic_side=ref.ic_side,
+            ref_to_s=ref.to_s,
+            ref_to_side=ref.to_side,
             eval_windows_s=((lo / fs, hi / fs),),
             condition=Condition(label="10 m walk + U-turn"),
             subject=Subject(subject_id=f"voisard-{meta.get('Subject')}", sex=meta.get("Gender"),
@@ -612,8 +629,7 @@ def load_voisard_ipol(root: Path | None = None) -> list[Trial]:
             reference="foot-mounted IMUs, events checked by hand",
             turn_windows_s=((float(uturn[0]) / fs, float(uturn[1]) / fs),) if uturn else (),
             notes=(f"{n_filled} samples filled by interpolation over packet-counter gaps",
-                   f"{n_merged} reference initial contacts merged (closer than "
-                   f"{MERGE_REFERENCE_IC_S} s to another)"),
+                   ref.note),
         ))
     if not trials:
         raise DatasetNotFoundError(folder, "no S-T.json + S-T_lb.txt pairs inside")

@@ -65,26 +65,38 @@ def _imufusion() -> Any:
     return imufusion
 
 
-def imufusion_tilt_obliquity(acc_ms2: FloatArray, gyr_rads: FloatArray, fs_hz: float,
-                             ) -> tuple[FloatArray, FloatArray]:
-    """Tilt and obliquity (degrees) of imufusion's AHRS on body-frame signals."""
+def imufusion_quaternions(acc_ms2: FloatArray, gyr_rads: FloatArray, fs_hz: float, *,
+                          gain: float = GAIN,
+                          rejection_deg: float = ACCELERATION_REJECTION_DEG) -> FloatArray:
+    """Imufusion's AHRS (NWU, no magnetometer) on body-frame signals: ``(n, 4)`` w, x, y, z.
+
+    Also the peer run by ``benchmarks/orientation.py``.
+    """
     imufusion = _imufusion()
     ahrs = imufusion.Ahrs()
     st = imufusion.AhrsSettings()
     st.convention = imufusion.CONVENTION_NWU
-    st.gain = GAIN
+    st.gain = gain
     st.gyroscope_range = 2000.0
-    st.acceleration_rejection = ACCELERATION_REJECTION_DEG
+    st.acceleration_rejection = rejection_deg
     st.magnetic_rejection = 10.0
     st.rejection_timeout = int(5 * fs_hz)
     st.sample_rate = fs_hz
     ahrs.set_settings(st)
     q = np.empty((acc_ms2.shape[0], 4))
     gyr_dps, acc_g = np.degrees(gyr_rads), acc_ms2 / G_MS2
+    update, get = ahrs.update_no_magnetometer, ahrs.get_quaternion
     for i in range(acc_ms2.shape[0]):  # its Python API takes one sample per call
-        ahrs.update_no_magnetometer(gyr_dps[i], acc_g[i])
-        q[i] = ahrs.get_quaternion()
-    _, obl, tilt = _angles(q, np.array([1.0, 0.0, 0.0, 0.0]))
+        update(gyr_dps[i], acc_g[i])
+        q[i] = get()
+    return q
+
+
+def imufusion_tilt_obliquity(acc_ms2: FloatArray, gyr_rads: FloatArray, fs_hz: float,
+                             ) -> tuple[FloatArray, FloatArray]:
+    """Tilt and obliquity (degrees) of imufusion's AHRS on body-frame signals."""
+    _, obl, tilt = _angles(imufusion_quaternions(acc_ms2, gyr_rads, fs_hz),
+                           np.array([1.0, 0.0, 0.0, 0.0]))
     return np.degrees(tilt), np.degrees(obl)
 
 
