@@ -93,7 +93,7 @@ def test_time_unit_inferred_from_a_plausible_rate(tmp_path: Path, scale: float,
                np.column_stack([t * scale, acc]))
     rec = load_recording(p)
     np.testing.assert_allclose(rec.t_s, t, atol=1e-9)
-    assert any(f"time in {unit}" in n for n in rec.meta.notes) or unit == "s"
+    assert any(f"time in {unit}" in n for n in rec.meta.notes)
 
 
 def test_unreadable_header_says_how_to_name_the_columns(tmp_path: Path) -> None:

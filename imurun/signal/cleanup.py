@@ -14,9 +14,9 @@ the rest of the pipeline can filter segment by segment. What it does, in order:
    gap across a reboot or a disconnect is never bridged (the clock may have jumped), nor is a
    gap whose duration disagrees with its sample count by more than half a sample. Rationale:
    every segment boundary restarts the filters and loses the step around it, and wireless
-   sensors drop packets often (the Xsens MTw recordings of voisard_ipol lose one to five
-   packets every second or so): without bridging, their walks fall apart into pieces too short
-   to analyse. 50 ms is shorter than any gait phase, so an event next to a bridged hole moves by
+   sensors drop packets often (the Xsens MTw recordings of voisard_ipol lose a few packets
+   at a time, many times a minute): without bridging, their walks fall apart into pieces too
+   short to analyse. 50 ms is shorter than any gait phase, so an event next to a bridged hole moves by
    less than the hole. Longer gaps are kept as gaps: nothing is filtered across them.
 2. **Resample non-uniform segments**: a segment whose sample intervals deviate from ``1 /
    fs_hz`` by more than :attr:`CleanupSettings.uniform_tolerance` (relative) is linearly

@@ -58,11 +58,12 @@ Here it is applied offline, as a smoother, to the attitude itself:
    interpolated to every sample and applied: ``R_ws = K · Q``, ``R_wb = R_ws · r_sbᵀ``.
    The correction fixes tilt and obliquity; yaw keeps a slow drift that the heading removes.
 5. **Angles and heading.** z-x-y angles of ``R_wb``; the heading is the unwrapped yaw
-   low-passed at 0.6 Hz (6th-order Butterworth, forward-backward), below the stride frequency
-   (≥ 1.2 Hz in running, where the heading takes 0.02 % of the stride's rotation; ≥ 0.8 Hz in
-   walking, about 3 % at 0.8 Hz) and above most of the content of turns: a 180° pivot in
-   2.5 s leaks a fraction of a degree into rotation (0.5 Hz and 4th order, the earlier choice,
-   let it leak ~2°; pelvic metrics are computed for running steps only).
+   low-passed at 0.6 Hz (6th-order Butterworth, forward-backward): it keeps the fraction
+   ``1 / (1 + (f / 0.6 Hz)^12)`` of a rotation at stride frequency ``f``, negligible in running
+   (≥ 1.2 Hz) and a few percent in slow walking (≥ 0.8 Hz; pelvic metrics are computed for
+   running steps only), and it follows fast turns closely enough that a 180° pivot in 2.5 s
+   stays within the 1° target (``tests/test_orientation.py``; 0.5 Hz and 4th order, the
+   earlier choice, did not).
 
 Accuracy on the virtual sensor (exact truth; realistic noise, gyroscope bias ~0.3°/s,
 accelerometer offset ~15 mg, random mountings estimated by :mod:`imurun.signal.mounting`) is
