@@ -342,6 +342,10 @@ def test_settings_are_checked() -> None:
         WalkingSettings(closing_prominence_ms2=0.8)
     with pytest.raises(SignalError, match="closing_gap"):
         WalkingSettings(closing_gap=1.0)
+    with pytest.raises(SignalError, match="initiation_prominence"):
+        WalkingSettings(initiation_prominence=1.0)
+    with pytest.raises(SignalError, match="initiation_step_ratio"):
+        WalkingSettings(initiation_step_ratio=0.0)
 
 
 def spring_mass_run(duration_s: float = 12.0, step_s: float = 0.33, contact_s: float = 0.23,
@@ -497,6 +501,47 @@ def test_quiet_standing_after_a_walk_adds_no_closing_step() -> None:
     ev = detect_walking_events(acc, 100.0)
     assert len(ev) == ics.size
     assert np.abs(_nearest_errors(ics, ev.ic_s)).max() < 0.03
+
+
+def _stand_then_walk(first_gain: float, first_gap: float, seed: int = 6,
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
+    """3 s of standing, a first trunk peak of ``first_gain`` ``first_gap`` step times
+    before the first of ten full steps. Returns the signal, the full steps' ICs and the
+    first peak's time."""
+    fs, step = 100.0, 0.55
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(10.0 * fs)) / fs
+    first = 3.0
+    ics = first + first_gap * step + step * np.arange(10)
+    vert = np.full_like(t, G_MS2)
+    fwd = np.zeros_like(t)
+    for a, g in zip(np.r_[first, ics], np.r_[first_gain, np.ones(ics.size)], strict=True):
+        vert += g * 3.0 * np.exp(-0.5 * ((t - a - 0.06) / 0.035) ** 2)
+        vert -= g * 1.5 * np.exp(-0.5 * ((t - a - 0.3) / 0.08) ** 2)
+        fwd += g * 1.5 * np.exp(-0.5 * ((t - a) / 0.03) ** 2)
+    acc = np.column_stack([fwd, np.zeros_like(t), vert]) + rng.normal(0.0, 0.05, (t.size, 3))
+    return acc, ics, first
+
+
+def test_the_weight_transfer_of_gait_initiation_is_not_a_step() -> None:
+    # gait initiation: the stance leg is loaded when the leading foot lifts off, one swing
+    # time (~0.8 step time) before the leading foot's contact; that weak peak is not a step
+    acc, ics, _ = _stand_then_walk(first_gain=0.4, first_gap=0.8)
+    ev = detect_walking_events(acc, 100.0)
+    assert len(ev) == ics.size
+    assert np.abs(_nearest_errors(ics, ev.ic_s)).max() < 0.03
+    off = detect_walking_events(acc, 100.0,
+                                settings=WalkingSettings(initiation_prominence=0))
+    assert len(off) == ics.size + 1
+
+
+@pytest.mark.parametrize(("gain", "gap"), [(0.4, 1.1), (1.0, 0.8)])
+def test_a_weak_or_early_first_step_is_kept(gain: float, gap: float) -> None:
+    # a weak first step one full step before the next, or a full-strength one sooner, is a step
+    acc, ics, first = _stand_then_walk(first_gain=gain, first_gap=gap)
+    ev = detect_walking_events(acc, 100.0)
+    assert len(ev) == ics.size + 1
+    assert abs(ev.ic_s[0] - first) < 0.03
 
 
 def test_refine_extremum_finds_the_vertex_between_samples() -> None:

@@ -275,6 +275,15 @@ class WalkingSettings:
             ``closing_gap`` step times), a peak of at least this prominence 0.5–1.5 step
             times later is taken as the closing step. 0 turns this off.
         closing_gap: a step with no next step within this many of its step times ends a walk.
+        initiation_prominence: gait initiation loads the stance leg when the leading foot
+            lifts off, before any contact: a trunk peak one swing time (less than a step time)
+            before the first real step. The first peak of a walk (see ``closing_gap``) whose
+            next step comes sooner than ``initiation_step_ratio`` of the walk's step time and
+            whose prominence is less than this fraction of the walk's steps is that weight
+            transfer, not a step. 0 turns this off.
+        initiation_step_ratio: see ``initiation_prominence``; 0.9 lies between a swing time
+            (about 0.8 of a step time in walking) and a step time (a walk's true first step
+            is usually longer than the next ones).
 
     """
 
@@ -289,6 +298,8 @@ class WalkingSettings:
     min_segment_s: float = 1.0
     closing_prominence_ms2: float = 0.1
     closing_gap: float = 2.5
+    initiation_prominence: float = 0.5
+    initiation_step_ratio: float = 0.9
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
@@ -299,6 +310,12 @@ class WalkingSettings:
                               f"{self.closing_prominence_ms2}")
         if self.closing_gap <= 1.5:
             raise SignalError(f"closing_gap must be > 1.5, got {self.closing_gap}")
+        if not 0.0 <= self.initiation_prominence < 1.0:
+            raise SignalError("initiation_prominence must be within 0..1, got "
+                              f"{self.initiation_prominence}")
+        if not 0.0 < self.initiation_step_ratio <= 1.5:
+            raise SignalError("initiation_step_ratio must be within 0..1.5, got "
+                              f"{self.initiation_step_ratio}")
 
 
 def _version() -> str:
@@ -689,7 +706,9 @@ def detect_walking_events(
         require_finite(v, "bf_acc_ms2[:, z]", (a, b))
         vs = gaussian_filter1d(v - v.mean(), cfg.smooth_sigma_s * fs, mode="nearest")
         dist = max(int(cfg.min_step_s * fs), 1)
-        peaks, _ = find_peaks(vs, distance=dist, prominence=cfg.min_prominence_ms2)
+        peaks, props = find_peaks(vs, distance=dist, prominence=cfg.min_prominence_ms2)
+        if cfg.initiation_prominence > 0:
+            peaks = _without_initiation_peaks(peaks, props["prominences"], cfg)
         if cfg.closing_prominence_ms2 > 0 and peaks.size >= 2:
             weak, _ = find_peaks(vs, distance=dist, prominence=cfg.closing_prominence_ms2)
             peaks = _with_closing_steps(vs, peaks, weak, dist, cfg.closing_gap)
@@ -716,6 +735,33 @@ def detect_walking_events(
     fl_parts = [np.zeros(p.size, dtype=bool) for p in ic_parts]
     return _finish(ic_parts, to_parts, fl_parts, sg_parts, acc, gyr, fs, segs, t_s, cfg,
                    "walking")
+
+
+def _without_initiation_peaks(peaks: IntpArray, prominence: FloatArray,
+                              cfg: WalkingSettings) -> IntpArray:
+    """Drop the gait-initiation peak at the start of each walk in ``peaks``.
+
+    A walk starts at the first peak, or at a peak more than ``closing_gap`` of its next step
+    time after the previous one. Its first peak is dropped when the next three steps continue
+    the walk, the first step interval is shorter than ``initiation_step_ratio`` of their median
+    and its prominence is less than ``initiation_prominence`` of the next four peaks' median.
+    """
+    n = peaks.size
+    if n < 5:
+        return peaks
+    step = np.diff(peaks).astype(np.float64)
+    starts = np.r_[0, 1 + np.flatnonzero(step[:-1] > cfg.closing_gap * step[1:])]
+    starts = starts[starts + 4 < n]
+    if starts.size == 0:
+        return peaks
+    nxt = step[starts[:, None] + np.arange(1, 4)]  # the walk's next three step intervals
+    continued = np.all(nxt[:, 1:] <= cfg.closing_gap * nxt[:, :-1], axis=1) & (
+        nxt[:, 0] <= cfg.closing_gap * step[starts])
+    prom = prominence[starts[:, None] + np.arange(1, 5)]
+    weak = prominence[starts] < cfg.initiation_prominence * np.median(prom, axis=1)
+    early = step[starts] < cfg.initiation_step_ratio * np.median(nxt, axis=1)
+    drop = starts[continued & weak & early]
+    return np.delete(peaks, drop) if drop.size else peaks
 
 
 def _with_closing_steps(vs: FloatArray, peaks: IntpArray, weak: IntpArray, dist: int,

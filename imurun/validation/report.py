@@ -290,6 +290,10 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "walk (the trailing foot brought alongside) is weak too: it is accepted at a lower "
         "prominence (`closing_prominence_ms2`) one step time after the last step of a walk, "
         "which finds about half of them, but its IC is timed less well than a full step's. "
+        "At the start of a walk, the stance leg's loading as the leading foot lifts off "
+        "makes a weak trunk peak one swing time before the first contact; it is dropped "
+        "(`initiation_prominence`, `initiation_step_ratio`), which removes most of the false "
+        "detections at walk starts and loses a few true first steps that come early. "
         "The walking cross-validation refits only the IC "
         "marker weight; the other walking settings were chosen earlier on the same two data "
         "sets.")
