@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imurun.validation.evaluate import EventMetrics, _match_in_windows, match_events
+from imurun.validation.evaluate import (
+    EventMetrics,
+    _match_in_windows,
+    _same_foot_pairs,
+    match_events,
+)
 
 
 def test_match_is_one_to_one_and_nearest_first() -> None:
@@ -63,3 +68,39 @@ def test_events_near_recording_edges_are_not_scored() -> None:
     ri, di, rs, df = _match_in_windows(ref, det, [(0.0, 3.0)], 0.05, (-10.0, 10.0))
     assert rs.tolist() == [0, 1, 2]
     assert df.tolist() == [2]
+
+
+def test_same_foot_pairs_of_the_reference() -> None:
+    # L R L L R | R L : one same-foot pair in the first window (in a turn), one across a
+    # side-unknown contact that does not count, and none across the two windows
+    ref = np.array([1.0, 1.5, 2.0, 3.0, 3.5, 10.0, 10.5, 11.0])
+    side = np.array([0, 1, 0, 0, 1, 1, -1, 1])
+    pairs, counts = _same_foot_pairs(ref, side, [(0.5, 4.0), (9.5, 11.5)], [(1.8, 3.2)])
+    assert pairs.tolist() == [[2.0, 3.0]]
+    # (same-foot straight, known straight, same-foot in turns, known in turns)
+    assert counts == (0, 3, 1, 1)
+    empty, none = _same_foot_pairs(ref[:1], side[:1], [(0.5, 4.0)], [])
+    assert empty.shape == (0, 2) and none == (0, 0, 0, 0)
+
+
+def test_false_detections_between_two_contacts_of_one_foot_are_counted() -> None:
+    from tests.test_events import synthetic_walk
+
+    from imurun.validation.datasets import Condition, Subject, Trial
+    from imurun.validation.evaluate import evaluate_trial
+
+    s = synthetic_walk(duration_s=12.0)
+    # the reference leaves out one right contact (index 8): its neighbours are both left
+    keep = np.ones(s.ic_s.size, dtype=bool)
+    keep[8] = False
+    ref, side = s.ic_s[keep], s.side[keep].astype(np.int64)
+    trial = Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
+                  bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
+                  ref_ic_s=ref, ref_ic_side=side, ref_to_s=np.zeros(0),
+                  ref_to_side=np.zeros(0, dtype=np.int64),
+                  eval_windows_s=((0.0, 12.0),), condition=Condition("c"),
+                  subject=Subject("s"), reference="synthetic")
+    r = evaluate_trial(trial)
+    assert r.ic_counts[1] == 1  # the detection of the unlisted contact is a false one...
+    assert r.false_between_same_foot == 1  # ...and lies between two left contacts
+    assert r.ref_same_foot == (1, ref.size - 1, 0, 0)

@@ -194,6 +194,8 @@ class TrialResult:
     runtime_s: float
     duration_s: float
     missed_at: tuple[int, int, int, int] = (0, 0, 0, 0)
+    false_between_same_foot: int = 0
+    ref_same_foot: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     @property
     def ic(self) -> EventMetrics:
@@ -325,6 +327,11 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         c_ref, c_det = np.asarray(cr, dtype=np.float64), np.asarray(cd, dtype=np.float64)
 
     missed_at = _missed_positions(ref_ic, ri, rs, win, turns)
+    pairs, same_foot = _same_foot_pairs(ref_ic, trial.ref_ic_side, win, turns)
+    fd = det_ic[df]
+    false_same_foot = int(np.count_nonzero(np.any(
+        (fd[:, None] > pairs[None, :, 0] + tol) & (fd[:, None] < pairs[None, :, 1] - tol),
+        axis=1)))
     ref_side = trial.ref_ic_side[ri]
     det_side = ev.side[di]
     known = ref_side != Side.UNKNOWN
@@ -339,7 +346,36 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         to_counts=to_counts, to_error_s=to_err, contact_ref_s=c_ref, contact_det_s=c_det,
         side_known=side_known + side_unknown, side_correct=side_correct,
         side_unknown_det=side_unknown, turn_counts=turn_counts, straight_counts=straight_counts,
-        runtime_s=runtime, duration_s=trial.duration_s, missed_at=missed_at)
+        runtime_s=runtime, duration_s=trial.duration_s, missed_at=missed_at,
+        false_between_same_foot=false_same_foot, ref_same_foot=same_foot)
+
+
+def _same_foot_pairs(ref: FloatArray, side: IntArray, windows: Sequence[tuple[float, float]],
+                     turns: Sequence[tuple[float, float]],
+                     ) -> tuple[FloatArray, tuple[int, int, int, int]]:
+    """Consecutive reference ICs of the same foot (walking alternates feet).
+
+    Between two such contacts the reference lists no contact of the other foot: it was set
+    down unlisted, or it pivoted without leaving the ground. Returns the pairs' ``(start,
+    end)`` rows and the counts ``(same-foot pairs, pairs of known sides)`` outside turns,
+    then in turns (a pair is in a turn when its midpoint is).
+    """
+    rows: list[FloatArray] = []
+    counts = np.zeros(4, dtype=np.int64)
+    for a, b in windows:
+        m = (ref >= a) & (ref <= b)
+        r, sd = ref[m], side[m]
+        if r.size < 2:
+            continue
+        known = (sd[1:] != Side.UNKNOWN) & (sd[:-1] != Side.UNKNOWN)
+        same = known & (sd[1:] == sd[:-1])
+        in_turn = _in_windows(0.5 * (r[1:] + r[:-1]), turns)
+        counts += [np.count_nonzero(same & ~in_turn), np.count_nonzero(known & ~in_turn),
+                   np.count_nonzero(same & in_turn), np.count_nonzero(known & in_turn)]
+        rows.append(np.column_stack([r[:-1][same], r[1:][same]]))
+    pairs = np.concatenate(rows) if rows else np.zeros((0, 2))
+    c = counts.tolist()
+    return pairs, (c[0], c[1], c[2], c[3])
 
 
 def _missed_positions(ref: FloatArray, ri: IntArray, rs: IntArray,
