@@ -80,14 +80,14 @@ def test_same_foot_pairs_of_the_reference() -> None:
     # (same-foot straight, known straight, same-foot in turns, known in turns)
     assert counts == (0, 3, 1, 1)
     empty, none = _same_foot_pairs(ref[:1], side[:1], [(0.5, 4.0)], [])
-    assert empty.shape == (0, 2) and none == (0, 0, 0, 0)
+    assert empty.shape == (0, 2)
+    assert none == (0, 0, 0, 0)
 
 
 def test_false_detections_between_two_contacts_of_one_foot_are_counted() -> None:
-    from tests.test_events import synthetic_walk
-
     from imurun.validation.datasets import Condition, Subject, Trial
     from imurun.validation.evaluate import evaluate_trial
+    from tests.test_events import synthetic_walk
 
     s = synthetic_walk(duration_s=12.0)
     # the reference leaves out one right contact (index 8): its neighbours are both left
