@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -350,7 +351,8 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         false_between_same_foot=false_same_foot, ref_same_foot=same_foot)
 
 
-def _same_foot_pairs(ref: FloatArray, side: IntArray, windows: Sequence[tuple[float, float]],
+def _same_foot_pairs(ref: FloatArray, side: npt.NDArray[np.integer[Any]],
+                     windows: Sequence[tuple[float, float]],
                      turns: Sequence[tuple[float, float]],
                      ) -> tuple[FloatArray, tuple[int, int, int, int]]:
     """Consecutive reference ICs of the same foot (walking alternates feet).
