@@ -522,6 +522,18 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
             rows.append([g.label, str(g.n_trials), _pct(g.side_accuracy), str(g.side_n)])
         add(_table(["data set", "trials", "L/R %", "L/R n"], rows))
         add("")
+        ceil = []
+        for n in names:
+            listed_n = sum(r.side_known for r in results.by_dataset(n)
+                           if (r.dataset, r.trial_id) in keep)
+            total = results.summary(n).side_n
+            if listed_n and total:
+                ceil.append(f"{n} {_pct(1.0 - listed_n / total)} %")
+        if ceil:
+            add("If the listed trials' labels are inverted, a detector right on every step "
+                "scores at most this against the reference as published: " + ", ".join(ceil)
+                + ".")
+            add("")
 
 
 def _walking_cv(results: ValidationResults, names: Sequence[str], add: Callable[[str], None],
