@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from imurun import __version__
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD
-from imurun.errors import UsageError
+from imurun.errors import FileFormatError, UsageError
 from imurun.ingest.files import AccUnit, GyrUnit, TimeUnit, load_recording
 from imurun.ingest.recording import Recording
 from imurun.signal import activity as act
@@ -87,7 +87,7 @@ from imurun.signal.summary import SummarySettings, summarise
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["AnalysisSettings", "RunAnalysis", "analyze", "analyze_timed", "format_report",
-           "write_steps_csv"]
+           "write_analysis_json", "write_steps_csv"]
 
 _PELVIC = ("pelvic_tilt_range_deg", "pelvic_drop_deg", "pelvic_rotation_range_deg")
 
@@ -211,6 +211,26 @@ def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None) -> Ru
     except OSError as e:
         raise UsageError(f"cannot read the baseline {b}: {e.strerror or e}") from e
     return RunAnalysis.from_json(text).summary
+
+
+def _write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` atomically (temp file + rename); the error names the path."""
+    target = Path(path)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            tmp.write_text(text, encoding="utf-8", newline="")
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as e:
+        raise FileFormatError(str(path), f"cannot write: {e.strerror or e}") from e
+
+
+def write_analysis_json(result: RunAnalysis, path: str | os.PathLike[str]) -> None:
+    """Write ``result`` as its exchange JSON (what :func:`load_analysis` reads back)."""
+    _write_text(path, result.to_json(indent=1) + "\n")
 
 
 class _Pipeline:
@@ -681,16 +701,22 @@ def write_steps_csv(result: RunAnalysis, path: str | os.PathLike[str]) -> int:
     """Write one row per step (columns :data:`STEPS_CSV_COLUMNS`; empty = unknown).
 
     Returns the number of rows written.
+
+    Raises:
+        FileFormatError: the file cannot be written (the error names it).
+
     """
     import csv
+    import io
 
     rows = result.steps.to_records()
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(STEPS_CSV_COLUMNS)
-        for r in rows:
-            w.writerow(["" if r[c] is None else (f"{r[c]:.6g}" if isinstance(r[c], float)
-                                                 else r[c]) for c in STEPS_CSV_COLUMNS])
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf)
+    w.writerow(STEPS_CSV_COLUMNS)
+    for r in rows:
+        w.writerow(["" if r[c] is None else (f"{r[c]:.6g}" if isinstance(r[c], float)
+                                             else r[c]) for c in STEPS_CSV_COLUMNS])
+    _write_text(path, buf.getvalue())
     return len(rows)
 
 

@@ -1,8 +1,9 @@
 """The ``imurun`` command: parse arguments, call the library, print. No logic of its own.
 
-Exit codes: 0 ok; 1 unexpected failure; 2 usage error; 3 bad or unsupported file;
-4 device or link problem (port missing, timeout, sensor error); 5 sync incomplete;
-6 store problem; 7 not found (unknown run, athlete or library); 130 interrupted.
+Exit codes: 0 ok; 1 unexpected failure; 2 usage error; 3 bad or unsupported file, or an
+output file that cannot be written; 4 device or link problem (port missing, timeout, sensor
+error); 5 sync incomplete; 6 store problem; 7 not found (unknown run, athlete or library);
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import sys
+import tempfile
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -62,6 +65,50 @@ def _exit_code(e: BaseException) -> int:
 
 def _say(msg: str) -> None:
     print(msg, flush=True)
+
+
+# ---------------------------------------------------------------------------- output paths
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether two paths name one file (links and ``./`` spellings included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def cannot_write(path: str | os.PathLike[str], e: OSError) -> FileFormatError:
+    """The error of an output file that could not be written (exit code 3, as every input)."""
+    return FileFormatError(str(path), f"cannot write: {e.strerror or e}")
+
+
+def check_output(path: str | os.PathLike[str], *, option: str,
+                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
+    """Refuse, before any work, an output path that is an input or that cannot be written.
+
+    An existing file that is not an input may be replaced (as a derived output is). Missing
+    parent directories are fine: the writers create them. Writability is probed with an
+    anonymous temporary file in the nearest existing directory, so it holds for root too.
+    """
+    p = Path(path)
+    for src in inputs:
+        if same_file(p, src):
+            raise UsageError(f"{option} {p} is the input file; writing it would destroy the "
+                             "input: give another file name")
+    if p.is_dir():
+        raise FileFormatError(str(p), "cannot write: it is a directory, give a file name")
+    try:
+        if p.exists() and not os.access(p, os.W_OK):
+            raise PermissionError(13, os.strerror(13), str(p))
+        d = p.absolute().parent
+        while not d.exists():
+            d = d.parent
+        if not d.is_dir():
+            raise NotADirectoryError(20, f"{d} is not a directory", str(d))
+        with tempfile.TemporaryFile(dir=d):
+            pass
+    except OSError as e:
+        raise cannot_write(p, e) from e
+    return p
 
 
 def _speed(s: str) -> float | None:
@@ -120,15 +167,14 @@ def cmd_stream(a: argparse.Namespace) -> int:
     from imurun.cli_analysis import live_hook
     from imurun.device.stream import StreamSettings, stream_live
     from imurun.ingest.builder import RecordingBuilder
-    from imurun.transport.session import SessionWriter
 
+    out = _check_stream_out(a)
     if a.ble:
         return _stream_ble(a)
     if not a.port:
         raise UsageError("give --port PATH (serial); BLE streaming is --ble NAME_OR_ADDRESS")
-    out = Path(a.out)
-    session = SessionWriter(out, {"framing": "stream", "link": f"serial {a.port}",
-                                  "imurun_version": __version__})
+    session = _session_writer(out, {"framing": "stream", "link": f"serial {a.port}",
+                                    "imurun_version": __version__})
     builder = RecordingBuilder(source=str(out), source_format="session")
     connect = _serial_connect(a.port, a.timeout, session)
 
@@ -145,6 +191,24 @@ def cmd_stream(a: argparse.Namespace) -> int:
          f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} reboots, "
          f"{len(rec.gaps)} gaps")
     return EXIT_OK
+
+
+def _check_stream_out(a: argparse.Namespace) -> Path:
+    """``--out`` of a stream: writable, and an earlier recording is replaced only with --force."""
+    out = check_output(a.out, option="--out")
+    if out.exists() and not a.force:
+        raise UsageError(f"--out {out} exists: streaming would replace that recording; give "
+                         "another file name, or --force to replace it")
+    return out
+
+
+def _session_writer(out: Path, meta: dict[str, str]) -> SessionWriter:
+    from imurun.transport.session import SessionWriter
+
+    try:
+        return SessionWriter(out, meta)
+    except OSError as e:
+        raise cannot_write(out, e) from e
 
 
 def cmd_sync(a: argparse.Namespace) -> int:
@@ -231,6 +295,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
+    check_output(a.csv, option="--csv", inputs=[a.file])
     rec = load_recording(a.file, **file_options(a))
     write_csv(rec, Path(a.csv))
     _say(f"wrote {rec.n_samples} samples to {a.csv}")
@@ -335,7 +400,6 @@ def _stream_ble(a: argparse.Namespace) -> int:
     from imurun.device.stream import StreamSettings, stream_live
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.ble import resolve
-    from imurun.transport.session import SessionWriter
 
     if a.port:
         raise UsageError("give either --port or --ble, not both")
@@ -348,8 +412,9 @@ def _stream_ble(a: argparse.Namespace) -> int:
             if not a.rsc:
                 raise UsageError(f"{found} does not advertise the imurun service; "
                                  "add --rsc to record its Running Speed and Cadence")
-            return await _stream_rsc_only(a, backend, found, SessionWriter(out, {**meta, "content": "rsc"}))
-        session = SessionWriter(out, meta)
+            return await _stream_rsc_only(a, backend, found,
+                                          _session_writer(out, {**meta, "content": "rsc"}))
+        session = _session_writer(out, meta)
         builder = RecordingBuilder(source=str(out), source_format="session")
         rsc_queue: NotificationQueue | None = asyncio.Queue() if a.rsc else None
         rsc = _RscLog(session)
@@ -481,7 +546,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stream", help="record live data from a sensor")
     s.add_argument("--port", help="serial port of the sensor")
-    s.add_argument("--out", required=True, help="session file to write")
+    s.add_argument("--out", required=True,
+                   help="session file to write (an existing one is kept unless --force)")
+    s.add_argument("--force", action="store_true",
+                   help="replace the --out file if it exists (its recording is lost)")
     s.add_argument("--duration", type=float, default=None, help="seconds (default: until the sensor stops)")
     s.add_argument("--timeout", type=float, default=3.0)
     _add_ble_options(s)

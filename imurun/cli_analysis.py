@@ -8,7 +8,6 @@ Registered by :func:`add_analysis_commands`; errors and exit codes are those of
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from imurun.errors import UsageError
@@ -53,12 +52,20 @@ def file_options(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_analyze(a: argparse.Namespace) -> int:
-    from imurun.analysis import analyze, format_report, write_steps_csv
+    from imurun.analysis import analyze, format_report, write_analysis_json, write_steps_csv
+    from imurun.cli import check_output, same_file
 
+    inputs = [a.file, *([a.baseline] if a.baseline else [])]
+    if a.json:
+        check_output(a.json, option="--json", inputs=inputs)
+    if a.steps_csv:
+        check_output(a.steps_csv, option="--steps-csv", inputs=inputs)
+        if a.json and same_file(a.json, a.steps_csv):
+            raise UsageError("--json and --steps-csv name the same file: give two file names")
     result = analyze(a.file, mass_kg=a.mass_kg, baseline=a.baseline, **file_options(a))
     _say(format_report(result))
     if a.json:
-        Path(a.json).write_text(result.to_json(indent=1) + "\n", encoding="utf-8")
+        write_analysis_json(result, a.json)
         _say(f"\nwrote the analysis to {a.json}")
     if a.steps_csv:
         n = write_steps_csv(result, a.steps_csv)

@@ -1,0 +1,151 @@
+"""Output paths of ``imurun``: the input is never overwritten, a recording only with ``--force``,
+an output that cannot be written is one clear line and exit code 3 (before any work), a closed
+pipe ends the command quietly, and a bad ``--baseline`` is a bad input file.
+
+Run in-process (``imurun.cli.main``) with captured output, as ``tests/test_cli_files.py`` does,
+plus real subprocesses where the operating system's pipe is the point.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from imurun.analysis import STEPS_CSV_COLUMNS
+from imurun.cli import EXIT_FILE, EXIT_USAGE, main
+from tests.library_support import analysis_json
+
+REPO = Path(__file__).resolve().parents[1]
+SESSION = REPO / "recordings" / "clean-run.imrs"
+EXIT_DEVICE = 4
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line(err: str, *expect: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("imurun: error: "), err
+    for e in expect:
+        assert e in lines[0], err
+    return lines[0]
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Path:
+    return Path(shutil.copy(SESSION, tmp_path / "copy.imrs"))
+
+
+@pytest.fixture
+def blocker(tmp_path: Path) -> Path:
+    """A regular file: nothing can be written below it (whoever runs the tests, root too)."""
+    p = tmp_path / "a-file"
+    p.write_text("not a directory\n")
+    return p
+
+
+# ---------------------------------------------------------------------------- 1. the input
+@pytest.mark.parametrize("spelling", ["same", "dotted"])
+def test_export_csv_refuses_to_overwrite_its_input(capsys: pytest.CaptureFixture[str],
+                                                   session: Path, spelling: str) -> None:
+    before = session.read_bytes()
+    target = session if spelling == "same" else session.parent / "x" / ".." / session.name
+    code, out, err = run(capsys, "export", str(session), "--csv", str(target))
+    assert code == EXIT_USAGE, err
+    one_line(err, "--csv", "is the input file")
+    assert out == ""
+    assert session.read_bytes() == before
+
+
+@pytest.mark.parametrize("option", ["--json", "--steps-csv"])
+def test_analyze_refuses_to_overwrite_its_input_or_baseline(
+        capsys: pytest.CaptureFixture[str], session: Path, tmp_path: Path, option: str) -> None:
+    before = session.read_bytes()
+    code, out, err = run(capsys, "analyze", str(session), option, str(session))
+    assert code == EXIT_USAGE, err
+    one_line(err, option, "is the input file")
+    assert out == ""  # refused before the analysis
+    assert session.read_bytes() == before
+    base = tmp_path / "base.json"
+    base.write_text("{}")
+    code, _, err = run(capsys, "analyze", str(session), "--baseline", str(base), option, str(base))
+    assert code == EXIT_USAGE, err
+    assert base.read_text() == "{}"
+
+
+def test_analyze_json_and_steps_csv_must_differ(capsys: pytest.CaptureFixture[str],
+                                                session: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    code, _, err = run(capsys, "analyze", str(session), "--json", str(out), "--steps-csv", str(out))
+    assert code == EXIT_USAGE, err
+    one_line(err, "same file")
+
+
+def test_analyze_still_replaces_an_earlier_derived_output(capsys: pytest.CaptureFixture[str],
+                                                          session: Path, tmp_path: Path) -> None:
+    out, steps = tmp_path / "sub" / "a.json", tmp_path / "sub" / "steps.csv"
+    out.parent.mkdir()
+    out.write_text("old")
+    code, printed, err = run(capsys, "analyze", str(session), "--json", str(out), "--steps-csv",
+                             str(steps))
+    assert code == 0, err
+    assert json.loads(out.read_text())["schema"] == "imurun.analysis/1"
+    assert steps.read_text().splitlines()[0] == ",".join(STEPS_CSV_COLUMNS)
+    assert f"wrote the analysis to {out}" in printed
+
+
+# ---------------------------------------------------------------------------- 1, 3. stream --out
+def test_stream_keeps_an_existing_recording_unless_forced(capsys: pytest.CaptureFixture[str],
+                                                          session: Path, tmp_path: Path) -> None:
+    before = session.read_bytes()
+    port = str(tmp_path / "no-such-port")
+    code, out, err = run(capsys, "stream", "--port", port, "--out", str(session))
+    assert code == EXIT_USAGE, err
+    one_line(err, str(session), "exists", "--force")
+    assert out == ""
+    assert session.read_bytes() == before
+    # --force goes on to the port (missing here: a device error, not a refusal)
+    code, _, err = run(capsys, "stream", "--port", port, "--out", str(session), "--force")
+    assert code == EXIT_DEVICE, err
+    one_line(err, "not found")
+
+
+# ---------------------------------------------------------------------------- 2, 3, 6. unwritable
+def _unwritable(kind: str, tmp_path: Path, blocker: Path) -> Path:
+    if kind == "directory":
+        d = tmp_path / "adir"
+        d.mkdir(exist_ok=True)
+        return d
+    if kind == "proc":  # writable by permission bits for root, yet nothing can be created there
+        if not Path("/proc/self").is_dir():
+            pytest.skip("no /proc")
+        return Path("/proc/imurun-test-output")
+    return blocker / "below-a-file.out"
+
+
+@pytest.mark.parametrize("kind", ["directory", "below-a-file", "proc"])
+@pytest.mark.parametrize("argv", [
+    ["analyze", "{session}", "--json", "{out}"],
+    ["analyze", "{session}", "--steps-csv", "{out}"],
+    ["export", "{session}", "--csv", "{out}"],
+    ["stream", "--port", "{tmp}/no-such-port", "--out", "{out}"],
+], ids=["analyze-json", "analyze-steps-csv", "export-csv", "stream"])
+def test_an_output_that_cannot_be_written_exits_3_before_any_work(
+        capsys: pytest.CaptureFixture[str], session: Path, tmp_path: Path, blocker: Path,
+        kind: str, argv: list[str]) -> None:
+    out = _unwritable(kind, tmp_path, blocker)
+    analysis = tmp_path / "a.json"
+    analysis.write_text(json.dumps(analysis_json(50, seed=3)))
+    args = [a.format(session=session, out=out, tmp=tmp_path, analysis=analysis) for a in argv]
+    code, printed, err = run(capsys, *args)
+    assert code == EXIT_FILE, err
+    one_line(err, str(out), "cannot write")
+    assert "unexpected" not in err
+    assert printed == ""  # nothing done: no analysis printed, no stream started
