@@ -131,9 +131,33 @@ def _rate(s: str) -> float:
 
 
 # ---------------------------------------------------------------------------- commands
+def _check_simulate_paths(link: Path, flash: Path) -> None:
+    """The link is (re)made as a symlink and the flash is a directory: say so before starting."""
+    if link.is_symlink():  # the link of an earlier run: replaced
+        pass
+    elif link.is_dir():
+        raise FileFormatError(str(link), "cannot make the serial port's link here: it is a "
+                                         "directory (give the path of a link to create)")
+    elif link.exists():
+        raise FileFormatError(str(link), "cannot make the serial port's link here: it is a "
+                                         "file, not a link (left as it is)")
+    elif not link.absolute().parent.is_dir():
+        raise FileFormatError(str(link), "cannot make the serial port's link here: no "
+                                         f"directory {link.absolute().parent}")
+    if flash.exists() and not flash.is_dir():
+        raise FileFormatError(str(flash), "not a flash directory (it is a file); --flash is "
+                                          "the directory of the sensor's stored runs")
+    try:
+        flash.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileFormatError(str(flash), f"cannot create the flash directory: "
+                                          f"{e.strerror or e}") from e
+
+
 def cmd_simulate(a: argparse.Namespace) -> int:
     from imurun.sim.runner import SimulateOptions, run_serial
 
+    _check_simulate_paths(Path(a.link), Path(a.flash))
     opts = SimulateOptions(
         link=Path(a.link), flash=Path(a.flash), seed=a.seed, runs=a.runs, minutes=a.minutes,
         stream_minutes=a.stream_minutes, corrupt=a.corrupt, drop=a.drop,

@@ -149,3 +149,23 @@ def test_an_output_that_cannot_be_written_exits_3_before_any_work(
     one_line(err, str(out), "cannot write")
     assert "unexpected" not in err
     assert printed == ""  # nothing done: no analysis printed, no stream started
+
+
+# ---------------------------------------------------------------------------- 4. simulate
+@pytest.mark.parametrize("case", ["link-is-a-directory", "link-is-a-file", "flash-is-a-file"])
+def test_simulate_refuses_bad_link_or_flash_paths_before_starting(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, blocker: Path, case: str) -> None:
+    link, flash = tmp_path / "sensor.tty", tmp_path / "flash"
+    if case == "link-is-a-directory":
+        link.mkdir()
+    elif case == "link-is-a-file":
+        link = blocker
+    else:
+        flash = blocker
+    code, out, err = run(capsys, "simulate", "serial", "--link", str(link), "--flash", str(flash),
+                         "--duration", "0.1")
+    assert code == EXIT_FILE, err
+    one_line(err, str(blocker if case != "link-is-a-directory" else link))
+    assert "unexpected" not in err
+    assert out == ""  # the sensor never started
+    assert blocker.read_text() == "not a directory\n"
