@@ -3,7 +3,7 @@
 Exit codes: 0 ok; 1 unexpected failure; 2 usage error; 3 bad or unsupported file, or an
 output file that cannot be written; 4 device or link problem (port missing, timeout, sensor
 error); 5 sync incomplete; 6 store problem; 7 not found (unknown run, athlete or library);
-130 interrupted.
+130 interrupted; 141 standard output closed early (``imurun runs | head``).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from imurun.transport.session import SessionWriter
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_FILE, EXIT_DEVICE, EXIT_SYNC, EXIT_STORE = 0, 1, 2, 3, 4, 5, 6
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 
 
 def _exit_code(e: BaseException) -> int:
@@ -638,10 +639,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        return code
     except KeyboardInterrupt:
         print("imurun: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of the output has gone (`imurun runs | head`)
+        _discard_stdout()
+        return EXIT_PIPE
     except ImurunError as e:
         if args.debug:
             traceback.print_exc()
@@ -653,6 +659,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imurun: unexpected error: {type(e).__name__}: {e} (run with --debug for details)",
               file=sys.stderr)
         return EXIT_FAIL
+
+
+def _discard_stdout() -> None:
+    """Point standard output at the null device, so that the flush at exit does not fail again.
+
+    The recipe of the Python documentation ("Note on SIGPIPE", :mod:`signal`).
+    """
+    with contextlib.suppress(OSError, ValueError):  # no file descriptor (output captured)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

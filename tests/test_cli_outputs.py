@@ -9,13 +9,16 @@ plus real subprocesses where the operating system's pipe is the point.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from imurun.analysis import STEPS_CSV_COLUMNS
-from imurun.cli import EXIT_FILE, EXIT_USAGE, main
+from imurun.cli import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, main
 from tests.library_support import analysis_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,3 +172,19 @@ def test_simulate_refuses_bad_link_or_flash_paths_before_starting(
     assert "unexpected" not in err
     assert out == ""  # the sensor never started
     assert blocker.read_text() == "not a directory\n"
+
+
+# ---------------------------------------------------------------------------- 5. closed pipe
+@pytest.mark.parametrize("argv", [["info", str(SESSION)], ["runs"]], ids=["info", "runs"])
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str]) -> None:
+    """``imurun runs | head -1``: the reader is gone before imurun writes."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # a pipe nobody reads: every write fails with EPIPE
+    try:
+        p = subprocess.run([sys.executable, "-m", "imurun", "--home", str(tmp_path / "home"),
+                            *argv], stdout=write_end, stderr=subprocess.PIPE, cwd=REPO,
+                           timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert p.returncode == EXIT_PIPE, p.stderr
+    assert p.stderr == b""
