@@ -43,7 +43,7 @@ import numpy.typing as npt
 
 from imurun import __version__
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD
-from imurun.errors import FileFormatError, UsageError
+from imurun.errors import FileFormatError, SignalError, UsageError
 from imurun.ingest.files import AccUnit, GyrUnit, TimeUnit, load_recording
 from imurun.ingest.recording import Recording
 from imurun.signal import activity as act
@@ -87,7 +87,7 @@ from imurun.signal.summary import SummarySettings, summarise
 FloatArray = npt.NDArray[np.float64]
 
 __all__ = ["AnalysisSettings", "RunAnalysis", "analyze", "analyze_timed", "format_report",
-           "write_analysis_json", "write_steps_csv"]
+           "load_analysis", "write_analysis_json", "write_steps_csv"]
 
 _PELVIC = ("pelvic_tilt_range_deg", "pelvic_drop_deg", "pelvic_rotation_range_deg")
 
@@ -148,7 +148,8 @@ def analyze(
         :class:`~imurun.signal.results.RunAnalysis` (``.to_json()`` for the exchange format).
 
     Raises:
-        FileFormatError: the file cannot be read. UsageError: contradictory arguments.
+        FileFormatError: the file, or the baseline, cannot be read (the error names it).
+        UsageError: contradictory arguments.
         SignalError: arrays are inconsistent.
 
     """
@@ -207,10 +208,29 @@ def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None) -> Ru
     if isinstance(b, RunAnalysis):
         return b.summary
     try:
-        text = Path(b).read_text(encoding="utf-8")
+        return load_analysis(b).summary
+    except FileFormatError as e:
+        raise FileFormatError(e.path, f"cannot be the baseline: {e.reason}") from e
+
+
+def load_analysis(path: str | os.PathLike[str]) -> RunAnalysis:
+    """Read an analysis JSON (``imurun analyze --json``, schema ``imurun.analysis/1``).
+
+    Raises:
+        FileFormatError: naming the file, when it cannot be read or is not such a document.
+
+    """
+    try:
+        text = Path(path).read_bytes()
     except OSError as e:
-        raise UsageError(f"cannot read the baseline {b}: {e.strerror or e}") from e
-    return RunAnalysis.from_json(text).summary
+        raise FileFormatError(str(path), f"cannot read: {e.strerror or e}") from e
+    try:
+        return RunAnalysis.from_json(text)
+    except SignalError as e:  # says what is wrong ("not valid JSON: ...", "... schema ...")
+        reason = str(e) if str(e).startswith("not ") else f"not an imurun analysis ({e})"
+        raise FileFormatError(str(path), reason) from e
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise FileFormatError(str(path), f"not an imurun analysis (missing or bad {e})") from e
 
 
 def _write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -188,3 +188,23 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str])
         os.close(write_end)
     assert p.returncode == EXIT_PIPE, p.stderr
     assert p.stderr == b""
+
+
+# ---------------------------------------------------------------------------- 7. --baseline
+@pytest.mark.parametrize("content", [
+    '{"schema": "imurun.analysis/1"}',
+    '{"schema": "imurun.weekly/1", "week": "2026-W47"}',
+    "time_s,acc_x,acc_y,acc_z\n0,0,0,9.81\n",
+    None,
+], ids=["no-summary", "other-schema", "csv", "missing"])
+def test_a_bad_baseline_is_a_bad_input_file_named_in_one_line(
+        capsys: pytest.CaptureFixture[str], session: Path, tmp_path: Path,
+        content: str | None) -> None:
+    base = tmp_path / "base.json"
+    if content is not None:
+        base.write_text(content)
+    code, out, err = run(capsys, "analyze", str(session), "--baseline", str(base))
+    assert code == EXIT_FILE, err
+    one_line(err, str(base), "baseline")
+    assert "unexpected" not in err
+    assert out == ""
