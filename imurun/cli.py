@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -80,6 +80,32 @@ def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
 def cannot_write(path: str | os.PathLike[str], e: OSError) -> FileFormatError:
     """The error of an output file that could not be written (exit code 3, as every input)."""
     return FileFormatError(str(path), f"cannot write: {e.strerror or e}")
+
+
+@contextlib.contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Report a failure to write ``path`` as :func:`cannot_write`, whichever layer raised it.
+
+    The library's durable writers raise :class:`StoreError` caused by the ``OSError``; that
+    error's file is the target, a temporary file beside it, or a directory above it. Errors about
+    other files (the library's own) pass through unchanged.
+    """
+    target = Path(path).absolute()
+    try:
+        yield
+    except StoreError as e:
+        if isinstance(e.__cause__, OSError) and _about(e.__cause__, target):
+            raise cannot_write(path, e.__cause__) from e
+        raise
+    except OSError as e:
+        if _about(e, target):
+            raise cannot_write(path, e) from e
+        raise
+
+
+def _about(e: OSError, target: Path) -> bool:
+    names = [Path(os.fsdecode(f)).absolute() for f in (e.filename, e.filename2) if f is not None]
+    return any(f == target or f.parent == target.parent or f in target.parents for f in names)
 
 
 def check_output(path: str | os.PathLike[str], *, option: str,

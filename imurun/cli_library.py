@@ -332,10 +332,12 @@ def cmd_store_check(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- sharing
 def cmd_share(a: argparse.Namespace) -> int:
+    from imurun.cli import check_output, writing
     from imurun.store.bundle import share
 
     since, until = _date_range(a)
-    with _open(a) as lib:
+    check_output(a.out, option="--out")
+    with _open(a) as lib, writing(a.out):
         res = share(lib, a.athlete, a.out, since_unix_s=since, until_unix_s=until)
     _say(f"wrote {res.path}: {len(res.runs)} run(s) of {res.runs[0].athlete_name}, "
          f"{res.size / 1024:.0f} KiB")
@@ -370,19 +372,27 @@ def cmd_import(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- FIT
 def cmd_export_fit(a: argparse.Namespace) -> int:
+    from imurun.cli import check_output, writing
     from imurun.report.fit import export_fit
 
     with _open(a) as lib:
-        res = export_fit(lib, lib.run(a.file), a.fit)
+        run = lib.run(a.file)
+        check_output(a.fit, option="--fit", inputs=[run.path])
+        with writing(a.fit):
+            res = export_fit(lib, run, a.fit)
     _say(f"wrote {res.path}: {res.records} records ({res.kind}), {res.size / 1024:.0f} KiB")
     return EXIT_OK
 
 
 def cmd_export_steps(a: argparse.Namespace) -> int:
+    from imurun.cli import check_output, writing
     from imurun.report.steps import export_steps_csv
 
     with _open(a) as lib:
-        res = export_steps_csv(lib, lib.run(a.file), a.steps_csv)
+        run = lib.run(a.file)
+        check_output(a.steps_csv, option="--steps-csv", inputs=[run.path])
+        with writing(a.steps_csv):
+            res = export_steps_csv(lib, run, a.steps_csv)
     speed = (f", {res.with_speed} with the watch's speed" if res.watch
              else " (attach a watch file for speed, step and stride length)")
     _say(f"wrote {res.path}: {res.rows} steps{speed}")

@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from imurun.errors import UsageError
-
 EXIT_OK = 0
 
 
@@ -23,22 +21,27 @@ def _say(msg: str = "") -> None:
 
 def cmd_report(a: argparse.Namespace) -> int:
     """``imurun report RUN``: a library run (id prefix or ``latest``), or any analysable file."""
-    from imurun.report.run_report import write_run_report
+    from imurun.cli import check_output, writing
+    from imurun.report.run_report import report_path, write_run_report
 
-    _check_out(a.out)
     p = Path(a.run)
+    if a.out is not None:
+        check_output(a.out, option="--out", inputs=[p] if p.is_file() else [])
     if p.is_file():  # a bare file: analysis JSON or a recording, no library, no baseline
         return _report_file(p, a.out)
     from imurun.store.library import Library
 
     with Library.open(getattr(a, "home", None)) as lib:
         run = lib.run(a.run)
-        out = write_run_report(lib, run, a.out)
+        target = Path(a.out) if a.out is not None else report_path(lib.root, run.id)
+        with writing(target):
+            out = write_run_report(lib, run, target)
     _say(f"wrote {out} (run {run.short_id}{', ' + run.athlete_name if run.athlete_name else ''})")
     return EXIT_OK
 
 
 def _report_file(p: Path, out: str | None) -> int:
+    from imurun.cli import writing
     from imurun.report.run_report import ReportContext, render_run_report
     from imurun.signal.results import RunAnalysis
     from imurun.store._files import atomic_write_bytes
@@ -56,18 +59,21 @@ def _report_file(p: Path, out: str | None) -> int:
 
         result = analyze(p)
     target = Path(out) if out else p.with_suffix(".report.html")
-    atomic_write_bytes(target, render_run_report(result, ReportContext(file_name=p.name))
-                       .encode("utf-8"))
+    page = render_run_report(result, ReportContext(file_name=p.name)).encode("utf-8")
+    with writing(target):
+        atomic_write_bytes(target, page)
     _say(f"wrote {target}")
     return EXIT_OK
 
 
 def cmd_weekly(a: argparse.Namespace) -> int:
+    from imurun.cli import check_output, writing
     from imurun.report.weekly import IsoWeek, weekly_summary, write
     from imurun.store._files import atomic_write_bytes
     from imurun.store.library import Library
 
-    _check_out(a.out)
+    if a.out is not None:
+        check_output(a.out, option="--out")
     week = IsoWeek.parse(a.week)
     with Library.open(getattr(a, "home", None)) as lib:
         summary = weekly_summary(lib, week, athletes=a.athlete or None)
@@ -77,8 +83,9 @@ def cmd_weekly(a: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     out = Path(a.out) if a.out else root / "reports" / f"weekly-{week.label}.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, text.encode("utf-8"))
+    with writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(out, text.encode("utf-8"))
     checks = [x.name for x in summary.athletes if x.attention == "check_in"]
     _say(f"wrote {out}: week {week.label}, {len(summary.athletes)} athlete(s), "
          f"{sum(x.runs for x in summary.athletes)} run(s)"
@@ -109,8 +116,3 @@ def add_report_commands(sub: Any) -> None:
                    help="file to write (default: HOME/reports/weekly-<week>.html for html, "
                         "standard output for csv and json)")
     s.set_defaults(func=cmd_weekly)
-
-
-def _check_out(path: str | None) -> None:
-    if path is not None and Path(path).is_dir():
-        raise UsageError(f"--out {path} is a directory: give a file name")

@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 from imurun.analysis import STEPS_CSV_COLUMNS
-from imurun.cli import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, main
-from tests.library_support import analysis_json
+from imurun.cli import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, main, writing
+from imurun.errors import FileFormatError, StoreError
+from imurun.store.library import Library
+from tests.library_support import DEVICE_A, analysis_json, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION = REPO / "recordings" / "clean-run.imrs"
@@ -52,6 +54,16 @@ def blocker(tmp_path: Path) -> Path:
     p = tmp_path / "a-file"
     p.write_text("not a directory\n")
     return p
+
+
+@pytest.fixture
+def analysed_run(tmp_path: Path) -> tuple[Path, str, Path]:
+    """A library with one analysed run: (home, run id, the run's file)."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run_ = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=20.0)).run
+        run_ = lib.set_analysis(run_.id, analysis_json(50, seed=3))
+        return home, run_.id, run_.path
 
 
 # ---------------------------------------------------------------------------- 1. the input
@@ -104,6 +116,29 @@ def test_analyze_still_replaces_an_earlier_derived_output(capsys: pytest.Capture
     assert f"wrote the analysis to {out}" in printed
 
 
+@pytest.mark.parametrize("option", ["--fit", "--steps-csv"])
+def test_library_exports_refuse_to_overwrite_the_run_file(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path],
+        option: str) -> None:
+    home, run_id, run_file = analysed_run
+    before = run_file.read_bytes()
+    code, _, err = run(capsys, "--home", str(home), "export", run_id[:8], option, str(run_file))
+    assert code == EXIT_USAGE, err
+    one_line(err, "is the input file")
+    assert run_file.read_bytes() == before
+
+
+def test_report_refuses_to_overwrite_the_file_it_reports(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
+    j = tmp_path / "a.json"
+    j.write_text(json.dumps(analysis_json(50, seed=3)))
+    before = j.read_bytes()
+    code, _, err = run(capsys, "report", str(j), "--out", str(j))
+    assert code == EXIT_USAGE, err
+    one_line(err, "is the input file")
+    assert j.read_bytes() == before
+
+
 # ---------------------------------------------------------------------------- 1, 3. stream --out
 def test_stream_keeps_an_existing_recording_unless_forced(capsys: pytest.CaptureFixture[str],
                                                           session: Path, tmp_path: Path) -> None:
@@ -139,7 +174,10 @@ def _unwritable(kind: str, tmp_path: Path, blocker: Path) -> Path:
     ["analyze", "{session}", "--steps-csv", "{out}"],
     ["export", "{session}", "--csv", "{out}"],
     ["stream", "--port", "{tmp}/no-such-port", "--out", "{out}"],
-], ids=["analyze-json", "analyze-steps-csv", "export-csv", "stream"])
+    ["report", "{analysis}", "--out", "{out}"],
+    ["--home", "{tmp}/home", "weekly", "--out", "{out}"],
+    ["--home", "{tmp}/home", "share", "--athlete", "Ana", "--out", "{out}"],
+], ids=["analyze-json", "analyze-steps-csv", "export-csv", "stream", "report", "weekly", "share"])
 def test_an_output_that_cannot_be_written_exits_3_before_any_work(
         capsys: pytest.CaptureFixture[str], session: Path, tmp_path: Path, blocker: Path,
         kind: str, argv: list[str]) -> None:
@@ -152,6 +190,28 @@ def test_an_output_that_cannot_be_written_exits_3_before_any_work(
     one_line(err, str(out), "cannot write")
     assert "unexpected" not in err
     assert printed == ""  # nothing done: no analysis printed, no stream started
+
+
+@pytest.mark.parametrize("option", ["--fit", "--steps-csv"])
+def test_library_exports_that_cannot_be_written_exit_3(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path],
+        blocker: Path, option: str) -> None:
+    home, run_id, _ = analysed_run
+    out = blocker / "x.out"
+    code, _, err = run(capsys, "--home", str(home), "export", run_id[:8], option, str(out))
+    assert code == EXIT_FILE, err
+    one_line(err, str(out), "cannot write")
+
+
+def test_a_write_failure_raised_by_the_store_is_reported_as_a_file_error(tmp_path: Path) -> None:
+    target = tmp_path / "out.html"
+    cause = OSError(28, "No space left on device", str(tmp_path / ".out.html.tmp-1-0"))
+    with pytest.raises(FileFormatError, match="out.html: cannot write: No space left"), \
+            writing(target):
+        raise StoreError(f"cannot write {target}: no space") from cause
+    other = OSError(5, "Input/output error", str(tmp_path / "library" / "runs" / "x.imrn"))
+    with pytest.raises(StoreError), writing(target):  # about another file: unchanged
+        raise StoreError("cannot read the run") from other
 
 
 # ---------------------------------------------------------------------------- 4. simulate

@@ -207,7 +207,7 @@ def test_cli(library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     j.write_text(RunAnalysis.from_dict(doc or {}).to_json())
     assert imurun(["report", str(j), "--out", str(tmp_path / "j.html")]) == 0
     assert imurun(["--home", str(library), "report", "ffffffff"]) == 7
-    assert imurun(["--home", str(library), "report", "latest", "--out", str(tmp_path)]) == 2
+    assert imurun(["--home", str(library), "report", "latest", "--out", str(tmp_path)]) == 3
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("imurun: error: no run 'ffffffff'")
     assert "is a directory" in err[1]
