@@ -204,7 +204,7 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         text = Path(p).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise FileFormatError(p, f"cannot read as UTF-8 text: {e}") from e
-    lines = text.splitlines()
+    lines = text.split("\n")  # (read_text made every line end in "\n"): line k is lines[k - 1]
     if not any(ln.strip() for ln in lines):
         raise FileFormatError(p, "empty file")
     i = 0
@@ -220,13 +220,13 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         cmap = map_columns(header, columns)
     except ColumnError as e:
         raise FileFormatError(p, f"CSV header: {e}") from e
-    body = [ln for ln in lines[i + 1:] if ln.strip()]
+    body = _numbered(lines, i + 1)
     # rows under the header that are not numbers (Shimmer: "CAL", then the units) are skipped;
     # a units row gives unit hints
     unit_rows: list[list[str]] = []
     while body and len(unit_rows) < 2 and not _is_number(
-            _cell(body[0], delim, cmap.index[TIME])):
-        unit_rows.append(next(csv.reader([body[0]], delimiter=delim)))
+            _cell(body[0][1], delim, cmap.index[TIME])):
+        unit_rows.append(next(csv.reader([body[0][1]], delimiter=delim)))
         body = body[1:]
     if not body:  # (np.loadtxt would warn, then return nothing)
         raise FileFormatError(p, "no samples after the header")
@@ -236,10 +236,11 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     keys = [TIME, *ACC, *(GYR if cmap.has_gyr else ())]
     cols = [cmap.index[k] for k in keys]
     try:
-        data = np.loadtxt(io.StringIO("\n".join(body)), delimiter=delim, usecols=cols, ndmin=2,
-                          dtype=np.float64, quotechar='"')
+        data = np.loadtxt(io.StringIO("\n".join(ln for _, ln in body)), delimiter=delim,
+                          usecols=cols, ndmin=2, dtype=np.float64, quotechar='"')
     except ValueError as e:
-        raise FileFormatError(p, f"CSV values are not all numbers: {e}") from e
+        raise FileFormatError(p, "CSV values are not all numbers: "
+                                 + _bad_value(body, delim, cols, header, e)) from e
     t_unit = time_unit or cmap.time_unit or hint_time or _infer_time_unit(p, data[:, 0])
     t = data[:, 0] * _TIME_SCALE[t_unit]
     notes: tuple[str, ...] = ()
@@ -250,7 +251,47 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
                  + f"; time in {t_unit}, acceleration in {acc_u}"
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
-                         acc_u, gyr_u, None, notes)
+                         acc_u, gyr_u, None, notes, lines=[n for n, _ in body])
+
+
+def _numbered(lines: list[str], start: int) -> list[tuple[int, str]]:
+    """``(1-based line number, text)`` of the data lines from ``lines[start]`` on.
+
+    Blank lines and ``#`` comment lines are left out here, as :func:`numpy.loadtxt` would skip
+    them, so that data row ``k`` is on line ``body[k][0]`` of the file.
+    """
+    return [(k + 1, ln) for k, ln in enumerate(lines[start:], start)
+            if ln.split("#", 1)[0].strip()]
+
+
+def _split(line: str, delim: str | None) -> list[str]:
+    if delim is None:
+        return line.split()
+    return next(csv.reader([line], delimiter=delim), [])
+
+
+def _bad_value(body: list[tuple[int, str]], delim: str | None, cols: list[int],
+               header: list[str], err: ValueError) -> str:
+    """Where the first value that is not a number is, as a person finds it in the file.
+
+    Lines and columns count from 1, lines over the whole file (comments and header included).
+    Only called once loading has failed, so a loop over the rows costs nothing in normal use.
+    """
+    for n, line in body:
+        cells = _split(line.split("#", 1)[0], delim)
+        for j in cols:
+            if j >= len(cells):
+                return (f"line {n} has {len(cells)} field(s), so no {header[j]} value "
+                        f"(column {j + 1})")
+            try:
+                float(cells[j])
+            except ValueError:
+                return f"line {n}, column {j + 1} ({header[j]}) holds {cells[j].strip()!r}"
+    # numpy refused something float() takes: keep its reason, with its row as a file line
+    m = re.search(r"at row (\d+)", str(err))
+    if m and int(m.group(1)) < len(body):
+        return f"line {body[int(m.group(1))][0]}: {str(err)[:m.start()].strip()}"
+    return str(err)
 
 
 def _cell(line: str, delim: str, j: int) -> str:
@@ -320,7 +361,7 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     """Xsens MT Manager text export; time from ``SampleTimeFine`` or ``PacketCounter``."""
     p = str(path)
     try:
-        lines = Path(p).read_text(encoding="utf-8-sig", errors="strict").splitlines()
+        lines = Path(p).read_text(encoding="utf-8-sig", errors="strict").split("\n")
     except (OSError, UnicodeDecodeError) as e:
         raise FileFormatError(p, f"cannot read as text: {e}") from e
     fs = None
@@ -341,20 +382,21 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     want = need + (["Gyr_X", "Gyr_Y", "Gyr_Z"] if has_gyr else [])
     time_col = "SampleTimeFine" if "SampleTimeFine" in header else (
         "PacketCounter" if "PacketCounter" in header else None)
-    body = [ln for ln in lines[i + 1:] if ln.strip()]
+    body = _numbered(lines, i + 1)
     if not body:  # (np.loadtxt would warn, then return nothing)
         raise FileFormatError(p, "no samples after the column header")
     if time_col == "SampleTimeFine" and sep is not None and "PacketCounter" in header:
-        first = body[0].split(sep)
+        first = body[0][1].split(sep)
         j = header.index("SampleTimeFine")
         if j >= len(first) or not first[j].strip():  # exported with the column left empty
             time_col = "PacketCounter"
     cols = [header.index(c) for c in want] + ([header.index(time_col)] if time_col else [])
     try:
-        data = np.loadtxt(io.StringIO("\n".join(body)), delimiter=sep, usecols=cols, ndmin=2,
-                          dtype=np.float64)
+        data = np.loadtxt(io.StringIO("\n".join(ln for _, ln in body)), delimiter=sep,
+                          usecols=cols, ndmin=2, dtype=np.float64)
     except ValueError as e:
-        raise FileFormatError(p, f"Xsens values are not all numbers: {e}") from e
+        raise FileFormatError(p, "Xsens values are not all numbers: "
+                                 + _bad_value(body, sep, cols, header, e)) from e
     if data.shape[0] == 0:
         raise FileFormatError(p, "no samples")
     if time_col == "SampleTimeFine":
@@ -371,19 +413,24 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
         t = np.arange(data.shape[0]) / fs
     acc = data[:, 0:3]
     gyr = data[:, 3:6] if has_gyr else None
-    return _from_columns(p, "xsens", t, acc, gyr, acc_unit, gyr_unit, fs)
+    return _from_columns(p, "xsens", t, acc, gyr, acc_unit, gyr_unit, fs,
+                         lines=[n for n, _ in body])
 
 
 def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
-                  fs: float | None, notes: tuple[str, ...] = ()) -> Recording:
+                  fs: float | None, notes: tuple[str, ...] = (), *,
+                  lines: list[int]) -> Recording:
+    """Checks common to the text formats, then the recording; ``lines[k]`` is row ``k``'s line."""
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
     finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
     if gyr is not None:
         finite &= np.isfinite(gyr).all(axis=1)
     if not finite.all():
-        raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values")
+        first = lines[int(np.argmin(finite))]
+        raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
+                                 f"(the first on line {first})")
     _check_units(p, acc, gyr, acc_unit, gyr_unit)
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
     order = np.argsort(t, kind="stable")
