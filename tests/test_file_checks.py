@@ -13,12 +13,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imurun.cli import EXIT_FILE, main
 from imurun.errors import FileFormatError
 from imurun.ingest.files import load_recording
-from tests.ingest_support import MT_HEADER, motion, write_csv
+from tests.ingest_support import MT_HEADER, motion, mt_export, write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("IMURUN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -94,3 +95,63 @@ def test_every_command_reports_the_line(capsys: pytest.CaptureFixture[str], tmp_
     p.write_text("\n".join(lines) + "\n")
     msg = _refused(capsys, tmp_path, command, p)
     assert "line 101, column 2 (acc_x)" in msg
+
+
+# --------------------------------------------------------------------------- time order
+def _with_line(path: Path, k: int, edit: str) -> Path:
+    """``path`` with its line ``k`` (from 1) replaced by ``edit``."""
+    lines = path.read_text().splitlines()
+    lines[k - 1] = edit
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_repeated_time_is_refused_at_its_line(tmp_path: Path) -> None:
+    t, acc, gyr = motion(300)
+    p = write_csv(tmp_path / "dup.csv", t, acc, gyr)
+    lines = p.read_text().splitlines()
+    # line 102 holds the time of line 101 (the row after it otherwise unchanged)
+    cells = lines[101].split(",")
+    cells[0] = lines[100].split(",")[0]
+    _with_line(p, 102, ",".join(cells))
+    with pytest.raises(FileFormatError, match=r"time column is not increasing: line 102 has "
+                       r"time_s 0\.99, the same as line 101$"):
+        load_recording(p)
+
+
+def test_an_exact_duplicate_row_is_refused_too(tmp_path: Path) -> None:
+    t, acc, _ = motion(300)
+    p = write_csv(tmp_path / "dup.csv", t, acc)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join([*lines[:51], lines[50], *lines[51:]]) + "\n")
+    with pytest.raises(FileFormatError, match="line 52 has time_s 0.49, the same as line 51"):
+        load_recording(p)
+
+
+def test_time_going_back_names_the_line_and_counts_the_rows(tmp_path: Path) -> None:
+    text = "time_s,acc_x,acc_y,acc_z\n" + "".join(
+        f"{v},0,0,9.8\n" for v in (0, 0.01, 0.02, 0.015, 0.03, 0.025, 0.04))
+    p = _text(tmp_path / "back.csv", text)
+    with pytest.raises(FileFormatError, match=r"line 5 has time_s 0\.015, less than 0\.02 on "
+                                              r"line 4 \(2 rows in all"):
+        load_recording(p)
+
+
+def test_a_repeated_xsens_packet_counter_is_refused_at_its_line(tmp_path: Path) -> None:
+    _, acc, gyr = motion(50)
+    counters = np.arange(50)
+    counters[20] = counters[19]  # on line 6 (header) + 21
+    p = mt_export(tmp_path / "dup.txt", counters, acc, gyr, empty_stf=True)
+    with pytest.raises(FileFormatError, match="line 27 has PacketCounter 19, the same as line 26"):
+        load_recording(p)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_refuses_a_repeated_time_at_load(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path, command: str) -> None:
+    t, acc, gyr = motion(600)
+    p = write_csv(tmp_path / "dup.csv", t, acc, gyr)
+    lines = p.read_text().splitlines()
+    p.write_text("\n".join([*lines[:301], lines[300], *lines[301:]]) + "\n")
+    msg = _refused(capsys, tmp_path, command, p)
+    assert "line 302 has time_s 2.99, the same as line 301" in msg

@@ -180,6 +180,27 @@ def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float
                                      f"{peak:.0f}); pass --gyr-unit deg/s")
 
 
+def _check_increasing(p: str, t: npt.NDArray[np.float64],
+                      time: tuple[str, npt.NDArray[np.float64]] | None, lines: list[int]) -> None:
+    """Refuse a time column that repeats or goes back, naming the first line that does.
+
+    Both are refused, exact duplicate rows too: which of two samples with one time stamp is
+    right is not ours to guess, and a time that goes back means rows out of order or two
+    recordings in one file.
+    """
+    bad = np.flatnonzero(np.diff(t) <= 0)
+    if bad.size == 0:
+        return
+    j = int(bad[0]) + 1
+    name, raw = time if time is not None else ("time", t)
+    now, before = f"{float(raw[j]):.15g}", f"{float(raw[j - 1]):.15g}"
+    how = (f"the same as line {lines[j - 1]}" if t[j] == t[j - 1]
+           else f"less than {before} on line {lines[j - 1]}")
+    more = f" ({bad.size} rows in all do not follow the one before)" if bad.size > 1 else ""
+    raise FileFormatError(p, f"time column is not increasing: line {lines[j]} has {name} "
+                             f"{now}, {how}{more}")
+
+
 def _to_si(acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float64] | None, acc_unit: str,
            gyr_unit: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     if acc_unit == "g":
@@ -251,7 +272,8 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
                  + f"; time in {t_unit}, acceleration in {acc_u}"
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
-                         acc_u, gyr_u, None, notes, lines=[n for n, _ in body])
+                         acc_u, gyr_u, None, notes, lines=[n for n, _ in body],
+                         time=(header[cmap.index[TIME]], data[:, 0]))
 
 
 def _numbered(lines: list[str], start: int) -> list[tuple[int, str]]:
@@ -414,14 +436,19 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     acc = data[:, 0:3]
     gyr = data[:, 3:6] if has_gyr else None
     return _from_columns(p, "xsens", t, acc, gyr, acc_unit, gyr_unit, fs,
-                         lines=[n for n, _ in body])
+                         lines=[n for n, _ in body],
+                         time=(time_col, data[:, -1]) if time_col else None)
 
 
 def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
-                  fs: float | None, notes: tuple[str, ...] = (), *,
-                  lines: list[int]) -> Recording:
-    """Checks common to the text formats, then the recording; ``lines[k]`` is row ``k``'s line."""
+                  fs: float | None, notes: tuple[str, ...] = (), *, lines: list[int],
+                  time: tuple[str, npt.NDArray[np.float64]] | None = None) -> Recording:
+    """Checks common to the text formats, then the recording.
+
+    ``lines[k]`` is the file line of row ``k``; ``time`` the name and values of the time
+    column as the file has them (for messages), ``None`` when there is none.
+    """
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
     finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
@@ -431,11 +458,9 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
         first = lines[int(np.argmin(finite))]
         raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
                                  f"(the first on line {first})")
+    _check_increasing(p, t, time, lines)
     _check_units(p, acc, gyr, acc_unit, gyr_unit)
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
-    order = np.argsort(t, kind="stable")
-    if not np.array_equal(order, np.arange(len(t))):
-        raise FileFormatError(p, "time column is not increasing")
     meta = RecordingMeta(source=p, source_format=fmt, notes=notes)
     try:
         return Recording.from_arrays(t, acc, gyr, fs_hz=fs, meta=meta)
