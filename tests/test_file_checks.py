@@ -155,3 +155,69 @@ def test_every_command_refuses_a_repeated_time_at_load(capsys: pytest.CaptureFix
     p.write_text("\n".join([*lines[:301], lines[300], *lines[301:]]) + "\n")
     msg = _refused(capsys, tmp_path, command, p)
     assert "line 302 has time_s 2.99, the same as line 301" in msg
+
+
+# --------------------------------------------------------------------------- sample rate
+SHIMMER = SHARED / "alcantara2022" / "Sample_test_data.csv"
+needs_shimmer = pytest.mark.skipif(not SHIMMER.exists(),
+                                   reason=f"{SHIMMER} not found (set IMURUN_SHARED_DATA)")
+
+
+def _shimmer_like(path: Path, time_name: str = "System_Timestamp_Plot_Zeroed") -> Path:
+    """A Shimmer-style log: 512 Hz, time in milliseconds, acceleration in m/s²."""
+    t, acc, _ = motion(1024, fs=512.0)
+    rows = [",".join(["Accel_LN_X", "Accel_LN_Y", "Accel_LN_Z", time_name])]
+    rows += [f"{a:.6f},{b:.6f},{c:.6f},{ti * 1e3:.6f}" for (a, b, c), ti in zip(acc, t, strict=True)]
+    return _text(path, "\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(("unit", "rate"), [("s", "0.512 Hz"), ("us", "512000 Hz")])
+def test_a_time_unit_giving_an_implausible_rate_is_refused(tmp_path: Path, unit: str,
+                                                           rate: str) -> None:
+    p = _shimmer_like(tmp_path / "shimmer.csv")
+    assert load_recording(p).fs_hz == pytest.approx(512.0)
+    with pytest.raises(FileFormatError) as e:
+        load_recording(p, time_unit=unit)  # type: ignore[arg-type]
+    assert e.value.path == str(p)
+    assert e.value.reason == (f"time column System_Timestamp_Plot_Zeroed read in {unit} gives "
+                              f"{rate}, not a plausible sample rate (5 to 5000 Hz); pass "
+                              "--time-unit ms (512 Hz)")
+
+
+def test_a_header_unit_giving_an_implausible_rate_is_refused(tmp_path: Path) -> None:
+    p = _shimmer_like(tmp_path / "shimmer.csv", time_name="Time (s)")  # says s, holds ms
+    with pytest.raises(FileFormatError, match=r"read in s gives 0\.512 Hz.*--time-unit ms"):
+        load_recording(p)
+    assert load_recording(p, time_unit="ms").fs_hz == pytest.approx(512.0)
+
+
+def test_an_implausible_rate_in_no_unit_says_to_check_the_time_column(tmp_path: Path) -> None:
+    text = "time_s,acc_x,acc_y,acc_z\n" + "".join(f"{i * 1e8:.0f},0,0,9.8\n" for i in range(20))
+    p = _text(tmp_path / "slow.csv", text)
+    with pytest.raises(FileFormatError, match="check the time column, or pass --time-unit s, "
+                                              "ms or us"):
+        load_recording(p, time_unit="ms")
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("Acquisition frequency: 0.5 Hz\nPacketCounter\tAcc_X\tAcc_Y\tAcc_Z\n"
+     "1\t0\t0\t9.8\n2\t0\t0\t9.8\n", "the sample rate line says 0.5 Hz"),
+    ("PacketCounter\tSampleTimeFine\tAcc_X\tAcc_Y\tAcc_Z\n"
+     + "".join(f"{i}\t{i}\t0\t0\t9.8\n" for i in range(20)),  # 1 tick apart: 10 kHz
+     "a sample rate of 10000 Hz is not plausible"),
+])
+def test_an_implausible_xsens_rate_is_refused(tmp_path: Path, text: str, reason: str) -> None:
+    p = _text(tmp_path / "x.txt", text)
+    with pytest.raises(FileFormatError, match=reason):
+        load_recording(p)
+
+
+@needs_shimmer
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize(("unit", "rate"), [("s", "0.512 Hz"), ("us", "512000 Hz")])
+def test_every_command_refuses_the_shimmer_log_in_a_wrong_time_unit(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, unit: str,
+        rate: str) -> None:
+    msg = _refused(capsys, tmp_path, command, SHIMMER, "--time-unit", unit)
+    assert f"read in {unit} gives {rate}, not a plausible sample rate" in msg
+    assert msg.endswith("pass --time-unit ms (512 Hz)")

@@ -41,7 +41,8 @@ AccUnit = Literal["m/s2", "g"]
 GyrUnit = Literal["rad/s", "deg/s"]
 TimeUnit = Literal["s", "ms", "us"]
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
-#: Sample rates a time unit must give to be inferred from the data (Hz).
+#: Sample rates a body-worn IMU records at (Hz): a time unit must give one to be inferred from
+#: the data, and a file whose time (in its stated or given unit) gives another is refused.
 _PLAUSIBLE_FS = (5.0, 5000.0)
 FileKind = Literal["session", "stored-run", "csv", "xsens"]
 
@@ -273,7 +274,7 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
                          acc_u, gyr_u, None, notes, lines=[n for n, _ in body],
-                         time=(header[cmap.index[TIME]], data[:, 0]))
+                         time=(header[cmap.index[TIME]], data[:, 0]), time_unit=t_unit)
 
 
 def _numbered(lines: list[str], start: int) -> list[tuple[int, str]]:
@@ -357,6 +358,34 @@ def _row_cell(row: list[str], j: int) -> str:
     return row[j].strip().lower() if 0 <= j < len(row) else ""
 
 
+def _plausible_fs(fs_hz: float) -> bool:
+    return _PLAUSIBLE_FS[0] <= fs_hz <= _PLAUSIBLE_FS[1]
+
+
+def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
+                time: tuple[str, npt.NDArray[np.float64]] | None, time_unit: str | None) -> None:
+    """Refuse a sample rate no body-worn IMU records at (a wrong time unit, mostly).
+
+    ``t`` is strictly increasing, in seconds; ``time_unit`` is the unit the time column was
+    read in (CSV), ``None`` when the rate comes from the file itself (Xsens).
+    """
+    step_s = float(np.median(np.diff(t)))
+    rate = fs if fs is not None else 1.0 / step_s
+    if _plausible_fs(rate):
+        return
+    lo, hi = _PLAUSIBLE_FS
+    if time_unit is None or time is None:
+        raise FileFormatError(p, f"a sample rate of {rate:.6g} Hz is not plausible for a "
+                                 f"body-worn IMU ({lo:g} to {hi:g} Hz)")
+    raw_step = step_s / _TIME_SCALE[time_unit]
+    fits = [(u, 1.0 / (raw_step * k)) for u, k in _TIME_SCALE.items()
+            if u != time_unit and _plausible_fs(1.0 / (raw_step * k))]
+    advice = (f"pass --time-unit {fits[0][0]} ({fits[0][1]:.6g} Hz)" if fits
+              else "check the time column, or pass --time-unit s, ms or us")
+    raise FileFormatError(p, f"time column {time[0]} read in {time_unit} gives {rate:.6g} Hz, "
+                             f"not a plausible sample rate ({lo:g} to {hi:g} Hz); {advice}")
+
+
 def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
     """Seconds unless only ms or µs give a plausible sample rate."""
     dt = np.diff(t)
@@ -364,8 +393,7 @@ def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
     if dt.size == 0:
         return "s"
     step = float(np.median(dt))
-    plausible = [u for u in ("s", "ms", "us")
-                 if _PLAUSIBLE_FS[0] <= 1.0 / (step * _TIME_SCALE[u]) <= _PLAUSIBLE_FS[1]]
+    plausible = [u for u in ("s", "ms", "us") if _plausible_fs(1.0 / (step * _TIME_SCALE[u]))]
     if "s" in plausible or not plausible:
         if not plausible:
             raise FileFormatError(p, f"cannot tell the unit of the time column (median step "
@@ -395,6 +423,10 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
         i += 1
     if i >= len(lines):
         raise FileFormatError(p, "no column header found")
+    if fs is not None and not _plausible_fs(fs):
+        lo, hi = _PLAUSIBLE_FS
+        raise FileFormatError(p, f"the sample rate line says {fs:g} Hz, not a plausible rate for "
+                                 f"a body-worn IMU ({lo:g} to {hi:g} Hz)")
     sep = "\t" if "\t" in lines[i] else ("," if "," in lines[i] else None)
     header = [h.strip() for h in (lines[i].split(sep) if sep else lines[i].split())]
     need = ["Acc_X", "Acc_Y", "Acc_Z"]
@@ -443,11 +475,13 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
 def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
                   fs: float | None, notes: tuple[str, ...] = (), *, lines: list[int],
-                  time: tuple[str, npt.NDArray[np.float64]] | None = None) -> Recording:
+                  time: tuple[str, npt.NDArray[np.float64]] | None = None,
+                  time_unit: str | None = None) -> Recording:
     """Checks common to the text formats, then the recording.
 
     ``lines[k]`` is the file line of row ``k``; ``time`` the name and values of the time
-    column as the file has them (for messages), ``None`` when there is none.
+    column as the file has them (for messages), ``None`` when there is none; ``time_unit`` the
+    unit it was read in when the file's time is a column of a chosen unit (CSV).
     """
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
@@ -459,6 +493,7 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
         raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
                                  f"(the first on line {first})")
     _check_increasing(p, t, time, lines)
+    _check_rate(p, t, fs, time, time_unit)
     _check_units(p, acc, gyr, acc_unit, gyr_unit)
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
     meta = RecordingMeta(source=p, source_format=fmt, notes=notes)
