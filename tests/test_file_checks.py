@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from imurun.cli import EXIT_FILE, main
+from imurun.consts import G_MS2
 from imurun.errors import FileFormatError
 from imurun.ingest.files import load_recording
 from tests.ingest_support import MT_HEADER, motion, mt_export, write_csv
@@ -221,3 +222,95 @@ def test_every_command_refuses_the_shimmer_log_in_a_wrong_time_unit(
     msg = _refused(capsys, tmp_path, command, SHIMMER, "--time-unit", unit)
     assert f"read in {unit} gives {rate}, not a plausible sample rate" in msg
     assert msg.endswith("pass --time-unit ms (512 Hz)")
+
+
+# --------------------------------------------------------------------------- gyroscope unit
+VOISARD = sorted((SHARED / "voisard_ipol").glob("*_lb.txt"))
+MOBGAP = sorted((SHARED / "mobgap_lab").glob("*/*/data.mat"))
+
+
+def _standing(n: int = 1000, fs: float = 100.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sensor on a standing body: gravity, sway and noise; angular rate in rad/s."""
+    rng = np.random.default_rng(3)
+    t = np.arange(n) / fs
+    acc = np.column_stack([0.2 * np.sin(0.3 * t), 0.1 * np.cos(0.2 * t), np.full(n, G_MS2)])
+    gyr = np.column_stack([0.03 * np.sin(0.3 * t), 0.02 * np.cos(0.2 * t), np.zeros(n)])
+    return t, acc + rng.normal(0, 0.05, acc.shape), gyr + rng.normal(0, 0.01, gyr.shape)
+
+
+def test_rad_per_s_of_a_moving_body_declared_deg_per_s_is_refused(tmp_path: Path) -> None:
+    t, acc, gyr = motion()  # bounce of 6 m/s², pelvis turning at up to 1.8 rad/s
+    p = write_csv(tmp_path / "rad.csv", t, acc, gyr)
+    with pytest.raises(FileFormatError, match=r"angular rate looks like it is in rad/s .*; pass "
+                                              r"--gyr-unit rad/s$") as e:
+        load_recording(p, gyr_unit="deg/s")
+    assert "\n" not in str(e.value)
+    # the same numbers in deg/s (x 57.3), and acceleration in g, are what was declared
+    deg = write_csv(tmp_path / "deg.csv", t, acc / G_MS2, np.degrees(gyr))
+    rec = load_recording(deg, acc_unit="g", gyr_unit="deg/s")
+    assert rec.gyr_rads is not None
+    np.testing.assert_allclose(rec.gyr_rads, gyr, rtol=1e-6, atol=1e-9)
+    with pytest.raises(FileFormatError, match="pass --gyr-unit rad/s"):  # also with g
+        load_recording(write_csv(tmp_path / "g.csv", t, acc / G_MS2, gyr), acc_unit="g",
+                       gyr_unit="deg/s")
+
+
+def test_a_standing_recording_is_never_refused_for_its_gyroscope_unit(tmp_path: Path) -> None:
+    t, acc, gyr = _standing()
+    for unit, values in (("deg/s", gyr), ("deg/s", np.degrees(gyr)), ("rad/s", gyr)):
+        rec = load_recording(write_csv(tmp_path / "s.csv", t, acc, values), gyr_unit=unit)  # type: ignore[arg-type]
+        assert rec.n_samples == len(t)
+
+
+def test_a_gyroscope_unit_named_in_the_header_is_checked_too(tmp_path: Path) -> None:
+    t, acc, gyr = motion()
+    p = write_csv(tmp_path / "h.csv", t, acc, gyr,
+                  header="time_s,acc_x,acc_y,acc_z,Gyro_X (deg/s),Gyro_Y (deg/s),Gyro_Z (deg/s)")
+    with pytest.raises(FileFormatError, match="pass --gyr-unit rad/s"):
+        load_recording(p)
+    rec = load_recording(p, gyr_unit="rad/s")
+    assert rec.gyr_rads is not None
+    np.testing.assert_allclose(rec.gyr_rads, gyr, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("path", VOISARD or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"Voisard IPOL data not found under {SHARED} (set IMURUN_SHARED_DATA)"))],
+    ids=[p.stem for p in VOISARD] or ["voisard-missing"])
+def test_real_walking_in_rad_per_s_declared_deg_per_s_is_refused(path: Path) -> None:
+    with pytest.raises(FileFormatError, match="looks like it is in rad/s"):
+        load_recording(path, gyr_unit="deg/s")
+
+
+@pytest.mark.skipif(not MOBGAP, reason=f"mobgap lab data not found under {SHARED}")
+def test_real_walking_in_deg_per_s_is_accepted_and_refused_in_rad_per_s(tmp_path: Path) -> None:
+    """McRoberts lower-back recordings (acceleration in g, angular rate in deg/s), every trial."""
+    from scipy.io import loadmat
+
+    n = 0
+    for mat in MOBGAP:
+        tm = loadmat(mat, squeeze_me=True, struct_as_record=False)["data"].TimeMeasure1
+        for test in tm._fieldnames:
+            for trial in getattr(tm, test)._fieldnames:
+                su = getattr(getattr(tm, test), trial).SU.LowerBack
+                fs = float(su.Fs.Acc if hasattr(su.Fs, "Acc") else su.Fs)
+                acc, gyr = np.asarray(su.Acc, float), np.asarray(su.Gyr, float)
+                ok = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+                t, acc, gyr = (np.arange(len(ok)) / fs)[ok], acc[ok], gyr[ok]
+                p = write_csv(tmp_path / f"{n}.csv", t, acc, gyr)
+                rec = load_recording(p, acc_unit="g", gyr_unit="deg/s")
+                assert rec.gyr_rads is not None
+                np.testing.assert_allclose(rec.gyr_rads, np.radians(gyr), rtol=1e-6, atol=1e-9)
+                p = write_csv(tmp_path / f"{n}r.csv", t, acc, np.radians(gyr))
+                with pytest.raises(FileFormatError, match="looks like it is in rad/s"):
+                    load_recording(p, acc_unit="g", gyr_unit="deg/s")
+                n += 1
+    assert n >= 4
+
+
+@pytest.mark.skipif(not VOISARD, reason=f"Voisard IPOL data not found under {SHARED}")
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_refuses_xsens_rad_per_s_declared_deg_per_s(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str) -> None:
+    path = SHARED / "voisard_ipol" / "1-1_lb.txt"
+    msg = _refused(capsys, tmp_path, command, path, "--gyr-unit", "deg/s")
+    assert msg.endswith("pass --gyr-unit rad/s")

@@ -10,8 +10,9 @@
   ``Acquisition frequency: N Hz`` line, columns ``PacketCounter``, optional ``SampleTimeFine``,
   ``Acc_X..Z`` in m/s², ``Gyr_X..Z`` in rad/s).
 
-Units are checked against gravity: a file whose acceleration is plainly in the other unit than
-declared is refused with a message that says which option fixes it.
+Units are checked against gravity and the pelvis: a file whose acceleration is plainly in the
+other unit than declared, or whose angular rate is (beyond any pelvis in rad/s; too slow for a
+walking or running pelvis in deg/s), is refused with a message that says which option fixes it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ FileKind = Literal["session", "stored-run", "csv", "xsens"]
 
 #: Largest plausible angular rate of a pelvis, rad/s (~1150 deg/s). Beyond it, deg/s is likely.
 _MAX_PLAUSIBLE_GYR_RADS = 20.0
+#: Smallest plausible peak angular rate of a pelvis that walks or runs, rad/s (20 deg/s; the
+#: lower-back sensors of the walking data sets peak at 45 deg/s and more). Below it in a moving
+#: recording declared in deg/s, the numbers are rad/s (they peak at 1 to 10).
+_MIN_MOVING_GYR_RADS = 20.0 * DEG2RAD
+#: A recording is of a walking or running body when |a| departs from its median by more than
+#: this in 1 % of its samples, m/s² (standing, even fidgeting, stays well under 1).
+_MOVING_ACC_MS2 = 2.5
+#: The "robust peak" of an angular rate: this quantile of |ω| over all axes and samples.
+_PEAK_QUANTILE = 0.999
 
 
 def sniff(path: str | os.PathLike[str]) -> FileKind:
@@ -174,11 +184,23 @@ def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float
     if acc_unit == "g" and 5.0 < mag < 20.0:
         raise FileFormatError(p, f"acceleration looks like it is in m/s² (median |a| = {mag:.2f}); "
                                  "drop --acc-unit g")
-    if gyr is not None and gyr_unit == "rad/s" and len(gyr):
-        peak = float(np.quantile(np.abs(gyr), 0.999))
-        if peak > _MAX_PLAUSIBLE_GYR_RADS:
-            raise FileFormatError(p, f"angular rate looks like it is in deg/s (99.9th percentile "
-                                     f"{peak:.0f}); pass --gyr-unit deg/s")
+    if gyr is None or not len(gyr):
+        return
+    peak = float(np.quantile(np.abs(gyr), _PEAK_QUANTILE))
+    if gyr_unit == "rad/s" and peak > _MAX_PLAUSIBLE_GYR_RADS:
+        raise FileFormatError(p, f"angular rate looks like it is in deg/s (99.9th percentile "
+                                 f"{peak:.0f}); pass --gyr-unit deg/s")
+    # The reverse (rad/s declared as deg/s) shows only while the body moves: standing, both
+    # units give small numbers, so a recording without walking or running is never refused.
+    if gyr_unit == "deg/s" and peak * DEG2RAD < _MIN_MOVING_GYR_RADS:
+        norm = np.linalg.norm(acc, axis=1) * (G_MS2 if acc_unit == "g" else 1.0)
+        moving = float(np.quantile(np.abs(norm - np.median(norm)), 0.99))
+        if moving > _MOVING_ACC_MS2:
+            raise FileFormatError(p, f"angular rate looks like it is in rad/s (99.9th percentile "
+                                     f"{peak:.2g} deg/s while the accelerometer shows walking or "
+                                     f"running, where a pelvis turns faster than "
+                                     f"{_MIN_MOVING_GYR_RADS / DEG2RAD:.0f} deg/s); pass "
+                                     "--gyr-unit rad/s")
 
 
 def _check_increasing(p: str, t: npt.NDArray[np.float64],
