@@ -10,6 +10,7 @@ way: exit code 3 and one line naming the file.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -314,3 +315,36 @@ def test_every_command_refuses_xsens_rad_per_s_declared_deg_per_s(
     path = SHARED / "voisard_ipol" / "1-1_lb.txt"
     msg = _refused(capsys, tmp_path, command, path, "--gyr-unit", "deg/s")
     assert msg.endswith("pass --gyr-unit rad/s")
+
+
+# --------------------------------------------------------------------------- missing samples
+def test_csv_time_gaps_count_their_missing_samples(tmp_path: Path) -> None:
+    t, acc, gyr = motion(400)
+    keep = np.r_[0:100, 103:250, 260:400]  # 3 then 10 samples missing
+    rec = load_recording(write_csv(tmp_path / "j.csv", t[keep], acc[keep], gyr[keep]))
+    assert rec.stats.samples_missing == 13 == sum(g.n_missing for g in rec.gaps)
+
+
+def test_xsens_packet_loss_counts_its_missing_samples(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _, acc, gyr = motion(300)
+    keep = np.r_[0:120, 124:200, 201:300]  # packets 120-123 and 200 lost
+    p = mt_export(tmp_path / "mt.txt", np.arange(300)[keep], acc[keep], gyr[keep],
+                  empty_stf=True)
+    assert load_recording(p).stats.samples_missing == 5
+    assert main(["info", str(p)]) == 0
+    assert "gaps        2 (0.07 s, 5 samples missing)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", VOISARD or [pytest.param(None, marks=pytest.mark.skip(
+    reason=f"Voisard IPOL data not found under {SHARED} (set IMURUN_SHARED_DATA)"))],
+    ids=[p.stem for p in VOISARD] or ["voisard-missing"])
+def test_voisard_samples_missing_is_what_the_packet_counter_skips(
+        path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    counter = np.loadtxt(path, skiprows=2, usecols=0, ndmin=1)
+    skipped = int(np.unwrap(counter, period=65536)[-1] - counter[0] + 1) - len(counter)
+    assert main(["info", str(path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["samples_missing"] == skipped
+    if path.name == "1-1_lb.txt":  # the file of the report: 82 gaps, 2.06 s
+        assert (sum(d["gaps"].values()), d["gap_s"], skipped) == (82, 2.06, 124)

@@ -165,7 +165,9 @@ class Recording:
         """Build a recording from plain arrays, splitting segments where time jumps.
 
         A step in ``t_s`` larger than ``gap_factor`` sample periods (or backwards) starts a new
-        segment with a :attr:`GapCause.SOURCE` gap. ``fs_hz`` defaults to the median rate.
+        segment with a :attr:`GapCause.SOURCE` gap, whose ``n_missing`` is the samples its
+        duration holds at ``fs_hz``; ``stats.samples_missing`` is their sum, as for the other
+        sources. ``fs_hz`` defaults to the median rate.
         """
         t = np.asarray(t_s, dtype=np.float64).reshape(-1)
         acc = np.asarray(acc_ms2, dtype=np.float64)
@@ -186,4 +188,5 @@ class Recording:
                 max(int(round((t[b] - t[b - 1]) * fs_hz)) - 1, 0))
             for b in breaks
         )
-        return cls(t, acc, gyr, float(fs_hz), segments, gaps, meta or RecordingMeta())
+        stats = IngestStats(samples_missing=sum(g.n_missing for g in gaps))
+        return cls(t, acc, gyr, float(fs_hz), segments, gaps, meta or RecordingMeta(), stats)

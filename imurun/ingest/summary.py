@@ -36,7 +36,8 @@ def describe(rec: Recording) -> dict[str, Any]:
         f"  start       {start or 'unknown'}",
         f"  samples     {rec.n_samples} at {rec.fs_hz:.3f} Hz, {rec.duration_s:.1f} s, "
         + ("accelerometer + gyroscope" if rec.has_gyro else "accelerometer only"),
-        f"  gaps        {len(rec.gaps)} ({gap_s:.2f} s)"
+        f"  gaps        {len(rec.gaps)} ({gap_s:.2f} s"
+        + (f", {s.samples_missing} samples missing)" if s.samples_missing else ")")
         + (": " + ", ".join(f"{v} {k}" for k, v in sorted(causes.items())) if causes else ""),
     ]
     if s.frames_ok or s.frames_corrupt or s.frames_lost:
