@@ -57,6 +57,9 @@ COMMANDS = ["info", "analyze", "export", "import"]
     ("time_s,acc_x,acc_y,acc_z\n0,0,0,9.8\n0.01,abc,0,9.8\n",
      "line 3, column 2 (acc_x) holds 'abc'"),
     ("time_s,acc_x,acc_y,acc_z\n0,0,0,9.8\n0.01,,0,9.8\n", "line 3, column 2 (acc_x) holds ''"),
+    # numbers Python reads but numpy does not are found too
+    ("time_s,acc_x,acc_y,acc_z\n0,0,0,9.8\n0.01,1_0,0,9.8\n",
+     "line 3, column 2 (acc_x) holds '1_0'"),
     # a spreadsheet hint, blank and comment lines all count as lines of the file
     ("\nsep=;\ntime_s;acc_x;acc_y;acc_z\n# comment\n0;0;0;9.8\n\n0.01;0;x;9.8\n",
      "line 7, column 3 (acc_y) holds 'x'"),

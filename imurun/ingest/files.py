@@ -328,15 +328,12 @@ def _bad_value(body: list[tuple[int, str]], delim: str | None, cols: list[int],
             if j >= len(cells):
                 return (f"line {n} has {len(cells)} field(s), so no {header[j]} value "
                         f"(column {j + 1})")
-            try:
-                float(cells[j])
-            except ValueError:
-                return f"line {n}, column {j + 1} ({header[j]}) holds {cells[j].strip()!r}"
-    # numpy refused something float() takes: keep its reason, with its row as a file line
-    m = re.search(r"at row (\d+)", str(err))
-    if m and int(m.group(1)) < len(body):
-        return f"line {body[int(m.group(1))][0]}: {str(err)[:m.start()].strip()}"
-    return str(err)
+            cell = cells[j].strip()
+            if not (cell.isascii() and "_" not in cell and _is_number(cell)):  # as numpy reads
+                return f"line {n}, column {j + 1} ({header[j]}) holds {cell!r}"
+    # not found (numpy refused what it alone refuses): its reason, without its row number,
+    # which counts from 0 or 1 depending on the reason
+    return re.sub(r" at row \d+.*", "", str(err))
 
 
 def _cell(line: str, delim: str, j: int) -> str:
