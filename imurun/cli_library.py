@@ -358,6 +358,8 @@ def cmd_import(a: argparse.Namespace) -> int:
     for run in r.added:
         _say(f"added {_run_title(run)}")
     _print_analysed(out.analysed, out.analysis_available or not r.added)
+    for note in r.notes:
+        _say(note)
     for p in r.problems:
         _say(f"problem: {p}")
     _say(f"imported {r.source} into {root}: {len(r.added)} new run(s), {len(r.already)} already held"

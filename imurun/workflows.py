@@ -170,7 +170,13 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
     library then keeps it converted to imurun's own CSV (SI units, named columns), so that it
     reads the same without the options later.
     """
-    from imurun.store.bundle import ImportResult, import_bundle, is_bundle
+    from imurun.store.bundle import (
+        ImportResult,
+        import_bundle,
+        is_bundle,
+        partial_copy_note,
+        replaced_note,
+    )
 
     p = Path(path)
     if not p.exists():
@@ -190,6 +196,9 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
             add = lib.add_file(p, source="import")
         result = ImportResult(p.name)
         (result.added if add.added else result.already).append(add.run)
+        if add.partial_of is not None:
+            result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
+        result.notes.extend(replaced_note(add.run, old) for old in add.replaced)
     fn = (analyzer or default_analyzer(lib)) if analyse else None
     todo = [r for r in result.added if r.analysis_version is None]
     analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []

@@ -90,6 +90,82 @@ def test_two_runs_with_the_same_id_and_crc_are_different_runs(lib: Library, tmp_
     assert len(lib.runs()) == 2
 
 
+def _truncated(src: Path, out: Path, n_bytes: int) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(src.read_bytes()[:n_bytes])  # `head -c`: a sync or copy that stopped early
+    return out
+
+
+def test_a_partial_copy_of_a_held_run_is_not_a_second_run(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    full = write_run(tmp_path / "in", DEVICE_A, 1, seconds=60.0)
+    part = _truncated(full, tmp_path / "cut" / "trunc.imrn", 40_000)
+    with Library.open(home) as lib:
+        held = lib.add_file(full).run
+        res = lib.add_file(part)
+        assert not res.added
+        assert res.partial_of == held
+        assert res.run == held
+        assert lib.runs() == [held]
+    assert main(["--home", str(home), "import", str(part)]) == 0
+    out = capsys.readouterr().out
+    assert f"trunc.imrn is a partial copy (39 of {held.size / 1024:.0f} KiB) of run {held.short_id}" in out
+    assert "0 new run(s), 1 already held" in out
+    assert main(["--home", str(home), "runs"]) == 0
+    assert "1 run(s), 1:00 in all" in capsys.readouterr().out
+
+
+def test_a_complete_run_replaces_a_partial_copy_imported_first(tmp_path: Path) -> None:
+    from imurun.store.attach import attach_watch_fit
+    from tests.report_support import watch_fit
+
+    full = write_run(tmp_path / "in", DEVICE_A, 1, seconds=60.0)
+    part = _truncated(full, tmp_path / "cut" / "trunc.imrn", 40_000)
+    with Library.open(tmp_path / "home") as lib:
+        ana = lib.add_athlete("Ana")
+        first = lib.add_file(part, athlete_id=ana.id).run  # no sensor binding: given by hand
+        assert first.duration_s is not None
+        assert first.duration_s < 30
+        lib.set_analysis(first.id, analysis_json(10))
+        attach_watch_fit(lib, first, watch_fit(tmp_path / "w.fit", T0_MS / 1000, 60))
+        res = lib.add_file(full)
+        assert res.added
+        assert [r.id for r in res.replaced] == [first.id]
+        run = res.run
+        assert [r.id for r in lib.runs()] == [run.id]  # counted once
+        assert run.athlete_id == ana.id  # nothing assigned to the partial copy is lost
+        assert run.duration_s == pytest.approx(60.0)
+        assert run.analysis_version is None  # the whole run is analysed again
+        att = lib.db.execute("SELECT run_id, path FROM attachments").fetchall()
+        assert [(r["run_id"], Path(r["path"]).parent) for r in att] == [
+            (run.id, Path(run.rel_path).parent)]
+        assert not first.directory.exists()
+        assert json.loads((run.directory / "meta.json").read_text())["athlete_id"] == ana.id
+        assert lib.check().ok
+
+
+def test_check_repairs_a_replacement_interrupted_before_the_partial_copy_was_removed(
+        tmp_path: Path) -> None:
+    import shutil
+
+    home = tmp_path / "home"
+    full = write_run(tmp_path / "in", DEVICE_A, 1, seconds=60.0)
+    part = _truncated(full, tmp_path / "cut" / "trunc.imrn", 40_000)
+    with Library.open(home) as lib:
+        ana = lib.add_athlete("Ana")
+        first = lib.add_file(part, athlete_id=ana.id).run
+        kept = first.directory.with_name(first.directory.name + "-kept")
+        shutil.copytree(first.directory, kept)
+        run = lib.add_file(full).run
+    kept.rename(first.directory)  # as if killed before the partial copy's directory went
+    _delete_index(home)
+    with Library.open(home) as lib:  # the rebuild counts the run once
+        assert [r.id for r in lib.runs()] == [run.id]
+        assert lib.runs()[0].athlete_id == ana.id
+        assert not first.directory.exists()
+
+
 def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) -> None:
     run = lib.add_file(write_run(tmp_path / "in")).run
     doc = analysis_json(40, seed=1)

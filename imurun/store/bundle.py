@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -231,6 +232,18 @@ class ImportResult:
     completed: list[RunRecord] = field(default_factory=list)  # held, but missing parts were added
     athletes_added: list[Athlete] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the user: partial copies met, replaced
+
+
+def partial_copy_note(name: str, size: int, held: RunRecord) -> str:
+    return (f"{name} is a partial copy ({size / 1024:.0f} of {held.size / 1024:.0f} KiB) of run "
+            f"{held.short_id}, which the library holds complete: not added, so the run counts once")
+
+
+def replaced_note(new: RunRecord, old: RunRecord) -> str:
+    return (f"run {new.short_id} replaces {old.short_id}, a partial copy of the same sensor run "
+            f"({old.size / 1024:.0f} of {new.size / 1024:.0f} KiB): its athlete and watch file, "
+            "if it had any, are now those of the complete run")
 
 
 Progress = Callable[[int, int], None]  # runs done, runs in all
@@ -332,8 +345,15 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
             with contextlib.suppress(OSError):
                 target.parent.rmdir()
             raise
+    longer, shorter = lib.sensor_run_copies(target, local)
+    if longer is not None:  # held complete already: this partial copy would count twice
+        shutil.rmtree(target.parent, ignore_errors=True)
+        res.already.append(longer)
+        res.notes.append(partial_copy_note(str(local["source_name"]), int(meta["size"]), longer))
+        return
     _copy_analysis(src, entry, target.parent)
-    rec = lib.index_run(target.parent, local)
+    rec = lib.index_run(target.parent, local, replaces=shorter)
+    res.notes.extend(replaced_note(rec, old) for old in shorter)
     for att in entry.get("attachments") or ():
         _copy_attachment(lib, src, att, rec)
     res.added.append(rec)

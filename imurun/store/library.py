@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -187,6 +188,10 @@ class RunRecord:
 class AddResult:
     run: RunRecord
     added: bool  # False: the library already held this run (nothing was written)
+    #: The file was a partial copy (a byte prefix) of this held run: nothing was written
+    partial_of: RunRecord | None = None
+    #: Partial copies of the same sensor run that the new, longer file replaced
+    replaced: tuple[RunRecord, ...] = ()
 
 
 @dataclass
@@ -227,6 +232,26 @@ def file_facts(path: Path) -> FileFacts:
         return FileFacts(kind, size, f"{h.device_id:016x}", h.run_id, file_crc32(path), start,
                          round(rec.duration_s, 3), h.start_unix_ms)
     return FileFacts(kind, size, rec.meta.device_id, None, None, start, round(rec.duration_s, 3))
+
+
+def is_prefix_of(short: Path, long: Path, block: int = 1 << 20) -> bool:
+    """True when ``short`` holds fewer bytes than ``long`` and they are its first bytes."""
+    if short.stat().st_size >= long.stat().st_size:
+        return False
+    with open(short, "rb") as a, open(long, "rb") as b:
+        while chunk := a.read(block):
+            if b.read(len(chunk)) != chunk:
+                return False
+    return True
+
+
+def _sensor_key(meta: Mapping[str, Any]) -> tuple[str, int, int | None] | None:
+    """(device, run id, start) of a stored run: what the sensor calls one run."""
+    if meta.get("format") != "stored-run" or meta.get("device_id") is None \
+            or meta.get("sensor_run_id") is None:
+        return None
+    start = meta.get("sensor_start_ms")
+    return (str(meta["device_id"]), int(meta["sensor_run_id"]), None if start is None else int(start))
 
 
 def run_location(facts: FileFacts, sha256: str, name: str) -> str:
@@ -565,6 +590,12 @@ class Library:
         if known is not None and known.path.exists():
             return AddResult(known, False)
         facts = file_facts(src)
+        longer, shorter = self.sensor_run_copies(src, {"format": facts.format,
+                                                       "device_id": facts.device_id,
+                                                       "sensor_run_id": facts.sensor_run_id,
+                                                       "sensor_start_ms": facts.sensor_start_ms})
+        if longer is not None:  # a partial copy of a run held complete: it would count twice
+            return AddResult(longer, False, partial_of=longer)
         rel = run_location(facts, sha, source_name or src.name)
         target = self.root / rel
         if athlete_id is None and facts.device_id is not None:
@@ -577,7 +608,33 @@ class Library:
                 _, got = atomic_copy(fh, target)
             if got != sha:
                 raise StoreError(f"{src} changed while it was being copied")
-        return AddResult(self.index_run(target.parent, meta), True)
+        return AddResult(self.index_run(target.parent, meta, replaces=shorter), True,
+                         replaced=tuple(shorter))
+
+    def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
+                          ) -> tuple[RunRecord | None, list[RunRecord]]:
+        """Held copies of the same sensor run as the stored-run file ``path`` (described by ``meta``).
+
+        Returns (the held run ``path`` is a partial copy of, the held runs that are partial
+        copies of ``path``). A partial copy is a byte prefix: a sync or a copy that stopped
+        early. Copies that are not prefixes of one another are different runs (a sensor whose
+        clock and run ids were reset).
+        """
+        key = _sensor_key(meta)
+        if key is None:
+            return None, []
+        rows = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
+                               "AND r.sensor_start_ms IS ? AND r.format = 'stored-run'", key)
+        longer: RunRecord | None = None
+        shorter: list[RunRecord] = []
+        for run in (self._record(r) for r in rows.fetchall()):
+            if not run.path.exists() or run.path.resolve() == path.resolve():
+                continue
+            if is_prefix_of(path, run.path):
+                longer = run
+            elif is_prefix_of(run.path, path):
+                shorter.append(run)
+        return longer, shorter
 
     def new_run_meta(self, sha: str, rel: str, facts: FileFacts, athlete_id: str | None,
                   source: str, source_name: str, added_at: str) -> dict[str, Any]:
@@ -605,13 +662,51 @@ class Library:
         remove_stale_temp_files(directory)
         atomic_write_json(directory / RUN_META, dict(meta))
 
-    def index_run(self, directory: Path, meta: Mapping[str, Any]) -> RunRecord:
-        """Index the run held in ``directory`` (described by its ``meta.json``), and its analysis."""
-        with self.transaction():
+    def index_run(self, directory: Path, meta: Mapping[str, Any], *,
+                  replaces: Sequence[RunRecord] | None = None) -> RunRecord:
+        """Index the run held in ``directory`` (described by its ``meta.json``), and its analysis.
+
+        Held partial copies of the same sensor run (``replaces``; found here when ``None``) give
+        way to it: their athlete (when this run has none) and watch files move to it, then they
+        leave the index and the disk, so the run is counted once.
+        """
+        if replaces is None:
+            _, replaces = self.sensor_run_copies(directory / str(meta["file"]), meta)
+        if replaces:
+            meta = self._take_over(directory, meta, replaces)
+        with self.transaction() as db:
             self._index_run(directory, meta)
+            for old in replaces:
+                db.execute("DELETE FROM runs WHERE id = ?", (old.id,))
+            if replaces:
+                self._index_attachments(directory, str(meta["id"]))
+        for old in replaces:
+            shutil.rmtree(old.directory, ignore_errors=True)
         rec = self.get(str(meta["id"]))
         assert rec is not None
         return rec
+
+    def _take_over(self, directory: Path, meta: Mapping[str, Any],
+                   partials: Sequence[RunRecord]) -> dict[str, Any]:
+        """Give the run in ``directory`` what its partial copies held (files first, then meta)."""
+        meta = dict(meta)
+        for old in partials:
+            old_meta = self._meta_of(old)
+            for key in ("athlete_id", "start_unix_s"):
+                if meta.get(key) is None and old_meta.get(key) is not None:
+                    meta[key] = old_meta[key]
+            _move_watch_files(old.directory, directory)
+        self.write_run_meta(directory, meta)
+        return meta
+
+    def _index_attachments(self, directory: Path, run_id: str) -> None:
+        from imurun.store.attach import index_attachment
+
+        run = self.get(run_id)
+        assert run is not None
+        for p in sorted(directory.glob("watch-*.json")):
+            with contextlib.suppress(FileFormatError, UsageError, StoreError):
+                index_attachment(self, run, directory, read_json(p))
 
     def _index_run(self, directory: Path, meta: Mapping[str, Any]) -> None:
         rel = (directory / str(meta["file"])).relative_to(self.root).as_posix()
@@ -736,6 +831,45 @@ class Library:
             found.append((d, meta))
         return found
 
+    def _without_partial_copies(self, found: list[tuple[Path, dict[str, Any]]], report: CheckReport,
+                                repair: bool) -> list[tuple[Path, dict[str, Any]]]:
+        """Drop runs on disk that are partial copies of another copy of the same sensor run.
+
+        They are what a replacement interrupted before it removed the old copy left; with
+        ``repair`` the longer copy takes their athlete and watch files and they are removed.
+        """
+        groups: dict[tuple[str, int, int | None], list[tuple[Path, dict[str, Any]]]] = {}
+        for d, meta in found:
+            key = _sensor_key(meta)
+            if key is not None:
+                groups.setdefault(key, []).append((d, meta))
+        partial: set[Path] = set()
+        for copies in groups.values():
+            if len(copies) < 2:
+                continue
+            copies.sort(key=lambda c: int(c[1].get("size") or 0), reverse=True)
+            for i, (d, meta) in enumerate(copies):
+                for d_long, meta_long in copies[:i]:
+                    if d_long in partial or not is_prefix_of(d / str(meta["file"]),
+                                                             d_long / str(meta_long["file"])):
+                        continue
+                    partial.add(d)
+                    rel = d.relative_to(self.root).as_posix()
+                    report.problems.append(f"{rel}: a partial copy of the run in "
+                                           f"{d_long.relative_to(self.root).as_posix()}")
+                    if repair:
+                        keep = dict(meta_long)
+                        for k in ("athlete_id", "start_unix_s"):
+                            if keep.get(k) is None and meta.get(k) is not None:
+                                keep[k] = meta[k]
+                        _move_watch_files(d, d_long)
+                        self.write_run_meta(d_long, keep)
+                        meta_long.update(keep)
+                        shutil.rmtree(d, ignore_errors=True)
+                        report.repaired.append(f"{rel}: removed (the longer copy keeps the run)")
+                    break
+        return [(d, meta) for d, meta in found if d not in partial]
+
     def check(self, *, repair: bool = False) -> CheckReport:
         """Compare the index with the files; with ``repair``, rebuild the index from the files."""
         report = CheckReport(repaired=list(self.notes))
@@ -757,7 +891,7 @@ class Library:
                     report.problems.append(f"index: athletes or sensors differ from {PROFILES}")
             except (StoreError, AttributeError) as e:
                 report.problems.append(f"{PROFILES}: {e}")
-        found = self._scan(report, repair)
+        found = self._without_partial_copies(self._scan(report, repair), report, repair)
         on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
         indexed = {r.id: r for r in self.runs()}
         for rid, r in indexed.items():
@@ -794,6 +928,23 @@ class Library:
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+def _move_watch_files(src: Path, dst: Path) -> None:
+    """Copy a run's watch attachment to another copy of the run, unless that has its own."""
+    from imurun.store._files import atomic_copy
+
+    if any(dst.glob("watch-*.json")):
+        return
+    docs = sorted(src.glob("watch-*.json"))
+    for doc in docs:  # the .fit first: a .json marks an attachment complete
+        fit = doc.with_suffix(".fit")
+        if fit.exists():
+            with open(fit, "rb") as fh:
+                atomic_copy(fh, dst / fit.name)
+    for doc in docs:
+        with open(doc, "rb") as fh:
+            atomic_copy(fh, dst / doc.name)
 
 
 def _num(v: Any) -> float | None:
