@@ -166,6 +166,16 @@ def cmd_athlete_set(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_athlete_assign(a: argparse.Namespace) -> int:
+    from imurun.store.library import parse_local_time
+
+    start = None if a.start is None else parse_local_time(a.start)
+    with _open(a) as lib:
+        run = lib.assign_run(lib.run(a.run).id, athlete=a.name, start_unix_s=start)
+    _say(f"run {_run_title(run)}")
+    return EXIT_OK
+
+
 def _opt(v: float | None, unit: str) -> str:
     return "-" if v is None else f"{v:g} {unit}"
 
@@ -346,17 +356,21 @@ def cmd_share(a: argparse.Namespace) -> int:
 
 def cmd_import(a: argparse.Namespace) -> int:
     from imurun.cli_analysis import file_options
+    from imurun.store.library import parse_local_time
     from imurun.workflows import import_path
 
     with _open(a) as lib:
         out = import_path(lib, a.file, progress=_progress("imported"),
-                          file_options=file_options(a))
+                          file_options=file_options(a), athlete=a.athlete,
+                          start_unix_s=None if a.start is None else parse_local_time(a.start))
         root = lib.root
     r = out.result
     for ath in r.athletes_added:
         _say(f"new athlete {ath.name} ({ath.id[:8]})")
     for run in r.added:
         _say(f"added {_run_title(run)}")
+    if (a.athlete is not None or a.start is not None) and r.already:
+        _say(f"held already, now {_run_title(r.already[0])}")
     _print_analysed(out.analysed, out.analysis_available or not r.added)
     for note in r.notes:
         _say(note)
@@ -436,6 +450,14 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("--mass-kg", type=float, default=None)
     x.add_argument("--leg-length-m", type=float, default=None)
     x.set_defaults(func=cmd_athlete_set)
+    x = ss.add_parser("assign", parents=[home],
+                      help="give a run its athlete (and a start time, if its recording has none)")
+    x.add_argument("name", help="athlete name or id")
+    x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`) or 'latest'")
+    x.add_argument("--start", metavar="'YYYY-MM-DD HH:MM'", default=None,
+                   help="when the run started, local time (for recordings without a date)")
+    x.set_defaults(func=cmd_athlete_assign)
+
     x = ss.add_parser("list", parents=[home], help="list athletes")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_athlete_list)
@@ -479,6 +501,10 @@ def add_library_commands(sub: Any) -> None:
     s = sub.add_parser("import", parents=[home],
                        help="import a bundle, a shared library folder, or a recording")
     s.add_argument("file")
+    s.add_argument("--athlete", default=None, metavar="NAME",
+                   help="the athlete the recording belongs to (for recordings from other loggers)")
+    s.add_argument("--start", metavar="'YYYY-MM-DD HH:MM'", default=None,
+                   help="when the run started, local time (for a recording without a date)")
     from imurun.cli_analysis import add_file_options
 
     add_file_options(s)

@@ -162,13 +162,18 @@ def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
 
 def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = True,
                 analyzer: Analyzer | None = None, progress: Progress | None = None,
-                file_options: Mapping[str, Any] | None = None) -> ImportOutcome:
+                file_options: Mapping[str, Any] | None = None, athlete: str | None = None,
+                start_unix_s: float | None = None) -> ImportOutcome:
     """Import a bundle, a shared store directory, or one recording; analyse what came unanalysed.
 
     ``file_options`` (``acc_unit``, ``gyr_unit``, ``columns``, ``time_unit`` of
     :func:`imurun.ingest.files.load_recording`) read a CSV or Xsens file that needs them; the
     library then keeps it converted to imurun's own CSV (SI units, named columns), so that it
     reads the same without the options later.
+
+    ``athlete`` (name or id) and ``start_unix_s`` apply to one recording (new or held already):
+    they give a recording from another logger, which names no bound sensor and often no date,
+    its athlete and its start (:meth:`Library.assign_run`), before it is analysed.
     """
     from imurun.store.bundle import (
         ImportResult,
@@ -182,6 +187,9 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
     if not p.exists():
         raise UsageError(f"{p}: no such file or directory")
     if p.is_dir() or is_bundle(p):
+        if athlete is not None or start_unix_s is not None:
+            raise UsageError(f"{p}: --athlete and --start apply to a single recording; a bundle "
+                             "or library brings its own athletes")
         result = import_bundle(lib, p, progress=progress)
     else:
         with open(p, "rb") as fh:
@@ -189,13 +197,18 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
         if len(head) >= 12 and head[8:12] == b".FIT":
             raise FileFormatError(str(p), "a FIT file: attach it to its run with "
                                           "`imurun attach RUN FILE`")
+        if athlete is not None:
+            lib.athlete(athlete)  # an unknown name is refused before anything is added
         opts = {k: v for k, v in (file_options or {}).items() if v}
         if opts:
             add = _add_converted(lib, p, opts)
         else:
             add = lib.add_file(p, source="import")
+        run = add.run
+        if athlete is not None or start_unix_s is not None:
+            run = lib.assign_run(run.id, athlete=athlete, start_unix_s=start_unix_s)
         result = ImportResult(p.name)
-        (result.added if add.added else result.already).append(add.run)
+        (result.added if add.added else result.already).append(run)
         if add.partial_of is not None:
             result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
         result.notes.extend(replaced_note(add.run, old) for old in add.replaced)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imurun.cli import main
@@ -164,6 +165,74 @@ def test_check_repairs_a_replacement_interrupted_before_the_partial_copy_was_rem
         assert [r.id for r in lib.runs()] == [run.id]
         assert lib.runs()[0].athlete_id == ana.id
         assert not first.directory.exists()
+
+
+def _logger_csv(path: Path, seconds: float = 12.0, fs_hz: float = 128.0) -> Path:
+    """A CSV from another logger (Shimmer column names, time from zero): no sensor, no date."""
+    t = np.arange(int(seconds * fs_hz)) / fs_hz
+    rows = ["Accel_LN_X,Accel_LN_Y,Accel_LN_Z,System_Timestamp_Plot_Zeroed"]
+    rows += [f"{0.3 * np.sin(x):.5f},{0.2:.5f},{9.81 + 5 * np.sin(2 * np.pi * 2.8 * x):.5f},{x * 1e3:.3f}"
+             for x in t]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_a_recording_from_another_logger_gets_its_athlete_and_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import datetime as dt
+
+    from imurun.report.weekly import IsoWeek, weekly_summary
+
+    home = tmp_path / "home"
+    csv = _logger_csv(tmp_path / "logger.csv")
+    args = ["--home", str(home)]
+    assert main([*args, "athlete", "add", "Ana"]) == 0
+    assert main([*args, "import", str(csv), "--athlete", "Bob"]) != 0
+    assert "no athlete 'Bob' (known: Ana)" in capsys.readouterr().err
+    with Library.open(home) as lib:
+        assert lib.runs() == []  # a mistyped name adds nothing
+    assert main([*args, "import", str(csv), "--athlete", "Ana", "--start", "2026-11-17 18:00"]) == 0
+    start = dt.datetime(2026, 11, 17, 18, 0).astimezone().timestamp()
+    out = capsys.readouterr().out
+    assert "no athlete" not in out
+    assert "no date" not in out
+    with Library.open(home) as lib:
+        [run] = lib.runs(athlete="Ana")
+        assert (run.start_unix_s, run.start_given, run.athlete_name) == (start, True, "Ana")
+        meta = json.loads((run.directory / "meta.json").read_text())
+        assert (meta["athlete_id"], meta["start_unix_s"], meta["start_given"]) == (
+            run.athlete_id, start, True)
+        week = weekly_summary(lib, IsoWeek.parse("2026-W47"))
+        assert [(a.name, a.runs) for a in week.athletes] == [("Ana", 1)]
+    _delete_index(home)
+    with Library.open(home) as lib:  # files are the truth: the rebuilt index keeps both
+        assert lib.runs() == [run]
+
+
+def test_athlete_assign_gives_a_held_run_its_athlete_and_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    args = ["--home", str(home)]
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        csv_run = lib.add_file(_logger_csv(tmp_path / "logger.csv")).run
+        sensor_run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+    assert (csv_run.athlete_id, csv_run.start_unix_s) == (None, None)
+    assert main([*args, "athlete", "assign", "Ana", csv_run.short_id,
+                 "--start", "2026-11-17T18:00+00:00"]) == 0
+    assert f"run {csv_run.short_id}" in capsys.readouterr().out
+    assert main([*args, "athlete", "assign", "Ana", sensor_run.short_id,
+                 "--start", "2026-11-17 18:00"]) == 2
+    assert "has its own start time from the recording" in capsys.readouterr().err
+    assert main([*args, "athlete", "assign", "Ana", csv_run.short_id, "--start", "yesterday"]) == 2
+    assert "'yesterday' is not a start time (YYYY-MM-DD HH:MM" in capsys.readouterr().err
+    assert main([*args, "athlete", "assign", "Ana", sensor_run.short_id]) == 0
+    with Library.open(home) as lib:
+        got = {r.id: r for r in lib.runs(athlete="Ana")}
+        assert got[csv_run.id].start_unix_s == T0_MS / 1000 - 3 * 86400 + 11 * 3600
+        assert got[csv_run.id].start_given
+        assert got[sensor_run.id].start_unix_s == T0_MS / 1000  # its own, unchanged
+        assert not got[sensor_run.id].start_given
 
 
 def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) -> None:

@@ -169,6 +169,19 @@ def test_accelerometer_only_says_what_was_not_measured(library: Path) -> None:
     assert "accelerometer only" in page
 
 
+def test_a_start_entered_by_hand_dates_the_report(library: Path) -> None:
+    import datetime as dt
+
+    with Library.open(library) as lib:
+        rec = load_recording(lib.run("latest").path)
+    result = analyze(dataclasses.replace(rec, meta=dataclasses.replace(rec.meta, start_unix_s=None)))
+    assert "Run of unknown date" in render_run_report(result)
+    start = dt.datetime(2026, 11, 17, 18, 5).astimezone().timestamp()
+    page = render_run_report(result, ReportContext(athlete="Ana", start_unix_s=start))
+    assert "Ana: run of Tue 17 Nov 2026, 18:05 (start entered by hand)" in page
+    assert "unknown date" not in page
+
+
 def test_baseline_is_the_runners_own_last_four_weeks(tmp_path: Path) -> None:
     t = W47_MONDAY_NOON
     with Library.open(tmp_path / "home") as lib:

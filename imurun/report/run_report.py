@@ -87,6 +87,7 @@ class ReportContext:
     file_name: str = ""
     watch_attached: bool = False
     watch_speed: SpeedTrack | None = None  # in the run's time base
+    start_unix_s: float | None = None  # given by hand for a recording without a date
 
 
 # ============================================================================ entry points
@@ -125,7 +126,9 @@ def write_run_report(lib: Any, run: Any, out: str | os.PathLike[str] | None = No
             note = (f"No analysed runs in the {BASELINE_DAYS} days before this one yet: your "
                     "baseline builds up as you sync more runs.")
     ctx = ReportContext(athlete=run.athlete_name, run_id=run.id, baseline=base,
-                        baseline_note=note, file_name=run.source_name, **_watch(lib, run))
+                        baseline_note=note, file_name=run.source_name,
+                        start_unix_s=run.start_unix_s if run.start_given else None,
+                        **_watch(lib, run))
     page = render_run_report(result, ctx)
     path = Path(out) if out is not None else report_path(lib.root, run.id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,7 +177,7 @@ def render_run_report(result: RunAnalysis, ctx: ReportContext | None = None, *,
                       generated_at: str | None = None) -> str:
     """The report page of ``result`` as HTML text."""
     c = ReportContext() if ctx is None else ctx
-    when = _when(result)
+    when = _when(result, c)
     who = c.athlete or "Run"
     title = f"{who}: run of {when}" if c.athlete else f"Run of {when}"
     s = result.summary
@@ -197,10 +200,13 @@ def render_run_report(result: RunAnalysis, ctx: ReportContext | None = None, *,
     return h.page(title, "\n".join(body))
 
 
-def _when(result: RunAnalysis) -> str:
+def _when(result: RunAnalysis, c: ReportContext) -> str:
     t = result.source.start_unix_s
     if t is None or not math.isfinite(t) or t < 1e8:
-        return "unknown date"
+        if c.start_unix_s is None:
+            return "unknown date"
+        d = dt.datetime.fromtimestamp(c.start_unix_s).astimezone()
+        return d.strftime("%a %d %b %Y, %H:%M") + " (start entered by hand)"
     d = dt.datetime.fromtimestamp(t).astimezone()
     return d.strftime("%a %d %b %Y, %H:%M")
 

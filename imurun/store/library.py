@@ -163,6 +163,7 @@ class RunRecord:
     analysis_version: str | None
     analysis_error: str | None = None
     summary: dict[str, Any] | None = None
+    start_given: bool = False  # the recording has no date: the start was given by hand
 
     @property
     def short_id(self) -> str:
@@ -178,7 +179,7 @@ class RunRecord:
                 "device_id": self.device_id, "sensor_run_id": self.sensor_run_id,
                 "crc32": None if self.crc32 is None else f"{self.crc32:08x}",
                 "start_unix_s": self.start_unix_s, "start_utc": iso_utc(self.start_unix_s),
-                "duration_s": self.duration_s, "source": self.source,
+                "start_given": self.start_given, "duration_s": self.duration_s, "source": self.source,
                 "source_name": self.source_name, "added_at": self.added_at,
                 "analysis_version": self.analysis_version, "analysis_error": self.analysis_error,
                 "summary": self.summary}
@@ -527,7 +528,8 @@ class Library:
             start_unix_s=r["start_unix_s"], duration_s=r["duration_s"], source=r["source"],
             source_name=r["source_name"], added_at=r["added_at"],
             analysis_version=r["analysis_version"], analysis_error=r["analysis_error"],
-            summary=None if r["summary_json"] is None else json.loads(r["summary_json"]))
+            summary=None if r["summary_json"] is None else json.loads(r["summary_json"]),
+            start_given=bool(r["start_given"]))
 
     def runs(self, *, athlete: str | None = None, since_unix_s: float | None = None,
              until_unix_s: float | None = None) -> list[RunRecord]:
@@ -611,6 +613,38 @@ class Library:
         return AddResult(self.index_run(target.parent, meta, replaces=shorter), True,
                          replaced=tuple(shorter))
 
+    def assign_run(self, run_id: str, *, athlete: str | None = None,
+                   start_unix_s: float | None = None) -> RunRecord:
+        """Give a run its athlete (name or id) and, for a recording without a date, its start.
+
+        For recordings from other loggers, which name no sensor bound to an athlete and often
+        carry no date: with both, the run counts in the athlete's history and weekly summary.
+        A run whose recording has its own start time keeps it (:class:`UsageError`).
+        """
+        with self.transaction() as db:
+            run = self.get(run_id)
+            if run is None:
+                raise NotFoundError(f"no run {run_id[:12]}")
+            meta = self._meta_of(run)
+            if athlete is not None:
+                meta["athlete_id"] = self.athlete(athlete).id
+            if start_unix_s is not None:
+                if run.start_unix_s is not None and not run.start_given:
+                    raise UsageError(
+                        f"run {run.short_id} has its own start time from the recording "
+                        f"({_local_text(run.start_unix_s)}); --start is for recordings without a date")
+                if not 1e8 < start_unix_s < 4e9:
+                    raise UsageError("the start time given is not a plausible date (1973-2096)")
+                meta["start_unix_s"] = float(start_unix_s)
+                meta["start_given"] = True
+            self.write_run_meta(run.directory, meta)
+            db.execute("UPDATE runs SET athlete_id = ?, start_unix_s = ?, start_given = ? "
+                       "WHERE id = ?", (meta.get("athlete_id"), meta.get("start_unix_s"),
+                                        int(bool(meta.get("start_given"))), run.id))
+        rec = self.get(run.id)
+        assert rec is not None
+        return rec
+
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
         """Held copies of the same sensor run as the stored-run file ``path`` (described by ``meta``).
@@ -692,9 +726,11 @@ class Library:
         meta = dict(meta)
         for old in partials:
             old_meta = self._meta_of(old)
-            for key in ("athlete_id", "start_unix_s"):
-                if meta.get(key) is None and old_meta.get(key) is not None:
-                    meta[key] = old_meta[key]
+            if meta.get("athlete_id") is None:
+                meta["athlete_id"] = old_meta.get("athlete_id")
+            if meta.get("start_unix_s") is None and old_meta.get("start_unix_s") is not None:
+                meta["start_unix_s"] = old_meta["start_unix_s"]
+                meta["start_given"] = bool(old_meta.get("start_given"))
             _move_watch_files(old.directory, directory)
         self.write_run_meta(directory, meta)
         return meta
@@ -719,12 +755,12 @@ class Library:
         db.execute(
             "INSERT OR REPLACE INTO runs (id, path, format, size, athlete_id, device_id, "
             "sensor_run_id, sensor_start_ms, crc32, start_unix_s, duration_s, source, "
-            "source_name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_name, added_at, start_given) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (meta["id"], rel, meta["format"], meta["size"], aid, meta.get("device_id"),
              meta.get("sensor_run_id"), meta.get("sensor_start_ms"),
              None if crc is None else int(str(crc), 16),
              meta.get("start_unix_s"), meta.get("duration_s"), meta["source"],
-             meta["source_name"], meta["added_at"]))
+             meta["source_name"], meta["added_at"], int(bool(meta.get("start_given")))))
         ap = directory / ANALYSIS
         if ap.exists():
             self._index_analysis(str(meta["id"]), check_analysis(read_json(ap), str(ap)))
@@ -859,9 +895,11 @@ class Library:
                                            f"{d_long.relative_to(self.root).as_posix()}")
                     if repair:
                         keep = dict(meta_long)
-                        for k in ("athlete_id", "start_unix_s"):
-                            if keep.get(k) is None and meta.get(k) is not None:
-                                keep[k] = meta[k]
+                        if keep.get("athlete_id") is None:
+                            keep["athlete_id"] = meta.get("athlete_id")
+                        if keep.get("start_unix_s") is None and meta.get("start_unix_s") is not None:
+                            keep["start_unix_s"] = meta["start_unix_s"]
+                            keep["start_given"] = bool(meta.get("start_given"))
                         _move_watch_files(d, d_long)
                         self.write_run_meta(d_long, keep)
                         meta_long.update(keep)
@@ -956,6 +994,19 @@ def _step_value(step: Mapping[str, Any], col: str) -> Any:
     if col in ("side", "activity"):
         return None if v is None else str(v)
     return _num(v)
+
+
+def _local_text(unix_s: float) -> str:
+    return dt.datetime.fromtimestamp(unix_s).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def parse_local_time(s: str) -> float:
+    """Unix time of ``YYYY-MM-DD HH:MM`` (local time; an ISO 8601 offset is honoured)."""
+    try:
+        t = dt.datetime.fromisoformat(s.strip())
+    except ValueError as e:
+        raise UsageError(f"{s!r} is not a start time (YYYY-MM-DD HH:MM, local time)") from e
+    return (t if t.tzinfo is not None else t.astimezone()).timestamp()
 
 
 def parse_date(s: str) -> dt.date:

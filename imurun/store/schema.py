@@ -106,6 +106,13 @@ CREATE TABLE watch_samples (                -- one row per second of the run the
 """
 
 
+# start_given = 1: the recording has no date and its start was given by hand (`--start`). (No
+# SQL comment here: ALTER TABLE keeps the text of the column definition in the schema.)
+_V3 = """
+ALTER TABLE runs ADD COLUMN start_given INTEGER NOT NULL DEFAULT 0
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for stmt in sql.split(";"):
@@ -116,7 +123,8 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 
 
 #: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_script(_V1), _script(_V2))
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _script(_V1), _script(_V2), _script(_V3))
 VERSION = len(MIGRATIONS)
 
 
