@@ -82,7 +82,7 @@ from imurun.signal.results import (
     TimeBreakdown,
     Unavailable,
 )
-from imurun.signal.summary import SummarySettings, summarise
+from imurun.signal.summary import SummarySettings, side_reasons, summarise
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -307,6 +307,8 @@ class _Pipeline:
         quality = self._quality(prep, mnt, bouts)
         t0 = float(prep.t_s[0]) if prep.n_samples else math.nan
         summary = summarise(steps, quality, t_start_s=t0, settings=self.cfg.summary)
+        for name, reason in side_reasons(steps, self.cfg.summary).items():
+            self.unavailable.setdefault(name, reason)
         tilt, tilt_reason = self._anterior_tilt(angles, mnt, labels)
         indicators = form_indicators(summary, baseline=self.base, anterior_tilt_deg=tilt,
                                      anterior_tilt_reason=tilt_reason,

@@ -8,11 +8,13 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imurun.analysis import analyze
 from imurun.cli import main as imurun
 from imurun.ingest.files import load_recording
+from imurun.ingest.recording import Recording, Segment
 from imurun.report.history import athlete_baseline
 from imurun.report.run_report import (
     PLOTS,
@@ -23,7 +25,9 @@ from imurun.report.run_report import (
     report_path,
     write_run_report,
 )
-from imurun.signal.results import RunAnalysis
+from imurun.signal.events import Side
+from imurun.signal.results import RunAnalysis, Unavailable
+from imurun.signal.summary import side_reasons, summarise
 from imurun.store.library import Library
 from imurun.workflows import analyse_runs
 from tests.report_support import (
@@ -180,6 +184,68 @@ def test_a_start_entered_by_hand_dates_the_report(library: Path) -> None:
     page = render_run_report(result, ReportContext(athlete="Ana", start_unix_s=start))
     assert "Ana: run of Tue 17 Nov 2026, 18:05 (start entered by hand)" in page
     assert "unknown date" not in page
+
+
+def _text(page: str) -> str:
+    """What a person reads: the page without tags, scripts, styles and images."""
+    import html as html_mod
+
+    page = re.sub(r"<script.*?</script>|<style.*?</style>|<svg.*?</svg>", "", page, flags=re.S)
+    return re.sub(r"\s+", " ", html_mod.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def _standing_still(seconds: float = 40.0, fs_hz: float = 100.0) -> Recording:
+    rng = np.random.default_rng(0)
+    n = int(seconds * fs_hz)
+    acc = np.tile([0.0, 0.0, 9.81], (n, 1)) + rng.normal(0, 0.02, (n, 3))
+    return Recording(np.arange(n) / fs_hz, acc, rng.normal(0, 0.005, (n, 3)), fs_hz,
+                     (Segment(0, n),))
+
+
+def test_without_running_the_report_says_why_in_plain_words() -> None:
+    result = analyze(_standing_still())
+    assert result.summary.n_steps == 0
+    doc = result.to_dict()  # the JSON keeps its words for programs
+    assert doc["unavailable"]["contact_balance_left_pct"] == "no running in this recording"
+    assert "no running found: running metrics are null" in doc["notes"]
+    assert "pass mass_kg" in doc["unavailable"]["vertical_stiffness_kn_m"]
+    text = _text(render_run_report(result))
+    start = text.rindex("Left and right")  # the section, not the menu
+    left_right = text[start:text.index("First vs last third", start)]
+    assert "– % of your ground contact time" not in left_right
+    assert "known for – %" not in left_right
+    assert "This run has no left/right balance: no running in this recording." in left_right
+    for internal in ("running metrics are null", "mass_kg", "CLI --mass-kg", "accelerometer-only"):
+        assert internal not in text
+    assert "No running was found in this recording" in text
+    assert "your body mass is not known: give it when you analyse the file" in text
+    ctx = ReportContext(athlete="Ana", run_id="ab" * 32)
+    assert ("add it to your athlete profile (imurun athlete set Ana --mass-kg KG)"
+            in _text(render_run_report(result, ctx)))
+
+
+def test_too_few_steps_per_foot_is_the_reason_given_for_no_balance(report: tuple[Path, str],
+                                                                   library: Path) -> None:
+    with Library.open(library) as lib:
+        run = lib.run("latest")
+        result = RunAnalysis.from_dict(lib.analysis(run) or {})
+    steps = result.steps
+    running = np.flatnonzero(steps.is_running)
+    left = running[steps.side[running] == Side.LEFT][:7]
+    right = running[steps.side[running] == Side.RIGHT][:5]
+    few = steps.select(np.isin(np.arange(len(steps.ic_s)), np.concatenate([left, right])))
+    why = "too few running steps of each foot: 7 left and 5 right, at least 10 of each are needed"
+    assert side_reasons(few)["contact_balance_left_pct"] == why
+    assert math.isnan(summarise(few, result.summary.quality, t_start_s=0.0)
+                      .contact_balance_left_pct)
+    assert "contact_balance_left_pct" not in side_reasons(steps)  # enough steps: no reason
+    thin = dataclasses.replace(
+        result, summary=dataclasses.replace(result.summary, contact_balance_left_pct=math.nan),
+        unavailable=(*result.unavailable, Unavailable("contact_balance_left_pct", why)))
+    text = _text(render_run_report(thin))
+    assert f"This run has no left/right balance: {why}." in text
+    assert "The foot was known for 100 % of the" in text
+    assert "– % of your ground contact time" not in text
 
 
 def test_baseline_is_the_runners_own_last_four_weeks(tmp_path: Path) -> None:

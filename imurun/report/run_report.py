@@ -195,7 +195,7 @@ def render_run_report(result: RunAnalysis, ctx: ReportContext | None = None, *,
     run = result.running_steps
     sp = step_speed_of(run, c.watch_speed) if c.watch_speed is not None else None
     body = [head, _summary(result, c, sp), _indicators(result, c), _over_run(result, c),
-            _by_pace(run, sp, c), _left_right(result), _thirds(result), _quality(result),
+            _by_pace(run, sp, c), _left_right(result), _thirds(result), _quality(result, c),
             _about(result, c, generated_at)]
     return h.page(title, "\n".join(body))
 
@@ -310,7 +310,7 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
         facts.append(f"your baseline: {h.fmt(ind.baseline_value, spec, unit)}")
     level = LEVEL_TEXT.get(ind.level, ind.level.replace("_", " "))
     ev = "".join(f"<li>{h.esc(e.finding)} <i>{h.esc(e.citation)}</i></li>" for e in ind.evidence)
-    reason = (f'<p class="small">Why not measured: {h.esc(ind.reason)}.</p>'
+    reason = (f'<p class="small">Why not measured: {h.esc(_plain(ind.reason))}.</p>'
               if ind.level == "unknown" and ind.reason else "")
     if not ev:
         evidence = ""
@@ -321,7 +321,7 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
     return (f'<div class="indicator {h.esc(ind.level)}" id="indicator-{h.esc(ind.key)}">'
             f"<h3>{h.esc(ind.title)} {h.badge(ind.level, level)}</h3>"
             f'<p class="small">{h.esc(" · ".join(facts))}</p>'
-            f"<p>{h.esc(ind.message)}</p>{reason}{evidence}</div>")
+            f"<p>{h.esc(_plain_within(ind.message))}</p>{reason}{evidence}</div>")
 
 
 # ---------------------------------------------------------------------------- 3. over the run
@@ -389,7 +389,7 @@ def _over_run(result: RunAnalysis, c: ReportContext) -> str:
 
 
 def _not_measured(title: str, why: str) -> str:
-    return f"<h3>{h.esc(title)}</h3><p class=\"muted\">Not measured: {h.esc(why)}.</p>"
+    return f"<h3>{h.esc(title)}</h3><p class=\"muted\">Not measured: {h.esc(_plain(why))}.</p>"
 
 
 def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: FloatArray,
@@ -616,19 +616,39 @@ def _left_right(result: RunAnalysis) -> str:
     rows.insert(1, ["Pelvic drop (in this foot's stance)", h.fmt(dl, ".1f", "°"),
                     h.fmt(dr, ".1f", "°"), h.fmt(dl - dr, "+.1f", "°")])
     panels.append(("Pelvic drop", dl, dr, "°"))
-    intro = (f"<p>{h.fmt(s.contact_balance_left_pct, '.1f')} % of your ground contact time was "
-             "on the left foot (50 % is even). A step is counted for the foot that lands at its "
-             f"start; the side was known for {h.fmt(s.side_known_pct, '.0f')} % of the running "
-             "steps. Small differences are normal: a change from your usual balance says more "
-             "than the difference itself.</p>")
+    known = (f" The foot was known for {h.fmt(s.side_known_pct, '.0f')} % of the "
+             f"{s.n_steps} running steps." if s.n_steps else "")
+    if math.isfinite(s.contact_balance_left_pct):
+        intro = (f"<p>{h.fmt(s.contact_balance_left_pct, '.1f')} % of your ground contact time "
+                 "was on the left foot (50 % is even). A step is counted for the foot that lands "
+                 f"at its start.{known} Small differences are normal: a change from your usual "
+                 "balance says more than the difference itself.</p>")
+    else:
+        intro = (f"<p>This run has no left/right balance: {h.esc(_side_reason(result))}.{known} "
+                 "The balance compares the median contact time of each foot.</p>")
     tab = h.table(["", "left", "right", "left − right"], rows, numeric=[False, True, True, True])
     if any(math.isfinite(p[1]) or math.isfinite(p[2]) for p in panels):
         uri = plots.left_right(panels)
         fig = h.figure("plot-left-right", uri, "Left and right medians side by side",
                        "Medians of the steps of each foot.")
+    elif math.isfinite(s.contact_balance_left_pct):
+        fig = f"<p class=\"muted\">Not measured: {h.esc(_side_reason(result))}.</p>"
     else:
-        fig = "<p class=\"muted\">Not measured: the side of the steps is not known.</p>"
+        fig = ""  # the introduction says why
     return h.section("left-right", "Left and right", intro + fig + tab)
+
+
+def _side_reason(result: RunAnalysis) -> str:
+    """Why there are no left/right values (analyses from before the reason was recorded too)."""
+    s = result.summary
+    why = result.reason_unavailable("contact_balance_left_pct")
+    if why:
+        return _plain(why)
+    if s.n_steps == 0:
+        return "no running in this recording"
+    if not s.side_known_pct > 0:
+        return "the foot (left or right) of the running steps is not known"
+    return "too few running steps of each foot"
 
 
 # ---------------------------------------------------------------------------- 6. thirds
@@ -676,13 +696,52 @@ _METRIC_NAMES: Final = {
     "peak_force_bw": "Peak vertical force", "vertical_stiffness_kn_m": "Vertical stiffness",
     "pelvic_tilt_range_deg": "Pelvic tilt range", "pelvic_drop_deg": "Pelvic drop",
     "pelvic_rotation_range_deg": "Pelvic rotation range",
+    "pelvic_drop_stance_left_deg": "Pelvic drop, left stance",
+    "pelvic_drop_stance_right_deg": "Pelvic drop, right stance",
+    "contact_balance_left_pct": "Left/right contact balance",
 }
+
+#: What the analysis writes for programs (its JSON keeps these words) -> what a runner reads.
+_PLAIN_NOTES: Final = {
+    "no running found: running metrics are null":
+        "No running was found in this recording, so it has no running numbers (cadence, "
+        "contact time, bounce and the rest).",
+    "accelerometer-only input: pelvic angles need a gyroscope":
+        "the recording has no gyroscope (rotation), which pelvic angles need",
+    "no gyroscope: oscillation, braking and impact are computed in the body frame (the pelvis "
+    "taken at its mean running posture)":
+        "No gyroscope in this recording: bounce, braking and impact are measured along your "
+        "average running posture.",
+}
+
+
+def _plain_within(text: str) -> str:
+    """``text`` with the analysis' words for programs that it quotes put plainly."""
+    for machine, plain in _PLAIN_NOTES.items():
+        text = text.replace(machine, plain)
+    return text
+
+
+def _plain(text: str, c: ReportContext | None = None) -> str:
+    """An analysis note or reason in plain words for the runner (the JSON keeps the original)."""
+    if text.startswith("body mass unknown"):
+        who = c.athlete if c is not None and c.athlete else None
+        if who is not None:
+            return (f"your body mass is not known: add it to your athlete profile (imurun "
+                    f"athlete set {who} --mass-kg KG); runs analysed after that show it")
+        if c is not None and c.run_id:
+            return ("your body mass is not known: give this run its athlete (imurun athlete "
+                    "assign NAME RUN) and add their body mass (imurun athlete set NAME "
+                    "--mass-kg KG); runs analysed after that show it")
+        return ("your body mass is not known: give it when you analyse the file (imurun "
+                "analyze FILE --mass-kg KG)")
+    return _PLAIN_NOTES.get(text, text)
 _TIME_LABELS: Final = {"running": "Running", "walking": "Walking", "standing": "Standing",
                        "other": "Other movement", "gap": "No data (gaps)",
                        "short_segment": "Too short to analyse"}
 
 
-def _quality(result: RunAnalysis) -> str:
+def _quality(result: RunAnalysis, c: ReportContext) -> str:
     s = result.summary
     q = s.quality
     total = q.duration_s if math.isfinite(q.duration_s) and q.duration_s > 0 else math.nan
@@ -729,13 +788,14 @@ def _quality(result: RunAnalysis) -> str:
     unav = ""
     if result.unavailable:
         unav = ("<h3>Not measured in this run</h3>"
-                + h.table(["metric", "why"], [[_METRIC_NAMES.get(u.metric, u.metric), u.reason]
+                + h.table(["metric", "why"], [[_METRIC_NAMES.get(u.metric, u.metric),
+                                               _plain(u.reason, c)]
                                               for u in result.unavailable]))
     notes = ""
     all_notes = list(dict.fromkeys([*q.notes, *result.notes]))
     if all_notes:
         notes = ("<h3>Notes from the analysis</h3><ul>"
-                 + "".join(f"<li>{h.esc(n)}</li>" for n in all_notes) + "</ul>")
+                 + "".join(f"<li>{h.esc(_plain(n, c))}</li>" for n in all_notes) + "</ul>")
     intro = ("<p>What the sensor recorded, what was analysed and what was not, and why. Only "
              "running steps feed the running metrics; gaps are never filled in beyond a few "
              "samples.</p>")

@@ -277,9 +277,10 @@ def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -
                 "in research; a change from your usual balance is the more useful signal.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'percentage points', 1)} from even."
+    side_known = math.isfinite(s.side_known_pct) and s.side_known_pct > 0
     reason = "" if math.isfinite(v) else _why(
-        s, "balance needs the side of each step (lateral axis) and at least "
-        f"{_MIN_RUNNING_STEPS} steps on each foot")
+        s, f"too few running steps of each foot: at least {_MIN_RUNNING_STEPS} of each are needed"
+        if side_known else "the foot (left or right) of the running steps is not known")
     if reason:
         msg = _unknown_msg("Left/right contact time balance", reason)
     return Indicator("asymmetry", "Left/right contact time balance", "contact_balance_left_pct",

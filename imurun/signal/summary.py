@@ -139,6 +139,41 @@ def summarise(steps: StepTable, quality: DataQuality, *, t_start_s: float,
     )
 
 
+def side_reasons(steps: StepTable, settings: SummarySettings | None = None) -> dict[str, str]:
+    """Why the per-side values of :func:`summarise` have no number, in a runner's words.
+
+    For the analysis' ``unavailable``: ``contact_balance_left_pct`` and the pelvic drop of each
+    stance side. Only metrics that :func:`summarise` leaves NaN get a reason.
+    """
+    cfg = SummarySettings() if settings is None else settings
+    run = steps.select(steps.is_running)
+    mn = cfg.min_steps
+    out: dict[str, str] = {}
+
+    def why(values: FloatArray, what: str) -> str | None:
+        ok = np.isfinite(values)
+        n_l = int(np.count_nonzero(ok & (run.side == Side.LEFT)))
+        n_r = int(np.count_nonzero(ok & (run.side == Side.RIGHT)))
+        if len(run) == 0:
+            return "no running in this recording"
+        if n_l >= mn and n_r >= mn:
+            return None
+        if not np.count_nonzero(ok):
+            return f"no running step has {what}"
+        if n_l + n_r == 0:
+            return "the foot (left or right) of the running steps is not known"
+        return (f"too few running steps of each foot: {n_l} left and {n_r} right, "
+                f"at least {mn} of each are needed")
+
+    reason = why(run.contact_s, "a contact time")
+    if reason is not None:
+        out["contact_balance_left_pct"] = reason
+    reason = why(run.pelvic_drop_deg, "a pelvic drop")
+    if reason is not None:
+        out["pelvic_drop_stance_left_deg"] = out["pelvic_drop_stance_right_deg"] = reason
+    return out
+
+
 def _groups(run: StepTable) -> npt.NDArray[np.intp]:
     """Bout number of each running step: consecutive steps whose step ends at the next IC."""
     if len(run) == 0:
