@@ -311,6 +311,56 @@ def test_json_document(summary: WeeklySummary) -> None:
     assert d["athletes"][-1]["spike"]["category"] == "no_runs"
 
 
+def _cells(page: str, first: str) -> list[str]:
+    """The cells of the table row of ``page`` whose first cell is ``first``, as text."""
+    import re
+
+    row = re.search(rf"<tr><td>{re.escape(first)}</td>(.*?)</tr>", page, flags=re.S)
+    assert row is not None, first
+    return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row[1])]
+
+
+def test_the_change_column_is_the_difference_of_the_values_shown(tmp_path: Path) -> None:
+    week = {"cadence_spm": 149.661, "contact_ms": 250.6, "braking_mps": 0.296,
+            "vertical_oscillation_cm": 7.04, "pelvic_drop_stance_left_deg": 5.56}
+    base = {"cadence_spm": 151.25, "contact_ms": 249.4, "braking_mps": 0.3049,
+            "vertical_oscillation_cm": 6.96, "pelvic_drop_stance_left_deg": 5.54}
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Ana", t, analysis_doc(running_s=1800, values=base), device=0xAB)
+        h.run("Ana", M, analysis_doc(running_s=1800, values=week), device=0xAB)
+        summary = weekly_summary(lib, W47)
+    page = render_html(summary)
+    assert _cells(page, "Cadence") == ["150 steps/min", "151 steps/min", "-1 steps/min"]
+    rows = {f.label: _cells(page, f.label) for f in summary.athletes[0].form}
+    for label, (shown_week, shown_base, change) in rows.items():
+        if shown_week == "–" or shown_base == "–":
+            continue
+        number = [float(x.split()[0].rstrip("°%")) for x in (shown_week, shown_base)]
+        assert float(change.split()[0].rstrip("°%")) == pytest.approx(number[0] - number[1]), label
+    assert rows["Contact time"][2] == "+2 ms"  # 251 - 249 (unrounded: +1.2)
+    assert rows["Braking"][2] == "+0.00 m/s"  # 0.30 against 0.30 (unrounded: -0.009)
+    csv_row = next(csv.DictReader(io.StringIO(to_csv(summary))))
+    assert float(csv_row["cadence_spm_change"]) == pytest.approx(149.661 - 151.25, abs=1e-3)
+
+
+def test_an_indicator_without_a_threshold_is_tracked_not_not_raised(tmp_path: Path) -> None:
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k in range(2):
+            h.run("Ana", M + k * DAY_S, analysis_doc(running_s=1800,
+                                                     levels={"anterior_tilt": "info"}), device=0xAB)
+        summary = weekly_summary(lib, W47)
+    ind = {i.key: i for i in summary.athletes[0].indicators}
+    assert ind["anterior_tilt"].level == "info"
+    assert ind["overstriding"].level == "not_raised"  # a threshold was checked
+    assert json.loads(to_json(summary))["athletes"][0]["indicators"]["anterior_tilt"]["level"] == "info"
+    page = render_html(summary)
+    assert _cells(page, "Anterior tilt")[0] == "tracked, no threshold"
+    assert _cells(page, "Overstriding")[0] == "not raised"
+
+
 def test_html_is_self_contained_and_escapes_names(tmp_path: Path) -> None:
     name = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
     with Library.open(tmp_path / "home") as lib:

@@ -199,16 +199,23 @@ class IndicatorCount:
     measured_runs: int
     raised_runs: int  # raised or strongly raised
     strong_runs: int
+    tracked_runs: int = 0  # "info": measured, with no threshold to check (anterior tilt)
 
     @property
     def level(self) -> str:
-        """The week's level: strongly raised / raised when so in at least half of the runs."""
+        """The week's level: strongly raised / raised when so in at least half of the runs.
+
+        Otherwise "not raised" when a threshold was checked in the runs, and "info" (tracked, no
+        threshold), as in the run reports, when the indicator has none.
+        """
         if self.measured_runs == 0:
             return "unknown"
         if 2 * self.strong_runs >= self.measured_runs:
             return "strongly_raised"
         if 2 * self.raised_runs >= self.measured_runs:
             return "raised"
+        if self.tracked_runs + self.raised_runs >= self.measured_runs:
+            return "info"
         return "not_raised"
 
 
@@ -371,13 +378,14 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     titles: dict[str, str] = {}
     for r in analysed:
         for key, ind in run_indicators(lib, r).items():
-            c = counts.setdefault(key, [0, 0, 0])
+            c = counts.setdefault(key, [0, 0, 0, 0])
             titles.setdefault(key, ind.title)
             if ind.level == "unknown":
                 continue
             c[0] += 1
             c[1] += ind.level in ("raised", "strongly_raised")
             c[2] += ind.level == "strongly_raised"
+            c[3] += ind.level == "info"
     keys = [k for k in INDICATOR_KEYS if k in counts] + sorted(set(counts) - set(INDICATOR_KEYS))
     indicators = tuple(IndicatorCount(k, titles[k], *counts[k]) for k in keys)
     # data quality (over the analysed runs: the others say nothing about their gaps)
@@ -499,6 +507,18 @@ def reasons_for(row: AthleteWeek, *, history_runs: int) -> tuple[Reason, ...]:
 
 def _spec(unit: str) -> str:
     return ".2f" if unit == "m/s" else ".0f" if unit in ("ms", "steps/min") else ".1f"
+
+
+def _shown_change(f: FormChange) -> str:
+    """The change as the difference of the two values as shown, each rounded as it is shown.
+
+    So the columns of a row add up: 150 against 151 is -1, not the -2 of the unrounded
+    149.66 - 151.25. CSV and JSON keep the unrounded values.
+    """
+    spec = _spec(f.unit)
+    digits = int(spec[1:-1])
+    return h.fmt(round(f.week, digits) - round(f.baseline, digits)
+                 if math.isfinite(f.change) else math.nan, "+" + spec, f.unit)
 
 
 # ============================================================================ CSV and JSON
@@ -725,8 +745,7 @@ def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
     for f in a.form:
         sp = _spec(f.unit)
         form_rows.append([f.label, h.fmt(f.week, sp, f.unit), h.fmt(f.baseline, sp, f.unit),
-                          h.fmt(f.change, "+" + sp, f.unit) + (" — changed" if f.flagged
-                                                                 else "")])
+                          _shown_change(f) + (" — changed" if f.flagged else "")])
     form = ("<h3>Form: this week against their own 4 weeks before</h3>"
             + (h.table(["", "this week", "4 weeks before", "change"], form_rows,
                        numeric=[False, True, True, True])
@@ -760,7 +779,8 @@ def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
 
 
 _LEVEL: Final = {"strongly_raised": "strongly raised", "raised": "raised",
-                 "not_raised": "not raised", "unknown": "not measured"}
+                 "not_raised": "not raised", "info": "tracked, no threshold",
+                 "unknown": "not measured"}  # the words of the run reports (LEVEL_TEXT)
 
 
 def _how_to_read() -> str:
