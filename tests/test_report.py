@@ -215,6 +215,7 @@ def test_without_running_the_report_says_why_in_plain_words() -> None:
     assert "– % of your ground contact time" not in left_right
     assert "known for – %" not in left_right
     assert "This run has no left/right balance: no running in this recording." in left_right
+    assert "left − right" not in left_right  # no table of dashes
     for internal in ("running metrics are null", "mass_kg", "CLI --mass-kg", "accelerometer-only"):
         assert internal not in text
     assert "No running was found in this recording" in text

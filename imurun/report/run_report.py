@@ -626,7 +626,9 @@ def _left_right(result: RunAnalysis) -> str:
     else:
         intro = (f"<p>This run has no left/right balance: {h.esc(_side_reason(result))}.{known} "
                  "The balance compares the median contact time of each foot.</p>")
-    tab = h.table(["", "left", "right", "left − right"], rows, numeric=[False, True, True, True])
+    shown = any(r[1] != "–" or r[2] != "–" for r in rows)
+    tab = h.table(["", "left", "right", "left − right"], rows,
+                  numeric=[False, True, True, True]) if shown else ""  # no table of dashes
     if any(math.isfinite(p[1]) or math.isfinite(p[2]) for p in panels):
         uri = plots.left_right(panels)
         fig = h.figure("plot-left-right", uri, "Left and right medians side by side",
