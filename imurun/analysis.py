@@ -782,7 +782,11 @@ def format_report(result: RunAnalysis) -> str:
     row("cadence", "cadence_spm", ".0f", "steps/min")
     row("contact time", "contact_ms", ".0f", "ms")
     row("flight time", "flight_ms", ".0f", "ms")
-    lines.append(f"    {'contact balance':<22} {_v(s.contact_balance_left_pct, '.1f')} % left")
+    if math.isfinite(s.contact_balance_left_pct):
+        lines.append(f"    {'contact balance':<22} {_v(s.contact_balance_left_pct, '.1f')} % left")
+    else:
+        why = result.reason_unavailable("contact_balance_left_pct") or "not measured"
+        lines.append(f"    {'contact balance':<22} –  ({why})")
     row("vertical oscillation", "vertical_oscillation_cm", ".1f", "cm")
     row("braking", "braking_mps", ".2f", "m/s")
     row("impact", "impact_g", ".2f", "g")

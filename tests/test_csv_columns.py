@@ -155,3 +155,10 @@ def test_real_shimmer_log_is_analysed() -> None:
     assert res.summary.n_steps >= 10
     assert 150.0 <= res.summary.cadence_spm <= 185.0
     assert 0.15 <= res.summary.contact_ms / 1e3 <= 0.35
+    # a few seconds of running: too few steps per foot for a balance, and the text says why
+    from imurun.analysis import format_report
+
+    assert res.reason_unavailable("contact_balance_left_pct").startswith(
+        "too few running steps of each foot")
+    line = next(x for x in format_report(res).splitlines() if "contact balance" in x)
+    assert "too few running steps of each foot" in line
