@@ -237,11 +237,19 @@ def cmd_stream(a: argparse.Namespace) -> int:
                                          on_status=status, on_event=live_hook(a)))
     finally:
         session.close()
+    if not session.published:
+        _say(_nothing_received(out))
+        return EXIT_OK
     rec = builder.build()
     _say(f"streamed {report.samples} samples ({rec.duration_s:.1f} s) to {out}; "
          f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} reboots, "
          f"{len(rec.gaps)} gaps")
     return EXIT_OK
+
+
+def _nothing_received(out: Path) -> str:
+    kept = "; the existing file is left as it was" if out.exists() else ""
+    return f"nothing received from the sensor: {out} not written{kept}"
 
 
 def _check_stream_out(a: argparse.Namespace) -> Path:
@@ -254,10 +262,11 @@ def _check_stream_out(a: argparse.Namespace) -> Path:
 
 
 def _session_writer(out: Path, meta: dict[str, str]) -> SessionWriter:
+    """The recording of a stream: ``out`` appears (or is replaced) only once data arrives."""
     from imurun.transport.session import SessionWriter
 
     try:
-        return SessionWriter(out, meta)
+        return SessionWriter(out, meta, defer=True)
     except OSError as e:
         raise cannot_write(out, e) from e
 
@@ -483,6 +492,9 @@ def _stream_ble(a: argparse.Namespace) -> int:
                 while not rsc_queue.empty():
                     rsc.add(*rsc_queue.get_nowait())
             session.close()
+        if not session.published:
+            _say(_nothing_received(out))
+            return EXIT_OK
         rec = builder.build()
         if sys.stdout.isatty() and rsc.cadence:
             print()
@@ -521,6 +533,9 @@ async def _stream_rsc_only(a: argparse.Namespace, backend: BleBackend | None, fo
         session.close()
     if sys.stdout.isatty() and rsc.cadence:
         print()
+    if not session.published:
+        _say(_nothing_received(session.path))
+        return EXIT_OK
     _say(f"recorded Running Speed and Cadence of {found} to {a.out}")
     _say(rsc.summary())
     return EXIT_OK

@@ -153,6 +153,18 @@ def test_stream_keeps_an_existing_recording_unless_forced(capsys: pytest.Capture
     code, _, err = run(capsys, "stream", "--port", port, "--out", str(session), "--force")
     assert code == EXIT_DEVICE, err
     one_line(err, "not found")
+    # nothing was received, so the recording is still there, and no leftover file
+    assert session.read_bytes() == before
+    assert sorted(p.name for p in session.parent.iterdir()) == [session.name]
+
+
+def test_a_stream_that_receives_nothing_writes_no_file(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "new.imrs"
+    code, _, err = run(capsys, "stream", "--port", str(tmp_path / "no-such-port"),
+                       "--out", str(out))
+    assert code == EXIT_DEVICE, err
+    assert list(tmp_path.iterdir()) == []  # so running it again needs no --force
 
 
 # ---------------------------------------------------------------------------- 2, 3, 6. unwritable

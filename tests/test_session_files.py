@@ -502,3 +502,35 @@ def test_run_directory_on_an_unusable_root_is_a_store_error(tmp_path: Path) -> N
     f.write_bytes(b"x")
     with pytest.raises(StoreError, match="cannot create store"):
         RunDirectory(f / "store")
+
+
+def test_deferred_session_appears_with_the_first_data_and_replaces_the_old_file(
+        tmp_path: Path) -> None:
+    path = tmp_path / "live.imrs"
+    path.write_bytes(b"an earlier recording")
+    w = SessionWriter(path, {"framing": "stream"}, defer=True)
+    w.tx(b"\x01")  # a command sent to the sensor is not data from it
+    w.marker(RecordKind.CONNECT)
+    assert not w.published
+    assert path.read_bytes() == b"an earlier recording"
+    w.write(RecordKind.RX, 1.0, b"abc")
+    assert w.published
+    w.write(RecordKind.RX, 2.0, b"def")  # appended to the file now at ``path``
+    w.close()
+    s = read_session(path)
+    assert [r.kind for r in s.records] == [RecordKind.TX, RecordKind.CONNECT, RecordKind.RX,
+                                           RecordKind.RX]
+    assert b"".join(c.data for c in s.rx_chunks()) == b"abcdef"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.imrs"]
+
+
+def test_deferred_session_that_receives_nothing_leaves_no_file(tmp_path: Path) -> None:
+    old = tmp_path / "old.imrs"
+    old.write_bytes(b"keep me")
+    for path in (tmp_path / "new.imrs", old):
+        w = SessionWriter(path, {}, defer=True)
+        w.marker(RecordKind.CONNECT)
+        w.close()
+        assert not w.published
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.imrs"]
+    assert old.read_bytes() == b"keep me"

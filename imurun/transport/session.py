@@ -74,26 +74,47 @@ class SessionFile:
 
 @dataclass
 class SessionWriter:
-    """Append-only session writer; every record is flushed to the OS as it is written."""
+    """Append-only session writer; every record is flushed to the OS as it is written.
+
+    With ``defer=True`` the records go to a hidden file beside ``path`` until the first data
+    arrives (an RX record, or a note such as a footpod measurement); that file then takes the
+    place of ``path`` (replacing any file there) and is appended to as before. A session that
+    received nothing leaves no file and leaves an existing file at ``path`` as it was
+    (``published`` tells which happened).
+    """
 
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
     fsync: bool = False
+    defer: bool = False
     _fh: BinaryIO | None = None
+    _pending: Path | None = None
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         meta = json.dumps({"format": "imurun.session/1", "created_unix_s": time.time(), **self.meta},
                           sort_keys=True).encode()
-        fh = open(self.path, "wb")  # noqa: SIM115 - kept open for appending records
+        target = self.path
+        if self.defer:
+            target = self.path.with_name(f".{self.path.name}.{os.getpid()}.part")
+            self._pending = target
+        fh = open(target, "wb")  # noqa: SIM115 - kept open for appending records
         fh.write(MAGIC + struct.pack("<I", len(meta)) + meta)
         fh.flush()
         self._fh = fh
 
+    @property
+    def published(self) -> bool:
+        """Whether the session is at ``path`` (always, unless deferred and nothing arrived)."""
+        return self._pending is None
+
     def write(self, kind: RecordKind, t_host_s: float, data: bytes) -> None:
         if self._fh is None:
             raise TransportError(f"session {self.path} is closed")
+        if self._pending is not None and kind in (RecordKind.RX, RecordKind.NOTE):
+            os.replace(self._pending, self.path)  # the open file keeps its place in the file
+            self._pending = None
         if len(data) > MAX_RECORD:
             for i in range(0, len(data), MAX_RECORD):
                 self.write(kind, t_host_s, data[i:i + MAX_RECORD])
@@ -120,6 +141,8 @@ class SessionWriter:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+        if self._pending is not None:  # deferred and nothing received: no file
+            self._pending.unlink(missing_ok=True)
 
     def __enter__(self) -> SessionWriter:
         return self
