@@ -42,7 +42,8 @@ def add_file_options(s: argparse.ArgumentParser) -> None:
                         "gyr_x..z)")
     s.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
                    help="unit of a CSV time column (default: its name, else seconds unless "
-                        "only ms or us give a plausible sample rate)")
+                        "only ms or us give a plausible sample rate; a unit that gives a rate "
+                        "outside 5 Hz-5 kHz is refused)")
 
 
 def file_options(a: argparse.Namespace) -> dict[str, Any]:
