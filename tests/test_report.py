@@ -7,6 +7,7 @@ import html.parser
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -403,3 +404,68 @@ def test_by_pace_of_a_bare_file_and_of_a_watch_without_speed(library: Path) -> N
     assert "<code>imurun attach RUN watch.fit</code>" in sec
     sec = _section(render_run_report(result, ReportContext(watch_attached=True)), "by-pace")
     assert "has no speed" in sec
+
+
+def _latest(library: Path) -> RunAnalysis:
+    with Library.open(library) as lib:
+        return RunAnalysis.from_dict(lib.analysis(lib.run("latest")) or {})
+
+
+def test_pelvic_drop_plot_shows_the_baseline_of_each_stance_side(
+        library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every "over the run" plot draws the runner's 4-week baseline, pelvic drop per side."""
+    from imurun.report import plots
+    from imurun.report.history import Baseline
+
+    drawn: dict[str, tuple[float | None, tuple[plots.Reference, ...]]] = {}
+    real = plots.over_run
+
+    def over_run(layers: Any, bands: Any, ylabel: str, **kw: Any) -> str:
+        key = "drop" if len(layers) == 2 else layers[0].label
+        drawn[key] = (kw.get("reference"), tuple(kw.get("references", ())))
+        return real(layers, bands, ylabel, **kw)
+
+    monkeypatch.setattr(plots, "over_run", over_run)
+    base = Baseline("ben", 0.0, 1.0, ("r1", "r2"), {
+        "pelvic_drop_stance_left_deg": 8.0, "pelvic_drop_stance_right_deg": 6.6,
+        "cadence_spm": 170.0})
+    text = _text(render_run_report(_latest(library), ReportContext(athlete="Ben", baseline=base)))
+    assert drawn["Cadence"][0] == 170.0
+    refs = drawn["drop"][1]
+    assert [(r.value, r.colour) for r in refs] == [(8.0, plots.LEFT_COLOUR),
+                                                  (6.6, plots.RIGHT_COLOUR)]
+    assert [r.label for r in refs] == ["left, last 4 weeks", "right, last 4 weeks"]
+    assert "Dashed: your last 4 weeks (8.0° left and 6.6° right)." in text
+    drawn.clear()  # without a baseline: no line, and the caption does not claim one
+    text = _text(render_run_report(_latest(library)))
+    assert drawn["drop"][1] == ()
+    assert "Dashed" not in text
+
+
+def test_pelvic_drop_plot_with_the_baseline_is_an_image_with_both_lines() -> None:
+    """The dashed lines are drawn (pixels of each foot's colour in a full-width row)."""
+    import base64
+    import io
+
+    from matplotlib.image import imread
+
+    from imurun.report import plots
+
+    t = np.linspace(0.0, 10.0, 200)
+    layers = [plots.Layer(n, t, np.full(t.size, v), np.array([5.0]), np.array([v]), c)
+              for n, v, c in (("left stance", 12.0, plots.LEFT_COLOUR),
+                              ("right stance", 6.5, plots.RIGHT_COLOUR))]
+    with_refs = plots.over_run(layers, [], "degrees", references=[
+        plots.Reference(8.0, "left, last 4 weeks", plots.LEFT_COLOUR),
+        plots.Reference(math.nan, "right, last 4 weeks", plots.RIGHT_COLOUR)])
+    without = plots.over_run(layers, [], "degrees")
+    assert with_refs != without
+
+    def rgb(uri: str) -> Any:
+        return imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")[..., :3]
+
+    left = np.array([int(plots.LEFT_COLOUR[k:k + 2], 16) / 255 for k in (1, 3, 5)])
+    rows_with = (np.abs(rgb(with_refs) - left).max(axis=2) < 0.02).sum(axis=1)
+    rows_without = (np.abs(rgb(without) - left).max(axis=2) < 0.02).sum(axis=1)
+    # a dashed line across the axes: one more row with many left-coloured pixels
+    assert (rows_with > 150).sum() > (rows_without > 150).sum()

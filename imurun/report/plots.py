@@ -99,13 +99,36 @@ class Band:
     kind: str
 
 
+#: Colour of a baseline line drawn for the whole run (one line, not per foot).
+REFERENCE_COLOUR: Final = "#6b4fa0"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A horizontal dashed line: the runner's baseline of one quantity (NaN: none, not drawn)."""
+
+    value: float
+    label: str = ""
+    colour: str = REFERENCE_COLOUR
+
+
 def over_run(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str, *,
-             reference: float | None = None, reference_label: str = "") -> str:
-    """Values over the run, minutes on x; bands for what was not running and for missing data."""
+             reference: float | None = None, reference_label: str = "",
+             references: Sequence[Reference] = ()) -> str:
+    """Values over the run, minutes on x; bands for what was not running and for missing data.
+
+    ``reference`` (with ``reference_label``) draws one baseline line; ``references`` draws
+    several, e.g. one per stance side in that side's colour. Each is dashed.
+    """
+    refs = [*([Reference(reference, reference_label)] if reference is not None else []),
+            *references]
+    refs = [r for r in refs if math.isfinite(r.value)]
     with _style():
-        legend = len(layers) > 1 or (reference is not None and math.isfinite(reference)
-                                     and bool(reference_label))
-        fig, axes = _figure(2.6, top_in=0.42 if legend else 0.12)
+        n_legend = (len(layers) if len(layers) > 1 else 0) + sum(1 for r in refs if r.label)
+        ncols = 3 if n_legend <= 3 else 2  # four entries: two rows of two, not 3 + 1
+        legend_rows = math.ceil(n_legend / ncols)
+        fig, axes = _figure(2.6 + 0.3 * max(0, legend_rows - 1),
+                            top_in=0.12 + 0.3 * legend_rows)
         ax = axes[0, 0]
         for b in bands:
             ax.axvspan(b.start_min, b.end_min, color=GAP_COLOUR if b.kind == "gap"
@@ -117,21 +140,21 @@ def over_run(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str, *,
                     color=ly.colour, zorder=2, rasterized=True)
             ax.plot(ly.line_t_min, ly.line_values, "-", lw=2.2, color=ly.colour, zorder=3,
                     label=ly.label if len(layers) > 1 else None)
-        if reference is not None and math.isfinite(reference):
-            ax.axhline(reference, ls="--", lw=1.4, color="#6b4fa0", zorder=3,
-                       label=reference_label or None)
+        for r in refs:
+            ax.axhline(r.value, ls="--", lw=1.4, color=r.colour, zorder=3,
+                       label=r.label or None)
         values = np.concatenate(finite) if finite else np.zeros(0)
         if values.size:  # robust limits: a few wild steps must not flatten the picture
             lo, hi = np.percentile(values, [1, 99])
-            if reference is not None and math.isfinite(reference):
-                lo, hi = min(lo, reference), max(hi, reference)
+            for r in refs:
+                lo, hi = min(lo, r.value), max(hi, r.value)
             pad = max(0.12 * (hi - lo), 1e-3 * max(abs(hi), 1.0))
             ax.set_ylim(lo - pad, hi + pad)
         ax.set_xlabel("minutes since the start")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(ylabel)
-        if legend:
-            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3, frameon=False,
+        if n_legend:
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
                       borderaxespad=0.1)
         return png_data_uri(fig)
 

@@ -423,19 +423,28 @@ def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
         return _not_measured(title, result.reason_unavailable("pelvic_drop_deg")
                              or "no running steps with a pelvic drop")
     layers = []
-    for side, name, colour in ((Side.LEFT, "left stance", plots.LEFT_COLOUR),
-                               (Side.RIGHT, "right stance", plots.RIGHT_COLOUR)):
+    refs = []
+    b = c.baseline if c.baseline is not None and c.baseline.n_runs else None
+    base_text = []
+    for side, name, colour, key in (
+            (Side.LEFT, "left", plots.LEFT_COLOUR, "pelvic_drop_stance_left_deg"),
+            (Side.RIGHT, "right", plots.RIGHT_COLOUR, "pelvic_drop_stance_right_deg")):
         m = run.side == side
         lt, lv = _per_minute(run.ic_s[m], drop[m], t0)
-        layers.append(plots.Layer(name, t_min[m], drop[m], lt, lv, colour))
-    uri = plots.over_run(layers, bands, "degrees")
+        layers.append(plots.Layer(f"{name} stance", t_min[m], drop[m], lt, lv, colour))
+        ref = b.metric(key) if b is not None else math.nan
+        if math.isfinite(ref):  # the baseline is per stance side: one dashed line per side
+            refs.append(plots.Reference(ref, f"{name}, last 4 weeks", colour))
+            base_text.append(f"{h.fmt(ref, '.1f')}° {name}")
+    uri = plots.over_run(layers, bands, "degrees", references=refs)
     s = result.summary
+    base = (f" Dashed: your last 4 weeks ({' and '.join(base_text)})." if base_text else "")
     return (f"<h3>{h.esc(title)}</h3>"
             + h.figure("plot-pelvic-drop", uri, "Pelvic drop over the run, left and right stance",
                        "How far the hip of the swinging leg drops while the other foot is on the "
                        f"ground. Median {h.fmt(s.pelvic_drop_stance_left_deg, '.1f')}° in left "
                        f"stance, {h.fmt(s.pelvic_drop_stance_right_deg, '.1f')}° in right "
-                       "stance."))
+                       f"stance.{base}"))
 
 
 def _per_minute(ic_s: FloatArray, values: FloatArray, t0: float) -> tuple[FloatArray, FloatArray]:
