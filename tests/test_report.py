@@ -469,3 +469,45 @@ def test_pelvic_drop_plot_with_the_baseline_is_an_image_with_both_lines() -> Non
     rows_without = (np.abs(rgb(without) - left).max(axis=2) < 0.02).sum(axis=1)
     # a dashed line across the axes: one more row with many left-coloured pixels
     assert (rows_with > 150).sum() > (rows_without > 150).sum()
+
+
+def _table_rows(page: str, sid: str) -> list[list[str]]:
+    import html as html_mod
+
+    sec = _section(page, sid)
+    return [[html_mod.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", sec, flags=re.S)
+            if "<td" in row]
+
+
+def _number(cell: str) -> float:
+    return float(re.sub(r"[^0-9.+\-]", "", cell.split()[0]).replace("−", "-"))
+
+
+def test_left_right_and_thirds_differences_are_of_the_values_shown(library: Path) -> None:
+    from imurun.signal.results import Drift
+
+    result = _latest(library)
+    s = result.summary
+    spread = tuple(dataclasses.replace(sp, left_median=0.264, right_median=0.246)
+                   if sp.name == "braking_mps" else sp for sp in s.spread)
+    drift = (*s.drift, Drift("braking_mps", "m/s", 0.246, 0.264)) if not any(
+        d.name == "braking_mps" for d in s.drift) else tuple(
+        dataclasses.replace(d, first_third=0.246, last_third=0.264)
+        if d.name == "braking_mps" else d for d in s.drift)
+    thin = dataclasses.replace(result, summary=dataclasses.replace(
+        s, spread=spread, drift=drift, pelvic_drop_stance_left_deg=5.56,
+        pelvic_drop_stance_right_deg=5.44))
+    page = render_run_report(thin)
+    lr = {r[0]: r[1:] for r in _table_rows(page, "left-right")}
+    assert lr["Braking"] == ["0.26 m/s", "0.25 m/s", "+0.01 m/s"]  # unrounded: +0.02
+    assert lr["Pelvic drop (in this foot's stance)"] == ["5.6°", "5.4°", "+0.2°"]
+    thirds = {r[0]: r[1:] for r in _table_rows(page, "thirds")}
+    assert thirds["Braking"][:3] == ["0.25 m/s", "0.26 m/s", "+0.01 m/s"]
+    for rows, first, second in ((lr, 0, 1), (thirds, 1, 0)):
+        for label, cells in rows.items():
+            if "–" in cells[:3]:
+                continue
+            assert _number(cells[2]) == pytest.approx(
+                _number(cells[first]) - _number(cells[second]), abs=1e-9), label

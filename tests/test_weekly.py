@@ -345,6 +345,23 @@ def test_the_change_column_is_the_difference_of_the_values_shown(tmp_path: Path)
     assert float(csv_row["cadence_spm_change"]) == pytest.approx(149.661 - 151.25, abs=1e-3)
 
 
+def test_a_change_of_a_percentage_is_in_percentage_points(tmp_path: Path) -> None:
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+            h.run("Ana", t, analysis_doc(running_s=1800, values={
+                "contact_balance_left_pct": 50.6}), device=0xAB)
+        h.run("Ana", M, analysis_doc(running_s=1800, values={"contact_balance_left_pct": 51.24}),
+              device=0xAB)
+        summary = weekly_summary(lib, W47)
+    page = render_html(summary)
+    # 51.2 % against 50.6 % is 0.6 percentage points more, not "+0.6 %" (that would be 1.2 %)
+    assert _cells(page, "Contact time on the left") == ["51.2%", "50.6%", "+0.6 pt"]
+    assert "percentage points (pt)" in page
+    for label in ("Cadence", "Contact time", "Pelvic drop, left stance"):
+        assert not _cells(page, label)[2].endswith("pt"), label
+
+
 def test_an_indicator_without_a_threshold_is_tracked_not_not_raised(tmp_path: Path) -> None:
     with Library.open(tmp_path / "home") as lib:
         h = History(lib, tmp_path)

@@ -163,3 +163,20 @@ def duration(seconds: float | None) -> str:
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def shown_difference(a: float, b: float, spec: str, unit: str = "") -> str:
+    """``a - b`` as the difference of the two values as they are shown with ``spec``.
+
+    Each is rounded as :func:`fmt` shows it before subtracting, so that a row of a table adds
+    up: 0.26 against 0.25 is +0.01, not the +0.02 of the unrounded 0.264 - 0.246. The sign is
+    always shown. A difference of two percentages is in percentage points: ``unit`` ``"%"``
+    becomes ``"pt"``. ``spec`` is a fixed-point format such as ``".1f"``.
+    """
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return "–"
+    digits = int(spec.lstrip("+")[1:-1])
+    d = round(a, digits) - round(b, digits)
+    d = round(d, digits) + 0.0  # no float dust, no "-0.0"
+    return fmt(d, "+" + spec.lstrip("+"), "pt" if unit == "%" else unit)
+

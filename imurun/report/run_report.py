@@ -618,12 +618,12 @@ def _left_right(result: RunAnalysis) -> str:
             continue
         left, right = sp.left_median, sp.right_median
         rows.append([label, h.fmt(left, spec, unit), h.fmt(right, spec, unit),
-                     h.fmt(left - right, "+" + spec, unit)])
+                     h.shown_difference(left, right, spec, unit)])
         if key in ("contact_ms", "vertical_oscillation_cm", "braking_mps"):
             panels.append((label, left, right, unit))
     dl, dr = s.pelvic_drop_stance_left_deg, s.pelvic_drop_stance_right_deg
     rows.insert(1, ["Pelvic drop (in this foot's stance)", h.fmt(dl, ".1f", "°"),
-                    h.fmt(dr, ".1f", "°"), h.fmt(dl - dr, "+.1f", "°")])
+                    h.fmt(dr, ".1f", "°"), h.shown_difference(dl, dr, ".1f", "°")])
     panels.append(("Pelvic drop", dl, dr, "°"))
     known = (f" The foot was known for {h.fmt(s.side_known_pct, '.0f')} % of the "
              f"{s.n_steps} running steps." if s.n_steps else "")
@@ -687,7 +687,8 @@ def _thirds(result: RunAnalysis) -> str:
         if not (math.isfinite(d.first_third) and math.isfinite(d.last_third)):
             continue
         rows.append([label, h.fmt(d.first_third, spec, unit), h.fmt(d.last_third, spec, unit),
-                     h.fmt(d.change, "+" + spec, unit), h.fmt(d.change_pct, "+.1f", "%")])
+                     h.shown_difference(d.last_third, d.first_third, spec, unit),
+                     h.fmt(d.change_pct, "+.1f", "%")])
     intro = ("<p>Your running time split in three: how your form in the last third compared "
              "with the first. Changes as you tire are common; large ones can mean the run was "
              "long or hard for your current fitness.</p>")

@@ -513,12 +513,10 @@ def _shown_change(f: FormChange) -> str:
     """The change as the difference of the two values as shown, each rounded as it is shown.
 
     So the columns of a row add up: 150 against 151 is -1, not the -2 of the unrounded
-    149.66 - 151.25. CSV and JSON keep the unrounded values.
+    149.66 - 151.25. CSV and JSON keep the unrounded values. A change of a percentage (the
+    contact time on the left) is in percentage points: 50.6 % against 50.1 % is +0.5 pt.
     """
-    spec = _spec(f.unit)
-    digits = int(spec[1:-1])
-    return h.fmt(round(f.week, digits) - round(f.baseline, digits)
-                 if math.isfinite(f.change) else math.nan, "+" + spec, f.unit)
+    return h.shown_difference(f.week, f.baseline, _spec(f.unit), f.unit)
 
 
 # ============================================================================ CSV and JSON
@@ -751,7 +749,8 @@ def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
                        numeric=[False, True, True, True])
                if a.runs_analysed else "<p class=\"muted\">No analysed runs this week.</p>")
             + (f'<p class="small">Baseline: {a.baseline_runs} analysed run(s) in the '
-               f"{BASELINE_DAYS} days before the week.</p>"))
+               f"{BASELINE_DAYS} days before the week. A change of a percentage is in "
+               "percentage points (pt).</p>"))
     measured = [i for i in a.indicators if i.measured_runs]
     ind_html = "<h3>Form indicators in the week's runs</h3>"
     if measured:
