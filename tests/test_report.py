@@ -511,3 +511,45 @@ def test_left_right_and_thirds_differences_are_of_the_values_shown(library: Path
                 continue
             assert _number(cells[2]) == pytest.approx(
                 _number(cells[first]) - _number(cells[second]), abs=1e-9), label
+
+
+def test_when_no_indicator_could_be_measured_the_summary_says_so() -> None:
+    result = analyze(_standing_still())
+    assert result.indicators
+    assert all(i.level == "unknown" for i in result.indicators)
+    summary = _text(_section(render_run_report(result), "summary"))
+    assert "No form indicator was raised" not in summary
+    assert ("No form indicator could be measured in this run: no running was found in this "
+            "recording.") in summary
+
+
+def test_a_walking_only_recording_measures_no_indicator() -> None:
+    """voisard_ipol 1-1 (lower back, walking only): nothing was checked, so nothing is "not
+    raised"."""
+    import os
+
+    shared = Path(os.environ.get("IMURUN_SHARED_DATA",
+                                 Path(__file__).resolve().parent.parent.parent / "shared" / "data"))
+    path = shared / "voisard_ipol" / "1-1_lb.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (set IMURUN_SHARED_DATA)")
+    result = analyze(load_recording(path))
+    assert all(i.level == "unknown" for i in result.indicators)
+    summary = _text(_section(render_run_report(result), "summary"))
+    assert "No form indicator was raised" not in summary
+    assert (f"No form indicator could be measured in this run: this recording has walking "
+            f"({result.summary.n_walking_steps} steps) but no running, and the indicators are "
+            "measured on running steps.") in summary
+
+
+def test_some_indicators_not_measured_is_said_beside_none_raised(library: Path) -> None:
+    result = _latest(library)
+    inds = tuple(dataclasses.replace(i, level="unknown") if i.key == "form_drift" else
+                 dataclasses.replace(i, level="not_raised") if i.level in (
+                     "raised", "strongly_raised") else i for i in result.indicators)
+    summary = _text(_section(render_run_report(dataclasses.replace(result, indicators=inds)),
+                             "summary"))
+    n = len(inds)
+    k = sum(1 for i in inds if i.level == "unknown")
+    assert f"No form indicator was raised in this run; {k} of the {n} could not be measured." \
+        in summary

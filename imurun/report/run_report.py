@@ -269,14 +269,35 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
                   f"{BASELINE_DAYS} days before this one ({h.esc(span)}).</p>")
     elif c.baseline_note:
         intro += f'<p class="small">{h.esc(c.baseline_note)}</p>'
-    raised = [i for i in result.indicators if i.level in ("raised", "strongly_raised")]
+    intro += f'<div class="note">{_indicator_note(result)}</div>'
+    return h.section("summary", "Summary", intro + h.cards(items))
+
+
+def _indicator_note(result: RunAnalysis) -> str:
+    """What the summary says about the form indicators: raised, none raised, or not measured."""
+    inds = result.indicators
+    see = 'See <a href="#indicators">Form indicators</a>.'
+    raised = [i for i in inds if i.level in ("raised", "strongly_raised")]
     if raised:
         names = ", ".join(i.title for i in raised)
-        intro += (f'<div class="note">Form indicators raised in this run: {h.esc(names)}. '
-                  'See <a href="#indicators">Form indicators</a>.</div>')
-    else:
-        intro += '<div class="note">No form indicator was raised in this run.</div>'
-    return h.section("summary", "Summary", intro + h.cards(items))
+        return f"Form indicators raised in this run: {h.esc(names)}. {see}"
+    measured = [i for i in inds if i.level != "unknown"]
+    if not measured:  # "none raised" would claim something nobody checked
+        s = result.summary
+        if s.n_steps == 0 and s.n_walking_steps:
+            why = (f"this recording has walking ({s.n_walking_steps} steps) but no running, and "
+                   "the indicators are measured on running steps")
+        elif s.n_steps == 0:
+            why = "no running was found in this recording"
+        else:
+            why = "; ".join(dict.fromkeys(_plain(i.reason) for i in inds if i.reason)) or \
+                "the run had too little running to judge"
+        return (f"No form indicator could be measured in this run: {h.esc(why)}. "
+                'See <a href="#data-quality">Data quality</a>.')
+    if len(measured) < len(inds):
+        return (f"No form indicator was raised in this run; {len(inds) - len(measured)} of "
+                f"the {len(inds)} could not be measured. {see}")
+    return "No form indicator was raised in this run."
 
 
 def _pace(speed_mps: float) -> str:
