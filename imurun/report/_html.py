@@ -179,4 +179,3 @@ def shown_difference(a: float, b: float, spec: str, unit: str = "") -> str:
     d = round(a, digits) - round(b, digits)
     d = round(d, digits) + 0.0  # no float dust, no "-0.0"
     return fmt(d, "+" + spec.lstrip("+"), "pt" if unit == "%" else unit)
-
