@@ -29,9 +29,18 @@ sysdeps:
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# Editable install in setuptools' "compat" mode: the repository is put on the path by a .pth
+# file, which type checkers follow, so `mypy --strict` on a script of yours finds imurun and its
+# types (tests/test_typed_api.py). The default ("lenient") mode installs an import hook that only
+# Python itself sees: mypy said "Cannot find implementation or library stub for module named
+# 'imurun'". Edits, new modules and branch switches show up without reinstalling. (The "strict"
+# mode would work for mypy too, but needs a reinstall after adding a module.) The Makefile is a
+# prerequisite so that an existing .venv is reinstalled in this mode.
+EDITABLE_MODE ?= compat
+
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]' --config-settings editable_mode=$(EDITABLE_MODE)
 	@touch $(STAMP)
 
 demo: sysdeps $(STAMP)
