@@ -109,18 +109,28 @@ def _about(e: OSError, target: Path) -> bool:
 
 
 def check_output(path: str | os.PathLike[str], *, option: str,
-                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Path:
-    """Refuse, before any work, an output path that is an input or that cannot be written.
+                 inputs: Sequence[str | os.PathLike[str]] = (),
+                 home: str | os.PathLike[str] | None = None) -> Path:
+    """Refuse, before any work, an output that is an input, a library's file, or unwritable.
 
-    An existing file that is not an input may be replaced (as a derived output is). Missing
-    parent directories are fine: the writers create them. Writability is probed with an
-    anonymous temporary file in the nearest existing directory, so it holds for root too.
+    An existing file that is not an input may be replaced (as a derived output is). A library's
+    own files (``home``'s, ``None``: the default library's, or those of a library above the
+    path; :func:`imurun.store.library.managed_file`) never are. Missing parent directories are
+    fine: the writers create them. Writability is probed with an anonymous temporary file in the
+    nearest existing directory, so it holds for root too.
     """
+    from imurun.store.library import managed_file
+
     p = Path(path)
     for src in inputs:
         if same_file(p, src):
             raise UsageError(f"{option} {p} is the input file; writing it would destroy the "
                              "input: give another file name")
+    managed = managed_file(p, home)
+    if managed is not None:
+        root, role = managed
+        raise UsageError(f"{option} {p} is {role} of the library {root}; writing it would "
+                         "destroy the library's data: give another file name")
     if p.is_dir():
         raise FileFormatError(str(p), "cannot write: it is a directory, give a file name")
     try:
@@ -254,7 +264,7 @@ def _nothing_received(out: Path) -> str:
 
 def _check_stream_out(a: argparse.Namespace) -> Path:
     """``--out`` of a stream: writable, and an earlier recording is replaced only with --force."""
-    out = check_output(a.out, option="--out")
+    out = check_output(a.out, option="--out", home=getattr(a, "home", None))
     if out.exists() and not a.force:
         raise UsageError(f"--out {out} exists: streaming would replace that recording; give "
                          "another file name, or --force to replace it")
@@ -355,7 +365,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
-    check_output(a.csv, option="--csv", inputs=[a.file])
+    check_output(a.csv, option="--csv", inputs=[a.file], home=getattr(a, "home", None))
     rec = load_recording(a.file, **file_options(a))
     write_csv(rec, Path(a.csv))
     _say(f"wrote {rec.n_samples} samples to {a.csv}")

@@ -346,7 +346,7 @@ def cmd_share(a: argparse.Namespace) -> int:
     from imurun.store.bundle import share
 
     since, until = _date_range(a)
-    check_output(a.out, option="--out")
+    check_output(a.out, option="--out", home=getattr(a, "home", None))
     with _open(a) as lib, writing(a.out):
         res = share(lib, a.athlete, a.out, since_unix_s=since, until_unix_s=until)
     _say(f"wrote {res.path}: {len(res.runs)} run(s) of {res.runs[0].athlete_name}, "
@@ -393,7 +393,7 @@ def cmd_export_fit(a: argparse.Namespace) -> int:
 
     with _open(a) as lib:
         run = lib.run(a.file)
-        check_output(a.fit, option="--fit", inputs=[run.path])
+        check_output(a.fit, option="--fit", inputs=[run.path], home=lib.root)
         with writing(a.fit):
             res = export_fit(lib, run, a.fit)
     _say(f"wrote {res.path}: {res.records} records ({res.kind}), {res.size / 1024:.0f} KiB")
@@ -406,7 +406,7 @@ def cmd_export_steps(a: argparse.Namespace) -> int:
 
     with _open(a) as lib:
         run = lib.run(a.file)
-        check_output(a.steps_csv, option="--steps-csv", inputs=[run.path])
+        check_output(a.steps_csv, option="--steps-csv", inputs=[run.path], home=lib.root)
         with writing(a.steps_csv):
             res = export_steps_csv(lib, run, a.steps_csv)
     speed = (f", {res.with_speed} with the watch's speed" if res.watch

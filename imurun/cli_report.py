@@ -25,9 +25,12 @@ def cmd_report(a: argparse.Namespace) -> int:
     from imurun.report.run_report import report_path, write_run_report
 
     p = Path(a.run)
+    home = getattr(a, "home", None)
     if a.out is not None:
-        check_output(a.out, option="--out", inputs=[p] if p.is_file() else [])
+        check_output(a.out, option="--out", inputs=[p] if p.is_file() else [], home=home)
     if p.is_file():  # a bare file: analysis JSON or a recording, no library, no baseline
+        if a.out is None:  # beside the file, but never among a library's own files
+            check_output(p.with_suffix(".report.html"), option="the report", home=home)
         return _report_file(p, a.out)
     from imurun.store.library import Library
 
@@ -73,7 +76,7 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     from imurun.store.library import Library
 
     if a.out is not None:
-        check_output(a.out, option="--out")
+        check_output(a.out, option="--out", home=getattr(a, "home", None))
     week = IsoWeek.parse(a.week)
     with Library.open(getattr(a, "home", None)) as lib:
         summary = weekly_summary(lib, week, athletes=a.athlete or None)

@@ -280,3 +280,83 @@ def test_a_bad_baseline_is_a_bad_input_file_named_in_one_line(
     one_line(err, str(base), "baseline")
     assert "unexpected" not in err
     assert out == ""
+
+
+# ---------------------------------------------------------------------------- 1b. library files
+def _library_file(home: Path, run_file: Path, which: str) -> Path:
+    return {"run": run_file, "meta": run_file.parent / "meta.json",
+            "analysis": run_file.parent / "analysis.json", "index": home / "index.sqlite3",
+            "wal": home / "index.sqlite3-wal", "profiles": home / "profiles.json",
+            "new-in-run-dir": run_file.parent / "new.html"}[which]
+
+
+def _snapshot_library(home: Path) -> dict[str, bytes]:
+    return {p.relative_to(home).as_posix(): p.read_bytes() for p in sorted(home.rglob("*"))
+            if p.is_file() and not p.name.startswith("index.sqlite3")}
+
+
+@pytest.mark.parametrize("which", ["run", "meta", "analysis", "index", "wal", "profiles",
+                                   "new-in-run-dir"])
+@pytest.mark.parametrize("command", ["report", "weekly-html", "weekly-json", "export-fit",
+                                     "export-steps", "export-csv", "share", "analyze-json"])
+def test_no_output_may_name_a_file_the_library_manages(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path],
+        which: str, command: str) -> None:
+    home, run_id, run_file = analysed_run
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        lib.bind_sensor(DEVICE_A, "Ana")
+    (home / "index.sqlite3-wal").touch(exist_ok=True)
+    target = _library_file(home, run_file, which)
+    before = _snapshot_library(home)
+    argv = {"report": ["report", run_id[:8], "--out"],
+            "weekly-html": ["weekly", "--week", "2026-W47", "--out"],
+            "weekly-json": ["weekly", "--week", "2026-W47", "--format", "json", "--out"],
+            "export-fit": ["export", run_id[:8], "--fit"],
+            "export-steps": ["export", run_id[:8], "--steps-csv"],
+            "export-csv": ["export", str(SESSION), "--csv"],
+            "share": ["share", "--athlete", "Ana", "--out"],
+            "analyze-json": ["analyze", str(SESSION), "--json"]}[command]
+    code, _, err = run(capsys, "--home", str(home), *argv, str(target))
+    assert code == EXIT_USAGE, err
+    line = one_line(err, str(target))
+    assert "of the library" in line or "is the input file" in line, line
+    assert _snapshot_library(home) == before
+    assert not (run_file.parent / "new.html").exists()
+    code, out, err = run(capsys, "--home", str(home), "store", "check")
+    assert code == 0, out + err
+
+
+def test_a_library_file_is_refused_by_any_spelling_and_without_home(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path],
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home, run_id, run_file = analysed_run
+    monkeypatch.setenv("IMURUN_HOME", str(tmp_path / "another-home"))
+    link = tmp_path / "link.json"
+    link.symlink_to(run_file.parent / "meta.json")
+    dotted = home / "runs" / ".." / "profiles.json"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+    before = _snapshot_library(home)
+    for target in (link, dotted, home / "index.sqlite3"):  # found above the path, no --home
+        code, _, err = run(capsys, "analyze", str(SESSION), "--json", str(target))
+        assert code == EXIT_USAGE, err
+        one_line(err, "of the library")
+    # reporting a run's own analysis file would put the report in the run's directory
+    code, _, err = run(capsys, "report", str(run_file.parent / "analysis.json"))
+    assert code == EXIT_USAGE, err
+    assert _snapshot_library(home) == before
+
+
+def test_reports_and_other_files_beside_the_library_are_still_written(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path]) -> None:
+    home, run_id, _ = analysed_run
+    code, out, err = run(capsys, "--home", str(home), "weekly", "--week", "2026-W47")
+    assert code == 0, err
+    code, out, err = run(capsys, "--home", str(home), "export", run_id[:8], "--steps-csv",
+                         str(home / "reports" / "mine.csv"))
+    assert code == 0, err
+    assert (home / "reports" / "mine.csv").exists()
+    code, out, err = run(capsys, "--home", str(home), "weekly", "--week", "2026-W47",
+                         "--format", "csv", "--out", str(home / "week.csv"))
+    assert code == 0, err

@@ -290,6 +290,67 @@ def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
     return analysis
 
 
+# ---------------------------------------------------------------------------- managed files
+SET_ASIDE = "set-aside"  # runs set aside (damaged files): kept, out of the index
+
+
+def is_library_root(d: Path) -> bool:
+    """Whether ``d`` looks like a library: an index, or athlete profiles beside a runs/ folder."""
+    return (d / DB_NAME).is_file() or ((d / PROFILES).is_file() and (d / "runs").is_dir())
+
+
+def _role(rel: Sequence[str]) -> str | None:
+    if not rel:
+        return "the library's own directory"
+    top = rel[0]
+    if top == "runs":
+        if len(rel) >= 3 and rel[-1] == RUN_META:
+            return "a run's metadata (meta.json)"
+        if len(rel) >= 3 and rel[-1] == ANALYSIS:
+            return "a run's analysis (analysis.json)"
+        if len(rel) >= 3 and rel[-1].startswith("watch-"):
+            return "a run's attached watch file"
+        if len(rel) >= 3:
+            return "a file of one of its runs (a run's own files are kept under runs/)"
+        return "part of its runs/ folder"
+    if top == SET_ASIDE:
+        return "part of its set-aside runs"
+    if len(rel) == 1 and (top.startswith(DB_NAME) or top.startswith(f".{DB_NAME}")):
+        return "its index (or a file SQLite keeps beside it)"
+    if len(rel) == 1 and (top == PROFILES or top.startswith(f".{PROFILES}.tmp-")):
+        return "its athletes and sensor bindings (profiles.json)"
+    return None
+
+
+def managed_file(path: str | os.PathLike[str],
+                 home: str | os.PathLike[str] | None = None) -> tuple[Path, str] | None:
+    """(library root, what it is) when ``path`` names a file a library manages; else ``None``.
+
+    Managed: the run files and everything beside them under ``runs/`` (meta.json,
+    analysis.json, watch files, syncs in progress), runs set aside, ``index.sqlite3`` with its
+    ``-wal``/``-shm``/``-journal`` and damaged copies, and ``profiles.json``. Reports (under
+    ``reports/``) are derived files and are not. The library at ``home`` (``None``: the
+    default one) is checked, and any library found in a directory above ``path``; symlinks
+    are followed, so another spelling of a managed file is one too.
+    """
+    p = Path(path).expanduser().absolute()
+    try:
+        real = p.resolve()
+    except (OSError, RuntimeError):
+        real = p
+    roots: list[Path] = []
+    root = Path(home).expanduser() if home is not None else default_home()
+    with contextlib.suppress(OSError, RuntimeError):
+        roots.append(root.resolve())
+    roots.extend(d for d in real.parents if d not in roots and is_library_root(d))
+    for r in roots:
+        if real == r or r in real.parents:
+            role = _role(real.relative_to(r).parts)
+            if role is not None:
+                return r, role
+    return None
+
+
 # ---------------------------------------------------------------------------- the library
 class Library:
     """A library rooted at ``home``; open with :meth:`open` (a context manager)."""
@@ -375,6 +436,11 @@ class Library:
 
     def close(self) -> None:
         self.db.close()
+
+    def manages(self, path: str | os.PathLike[str]) -> str | None:
+        """What ``path`` is, when it names a file this library (or one above it) manages."""
+        hit = managed_file(path, self.root)
+        return None if hit is None else hit[1]
 
     def __enter__(self) -> Library:
         return self
