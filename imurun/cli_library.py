@@ -324,19 +324,43 @@ def cmd_store_check(a: argparse.Namespace) -> int:
         rep = lib.check(repair=a.repair)
         root = lib.root
         n = len(lib.runs())
+    fixable = len(rep.problems) - len(rep.unresolved)
     if a.json:
         _json({"root": str(root), "runs_ok": rep.runs_ok, "problems": rep.problems,
-               "repaired": rep.repaired, "index_rebuilt": rep.index_rebuilt, "ok": rep.ok})
+               "repaired": rep.repaired, "index_rebuilt": rep.index_rebuilt, "ok": rep.ok,
+               "unresolved": rep.unresolved, "damaged": rep.damaged})
     else:
         for p in rep.problems:
             _say(f"problem: {p}")
         for r in rep.repaired:
             _say(f"repaired: {r}")
-        _say(f"{root}: {rep.runs_ok} run file(s) on disk, {n} indexed; "
-             + ("consistent" if rep.ok else "repaired" if a.repair else
-                f"{len(rep.problems)} problem(s): run `imurun store check --repair`"))
-    if not rep.ok and not a.repair:
-        raise StoreError(f"{len(rep.problems)} problem(s) in {root}")
+        damaged = f" ({len(rep.damaged)} damaged)" if rep.damaged else ""
+        if rep.ok:
+            state = "consistent"
+        elif a.repair and not rep.unresolved:
+            state = "repaired"
+        elif a.repair:
+            state = (f"{len(rep.unresolved)} problem(s) a repair cannot fix (see above)"
+                     + ("; the rest repaired" if fixable else ""))
+        else:
+            state = f"{len(rep.problems)} problem(s)" + (
+                ": run `imurun store check --repair`" if fixable and not rep.unresolved else
+                "; `imurun store check --repair` fixes the index, the rest needs you (see above)"
+                if fixable else ", which a repair cannot fix (see above)")
+        _say(f"{root}: {rep.runs_ok} run file(s) on disk{damaged}, {n} indexed; {state}")
+    if not rep.ok and (not a.repair or rep.unresolved):
+        left = rep.unresolved if a.repair else rep.problems
+        raise StoreError(f"{len(left)} problem(s) in {root}")
+    return EXIT_OK
+
+
+def cmd_store_set_aside(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        run = lib.run(a.run)
+        dst = lib.set_aside(run.id)
+    _say(f"set run {_run_title(run)} aside: its files are in {dst}, and it is no longer in the "
+         "library (move the directory back under runs/ and run `imurun store check --repair` "
+         "to restore it)")
     return EXIT_OK
 
 
@@ -490,6 +514,11 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("--repair", action="store_true", help="rebuild the index from the files")
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_store_check)
+    x = ss.add_parser("set-aside", parents=[home],
+                      help="move a run whose file is damaged out of the library (kept in "
+                           "HOME/set-aside/)")
+    x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`)")
+    x.set_defaults(func=cmd_store_set_aside)
 
     s = sub.add_parser("share", parents=[home], help="write a bundle of an athlete's runs")
     s.add_argument("--athlete", required=True)

@@ -497,3 +497,63 @@ def test_sync_into_the_library_killed_with_sigkill_completes_on_rerun(tmp_path: 
         assert sorted(r.path.read_bytes() for r in runs) == flash
         assert lib.check().ok
     assert not list(partial.iterdir())
+
+
+def test_a_damaged_run_file_is_named_kept_and_never_repaired_away(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        runs = [lib.add_file(write_run(tmp_path / "in", DEVICE_A, i)).run for i in range(3)]
+        lib.set_analysis(runs[1].id, analysis_json(10))
+    with open(runs[1].path, "ab") as fh:
+        fh.write(b"x")
+    args = ["--home", str(home), "store", "check"]
+    for repair in ([], ["--repair"], [], ["--repair"]):  # no loop: the same answer every time
+        assert main([*args, *repair]) == 6
+        out, err = capsys.readouterr()
+        assert f"run {runs[1].short_id}'s file {runs[1].path.name} is damaged" in out
+        assert "has no file" not in out
+        assert "index rebuilt" not in out
+        assert "3 run file(s) on disk (1 damaged), 3 indexed" in out
+        assert f"imurun store set-aside {runs[1].short_id}" in out
+        assert "repaired" not in out.splitlines()[-1]
+        assert err.count("\n") == 1
+    with Library.open(home) as lib:  # still counted, with its analysis
+        assert sorted(r.id for r in lib.runs()) == sorted(r.id for r in runs)
+        assert len(lib.steps(runs[1].id)) == 11
+        rep = lib.check()
+        assert rep.damaged == [runs[1].id]
+        assert len(rep.unresolved) == 1
+    # an index that an earlier version had already repaired the run out of gets it back
+    with Library.open(home) as lib:
+        lib.db.execute("DELETE FROM runs WHERE id = ?", (runs[1].id,))
+    assert main([*args, "--repair"]) == 6
+    out = capsys.readouterr().out
+    assert "index rebuilt" in out
+    assert "the rest repaired" in out
+    with Library.open(home) as lib:
+        assert len(lib.runs()) == 3
+    # the documented way out: set it aside (kept on disk, out of the library)
+    assert main(["--home", str(home), "store", "set-aside", runs[1].short_id]) == 0
+    assert "set-aside" in capsys.readouterr().out
+    moved = home / "set-aside" / runs[1].directory.relative_to(home / "runs")
+    assert (moved / runs[1].path.name).read_bytes().endswith(b"x")
+    assert (moved / "analysis.json").exists()
+    assert main(args) == 0
+    assert "2 run file(s) on disk, 2 indexed; consistent" in capsys.readouterr().out
+
+
+def test_sync_fetches_again_a_held_run_whose_file_was_damaged(tmp_path: Path) -> None:
+    from firmware_protocol.messages import RunEntry
+    from imurun.store.rundir import file_crc32
+    from imurun.store.sink import LibrarySink
+
+    with Library.open(tmp_path / "home") as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        entry = RunEntry(1, T0_MS, run.size, file_crc32(run.path))
+        sink = LibrarySink(lib)
+        assert sink.is_stored(DEVICE_A, entry)
+        data = bytearray(run.path.read_bytes())
+        data[len(data) // 2] ^= 0x40  # same size, one bit flipped
+        run.path.write_bytes(bytes(data))
+        assert not sink.is_stored(DEVICE_A, entry)

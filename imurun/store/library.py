@@ -199,10 +199,14 @@ class AddResult:
 class CheckReport:
     """What :meth:`Library.check` found, and what it repaired."""
 
-    runs_ok: int = 0
+    runs_ok: int = 0  # run files on disk (damaged ones included)
     problems: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)
     index_rebuilt: bool = False
+    #: Problems a repair cannot fix (each says what the user can do); the runs stay indexed
+    unresolved: list[str] = field(default_factory=list)
+    #: Ids of the runs whose file no longer matches its ``meta.json`` (kept in the index)
+    damaged: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -711,6 +715,34 @@ class Library:
         assert rec is not None
         return rec
 
+    def set_aside(self, run_id: str) -> Path:
+        """Move a run's directory to ``HOME/set-aside/`` and take it out of the index.
+
+        For a run whose file is damaged and cannot be restored: nothing is deleted (the
+        directory keeps its files, to be examined or restored by hand), but the run no longer
+        counts anywhere and ``store check`` no longer reports it. Returns the new directory.
+        """
+        run = self.get(run_id)
+        if run is None:
+            raise NotFoundError(f"no run {run_id[:12]}")
+        src = run.directory
+        if src.resolve() == (self.root / "runs").resolve() or not src.is_dir():
+            raise StoreError(f"run {run.short_id} has no directory of its own to set aside")
+        rel = src.relative_to(self.root / "runs")
+        dst = self.root / SET_ASIDE / rel
+        n = 1
+        while dst.exists():
+            n += 1
+            dst = self.root / SET_ASIDE / f"{rel}-{n}"
+        with self.transaction() as db:
+            try:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+            except OSError as e:
+                raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
+            db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
+        return dst
+
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
         """Held copies of the same sensor run as the stored-run file ``path`` (described by ``meta``).
@@ -913,9 +945,19 @@ class Library:
                 continue
             sha = sha256_file(target)
             if meta is None or meta.get("id") != sha:
-                if meta is not None:
-                    report.problems.append(f"{rel_dir}: {target.name} does not match its {RUN_META} "
-                                           "(damaged or replaced)")
+                if meta is not None and isinstance(meta.get("id"), str):
+                    # Its meta.json still says which run this is: the run is kept (and indexed)
+                    # as what it was, and named damaged until the user restores or sets it aside.
+                    rid = str(meta["id"])
+                    msg = (f"{rel_dir}: run {rid[:10]}'s file {target.name} is damaged (it no "
+                           f"longer matches the SHA-256 in its {RUN_META}); it stays in the "
+                           "index. Restore the file from a backup, sync it again if the sensor "
+                           "still holds it, or set the run aside with "
+                           f"`imurun store set-aside {rid[:10]}`")
+                    report.problems.append(msg)
+                    report.unresolved.append(msg)
+                    report.damaged.append(rid)
+                    found.append((d, meta))
                     continue
                 report.problems.append(f"{rel_dir}: {RUN_META} missing")
                 if not repair:
@@ -1011,7 +1053,7 @@ class Library:
 
         check_attachments(self, [d for d, _ in found], report, repair=False)
         report.runs_ok = len(on_disk)
-        if repair and report.problems:
+        if repair and len(report.problems) > len(report.unresolved):
             self._rebuild(found, report)
         return report
 
@@ -1029,6 +1071,7 @@ class Library:
                     self._index_run(d, meta)
                 except (StoreError, FileFormatError) as e:
                     report.problems.append(f"{d.relative_to(self.root)}: {e}")
+                    report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")

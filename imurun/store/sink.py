@@ -41,8 +41,9 @@ class LibrarySink(RunDirectory):
 
     def is_stored(self, device_id: int, entry: RunEntry) -> bool:
         run = self.library.find_sensor_run(device_id, entry.run_id, entry.start_unix_ms, entry.crc32)
-        if run is not None and run.path.exists() and run.size == entry.size:
-            return True
+        if run is not None and run.path.exists() and run.path.stat().st_size == entry.size \
+                and file_crc32(run.path) == entry.crc32:
+            return True  # (a held file that was damaged since is fetched again: that repairs it)
         if not super().is_stored(device_id, entry):
             return False
         # The file was committed but the process stopped before indexing it: finish that now.
