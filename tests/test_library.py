@@ -557,3 +557,19 @@ def test_sync_fetches_again_a_held_run_whose_file_was_damaged(tmp_path: Path) ->
         data[len(data) // 2] ^= 0x40  # same size, one bit flipped
         run.path.write_bytes(bytes(data))
         assert not sink.is_stored(DEVICE_A, entry)
+
+
+def test_changing_an_athlete_keeps_their_runs_and_sensors(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        lib.bind_sensor(DEVICE_A, "Ana")
+        lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1))
+    assert main(["--home", str(home), "athlete", "set", "Ana", "--mass-kg", "61"]) == 0
+    with Library.open(home) as lib:
+        ana = lib.athlete("Ana")
+        assert ana.mass_kg == 61.0
+        assert len(lib.runs(athlete="Ana")) == 1
+        assert lib.athlete_of_sensor(DEVICE_A) == ana.id
+    profiles = json.loads((home / "profiles.json").read_text())
+    assert profiles["sensors"][0]["athlete_id"] == ana.id

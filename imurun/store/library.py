@@ -494,7 +494,11 @@ class Library:
         return True
 
     def _put_athlete(self, a: Athlete) -> None:
-        self.db.execute("INSERT OR REPLACE INTO athletes VALUES (?, ?, ?, ?, ?)",
+        # An upsert, not INSERT OR REPLACE: a replace deletes the row first, and the foreign
+        # keys' ON DELETE SET NULL would take the athlete's runs and sensors from them.
+        self.db.execute("INSERT INTO athletes VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE "
+                        "SET name = excluded.name, mass_kg = excluded.mass_kg, "
+                        "leg_length_m = excluded.leg_length_m, created_at = excluded.created_at",
                         (a.id, a.name, a.mass_kg, a.leg_length_m, a.created_at))
 
     def athletes(self) -> list[Athlete]:
