@@ -166,6 +166,23 @@ def cmd_athlete_set(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_athlete_rename(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        old = lib.athlete(a.name)
+        ath = lib.rename_athlete(old.id, a.new_name)
+    _say(f"athlete {old.name} ({ath.id[:8]}) is now called {ath.name}")
+    return EXIT_OK
+
+
+def cmd_athlete_merge(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        src = lib.athlete(a.source)
+        ath, n = lib.merge_athletes(src.id, a.into)
+    _say(f"merged athlete {src.name} ({src.id[:8]}) into {ath.name} ({ath.id[:8]}): "
+         f"{n} run(s) and their sensors now belong to {ath.name}")
+    return EXIT_OK
+
+
 def cmd_athlete_assign(a: argparse.Namespace) -> int:
     from imurun.store.library import parse_local_time
 
@@ -391,6 +408,11 @@ def cmd_import(a: argparse.Namespace) -> int:
     r = out.result
     for ath in r.athletes_added:
         _say(f"new athlete {ath.name} ({ath.id[:8]})")
+    for theirs, ours in r.athletes_matched:
+        _say(f"athlete {theirs.name} ({theirs.id[:8]}) of {r.source} is taken as this library's "
+             f"{ours.name} ({ours.id[:8]}), who has the same name: their runs go to {ours.name} "
+             f"(another person? `imurun athlete rename {ours.id[:8]} NEW_NAME` before importing "
+             "keeps them apart)")
     for run in r.added:
         _say(f"added {_run_title(run)}")
     if (a.athlete is not None or a.start is not None) and r.already:
@@ -474,6 +496,15 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("--mass-kg", type=float, default=None)
     x.add_argument("--leg-length-m", type=float, default=None)
     x.set_defaults(func=cmd_athlete_set)
+    x = ss.add_parser("rename", parents=[home], help="give an athlete another name")
+    x.add_argument("name", help="athlete name or id")
+    x.add_argument("new_name")
+    x.set_defaults(func=cmd_athlete_rename)
+    x = ss.add_parser("merge", parents=[home],
+                      help="make two profiles of one person one: runs and sensors move")
+    x.add_argument("source", help="the athlete to merge away (name or id)")
+    x.add_argument("into", help="the athlete to keep (name or id)")
+    x.set_defaults(func=cmd_athlete_merge)
     x = ss.add_parser("assign", parents=[home],
                       help="give a run its athlete (and a start time, if its recording has none)")
     x.add_argument("name", help="athlete name or id")

@@ -202,3 +202,60 @@ def test_file_options_do_not_apply_to_sensor_files(tmp_path: Path,
     lib.close()
     assert main(["--home", str(tmp_path / "lib"), "import", str(run_file), "--acc-unit", "g"]) == 2
     assert "CSV and Xsens files only" in capsys.readouterr().err
+
+
+def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _athlete_library(tmp_path / "athlete", tmp_path, n=2).close()
+    out_zip = tmp_path / "ana.zip"
+    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana",
+                 "--out", str(out_zip)]) == 0
+    coach = ["--home", str(tmp_path / "coach")]
+    assert main([*coach, "athlete", "add", "ana", "--mass-kg", "60"]) == 0
+    capsys.readouterr()
+    assert main([*coach, "import", str(out_zip)]) == 0
+    out = capsys.readouterr().out
+    assert "new athlete" not in out
+    assert "is taken as this library's ana" in out
+    assert "athlete rename" in out
+    with Library.open(tmp_path / "coach") as lib:
+        (only,) = lib.athletes()
+        assert only.name == "ana"
+        assert only.mass_kg == 60.0
+        assert len(lib.runs(athlete="Ana")) == 2
+        assert lib.athlete_of_sensor(DEVICE_A) == only.id
+    for argv in (["runs", "--athlete", "Ana"], ["athlete", "set", "Ana", "--mass-kg", "61"],
+                 ["share", "--athlete", "Ana", "--out", str(tmp_path / "again.zip")]):
+        assert main([*coach, *argv]) == 0, capsys.readouterr().err
+    assert main([*coach, "import", str(out_zip)]) == 0  # again: nothing new, still one Ana
+    with Library.open(tmp_path / "coach") as lib:
+        assert len(lib.athletes()) == 1
+
+
+def test_two_profiles_of_one_athlete_can_be_merged_or_renamed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imurun.store.library import Athlete
+
+    home = tmp_path / "coach"
+    with _athlete_library(home, tmp_path, n=2) as lib:  # as an earlier version left it
+        ana = lib.athlete("Ana")
+        other = Athlete("cad26e7a" + "0" * 24, "Ana", None, 0.9, "2026-11-01T00:00:00Z")
+        assert lib.merge_athlete(other)
+        first = lib.runs(athlete=ana.id)[0]
+        lib.assign_run(first.id, athlete=other.id)
+    h = ["--home", str(home)]
+    assert main([*h, "runs", "--athlete", "Ana"]) == 2
+    assert "2 athletes are called 'Ana'" in capsys.readouterr().err
+    assert main([*h, "athlete", "rename", "cad26e7a", "Ben"]) == 2  # taken
+    assert "exists already" in capsys.readouterr().err
+    assert main([*h, "athlete", "merge", "cad26e7a", ana.id[:8]]) == 0
+    assert "1 run(s)" in capsys.readouterr().out
+    with Library.open(home) as lib:
+        kept = lib.athlete("Ana")
+        assert kept.id == ana.id
+        assert kept.mass_kg == 58.0
+        assert len(lib.runs(athlete="Ana")) == 2
+        assert json.loads((first.directory / "meta.json").read_text())["athlete_id"] == ana.id
+    assert main([*h, "athlete", "rename", "Ana", "Ana K"]) == 0
+    assert main([*h, "runs", "--athlete", "Ana K"]) == 0
+    assert main([*h, "store", "check"]) == 0, capsys.readouterr().out

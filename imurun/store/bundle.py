@@ -231,6 +231,8 @@ class ImportResult:
     already: list[RunRecord] = field(default_factory=list)
     completed: list[RunRecord] = field(default_factory=list)  # held, but missing parts were added
     athletes_added: list[Athlete] = field(default_factory=list)
+    #: (the source's athlete, this library's athlete of the same name it was taken as)
+    athletes_matched: list[tuple[Athlete, Athlete]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the user: partial copies met, replaced
 
@@ -275,28 +277,51 @@ def import_bundle(lib: Library, path: str | os.PathLike[str], *,
 def _import(lib: Library, src: _Source, progress: Progress | None) -> ImportResult:
     manifest = src.manifest()
     res = ImportResult(src.name)
-    for a in manifest.get("athletes", []):
-        try:
-            athlete = Athlete.from_json(a)
-        except (KeyError, TypeError, ValueError, UsageError) as e:
-            res.problems.append(f"athlete entry {a!r}: {e}")
-            continue
-        if lib.merge_athlete(athlete):
-            res.athletes_added.append(athlete)
+    athletes = _import_athletes(lib, manifest.get("athletes", []), res)
     known_sensors = {s.device_id for s in lib.sensors()}
     for s in manifest.get("sensors", []):
-        if s.get("device_id") not in known_sensors and s.get("athlete_id"):
+        aid = athletes.get(str(s.get("athlete_id")))
+        if s.get("device_id") not in known_sensors and aid:
             with contextlib.suppress(StoreError, UsageError):
-                lib.bind_sensor(str(s["device_id"]), str(s["athlete_id"]))
+                lib.bind_sensor(str(s["device_id"]), aid)
     runs = manifest.get("runs", [])
     for i, entry in enumerate(runs):
         try:
-            _import_run(lib, src, entry, res)
+            _import_run(lib, src, entry, res, athletes)
         except (FileFormatError, StoreError, KeyError, TypeError, ValueError) as e:
             res.problems.append(f"run {str(entry.get('id', '?'))[:10]}: {e}")
         if progress is not None:
             progress(i + 1, len(runs))
     return res
+
+
+def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dict[str, str]:
+    """Add the source's athletes; returns their ids -> this library's ids.
+
+    An athlete is known by id across libraries. One with a new id but the name of an athlete
+    this library has is taken as that athlete (a library never holds two athletes of one
+    name, which no command could tell apart): said in ``res.athletes_matched``.
+    """
+    ids: dict[str, str] = {}
+    for a in entries:
+        try:
+            athlete = Athlete.from_json(a)
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            res.problems.append(f"athlete entry {a!r}: {e}")
+            continue
+        local = {x.id: x for x in lib.athletes()}
+        if athlete.id in local:
+            ids[athlete.id] = athlete.id
+            continue
+        same = [x for x in local.values() if x.name.lower() == athlete.name.lower()]
+        if same:
+            ids[athlete.id] = same[0].id
+            res.athletes_matched.append((athlete, same[0]))
+            continue
+        if lib.merge_athlete(athlete):
+            res.athletes_added.append(athlete)
+        ids[athlete.id] = athlete.id
+    return ids
 
 
 def _valid_meta(entry: dict[str, Any]) -> dict[str, Any]:
@@ -309,7 +334,8 @@ def _valid_meta(entry: dict[str, Any]) -> dict[str, Any]:
     return meta
 
 
-def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportResult) -> None:
+def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportResult,
+                athletes: dict[str, str]) -> None:
     meta = _valid_meta(entry)
     sha = str(meta["id"])
     held = lib.get(sha)
@@ -330,7 +356,7 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
                       sensor_start_ms=None if start_ms is None else int(start_ms))
     rel = run_location(facts, sha, str(meta.get("file") or "run"))
     target = lib.root / rel
-    aid = meta.get("athlete_id")
+    aid = athletes.get(str(meta.get("athlete_id")), meta.get("athlete_id"))
     local = {**meta, "file": target.name, "device_id": dev,
              "athlete_id": aid if aid in {a.id for a in lib.athletes()} else None,
              "source": src.kind,

@@ -484,6 +484,45 @@ class Library:
             self._save_profiles()
         return a
 
+    def rename_athlete(self, ref: str, name: str) -> Athlete:
+        """Give an athlete (name or id) another name, one no other athlete has."""
+        with self.transaction() as db:
+            old = self.athlete(ref)
+            a = Athlete(old.id, name.strip(), old.mass_kg, old.leg_length_m, old.created_at)
+            if db.execute("SELECT 1 FROM athletes WHERE name = ? COLLATE NOCASE AND id != ?",
+                          (a.name, a.id)).fetchone():
+                raise UsageError(f"an athlete named {a.name!r} exists already (to make them one, "
+                                 "`imurun athlete merge`)")
+            self._put_athlete(a)
+            self._save_profiles()
+        return a
+
+    def merge_athletes(self, source_ref: str, into_ref: str) -> tuple[Athlete, int]:
+        """Make the athlete ``source_ref`` one with ``into_ref``: runs and sensors move to it.
+
+        For two profiles of one person (e.g. from an earlier version that imported a bundle's
+        athlete beside a local one of the same name). ``into_ref`` keeps its name, body mass
+        and leg length (taking the source's where it has none); the source is removed.
+        Returns (the athlete kept, the number of runs moved).
+        """
+        with self.transaction() as db:
+            src, dst = self.athlete(source_ref), self.athlete(into_ref)
+            if src.id == dst.id:
+                raise UsageError(f"{source_ref!r} and {into_ref!r} are the same athlete")
+            kept = Athlete(dst.id, dst.name, dst.mass_kg if dst.mass_kg is not None else src.mass_kg,
+                           dst.leg_length_m if dst.leg_length_m is not None else src.leg_length_m,
+                           dst.created_at)
+            runs = [self._record(r) for r in db.execute(self._RUNS_SQL + " WHERE r.athlete_id = ?",
+                                                        (src.id,)).fetchall()]
+            for run in runs:
+                self.write_run_meta(run.directory, {**self._meta_of(run), "athlete_id": dst.id})
+            db.execute("UPDATE runs SET athlete_id = ? WHERE athlete_id = ?", (dst.id, src.id))
+            db.execute("UPDATE sensors SET athlete_id = ? WHERE athlete_id = ?", (dst.id, src.id))
+            db.execute("DELETE FROM athletes WHERE id = ?", (src.id,))
+            self._put_athlete(kept)
+            self._save_profiles()
+        return kept, len(runs)
+
     def merge_athlete(self, a: Athlete) -> bool:
         """Add ``a`` (from another library) unless its id is known; True when it was added."""
         with self.transaction() as db:
