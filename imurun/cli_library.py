@@ -184,12 +184,15 @@ def cmd_athlete_merge(a: argparse.Namespace) -> int:
 
 
 def cmd_athlete_assign(a: argparse.Namespace) -> int:
-    from imurun.store.library import parse_local_time
+    from imurun.store.library import local_time_note, parse_local_time
 
     start = None if a.start is None else parse_local_time(a.start)
     with _open(a) as lib:
         run = lib.assign_run(lib.run(a.run).id, athlete=a.name, start_unix_s=start)
     _say(f"run {_run_title(run)}")
+    note = None if a.start is None else local_time_note(a.start)
+    if note:
+        _say(f"  {note}")
     return EXIT_OK
 
 
@@ -420,6 +423,12 @@ def cmd_import(a: argparse.Namespace) -> int:
     _print_analysed(out.analysed, out.analysis_available or not r.added)
     for note in r.notes:
         _say(note)
+    if a.start is not None and (r.added or r.already):
+        from imurun.store.library import local_time_note
+
+        when = local_time_note(a.start)
+        if when:
+            _say(when)
     for p in r.problems:
         _say(f"problem: {p}")
     _say(f"imported {r.source} into {root}: {len(r.added)} new run(s), {len(r.already)} already held"
@@ -474,6 +483,8 @@ def cmd_attach(a: argparse.Namespace) -> int:
     dist = "no distance" if att.distance_m is None else f"{att.distance_m / 1000:.2f} km"
     _say(f"attached {Path(a.file).name} to run {run.short_id}: {att.overlap_s:.0f} s overlap, "
          f"{n} seconds with watch data, {dist}")
+    if att.replaced is not None:
+        _say(f"  it replaces the watch file attached before ({att.replaced}): a run holds one")
     return EXIT_OK
 
 
@@ -510,7 +521,8 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("name", help="athlete name or id")
     x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`) or 'latest'")
     x.add_argument("--start", metavar="'YYYY-MM-DD HH:MM'", default=None,
-                   help="when the run started, local time (for recordings without a date)")
+                   help="when the run started, local time (for recordings without a date; a time "
+                        "the clocks pass twice is taken as the first)")
     x.set_defaults(func=cmd_athlete_assign)
 
     x = ss.add_parser("list", parents=[home], help="list athletes")
@@ -564,7 +576,8 @@ def add_library_commands(sub: Any) -> None:
     s.add_argument("--athlete", default=None, metavar="NAME",
                    help="the athlete the recording belongs to (for recordings from other loggers)")
     s.add_argument("--start", metavar="'YYYY-MM-DD HH:MM'", default=None,
-                   help="when the run started, local time (for a recording without a date)")
+                   help="when the run started, local time (for a recording without a date; a time "
+                        "the clocks pass twice is taken as the first)")
     from imurun.cli_analysis import add_file_options
 
     add_file_options(s)

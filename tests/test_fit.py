@@ -175,3 +175,30 @@ def test_records_average_the_steps_around_their_own_time_when_the_start_is_fract
         assert rec["step_length"] == pytest.approx(np.mean(steps_mm), abs=0.1)
         checked += 1
     assert checked >= 15
+
+
+def test_attach_says_how_to_give_a_start_and_that_it_replaces_a_watch_file(
+        analysed: tuple[Library, RunRecord, dict[str, Any]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_library import _logger_csv
+
+    lib, run, _ = analysed
+    home = ["--home", str(lib.root)]
+    first, second = tmp_path / "first.fit", tmp_path / "second.fit"
+    _watch_fit(first, T0, 40)
+    _watch_fit(second, T0, 40, speed=3.0)
+    assert main([*home, "attach", run.id[:8], str(first)]) == 0
+    assert "replaces" not in capsys.readouterr().out
+    assert main([*home, "attach", run.id[:8], str(second)]) == 0
+    out = capsys.readouterr().out
+    assert "replaces the watch file attached before (first.fit)" in out
+    assert [p.name for p in run.directory.glob("watch-*.fit")] != []
+    assert len(list(run.directory.glob("watch-*.fit"))) == 1
+    assert main([*home, "import", str(_logger_csv(tmp_path / "logger.csv"))]) == 0
+    undated = lib.runs()[-1]
+    assert undated.start_unix_s is None
+    capsys.readouterr()
+    assert main([*home, "attach", undated.short_id, str(first)]) == 2
+    err = capsys.readouterr().err
+    assert "no wall-clock start time" in err
+    assert f'imurun athlete assign NAME {undated.short_id} --start "YYYY-MM-DD HH:MM"' in err

@@ -573,3 +573,44 @@ def test_changing_an_athlete_keeps_their_runs_and_sensors(tmp_path: Path) -> Non
         assert lib.athlete_of_sensor(DEVICE_A) == ana.id
     profiles = json.loads((home / "profiles.json").read_text())
     assert profiles["sensors"][0]["athlete_id"] == ana.id
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Local time is Europe/Berlin (CET/CEST) for the test, and the machine's again after."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_start_in_the_daylight_saving_gap_is_refused_and_a_doubled_hour_is_said(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], berlin: None) -> None:
+    import datetime as dt
+
+    home = tmp_path / "home"
+    args = ["--home", str(home)]
+    csv = _logger_csv(tmp_path / "logger.csv")
+    assert main([*args, "import", str(csv), "--start", "2026-03-29 02:30"]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist in local time" in err
+    assert err.count("\n") == 1
+    with Library.open(home) as lib:
+        assert lib.runs() == []  # refused before anything was added
+    assert main([*args, "import", str(csv), "--start", "2026-10-25 02:30"]) == 0
+    out = capsys.readouterr().out
+    assert "happens twice" in out
+    assert "'2026-10-25 02:30+01:00'" in out
+    with Library.open(home) as lib:
+        [run] = lib.runs()
+        assert run.start_unix_s == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC).timestamp()
+    assert main([*args, "athlete", "add", "Ana"]) == 0
+    assert main([*args, "athlete", "assign", "Ana", run.short_id, "--start",
+                 "2026-10-25 02:30+01:00"]) == 0
+    assert "happens twice" not in capsys.readouterr().out
+    with Library.open(home) as lib:
+        assert lib.run(run.short_id).start_unix_s == dt.datetime(
+            2026, 10, 25, 1, 30, tzinfo=dt.UTC).timestamp()

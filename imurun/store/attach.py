@@ -9,6 +9,7 @@ the arithmetic is :mod:`imurun.signal.pace`).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Attachment:
     overlap_s: float
     distance_m: float | None
     added: bool = True  # False: the same file was attached already
+    replaced: str | None = None  # the name of the earlier watch file this one replaced
 
 
 def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[str], *,
@@ -54,7 +56,9 @@ def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[s
     track = read_watch_fit(src)  # refuse a bad file before anything is written
     if run.start_unix_s is None or run.duration_s is None:
         raise UsageError(f"run {run.short_id} has no wall-clock start time: a watch file cannot be "
-                         "aligned with it")
+                         "aligned with it; give it its start first with `imurun athlete assign "
+                         f"{_quoted(run.athlete_name) if run.athlete_name else 'NAME'} "
+                         f"{run.short_id} --start \"YYYY-MM-DD HH:MM\"`")
     sha = sha256_file(src)
     name = f"watch-{sha[:16]}"
     old = lib.db.execute("SELECT id, offset_s FROM attachments WHERE run_id = ?", (run.id,)).fetchall()
@@ -73,11 +77,21 @@ def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[s
     with lib.transaction():
         atomic_write_json(run.directory / f"{name}.json", doc)
         att = index_attachment(lib, run, run.directory, doc)
+    replaced: str | None = None
     for r in old:  # the replaced attachment's files go once the new one is committed
         if r["id"] != sha:
+            doc_path = run.directory / f"watch-{r['id'][:16]}.json"
+            try:
+                replaced = str(read_json(doc_path).get("source_name") or f"watch-{r['id'][:16]}.fit")
+            except (StoreError, AttributeError):
+                replaced = f"watch-{r['id'][:16]}.fit"
             for ext in (".json", ".fit"):
                 (run.directory / f"watch-{r['id'][:16]}{ext}").unlink(missing_ok=True)
-    return att
+    return dataclasses.replace(att, replaced=replaced)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if any(c.isspace() for c in name) else name
 
 
 def _overlap_or_raise(w0: float, w1: float, run: RunRecord) -> float:

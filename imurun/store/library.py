@@ -1153,12 +1153,45 @@ def _local_text(unix_s: float) -> str:
 
 
 def parse_local_time(s: str) -> float:
-    """Unix time of ``YYYY-MM-DD HH:MM`` (local time; an ISO 8601 offset is honoured)."""
+    """Unix time of ``YYYY-MM-DD HH:MM`` (local time; an ISO 8601 offset is honoured).
+
+    A local time the clocks skip (the spring-forward gap) is refused; one they pass twice (the
+    fall-back hour) is taken as the first, daylight-saving one (:func:`local_time_note` says
+    so); an offset (``+01:00``) chooses either.
+    """
+    return _parse_local_time(s)[0]
+
+
+def local_time_note(s: str) -> str | None:
+    """What the user should know about how ``s`` was read (a fall-back hour), else ``None``."""
+    return _parse_local_time(s)[1]
+
+
+def _parse_local_time(s: str) -> tuple[float, str | None]:
     try:
         t = dt.datetime.fromisoformat(s.strip())
     except ValueError as e:
         raise UsageError(f"{s!r} is not a start time (YYYY-MM-DD HH:MM, local time)") from e
-    return (t if t.tzinfo is not None else t.astimezone()).timestamp()
+    if t.tzinfo is not None:
+        return t.timestamp(), None
+    first, second = t.replace(fold=0), t.replace(fold=1)
+    ts = first.timestamp()
+    if dt.datetime.fromtimestamp(ts).replace(fold=0) != first \
+            and dt.datetime.fromtimestamp(second.timestamp()).replace(fold=0) != first:
+        raise UsageError(f"{s!r} does not exist in local time (the clocks skip that hour when "
+                         "daylight saving time starts): give the time the run really started, "
+                         "or its UTC offset, e.g. 'YYYY-MM-DD HH:MM+02:00'")
+    note = None
+    if second.timestamp() != ts:
+        a, b = first.astimezone(), second.astimezone()
+        note = (f"{t:%Y-%m-%d %H:%M} happens twice (the clocks go back): taken as the first, "
+                f"{a:%H:%M %Z} ({a:%z}); for the second give '{t:%Y-%m-%d %H:%M}{_iso_offset(b)}'")
+    return ts, note
+
+
+def _iso_offset(t: dt.datetime) -> str:
+    z = t.strftime("%z")
+    return f"{z[:3]}:{z[3:]}" if z else ""
 
 
 def parse_date(s: str) -> dt.date:
