@@ -129,8 +129,8 @@ def check_output(path: str | os.PathLike[str], *, option: str,
     managed = managed_file(p, home)
     if managed is not None:
         root, role = managed
-        raise UsageError(f"{option} {p} is {role} of the library {root}; writing it would "
-                         "destroy the library's data: give another file name")
+        raise UsageError(f"{option} {p} is {role} of the library {root}, which imurun "
+                         "manages; writing it would destroy library data: give another file name")
     if p.is_dir():
         raise FileFormatError(str(p), "cannot write: it is a directory, give a file name")
     try:

@@ -414,8 +414,8 @@ def cmd_import(a: argparse.Namespace) -> int:
     for theirs, ours in r.athletes_matched:
         _say(f"athlete {theirs.name} ({theirs.id[:8]}) of {r.source} is taken as this library's "
              f"{ours.name} ({ours.id[:8]}), who has the same name: their runs go to {ours.name} "
-             f"(another person? `imurun athlete rename {ours.id[:8]} NEW_NAME` before importing "
-             "keeps them apart)")
+             "(two people? `imurun athlete add OTHER_NAME`, then `imurun athlete assign "
+             "OTHER_NAME RUN` for each of these runs)")
     for run in r.added:
         _say(f"added {_run_title(run)}")
     if (a.athlete is not None or a.start is not None) and r.already:

@@ -30,7 +30,8 @@ def cmd_report(a: argparse.Namespace) -> int:
         check_output(a.out, option="--out", inputs=[p] if p.is_file() else [], home=home)
     if p.is_file():  # a bare file: analysis JSON or a recording, no library, no baseline
         if a.out is None:  # beside the file, but never among a library's own files
-            check_output(p.with_suffix(".report.html"), option="the report", home=home)
+            check_output(p.with_suffix(".report.html"), option="the default report file (see --out)",
+                         home=home)
         return _report_file(p, a.out)
     from imurun.store.library import Library
 

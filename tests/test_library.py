@@ -614,3 +614,15 @@ def test_a_start_in_the_daylight_saving_gap_is_refused_and_a_doubled_hour_is_sai
     with Library.open(home) as lib:
         assert lib.run(run.short_id).start_unix_s == dt.datetime(
             2026, 10, 25, 1, 30, tzinfo=dt.UTC).timestamp()
+
+
+def test_the_library_says_which_paths_are_its_own_files(lib: Library, tmp_path: Path) -> None:
+    run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+    root = lib.root
+    for p in (run.path, run.directory / "meta.json", run.directory / "analysis.json",
+              run.directory / "anything-new.html", root / "index.sqlite3",
+              root / "index.sqlite3-wal", root / "index.sqlite3-journal", root / "profiles.json",
+              root / "runs" / ".partial" / "x.imrn", root / "set-aside" / "x" / "meta.json"):
+        assert lib.manages(p) is not None, p
+    for p in (root / "reports" / "run-1.html", root / "week.csv", tmp_path / "elsewhere.html"):
+        assert lib.manages(p) is None, p

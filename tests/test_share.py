@@ -217,7 +217,7 @@ def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
     out = capsys.readouterr().out
     assert "new athlete" not in out
     assert "is taken as this library's ana" in out
-    assert "athlete rename" in out
+    assert "imurun athlete assign OTHER_NAME RUN" in out
     with Library.open(tmp_path / "coach") as lib:
         (only,) = lib.athletes()
         assert only.name == "ana"

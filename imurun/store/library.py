@@ -305,7 +305,7 @@ def is_library_root(d: Path) -> bool:
 
 def _role(rel: Sequence[str]) -> str | None:
     if not rel:
-        return "the library's own directory"
+        return "the directory"
     top = rel[0]
     if top == "runs":
         if len(rel) >= 3 and rel[-1] == RUN_META:
@@ -315,14 +315,14 @@ def _role(rel: Sequence[str]) -> str | None:
         if len(rel) >= 3 and rel[-1].startswith("watch-"):
             return "a run's attached watch file"
         if len(rel) >= 3:
-            return "a file of one of its runs (a run's own files are kept under runs/)"
-        return "part of its runs/ folder"
+            return "a run's own file"
+        return "part of the runs/ folder"
     if top == SET_ASIDE:
-        return "part of its set-aside runs"
+        return "part of the set-aside runs"
     if len(rel) == 1 and (top.startswith(DB_NAME) or top.startswith(f".{DB_NAME}")):
-        return "its index (or a file SQLite keeps beside it)"
+        return "the index (or a file SQLite keeps beside it)"
     if len(rel) == 1 and (top == PROFILES or top.startswith(f".{PROFILES}.tmp-")):
-        return "its athletes and sensor bindings (profiles.json)"
+        return "the athletes and sensor bindings (profiles.json)"
     return None
 
 
