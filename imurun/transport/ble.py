@@ -260,7 +260,10 @@ class _Peer:
         if self._lost and queue.empty():
             raise LinkLost(self.description, self._lost_reason)
         try:
-            item = await asyncio.wait_for(queue.get(), timeout_s)
+            # Not asyncio.wait_for, which can swallow a cancellation on Python 3.11 (see
+            # SerialTransport.read)
+            async with asyncio.timeout(timeout_s):
+                item = await queue.get()
         except TimeoutError as e:
             raise DeviceTimeoutError(f"{operation} {self.description}", timeout_s) from e
         if item is None:

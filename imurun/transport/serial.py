@@ -92,7 +92,11 @@ class SerialTransport:
         if self._lost and self._queue.empty():
             raise LinkLost(self.description, "port closed")
         try:
-            item = await asyncio.wait_for(self._queue.get(), timeout_s)
+            # Not asyncio.wait_for: on Python 3.11 it returns the item when the inner get ends
+            # just as the caller is cancelled, and the cancellation (Ctrl-C) is lost while data
+            # keep arriving (CPython gh-86296). asyncio.timeout waits in this task itself.
+            async with asyncio.timeout(timeout_s):
+                item = await self._queue.get()
         except TimeoutError as e:
             raise DeviceTimeoutError(f"reading from {self.description}", timeout_s) from e
         if isinstance(item, Chunk):
