@@ -96,6 +96,7 @@ class _State:
     client: SensorClient | None = None
     device_id: int | None = None  # the sensor this sync is about; a reconnect must find it again
     reconnects: int = 0
+    gone: str = ""  # why reconnecting failed for good; the runs still to do fail at once
     fetched: int = 0
     rejected: int = 0
     corrupt: int = 0
@@ -142,35 +143,52 @@ async def sync_runs(connect: Callable[[], Awaitable[SensorClient]], sink: RunSin
     """Download every run ``sink`` does not hold; see the module docstring."""
     t0 = time.monotonic()
     st = _State()
-    await _reconnect(connect, st, settings, first=True)
-    assert st.client is not None
-    info = st.client.info
-    if info is None:
-        raise SyncError("sensor did not identify itself")
-    device_id = info.device_id
-    catalogue = await _with_retry(lambda c: c.catalogue(), connect, st, settings)
-    for entry in catalogue.runs:
-        try:
-            st.results.append(await _sync_one(entry, device_id, connect, sink, st, settings, progress))
-        except (DeviceError, SyncError) as e:
-            st.results.append(RunResult(entry.run_id, entry.size, entry.crc32, RunStatus.FAILED,
-                                        error=str(e)))
-    if st.client is not None:
-        st.corrupt = st.client.decoder.stats.frames_corrupt
-        await st.client.transport.close()
+    try:
+        await _reconnect(connect, st, settings, first=True)
+        info = _client(st).info
+        if info is None:
+            raise SyncError("sensor did not identify itself")
+        device_id = info.device_id
+        catalogue = await _with_retry(lambda c: c.catalogue(), connect, st, settings)
+        for entry in catalogue.runs:
+            if st.gone:  # no link and no hope of one: the other runs wait for the next sync
+                st.results.append(RunResult(entry.run_id, entry.size, entry.crc32,
+                                            RunStatus.FAILED, error=st.gone))
+                continue
+            try:
+                st.results.append(await _sync_one(entry, device_id, connect, sink, st, settings,
+                                                  progress))
+            except (DeviceError, SyncError) as e:
+                st.results.append(RunResult(entry.run_id, entry.size, entry.crc32,
+                                            RunStatus.FAILED, error=str(e)))
+    finally:  # also when cancelled (Ctrl-C): the port is let go before the caller goes on
+        await _disconnect(st)
     return SyncReport(device_id, tuple(st.results), st.reconnects, st.fetched, st.rejected,
                       st.corrupt, time.monotonic() - t0)
 
 
-async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
-                     settings: SyncSettings, *, first: bool = False) -> None:
-    if st.client is not None:
-        st.corrupt += st.client.decoder.stats.frames_corrupt
+def _client(st: _State) -> SensorClient:
+    """The connected client; :class:`SyncError` (with the reason) once reconnecting has failed."""
+    if st.client is None:
+        raise SyncError(st.gone or "not connected to the sensor")
+    return st.client
+
+
+async def _disconnect(st: _State) -> None:
+    client, st.client = st.client, None
+    if client is not None:
+        st.corrupt += client.decoder.stats.frames_corrupt
         try:
-            await st.client.transport.close()
+            await client.transport.close()
         except TransportError:
             pass
-        st.client = None
+
+
+async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
+                     settings: SyncSettings, *, first: bool = False) -> None:
+    if st.gone:
+        raise SyncError(st.gone)
+    await _disconnect(st)
     delay, cap = settings.backoff_s
     attempt = 0
     while True:
@@ -186,7 +204,8 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
                 raise  # a wrong port or a silent sensor is reported at once, not retried
             attempt += 1
             if attempt > settings.max_reconnects:
-                raise SyncError(f"could not reconnect after {attempt} attempts: {e}") from e
+                st.gone = f"could not reconnect after {attempt} attempts: {e}"
+                raise SyncError(st.gone) from e
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap)
             continue
@@ -201,9 +220,8 @@ async def _with_retry(op: Callable[[SensorClient], Awaitable[T]],
                       connect: Callable[[], Awaitable[SensorClient]], st: _State,
                       settings: SyncSettings) -> T:
     for _ in range(settings.max_reconnects + 1):
-        assert st.client is not None
         try:
-            return await op(st.client)
+            return await op(_client(st))
         except (LinkLost, DeviceTimeoutError):
             await _reconnect(connect, st, settings)
     raise SyncError("operation kept failing after reconnects")
@@ -261,8 +279,7 @@ async def _fetch_window(entry: RunEntry, device_id: int, prefix: int, sink: RunS
     Each round asks for (at most 8 of) the window's holes; the sensor serves reads in order, so
     the chunk that ends the last read ends the round. Lost chunks become holes of the next round.
     """
-    client = st.client
-    assert client is not None
+    client = _client(st)
     win = _Window(prefix, min(prefix + settings.window_bytes, entry.size))
     flushed = prefix
 
