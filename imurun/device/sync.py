@@ -258,6 +258,10 @@ async def _sync_one(entry: RunEntry, device_id: int,
 
 async def _erase(entry: RunEntry, connect: Callable[[], Awaitable[SensorClient]], st: _State,
                  settings: SyncSettings) -> bool:
+    # A sync being cancelled (Ctrl-C) starts no erase. A cancellation that came while the run
+    # was being committed (no await there) is delivered here, before anything is sent; the
+    # next sync finds the run stored and erases it then.
+    await asyncio.sleep(0)
     try:
         await _with_retry(lambda c: c.erase(entry.run_id, entry.crc32), connect, st, settings)
         return True
