@@ -260,10 +260,7 @@ class _Peer:
         if self._lost and queue.empty():
             raise LinkLost(self.description, self._lost_reason)
         try:
-            # Not asyncio.wait_for, which can swallow a cancellation on Python 3.11 (see
-            # SerialTransport.read)
-            async with asyncio.timeout(timeout_s):
-                item = await queue.get()
+            item = await asyncio.wait_for(queue.get(), timeout_s)
         except TimeoutError as e:
             raise DeviceTimeoutError(f"{operation} {self.description}", timeout_s) from e
         if item is None:
