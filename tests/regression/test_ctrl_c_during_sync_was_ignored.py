@@ -1,11 +1,11 @@
 """Regression: a single Ctrl-C during a sync download was often ignored.
 
-``asyncio.run`` turns the first SIGINT into a cancellation of the main task. The serial (and BLE)
-transport waited for bytes with ``asyncio.wait_for(queue.get(), timeout)``, which on Python 3.11
+``asyncio.run`` turns the first SIGINT into a cancellation of the main task. The serial transport
+waited for bytes with ``asyncio.wait_for(queue.get(), timeout)``, which on Python 3.11
 returns the item instead of raising when the inner ``get`` finished just as the caller was
 cancelled (CPython gh-86296). While the sensor was sending, that race was won often enough
 that the cancellation was lost: the sync went on, downloaded and erased every run, and exited 0.
-The transports now wait with ``asyncio.timeout`` in the calling task; a cancelled sync also
+The serial transport now waits with ``asyncio.timeout`` in the calling task; a cancelled sync also
 starts no erase, lets the port go, and keeps the verified prefix for the next sync.
 """
 
