@@ -61,6 +61,9 @@ def test_runs_left_after_the_sensor_is_gone_fail_cleanly(
         def pull_the_sensor() -> None:
             wait_for(second_run_under_way, 60, "the sync to be part-way through run 2")
             s.proc.kill()
+            # The port vanishes, as an unplugged USB device's does. (Left dangling, the link could
+            # lead to the pseudo-terminal of a sensor another test opens next.)
+            s.link.unlink()
 
         killer = threading.Thread(target=pull_the_sensor, daemon=True)
         killer.start()
