@@ -303,7 +303,8 @@ def cmd_show(a: argparse.Namespace) -> int:
     _say(f"run {run.id}")
     _say(f"  origin     {origin}")
     _say(f"  athlete    {run.athlete_name or '-'}")
-    _say(f"  start      {_local(run.start_unix_s)}, {_mmss(run.duration_s)} long")
+    given = " (entered by hand)" if run.start_given else ""
+    _say(f"  start      {_local(run.start_unix_s)}{given}, {_mmss(run.duration_s)} long")
     crc = f", CRC-32 {run.crc32:08x}" if run.crc32 is not None else ""
     _say(f"  file       {run.path} ({run.size / 1024:.0f} KiB{crc})")
     _say(f"  added      {run.added_at} by {run.source} ({run.source_name})")

@@ -233,6 +233,14 @@ def test_athlete_assign_gives_a_held_run_its_athlete_and_start(
         assert got[csv_run.id].start_given
         assert got[sensor_run.id].start_unix_s == T0_MS / 1000  # its own, unchanged
         assert not got[sensor_run.id].start_given
+    capsys.readouterr()
+    # `show` says which start was entered by hand
+    assert main([*args, "show", csv_run.short_id]) == 0
+    start = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("start"))
+    assert "(entered by hand)" in start
+    assert main([*args, "show", sensor_run.short_id]) == 0
+    start = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("start"))
+    assert "by hand" not in start
 
 
 def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) -> None:

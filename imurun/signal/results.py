@@ -443,6 +443,9 @@ SUMMARY_FIELDS: Final = (
 class RunSummary:
     """The run in numbers. Medians over the running steps unless said otherwise.
 
+    A value that could not be measured is NaN here (``null`` in the JSON);
+    :meth:`RunAnalysis.reason_unavailable` says why.
+
     Attributes:
         n_steps: running steps (the steps that feed the running metrics).
         n_walking_steps: walking steps.
