@@ -397,12 +397,17 @@ def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
         raise FileFormatError(p, f"a sample rate of {rate:.6g} Hz is not plausible for a "
                                  f"body-worn IMU ({lo:g} to {hi:g} Hz)")
     raw_step = step_s / _TIME_SCALE[time_unit]
-    fits = [(u, 1.0 / (raw_step * k)) for u, k in _TIME_SCALE.items()
-            if u != time_unit and _plausible_fs(1.0 / (raw_step * k))]
-    advice = (f"pass --time-unit {fits[0][0]} ({fits[0][1]:.6g} Hz)" if fits
-              else "check the time column, or pass --time-unit s, ms or us")
+    fits = [u for u in _plausible_time_units(raw_step) if u != time_unit]
+    advice = (f"pass --time-unit {fits[0]} ({1.0 / (raw_step * _TIME_SCALE[fits[0]]):.6g} Hz)"
+              if fits else "check the time column, or pass --time-unit s, ms or us")
     raise FileFormatError(p, f"time column {time[0]} read in {time_unit} gives {rate:.6g} Hz, "
                              f"not a plausible sample rate ({lo:g} to {hi:g} Hz); {advice}")
+
+
+def _plausible_time_units(raw_step: float) -> list[TimeUnit]:
+    """The time units (s, ms, us, in that order) in which ``raw_step`` gives a plausible rate."""
+    units: tuple[TimeUnit, ...] = ("s", "ms", "us")
+    return [u for u in units if _plausible_fs(1.0 / (raw_step * _TIME_SCALE[u]))]
 
 
 def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
@@ -412,13 +417,13 @@ def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
     if dt.size == 0:
         return "s"
     step = float(np.median(dt))
-    plausible = [u for u in ("s", "ms", "us") if _plausible_fs(1.0 / (step * _TIME_SCALE[u]))]
+    plausible = _plausible_time_units(step)
     if "s" in plausible or not plausible:
         if not plausible:
             raise FileFormatError(p, f"cannot tell the unit of the time column (median step "
                                      f"{step:g}); pass --time-unit s, ms or us")
         return "s"
-    return plausible[0]  # type: ignore[return-value]
+    return plausible[0]
 
 
 _FREQ = re.compile(r"(?:acquisition frequency|update rate|sample ?rate|output rate)\s*[:=]\s*"

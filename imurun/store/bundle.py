@@ -303,13 +303,13 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
     name, which no command could tell apart): said in ``res.athletes_matched``.
     """
     ids: dict[str, str] = {}
+    local = {x.id: x for x in lib.athletes()}
     for a in entries:
         try:
             athlete = Athlete.from_json(a)
         except (KeyError, TypeError, ValueError, UsageError) as e:
             res.problems.append(f"athlete entry {a!r}: {e}")
             continue
-        local = {x.id: x for x in lib.athletes()}
         if athlete.id in local:
             ids[athlete.id] = athlete.id
             continue
@@ -320,6 +320,7 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
             continue
         if lib.merge_athlete(athlete):
             res.athletes_added.append(athlete)
+        local[athlete.id] = athlete
         ids[athlete.id] = athlete.id
     return ids
 
