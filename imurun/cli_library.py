@@ -94,6 +94,19 @@ def _print_analysed(analysed: Sequence[Analysed], available: bool,
              "will be analysed by a later version)")
 
 
+def _analyse_again_for_mass(lib: Library, runs: Sequence[RunRecord]) -> None:
+    """Analyse again those of ``runs`` whose body mass changed (their stiffness depends on it)."""
+    from imurun.workflows import analyse_runs, mass_changed
+
+    todo = mass_changed(lib, runs)
+    if not todo:
+        return
+    analysed = analyse_runs(lib, todo, progress=_progress("analysed"))
+    ok = sum(x.ok for x in analysed)
+    _say(f"analysed {ok} run(s) again with the athlete's body mass as it is now"
+         + (f" ({len(analysed) - ok} failed, see `imurun show RUN`)" if ok < len(analysed) else ""))
+
+
 # ---------------------------------------------------------------------------- sync
 def cmd_sync_library(a: argparse.Namespace) -> int:
     """``imurun sync`` without ``--store``: into the library, then analyse the new runs."""
@@ -162,7 +175,9 @@ def cmd_athlete_set(a: argparse.Namespace) -> int:
         raise UsageError("give --mass-kg and/or --leg-length-m")
     with _open(a) as lib:
         ath = lib.update_athlete(a.name, mass_kg=a.mass_kg, leg_length_m=a.leg_length_m)
-    _say(f"{ath.name}: body mass {_opt(ath.mass_kg, 'kg')}, leg length {_opt(ath.leg_length_m, 'm')}")
+        _say(f"{ath.name}: body mass {_opt(ath.mass_kg, 'kg')}, leg length "
+             f"{_opt(ath.leg_length_m, 'm')}")
+        _analyse_again_for_mass(lib, lib.runs(athlete=ath.id))
     return EXIT_OK
 
 
@@ -178,8 +193,9 @@ def cmd_athlete_merge(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         src = lib.athlete(a.source)
         ath, n = lib.merge_athletes(src.id, a.into)
-    _say(f"merged athlete {src.name} ({src.id[:8]}) into {ath.name} ({ath.id[:8]}): "
-         f"{n} run(s) and their sensors now belong to {ath.name}")
+        _say(f"merged athlete {src.name} ({src.id[:8]}) into {ath.name} ({ath.id[:8]}): "
+             f"{n} run(s) and their sensors now belong to {ath.name}")
+        _analyse_again_for_mass(lib, lib.runs(athlete=ath.id))
     return EXIT_OK
 
 
@@ -189,10 +205,11 @@ def cmd_athlete_assign(a: argparse.Namespace) -> int:
     start = None if a.start is None else parse_local_time(a.start)
     with _open(a) as lib:
         run = lib.assign_run(lib.run(a.run).id, athlete=a.name, start_unix_s=start)
-    _say(f"run {_run_title(run)}")
-    note = None if a.start is None else local_time_note(a.start)
-    if note:
-        _say(f"  {note}")
+        _say(f"run {_run_title(run)}")
+        note = None if a.start is None else local_time_note(a.start)
+        if note:
+            _say(f"  {note}")
+        _analyse_again_for_mass(lib, [run])
     return EXIT_OK
 
 
@@ -232,7 +249,10 @@ def cmd_sensor_bind(a: argparse.Namespace) -> int:
     dev = device_hex(a.device_id)
     with _open(a) as lib:
         ath, n = lib.bind_sensor(dev, a.athlete)
-    _say(f"sensor {dev} -> {ath.name}" + (f"; {n} earlier run(s) of it now belong to {ath.name}" if n else ""))
+        _say(f"sensor {dev} -> {ath.name}"
+             + (f"; {n} earlier run(s) of it now belong to {ath.name}" if n else ""))
+        if n:
+            _analyse_again_for_mass(lib, [r for r in lib.runs(athlete=ath.id) if r.device_id == dev])
     return EXIT_OK
 
 
@@ -382,6 +402,35 @@ def cmd_store_set_aside(a: argparse.Namespace) -> int:
     _say(f"set run {_run_title(run)} aside: its files are in {dst}, and it is no longer in the "
          "library (move the directory back under runs/ and run `imurun store check --repair` "
          "to restore it)")
+    return EXIT_OK
+
+
+def cmd_store_reanalyze(a: argparse.Namespace) -> int:
+    from imurun.workflows import analyse_runs, default_analyzer, outdated
+
+    with _open(a) as lib:
+        if a.runs:
+            if a.athlete is not None:
+                raise UsageError("give run ids or --athlete, not both")
+            chosen = list({r.id: r for r in (lib.run(x) for x in a.runs)}.values())
+            todo = [(r, "asked for") for r in chosen]
+        else:
+            chosen = lib.runs(athlete=a.athlete)
+            todo = [(r, "asked for") for r in chosen] if a.all else outdated(lib, chosen)
+        if default_analyzer(lib) is None:
+            raise UsageError("analysis is not available in this version of imurun")
+        if not todo:
+            _say(f"all {len(chosen)} analysed run(s) are up to date (`--all` analyses them again "
+                 "all the same)")
+            return EXIT_OK
+        if not a.runs and not a.all:
+            for r, why in todo:
+                _say(f"  {r.short_id}: {why}")
+        analysed = analyse_runs(lib, [r for r, _ in todo], progress=_progress("analysed"))
+        _print_analysed(analysed, True)
+    failed = sum(not x.ok for x in analysed)
+    _say(f"analysed {len(analysed) - failed} run(s) again"
+         + (f"; {failed} could not be analysed" if failed else ""))
     return EXIT_OK
 
 
@@ -563,6 +612,15 @@ def add_library_commands(sub: Any) -> None:
                            "HOME/set-aside/)")
     x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`)")
     x.set_defaults(func=cmd_store_set_aside)
+    x = ss.add_parser("reanalyze", parents=[home],
+                      help="analyse runs again: by default those whose analysis is out of date "
+                           "(failed, older imurun, or the athlete's body mass changed)")
+    x.add_argument("runs", nargs="*", metavar="RUN",
+                   help="run ids (4+ leading hex digits) or 'latest'; default: every run that "
+                        "is out of date")
+    x.add_argument("--athlete", default=None, metavar="NAME", help="only this athlete's runs")
+    x.add_argument("--all", action="store_true", help="every run (of --athlete), up to date or not")
+    x.set_defaults(func=cmd_store_reanalyze)
 
     s = sub.add_parser("share", parents=[home], help="write a bundle of an athlete's runs")
     s.add_argument("--athlete", required=True)

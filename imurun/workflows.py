@@ -3,6 +3,7 @@
 * :func:`store_and_analyse`: a sync straight into the library, then the analysis of every new run.
 * :func:`import_path`: a bundle, a shared store directory or a single recording, then analyses.
 * :func:`analyse_runs`: (re)analyse runs and keep the results in the library.
+* :func:`outdated`, :func:`mass_changed`: which kept analyses should be made again, and why.
 
 Transports stay outside: :func:`store_and_analyse` takes a function that runs a sync into a
 :class:`~imurun.device.sync.RunSink`, so serial and BLE (and tests) go through the same code.
@@ -112,6 +113,71 @@ def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer 
             out.append(Analysed(lib.get(run.id) or run, msg, time.monotonic() - t0))
         if progress is not None:
             progress(i + 1, len(runs))
+    return out
+
+
+def _athlete_masses(lib: Library) -> dict[str, float | None]:
+    return {a.id: a.mass_kg for a in lib.athletes()}
+
+
+def analysed_mass(lib: Library, run: RunRecord) -> tuple[bool, float | None]:
+    """(whether the run's kept analysis says which body mass it used, that mass)."""
+    if run.analysis_version is None:
+        return False, None
+    if run.analysis_mass_known:
+        return True, run.analysis_mass_kg
+    # Indexed before the index kept the mass (or the analysis does not say): ask the file.
+    try:
+        doc = lib.analysis(run)
+    except (OSError, ValueError):
+        return False, None
+    params = (doc or {}).get("parameters")
+    if not isinstance(params, dict) or "mass_kg" not in params:
+        return False, None
+    m = params["mass_kg"]
+    return True, (float(m) if isinstance(m, int | float) else None)
+
+
+def mass_changed(lib: Library, runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """Runs analysed with another body mass than their athlete's (or none) as the library has it now.
+
+    Vertical stiffness needs the body mass, so these runs' stiffness is missing or out of date
+    until they are analysed again.
+    """
+    masses = _athlete_masses(lib)
+    out = []
+    for r in runs:
+        known, used = analysed_mass(lib, r)
+        now = masses.get(r.athlete_id or "")
+        if not known:
+            continue
+        if used is None or now is None:
+            if (used is None) != (now is None):
+                out.append(r)
+        elif abs(used - now) > 1e-9:
+            out.append(r)
+    return out
+
+
+def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, str]]:
+    """The runs of ``runs`` whose analysis should be made again, each with the reason.
+
+    A run is out of date when it was never analysed, when its last analysis failed, when it was
+    analysed by another version of imurun, or with another body mass than its athlete's.
+    """
+    from imurun import __version__
+
+    changed = {r.id for r in mass_changed(lib, runs)}
+    out: list[tuple[RunRecord, str]] = []
+    for r in runs:
+        if r.analysis_error is not None:
+            out.append((r, f"its last analysis failed ({r.analysis_error})"))
+        elif r.analysis_version is None:
+            out.append((r, "not analysed yet"))
+        elif r.id in changed:
+            out.append((r, "analysed with another body mass than the athlete's"))
+        elif r.analysis_version != __version__:
+            out.append((r, f"analysed by imurun {r.analysis_version} (this is {__version__})"))
     return out
 
 

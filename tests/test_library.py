@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from imurun import __version__
 from imurun.cli import main
 from imurun.device.client import SensorClient
 from imurun.device.sync import RunSink, SyncReport, SyncSettings, sync_runs
@@ -581,6 +582,118 @@ def test_changing_an_athlete_keeps_their_runs_and_sensors(tmp_path: Path) -> Non
         assert lib.athlete_of_sensor(DEVICE_A) == ana.id
     profiles = json.loads((home / "profiles.json").read_text())
     assert profiles["sensors"][0]["athlete_id"] == ana.id
+
+
+CLEAN_RUN = Path(__file__).resolve().parents[1] / "recordings" / "clean-run.imrs"
+
+
+def _stiffness(lib: Library, run_id: str) -> object:
+    run = lib.get(run_id)
+    assert run is not None
+    assert run.summary is not None
+    return run.summary.get("vertical_stiffness_kn_m")
+
+
+def test_runs_are_analysed_again_when_their_athletes_body_mass_changes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Stiffness needs the body mass: a mass given (or changed) after the analysis reaches the
+    runs already held, and a command that changes nothing about the mass analyses nothing."""
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "import", str(CLEAN_RUN)]) == 0
+    with Library.open(home) as lib:
+        rid = lib.run("latest").id
+        assert _stiffness(lib, rid) is None
+    assert main([*cli, "athlete", "add", "Ana"]) == 0
+    assert main([*cli, "athlete", "add", "Bo", "--mass-kg", "80"]) == 0
+    capsys.readouterr()
+
+    assert main([*cli, "athlete", "assign", "Bo", rid[:8]]) == 0  # Bo's mass reaches the run
+    assert "analysed 1 run(s) again" in capsys.readouterr().out
+    with Library.open(home) as lib:
+        k80 = _stiffness(lib, rid)
+        assert isinstance(k80, float)
+        assert k80 > 0
+
+    assert main([*cli, "athlete", "set", "Bo", "--leg-length-m", "0.9"]) == 0
+    assert "again" not in capsys.readouterr().out  # the mass did not change
+    assert main([*cli, "athlete", "set", "Bo", "--mass-kg", "60"]) == 0
+    assert "analysed 1 run(s) again" in capsys.readouterr().out
+    with Library.open(home) as lib:
+        k60 = _stiffness(lib, rid)
+        assert isinstance(k60, float)
+        assert k60 == pytest.approx(k80 * 60 / 80, rel=1e-6)  # Morin: k is proportional to m
+        doc = lib.analysis(lib.run(rid))
+        assert doc is not None
+        assert doc["parameters"]["mass_kg"] == 60
+
+    # Ana has no mass of her own: the merge gives her Bo's, so the run's mass stays 60 kg.
+    assert main([*cli, "athlete", "merge", "Bo", "Ana"]) == 0
+    out = capsys.readouterr().out
+    with Library.open(home) as lib:
+        ana = lib.athlete("Ana")
+        assert ana.mass_kg == 60
+        assert "again" not in out
+        assert _stiffness(lib, rid) == pytest.approx(k60)
+
+
+def test_the_body_mass_an_analysis_used_is_indexed_and_read_from_older_indexes(
+        lib: Library, tmp_path: Path) -> None:
+    from imurun.workflows import mass_changed
+
+    lib.add_athlete("Ana", mass_kg=61)
+    run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+    lib.assign_run(run.id, athlete="Ana")
+    lib.set_analysis(run.id, {**analysis_json(), "parameters": {"mass_kg": 70.0}})
+    held = lib.get(run.id)
+    assert held is not None
+    assert held.analysis_mass_known
+    assert held.analysis_mass_kg == 70.0
+    assert mass_changed(lib, [held]) == [held]
+    # An index from before the mass was kept: the analysis file says which mass it used.
+    lib.db.execute("UPDATE runs SET analysis_mass_known = 0, analysis_mass_kg = NULL")
+    older = lib.get(run.id)
+    assert older is not None
+    assert not older.analysis_mass_known
+    assert mass_changed(lib, [older]) == [older]
+    lib.set_analysis(run.id, {**analysis_json(), "parameters": {"mass_kg": 61}})
+    assert mass_changed(lib, lib.runs()) == []
+    lib.set_analysis(run.id, analysis_json())  # an analysis that does not say: left alone
+    assert mass_changed(lib, lib.runs()) == []
+
+
+def test_store_reanalyze_redoes_what_is_out_of_date_and_says_why(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "athlete", "add", "Ana", "--mass-kg", "61"]) == 0
+    assert main([*cli, "import", str(CLEAN_RUN), "--athlete", "Ana"]) == 0
+    with Library.open(home) as lib:
+        current = lib.run("latest")
+        old = lib.add_file(CLEAN_RUN.with_name("reboot-and-gaps.imrs")).run
+        failed = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 2, seconds=30)).run
+        lib.set_analysis(old.id, {**analysis_json(), "imurun_version": "0.0.1"})
+        lib.set_analysis_error(failed.id, "a stand-in error")
+    capsys.readouterr()
+
+    assert main([*cli, "store", "reanalyze"]) == 0
+    out = capsys.readouterr().out
+    why = [ln.strip() for ln in out.splitlines() if ln.startswith("  ") and ": " in ln][:2]
+    assert sorted(why) == sorted([f"{old.short_id}: analysed by imurun 0.0.1 (this is {__version__})",
+                                  f"{failed.short_id}: its last analysis failed (a stand-in error)"])
+    assert out.splitlines()[-1] == "analysed 2 run(s) again"
+    with Library.open(home) as lib:
+        assert lib.get(old.id).analysis_version == __version__  # type: ignore[union-attr]
+        assert lib.get(failed.id).analysis_error is None  # type: ignore[union-attr]
+        assert lib.get(current.id).analysis_version == __version__  # type: ignore[union-attr]
+
+    assert main([*cli, "store", "reanalyze", "--athlete", "Ana"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert main([*cli, "store", "reanalyze", "--athlete", "Ana", "--all"]) == 0
+    assert "analysed 1 run(s) again" in capsys.readouterr().out
+    assert main([*cli, "store", "reanalyze", current.id[:8]]) == 0
+    assert "analysed 1 run(s) again" in capsys.readouterr().out
+    assert main([*cli, "store", "reanalyze", current.id[:8], "--athlete", "Ana"]) == 2
 
 
 @pytest.fixture

@@ -761,11 +761,11 @@ def _plain(text: str, c: ReportContext | None = None) -> str:
         who = c.athlete if c is not None and c.athlete else None
         if who is not None:
             return (f"your body mass is not known: add it to your athlete profile (imurun "
-                    f"athlete set {who} --mass-kg KG); runs analysed after that show it")
+                    f"athlete set {who} --mass-kg KG), and your runs are analysed again with it")
         if c is not None and c.run_id:
             return ("your body mass is not known: give this run its athlete (imurun athlete "
                     "assign NAME RUN) and add their body mass (imurun athlete set NAME "
-                    "--mass-kg KG); runs analysed after that show it")
+                    "--mass-kg KG); the run is then analysed again with it")
         return ("your body mass is not known: give it when you analyse the file (imurun "
                 "analyze FILE --mass-kg KG)")
     return _PLAIN_NOTES.get(text, text)

@@ -164,6 +164,8 @@ class RunRecord:
     analysis_error: str | None = None
     summary: dict[str, Any] | None = None
     start_given: bool = False  # the recording has no date: the start was given by hand
+    analysis_mass_known: bool = False  # the kept analysis says which body mass it used...
+    analysis_mass_kg: float | None = None  # ...this one (None: none)
 
     @property
     def short_id(self) -> str:
@@ -642,7 +644,9 @@ class Library:
             source_name=r["source_name"], added_at=r["added_at"],
             analysis_version=r["analysis_version"], analysis_error=r["analysis_error"],
             summary=None if r["summary_json"] is None else json.loads(r["summary_json"]),
-            start_given=bool(r["start_given"]))
+            start_given=bool(r["start_given"]),
+            analysis_mass_known=bool(r["analysis_mass_known"]),
+            analysis_mass_kg=r["analysis_mass_kg"])
 
     def runs(self, *, athlete: str | None = None, since_unix_s: float | None = None,
              until_unix_s: float | None = None) -> list[RunRecord]:
@@ -937,8 +941,12 @@ class Library:
                        f"VALUES ({', '.join('?' * (len(STEP_COLUMNS) + 2))})",
                        ((run_id, i, *(_step_value(s, c) for c in STEP_COLUMNS))
                         for i, s in enumerate(d.get("steps") or ())))
-        db.execute("UPDATE runs SET analysis_version = ?, analysis_error = NULL WHERE id = ?",
-                   (analysis_version(d), run_id))
+        params = d.get("parameters")
+        known = isinstance(params, dict) and "mass_kg" in params
+        mass = _num(params.get("mass_kg")) if known and isinstance(params, dict) else None
+        db.execute("UPDATE runs SET analysis_version = ?, analysis_error = NULL, "
+                   "analysis_mass_known = ?, analysis_mass_kg = ? WHERE id = ?",
+                   (analysis_version(d), int(known), mass, run_id))
 
     def analysis(self, run: RunRecord) -> dict[str, Any] | None:
         p = run.directory / ANALYSIS

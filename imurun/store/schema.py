@@ -113,6 +113,14 @@ ALTER TABLE runs ADD COLUMN start_given INTEGER NOT NULL DEFAULT 0
 """
 
 
+# The body mass the kept analysis used (its ``parameters.mass_kg``); analysis_mass_known = 0 for an
+# analysis indexed before this column existed (or one that does not say).
+_V4 = """
+ALTER TABLE runs ADD COLUMN analysis_mass_kg REAL;
+ALTER TABLE runs ADD COLUMN analysis_mass_known INTEGER NOT NULL DEFAULT 0
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for stmt in sql.split(";"):
@@ -124,7 +132,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 
 #: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _script(_V1), _script(_V2), _script(_V3))
+    _script(_V1), _script(_V2), _script(_V3), _script(_V4))
 VERSION = len(MIGRATIONS)
 
 
