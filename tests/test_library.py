@@ -562,10 +562,25 @@ def test_sync_fetches_again_a_held_run_whose_file_was_damaged(tmp_path: Path) ->
         entry = RunEntry(1, T0_MS, run.size, file_crc32(run.path))
         sink = LibrarySink(lib)
         assert sink.is_stored(DEVICE_A, entry)
-        data = bytearray(run.path.read_bytes())
+        good = run.path.read_bytes()
+        lib.add_athlete("Ana")
+        lib.assign_run(run.id, athlete="Ana")  # by hand: the sensor is bound to nobody
+        lib.set_analysis(run.id, analysis_json(12))
+        data = bytearray(good)
         data[len(data) // 2] ^= 0x40  # same size, one bit flipped
         run.path.write_bytes(bytes(data))
         assert not sink.is_stored(DEVICE_A, entry)
+        # fetched again: the run is whole again and keeps what the library knew about it
+        sink.append(DEVICE_A, entry, 0, good)
+        sink.commit(DEVICE_A, entry)
+        again = lib.get(run.id)
+        assert again is not None
+        assert again.path.read_bytes() == good
+        assert again.athlete_name == "Ana"
+        assert again.added_at == run.added_at
+        assert again.source_name == run.source_name
+        assert len(lib.steps(run.id)) == 13
+        assert lib.check().ok
 
 
 def test_changing_an_athlete_keeps_their_runs_and_sensors(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ sensor erases a run only after all three.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from firmware_protocol.messages import RunEntry
-from imurun.errors import FileFormatError
+from imurun.errors import FileFormatError, StoreError
 from imurun.store.library import (
     RUN_META,
     FileFacts,
@@ -58,9 +59,20 @@ class LibrarySink(RunDirectory):
         self.stored.append(self._index(device_id, entry))
         return location
 
-    def _write_meta(self, device_id: int, entry: RunEntry, data: Path) -> dict[str, object]:
-        from imurun.store._files import sha256_file
+    def _write_meta(self, device_id: int, entry: RunEntry, data: Path) -> dict[str, Any]:
+        from imurun.store._files import read_json, sha256_file
 
+        sha = sha256_file(data)
+        final = self.run_path(device_id, entry)
+        held = final.parent / RUN_META
+        try:
+            old = read_json(held) if held.exists() else None
+        except StoreError:  # unreadable: written anew below
+            old = None
+        if isinstance(old, dict) and old.get("id") == sha:
+            # The same bytes again (a held run whose file was damaged, fetched again): what the
+            # library knew about the run (an athlete given by hand, when it was added) stays.
+            return old
         try:
             facts = file_facts(data)
         except FileFormatError:
@@ -68,9 +80,8 @@ class LibrarySink(RunDirectory):
             facts = FileFacts("stored-run", entry.size, start_unix_s=entry.start_unix_ms / 1000 or None)
         facts = FileFacts(facts.format, entry.size, f"{device_id:016x}", entry.run_id, entry.crc32,
                           facts.start_unix_s, facts.duration_s, entry.start_unix_ms)
-        final = self.run_path(device_id, entry)
         rel = final.relative_to(self.library.root).as_posix()
-        meta = self.library.new_run_meta(sha256_file(data), rel, facts,
+        meta = self.library.new_run_meta(sha, rel, facts,
                                       self.library.athlete_of_sensor(device_id), "sync",
                                       final.name, utc_now())
         self.library.write_run_meta(final.parent, meta)
