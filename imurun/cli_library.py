@@ -400,8 +400,25 @@ def cmd_store_set_aside(a: argparse.Namespace) -> int:
         run = lib.run(a.run)
         dst = lib.set_aside(run.id)
     _say(f"set run {_run_title(run)} aside: its files are in {dst}, and it is no longer in the "
-         "library (move the directory back under runs/ and run `imurun store check --repair` "
-         "to restore it)")
+         f"library (`imurun store restore {run.short_id}` brings it back)")
+    return EXIT_OK
+
+
+def cmd_store_restore(a: argparse.Namespace) -> int:
+    with _open(a) as lib:
+        if a.run is None:
+            aside = lib.set_aside_runs()
+            if not aside:
+                _say(f"no runs are set aside in {lib.root}")
+            for d, m in aside:
+                _say(f"{str(m['id'])[:10]}  {d}")
+            return EXIT_OK
+        from imurun.store._files import sha256_file
+
+        run = lib.restore(a.run)
+        damaged = not run.path.exists() or sha256_file(run.path) != run.id
+    _say(f"restored run {_run_title(run)} into the library"
+         + ("; its file is still damaged (see `imurun store check`)" if damaged else ""))
     return EXIT_OK
 
 
@@ -612,6 +629,11 @@ def add_library_commands(sub: Any) -> None:
                            "HOME/set-aside/)")
     x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`)")
     x.set_defaults(func=cmd_store_set_aside)
+    x = ss.add_parser("restore", parents=[home],
+                      help="bring a run set aside back into the library (without RUN: list them)")
+    x.add_argument("run", nargs="?", default=None,
+                   help="id of a run set aside (4+ leading hex digits)")
+    x.set_defaults(func=cmd_store_restore)
     x = ss.add_parser("reanalyze", parents=[home],
                       help="analyse runs again: by default those whose analysis is out of date "
                            "(failed, older imurun, or the athlete's body mass changed)")

@@ -550,6 +550,25 @@ def test_a_damaged_run_file_is_named_kept_and_never_repaired_away(
     assert (moved / "analysis.json").exists()
     assert main(args) == 0
     assert "2 run file(s) on disk, 2 indexed; consistent" in capsys.readouterr().out
+    # ...and back, once the file is whole again (say, from a backup): where it was, as it was
+    assert main(["--home", str(home), "store", "restore"]) == 0
+    assert f"{runs[1].short_id}  {moved}" in capsys.readouterr().out
+    aside = moved / runs[1].path.name
+    aside.write_bytes(aside.read_bytes()[:-1])  # the byte appended above taken off
+    assert main(["--home", str(home), "store", "restore", runs[1].short_id]) == 0
+    out = capsys.readouterr().out
+    assert f"restored run {runs[1].short_id}" in out
+    assert "damaged" not in out
+    assert not moved.exists()
+    assert runs[1].path.exists()
+    assert not (runs[1].directory / "set-aside.json").exists()
+    with Library.open(home) as lib:
+        assert sorted(r.id for r in lib.runs()) == sorted(r.id for r in runs)
+        assert len(lib.steps(runs[1].id)) == 11
+    assert main(args) == 0
+    assert "3 run file(s) on disk, 3 indexed; consistent" in capsys.readouterr().out
+    assert main(["--home", str(home), "store", "restore", runs[1].short_id]) == 7  # not found
+    assert "no run" in capsys.readouterr().err
 
 
 def test_sync_fetches_again_a_held_run_whose_file_was_damaged(tmp_path: Path) -> None:

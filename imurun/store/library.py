@@ -298,6 +298,7 @@ def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- managed files
 SET_ASIDE = "set-aside"  # runs set aside (damaged files): kept, out of the index
+SET_ASIDE_NOTE = "set-aside.json"  # in a directory set aside: where it came from, and when
 
 
 def is_library_root(d: Path) -> bool:
@@ -788,7 +789,66 @@ class Library:
             except OSError as e:
                 raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
             db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
+        with contextlib.suppress(OSError):  # where it came from, for `restore`
+            atomic_write_json(dst / SET_ASIDE_NOTE, {"from": f"runs/{rel.as_posix()}",
+                                                     "run_id": run.id, "at": utc_now()})
         return dst
+
+    def set_aside_runs(self) -> list[tuple[Path, dict[str, Any]]]:
+        """(directory, its ``meta.json``) of every run set aside, in path order."""
+        base = self.root / SET_ASIDE
+        out = []
+        for mp in sorted(base.glob(f"**/{RUN_META}")) if base.is_dir() else ():
+            try:
+                meta = read_json(mp)
+            except StoreError:
+                continue
+            if isinstance(meta, dict) and isinstance(meta.get("id"), str):
+                out.append((mp.parent, meta))
+        return out
+
+    def restore(self, ref: str) -> RunRecord:
+        """Bring a run set aside (named by 4+ leading hex digits of its id) back into the library.
+
+        Its directory moves back to where it was under ``runs/`` and the run is indexed again,
+        with its analysis; a file still damaged is named so by ``store check``, as before.
+        """
+        ref = ref.strip().lower()
+        if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref):
+            raise UsageError(f"a run is named by at least 4 hex digits of its id, not {ref!r}")
+        aside = self.set_aside_runs()
+        hits = [(d, m) for d, m in aside if str(m["id"]).startswith(ref)]
+        if not hits:
+            held = ", ".join(str(m["id"])[:10] for _, m in aside) or "none"
+            raise NotFoundError(f"no run {ref!r} is set aside in {self.root / SET_ASIDE} "
+                                f"(set aside: {held})")
+        if len(hits) > 1:
+            raise UsageError(f"run {ref!r} is ambiguous: "
+                             + ", ".join(str(m["id"])[:12] for _, m in hits))
+        src, meta = hits[0]
+        held_again = self.get(str(meta["id"]))
+        if held_again is not None:
+            raise UsageError(f"run {held_again.short_id} is in the library again (fetched or "
+                             f"imported since); the copy set aside stays in {src}")
+        note = src / SET_ASIDE_NOTE
+        try:
+            origin = read_json(note).get("from") if note.exists() else None
+        except (StoreError, AttributeError):
+            origin = None
+        rel = Path(origin) if isinstance(origin, str) else Path("runs") / src.relative_to(
+            self.root / SET_ASIDE)
+        dst = self.root / rel
+        if rel.parts[:1] != ("runs",) or ".." in rel.parts or dst.exists():
+            raise StoreError(f"cannot restore {src} to {dst}: "
+                             + ("something is there already" if dst.exists() else "not a run place"))
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        except OSError as e:
+            raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
+        with contextlib.suppress(OSError):
+            (dst / SET_ASIDE_NOTE).unlink()
+        return self.index_run(dst, meta, replaces=())
 
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
