@@ -478,7 +478,10 @@ def cmd_import(a: argparse.Namespace) -> int:
     r = out.result
     for ath in r.athletes_added:
         _say(f"new athlete {ath.name} ({ath.id[:8]})")
-    for theirs, ours in r.athletes_matched:
+    for theirs, ours in r.athletes_matched if a.athlete is not None else ():
+        _say(f"athlete {theirs.name} ({theirs.id[:8]}) of {r.source} is taken as {ours.name} "
+             f"({ours.id[:8]}), as --athlete says: their runs go to {ours.name}")
+    for theirs, ours in r.athletes_matched if a.athlete is None else ():
         _say(f"athlete {theirs.name} ({theirs.id[:8]}) of {r.source} is taken as this library's "
              f"{ours.name} ({ours.id[:8]}), who has the same name: their runs go to {ours.name} "
              "(two people? `imurun athlete add OTHER_NAME`, then `imurun athlete assign "

@@ -239,7 +239,8 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
 
     ``athlete`` (name or id) and ``start_unix_s`` apply to one recording (new or held already):
     they give a recording from another logger, which names no bound sensor and often no date,
-    its athlete and its start (:meth:`Library.assign_run`), before it is analysed.
+    its athlete and its start (:meth:`Library.assign_run`), before it is analysed. For a bundle
+    or library of one athlete, ``athlete`` takes that athlete as this library's one named.
     """
     from imurun.store.bundle import (
         ImportResult,
@@ -253,10 +254,10 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
     if not p.exists():
         raise UsageError(f"{p}: no such file or directory")
     if p.is_dir() or is_bundle(p):
-        if athlete is not None or start_unix_s is not None:
-            raise UsageError(f"{p}: --athlete and --start apply to a single recording; a bundle "
-                             "or library brings its own athletes")
-        result = import_bundle(lib, p, progress=progress)
+        if start_unix_s is not None:
+            raise UsageError(f"{p}: --start applies to a single recording; the runs of a bundle "
+                             "or library have their own start times")
+        result = import_bundle(lib, p, progress=progress, athlete=athlete)
     else:
         with open(p, "rb") as fh:
             head = fh.read(12)

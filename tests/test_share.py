@@ -232,6 +232,36 @@ def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
         assert len(lib.athletes()) == 1
 
 
+def test_import_athlete_takes_a_bundles_athlete_as_one_of_this_library(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _athlete_library(tmp_path / "athlete", tmp_path, n=2).close()
+    out_zip = tmp_path / "ana.zip"
+    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana",
+                 "--out", str(out_zip)]) == 0
+    coach = ["--home", str(tmp_path / "coach")]
+    assert main([*coach, "athlete", "add", "Ana Silva"]) == 0
+    capsys.readouterr()
+    assert main([*coach, "import", str(out_zip), "--start", "2026-11-20 07:00"]) == 2
+    assert "--start applies to a single recording" in capsys.readouterr().err
+    assert main([*coach, "import", str(out_zip), "--athlete", "Nobody"]) == 7
+    assert main([*coach, "import", str(out_zip), "--athlete", "Ana Silva"]) == 0
+    out = capsys.readouterr().out
+    assert "new athlete" not in out
+    assert "is taken as Ana Silva" in out
+    assert "as --athlete says" in out
+    with Library.open(tmp_path / "coach") as lib:
+        (only,) = lib.athletes()
+        assert only.name == "Ana Silva"
+        assert len(lib.runs(athlete="Ana Silva")) == 2
+        assert lib.athlete_of_sensor(DEVICE_A) == only.id
+    # a library of two athletes: which would be "the" athlete? Refused, nothing imported.
+    assert main([*coach, "import", str(tmp_path / "athlete"), "--athlete", "Ana Silva"]) == 2
+    assert "holds the runs of 2 athletes (Ana, Ben)" in capsys.readouterr().err
+    with Library.open(tmp_path / "coach") as lib:
+        assert len(lib.runs()) == 2
+        assert len(lib.athletes()) == 1
+
+
 def test_two_profiles_of_one_athlete_can_be_merged_or_renamed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from imurun.store.library import Athlete

@@ -256,8 +256,12 @@ def is_bundle(path: Path) -> bool:
 
 
 def import_bundle(lib: Library, path: str | os.PathLike[str], *,
-                  progress: Progress | None = None) -> ImportResult:
-    """Import a bundle file, or a shared store directory; idempotent."""
+                  progress: Progress | None = None, athlete: str | None = None) -> ImportResult:
+    """Import a bundle file, or a shared store directory; idempotent.
+
+    ``athlete`` (a name or id of this library) takes the source's one athlete as that athlete,
+    whatever name the source gives them; a source of several athletes is refused.
+    """
     p = Path(path)
     src: _ZipSource | _StoreSource
     if p.is_dir():
@@ -269,15 +273,20 @@ def import_bundle(lib: Library, path: str | os.PathLike[str], *,
     else:
         src = _ZipSource(p)
     try:
-        return _import(lib, src, progress)
+        return _import(lib, src, progress, athlete)
     finally:
         src.close()
 
 
-def _import(lib: Library, src: _Source, progress: Progress | None) -> ImportResult:
+def _import(lib: Library, src: _Source, progress: Progress | None,
+            athlete: str | None = None) -> ImportResult:
     manifest = src.manifest()
     res = ImportResult(src.name)
-    athletes = _import_athletes(lib, manifest.get("athletes", []), res)
+    ours = None if athlete is None else lib.athlete(athlete)
+    if ours is None:
+        athletes = _import_athletes(lib, manifest.get("athletes", []), res)
+    else:
+        athletes = _as_athlete(lib, manifest.get("athletes", []), ours, res)
     known_sensors = {s.device_id for s in lib.sensors()}
     for s in manifest.get("sensors", []):
         aid = athletes.get(str(s.get("athlete_id")))
@@ -287,7 +296,7 @@ def _import(lib: Library, src: _Source, progress: Progress | None) -> ImportResu
     runs = manifest.get("runs", [])
     for i, entry in enumerate(runs):
         try:
-            _import_run(lib, src, entry, res, athletes)
+            _import_run(lib, src, entry, res, athletes, None if ours is None else ours.id)
         except (FileFormatError, StoreError, KeyError, TypeError, ValueError) as e:
             res.problems.append(f"run {str(entry.get('id', '?'))[:10]}: {e}")
         if progress is not None:
@@ -325,6 +334,24 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
     return ids
 
 
+def _as_athlete(lib: Library, entries: list[Any], ours: Athlete, res: ImportResult) -> dict[str, str]:
+    """The source's one athlete taken as ``ours``; returns their id -> ``ours.id``."""
+    theirs = []
+    for a in entries:
+        try:
+            theirs.append(Athlete.from_json(a))
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            res.problems.append(f"athlete entry {a!r}: {e}")
+    if len(theirs) > 1:
+        raise UsageError(f"{res.source!r} holds the runs of {len(theirs)} athletes ("
+                         + ", ".join(sorted(t.name for t in theirs)) + "); --athlete applies to the runs "
+                         "of one athlete: import without it, then `imurun athlete merge`")
+    for t in theirs:
+        if t.id != ours.id:
+            res.athletes_matched.append((t, ours))
+    return {t.id: ours.id for t in theirs}
+
+
 def _valid_meta(entry: dict[str, Any]) -> dict[str, Any]:
     meta = entry["meta"]
     if not isinstance(meta, dict) or meta.get("schema") != RUN_SCHEMA or meta.get("id") != entry["id"]:
@@ -336,7 +363,8 @@ def _valid_meta(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportResult,
-                athletes: dict[str, str]) -> None:
+                athletes: dict[str, str], athlete_id: str | None = None) -> None:
+    """Import one run of ``src``; ``athlete_id``: this library's athlete it goes to, if given."""
     meta = _valid_meta(entry)
     sha = str(meta["id"])
     held = lib.get(sha)
@@ -357,7 +385,7 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
                       sensor_start_ms=None if start_ms is None else int(start_ms))
     rel = run_location(facts, sha, str(meta.get("file") or "run"))
     target = lib.root / rel
-    aid = athletes.get(str(meta.get("athlete_id")), meta.get("athlete_id"))
+    aid = athlete_id or athletes.get(str(meta.get("athlete_id")), meta.get("athlete_id"))
     local = {**meta, "file": target.name, "device_id": dev,
              "athlete_id": aid if aid in {a.id for a in lib.athletes()} else None,
              "source": src.kind,
