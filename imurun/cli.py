@@ -293,6 +293,14 @@ def cmd_sync(a: argparse.Namespace) -> int:
         raise UsageError("give --port PATH (serial); BLE sync is --ble NAME_OR_ADDRESS")
     if a.port and a.ble:
         raise UsageError("give either --port or --ble, not both")
+    from imurun.store.library import managed_file
+
+    managed = managed_file(a.store, getattr(a, "home", None))
+    if managed is not None:
+        root, what = managed
+        raise UsageError(f"--store {a.store} is {what} of the library in {root}: plain run files "
+                         "there would confuse it; sync without --store to put the runs into the "
+                         "library, or give --store a folder outside it")
     sink = RunDirectory(a.store)
     from imurun.cli_progress import SyncBars
 

@@ -360,3 +360,25 @@ def test_reports_and_other_files_beside_the_library_are_still_written(
     code, out, err = run(capsys, "--home", str(home), "weekly", "--week", "2026-W47",
                          "--format", "csv", "--out", str(home / "week.csv"))
     assert code == 0, err
+
+
+@pytest.mark.parametrize("where", ["runs", "runs/sensor", "set-aside", "home"])
+def test_sync_store_may_not_be_a_folder_of_the_library(
+        capsys: pytest.CaptureFixture[str], analysed_run: tuple[Path, str, Path],
+        tmp_path: Path, where: str) -> None:
+    """Plain run files inside a library's own folders would be taken for its runs (or drift)."""
+    home, _, _ = analysed_run
+    store = home if where == "home" else home / where
+    before = _snapshot_library(home)
+    code, out, err = run(capsys, "--home", str(home), "sync", "--port",
+                         str(tmp_path / "no-such-port"), "--store", str(store))
+    assert code == EXIT_USAGE, err
+    one_line(err, f"--store {store}", "of the library", "sync without --store")
+    assert out == ""  # refused before connecting to anything
+    assert _snapshot_library(home) == before
+    if where != "home":
+        return
+    # a folder beside the library is fine (the port is then what fails)
+    code, _, err = run(capsys, "--home", str(home), "sync", "--port",
+                       str(tmp_path / "no-such-port"), "--store", str(tmp_path / "plain"))
+    assert code == EXIT_DEVICE, err
