@@ -85,6 +85,24 @@ def test_units_row_under_the_header_and_semicolons(tmp_path: Path) -> None:
     np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
 
 
+@pytest.mark.parametrize("before", ["sep=;\n", "sep=;\n\n", "\nsep=;\n\n\n"])
+def test_a_spreadsheets_sep_line_names_the_delimiter_blank_lines_or_not(
+        tmp_path: Path, before: str) -> None:
+    """Excel writes ``sep=;`` first; an edited file may have blank lines around it. The names
+    hold commas, so only the ``sep=`` line tells the delimiter."""
+    t, acc, gyr = _signals()
+    header = ["time (s)", "acc x, m/s2", "acc y, m/s2", "acc z, m/s2", "gyr x, rad/s",
+              "gyr y, rad/s", "gyr z, rad/s"]
+    p = _write(tmp_path / "x.csv", header, np.column_stack([t, acc, gyr]), delim=";")
+    p.write_text(before + p.read_text(encoding="utf-8"), encoding="utf-8")
+    assert sniff(p) == "csv"
+    rec = load_recording(p)
+    np.testing.assert_allclose(rec.t_s, t, atol=1e-9)
+    np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)
+    assert rec.gyr_rads is not None
+    np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
+
+
 @pytest.mark.parametrize(("scale", "unit"), [(1.0, "s"), (1e3, "ms"), (1e6, "us")])
 def test_time_unit_inferred_from_a_plausible_rate(tmp_path: Path, scale: float,
                                                   unit: str) -> None:

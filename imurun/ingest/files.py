@@ -22,7 +22,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -104,17 +104,36 @@ def _looks_delimited(text: str) -> bool:
     return len(head) >= 4 and len(row) == len(head) and all(_is_number(c) for c in row)
 
 
-def _csv_header(lines: list[str]) -> tuple[int, str, list[str]] | None:
-    """``(line index, delimiter, names)`` of a delimited header naming time and acc axes."""
+def _header_line(lines: Sequence[str]) -> tuple[int, str | None]:
+    """(index of the header line, the delimiter a spreadsheet's ``sep=`` line names, if any).
+
+    Blank lines before the header, and a ``sep=X`` line (Excel's hint) with blank lines around
+    it, are skipped. The index is ``len(lines)`` when there is no header.
+    """
     i = 0
+    sep: str | None = None
     while i < len(lines) and not lines[i].strip():
         i += 1
-    if i < len(lines) and lines[i].strip().lower().startswith("sep="):  # spreadsheet hint
+    if i < len(lines) and lines[i].strip().lower().startswith("sep="):
+        hint = lines[i].strip()[4:]
+        sep = hint if len(hint) == 1 else None
         i += 1
+        while i < len(lines) and not lines[i].strip():
+            i += 1
+    return i, sep
+
+
+def _delimiter(line: str, sep: str | None) -> str:
+    return sep if sep is not None else max((",", ";", "\t"), key=line.count)
+
+
+def _csv_header(lines: list[str]) -> tuple[int, str, list[str]] | None:
+    """``(line index, delimiter, names)`` of a delimited header naming time and acc axes."""
+    i, sep = _header_line(lines)
     if i >= len(lines):
         return None
     line = lines[i]
-    delim = max((",", ";", "\t"), key=line.count)
+    delim = _delimiter(line, sep)
     names = [h.strip().strip('"') for h in next(csv.reader([line], delimiter=delim))]
     if len(names) < 4:
         return None
@@ -251,14 +270,10 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     lines = text.split("\n")  # (read_text made every line end in "\n"): line k is lines[k - 1]
     if not any(ln.strip() for ln in lines):
         raise FileFormatError(p, "empty file")
-    i = 0
-    while not lines[i].strip():
-        i += 1
-    if lines[i].strip().lower().startswith("sep="):
-        i += 1
+    i, sep = _header_line(lines)
     if i >= len(lines):
         raise FileFormatError(p, "no column header")
-    delim = max((",", ";", "\t"), key=lines[i].count)
+    delim = _delimiter(lines[i], sep)
     header = [h.strip().strip('"') for h in next(csv.reader([lines[i]], delimiter=delim))]
     try:
         cmap = map_columns(header, columns)
