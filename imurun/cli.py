@@ -201,7 +201,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         disconnect_after=tuple(a.disconnect_after or ()), reboot_after_s=tuple(a.reboot_after or ()),
         realtime=a.speed is not None, rate_bytes_per_s=a.rate, mounting=a.mounting,
         reboot_in_run=a.reboot_in_run, duration_s=a.duration, ready_file=Path(a.ready_file) if a.ready_file else None,
-        plan=Path(a.plan) if a.plan else None,
+        plan=Path(a.plan) if a.plan else None, watch=a.watch,
         **({"device_id": a.device_id} if a.device_id is not None else {}))
     stats = run_serial(opts, say=_say)
     _say(f"virtual sensor stopped: {stats.requests} requests, {stats.bytes_sent} bytes sent, "
@@ -621,6 +621,9 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--mounting", choices=("upright", "upside_down", "random"), default="upright")
     ss.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     ss.add_argument("--ready-file", default=None, help=argparse.SUPPRESS)
+    ss.add_argument("--watch", action="store_true",
+                    help="also write what a GPS watch recorded during each recorded run (its "
+                         "true speed, FLASH/watch/run-N.fit), for `imurun attach`")
     ss.add_argument("--plan", default=None, metavar="JSON",
                     help="record the runs of a training plan (dates, lengths, runner profiles) "
                          "into an empty flash; see docs/simulator.md")

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from imurun.sim.firmware import Flash, SensorConfig, VirtualSensor
@@ -118,16 +117,11 @@ def watch_fit(path: Path, start_unix_s: float, seconds: int, speed_mps: float = 
 def truth_watch_fit(path: Path, truth_npz: Path, start_unix_s: float) -> Path:
     """A watch file of a simulated run: its true speed, averaged over each second."""
     from imurun.sim.source import load_truth
+    from imurun.sim.watch import per_second_speed
 
     tr = load_truth(truth_npz)
-    fs = int(tr["meta"]["fs_hz"])
-    v = np.asarray(tr["speed_mps"], dtype=np.float64)
-    n = len(v) // fs
-    # record i is the mean over [i - 0.5, i + 0.5) s (the first over its second half)
-    half = fs // 2
-    padded = np.concatenate([np.full(half, v[0]), v])
-    per_s = padded[: n * fs].reshape(n, fs).mean(axis=1)
-    return watch_fit(path, start_unix_s, n, speeds_mps=per_s.tolist())
+    per_s = per_second_speed(tr["speed_mps"], float(tr["meta"]["fs_hz"]))
+    return watch_fit(path, start_unix_s, len(per_s), speeds_mps=per_s.tolist())
 
 
 # ---------------------------------------------------------------------------- the browser

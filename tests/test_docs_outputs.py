@@ -59,3 +59,44 @@ def test_workflows_md_run_ids_are_those_of_its_plan(tmp_path: Path) -> None:
     ids = _run_ids(SimulateOptions(link=tmp_path / "tty", flash=tmp_path / "flash",
                                    seed=int(cmd[1]), plan=tmp_path / "plan.json"))
     assert _synced_ids(text) == [i[:10] for i in ids]
+
+
+@pytest.mark.slow
+def test_library_md_watch_section_is_what_its_commands_print(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watch example: the simulated run and its watch file, imported and attached."""
+    from imurun.cli import main
+
+    text = (DOCS / "library.md").read_text(encoding="utf-8")
+    section = text[text.index("No watch at hand?"):]
+    m = re.search(r"imurun simulate serial --link \S+ --flash \S+ --runs (\d+) --minutes (\d+) "
+                  r"--seed (\d+) --watch", section)
+    assert m is not None, "library.md no longer says how its watch example was made"
+    flash = tmp_path / "flash"
+    make_sensor(SimulateOptions(link=tmp_path / "tty", flash=flash, runs=int(m[1]),
+                                minutes=float(m[2]), seed=int(m[3]), watch=True),
+                say=lambda _: None)
+    home = ["--home", str(tmp_path / "home")]
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    import time
+
+    time.tzset()
+    try:
+        for argv in (["athlete", "add", "Ana", "--mass-kg", "58"],
+                     ["sensor", "bind", "1d0c5e7500000001", "Ana"],
+                     ["import", str(flash / "run-00000001.imrn")]):
+            assert main([*home, *argv]) == 0
+        imported = capsys.readouterr().out.splitlines()
+        assert main([*home, "attach", "latest", str(flash / "watch" / "run-00000001.fit")]) == 0
+        attached = capsys.readouterr().out.strip()
+        assert main([*home, "show", "latest"]) == 0
+        shown = capsys.readouterr().out.splitlines()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    for line in (*[ln for ln in imported if "Ana  5:00" in ln], attached):
+        assert line in section, line
+    for line in shown:
+        if line.startswith(("run ", "  stride", "  pelvis")):
+            assert line in section, line

@@ -177,6 +177,34 @@ def test_step_lengths_from_a_watch_match_the_simulated_truth(tmp_path: Path) -> 
     assert cadence == sorted(cadence)  # faster bands, higher cadence (the simulator's rule)
 
 
+def test_the_virtual_sensors_watch_file_holds_the_true_speed_per_second(tmp_path: Path) -> None:
+    """`imurun simulate serial --watch`: read back with Garmin's own SDK, record i is at the
+    run's start + i s with the true speed averaged over [i - 0.5, i + 0.5) s."""
+    from garmin_fit_sdk import Decoder, Stream
+
+    from imurun.sim.runner import FIRST_RUN_UNIX_MS, SimulateOptions, make_sensor
+
+    make_sensor(SimulateOptions(link=tmp_path / "tty", flash=tmp_path / "flash", runs=1,
+                                minutes=1.0, seed=3, watch=True), say=lambda _: None)
+    msgs, errors = Decoder(Stream.from_file(str(tmp_path / "flash" / "watch" /
+                                                 "run-00000001.fit"))).read()
+    assert not errors
+    recs = msgs["record_mesgs"]
+    truth = load_truth(tmp_path / "flash" / "truth" / "recorded-000.npz")
+    fs = int(truth["meta"]["fs_hz"])
+    v = truth["speed_mps"]
+    assert len(recs) == len(v) // fs == 60
+    start = FIRST_RUN_UNIX_MS / 1000
+    assert [r["timestamp"].timestamp() for r in recs] == [start + i for i in range(60)]
+    for i in (0, 1, 30, 59):
+        window = v[max(0, i * fs - fs // 2): i * fs + fs // 2]
+        assert recs[i]["enhanced_speed"] == pytest.approx(window.mean(), abs=1e-3)  # mm/s
+    got = np.array([r["enhanced_speed"] for r in recs])
+    dist = np.array([r["distance"] for r in recs])
+    np.testing.assert_allclose(dist[1:], np.cumsum(got)[:-1], atol=0.02)  # cm in FIT
+    assert msgs["session_mesgs"][0]["sport"] == "running"
+
+
 # ---------------------------------------------------------------------------- library and CLI
 @pytest.fixture
 def watched(tmp_path: Path) -> tuple[Library, RunRecord, dict[str, Any], np.ndarray]:

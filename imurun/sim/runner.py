@@ -41,6 +41,7 @@ class SimulateOptions:
     ready_file: Path | None = None
     device_id: int = 0x1D0C_5E75_0000_0001
     plan: Path | None = None  # a training plan (JSON, see :func:`load_plan`) instead of runs
+    watch: bool = False  # also write each recorded run's watch file (FLASH/watch/run-N.fit)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> Vi
             counts = src(run.minutes * 60.0, f"recorded-{k:03d}")
             ids = sensor.record_run(counts, run.start_unix_ms)
             (truth_dir / f"recorded-{k:03d}.runs").write_text(" ".join(map(str, ids)))
+            if opts.watch:
+                _watch_file(opts.flash, truth_dir, k, ids[0], run.start_unix_ms)
             say(f"recorded run(s) {', '.join(map(str, ids))}: {run.minutes:g} min "
                 f"({len(counts)} samples)")
     if opts.runs and not flash.run_ids():
@@ -116,9 +119,19 @@ def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> Vi
             cut = len(counts) // 2 if (opts.reboot_in_run and k == 0) else None
             ids = sensor.record_run(counts, FIRST_RUN_UNIX_MS + k * DAY_MS, reboot_at=cut)
             (truth_dir / f"recorded-{k:03d}.runs").write_text(" ".join(map(str, ids)))
+            if opts.watch:
+                _watch_file(opts.flash, truth_dir, k, ids[0], FIRST_RUN_UNIX_MS + k * DAY_MS)
             say(f"recorded run(s) {', '.join(map(str, ids))}: {opts.minutes:g} min "
                 f"({len(counts)} samples)")
     return sensor
+
+
+def _watch_file(flash: Path, truth_dir: Path, k: int, run_id: int, start_unix_ms: int) -> None:
+    """What a watch recorded during recorded run ``k`` (its first sensor run: ``run_id``)."""
+    from imurun.sim.watch import truth_watch_fit
+
+    truth_watch_fit(flash / "watch" / f"run-{run_id:08d}.fit", truth_dir / f"recorded-{k:03d}.npz",
+                    start_unix_ms / 1000.0)
 
 
 def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> LinkStats:
