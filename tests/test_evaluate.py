@@ -104,3 +104,46 @@ def test_false_detections_between_two_contacts_of_one_foot_are_counted() -> None
     assert r.ic_counts[1] == 1  # the detection of the unlisted contact is a false one...
     assert r.false_between_same_foot == 1  # ...and lies between two left contacts
     assert r.ref_same_foot == (1, ref.size - 1, 0, 0)
+
+
+def test_spring_mass_contact_inverts_the_half_sine_body_weight_fall() -> None:
+    from imurun.signal.events import spring_mass_contact_s
+
+    tc = np.array([0.18, 0.22, 0.26, 0.30])
+    step = np.array([0.30, 0.33, 0.36, 0.42])
+    e = tc * (1.0 - np.arcsin(2.0 * tc / (np.pi * step)) / np.pi)  # Morin et al. 2005
+    np.testing.assert_allclose(spring_mass_contact_s(e, step), tc, atol=2e-4)
+    np.testing.assert_allclose(spring_mass_contact_s(e, step, 1.05), 1.05 * tc, atol=2e-4)
+    # no half-sine falls through body weight that late, or at all
+    assert np.isnan(spring_mass_contact_s([0.5, 0.0, -0.1], [0.3, 0.3, 0.3])).all()
+
+
+def test_the_model_on_a_force_plate_of_exact_half_sines_has_no_error() -> None:
+    """A reference force made of the model's own pulses: with the plate's timings and a pulse
+    width of 1, the model returns each contact time (to within the sampling)."""
+    from imurun.validation.datasets import Condition, Subject, Trial
+    from imurun.validation.evaluate import spring_mass_on_reference
+
+    fs = 1000.0
+    rng = np.random.default_rng(5)
+    tc = rng.uniform(0.19, 0.27, 12)
+    step = tc + rng.uniform(0.08, 0.13, 12)
+    ic = 0.2 + np.concatenate([[0.0], np.cumsum(step)[:-1]])
+    t = np.arange(int((ic[-1] + step[-1] + 0.2) * fs)) / fs
+    f = np.zeros_like(t)
+    for a, c, s in zip(ic, tc, step, strict=True):
+        inside = (t >= a) & (t < a + c)
+        f[inside] = np.pi * s / (2.0 * c) * np.sin(np.pi * (t[inside] - a) / c)  # mean 1 BW
+    n = t.size
+    trial = Trial(dataset="synthetic", trial_id="t", gait="running", fs_hz=fs,
+                  bf_acc_ms2=np.zeros((n, 3)), bf_gyr_rads=None, segments=((0, n),),
+                  ref_ic_s=ic, ref_ic_side=np.zeros(ic.size, dtype=np.int8),
+                  ref_to_s=ic + tc, ref_to_side=np.zeros(ic.size, dtype=np.int8),
+                  eval_windows_s=((0.0, n / fs),), condition=Condition("c"),
+                  subject=Subject("s"), reference="synthetic", ref_vgrf_bw=f)
+    model, ref = spring_mass_on_reference(trial, 1.0)
+    assert model.size == ic.size - 1  # every step with a next IC
+    np.testing.assert_allclose(ref, tc[:-1], atol=1e-9)
+    np.testing.assert_allclose(model, ref, atol=1.5e-3)
+    wide, _ = spring_mass_on_reference(trial, 1.05)
+    np.testing.assert_allclose(wide, 1.05 * model, rtol=1e-9)

@@ -625,6 +625,24 @@ _SM_U = np.linspace(0.0, 1.0, 2001)
 _SM_E = _SM_U * (1.0 - np.arcsin(np.minimum(2.0 * _SM_U / np.pi, 1.0)) / np.pi)
 
 
+def spring_mass_contact_s(bw_fall_s: npt.ArrayLike, step_s: npt.ArrayLike,
+                          pulse_width: float = 1.0) -> FloatArray:
+    """Contact time of the spring-mass model from when the force falls through body weight.
+
+    Morin et al. 2005's half-sine vertical force over a contact ``tc``, with a mean of body
+    weight over the step ``T``, falls through body weight ``e = tc (1 - asin(2 tc / (pi T)) /
+    pi)`` after IC; this inverts that for ``tc`` from ``e`` (``bw_fall_s``) and ``T``
+    (``step_s``), then scales it by ``pulse_width``. NaN where no contact gives that ``e``.
+    """
+    e = np.asarray(bw_fall_s, dtype=np.float64)
+    step = np.asarray(step_s, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = e / step
+    ok = np.isfinite(frac) & (frac > 0) & (frac < _SM_E[-1]) & (step > 0)
+    tc = np.interp(np.where(ok, frac, 0.0), _SM_E, _SM_U) * step * pulse_width
+    return np.where(ok, tc, np.nan)
+
+
 def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
                     flight: npt.NDArray[np.bool_], cfg: RunningSettings) -> FloatArray:
     """Toe-off of every step with flight from the spring-mass model (fractional indices).
@@ -658,10 +676,9 @@ def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
     t_bw = _next_after(dn_bw, centroid)
     has = np.isfinite(t_bw)
     end = ic[idx] + step[idx]
-    frac = (t_bw - ic[idx]) / step[idx]
-    valid = has & (t_bw < end) & (frac > 0) & (frac < _SM_E[-1])
-    tc = np.interp(frac, _SM_E, _SM_U) * step[idx]
-    to_m = ic[idx] + cfg.to_pulse_width * tc
+    tc = spring_mass_contact_s(t_bw - ic[idx], step[idx], cfg.to_pulse_width)
+    valid = has & (t_bw < end) & np.isfinite(tc)
+    to_m = ic[idx] + tc
     # never after the sensor reads free fall, never after the next IC
     _, dn_ff = crossings(vf, cfg.to_free_fall_g * g)
     free_fall = _next_after(dn_ff, t_bw)

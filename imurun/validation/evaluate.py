@@ -62,6 +62,7 @@ __all__ = [
     "match_events",
     "metric_value",
     "run_validation",
+    "spring_mass_on_reference",
     "summarise",
     "target_met",
 ]
@@ -579,6 +580,51 @@ def cross_validate_running(trials: Sequence[Trial], key: Callable[[Trial], str],
         held_results.extend(res)
     return CrossValidation(groups=tuple(labels), pulse_width=tuple(widths),
                            held_out=tuple(held), pooled=summarise(held_results, "pooled"))
+
+
+def _first_after(events: FloatArray, t: FloatArray) -> FloatArray:
+    """For each ``t``, the first of the sorted ``events`` after it (NaN if none)."""
+    j = np.searchsorted(events, t, side="right")
+    out = np.full(t.shape, np.nan)
+    hit = (j < events.size) & np.isfinite(t)
+    out[hit] = events[j[hit]]
+    return out
+
+
+def spring_mass_on_reference(trial: Trial, pulse_width: float) -> tuple[FloatArray, FloatArray]:
+    """The running contact-time model fed with the force plate's own timings, for one trial.
+
+    The detector's toe-off is the spring-mass model (:func:`~imurun.signal.events.
+    spring_mass_contact_s`) given IC, the step time and the time the vertical force falls
+    through body weight, all three measured at the sacrum. Here the three come from the
+    reference vGRF instead (reference IC, the next reference IC, the downward 1 BW crossing
+    after the centroid of the stance's force): what is left is the model's own error, what a
+    perfect sensor would still get. Returns (model contact, reference contact) per step, s.
+    """
+    from imurun.signal.events import spring_mass_contact_s
+
+    f = trial.ref_vgrf_bw
+    if f is None:
+        raise ValueError(f"{trial.dataset} {trial.trial_id} has no force reference")
+    fs = trial.fs_hz
+    ic, nxt = trial.ref_ic_s[:-1], trial.ref_ic_s[1:]
+    to_of = _first_after(trial.ref_to_s, ic)
+    keep = np.isfinite(to_of) & (to_of < nxt)
+    ic, nxt, to_of = ic[keep], nxt[keep], to_of[keep]
+    # the centroid of the stance's force, then its first fall through 1 BW after it
+    cf = np.concatenate(([0.0], np.cumsum(f)))
+    cfi = np.concatenate(([0.0], np.cumsum(f * np.arange(f.size))))
+    a = np.clip(np.ceil(ic * fs).astype(np.intp), 0, f.size)
+    b = np.clip(np.floor(to_of * fs).astype(np.intp) + 1, 0, f.size)
+    mass = cf[b] - cf[a]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centroid = np.where(mass > 0, (cfi[b] - cfi[a]) / mass, np.nan)
+    k = np.flatnonzero((f[:-1] >= 1.0) & (f[1:] < 1.0))
+    fall = (k + (f[k] - 1.0) / (f[k] - f[k + 1])) / fs
+    t_bw = _first_after(fall, centroid / fs)
+    tc = spring_mass_contact_s(t_bw - ic, nxt - ic, pulse_width)
+    ok = np.isfinite(tc) & (t_bw < to_of)
+    return tc[ok], (to_of - ic)[ok]
 
 
 @dataclass(frozen=True)
