@@ -202,3 +202,48 @@ def test_attach_says_how_to_give_a_start_and_that_it_replaces_a_watch_file(
     err = capsys.readouterr().err
     assert "no wall-clock start time" in err
     assert f'imurun athlete assign NAME {undated.short_id} --start "YYYY-MM-DD HH:MM"' in err
+
+
+def test_one_watch_file_covers_both_runs_of_a_sensor_that_rebooted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A reboot during the run makes two runs of the sensor and one of the watch: the watch file
+    attaches to both, and the library can still be checked and rebuilt."""
+    from imurun.sim.runner import SimulateOptions, make_sensor
+
+    flash = tmp_path / "flash"
+    make_sensor(SimulateOptions(link=tmp_path / "tty", flash=flash, runs=1, minutes=3.0, seed=4,
+                                watch=True, reboot_in_run=True), say=lambda _: None)
+    watch = flash / "watch" / "run-00000001.fit"
+    home = ["--home", str(tmp_path / "home")]
+    for k in (1, 2):
+        assert main([*home, "import", str(flash / f"run-{k:08d}.imrn")]) == 0
+        assert main([*home, "attach", "latest", str(watch)]) == 0, capsys.readouterr().err
+    assert main([*home, "store", "check"]) == 0, capsys.readouterr().out
+    with Library.open(tmp_path / "home") as lib:
+        runs = lib.runs()
+        assert len(runs) == 2
+        samples = {r.id: len(watch_samples(lib, r.id)) for r in runs}
+    assert all(n > 60 for n in samples.values())
+    (tmp_path / "home" / "index.sqlite3").unlink()  # the index is rebuilt from the files
+    assert main([*home, "store", "check", "--repair"]) == 0, capsys.readouterr()
+    with Library.open(tmp_path / "home") as lib:
+        assert {r.id: len(watch_samples(lib, r.id)) for r in lib.runs()} == samples
+    assert main([*home, "store", "check"]) == 0
+
+
+def test_a_refused_attachment_leaves_no_file_beside_the_run(
+        analysed: tuple[Library, RunRecord, dict[str, Any]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from imurun.store import attach
+
+    lib, run, _ = analysed
+    _watch_fit(tmp_path / "w.fit", T0, 40)
+
+    def broken(*_: object, **__: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(attach, "index_attachment", broken)
+    with pytest.raises(OSError, match="disk full"):
+        attach.attach_watch_fit(lib, run, tmp_path / "w.fit")
+    assert list(run.directory.glob("watch-*")) == []
+    assert lib.check().ok

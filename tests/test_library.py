@@ -363,6 +363,27 @@ def test_migrations_bring_an_old_index_up_to_date(tmp_path: Path) -> None:
         Library.open(home)
 
 
+def test_migration_5_keeps_the_attachments_of_an_older_index(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    db = sqlite3.connect(home / "index.sqlite3", isolation_level=None)
+    schema.migrate(db, target=4)
+    db.execute("INSERT INTO runs (id, path, format, size, source, source_name, added_at) "
+               "VALUES ('r1', 'runs/a/r1.imrn', 'stored-run', 1, 'sync', 'x', '')")
+    db.execute("INSERT INTO attachments VALUES ('f1', 'r1', 'watch-fit', 'runs/a/watch-f1.fit', "
+               "0, 60, 180.5, '')")
+    schema.migrate(db)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    assert db.execute("SELECT id, run_id, distance_m FROM attachments").fetchall() == [
+        ("f1", "r1", 180.5)]
+    # the same watch file may now belong to a second run
+    db.execute("INSERT INTO runs (id, path, format, size, source, source_name, added_at) "
+               "VALUES ('r2', 'runs/a/r2.imrn', 'stored-run', 1, 'sync', 'x', '')")
+    db.execute("INSERT INTO attachments VALUES ('f1', 'r2', 'watch-fit', 'runs/b/watch-f1.fit', "
+               "0, 60, 90.0, '')")
+    db.close()
+
+
 _WRITER = """
 import sys
 from pathlib import Path

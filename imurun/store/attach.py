@@ -63,20 +63,28 @@ def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[s
     name = f"watch-{sha[:16]}"
     old = lib.db.execute("SELECT id, offset_s FROM attachments WHERE run_id = ?", (run.id,)).fetchall()
     if any(r["id"] == sha and r["offset_s"] == offset_s for r in old):
-        row = lib.db.execute("SELECT * FROM attachments WHERE id = ?", (sha,)).fetchone()
+        row = lib.db.execute("SELECT * FROM attachments WHERE run_id = ?", (run.id,)).fetchone()
         return Attachment(sha, run.id, lib.root / row["path"], offset_s, row["overlap_s"],
                           row["distance_m"], added=False)
     _overlap_or_raise(track.start_unix_s - offset_s, track.end_unix_s - offset_s, run)
     fit_target = run.directory / f"{name}.fit"
-    with open(src, "rb") as fh:
-        _, got = atomic_copy(fh, fit_target)
-    if got != sha:
-        raise StoreError(f"{src} changed while it was being copied")
-    doc = {"schema": ATTACHMENT_SCHEMA, "kind": "watch-fit", "id": sha, "file": fit_target.name,
-           "offset_s": offset_s, "source_name": src.name, "added_at": utc_now()}
-    with lib.transaction():
-        atomic_write_json(run.directory / f"{name}.json", doc)
-        att = index_attachment(lib, run, run.directory, doc)
+    doc_target = run.directory / f"{name}.json"
+    new_files = [p for p in (fit_target, doc_target) if not p.exists()]
+    try:
+        with open(src, "rb") as fh:
+            _, got = atomic_copy(fh, fit_target)
+        if got != sha:
+            raise StoreError(f"{src} changed while it was being copied")
+        doc = {"schema": ATTACHMENT_SCHEMA, "kind": "watch-fit", "id": sha,
+               "file": fit_target.name, "offset_s": offset_s, "source_name": src.name,
+               "added_at": utc_now()}
+        with lib.transaction():
+            atomic_write_json(doc_target, doc)
+            att = index_attachment(lib, run, run.directory, doc)
+    except BaseException:
+        for p in new_files:  # nothing of a refused attachment stays beside the run
+            p.unlink(missing_ok=True)
+        raise
     replaced: str | None = None
     for r in old:  # the replaced attachment's files go once the new one is committed
         if r["id"] != sha:
@@ -201,7 +209,7 @@ def check_attachments(lib: Library, run_dirs: Sequence[Path], report: CheckRepor
     With ``repair``, index them (in the caller's transaction) and remove watch files whose
     attachment never completed.
     """
-    indexed = {r["id"] for r in lib.db.execute("SELECT id FROM attachments")}
+    indexed = {(r["run_id"], r["id"]) for r in lib.db.execute("SELECT run_id, id FROM attachments")}
     for d in run_dirs:
         docs = sorted(d.glob("watch-*.json"))
         done = {p.stem for p in docs}
@@ -221,12 +229,16 @@ def check_attachments(lib: Library, run_dirs: Sequence[Path], report: CheckRepor
             except (StoreError, AttributeError) as e:
                 report.problems.append(f"{p.relative_to(lib.root)}: {e}")
                 continue
+            try:
+                meta = read_json(d / "meta.json")
+                run_id = str(meta["id"])
+            except (StoreError, KeyError, TypeError):
+                continue  # a run directory without its meta is reported by the run scan
             if not repair:
-                if doc["id"] not in indexed:
+                if (run_id, doc["id"]) not in indexed:
                     report.problems.append(f"index: attachment {p.relative_to(lib.root)} not indexed")
                 continue
-            meta = read_json(d / "meta.json")
-            run = lib.get(str(meta["id"]))
+            run = lib.get(run_id)
             if run is None:
                 continue
             try:

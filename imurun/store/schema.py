@@ -121,6 +121,27 @@ ALTER TABLE runs ADD COLUMN analysis_mass_known INTEGER NOT NULL DEFAULT 0
 """
 
 
+# One watch file may cover two runs (a sensor that rebooted during the run makes two): the
+# attachment is keyed by its run (a run holds one), the file's SHA-256 is no longer unique.
+_V5 = """
+CREATE TABLE attachments_v5 (
+    id           TEXT NOT NULL,             -- SHA-256 of the attached file
+    run_id       TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    kind         TEXT NOT NULL,             -- watch-fit
+    path         TEXT NOT NULL UNIQUE,
+    offset_s     REAL NOT NULL,             -- watch time - run time, s
+    overlap_s    REAL NOT NULL,
+    distance_m   REAL,                      -- over the run
+    added_at     TEXT NOT NULL
+);
+INSERT INTO attachments_v5 SELECT id, run_id, kind, path, offset_s, overlap_s, distance_m,
+    added_at FROM attachments WHERE rowid IN (SELECT MAX(rowid) FROM attachments GROUP BY run_id);
+DROP TABLE attachments;
+ALTER TABLE attachments_v5 RENAME TO attachments;
+CREATE INDEX attachments_file ON attachments (id)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for stmt in sql.split(";"):
@@ -132,7 +153,8 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 
 #: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _script(_V1), _script(_V2), _script(_V3), _script(_V4))
+    _script(_V1), _script(_V2), _script(_V3), _script(_V4),
+    _script(_V5))
 VERSION = len(MIGRATIONS)
 
 
