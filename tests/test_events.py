@@ -462,6 +462,23 @@ def test_walking_without_forward_axis() -> None:
     assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.05
 
 
+def test_walking_steps_do_not_depend_on_the_trunk_leaning_into_a_turn() -> None:
+    """The step signal is |specific force|: a roll of the trunk (leaning into a turn) changes
+    the vertical and lateral components but neither the magnitude nor the forward axis."""
+    s = synthetic_walk()
+    t = np.arange(s.acc.shape[0]) / 100.0
+    roll = np.deg2rad(20.0) * np.sin(np.pi * np.clip((t - 8.0) / 6.0, 0.0, 1.0))  # 8-14 s
+    c, si = np.cos(roll), np.sin(roll)
+    acc = s.acc.copy()
+    acc[:, 1] = c * s.acc[:, 1] - si * s.acc[:, 2]
+    acc[:, 2] = si * s.acc[:, 1] + c * s.acc[:, 2]
+    level = detect_walking_events(s.acc, 100.0)
+    leaning = detect_walking_events(acc, 100.0)
+    np.testing.assert_allclose(leaning.ic_s, level.ic_s, atol=1e-9)
+    vertical = detect_walking_events(s.acc, 100.0, settings=WalkingSettings(use_magnitude=False))
+    assert len(vertical) == s.ic_s.size  # the old signal still works on level signals
+
+
 def _walk_then_stand(closing_gain: float | None, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Ten steps, then (optionally) a weak closing step, then 4 s of quiet standing."""
     fs, step = 100.0, 0.55

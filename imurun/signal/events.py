@@ -60,12 +60,13 @@ Method (running; each choice is explained in the docstring of :class:`RunningSet
 5. **Side** from the reversal of the pelvis' lateral velocity during each step
    (:func:`assign_sides`).
 
-Method (walking): steps are the peaks of the vertical acceleration smoothed with a Gaussian,
-which is (up to sign and scale) the first-derivative-of-Gaussian continuous wavelet transform
-of the integrated vertical acceleration that McCamley et al. 2012 (Gait Posture 36:316) use to
-find initial contacts; each IC is placed midway between the steepest rise of the vertical
-acceleration (loading response) and the peak of the forward acceleration (Zijlstra & Hof 2003)
-before the step peak.
+Method (walking): steps are the peaks of the magnitude of the specific force (the vertical
+component when an axis is missing) smoothed with a Gaussian, which is (up to sign and scale)
+the first-derivative-of-Gaussian continuous wavelet transform of the integrated signal, the
+operation McCamley et al. 2012 (Gait Posture 36:316) apply to the vertical acceleration to
+find initial contacts; the magnitude does not depend on how the trunk leans in a turn. Each IC
+is placed midway between the steepest rise of that signal (loading response) and the peak of
+the forward acceleration (Zijlstra & Hof 2003) before the step peak.
 
 Related sacral methods (papers, no code used): Lee, Mellifont & Burkett 2010 (J Sci Med Sport
 13:270) time stride, step and stance from one sacral sensor; Auvinet et al. 2002, Reenalda et
@@ -284,6 +285,12 @@ class WalkingSettings:
         initiation_step_ratio: see ``initiation_prominence``; 0.9 lies between a swing time
             (about 0.8 of a step time in walking) and a step time (a walk's true first step
             is usually longer than the next ones).
+        use_magnitude: when all three axes are measured, steps and the loading rise are found
+            on the magnitude of the specific force instead of its vertical component. The
+            magnitude does not depend on the trunk's orientation: the body frame is levelled
+            once, and in turns the trunk leans and rolls, which mixes the horizontal
+            accelerations into the fixed "vertical" axis and weakens the step peaks there. With
+            one axis missing, the vertical component is used.
 
     """
 
@@ -300,6 +307,7 @@ class WalkingSettings:
     closing_gap: float = 2.5
     initiation_prominence: float = 0.5
     initiation_step_ratio: float = 0.9
+    use_magnitude: bool = True
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
@@ -713,6 +721,7 @@ def detect_walking_events(
     if not finite_column(acc, BF_UP):
         raise SignalError("bf_acc_ms2 has no vertical (z) axis: walking events need it")
     segs = normalise_segments(segments, n)
+    use_magnitude = cfg.use_magnitude and all(finite_column(acc, c) for c in range(3))
     ic_parts: list[FloatArray] = []
     sg_parts: list[IntArray] = []
     min_len = max(int(np.ceil(cfg.min_segment_s * fs)), min_filter_length() + 1)
@@ -721,6 +730,10 @@ def detect_walking_events(
             continue
         v = acc[a:b, BF_UP]
         require_finite(v, "bf_acc_ms2[:, z]", (a, b))
+        if use_magnitude:
+            require_finite(acc[a:b], "bf_acc_ms2", (a, b))
+            # |specific force| does not depend on the trunk's orientation (see WalkingSettings)
+            v = np.sqrt(np.einsum("ij,ij->i", acc[a:b], acc[a:b]))
         vs = gaussian_filter1d(v - v.mean(), cfg.smooth_sigma_s * fs, mode="nearest")
         dist = max(int(cfg.min_step_s * fs), 1)
         peaks, props = find_peaks(vs, distance=dist, prominence=cfg.min_prominence_ms2)
@@ -732,7 +745,7 @@ def detect_walking_events(
         dv = np.gradient(lowpass(v, fs, cfg.lowpass_hz))
         w = max(int(round(cfg.ic_search_s * fs)), 1)
         starts = np.maximum(peaks - w, 0)
-        # loading: steepest rise of the vertical acceleration before the step peak (both
+        # loading: steepest rise of the step signal before the step peak (both
         # markers are placed between samples by a parabola through the extremum)
         ic = refine_extremum(dv, window_argext(dv, starts, w + 1, mode="max", stop=peaks + 1))
         if cfg.use_forward and finite_column(acc[a:b], BF_FORWARD):

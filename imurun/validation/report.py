@@ -285,8 +285,11 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "follow is the trial-to-trial change of the force's own toe-off tail" + tail + "; that "
         "is most of the per-trial contact-time error left.")
     add("* Walking: the steps inside a reference turn window (slow pivoting steps) leave "
-        "almost no trace in the trunk's vertical acceleration and are most of the missed "
-        "walking ICs (table \"Where the missed reference ICs are\"). The step that closes a "
+        "almost no trace at the trunk and are most of the missed walking ICs (table \"Where "
+        "the missed reference ICs are\"): averaged around the missed turn contacts of "
+        "voisard_ipol, the vertical and total acceleration, its rate of change and the three "
+        "angular rates are all flat, while around the detected turn contacts they show the "
+        "straight-walking pattern at about half its size. The step that closes a "
         "walk (the trailing foot brought alongside) is weak too: it is accepted at a lower "
         "prominence (`closing_prominence_ms2`) one step time after the last step of a walk, "
         "which finds about half of them, but its IC is timed less well than a full step's. "
@@ -593,8 +596,8 @@ def _walking_cv(results: ValidationResults, names: Sequence[str], add: Callable[
     add("### Cross-validation and the references' definitions of IC")
     add("")
     add("The walking IC is a weighted mean of two trunk markers, the steepest rise of the "
-        "vertical acceleration (loading) and the peak of the forward acceleration (Zijlstra & "
-        "Hof 2003); the weight `ic_rise_weight` was chosen on these data, and a constant "
+        "magnitude of the specific force (loading) and the peak of the forward acceleration "
+        "(Zijlstra & Hof 2003); the weight `ic_rise_weight` was chosen on these data, and a constant "
         "offset could be added (`ic_offset_s`). Each is refitted without the held-out group "
         "(the weight: lowest IC mean absolute error on the grid "
         f"{', '.join(f'{w:g}' for w in _rise_grid())}; the offset: minus the median error), "
@@ -632,8 +635,8 @@ def _walking_cv(results: ValidationResults, names: Sequence[str], add: Callable[
             add("Fitted on one reference and scored on the other, the refitted weight (and "
                 "offset) make the other reference worse than the defaults: the foot-sensor "
                 "events of voisard_ipol sit on the forward peak of the trunk, the INDIP events "
-                "of mobgap_lab (foot sensors and pressure insoles) nearer the vertical loading "
-                "rise. That difference lies in the references' definitions of IC and is not a "
+                "of mobgap_lab (foot sensors and pressure insoles) nearer the loading rise."
+                " That difference lies in the references' definitions of IC and is not a "
                 "constant, so the default weight stays the compromise between them and no "
                 "offset is added.")
         else:
