@@ -417,8 +417,10 @@ def cmd_store_restore(a: argparse.Namespace) -> int:
 
         run = lib.restore(a.run)
         damaged = not run.path.exists() or sha256_file(run.path) != run.id
-    _say(f"restored run {_run_title(run)} into the library"
-         + ("; its file is still damaged (see `imurun store check`)" if damaged else ""))
+        _say(f"restored run {_run_title(run)} into the library"
+             + ("; its file is still damaged (see `imurun store check`)" if damaged else ""))
+        if not damaged:
+            _analyse_again_for_mass(lib, [run])
     return EXIT_OK
 
 

@@ -280,6 +280,9 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
             result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
         result.notes.extend(replaced_note(add.run, old) for old in add.replaced)
     fn = (analyzer or default_analyzer(lib)) if analyse else None
-    todo = [r for r in result.added if r.analysis_version is None]
+    added = [lib.get(r.id) or r for r in result.added]
+    # unanalysed, or analysed elsewhere with another body mass than this library's athlete has
+    todo = [r for r in added if r.analysis_version is None]
+    todo += mass_changed(lib, [r for r in added if r.analysis_version is not None])
     analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []
     return ImportOutcome(result, tuple(analysed), fn is not None)

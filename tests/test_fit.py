@@ -247,3 +247,38 @@ def test_a_refused_attachment_leaves_no_file_beside_the_run(
         attach.attach_watch_fit(lib, run, tmp_path / "w.fit")
     assert list(run.directory.glob("watch-*")) == []
     assert lib.check().ok
+
+
+def test_a_restored_run_comes_back_whole_to_the_athlete_it_now_belongs_to(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Set aside, its athlete merged into another (with another body mass), then restored: the
+    run keeps its watch file and goes to the merged athlete, analysed with their mass."""
+    from tests.test_library import CLEAN_RUN
+
+    home = ["--home", str(tmp_path / "home")]
+    assert main([*home, "athlete", "add", "Cara", "--mass-kg", "50"]) == 0
+    assert main([*home, "athlete", "add", "Ana", "--mass-kg", "60"]) == 0
+    assert main([*home, "import", str(CLEAN_RUN), "--athlete", "Cara"]) == 0
+    with Library.open(tmp_path / "home") as lib:
+        run = lib.run("latest")
+        assert run.start_unix_s is not None
+        start = dt.datetime.fromtimestamp(round(run.start_unix_s), dt.UTC)
+    _watch_fit(tmp_path / "w.fit", start, 60)
+    assert main([*home, "attach", run.short_id, str(tmp_path / "w.fit")]) == 0
+    assert main([*home, "store", "set-aside", run.short_id]) == 0
+    assert main([*home, "athlete", "merge", "Cara", "Ana"]) == 0
+    capsys.readouterr()
+    assert main([*home, "store", "restore", run.short_id]) == 0
+    out = capsys.readouterr().out
+    assert f"restored run {run.short_id}" in out
+    assert "Ana" in out
+    assert "analysed 1 run(s) again" in out  # 50 kg before, Ana's 60 kg now
+    assert main([*home, "store", "check"]) == 0, capsys.readouterr().out
+    with Library.open(tmp_path / "home") as lib:
+        back = lib.run(run.short_id)
+        assert back.athlete_name == "Ana"
+        assert back.analysis_mass_kg == 60
+        assert len(watch_samples(lib, back.id)) > 30
+    (tmp_path / "home" / "index.sqlite3").unlink()  # and so after a rebuild from the files
+    with Library.open(tmp_path / "home") as lib:
+        assert lib.run(run.short_id).athlete_name == "Ana"

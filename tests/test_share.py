@@ -254,11 +254,22 @@ def test_import_athlete_takes_a_bundles_athlete_as_one_of_this_library(
         assert only.name == "Ana Silva"
         assert len(lib.runs(athlete="Ana Silva")) == 2
         assert lib.athlete_of_sensor(DEVICE_A) == only.id
+    # the next bundle of the same athlete finds Ana Silva without being told
+    with Library.open(tmp_path / "athlete") as lib:
+        lib.add_file(write_run(tmp_path / "in", DEVICE_A, 9, start_unix_ms=T0_MS + 9 * DAY_MS))
+    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana",
+                 "--out", str(tmp_path / "ana2.zip")]) == 0
+    capsys.readouterr()
+    assert main([*coach, "import", str(tmp_path / "ana2.zip")]) == 0
+    assert "new athlete" not in capsys.readouterr().out
+    with Library.open(tmp_path / "coach") as lib:
+        (only,) = lib.athletes()
+        assert len(lib.runs(athlete="Ana Silva")) == 3
     # a library of two athletes: which would be "the" athlete? Refused, nothing imported.
     assert main([*coach, "import", str(tmp_path / "athlete"), "--athlete", "Ana Silva"]) == 2
     assert "holds the runs of 2 athletes (Ana, Ben)" in capsys.readouterr().err
     with Library.open(tmp_path / "coach") as lib:
-        assert len(lib.runs()) == 2
+        assert len(lib.runs()) == 3
         assert len(lib.athletes()) == 1
 
 
@@ -289,3 +300,23 @@ def test_two_profiles_of_one_athlete_can_be_merged_or_renamed(
     assert main([*h, "athlete", "rename", "Ana", "Ana K"]) == 0
     assert main([*h, "runs", "--athlete", "Ana K"]) == 0
     assert main([*h, "store", "check"]) == 0, capsys.readouterr().out
+
+
+def test_imported_runs_are_analysed_with_this_librarys_body_mass(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_library import CLEAN_RUN
+
+    runner = ["--home", str(tmp_path / "runner")]
+    assert main([*runner, "athlete", "add", "Ana", "--mass-kg", "65"]) == 0
+    assert main([*runner, "import", str(CLEAN_RUN), "--athlete", "Ana"]) == 0
+    assert main([*runner, "share", "--athlete", "Ana", "--out", str(tmp_path / "a.zip")]) == 0
+    coach = ["--home", str(tmp_path / "coach")]
+    assert main([*coach, "athlete", "add", "Anna", "--mass-kg", "55"]) == 0
+    capsys.readouterr()
+    assert main([*coach, "import", str(tmp_path / "a.zip"), "--athlete", "Anna"]) == 0
+    assert "Anna  1:00: " in capsys.readouterr().out  # the analysis line of the run
+    with Library.open(tmp_path / "coach") as lib:
+        (run,) = lib.runs()
+        assert run.analysis_mass_kg == 55
+    assert main([*coach, "store", "reanalyze"]) == 0
+    assert "up to date" in capsys.readouterr().out

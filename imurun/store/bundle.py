@@ -322,6 +322,10 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
         if athlete.id in local:
             ids[athlete.id] = athlete.id
             continue
+        known_as = lib.resolve_athlete_id(athlete.id)  # merged, or imported with --athlete
+        if known_as is not None:
+            ids[athlete.id] = known_as
+            continue
         same = [x for x in local.values() if x.name.lower() == athlete.name.lower()]
         if same:
             ids[athlete.id] = same[0].id
@@ -349,6 +353,8 @@ def _as_athlete(lib: Library, entries: list[Any], ours: Athlete, res: ImportResu
     for t in theirs:
         if t.id != ours.id:
             res.athletes_matched.append((t, ours))
+            if lib.resolve_athlete_id(t.id) is None:  # their next bundle finds ours without it
+                lib.add_alias(t.id, ours.id)
     return {t.id: ours.id for t in theirs}
 
 
@@ -387,7 +393,7 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
     target = lib.root / rel
     aid = athlete_id or athletes.get(str(meta.get("athlete_id")), meta.get("athlete_id"))
     local = {**meta, "file": target.name, "device_id": dev,
-             "athlete_id": aid if aid in {a.id for a in lib.athletes()} else None,
+             "athlete_id": lib.resolve_athlete_id(aid),
              "source": src.kind,
              "source_name": f"{src.name}:{meta.get('source_name', target.name)}"}
     lib.write_run_meta(target.parent, local)

@@ -521,10 +521,37 @@ class Library:
                 self.write_run_meta(run.directory, {**self._meta_of(run), "athlete_id": dst.id})
             db.execute("UPDATE runs SET athlete_id = ? WHERE athlete_id = ?", (dst.id, src.id))
             db.execute("UPDATE sensors SET athlete_id = ? WHERE athlete_id = ?", (dst.id, src.id))
+            db.execute("UPDATE athlete_aliases SET athlete_id = ? WHERE athlete_id = ?",
+                       (dst.id, src.id))
             db.execute("DELETE FROM athletes WHERE id = ?", (src.id,))
             self._put_athlete(kept)
+            # runs set aside, bundles and shared libraries still name the source's id
+            self._put_alias(src.id, dst.id)
             self._save_profiles()
         return kept, len(runs)
+
+    def add_alias(self, alias_id: str, athlete_ref: str) -> Athlete:
+        """Know ``alias_id`` (another library's id of this person) as the athlete ``athlete_ref``."""
+        with self.transaction():
+            a = self.athlete(athlete_ref)
+            if alias_id != a.id:
+                self._put_alias(alias_id, a.id)
+                self._save_profiles()
+        return a
+
+    def _put_alias(self, alias_id: str, athlete_id: str) -> None:
+        self.db.execute("INSERT INTO athlete_aliases VALUES (?, ?) ON CONFLICT (id) DO UPDATE "
+                        "SET athlete_id = excluded.athlete_id", (alias_id, athlete_id))
+
+    def resolve_athlete_id(self, athlete_id: str | None) -> str | None:
+        """The library's own id of the athlete ``athlete_id`` names (an own id or an alias)."""
+        if athlete_id is None:
+            return None
+        if self.db.execute("SELECT 1 FROM athletes WHERE id = ?", (athlete_id,)).fetchone():
+            return athlete_id
+        r = self.db.execute("SELECT athlete_id FROM athlete_aliases WHERE id = ?",
+                            (athlete_id,)).fetchone()
+        return None if r is None else str(r["athlete_id"])
 
     def merge_athlete(self, a: Athlete) -> bool:
         """Add ``a`` (from another library) unless its id is known; True when it was added."""
@@ -587,9 +614,15 @@ class Library:
         return None if r is None else r["athlete_id"]
 
     def _profiles_json(self) -> dict[str, Any]:
-        return {"schema": PROFILES_SCHEMA,
-                "athletes": [a.to_json() for a in sorted(self.athletes(), key=lambda a: a.id)],
-                "sensors": [s.to_json() for s in self.sensors()]}
+        d: dict[str, Any] = {
+            "schema": PROFILES_SCHEMA,
+            "athletes": [a.to_json() for a in sorted(self.athletes(), key=lambda a: a.id)],
+            "sensors": [s.to_json() for s in self.sensors()]}
+        aliases = [{"id": r["id"], "athlete_id": r["athlete_id"]} for r in self.db.execute(
+            "SELECT id, athlete_id FROM athlete_aliases ORDER BY id")]
+        if aliases:
+            d["aliases"] = aliases
+        return d
 
     def _save_profiles(self) -> None:
         """Write profiles.json from the index (inside the caller's transaction)."""
@@ -622,6 +655,10 @@ class Library:
                 self.db.execute("DELETE FROM athletes WHERE id = ?", (old,))
         for a in athletes:
             self._put_athlete(a)
+        self.db.execute("DELETE FROM athlete_aliases")
+        for al in d.get("aliases", []):
+            if isinstance(al, dict) and al.get("athlete_id") in ids and al.get("id"):
+                self._put_alias(str(al["id"]), str(al["athlete_id"]))
         self.db.execute("DELETE FROM sensors")
         for s in d.get("sensors", []):
             aid = s.get("athlete_id")
@@ -811,7 +848,8 @@ class Library:
         """Bring a run set aside (named by 4+ leading hex digits of its id) back into the library.
 
         Its directory moves back to where it was under ``runs/`` and the run is indexed again,
-        with its analysis; a file still damaged is named so by ``store check``, as before.
+        with its analysis and watch file; an athlete merged into another meanwhile is found as
+        that one. A file still damaged is named so by ``store check``, as before.
         """
         ref = ref.strip().lower()
         if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref):
@@ -848,7 +886,10 @@ class Library:
             raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
         with contextlib.suppress(OSError):
             (dst / SET_ASIDE_NOTE).unlink()
-        return self.index_run(dst, meta, replaces=())
+        rec = self.index_run(dst, meta, replaces=())
+        with self.transaction():
+            self._index_attachments(dst, rec.id)
+        return self.get(rec.id) or rec
 
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
@@ -953,9 +994,7 @@ class Library:
         rel = (directory / str(meta["file"])).relative_to(self.root).as_posix()
         crc = meta.get("crc32")
         db = self.db
-        aid = meta.get("athlete_id")
-        if aid is not None and not db.execute("SELECT 1 FROM athletes WHERE id = ?", (aid,)).fetchone():
-            aid = None
+        aid = self.resolve_athlete_id(meta.get("athlete_id"))
         db.execute("DELETE FROM runs WHERE path = ? AND id != ?", (rel, meta["id"]))
         db.execute(
             "INSERT OR REPLACE INTO runs (id, path, format, size, athlete_id, device_id, "
@@ -1173,7 +1212,7 @@ class Library:
 
         with self.transaction() as db:
             for table in ("watch_samples", "attachments", "steps", "run_summaries", "runs",
-                          "sensors", "athletes"):
+                          "sensors", "athlete_aliases", "athletes"):
                 db.execute(f"DELETE FROM {table}")
             if (self.root / PROFILES).exists():
                 self._load_profiles(self.root / PROFILES)

@@ -142,6 +142,16 @@ CREATE INDEX attachments_file ON attachments (id)
 """
 
 
+# Other ids an athlete is known by: the id of a profile merged into them, or the id another
+# library gives them (`import --athlete`), so their runs and later bundles find them.
+_V6 = """
+CREATE TABLE athlete_aliases (
+    id         TEXT PRIMARY KEY,
+    athlete_id TEXT NOT NULL REFERENCES athletes (id) ON DELETE CASCADE
+)
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for stmt in sql.split(";"):
@@ -154,7 +164,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 #: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _script(_V1), _script(_V2), _script(_V3), _script(_V4),
-    _script(_V5))
+    _script(_V5), _script(_V6))
 VERSION = len(MIGRATIONS)
 
 
