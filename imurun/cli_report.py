@@ -8,6 +8,7 @@ Registered by :func:`add_report_commands`; errors and exit codes are those of
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,11 @@ def cmd_report(a: argparse.Namespace) -> int:
             check_output(p.with_suffix(".report.html"), option="the default report file (see --out)",
                          home=home)
         return _report_file(p, a.out)
+    if "/" in a.run or os.sep in a.run or "." in a.run:  # meant as a file: a run id is hex
+        from imurun.errors import FileFormatError
+
+        raise FileFormatError(str(p), "cannot read: " + ("a directory, not a file" if p.exists()
+                                                         else "No such file or directory"))
     from imurun.store.library import Library
 
     with Library.open(getattr(a, "home", None)) as lib:

@@ -252,7 +252,7 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
 
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"{p}: no such file or directory")
+        raise FileFormatError(str(p), "cannot read: No such file or directory")
     if p.is_dir() or is_bundle(p):
         if start_unix_s is not None:
             raise UsageError(f"{p}: --start applies to a single recording; the runs of a bundle "

@@ -382,3 +382,17 @@ def test_sync_store_may_not_be_a_folder_of_the_library(
     code, _, err = run(capsys, "--home", str(home), "sync", "--port",
                        str(tmp_path / "no-such-port"), "--store", str(tmp_path / "plain"))
     assert code == EXIT_DEVICE, err
+
+
+@pytest.mark.parametrize("argv", [
+    ["import", "{tmp}/no-such.zip"], ["import", "{tmp}/no-such.imrn"],
+    ["import", "{tmp}/no-such-dir/"], ["report", "{tmp}/no-such.json"],
+    ["report", "{tmp}/no-such.imrs"], ["info", "{tmp}/no-such.csv"],
+    ["analyze", "{tmp}/no-such.csv"]])
+def test_a_missing_input_file_is_exit_3_named_in_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]) -> None:
+    args = ["--home", str(tmp_path / "home"), *(a.format(tmp=tmp_path) for a in argv)]
+    code, out, err = run(capsys, *args)
+    assert code == EXIT_FILE, err
+    one_line(err, str(Path(args[-1])), "No such file")
+    assert out == ""
