@@ -85,15 +85,18 @@ def test_units_row_under_the_header_and_semicolons(tmp_path: Path) -> None:
     np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
 
 
-@pytest.mark.parametrize("before", ["sep=;\n", "sep=;\n\n", "\nsep=;\n\n\n"])
+@pytest.mark.parametrize(("before", "delim"), [
+    ("sep=;\n", ";"), ("sep=;\n\n", ";"), ("\nsep=;\n\n\n", ";"), ("sep=\t\n", "\t"),
+    ('"sep=\t"\n', "\t"), ('"sep=;"\r\n\r\n', ";")])
 def test_a_spreadsheets_sep_line_names_the_delimiter_blank_lines_or_not(
-        tmp_path: Path, before: str) -> None:
-    """Excel writes ``sep=;`` first; an edited file may have blank lines around it. The names
-    hold commas, so only the ``sep=`` line tells the delimiter."""
+        tmp_path: Path, before: str, delim: str) -> None:
+    """Excel writes ``sep=;`` first (Shimmer's export a quoted ``"sep=\t"``); an edited file
+    may have blank lines around it. The names hold commas, so only the ``sep=`` line tells the
+    delimiter."""
     t, acc, gyr = _signals()
     header = ["time (s)", "acc x, m/s2", "acc y, m/s2", "acc z, m/s2", "gyr x, rad/s",
               "gyr y, rad/s", "gyr z, rad/s"]
-    p = _write(tmp_path / "x.csv", header, np.column_stack([t, acc, gyr]), delim=";")
+    p = _write(tmp_path / "x.csv", header, np.column_stack([t, acc, gyr]), delim=delim)
     p.write_text(before + p.read_text(encoding="utf-8"), encoding="utf-8")
     assert sniff(p) == "csv"
     rec = load_recording(p)
@@ -101,6 +104,17 @@ def test_a_spreadsheets_sep_line_names_the_delimiter_blank_lines_or_not(
     np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)
     assert rec.gyr_rads is not None
     np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
+
+
+def test_decimal_commas_are_named_at_their_line(tmp_path: Path) -> None:
+    """A spreadsheet in a decimal-comma locale: the rows must not be skipped as units rows."""
+    t, acc, _ = _signals(20)
+    rows = [";".join(f"{v:.6f}".replace(".", ",") for v in r) for r in np.column_stack([t, acc])]
+    p = tmp_path / "comma.csv"
+    p.write_text("sep=;\ntime_s;acc_x;acc_y;acc_z\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"line 3, column 1 \(time_s\) holds '0,000000', a "
+                                              r"number with a decimal comma"):
+        load_recording(p)
 
 
 @pytest.mark.parametrize(("scale", "unit"), [(1.0, "s"), (1e3, "ms"), (1e6, "us")])

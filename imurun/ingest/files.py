@@ -104,6 +104,9 @@ def _looks_delimited(text: str) -> bool:
     return len(head) >= 4 and len(row) == len(head) and all(_is_number(c) for c in row)
 
 
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
+
+
 def _header_line(lines: Sequence[str]) -> tuple[int, str | None]:
     """(index of the header line, the delimiter a spreadsheet's ``sep=`` line names, if any).
 
@@ -114,8 +117,11 @@ def _header_line(lines: Sequence[str]) -> tuple[int, str | None]:
     sep: str | None = None
     while i < len(lines) and not lines[i].strip():
         i += 1
-    if i < len(lines) and lines[i].strip().lower().startswith("sep="):
-        hint = lines[i].strip()[4:]
+    raw = lines[i].strip(" \r\n") if i < len(lines) else ""
+    if len(raw) >= 2 and raw[0] == raw[-1] == '"':  # "sep=\t", as some loggers quote it
+        raw = raw[1:-1]
+    if raw.lower().startswith("sep="):
+        hint = raw[4:]
         sep = hint if len(hint) == 1 else None
         i += 1
         while i < len(lines) and not lines[i].strip():
@@ -284,7 +290,12 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     # a units row gives unit hints
     unit_rows: list[list[str]] = []
     while body and len(unit_rows) < 2 and not _is_number(
-            _cell(body[0][1], delim, cmap.index[TIME])):
+            cell := _cell(body[0][1], delim, cmap.index[TIME])):
+        if _DECIMAL_COMMA.match(cell.strip().strip('"')):
+            raise FileFormatError(p, f"line {body[0][0]}, column {cmap.index[TIME] + 1} "
+                                     f"({header[cmap.index[TIME]]}) holds {cell.strip()!r}, a "
+                                     "number with a decimal comma: export it with a decimal "
+                                     "point")
         unit_rows.append(next(csv.reader([body[0][1]], delimiter=delim)))
         body = body[1:]
     if not body:  # (np.loadtxt would warn, then return nothing)
