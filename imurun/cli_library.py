@@ -94,17 +94,37 @@ def _print_analysed(analysed: Sequence[Analysed], available: bool,
              "will be analysed by a later version)")
 
 
-def _analyse_again_for_mass(lib: Library, runs: Sequence[RunRecord]) -> None:
-    """Analyse again those of ``runs`` whose body mass changed (their stiffness depends on it)."""
+def _analyse_again_for_mass(lib: Library, runs: Sequence[RunRecord],
+                            moved: Sequence[RunRecord] = ()) -> None:
+    """Analyse again those of ``runs`` whose body mass changed (their stiffness depends on it).
+
+    The reports written before of those runs, and of ``moved`` (runs that changed athlete),
+    are rewritten to match.
+    """
     from imurun.workflows import analyse_runs, mass_changed
 
     todo = mass_changed(lib, runs)
-    if not todo:
+    if todo:
+        analysed = analyse_runs(lib, todo, progress=_progress("analysed"))
+        ok = sum(x.ok for x in analysed)
+        _say(f"analysed {ok} run(s) again with the athlete's body mass as it is now"
+             + (f" ({len(analysed) - ok} failed, see `imurun show RUN`)"
+                if ok < len(analysed) else ""))
+    _refresh_reports(lib, list({r.id: r for r in (*todo, *moved)}.values()))
+
+
+def _refresh_reports(lib: Library, runs: Sequence[RunRecord]) -> None:
+    """Rewrite the reports already written (at their default place) of ``runs``."""
+    from imurun.report.run_report import report_path, write_reports
+
+    stale = [r for r in (lib.get(x.id) for x in runs)
+             if r is not None and report_path(lib.root, r.id).exists()]
+    if not stale:
         return
-    analysed = analyse_runs(lib, todo, progress=_progress("analysed"))
-    ok = sum(x.ok for x in analysed)
-    _say(f"analysed {ok} run(s) again with the athlete's body mass as it is now"
-         + (f" ({len(analysed) - ok} failed, see `imurun show RUN`)" if ok < len(analysed) else ""))
+    done = write_reports(lib, stale, progress=_progress("reports"))
+    ok = [p for p in done.values() if isinstance(p, Path)]
+    _say(f"rewrote {len(ok)} report(s) in {lib.root / 'reports'} to match"
+         + "".join(f"\n  no report for a run: {p}" for p in done.values() if not isinstance(p, Path)))
 
 
 # ---------------------------------------------------------------------------- sync
@@ -192,10 +212,11 @@ def cmd_athlete_rename(a: argparse.Namespace) -> int:
 def cmd_athlete_merge(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         src = lib.athlete(a.source)
+        moved = lib.runs(athlete=src.id)
         ath, n = lib.merge_athletes(src.id, a.into)
         _say(f"merged athlete {src.name} ({src.id[:8]}) into {ath.name} ({ath.id[:8]}): "
              f"{n} run(s) and their sensors now belong to {ath.name}")
-        _analyse_again_for_mass(lib, lib.runs(athlete=ath.id))
+        _analyse_again_for_mass(lib, lib.runs(athlete=ath.id), moved)
     return EXIT_OK
 
 
@@ -209,7 +230,7 @@ def cmd_athlete_assign(a: argparse.Namespace) -> int:
         note = None if a.start is None else local_time_note(a.start)
         if note:
             _say(f"  {note}")
-        _analyse_again_for_mass(lib, [run])
+        _analyse_again_for_mass(lib, [run], [run])
     return EXIT_OK
 
 
@@ -252,7 +273,8 @@ def cmd_sensor_bind(a: argparse.Namespace) -> int:
         _say(f"sensor {dev} -> {ath.name}"
              + (f"; {n} earlier run(s) of it now belong to {ath.name}" if n else ""))
         if n:
-            _analyse_again_for_mass(lib, [r for r in lib.runs(athlete=ath.id) if r.device_id == dev])
+            theirs = [r for r in lib.runs(athlete=ath.id) if r.device_id == dev]
+            _analyse_again_for_mass(lib, theirs, theirs)
     return EXIT_OK
 
 
@@ -420,7 +442,7 @@ def cmd_store_restore(a: argparse.Namespace) -> int:
         _say(f"restored run {_run_title(run)} into the library"
              + ("; its file is still damaged (see `imurun store check`)" if damaged else ""))
         if not damaged:
-            _analyse_again_for_mass(lib, [run])
+            _analyse_again_for_mass(lib, [run], [run])
     return EXIT_OK
 
 
@@ -447,6 +469,7 @@ def cmd_store_reanalyze(a: argparse.Namespace) -> int:
                 _say(f"  {r.short_id}: {why}")
         analysed = analyse_runs(lib, [r for r, _ in todo], progress=_progress("analysed"))
         _print_analysed(analysed, True)
+        _refresh_reports(lib, [x.run for x in analysed if x.ok])
     failed = sum(not x.ok for x in analysed)
     _say(f"analysed {len(analysed) - failed} run(s) again"
          + (f"; {failed} could not be analysed" if failed else ""))

@@ -692,6 +692,31 @@ def test_runs_are_analysed_again_when_their_athletes_body_mass_changes(
         assert _stiffness(lib, rid) == pytest.approx(k60)
 
 
+def test_reports_written_before_are_rewritten_when_their_run_changes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imurun.report.run_report import report_path
+
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "import", str(CLEAN_RUN)]) == 0
+    assert main([*cli, "report", "latest"]) == 0
+    with Library.open(home) as lib:
+        page = report_path(lib.root, lib.run("latest").id)
+    before = page.read_text(encoding="utf-8")
+    assert "your body mass is not known" in before
+    assert main([*cli, "athlete", "add", "Ana", "--mass-kg", "60"]) == 0
+    capsys.readouterr()
+    assert main([*cli, "athlete", "assign", "Ana", "latest"]) == 0
+    out = capsys.readouterr().out
+    assert "analysed 1 run(s) again" in out
+    assert f"rewrote 1 report(s) in {home / 'reports'}" in out
+    after = page.read_text(encoding="utf-8")
+    assert "your body mass is not known" not in after
+    assert "Ana" in after
+    assert main([*cli, "athlete", "set", "Ana", "--leg-length-m", "0.9"]) == 0
+    assert "rewrote" not in capsys.readouterr().out  # nothing in the report changed
+
+
 def test_the_body_mass_an_analysis_used_is_indexed_and_read_from_older_indexes(
         lib: Library, tmp_path: Path) -> None:
     from imurun.workflows import mass_changed
