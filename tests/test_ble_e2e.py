@@ -20,8 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bleak import BleakClient
+from bleak.backends.characteristic import BleakGATTCharacteristic
 from bumble import gatt
 
+from firmware_protocol.codec import Encoder, PacketDecoder, Received
+from firmware_protocol.messages import Event, EventCode, StreamStart
 from firmware_protocol.rsc import RscMeasurement
 from imurun import cli
 from imurun.device.client import SensorClient
@@ -30,7 +34,7 @@ from imurun.device.sync import SyncSettings, sync_runs
 from imurun.errors import DeviceTimeoutError, TransportError
 from imurun.ingest.builder import RecordingBuilder
 from imurun.ingest.recording import GapCause
-from imurun.sim.ble_link import RSC_FEATURES, BleFaults, BleLink
+from imurun.sim.ble_link import RSC_FEATURES, BleFaults, BleLink, RscModel
 from imurun.sim.firmware import VirtualSensor
 from imurun.sim.runner import SimulateOptions, make_sensor
 from imurun.sim.source import load_truth
@@ -38,7 +42,10 @@ from imurun.store.rundir import RunDirectory
 from imurun.testing.bleak_bumble import make_backends
 from imurun.testing.bumble_link import EmulatedRadio, notify_characteristic
 from imurun.transport.ble import (
+    COMMANDS_UUID,
     DEFAULT_WRITE_SIZE,
+    FRAMES_UUID,
+    RSC_MEASUREMENT_UUID,
     BleBackend,
     BleTransport,
     FoundSensor,
@@ -333,6 +340,54 @@ def test_rsc_notifications_decode_to_the_virtual_sensors_cadence(tmp_path: Path)
         distance = [m.total_distance_m for _, m in per_second]
         assert distance == sorted(distance)
         assert distance[-1] == pytest.approx(truth["speed_mps"].sum() / FS_HZ, abs=0.1)
+
+    run(body)
+
+
+def test_every_stream_rsc_measurement_is_on_the_air_before_the_stream_ended_event(
+        tmp_path: Path) -> None:
+    """The sensor has one transmit queue: the measurement of second k follows its last batch.
+
+    So a host that stops at STREAM_ENDED already holds every stream measurement, however fast
+    it closes. (The virtual sensor used to send the last one after the event; the test above
+    then passed only while the host was slow to close.) Raw bleak records both characteristics
+    in one list, in arrival order.
+    """
+
+    async def body() -> None:
+        async with rig(tmp_path, stream_minutes=0.25) as r:
+            air: list[tuple[str, bytes]] = []
+            end_at: list[int] = []  # index in `air` of the frame that ended the stream
+            ended = asyncio.Event()
+            decoder = PacketDecoder()
+
+            def on_notify(sender: BleakGATTCharacteristic, data: bytearray) -> None:
+                air.append((sender.uuid, bytes(data)))
+                if sender.uuid != FRAMES_UUID:
+                    return
+                for ev in decoder.feed(bytes(data)):
+                    if (isinstance(ev, Received) and isinstance(ev.message, Event)
+                            and ev.message.code == EventCode.STREAM_ENDED and not end_at):
+                        end_at.append(len(air) - 1)
+                        ended.set()
+
+            found = await resolve(r.link.name, timeout_s=5.0, backend=r.backend)
+            assert found.device is not None
+            async with BleakClient(found.device, timeout=CONNECT_TIMEOUT_S,
+                                   backend=r.backend.client) as client:
+                await client.start_notify(RSC_MEASUREMENT_UUID, on_notify)
+                await client.start_notify(FRAMES_UUID, on_notify)
+                for packet in Encoder().packets(StreamStart(), DEFAULT_WRITE_SIZE):
+                    await client.write_gatt_char(COMMANDS_UUID, packet, response=True)
+                async with asyncio.timeout(30.0):
+                    await ended.wait()
+                before_end = [d for u, d in air[:end_at[0]] if u == RSC_MEASUREMENT_UUID]
+
+        model = RscModel(load_truth(r.truth_dir / "stream-boot1.npz"))
+        seconds = round(model.duration_s)
+        assert seconds == 15
+        expected = [bytes(model.at(float(k))) for k in range(1, seconds + 1)]
+        assert before_end[-seconds:] == expected
 
     run(body)
 

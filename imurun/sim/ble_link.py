@@ -15,7 +15,10 @@ chunks leave as notifications of at most ATT_MTU - 3 bytes of *this connection* 
 from the MTU it negotiated; the host never does), larger messages fragmented by the continuation
 rule. RSC values come from the motion truth of the stream being sent (the truth file the motion
 source writes beside the flash): cadence from the last completed step, speed and running status
-at the current sample, distance integrated from the true speed. Without a stream the sensor
+at the current sample, distance integrated from the true speed. The measurement of stream second
+``k`` shares the firmware's one transmit queue with the frames: it leaves right after the batch
+holding the last sample of that second, so every stream measurement precedes the stream-ended
+event on the air (a host that stops at that event has them all). Without a stream the sensor
 notifies "standing" (0 m/s, 0 /min) once per wall-clock second.
 
 Pacing: ``realtime=True`` sends stream batches when their samples have been taken by the wall
@@ -50,12 +53,13 @@ from firmware_protocol.messages import (
     AnyMessage,
     MessageType,
     RunChunk,
+    SampleBatch,
     StreamStart,
     StreamStop,
     UnknownMessage,
 )
 from firmware_protocol.rsc import MAX_CADENCE_PER_MIN, MAX_SPEED_MPS, RscFeature, RscMeasurement
-from imurun.sim.firmware import VirtualSensor
+from imurun.sim.firmware import LiveStream, VirtualSensor
 from imurun.sim.source import load_truth
 from imurun.testing.bumble_link import (
     EmulatedPeripheral,
@@ -102,6 +106,17 @@ class BleFaults:
     reboot_after_s: tuple[float, ...] = ()  # stream seconds at which the sensor reboots (drops the link)
     malformed_every: int = 0  # after every N-th data notification inject a malformed one (0: never)
     reconnect_delay_s: float = 0.3  # silence before the sensor advertises again after a disconnect
+
+
+@dataclass(frozen=True)
+class _RscDue:
+    """The RSC measurement of stream second ``k``, queued behind the batch that completes it."""
+
+    k: int
+    measurement: RscMeasurement
+
+
+_Outgoing = AnyMessage | _RscDue
 
 
 @dataclass
@@ -174,7 +189,8 @@ class BleLink:
         self._conn: Connection | None = None
         # Messages are encoded only when their turn comes, so sequence numbers go out in order.
         self._urgent: deque[AnyMessage] = deque()  # answers and events: sent first
-        self._data: deque[AnyMessage] = deque()  # stream batches and run chunks
+        # Stream batches, the RSC measurements between them, the stream-ended event, run chunks.
+        self._data: deque[_Outgoing] = deque()
         self._tx: deque[tuple[bytes, bool]] = deque()  # encoded (notification, genuine)
         self._t0 = time.monotonic()
         self._fast_forward = 0.0
@@ -183,7 +199,7 @@ class BleLink:
         self._data_count = 0
         self._malformed_next = 0
         self._streaming = False  # the host asked for the stream on this connection
-        self._rsc_stream: object | None = None
+        self._rsc_stream: LiveStream | None = None
         self._rsc_model: RscModel | None = None
         self._rsc_next_k = 1
         self._rsc_idle_at = 0.0
@@ -339,11 +355,13 @@ class BleLink:
 
     # ------------------------------------------------------------------ output
     def _fill(self) -> None:
-        """Queue stream batches, else run chunks, while the queue is short."""
+        """Queue stream batches (with their RSC measurements), else run chunks, while short."""
         s = self.sensor
         while len(self._data) < _BURST:
             st = s.stream
             if st is not None and self._streaming:
+                if st is not self._rsc_stream:
+                    self._switch_rsc_stream(st)
                 if self.realtime:
                     msgs = s.stream_batches(self.now(), max_batches=16)
                 else:
@@ -352,21 +370,30 @@ class BleLink:
                         taken = st.start_now_s + st.next_index / s.cfg.sample_rate_hz
                         self._fast_forward += max(0.0, taken - self.now())
                 if msgs:
-                    self._data.extend(msgs)
+                    for msg in msgs:
+                        self._data.append(msg)
+                        if isinstance(msg, SampleBatch):
+                            self._queue_rsc(st, msg)
                     continue
             chunk: RunChunk | None = s.next_chunk(self._chunk_data_size())
             if chunk is None:
                 break
             self._data.append(chunk)
 
-    def _next_packet(self) -> tuple[bytes, bool] | None:
-        """The next notification to send, encoding the next message when the last is out."""
+    def _next_packet(self) -> tuple[bytes, bool] | _RscDue | None:
+        """The next notification to send, encoding the next message when the last is out.
+
+        A frames notification is ``(value, genuine)``; an RSC measurement is its ``_RscDue``.
+        """
         if not self._tx:
             if self._urgent:
                 self._tx.extend((p, True) for p in self._packets(self._urgent.popleft()))
             elif self._data:
+                item = self._data.popleft()
+                if isinstance(item, _RscDue):
+                    return item
                 every = self.faults.malformed_every
-                for p in self._packets(self._data.popleft()):
+                for p in self._packets(item):
                     self._tx.append((p, True))
                     self._data_count += 1
                     if every and self._data_count % every == 0:
@@ -448,7 +475,7 @@ class BleLink:
     def _rsc_subscribed(self) -> bool:
         return self.peripheral is not None and self.peripheral.is_subscribed(self._rsc)
 
-    def _switch_rsc_stream(self, stream: object) -> None:
+    def _switch_rsc_stream(self, stream: LiveStream) -> None:
         if self._rsc_model is not None:
             self._distance_m = float(self._rsc_model.distance_m[-1])
         self._rsc_stream = stream
@@ -459,21 +486,27 @@ class BleLink:
         if path is not None and path.exists():
             self._rsc_model = RscModel(load_truth(path), self._distance_m)
 
+    def _queue_rsc(self, st: LiveStream, batch: SampleBatch) -> None:
+        """Queue the measurement of every stream second ``batch`` completes, right behind it.
+
+        Seconds skipped while the link was down (the stream jumps ahead on a reconnect) are
+        caught up here too, as before they were.
+        """
+        model = self._rsc_model
+        end_index = (batch.sample_counter - st.counter0) % 2**32 + batch.n
+        end_s = end_index / self.sensor.cfg.sample_rate_hz
+        while self._rsc_next_k <= end_s:
+            k = self._rsc_next_k
+            self._rsc_next_k += 1
+            if model is not None:
+                self._data.append(_RscDue(k, model.at(float(k))))
+
     async def _send_rsc(self, conn: Connection) -> None:
-        s = self.sensor
-        if s.stream is not None and s.stream is not self._rsc_stream:
-            self._switch_rsc_stream(s.stream)
+        """Idle ("standing") measurements; those of a stream travel with its batches."""
         st = self._rsc_stream
-        if st is not None:
-            produced_s = getattr(st, "next_index", 0) / s.cfg.sample_rate_hz
-            model = self._rsc_model
-            while self._rsc_next_k <= produced_s:
-                k = self._rsc_next_k
-                self._rsc_next_k += 1
-                if model is not None and self._rsc_subscribed():
-                    await self._notify_rsc(conn, k, model.at(float(k)))
-            if s.stream is not st:  # ended or stopped: everything produced has been covered
-                self._rsc_stream = None
+        if st is not None or self.sensor.stream is not None:
+            if st is not None and self.sensor.stream is not st:
+                self._rsc_stream = None  # ended or stopped: its seconds are all queued
             self._rsc_idle_at = time.monotonic() + self.rsc_interval_s
             return
         if self._rsc_subscribed() and time.monotonic() >= self._rsc_idle_at:
@@ -520,6 +553,10 @@ class BleLink:
                 item = self._next_packet()
                 if item is None:
                     break
+                if isinstance(item, _RscDue):
+                    if self._rsc_subscribed():
+                        await self._notify_rsc(conn, item.k, item.measurement)
+                    continue
                 await self._notify(conn, item[0], faults=item[1])
             if self._conn is conn:
                 with contextlib.suppress(TimeoutError):
