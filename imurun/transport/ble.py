@@ -260,7 +260,12 @@ class _Peer:
         if self._lost and queue.empty():
             raise LinkLost(self.description, self._lost_reason)
         try:
-            item = await asyncio.wait_for(queue.get(), timeout_s)
+            # Not asyncio.wait_for: on Python 3.11 it returns the item when the inner get ends
+            # just as the caller is cancelled, and the cancellation (Ctrl-C) is lost while
+            # notifications keep arriving (CPython gh-86296). asyncio.timeout waits in this
+            # task itself, so a cancellation always wins.
+            async with asyncio.timeout(timeout_s):
+                item = await queue.get()
         except TimeoutError as e:
             raise DeviceTimeoutError(f"{operation} {self.description}", timeout_s) from e
         if item is None:
