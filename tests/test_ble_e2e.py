@@ -282,6 +282,48 @@ def test_sync_three_runs_with_a_disconnect_half_way_stores_the_flash_image(tmp_p
     run(body)
 
 
+def test_a_cancelled_sync_stops_at_once_erases_nothing_unstored_and_the_next_resumes(
+        tmp_path: Path) -> None:
+    """Ctrl-C (a cancellation of the main task) while run chunks are arriving over BLE."""
+
+    async def body() -> None:
+        opts = SimulateOptions(link=tmp_path / "unused", flash=tmp_path / "flash", runs=2,
+                               minutes=1.0)
+        flash = make_sensor(opts, say=quiet).flash
+        image = {run_id: flash.read(run_id) for run_id in flash.run_ids()}
+        total = sum(map(len, image.values()))
+        async with rig(tmp_path, runs=2) as r:
+            connect, opened = connector(r.link.name, r.backend)
+            sink = RunDirectory(tmp_path / "store")
+            progressed = asyncio.Event()
+
+            def progress(_run_id: int, verified: int, _size: int) -> None:
+                if verified > 0:
+                    progressed.set()
+
+            task = asyncio.create_task(sync_runs(connect, sink, SyncSettings(),
+                                                 progress=progress))
+            async with asyncio.timeout(30.0):
+                await progressed.wait()
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=3.0)
+            assert done == {task}, "the sync did not stop within 3 s of the cancellation"
+            assert task.cancelled()
+            assert not opened[-1].is_open
+            stored = {int(p.name.split("-")[1]): p.read_bytes() for p in sink.runs()}
+            for run_id in image:
+                if run_id not in r.sensor.flash.run_ids():
+                    assert stored.get(run_id) == image[run_id], f"run {run_id} erased, not stored"
+
+            report = await sync_runs(connect, sink, SyncSettings())
+        assert report.ok
+        assert report.bytes_fetched < total  # the verified prefix was kept
+        assert {int(p.name.split("-")[1]): p.read_bytes() for p in sink.runs()} == image
+        assert r.sensor.flash.run_ids() == []
+
+    run(body)
+
+
 def test_reads_after_a_lost_link_raise_link_lost_and_timeouts_name_the_operation(
         tmp_path: Path) -> None:
     async def body() -> None:
