@@ -425,11 +425,23 @@ def test_every_stream_rsc_measurement_is_on_the_air_before_the_stream_ended_even
                     await ended.wait()
                 before_end = [d for u, d in air[:end_at[0]] if u == RSC_MEASUREMENT_UUID]
 
+                def idle_after_end() -> list[bytes]:
+                    return [d for u, d in air[end_at[0]:] if u == RSC_MEASUREMENT_UUID]
+
+                async with asyncio.timeout(10.0):  # the next idle ("standing") measurement
+                    while not idle_after_end():
+                        await asyncio.sleep(0.05)
+
         model = RscModel(load_truth(r.truth_dir / "stream-boot1.npz"))
         seconds = round(model.duration_s)
         assert seconds == 15
         expected = [bytes(model.at(float(k))) for k in range(1, seconds + 1)]
         assert before_end[-seconds:] == expected
+        # standing after the stream: the total distance stays where the stream left it
+        standing = RscMeasurement.from_bytes(idle_after_end()[0])
+        assert not standing.running
+        assert standing.speed_mps == 0.0
+        assert standing.total_distance_m == RscMeasurement.from_bytes(expected[-1]).total_distance_m
 
     run(body)
 

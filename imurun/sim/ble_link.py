@@ -507,6 +507,11 @@ class BleLink:
         if st is not None or self.sensor.stream is not None:
             if st is not None and self.sensor.stream is not st:
                 self._rsc_stream = None  # ended or stopped: its seconds are all queued
+                if self._rsc_model is not None and self._rsc_next_k > 1:
+                    # standing from now on: the total distance stays where the stream left it
+                    last = self._rsc_model.at(float(self._rsc_next_k - 1)).total_distance_m
+                    self._distance_m = float(last or 0.0)
+                    self._rsc_model = None
             self._rsc_idle_at = time.monotonic() + self.rsc_interval_s
             return
         if self._rsc_subscribed() and time.monotonic() >= self._rsc_idle_at:
