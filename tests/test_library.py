@@ -446,7 +446,7 @@ def test_cli_lists_and_shows_with_json_and_clear_errors(tmp_path: Path,
             (["runs", "--home", home, "--since", "21.11.2026"], 2, "not a date"),
             (["runs", "--home", home, "--athlete", "Zed"], 7, "no athlete 'Zed'"),
             (["sensor", "bind", "--home", home, "nothex", "Ana"], 2, "not hexadecimal"),
-            (["import", "--home", home, str(tmp_path / "none.zip")], 2, "no such file")):
+            (["import", "--home", home, str(tmp_path / "none.zip")], 3, "No such file")):
         assert main(argv) == code, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1
