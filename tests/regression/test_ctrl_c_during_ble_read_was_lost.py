@@ -39,6 +39,7 @@ from imurun.transport.ble import (
     BleTransport,
     RscReader,
 )
+from tests.cancel_support import lost_cancellations
 
 ROUNDS = 60
 RSC_VALUE = bytes.fromhex("07341256890704030201")  # a well-formed RSC Measurement
@@ -68,31 +69,11 @@ def test_a_ble_read_cancelled_while_a_notification_is_waiting_ends_cancelled(rea
             async with peer:
                 queue = peer._queue
                 assert queue is not None
-                lost = []
 
-                async def read_forever() -> None:
-                    while True:
-                        await read(5.0)
+                async def produce() -> None:
+                    await pod.notify(characteristic, value)
 
-                for k in range(ROUNDS):
-                    await pod.notify(characteristic, value)
-                    await read(5.0)
-                    await pod.notify(characteristic, value)
-                    async with asyncio.timeout(5.0):
-                        while queue.empty():  # until the notification has been queued
-                            await asyncio.sleep(0.001)
-                    task = asyncio.create_task(read_forever())
-                    for _ in range(k % 6):  # cancel at each step of the first read
-                        await asyncio.sleep(0)
-                    task.cancel()
-                    await asyncio.wait({task}, timeout=0.5)
-                    if not task.cancelled():
-                        lost.append(k)
-                        task.cancel()  # a second cancellation gets it out
-                        await asyncio.wait({task}, timeout=0.5)
-                    while not queue.empty():
-                        queue.get_nowait()
-                return lost
+                return await lost_cancellations(ROUNDS, produce, lambda: read(5.0), queue)
 
     async def bounded() -> list[int]:
         async with asyncio.timeout(60.0):

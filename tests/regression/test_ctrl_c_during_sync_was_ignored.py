@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from imurun.transport.serial import SerialTransport
+from tests.cancel_support import lost_cancellations
 from tests.sim_support import virtual_sensor, wait_for
 
 
@@ -37,33 +38,14 @@ def test_a_read_cancelled_while_bytes_are_waiting_ends_cancelled() -> None:
         await t.open(5.0)
         queue = t._queue
         assert queue is not None
-        lost = []
 
-        async def read_forever() -> None:
-            while True:
-                await t.read(5.0)
+        async def produce() -> None:
+            os.write(master, b"\x01" * 200)
 
         try:
-            for k in range(60):
-                os.write(master, b"\x01" * 200)
-                await t.read(5.0)
-                os.write(master, b"\x02" * 200)
-                while queue.empty():  # until the reader thread has handed the bytes over
-                    await asyncio.sleep(0.001)
-                task = asyncio.create_task(read_forever())
-                for _ in range(k % 6):  # cancel at each step of the first read
-                    await asyncio.sleep(0)
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.5)
-                if not task.cancelled():
-                    lost.append(k)
-                    task.cancel()  # a second cancellation gets it out
-                    await asyncio.wait({task}, timeout=0.5)
-                while not queue.empty():
-                    queue.get_nowait()
+            return await lost_cancellations(60, produce, lambda: t.read(5.0), queue)
         finally:
             await t.close()
-        return lost
 
     try:
         lost = asyncio.run(main())
