@@ -211,6 +211,34 @@ def test_reboot_gives_two_boots_in_arrival_order_with_a_reboot_gap() -> None:
     assert_uniform_segments(rec)
 
 
+def test_each_boot_is_converted_with_the_scale_factors_it_declared() -> None:
+    """A sensor rebooted into another range (±8 g, ±1000 °/s): SPEC §3.1 has counts become SI
+    units with the scale factors declared, so each boot's with its own."""
+    from dataclasses import replace
+
+    s = LinkScript()
+    s.info(0.0)
+    s.syncs(0.0, 2.5)
+    s.stream(400)
+    s.reboot(2.5)
+    s.cfg = replace(s.cfg, acc_range_g=8, gyr_range_dps=1000)
+    s.info(2.6)
+    s.syncs(2.6, 6.0)
+    s.stream(500)
+    rec = build(s.bursts())
+    counts = s.sent_counts()
+    acc16, gyr16 = si(counts[:400])
+    np.testing.assert_array_equal(rec.acc_ms2[:400], acc16)
+    assert rec.gyr_rads is not None
+    np.testing.assert_array_equal(rec.gyr_rads[:400], gyr16)
+    acc8 = counts[400:, :3] * np.float64(np.float32(s.cfg.acc_lsb_ms2))
+    gyr8 = counts[400:, 3:] * np.float64(np.float32(s.cfg.gyr_lsb_rads))
+    assert s.cfg.acc_lsb_ms2 == pytest.approx(CFG.acc_lsb_ms2 / 2)
+    np.testing.assert_array_equal(rec.acc_ms2[400:], acc8)
+    np.testing.assert_array_equal(rec.gyr_rads[400:], gyr8)
+    assert any("each boot's samples use its own" in n for n in rec.meta.notes)
+
+
 # --------------------------------------------------------------------------- duplicates, order, wrap
 def test_duplicated_and_reordered_batches_are_deduplicated_and_sorted() -> None:
     s = LinkScript()

@@ -58,7 +58,8 @@ class RecordingBuilder:
     def __init__(self, *, source: str = "", source_format: str = "session") -> None:
         self.source = source
         self.source_format = source_format
-        self.info: DeviceInfo | None = None
+        self.info: DeviceInfo | None = None  # the last DEVICE_INFO received
+        self.boot_info: dict[int, DeviceInfo] = {}  # the last one of each boot
         self.boots: list[_Boot] = []
         self.markers: list[_Marker] = []
         self.decoder_stats: DecoderStats | None = None
@@ -85,8 +86,14 @@ class RecordingBuilder:
                 b.batches.append((c, m.device_time_us, m.counts, t_host_s))
                 self.n_samples += m.n
             elif isinstance(m, DeviceInfo):
-                if self.info is not None and self.info.scale != m.scale:
-                    self.notes.append("scale factors changed during the session; the last ones apply")
+                before = self.boot_info.get(ev.boot_id)
+                if before is not None and before.scale != m.scale:
+                    self.notes.append(f"scale factors changed within boot {ev.boot_id}; the "
+                                      "last ones apply to all of its samples")
+                if self.info is not None and self.info.scale != m.scale and before is None:
+                    self.notes.append(f"boot {ev.boot_id} declares other scale factors than the "
+                                      "boot before; each boot's samples use its own")
+                self.boot_info[ev.boot_id] = m
                 self.info = m
             elif isinstance(m, TimeSync):
                 b = self._boot(ev.boot_id, t_host_s)
@@ -114,18 +121,18 @@ class RecordingBuilder:
     def build(self) -> Recording:
         if self.info is None:
             raise IngestError("no DEVICE_INFO in the data: the sample units are unknown")
-        scale = self.info.scale
-        fs_nominal = float(self.info.sample_rate_hz)
         notes = list(self.notes)  # build() is repeatable: its own notes are not kept
         parts = []
         for b in self.boots:
             if b.batches:
-                parts.append(_boot_samples(b, fs_nominal, notes))
+                info = self.boot_info.get(b.boot_id, self.info)
+                parts.append(_boot_samples(b, float(info.sample_rate_hz), notes))
         if not parts:
             raise IngestError("no samples in the data")
         parts.sort(key=lambda p: float(p.rx[0]))  # boots in the order their data arrived
         ref = parts[0].t_ref
-        t_all, counts_all, seg_list, gaps = [], [], [], []
+        t_all, seg_list, gaps = [], [], []
+        si_parts: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
         pos = 0
         prev_t_last: float | None = None
         for part in parts:
@@ -145,12 +152,13 @@ class RecordingBuilder:
                 cause = self._cause_between(rx[j - 1], rx[j])
                 gaps.append(Gap(float(t_host[j - 1]), float(t_host[j]), cause, missing))
             t_all.append(t_host)
-            counts_all.append(counts)
+            # counts to SI with the scale factors this boot declared (SPEC §3.1)
+            si_parts.append(self.boot_info.get(part.boot_id, self.info).scale.to_si(counts))
             pos += len(counters)
             prev_t_last = float(t_host[-1])
         t = np.concatenate(t_all)
-        counts = np.concatenate(counts_all)
-        acc, gyr = scale.to_si(counts)
+        acc = np.concatenate([a for a, _ in si_parts])
+        gyr = np.concatenate([g for _, g in si_parts])
         t0 = float(t[0])
         periods = [p.period_s for p in parts]
         fs = 1.0 / float(np.median(periods))
