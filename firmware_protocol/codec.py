@@ -49,6 +49,9 @@ class Dropped:
     reason: str
     offset: int
     n_bytes: int
+    #: the message type of a frame that was whole but whose message was malformed (``None``
+    #: for damage below the message layer): a sensor answers a malformed request with ERROR 2
+    msg_type: int | None = None
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,7 @@ class FrameAssembler:
             msg = decode_message(frame.type, payload)
         except MessageError as e:
             self.stats.messages_malformed += 1
-            out.append(Dropped(f"type 0x{frame.type:02X}: {e}", offset, n_bytes))
+            out.append(Dropped(f"type 0x{frame.type:02X}: {e}", offset, n_bytes, frame.type))
             return out
         self.stats.messages += 1
         if isinstance(msg, UnknownMessage):

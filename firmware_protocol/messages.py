@@ -78,6 +78,14 @@ class EventCode(IntEnum):
     STREAM_ENDED = 7  # the sensor stopped streaming on its own
 
 
+#: Host -> sensor message types (SPEC §3, "→S"): a sensor answers each, with ERROR if need be.
+REQUEST_TYPES: frozenset[int] = frozenset({
+    MessageType.DEVICE_INFO_REQUEST, MessageType.TIME_SYNC_REQUEST, MessageType.STATUS_REQUEST,
+    MessageType.CATALOGUE_REQUEST, MessageType.RUN_READ, MessageType.RUN_ERASE,
+    MessageType.CONFIG_GET, MessageType.CONFIG_SET, MessageType.STREAM_START,
+    MessageType.STREAM_STOP, MessageType.RECORD_START, MessageType.RECORD_STOP})
+
+
 class ErrorCode(IntEnum):
     UNKNOWN_REQUEST = 1
     BAD_REQUEST = 2
@@ -271,7 +279,8 @@ class SampleBatch:
     counts: npt.NDArray[np.int16] = field(repr=False)
 
     def __post_init__(self) -> None:
-        _check_range("device_time_us", self.device_time_us, 0, 2**64 - 1)
+        # SPEC §3.2: values >= 2**63 are invalid (292,000 years after boot: garbage)
+        _check_range("device_time_us", self.device_time_us, 0, 2**63 - 1)
         _check_range("sample_counter", self.sample_counter, 0, 2**32 - 1)
         c = np.ascontiguousarray(self.counts, dtype="<i2")
         if c.ndim != 2 or c.shape[1] != SAMPLE_CHANNELS:

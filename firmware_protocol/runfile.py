@@ -105,6 +105,8 @@ class RunHeader:
         version, header_len = struct.unpack_from("<HH", data, 4)
         if len(data) < HEADER_SIZE:
             raise RunFormatError(f"header truncated at {len(data)} bytes", offset=0)
+        if version == 0:
+            raise RunFormatError("header format version 0 is invalid", offset=4)
         if header_len < HEADER_SIZE:
             raise RunFormatError(f"header length {header_len} < {HEADER_SIZE}", offset=4)
         # A newer format may have a longer header; v1 fields come first and the CRC is last.

@@ -31,6 +31,7 @@ U8 = st.integers(0, 0xFF)
 U16 = st.integers(0, 0xFFFF)
 U32 = st.integers(0, 0xFFFF_FFFF)
 U64 = st.integers(0, 0xFFFF_FFFF_FFFF_FFFF)
+U63 = st.integers(0, 2**63 - 1)  # SAMPLE_BATCH.device_time_us (SPEC §3.2)
 #: Positive finite float32 values (the scale factors travel as f32, so only these round-trip).
 POS_F32 = st.floats(min_value=0.0, exclude_min=True, allow_nan=False, allow_infinity=False,
                     width=32)
@@ -66,7 +67,7 @@ def message_strategies(max_batch: int = 40, max_runs: int = 20,
             m.DeviceInfo, U64, st.tuples(U8, U8, U8), U8, st.integers(1, 0xFFFF),
             st.integers(1, 0xFF), st.integers(1, 0xFFFF), POS_F32, POS_F32, U8,
             utf8_at_most(m.MAX_NAME_BYTES)),
-        m.SampleBatch: st.builds(m.SampleBatch, U64, U32, counts_arrays(max_batch)),
+        m.SampleBatch: st.builds(m.SampleBatch, U63, U32, counts_arrays(max_batch)),
         m.TimeSyncRequest: st.builds(m.TimeSyncRequest, U64),
         m.TimeSync: st.builds(m.TimeSync, U64, U64),
         m.StatusRequest: st.just(m.StatusRequest()),

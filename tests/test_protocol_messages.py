@@ -154,7 +154,7 @@ EXTREMES = [
     m.DeviceInfo(0, (0, 0, 0), 0, 1, 1, 1, 1.0, 1.0, 0, ""),
     m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, 1.0, 1.0, 1, "🏃" * 8),
     m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, 1.0, 1.0, 1, "Läufer-ü"),
-    m.SampleBatch(2**64 - 1, 2**32 - 1, np.full((5, 6), -32768, np.int16)),
+    m.SampleBatch(2**63 - 1, 2**32 - 1, np.full((5, 6), -32768, np.int16)),  # SPEC §3.2 max
     m.SampleBatch(0, 0, np.full((5, 6), 32767, np.int16)),
     m.SampleBatch(0, 0, np.zeros((0, 6), np.int16)),
     m.SampleBatch(5, 6, np.tile(np.array([-32768, 32767, -1, 0, 1, -32768], np.int16), (1000, 1))),
@@ -193,6 +193,7 @@ def test_extreme_values_round_trip(msg: m.AnyMessage) -> None:
     (m.DeviceInfo, (0, (1, 0, 0), 1, 200, 16, 2000, 1.0, 1.0, 0, "x" * 33)),
     (m.DeviceInfo, (0, (1, 0), 1, 200, 16, 2000, 1.0, 1.0, 0, "")),
     (m.SampleBatch, (0, 0, np.zeros((3, 5), np.int16))),
+    (m.SampleBatch, (2**63, 0, np.zeros((1, 6), np.int16))),  # SPEC §3.2: >= 2**63 invalid
 ])
 def test_out_of_range_values_are_rejected(cls: type, args: tuple) -> None:
     with pytest.raises(MessageError):

@@ -89,6 +89,20 @@ def test_ten_minutes_streamed_flat_out_arrive_complete(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.t_s, rec.t_s, atol=1e-9)
 
 
+def test_a_replay_counts_the_link_as_the_live_stream_did_across_a_reconnect(
+        tmp_path: Path) -> None:
+    """The handshake after a reconnect is part of the link: counted live as in the replay."""
+    with virtual_sensor(tmp_path, "--seed", "13", "--stream-minutes", "1", "--speed", "max",
+                        "--disconnect-after", "60000") as s:
+        out = tmp_path / "live.imrs"
+        builder, report = _stream(s.link, out, timeout_s=10.0)
+        rec = builder.build()
+    assert report.reconnects == 1  # type: ignore[attr-defined]
+    again = load_session(out)
+    np.testing.assert_array_equal(again.acc_ms2, rec.acc_ms2)
+    assert again.stats == rec.stats
+
+
 def test_stream_through_reboot_and_corruption_leaves_explicit_gaps(tmp_path: Path) -> None:
     with virtual_sensor(tmp_path, "--seed", "12", "--stream-minutes", "2", "--speed", "max",
                         "--reboot-after", "40", "--corrupt", "0.0002") as s:
@@ -214,3 +228,43 @@ def test_wrong_port_is_one_clear_line(tmp_path: Path) -> None:
     assert r.stderr.count("\n") == 1
     assert "not found" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_every_request_the_sensor_cannot_honour_is_answered_with_error(tmp_path: Path) -> None:
+    """SPEC §3: a malformed request is ERROR 2, a read at or beyond a run's end ERROR 4; none
+    is left unanswered (the host would wait for its timeout)."""
+    from firmware_protocol.codec import Received, StreamDecoder
+    from firmware_protocol.frame import Frame, cobs_encode
+    from firmware_protocol.messages import Catalogue, CatalogueRequest, Error, RunRead
+
+    def raw(msg_type: int, payload: bytes, seq: int) -> bytes:
+        return cobs_encode(bytes(Frame(msg_type, payload, seq=seq))) + b"\x00"
+
+    async def ask(t: SerialTransport, dec: StreamDecoder, data: bytes) -> object:
+        await t.write(data)
+        while True:
+            chunk = await t.read(5.0)
+            for ev in dec.feed(chunk.data):
+                if isinstance(ev, Received):
+                    return ev.message
+
+    async def main(link: str) -> list[object]:
+        t = SerialTransport(link)
+        await t.open(5.0)
+        dec = StreamDecoder()
+        try:
+            cat = await ask(t, dec, raw(0x20, bytes(CatalogueRequest().payload()), 0))
+            assert isinstance(cat, Catalogue)
+            run = cat.runs[0]
+            return [await ask(t, dec, raw(0x22, b"\x01\x00\x00\x00", 1)),  # RUN_READ, 4 bytes
+                    await ask(t, dec, raw(0x25, b"\x01\x00", 2)),  # RUN_ERASE, 2 bytes
+                    await ask(t, dec, raw(0x31, b"\x01" + bytes(70), 3)),  # CONFIG_SET, 70 bytes
+                    await ask(t, dec, raw(0x22, RunRead(run.run_id, run.size, 100).payload(), 4))]
+        finally:
+            await t.close()
+
+    with virtual_sensor(tmp_path, "--runs", "1", "--minutes", "0.2", "--speed", "max") as s:
+        answers = asyncio.run(main(str(s.link)))
+    assert all(isinstance(a, Error) for a in answers), answers
+    assert [(a.code, a.request_type) for a in answers] == [  # type: ignore[attr-defined]
+        (2, 0x22), (2, 0x25), (2, 0x31), (4, 0x22)]

@@ -444,8 +444,8 @@ int32_t imr_enc_sample_batch(uint64_t device_time_us, uint32_t sample_counter,
                              const int16_t *counts, size_t n, uint8_t *out, size_t cap)
 {
     size_t i, total;
-    if (n > 0xFFFFu || (n && counts == NULL))
-        return IMR_ERR_ARG;
+    if (n > 0xFFFFu || (n && counts == NULL) || device_time_us >= (UINT64_C(1) << 63))
+        return IMR_ERR_ARG; /* SPEC 3.2: device_time_us >= 2^63 is invalid */
     total = IMR_SAMPLE_BATCH_SIZE(n);
     if (cap < total)
         return IMR_ERR_BUFFER;

@@ -345,7 +345,7 @@ typedef struct {
         struct { uint8_t key; } config_get;                          /* CONFIG_GET */
         struct {                                                     /* CONFIG_SET */
             uint8_t key;
-            uint8_t value_len;   /* <= 64: bytes beyond 64 are ignored, as trailing fields */
+            uint8_t value_len;   /* <= 64: a longer value is IMR_ERR_MALFORMED (SPEC: CONFIG_SET) */
             uint8_t value[IMR_MAX_CONFIG_VALUE];
         } config_set;
     } u;                         /* nothing for the empty requests */

@@ -110,7 +110,8 @@ def header_error_kind(reason: str) -> str:
     """Short class of the :class:`RunFormatError` that makes a whole run unreadable."""
     for needle, kind in (("bad magic", "magic"), ("header truncated", "truncated"),
                          ("shorter than its", "truncated"), ("header length", "header_len"),
-                         ("header CRC", "crc"), ("header: ", "field")):
+                         ("header CRC", "crc"), ("header: ", "field"),
+                         ("format version 0", "version")):
         if needle in reason:
             return kind
     raise ValueError(f"unclassified header error: {reason!r}")
@@ -338,7 +339,7 @@ def _message_cases(rng: np.random.Generator) -> list[tuple[str, m.AnyMessage, in
          m.DeviceInfo(0, (0, 0, 0), 0, 1, 1, 1, 1e-6, 9.80665 / 2048, 0, "a"), 4, 1),
         ("sample_batch_live_10", m.SampleBatch(1_000_000, 200, running_counts(rng, 10)), 10, 1),
         ("sample_batch_empty", m.SampleBatch(0, 0, np.zeros((0, 6), np.int16)), 11, 1),
-        ("sample_batch_int16_extremes", m.SampleBatch(2**64 - 1, 2**32 - 1, extremes), 12, 1),
+        ("sample_batch_int16_extremes", m.SampleBatch(2**63 - 1, 2**32 - 1, extremes), 12, 1),
         ("sample_batch_84_fits_one_frame", m.SampleBatch(5_000, 1, running_counts(rng, 84)), 13, 1),
         ("sample_batch_85_fragmented", m.SampleBatch(5_000, 1, running_counts(rng, 85)), 14, 1),
         ("time_sync", m.TimeSync(1_732_000_000_123_456, 98_765_432), 20, 1),
@@ -673,6 +674,8 @@ def corrupt_run_vectors() -> Json:
     future_hdr = hdr[:92] + b"\x01\x02\x03\x04"
     future_hdr = future_hdr[:6] + (100).to_bytes(2, "little") + future_hdr[8:]
     future_hdr += crc32(future_hdr).to_bytes(4, "little")
+    version_0 = hdr[:4] + bytes(2) + hdr[6:92]
+    version_0 += crc32(version_0).to_bytes(4, "little")
     cases: list[tuple[str, str, bytes]] = [
         ("crc_flip_in_middle_sample_block", "one bit flipped in the 2nd sample block's payload",
          flip(data, s2 + 40)),
@@ -707,6 +710,8 @@ def corrupt_run_vectors() -> Json:
         ("header_zero_scale_valid_crc", "acc_lsb_ms2 = 0 in a header whose CRC matches",
          zero_scale + data[len(hdr):]),
         ("header_crc_mismatch", "one bit flipped in the header", flip(data, 30)),
+        ("header_format_version_0", "format_version 0 in a header whose CRC matches",
+         version_0 + data[len(hdr):]),
         ("truncated_header", "a 50-byte file", data[:50]),
         ("empty_file", "no bytes at all", b""),
     ]
@@ -880,6 +885,8 @@ def packet_decode_vectors() -> Json:
         ("device_info_zero_sample_rate", [frame(0x02, dev[:12] + bytes(2) + dev[14:])], False),
         ("sample_batch_n_exceeds_data", [frame(0x10, struct.pack("<QIH", 0, 0, 3) + bytes(24))],
          False),
+        ("sample_batch_device_time_2_63", [frame(0x10, struct.pack("<QIH", 2**63, 0, 1)
+                                                 + bytes(12))], False),
         ("catalogue_count_exceeds_entries", [frame(0x21, b"\x02\x00" + bytes(20))], False),
         ("event_12_bytes", [frame(0x50, bytes(12))], False),
         ("ack_empty", [frame(0x7E, b"")], False),

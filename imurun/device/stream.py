@@ -9,6 +9,7 @@ through the same :class:`SensorClient` decoding and the same :func:`_attach` ing
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -181,18 +182,31 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: S
     for _ in range(settings.max_reconnects):
         try:
             client = await connect()
+            # one count for the whole link, handshake included (as a replay of the session counts)
+            client.decoder.assembler.stats = old.decoder.stats
+            # A sensor still streaming sends samples during the handshake: they are held, and
+            # reach the recording once the sensor is known to be the same one.
+            held: list[tuple[float, ParseEvent]] = []
+            client.tap = functools.partial(_hold, held)
             info = await client.device_info()
             if want is not None and info.device_id != want:
                 # Another sensor on the same port (re-plugged, or a reused device node).
                 await client.transport.close()
                 raise TransportError(f"a different sensor ({info.device_id:016x}) answered")
             client.session = old.session
-            client.decoder.assembler.stats = old.decoder.stats
+            client.tap = old.tap
+            if old.tap is not None:
+                for t, ev in held:
+                    old.tap(t, ev)
             return client
         except (TransportError, DeviceTimeoutError):
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap)
     raise LinkLost(old.transport.description, f"no reconnection after {settings.max_reconnects} tries")
+
+
+def _hold(held: list[tuple[float, ParseEvent]], t: float, ev: ParseEvent) -> None:
+    held.append((t, ev))
 
 
 async def replay(client: SensorClient, builder: RecordingBuilder, *,

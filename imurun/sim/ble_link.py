@@ -47,7 +47,7 @@ from bumble import gatt, hci
 from bumble.core import UUID as BumbleUUID
 from bumble.device import Connection, Device
 
-from firmware_protocol.codec import Encoder, PacketDecoder, Received
+from firmware_protocol.codec import Dropped, Encoder, PacketDecoder, Received
 from firmware_protocol.frame import HEADER, MAX_FRAME_PAYLOAD, OVERHEAD
 from firmware_protocol.messages import (
     AnyMessage,
@@ -337,6 +337,8 @@ class BleLink:
                 elif isinstance(ev.message, StreamStop):
                     self._streaming = False
                 self._urgent.extend(self.sensor.handle(ev.message, self.now()))
+            elif isinstance(ev, Dropped) and ev.msg_type is not None:
+                self._urgent.extend(self.sensor.malformed(ev.msg_type))
         self._poke()
 
     # ------------------------------------------------------------------ sizing

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from firmware_protocol.crc import crc32
 from firmware_protocol.messages import (
+    REQUEST_TYPES,
     Ack,
     AnyMessage,
     Catalogue,
@@ -207,6 +208,13 @@ class VirtualSensor:
             t = msg.type if isinstance(msg, UnknownMessage) else int(msg.TYPE)
             return [Error(ErrorCode.INTERNAL, t, str(e)[:200])]
 
+    def malformed(self, msg_type: int) -> list[AnyMessage]:
+        """Answer a request whose payload could not be decoded (SPEC §3: ERROR 2)."""
+        if msg_type not in REQUEST_TYPES:
+            return []  # not a request: nothing to answer
+        return [Error(ErrorCode.BAD_REQUEST, msg_type,
+                      f"malformed {MessageType(msg_type).name} request")]
+
     def _handle(self, msg: AnyMessage, now_s: float) -> list[AnyMessage]:
         if isinstance(msg, DeviceInfoRequest):
             return [self.info()]
@@ -222,7 +230,7 @@ class VirtualSensor:
             if msg.run_id not in self.flash.run_ids():
                 return [Error(ErrorCode.UNKNOWN_RUN, MessageType.RUN_READ, f"no run {msg.run_id}")]
             size = self.flash.path(msg.run_id).stat().st_size
-            if msg.offset > size or msg.length == 0:
+            if msg.offset >= size or msg.length == 0:  # nothing to send is beyond the end
                 return [Error(ErrorCode.OUT_OF_RANGE, MessageType.RUN_READ,
                               f"offset {msg.offset} beyond run of {size} bytes")]
             if len(self._reads) >= MAX_QUEUED_READS:

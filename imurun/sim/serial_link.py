@@ -25,7 +25,7 @@ from types import FrameType
 
 import numpy as np
 
-from firmware_protocol.codec import Encoder, Received, StreamDecoder
+from firmware_protocol.codec import Dropped, Encoder, Received, StreamDecoder
 from firmware_protocol.frame import MAX_FRAME_PAYLOAD
 from firmware_protocol.messages import AnyMessage, RunChunk
 from imurun.sim.firmware import VirtualSensor
@@ -230,6 +230,8 @@ class SerialLink:
                         if isinstance(ev, Received):
                             self.stats.requests += 1
                             self._emit(self.sensor.handle(ev.message, self.now()))
+                        elif isinstance(ev, Dropped) and ev.msg_type is not None:
+                            self._emit(self.sensor.malformed(ev.msg_type))
                 if w or self._out:
                     self._write()
         finally:
