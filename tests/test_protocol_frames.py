@@ -160,7 +160,8 @@ class Session:
     """Frames as the sender emitted them, which of them arrive, and the events they must give.
 
     ``expected`` holds events, with ``("dropped", i)`` standing for a Dropped event of arriving
-    frame ``i`` (its offset depends on the link).
+    frame ``i`` (its offset depends on the link) and ``("malformed", i)`` for one whose frame was
+    whole but its message malformed (the event then names the frame's type).
     """
 
     frames: list[Frame] = field(default_factory=list)
@@ -169,8 +170,8 @@ class Session:
 
     def send(self, frames: list[Frame], *events: ParseEvent | str) -> None:
         for e in events:
-            if e == "dropped":
-                self.expected.append(("dropped", len(self.frames) + len(frames) - 1))
+            if e in ("dropped", "malformed"):
+                self.expected.append((str(e), len(self.frames) + len(frames) - 1))
             else:
                 self.expected.append(e)
         self.frames.extend(frames)
@@ -195,7 +196,7 @@ def build_session() -> Session:
     enc.seq = 8
     st_ = m.Status(50, 3900, 1, 2, 0, 0, 3)
     s.send(enc.frames(st_), Lost(1, 8, 7), Received(st_, 8, 7, 1))
-    s.send([Frame(m.MessageType.ACK, b"", 9, 7)], "dropped")  # too short: malformed
+    s.send([Frame(m.MessageType.ACK, b"", 9, 7)], "malformed")  # too short
     s.send([Frame(0x99, b"xyz", 10, 7)], Received(m.UnknownMessage(0x99, b"xyz"), 10, 7, 1))
     enc.seq = 11
     s.send(enc.frames(cat, max_payload=80)[:2])  # seq 11, 12, then the sensor restarts
@@ -221,7 +222,9 @@ def _resolve(s: Session, offsets: list[int], sizes: list[int]) -> list[ParseEven
     out: list[ParseEvent] = []
     for e in s.expected:
         if isinstance(e, tuple):
-            out.append(Dropped("", offsets[e[1]], sizes[e[1]]))
+            kind, i = e
+            out.append(Dropped("", offsets[i], sizes[i],
+                               s.frames[i].type if kind == "malformed" else None))
         else:
             out.append(e)
     return out
