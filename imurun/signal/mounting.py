@@ -17,9 +17,11 @@ never spans a gap) and every window is labelled:
 * **locomotion**: the norm of the specific force is periodic with a step period of 0.25-0.8 s
   (first strong peak of the autocorrelation, so that a stride is not taken for a step) and
   varies by more than 0.8 m/s². Locomotion windows are **running**
-  when the step period is short (< 0.45 s) *and* the impacts are large (95th percentile of the
-  norm > 1.8 g); **walking** when the step period is >= 0.4 s and they are not running; other
-  locomotion windows are used for the vertical only.
+  when the impacts are large (95th percentile of the norm > 1.8 g) *and* the step period is
+  short (< 0.45 s), or the period found is two such steps (a runner whose left and right steps
+  differ markedly has the stride as the first strong peak); **walking** when the step period
+  is >= 0.4 s and the impacts are not large; other locomotion windows are used for the
+  vertical only.
 
 *Vertical (body z).* Over whole strides the mean acceleration of the pelvis is close to zero,
 so the mean specific force over locomotion windows is gravity in the running posture. Quiet
@@ -42,7 +44,11 @@ Am J Physiol 233:R243; Cavagna, Thys & Zamboni 1976, J Physiol 262:639). With ``
 vertical velocity (band-passed, integrated vertical specific force) and ``a_h`` the horizontal
 part of the specific force, the vector ``d = mean(a_h · v_z)`` therefore points *forward* in
 running and *backward* in walking (``a_forward = dv_forward/dt ∝ ± dz/dt``), while mediolateral
-sway (one cycle per stride, alternating sides) averages out. The windows' ``d`` are summed with
+sway (one cycle per stride, alternating sides) averages out. That needs ``v_z`` to repeat every
+step: a runner whose left and right steps differ gives it a stride-periodic part, which meets
+the stride-periodic sway and turns the result sideways, so in running windows ``v_z`` is
+averaged with itself one step period later first (walking windows, whose steps are less
+regular, use it as is). The windows' ``d`` are summed with
 sign +1 (running) or -1 (walking); the horizontal direction of the sum is forward, and
 ``|Σ ± d| / Σ |d|`` (1 = every window agrees) is reported as ``forward_consistency``. This sign
 rule was checked on the shared real data: positive in all 21 sacral running trials of
@@ -307,6 +313,7 @@ class _Windows:
     d: FloatArray  # (k, 3) placeholder, filled later
     segment: npt.NDArray[np.intp]  # segment index of each window
     start: npt.NDArray[np.intp]  # first sample of each window
+    step_n: npt.NDArray[np.intp]  # step period of each window, samples (0: none found)
 
 
 def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
@@ -330,7 +337,7 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
     k = st.size
     if k == 0:
         return _Windows(np.zeros((0, 3)), *(np.zeros(0, dtype=bool),) * 4, np.zeros((0, 3)),
-                        np.zeros(0, dtype=np.intp), st)
+                        np.zeros(0, dtype=np.intp), st, np.zeros(0, dtype=np.intp))
     lo = max(int(s.step_period_s[0] * fs), 1)
     hi = min(int(s.step_period_s[1] * fs), w - 2)
     # lags up to hi + 1 are needed: zero padding to w + hi + 1 samples keeps them free of
@@ -377,10 +384,18 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
         quiet[cand] = np.sqrt(np.einsum("kwi,kwi->kw", gw, gw)).mean(axis=1) < s.quiet_gyr_rads
     step_s = lag / fs
     loco = (peak > s.min_periodicity) & (sd > s.min_locomotion_std_ms2)
-    running = loco & (step_s < s.running_max_step_s) & (p95_g > s.running_min_peak_g)
-    walking = loco & ~running & (step_s >= s.walking_min_step_s)
+    impacts = p95_g > s.running_min_peak_g
+    # With a marked left/right asymmetry the first strong autocorrelation peak can be the
+    # stride (two unlike steps), not the step: a window with running impacts whose period is
+    # two running steps is running too. Walking never has running impacts: such a window
+    # voting "walking" would turn the forward direction round.
+    half = step_s / 2.0
+    stride_of_running = (half >= s.step_period_s[0]) & (half < s.running_max_step_s)
+    running = loco & impacts & ((step_s < s.running_max_step_s) | stride_of_running)
+    walking = loco & ~running & ~impacts & (step_s >= s.walking_min_step_s)
+    step_n = np.where(running & (step_s >= s.running_max_step_s), lag // 2, lag)
     return _Windows(mean_f, quiet, running, walking, loco, np.zeros((k, 3)),
-                    np.concatenate(seg_idx), st)
+                    np.concatenate(seg_idx), st, np.where(loco, step_n, 0).astype(np.intp))
 
 
 def _unit(v: FloatArray) -> FloatArray:
@@ -471,11 +486,20 @@ def estimate_mounting(
             continue
         comp = [sosfiltfilt(sos_band, row) for row in _rows(basis, acc[a:b])]  # u, e1, e2
         vz = sosfiltfilt(sos_hp, np.cumsum(comp[0]) / fs)
-        k_seg = int((win.segment == si).sum())  # this segment's windows tile it from ``a``
-        h = np.stack([comp[1][:k_seg * w], comp[2][:k_seg * w]]) * vz[:k_seg * w]
-        h_mean = h.reshape(2, k_seg, w).sum(axis=-1) / w  # (2, k_seg)
-        j = (win.start[mine] - a) // w
-        d[mine] = h_mean[0, j, None] * basis[1] + h_mean[1, j, None] * basis[2]
+        # v_z averaged with itself one step later keeps only what repeats every step: the
+        # stride-periodic part that an asymmetric gait adds (left and right steps unlike)
+        # would otherwise meet the stride-periodic mediolateral sway and pull "forward"
+        # sideways. Each window uses its own step period (samples of the segment).
+        t0 = win.start[mine] - a  # (m,)
+        t = t0[:, None] + np.arange(w)[None, :]  # (m, w)
+        p = win.step_n[mine][:, None]
+        later = t + p
+        later = np.where(later < b - a, later, np.maximum(t - p, 0))  # the last step: before
+        sym = win.running[mine][:, None]  # walking: its steps are too irregular for it
+        v_sym = np.where(sym, 0.5 * (vz[t] + vz[later]), vz[t])
+        h_mean = np.stack([(comp[1][t] * v_sym).mean(axis=1),
+                           (comp[2][t] * v_sym).mean(axis=1)])  # (2, m)
+        d[mine] = h_mean[0, :, None] * basis[1] + h_mean[1, :, None] * basis[2]
     signed = sign[:, None] * d
     total = signed.sum(axis=0)
     norm_sum = float(np.linalg.norm(d[use], axis=1).sum())
