@@ -286,7 +286,8 @@ def test_csv_has_stable_columns_and_one_row_per_athlete(summary: WeeklySummary) 
     assert tuple(rows[0]) == CSV_COLUMNS
     assert CSV_COLUMNS[:len(STABLE_HEAD)] == STABLE_HEAD
     assert "pelvic_drop_stance_left_deg_change" in CSV_COLUMNS
-    assert CSV_COLUMNS[-3:] == ("pace_s_per_km", "step_length_m", "watch_speed_runs")
+    assert CSV_COLUMNS[-4:] == ("pace_s_per_km", "step_length_m", "watch_speed_runs",
+                                "week_days_so_far")  # columns are only added, at the end
     assert "ind_pelvic_drop_left_strong_runs" in CSV_COLUMNS
     assert len(set(CSV_COLUMNS)) == len(CSV_COLUMNS)
     body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
@@ -434,3 +435,49 @@ def test_weekly_page_in_chromium(summary: WeeklySummary, tmp_path: Path) -> None
         assert all(u.startswith(("file:", "data:")) for u in res.requests), res.requests
         assert res.title == "Team week 2026-W47"
         assert res.screenshot.stat().st_size > 10_000
+
+
+def test_a_week_in_progress_says_so_and_no_running_yet_is_no_reason(team: Path) -> None:
+    thursday = W47.monday + dt.timedelta(days=3)
+    with Library.open(team) as lib:
+        s = weekly_summary(lib, W47, today=thursday)
+        over = weekly_summary(lib, W47, today=W47.sunday + dt.timedelta(days=1))
+    absent = next(a for a in s.athletes if a.name == "Absent")
+    assert [r.key for r in absent.reasons] == []  # Thursday: the week may still bring runs
+    assert s.days_so_far == 4
+    assert over.days_so_far is None
+    assert [r.key for r in next(a for a in over.athletes if a.name == "Absent").reasons] == [
+        "no_runs"]
+    assert json.loads(to_json(s))["days_so_far"] == 4
+    assert json.loads(to_json(over))["days_so_far"] is None
+    rows = list(csv.DictReader(io.StringIO(to_csv(s))))
+    assert {r["week_days_so_far"] for r in rows} == {"4"}
+    assert {r["week_days_so_far"] for r in csv.DictReader(io.StringIO(to_csv(over)))} == {""}
+    page = render_html(s)
+    assert "in progress: 4 of 7 days so far (to Thu 19 Nov)" in page
+    assert "in progress" not in render_html(over)
+
+
+def test_a_week_of_walking_only_is_no_running(tmp_path: Path) -> None:
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k in range(1, 4):
+            h.run("Walker", M - 7 * k * DAY_S, analysis_doc(running_s=1800), device=0xE1)
+        h.run("Walker", M, analysis_doc(running_s=0.0, n_steps=0), device=0xE1)
+        s = weekly_summary(lib, W47, today=W47.sunday + dt.timedelta(days=1))
+    (walker,) = s.athletes
+    assert walker.runs == 1
+    assert [r.key for r in walker.reasons] == ["no_runs"]
+    assert walker.reasons[0].text == ("no running this week (3 runs in the 4 weeks before; 1 "
+                                      "recording(s) without running)")
+
+
+def test_csv_cells_that_start_like_a_formula_stay_text(tmp_path: Path) -> None:
+    name = '=HYPERLINK("http://example.invalid","x")'
+    with Library.open(tmp_path / "home") as lib:
+        lib.add_athlete(name)
+        lib.add_athlete("-minus")
+        s = weekly_summary(lib, W47)
+    rows = list(csv.DictReader(io.StringIO(to_csv(s))))
+    assert {r["athlete"] for r in rows} == {"'" + name, "'-minus"}
+    assert json.loads(to_json(s))["athletes"][0]["athlete"] in (name, "-minus")  # JSON as is

@@ -87,7 +87,8 @@ REASONS: Final = {
     "spike_small": (3, "a run 10-30 % longer than the longest of the 30 days before"),
     "indicator_raised": (3, "a form indicator raised in at least half of the week's runs"),
     "form_change": (3, "form changed from the athlete's own 4-week baseline"),
-    "no_runs": (3, "no runs this week after running in the previous 4 weeks"),
+    "no_runs": (3, "no running this week after running in the previous 4 weeks (only once "
+                "the week is over)"),
     "data_quality": (4, "a run could not be analysed, or more than 5 % of the recorded time "
                         "was lost"),
 }
@@ -95,8 +96,9 @@ ORDERING_RULE: Final = (
     "Athletes are sorted by their most urgent reason to check in (priority 1 = a run more than "
     "twice the longest of the previous 30 days; 2 = a 30-100 % spike or an indicator strongly "
     "raised in at least half of the week's runs; 3 = a 10-30 % spike, an indicator raised in at "
-    "least half of the runs, form changed from the athlete's own 4-week baseline, or no runs "
-    "after running in the previous 4 weeks; 4 = data quality), then by the number of reasons at "
+    "least half of the runs, form changed from the athlete's own 4-week baseline, or no running "
+    "in a finished week after running in the previous 4 weeks; 4 = data quality), then by the "
+    "number of reasons at "
     "that priority, then by the number of reasons, then by the size of the spike, then by name. "
     "Athletes without a reason come last.")
 
@@ -295,6 +297,8 @@ class WeeklySummary:
     week: IsoWeek
     athletes: tuple[AthleteWeek, ...]  # in check-in order
     unassigned_runs: int = 0
+    #: the week is still going on: the days of it so far (today included); None when it is over
+    days_so_far: int | None = None
     generated_at: str = field(default_factory=lambda: dt.datetime.now().astimezone().isoformat(
         timespec="seconds"))
 
@@ -319,9 +323,17 @@ def spike_pct(length: float, previous: Iterable[float]) -> float:
 
 
 def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | None = None,
-                   settings: IndicatorSettings | None = None) -> WeeklySummary:
-    """The weekly summary of ``week`` for ``athletes`` (names or ids; default: everyone)."""
+                   settings: IndicatorSettings | None = None,
+                   today: dt.date | None = None) -> WeeklySummary:
+    """The weekly summary of ``week`` for ``athletes`` (names or ids; default: everyone).
+
+    A week that is not over yet (``today``, default the local date, falls in it) is summarised
+    as far as it goes: ``days_so_far`` says so, and having no running is no reason to check in
+    before the week is over.
+    """
     cfg = IndicatorSettings() if settings is None else settings
+    day = today or dt.date.today()
+    days_so_far = (day - week.monday).days + 1 if week.monday <= day <= week.sunday else None
     chosen = [lib.athlete(a) for a in athletes] if athletes else lib.athletes()
     seen: set[str] = set()
     rows = []
@@ -329,18 +341,18 @@ def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | Non
         if a.id in seen:
             continue
         seen.add(a.id)
-        rows.append(_athlete_week(lib, a.id, a.name, week, cfg))
+        rows.append(_athlete_week(lib, a.id, a.name, week, cfg, days_so_far is None))
     rows.sort(key=AthleteWeek.sort_key)
     unassigned = 0
     if not athletes:
         unassigned = int(lib.db.execute(
             "SELECT COUNT(*) FROM runs WHERE athlete_id IS NULL AND start_unix_s >= ? AND "
             "start_unix_s < ?", (week.start_unix_s, week.end_unix_s)).fetchone()[0])
-    return WeeklySummary(week, tuple(rows), unassigned)
+    return WeeklySummary(week, tuple(rows), unassigned, days_so_far=days_so_far)
 
 
 def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
-                  cfg: IndicatorSettings) -> AthleteWeek:
+                  cfg: IndicatorSettings, week_over: bool = True) -> AthleteWeek:
     w0, w1 = week.start_unix_s, week.end_unix_s
     hist0 = min(w0 - LOAD_WEEKS * 7 * DAY_S, w0 - SPIKE_WINDOW_DAYS * DAY_S)
     history = athlete_runs(lib, athlete_id, hist0, w1)
@@ -414,7 +426,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         step_length_m=median(st.step_length_m for st in strides), watch_speed_runs=len(strides))
     before = sum(1 for r in history if r.start_unix_s is not None
                  and w0 - LOAD_WEEKS * 7 * DAY_S <= r.start_unix_s < w0)
-    return dataclasses.replace(row, reasons=reasons_for(row, history_runs=before))
+    return dataclasses.replace(row, reasons=reasons_for(row, history_runs=before,
+                                                        week_over=week_over))
 
 
 def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
@@ -465,10 +478,12 @@ def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], bas
     return FormChange(key, label, unit, week, base, flagged)
 
 
-def reasons_for(row: AthleteWeek, *, history_runs: int) -> tuple[Reason, ...]:
+def reasons_for(row: AthleteWeek, *, history_runs: int,
+                week_over: bool = True) -> tuple[Reason, ...]:
     """The reasons to check in with an athlete (see :data:`REASONS`), most urgent first.
 
-    ``history_runs``: the athlete's runs in the :data:`LOAD_WEEKS` weeks before the week.
+    ``history_runs``: the athlete's runs in the :data:`LOAD_WEEKS` weeks before the week;
+    ``week_over``: False while the week goes on (no running *yet* is no reason).
     """
     out: list[Reason] = []
 
@@ -495,8 +510,10 @@ def reasons_for(row: AthleteWeek, *, history_runs: int) -> tuple[Reason, ...]:
             add("form_change", f"{f.label}: {h.fmt(f.week, _spec(f.unit), f.unit)} this week "
                                f"against {h.fmt(f.baseline, _spec(f.unit), f.unit)} in the 4 "
                                "weeks before")
-    if row.runs == 0 and history_runs > 0:
-        add("no_runs", f"no runs this week ({history_runs} in the 4 weeks before)")
+    if week_over and row.running_s <= 0 and history_runs > 0:
+        walks = (f"; {row.runs} recording(s) without running" if row.runs else "")
+        add("no_runs", f"no running this week ({history_runs} runs in the 4 weeks before"
+                       f"{walks})")
     q = row.quality
     if q.runs_failed:
         add("data_quality", f"{q.runs_failed} run(s) could not be analysed")
@@ -531,6 +548,7 @@ def _csv_columns() -> tuple[str, ...]:
         cols += [f"ind_{key}_raised_runs", f"ind_{key}_strong_runs"]
     cols += ["runs_failed", "runs_unanalysed", "lost_min", "lost_pct", "frames_lost"]
     cols += ["pace_s_per_km", "step_length_m", "watch_speed_runs"]  # added later: at the end
+    cols += ["week_days_so_far"]
     return tuple(cols)
 
 
@@ -570,7 +588,7 @@ def _record(s: WeeklySummary, rank: int, a: AthleteWeek) -> dict[str, Any]:
     d.update(runs_failed=q.runs_failed, runs_unanalysed=q.runs_unanalysed,
              lost_min=_n(q.lost_s / 60), lost_pct=_n(q.lost_pct, 1), frames_lost=q.frames_lost)
     d.update(pace_s_per_km=_n(a.pace_s_per_km, 1), step_length_m=_n(a.step_length_m, 3),
-             watch_speed_runs=a.watch_speed_runs)
+             watch_speed_runs=a.watch_speed_runs, week_days_so_far=s.days_so_far)
     return d
 
 
@@ -581,8 +599,20 @@ def to_csv(s: WeeklySummary) -> str:
     w.writerow(CSV_COLUMNS)
     for k, a in enumerate(s.athletes, 1):
         rec = _record(s, k, a)
-        w.writerow(["" if rec[c] is None else rec[c] for c in CSV_COLUMNS])
+        w.writerow(["" if rec[c] is None else _cell(rec[c]) for c in CSV_COLUMNS])
     return buf.getvalue()
+
+
+def _cell(v: Any) -> Any:
+    """A CSV value that a spreadsheet shows as text, never runs as a formula.
+
+    Names come from other people's bundles: text starting like a formula (``=``, ``+``, ``-``,
+    ``@``, tab, CR) gets a leading apostrophe (OWASP's advice against CSV injection). Numbers
+    are left alone.
+    """
+    if isinstance(v, str) and v[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + v
+    return v
 
 
 def to_json(s: WeeklySummary) -> str:
@@ -625,7 +655,8 @@ def to_json(s: WeeklySummary) -> str:
         })
     doc = {"schema": WEEKLY_SCHEMA, "imurun_version": __version__, "week": s.week.label,
            "first_day": s.week.monday.isoformat(), "last_day": s.week.sunday.isoformat(),
-           "generated_at": s.generated_at, "ordering": ORDERING_RULE,
+           "generated_at": s.generated_at, "days_so_far": s.days_so_far,
+           "ordering": ORDERING_RULE,
            "baseline_days": BASELINE_DAYS, "spike_window_days": SPIKE_WINDOW_DAYS,
            "unassigned_runs": s.unassigned_runs, "athletes": athletes}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -664,6 +695,10 @@ def render_html(s: WeeklySummary) -> str:
 
     wk = s.week
     span = f"{wk.monday.strftime('%a %d %b')} – {wk.sunday.strftime('%a %d %b %Y')}"
+    if s.days_so_far is not None:
+        today = wk.monday + dt.timedelta(days=s.days_so_far - 1)
+        span += (f" · in progress: {s.days_so_far} of 7 days so far (to "
+                 f"{today.strftime('%a %d %b')})")
     n_runs = sum(a.runs for a in s.athletes)
     n_check = sum(1 for a in s.athletes if a.attention == "check_in")
     title = f"Team week {wk.label}"
@@ -693,7 +728,11 @@ def render_html(s: WeeklySummary) -> str:
                                      for c, n in zip(cells, num, strict=True)) + "</tr>")
     thead = "".join(f'<th{" class=num" if n else ""}>{h.esc(c)}</th>'
                     for c, n in zip(head_cells, num, strict=True))
-    lead = (f"<p>{n_check} athlete{'s' if n_check != 1 else ''} to check in with this week. "
+    partial = ("" if s.days_so_far is None else
+               f" The week is not over: {s.days_so_far} of its 7 days so far, so running time "
+               "and load are what has been run so far.")
+    lead = (f"<p>{n_check} athlete{'s' if n_check != 1 else ''} to check in with this week."
+            f"{partial} "
             "Sorted so that those who need a check-in come first (the rule is under "
             '<a href="#how-to-read">How to read this</a>).</p>')
     if s.unassigned_runs:
@@ -785,6 +824,11 @@ _LEVEL: Final = {"strongly_raised": "strongly raised", "raised": "raised",
 def _how_to_read() -> str:
     return (
         f"<h3>Order</h3><p>{h.esc(ORDERING_RULE)}</p>"
+        f"<p>Badges: {h.badge('check_in', _ATTENTION['check_in'])} a reason of priority 1 or "
+        f"2; {h.badge('look', _ATTENTION['look'])} reasons of priority 3 or 4 only; "
+        f"{h.badge('ok', _ATTENTION['ok'])} no reason. A week that is not over yet is shown "
+        "as far as it goes (the header says how many days), and no running in it is not yet a "
+        "reason.</p>"
         "<h3>Longest-run spike</h3><p>Each run is compared with the longest run of the "
         f"{SPIKE_WINDOW_DAYS} days before it; the week shows its largest spike. In a study of "
         "5,205 runners, single runs more than 10 % longer than the longest of the previous 30 "
