@@ -92,7 +92,9 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     if a.out is None and a.format != "html":
         sys.stdout.write(text)
         return EXIT_OK
-    out = Path(a.out) if a.out else root / "reports" / f"weekly-{week.label}.html"
+    # a summary of some athletes never takes the place of the whole team's
+    who = "".join(f"-{_slug(x.name)}" for x in summary.athletes) if a.athlete else ""
+    out = Path(a.out) if a.out else root / "reports" / f"weekly-{week.label}{who}.html"
     with writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(out, text.encode("utf-8"))
@@ -101,6 +103,12 @@ def cmd_weekly(a: argparse.Namespace) -> int:
          f"{sum(x.runs for x in summary.athletes)} run(s)"
          + (f"; check in with {', '.join(checks)}" if checks else ""))
     return EXIT_OK
+
+
+def _slug(name: str) -> str:
+    """A name as a safe file-name part (letters, digits, ``-``, ``_``)."""
+    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.strip())
+    return out[:40] or "athlete"
 
 
 def add_report_commands(sub: Any) -> None:
@@ -123,6 +131,6 @@ def add_report_commands(sub: Any) -> None:
                    help="only this athlete (name or id; repeatable)")
     s.add_argument("--format", choices=("html", "csv", "json"), default="html")
     s.add_argument("--out", default=None, metavar="PATH",
-                   help="file to write (default: HOME/reports/weekly-<week>.html for html, "
+                   help="file to write (default: HOME/reports/weekly-<week>[-<names>].html for html, "
                         "standard output for csv and json)")
     s.set_defaults(func=cmd_weekly)

@@ -481,3 +481,32 @@ def test_csv_cells_that_start_like_a_formula_stay_text(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(s))))
     assert {r["athlete"] for r in rows} == {"'" + name, "'-minus"}
     assert json.loads(to_json(s))["athletes"][0]["athlete"] in (name, "-minus")  # JSON as is
+
+
+def test_a_walk_is_not_one_of_the_runs_of_a_baseline(tmp_path: Path) -> None:
+    from imurun.report.history import athlete_baseline
+
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k in range(1, 5):
+            h.run("Finn", M - k * DAY_S, analysis_doc(running_s=1800), device=0xE2)
+        h.run("Finn", M - 5 * DAY_S, analysis_doc(running_s=0.0, n_steps=0), device=0xE2)
+        base = athlete_baseline(lib, lib.athlete("Finn").id, M)
+    assert base.n_runs == 4
+
+
+def test_a_summary_of_some_athletes_does_not_replace_the_teams(
+        team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    home = tmp_path / "team"
+    shutil.copytree(team, home)
+    assert imurun(["--home", str(home), "weekly", "--week", "2026-W47"]) == 0
+    assert imurun(["--home", str(home), "weekly", "--week", "2026-W47", "--athlete", "Absent",
+                   "--athlete", "Spiky"]) == 0
+    reports = home / "reports"
+    team_page = (reports / "weekly-2026-W47.html").read_text(encoding="utf-8")
+    assert "8 athletes" in team_page
+    some = reports / "weekly-2026-W47-Spiky-Absent.html"
+    assert "2 athletes" in some.read_text(encoding="utf-8")
+    assert str(some) in capsys.readouterr().out

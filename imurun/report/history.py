@@ -123,10 +123,15 @@ class Baseline:
 def athlete_baseline(lib: Library, athlete_id: str, until_unix_s: float, *,
                      days: float = BASELINE_DAYS, exclude: Sequence[str] = (),
                      with_indicators: bool = True) -> Baseline:
-    """The baseline of ``athlete_id`` from the ``days`` before ``until_unix_s`` (exclusive)."""
+    """The baseline of ``athlete_id`` from the ``days`` before ``until_unix_s`` (exclusive).
+
+    Only runs with running count: a walk or a recording without running has no form to be a
+    baseline for (and is not one of "your N runs").
+    """
     since = until_unix_s - days * DAY_S
     runs = [r for r in _athlete_runs(lib, athlete_id, since, until_unix_s)
-            if r.summary is not None and r.id not in exclude]
+            if r.summary is not None and r.id not in exclude
+            and not summary_value(r.summary, "running_s") <= 0.0]  # (unknown: kept)
     metrics = {key: median(summary_value(r.summary, key) for r in runs)
                for key in _all_summary_keys()}
     indicators: dict[str, float] = {}

@@ -494,8 +494,8 @@ def reasons_for(row: AthleteWeek, *, history_runs: int,
     if sp.category in ("large", "moderate", "small"):
         unit = "km" if sp.measure == "distance" else "min"
         add(f"spike_{sp.category}",
-            f"longest-run spike: {sp.value:.{1 if unit == 'km' else 0}f} {unit} against "
-            f"{sp.previous_longest:.{1 if unit == 'km' else 0}f} {unit} at most in the 30 days "
+            f"longest-run spike: {sp.value:.1f} {unit} against "
+            f"{sp.previous_longest:.1f} {unit} at most in the 30 days "
             f"before (+{sp.pct:.0f} %, {sp.measure})")
     for ind in row.indicators:
         lv = ind.level
