@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 import tempfile
 import traceback
@@ -272,11 +273,14 @@ def _check_stream_out(a: argparse.Namespace) -> Path:
 
 
 def _session_writer(out: Path, meta: dict[str, str]) -> SessionWriter:
-    """The recording of a stream: ``out`` appears (or is replaced) only once data arrives."""
+    """The recording of a stream, which appears (or replaces ``out``) once a sensor answers.
+
+    A valid frame or a footpod measurement counts; bytes from something else on the port do not.
+    """
     from imurun.transport.session import SessionWriter
 
     try:
-        return SessionWriter(out, meta, defer=True)
+        return SessionWriter(out, meta, defer=True, publish_on_rx=False)
     except OSError as e:
         raise cannot_write(out, e) from e
 
@@ -715,6 +719,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"imurun: error: {e}", file=sys.stderr)
         return _exit_code(e)
+    except sqlite3.DatabaseError as e:  # the library's index damaged after it was opened
+        if args.debug:
+            traceback.print_exc()
+        print(f"imurun: error: the library index is damaged ({e}); `imurun store check "
+              "--repair` sets it aside and rebuilds it from the files, which hold everything",
+              file=sys.stderr)
+        return EXIT_STORE
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, no traceback
         if args.debug:
             traceback.print_exc()

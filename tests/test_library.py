@@ -118,6 +118,23 @@ def test_a_partial_copy_of_a_held_run_is_not_a_second_run(tmp_path: Path,
     assert "1 run(s), 1:00 in all" in capsys.readouterr().out
 
 
+def test_a_damaged_copy_of_a_held_run_is_not_a_second_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    src = write_run(tmp_path / "in", DEVICE_A, 1, seconds=30.0)
+    with Library.open(home) as lib:
+        held = lib.add_file(src).run
+    data = bytearray(src.read_bytes())
+    data[len(data) // 2] ^= 0x10  # one bit in a sample block
+    damaged = tmp_path / "damaged.imrn"
+    damaged.write_bytes(bytes(data))
+    assert main(["--home", str(home), "import", str(damaged)]) == 3
+    err = capsys.readouterr().err
+    assert f"a damaged copy (1 damaged block(s)) of run {held.short_id}" in err
+    with Library.open(home) as lib:
+        assert [r.id for r in lib.runs()] == [held.id]
+
+
 def test_a_complete_run_replaces_a_partial_copy_imported_first(tmp_path: Path) -> None:
     from imurun.store.attach import attach_watch_fit
     from tests.report_support import watch_fit
@@ -345,6 +362,28 @@ def test_a_damaged_index_is_set_aside_and_rebuilt(tmp_path: Path,
     assert "set aside" in capsys.readouterr().out
     with Library.open(home) as lib:
         assert len(lib.runs()) == 1
+
+
+def test_an_index_damaged_inside_its_pages_is_one_line_and_exit_6(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Damage that opening the library does not read shows at a later query (SQLite reports
+    it then): one line naming the repair, exit 6, never "unexpected error"."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_file(write_run(tmp_path / "in"))
+
+    def malformed(*_: object, **__: object) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    monkeypatch.setattr(Library, "runs", malformed)
+    for argv in (["runs"], ["store", "check"]):
+        assert main(["--home", str(home), *argv]) == 6, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "unexpected" not in err
+        assert "database disk image is malformed" in err
+        assert "store check --repair" in err
 
 
 def test_migrations_bring_an_old_index_up_to_date(tmp_path: Path) -> None:

@@ -268,3 +268,42 @@ def test_every_request_the_sensor_cannot_honour_is_answered_with_error(tmp_path:
     assert all(isinstance(a, Error) for a in answers), answers
     assert [(a.code, a.request_type) for a in answers] == [  # type: ignore[attr-defined]
         (2, 0x22), (2, 0x25), (2, 0x31), (4, 0x22)]
+
+
+def test_a_full_disk_stops_the_sync_cleanly_and_the_next_sync_resumes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ENOSPC while storing: exit 5 with the reason for every run left, the runs stored before
+    are kept (and erased on the sensor), nothing else is erased, and a second sync resumes."""
+    import errno
+
+    from imurun.store.rundir import RunDirectory
+
+    real_append = RunDirectory.append
+    budget = {"bytes": 90_000}  # the runs are about 60 kB each: run 2 meets the full disk
+
+    def append(self: RunDirectory, device_id: int, entry: object, offset: int,
+               data: bytes) -> None:
+        budget["bytes"] -= len(data)
+        if budget["bytes"] < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, device_id, entry, offset, data)  # type: ignore[arg-type]
+
+    with virtual_sensor(tmp_path, "--seed", "14", "--runs", "3", "--minutes", "1") as s:
+        flash = {p.name: p.read_bytes() for p in s.flash.glob("run-*.imrn")}
+        store = tmp_path / "store"
+        monkeypatch.setattr(RunDirectory, "append", append)
+        assert main(["sync", "--port", str(s.link), "--store", str(store)]) == 5
+        out, err = capsys.readouterr()
+        assert "run 1: stored" in out
+        assert out.count("No space left on device") == 2  # runs 2 and 3
+        assert "resume" in err
+        assert sorted(p.name for p in s.flash.glob("run-*.imrn")) == sorted(flash)[1:]
+        monkeypatch.setattr(RunDirectory, "append", real_append)
+        assert main(["sync", "--port", str(s.link), "--store", str(store)]) == 0
+        again = capsys.readouterr().out
+        assert "run 2: stored" in again
+        assert "run 3: stored" in again
+        assert not list(s.flash.glob("run-*.imrn"))
+    stored = sorted(store.glob("*/run-*.imrn"))
+    assert sorted(p.read_bytes() for p in stored) == sorted(flash.values())

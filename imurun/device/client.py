@@ -78,12 +78,23 @@ class SensorClient:
                 await self.transport.write(pkt)
 
     async def next_event(self, timeout_s: float | None = None) -> tuple[float, ParseEvent]:
-        """The next decoded event with the host time its bytes arrived."""
+        """The next decoded event with the host time its bytes arrived.
+
+        :class:`DeviceTimeoutError` when none is decoded within ``timeout_s`` in all, even while
+        bytes keep arriving (something other than a sensor talking on the port).
+        """
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout
         while not self._pending:
-            chunk = await self.transport.read(self.timeout_s if timeout_s is None else timeout_s)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DeviceTimeoutError("a message from the sensor", timeout)
+            chunk = await self.transport.read(left)
             if self.session is not None:
                 self.session.rx(chunk)
             for ev in self.decoder.feed(chunk.data):
+                if self.session is not None and isinstance(ev, Received):
+                    self.session.publish()  # a sensor answered: the recording is worth keeping
                 if self.tap is not None:
                     self.tap(chunk.t_host_s, ev)
                 self._pending.append((chunk.t_host_s, ev))

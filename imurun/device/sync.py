@@ -161,6 +161,14 @@ async def sync_runs(connect: Callable[[], Awaitable[SensorClient]], sink: RunSin
             except (DeviceError, SyncError) as e:
                 st.results.append(RunResult(entry.run_id, entry.size, entry.crc32,
                                             RunStatus.FAILED, error=str(e)))
+            except OSError as e:
+                if isinstance(e, TransportError):
+                    raise
+                # The disk, not the link (full, read-only): this run keeps what was verified and
+                # stays on the sensor with the ones after it, for the next sync to resume.
+                st.gone = f"cannot store runs here: {e.strerror or e}"
+                st.results.append(RunResult(entry.run_id, entry.size, entry.crc32,
+                                            RunStatus.FAILED, error=st.gone))
     finally:  # also when cancelled (Ctrl-C): the port is let go before the caller goes on
         await _disconnect(st)
     return SyncReport(device_id, tuple(st.results), st.reconnects, st.fetched, st.rejected,

@@ -138,6 +138,7 @@ class FileFacts:
     start_unix_s: float | None = None
     duration_s: float | None = None
     sensor_start_ms: int | None = None  # start_unix_ms of a stored run's header (its identity)
+    damaged_blocks: int = 0  # blocks of a stored run whose CRC failed
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,8 @@ def file_facts(path: Path) -> FileFacts:
         assert head.startswith(MAGIC)
         h = RunHeader.from_bytes(head)
         return FileFacts(kind, size, f"{h.device_id:016x}", h.run_id, file_crc32(path), start,
-                         round(rec.duration_s, 3), h.start_unix_ms)
+                         round(rec.duration_s, 3), h.start_unix_ms,
+                         damaged_blocks=rec.stats.blocks_damaged)
     return FileFacts(kind, size, rec.meta.device_id, None, None, start, round(rec.duration_s, 3))
 
 
@@ -753,6 +755,12 @@ class Library:
                                                        "sensor_start_ms": facts.sensor_start_ms})
         if longer is not None:  # a partial copy of a run held complete: it would count twice
             return AddResult(longer, False, partial_of=longer)
+        if facts.damaged_blocks and not shorter:
+            held = self._same_sensor_run(facts)
+            if held is not None:  # a damaged copy of it: a second run that is not one
+                raise FileFormatError(
+                    str(src), f"a damaged copy ({facts.damaged_blocks} damaged block(s)) of run "
+                              f"{held.short_id}, which the library holds intact: not imported")
         rel = run_location(facts, sha, source_name or src.name)
         target = self.root / rel
         if athlete_id is None and facts.device_id is not None:
@@ -915,6 +923,16 @@ class Library:
             elif is_prefix_of(run.path, path):
                 shorter.append(run)
         return longer, shorter
+
+    def _same_sensor_run(self, facts: FileFacts) -> RunRecord | None:
+        """A held stored run with the identity (device, run id, start) of ``facts``, if any."""
+        if facts.device_id is None or facts.sensor_run_id is None:
+            return None
+        r = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
+                            "AND r.sensor_start_ms IS ? AND r.format = 'stored-run' LIMIT 1",
+                            (facts.device_id, facts.sensor_run_id, facts.sensor_start_ms)
+                            ).fetchone()
+        return None if r is None else self._record(r)
 
     def new_run_meta(self, sha: str, rel: str, facts: FileFacts, athlete_id: str | None,
                   source: str, source_name: str, added_at: str) -> dict[str, Any]:

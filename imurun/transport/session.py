@@ -80,13 +80,16 @@ class SessionWriter:
     arrives (an RX record, or a note such as a footpod measurement); that file then takes the
     place of ``path`` (replacing any file there) and is appended to as before. A session that
     received nothing leaves no file and leaves an existing file at ``path`` as it was
-    (``published`` tells which happened).
+    (``published`` tells which happened). With ``publish_on_rx=False`` received bytes do not
+    count as data until :meth:`publish` is called (the caller knows when a sensor has answered:
+    bytes from something else on the port are no reason to replace a recording).
     """
 
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
     fsync: bool = False
     defer: bool = False
+    publish_on_rx: bool = True
     _fh: BinaryIO | None = None
     _pending: Path | None = None
 
@@ -112,9 +115,9 @@ class SessionWriter:
     def write(self, kind: RecordKind, t_host_s: float, data: bytes) -> None:
         if self._fh is None:
             raise TransportError(f"session {self.path} is closed")
-        if self._pending is not None and kind in (RecordKind.RX, RecordKind.NOTE):
-            os.replace(self._pending, self.path)  # the open file keeps its place in the file
-            self._pending = None
+        if self._pending is not None and (
+                kind == RecordKind.NOTE or (kind == RecordKind.RX and self.publish_on_rx)):
+            self.publish()
         if len(data) > MAX_RECORD:
             for i in range(0, len(data), MAX_RECORD):
                 self.write(kind, t_host_s, data[i:i + MAX_RECORD])
@@ -124,6 +127,12 @@ class SessionWriter:
         self._fh.flush()
         if self.fsync:
             os.fsync(self._fh.fileno())
+
+    def publish(self) -> None:
+        """Put a deferred session at ``path`` now (replacing any file there); idempotent."""
+        if self._pending is not None and self._fh is not None:
+            os.replace(self._pending, self.path)  # the open file keeps its place in the file
+            self._pending = None
 
     def rx(self, chunk: Chunk) -> None:
         self.write(RecordKind.RX, chunk.t_host_s, chunk.data)

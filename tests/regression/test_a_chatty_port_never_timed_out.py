@@ -1,0 +1,54 @@
+"""Regression: a request to a port where something other than a sensor talks never timed out.
+
+``SensorClient.next_event`` read chunk after chunk until one decoded to an event, each read with
+the full timeout: bytes that never form a frame (a GPS receiver's NMEA sentences, a console)
+kept it waiting forever, so ``imurun sync`` / ``stream`` hung instead of exiting 4. The timeout
+now bounds the wait for an event, however many bytes arrive meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import tty
+
+import pytest
+
+from imurun.device.client import SensorClient
+from imurun.errors import DeviceTimeoutError
+from imurun.transport.serial import SerialTransport
+
+
+def test_device_info_times_out_while_nonsense_keeps_arriving() -> None:
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def talk() -> None:
+        while not stop.wait(0.02):
+            try:
+                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M*47\r\n")
+            except OSError:
+                return
+
+    async def main() -> None:
+        t = SerialTransport(os.ttyname(slave))
+        await t.open(1.0)
+        c = SensorClient(t, timeout_s=0.3)
+        try:
+            async with asyncio.timeout(20.0):  # the bug: this one fired (a TimeoutError) instead
+                with pytest.raises(DeviceTimeoutError):
+                    await c.device_info()
+        finally:
+            await t.close()
+
+    th = threading.Thread(target=talk, daemon=True)
+    th.start()
+    try:
+        asyncio.run(main())
+    finally:
+        stop.set()
+        th.join(2)
+        os.close(slave)
+        os.close(master)
