@@ -781,6 +781,32 @@ def test_the_body_mass_an_analysis_used_is_indexed_and_read_from_older_indexes(
     assert mass_changed(lib, lib.runs()) == []
 
 
+def test_a_damaged_analysis_is_set_aside_by_repair_and_made_again_by_reanalyze(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "import", str(CLEAN_RUN)]) == 0
+    with Library.open(home) as lib:
+        run = lib.run("latest")
+    page = run.directory / "analysis.json"
+    page.write_bytes(page.read_bytes()[:500])  # cut short
+    _delete_index(home)
+    capsys.readouterr()
+    assert main([*cli, "store", "check"]) == 0  # the lost index is rebuilt on opening...
+    out = capsys.readouterr().out
+    assert f"set aside the damaged analysis of run {run.short_id}" in out  # ...and says so
+    assert "imurun store reanalyze" in out
+    page.write_bytes(b"{")  # damaged again, the index knowing no analysis of the run
+    assert main([*cli, "store", "check"]) == 6
+    assert f"imurun store reanalyze {run.short_id}" in capsys.readouterr().out
+    assert main([*cli, "store", "check", "--repair"]) == 0
+    assert main([*cli, "store", "reanalyze"]) == 0
+    assert "not analysed yet" in capsys.readouterr().out
+    assert main([*cli, "store", "check"]) == 0
+    with Library.open(home) as lib:
+        assert lib.run(run.short_id).summary is not None
+
+
 def test_store_reanalyze_redoes_what_is_out_of_date_and_says_why(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"

@@ -399,6 +399,7 @@ class Library:
             lib._load_profiles_if_changed()
             if fresh and before == 0 and any(lib._run_files()):
                 rep = lib.check(repair=True)  # the index was lost: rebuild it from the files
+                lib.notes.extend(n for n in rep.repaired if not n.startswith("index rebuilt"))
                 lib.notes.append(f"index rebuilt from {rep.runs_ok} run(s) on disk")
         except sqlite3.DatabaseError as e:
             db.close()
@@ -1216,7 +1217,12 @@ class Library:
             if held is None:
                 report.problems.append(f"index: run {rid[:10]} ({d.relative_to(self.root)}) not indexed")
             elif (d / ANALYSIS).exists() and held.analysis_version is None:
-                report.problems.append(f"index: analysis of run {rid[:10]} not indexed")
+                damage = _unreadable_analysis(d / ANALYSIS)
+                report.problems.append(
+                    f"index: analysis of run {rid[:10]} not indexed" if damage is None else
+                    f"run {rid[:10]}'s analysis.json is damaged ({damage}): `imurun store check "
+                    f"--repair` sets it aside, then `imurun store reanalyze {rid[:10]}` makes it "
+                    "again")
         from imurun.store.attach import check_attachments
 
         check_attachments(self, [d for d, _ in found], report, repair=False)
@@ -1235,6 +1241,13 @@ class Library:
             if (self.root / PROFILES).exists():
                 self._load_profiles(self.root / PROFILES)
             for d, meta in found:
+                damage = _unreadable_analysis(d / ANALYSIS)
+                if damage is not None:  # derived data: set aside, to be made again
+                    aside = d / f"{ANALYSIS}.damaged-{dt.datetime.now():%Y%m%dT%H%M%S}"
+                    os.replace(d / ANALYSIS, aside)
+                    report.repaired.append(
+                        f"set aside the damaged analysis of run {str(meta['id'])[:10]} "
+                        f"({aside.name}); `imurun store reanalyze` analyses the run again")
                 try:
                     self._index_run(d, meta)
                 except (StoreError, FileFormatError) as e:
@@ -1243,6 +1256,17 @@ class Library:
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+def _unreadable_analysis(path: Path) -> str | None:
+    """Why the analysis file ``path`` cannot be used (``None``: absent, or fine)."""
+    if not path.exists():
+        return None
+    try:
+        check_analysis(read_json(path), str(path))
+    except (StoreError, FileFormatError) as e:
+        return str(e).replace(f"cannot read {path}: ", "")
+    return None
 
 
 def _move_watch_files(src: Path, dst: Path) -> None:
