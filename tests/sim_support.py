@@ -64,3 +64,32 @@ def virtual_sensor(tmp: Path, *args: str, name: str = "sensor",
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+@contextlib.contextmanager
+def nonsense_port() -> Iterator[str]:
+    """A pseudo-terminal on which something other than a sensor talks: NMEA sentences of a GPS
+    receiver, every 20 ms, never a frame. Yields the port's path."""
+    import threading
+    import tty
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    stop = threading.Event()
+
+    def talk() -> None:
+        while not stop.wait(0.02):
+            try:
+                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M*47\r\n")
+            except OSError:
+                return
+
+    t = threading.Thread(target=talk, daemon=True)
+    t.start()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        stop.set()
+        t.join(2)
+        os.close(slave)
+        os.close(master)

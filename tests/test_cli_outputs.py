@@ -171,33 +171,14 @@ def test_a_port_that_only_talks_nonsense_leaves_the_recording_as_it_was(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """Bytes arrive (a GPS receiver on the port, say) but no sensor answers: even with --force
     the earlier recording stays; the stream's file appears only once a frame decodes."""
-    import threading
-    import tty
-
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    stop = threading.Event()
-
-    def talk() -> None:
-        while not stop.wait(0.05):
-            try:
-                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M*47\r\n")
-            except OSError:
-                return
+    from tests.sim_support import nonsense_port
 
     out = tmp_path / "keep.imrs"
     shutil.copyfile(SESSION, out)
     before = out.read_bytes()
-    t = threading.Thread(target=talk, daemon=True)
-    t.start()
-    try:
-        code, _, err = run(capsys, "stream", "--port", os.ttyname(slave), "--out", str(out),
-                           "--force", "--timeout", "0.5")
-    finally:
-        stop.set()
-        t.join(2)
-        os.close(slave)
-        os.close(master)
+    with nonsense_port() as port:
+        code, _, err = run(capsys, "stream", "--port", port, "--out", str(out), "--force",
+                           "--timeout", "0.5")
     assert code == EXIT_DEVICE, err
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.imrs"]  # no leftover either

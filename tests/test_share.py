@@ -204,13 +204,18 @@ def test_file_options_do_not_apply_to_sensor_files(tmp_path: Path,
     assert "CSV and Xsens files only" in capsys.readouterr().err
 
 
-def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _anas_bundle(tmp_path: Path) -> tuple[Path, list[str]]:
+    """Ana's bundle (2 runs) from her library, and the CLI prefix of a coach's empty library."""
     _athlete_library(tmp_path / "athlete", tmp_path, n=2).close()
     out_zip = tmp_path / "ana.zip"
     assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana",
                  "--out", str(out_zip)]) == 0
-    coach = ["--home", str(tmp_path / "coach")]
+    return out_zip, ["--home", str(tmp_path / "coach")]
+
+
+def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_zip, coach = _anas_bundle(tmp_path)
     assert main([*coach, "athlete", "add", "ana", "--mass-kg", "60"]) == 0
     capsys.readouterr()
     assert main([*coach, "import", str(out_zip)]) == 0
@@ -234,11 +239,7 @@ def test_a_bundles_athlete_is_taken_as_the_local_athlete_of_the_same_name(
 
 def test_import_athlete_takes_a_bundles_athlete_as_one_of_this_library(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _athlete_library(tmp_path / "athlete", tmp_path, n=2).close()
-    out_zip = tmp_path / "ana.zip"
-    assert main(["--home", str(tmp_path / "athlete"), "share", "--athlete", "Ana",
-                 "--out", str(out_zip)]) == 0
-    coach = ["--home", str(tmp_path / "coach")]
+    out_zip, coach = _anas_bundle(tmp_path)
     assert main([*coach, "athlete", "add", "Ana Silva"]) == 0
     capsys.readouterr()
     assert main([*coach, "import", str(out_zip), "--start", "2026-11-20 07:00"]) == 2

@@ -9,31 +9,18 @@ now bounds the wait for an event, however many bytes arrive meanwhile.
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
-import tty
 
 import pytest
 
 from imurun.device.client import SensorClient
 from imurun.errors import DeviceTimeoutError
 from imurun.transport.serial import SerialTransport
+from tests.sim_support import nonsense_port
 
 
 def test_device_info_times_out_while_nonsense_keeps_arriving() -> None:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    stop = threading.Event()
-
-    def talk() -> None:
-        while not stop.wait(0.02):
-            try:
-                os.write(master, b"$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M*47\r\n")
-            except OSError:
-                return
-
-    async def main() -> None:
-        t = SerialTransport(os.ttyname(slave))
+    async def main(port: str) -> None:
+        t = SerialTransport(port)
         await t.open(1.0)
         c = SensorClient(t, timeout_s=0.3)
         try:
@@ -43,12 +30,5 @@ def test_device_info_times_out_while_nonsense_keeps_arriving() -> None:
         finally:
             await t.close()
 
-    th = threading.Thread(target=talk, daemon=True)
-    th.start()
-    try:
-        asyncio.run(main())
-    finally:
-        stop.set()
-        th.join(2)
-        os.close(slave)
-        os.close(master)
+    with nonsense_port() as port:
+        asyncio.run(main(port))
