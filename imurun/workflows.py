@@ -261,6 +261,9 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
     else:
         with open(p, "rb") as fh:
             head = fh.read(12)
+        if head.startswith(b"PK\x03\x04"):  # a zip, yet not a readable one
+            raise FileFormatError(str(p), "a damaged or incomplete zip file (a bundle cut short "
+                                          "in the download or copy?): get the bundle again")
         if len(head) >= 12 and head[8:12] == b".FIT":
             raise FileFormatError(str(p), "a FIT file: attach it to its run with "
                                           "`imurun attach RUN FILE`")

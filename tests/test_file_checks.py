@@ -351,3 +351,18 @@ def test_voisard_samples_missing_is_what_the_packet_counter_skips(
     assert d["samples_missing"] == skipped
     if path.name == "1-1_lb.txt":  # the file of the report: 82 gaps, 2.06 s
         assert (sum(d["gaps"].values()), d["gap_s"], skipped) == (82, 2.06, 124)
+
+
+def test_a_stored_run_without_samples_names_the_file_once(tmp_path: Path) -> None:
+    from firmware_protocol.runfile import RunHeader, RunWriter
+    from imurun.sim.firmware import SensorConfig
+
+    cfg = SensorConfig()
+    h = RunHeader(1, 1, 1, 200, 1_795_158_000_000, 1_000_000, cfg.acc_range_g,
+                  cfg.gyr_range_dps, cfg.acc_lsb_ms2, cfg.gyr_lsb_rads)
+    p = tmp_path / "header-only.imrn"
+    p.write_bytes(RunWriter(h).start())
+    with pytest.raises(FileFormatError) as e:
+        load_recording(p)
+    assert str(e.value).count("header-only.imrn") == 1
+    assert "no intact sample blocks" in str(e.value)

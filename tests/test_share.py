@@ -321,3 +321,14 @@ def test_imported_runs_are_analysed_with_this_librarys_body_mass(
         assert run.analysis_mass_kg == 55
     assert main([*coach, "store", "reanalyze"]) == 0
     assert "up to date" in capsys.readouterr().out
+
+
+def test_a_bundle_cut_short_is_named_as_one(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out_zip, coach = _anas_bundle(tmp_path)
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(out_zip.read_bytes()[: out_zip.stat().st_size // 2])
+    assert main([*coach, "import", str(cut)]) == 3
+    err = capsys.readouterr().err
+    assert "damaged or incomplete zip file" in err
+    assert "not a supported format" not in err

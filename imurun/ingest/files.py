@@ -170,8 +170,8 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
             return recording_from_run(read_run(Path(p).read_bytes()), source=p)
         except RunFormatError as e:
             raise FileFormatError(p, e.reason) from e
-        except IngestError as e:
-            raise FileFormatError(p, str(e)) from e
+        except IngestError as e:  # (its text may already start with the file's name)
+            raise FileFormatError(p, str(e).removeprefix(f"{p}: ")) from e
     if kind == "csv":
         return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, time_unit=time_unit)
     if time_unit is not None:
