@@ -116,10 +116,6 @@ def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer 
     return out
 
 
-def _athlete_masses(lib: Library) -> dict[str, float | None]:
-    return {a.id: a.mass_kg for a in lib.athletes()}
-
-
 def analysed_mass(lib: Library, run: RunRecord) -> tuple[bool, float | None]:
     """(whether the run's kept analysis says which body mass it used, that mass)."""
     if run.analysis_version is None:
@@ -144,17 +140,13 @@ def mass_changed(lib: Library, runs: Sequence[RunRecord]) -> list[RunRecord]:
     Vertical stiffness needs the body mass, so these runs' stiffness is missing or out of date
     until they are analysed again.
     """
-    masses = _athlete_masses(lib)
+    masses = {a.id: a.mass_kg for a in lib.athletes()}
     out = []
     for r in runs:
         known, used = analysed_mass(lib, r)
         now = masses.get(r.athlete_id or "")
-        if not known:
-            continue
-        if used is None or now is None:
-            if (used is None) != (now is None):
-                out.append(r)
-        elif abs(used - now) > 1e-9:
+        same = used is now if used is None or now is None else abs(used - now) <= 1e-9
+        if known and not same:
             out.append(r)
     return out
 

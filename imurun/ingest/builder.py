@@ -118,6 +118,12 @@ class RecordingBuilder:
                 return c
         return GapCause.LOST_FRAMES
 
+    def _info(self, boot_id: int) -> DeviceInfo:
+        """The DEVICE_INFO of a boot (the last received when the boot sent none)."""
+        info = self.boot_info.get(boot_id, self.info)
+        assert info is not None
+        return info
+
     def build(self) -> Recording:
         if self.info is None:
             raise IngestError("no DEVICE_INFO in the data: the sample units are unknown")
@@ -125,8 +131,7 @@ class RecordingBuilder:
         parts = []
         for b in self.boots:
             if b.batches:
-                info = self.boot_info.get(b.boot_id, self.info)
-                parts.append(_boot_samples(b, float(info.sample_rate_hz), notes))
+                parts.append(_boot_samples(b, float(self._info(b.boot_id).sample_rate_hz), notes))
         if not parts:
             raise IngestError("no samples in the data")
         parts.sort(key=lambda p: float(p.rx[0]))  # boots in the order their data arrived
@@ -153,7 +158,7 @@ class RecordingBuilder:
                 gaps.append(Gap(float(t_host[j - 1]), float(t_host[j]), cause, missing))
             t_all.append(t_host)
             # counts to SI with the scale factors this boot declared (SPEC §3.1)
-            si_parts.append(self.boot_info.get(part.boot_id, self.info).scale.to_si(counts))
+            si_parts.append(self._info(part.boot_id).scale.to_si(counts))
             pos += len(counters)
             prev_t_last = float(t_host[-1])
         t = np.concatenate(t_all)

@@ -313,7 +313,7 @@ class _Windows:
     d: FloatArray  # (k, 3) placeholder, filled later
     segment: npt.NDArray[np.intp]  # segment index of each window
     start: npt.NDArray[np.intp]  # first sample of each window
-    step_n: npt.NDArray[np.intp]  # step period of each window, samples (0: none found)
+    step_n: npt.NDArray[np.intp]  # step period of each running window, samples (else 0)
 
 
 def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
@@ -393,9 +393,9 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
     stride_of_running = (half >= s.step_period_s[0]) & (half < s.running_max_step_s)
     running = loco & impacts & ((step_s < s.running_max_step_s) | stride_of_running)
     walking = loco & ~running & ~impacts & (step_s >= s.walking_min_step_s)
-    step_n = np.where(running & (step_s >= s.running_max_step_s), lag // 2, lag)
+    step_n = np.where(step_s < s.running_max_step_s, lag, lag // 2)  # a stride: half of it
     return _Windows(mean_f, quiet, running, walking, loco, np.zeros((k, 3)),
-                    np.concatenate(seg_idx), st, np.where(loco, step_n, 0).astype(np.intp))
+                    np.concatenate(seg_idx), st, np.where(running, step_n, 0).astype(np.intp))
 
 
 def _unit(v: FloatArray) -> FloatArray:

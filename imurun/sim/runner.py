@@ -117,10 +117,11 @@ def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> Vi
         for k in range(opts.runs):
             counts = source(opts.minutes * 60.0, f"recorded-{k:03d}")
             cut = len(counts) // 2 if (opts.reboot_in_run and k == 0) else None
-            ids = sensor.record_run(counts, FIRST_RUN_UNIX_MS + k * DAY_MS, reboot_at=cut)
+            start_ms = FIRST_RUN_UNIX_MS + k * DAY_MS
+            ids = sensor.record_run(counts, start_ms, reboot_at=cut)
             (truth_dir / f"recorded-{k:03d}.runs").write_text(" ".join(map(str, ids)))
             if opts.watch:
-                _watch_file(opts.flash, truth_dir, k, ids[0], FIRST_RUN_UNIX_MS + k * DAY_MS)
+                _watch_file(opts.flash, truth_dir, k, ids[0], start_ms)
             say(f"recorded run(s) {', '.join(map(str, ids))}: {opts.minutes:g} min "
                 f"({len(counts)} samples)")
     return sensor

@@ -304,6 +304,17 @@ def _import(lib: Library, src: _Source, progress: Progress | None,
     return res
 
 
+def _athletes_of(entries: list[Any], res: ImportResult) -> list[Athlete]:
+    """The source's athlete entries that are athletes; the others go to ``res.problems``."""
+    out = []
+    for a in entries:
+        try:
+            out.append(Athlete.from_json(a))
+        except (KeyError, TypeError, ValueError, UsageError) as e:
+            res.problems.append(f"athlete entry {a!r}: {e}")
+    return out
+
+
 def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dict[str, str]:
     """Add the source's athletes; returns their ids -> this library's ids.
 
@@ -313,16 +324,8 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
     """
     ids: dict[str, str] = {}
     local = {x.id: x for x in lib.athletes()}
-    for a in entries:
-        try:
-            athlete = Athlete.from_json(a)
-        except (KeyError, TypeError, ValueError, UsageError) as e:
-            res.problems.append(f"athlete entry {a!r}: {e}")
-            continue
-        if athlete.id in local:
-            ids[athlete.id] = athlete.id
-            continue
-        known_as = lib.resolve_athlete_id(athlete.id)  # merged, or imported with --athlete
+    for athlete in _athletes_of(entries, res):
+        known_as = lib.resolve_athlete_id(athlete.id)  # ours, merged, or imported with --athlete
         if known_as is not None:
             ids[athlete.id] = known_as
             continue
@@ -340,12 +343,7 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
 
 def _as_athlete(lib: Library, entries: list[Any], ours: Athlete, res: ImportResult) -> dict[str, str]:
     """The source's one athlete taken as ``ours``; returns their id -> ``ours.id``."""
-    theirs = []
-    for a in entries:
-        try:
-            theirs.append(Athlete.from_json(a))
-        except (KeyError, TypeError, ValueError, UsageError) as e:
-            res.problems.append(f"athlete entry {a!r}: {e}")
+    theirs = _athletes_of(entries, res)
     if len(theirs) > 1:
         raise UsageError(f"{res.source!r} holds the runs of {len(theirs)} athletes ("
                          + ", ".join(sorted(t.name for t in theirs)) + "); --athlete applies to the runs "

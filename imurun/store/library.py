@@ -750,18 +750,16 @@ class Library:
         if known is not None and known.path.exists():
             return AddResult(known, False)
         facts = file_facts(src)
-        longer, shorter = self.sensor_run_copies(src, {"format": facts.format,
-                                                       "device_id": facts.device_id,
-                                                       "sensor_run_id": facts.sensor_run_id,
-                                                       "sensor_start_ms": facts.sensor_start_ms})
+        identity = {"format": facts.format, "device_id": facts.device_id,
+                    "sensor_run_id": facts.sensor_run_id, "sensor_start_ms": facts.sensor_start_ms}
+        longer, shorter = self.sensor_run_copies(src, identity)
         if longer is not None:  # a partial copy of a run held complete: it would count twice
             return AddResult(longer, False, partial_of=longer)
-        if facts.damaged_blocks and not shorter:
-            held = self._same_sensor_run(facts)
-            if held is not None:  # a damaged copy of it: a second run that is not one
-                raise FileFormatError(
-                    str(src), f"a damaged copy ({facts.damaged_blocks} damaged block(s)) of run "
-                              f"{held.short_id}, which the library holds intact: not imported")
+        held = self._held_copies(identity) if facts.damaged_blocks and not shorter else []
+        if held:  # a damaged copy of a held run: a second run that is not one
+            raise FileFormatError(
+                str(src), f"a damaged copy ({facts.damaged_blocks} damaged block(s)) of run "
+                          f"{held[0].short_id}, which the library holds intact: not imported")
         rel = run_location(facts, sha, source_name or src.name)
         target = self.root / rel
         if athlete_id is None and facts.device_id is not None:
@@ -895,10 +893,7 @@ class Library:
             raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
         with contextlib.suppress(OSError):
             (dst / SET_ASIDE_NOTE).unlink()
-        rec = self.index_run(dst, meta, replaces=())
-        with self.transaction():
-            self._index_attachments(dst, rec.id)
-        return self.get(rec.id) or rec
+        return self.index_run(dst, meta, replaces=())
 
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
@@ -909,14 +904,9 @@ class Library:
         early. Copies that are not prefixes of one another are different runs (a sensor whose
         clock and run ids were reset).
         """
-        key = _sensor_key(meta)
-        if key is None:
-            return None, []
-        rows = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
-                               "AND r.sensor_start_ms IS ? AND r.format = 'stored-run'", key)
         longer: RunRecord | None = None
         shorter: list[RunRecord] = []
-        for run in (self._record(r) for r in rows.fetchall()):
+        for run in self._held_copies(meta):
             if not run.path.exists() or run.path.resolve() == path.resolve():
                 continue
             if is_prefix_of(path, run.path):
@@ -925,15 +915,14 @@ class Library:
                 shorter.append(run)
         return longer, shorter
 
-    def _same_sensor_run(self, facts: FileFacts) -> RunRecord | None:
-        """A held stored run with the identity (device, run id, start) of ``facts``, if any."""
-        if facts.device_id is None or facts.sensor_run_id is None:
-            return None
-        r = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
-                            "AND r.sensor_start_ms IS ? AND r.format = 'stored-run' LIMIT 1",
-                            (facts.device_id, facts.sensor_run_id, facts.sensor_start_ms)
-                            ).fetchone()
-        return None if r is None else self._record(r)
+    def _held_copies(self, meta: Mapping[str, Any]) -> list[RunRecord]:
+        """Held stored runs with the identity (device, run id, start) of the run ``meta`` describes."""
+        key = _sensor_key(meta)
+        if key is None:
+            return []
+        rows = self.db.execute(self._RUNS_SQL + " WHERE r.device_id = ? AND r.sensor_run_id = ? "
+                               "AND r.sensor_start_ms IS ? AND r.format = 'stored-run'", key)
+        return [self._record(r) for r in rows.fetchall()]
 
     def new_run_meta(self, sha: str, rel: str, facts: FileFacts, athlete_id: str | None,
                   source: str, source_name: str, added_at: str) -> dict[str, Any]:
@@ -967,7 +956,8 @@ class Library:
 
         Held partial copies of the same sensor run (``replaces``; found here when ``None``) give
         way to it: their athlete (when this run has none) and watch files move to it, then they
-        leave the index and the disk, so the run is counted once.
+        leave the index and the disk, so the run is counted once. Watch files in ``directory``
+        (its own, or taken over) are indexed with it.
         """
         if replaces is None:
             _, replaces = self.sensor_run_copies(directory / str(meta["file"]), meta)
@@ -977,7 +967,7 @@ class Library:
             self._index_run(directory, meta)
             for old in replaces:
                 db.execute("DELETE FROM runs WHERE id = ?", (old.id,))
-            if replaces:
+            if any(directory.glob("watch-*.json")):
                 self._index_attachments(directory, str(meta["id"]))
         for old in replaces:
             shutil.rmtree(old.directory, ignore_errors=True)
@@ -990,12 +980,7 @@ class Library:
         """Give the run in ``directory`` what its partial copies held (files first, then meta)."""
         meta = dict(meta)
         for old in partials:
-            old_meta = self._meta_of(old)
-            if meta.get("athlete_id") is None:
-                meta["athlete_id"] = old_meta.get("athlete_id")
-            if meta.get("start_unix_s") is None and old_meta.get("start_unix_s") is not None:
-                meta["start_unix_s"] = old_meta["start_unix_s"]
-                meta["start_given"] = bool(old_meta.get("start_given"))
+            _inherit(meta, self._meta_of(old))
             _move_watch_files(old.directory, directory)
         self.write_run_meta(directory, meta)
         return meta
@@ -1060,8 +1045,9 @@ class Library:
                        ((run_id, i, *(_step_value(s, c) for c in STEP_COLUMNS))
                         for i, s in enumerate(d.get("steps") or ())))
         params = d.get("parameters")
-        known = isinstance(params, dict) and "mass_kg" in params
-        mass = _num(params.get("mass_kg")) if known and isinstance(params, dict) else None
+        params = params if isinstance(params, dict) else {}
+        known = "mass_kg" in params
+        mass = _num(params.get("mass_kg"))
         db.execute("UPDATE runs SET analysis_version = ?, analysis_error = NULL, "
                    "analysis_mass_known = ?, analysis_mass_kg = ? WHERE id = ?",
                    (analysis_version(d), int(known), mass, run_id))
@@ -1172,11 +1158,7 @@ class Library:
                                            f"{d_long.relative_to(self.root).as_posix()}")
                     if repair:
                         keep = dict(meta_long)
-                        if keep.get("athlete_id") is None:
-                            keep["athlete_id"] = meta.get("athlete_id")
-                        if keep.get("start_unix_s") is None and meta.get("start_unix_s") is not None:
-                            keep["start_unix_s"] = meta["start_unix_s"]
-                            keep["start_given"] = bool(meta.get("start_given"))
+                        _inherit(keep, meta)
                         _move_watch_files(d, d_long)
                         self.write_run_meta(d_long, keep)
                         meta_long.update(keep)
@@ -1256,6 +1238,18 @@ class Library:
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+def _inherit(meta: dict[str, Any], partial: Mapping[str, Any]) -> None:
+    """Give the longer copy of a run (``meta``) what it lacks that a partial copy holds.
+
+    That is the athlete, and a start time given by hand.
+    """
+    if meta.get("athlete_id") is None:
+        meta["athlete_id"] = partial.get("athlete_id")
+    if meta.get("start_unix_s") is None and partial.get("start_unix_s") is not None:
+        meta["start_unix_s"] = partial["start_unix_s"]
+        meta["start_given"] = bool(partial.get("start_given"))
 
 
 def _unreadable_analysis(path: Path) -> str | None:
