@@ -348,27 +348,36 @@ def test_settings_are_checked() -> None:
         WalkingSettings(initiation_step_ratio=0.0)
 
 
-def spring_mass_run(duration_s: float = 12.0, step_s: float = 0.33, contact_s: float = 0.23,
+def spring_mass_run(duration_s: float = 12.0, step_s: float = 0.33,
+                    contact_s: float | tuple[float, float] = 0.23,
                     fs: float = FS, flight_g: float = 0.0, bump_g: float = 0.0,
-                    bump_width_s: float = 0.012, seed: int = 4) -> Synthetic:
+                    bump_width_s: float = 0.012, seed: int = 4,
+                    impulse_share: tuple[float, float] = (1.0, 1.0)) -> Synthetic:
     """Vertical specific force of the spring-mass model: a half-sine over each contact whose
     mean over the step is 1 g (Fmax = pi T / (2 tc) g), ``flight_g`` in flight; optionally a
     Gaussian bump of ``bump_g`` centred on each toe-off (the pelvis moving relative to the
-    centre of mass at push-off, as uphill). Forward: a braking fall starting at IC."""
+    centre of mass at push-off, as uphill). Forward: a braking fall starting at IC.
+
+    A pair ``contact_s`` alternates the contacts of left and right steps; ``impulse_share``
+    then scales each side's impulse (a pair averaging 1: the force still averages 1 g over a
+    stride, while a short contact followed by a long flight carries less than its step's
+    share, as steady asymmetric running does)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(duration_s * fs)) / fs
-    ic = np.arange(0.2, duration_s - contact_s - 0.05, step_s)
-    to = ic + contact_s
-    peak = np.pi * step_s / (2.0 * contact_s)
+    pair = np.broadcast_to(np.asarray(contact_s, dtype=float), (2,))
+    ic = np.arange(0.2, duration_s - pair.max() - 0.05, step_s)
+    tc = pair[np.arange(ic.size) % 2]
+    to = ic + tc
+    peak = np.pi * step_s * np.asarray(impulse_share)[np.arange(ic.size) % 2] / (2.0 * tc)
     vert = np.full(t.size, flight_g)
     fwd = np.zeros(t.size)
-    for a, b in zip(ic, to, strict=True):
+    for a, b, c, p in zip(ic, to, tc, peak, strict=True):
         inside = (t >= a) & (t < b)
-        vert[inside] = peak * np.sin(np.pi * (t[inside] - a) / contact_s)
+        vert[inside] = p * np.sin(np.pi * (t[inside] - a) / c)
         vert += bump_g * np.exp(-0.5 * ((t - b) / bump_width_s) ** 2)
         s = t - a
         fwd += np.where(inside, -2.0 * np.sin(np.pi * np.clip(s / 0.05, 0, 1)) *
-                        (s < 0.05) + 1.0 * np.sin(np.pi * s / contact_s) * (s >= 0.05), 0.0)
+                        (s < 0.05) + 1.0 * np.sin(np.pi * s / c) * (s >= 0.05), 0.0)
     acc = np.column_stack([fwd, np.full(t.size, np.nan), vert]) * G_MS2
     acc[:, [0, 2]] += rng.normal(0.0, 0.005 * G_MS2, (t.size, 2))
     side = np.where(np.arange(ic.size) % 2 == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
@@ -386,6 +395,31 @@ def test_spring_mass_toe_off_on_its_own_force_model() -> None:
     # the defaults (pulse width 1.05, for real, wider pulses) stop at free fall: still close
     ev = detect_running_events(s.acc, FS)
     assert np.abs(_nearest_errors(s.to_s, ev.to_s)[inner]).max() < 0.006
+
+
+def test_unequal_left_and_right_steps_get_their_own_impulse() -> None:
+    """Steady asymmetric running: the short contact (long flight after it) carries less than
+    body weight times its step time. The step's own share of the measured impulse keeps its
+    toe-off right; the step time alone puts the short side's toe-off early."""
+    s = spring_mass_run(contact_s=(0.25, 0.20), impulse_share=(1.2, 0.8))
+    inner = slice(1, -1)
+    short = (np.arange(s.ic_s.size) % 2 == 1)[inner]
+    own = detect_running_events(s.acc, FS, settings=RunningSettings(to_pulse_width=1.0))
+    err_own = _nearest_errors(s.to_s, own.to_s)[inner]
+    assert np.abs(err_own).max() < 0.002
+    step_only = detect_running_events(
+        s.acc, FS, settings=RunningSettings(to_pulse_width=1.0, to_step_impulse=False))
+    err_step = _nearest_errors(s.to_s, step_only.to_s)[inner]
+    assert err_step[short].mean() < -0.006
+
+
+def test_equal_steps_give_the_same_toe_off_with_or_without_their_impulse() -> None:
+    s = spring_mass_run()
+    a = detect_running_events(s.acc, FS)
+    b = detect_running_events(s.acc, FS, settings=RunningSettings(to_step_impulse=False))
+    np.testing.assert_allclose(a.to_s, b.to_s, atol=0.002, equal_nan=True)
+    scaled = detect_running_events(s.acc * 1.1, FS)  # a sensor whose gain is 10 % off
+    np.testing.assert_allclose(a.to_s, scaled.to_s, atol=0.002, equal_nan=True)
 
 
 def test_a_pelvis_bump_at_toe_off_does_not_delay_the_model() -> None:
@@ -431,6 +465,36 @@ def test_contact_times_of_the_virtual_sensor() -> None:
     assert err.size > 0.95 * ok.sum()
     assert abs(float(np.mean(err))) < 0.004
     assert float(np.sqrt(np.mean(err**2))) < 0.006
+
+
+def test_contact_balance_of_an_asymmetric_runner_on_the_virtual_sensor() -> None:
+    """55 % of the contact time on the left: the short right contacts used to get a toe-off
+    16 ms early (balance 56.8 % for 54.9 %), as the model gave every step the impulse of
+    body weight over its step time."""
+    from imurun.analysis import analyze
+    from imurun.ingest.recording import Recording
+    from imurun.sim.motion import Mounting, NoiseModel, RunnerProfile, generate, script_default
+
+    rng = np.random.default_rng(21)
+    profile = RunnerProfile(contact_balance_left=0.55)
+    m = generate(script_default(6, rng), profile, 200.0,
+                 mounting=Mounting.random(np.random.default_rng([21, 1])), noise=NoiseModel(),
+                 rng=rng)
+    res = analyze(Recording.from_arrays(m.t_s, m.acc_ms2, m.gyr_rads, fs_hz=m.fs_hz))
+    tr, st = m.truth, res.steps
+    run = np.flatnonzero(tr.activity == "run")
+    j = np.clip(np.searchsorted(st.ic_s, tr.ic_s[run]), 1, len(st.ic_s) - 1)
+    j = np.where(np.abs(st.ic_s[j] - tr.ic_s[run]) < np.abs(st.ic_s[j - 1] - tr.ic_s[run]),
+                 j, j - 1)
+    ok = (np.abs(st.ic_s[j] - tr.ic_s[run]) < 0.02) & (st.activity[j] == "run")
+    assert ok.mean() > 0.95
+    err = st.contact_s[j[ok]] - tr.contact_s[run[ok]]
+    side = tr.side[run[ok]]
+    for sd in (0, 1):
+        assert abs(float(np.nanmean(err[side == sd]))) < 0.008, sd
+    c = tr.contact_s[run]
+    truth_pct = 100.0 * float(c[tr.side[run] == 0].sum() / c.sum())
+    assert res.summary.contact_balance_left_pct == pytest.approx(truth_pct, abs=1.0)
 
 
 def test_other_sample_rates() -> None:

@@ -212,6 +212,12 @@ class RunningSettings:
             ``docs/validation.md``); the virtual sensor's own force pulse needs 1.04.
         to_free_fall_g: toe-off is never placed after the vertical specific force has fallen
             below this many g after the stance (the sensor then reads free fall: flight).
+        to_step_impulse: the model's force averages body weight over the step only in steady,
+            symmetric running; with this on, each step's time is weighted by the step's own
+            share of the vertical impulse of the two strides around it (measured), so that a
+            step with a short contact and a long flight is not given the impulse of an average
+            one (:func:`impulse_weighted_step_s`). False: the step time as measured (Morin et
+            al. 2005 as published).
         min_step_s: stance cores starting closer than this are one stance.
         min_segment_s: shorter segments give no events.
 
@@ -228,6 +234,7 @@ class RunningSettings:
     to_method: str = "spring_mass"
     to_pulse_width: float = 1.05
     to_free_fall_g: float = 0.05
+    to_step_impulse: bool = True
     min_step_s: float = 0.1
     min_segment_s: float = 0.5
     sides: SideSettings = field(default_factory=SideSettings)
@@ -651,6 +658,40 @@ def spring_mass_contact_s(bw_fall_s: npt.ArrayLike, step_s: npt.ArrayLike,
     return np.where(ok, tc, np.nan)
 
 
+def impulse_weighted_step_s(impulse: FloatArray, ic: FloatArray, step: FloatArray) -> FloatArray:
+    """Step times weighted by each step's share of the measured vertical impulse.
+
+    Over a whole stride of steady running the vertical force averages body weight, but one
+    step need not: in asymmetric running the step with the short contact and the long flight
+    carries less than body weight times its step time, the other foot's step more (the
+    vertical speed at landing alternates). The spring-mass inversion needs the step's own
+    impulse; it is measured as the step's share of the two strides centred on it (steps ``k-1``, ``k``, ``k+1`` weighted 1/2, 1, 1/2, which is
+    independent of the sensor's gain), or of the one stride there is at the end of a stretch
+    of steps. ``impulse`` is any quantity proportional to the step's vertical impulse (e.g.
+    the sum of its specific-force samples); steps with no neighbour that follows on without
+    a gap keep their measured time.
+    """
+    j = np.asarray(impulse, dtype=np.float64)
+    if j.size < 2:
+        return np.array(step, dtype=np.float64)
+    # neighbours that follow on without a gap (the last step of a stretch borrows its
+    # predecessor's time as its own, so its end is not its successor's IC)
+    joined = np.abs(ic[1:] - (ic[:-1] + step[:-1])) <= 1e-9 * np.maximum(1.0, np.abs(ic[1:]))
+    prev_ok = np.r_[False, joined]
+    next_ok = np.r_[joined, False]
+    j_prev = np.where(prev_ok, np.r_[0.0, j[:-1]], 0.0)
+    t_prev = np.where(prev_ok, np.r_[0.0, step[:-1]], 0.0)
+    j_next = np.where(next_ok, np.r_[j[1:], 0.0], 0.0)
+    t_next = np.where(next_ok, np.r_[step[1:], 0.0], 0.0)
+    w = np.where(prev_ok & next_ok, 0.5, 1.0)
+    time_sum = step + w * (t_prev + t_next)
+    imp_sum = j + w * (j_prev + j_next)
+    ok = (prev_ok | next_ok) & (j > 0) & (imp_sum > 0) & np.isfinite(imp_sum)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weighted = j * time_sum / imp_sum
+    return np.where(ok, weighted, step)
+
+
 def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
                     flight: npt.NDArray[np.bool_], cfg: RunningSettings) -> FloatArray:
     """Toe-off of every step with flight from the spring-mass model (fractional indices).
@@ -684,7 +725,9 @@ def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
     t_bw = _next_after(dn_bw, centroid)
     has = np.isfinite(t_bw)
     end = ic[idx] + step[idx]
-    tc = spring_mass_contact_s(t_bw - ic[idx], step[idx], cfg.to_pulse_width)
+    model_step = (impulse_weighted_step_s(mass, ic[idx], step[idx]) if cfg.to_step_impulse
+                  else step[idx])
+    tc = spring_mass_contact_s(t_bw - ic[idx], model_step, cfg.to_pulse_width)
     valid = has & (t_bw < end) & np.isfinite(tc)
     to_m = ic[idx] + tc
     # never after the sensor reads free fall, never after the next IC

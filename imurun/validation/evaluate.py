@@ -591,17 +591,20 @@ def _first_after(events: FloatArray, t: FloatArray) -> FloatArray:
     return out
 
 
-def spring_mass_on_reference(trial: Trial, pulse_width: float) -> tuple[FloatArray, FloatArray]:
+def spring_mass_on_reference(trial: Trial, pulse_width: float, *,
+                             step_impulse: bool = True) -> tuple[FloatArray, FloatArray]:
     """The running contact-time model fed with the force plate's own timings, for one trial.
 
     The detector's toe-off is the spring-mass model (:func:`~imurun.signal.events.
-    spring_mass_contact_s`) given IC, the step time and the time the vertical force falls
-    through body weight, all three measured at the sacrum. Here the three come from the
-    reference vGRF instead (reference IC, the next reference IC, the downward 1 BW crossing
-    after the centroid of the stance's force): what is left is the model's own error, what a
-    perfect sensor would still get. Returns (model contact, reference contact) per step, s.
+    spring_mass_contact_s`) given IC, the step time (weighted by the step's share of the
+    vertical impulse, :func:`~imurun.signal.events.impulse_weighted_step_s`, unless
+    ``step_impulse`` is false) and the time the vertical force falls through body weight, all
+    measured at the sacrum. Here they come from the reference vGRF instead (reference IC, the
+    next reference IC, the force's impulse between them, the downward 1 BW crossing after the
+    centroid of the stance's force): what is left is the model's own error, what a perfect
+    sensor would still get. Returns (model contact, reference contact) per step, s.
     """
-    from imurun.signal.events import spring_mass_contact_s
+    from imurun.signal.events import impulse_weighted_step_s, spring_mass_contact_s
 
     f = trial.ref_vgrf_bw
     if f is None:
@@ -622,7 +625,11 @@ def spring_mass_on_reference(trial: Trial, pulse_width: float) -> tuple[FloatArr
     k = np.flatnonzero((f[:-1] >= 1.0) & (f[1:] < 1.0))
     fall = (k + (f[k] - 1.0) / (f[k] - f[k + 1])) / fs
     t_bw = _first_after(fall, centroid / fs)
-    tc = spring_mass_contact_s(t_bw - ic, nxt - ic, pulse_width)
+    step = nxt - ic
+    if step_impulse:
+        end = np.clip(np.floor(nxt * fs).astype(np.intp) + 1, 0, f.size)
+        step = impulse_weighted_step_s(cf[end] - cf[a], ic, step)
+    tc = spring_mass_contact_s(t_bw - ic, step, pulse_width)
     ok = np.isfinite(tc) & (t_bw < to_of)
     return tc[ok], (to_of - ic)[ok]
 

@@ -469,11 +469,11 @@ def _model_on_reference(trials: Sequence[Trial], default_width: float,
     best = min(scores, key=lambda w: scores[w][0])
     add("### The contact-time model on the force plate's own timings")
     add("")
-    add("The detector's toe-off is the spring-mass model fed with three times measured at the "
-        "sacrum: IC, the step time and the fall of the vertical force through body weight. Fed "
-        "with the same three times taken from the reference vGRF instead, the model's error "
-        "is what a perfect sensor would still get (steps with a reference IC, toe-off and "
-        "next IC):")
+    add("The detector's toe-off is the spring-mass model fed with what it measures at the "
+        "sacrum: IC, the step time (weighted by the step's share of the vertical impulse) and "
+        "the fall of the vertical force through body weight. Fed with the same taken from the "
+        "reference vGRF instead, the model's error is what a perfect sensor would still get "
+        "(steps with a reference IC, toe-off and next IC):")
     add("")
     rows = []
     for w in sorted({1.0, 1.03, default_width, 1.07, best, 1.1}):
