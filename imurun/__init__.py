@@ -6,17 +6,13 @@ it is imported on first use, so ``import imurun`` stays light.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("imurun")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
 
 if TYPE_CHECKING:
     from imurun.analysis import AnalysisSettings, analyze
     from imurun.signal.results import RunAnalysis
+
+    __version__: str
 
 __all__ = ["AnalysisSettings", "RunAnalysis", "__version__", "analyze"]
 
@@ -24,8 +20,24 @@ _LAZY = {"analyze": "imurun.analysis", "AnalysisSettings": "imurun.analysis",
          "RunAnalysis": "imurun.signal.results"}
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("imurun")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without install
+        return "0.0.0+unknown"
+
+
 def __getattr__(name: str) -> Any:
-    """Lazy exports (PEP 562): the signal core loads NumPy/SciPy only when it is used."""
+    """Lazy exports (PEP 562).
+
+    The signal core loads NumPy/SciPy only when it is used, and the version only when it is
+    asked for (importlib.metadata is slow to import).
+    """
+    if name == "__version__":
+        globals()["__version__"] = v = _version()
+        return v
     if name in _LAZY:
         from importlib import import_module
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from imurun.cli import main
+from imurun._entry import main
 
 sys.exit(main())

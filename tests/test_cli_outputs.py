@@ -413,3 +413,38 @@ def test_a_missing_input_file_is_exit_3_named_in_one_line(
     assert code == EXIT_FILE, err
     one_line(err, str(Path(args[-1])), "No such file")
     assert out == ""
+
+
+_INTERRUPT_WHILE_LOADING = """
+import sys
+
+class Interrupt:  # a Ctrl-C that arrives while the command line is being imported
+    def find_spec(self, name, path=None, target=None):
+        if name == "imurun.cli":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+from imurun._entry import main
+sys.exit(main())
+"""
+
+
+def test_a_ctrl_c_while_the_command_loads_is_one_line_and_exit_130() -> None:
+    """The console script imports the command line first; a Ctrl-C then was a traceback."""
+    p = subprocess.run([sys.executable, "-c", _INTERRUPT_WHILE_LOADING], capture_output=True,
+                       text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 130
+    assert p.stderr == "imurun: interrupted\n"
+
+
+def test_the_console_script_is_the_interrupt_safe_entry() -> None:
+    from importlib.metadata import entry_points
+
+    (ep,) = [e for e in entry_points(group="console_scripts") if e.name == "imurun"]
+    assert ep.value == "imurun._entry:main"
+    p = subprocess.run([sys.executable, "-c", "import sys, imurun; "
+                        "print(sorted(m for m in sys.modules if m.startswith(('numpy', "
+                        "'importlib.metadata', 'imurun.'))))"],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.stdout.strip() == "[]"  # `import imurun` loads nothing heavy before the command
