@@ -304,10 +304,13 @@ def _date_range(a: argparse.Namespace) -> tuple[float | None, float | None]:
 
 
 def cmd_runs(a: argparse.Namespace) -> int:
+    from imurun.workflows import outdated_note
+
     since, until = _date_range(a)
     with _open(a) as lib:
         runs = lib.runs(athlete=a.athlete, since_unix_s=since, until_unix_s=until)
         root = lib.root
+        note = None if a.json else outdated_note(lib, runs)
     if a.json:
         _json([r.to_json() for r in runs])
         return EXIT_OK
@@ -323,6 +326,8 @@ def cmd_runs(a: argparse.Namespace) -> int:
              f"{_v(s, 'contact_ms', unit=' ms'):>7}  {_v(s, 'vertical_oscillation_cm', '.1f', ' cm'):>6}  "
              f"{r.source}")
     _say(f"{len(runs)} run(s), {_mmss(sum(r.duration_s or 0 for r in runs))} in all")
+    if note:
+        _say(note)
     return EXIT_OK
 
 

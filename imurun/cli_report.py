@@ -91,6 +91,8 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     text = write(summary, a.format)
     if a.out is None and a.format != "html":
         sys.stdout.write(text)
+        if summary.outdated_note:  # standard output is the CSV or JSON itself
+            print(f"imurun: note: {summary.outdated_note}", file=sys.stderr)
         return EXIT_OK
     # a summary of some athletes never takes the place of the whole team's
     who = "".join(f"-{_slug(x.name)}" for x in summary.athletes) if a.athlete else ""
@@ -102,6 +104,8 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     _say(f"wrote {out}: week {week.label}, {len(summary.athletes)} athlete(s), "
          f"{sum(x.runs for x in summary.athletes)} run(s)"
          + (f"; check in with {', '.join(checks)}" if checks else ""))
+    if summary.outdated_note:
+        _say(summary.outdated_note)
     return EXIT_OK
 
 

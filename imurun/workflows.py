@@ -173,6 +173,38 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
     return out
 
 
+def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> str | None:
+    """One line saying how many of ``runs`` have an out-of-date analysis and what to do.
+
+    None when every analysis is up to date. Shown under run lists and weekly summaries: their
+    numbers come from the stored analyses, which ``imurun store reanalyze`` brings up to date
+    (after an upgrade of imurun, say); the reasons are those of :func:`outdated`.
+    """
+    from imurun import __version__
+
+    todo = outdated(lib, runs)
+    if not todo:
+        return None
+    counts: dict[str, int] = {}
+    older = False
+    for r, why in todo:
+        if r.analysis_error is not None:
+            key = "analysis failed"
+        elif r.analysis_version is None:
+            key = "not analysed"
+        elif why.startswith("analysed with another body mass"):
+            key = "analysed with another body mass"
+        else:
+            key, older = f"analysed by imurun {r.analysis_version}", True
+        counts[key] = counts.get(key, 0) + 1
+    n = len(todo)
+    parts = [why if n == 1 else f"{c} {why}"
+             for why, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    this = f"; this is imurun {__version__}" if older else ""
+    return (f"{n} run{'s' if n != 1 else ''} with an out-of-date analysis ({', '.join(parts)}"
+            f"{this}): `imurun store reanalyze` makes {'it' if n == 1 else 'them'} again")
+
+
 def unanalysed(lib: Library, *, device_id: str | None = None) -> list[RunRecord]:
     """Runs with neither an analysis nor a recorded analysis error."""
     return [r for r in lib.runs() if r.analysis_version is None and r.analysis_error is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import signal
@@ -820,6 +821,10 @@ def test_store_reanalyze_redoes_what_is_out_of_date_and_says_why(
         lib.set_analysis(old.id, {**analysis_json(), "imurun_version": "0.0.1"})
         lib.set_analysis_error(failed.id, "a stand-in error")
     capsys.readouterr()
+    assert main([*cli, "runs"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "2 runs with an out-of-date analysis (1 analysed by imurun 0.0.1, 1 analysis failed; "
+        f"this is imurun {__version__}): `imurun store reanalyze` makes them again")
 
     assert main([*cli, "store", "reanalyze"]) == 0
     out = capsys.readouterr().out
@@ -839,6 +844,45 @@ def test_store_reanalyze_redoes_what_is_out_of_date_and_says_why(
     assert main([*cli, "store", "reanalyze", current.id[:8]]) == 0
     assert "analysed 1 run(s) again" in capsys.readouterr().out
     assert main([*cli, "store", "reanalyze", current.id[:8], "--athlete", "Ana"]) == 2
+
+
+def test_run_lists_and_weekly_summaries_say_when_analyses_are_out_of_date(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """After an upgrade of imurun the stored analyses are the old version's: what is listed
+    and summarised from them says so, with the command that brings them up to date."""
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "athlete", "add", "Ana", "--mass-kg", "61"]) == 0
+    assert main([*cli, "import", str(CLEAN_RUN), "--athlete", "Ana"]) == 0
+    with Library.open(home) as lib:
+        run = lib.run("latest")
+        lib.set_analysis(run.id, {**analysis_json(), "imurun_version": "0.0.1"})
+        assert run.start_unix_s is not None
+        year, week, _ = dt.datetime.fromtimestamp(run.start_unix_s).isocalendar()
+    label = f"{year}-W{week:02d}"
+    note = ("1 run with an out-of-date analysis (analysed by imurun 0.0.1; this is imurun "
+            f"{__version__}): `imurun store reanalyze` makes it again")
+    capsys.readouterr()
+    assert main([*cli, "runs"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == note
+    assert main([*cli, "weekly", "--week", label]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == note
+    page = (home / "reports" / f"weekly-{label}.html").read_text(encoding="utf-8")
+    assert "<code>imurun store reanalyze</code> makes it again" in page
+    assert main([*cli, "weekly", "--week", label, "--format", "json"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["outdated_runs"] == 1
+    assert got.err == f"imurun: note: {note}\n"  # the JSON on standard output stays JSON
+
+    assert main([*cli, "store", "reanalyze"]) == 0
+    capsys.readouterr()
+    assert main([*cli, "runs"]) == 0
+    assert "out-of-date" not in capsys.readouterr().out
+    assert main([*cli, "weekly", "--week", label, "--format", "json"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["outdated_runs"] == 0
+    assert got.err == ""
 
 
 @pytest.fixture

@@ -297,6 +297,11 @@ class WeeklySummary:
     week: IsoWeek
     athletes: tuple[AthleteWeek, ...]  # in check-in order
     unassigned_runs: int = 0
+    #: runs the summary draws on (the week and the history before it) whose analysis is out
+    #: of date (:func:`imurun.workflows.outdated`), and the line that says so; 0 and None when
+    #: every analysis is up to date
+    outdated_runs: int = 0
+    outdated_note: str | None = None
     #: the week is still going on: the days of it so far (today included); None when it is over
     days_so_far: int | None = None
     generated_at: str = field(default_factory=lambda: dt.datetime.now().astimezone().isoformat(
@@ -343,19 +348,29 @@ def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | Non
         seen.add(a.id)
         rows.append(_athlete_week(lib, a.id, a.name, week, cfg, days_so_far is None))
     rows.sort(key=AthleteWeek.sort_key)
+    from imurun.workflows import outdated, outdated_note
+
+    drawn_on = [r for aid in seen
+                for r in athlete_runs(lib, aid, _history_start(week), week.end_unix_s)]
     unassigned = 0
     if not athletes:
         unassigned = int(lib.db.execute(
             "SELECT COUNT(*) FROM runs WHERE athlete_id IS NULL AND start_unix_s >= ? AND "
             "start_unix_s < ?", (week.start_unix_s, week.end_unix_s)).fetchone()[0])
-    return WeeklySummary(week, tuple(rows), unassigned, days_so_far=days_so_far)
+    return WeeklySummary(week, tuple(rows), unassigned, len(outdated(lib, drawn_on)),
+                         outdated_note(lib, drawn_on), days_so_far=days_so_far)
+
+
+def _history_start(week: IsoWeek) -> float:
+    """Where the history a week's summary draws on begins (load weeks, spike window)."""
+    w0 = week.start_unix_s
+    return min(w0 - LOAD_WEEKS * 7 * DAY_S, w0 - SPIKE_WINDOW_DAYS * DAY_S)
 
 
 def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
                   cfg: IndicatorSettings, week_over: bool = True) -> AthleteWeek:
     w0, w1 = week.start_unix_s, week.end_unix_s
-    hist0 = min(w0 - LOAD_WEEKS * 7 * DAY_S, w0 - SPIKE_WINDOW_DAYS * DAY_S)
-    history = athlete_runs(lib, athlete_id, hist0, w1)
+    history = athlete_runs(lib, athlete_id, _history_start(week), w1)
     lengths = {r.id: run_length(lib, r) for r in history}
     runs = [r for r in history if r.start_unix_s is not None and w0 <= r.start_unix_s < w1]
     analysed = [r for r in runs if r.summary is not None]
@@ -658,7 +673,8 @@ def to_json(s: WeeklySummary) -> str:
            "generated_at": s.generated_at, "days_so_far": s.days_so_far,
            "ordering": ORDERING_RULE,
            "baseline_days": BASELINE_DAYS, "spike_window_days": SPIKE_WINDOW_DAYS,
-           "unassigned_runs": s.unassigned_runs, "athletes": athletes}
+           "unassigned_runs": s.unassigned_runs, "outdated_runs": s.outdated_runs,
+           "athletes": athletes}
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -738,6 +754,10 @@ def render_html(s: WeeklySummary) -> str:
     if s.unassigned_runs:
         lead += (f'<p class="small">{s.unassigned_runs} run(s) this week belong to no athlete: '
                  "bind their sensor with <code>imurun sensor bind DEVICE ATHLETE</code>.</p>")
+    if s.outdated_note:
+        parts = h.esc(s.outdated_note).split("`")  # `command` as code
+        note = "".join(f"<code>{x}</code>" if i % 2 else x for i, x in enumerate(parts))
+        lead += f'<p class="small" id="outdated">{note}</p>'
     table = (f'<div class="table-wrap"><table class="roster"><thead><tr>{thead}</tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table></div>")
     roster = h.section("roster", "Roster", lead + (table if s.athletes else
