@@ -348,6 +348,36 @@ def test_check_finds_and_repair_fixes_every_kind_of_drift(tmp_path: Path,
     assert not leftover.exists()
 
 
+def test_a_lost_meta_json_is_written_again_from_what_the_index_knows(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The run's athlete, where it came from, when it was added and a start given by hand
+    survive in the index; the run file is there, so it is not reported as missing."""
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    assert main([*cli, "athlete", "add", "Ana", "--mass-kg", "61"]) == 0
+    assert main([*cli, "import", str(_logger_csv(tmp_path / "logger.csv")), "--athlete", "Ana",
+                 "--start", "2026-11-20 07:00"]) == 0
+    with Library.open(home) as lib:
+        run = lib.run("latest")
+    meta = json.loads((run.directory / "meta.json").read_text(encoding="utf-8"))
+    (run.directory / "meta.json").unlink()
+    capsys.readouterr()
+    assert main([*cli, "store", "check"]) == 6
+    out = capsys.readouterr().out
+    assert "meta.json missing" in out
+    assert "has no file" not in out
+    assert main([*cli, "store", "check", "--repair"]) == 0
+    assert "wrote meta.json from the run file and the index" in capsys.readouterr().out
+    again = json.loads((run.directory / "meta.json").read_text(encoding="utf-8"))
+    assert again == meta
+    with Library.open(home) as lib:
+        held = lib.run(run.id)
+        assert (held.athlete_name, held.source, held.start_unix_s, held.start_given) == (
+            "Ana", "import", run.start_unix_s, True)
+    assert main([*cli, "store", "reanalyze"]) == 0
+    assert "up to date" in capsys.readouterr().out  # same athlete, same mass: nothing to redo
+
+
 def test_a_damaged_index_is_set_aside_and_rebuilt(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"

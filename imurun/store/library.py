@@ -1122,11 +1122,22 @@ class Library:
                 except FileFormatError as e:
                     report.problems.append(f"{rel_dir}: {e.reason}")
                     continue
-                meta = self.new_run_meta(sha, target.relative_to(self.root).as_posix(), facts,
-                                      self.athlete_of_sensor(facts.device_id) if facts.device_id else None,
-                                      "store", target.name, utc_now())
+                rel = target.relative_to(self.root).as_posix()
+                held = self.get(sha)
+                if held is not None:  # the index still knows whose run it is, and how it came
+                    meta = self.new_run_meta(sha, rel, facts, held.athlete_id, held.source,
+                                             held.source_name, held.added_at)
+                    if held.start_given:
+                        meta["start_unix_s"], meta["start_given"] = held.start_unix_s, True
+                    origin = "the run file and the index"
+                else:
+                    meta = self.new_run_meta(
+                        sha, rel, facts,
+                        self.athlete_of_sensor(facts.device_id) if facts.device_id else None,
+                        "store", target.name, utc_now())
+                    origin = "the run file"
                 self.write_run_meta(d, meta)
-                report.repaired.append(f"{rel_dir}: wrote {RUN_META} from the run file")
+                report.repaired.append(f"{rel_dir}: wrote {RUN_META} from {origin}")
             found.append((d, meta))
         return found
 
@@ -1192,7 +1203,9 @@ class Library:
         on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
         indexed = {r.id: r for r in self.runs()}
         for rid, r in indexed.items():
-            if rid not in on_disk:
+            if rid not in on_disk and not (r.directory / RUN_META).exists() and r.path.exists():
+                pass  # its file is there, its meta.json is not: said above, by the scan
+            elif rid not in on_disk:
                 report.problems.append(f"index: run {rid[:10]} ({r.rel_path}) has no file")
         for rid, (d, _meta) in on_disk.items():
             held = indexed.get(rid)
