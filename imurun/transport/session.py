@@ -9,8 +9,11 @@
 Kinds: RX bytes from the sensor, TX bytes to it, NOTE (JSON), CONNECT and DISCONNECT markers.
 Writers append and flush every record, so a killed process loses at most the record being written;
 readers stop cleanly at a truncated tail and skip damaged records (resynchronising on the next
-sync word whose CRC passes). A replay feeds the RX records through the same decoder as a live
-link (habit 16 of STYLE.md).
+sync word whose CRC passes). A damaged header (metadata that does not parse, a metadata length
+that points past the end or into the records) is recovered from the records: the first intact
+record is found by its sync word and CRC, and the framing is inferred by decoding the received
+bytes both ways (the only metadata a reader needs; the rest stays unknown). A replay feeds the RX
+records through the same decoder as a live link (habit 16 of STYLE.md).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from firmware_protocol.codec import PacketDecoder, StreamDecoder
 from firmware_protocol.crc import crc32
 from imurun.errors import DeviceTimeoutError, FileFormatError, TransportError
 from imurun.transport.base import Chunk, EndOfData, Framing, LinkLost
@@ -35,6 +39,10 @@ SYNC: Final = b"\xd5\x5d"
 _REC: Final = struct.Struct("<2sBdI")
 MAX_RECORD: Final = 1 << 20
 MAX_META: Final = 1 << 20
+_META_START: Final = len(MAGIC) + 4
+#: Frames one decoder must decode before the framing of a session with a damaged header is
+#: decided (fewer if the session holds fewer).
+_FRAMING_EVIDENCE: Final = 32
 
 
 class RecordKind(IntEnum):
@@ -54,17 +62,37 @@ class SessionRecord:
 
 @dataclass(frozen=True)
 class SessionFile:
-    """A whole session read back. ``damaged`` counts skipped bytes regions; ``truncated`` a cut tail."""
+    """A whole session read back. ``damaged`` counts skipped bytes regions; ``truncated`` a cut tail.
+
+    ``recovered`` says, in plain words, how a damaged header was got round (``None``: the header
+    was intact). The metadata of such a file is empty, or what could be read of it, and
+    ``inferred_framing`` is the framing the received bytes decode with (``None`` if neither
+    decoder found a frame in them; they are then read as a byte stream).
+    """
 
     path: str
     meta: dict[str, Any]
     records: tuple[SessionRecord, ...]
     damaged: int = 0
     truncated: bool = False
+    recovered: str | None = None
+    inferred_framing: Framing | None = None
 
     @property
     def framing(self) -> Framing:
+        if self.inferred_framing is not None:
+            return self.inferred_framing
         return Framing(self.meta.get("framing", Framing.STREAM))
+
+    @property
+    def notes(self) -> list[str]:
+        """What the reader recovered from or skipped, for the notes of a recording."""
+        out = [self.recovered] if self.recovered else []
+        if self.damaged:
+            out.append(f"{self.damaged} damaged region(s) of the session file skipped")
+        if self.truncated:
+            out.append("session file ends in a truncated record (writer was interrupted)")
+        return out
 
     def rx_chunks(self) -> Iterator[Chunk]:
         for r in self.records:
@@ -165,7 +193,11 @@ def is_session(head: bytes) -> bool:
 
 
 def read_session(path: str | os.PathLike[str]) -> SessionFile:
-    """Read a session file; damaged records are skipped, a truncated tail is tolerated."""
+    """Read a session file; damaged records are skipped, a truncated tail is tolerated.
+
+    A damaged header is recovered from the records (see the module docstring); a header that
+    cannot be read with no intact record after it is a :class:`FileFormatError` naming both.
+    """
     p = str(path)
     try:
         buf = Path(p).read_bytes()
@@ -173,57 +205,143 @@ def read_session(path: str | os.PathLike[str]) -> SessionFile:
         raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     if not buf.startswith(MAGIC):
         raise FileFormatError(p, "not an imurun session file")
-    if len(buf) < len(MAGIC) + 4:
+    if len(buf) < _META_START:
         raise FileFormatError(p, "session header truncated")
     (mlen,) = struct.unpack_from("<I", buf, len(MAGIC))
-    mstart = len(MAGIC) + 4
-    if mlen > MAX_META or mstart + mlen > len(buf):
-        raise FileFormatError(p, "session metadata truncated or oversized")
+    if mlen > MAX_META or _META_START + mlen > len(buf):
+        return _recover(p, buf, "session metadata truncated or oversized")
+    meta, fault, detail = _parse_meta(buf[_META_START:_META_START + mlen])
+    if fault is not None:
+        return _recover(p, buf, fault, detail)
+    records, damaged, truncated = _read_records(buf, _META_START + mlen)
+    # Every writer names the framing: without it (a flipped bit in the key, say), ask the
+    # records rather than assume a byte stream; keep the default if they cannot tell.
+    framing = None if "framing" in meta else _infer_framing(records)
+    note = (None if framing is None else
+            f"session metadata names no framing; framing inferred as {framing.value!r} from "
+            "the records")
+    return SessionFile(p, meta, records, damaged, truncated, note, framing)
+
+
+def _recover(p: str, buf: bytes, fault: str, detail: str = "") -> SessionFile:
+    """Read a session whose header is damaged (``fault`` says how) from its first intact record."""
+    first = _first_record(buf, _META_START)
+    if first is None:
+        raise FileFormatError(p, f"{fault}{detail}; no intact record follows it")
+    records, damaged, truncated = _read_records(buf, first)
+    meta, unreadable, _ = _parse_meta(buf[_META_START:first])  # intact metadata, its length damaged
+    if unreadable is None and "framing" in meta:
+        return SessionFile(p, meta, records, damaged, truncated,
+                           "session header damaged (metadata length); the metadata was read up "
+                           "to the first record")
+    framing = _infer_framing(records)
+    how = (f"framing inferred as {framing.value!r} from the records" if framing is not None
+           else "no frame decodes either way, read as 'stream'")
+    return SessionFile(p, meta, records, damaged, truncated,
+                       f"session header damaged ({fault.removeprefix('session ')}); {how}",
+                       framing)
+
+
+def _parse_meta(raw: bytes) -> tuple[dict[str, Any], str | None, str]:
+    """The metadata object, or ``{}``, what is wrong with it and the parser's details."""
     try:
-        meta = json.loads(buf[mstart:mstart + mlen])
-        if not isinstance(meta, dict):
-            raise ValueError("metadata is not an object")
-    except ValueError as e:
-        raise FileFormatError(p, f"session metadata is not valid JSON: {e}") from e
-    pos = mstart + mlen
+        meta = json.loads(raw)
+    except ValueError as e:  # (bad UTF-8 too)
+        return {}, "session metadata is not valid JSON", f": {e}"
+    if not isinstance(meta, dict):
+        return {}, "session metadata is not valid JSON", ": not an object"
+    framing = meta.get("framing", Framing.STREAM)
+    if not isinstance(framing, str) or framing not in Framing._value2member_map_:
+        return {}, f"session metadata names an unknown framing {framing!r}", ""
+    return meta, None, ""
+
+
+def _check_record(buf: bytes, pos: int) -> tuple[str | None, int, int]:
+    """Whether an intact record starts at ``pos``: (why not, its end, CRC bytes spent failing).
+
+    ``why`` is ``None`` for an intact record, else "damaged" or "cut" (the file ends inside it).
+    """
+    if buf[pos:pos + 2] != SYNC[:len(buf) - pos]:  # (a lone first sync byte may be a cut tail)
+        return "damaged", pos, 0
+    if pos + _REC.size + 4 > len(buf):
+        return "cut", pos, 0
+    _, kind, _, n = _REC.unpack_from(buf, pos)
+    end = pos + _REC.size + n + 4
+    if n > MAX_RECORD or kind not in RecordKind._value2member_map_:
+        return "damaged", end, 0
+    if end > len(buf):
+        return "cut", end, 0  # a truncated tail, unless a good record follows (a damaged length)
+    if crc32(buf[pos + 2:end - 4]) != int.from_bytes(buf[end - 4:end], "little"):
+        return "damaged", end, n
+    return None, end, 0
+
+
+def _crc_budget(buf: bytes) -> int:
+    """CRC work allowed on candidate records that fail.
+
+    Bounds the time hostile input can cost (each sync word in the data may declare up to
+    MAX_RECORD bytes).
+    """
+    return 4 * len(buf) + 4 * MAX_RECORD
+
+
+def _first_record(buf: bytes, start: int) -> int | None:
+    """Where the first intact record at or after ``start`` begins (``None``: there is none)."""
+    budget = _crc_budget(buf)
+    pos = buf.find(SYNC, start)
+    while pos >= 0 and budget >= 0:
+        why, _, spent = _check_record(buf, pos)
+        if why is None:
+            return pos
+        budget -= spent
+        pos = buf.find(SYNC, pos + 1)
+    return None
+
+
+def _read_records(buf: bytes, pos: int) -> tuple[tuple[SessionRecord, ...], int, bool]:
+    """The records from ``pos`` on, the damaged regions skipped and whether the tail is cut."""
     records: list[SessionRecord] = []
     damaged = 0
     skipping: str | None = None  # why the bytes since the last good record are being skipped
-    # CRC work allowed on candidate records that fail: bounds the time hostile input can cost
-    # (each sync word in the data may declare up to MAX_RECORD bytes).
-    budget = 4 * len(buf) + 4 * MAX_RECORD
+    budget = _crc_budget(buf)
     while pos < len(buf):
-        why = None
-        if buf[pos:pos + 2] != SYNC[:len(buf) - pos]:  # (a lone first sync byte may be a cut tail)
-            why = "damaged"
-        elif pos + _REC.size + 4 > len(buf):
-            why = "cut"
-        else:
-            _, kind, t, n = _REC.unpack_from(buf, pos)
-            end = pos + _REC.size + n + 4
-            if n > MAX_RECORD or kind not in RecordKind._value2member_map_:
-                why = "damaged"
-            elif end > len(buf):
-                why = "cut"  # a truncated tail, unless a good record follows (a damaged length)
-            elif crc32(buf[pos + 2:end - 4]) != int.from_bytes(buf[end - 4:end], "little"):
-                why = "damaged"
-                budget -= n
+        why, end, spent = _check_record(buf, pos)
         if why is None:
             if skipping is not None:
                 damaged += 1
                 skipping = None
+            _, kind, t, _ = _REC.unpack_from(buf, pos)
             records.append(SessionRecord(RecordKind(kind), t, buf[pos + _REC.size:end - 4]))
             pos = end
             continue
+        budget -= spent
         skipping = skipping or why
         nxt = buf.find(SYNC, pos + 1)
         if nxt < 0 or budget < 0:
             break
         pos = nxt
-    truncated = skipping == "cut"
     if skipping == "damaged":
         damaged += 1
-    return SessionFile(p, meta, tuple(records), damaged, truncated)
+    return tuple(records), damaged, skipping == "cut"
+
+
+def _infer_framing(records: tuple[SessionRecord, ...]) -> Framing | None:
+    """The framing the received bytes decode with: the decoder that finds more intact frames.
+
+    Stops once one decoder has found ``_FRAMING_EVIDENCE`` frames. ``None`` if neither finds one.
+    """
+    stream, packet = StreamDecoder(), PacketDecoder()
+    for r in records:
+        if r.kind != RecordKind.RX:
+            continue
+        stream.feed(r.data)
+        packet.feed(r.data)
+        if max(stream.stats.frames_ok, packet.stats.frames_ok) >= _FRAMING_EVIDENCE:
+            break
+    n_stream, n_packet = stream.stats.frames_ok, packet.stats.frames_ok
+    if n_stream == n_packet == 0:
+        return None
+    return Framing.STREAM if n_stream >= n_packet else Framing.PACKET
 
 
 class ReplayTransport:
