@@ -340,6 +340,7 @@ def cmd_replay(a: argparse.Namespace) -> int:
     sf = read_session(a.file)
     builder = RecordingBuilder(source=a.file, source_format="session")
     report = asyncio.run(replay(SensorClient(ReplayTransport(sf, speed=a.speed)), builder))
+    builder.notes += sf.notes
     rec = builder.build()
     _print_recording(rec, as_json=a.json)
     del report

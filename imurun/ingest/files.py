@@ -190,10 +190,7 @@ def load_session(path: str | os.PathLike[str]) -> Recording:
     builder = RecordingBuilder(source=p, source_format="session")
     client = SensorClient(ReplayTransport(sf, speed=None))
     asyncio.run(replay(client, builder))
-    if sf.damaged:
-        builder.notes.append(f"{sf.damaged} damaged region(s) of the session file skipped")
-    if sf.truncated:
-        builder.notes.append("session file ends in a truncated record (writer was interrupted)")
+    builder.notes += sf.notes
     try:
         return builder.build()
     except IngestError as e:
