@@ -225,6 +225,42 @@ def test_a_session_cut_mid_record_is_recovered_and_noted(capsys: pytest.CaptureF
     assert "truncated" in out
 
 
+HEADER_DAMAGED = ("session header damaged (metadata is not valid JSON); framing inferred as "
+                  "'stream' from the records")
+
+
+def _header_flipped(src: Path, out: Path) -> Path:
+    buf = bytearray(src.read_bytes())
+    buf[len(b"IMRSES01") + 4] ^= 0x01  # the metadata's opening brace
+    out.write_bytes(bytes(buf))
+    return out
+
+
+@pytest.mark.parametrize("command", ["info", "replay"])
+def test_a_session_with_a_damaged_header_is_recovered_and_noted(
+        capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path,
+        command: str) -> None:
+    p = _header_flipped(files["session"], tmp_path / "header.imrs")
+    code, out, err = run(capsys, command, str(p))
+    assert code == EXIT_OK, err
+    assert f"  note        {HEADER_DAMAGED}" in out.splitlines()
+    assert "780 at" in out
+    code, out, _ = run(capsys, command, str(p), "--json")
+    assert code == EXIT_OK
+    d = json.loads(out)
+    assert d["samples"] == 780
+    assert d["device_id"] == "1d0c5e7500000001"
+    assert d["notes"] == [HEADER_DAMAGED]
+
+
+def test_analyze_of_a_session_with_a_damaged_header(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path) -> None:
+    p = _header_flipped(REPO / "recordings" / "clean-run.imrs", tmp_path / "run.imrs")
+    code, out, err = run(capsys, "analyze", str(p))
+    assert code == EXIT_OK, err
+    assert f"  note: {HEADER_DAMAGED}" in out.splitlines()
+
+
 def test_debug_shows_the_traceback(capsys: pytest.CaptureFixture[str],
                                    bad_files: dict[str, tuple[Path, list[str], str]]) -> None:
     code, _, err = run(capsys, "--debug", "info", str(bad_files["in-g.csv"][0]))

@@ -12,6 +12,7 @@ import asyncio
 import json
 import struct
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from imurun.device.stream import replay
 from imurun.errors import FileFormatError, StoreError, SyncError, TransportError
 from imurun.ingest.builder import RecordingBuilder
 from imurun.ingest.files import load_session
-from imurun.ingest.recording import GapCause
+from imurun.ingest.recording import GapCause, Recording
 from imurun.sim.firmware import Flash, VirtualSensor
 from imurun.store.rundir import RunDirectory
 from imurun.transport.base import Chunk, EndOfData, Framing
@@ -205,6 +206,129 @@ def test_missing_file_is_a_file_format_error(tmp_path: Path) -> None:
         read_session(tmp_path / "nope.imrs")
 
 
+# --------------------------------------------------------------------------- damaged header
+def flipped(p: Path, offset: int, bit: int, name: str = "flipped.imrs") -> Path:
+    """A copy of ``p`` with one bit flipped at ``offset`` (negative: from the end)."""
+    b = bytearray(p.read_bytes())
+    b[offset] ^= bit
+    out = p.with_name(name)
+    out.write_bytes(bytes(b))
+    return out
+
+
+def meta_end(buf: bytes) -> int:
+    (mlen,) = struct.unpack_from("<I", buf, len(MAGIC))
+    return len(MAGIC) + 4 + mlen
+
+
+def same_samples(rec: Recording, ref: Recording) -> None:
+    """The same samples, gaps and statistics; the source and notes may differ."""
+    assert_same_recording(rec, replace(rec, meta=replace(ref.meta, source=rec.meta.source,
+                                                         notes=rec.meta.notes)))
+    assert_same_recording(replace(rec, meta=ref.meta), ref)
+
+
+def test_a_flipped_bit_anywhere_in_the_metadata_keeps_every_record(tmp_path: Path) -> None:
+    p, recs = small_session(tmp_path / "s.imrs")
+    buf = p.read_bytes()
+    recovered = 0
+    for offset in range(len(MAGIC) + 4, meta_end(buf)):
+        for bit in range(8):
+            sf = read_session(flipped(p, offset, 1 << bit))
+            assert list(sf.records) == recs, (offset, bit)
+            assert (sf.damaged, sf.truncated) == (0, False), (offset, bit)
+            assert sf.framing == Framing.STREAM, (offset, bit)
+            # (a flip that leaves valid JSON naming the framing, in a digit say, goes unseen)
+            if sf.recovered is not None:
+                recovered += 1
+                assert sf.recovered.startswith(("session header damaged",
+                                                "session metadata names no framing")), sf.recovered
+    assert recovered > 4 * (meta_end(buf) - len(MAGIC) - 4)  # most flips break the JSON
+
+
+def test_a_damaged_header_is_reported_and_the_samples_are_all_there(tmp_path: Path) -> None:
+    p = write_session(tmp_path / "s.imrs", clean_script(3.0, seed=2).bursts())
+    bad = flipped(p, len(MAGIC) + 4 + 1, 0x04)  # '"' -> '&': not JSON any more
+    sf = read_session(bad)
+    assert sf.recovered == ("session header damaged (metadata is not valid JSON); framing "
+                            "inferred as 'stream' from the records")
+    assert sf.meta == {}  # nothing invented: the link and creation time are unknown
+    assert sf.records == read_session(p).records
+    rec, ref = load_session(bad), load_session(p)
+    same_samples(rec, ref)
+    assert rec.meta.notes == (sf.recovered,)
+    assert rec.meta.device_id == ref.meta.device_id  # from the sensor's DEVICE_INFO, not the header
+    assert rec.meta.start_unix_s == ref.meta.start_unix_s
+
+
+@pytest.mark.parametrize("damage", ["json", "framing key", "framing value"])
+def test_the_framing_of_a_ble_session_with_a_damaged_header_is_inferred(tmp_path: Path,
+                                                                         damage: str) -> None:
+    p, _ = ble_session(tmp_path)
+    buf = p.read_bytes()
+    offset = {"json": meta_end(buf) - 1,  # the closing brace
+              "framing key": buf.index(b'"framing"') + 2,
+              "framing value": buf.index(b'"packet"') + 2}[damage]
+    sf = read_session(flipped(p, offset, 0x20))
+    assert sf.framing == Framing.PACKET
+    assert sf.recovered is not None
+    assert "framing inferred as 'packet' from the records" in sf.recovered
+    same_samples(load_session(sf.path), load_session(p))
+
+
+@pytest.mark.parametrize("bit", [0, 1, 4, 12, 31], ids=lambda b: f"bit{b}")
+def test_a_damaged_metadata_length_is_recovered(tmp_path: Path, bit: int) -> None:
+    """Shorter, a little or much longer (past the end of the file), oversized."""
+    p = write_session(tmp_path / "s.imrs", clean_script(3.0, seed=2).bursts())
+    bad = flipped(p, len(MAGIC) + bit // 8, 1 << (bit % 8))
+    sf, ref = read_session(bad), read_session(p)
+    assert sf.records == ref.records
+    assert (sf.damaged, sf.truncated) == (0, False)
+    assert sf.meta == ref.meta  # the JSON itself is intact: read up to the first record
+    assert sf.recovered == ("session header damaged (metadata length); the metadata was read "
+                            "up to the first record")
+    same_samples(load_session(bad), load_session(p))
+
+
+def test_damaged_metadata_and_length_together_are_recovered(tmp_path: Path) -> None:
+    p = write_session(tmp_path / "s.imrs", clean_script(3.0, seed=2).bursts())
+    bad = flipped(flipped(p, len(MAGIC) + 3, 0x10), len(MAGIC) + 4, 0x01, "twice.imrs")  # { -> z
+    sf = read_session(bad)
+    assert sf.recovered is not None
+    assert sf.recovered.startswith("session header damaged (metadata truncated or oversized)")
+    assert sf.framing == Framing.STREAM
+    same_samples(load_session(bad), load_session(p))
+
+
+def test_a_damaged_header_before_records_of_no_frame_says_the_framing_is_unknown(
+        tmp_path: Path) -> None:
+    p, recs = small_session(tmp_path / "s.imrs")  # its received bytes are not frames
+    sf = read_session(flipped(p, len(MAGIC) + 5, 0x01))
+    assert list(sf.records) == recs
+    assert sf.inferred_framing is None
+    assert sf.framing == Framing.STREAM
+    assert sf.recovered is not None
+    assert "no frame decodes either way" in sf.recovered
+
+
+@pytest.mark.parametrize("after", ["nothing", "garbage", "damaged records", "a cut record"])
+def test_a_damaged_header_without_an_intact_record_is_a_file_format_error(
+        tmp_path: Path, after: str) -> None:
+    p, _ = small_session(tmp_path / "s.imrs")
+    buf = bytearray(p.read_bytes())
+    head, spans = record_spans(bytes(buf))
+    buf[len(MAGIC) + 5] ^= 0x01
+    for a, _ in spans:
+        buf[a + _REC.size] ^= 0x01  # every record's CRC fails
+    tail = {"nothing": b"", "garbage": bytes(range(256)) * 3 + SYNC + b"\x01",
+            "damaged records": bytes(buf[head:]), "a cut record": p.read_bytes()[head:head + 10]}
+    p.write_bytes(bytes(buf[:head]) + tail[after])
+    with pytest.raises(FileFormatError, match="not valid JSON.*no intact record follows it"):
+        read_session(p)
+    with pytest.raises(FileFormatError, match="not valid JSON.*no intact record follows it"):
+        load_session(p)
+
+
 _HEADER = MAGIC + struct.pack("<I", 2) + b"{}"
 
 
@@ -363,8 +487,8 @@ def test_damage_and_truncation_are_noted_by_load_session(tmp_path: Path) -> None
     assert 0 < rec.n_samples < 600
 
 
-def test_packet_framed_sessions_replay_through_the_packet_decoder(tmp_path: Path) -> None:
-    """A BLE session: one frame per notification, framing "packet" in the metadata."""
+def ble_session(tmp_path: Path) -> tuple[Path, list[tuple[float, bytes]]]:
+    """A BLE session of 300 samples: one frame per notification, framing "packet"."""
     counts = np.random.default_rng(4).integers(-500, 500, (300, 6)).astype(np.int16)
     sensor = VirtualSensor(LinkScript().cfg, Flash(tmp_path / "flash"),
                            motion=lambda seconds, tag: counts)
@@ -377,6 +501,12 @@ def test_packet_framed_sessions_replay_through_the_packet_decoder(tmp_path: Path
     with SessionWriter(p, {"framing": "packet", "link": "ble test"}) as w:
         for t, pk in packets:
             w.rx(Chunk(t, pk))
+    return p, packets
+
+
+def test_packet_framed_sessions_replay_through_the_packet_decoder(tmp_path: Path) -> None:
+    """A BLE session: one frame per notification, framing "packet" in the metadata."""
+    p, packets = ble_session(tmp_path)
     rec = load_session(p)
     assert rec.n_samples == 300
     dec, builder = PacketDecoder(), RecordingBuilder(source=str(p), source_format="session")
