@@ -310,12 +310,13 @@ def cmd_sync(a: argparse.Namespace) -> int:
 
     progress = SyncBars()
     settings = SyncSettings(erase=not a.keep)
-    if a.ble:
-        report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend), sink, settings,
-                                                    progress=progress))
-    else:
-        report = asyncio.run(sync_runs(_serial_connect(a.port, a.timeout), sink, settings,
-                                       progress=progress))
+    with sink.lock("sync"):  # before the sensor is reached: a second sync here touches nothing
+        if a.ble:
+            report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend), sink, settings,
+                                                        progress=progress))
+        else:
+            report = asyncio.run(sync_runs(_serial_connect(a.port, a.timeout), sink, settings,
+                                           progress=progress))
     for r in report.runs:
         extra = f" (resumed at byte {r.resumed_from})" if r.resumed_from else ""
         where = f" -> {r.location}" if r.location else ""

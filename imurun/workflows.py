@@ -218,17 +218,22 @@ def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
 
     Runs of the same sensor that an interrupted earlier sync stored but did not analyse are
     analysed too, so running the sync again completes everything.
+
+    The library's lock is held throughout, taken before ``sync`` can reach the sensor: a second
+    sync (or an import, or a repair) meanwhile is refused at once with
+    :class:`~imurun.store.lock.StoreBusyError`, and this one with it when another holds the lock.
     """
     from imurun.store.sink import LibrarySink
 
     sink = LibrarySink(lib)
-    report = sync(sink)
-    fn = (analyzer or default_analyzer(lib)) if analyse else None
-    analysed: list[Analysed] = []
-    if fn is not None:
-        todo = {r.id: r for r in sink.stored}
-        todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
-        analysed = analyse_runs(lib, list(todo.values()), analyzer=fn, progress=progress)
+    with sink.lock("sync"):
+        report = sync(sink)
+        fn = (analyzer or default_analyzer(lib)) if analyse else None
+        analysed: list[Analysed] = []
+        if fn is not None:
+            todo = {r.id: r for r in sink.stored}
+            todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
+            analysed = analyse_runs(lib, list(todo.values()), analyzer=fn, progress=progress)
     stored = tuple(lib.get(r.id) or r for r in sink.stored)
     return SyncOutcome(report, stored, tuple(analysed), fn is not None)
 
@@ -265,7 +270,19 @@ def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = T
     they give a recording from another logger, which names no bound sensor and often no date,
     its athlete and its start (:meth:`Library.assign_run`), before it is analysed. For a bundle
     or library of one athlete, ``athlete`` takes that athlete as this library's one named.
+
+    Imports hold the library's lock shared: they run beside one another, not beside a sync or a
+    repair (:class:`~imurun.store.lock.StoreBusyError`).
     """
+    with lib.lock("import", shared=True):
+        return _import_path(lib, path, analyse=analyse, analyzer=analyzer, progress=progress,
+                            file_options=file_options, athlete=athlete, start_unix_s=start_unix_s)
+
+
+def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
+                 analyzer: Analyzer | None, progress: Progress | None,
+                 file_options: Mapping[str, Any] | None, athlete: str | None,
+                 start_unix_s: float | None) -> ImportOutcome:
     from imurun.store.bundle import (
         ImportResult,
         import_bundle,

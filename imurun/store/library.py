@@ -43,6 +43,7 @@ from imurun.store._files import (
     sha256_file,
     stale_temp_files,
 )
+from imurun.store.lock import LOCK_NAME, hold
 from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS
 
 ENV_HOME = "IMURUN_HOME"
@@ -328,6 +329,8 @@ def _role(rel: Sequence[str]) -> str | None:
         return "the index (or a file SQLite keeps beside it)"
     if len(rel) == 1 and (top == PROFILES or top.startswith(f".{PROFILES}.tmp-")):
         return "the athletes and sensor bindings (profiles.json)"
+    if len(rel) == 1 and top == LOCK_NAME:
+        return "the library's lock (.lock)"
     return None
 
 
@@ -457,6 +460,14 @@ class Library:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def lock(self, what: str, *, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+        """Hold the library's lock while the block runs (:mod:`imurun.store.lock`).
+
+        A sync and a repair hold it alone; imports hold it ``shared``. Another process holding
+        it refuses the block at once with :class:`~imurun.store.lock.StoreBusyError`.
+        """
+        return hold(self.root, what, shared=shared)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -1179,7 +1190,17 @@ class Library:
         return [(d, meta) for d, meta in found if d not in partial]
 
     def check(self, *, repair: bool = False) -> CheckReport:
-        """Compare the index with the files; with ``repair``, rebuild the index from the files."""
+        """Compare the index with the files; with ``repair``, rebuild the index from the files.
+
+        A repair holds the library's lock: a sync or import running meanwhile would have its
+        run half-written under the scan, and lose its index row to the rebuild.
+        """
+        if repair:
+            with self.lock("store repair"):
+                return self._check(repair=True)
+        return self._check(repair=False)
+
+    def _check(self, *, repair: bool) -> CheckReport:
         report = CheckReport(repaired=list(self.notes))
         temps = stale_temp_files(self.root)
         if temps:

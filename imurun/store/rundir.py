@@ -11,6 +11,7 @@ published by an atomic rename only after its whole-file CRC-32 matched the senso
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -45,6 +46,16 @@ class RunDirectory:
             (self.root / ".partial").mkdir(exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create store {self.root}: {e.strerror or e}") from e
+
+    def lock(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Hold this store alone while the block runs (a second sync into it is refused at once).
+
+        Two syncs into one store would append to the same partial files and commit each
+        other's runs half-way.
+        """
+        from imurun.store.lock import hold
+
+        return hold(self.root, what)
 
     def run_path(self, device_id: int, entry: RunEntry) -> Path:
         return self.root / f"{device_id:016x}" / f"run-{entry.run_id:08d}-{entry.crc32:08x}.imrn"

@@ -10,6 +10,7 @@ sensor erases a run only after all three.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ class LibrarySink(RunDirectory):
         super().__init__(library.root / "runs")
         self.library = library
         self.stored: list[RunRecord] = []  # runs committed by this sink, in order
+
+    def lock(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """The library's lock, not one of its ``runs/`` folder: one lock for all its writers."""
+        return self.library.lock(what)
 
     def run_path(self, device_id: int, entry: RunEntry) -> Path:
         facts = FileFacts("stored-run", entry.size, f"{device_id:016x}", entry.run_id, entry.crc32,
