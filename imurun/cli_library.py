@@ -533,6 +533,7 @@ def cmd_import(a: argparse.Namespace) -> int:
         _say(f"problem: {p}")
     _say(f"imported {r.source} into {root}: {len(r.added)} new run(s), {len(r.already)} already held"
          + (f", {len(r.completed)} completed" if r.completed else "")
+         + (f", {len(r.repaired)} repaired" if r.repaired else "")
          + (f", {len(r.problems)} problem(s)" if r.problems else ""))
     if r.problems:
         from imurun.errors import FileFormatError

@@ -285,6 +285,7 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
                  start_unix_s: float | None) -> ImportOutcome:
     from imurun.store.bundle import (
         ImportResult,
+        healed_note,
         import_bundle,
         is_bundle,
         partial_copy_note,
@@ -319,7 +320,9 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
         if athlete is not None or start_unix_s is not None:
             run = lib.assign_run(run.id, athlete=athlete, start_unix_s=start_unix_s)
         result = ImportResult(p.name)
-        (result.added if add.added else result.already).append(run)
+        (result.added if add.added else result.repaired if add.healed else result.already
+         ).append(run)
+        result.notes.extend(healed_note(run, old, aside) for old, aside in add.healed)
         if add.partial_of is not None:
             result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
         result.notes.extend(replaced_note(add.run, old) for old in add.replaced)
@@ -328,5 +331,6 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
     # unanalysed, or analysed elsewhere with another body mass than this library's athlete has
     todo = [r for r in added if r.analysis_version is None]
     todo += mass_changed(lib, [r for r in added if r.analysis_version is not None])
+    todo += [lib.get(r.id) or r for r in result.repaired]  # its analysis was of damaged bytes
     analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []
     return ImportOutcome(result, tuple(analysed), fn is not None)

@@ -230,6 +230,8 @@ class ImportResult:
     added: list[RunRecord] = field(default_factory=list)
     already: list[RunRecord] = field(default_factory=list)
     completed: list[RunRecord] = field(default_factory=list)  # held, but missing parts were added
+    #: held damaged: the file imported took the damaged copy's place (analysed again)
+    repaired: list[RunRecord] = field(default_factory=list)
     athletes_added: list[Athlete] = field(default_factory=list)
     #: (the source's athlete, this library's athlete of the same name it was taken as)
     athletes_matched: list[tuple[Athlete, Athlete]] = field(default_factory=list)
@@ -240,6 +242,12 @@ class ImportResult:
 def partial_copy_note(name: str, size: int, held: RunRecord) -> str:
     return (f"{name} is a partial copy ({size / 1024:.0f} of {held.size / 1024:.0f} KiB) of run "
             f"{held.short_id}, which the library holds complete: not added, so the run counts once")
+
+
+def healed_note(new: RunRecord, old: RunRecord, aside: Path) -> str:
+    now = "" if new.id == old.id else f" (now run {new.short_id}, the id of its intact bytes)"
+    return (f"replaced the damaged copy of run {old.short_id}{now} with this intact one; the "
+            f"damaged file is in {aside}")
 
 
 def replaced_note(new: RunRecord, old: RunRecord) -> str:

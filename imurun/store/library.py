@@ -37,6 +37,7 @@ from imurun.errors import FileFormatError, NotFoundError, StoreError, UsageError
 from imurun.store import schema
 from imurun.store._files import (
     atomic_write_json,
+    fsync_dir,
     read_json,
     remove_stale_temp_files,
     safe_name,
@@ -197,6 +198,9 @@ class AddResult:
     partial_of: RunRecord | None = None
     #: Partial copies of the same sensor run that the new, longer file replaced
     replaced: tuple[RunRecord, ...] = ()
+    #: Damaged held copies of the same run that the file replaced: (the run as it was held,
+    #: where its damaged bytes are now, under ``HOME/set-aside/``). Their analysis is stale.
+    healed: tuple[tuple[RunRecord, Path], ...] = ()
 
 
 @dataclass
@@ -759,7 +763,14 @@ class Library:
         sha = sha256_file(src)
         known = self.get(sha)
         if known is not None and known.path.exists():
-            return AddResult(known, False)
+            if sha256_file(known.path) == sha:
+                return AddResult(known, False)
+            # The library's copy was damaged on disk (`store check` names it): this file is the
+            # run's own bytes (its id is their SHA-256), so it takes the damaged file's place.
+            aside = self._keep_damaged_file(known)
+            with open(src, "rb") as fh:
+                atomic_copy(fh, known.path, expect_sha256=sha)
+            return AddResult(known, False, healed=((known, aside),))
         facts = file_facts(src)
         identity = {"format": facts.format, "device_id": facts.device_id,
                     "sensor_run_id": facts.sensor_run_id, "sensor_start_ms": facts.sensor_start_ms}
@@ -771,20 +782,86 @@ class Library:
             raise FileFormatError(
                 str(src), f"a damaged copy ({facts.damaged_blocks} damaged block(s)) of run "
                           f"{held[0].short_id}, which the library holds intact: not imported")
+        # An intact file of a sensor run the library holds only damaged (a copy that came in
+        # damaged, so its id and name are those of the damaged bytes): this copy becomes the
+        # run, in the place its own bytes name; the damaged one is set aside, not counted twice.
+        damaged = [] if facts.damaged_blocks else self._damaged_copies(src, identity, shorter)
         rel = run_location(facts, sha, source_name or src.name)
         target = self.root / rel
         if athlete_id is None and facts.device_id is not None:
             athlete_id = self.athlete_of_sensor(facts.device_id)
         meta = self.new_run_meta(sha, rel, facts, athlete_id, source, source_name or src.name,
                               added_at or utc_now())
+        healed: list[tuple[RunRecord, Path]] = []
+        for old in damaged:  # what the library knew about the run: its athlete, a given start
+            _inherit(meta, self._meta_of(old))
+            if old.path == target:  # held where this copy goes: its bytes are kept first
+                healed.append((old, self._keep_damaged_file(old)))
         self.write_run_meta(target.parent, meta)
         if not (target.exists() and sha256_file(target) == sha):
             with open(src, "rb") as fh:
                 _, got = atomic_copy(fh, target)
             if got != sha:
                 raise StoreError(f"{src} changed while it was being copied")
-        return AddResult(self.index_run(target.parent, meta, replaces=shorter), True,
-                         replaced=tuple(shorter))
+        elsewhere = [old for old in damaged if old.directory != target.parent]
+        for old in elsewhere:
+            _move_watch_files(old.directory, target.parent)
+        rec = self.index_run(target.parent, meta, replaces=shorter)
+        healed += [(old, self.set_aside(old.id)) for old in elsewhere]
+        if not healed:
+            return AddResult(rec, True, replaced=tuple(shorter))
+        return AddResult(self.get(rec.id) or rec, False, replaced=tuple(shorter),
+                         healed=tuple(healed))
+
+    def _damaged_copies(self, path: Path, identity: Mapping[str, Any],
+                        partial: Sequence[RunRecord]) -> list[RunRecord]:
+        """Held copies of the sensor run ``identity`` names whose file is damaged.
+
+        Damaged: blocks whose CRC fails, or bytes that no longer match the run's id. Copies in
+        ``partial`` (byte prefixes of ``path``) are not: they give way as partial copies.
+        """
+        out = []
+        skip = {r.id for r in partial}
+        for run in self._held_copies(identity):
+            if run.id in skip or not run.path.exists() or run.path.resolve() == path.resolve():
+                continue
+            if sha256_file(run.path) != run.id:
+                out.append(run)
+                continue
+            try:
+                if file_facts(run.path).damaged_blocks:
+                    out.append(run)
+            except FileFormatError:
+                out.append(run)
+        return out
+
+    def _keep_damaged_file(self, run: RunRecord) -> Path:
+        """Keep the damaged bytes of ``run``'s file under ``HOME/set-aside/`` (never deleted).
+
+        A hard link when the file system allows (nothing copied; the run's own name is then
+        replaced atomically), else a durable copy. Returns where they are kept.
+        """
+        from imurun.store._files import atomic_copy
+
+        rel = run.directory.relative_to(self.root / "runs")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        dst = self.root / SET_ASIDE / rel / f"{run.path.name}.damaged-{stamp}"
+        n = 1
+        while dst.exists():
+            n += 1
+            dst = dst.with_name(f"{run.path.name}.damaged-{stamp}-{n}")
+        try:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(run.path, dst)
+            except OSError:
+                with open(run.path, "rb") as fh:
+                    atomic_copy(fh, dst)
+            fsync_dir(dst.parent)
+        except OSError as e:
+            raise StoreError(f"cannot keep the damaged {run.path} in {dst.parent}: "
+                             f"{e.strerror or e}") from e
+        return dst
 
     def assign_run(self, run_id: str, *, athlete: str | None = None,
                    start_unix_s: float | None = None) -> RunRecord:

@@ -1,0 +1,106 @@
+"""Importing an intact copy of a run the library holds damaged heals the held run.
+
+The damaged bytes are kept under ``HOME/set-aside/`` (never deleted), the run keeps what the
+library knew about it (athlete, watch file), is analysed again, and ``store check`` is clean.
+A damaged copy of a run held intact stays refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imurun.cli import main
+from imurun.store.library import Library
+from tests.library_support import DEVICE_A, T0_MS, analysis_json, write_run
+
+
+def _flip(data: bytes) -> bytes:
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0x10  # one bit in a sample block: the size stays, its block CRC fails
+    return bytes(b)
+
+
+def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    src = write_run(tmp_path / "in", DEVICE_A, 4, seconds=30.0)
+    good = src.read_bytes()
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        run = lib.add_file(src).run
+        lib.assign_run(run.id, athlete="Ana")  # by hand: the sensor is bound to nobody
+        lib.set_analysis(run.id, analysis_json(12))  # (fake: made again after the heal)
+    run.path.write_bytes(_flip(good))
+    assert main([*cli, "store", "check"]) == 6
+    assert f"run {run.short_id}'s file {run.path.name} is damaged" in capsys.readouterr().out
+
+    assert main([*cli, "import", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert f"replaced the damaged copy of run {run.short_id} with this intact one" in out
+    assert "0 new run(s), 0 already held, 1 repaired" in out
+    kept = [p for p in (home / "set-aside").rglob("*") if p.is_file()]
+    assert len(kept) == 1
+    assert f"the damaged file is in {kept[0]}" in out
+    assert kept[0].read_bytes() == _flip(good)  # the damaged bytes, kept
+    assert run.path.read_bytes() == good  # the run's own file, in its own place
+    with Library.open(home) as lib:
+        (again,) = lib.runs()
+        assert (again.id, again.path, again.athlete_name) == (run.id, run.path, "Ana")
+        assert again.added_at == run.added_at
+        # analysed again (the real analysis, not the 12 fake steps kept before)
+        doc = lib.analysis(again)
+        assert doc is not None
+        assert len(doc["steps"]) != 13
+        assert "extra_metric_from_the_future" not in doc["summary"]
+        assert lib.set_aside_runs() == []  # the run is in the library, not set aside
+    assert main([*cli, "store", "check"]) == 0
+    assert "1 run file(s) on disk, 1 indexed; consistent" in capsys.readouterr().out
+
+    # the other way round is still refused: a damaged copy of the run now held intact
+    damaged = tmp_path / "damaged.imrn"
+    damaged.write_bytes(_flip(good))
+    assert main([*cli, "import", str(damaged)]) == 3
+    assert f"a damaged copy (1 damaged block(s)) of run {run.short_id}" in capsys.readouterr().err
+    assert run.path.read_bytes() == good
+
+
+def test_an_intact_copy_replaces_a_damaged_copy_imported_first(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imurun.store.attach import attach_watch_fit
+    from tests.report_support import watch_fit
+
+    home = tmp_path / "home"
+    cli = ["--home", str(home)]
+    src = write_run(tmp_path / "in", DEVICE_A, 5, seconds=60.0)
+    bad = tmp_path / "copy" / "bad.imrn"
+    bad.parent.mkdir()
+    bad.write_bytes(_flip(src.read_bytes()))
+    with Library.open(home) as lib:
+        ana = lib.add_athlete("Ana")
+        first = lib.add_file(bad, athlete_id=ana.id).run  # nothing better held then: kept
+        attach_watch_fit(lib, first, watch_fit(tmp_path / "w.fit", T0_MS / 1000, 60))
+    old_dir = first.directory
+    assert main([*cli, "import", str(src)]) == 0
+    out = capsys.readouterr().out
+    with Library.open(home) as lib:
+        (run,) = lib.runs()  # one run, not two
+        assert run.id != first.id  # the id of the intact bytes
+        assert run.path.read_bytes() == src.read_bytes()
+        assert run.athlete_id == ana.id
+        assert run.analysis_version is not None
+        assert lib.db.execute("SELECT COUNT(*) FROM attachments WHERE run_id = ?",
+                              (run.id,)).fetchone()[0] == 1
+        (aside, meta), = lib.set_aside_runs()
+    assert (f"replaced the damaged copy of run {first.short_id} (now run {run.short_id}, the id "
+            f"of its intact bytes) with this intact one; the damaged file is in {aside}") in out
+    assert "0 new run(s), 0 already held, 1 repaired" in out
+    assert not old_dir.exists()
+    assert meta["id"] == first.id
+    assert (aside / first.path.name).read_bytes() == bad.read_bytes()
+    assert json.loads((aside / "set-aside.json").read_text())["run_id"] == first.id
+    assert main([*cli, "store", "check"]) == 0
+    assert "1 run file(s) on disk, 1 indexed; consistent" in capsys.readouterr().out
