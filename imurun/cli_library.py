@@ -161,6 +161,13 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
             err = f": {r.error}" if r.error else ""
             erased = ", erased on sensor" if r.erased else ""
             _say(f"run {r.run_id}: {r.status}{extra}{erased}{err}")
+        if out.healed:
+            from imurun.store.bundle import healed_note
+
+            new = {(r.device_id, r.sensor_run_id, r.sensor_start_ms): r for r in out.stored}
+            for old, aside in out.healed:
+                run = new.get((old.device_id, old.sensor_run_id, old.sensor_start_ms), old)
+                _say(f"  {healed_note(run, old, aside)}")
         who = lib.athlete_of_sensor(report.device_id)
         _say(f"synced {len(report.stored)} new run(s) from sensor {report.device_id:016x} in "
              f"{report.duration_s:.1f} s into {lib.root}: {report.bytes_fetched} bytes fetched, "

@@ -52,6 +52,8 @@ class SyncOutcome:
     stored: tuple[RunRecord, ...]  # runs this sync stored
     analysed: tuple[Analysed, ...]  # includes earlier runs of the sensor left unanalysed
     analysis_available: bool
+    #: damaged copies the stored runs replaced: (the run as it was held, where it is now)
+    healed: tuple[tuple[RunRecord, Path], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,7 +237,7 @@ def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
             todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
             analysed = analyse_runs(lib, list(todo.values()), analyzer=fn, progress=progress)
     stored = tuple(lib.get(r.id) or r for r in sink.stored)
-    return SyncOutcome(report, stored, tuple(analysed), fn is not None)
+    return SyncOutcome(report, stored, tuple(analysed), fn is not None, tuple(sink.healed))
 
 
 def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:

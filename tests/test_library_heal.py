@@ -104,3 +104,32 @@ def test_an_intact_copy_replaces_a_damaged_copy_imported_first(
     assert json.loads((aside / "set-aside.json").read_text())["run_id"] == first.id
     assert main([*cli, "store", "check"]) == 0
     assert "1 run file(s) on disk, 1 indexed; consistent" in capsys.readouterr().out
+
+
+def test_syncing_a_run_held_only_as_a_damaged_copy_replaces_that_copy(tmp_path: Path) -> None:
+    """The sensor's own bytes, synced after a damaged copy was imported: one run, not two."""
+    from firmware_protocol.messages import RunEntry
+    from imurun.store.rundir import file_crc32
+    from imurun.store.sink import LibrarySink
+
+    src = write_run(tmp_path / "in", DEVICE_A, 6, seconds=30.0)
+    good = src.read_bytes()
+    bad = tmp_path / "bad.imrn"
+    bad.write_bytes(_flip(good))
+    with Library.open(tmp_path / "home") as lib:
+        ana = lib.add_athlete("Ana")
+        first = lib.add_file(bad, athlete_id=ana.id).run
+        entry = RunEntry(6, T0_MS, len(good), file_crc32(src))
+        sink = LibrarySink(lib)
+        assert not sink.is_stored(DEVICE_A, entry)
+        sink.append(DEVICE_A, entry, 0, good)
+        sink.commit(DEVICE_A, entry)
+        (run,) = lib.runs()
+        assert run.path.read_bytes() == good
+        assert run.athlete_id == ana.id
+        assert sink.stored == [run]
+        ((old, aside),) = sink.healed
+        assert old.id == first.id
+        assert (aside / first.path.name).read_bytes() == bad.read_bytes()
+        assert lib.check().ok
+        assert sink.is_stored(DEVICE_A, entry)

@@ -763,8 +763,8 @@ class Library:
         sha = sha256_file(src)
         known = self.get(sha)
         if known is not None and known.path.exists():
-            if sha256_file(known.path) == sha:
-                return AddResult(known, False)
+            if sha256_file(known.path) == sha:  # (completes a replacement that was cut short)
+                return AddResult(known, False, healed=tuple(self.replace_damaged_copies(known)))
             # The library's copy was damaged on disk (`store check` names it): this file is the
             # run's own bytes (its id is their SHA-256), so it takes the damaged file's place.
             aside = self._keep_damaged_file(known)
@@ -793,9 +793,9 @@ class Library:
         meta = self.new_run_meta(sha, rel, facts, athlete_id, source, source_name or src.name,
                               added_at or utc_now())
         healed: list[tuple[RunRecord, Path]] = []
-        for old in damaged:  # what the library knew about the run: its athlete, a given start
-            _inherit(meta, self._meta_of(old))
+        for old in damaged:
             if old.path == target:  # held where this copy goes: its bytes are kept first
+                _inherit(meta, self._meta_of(old))
                 healed.append((old, self._keep_damaged_file(old)))
         self.write_run_meta(target.parent, meta)
         if not (target.exists() and sha256_file(target) == sha):
@@ -803,15 +803,42 @@ class Library:
                 _, got = atomic_copy(fh, target)
             if got != sha:
                 raise StoreError(f"{src} changed while it was being copied")
-        elsewhere = [old for old in damaged if old.directory != target.parent]
-        for old in elsewhere:
-            _move_watch_files(old.directory, target.parent)
         rec = self.index_run(target.parent, meta, replaces=shorter)
-        healed += [(old, self.set_aside(old.id)) for old in elsewhere]
+        healed += self._take_over_damaged(rec, [old for old in damaged if old.path != target])
         if not healed:
             return AddResult(rec, True, replaced=tuple(shorter))
         return AddResult(self.get(rec.id) or rec, False, replaced=tuple(shorter),
                          healed=tuple(healed))
+
+    def replace_damaged_copies(self, run: RunRecord) -> list[tuple[RunRecord, Path]]:
+        """Set aside the held copies of ``run``'s sensor run that are damaged, ``run`` being intact.
+
+        ``run`` takes their athlete, start given by hand and watch file; their directories move
+        to ``HOME/set-aside/``. Returns (each damaged run as it was held, where it is now). For
+        a run just synced or imported: the damaged copy had come in first, so its id and name
+        are those of its damaged bytes, and the two would count as two runs.
+        """
+        damaged = self._damaged_copies(run.path, self._meta_of(run), ())
+        if not damaged:
+            return []
+        try:
+            if file_facts(run.path).damaged_blocks:
+                return []
+        except FileFormatError:
+            return []
+        return self._take_over_damaged(run, damaged)
+
+    def _take_over_damaged(self, run: RunRecord,
+                           damaged: Sequence[RunRecord]) -> list[tuple[RunRecord, Path]]:
+        if not damaged:
+            return []
+        meta = self._meta_of(run)
+        for old in damaged:  # what the library knew about the run (files first, then meta)
+            _inherit(meta, self._meta_of(old))
+            _move_watch_files(old.directory, run.directory)
+        self.write_run_meta(run.directory, meta)
+        self.index_run(run.directory, meta, replaces=())
+        return [(old, self.set_aside(old.id)) for old in damaged]
 
     def _damaged_copies(self, path: Path, identity: Mapping[str, Any],
                         partial: Sequence[RunRecord]) -> list[RunRecord]:

@@ -35,6 +35,8 @@ class LibrarySink(RunDirectory):
         super().__init__(library.root / "runs")
         self.library = library
         self.stored: list[RunRecord] = []  # runs committed by this sink, in order
+        #: damaged copies of runs this sink stored, set aside: (the run as held, where it is now)
+        self.healed: list[tuple[RunRecord, Path]] = []
 
     def lock(self, what: str) -> contextlib.AbstractContextManager[None]:
         """The library's lock, not one of its ``runs/`` folder: one lock for all its writers."""
@@ -100,4 +102,8 @@ class LibrarySink(RunDirectory):
         meta = read_json(mp) if mp.exists() else None
         if not isinstance(meta, dict) or meta.get("id") != sha256_file(final):
             meta = self._write_meta(device_id, entry, final)
-        return self.library.index_run(final.parent, meta)
+        rec = self.library.index_run(final.parent, meta)
+        # A copy of this run imported damaged before it was synced: the synced run replaces it.
+        healed = self.library.replace_damaged_copies(rec)
+        self.healed.extend(healed)
+        return self.library.get(rec.id) or rec if healed else rec
