@@ -87,6 +87,20 @@ class RecordingMeta:
     notes: tuple[str, ...] = ()
 
 
+def _own(x: npt.ArrayLike) -> FloatArray:
+    """``x`` as a float64 array this recording owns: the caller's array is never frozen.
+
+    A writable array that shares memory with ``x`` (``x`` itself, or a view of it) is copied,
+    so that making the recording's arrays read-only does not make the caller's read-only too,
+    and later writes to the caller's array cannot change the recording. Read-only input (the
+    arrays of another recording) is kept as it is.
+    """
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.flags.writeable and isinstance(x, np.ndarray) and np.shares_memory(arr, x):
+        arr = arr.copy()
+    return arr
+
+
 @dataclass(frozen=True)
 class Recording:
     """Samples on one time base, SI units, sensor frame, gaps explicit.
@@ -106,8 +120,8 @@ class Recording:
     stats: IngestStats = field(default_factory=IngestStats)
 
     def __post_init__(self) -> None:
-        t = np.asarray(self.t_s, dtype=np.float64)
-        acc = np.asarray(self.acc_ms2, dtype=np.float64)
+        t = _own(self.t_s)
+        acc = _own(self.acc_ms2)
         n = t.shape[0] if t.ndim == 1 else -1
         if t.ndim != 1:
             raise IngestError(f"t_s must have shape (n,), got {t.shape}")
@@ -115,7 +129,7 @@ class Recording:
             raise IngestError(f"acc_ms2 must have shape ({n}, 3), got {acc.shape}")
         gyr = None
         if self.gyr_rads is not None:
-            gyr = np.asarray(self.gyr_rads, dtype=np.float64)
+            gyr = _own(self.gyr_rads)
             if gyr.shape != (n, 3):
                 raise IngestError(f"gyr_rads must have shape ({n}, 3), got {gyr.shape}")
         if not (np.isfinite(self.fs_hz) and self.fs_hz > 0):

@@ -1,0 +1,49 @@
+"""The typed Python API on a user's own arrays and arguments: inputs are checked, never changed.
+
+Each test is a defect found by using ``imurun.analyze`` and ``Recording.from_arrays`` as a
+developer would (arrays from their own logger), and fails on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imurun.ingest.recording import Recording, Segment
+
+
+def _arrays(n: int = 400, fs: float = 200.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    t = np.arange(n) / fs
+    acc = rng.normal(0.0, 0.2, (n, 3))
+    acc[:, 2] += 9.81
+    gyr = rng.normal(0.0, 0.05, (n, 3))
+    return t, acc, gyr
+
+
+def test_from_arrays_leaves_the_callers_arrays_writable_and_unshared() -> None:
+    t, acc, gyr = _arrays()
+    rec = Recording.from_arrays(t, acc, gyr)
+    # the caller can still write to their own arrays ...
+    assert t.flags.writeable
+    assert acc.flags.writeable
+    assert gyr.flags.writeable
+    acc[0, 0] = 123.0
+    t[1] = -7.0
+    gyr[2, 1] = 55.0
+    # ... and doing so does not change the (frozen) recording
+    assert rec.acc_ms2[0, 0] != 123.0
+    assert rec.t_s[1] != -7.0
+    assert rec.gyr_rads is not None
+    assert rec.gyr_rads[2, 1] != 55.0
+    assert not rec.acc_ms2.flags.writeable
+
+
+def test_the_constructor_leaves_the_callers_arrays_writable() -> None:
+    t, acc, gyr = _arrays()
+    rec = Recording(t, acc, gyr, 200.0, (Segment(0, t.size),))
+    assert t.flags.writeable
+    assert acc.flags.writeable
+    assert gyr.flags.writeable
+    # a recording built from another recording's (read-only) arrays shares them
+    again = Recording(rec.t_s, rec.acc_ms2, rec.gyr_rads, rec.fs_hz, rec.segments)
+    assert again.acc_ms2 is rec.acc_ms2
