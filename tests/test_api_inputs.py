@@ -7,7 +7,9 @@ developer would (arrays from their own logger), and fails on the code before its
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from imurun.errors import IngestError
 from imurun.ingest.recording import Recording, Segment
 
 
@@ -47,3 +49,21 @@ def test_the_constructor_leaves_the_callers_arrays_writable() -> None:
     # a recording built from another recording's (read-only) arrays shares them
     again = Recording(rec.t_s, rec.acc_ms2, rec.gyr_rads, rec.fs_hz, rec.segments)
     assert again.acc_ms2 is rec.acc_ms2
+
+
+def test_from_arrays_names_a_nan_in_the_time_column() -> None:
+    t, acc, gyr = _arrays()
+    t[150] = np.nan
+    with pytest.raises(IngestError, match=r"t_s must be finite: 1 value\(s\).*index 150"):
+        Recording.from_arrays(t, acc, gyr)
+
+
+def test_from_arrays_refuses_unix_seconds_in_float32() -> None:
+    t, acc, gyr = _arrays()
+    # before: every sample shared a few time stamps and analyze() died in ZeroDivisionError
+    with pytest.raises(IngestError, match=r"t_s is float32: .* resolution is 128 s"):
+        Recording.from_arrays((t + 1.7e9).astype(np.float32), acc, gyr)
+    # float32 times from the start of a recording are fine (and float32 samples too)
+    rec = Recording.from_arrays(t.astype(np.float32), acc.astype(np.float32), gyr)
+    assert rec.t_s.dtype == np.float64
+    assert abs(rec.fs_hz - 200.0) < 1e-3

@@ -101,6 +101,21 @@ def _own(x: npt.ArrayLike) -> FloatArray:
     return arr
 
 
+def _check_time_precision(t_in: npt.NDArray[np.generic], t: FloatArray) -> None:
+    """Refuse times whose floating-point type cannot tell neighbouring samples apart.
+
+    float32 holds 24 bits: Unix seconds (about 1.7e9) in float32 are 128 s apart, so every
+    sample of a run would share a handful of time stamps.
+    """
+    if not (np.issubdtype(t_in.dtype, np.floating) and t_in.dtype.itemsize < 8):
+        return
+    resolution = float(np.spacing(np.abs(t_in).max()))
+    if resolution > 1e-3:
+        raise IngestError(f"t_s is {t_in.dtype}: at {float(np.abs(t).max()):.6g} s its "
+                          f"resolution is {resolution:g} s, too coarse for samples; pass float64 "
+                          "times (or times from the start of the recording)")
+
+
 @dataclass(frozen=True)
 class Recording:
     """Samples on one time base, SI units, sensor frame, gaps explicit.
@@ -183,11 +198,17 @@ class Recording:
         duration holds at ``fs_hz``; ``stats.samples_missing`` is their sum, as for the other
         sources. ``fs_hz`` defaults to the median rate.
         """
-        t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+        t_in = np.asarray(t_s)
+        t = np.asarray(t_in, dtype=np.float64).reshape(-1)
         acc = np.asarray(acc_ms2, dtype=np.float64)
         gyr = None if gyr_rads is None else np.asarray(gyr_rads, dtype=np.float64)
         if t.size == 0:
             raise IngestError("no samples")
+        bad = np.flatnonzero(~np.isfinite(t))
+        if bad.size:
+            raise IngestError(f"t_s must be finite: {bad.size} value(s) are NaN or infinite, "
+                              f"the first at index {int(bad[0])}")
+        _check_time_precision(t_in, t)
         dt = np.diff(t)
         if fs_hz is None:
             pos = dt[dt > 0]
