@@ -42,8 +42,11 @@ import numpy as np
 import numpy.typing as npt
 
 from imurun import __version__
-from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD
+from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD, G_MS2
 from imurun.errors import FileFormatError, SignalError, UsageError
+from imurun.ingest.files import _MAX_PLAUSIBLE_GYR_RADS as MAX_PLAUSIBLE_GYR_RADS
+from imurun.ingest.files import _PEAK_QUANTILE as PEAK_QUANTILE
+from imurun.ingest.files import _PLAUSIBLE_FS as PLAUSIBLE_FS_HZ
 from imurun.ingest.files import AccUnit, GyrUnit, TimeUnit, load_recording
 from imurun.ingest.recording import Recording
 from imurun.signal import activity as act
@@ -149,8 +152,10 @@ def analyze(
 
     Raises:
         FileFormatError: the file, or the baseline, cannot be read (the error names it).
-        UsageError: contradictory arguments.
-        SignalError: arrays are inconsistent.
+        UsageError: contradictory arguments, or a source that is neither a Recording nor a
+            path.
+        SignalError: arrays are inconsistent, or a Recording's rate or units are plainly not
+            what it holds (times in ms, acceleration in g, angular rate in deg/s).
 
     """
     cfg = AnalysisSettings() if settings is None else settings
@@ -158,13 +163,48 @@ def analyze(
         if acc_unit is not None or gyr_unit is not None or columns or time_unit is not None:
             raise UsageError("acc_unit / gyr_unit / columns / time_unit apply to files; a "
                              "Recording is already SI")
+        _check_si(source)
         rec = source
+    elif not isinstance(source, str | os.PathLike):
+        raise UsageError(f"source must be a Recording or the path of a file, got "
+                         f"{type(source).__name__}; arrays become a Recording with "
+                         "imurun.ingest.recording.Recording.from_arrays(t_s, acc_ms2, gyr_rads)")
     else:
         rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                              time_unit=time_unit)
     if mass_kg is not None and not (math.isfinite(mass_kg) and 20.0 <= mass_kg <= 250.0):
         raise UsageError(f"mass_kg must be a body mass in kg (20..250), got {mass_kg}")
     return _prepare_pipeline(rec, cfg, mass_kg, mounting, baseline, acc_unit, gyr_unit).run()
+
+
+def _check_si(rec: Recording) -> None:
+    """Refuse a recording whose rate or units plainly are not what a :class:`Recording` holds.
+
+    The same limits as for files (:mod:`imurun.ingest.files`): a rate no body-worn IMU records
+    at (times in ms, mostly), acceleration in g (median |a| near 1 where gravity alone is
+    9.8 m/s²), angular rate in deg/s (a pelvis never turns at 20 rad/s). Without this, such
+    arrays were analysed as they were and gave a run without running, or wrong metrics.
+    """
+    lo, hi = PLAUSIBLE_FS_HZ
+    if not lo <= rec.fs_hz <= hi:
+        raise SignalError(f"a sample rate of {rec.fs_hz:.6g} Hz is not plausible for a body-worn "
+                          f"IMU ({lo:g} to {hi:g} Hz): t_s must be in seconds (from_arrays "
+                          "infers the rate from it)")
+    acc = rec.acc_ms2[np.isfinite(rec.acc_ms2).all(axis=1)]
+    if acc.shape[0]:
+        mag = float(np.median(np.linalg.norm(acc, axis=1)))
+        if 0.5 < mag < 2.0:
+            raise SignalError(f"acceleration looks like it is in g (median |a| = {mag:.2f}); a "
+                              f"Recording holds m/s²: multiply it by {G_MS2} "
+                              "(imurun.consts.G_MS2)")
+    if rec.gyr_rads is not None:
+        gyr = rec.gyr_rads[np.isfinite(rec.gyr_rads)]
+        if gyr.size:
+            peak = float(np.quantile(np.abs(gyr), PEAK_QUANTILE))
+            if peak > MAX_PLAUSIBLE_GYR_RADS:
+                raise SignalError(f"angular rate looks like it is in deg/s (99.9th percentile "
+                                  f"of |ω| {peak:.0f}); a Recording holds rad/s: convert it "
+                                  "with numpy.radians")
 
 
 def analyze_timed(source: Recording, *, clock: Literal["wall", "cpu"] = "wall",

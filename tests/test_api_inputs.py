@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imurun.errors import IngestError
+from imurun.analysis import analyze
+from imurun.errors import IngestError, SignalError, UsageError
 from imurun.ingest.recording import Recording, Segment
 
 
@@ -67,3 +68,38 @@ def test_from_arrays_refuses_unix_seconds_in_float32() -> None:
     rec = Recording.from_arrays(t.astype(np.float32), acc.astype(np.float32), gyr)
     assert rec.t_s.dtype == np.float64
     assert abs(rec.fs_hz - 200.0) < 1e-3
+
+
+def _running_like(n: int = 2000, fs: float = 200.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    t, acc, gyr = _arrays(n, fs)
+    gyr[:, 2] += 3.0 * np.sin(2 * np.pi * 1.4 * t)  # a pelvis turning ±170 deg/s
+    return t, acc, gyr
+
+
+def test_analyze_refuses_acceleration_in_g() -> None:
+    t, acc, gyr = _running_like()
+    # before: analysed as m/s² (a run without running, silently)
+    with pytest.raises(SignalError, match=r"acceleration looks like it is in g .*multiply"):
+        analyze(Recording.from_arrays(t, acc / 9.80665, gyr))
+
+
+def test_analyze_refuses_angular_rate_in_deg_per_s() -> None:
+    t, acc, gyr = _running_like()
+    # before: analysed as rad/s (pelvic angles and the heading frame wrong, silently)
+    with pytest.raises(SignalError, match=r"angular rate looks like it is in deg/s"):
+        analyze(Recording.from_arrays(t, acc, np.degrees(gyr)))
+    analyze(Recording.from_arrays(t, acc, gyr))  # rad/s is fine
+
+
+def test_analyze_refuses_times_in_milliseconds() -> None:
+    t, acc, gyr = _running_like()
+    # before: ValueError("zero-size array to reduction operation maximum ...") from NumPy
+    with pytest.raises(SignalError, match=r"0\.2 Hz is not plausible .* t_s must be in seconds"):
+        analyze(Recording.from_arrays(t * 1000.0, acc, gyr))
+
+
+def test_analyze_of_an_array_says_how_to_make_a_recording() -> None:
+    _, acc, _ = _arrays()
+    # before: FileFormatError whose "path" was the whole array printed
+    with pytest.raises(UsageError, match=r"got ndarray; .*Recording\.from_arrays"):
+        analyze(acc)  # type: ignore[arg-type]
