@@ -6,12 +6,16 @@ developer would (arrays from their own logger), and fails on the code before its
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from imurun.analysis import analyze
-from imurun.errors import IngestError, SignalError, UsageError
+from imurun.errors import FileFormatError, IngestError, SignalError, UsageError
 from imurun.ingest.recording import Recording, Segment
+
+REC = Path(__file__).resolve().parents[1] / "recordings"
 
 
 def _arrays(n: int = 400, fs: float = 200.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,3 +107,29 @@ def test_analyze_of_an_array_says_how_to_make_a_recording() -> None:
     # before: FileFormatError whose "path" was the whole array printed
     with pytest.raises(UsageError, match=r"got ndarray; .*Recording\.from_arrays"):
         analyze(acc)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"acc_unit": "G"}, r"acc_unit must be one of 'm/s2', 'g', got 'G'"),
+    ({"gyr_unit": "deg"}, r"gyr_unit must be one of 'rad/s', 'deg/s', got 'deg'"),
+    ({"time_unit": "min"}, r"time_unit must be one of 's', 'ms', 'us', got 'min'"),
+])
+def test_analyze_refuses_a_unit_it_does_not_know(tmp_path: Path, kw: dict[str, str],
+                                                 match: str) -> None:
+    # before: "G" was taken as m/s² without a word (a run without running), "min" a KeyError
+    t, acc, gyr = _running_like()
+    csv = tmp_path / "log.csv"
+    np.savetxt(csv, np.column_stack([t, acc / 9.80665, gyr]), delimiter=",", comments="",
+               header="time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z")
+    with pytest.raises(UsageError, match=match):
+        analyze(csv, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["clean-run.imrs", "stored-run.imrn"])
+def test_unit_arguments_for_a_device_file_are_refused(name: str) -> None:
+    # before: silently ignored, and recorded in the result's parameters as if applied
+    with pytest.raises(FileFormatError, match=r"acc_unit \(--acc-unit\) applies to CSV and "
+                                              r"Xsens files only: a .* file is in SI units"):
+        analyze(REC / name, acc_unit="g")
+    with pytest.raises(FileFormatError, match=r"gyr_unit .* and time_unit .* apply to CSV"):
+        analyze(REC / name, gyr_unit="deg/s", time_unit="ms")

@@ -33,7 +33,7 @@ from firmware_protocol.errors import RunFormatError
 from firmware_protocol.runfile import MAGIC as RUN_MAGIC
 from firmware_protocol.runfile import read_run
 from imurun.consts import DEG2RAD, G_MS2
-from imurun.errors import FileFormatError, IngestError
+from imurun.errors import FileFormatError, IngestError, UsageError
 from imurun.ingest.builder import RecordingBuilder, recording_from_run
 from imurun.ingest.columns import ACC, GYR, TIME, ColumnError, ColumnMap, map_columns
 from imurun.ingest.recording import Recording, RecordingMeta
@@ -42,6 +42,9 @@ AccUnit = Literal["m/s2", "g"]
 GyrUnit = Literal["rad/s", "deg/s"]
 TimeUnit = Literal["s", "ms", "us"]
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+_ACC_UNITS: tuple[AccUnit, ...] = ("m/s2", "g")
+_GYR_UNITS: tuple[GyrUnit, ...] = ("rad/s", "deg/s")
+_TIME_UNITS: tuple[TimeUnit, ...] = ("s", "ms", "us")
 #: Sample rates a body-worn IMU records at (Hz): a time unit must give one to be inferred from
 #: the data, and a file whose time (in its stated or given unit) gives another is refused.
 _PLAUSIBLE_FS = (5.0, 5000.0)
@@ -157,12 +160,26 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
 
     ``acc_unit``/``gyr_unit`` apply to CSV and Xsens text files; ``columns`` (canonical key ->
     header name, see :func:`imurun.ingest.columns.map_columns`) and ``time_unit`` to CSV files.
+    Given for a session or stored run (SI already), they are refused (:class:`FileFormatError`);
+    a value that is not one of the units is a :class:`~imurun.errors.UsageError`.
     """
     p = str(path)
+    for name, value, allowed in (("acc_unit", acc_unit, _ACC_UNITS),
+                                 ("gyr_unit", gyr_unit, _GYR_UNITS),
+                                 ("time_unit", time_unit, _TIME_UNITS)):
+        if value is not None and value not in allowed:
+            raise UsageError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
+                             f"got {value!r}")
     if columns:
         return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                         time_unit=time_unit)
     kind = sniff(p)
+    if kind in ("session", "stored-run") and (acc_unit or gyr_unit or time_unit):
+        given = [f"{n} (--{n.replace('_', '-')})" for n, v in (
+            ("acc_unit", acc_unit), ("gyr_unit", gyr_unit), ("time_unit", time_unit)) if v]
+        raise FileFormatError(p, f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'}"
+                                 f" to CSV and Xsens files only: a {kind} file is in SI units "
+                                 "already")
     if kind == "session":
         return load_session(p)
     if kind == "stored-run":
