@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from firmware_protocol.codec import ParseEvent, Rebooted, Received
 from firmware_protocol.messages import DeviceInfo, SampleBatch
+from imurun.signal._segments import as_signal
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
 from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings
 
@@ -90,8 +91,15 @@ class LiveAnalyzer:
         else:
             self._t0 = t0 - self._n_pending / self.fs_hz  # (approximate before the mounting)
 
-    def add(self, sf_acc_ms2: FloatArray, sf_gyr_rads: FloatArray | None) -> None:
-        """Contiguous samples in the sensor frame (continuing the previous ones)."""
+    def add(self, sf_acc_ms2: npt.ArrayLike, sf_gyr_rads: npt.ArrayLike | None) -> None:
+        """Contiguous samples in the sensor frame (continuing the previous ones).
+
+        ``(m, 3)`` arrays, time on axis 0 (:class:`~imurun.errors.SignalError` otherwise,
+        before anything is buffered).
+        """
+        sf_acc_ms2 = as_signal(sf_acc_ms2, "sf_acc_ms2")
+        sf_gyr_rads = (None if sf_gyr_rads is None
+                       else as_signal(sf_gyr_rads, "sf_gyr_rads", sf_acc_ms2.shape[0]))
         if self.mounting is None:
             self._pending.append((sf_acc_ms2, sf_gyr_rads))
             self._n_pending += sf_acc_ms2.shape[0]

@@ -182,3 +182,16 @@ def test_stream_live_on_the_virtual_sensor(tmp_path: Path,
     assert len(running) >= 5
     assert all(150 < float(ln.split("cadence")[1].split()[0]) < 190 for ln in running)
     assert "streamed 12000 samples" in out
+
+
+def test_live_analyzer_checks_what_it_is_given() -> None:
+    # before: an (m, 2) block was buffered and NumPy failed later, at the mounting estimate;
+    # a list of rows raised AttributeError("'list' object has no attribute 'shape'")
+    la = LiveAnalyzer(FS, lambda m: None)
+    with pytest.raises(SignalError, match=r"sf_acc_ms2 must have shape \(n, 3\)"):
+        la.add(np.zeros((5, 2)), None)
+    with pytest.raises(SignalError, match=r"sf_gyr_rads must have shape \(5, 3\)"):
+        la.add(np.zeros((5, 3)), np.zeros((4, 3)))
+    assert la.n_seen == 0
+    la.add([[0.0, 0.0, 9.81]] * 5, [[0.0, 0.0, 0.0]] * 5)
+    assert la.n_seen == 5
