@@ -6,6 +6,7 @@ developer would (arrays from their own logger), and fails on the code before its
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +134,25 @@ def test_unit_arguments_for_a_device_file_are_refused(name: str) -> None:
         analyze(REC / name, acc_unit="g")
     with pytest.raises(FileFormatError, match=r"gyr_unit .* and time_unit .* apply to CSV"):
         analyze(REC / name, gyr_unit="deg/s", time_unit="ms")
+
+
+def test_a_pickled_result_keeps_its_arrays_read_only() -> None:
+    # what a process pool does with each result; before, every array came back writable
+    result = analyze(REC / "stored-run.imrn")
+    back = pickle.loads(pickle.dumps(result))
+    assert back.to_json() == result.to_json()
+    for arr in (back.steps.ic_s, back.steps.side, back.steps.activity, back.activity.start_s,
+                back.summary.per_minute.minute_start_s, back.summary.per_minute.values[0],
+                back.summary.quality.mounting.r_bs):
+        assert not arr.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        back.steps.contact_s[0] = 0.0
+
+
+def test_a_pickled_recording_keeps_its_arrays_read_only() -> None:
+    t, acc, gyr = _arrays()
+    back = pickle.loads(pickle.dumps(Recording.from_arrays(t, acc, gyr)))
+    assert not back.acc_ms2.flags.writeable
+    assert back.gyr_rads is not None
+    assert not back.gyr_rads.flags.writeable
+    np.testing.assert_array_equal(back.acc_ms2, acc)

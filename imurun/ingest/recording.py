@@ -165,6 +165,11 @@ class Recording:
         object.__setattr__(self, "segments", tuple(self.segments))
         object.__setattr__(self, "gaps", tuple(self.gaps))
 
+    def __reduce__(self) -> tuple[type[Recording], tuple[object, ...]]:
+        """Unpickle through ``__init__`` (pickle alone would give back writable arrays)."""
+        return type(self), (self.t_s, self.acc_ms2, self.gyr_rads, self.fs_hz, self.segments,
+                            self.gaps, self.meta, self.stats)
+
     @property
     def n_samples(self) -> int:
         return int(self.t_s.shape[0])

@@ -68,6 +68,17 @@ def _frozen_array(a: npt.ArrayLike, dtype: Any, name: str, n: int | None = None)
     return arr
 
 
+class _Refrozen:
+    """Unpickling rebuilds the object through ``__init__``, so its arrays are read-only again.
+
+    (Pickle restores a dataclass' ``__dict__`` without calling ``__post_init__``, and NumPy
+    arrays come back writable: a result sent back from a process pool could be changed.)
+    """
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), tuple(getattr(self, f.name) for f in fields(self))  # type: ignore[arg-type]
+
+
 def _num(x: Any) -> float | int | None:
     """A JSON number, ``None`` for NaN/None."""
     if x is None:
@@ -100,7 +111,7 @@ STEP_FLOAT_FIELDS: Final = (
 
 
 @dataclass(frozen=True, eq=False)
-class StepTable:
+class StepTable(_Refrozen):
     """One row per step (IC of one foot to the next IC of the other), in time order.
 
     Times are in the input's own time base (s). NaN = not measured (definitions and validity in
@@ -234,7 +245,7 @@ class MetricSpread:
 
 
 @dataclass(frozen=True, eq=False)
-class PerMinute:
+class PerMinute(_Refrozen):
     """Medians of the running steps per minute of elapsed time (NaN where no running step).
 
     ``minute_start_s`` is in the input's time base; ``values`` has one array per name in
@@ -322,7 +333,7 @@ class TimeBreakdown:
 
 
 @dataclass(frozen=True, eq=False)
-class MountingReport:
+class MountingReport(_Refrozen):
     """How the sensor sat on the sacrum, as estimated (or assumed) for this analysis.
 
     ``r_bs`` rotates sensor-frame vectors into the body frame (``v_bf = r_bs @ v_sf``).
@@ -594,7 +605,7 @@ class Indicator:
 
 # ============================================================================ the whole
 @dataclass(frozen=True, eq=False)
-class ActivityBouts:
+class ActivityBouts(_Refrozen):
     """The activity timeline: contiguous bouts, in time order, covering the recording.
 
     ``activity`` holds indices into :data:`ACTIVITIES` (``"gap"`` = no samples).
