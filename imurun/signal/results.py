@@ -680,9 +680,10 @@ class SourceInfo:
 class RunAnalysis:
     """Everything :func:`imurun.analyze` found in one recording.
 
-    ``parameters`` is the :class:`imurun.analysis.AnalysisSettings` used, as plain data
-    (``dataclasses.asdict``), so a saved result says how it was made; ``version`` is the
-    imurun version that made it.
+    ``parameters`` says how it was made: ``"settings"``, the
+    :class:`imurun.analysis.AnalysisSettings` used as plain data (``dataclasses.asdict``), and
+    ``"mass_kg"``, ``"acc_unit"``, ``"gyr_unit"``, ``"mounting_given"``, ``"baseline_given"``
+    (``docs/analysis-json.md``); ``version`` is the imurun version that made it.
     """
 
     steps: StepTable
