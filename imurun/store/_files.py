@@ -112,17 +112,19 @@ def read_json(path: Path) -> Any:
 
 def _writer_alive(temp: Path) -> bool:
     m = _TEMP.match(temp.name)
-    if m is None:
-        return False
-    pid = int(m.group(1))
+    return m is not None and process_alive(int(m.group(1)))
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (this one is)."""
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True  # someone else's live process
+    except OSError:  # PermissionError: someone else's live process
+        return True
     return True
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imurun.errors import StoreError
+from imurun.store._files import process_alive
 
 LOCK_NAME = ".lock"
 
@@ -77,22 +78,12 @@ def _holder(fd: int) -> tuple[int | None, str]:
     except OSError:
         return None, ""
     first = text.split(" ", 1)[0] if text else ""
-    if not first.isdigit() or not _alive(int(first)):
+    if not first.isdigit() or not process_alive(int(first)):
         return None, ""  # (a line left by a holder that has gone)
     pid = int(first)
     return pid, f"pid {pid}: {text.split(' ', 1)[1]}" if " " in text else f"pid {pid}"
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: someone else's live process
-        return True
-    return True
 
 
 @contextlib.contextmanager
