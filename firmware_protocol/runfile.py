@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Final, NamedTuple, Self
+from typing import Final, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -320,106 +320,133 @@ class StoredRun:
     n_bytes: int = 0
 
 
-class _PackedMeta(NamedTuple):
-    first_index: int
-    time_us: int
-    n: int
-    first: list[int]
-    orders: int
-    widths: bytes
-    data_start: int
-    data_end: int
+def _check_packed(buf: bytes, start: int, length: int) -> None:
+    """Check the structure of the SAMPLES_PACKED payload ``buf[start:start + length]``.
 
-
-def _packed_meta(p: bytes) -> _PackedMeta:
-    """Check a SAMPLES_PACKED payload's structure (never reading past its length)."""
-    if len(p) < PACKED_HEAD.size:
+    Never reads past the payload. Raises :class:`RunFormatError` naming the first problem.
+    """
+    if length < PACKED_HEAD.size:
         raise RunFormatError("packed sample block shorter than its header")
-    idx, t_us, n, *first, orders = PACKED_HEAD.unpack_from(p)
+    _idx, t_us, n = SAMPLE_HEAD.unpack_from(buf, start)
     if not 1 <= n <= MAX_BLOCK_SAMPLES:
         raise RunFormatError(f"packed sample block declares {n} samples")
     if t_us >= 2**63:  # StoredRun keeps times as int64; 292,000 years after boot is garbage
         raise RunFormatError(f"device_time_us {t_us} is out of range")
-    n_sub = -(-(n - 1) // SUB)
-    wend = PACKED_HEAD.size + SAMPLE_CHANNELS * n_sub
-    if len(p) < wend:
+    wstart = start + PACKED_HEAD.size
+    wend = wstart + SAMPLE_CHANNELS * -(-(n - 1) // SUB)
+    if start + length < wend:
         raise RunFormatError("packed sample block truncated in its width table")
-    w = p[PACKED_HEAD.size:wend]
+    w = buf[wstart:wend]
     if w and max(w) > 16:
         raise RunFormatError("packed sample block declares a bit width above 16")
-    need = wend + 4 * sum(w)
-    if len(p) < need:
-        raise RunFormatError(f"packed sample block holds {len(p)} bytes, its widths need {need}")
-    return _PackedMeta(idx, t_us, n, first, orders, w, wend, need)
+    need = wend - start + 4 * sum(w)
+    if length < need:
+        raise RunFormatError(f"packed sample block holds {length} bytes, its widths need {need}")
 
 
-#: For each bit width w: the byte offset and bit shift of value j (0..31) in a sub-block.
-_BYTE_OF = [((np.arange(SUB) * w) >> 3).astype(np.intp) for w in range(17)]
-_SHIFT_OF = [((np.arange(SUB) * w) & 7).astype(np.uint32) for w in range(17)]
+#: The fixed head of a SAMPLES_PACKED payload (PACKED_HEAD) as a NumPy record.
+_PACKED_DTYPE: Final = np.dtype([("first_index", "<u4"), ("time_us", "<u8"), ("n", "<u2"),
+                                 ("first", "<i2", (SAMPLE_CHANNELS,)), ("orders", "u1")])
+#: For each bit width w (rows): the byte offset and bit shift of value j (columns) in a sub-block.
+_BYTE_OF: Final = (np.arange(17)[:, None] * np.arange(SUB) >> 3).astype(np.intp)
+_SHIFT_OF: Final = (np.arange(17)[:, None] * np.arange(SUB) & 7).astype(np.uint32)
+_MASK_OF: Final = (np.uint32(1) << np.arange(17, dtype=np.uint32)) - np.uint32(1)
+#: Sub-blocks unpacked per step: the temporaries (a few MB) stay in the CPU caches.
+_CHUNK: Final = 2048
 
 
-def _decode_packed(payloads: list[bytes], metas: list[_PackedMeta] | None = None,
-                   ) -> tuple[npt.NDArray[np.int16], list[tuple[int, int, int]]]:
-    """Decode many SAMPLES_PACKED payloads at once. Returns counts and (index, t_us, n) per block."""
-    if metas is None:
-        metas = [_packed_meta(p) for p in payloads]
-    out_meta = [(m.first_index, m.time_us, m.n) for m in metas]
-    if not payloads:
-        return np.zeros((0, SAMPLE_CHANNELS), np.int16), out_meta
-    n_arr = np.fromiter((m.n for m in metas), np.int64, len(metas))
-    nb = n_arr.size
-    n_sub_arr = -(-(n_arr - 1) // SUB)
-    widths = np.frombuffer(b"".join(m.widths for m in metas), np.uint8).astype(np.intp)
-    data = np.frombuffer(b"".join(p[m.data_start:m.data_end] for p, m in zip(payloads, metas, strict=True))
-                         + b"\0" * 8, np.uint8)
-    sub_off = np.zeros(widths.size, np.intp)
-    np.cumsum(4 * widths[:-1], out=sub_off[1:])
-    # Sub-blocks of one width share their bit layout: gather their bytes as (k, 4w + 2) rows,
-    # then read value j from fixed byte columns with a fixed shift.
-    # Unzigzag on the way out, in 16-bit arithmetic: only values mod 2**16 matter downstream.
-    d_all = np.zeros((widths.size, SUB), np.uint16)
-    order = np.argsort(widths, kind="stable")
-    bounds = np.searchsorted(widths[order], np.arange(18))
-    for w in range(1, 17):
-        sel = order[bounds[w]:bounds[w + 1]]
-        if sel.size == 0:
-            continue
-        rows = data[sub_off[sel, None] + np.arange(4 * w + 2)].astype(np.uint32)
-        bo = _BYTE_OF[w]
-        word = rows[:, bo] | (rows[:, bo + 1] << 8) | (rows[:, bo + 2] << 16)
-        zw = ((word >> _SHIFT_OF[w]) & np.uint32((1 << w) - 1)).astype(np.uint16)
-        d_all[sel] = (zw >> 1) ^ (np.uint16(0) - (zw & np.uint16(1)))
-    # Blocks of equal length decode together as 2-D arrays: (blocks, channels, samples).
+def _unpack_subblocks(u8: npt.NDArray[np.uint8], sub_off: npt.NDArray[np.intp],
+                      widths: npt.NDArray[np.intp]) -> npt.NDArray[np.uint32]:
+    """Residuals of every 32-value sub-block, shape ``(len(widths), 32)``, as wrapping uint32.
+
+    Sub-block ``k`` is ``4 * widths[k]`` bytes at ``u8[sub_off[k]:]``, ``sub_off`` increasing.
+    Value ``j`` (``w`` bits) lies within the 3 bytes from byte ``(j * w) >> 3``, so it is one
+    little-endian uint32 read at that byte, shifted and masked; ``u8`` needs 3 bytes of padding
+    past the last sub-block. Unzigzag on the way out.
+    """
+    # Each byte offset of the buffer as the start of an unaligned little-endian uint32.
+    u32 = np.ndarray(shape=(u8.size - 3,), dtype="<u4", buffer=u8, strides=(1,))
+    out = np.empty((widths.size, SUB), np.uint32)
+    for a in range(0, widths.size, _CHUNK):
+        b = min(a + _CHUNK, widths.size)
+        w = widths[a:b]
+        lo = int(sub_off[a])
+        idx = _BYTE_OF[w]
+        idx += (sub_off[a:b] - lo)[:, None]
+        # take() on a small window: it copies an unaligned source, so not the whole file
+        z = u32[lo:int(sub_off[b - 1]) + 4 * 16].take(idx)
+        z >>= _SHIFT_OF[w]
+        z &= _MASK_OF[w][:, None]
+        o = out[a:b]
+        np.bitwise_and(z, 1, out=o)
+        np.negative(o, out=o)
+        z >>= 1
+        o ^= z
+    return out
+
+
+def _decode_packed(u8: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
+                   ) -> tuple[npt.NDArray[np.int16], npt.NDArray[np.void]]:
+    """Decode the SAMPLES_PACKED payloads starting at ``u8[starts]``, checked by _check_packed.
+
+    ``u8`` holds the file and at least 8 bytes of padding. Returns the counts of all blocks,
+    one after the other, and the head record (``_PACKED_DTYPE``) of each block.
+    """
+    nb = starts.size
+    heads = u8[starts[:, None] + np.arange(PACKED_HEAD.size)].view(_PACKED_DTYPE)[:, 0]
+    if nb == 0:
+        return np.zeros((0, SAMPLE_CHANNELS), np.int16), heads
+    n_arr = heads["n"].astype(np.intp)
+    n_w = SAMPLE_CHANNELS * (-(-(n_arr - 1) // SUB))  # widths (= sub-blocks) per block
+    w_start = starts + PACKED_HEAD.size
+    widths = u8[np.repeat(w_start, n_w) + _ramp(n_w)].astype(np.intp)
+    # Byte offset of each sub-block: its block's data start plus the sizes of those before it.
+    sub_start = np.zeros(nb, np.intp)
+    np.cumsum(n_w[:-1], out=sub_start[1:])
+    before = np.zeros(widths.size + 1, np.intp)
+    np.cumsum(4 * widths, out=before[1:])
+    sub_off = before[:-1] + np.repeat(w_start + n_w - before[sub_start], n_w)
+    d_all = _unpack_subblocks(u8, sub_off, widths)
+    # Blocks of equal length decode together as (blocks, channels, samples) arrays: the
+    # cumulative sums run along the contiguous last axis, in uint32 (wraps; only the low 16
+    # bits matter), and one transposing copy writes the int16 counts.
     counts = np.empty((int(n_arr.sum()), SAMPLE_CHANNELS), np.int16)
-    row_start = np.zeros(nb, np.int64)
+    row_start = np.zeros(nb, np.intp)
     np.cumsum(n_arr[:-1], out=row_start[1:])
-    sub_start = np.zeros(nb, np.int64)
-    np.cumsum(SAMPLE_CHANNELS * n_sub_arr[:-1], out=sub_start[1:])
-    firsts_a = np.asarray([m.first for m in metas], np.int16)
-    orders_a = np.fromiter((m.orders for m in metas), np.int64, nb)
+    firsts = heads["first"].astype(np.uint32)  # wraps like the int16 values
+    o2_all = (heads["orders"][:, None] >> np.arange(SAMPLE_CHANNELS) & 1).astype(bool)
     for n in np.unique(n_arr).tolist():
         blk = np.flatnonzero(n_arr == n)
-        n_sub = -(-(n - 1) // SUB)
+        cols = n_w[blk[0]] * SUB // SAMPLE_CHANNELS
         contiguous = blk[-1] - blk[0] == blk.size - 1
         if contiguous:
-            db = d_all[sub_start[blk[0]]:sub_start[blk[0]] + blk.size * SAMPLE_CHANNELS * n_sub]
+            s0 = sub_start[blk[0]]
+            d = d_all[s0:s0 + blk.size * n_w[blk[0]]].reshape(blk.size, SAMPLE_CHANNELS, cols)
         else:
-            db = d_all[sub_start[blk, None] + np.arange(SAMPLE_CHANNELS * n_sub)]
-        d = db.view(np.int16).reshape(blk.size, SAMPLE_CHANNELS, n_sub * SUB)[:, :, : n - 1]
-        o2 = ((orders_a[blk, None] >> np.arange(SAMPLE_CHANNELS)) & 1).astype(bool)
-        if o2.any():
-            d = d.copy()
-            d[o2] = np.cumsum(d[o2], axis=-1, dtype=np.int16)  # wraps mod 2**16
-        x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
-        x[:, 0, :] = firsts_a[blk]
-        x[:, 1:, :] = d.transpose(0, 2, 1)
-        np.cumsum(x, axis=1, dtype=np.int16, out=x)  # int16 arithmetic wraps mod 2**16
+            d = d_all[(sub_start[blk, None] + np.arange(n_w[blk[0]])).reshape(-1)]
+            d = d.reshape(blk.size, SAMPLE_CHANNELS, cols)
         if contiguous:
-            r0 = int(row_start[blk[0]])
-            counts[r0:r0 + blk.size * n] = x.reshape(-1, SAMPLE_CHANNELS)
+            r0 = row_start[blk[0]]
+            x = counts[r0:r0 + blk.size * n].reshape(blk.size, n, SAMPLE_CHANNELS)
         else:
+            x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
+        x[:, 0, :] = heads["first"][blk]
+        if n > 1:
+            # x[i + 1] = first + cumsum(r)[i] (order 1) or first + cumsum(cumsum(r))[i]
+            # (order 2): ``first`` joins the first term of the last sum.
+            first = firsts[blk]
+            o2 = o2_all[blk]
+            d[:, :, 0] += np.where(o2, np.uint32(0), first)
+            np.cumsum(d, axis=-1, out=d)
+            if o2.any():
+                keep = d[~o2]
+                d[:, :, 0] += np.where(o2, first, np.uint32(0))
+                np.cumsum(d, axis=-1, out=d)
+                d[~o2] = keep
+            np.copyto(x[:, 1:, :], d[:, :, :n - 1].transpose(0, 2, 1), casting="unsafe")
+        if not contiguous:
             counts[(row_start[blk, None] + np.arange(n)).reshape(-1)] = x.reshape(-1, SAMPLE_CHANNELS)
-    return counts, out_meta
+    return counts, heads
 
 
 def _ramp(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -429,6 +456,12 @@ def _ramp(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         return np.zeros(0, np.int64)
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
     return np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+
+
+def _exclusive_cumsum(v: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    out = np.zeros(v.size, np.int64)
+    np.cumsum(v[:-1], out=out[1:])
+    return out
 
 
 def _segmented_cumsum(v: npt.NDArray[np.integer], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -451,11 +484,11 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
     if crc32(buf[:hlen - 4]) != int.from_bytes(buf[hlen - 4:hlen], "little"):
         raise RunFormatError("header CRC mismatch", offset=0)
     pos = hlen
+    mv = memoryview(buf)  # CRCs over slices of it copy nothing
     damaged: list[DamagedRegion] = []
-    packed: list[bytes] = []
-    packed_meta: list[_PackedMeta] = []
+    packed_starts: list[int] = []  # payload offsets of the packed blocks
     raw_blocks: list[tuple[int, int, npt.NDArray[np.int16]]] = []
-    order: list[tuple[str, int]] = []  # keeps packed/raw blocks in file order
+    is_packed: list[bool] = []  # per sample block, in file order
     events: list[Event] = []
     anchors: list[tuple[int, int]] = []
     lost: list[tuple[int, int]] = []
@@ -467,7 +500,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
         damaged.append(DamagedRegion(start, end - start, reason))
 
     while pos < len(buf):
-        if buf[pos:pos + 4] != SYNC:
+        if not buf.startswith(SYNC, pos):
             nxt = buf.find(SYNC, pos + 1)
             end = len(buf) if nxt < 0 else nxt
             if bad_start is None:
@@ -485,7 +518,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
             reason = f"declared length {length} exceeds {MAX_BLOCK_PAYLOAD}"
         elif end > len(buf):
             reason = "block runs past the end of the file (truncated)"
-        elif crc32(buf[pos + BLOCK_HEAD.size:end], crc32(buf[pos + 4:pos + 8])) != crc:
+        elif crc32(mv[pos + BLOCK_HEAD.size:end], crc32(mv[pos + 4:pos + 8])) != crc:
             reason = "block CRC mismatch"
         if reason is not None:
             nxt = buf.find(SYNC, pos + 1)
@@ -495,23 +528,24 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
             pos = stop
             continue
         bad_start = None
-        payload = buf[pos + BLOCK_HEAD.size:end]
+        start = pos + BLOCK_HEAD.size
+        payload = buf[start:end]
         try:
             if btype == BlockType.SAMPLES_PACKED:
-                packed_meta.append(_packed_meta(payload))  # a bad block is skipped alone
-                packed.append(payload)
-                order.append(("p", len(packed) - 1))
+                _check_packed(buf, start, length)  # a bad block is skipped alone
+                packed_starts.append(start)
+                is_packed.append(True)
             elif btype == BlockType.SAMPLES_RAW:
                 if len(payload) < SAMPLE_HEAD.size:
                     raise RunFormatError("raw sample block shorter than its header")
                 idx, t_us, n = SAMPLE_HEAD.unpack_from(payload)
                 if len(payload) < SAMPLE_HEAD.size + 12 * n or not 1 <= n <= MAX_BLOCK_SAMPLES:
                     raise RunFormatError("raw sample block length does not match its count")
-                if t_us >= 2**63:  # as in _packed_meta
+                if t_us >= 2**63:  # as in _check_packed
                     raise RunFormatError(f"device_time_us {t_us} is out of range")
                 c = np.frombuffer(payload, "<i2", 6 * n, SAMPLE_HEAD.size).reshape(n, 6)
                 raw_blocks.append((idx, t_us, c))
-                order.append(("r", len(raw_blocks) - 1))
+                is_packed.append(False)
             elif btype == BlockType.EVENT:
                 events.append(Event.from_payload(payload))
             elif btype == BlockType.TIME:
@@ -531,25 +565,30 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
         pos = end
 
     # Vectorised decode of all packed blocks, then merge with raw ones in file order.
-    pc, pmeta = _decode_packed(packed, packed_meta)
-    p_starts = np.concatenate(([0], np.cumsum([m[2] for m in pmeta], dtype=np.int64)))
-    parts, bidx, bt, bn = [], [], [], []
-    for kind, k in order:
-        if kind == "p":
-            idx, t_us, n = pmeta[k]
-            parts.append(pc[p_starts[k]:p_starts[k + 1]])
-        else:
-            idx, t_us, c = raw_blocks[k]
-            n = len(c)
-            parts.append(c)
-        bidx.append(idx)
-        bt.append(t_us)
-        bn.append(n)
-    counts = np.concatenate(parts) if parts else np.zeros((0, SAMPLE_CHANNELS), np.int16)
-    bidx_a = np.asarray(bidx, np.int64)
-    bn_a = np.asarray(bn, np.int64)
+    # The 8 zero bytes of padding: the unpacker reads up to 3 bytes past a sub-block.
+    u8 = np.frombuffer(buf + bytes(8), np.uint8)
+    pc, heads = _decode_packed(u8, np.asarray(packed_starts, np.intp))
+    kinds = np.asarray(is_packed, bool)
+    bidx_a = np.empty(kinds.size, np.int64)
+    bt_a = np.empty(kinds.size, np.int64)
+    bn_a = np.empty(kinds.size, np.int64)
+    bidx_a[kinds] = heads["first_index"]
+    bt_a[kinds] = heads["time_us"]
+    bn_a[kinds] = heads["n"]
+    if raw_blocks:
+        bidx_a[~kinds] = [idx for idx, _, _ in raw_blocks]
+        bt_a[~kinds] = [t_us for _, t_us, _ in raw_blocks]
+        bn_a[~kinds] = [len(c) for _, _, c in raw_blocks]
+        # Packed rows first, then raw rows; gather them back into file order.
+        src = np.concatenate([pc, *(c for _, _, c in raw_blocks)])
+        src_start = np.empty(kinds.size, np.int64)
+        src_start[kinds] = _exclusive_cumsum(bn_a[kinds])
+        src_start[~kinds] = len(pc) + _exclusive_cumsum(bn_a[~kinds])
+        counts = src[np.repeat(src_start, bn_a) + _ramp(bn_a)]
+    else:
+        counts = pc
     sample_index = np.repeat(bidx_a, bn_a) + _ramp(bn_a)
     counts.setflags(write=False)
-    return StoredRun(header, counts, sample_index, bidx_a, np.asarray(bt, np.int64), bn_a,
+    return StoredRun(header, counts, sample_index, bidx_a, bt_a, bn_a,
                      tuple(events), tuple(anchors), tuple(lost), tuple(damaged), blocks_ok,
                      ended, len(buf))
