@@ -419,16 +419,13 @@ def _decode_packed(u8: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
         blk = np.flatnonzero(n_arr == n)
         cols = n_w[blk[0]] * SUB // SAMPLE_CHANNELS
         contiguous = blk[-1] - blk[0] == blk.size - 1
-        if contiguous:
-            s0 = sub_start[blk[0]]
+        if contiguous:  # views: the residuals and counts of these blocks are runs of rows
+            s0, r0 = sub_start[blk[0]], row_start[blk[0]]
             d = d_all[s0:s0 + blk.size * n_w[blk[0]]].reshape(blk.size, SAMPLE_CHANNELS, cols)
+            x = counts[r0:r0 + blk.size * n].reshape(blk.size, n, SAMPLE_CHANNELS)
         else:
             d = d_all[(sub_start[blk, None] + np.arange(n_w[blk[0]])).reshape(-1)]
             d = d.reshape(blk.size, SAMPLE_CHANNELS, cols)
-        if contiguous:
-            r0 = row_start[blk[0]]
-            x = counts[r0:r0 + blk.size * n].reshape(blk.size, n, SAMPLE_CHANNELS)
-        else:
             x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
         x[:, 0, :] = heads["first"][blk]
         if n > 1:
@@ -443,7 +440,9 @@ def _decode_packed(u8: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
                 d[:, :, 0] += np.where(o2, first, np.uint32(0))
                 np.cumsum(d, axis=-1, out=d)
                 d[~o2] = keep
-            np.copyto(x[:, 1:, :], d[:, :, :n - 1].transpose(0, 2, 1), casting="unsafe")
+            # uint32 -> uint16 keeps the low 16 bits (unsigned conversion is modular)
+            np.copyto(x.view(np.uint16)[:, 1:, :], d[:, :, :n - 1].transpose(0, 2, 1),
+                      casting="unsafe")
         if not contiguous:
             counts[(row_start[blk, None] + np.arange(n)).reshape(-1)] = x.reshape(-1, SAMPLE_CHANNELS)
     return counts, heads
