@@ -287,6 +287,31 @@ def test_packed_block_round_trip_every_width(n: int, bits: int, seed: int) -> No
     _check_packed_block(counts, seed, seed * 5000)
 
 
+def test_bits_past_the_last_value_of_a_block_are_ignored() -> None:
+    """The zero padding of a channel's last sub-block is not data: set bits there change nothing.
+
+    The decoder sums residuals over whole sub-blocks and keeps the first n - 1; a writer (or a
+    damaged flash page with a rewritten CRC) that leaves ones in the padding must not leak in.
+    """
+    counts = np.array([[0, 1, 2, 3, 4, 5], [1, 0, 5, -3, 4, 100]], np.int16)
+    payload = bytearray(encode_samples_packed(counts, 0, 0))
+    # n = 2: one sub-block per channel, holding one value of width <= 8 in the low bits of its
+    # first byte; every other bit of the sub-block is padding.
+    widths = payload[PACKED_HEAD.size:PACKED_HEAD.size + 6]
+    assert 0 < max(widths) <= 8
+    off = PACKED_HEAD.size + 6
+    for w in widths:
+        if w:
+            payload[off] |= 0xFF << w & 0xFF
+            payload[off + 1:off + 4 * w] = b"\xff" * (4 * w - 1)
+        off += 4 * w
+    assert off == len(payload)
+    data = bytes(header()) + encode_block(BlockType.SAMPLES_PACKED, bytes(payload))
+    run = read_run(data)
+    assert run.damaged == ()
+    np.testing.assert_array_equal(run.counts, counts)
+
+
 def test_order_2_is_chosen_on_ramps_and_order_1_on_random_walks() -> None:
     rng = np.random.default_rng(5)
     n = 256
