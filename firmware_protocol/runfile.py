@@ -408,8 +408,8 @@ def _decode_packed(u8: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
     sub_off = before[:-1] + np.repeat(w_start + n_w - before[sub_start], n_w)
     d_all = _unpack_subblocks(u8, sub_off, widths)
     # Blocks of equal length decode together as (blocks, channels, samples) arrays: the
-    # cumulative sums run along the contiguous last axis, in uint32 (wraps; only the low 16
-    # bits matter), and one transposing copy writes the int16 counts.
+    # cumulative sums run along the contiguous last axis, wrapping (only the low 16 bits
+    # matter), and the last one writes the int16 counts through a transposed view.
     counts = np.empty((int(n_arr.sum()), SAMPLE_CHANNELS), np.int16)
     row_start = np.zeros(nb, np.intp)
     np.cumsum(n_arr[:-1], out=row_start[1:])
@@ -429,20 +429,17 @@ def _decode_packed(u8: npt.NDArray[np.uint8], starts: npt.NDArray[np.intp],
             x = np.empty((blk.size, n, SAMPLE_CHANNELS), np.int16)
         x[:, 0, :] = heads["first"][blk]
         if n > 1:
-            # x[i + 1] = first + cumsum(r)[i] (order 1) or first + cumsum(cumsum(r))[i]
-            # (order 2): ``first`` joins the first term of the last sum.
-            first = firsts[blk]
+            # Order-2 channels first sum their second differences into first differences (in
+            # uint32, wrapping); then every channel is x[i + 1] = first + cumsum(r)[i], summed
+            # in uint16 (modular) straight into the transposed counts.
             o2 = o2_all[blk]
-            d[:, :, 0] += np.where(o2, np.uint32(0), first)
-            np.cumsum(d, axis=-1, out=d)
             if o2.any():
                 keep = d[~o2]
-                d[:, :, 0] += np.where(o2, first, np.uint32(0))
                 np.cumsum(d, axis=-1, out=d)
                 d[~o2] = keep
-            # uint32 -> uint16 keeps the low 16 bits (unsigned conversion is modular)
-            np.copyto(x.view(np.uint16)[:, 1:, :], d[:, :, :n - 1].transpose(0, 2, 1),
-                      casting="unsafe")
+            d[:, :, 0] += firsts[blk]
+            np.cumsum(d[:, :, :n - 1], axis=-1, dtype=np.uint16,
+                      out=x.view(np.uint16)[:, 1:, :].transpose(0, 2, 1))
         if not contiguous:
             counts[(row_start[blk, None] + np.arange(n)).reshape(-1)] = x.reshape(-1, SAMPLE_CHANNELS)
     return counts, heads
