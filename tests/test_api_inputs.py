@@ -64,6 +64,21 @@ def test_from_arrays_names_a_nan_in_the_time_column() -> None:
         Recording.from_arrays(t, acc, gyr)
 
 
+@pytest.mark.parametrize("name", ["acc_ms2", "gyr_rads"])
+def test_from_arrays_names_nan_samples_and_how_to_make_a_gap(name: str) -> None:
+    """NaN samples were refused deep in the pipeline ("split the recording into segments"),
+    which a caller of from_arrays cannot do; dropping the rows makes the gap."""
+    t, acc, gyr = _arrays()
+    (acc if name == "acc_ms2" else gyr)[200:210, 1] = np.nan
+    with pytest.raises(IngestError, match=rf"{name} must be finite: 10 row\(s\).*index 200"):
+        Recording.from_arrays(t, acc, gyr)
+    keep = np.ones(t.size, bool)
+    keep[200:210] = False
+    rec = Recording.from_arrays(t[keep], acc[keep], gyr[keep])
+    assert len(rec.segments) == 2
+    assert rec.stats.samples_missing == 10
+
+
 def test_from_arrays_refuses_unix_seconds_in_float32() -> None:
     t, acc, gyr = _arrays()
     # before: every sample shared a few time stamps and analyze() died in ZeroDivisionError

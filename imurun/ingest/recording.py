@@ -214,6 +214,15 @@ class Recording:
             raise IngestError(f"t_s must be finite: {bad.size} value(s) are NaN or infinite, "
                               f"the first at index {int(bad[0])}")
         _check_time_precision(t_in, t)
+        for name, x in (("acc_ms2", acc), ("gyr_rads", gyr)):
+            if x is None or x.ndim != 2:
+                continue  # (the shape is checked where the recording is made)
+            rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            if rows.size:
+                raise IngestError(
+                    f"{name} must be finite: {rows.size} row(s) hold NaN or infinite values, the "
+                    f"first at index {int(rows[0])}; drop those rows (with their t_s) and "
+                    "from_arrays marks a gap where samples are missing")
         dt = np.diff(t)
         if fs_hz is None:
             pos = dt[dt > 0]
