@@ -133,3 +133,42 @@ def test_syncing_a_run_held_only_as_a_damaged_copy_replaces_that_copy(tmp_path: 
         assert (aside / first.path.name).read_bytes() == bad.read_bytes()
         assert lib.check().ok
         assert sink.is_stored(DEVICE_A, entry)
+
+
+def test_a_bundle_heals_held_runs_damaged_on_disk_or_imported_damaged(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The coach's library: a run's file damaged on disk, another run held only as a damaged
+    copy; the runner's next bundle holds both intact."""
+    runner = ["--home", str(tmp_path / "runner")]
+    coach = ["--home", str(tmp_path / "coach")]
+    srcs = [write_run(tmp_path / "in", DEVICE_A, k, seconds=30.0) for k in (7, 8)]
+    assert main([*runner, "athlete", "add", "Ana"]) == 0
+    for s in srcs:
+        assert main([*runner, "import", str(s), "--athlete", "Ana"]) == 0
+    bundle = tmp_path / "ana.zip"
+    assert main([*runner, "share", "--athlete", "Ana", "--out", str(bundle)]) == 0
+    # the coach holds run 7 (then damaged on disk) and a damaged copy of run 8
+    assert main([*coach, "import", str(srcs[0])]) == 0
+    bad = tmp_path / "copy" / "run8.imrn"
+    bad.parent.mkdir()
+    bad.write_bytes(_flip(srcs[1].read_bytes()))
+    assert main([*coach, "import", str(bad)]) == 0
+    with Library.open(tmp_path / "coach") as lib:
+        held7 = next(r for r in lib.runs() if r.sensor_run_id == 7)
+        held8 = next(r for r in lib.runs() if r.sensor_run_id == 8)
+    held7.path.write_bytes(_flip(srcs[0].read_bytes()))
+    capsys.readouterr()
+
+    assert main([*coach, "import", str(bundle)]) == 0
+    out = capsys.readouterr().out
+    assert f"replaced the damaged copy of run {held7.short_id} with this intact one" in out
+    assert f"replaced the damaged copy of run {held8.short_id} (now run " in out
+    with Library.open(tmp_path / "coach") as lib:
+        runs = sorted(lib.runs(), key=lambda r: r.sensor_run_id or 0)
+        assert [r.sensor_run_id for r in runs] == [7, 8]  # one of each, not two of run 8
+        assert [r.path.read_bytes() for r in runs] == [s.read_bytes() for s in srcs]
+        assert all(r.analysis_version is not None for r in runs)
+    kept = sorted(p.read_bytes() for p in (tmp_path / "coach" / "set-aside").rglob("*.imrn*"))
+    assert kept == sorted([_flip(srcs[0].read_bytes()), bad.read_bytes()])
+    assert main([*coach, "store", "check"]) == 0
+    assert "2 run file(s) on disk, 2 indexed; consistent" in capsys.readouterr().out

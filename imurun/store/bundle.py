@@ -381,7 +381,13 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
     sha = str(meta["id"])
     held = lib.get(sha)
     if held is not None and held.path.exists():
-        if _complete(lib, src, entry, held):
+        if sha256_file(held.path) != sha:  # damaged on disk: the bundle holds its own bytes
+            with src.open(str(entry["file"])) as fh:
+                aside = lib.heal_in_place(held, fh)
+            _complete(lib, src, entry, held)
+            res.repaired.append(held)
+            res.notes.append(healed_note(held, held, aside))
+        elif _complete(lib, src, entry, held):
             res.completed.append(held)
         else:
             res.already.append(held)
@@ -423,7 +429,11 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
     res.notes.extend(replaced_note(rec, old) for old in shorter)
     for att in entry.get("attachments") or ():
         _copy_attachment(lib, src, att, rec)
-    res.added.append(rec)
+    # a damaged copy of this sensor run, held before under the id of its damaged bytes: this
+    # intact one takes its place (its athlete and watch file), so the run counts once
+    healed = lib.replace_damaged_copies(rec)
+    res.notes.extend(healed_note(rec, old, aside) for old, aside in healed)
+    res.added.append(lib.get(rec.id) or rec)
 
 
 def _copy_analysis(src: _Source, entry: dict[str, Any], directory: Path) -> bool:

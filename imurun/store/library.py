@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from imurun.errors import FileFormatError, NotFoundError, StoreError, UsageError
 from imurun.store import schema
@@ -767,9 +767,8 @@ class Library:
                 return AddResult(known, False, healed=tuple(self.replace_damaged_copies(known)))
             # The library's copy was damaged on disk (`store check` names it): this file is the
             # run's own bytes (its id is their SHA-256), so it takes the damaged file's place.
-            aside = self._keep_damaged_file(known)
             with open(src, "rb") as fh:
-                atomic_copy(fh, known.path, expect_sha256=sha)
+                aside = self.heal_in_place(known, fh)
             return AddResult(known, False, healed=((known, aside),))
         facts = file_facts(src)
         identity = {"format": facts.format, "device_id": facts.device_id,
@@ -809,6 +808,18 @@ class Library:
             return AddResult(rec, True, replaced=tuple(shorter))
         return AddResult(self.get(rec.id) or rec, False, replaced=tuple(shorter),
                          healed=tuple(healed))
+
+    def heal_in_place(self, run: RunRecord, intact: IO[bytes]) -> Path:
+        """Replace ``run``'s file, damaged on disk, by ``intact`` (the run's own bytes).
+
+        The damaged bytes are kept under ``HOME/set-aside/`` first; returns where. ``intact``
+        must hash to the run's id (else :class:`StoreError` and nothing is replaced).
+        """
+        from imurun.store._files import atomic_copy
+
+        aside = self._keep_damaged_file(run)
+        atomic_copy(intact, run.path, expect_sha256=run.id)
+        return aside
 
     def replace_damaged_copies(self, run: RunRecord) -> list[tuple[RunRecord, Path]]:
         """Set aside the held copies of ``run``'s sensor run that are damaged, ``run`` being intact.
