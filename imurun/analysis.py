@@ -44,10 +44,16 @@ import numpy.typing as npt
 from imurun import __version__
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD, G_MS2
 from imurun.errors import FileFormatError, SignalError, UsageError
-from imurun.ingest.files import _MAX_PLAUSIBLE_GYR_RADS as MAX_PLAUSIBLE_GYR_RADS
-from imurun.ingest.files import _PEAK_QUANTILE as PEAK_QUANTILE
-from imurun.ingest.files import _PLAUSIBLE_FS as PLAUSIBLE_FS_HZ
-from imurun.ingest.files import AccUnit, GyrUnit, TimeUnit, load_recording
+from imurun.ingest.files import (
+    MAX_PLAUSIBLE_GYR_RADS,
+    AccUnit,
+    GyrUnit,
+    TimeUnit,
+    load_recording,
+    median_acc_norm,
+    plausible_fs,
+    robust_gyr_peak,
+)
 from imurun.ingest.recording import Recording
 from imurun.signal import activity as act
 from imurun.signal.activity import ActivitySettings
@@ -177,43 +183,28 @@ def analyze(
     return _prepare_pipeline(rec, cfg, mass_kg, mounting, baseline, acc_unit, gyr_unit).run()
 
 
-#: Samples :func:`_check_si` looks at (evenly spread over the recording).
-_CHECK_SAMPLES = 20_000
-
-
 def _check_si(rec: Recording) -> None:
     """Refuse a recording whose rate or units plainly are not what a :class:`Recording` holds.
 
-    The same limits as for files (:mod:`imurun.ingest.files`): a rate no body-worn IMU records
-    at (times in ms, mostly), acceleration in g (median |a| near 1 where gravity alone is
-    9.8 m/s²), angular rate in deg/s (a pelvis never turns at 20 rad/s). Without this, such
-    arrays were analysed as they were and gave a run without running, or wrong metrics.
+    The same limits and measures as for files (:mod:`imurun.ingest.files`): a rate no
+    body-worn IMU records at (times in ms, mostly), acceleration in g (median |a| near 1 where
+    gravity alone is 9.8 m/s²), angular rate in deg/s (a pelvis never turns at 20 rad/s).
+    Without this, such arrays were analysed as they were and gave a run without running, or
+    wrong metrics.
     """
-    lo, hi = PLAUSIBLE_FS_HZ
-    if not lo <= rec.fs_hz <= hi:
+    if not plausible_fs(rec.fs_hz):
         raise SignalError(f"a sample rate of {rec.fs_hz:.6g} Hz is not plausible for a body-worn "
-                          f"IMU ({lo:g} to {hi:g} Hz): t_s must be in seconds (from_arrays "
-                          "infers the rate from it)")
-    # every k-th sample: plenty for a plausibility check, and cheap on an hour of data
-    k = max(1, rec.acc_ms2.shape[0] // _CHECK_SAMPLES)
-    acc = rec.acc_ms2[::k]
-    acc = acc[np.isfinite(acc).all(axis=1)]
-    if acc.shape[0]:
-        mag = float(np.sqrt(np.median(np.einsum("ij,ij->i", acc, acc))))
-        if 0.5 < mag < 2.0:
-            raise SignalError(f"acceleration looks like it is in g (median |a| = {mag:.2f}); a "
-                              f"Recording holds m/s²: multiply it by {G_MS2} "
-                              "(imurun.consts.G_MS2)")
+                          "IMU: t_s must be in seconds (from_arrays infers the rate from it)")
+    mag = median_acc_norm(rec.acc_ms2)
+    if 0.5 < mag < 2.0:
+        raise SignalError(f"acceleration looks like it is in g (median |a| = {mag:.2f}); a "
+                          f"Recording holds m/s²: multiply it by {G_MS2} (imurun.consts.G_MS2)")
     if rec.gyr_rads is not None:
-        gyr = rec.gyr_rads[::k]
-        gyr = gyr[np.isfinite(gyr)]
-        if gyr.size:
-            kth = int(PEAK_QUANTILE * (gyr.size - 1))
-            peak = float(np.partition(np.abs(gyr), kth)[kth])
-            if peak > MAX_PLAUSIBLE_GYR_RADS:
-                raise SignalError(f"angular rate looks like it is in deg/s (99.9th percentile "
-                                  f"of |ω| {peak:.0f}); a Recording holds rad/s: convert it "
-                                  "with numpy.radians")
+        peak = robust_gyr_peak(rec.gyr_rads)
+        if peak > MAX_PLAUSIBLE_GYR_RADS:
+            raise SignalError(f"angular rate looks like it is in deg/s (99.9th percentile of |ω| "
+                              f"{peak:.0f}); a Recording holds rad/s: convert it with "
+                              "numpy.radians")
 
 
 def analyze_timed(source: Recording, *, clock: Literal["wall", "cpu"] = "wall",

@@ -61,6 +61,39 @@ _MIN_MOVING_GYR_RADS = 20.0 * DEG2RAD
 _MOVING_ACC_MS2 = 2.5
 #: The "robust peak" of an angular rate: this quantile of |ω| over all axes and samples.
 _PEAK_QUANTILE = 0.999
+#: Samples the unit checks look at, evenly spread over the recording: plenty for a median or
+#: the robust peak, and cheap on an hour of data.
+_UNIT_CHECK_SAMPLES = 20_000
+
+
+def _spread_sample(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Every k-th row of ``x`` (about :data:`_UNIT_CHECK_SAMPLES`), rows with a NaN left out."""
+    x = x[::max(1, x.shape[0] // _UNIT_CHECK_SAMPLES)]
+    return x[np.isfinite(x).all(axis=1)]
+
+
+def median_acc_norm(acc: npt.NDArray[np.float64]) -> float:
+    """Median of |a| over the samples (0 without any): about g at rest, whatever the unit says."""
+    a = _spread_sample(acc)
+    return float(np.sqrt(np.median(np.einsum("ij,ij->i", a, a)))) if len(a) else 0.0
+
+
+def robust_gyr_peak(gyr: npt.NDArray[np.float64]) -> float:
+    """The robust peak of an angular rate (:data:`_PEAK_QUANTILE` of |ω|); 0 without samples."""
+    w = np.abs(_spread_sample(gyr)).reshape(-1)
+    if not w.size:
+        return 0.0
+    k = int(_PEAK_QUANTILE * (w.size - 1))
+    return float(np.partition(w, k)[k])
+
+
+def plausible_fs(fs_hz: float) -> bool:
+    """Whether ``fs_hz`` is a rate a body-worn IMU records at."""
+    return _PLAUSIBLE_FS[0] <= fs_hz <= _PLAUSIBLE_FS[1]
+
+
+#: Largest plausible angular rate of a pelvis, rad/s (public name of the unit checks' limit).
+MAX_PLAUSIBLE_GYR_RADS = _MAX_PLAUSIBLE_GYR_RADS
 
 
 def sniff(path: str | os.PathLike[str]) -> FileKind:
@@ -216,7 +249,7 @@ def load_session(path: str | os.PathLike[str]) -> Recording:
 
 def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float64] | None,
                  acc_unit: str, gyr_unit: str) -> None:
-    mag = float(np.median(np.linalg.norm(acc, axis=1))) if len(acc) else 0.0
+    mag = median_acc_norm(acc)
     if acc_unit == "m/s2" and 0.5 < mag < 2.0:
         raise FileFormatError(p, f"acceleration looks like it is in g (median |a| = {mag:.2f}); "
                                  "pass --acc-unit g")
@@ -225,7 +258,7 @@ def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float
                                  "drop --acc-unit g")
     if gyr is None or not len(gyr):
         return
-    peak = float(np.quantile(np.abs(gyr), _PEAK_QUANTILE))
+    peak = robust_gyr_peak(gyr)
     if gyr_unit == "rad/s" and peak > _MAX_PLAUSIBLE_GYR_RADS:
         raise FileFormatError(p, f"angular rate looks like it is in deg/s (99.9th percentile "
                                  f"{peak:.0f}); pass --gyr-unit deg/s")
@@ -417,10 +450,6 @@ def _row_cell(row: list[str], j: int) -> str:
     return row[j].strip().lower() if 0 <= j < len(row) else ""
 
 
-def _plausible_fs(fs_hz: float) -> bool:
-    return _PLAUSIBLE_FS[0] <= fs_hz <= _PLAUSIBLE_FS[1]
-
-
 def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
                 time: tuple[str, npt.NDArray[np.float64]] | None, time_unit: str | None) -> None:
     """Refuse a sample rate no body-worn IMU records at (a wrong time unit, mostly).
@@ -430,7 +459,7 @@ def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
     """
     step_s = float(np.median(np.diff(t)))
     rate = fs if fs is not None else 1.0 / step_s
-    if _plausible_fs(rate):
+    if plausible_fs(rate):
         return
     lo, hi = _PLAUSIBLE_FS
     if time_unit is None or time is None:
@@ -447,7 +476,7 @@ def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
 def _plausible_time_units(raw_step: float) -> list[TimeUnit]:
     """The time units (s, ms, us, in that order) in which ``raw_step`` gives a plausible rate."""
     units: tuple[TimeUnit, ...] = ("s", "ms", "us")
-    return [u for u in units if _plausible_fs(1.0 / (raw_step * _TIME_SCALE[u]))]
+    return [u for u in units if plausible_fs(1.0 / (raw_step * _TIME_SCALE[u]))]
 
 
 def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
@@ -487,7 +516,7 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
         i += 1
     if i >= len(lines):
         raise FileFormatError(p, "no column header found")
-    if fs is not None and not _plausible_fs(fs):
+    if fs is not None and not plausible_fs(fs):
         lo, hi = _PLAUSIBLE_FS
         raise FileFormatError(p, f"the sample rate line says {fs:g} Hz, not a plausible rate for "
                                  f"a body-worn IMU ({lo:g} to {hi:g} Hz)")
