@@ -317,7 +317,7 @@ def cmd_runs(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         runs = lib.runs(athlete=a.athlete, since_unix_s=since, until_unix_s=until)
         root = lib.root
-        note = None if a.json else outdated_note(lib, runs)
+        note = None if a.json else outdated_note(lib, runs)[1]
     if a.json:
         _json([r.to_json() for r in runs])
         return EXIT_OK

@@ -159,52 +159,52 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
     A run is out of date when it was never analysed, when its last analysis failed, when it was
     analysed by another version of imurun, or with another body mass than its athlete's.
     """
+    return [(r, why) for r, _, why in _outdated(lib, runs)]
+
+
+def _outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, str, str]]:
+    """:func:`outdated`, each run also with a short label of its reason (shared by a kind)."""
     from imurun import __version__
 
     changed = {r.id for r in mass_changed(lib, runs)}
-    out: list[tuple[RunRecord, str]] = []
+    out: list[tuple[RunRecord, str, str]] = []
     for r in runs:
         if r.analysis_error is not None:
-            out.append((r, f"its last analysis failed ({r.analysis_error})"))
+            out.append((r, "analysis failed", f"its last analysis failed ({r.analysis_error})"))
         elif r.analysis_version is None:
-            out.append((r, "not analysed yet"))
+            out.append((r, "not analysed", "not analysed yet"))
         elif r.id in changed:
-            out.append((r, "analysed with another body mass than the athlete's"))
+            out.append((r, "analysed with another body mass",
+                        "analysed with another body mass than the athlete's"))
         elif r.analysis_version != __version__:
-            out.append((r, f"analysed by imurun {r.analysis_version} (this is {__version__})"))
+            out.append((r, f"analysed by imurun {r.analysis_version}",
+                        f"analysed by imurun {r.analysis_version} (this is {__version__})"))
     return out
 
 
-def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> str | None:
-    """One line saying how many of ``runs`` have an out-of-date analysis and what to do.
+def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> tuple[int, str | None]:
+    """How many of ``runs`` have an out-of-date analysis, and one line saying so and what to do.
 
-    None when every analysis is up to date. Shown under run lists and weekly summaries: their
-    numbers come from the stored analyses, which ``imurun store reanalyze`` brings up to date
-    (after an upgrade of imurun, say); the reasons are those of :func:`outdated`.
+    The line is None when every analysis is up to date. Shown under run lists and weekly
+    summaries: their numbers come from the stored analyses, which ``imurun store reanalyze``
+    brings up to date (after an upgrade of imurun, say); the reasons are those of
+    :func:`outdated`.
     """
     from imurun import __version__
 
-    todo = outdated(lib, runs)
+    todo = _outdated(lib, runs)
     if not todo:
-        return None
+        return 0, None
     counts: dict[str, int] = {}
-    older = False
-    for r, why in todo:
-        if r.analysis_error is not None:
-            key = "analysis failed"
-        elif r.analysis_version is None:
-            key = "not analysed"
-        elif why.startswith("analysed with another body mass"):
-            key = "analysed with another body mass"
-        else:
-            key, older = f"analysed by imurun {r.analysis_version}", True
-        counts[key] = counts.get(key, 0) + 1
+    for _, label, _ in todo:
+        counts[label] = counts.get(label, 0) + 1
     n = len(todo)
-    parts = [why if n == 1 else f"{c} {why}"
-             for why, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    parts = [label if n == 1 else f"{c} {label}"
+             for label, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    older = any(label.startswith("analysed by imurun") for label in counts)
     this = f"; this is imurun {__version__}" if older else ""
-    return (f"{n} run{'s' if n != 1 else ''} with an out-of-date analysis ({', '.join(parts)}"
-            f"{this}): `imurun store reanalyze` makes {'it' if n == 1 else 'them'} again")
+    return n, (f"{n} run{'s' if n != 1 else ''} with an out-of-date analysis ({', '.join(parts)}"
+               f"{this}): `imurun store reanalyze` makes {'it' if n == 1 else 'them'} again")
 
 
 def unanalysed(lib: Library, *, device_id: str | None = None) -> list[RunRecord]:

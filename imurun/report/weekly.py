@@ -340,25 +340,27 @@ def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | Non
     day = today or dt.date.today()
     days_so_far = (day - week.monday).days + 1 if week.monday <= day <= week.sunday else None
     chosen = [lib.athlete(a) for a in athletes] if athletes else lib.athletes()
+    from imurun.workflows import outdated_note
+
     seen: set[str] = set()
     rows = []
+    drawn_on: list[RunRecord] = []  # every run the summary draws on
     for a in chosen:
         if a.id in seen:
             continue
         seen.add(a.id)
-        rows.append(_athlete_week(lib, a.id, a.name, week, cfg, days_so_far is None))
+        history = athlete_runs(lib, a.id, _history_start(week), week.end_unix_s)
+        drawn_on += history
+        rows.append(_athlete_week(lib, a.id, a.name, week, cfg, history, days_so_far is None))
     rows.sort(key=AthleteWeek.sort_key)
-    from imurun.workflows import outdated, outdated_note
-
-    drawn_on = [r for aid in seen
-                for r in athlete_runs(lib, aid, _history_start(week), week.end_unix_s)]
     unassigned = 0
     if not athletes:
         unassigned = int(lib.db.execute(
             "SELECT COUNT(*) FROM runs WHERE athlete_id IS NULL AND start_unix_s >= ? AND "
             "start_unix_s < ?", (week.start_unix_s, week.end_unix_s)).fetchone()[0])
-    return WeeklySummary(week, tuple(rows), unassigned, len(outdated(lib, drawn_on)),
-                         outdated_note(lib, drawn_on), days_so_far=days_so_far)
+    n_outdated, note = outdated_note(lib, drawn_on)
+    return WeeklySummary(week, tuple(rows), unassigned, n_outdated, note,
+                         days_so_far=days_so_far)
 
 
 def _history_start(week: IsoWeek) -> float:
@@ -368,9 +370,10 @@ def _history_start(week: IsoWeek) -> float:
 
 
 def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
-                  cfg: IndicatorSettings, week_over: bool = True) -> AthleteWeek:
+                  cfg: IndicatorSettings, history: Sequence[RunRecord],
+                  week_over: bool = True) -> AthleteWeek:
+    """One athlete's row; ``history``: their runs from :func:`_history_start` to the week's end."""
     w0, w1 = week.start_unix_s, week.end_unix_s
-    history = athlete_runs(lib, athlete_id, _history_start(week), w1)
     lengths = {r.id: run_length(lib, r) for r in history}
     runs = [r for r in history if r.start_unix_s is not None and w0 <= r.start_unix_s < w1]
     analysed = [r for r in runs if r.summary is not None]
