@@ -1068,8 +1068,11 @@ class Library:
                 return d
         facts = FileFacts(run.format, run.size, run.device_id, run.sensor_run_id, run.crc32,
                           run.start_unix_s, run.duration_s, run.sensor_start_ms)
-        return self.new_run_meta(run.id, run.rel_path, facts, run.athlete_id, run.source,
-                              run.source_name, run.added_at)
+        meta = self.new_run_meta(run.id, run.rel_path, facts, run.athlete_id, run.source,
+                                 run.source_name, run.added_at)
+        if run.start_given:
+            meta["start_given"] = True
+        return meta
 
     def write_run_meta(self, directory: Path, meta: Mapping[str, Any]) -> None:
         """Write a run's ``meta.json`` (first of its files; clears what a killed writer left)."""
@@ -1243,22 +1246,18 @@ class Library:
                 report.problems.append(f"{rel_dir}: {RUN_META} missing")
                 if not repair:
                     continue
-                try:
-                    facts = file_facts(target)
-                except FileFormatError as e:
-                    report.problems.append(f"{rel_dir}: {e.reason}")
-                    continue
-                rel = target.relative_to(self.root).as_posix()
                 held = self.get(sha)
-                if held is not None:  # the index still knows whose run it is, and how it came
-                    meta = self.new_run_meta(sha, rel, facts, held.athlete_id, held.source,
-                                             held.source_name, held.added_at)
-                    if held.start_given:
-                        meta["start_unix_s"], meta["start_given"] = held.start_unix_s, True
-                    origin = "the run file and the index"
+                if held is not None and held.path == target:
+                    # the index still knows this very file: whose run it is, and how it came
+                    meta, origin = self._meta_of(held), "the run file and the index"
                 else:
+                    try:
+                        facts = file_facts(target)
+                    except FileFormatError as e:
+                        report.problems.append(f"{rel_dir}: {e.reason}")
+                        continue
                     meta = self.new_run_meta(
-                        sha, rel, facts,
+                        sha, target.relative_to(self.root).as_posix(), facts,
                         self.athlete_of_sensor(facts.device_id) if facts.device_id else None,
                         "store", target.name, utc_now())
                     origin = "the run file"
@@ -1339,9 +1338,8 @@ class Library:
         on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
         indexed = {r.id: r for r in self.runs()}
         for rid, r in indexed.items():
-            if rid not in on_disk and not (r.directory / RUN_META).exists() and r.path.exists():
-                pass  # its file is there, its meta.json is not: said above, by the scan
-            elif rid not in on_disk:
+            meta_lost = r.path.exists() and not (r.directory / RUN_META).exists()  # (the scan
+            if rid not in on_disk and not meta_lost:                             # said that)
                 report.problems.append(f"index: run {rid[:10]} ({r.rel_path}) has no file")
         for rid, (d, _meta) in on_disk.items():
             held = indexed.get(rid)
