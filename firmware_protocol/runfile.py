@@ -136,10 +136,6 @@ def _zigzag(r: npt.NDArray[np.int16]) -> npt.NDArray[np.uint16]:
     return (((r32 << 1) ^ (r32 >> 15)) & 0xFFFF).astype(np.uint16)
 
 
-def _unzigzag(z: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    return (z >> 1) ^ -(z & 1)
-
-
 def _widths(z: npt.NDArray[np.uint16]) -> npt.NDArray[np.uint8]:
     """Bit width of each 32-value sub-block of ``z`` (length a multiple of 32)."""
     m = z.reshape(-1, SUB).max(axis=1).astype(np.uint32) if z.size else np.zeros(0, np.uint32)
@@ -450,21 +446,13 @@ def _ramp(lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     total = int(lengths.sum())
     if total == 0:
         return np.zeros(0, np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    return np.arange(total, dtype=np.int64) - np.repeat(starts, lengths)
+    return np.arange(total, dtype=np.int64) - np.repeat(_exclusive_cumsum(lengths), lengths)
 
 
 def _exclusive_cumsum(v: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     out = np.zeros(v.size, np.int64)
     np.cumsum(v[:-1], out=out[1:])
     return out
-
-
-def _segmented_cumsum(v: npt.NDArray[np.integer], lengths: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    c = np.cumsum(v, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    before = np.concatenate(([0], c))[starts]
-    return c - np.repeat(before, lengths)
 
 
 def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
