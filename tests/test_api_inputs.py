@@ -79,6 +79,17 @@ def test_from_arrays_names_nan_samples_and_how_to_make_a_gap(name: str) -> None:
     assert rec.stats.samples_missing == 10
 
 
+def test_from_arrays_takes_an_axis_that_was_not_measured() -> None:
+    """A logger without a lateral axis: that column is NaN throughout, and stays allowed."""
+    t, acc, _ = _arrays()
+    acc[:, 1] = np.nan
+    rec = Recording.from_arrays(t, acc)
+    assert np.isnan(rec.acc_ms2[:, 1]).all()
+    acc[7, 0] = np.nan  # a measured axis with a hole is still refused
+    with pytest.raises(IngestError, match=r"acc_ms2 must be finite: 1 row\(s\).*index 7"):
+        Recording.from_arrays(t, acc)
+
+
 def test_from_arrays_refuses_unix_seconds_in_float32() -> None:
     t, acc, gyr = _arrays()
     # before: every sample shared a few time stamps and analyze() died in ZeroDivisionError

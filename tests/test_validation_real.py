@@ -124,6 +124,18 @@ def test_running_targets_hold_under_leave_one_condition_out() -> None:
     assert all(1.02 <= w <= 1.08 for w in cv.pulse_width)
 
 
+def test_the_whole_analysis_runs_on_every_force_plate_trial() -> None:
+    """`make validate`'s per-step table: alcantara2022 has no lateral axis (a NaN column),
+    which a check on NaN samples once refused; every trial is analysed, its steps paired."""
+    from imurun.validation.signal_core import alcantara_step_metrics
+
+    _require("alcantara2022")
+    trials = alcantara_step_metrics()
+    assert len(trials) == len(load_dataset("alcantara2022"))
+    assert all(t.all_running and t.n_paired >= t.n_ref - 2 for t in trials)  # (edge steps)
+    assert sum(t.n_paired for t in trials) >= 0.95 * sum(t.n_ref for t in trials)
+
+
 def test_walking_sides_without_the_inverted_trials(results: ValidationResults) -> None:
     """voisard_ipol 4-1/4-2: every sacral side cue is inverted there (see docs/validation.md)."""
     _require("voisard_ipol")

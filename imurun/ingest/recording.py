@@ -217,7 +217,9 @@ class Recording:
         for name, x in (("acc_ms2", acc), ("gyr_rads", gyr)):
             if x is None or x.ndim != 2:
                 continue  # (the shape is checked where the recording is made)
-            rows = np.flatnonzero(~np.isfinite(x).all(axis=1))
+            finite = np.isfinite(x)
+            present = finite.any(axis=0)  # an axis that is NaN throughout was not measured
+            rows = np.flatnonzero(~finite[:, present].all(axis=1))
             if rows.size:
                 raise IngestError(
                     f"{name} must be finite: {rows.size} row(s) hold NaN or infinite values, the "
