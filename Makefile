@@ -12,7 +12,7 @@ export IMURUN_SHARED_DATA ?= $(abspath ../shared/data)
 .PHONY: demo test bench lint validate sysdeps clean help
 
 help:
-	@echo "make demo      install into .venv and run the main job on the bundled default"
+	@echo "make demo      install into .venv, then a team's three weeks: virtual sensors -> sync -> reports -> weekly (demo-output/)"
 	@echo "make test      install into .venv and run the whole test suite"
 	@echo "make bench     run the benchmarks, peers side by side (results in benchmarks/results/)"
 	@echo "make lint      ruff + mypy"
