@@ -85,7 +85,8 @@ def device_hex(device_id: int | str) -> str:
     try:
         v = int(s, 16)
     except ValueError as e:
-        raise UsageError(f"device id {device_id!r} is not hexadecimal (see `imurun runs`)") from e
+        raise UsageError(f"device id {device_id!r} is not hexadecimal (16 hex digits, as "
+                         "`imurun sync` and `imurun sensor list` print them)") from e
     if not 0 <= v < 2**64:
         raise UsageError(f"device id {device_id!r} has more than 16 hex digits")
     return f"{v:016x}"
