@@ -233,6 +233,9 @@ def cmd_stream(a: argparse.Namespace) -> int:
     out = _check_stream_out(a)
     if a.ble:
         return _stream_ble(a)
+    if a.rsc:
+        raise UsageError("--rsc records a footpod's Running Speed and Cadence over Bluetooth: "
+                         "it needs --ble NAME_OR_ADDRESS; a serial link has none")
     if not a.port:
         raise UsageError("give --port PATH (serial); BLE streaming is --ble NAME_OR_ADDRESS")
     session = _session_writer(out, {"framing": "stream", "link": f"serial {a.port}",
@@ -290,6 +293,9 @@ def cmd_sync(a: argparse.Namespace) -> int:
         from imurun.cli_library import cmd_sync_library
 
         return cmd_sync_library(a)
+    if not a.report:
+        raise UsageError("--no-report applies to runs synced into the library; --store writes "
+                         "plain run files and no reports, so leave it out")
     from imurun.device.sync import SyncSettings, sync_runs
     from imurun.store.rundir import RunDirectory
 
