@@ -441,18 +441,25 @@ def cmd_store_set_aside(a: argparse.Namespace) -> int:
 def cmd_store_restore(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         if a.run is None:
-            aside = lib.set_aside_runs()
+            aside = lib.set_aside_entries()
             if not aside:
                 _say(f"no runs are set aside in {lib.root}")
-            for d, m in aside:
-                _say(f"{str(m['id'])[:10]}  {d}")
+            for e in aside:
+                _say(f"{e.short_id}  {e.directory}")
+                _say(f"  {e.describe()}")
             return EXIT_OK
         from imurun.store._files import sha256_file
+        from imurun.store.bundle import healed_note, replaced_note
 
-        run = lib.restore(a.run)
+        res = lib.restore(a.run)
+        run = res.run
         damaged = not run.path.exists() or sha256_file(run.path) != run.id
         _say(f"restored run {_run_title(run)} into the library"
              + ("; its file is still damaged (see `imurun store check`)" if damaged else ""))
+        for old in res.replaced:
+            _say(f"  {replaced_note(run, old)}")
+        for old, kept in res.healed:
+            _say(f"  {healed_note(run, old, kept)}")
         if not damaged:
             _analyse_again_for_mass(lib, [run], [run])
     return EXIT_OK

@@ -42,8 +42,11 @@ def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
     out = capsys.readouterr().out
     assert f"replaced the damaged copy of run {run.short_id} with this intact one" in out
     assert "0 new run(s), 0 already held, 1 repaired" in out
-    kept = [p for p in (home / "set-aside").rglob("*") if p.is_file()]
+    kept = [p for p in (home / "set-aside").rglob("*")
+            if p.is_file() and p.name not in ("meta.json", "set-aside.json")]
     assert len(kept) == 1
+    assert sorted(p.name for p in kept[0].parent.iterdir()) == sorted(
+        [kept[0].name, "meta.json", "set-aside.json"])  # listed by `store restore`
     assert f"the damaged file is in {kept[0]}" in out
     assert kept[0].read_bytes() == _flip(good)  # the damaged bytes, kept
     assert run.path.read_bytes() == good  # the run's own file, in its own place
@@ -56,7 +59,10 @@ def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
         assert doc is not None
         assert len(doc["steps"]) != 13
         assert "extra_metric_from_the_future" not in doc["summary"]
-        assert lib.set_aside_runs() == []  # the run is in the library, not set aside
+        # the run is in the library; only its damaged copy is set aside (listed as such)
+        assert [r.id for r in lib.runs()] == [run.id]
+        (entry,) = lib.set_aside_entries()
+        assert (entry.path, entry.id, entry.replaced_by) == (kept[0], run.id, run.id)
     assert main([*cli, "store", "check"]) == 0
     assert "1 run file(s) on disk, 1 indexed; consistent" in capsys.readouterr().out
 

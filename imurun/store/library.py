@@ -11,6 +11,7 @@ Layout (``docs/library.md``)::
         watch-<sha>.fit, watch-<sha>.json   attached watch files and their alignment
     HOME/runs/imported/<sha>/<name>         other imported recordings (CSV, Xsens, sessions)
     HOME/runs/.partial/                     syncs in progress (resumable)
+    HOME/set-aside/                         runs set aside, listed by ``store restore`` (aside.py)
 
 Files are the truth and are written atomically (temp + fsync + rename), ``meta.json`` before the
 run file, so a process killed at any point leaves either a complete run or a leftover that
@@ -28,13 +29,13 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from imurun.errors import FileFormatError, NotFoundError, StoreError, UsageError
-from imurun.store import schema
+from imurun.store import aside, schema
 from imurun.store._files import (
     atomic_write_json,
     fsync_dir,
@@ -44,6 +45,7 @@ from imurun.store._files import (
     sha256_file,
     stale_temp_files,
 )
+from imurun.store.aside import SET_ASIDE, SET_ASIDE_NOTE, SetAsideRun
 from imurun.store.lock import LOCK_NAME, hold
 from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS
 
@@ -305,10 +307,6 @@ def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- managed files
-SET_ASIDE = "set-aside"  # runs set aside (damaged files): kept, out of the index
-SET_ASIDE_NOTE = "set-aside.json"  # in a directory set aside: where it came from, and when
-
-
 def is_library_root(d: Path) -> bool:
     """Whether ``d`` looks like a library: an index, or athlete profiles beside a runs/ folder."""
     return (d / DB_NAME).is_file() or ((d / PROFILES).is_file() and (d / "runs").is_dir())
@@ -796,7 +794,7 @@ class Library:
         for old in damaged:
             if old.path == target:  # held where this copy goes: its bytes are kept first
                 _inherit(meta, self._meta_of(old))
-                healed.append((old, self._keep_damaged_file(old)))
+                healed.append((old, self._keep_damaged_file(old, replaced_by=sha)))
         self.write_run_meta(target.parent, meta)
         if not (target.exists() and sha256_file(target) == sha):
             with open(src, "rb") as fh:
@@ -813,14 +811,15 @@ class Library:
     def heal_in_place(self, run: RunRecord, intact: IO[bytes]) -> Path:
         """Replace ``run``'s file, damaged on disk, by ``intact`` (the run's own bytes).
 
-        The damaged bytes are kept under ``HOME/set-aside/`` first; returns where. ``intact``
-        must hash to the run's id (else :class:`StoreError` and nothing is replaced).
+        The damaged bytes are kept under ``HOME/set-aside/`` first, listed by ``store restore``
+        as a damaged copy the run replaced; returns their file. ``intact`` must hash to the
+        run's id (else :class:`StoreError` and nothing is replaced).
         """
         from imurun.store._files import atomic_copy
 
-        aside = self._keep_damaged_file(run)
+        kept = self._keep_damaged_file(run, replaced_by=run.id)
         atomic_copy(intact, run.path, expect_sha256=run.id)
-        return aside
+        return kept
 
     def replace_damaged_copies(self, run: RunRecord) -> list[tuple[RunRecord, Path]]:
         """Set aside the held copies of ``run``'s sensor run that are damaged, ``run`` being intact.
@@ -850,7 +849,8 @@ class Library:
             _move_watch_files(old.directory, run.directory)
         self.write_run_meta(run.directory, meta)
         self.index_run(run.directory, meta, replaces=())
-        return [(old, self.set_aside(old.id)) for old in damaged]
+        return [(old, self.set_aside(old.id, reason=aside.REPLACED, replaced_by=run.id))
+                for old in damaged]
 
     def _damaged_copies(self, path: Path, identity: Mapping[str, Any],
                         partial: Sequence[RunRecord]) -> list[RunRecord]:
@@ -874,32 +874,41 @@ class Library:
                 out.append(run)
         return out
 
-    def _keep_damaged_file(self, run: RunRecord) -> Path:
+    def _keep_damaged_file(self, run: RunRecord, *, replaced_by: str) -> Path:
         """Keep the damaged bytes of ``run``'s file under ``HOME/set-aside/`` (never deleted).
 
-        A hard link when the file system allows (nothing copied; the run's own name is then
-        replaced atomically), else a durable copy. Returns where they are kept.
+        In a directory of their own, ``<run dir>.damaged-<time>``, with the run as the library
+        held it (``meta.json``) and a note naming the intact run ``replaced_by``, so ``store
+        restore`` lists them. The file is a hard link when the file system allows (nothing
+        copied; the run's own name is then replaced atomically), else a durable copy; the
+        ``meta.json`` is written last. Returns the file.
         """
         from imurun.store._files import atomic_copy
 
         rel = run.directory.relative_to(self.root / "runs")
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        dst = self.root / SET_ASIDE / rel / f"{run.path.name}.damaged-{stamp}"
-        n = 1
-        while dst.exists():
+        at = utc_now()
+        name = f"{rel.name or run.id[:16]}.damaged-{aside.iso_stamp(at)}"
+        first = self.root / SET_ASIDE / rel.parent / name
+        d, n = first, 1
+        while d.exists():
             n += 1
-            dst = dst.with_name(f"{run.path.name}.damaged-{stamp}-{n}")
+            d = first.with_name(f"{first.name}-{n}")
+        dst = d / run.path.name
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True)
             try:
                 os.link(run.path, dst)
             except OSError:
                 with open(run.path, "rb") as fh:
                     atomic_copy(fh, dst)
-            fsync_dir(dst.parent)
+            fsync_dir(d)
+            fsync_dir(d.parent)
         except OSError as e:
-            raise StoreError(f"cannot keep the damaged {run.path} in {dst.parent}: "
+            raise StoreError(f"cannot keep the damaged {run.path} in {d}: "
                              f"{e.strerror or e}") from e
+        atomic_write_json(d / SET_ASIDE_NOTE, aside.note(
+            (Path("runs") / rel).as_posix(), run.id, aside.REPLACED, replaced_by=replaced_by, at=at))
+        atomic_write_json(d / RUN_META, self._meta_of(run))
         return dst
 
     def assign_run(self, run_id: str, *, athlete: str | None = None,
@@ -934,12 +943,15 @@ class Library:
         assert rec is not None
         return rec
 
-    def set_aside(self, run_id: str) -> Path:
+    def set_aside(self, run_id: str, *, reason: str = aside.BY_HAND,
+                  replaced_by: str | None = None) -> Path:
         """Move a run's directory to ``HOME/set-aside/`` and take it out of the index.
 
         For a run whose file is damaged and cannot be restored: nothing is deleted (the
         directory keeps its files, to be examined or restored by hand), but the run no longer
-        counts anywhere and ``store check`` no longer reports it. Returns the new directory.
+        counts anywhere and ``store check`` no longer reports it. Its note says where it was,
+        when and ``reason`` (and, for a damaged copy an intact one replaced, ``replaced_by``);
+        ``store restore`` lists it. Returns the new directory.
         """
         run = self.get(run_id)
         if run is None:
@@ -960,9 +972,9 @@ class Library:
             except OSError as e:
                 raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
             db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
-        with contextlib.suppress(OSError):  # where it came from, for `restore`
-            atomic_write_json(dst / SET_ASIDE_NOTE, {"from": f"runs/{rel.as_posix()}",
-                                                     "run_id": run.id, "at": utc_now()})
+        with contextlib.suppress(StoreError):  # where it came from, when and why, for `restore`
+            atomic_write_json(dst / SET_ASIDE_NOTE, aside.note(
+                f"runs/{rel.as_posix()}", run.id, reason, replaced_by=replaced_by, at=utc_now()))
         return dst
 
     def set_aside_runs(self) -> list[tuple[Path, dict[str, Any]]]:
@@ -978,49 +990,79 @@ class Library:
                 out.append((mp.parent, meta))
         return out
 
-    def restore(self, ref: str) -> RunRecord:
+    def set_aside_entries(self) -> list[SetAsideRun]:
+        """Every run set aside with where it came from, when and why (``store restore``)."""
+        base = self.root / SET_ASIDE
+        return [aside.entry(base, d, m) for d, m in self.set_aside_runs()]
+
+    def restore(self, ref: str) -> AddResult:
         """Bring a run set aside (named by 4+ leading hex digits of its id) back into the library.
 
         Its directory moves back to where it was under ``runs/`` and the run is indexed again,
         with its analysis and watch file; an athlete merged into another meanwhile is found as
         that one. A file still damaged is named so by ``store check``, as before.
+
+        The run counts once, as with an import: a damaged copy does not come back while the
+        library holds the run (its id, or another copy of its sensor run), nor a partial copy
+        of a run held complete (:class:`UsageError` naming the run held; the copy stays set
+        aside, listed). An intact copy takes the place of held partial or damaged copies of its
+        sensor run (``replaced``, ``healed``). When copies set aside share the id (a run and
+        the damaged copy it replaced), the intact one comes back.
         """
         ref = ref.strip().lower()
         if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref):
             raise UsageError(f"a run is named by at least 4 hex digits of its id, not {ref!r}")
-        aside = self.set_aside_runs()
-        hits = [(d, m) for d, m in aside if str(m["id"]).startswith(ref)]
+        entries = self.set_aside_entries()
+        hits = [e for e in entries if e.id.startswith(ref)]
         if not hits:
-            held = ", ".join(str(m["id"])[:10] for _, m in aside) or "none"
+            held = ", ".join(e.short_id for e in entries) or "none"
             raise NotFoundError(f"no run {ref!r} is set aside in {self.root / SET_ASIDE} "
                                 f"(set aside: {held})")
-        if len(hits) > 1:
+        if len({e.id for e in hits}) > 1:
             raise UsageError(f"run {ref!r} is ambiguous: "
-                             + ", ".join(str(m["id"])[:12] for _, m in hits))
-        src, meta = hits[0]
-        held_again = self.get(str(meta["id"]))
-        if held_again is not None:
-            raise UsageError(f"run {held_again.short_id} is in the library again (fetched or "
-                             f"imported since); the copy set aside stays in {src}")
-        note = src / SET_ASIDE_NOTE
-        try:
-            origin = read_json(note).get("from") if note.exists() else None
-        except (StoreError, AttributeError):
-            origin = None
-        rel = Path(origin) if isinstance(origin, str) else Path("runs") / src.relative_to(
-            self.root / SET_ASIDE)
+                             + ", ".join(sorted({e.id[:12] for e in hits})))
+        whole = [e for e in hits if not _damaged_file(e.path, e.id, e.meta.get("format"))]
+        if len(hits) > 1 and not whole:
+            raise UsageError(f"run {hits[0].short_id} is set aside {len(hits)} times, each copy "
+                             "damaged: " + ", ".join(str(e.directory) for e in hits)
+                             + "; none is restored (the one you want can be moved back by hand)")
+        e = whole[0] if whole else hits[0]
+        damaged = not whole
+        same = self.get(e.id)
+        if same is not None:
+            same_damaged = _damaged_file(same.path, same.id, same.format)
+            if damaged and not same_damaged:
+                raise UsageError(_counts_twice(e, same))
+            raise UsageError(
+                f"run {same.short_id} is in the library again (fetched or imported since); the "
+                f"copy set aside stays in {e.directory}"
+                + (f" (the library's file is damaged: `imurun import {e.path}` heals it with "
+                   "these bytes)" if same_damaged and not damaged else ""))
+        others = [r for r in self._held_copies(e.meta) if r.path.exists()]
+        if others and damaged:
+            intact = [r for r in others if not _damaged_file(r.path, r.id, r.format)]
+            raise UsageError(_counts_twice(e, (intact or others)[0], intact=bool(intact)))
+        longer, shorter = self.sensor_run_copies(e.path, e.meta) if others else (None, [])
+        if longer is not None:
+            raise UsageError(
+                f"run {e.short_id} set aside in {e.directory} is a partial copy of run "
+                f"{longer.short_id}, which the library holds complete: restoring it would count "
+                "the run twice, so it stays set aside")
+        rel = Path(e.origin)
         dst = self.root / rel
         if rel.parts[:1] != ("runs",) or ".." in rel.parts or dst.exists():
-            raise StoreError(f"cannot restore {src} to {dst}: "
+            raise StoreError(f"cannot restore {e.directory} to {dst}: "
                              + ("something is there already" if dst.exists() else "not a run place"))
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(src, dst)
-        except OSError as e:
-            raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
+            os.replace(e.directory, dst)
+        except OSError as err:
+            raise StoreError(f"cannot move {e.directory} to {dst}: {err.strerror or err}") from err
         with contextlib.suppress(OSError):
             (dst / SET_ASIDE_NOTE).unlink()
-        return self.index_run(dst, meta, replaces=())
+        rec = self.index_run(dst, e.meta, replaces=shorter)
+        healed = tuple(self.replace_damaged_copies(rec)) if others else ()
+        return AddResult(self.get(rec.id) or rec, True, replaced=tuple(shorter), healed=healed)
 
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
@@ -1335,6 +1377,7 @@ class Library:
                     report.problems.append(f"index: athletes or sensors differ from {PROFILES}")
             except (StoreError, AttributeError) as e:
                 report.problems.append(f"{PROFILES}: {e}")
+        self._check_set_aside(report, repair)
         found = self._without_partial_copies(self._scan(report, repair), report, repair)
         on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
         indexed = {r.id: r for r in self.runs()}
@@ -1361,6 +1404,118 @@ class Library:
             self._rebuild(found, report)
         return report
 
+    def _check_set_aside(self, report: CheckReport, repair: bool) -> None:
+        """Name files under ``set-aside/`` that ``store restore`` does not list (nothing deleted).
+
+        A damaged file an earlier version kept alone (``<file>.damaged-<time>``), or an entry a
+        killed writer left without its ``meta.json``: with ``repair`` each gets a listed
+        directory of its own. Anything else is the user's, named and left as it is.
+        """
+        base = self.root / SET_ASIDE
+        listed = dict(self.set_aside_runs())
+        plans: list[tuple[Path, Callable[[Path, Path], Path] | None]] = []
+        for p in aside.unlisted_files(base, listed):  # (all looked at before any is moved)
+            no_meta = p.parent != base and not (p.parent / RUN_META).exists()
+            unfinished = no_meta and (aside.kept_alone(p.parent) is not None
+                                      or (p.parent / SET_ASIDE_NOTE).exists())
+            kept = [q for q in p.parent.iterdir() if q.is_file() and not q.name.startswith(".")
+                    and aside.is_run_file(q)] if unfinished else []
+            if unfinished and kept == [p]:
+                plans.append((p, self._adopt_in_place))
+            elif unfinished and len(kept) == 1 and p.name == SET_ASIDE_NOTE:
+                continue  # (its run file is named, and listed with it)
+            elif no_meta and aside.kept_alone(p) is not None:
+                plans.append((p, self._adopt_kept_alone))
+            else:
+                plans.append((p, None))
+        for p, plan in plans:
+            rel = p.relative_to(self.root).as_posix()
+            if plan is None:
+                msg = (f"{rel}: under set-aside/ but not part of a run `imurun store restore` "
+                       "lists; left as it is (move it out if it is yours)")
+                report.problems.append(msg)
+                report.unresolved.append(msg)
+                continue
+            report.problems.append(f"{rel}: damaged bytes kept, which `imurun store restore` "
+                                   "does not list: `imurun store check --repair` lists them")
+            if repair:
+                try:
+                    d = plan(base, p)
+                except (StoreError, FileFormatError) as err:
+                    msg = f"{rel}: not listed ({err})"
+                    report.problems.append(msg)
+                    report.unresolved.append(msg)
+                    continue
+                report.repaired.append(f"{rel}: listed by `imurun store restore` now, in "
+                                       f"{d.relative_to(self.root).as_posix()}")
+
+    def _adopt_kept_alone(self, base: Path, p: Path) -> Path:
+        """Give ``p``, damaged bytes kept alone by an earlier version, a listed directory."""
+        alone = aside.kept_alone(p)
+        assert alone is not None
+        name, at = alone
+        rel = p.parent.relative_to(base)
+        first = base / rel.parent / f"{rel.name}.damaged-{aside.iso_stamp(at)}"
+        d, n = first, 1
+        while d.exists():
+            n += 1
+            d = first.with_name(f"{first.name}-{n}")
+        origin = (Path("runs") / rel).as_posix()
+        meta, held = self._adopted_meta(p, origin, name, None)
+        try:
+            d.mkdir(parents=True)
+            os.replace(p, d / name)  # the same file system: renamed, never copied
+            fsync_dir(d)
+            fsync_dir(p.parent)
+        except OSError as e:
+            raise StoreError(f"cannot move {p} to {d}: {e.strerror or e}") from e
+        atomic_write_json(d / SET_ASIDE_NOTE, aside.note(
+            origin, str(meta["id"]), aside.REPLACED, replaced_by=held, at=at))
+        atomic_write_json(d / RUN_META, meta)
+        with contextlib.suppress(OSError):
+            p.parent.rmdir()  # (when nothing else is left in it)
+        return d
+
+    def _adopt_in_place(self, base: Path, p: Path) -> Path:
+        """Write the ``meta.json`` an entry's killed writer did not (its note, else its name)."""
+        d = p.parent
+        n = aside.read_note(d)
+        origin = n.get("from")
+        if not isinstance(origin, str):
+            alone = aside.kept_alone(d)
+            assert alone is not None
+            origin = (Path("runs") / d.relative_to(base).parent / alone[0]).as_posix()
+        rid = n.get("run_id")
+        meta, held = self._adopted_meta(p, origin, p.name, rid if isinstance(rid, str) else None)
+        if not n:
+            alone = aside.kept_alone(d)
+            atomic_write_json(d / SET_ASIDE_NOTE, aside.note(
+                origin, str(meta["id"]), aside.REPLACED, replaced_by=held,
+                at=None if alone is None else alone[1]))
+        atomic_write_json(d / RUN_META, meta)
+        return d
+
+    def _adopted_meta(self, p: Path, origin: str, name: str,
+                      run_id: str | None) -> tuple[dict[str, Any], str | None]:
+        """The ``meta.json`` of the damaged bytes ``p`` kept from the run at ``origin``/``name``.
+
+        The run held there (``run_id``, else the run at that place) as the library holds it,
+        and its id (which replaced the bytes); else the facts of the bytes themselves.
+        """
+        held = self.get(run_id) if run_id is not None else None
+        if held is None:
+            r = self.db.execute(self._RUNS_SQL + " WHERE r.path = ?",
+                                (f"{origin}/{name}",)).fetchone()
+            held = None if r is None else self._record(r)
+        if held is not None:
+            return {**self._meta_of(held), "file": name}, held.id
+        facts = file_facts(p)
+        meta = self.new_run_meta(
+            sha256_file(p), f"{origin}/{name}", facts,
+            self.athlete_of_sensor(facts.device_id) if facts.device_id else None, "store", name,
+            utc_now())
+        return meta, None
+
     def _rebuild(self, found: Sequence[tuple[Path, Mapping[str, Any]]], report: CheckReport) -> None:
         from imurun.store.attach import check_attachments
 
@@ -1386,6 +1541,30 @@ class Library:
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+def _damaged_file(path: Path, run_id: str, fmt: Any) -> bool:
+    """Whether a run's file is missing, is no longer the bytes its id names, or is damaged.
+
+    Damaged: a stored run with blocks whose CRC fails.
+    """
+    if not path.is_file() or sha256_file(path) != run_id:
+        return True
+    if fmt != "stored-run":
+        return False
+    try:
+        return file_facts(path).damaged_blocks > 0
+    except FileFormatError:
+        return True
+
+
+def _counts_twice(e: SetAsideRun, held: RunRecord, *, intact: bool = True) -> str:
+    """Why the damaged copy ``e`` set aside is not restored beside (or over) the run ``held``."""
+    what = "intact" if intact else "(another copy of its sensor run)"
+    return (f"run {e.short_id} set aside in {e.directory} is a damaged copy, and the library "
+            f"holds run {held.short_id} {what}: restoring it would count the run twice"
+            + (" and replace its intact file" if held.id == e.id else "")
+            + f", so it stays set aside (its bytes are in {e.path})")
 
 
 def _inherit(meta: dict[str, Any], partial: Mapping[str, Any]) -> None:
