@@ -188,3 +188,26 @@ def test_two_syncs_of_one_sensor_into_one_library(tmp_path: Path) -> None:
         assert all(r.duration_s is not None for r in runs)
         assert lib.check().ok
     assert not list(partial.iterdir())
+
+
+def test_a_restore_is_refused_beside_a_sync_but_not_beside_an_import(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        killed: list[subprocess.Popen[str]]) -> None:
+    """A run restored may take the place of held copies of its sensor run, as an import does:
+    it holds the lock shared, so never beside a sync (and the copy stays set aside)."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=5.0)).run
+        kept = lib.set_aside(run.id)
+    sync = _holder("library", home)
+    killed.append(sync)
+    assert main(["--home", str(home), "store", "restore", run.short_id]) == 6
+    assert f"(pid {sync.pid}: sync since " in capsys.readouterr().err
+    assert kept.is_dir()
+    assert sync.stdin is not None
+    sync.stdin.close()
+    assert sync.wait(10) == 0
+    importer = _holder("library", home, "import", shared=True)  # beside an import: fine
+    killed.append(importer)
+    assert main(["--home", str(home), "store", "restore", run.short_id]) == 0
+    assert run.path.exists()

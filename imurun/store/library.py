@@ -1007,8 +1007,13 @@ class Library:
         of a run held complete (:class:`UsageError` naming the run held; the copy stays set
         aside, listed). An intact copy takes the place of held partial or damaged copies of its
         sensor run (``replaced``, ``healed``). When copies set aside share the id (a run and
-        the damaged copy it replaced), the intact one comes back.
+        the damaged copy it replaced), the intact one comes back. Like an import, it holds the
+        library's lock shared: not beside a sync or a repair.
         """
+        with self.lock("store restore", shared=True):
+            return self._restore(ref)
+
+    def _restore(self, ref: str) -> AddResult:
         ref = ref.strip().lower()
         if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref):
             raise UsageError(f"a run is named by at least 4 hex digits of its id, not {ref!r}")

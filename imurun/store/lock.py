@@ -1,8 +1,8 @@
 """One writer at a time where it matters: an OS file lock on a store, released when its process dies.
 
 ``imurun sync`` (into the library or a plain ``--store DIR``) and ``imurun store check --repair``
-hold the lock of the store they write for their whole run (:func:`hold`); imports hold it
-shared, so they still run together but never beside a sync or a repair. A second process asking
+hold the lock of the store they write for their whole run (:func:`hold`); imports (and
+``store restore``) hold it shared, so they still run together but never beside a sync or a repair. A second process asking
 for it is refused at once with :class:`StoreBusyError`, which names the holder read from the
 lock file (pid, what, since when). The lock is ``flock`` (``msvcrt.locking`` on Windows) on
 ``.lock`` at the top of the store: the kernel drops it with the process that held it, so a sync
