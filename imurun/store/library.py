@@ -1257,7 +1257,7 @@ class Library:
         found: list[tuple[Path, dict[str, Any]]] = []
         for d, m in self._run_files():
             run_files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
-                         and p.name not in (RUN_META, ANALYSIS) and not p.name.startswith("watch-")]
+                         and aside.is_run_file(p)]  # (not what is kept beside it)
             rel_dir = d.relative_to(self.root).as_posix()
             meta: dict[str, Any] | None = None
             if m is not None:
