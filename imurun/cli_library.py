@@ -678,7 +678,8 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("run", help="run id (4+ leading hex digits, see `imurun runs`)")
     x.set_defaults(func=cmd_store_set_aside)
     x = ss.add_parser("restore", parents=[home],
-                      help="bring a run set aside back into the library (without RUN: list them)")
+                      help="bring a run set aside back into the library (without RUN: list "
+                           "what is set aside, with where from, when and why)")
     x.add_argument("run", nargs="?", default=None,
                    help="id of a run set aside (4+ leading hex digits)")
     x.set_defaults(func=cmd_store_restore)
