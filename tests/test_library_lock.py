@@ -147,8 +147,10 @@ def test_two_syncs_of_one_sensor_into_one_library(tmp_path: Path) -> None:
     sync completes: every run byte-exact, once, with its duration, no partial file left."""
     home = tmp_path / "home"
     env = {**os.environ, "IMURUN_HOME": str(home)}
+    # 20 kB/s: the two runs take about 13 s, so the first sync is still running after the
+    # second one's start-up, even on a loaded machine (at 40 kB/s it could finish first)
     with virtual_sensor(tmp_path, "--seed", "23", "--runs", "2", "--minutes", "2",
-                        "--rate", "40000") as s:
+                        "--rate", "20000") as s:
         flash = sorted(p.read_bytes() for p in s.flash.glob("run-*.imrn"))
         partial = home / "runs" / ".partial"
         log = tmp_path / "first.log"
@@ -173,6 +175,8 @@ def test_two_syncs_of_one_sensor_into_one_library(tmp_path: Path) -> None:
             wait_for(lambda: any(p.stat().st_size > before.get(p.name, 0)
                                  for p in partial.glob("*.part")) or first.poll() is not None,
                      60, "the first sync to go on")
+            assert first.poll() is None, "the first sync ended before it could be killed " \
+                "half-way: " + log.read_text()
             os.kill(first.pid, signal.SIGKILL)
             first.wait(10)
         finally:
