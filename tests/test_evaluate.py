@@ -147,3 +147,20 @@ def test_the_model_on_a_force_plate_of_exact_half_sines_has_no_error() -> None:
     np.testing.assert_allclose(model, ref, atol=1.5e-3)
     wide, _ = spring_mass_on_reference(trial, 1.05)
     np.testing.assert_allclose(wide, 1.05 * model, rtol=1e-9)
+
+
+@pytest.mark.parametrize("duty", [0.55, 0.65, 0.75])
+def test_the_report_slope_of_the_toe_off_model_matches_the_closed_form(duty: float) -> None:
+    """The report splits a trial's contact error with the model's ``d tc / d e``: for the
+    half-sine (width 1), ``e / T = u (1 - asin(2u / pi) / pi)`` with ``u = tc / T``, so
+    ``d tc / d e = 1 / (de/du / T)``; a width scales ``tc`` and the slope alike."""
+    from imurun.validation.report import _spring_mass_slope
+
+    step = 0.31
+    u = duty
+    s = 2.0 * u / np.pi
+    de_du = 1.0 - np.arcsin(s) / np.pi - s / (np.pi * np.sqrt(1.0 - s**2))
+    assert _spring_mass_slope(u * step, step, 1.0) == pytest.approx(1.0 / de_du, rel=2e-3)
+    assert _spring_mass_slope(1.05 * u * step, step, 1.05) == pytest.approx(1.05 / de_du,
+                                                                            rel=2e-3)
+    assert np.isnan(_spring_mass_slope(2.0 * step, step, 1.0))

@@ -279,11 +279,23 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "implemented with the same physics as walking but is **not validated**. alcantara2022 "
         "steps get side *unknown*.")
     tail = "" if not cv_trials else _tail_text(cv_trials)
+    parts = [] if not cv_trials else _contact_parts(results, cv_trials)
+    shares = "" if not parts else (
+        " The per-trial contact-time error left has two parts (table \"Per trial, at the "
+        "detector's pulse width\"): the model's own, from "
+        f"{min(p.model_s for p in parts) * 1e3:.1f} to "
+        f"{max(p.model_s for p in parts) * 1e3:.1f} ms, and that of the sensor's inputs, from "
+        f"{min(p.inputs_s for p in parts) * 1e3:.1f} to "
+        f"{max(p.inputs_s for p in parts) * 1e3:.1f} ms, of which the IC part (the IC bias "
+        f"times the model's slope, {min(p.gain for p in parts):.2f} to "
+        f"{max(p.gain for p in parts):.2f}) ranges from "
+        f"{min(p.ic_share_s for p in parts) * 1e3:.1f} to "
+        f"{max(p.ic_share_s for p in parts) * 1e3:.1f} ms.")
     add("* Toe-off is modelled, not seen: the sacrum's vertical acceleration near toe-off "
         "also carries pelvis motion (a bump that grows uphill), so TO comes from the spring-"
         "mass model anchored where the force falls through body weight. What the model cannot "
-        "follow is the trial-to-trial change of the force's own toe-off tail" + tail + "; that "
-        "is most of the per-trial contact-time error left.")
+        "follow is the trial-to-trial change of the force's own toe-off tail" + tail + "."
+        + shares)
     add("* Walking: the steps inside a reference turn window (slow pivoting steps) leave "
         "almost no trace at the trunk and are most of the missed walking ICs (table \"Where "
         "the missed reference ICs are\"): averaged around the missed turn contacts of "
@@ -442,6 +454,110 @@ def _running_section(results: ValidationResults, add: Callable[[str], None],
                     "contact bias ms", "contact RMSE ms", "worst trial-mean ms"], rows))
         add("")
     _model_on_reference(cv_trials, results.running.to_pulse_width, add)
+    _contact_error_parts_section(results, cv_trials, add)
+
+
+@dataclass(frozen=True)
+class _ContactParts:
+    """Where one trial's mean contact-time error comes from (seconds)."""
+
+    trial_id: str
+    condition: str
+    detector_s: float  # the detector's trial-mean contact error
+    model_s: float  # the toe-off model fed with the force plate's timings, same pulse width
+    gain: float  # d(contact)/d(time from IC to the body-weight fall) of the model here
+    ic_bias_s: float  # the detector's mean IC error
+
+    @property
+    def inputs_s(self) -> float:
+        """The share of the sensor's inputs: what the detector adds to the model's own error."""
+        return self.detector_s - self.model_s
+
+    @property
+    def ic_share_s(self) -> float:
+        """The part of it an IC error makes: an early IC lengthens the modelled contact."""
+        return -self.gain * self.ic_bias_s
+
+
+def _contact_parts(results: ValidationResults, trials: Sequence[Trial]) -> list[_ContactParts]:
+    """Split each alcantara2022 trial's contact error into the model's and the inputs' shares.
+
+    The toe-off model gives the contact time from ``e``, the time from IC to the fall of the
+    force through body weight, and the step time; an error in ``e`` (an IC that is early, a
+    body-weight fall at the sacrum that is late) reaches the contact time multiplied by the
+    model's slope ``d tc / d e`` (``gain``, about 1.5 for these contacts: with IC later and the
+    fall fixed, the modelled pulse is shorter *and* its tail after the fall is shorter).
+    """
+    from imurun.validation.evaluate import spring_mass_on_reference
+
+    width = results.running.to_pulse_width
+    det = {r.trial_id: r for r in results.by_dataset("alcantara2022")}
+    out = []
+    for t in trials:
+        r = det.get(t.trial_id)
+        if r is None or t.ref_vgrf_bw is None:
+            continue
+        tc, ref = spring_mass_on_reference(t, width)
+        if not tc.size or not np.isfinite(r.mean_contact_error_s):
+            continue
+        gain = _spring_mass_slope(float(np.median(ref)), float(np.median(np.diff(t.ref_ic_s))),
+                                  width)
+        out.append(_ContactParts(t.trial_id, r.condition, r.mean_contact_error_s,
+                                 float(np.mean(tc - ref)), gain, r.ic.bias_s))
+    return out
+
+
+def _spring_mass_slope(contact_s: float, step_s: float, width: float) -> float:
+    """``d tc / d e`` of :func:`~imurun.signal.events.spring_mass_contact_s` at contact ``tc``.
+
+    ``e`` is the time from IC to the body-weight fall; evaluated numerically on a fine grid of
+    ``e`` around the ``e`` that gives ``contact_s`` (NaN outside the model's range).
+    """
+    from imurun.signal.events import spring_mass_contact_s
+
+    e = np.linspace(0.05, 0.95, 3601) * step_s
+    c = spring_mass_contact_s(e, step_s, width)
+    ok = np.isfinite(c)
+    if not ok.any() or not c[ok].min() <= contact_s <= c[ok].max():
+        return float("nan")
+    e, c = e[ok], c[ok]
+    at = int(np.argmin(np.abs(c - contact_s)))
+    return float(np.gradient(c, e)[at])
+
+
+def _contact_error_parts_section(results: ValidationResults, trials: Sequence[Trial],
+                                 add: Callable[[str], None]) -> None:
+    parts = _contact_parts(results, trials)
+    if not parts:
+        return
+    width = results.running.to_pulse_width
+    add("Per trial, at the detector's pulse width: the detector's mean contact error, the "
+        "model's own error with the force plate's timings (table above), and the difference: "
+        "what the sensor's inputs add. The model multiplies an error in the time from IC to "
+        "the body-weight fall by its slope `d tc / d e` (shown); the IC part is that slope "
+        "times the detector's IC bias, with the sign reversed (an early IC lengthens the "
+        "contact); the rest comes from the body-weight fall at the sacrum and the step's "
+        "impulse share. A time offset between the sensor and the plate moves IC and the "
+        "fall alike and cancels between those two parts. Trial means are over slightly "
+        "different steps (scored pairs vs steps with a complete reference).")
+    add("")
+    rows = [[p.trial_id, p.condition, _ms(p.detector_s), _ms(p.model_s), _ms(p.inputs_s),
+             f"{p.gain:.2f}", _ms(p.ic_bias_s), _ms(p.ic_share_s),
+             _ms(p.inputs_s - p.ic_share_s)] for p in parts]
+    add(_table(["trial", "condition", "detector ms", f"model, plate timings ({width:g}) ms",
+                "sensor inputs ms", "d tc / d e", "IC bias ms", "IC part ms",
+                "rest of inputs ms"], rows))
+    add("")
+    model = np.array([p.model_s for p in parts])
+    inputs = np.array([p.inputs_s for p in parts])
+    worst = sorted(parts, key=lambda p: -abs(p.detector_s))[:4]
+    add(f"The model's own share ranges from {model.min() * 1e3:.1f} to "
+        f"{model.max() * 1e3:.1f} ms by trial, the sensor inputs' from "
+        f"{inputs.min() * 1e3:.1f} to {inputs.max() * 1e3:.1f} ms. The trials with the "
+        "largest errors: " + "; ".join(
+            f"{p.trial_id} {_ms(p.detector_s)} ms (model {_ms(p.model_s)}, inputs "
+            f"{_ms(p.inputs_s)}, of which IC {_ms(p.ic_share_s)})" for p in worst) + ".")
+    add("")
 
 
 def _model_on_reference(trials: Sequence[Trial], default_width: float,
