@@ -256,7 +256,8 @@ def test_report_splits_the_running_contact_error_into_model_and_inputs(
     assert len(parts) == len(trials)
     for p in parts:
         assert 1.2 < p.gain < 1.8  # d tc / d e of the half-sine at these duty factors
-        assert p.model_s + p.inputs_s == pytest.approx(p.detector_s)
+        # the model's own share is what spring_mass_on_reference gives: |.| < 25 ms per trial
+        assert abs(p.model_s) < 0.025
     text = render(results, cv_trials=trials)
     assert "The per-trial contact-time error left has two parts" in text
 
