@@ -80,9 +80,66 @@ def test_chunked_finds_the_same_events_as_batch(motion: Motion) -> None:
     np.testing.assert_allclose(stream.ic_index, ic_b, rtol=0, atol=1e-9)
     to_b = batch.to_index[np.isfinite(batch.ic_index)]
     np.testing.assert_allclose(stream.to_index, to_b, rtol=0, atol=1e-9)
-    # sides come from a decoder over the whole window: they agree on nearly every step
+    # the sides emitted live come from a decoder over the window: they agree on nearly every
+    # step (the final ones, after flush, on every step: test_final_sides_equal_batch)
     side_b = batch.side[np.isfinite(batch.ic_index)]
     assert np.mean(stream.side == side_b) >= 0.99
+
+
+def _session(script: str, seed: int) -> Motion:
+    """The fixture's session ("A"), or two runs around a standing pause ("B")."""
+    phases = {
+        "A": (Phase("stand", 4.0), Phase("walk", 8.0), Phase("run", 40.0, turn_deg=90.0),
+              Phase("run", 20.0, speed_mps=4.2), Phase("walk", 6.0), Phase("stand", 4.0)),
+        "B": (Phase("stand", 3.0), Phase("run", 25.0), Phase("stand", 12.0),
+              Phase("run", 25.0, speed_mps=4.0), Phase("walk", 5.0), Phase("stand", 6.0)),
+    }[script]
+    return generate(phases, None, FS, mounting=Mounting.upright(), noise=NoiseModel(),
+                    rng=np.random.default_rng(seed))
+
+
+# before: the sides emitted live were the only ones, and on these sessions 1-17 steps had
+# another side than batch (standing noise at the start, in a pause, in the last window)
+@pytest.mark.parametrize(("script", "seed"), [("A", 2), ("A", 10), ("A", 77), ("B", 2)])
+def test_final_sides_equal_batch(script: str, seed: int) -> None:
+    m = _session(script, seed)
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    n = acc.shape[0]
+    batch = detect_running_events(acc, FS, gyr)
+    has_ic = np.isfinite(batch.ic_index)
+    for chunks in ([n], _random_chunks(n, seed, 37), _random_chunks(n, seed + 1, 1500)):
+        se = StreamingEvents(FS)
+        ends = np.cumsum(chunks)
+        parts = [se.update(acc[b - c:b], gyr[b - c:b]) for b, c in zip(ends, chunks, strict=True)]
+        flushed = se.flush()
+        live = StreamSteps.concat([*parts, flushed])
+        final = se.segment_steps()
+        np.testing.assert_allclose(final.ic_index, batch.ic_index[has_ic], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(final.side, batch.side[has_ic])
+        # only the sides can change after emission; flush() returns its steps final
+        np.testing.assert_array_equal(final.ic_index, live.ic_index)
+        np.testing.assert_array_equal(final.running, live.running)
+        np.testing.assert_array_equal(flushed.side, final.side[len(final) - len(flushed):])
+
+
+def test_final_sides_per_segment() -> None:
+    m = _session("A", 10)
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    n = acc.shape[0]
+    cut = n // 2
+    batch = detect_running_events(acc, FS, gyr, segments=((0, cut), (cut, n)))
+    se = StreamingEvents(FS)
+    finals = []
+    for a, b in ((0, cut), (cut, n)):
+        se.reset(t0_s=a / FS)
+        for c0 in range(a, b, 700):
+            se.update(acc[c0:min(c0 + 700, b)], gyr[c0:min(c0 + 700, b)])
+        se.flush()
+        finals.append(se.segment_steps())
+    final = StreamSteps.concat(finals)
+    has_ic = np.isfinite(batch.ic_index)
+    np.testing.assert_allclose(final.ic_s, batch.ic_s[has_ic], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(final.side, batch.side[has_ic])
 
 
 def test_accelerometer_only_stream(motion: Motion) -> None:
@@ -91,6 +148,12 @@ def test_accelerometer_only_stream(motion: Motion) -> None:
     stream = _stream(acc, None, _random_chunks(acc.shape[0], 4, 500))
     np.testing.assert_allclose(stream.ic_index, batch.ic_index[np.isfinite(batch.ic_index)],
                                atol=1e-9)
+    se = StreamingEvents(FS)
+    for a in range(0, acc.shape[0], 500):
+        se.update(acc[a:a + 500])
+    se.flush()
+    np.testing.assert_array_equal(se.segment_steps().side,
+                                  batch.side[np.isfinite(batch.ic_index)])
 
 
 def test_live_metrics_follow_the_truth(motion: Motion) -> None:

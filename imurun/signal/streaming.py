@@ -3,30 +3,46 @@
 :class:`StreamingEvents` runs :func:`imurun.signal.events.detect_running_events` (and
 :func:`imurun.signal.metrics.running_step_metrics` for the bounce) on a sliding window of the
 newest samples and emits each step once, when it is far enough from both window edges that
-the window's filters and the side decoder see it as they would in one pass over the whole
-recording. The windows are placed on a fixed grid of sample counts (every ``hop_s``), so the
-output does not depend on how the samples were chunked (one at a time, in random blocks or all
-at once); ``tests/test_streaming.py`` checks it against the batch detector.
+the window's filters see it as they would in one pass over the whole recording: its IC, TO,
+step time, label and bounce are final when emitted. The windows are placed on a fixed grid of
+sample counts (every ``hop_s``), so the output does not depend on how the samples were chunked
+(one at a time, in random blocks or all at once); ``tests/test_streaming.py`` checks it against
+the batch detector.
+
+Sides are the exception: the batch side decision (:func:`imurun.signal.events.assign_sides`)
+decodes all the steps of a segment together, with the segment's median step time and evidence
+scale, so the side of a step can depend on samples any distance before or after it (a step at
+0.6 s of standing noise takes another side when the recording stops at 16 s than when it goes
+on to 82 s). No live decision can match that, so a step is emitted with the side decoded on its
+window, and :meth:`StreamingEvents.flush` decides every step of the segment again, as batch
+does: :meth:`StreamingEvents.segment_steps` then has the batch sides, and the steps ``flush``
+returns carry them. The live side differs where the evidence is weak and the alternation
+decides (standing noise, a pause, the first seconds of a segment): on sessions of the virtual
+sensor, none to 17 of about 200 steps (``tests/test_streaming.py``).
 
 State (readable): ``n_seen`` samples received, ``emitted_upto`` (global sample index before
-which every step has been emitted), the buffer of the last ``window_s`` seconds, and the
-steps of the last ``rolling_s`` seconds behind :meth:`StreamingEvents.live`.
+which every step has been emitted), the buffer of the last ``window_s`` seconds, the steps of
+the last ``rolling_s`` seconds behind :meth:`StreamingEvents.live`, and for the final sides the
+steps of the segment and its lateral specific force and roll rate (16 bytes per sample: about
+12 MB per hour at 200 Hz, up to twice that while the buffer grows).
 
-Latency: a step is emitted ``margin_s`` to ``margin_s + hop_s`` seconds after its IC.
+Latency: a step is emitted ``margin_s`` to ``margin_s + hop_s`` seconds after its IC; its
+final side comes at the end of the segment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
+from imurun.consts import BF_FORWARD, BF_LEFT
 from imurun.errors import SignalError
 from imurun.signal._segments import as_signal, check_fs
 from imurun.signal.activity import RUN as _RUN
 from imurun.signal.activity import ActivitySettings, classify_steps
-from imurun.signal.events import RunningSettings, detect_running_events
+from imurun.signal.events import RunningSettings, assign_sides, detect_running_events
 from imurun.signal.metrics import MetricSettings, running_step_metrics
 
 FloatArray = npt.NDArray[np.float64]
@@ -108,9 +124,10 @@ class StreamingEvents:
     """Body-frame samples in, running steps out, one contiguous segment at a time.
 
     ``update(bf_acc_ms2, bf_gyr_rads=None)`` appends samples and returns the steps that became
-    final; ``flush()`` returns the rest at the end of the segment; ``reset()`` starts a new
-    segment (after a gap: nothing is filtered across it). ``t0_s`` is the time of the
-    segment's first sample (event times are ``t0_s + index / fs_hz``).
+    final (all but their side, which is provisional); ``flush()`` returns the rest at the end of
+    the segment and decides the sides of all its steps as batch does (``segment_steps()``);
+    ``reset()`` starts a new segment (after a gap: nothing is filtered across it). ``t0_s`` is
+    the time of the segment's first sample (event times are ``t0_s + index / fs_hz``).
     """
 
     def __init__(self, fs_hz: float, settings: StreamingSettings | None = None, *,
@@ -136,6 +153,10 @@ class StreamingEvents:
         self._buf_start = 0  # global index of the buffer's first sample
         self._acc = np.zeros((0, 3))
         self._gyr: FloatArray | None = None
+        # the segment so far, for its final sides: the steps emitted and the two signals the
+        # side decision reads (lateral specific force, roll rate), grown by doubling
+        self._segment: list[StreamSteps] = []
+        self._side_signals = np.zeros((0, 2))
         if not hasattr(self, "_recent"):
             self._recent: list[StreamSteps] = []
 
@@ -151,6 +172,7 @@ class StreamingEvents:
         self._acc = np.concatenate((self._acc, acc))
         if gyr is not None:
             self._gyr = gyr.copy() if self._gyr is None else np.concatenate((self._gyr, gyr))
+        self._keep_side_signals(acc, gyr)
         self.n_seen += acc.shape[0]
         out = []
         while self.n_seen >= self._next_pass:
@@ -167,7 +189,20 @@ class StreamingEvents:
         start = max(self.n_seen - self._win, self._buf_start)
         steps = self._pass(start, self.n_seen, self.n_seen + 1)
         self.emitted_upto = self.n_seen + 1
+        segment = StreamSteps.concat(self._segment)
+        if len(segment):
+            segment = replace(segment, side=self._final_sides(segment.ic_index))
+            self._segment = [segment]
+            steps = replace(steps, side=segment.side[len(segment) - len(steps):])
         return self._keep(steps)
+
+    def segment_steps(self) -> StreamSteps:
+        """Every step emitted in the current segment, in order.
+
+        After :meth:`flush` their sides are final: equal to those of the batch detector on the
+        whole segment. Before, each has the side it was emitted with (see the module notes).
+        """
+        return StreamSteps.concat(self._segment)
 
     def live(self, t_s: float | None = None) -> LiveMetrics:
         """Rolling cadence, contact time and bounce of the recent running steps."""
@@ -189,6 +224,28 @@ class StreamingEvents:
         )
 
     # ------------------------------------------------------------------ internals
+    def _keep_side_signals(self, acc: FloatArray, gyr: FloatArray | None) -> None:
+        n, m = self.n_seen, acc.shape[0]
+        if n + m > self._side_signals.shape[0]:
+            grown = np.empty((max(2 * self._side_signals.shape[0], n + m, 1024), 2))
+            grown[:n] = self._side_signals[:n]
+            self._side_signals = grown
+        self._side_signals[n:n + m, 0] = acc[:, BF_LEFT]
+        self._side_signals[n:n + m, 1] = np.nan if gyr is None else gyr[:, BF_FORWARD]
+
+    def _final_sides(self, ic_index: FloatArray) -> npt.NDArray[np.int8]:
+        """The batch side decision over the whole segment, for its steps ``ic_index``."""
+        n = self.n_seen
+        acc = np.full((n, 3), np.nan)
+        acc[:, BF_LEFT] = self._side_signals[:n, 0]
+        gyr = None
+        if self._gyr is not None:
+            gyr = np.full((n, 3), np.nan)
+            gyr[:, BF_FORWARD] = self._side_signals[:n, 1]
+        side, _ = assign_sides(acc, self.fs_hz, ic_index, np.zeros(ic_index.size, np.int64),
+                               gyr, settings=self.settings.running.sides)
+        return side
+
     def _keep(self, steps: StreamSteps) -> StreamSteps:
         if len(steps):
             self._recent.append(steps)
@@ -231,8 +288,11 @@ class StreamingEvents:
             sel = np.isfinite(ic) & (ic >= self.emitted_upto) & (ic < emit_before)
         self.emitted_upto = max(self.emitted_upto, min(emit_before, stop))
         sel_idx = np.flatnonzero(sel)
-        return StreamSteps(
+        steps = StreamSteps(
             ic_index=ic[sel_idx], to_index=to[sel_idx],
             ic_s=self.t0_s + ic[sel_idx] / fs, to_s=self.t0_s + to[sel_idx] / fs,
             side=ev.side[sel_idx].astype(np.int8), step_s=(nxt - ic)[sel_idx] / fs,
             running=run[sel_idx], vertical_oscillation_m=vo[sel_idx])
+        if len(steps):
+            self._segment.append(steps)
+        return steps
