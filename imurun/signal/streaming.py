@@ -144,7 +144,8 @@ class StreamingEvents:
         """Start a new segment at ``t0_s``.
 
         The samples buffered so far are dropped (call :meth:`flush` first to get their
-        remaining steps); the recent steps behind :meth:`live` are kept.
+        remaining steps, then :meth:`segment_steps` for all of them with their final sides);
+        the recent steps behind :meth:`live` are kept.
         """
         self.t0_s = float(t0_s)
         self.n_seen = 0
