@@ -510,3 +510,40 @@ def test_a_summary_of_some_athletes_does_not_replace_the_teams(
     some = reports / "weekly-2026-W47-Spiky-Absent.html"
     assert "2 athletes" in some.read_text(encoding="utf-8")
     assert str(some) in capsys.readouterr().out
+
+
+def test_indicators_come_from_the_index_not_from_every_runs_analysis_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A coach's library holds thousands of runs whose analysis.json is megabytes each: the
+    weekly summary and a report's baseline count indicators from the index, and an index made
+    before it kept them still counts them (from the files)."""
+    from imurun.report.history import athlete_baseline
+
+    def doc(**levels: str) -> dict[str, object]:  # as imurun writes it: with its parameters
+        return {**analysis_doc(running_s=1800, levels=levels), "parameters": {"mass_kg": None}}
+
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Gus", M - 7 * DAY_S, doc(overstriding="raised"), device=0xE3)
+        h.run("Gus", M, doc(pelvic_drop_left="strongly_raised"), device=0xE3)
+        h.run("Gus", M + DAY_S, doc(), device=0xE3)
+        gus = lib.athlete("Gus").id
+
+        def counts() -> tuple[dict[str, tuple[int, int]], dict[str, float]]:
+            row = weekly_summary(lib, W47).athletes[0]
+            base = athlete_baseline(lib, gus, M + 2 * DAY_S)
+            return ({i.key: (i.raised_runs, i.strong_runs) for i in row.indicators},
+                    dict(base.indicators))
+
+        want = counts()
+        assert want[0]["pelvic_drop_left"] == (1, 1)
+        assert want[0]["overstriding"] == (0, 0)
+        assert set(want[1]) >= {"overstriding", "pelvic_drop_left"}
+        with monkeypatch.context() as m:
+            def no_file(self: Library, run: object) -> None:
+                raise AssertionError("read a run's analysis.json")
+
+            m.setattr(Library, "analysis", no_file)
+            assert counts() == want
+        lib.db.execute("UPDATE run_summaries SET indicators_json = NULL")  # an older index
+        assert counts() == want

@@ -86,9 +86,8 @@ class RunIndicator:
 
 def run_indicators(lib: Library, run: RunRecord) -> dict[str, RunIndicator]:
     """The indicators of a run's saved analysis (empty when it has none)."""
-    doc = lib.analysis(run) if run.analysis_version is not None else None
     out: dict[str, RunIndicator] = {}
-    for d in (doc or {}).get("indicators", []) or []:
+    for d in lib.indicators(run) if run.analysis_version is not None else ():
         if isinstance(d, dict) and "key" in d:
             v = d.get("value")
             out[str(d["key"])] = RunIndicator(

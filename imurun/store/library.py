@@ -1213,10 +1213,12 @@ class Library:
         db.execute("DELETE FROM steps WHERE run_id = ?", (run_id,))
         db.execute("DELETE FROM run_summaries WHERE run_id = ?", (run_id,))
         summary = d.get("summary") or {}
-        db.execute(f"INSERT INTO run_summaries (run_id, {', '.join(SUMMARY_COLUMNS)}, summary_json) "
-                   f"VALUES ({', '.join('?' * (len(SUMMARY_COLUMNS) + 2))})",
+        indicators = d.get("indicators")
+        db.execute(f"INSERT INTO run_summaries (run_id, {', '.join(SUMMARY_COLUMNS)}, summary_json, "
+                   f"indicators_json) VALUES ({', '.join('?' * (len(SUMMARY_COLUMNS) + 3))})",
                    (run_id, *(_num(summary.get(c)) for c in SUMMARY_COLUMNS),
-                    json.dumps(summary, sort_keys=True)))
+                    json.dumps(summary, sort_keys=True),
+                    json.dumps(indicators if isinstance(indicators, list) else [])))
         db.executemany(f"INSERT INTO steps (run_id, i, {', '.join(STEP_COLUMNS)}) "
                        f"VALUES ({', '.join('?' * (len(STEP_COLUMNS) + 2))})",
                        ((run_id, i, *(_step_value(s, c) for c in STEP_COLUMNS))
@@ -1232,6 +1234,21 @@ class Library:
     def analysis(self, run: RunRecord) -> dict[str, Any] | None:
         p = run.directory / ANALYSIS
         return read_json(p) if p.exists() else None
+
+    def indicators(self, run: RunRecord) -> list[Any]:
+        """The ``indicators`` list of a run's kept analysis (empty without one).
+
+        From the index; from the analysis file only for an analysis indexed before the index
+        kept them (reading and parsing a long run's file takes far longer than the query).
+        """
+        r = self.db.execute("SELECT indicators_json FROM run_summaries WHERE run_id = ?",
+                            (run.id,)).fetchone()
+        if r is not None and r["indicators_json"] is not None:
+            got = json.loads(r["indicators_json"])
+        else:
+            doc = self.analysis(run) if run.analysis_version is not None else None
+            got = (doc or {}).get("indicators")
+        return got if isinstance(got, list) else []
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "

@@ -152,6 +152,14 @@ CREATE TABLE athlete_aliases (
 """
 
 
+# The ``indicators`` list of a run's analysis, so reports and the weekly summary need not read
+# (and parse) the whole analysis.json of every run they count; NULL for an analysis indexed
+# before this column existed (then the file is read).
+_V7 = """
+ALTER TABLE run_summaries ADD COLUMN indicators_json TEXT
+"""
+
+
 def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
     def apply(db: sqlite3.Connection) -> None:
         for stmt in sql.split(";"):
@@ -164,7 +172,7 @@ def _script(sql: str) -> Callable[[sqlite3.Connection], None]:
 #: ``MIGRATIONS[k]`` moves a database from version ``k`` to ``k + 1``.
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _script(_V1), _script(_V2), _script(_V3), _script(_V4),
-    _script(_V5), _script(_V6))
+    _script(_V5), _script(_V6), _script(_V7))
 VERSION = len(MIGRATIONS)
 
 
