@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ def _mmss(s: float | None) -> str:
     return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
 
 
-def _v(d: dict[str, Any] | None, key: str, fmt: str = ".0f", unit: str = "") -> str:
+def _v(d: Mapping[str, Any] | None, key: str, fmt: str = ".0f", unit: str = "") -> str:
     v = None if d is None else d.get(key)
     return "-" if not isinstance(v, int | float) else f"{v:{fmt}}{unit}"
 
@@ -327,7 +327,7 @@ def cmd_runs(a: argparse.Namespace) -> int:
     _say(f"{'run':<10}  {'start':<16}  {'athlete':<12}  {'time':>7}  {'steps':>5}  {'cad':>4}  "
          f"{'contact':>7}  {'bounce':>6}  source")
     for r in runs:
-        s = r.summary
+        s = r.summary_values  # (index columns: no summary is parsed)
         _say(f"{r.short_id:<10}  {_local(r.start_unix_s):<16}  {(r.athlete_name or '-')[:12]:<12}  "
              f"{_mmss(r.duration_s):>7}  {_v(s, 'n_steps'):>5}  {_v(s, 'cadence_spm'):>4}  "
              f"{_v(s, 'contact_ms', unit=' ms'):>7}  {_v(s, 'vertical_oscillation_cm', '.1f', ' cm'):>6}  "

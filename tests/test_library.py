@@ -966,3 +966,30 @@ def test_the_library_says_which_paths_are_its_own_files(lib: Library, tmp_path: 
         assert lib.manages(p) is not None, p
     for p in (root / "reports" / "run-1.html", root / "week.csv", tmp_path / "elsewhere.html"):
         assert lib.manages(p) is None, p
+
+
+def test_listing_runs_parses_no_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A long run's summary is tens of kilobytes of JSON (its per-minute series): `imurun runs`
+    of a coach's thousands of runs prints its columns from the index and parses none; a run's
+    summary is still there when asked for, and the same as its analysis says."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        for k in (1, 2):
+            run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, k)).run
+            lib.set_analysis(run.id, analysis_json(seed=k))
+        held = lib.runs()
+    assert held[0].summary == analysis_json(seed=1)["summary"]
+    assert held[0].summary_values["cadence_spm"] == 172.0
+    want = None
+    for parse in (True, False):
+        if not parse:
+            def no_parse(self: RunRecord) -> None:
+                raise AssertionError("parsed a run's summary")
+
+            monkeypatch.setattr(RunRecord, "summary", property(no_parse))
+        assert main(["--home", str(home), "runs"]) == 0
+        out = capsys.readouterr().out
+        assert "   40   172   240 ms  8.0 cm  import" in out
+        assert want is None or out == want
+        want = out

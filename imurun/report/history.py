@@ -43,6 +43,18 @@ def summary_value(summary: Mapping[str, Any] | None, key: str) -> float:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else math.nan
 
 
+def run_value(run: RunRecord, key: str) -> float:
+    """A number of a run's analysis summary (:func:`summary_value`); NaN when missing or null.
+
+    From the index's columns where it keeps the value, so a long history needs no summary
+    parsed (``RunRecord.summary``); from the summary object otherwise.
+    """
+    if key in run.summary_values:
+        v = run.summary_values[key]
+        return math.nan if v is None else float(v)
+    return summary_value(run.summary, key)
+
+
 def median(values: Iterable[float]) -> float:
     v = [x for x in values if math.isfinite(x)]
     return float(statistics.median(v)) if v else math.nan
@@ -60,13 +72,13 @@ class RunLength:
 
 
 def run_length(lib: Library, run: RunRecord) -> RunLength:
-    s = run.summary
     recorded = float(run.duration_s) if run.duration_s is not None else math.nan
-    running = summary_value(s, "running_s")
-    analysed = s is not None
+    running = run_value(run, "running_s")
+    analysed = run.analysed
     if not math.isfinite(running):
         running = recorded
-    steps = int(summary_value(s, "n_steps")) if math.isfinite(summary_value(s, "n_steps")) else 0
+    n_steps = run_value(run, "n_steps")
+    steps = int(n_steps) if math.isfinite(n_steps) else 0
     row = lib.db.execute("SELECT distance_m FROM attachments WHERE run_id = ?",
                          (run.id,)).fetchone()
     dist = None if row is None or row["distance_m"] is None else float(row["distance_m"])
@@ -129,9 +141,9 @@ def athlete_baseline(lib: Library, athlete_id: str, until_unix_s: float, *,
     """
     since = until_unix_s - days * DAY_S
     runs = [r for r in _athlete_runs(lib, athlete_id, since, until_unix_s)
-            if r.summary is not None and r.id not in exclude
-            and not summary_value(r.summary, "running_s") <= 0.0]  # (unknown: kept)
-    metrics = {key: median(summary_value(r.summary, key) for r in runs)
+            if r.analysed and r.id not in exclude
+            and not run_value(r, "running_s") <= 0.0]  # (unknown: kept)
+    metrics = {key: median(run_value(r, key) for r in runs)
                for key in _all_summary_keys()}
     indicators: dict[str, float] = {}
     if with_indicators and runs:

@@ -54,7 +54,7 @@ from imurun.report.history import (
     median,
     run_indicators,
     run_length,
-    summary_value,
+    run_value,
 )
 from imurun.signal.indicators import IndicatorSettings
 from imurun.store.attach import run_stride_summary
@@ -376,7 +376,7 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     w0, w1 = week.start_unix_s, week.end_unix_s
     lengths = {r.id: run_length(lib, r) for r in history}
     runs = [r for r in history if r.start_unix_s is not None and w0 <= r.start_unix_s < w1]
-    analysed = [r for r in runs if r.summary is not None]
+    analysed = [r for r in runs if r.analysed]
     # volume
     running = sum(lengths[r.id].running_s for r in runs if math.isfinite(lengths[r.id].running_s))
     recorded = sum(lengths[r.id].recorded_s for r in runs
@@ -430,8 +430,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
             if isinstance(t, dict) and t.get("reason") in ("gap", "short_segment"):
                 lost += float(t.get("seconds") or 0.0)
         frames += int(q.get("frames_lost") or 0)
-    quality = Quality(sum(1 for r in runs if r.summary is None and r.analysis_error),
-                      sum(1 for r in runs if r.summary is None and not r.analysis_error),
+    quality = Quality(sum(1 for r in runs if not r.analysed and r.analysis_error),
+                      sum(1 for r in runs if not r.analysed and not r.analysis_error),
                       lost_of, lost, frames)
     row = AthleteWeek(
         athlete_id=athlete_id, name=name, run_ids=tuple(r.id for r in runs),
@@ -481,7 +481,7 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
 
 def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], base: float,
                  cfg: IndicatorSettings) -> FormChange:
-    week = median(summary_value(r.summary, key) for r in runs)
+    week = median(run_value(r, key) for r in runs)
     flagged = False
     if math.isfinite(week) and math.isfinite(base):
         d = week - base

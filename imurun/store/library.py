@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -168,10 +169,26 @@ class RunRecord:
     added_at: str
     analysis_version: str | None
     analysis_error: str | None = None
-    summary: dict[str, Any] | None = None
+    #: The ``summary`` object of its analysis as the index keeps it (JSON text, parsed by
+    #: :attr:`summary` on first use: a long run's is tens of kilobytes, and a list of thousands
+    #: of runs needs few of them); ``None``: no analysis.
+    summary_json: str | None = field(default=None, repr=False)
     start_given: bool = False  # the recording has no date: the start was given by hand
     analysis_mass_known: bool = False  # the kept analysis says which body mass it used...
     analysis_mass_kg: float | None = None  # ...this one (None: none)
+    #: The summary values the index keeps as columns (``schema.SUMMARY_COLUMNS``; None: null)
+    summary_values: Mapping[str, float | None] = field(default_factory=dict, repr=False,
+                                                       compare=False)
+
+    @functools.cached_property
+    def summary(self) -> dict[str, Any] | None:
+        """The ``summary`` object of the run's analysis; ``None`` without one."""
+        return None if self.summary_json is None else json.loads(self.summary_json)
+
+    @property
+    def analysed(self) -> bool:
+        """Whether the run has an analysis (a summary), without parsing it."""
+        return self.summary_json is not None
 
     @property
     def short_id(self) -> str:
@@ -685,7 +702,8 @@ class Library:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('profiles_sha256', ?)", (sha256_file(p),))
 
     # -------------------------------------------------------------- runs
-    _RUNS_SQL = ("SELECT r.*, a.name AS athlete_name, s.summary_json FROM runs r "
+    _RUNS_SQL = ("SELECT r.*, a.name AS athlete_name, s.summary_json, "
+                 + ", ".join(f"s.{c}" for c in SUMMARY_COLUMNS) + " FROM runs r "
                  "LEFT JOIN athletes a ON a.id = r.athlete_id "
                  "LEFT JOIN run_summaries s ON s.run_id = r.id")
 
@@ -698,10 +716,11 @@ class Library:
             start_unix_s=r["start_unix_s"], duration_s=r["duration_s"], source=r["source"],
             source_name=r["source_name"], added_at=r["added_at"],
             analysis_version=r["analysis_version"], analysis_error=r["analysis_error"],
-            summary=None if r["summary_json"] is None else json.loads(r["summary_json"]),
+            summary_json=r["summary_json"],
             start_given=bool(r["start_given"]),
             analysis_mass_known=bool(r["analysis_mass_known"]),
-            analysis_mass_kg=r["analysis_mass_kg"])
+            analysis_mass_kg=r["analysis_mass_kg"],
+            summary_values={} if r["summary_json"] is None else {c: r[c] for c in SUMMARY_COLUMNS})
 
     def runs(self, *, athlete: str | None = None, since_unix_s: float | None = None,
              until_unix_s: float | None = None) -> list[RunRecord]:
