@@ -993,3 +993,21 @@ def test_listing_runs_parses_no_summary(tmp_path: Path, monkeypatch: pytest.Monk
         assert "   40   172   240 ms  8.0 cm  import" in out
         assert want is None or out == want
         want = out
+
+
+def test_show_of_a_run_without_a_watch_does_not_start_the_signal_core(tmp_path: Path) -> None:
+    """`imurun show RUN` answers from the index: importing the signal core (SciPy) cost more
+    than a second of start-up for a run without a watch's speed."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        lib.set_analysis(run.id, analysis_json())
+    code = ("import sys\nfrom imurun.cli import main\n"
+            f"assert main(['--home', {str(home)!r}, 'show', {run.short_id!r}]) == 0\n"
+            "assert main(['--home', " + repr(str(home)) + ", 'show', 'latest', '--json']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'"
+            " or m.startswith('imurun.signal')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.splitlines()[-1] == "[]"
+    assert f"run {run.id}" in out

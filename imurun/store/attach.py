@@ -157,12 +157,14 @@ def watch_samples(lib: Library, run_id: str) -> list[dict[str, float | None]]:
 
 def speed_track(lib: Library, run_id: str) -> SpeedTrack | None:
     """The attached watch's speed over the run (run time base); ``None`` without any speed."""
-    from imurun.signal.pace import SpeedTrack
-
     rows = lib.db.execute("SELECT t_s, speed_mps FROM watch_samples WHERE run_id = ? AND "
                           "speed_mps IS NOT NULL ORDER BY t_s", (run_id,)).fetchall()
     if not rows:
         return None
+    # (imported only now: the signal core pulls in SciPy, seconds of start-up that a run
+    # without a watch's speed, in `imurun show`, does not need)
+    from imurun.signal.pace import SpeedTrack
+
     a = np.array([(r[0], r[1]) for r in rows], dtype=np.float64)
     track = SpeedTrack(a[:, 0], a[:, 1])
     return track if track.has_speed else None
@@ -174,12 +176,11 @@ def run_step_speed(lib: Library, run_id: str, *, settings: PaceSettings | None =
 
     Steps in their index order (the analysis'); ``None`` without watch speed or steps.
     """
-    from imurun.signal.pace import step_speed
-
     track = speed_track(lib, run_id)
     steps = lib.steps(run_id) if track is not None else []
     if track is None or not steps:
         return None
+    from imurun.signal.pace import step_speed
 
     def col(key: str) -> npt.NDArray[np.float64]:
         return np.array([np.nan if s[key] is None else float(s[key]) for s in steps])
@@ -191,10 +192,12 @@ def run_step_speed(lib: Library, run_id: str, *, settings: PaceSettings | None =
 
 def run_stride_summary(lib: Library, run_id: str) -> StrideSummary | None:
     """Medians of speed, step and stride length and vertical ratio over the running steps."""
+    got = run_step_speed(lib, run_id)
+    if got is None:
+        return None
     from imurun.signal.pace import stride_summary
 
-    got = run_step_speed(lib, run_id)
-    return None if got is None else stride_summary(got[0], got[1])
+    return stride_summary(got[0], got[1])
 
 
 def attachment_of(lib: Library, run_id: str) -> dict[str, Any] | None:
