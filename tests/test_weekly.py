@@ -547,3 +547,6 @@ def test_indicators_come_from_the_index_not_from_every_runs_analysis_file(
             assert counts() == want
         lib.db.execute("UPDATE run_summaries SET indicators_json = NULL")  # an older index
         assert counts() == want
+        # ...which keeps them once read: the next summary reads no file
+        assert lib.db.execute("SELECT COUNT(*) FROM run_summaries WHERE indicators_json IS "
+                              "NULL").fetchone()[0] == 0

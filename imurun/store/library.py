@@ -1258,16 +1258,23 @@ class Library:
         """The ``indicators`` list of a run's kept analysis (empty without one).
 
         From the index; from the analysis file only for an analysis indexed before the index
-        kept them (reading and parsing a long run's file takes far longer than the query).
+        kept them (reading and parsing a long run's file takes far longer than the query),
+        which the index then keeps (derived data: an index that cannot be written is read
+        from the files again next time).
         """
         r = self.db.execute("SELECT indicators_json FROM run_summaries WHERE run_id = ?",
                             (run.id,)).fetchone()
         if r is not None and r["indicators_json"] is not None:
             got = json.loads(r["indicators_json"])
-        else:
-            doc = self.analysis(run) if run.analysis_version is not None else None
-            got = (doc or {}).get("indicators")
-        return got if isinstance(got, list) else []
+            return got if isinstance(got, list) else []
+        doc = self.analysis(run) if run.analysis_version is not None else None
+        got = (doc or {}).get("indicators")
+        got = got if isinstance(got, list) else []
+        if r is not None and doc is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("UPDATE run_summaries SET indicators_json = ? WHERE run_id = ? "
+                                "AND indicators_json IS NULL", (json.dumps(got), run.id))
+        return got
 
     def steps(self, run_id: str) -> list[dict[str, Any]]:
         rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "
