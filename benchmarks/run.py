@@ -23,6 +23,7 @@ SUITES = [
     ("ble_sync", "benchmarks.ble_sync", "measure"),
     ("orientation", "benchmarks.orientation", "run"),
     ("signal", "benchmarks.signal", "run"),
+    ("library_scale", "benchmarks.library_scale", "run"),
 ]
 
 
