@@ -91,6 +91,11 @@ def default_analyzer(lib: Library) -> Analyzer | None:
     return run_analysis
 
 
+def analysis_available() -> bool:
+    """Whether this imurun has its signal core, found without importing it (SciPy: seconds)."""
+    return importlib.util.find_spec("imurun.analysis") is not None
+
+
 def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer | None = None,
                  progress: Progress | None = None) -> list[Analysed]:
     """Analyse ``runs`` and keep each result (or its error) in the library.
@@ -230,14 +235,18 @@ def store_and_analyse(lib: Library, sync: Callable[[RunSink], SyncReport], *,
     sink = LibrarySink(lib)
     with sink.lock("sync"):
         report = sync(sink)
-        fn = (analyzer or default_analyzer(lib)) if analyse else None
+        todo = {r.id: r for r in sink.stored}
+        if analyse:
+            todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
+        # (the signal core is imported only when there is a run to analyse: a sync with nothing
+        # new does not pay its start-up)
+        fn = (analyzer or default_analyzer(lib)) if analyse and todo else None
         analysed: list[Analysed] = []
         if fn is not None:
-            todo = {r.id: r for r in sink.stored}
-            todo.update({r.id: r for r in unanalysed(lib, device_id=f"{report.device_id:016x}")})
             analysed = analyse_runs(lib, list(todo.values()), analyzer=fn, progress=progress)
+        available = fn is not None if analyse and todo else analyse and analysis_available()
     stored = tuple(lib.get(r.id) or r for r in sink.stored)
-    return SyncOutcome(report, stored, tuple(analysed), fn is not None, tuple(sink.healed))
+    return SyncOutcome(report, stored, tuple(analysed), available, tuple(sink.healed))
 
 
 def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
@@ -328,11 +337,14 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
         if add.partial_of is not None:
             result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
         result.notes.extend(replaced_note(add.run, old) for old in add.replaced)
-    fn = (analyzer or default_analyzer(lib)) if analyse else None
     added = [lib.get(r.id) or r for r in result.added]
     # unanalysed, or analysed elsewhere with another body mass than this library's athlete has
     todo = [r for r in added if r.analysis_version is None]
     todo += mass_changed(lib, [r for r in added if r.analysis_version is not None])
     todo += [lib.get(r.id) or r for r in result.repaired]  # its analysis was of damaged bytes
-    analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None and todo else []
-    return ImportOutcome(result, tuple(analysed), fn is not None)
+    # (the signal core is imported only when there is a run to analyse: importing a bundle
+    # held already, or one whose runs come analysed, does not pay its start-up)
+    fn = (analyzer or default_analyzer(lib)) if analyse and todo else None
+    analysed = analyse_runs(lib, todo, analyzer=fn) if fn is not None else []
+    available = fn is not None if analyse and todo else analyse and analysis_available()
+    return ImportOutcome(result, tuple(analysed), available)

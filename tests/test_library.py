@@ -1011,3 +1011,21 @@ def test_show_of_a_run_without_a_watch_does_not_start_the_signal_core(tmp_path: 
                          check=True, timeout=120).stdout
     assert out.splitlines()[-1] == "[]"
     assert f"run {run.id}" in out
+
+
+def test_importing_a_run_held_already_does_not_start_the_signal_core(tmp_path: Path) -> None:
+    """A coach imports the same bundles again and again: with nothing to analyse, the import
+    does not pay the signal core's start-up (SciPy, more than a second)."""
+    home = tmp_path / "home"
+    src = write_run(tmp_path / "in", DEVICE_A, 1)
+    with Library.open(home) as lib:
+        lib.set_analysis(lib.add_file(src).run.id, analysis_json())
+    code = ("import sys\nfrom imurun.cli import main\n"
+            f"assert main(['--home', {str(home)!r}, 'import', {str(src)!r}]) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'"
+            " or m.startswith('imurun.signal')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.splitlines()[-1] == "[]"
+    assert "0 new run(s), 1 already held" in out
+    assert "analysis is not available" not in out
