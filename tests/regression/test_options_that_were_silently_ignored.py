@@ -26,7 +26,8 @@ def test_stream_rsc_over_serial_is_refused(capsys: pytest.CaptureFixture[str],
     code, err = _run(capsys, "stream", "--port", str(tmp_path / "no-such-port"), "--rsc",
                      "--out", str(out))
     assert code == EXIT_USAGE, err
-    assert "--rsc" in err and "--ble" in err
+    assert "--rsc" in err
+    assert "--ble" in err
     assert not out.exists()
 
 
@@ -36,5 +37,6 @@ def test_sync_no_report_with_store_is_refused(capsys: pytest.CaptureFixture[str]
     code, err = _run(capsys, "--home", str(tmp_path / "home"), "sync", "--port",
                      str(tmp_path / "no-such-port"), "--store", str(store), "--no-report")
     assert code == EXIT_USAGE, err
-    assert "--no-report" in err and "--store" in err
+    assert "--no-report" in err
+    assert "--store" in err
     assert not store.exists()
