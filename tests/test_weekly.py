@@ -550,3 +550,21 @@ def test_indicators_come_from_the_index_not_from_every_runs_analysis_file(
         # ...which keeps them once read: the next summary reads no file
         assert lib.db.execute("SELECT COUNT(*) FROM run_summaries WHERE indicators_json IS "
                               "NULL").fetchone()[0] == 0
+
+
+def test_the_weekly_summary_does_not_start_the_signal_core(tmp_path: Path) -> None:
+    """`imurun weekly` reads kept analyses: the signal core (SciPy, more than a second of
+    start-up) was imported only for the side codes of the results module."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", 0xAB, 1)).run
+        lib.set_analysis(run.id, analysis_json())
+    code = ("import sys\nfrom imurun.cli import main\n"
+            f"assert main(['--home', {str(home)!r}, 'weekly', '--format', 'json']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    assert out.splitlines()[-1] == "[]"

@@ -36,7 +36,6 @@ from imurun import __version__
 from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
-from imurun.signal.events import Side
 from imurun.signal.pace import (
     PaceBands,
     SpeedTrack,
@@ -46,6 +45,7 @@ from imurun.signal.pace import (
     stride_summary,
 )
 from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis, StepTable
+from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
 

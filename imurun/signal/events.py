@@ -85,7 +85,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -111,6 +110,7 @@ from imurun.signal._segments import (
     segment_argmin,
     window_argext,
 )
+from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -127,14 +127,6 @@ __all__ = [
     "detect_running_events",
     "detect_walking_events",
 ]
-
-
-class Side(IntEnum):
-    """Which foot a step starts on (its initial contact)."""
-
-    UNKNOWN = -1
-    LEFT = 0
-    RIGHT = 1
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imurun.errors import SignalError
-from imurun.signal.events import Side
+from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -16,7 +16,6 @@ import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import median_filter
 
-from imurun.signal.events import Side
 from imurun.signal.results import (
     DataQuality,
     Drift,
@@ -25,6 +24,7 @@ from imurun.signal.results import (
     RunSummary,
     StepTable,
 )
+from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
 
