@@ -30,6 +30,13 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def glob_escape(name: str) -> str:
+    """``name`` with the characters glob() treats specially escaped."""
+    import glob
+
+    return glob.escape(name)
+
+
 def _temp_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{os.getpid()}-{next(_counter)}")
 
@@ -43,6 +50,9 @@ def atomic_write_chunks(target: Path, chunks: Iterable[bytes],
     """
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        for stale in target.parent.glob(f".{glob_escape(target.name)}.tmp-*"):
+            if _TEMP.match(stale.name) and not _writer_alive(stale):  # a killed writer's
+                stale.unlink(missing_ok=True)
         tmp = _temp_for(target)
         n = 0
         try:

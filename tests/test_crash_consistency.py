@@ -1,0 +1,39 @@
+"""imurun killed inside a state-changing command, then run again: nothing received is lost,
+the re-run completes, and the library is the one an uninterrupted command makes.
+
+Each test kills a real ``imurun`` process at one point found by killing it at every durable
+write (``tests/crash_support.py``): the windows that matter, not random delays.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imurun.cli import main
+from imurun.store.library import Library
+from tests.crash_support import KILLED, run_killed
+from tests.library_support import DEVICE_A, write_run
+
+
+def test_an_import_killed_before_its_analysis_was_kept_is_analysed_when_run_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Killed after the run was indexed, while its analysis.json was being written: the
+    re-run found the run held and said so, leaving it unanalysed and the writer's temporary
+    file beside it (`store check` then not clean). An uninterrupted import analyses it."""
+    home = tmp_path / "home"
+    src = write_run(tmp_path / "in", DEVICE_A, 1)
+    killed = run_killed(["--home", str(home), "import", str(src)], call="replace",
+                        match="analysis.json")
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert main(["--home", str(home), "import", str(src)]) == 0
+    out = capsys.readouterr().out
+    assert "0 new run(s), 1 already held" in out
+    with Library.open(home) as lib:
+        (run,) = lib.runs()
+        assert run.analysis_version is not None
+        assert run.summary is not None
+        rep = lib.check()
+        assert rep.ok, rep.problems
+    assert not list(home.rglob(".*.tmp-*"))
