@@ -37,3 +37,30 @@ def test_an_import_killed_before_its_analysis_was_kept_is_analysed_when_run_agai
         rep = lib.check()
         assert rep.ok, rep.problems
     assert not list(home.rglob(".*.tmp-*"))
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    ("unlink", ".imrn"),  # the partial copy's run file about to go (its meta.json may be gone)
+    ("unlink", "meta.json"),  # its meta.json about to go (its run file may be gone)
+    ("rmdir", "Z-run-00000001-"),  # its files gone, the directory left
+])
+def test_an_import_killed_while_it_removed_the_partial_copy_it_replaced_is_finished_again(
+        tmp_path: Path, call: str, match: str) -> None:
+    """The complete run was indexed in place of its partial copy, then the process was killed
+    while the partial copy's directory was being removed: the re-run said "already held" and
+    left the partial copy (or its meta.json alone) on disk, so `store check` was not clean
+    until a repair."""
+    home = tmp_path / "home"
+    src = write_run(tmp_path / "in", DEVICE_A, 1)
+    part = tmp_path / "part.imrn"
+    part.write_bytes(src.read_bytes()[:9000])
+    assert main(["--home", str(home), "import", str(part)]) == 0
+    killed = run_killed(["--home", str(home), "import", str(src)], call=call, match=match)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert main(["--home", str(home), "import", str(src)]) == 0
+    with Library.open(home) as lib:
+        (run,) = lib.runs()
+        assert run.path.read_bytes() == src.read_bytes()
+        rep = lib.check()
+        assert rep.ok, rep.problems
+    assert [p.name for p in run.directory.parent.iterdir()] == [run.directory.name]

@@ -381,6 +381,7 @@ def _import_run(lib: Library, src: _Source, entry: dict[str, Any], res: ImportRe
     sha = str(meta["id"])
     held = lib.get(sha)
     if held is not None and held.path.exists():
+        lib.remove_replaced_copies(held)  # (a replacement killed half-way: finished)
         if sha256_file(held.path) != sha:  # damaged on disk: the bundle holds its own bytes
             with src.open(str(entry["file"])) as fh:
                 aside = lib.heal_in_place(held, fh)

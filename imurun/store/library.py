@@ -40,6 +40,7 @@ from imurun.store import aside, schema
 from imurun.store._files import (
     atomic_write_json,
     fsync_dir,
+    glob_escape,
     read_json,
     remove_stale_temp_files,
     safe_name,
@@ -782,6 +783,7 @@ class Library:
         known = self.get(sha)
         if known is not None and known.path.exists():
             if sha256_file(known.path) == sha:  # (completes a replacement that was cut short)
+                self.remove_replaced_copies(known)
                 return AddResult(known, False, healed=tuple(self.replace_damaged_copies(known)))
             # The library's copy was damaged on disk (`store check` names it): this file is the
             # run's own bytes (its id is their SHA-256), so it takes the damaged file's place.
@@ -1170,6 +1172,47 @@ class Library:
         rec = self.get(str(meta["id"]))
         assert rec is not None
         return rec
+
+    def remove_replaced_copies(self, run: RunRecord) -> list[Path]:
+        """Remove what a replacement of partial copies by ``run`` killed half-way left on disk.
+
+        :meth:`index_run` takes the index rows of the partial copies out in the transaction that
+        indexes ``run`` (after ``run`` took their athlete and watch files), then removes their
+        directories: killed between the two, a partial copy's directory (or what is left of it)
+        stays beside ``run``, indexed no more. Running the import or sync again ends here.
+        Returns the directories removed.
+        """
+        key = _sensor_key(self._meta_of(run))
+        parent = run.directory.parent
+        if key is None or not run.path.is_file() or not parent.is_dir():
+            return []
+        stem = run.directory.name.rsplit("-", 1)[0]  # <start>-run-<run id>: this sensor run's
+        gone = []
+        for d in sorted(parent.glob(f"{glob_escape(stem)}-*")):
+            if d == run.directory or not d.is_dir() or stale_temp_files(d) != sorted(
+                    d.glob(".*.tmp-*")):  # (a live writer is at work in it)
+                continue
+            meta: Any = None
+            if (d / RUN_META).is_file():
+                try:
+                    meta = read_json(d / RUN_META)
+                except StoreError:
+                    continue
+                if not isinstance(meta, dict) or _sensor_key(meta) != key \
+                        or not isinstance(meta.get("id"), str) or self.get(meta["id"]) is not None \
+                        or int(meta.get("size") or 0) >= run.size:
+                    continue
+            files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
+                     and aside.is_run_file(p)]
+            if any(not is_prefix_of(f, run.path) or self.db.execute(
+                    "SELECT 1 FROM runs WHERE path = ?",
+                    (f.relative_to(self.root).as_posix(),)).fetchone() for f in files):
+                continue  # another run of the sensor, or one still indexed
+            shutil.rmtree(d, ignore_errors=True)
+            gone.append(d)
+        if gone:
+            fsync_dir(parent)
+        return gone
 
     def _take_over(self, directory: Path, meta: Mapping[str, Any],
                    partials: Sequence[RunRecord]) -> dict[str, Any]:

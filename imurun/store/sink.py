@@ -51,6 +51,7 @@ class LibrarySink(RunDirectory):
         run = self.library.find_sensor_run(device_id, entry.run_id, entry.start_unix_ms, entry.crc32)
         if run is not None and run.path.exists() and run.path.stat().st_size == entry.size \
                 and file_crc32(run.path) == entry.crc32:
+            self.library.remove_replaced_copies(run)  # (a replacement killed half-way: finished)
             return True  # (a held file that was damaged since is fetched again: that repairs it)
         if not super().is_stored(device_id, entry):
             return False
