@@ -7,6 +7,8 @@ write (``tests/crash_support.py``): the windows that matter, not random delays.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,31 @@ def test_an_import_killed_while_it_removed_the_partial_copy_it_replaced_is_finis
         rep = lib.check()
         assert rep.ok, rep.problems
     assert [p.name for p in run.directory.parent.iterdir()] == [run.directory.name]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="names a file descriptor through /proc")
+def test_every_directory_a_run_is_written_into_or_moved_to_is_durable_in_its_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file fsynced and renamed into a directory made just before is lost with it on a power
+    cut unless the new directory's own entry is fsynced in its parent; a sensor erases a synced
+    run once it is stored. Only the run's own directory was fsynced, not runs/ and
+    runs/<device>/ that were made for it, and a run set aside was moved without an fsync."""
+    synced: list[Path] = []
+    fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        p = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if p.is_dir():
+            synced.append(p)
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        for made in (home / "runs", run.directory.parent, run.directory):
+            assert made.parent in synced, f"{made.relative_to(home)} made, its parent never fsynced"
+        synced.clear()
+        moved = lib.set_aside(run.id)
+        for d in (home / "set-aside", moved.parent, run.directory.parent):
+            assert d in synced, f"{d.relative_to(home)} changed, never fsynced"

@@ -30,6 +30,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def make_dirs(path: Path) -> None:
+    """``mkdir -p path``, durably: the entry of every directory created is fsynced in its parent.
+
+    A file fsynced and renamed into a directory that was created just before is lost with it
+    on a power cut unless the new directory's own entry is durable too.
+    """
+    missing: list[Path] = []
+    p = path
+    while not p.is_dir():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)  # (another process may have made it meanwhile)
+        fsync_dir(d.parent)
+
+
 def glob_escape(name: str) -> str:
     """``name`` with the characters glob() treats specially escaped."""
     import glob
@@ -49,7 +65,7 @@ def atomic_write_chunks(target: Path, chunks: Iterable[bytes],
     is left as it was.
     """
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(target.parent)
         for stale in target.parent.glob(f".{glob_escape(target.name)}.tmp-*"):
             if _TEMP.match(stale.name) and not _writer_alive(stale):  # a killed writer's
                 stale.unlink(missing_ok=True)

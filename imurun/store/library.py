@@ -41,6 +41,7 @@ from imurun.store._files import (
     atomic_write_json,
     fsync_dir,
     glob_escape,
+    make_dirs,
     read_json,
     remove_stale_temp_files,
     safe_name,
@@ -916,7 +917,8 @@ class Library:
             d = first.with_name(f"{first.name}-{n}")
         dst = d / run.path.name
         try:
-            d.mkdir(parents=True)
+            make_dirs(d.parent)
+            d.mkdir()
             try:
                 os.link(run.path, dst)
             except OSError:
@@ -988,8 +990,10 @@ class Library:
             dst = self.root / SET_ASIDE / f"{rel}-{n}"
         with self.transaction() as db:
             try:
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                make_dirs(dst.parent)
                 os.replace(src, dst)
+                fsync_dir(dst.parent)
+                fsync_dir(src.parent)
             except OSError as e:
                 raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
             db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
@@ -1080,8 +1084,10 @@ class Library:
             raise StoreError(f"cannot restore {e.directory} to {dst}: "
                              + ("something is there already" if dst.exists() else "not a run place"))
         try:
-            dst.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(dst.parent)
             os.replace(e.directory, dst)
+            fsync_dir(dst.parent)
+            fsync_dir(e.directory.parent)
         except OSError as err:
             raise StoreError(f"cannot move {e.directory} to {dst}: {err.strerror or err}") from err
         with contextlib.suppress(OSError):
@@ -1554,7 +1560,9 @@ class Library:
         origin = (Path("runs") / rel).as_posix()
         meta, held = self._adopted_meta(p, origin, name, None)
         try:
-            d.mkdir(parents=True)
+            make_dirs(d.parent)
+            d.mkdir()
+            fsync_dir(d.parent)
             os.replace(p, d / name)  # the same file system: renamed, never copied
             fsync_dir(d)
             fsync_dir(p.parent)

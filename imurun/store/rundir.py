@@ -18,6 +18,7 @@ from pathlib import Path
 from firmware_protocol.crc import crc32
 from firmware_protocol.messages import RunEntry
 from imurun.errors import StoreError, SyncError
+from imurun.store._files import make_dirs
 
 
 def _fsync_dir(path: Path) -> None:
@@ -93,7 +94,7 @@ class RunDirectory:
         if got != entry.crc32:
             raise SyncError(f"run {entry.run_id}: CRC-32 0x{got:08x} != catalogue 0x{entry.crc32:08x}")
         final = self.run_path(device_id, entry)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(final.parent)
         os.replace(p, final)
         _fsync_dir(final.parent)
         _fsync_dir(p.parent)
