@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from imurun.cli import main
+from imurun.store import aside
 from imurun.store.library import Library
 from tests.crash_support import KILLED, run_killed
 from tests.library_support import DEVICE_A, write_run
@@ -94,3 +95,34 @@ def test_every_directory_a_run_is_written_into_or_moved_to_is_durable_in_its_par
         moved = lib.set_aside(run.id)
         for d in (home / "set-aside", moved.parent, run.directory.parent):
             assert d in synced, f"{d.relative_to(home)} changed, never fsynced"
+
+
+@pytest.mark.parametrize(("call", "match", "nth"), [
+    ("COMMIT", "COMMIT", 2),  # the directory moved, the index not yet told (1: opening)
+    ("replace", "set-aside.json", 1),  # the note of where it was, when and why
+])
+def test_a_set_aside_killed_half_way_is_finished_by_running_it_again_with_its_reason(
+        tmp_path: Path, call: str, match: str, nth: int) -> None:
+    """Killed after the run's directory moved but before the index commit, the re-run
+    refused ("no directory of its own to set aside") and `store check` said the run had no
+    file; killed after the commit, the note was lost and `store restore` listed the run as
+    "set aside by an earlier imurun, which kept no reason"."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+    args = ["--home", str(home), "store", "set-aside", run.short_id]
+    killed = run_killed(args, call=call, match=match, nth=nth)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    with Library.open(home) as lib:
+        held = lib.get(run.id) is not None
+    if held:  # (the command did not get to say it was done: it is run again)
+        assert main(args) == 0
+    with Library.open(home) as lib:
+        assert lib.runs() == []
+        (e,) = lib.set_aside_entries()
+        assert e.reason == aside.BY_HAND
+        assert e.origin == run.directory.relative_to(home).as_posix()
+        assert e.path.read_bytes() == (tmp_path / "in" / "run-1d0c5e75000000a1-1.imrn").read_bytes()
+        rep = lib.check()
+        assert rep.ok, rep.problems
+        assert lib.restore(run.short_id).run.id == run.id

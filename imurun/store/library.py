@@ -980,14 +980,26 @@ class Library:
         if run is None:
             raise NotFoundError(f"no run {run_id[:12]}")
         src = run.directory
+        rel = src.relative_to(self.root / "runs")
+        if not src.is_dir():
+            # moved already by a set-aside killed before its index commit: finish it
+            for e in self.set_aside_entries():
+                if e.id == run.id and e.origin == f"runs/{rel.as_posix()}":
+                    with self.transaction() as db:
+                        db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
+                    return e.directory
         if src.resolve() == (self.root / "runs").resolve() or not src.is_dir():
             raise StoreError(f"run {run.short_id} has no directory of its own to set aside")
-        rel = src.relative_to(self.root / "runs")
         dst = self.root / SET_ASIDE / rel
         n = 1
         while dst.exists():
             n += 1
             dst = self.root / SET_ASIDE / f"{rel}-{n}"
+        # where it came from, when and why, for `restore`: written first, it moves with the run
+        note = src / SET_ASIDE_NOTE
+        with contextlib.suppress(StoreError):
+            atomic_write_json(note, aside.note(f"runs/{rel.as_posix()}", run.id, reason,
+                                               replaced_by=replaced_by, at=utc_now()))
         with self.transaction() as db:
             try:
                 make_dirs(dst.parent)
@@ -995,11 +1007,10 @@ class Library:
                 fsync_dir(dst.parent)
                 fsync_dir(src.parent)
             except OSError as e:
+                with contextlib.suppress(OSError):
+                    note.unlink()
                 raise StoreError(f"cannot move {src} to {dst}: {e.strerror or e}") from e
             db.execute("DELETE FROM runs WHERE id = ?", (run.id,))
-        with contextlib.suppress(StoreError):  # where it came from, when and why, for `restore`
-            atomic_write_json(dst / SET_ASIDE_NOTE, aside.note(
-                f"runs/{rel.as_posix()}", run.id, reason, replaced_by=replaced_by, at=utc_now()))
         return dst
 
     def set_aside_runs(self) -> list[tuple[Path, dict[str, Any]]]:
