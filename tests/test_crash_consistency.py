@@ -126,3 +126,31 @@ def test_a_set_aside_killed_half_way_is_finished_by_running_it_again_with_its_re
         rep = lib.check()
         assert rep.ok, rep.problems
         assert lib.restore(run.short_id).run.id == run.id
+
+
+@pytest.mark.parametrize(("call", "match", "nth"), [
+    ("unlink", "set-aside.json", 1),  # moved back, its note not yet removed
+    ("COMMIT", "COMMIT", 2),  # moved back, the index not yet told (1: opening)
+])
+def test_a_restore_killed_before_its_index_commit_is_finished_by_running_it_again(
+        tmp_path: Path, call: str, match: str, nth: int,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The run's directory was back under runs/ but not indexed: the re-run said "no run ...
+    is set aside (set aside: none)" (exit 7) and only `store check --repair` brought it back."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        lib.set_aside(run.id)
+    args = ["--home", str(home), "store", "restore", run.short_id]
+    killed = run_killed(args, call=call, match=match, nth=nth)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert main(args) == 0
+    capsys.readouterr()
+    with Library.open(home) as lib:
+        (back,) = lib.runs()
+        assert back.id == run.id
+        assert back.path.read_bytes() == (tmp_path / "in" / "run-1d0c5e75000000a1-1.imrn").read_bytes()
+        assert lib.set_aside_entries() == []
+        rep = lib.check()
+        assert rep.ok, rep.problems
+    assert not (back.directory / "set-aside.json").exists()

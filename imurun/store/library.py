@@ -1056,6 +1056,12 @@ class Library:
         entries = self.set_aside_entries()
         hits = [e for e in entries if e.id.startswith(ref)]
         if not hits:
+            back = self._moved_back(ref)
+            if back is not None:  # a restore killed before its index commit: finished now
+                (back[0] / SET_ASIDE_NOTE).unlink(missing_ok=True)
+                rec = self.index_run(*back)
+                healed = tuple(self.replace_damaged_copies(rec))
+                return AddResult(self.get(rec.id) or rec, True, healed=healed)
             held = ", ".join(e.short_id for e in entries) or "none"
             raise NotFoundError(f"no run {ref!r} is set aside in {self.root / SET_ASIDE} "
                                 f"(set aside: {held})")
@@ -1106,6 +1112,25 @@ class Library:
         rec = self.index_run(dst, e.meta, replaces=shorter)
         healed = tuple(self.replace_damaged_copies(rec)) if others else ()
         return AddResult(self.get(rec.id) or rec, True, replaced=tuple(shorter), healed=healed)
+
+    def _moved_back(self, ref: str) -> tuple[Path, dict[str, Any]] | None:
+        """(directory, meta) of the one run under ``runs/`` named by ``ref`` and not indexed.
+
+        What a restore killed after it moved the run back, before the index commit, leaves.
+        """
+        found = []
+        for d, mp in self._run_files():
+            if mp is None:
+                continue
+            try:
+                meta = read_json(mp)
+            except StoreError:
+                continue
+            if isinstance(meta, dict) and isinstance(meta.get("id"), str) \
+                    and meta["id"].startswith(ref) and self.get(meta["id"]) is None \
+                    and (d / str(meta.get("file"))).is_file():
+                found.append((d, meta))
+        return found[0] if len(found) == 1 else None
 
     def sensor_run_copies(self, path: Path, meta: Mapping[str, Any],
                           ) -> tuple[RunRecord | None, list[RunRecord]]:
