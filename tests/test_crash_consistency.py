@@ -154,3 +154,41 @@ def test_a_restore_killed_before_its_index_commit_is_finished_by_running_it_agai
         rep = lib.check()
         assert rep.ok, rep.problems
     assert not (back.directory / "set-aside.json").exists()
+
+
+def test_an_athlete_merge_killed_before_its_index_commit_leaves_the_runs_with_the_athlete(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """profiles.json (the source athlete gone, its id an alias) and the runs' meta.json were
+    written, the index not committed: the next command reloaded profiles.json, deleted the
+    source athlete and with it the athlete of its runs, and `store check` called that
+    consistent although every meta.json named the athlete."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana", mass_kg=60.0)
+        lib.add_athlete("Bob", mass_kg=60.0)
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        lib.assign_run(run.id, athlete="Bob")
+    killed = run_killed(["--home", str(home), "athlete", "merge", "Bob", "Ana"],
+                        call="COMMIT", match="COMMIT", nth=2)  # (1: opening the index)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    with Library.open(home) as lib:
+        assert [a.name for a in lib.athletes()] == ["Ana"]
+        assert lib.get(run.id).athlete_name == "Ana"  # type: ignore[union-attr]
+        rep = lib.check()
+        assert rep.ok, rep.problems
+
+
+def test_check_names_a_run_whose_athlete_in_the_index_is_not_its_meta_json_s(
+        tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        run = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1)).run
+        lib.assign_run(run.id, athlete="Ana")
+        lib.db.execute("UPDATE runs SET athlete_id = NULL")
+        rep = lib.check()
+        assert rep.problems == [f"index: the athlete of run {run.short_id} differs from its "
+                                "meta.json"]
+        assert lib.check(repair=True).index_rebuilt
+        assert lib.get(run.id).athlete_name == "Ana"  # type: ignore[union-attr]
+        assert lib.check().ok

@@ -686,11 +686,17 @@ class Library:
             raise StoreError(f"{p}: not an {PROFILES_SCHEMA} file")
         athletes = [Athlete.from_json(a) for a in d.get("athletes", [])]
         ids = {a.id for a in athletes}
-        for (old,) in self.db.execute("SELECT id FROM athletes").fetchall():
-            if old not in ids:
-                self.db.execute("DELETE FROM athletes WHERE id = ?", (old,))
+        merged = {str(al["id"]): str(al["athlete_id"]) for al in d.get("aliases", [])
+                  if isinstance(al, dict) and al.get("athlete_id") in ids and al.get("id")}
         for a in athletes:
             self._put_athlete(a)
+        for (old,) in self.db.execute("SELECT id FROM athletes").fetchall():
+            if old not in ids:
+                if old in merged:  # merged into another (the index did not commit it): its
+                    # runs are that athlete's, as their meta.json say, not nobody's
+                    self.db.execute("UPDATE runs SET athlete_id = ? WHERE athlete_id = ?",
+                                    (merged[old], old))
+                self.db.execute("DELETE FROM athletes WHERE id = ?", (old,))
         self.db.execute("DELETE FROM athlete_aliases")
         for al in d.get("aliases", []):
             if isinstance(al, dict) and al.get("athlete_id") in ids and al.get("id"):
@@ -1518,10 +1524,13 @@ class Library:
             meta_lost = r.path.exists() and not (r.directory / RUN_META).exists()  # (the scan
             if rid not in on_disk and not meta_lost:                             # said that)
                 report.problems.append(f"index: run {rid[:10]} ({r.rel_path}) has no file")
-        for rid, (d, _meta) in on_disk.items():
+        for rid, (d, meta) in on_disk.items():
             held = indexed.get(rid)
             if held is None:
                 report.problems.append(f"index: run {rid[:10]} ({d.relative_to(self.root)}) not indexed")
+            elif self.resolve_athlete_id(meta.get("athlete_id")) != held.athlete_id:
+                report.problems.append(f"index: the athlete of run {rid[:10]} differs from its "
+                                       f"{RUN_META}")
             elif (d / ANALYSIS).exists() and held.analysis_version is None:
                 damage = _unreadable_analysis(d / ANALYSIS)
                 report.problems.append(
