@@ -279,9 +279,9 @@ def cmd_sensor_bind(a: argparse.Namespace) -> int:
         ath, n = lib.bind_sensor(dev, a.athlete)
         _say(f"sensor {dev} -> {ath.name}"
              + (f"; {n} earlier run(s) of it now belong to {ath.name}" if n else ""))
-        if n:
-            theirs = [r for r in lib.runs(athlete=ath.id) if r.device_id == dev]
-            _analyse_again_for_mass(lib, theirs, theirs)
+        # (also when no run moved now: a bind killed while it analysed them is finished so)
+        theirs = [r for r in lib.runs(athlete=ath.id) if r.device_id == dev]
+        _analyse_again_for_mass(lib, theirs, theirs if n else ())
     return EXIT_OK
 
 

@@ -192,3 +192,25 @@ def test_check_names_a_run_whose_athlete_in_the_index_is_not_its_meta_json_s(
         assert lib.check(repair=True).index_rebuilt
         assert lib.get(run.id).athlete_name == "Ana"  # type: ignore[union-attr]
         assert lib.check().ok
+
+
+def test_a_sensor_bind_killed_while_it_analysed_the_runs_again_is_finished_by_running_it_again(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The runs had their athlete, their analysis was still without the athlete's body mass:
+    the re-run found no run without an athlete and analysed nothing, so the run stayed out of
+    date (and the killed writer's temporary file beside it kept `store check` from clean)."""
+    home = tmp_path / "home"
+    src = write_run(tmp_path / "in", DEVICE_A, 1)
+    assert main(["--home", str(home), "athlete", "add", "Ana", "--mass-kg", "60"]) == 0
+    assert main(["--home", str(home), "import", str(src)]) == 0
+    args = ["--home", str(home), "sensor", "bind", f"{DEVICE_A:016x}", "Ana"]
+    killed = run_killed(args, call="replace", match="analysis.json")
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert main(args) == 0
+    assert "analysed 1 run(s) again" in capsys.readouterr().out
+    with Library.open(home) as lib:
+        (run,) = lib.runs()
+        assert run.athlete_name == "Ana"
+        assert run.analysis_mass_kg == 60.0
+        rep = lib.check()
+        assert rep.ok, rep.problems
