@@ -917,19 +917,24 @@ class Library:
         at = utc_now()
         name = f"{rel.name or run.id[:16]}.damaged-{aside.iso_stamp(at)}"
         first = self.root / SET_ASIDE / rel.parent / name
-        d, n = first, 1
-        while d.exists():
+        unfinished = self._unfinished_keep(first.parent, rel.name or run.id[:16], run.path)
+        d, n = unfinished or first, 1
+        while unfinished is None and d.exists():
             n += 1
             d = first.with_name(f"{first.name}-{n}")
         dst = d / run.path.name
+        if unfinished is not None:  # a heal killed before it was listed: finished, not doubled
+            alone = aside.kept_alone(d)
+            at = at if alone is None else alone[1]
         try:
             make_dirs(d.parent)
-            d.mkdir()
-            try:
-                os.link(run.path, dst)
-            except OSError:
-                with open(run.path, "rb") as fh:
-                    atomic_copy(fh, dst)
+            d.mkdir(exist_ok=unfinished is not None)
+            if not dst.exists():
+                try:
+                    os.link(run.path, dst)
+                except OSError:
+                    with open(run.path, "rb") as fh:
+                        atomic_copy(fh, dst)
             fsync_dir(d)
             fsync_dir(d.parent)
         except OSError as e:
@@ -939,6 +944,27 @@ class Library:
             (Path("runs") / rel).as_posix(), run.id, aside.REPLACED, replaced_by=replaced_by, at=at))
         atomic_write_json(d / RUN_META, self._meta_of(run))
         return dst
+
+    @staticmethod
+    def _unfinished_keep(parent: Path, stem: str, damaged: Path) -> Path | None:
+        """A ``<stem>.damaged-<time>`` directory a killed heal of ``damaged`` left unlisted.
+
+        Without its ``meta.json`` (written last), holding nothing or these very bytes.
+        """
+        if not parent.is_dir():
+            return None
+        for d in sorted(parent.glob(f"{glob_escape(stem)}.damaged-*")):
+            if not d.is_dir() or (d / RUN_META).exists():
+                continue
+            kept = [p for p in d.iterdir() if not p.name.startswith(".")
+                    and p.name != SET_ASIDE_NOTE]
+            if not kept:
+                return d
+            f = d / damaged.name
+            if kept == [f] and f.is_file() and (os.path.samefile(f, damaged)
+                                                 or sha256_file(f) == sha256_file(damaged)):
+                return d
+        return None
 
     def assign_run(self, run_id: str, *, athlete: str | None = None,
                    start_unix_s: float | None = None) -> RunRecord:
