@@ -216,12 +216,13 @@ def test_a_sensor_bind_killed_while_it_analysed_the_runs_again_is_finished_by_ru
         assert rep.ok, rep.problems
 
 
-@pytest.mark.parametrize("match", ["set-aside.json", "meta.json"])
-def test_a_heal_killed_before_the_damaged_bytes_were_listed_keeps_them_once(
+@pytest.mark.parametrize("match", ["set-aside.json", "meta.json", ".imrn"])
+def test_a_heal_killed_half_way_keeps_the_damaged_bytes_once(
         tmp_path: Path, match: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The damaged file was kept under set-aside/ but not yet listed (its note or meta.json
     not written): the re-run kept the damaged bytes a second time, and the first copy stayed
-    unlisted, so `store check` was not clean until a repair, which listed them twice."""
+    unlisted, so `store check` was not clean until a repair, which listed them twice. Killed
+    once they were listed, before the intact file took their place: listed twice."""
     home = tmp_path / "home"
     src = write_run(tmp_path / "in", DEVICE_A, 1)
     with Library.open(home) as lib:

@@ -923,7 +923,7 @@ class Library:
             n += 1
             d = first.with_name(f"{first.name}-{n}")
         dst = d / run.path.name
-        if unfinished is not None:  # a heal killed before it was listed: finished, not doubled
+        if unfinished is not None:  # a heal killed half-way: finished, the bytes kept once
             alone = aside.kept_alone(d)
             at = at if alone is None else alone[1]
         try:
@@ -947,17 +947,18 @@ class Library:
 
     @staticmethod
     def _unfinished_keep(parent: Path, stem: str, damaged: Path) -> Path | None:
-        """A ``<stem>.damaged-<time>`` directory a killed heal of ``damaged`` left unlisted.
+        """A ``<stem>.damaged-<time>`` directory a killed heal of ``damaged`` left.
 
-        Without its ``meta.json`` (written last), holding nothing or these very bytes.
+        Holding nothing yet, or these very bytes: unlisted (killed before its ``meta.json``), or
+        listed (killed before the intact file took the damaged one's place).
         """
         if not parent.is_dir():
             return None
         for d in sorted(parent.glob(f"{glob_escape(stem)}.damaged-*")):
-            if not d.is_dir() or (d / RUN_META).exists():
+            if not d.is_dir():
                 continue
             kept = [p for p in d.iterdir() if not p.name.startswith(".")
-                    and p.name != SET_ASIDE_NOTE]
+                    and p.name not in (SET_ASIDE_NOTE, RUN_META)]
             if not kept:
                 return d
             f = d / damaged.name
