@@ -77,3 +77,10 @@ def analysis_json(n_steps: int = 40, seed: int = 0, cadence_spm: float = 172.0) 
     }
     return {"schema": "imurun.analysis/1", "imurun_version": "0.1.0", "params": {},
             "steps": steps, "summary": summary}
+
+
+def flip_sample_bit(data: bytes) -> bytes:
+    """``data`` with one bit flipped in a sample block: the size stays, its block CRC fails."""
+    b = bytearray(data)
+    b[len(b) // 2] ^= 0x10
+    return bytes(b)

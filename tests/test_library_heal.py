@@ -14,13 +14,7 @@ import pytest
 
 from imurun.cli import main
 from imurun.store.library import Library
-from tests.library_support import DEVICE_A, T0_MS, analysis_json, write_run
-
-
-def _flip(data: bytes) -> bytes:
-    b = bytearray(data)
-    b[len(b) // 2] ^= 0x10  # one bit in a sample block: the size stays, its block CRC fails
-    return bytes(b)
+from tests.library_support import DEVICE_A, T0_MS, analysis_json, flip_sample_bit, write_run
 
 
 def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
@@ -34,7 +28,7 @@ def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
         run = lib.add_file(src).run
         lib.assign_run(run.id, athlete="Ana")  # by hand: the sensor is bound to nobody
         lib.set_analysis(run.id, analysis_json(12))  # (fake: made again after the heal)
-    run.path.write_bytes(_flip(good))
+    run.path.write_bytes(flip_sample_bit(good))
     assert main([*cli, "store", "check"]) == 6
     assert f"run {run.short_id}'s file {run.path.name} is damaged" in capsys.readouterr().out
 
@@ -48,7 +42,7 @@ def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
     assert sorted(p.name for p in kept[0].parent.iterdir()) == sorted(
         [kept[0].name, "meta.json", "set-aside.json"])  # listed by `store restore`
     assert f"the damaged file is in {kept[0]}" in out
-    assert kept[0].read_bytes() == _flip(good)  # the damaged bytes, kept
+    assert kept[0].read_bytes() == flip_sample_bit(good)  # the damaged bytes, kept
     assert run.path.read_bytes() == good  # the run's own file, in its own place
     with Library.open(home) as lib:
         (again,) = lib.runs()
@@ -68,7 +62,7 @@ def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
 
     # the other way round is still refused: a damaged copy of the run now held intact
     damaged = tmp_path / "damaged.imrn"
-    damaged.write_bytes(_flip(good))
+    damaged.write_bytes(flip_sample_bit(good))
     assert main([*cli, "import", str(damaged)]) == 3
     assert f"a damaged copy (1 damaged block(s)) of run {run.short_id}" in capsys.readouterr().err
     assert run.path.read_bytes() == good
@@ -84,7 +78,7 @@ def test_an_intact_copy_replaces_a_damaged_copy_imported_first(
     src = write_run(tmp_path / "in", DEVICE_A, 5, seconds=60.0)
     bad = tmp_path / "copy" / "bad.imrn"
     bad.parent.mkdir()
-    bad.write_bytes(_flip(src.read_bytes()))
+    bad.write_bytes(flip_sample_bit(src.read_bytes()))
     with Library.open(home) as lib:
         ana = lib.add_athlete("Ana")
         first = lib.add_file(bad, athlete_id=ana.id).run  # nothing better held then: kept
@@ -121,7 +115,7 @@ def test_syncing_a_run_held_only_as_a_damaged_copy_replaces_that_copy(tmp_path: 
     src = write_run(tmp_path / "in", DEVICE_A, 6, seconds=30.0)
     good = src.read_bytes()
     bad = tmp_path / "bad.imrn"
-    bad.write_bytes(_flip(good))
+    bad.write_bytes(flip_sample_bit(good))
     with Library.open(tmp_path / "home") as lib:
         ana = lib.add_athlete("Ana")
         first = lib.add_file(bad, athlete_id=ana.id).run
@@ -157,12 +151,12 @@ def test_a_bundle_heals_held_runs_damaged_on_disk_or_imported_damaged(
     assert main([*coach, "import", str(srcs[0])]) == 0
     bad = tmp_path / "copy" / "run8.imrn"
     bad.parent.mkdir()
-    bad.write_bytes(_flip(srcs[1].read_bytes()))
+    bad.write_bytes(flip_sample_bit(srcs[1].read_bytes()))
     assert main([*coach, "import", str(bad)]) == 0
     with Library.open(tmp_path / "coach") as lib:
         held7 = next(r for r in lib.runs() if r.sensor_run_id == 7)
         held8 = next(r for r in lib.runs() if r.sensor_run_id == 8)
-    held7.path.write_bytes(_flip(srcs[0].read_bytes()))
+    held7.path.write_bytes(flip_sample_bit(srcs[0].read_bytes()))
     capsys.readouterr()
 
     assert main([*coach, "import", str(bundle)]) == 0
@@ -175,6 +169,6 @@ def test_a_bundle_heals_held_runs_damaged_on_disk_or_imported_damaged(
         assert [r.path.read_bytes() for r in runs] == [s.read_bytes() for s in srcs]
         assert all(r.analysis_version is not None for r in runs)
     kept = sorted(p.read_bytes() for p in (tmp_path / "coach" / "set-aside").rglob("*.imrn*"))
-    assert kept == sorted([_flip(srcs[0].read_bytes()), bad.read_bytes()])
+    assert kept == sorted([flip_sample_bit(srcs[0].read_bytes()), bad.read_bytes()])
     assert main([*coach, "store", "check"]) == 0
     assert "2 run file(s) on disk, 2 indexed; consistent" in capsys.readouterr().out

@@ -21,13 +21,7 @@ import pytest
 
 from imurun.cli import main
 from imurun.store.library import Library
-from tests.library_support import DEVICE_A, write_run
-
-
-def _flip(data: bytes) -> bytes:
-    b = bytearray(data)
-    b[len(b) // 2] ^= 0x10  # one bit in a sample block: the size stays, its block CRC fails
-    return bytes(b)
+from tests.library_support import DEVICE_A, flip_sample_bit, write_run
 
 
 def test_a_copy_healed_in_place_is_listed_and_not_restored_over_the_intact_run(
@@ -38,7 +32,7 @@ def test_a_copy_healed_in_place_is_listed_and_not_restored_over_the_intact_run(
     good = src.read_bytes()
     with Library.open(home) as lib:
         run = lib.add_file(src).run
-    run.path.write_bytes(_flip(good))  # damaged on disk
+    run.path.write_bytes(flip_sample_bit(good))  # damaged on disk
     assert main([*cli, "import", str(src)]) == 0  # the intact copy heals it
     out = capsys.readouterr().out
     assert "1 repaired" in out
@@ -50,7 +44,7 @@ def test_a_copy_healed_in_place_is_listed_and_not_restored_over_the_intact_run(
         (entry,) = lib.set_aside_entries()
         assert [d for d, _ in lib.set_aside_runs()] == [entry.directory]
     assert f"the damaged file is in {entry.directory / run.path.name}" in out
-    assert (entry.directory / run.path.name).read_bytes() == _flip(good)
+    assert (entry.directory / run.path.name).read_bytes() == flip_sample_bit(good)
     assert entry.meta["id"] == run.id  # the run it was, as the library held it
     assert entry.meta["file"] == run.path.name
     assert entry.origin == run.directory.relative_to(home).as_posix()
@@ -68,7 +62,7 @@ def test_a_copy_healed_in_place_is_listed_and_not_restored_over_the_intact_run(
     assert f"holds run {run.short_id} intact" in err
     assert str(entry.directory) in err
     assert run.path.read_bytes() == good
-    assert (entry.directory / run.path.name).read_bytes() == _flip(good)
+    assert (entry.directory / run.path.name).read_bytes() == flip_sample_bit(good)
     assert main([*cli, "store", "check"]) == 0
     assert "1 run file(s) on disk, 1 indexed; consistent" in capsys.readouterr().out
 
@@ -92,7 +86,7 @@ def test_a_damaged_copy_replaced_by_an_intact_one_is_not_restored_beside_it(
     src = write_run(tmp_path / "in", DEVICE_A, 5, seconds=30.0)
     bad = tmp_path / "copy" / "bad.imrn"
     bad.parent.mkdir()
-    bad.write_bytes(_flip(src.read_bytes()))
+    bad.write_bytes(flip_sample_bit(src.read_bytes()))
     with Library.open(home) as lib:
         first = lib.add_file(bad).run  # nothing better held then: kept
     assert main([*cli, "import", str(src)]) == 0  # the intact copy takes its place
@@ -145,7 +139,7 @@ def test_store_check_names_damaged_files_kept_by_an_earlier_imurun_and_repair_li
     rel = run.directory.relative_to(home / "runs")
     legacy = home / "set-aside" / rel / f"{run.path.name}.damaged-20261120T080000Z"
     legacy.parent.mkdir(parents=True)
-    legacy.write_bytes(_flip(src.read_bytes()))
+    legacy.write_bytes(flip_sample_bit(src.read_bytes()))
     stray = home / "set-aside" / "notes.txt"  # not something imurun keeps: named, left alone
     stray.write_text("mine\n")
 
@@ -162,7 +156,7 @@ def test_store_check_names_damaged_files_kept_by_an_earlier_imurun_and_repair_li
     assert not legacy.exists()
     assert stray.read_text() == "mine\n"
     assert entry.directory.name == f"{rel.name}.damaged-20261120T080000Z"
-    assert (entry.directory / run.path.name).read_bytes() == _flip(src.read_bytes())
+    assert (entry.directory / run.path.name).read_bytes() == flip_sample_bit(src.read_bytes())
     assert entry.origin == run.directory.relative_to(home).as_posix()
     assert entry.at == "2026-11-20T08:00:00Z"
     assert entry.replaced_by == run.id
@@ -181,7 +175,7 @@ def test_a_kept_copy_whose_writer_was_killed_before_its_meta_is_completed_by_rep
     src = write_run(tmp_path / "in", DEVICE_A, 6, seconds=30.0)
     with Library.open(home) as lib:
         run = lib.add_file(src).run
-        run.path.write_bytes(_flip(src.read_bytes()))
+        run.path.write_bytes(flip_sample_bit(src.read_bytes()))
         with open(src, "rb") as fh:
             kept = lib.heal_in_place(run, fh)
         (kept.parent / "meta.json").unlink()  # as if killed just before writing it
