@@ -396,7 +396,7 @@ def cmd_store_check(a: argparse.Namespace) -> int:
     from imurun.store.library import Library
 
     with Library.open(getattr(a, "home", None), recover=a.repair) as lib:
-        rep = lib.check(repair=a.repair)
+        rep = lib.check(repair=a.repair, progress=_progress)
         root = lib.root
         n = len(lib.runs())
     fixable = len(rep.problems) - len(rep.unresolved)

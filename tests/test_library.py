@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -456,6 +457,7 @@ def test_migration_5_keeps_the_attachments_of_an_older_index(tmp_path: Path) -> 
 
 _WRITER = """
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from imurun.store.library import Library
 home, src = Path(sys.argv[1]), Path(sys.argv[2])
@@ -1029,3 +1031,31 @@ def test_importing_a_run_held_already_does_not_start_the_signal_core(tmp_path: P
     assert out.splitlines()[-1] == "[]"
     assert "0 new run(s), 1 already held" in out
     assert "analysis is not available" not in out
+
+
+def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
+    """A check hashes every run file and a repair indexes every run again: minutes for a
+    coach's thousands of runs, so both report ``(done, total)`` per run as they go."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        for k in range(3):
+            lib.set_analysis(lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1)).run.id,
+                             analysis_json())
+    calls: dict[str, list[tuple[int, int]]] = {}
+
+    def progress(what: str) -> Callable[[int, int], None]:
+        return lambda done, total: calls.setdefault(what, []).append((done, total))
+
+    with Library.open(home) as lib:
+        assert lib.check(progress=progress).ok
+    assert calls == {"checking runs": [(0, 3), (1, 3), (2, 3), (3, 3)]}
+    calls.clear()
+    with Library.open(home) as lib:  # a run lost from the index: the repair rebuilds it
+        gone = lib.runs()[0].id
+        for table, key in (("steps", "run_id"), ("run_summaries", "run_id"), ("runs", "id")):
+            lib.db.execute(f"DELETE FROM {table} WHERE {key} = ?", (gone,))
+        rep = lib.check(repair=True, progress=progress)
+        assert rep.index_rebuilt
+        assert len(lib.steps(gone)) == len(analysis_json()["steps"])
+    assert calls["checking runs"][-1] == (3, 3)
+    assert calls["indexing runs"] == [(0, 3), (1, 3), (2, 3), (3, 3)]

@@ -1413,10 +1413,15 @@ class Library:
                     m = d / RUN_META
                     yield d, (m if m.exists() else None)
 
-    def _scan(self, report: CheckReport, repair: bool) -> list[tuple[Path, dict[str, Any]]]:
+    def _scan(self, report: CheckReport, repair: bool,
+              progress: Callable[[int, int], None] | None = None,
+              ) -> list[tuple[Path, dict[str, Any]]]:
         """Every complete run on disk with its metadata; notes (and repairs) what is not."""
         found: list[tuple[Path, dict[str, Any]]] = []
-        for d, m in self._run_files():
+        dirs = list(self._run_files())
+        for k, (d, m) in enumerate(dirs):
+            if progress is not None:
+                progress(k, len(dirs))
             run_files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
                          and aside.is_run_file(p)]  # (not what is kept beside it)
             rel_dir = d.relative_to(self.root).as_posix()
@@ -1473,6 +1478,8 @@ class Library:
                 self.write_run_meta(d, meta)
                 report.repaired.append(f"{rel_dir}: wrote {RUN_META} from {origin}")
             found.append((d, meta))
+        if progress is not None:
+            progress(len(dirs), len(dirs))
         return found
 
     def _without_partial_copies(self, found: list[tuple[Path, dict[str, Any]]], report: CheckReport,
@@ -1512,18 +1519,23 @@ class Library:
                     break
         return [(d, meta) for d, meta in found if d not in partial]
 
-    def check(self, *, repair: bool = False) -> CheckReport:
+    def check(self, *, repair: bool = False,
+              progress: Callable[[str], Callable[[int, int], None]] | None = None) -> CheckReport:
         """Compare the index with the files; with ``repair``, rebuild the index from the files.
 
         A repair holds the library's lock: a sync or import running meanwhile would have its
         run half-written under the scan, and lose its index row to the rebuild.
+        ``progress(what)`` gives the ``(done, total)`` callback of each long phase (every run
+        file is hashed; a rebuild indexes every run's steps): minutes for thousands of runs.
         """
         if repair:
             with self.lock("store repair"):
-                return self._check(repair=True)
-        return self._check(repair=False)
+                return self._check(repair=True, progress=progress)
+        return self._check(repair=False, progress=progress)
 
-    def _check(self, *, repair: bool) -> CheckReport:
+    def _check(self, *, repair: bool,
+               progress: Callable[[str], Callable[[int, int], None]] | None = None,
+               ) -> CheckReport:
         report = CheckReport(repaired=list(self.notes))
         temps = stale_temp_files(self.root)
         if temps:
@@ -1544,7 +1556,8 @@ class Library:
             except (StoreError, AttributeError) as e:
                 report.problems.append(f"{PROFILES}: {e}")
         self._check_set_aside(report, repair)
-        found = self._without_partial_copies(self._scan(report, repair), report, repair)
+        scanned = self._scan(report, repair, None if progress is None else progress("checking runs"))
+        found = self._without_partial_copies(scanned, report, repair)
         on_disk = {str(meta["id"]): (d, meta) for d, meta in found}
         indexed = {r.id: r for r in self.runs()}
         for rid, r in indexed.items():
@@ -1570,7 +1583,8 @@ class Library:
         check_attachments(self, [d for d, _ in found], report, repair=False)
         report.runs_ok = len(on_disk)
         if repair and len(report.problems) > len(report.unresolved):
-            self._rebuild(found, report)
+            self._rebuild(found, report,
+                          None if progress is None else progress("indexing runs"))
         return report
 
     def _check_set_aside(self, report: CheckReport, repair: bool) -> None:
@@ -1687,7 +1701,8 @@ class Library:
             utc_now())
         return meta, None
 
-    def _rebuild(self, found: Sequence[tuple[Path, Mapping[str, Any]]], report: CheckReport) -> None:
+    def _rebuild(self, found: Sequence[tuple[Path, Mapping[str, Any]]], report: CheckReport,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         from imurun.store.attach import check_attachments
 
         with self.transaction() as db:
@@ -1696,7 +1711,9 @@ class Library:
                 db.execute(f"DELETE FROM {table}")
             if (self.root / PROFILES).exists():
                 self._load_profiles(self.root / PROFILES)
-            for d, meta in found:
+            for k, (d, meta) in enumerate(found):
+                if progress is not None:
+                    progress(k, len(found))
                 damage = _unreadable_analysis(d / ANALYSIS)
                 if damage is not None:  # derived data: set aside, to be made again
                     aside = d / f"{ANALYSIS}.damaged-{dt.datetime.now():%Y%m%dT%H%M%S}"
@@ -1709,6 +1726,8 @@ class Library:
                 except (StoreError, FileFormatError) as e:
                     report.problems.append(f"{d.relative_to(self.root)}: {e}")
                     report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
+            if progress is not None:
+                progress(len(found), len(found))
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
