@@ -1095,6 +1095,9 @@ class Library:
                 rec = self.index_run(*back)
                 healed = tuple(self.replace_damaged_copies(rec))
                 return AddResult(self.get(rec.id) or rec, True, healed=healed)
+            again = self._restored_unfinished(ref)
+            if again is not None:  # killed after its index commit, before its copies went
+                return again
             held = ", ".join(e.short_id for e in entries) or "none"
             raise NotFoundError(f"no run {ref!r} is set aside in {self.root / SET_ASIDE} "
                                 f"(set aside: {held})")
@@ -1145,6 +1148,25 @@ class Library:
         rec = self.index_run(dst, e.meta, replaces=shorter)
         healed = tuple(self.replace_damaged_copies(rec)) if others else ()
         return AddResult(self.get(rec.id) or rec, True, replaced=tuple(shorter), healed=healed)
+
+    def _restored_unfinished(self, ref: str) -> AddResult | None:
+        """Finish a restore of the held run ``ref`` killed after its index commit.
+
+        Its damaged copies still held are set aside, and what is left of the partial copies
+        it replaced is removed, as an import of the run would; ``None`` when there was nothing
+        to finish (``ref`` names no held run, or one whose copies are gone already).
+        """
+        rows = self.db.execute(self._RUNS_SQL + " WHERE r.id LIKE ? || '%'", (ref,)).fetchall()
+        if len(rows) != 1:
+            return None
+        run = self._record(rows[0])
+        if not run.path.is_file() or _damaged_file(run.path, run.id, run.format):
+            return None
+        removed = self.remove_replaced_copies(run)
+        healed = tuple(self.replace_damaged_copies(run))
+        if not removed and not healed:
+            return None
+        return AddResult(self.get(run.id) or run, True, healed=healed)
 
     def _moved_back(self, ref: str) -> tuple[Path, dict[str, Any]] | None:
         """(directory, meta) of the one run under ``runs/`` named by ``ref`` and not indexed.
