@@ -337,13 +337,18 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
         if add.partial_of is not None:
             result.notes.append(partial_copy_note(p.name, p.stat().st_size, add.partial_of))
         result.notes.extend(replaced_note(add.run, old) for old in add.replaced)
-    # Held already, but not analysed (or with another body mass): an import of them killed
-    # before their analysis was kept. Running it again completes it, as a sync does.
+    # Held already, but not analysed: an import of them killed before their analysis was
+    # kept. Running it again completes it, as a sync does.
     held = {r.id: lib.get(r.id) or r for r in (*result.added, *result.already, *result.completed)}
     added = [r for r in held.values() if r.analysis_error is None]
     # unanalysed, or analysed elsewhere with another body mass than this library's athlete has
     todo = [r for r in added if r.analysis_version is None]
-    todo += mass_changed(lib, [r for r in added if r.analysis_version is not None])
+    # (body mass: only the runs this import added; checking the held ones would read the
+    # analysis.json of every run of a bundle imported again, and a change of an athlete's
+    # mass analyses their runs again where it is made)
+    new = {r.id for r in result.added}
+    todo += mass_changed(lib, [r for r in added if r.analysis_version is not None
+                               and r.id in new])
     todo += [lib.get(r.id) or r for r in result.repaired]  # its analysis was of damaged bytes
     todo = list({r.id: r for r in todo}.values())
     # (the signal core is imported only when there is a run to analyse: importing a bundle
