@@ -18,15 +18,7 @@ from pathlib import Path
 from firmware_protocol.crc import crc32
 from firmware_protocol.messages import RunEntry
 from imurun.errors import StoreError, SyncError
-from imurun.store._files import make_dirs
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from imurun.store._files import fsync_dir, make_dirs
 
 
 def file_crc32(path: Path, block: int = 1 << 20) -> int:
@@ -96,8 +88,8 @@ class RunDirectory:
         final = self.run_path(device_id, entry)
         make_dirs(final.parent)
         os.replace(p, final)
-        _fsync_dir(final.parent)
-        _fsync_dir(p.parent)
+        fsync_dir(final.parent)
+        fsync_dir(p.parent)
         return str(final)
 
     def discard(self, device_id: int, entry: RunEntry) -> None:
