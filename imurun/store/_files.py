@@ -46,13 +46,6 @@ def make_dirs(path: Path) -> None:
         fsync_dir(d.parent)
 
 
-def glob_escape(name: str) -> str:
-    """``name`` with the characters glob() treats specially escaped."""
-    import glob
-
-    return glob.escape(name)
-
-
 def _temp_for(target: Path) -> Path:
     return target.with_name(f".{target.name}.tmp-{os.getpid()}-{next(_counter)}")
 
@@ -66,8 +59,8 @@ def atomic_write_chunks(target: Path, chunks: Iterable[bytes],
     """
     try:
         make_dirs(target.parent)
-        for stale in target.parent.glob(f".{glob_escape(target.name)}.tmp-*"):
-            if _TEMP.match(stale.name) and not _writer_alive(stale):  # a killed writer's
+        for stale in stale_temp_files(target.parent, recursive=False):  # killed writers'
+            if stale.name.startswith(f".{target.name}.tmp-"):
                 stale.unlink(missing_ok=True)
         tmp = _temp_for(target)
         n = 0

@@ -7,6 +7,7 @@ Layout (``docs/library.md``)::
                                                         an intact copy took the place of
     HOME/set-aside/<device>/<run dir>.damaged-<time>/   the damaged file of a run an intact copy
                                                         healed in place (the run stays held)
+    HOME/set-aside/imported/<sha>[.damaged-<time>]/     the same for an imported recording
         <run file>        the bytes, as the library held them
         meta.json         the run as the library held it (written last: it makes the entry)
         set-aside.json    the note: where it was, which run, when, why, replaced by what
@@ -91,14 +92,27 @@ def read_note(directory: Path) -> dict[str, Any]:
     return d if isinstance(d, dict) else {}
 
 
+def origin_of(base: Path, directory: Path, note: Mapping[str, Any]) -> str:
+    """Where ``directory`` (under ``base``) was under ``runs/``: its ``note``, else its name."""
+    origin = note.get("from")
+    if isinstance(origin, str):
+        return origin
+    rel = directory.relative_to(base)
+    alone = kept_alone(directory)  # (``<run dir>.damaged-<time>``: a damaged file kept)
+    return (Path("runs") / (rel if alone is None else rel.parent / alone[0])).as_posix()
+
+
+def run_files_in(directory: Path) -> list[Path]:
+    """The run files in ``directory`` (not what is kept beside them, nor hidden files)."""
+    return [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")
+            and is_run_file(p)]
+
+
 def entry(base: Path, directory: Path, meta: dict[str, Any]) -> SetAsideRun:
     """The entry for ``directory`` (under ``base``, the ``set-aside/`` folder) and its meta."""
     n = read_note(directory)
-    origin = n.get("from")
-    alone = kept_alone(directory)  # (``<run dir>.damaged-<time>``: a damaged file kept)
-    if not isinstance(origin, str):  # (no note kept: its place under runs/ is in its name)
-        rel = directory.relative_to(base)
-        origin = (Path("runs") / (rel if alone is None else rel.parent / alone[0])).as_posix()
+    origin = origin_of(base, directory, n)
+    alone = kept_alone(directory)
     by = n.get("replaced_by")
     by = by if isinstance(by, str) else None
     reason = n.get("reason")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import glob
 import json
 import os
 import shutil
@@ -40,7 +41,6 @@ from imurun.store import aside, schema
 from imurun.store._files import (
     atomic_write_json,
     fsync_dir,
-    glob_escape,
     make_dirs,
     read_json,
     remove_stale_temp_files,
@@ -954,7 +954,7 @@ class Library:
         """
         if not parent.is_dir():
             return None
-        for d in sorted(parent.glob(f"{glob_escape(stem)}.damaged-*")):
+        for d in sorted(parent.glob(f"{glob.escape(stem)}.damaged-*")):
             if not d.is_dir():
                 continue
             kept = [p for p in d.iterdir() if not p.name.startswith(".")
@@ -1285,7 +1285,7 @@ class Library:
             return []
         stem = run.directory.name.rsplit("-", 1)[0]  # <start>-run-<run id>: this sensor run's
         gone = []
-        for d in sorted(parent.glob(f"{glob_escape(stem)}-*")):
+        for d in sorted(parent.glob(f"{glob.escape(stem)}-*")):
             if d == run.directory or not d.is_dir() or stale_temp_files(d) != sorted(
                     d.glob(".*.tmp-*")):  # (a live writer is at work in it)
                 continue
@@ -1299,8 +1299,7 @@ class Library:
                         or not isinstance(meta.get("id"), str) or self.get(meta["id"]) is not None \
                         or int(meta.get("size") or 0) >= run.size:
                     continue
-            files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
-                     and aside.is_run_file(p)]
+            files = aside.run_files_in(d)
             if any(not is_prefix_of(f, run.path) or self.db.execute(
                     "SELECT 1 FROM runs WHERE path = ?",
                     (f.relative_to(self.root).as_posix(),)).fetchone() for f in files):
@@ -1444,8 +1443,7 @@ class Library:
         for k, (d, m) in enumerate(dirs):
             if progress is not None:
                 progress(k, len(dirs))
-            run_files = [p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
-                         and aside.is_run_file(p)]  # (not what is kept beside it)
+            run_files = aside.run_files_in(d)  # (not what is kept beside it)
             rel_dir = d.relative_to(self.root).as_posix()
             meta: dict[str, Any] | None = None
             if m is not None:
@@ -1623,8 +1621,7 @@ class Library:
             no_meta = p.parent != base and not (p.parent / RUN_META).exists()
             unfinished = no_meta and (aside.kept_alone(p.parent) is not None
                                       or (p.parent / SET_ASIDE_NOTE).exists())
-            kept = [q for q in p.parent.iterdir() if q.is_file() and not q.name.startswith(".")
-                    and aside.is_run_file(q)] if unfinished else []
+            kept = aside.run_files_in(p.parent) if unfinished else []
             if unfinished and kept == [p]:
                 plans.append((p, self._adopt_in_place))
             elif unfinished and len(kept) == 1 and p.name == SET_ASIDE_NOTE:
@@ -1687,11 +1684,7 @@ class Library:
         """Write the ``meta.json`` an entry's killed writer did not (its note, else its name)."""
         d = p.parent
         n = aside.read_note(d)
-        origin = n.get("from")
-        if not isinstance(origin, str):
-            alone = aside.kept_alone(d)
-            assert alone is not None
-            origin = (Path("runs") / d.relative_to(base).parent / alone[0]).as_posix()
+        origin = aside.origin_of(base, d, n)
         rid = n.get("run_id")
         meta, held = self._adopted_meta(p, origin, p.name, rid if isinstance(rid, str) else None)
         if not n:
