@@ -84,3 +84,10 @@ def flip_sample_bit(data: bytes) -> bytes:
     b = bytearray(data)
     b[len(b) // 2] ^= 0x10
     return bytes(b)
+
+
+def damaged_copy(src: Path, dest: Path) -> Path:
+    """Write ``src``'s bytes with :func:`flip_sample_bit` to the new file ``dest``; return it."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(flip_sample_bit(src.read_bytes()))
+    return dest

@@ -14,7 +14,14 @@ import pytest
 
 from imurun.cli import main
 from imurun.store.library import Library
-from tests.library_support import DEVICE_A, T0_MS, analysis_json, flip_sample_bit, write_run
+from tests.library_support import (
+    DEVICE_A,
+    T0_MS,
+    analysis_json,
+    damaged_copy,
+    flip_sample_bit,
+    write_run,
+)
 
 
 def test_an_intact_copy_heals_a_held_run_damaged_on_disk(
@@ -76,9 +83,7 @@ def test_an_intact_copy_replaces_a_damaged_copy_imported_first(
     home = tmp_path / "home"
     cli = ["--home", str(home)]
     src = write_run(tmp_path / "in", DEVICE_A, 5, seconds=60.0)
-    bad = tmp_path / "copy" / "bad.imrn"
-    bad.parent.mkdir()
-    bad.write_bytes(flip_sample_bit(src.read_bytes()))
+    bad = damaged_copy(src, tmp_path / "copy" / "bad.imrn")
     with Library.open(home) as lib:
         ana = lib.add_athlete("Ana")
         first = lib.add_file(bad, athlete_id=ana.id).run  # nothing better held then: kept
@@ -149,9 +154,7 @@ def test_a_bundle_heals_held_runs_damaged_on_disk_or_imported_damaged(
     assert main([*runner, "share", "--athlete", "Ana", "--out", str(bundle)]) == 0
     # the coach holds run 7 (then damaged on disk) and a damaged copy of run 8
     assert main([*coach, "import", str(srcs[0])]) == 0
-    bad = tmp_path / "copy" / "run8.imrn"
-    bad.parent.mkdir()
-    bad.write_bytes(flip_sample_bit(srcs[1].read_bytes()))
+    bad = damaged_copy(srcs[1], tmp_path / "copy" / "run8.imrn")
     assert main([*coach, "import", str(bad)]) == 0
     with Library.open(tmp_path / "coach") as lib:
         held7 = next(r for r in lib.runs() if r.sensor_run_id == 7)

@@ -21,7 +21,7 @@ import pytest
 
 from imurun.cli import main
 from imurun.store.library import Library
-from tests.library_support import DEVICE_A, flip_sample_bit, write_run
+from tests.library_support import DEVICE_A, damaged_copy, flip_sample_bit, write_run
 
 
 def test_a_copy_healed_in_place_is_listed_and_not_restored_over_the_intact_run(
@@ -84,9 +84,7 @@ def test_a_damaged_copy_replaced_by_an_intact_one_is_not_restored_beside_it(
     home = tmp_path / "home"
     cli = ["--home", str(home)]
     src = write_run(tmp_path / "in", DEVICE_A, 5, seconds=30.0)
-    bad = tmp_path / "copy" / "bad.imrn"
-    bad.parent.mkdir()
-    bad.write_bytes(flip_sample_bit(src.read_bytes()))
+    bad = damaged_copy(src, tmp_path / "copy" / "bad.imrn")
     with Library.open(home) as lib:
         first = lib.add_file(bad).run  # nothing better held then: kept
     assert main([*cli, "import", str(src)]) == 0  # the intact copy takes its place

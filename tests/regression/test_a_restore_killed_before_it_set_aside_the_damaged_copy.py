@@ -11,16 +11,14 @@ import pytest
 from imurun.cli import main
 from imurun.store.library import Library
 from tests.crash_support import KILLED, run_killed
-from tests.library_support import DEVICE_A, flip_sample_bit, write_run
+from tests.library_support import DEVICE_A, damaged_copy, write_run
 
 
 def test_a_restore_killed_before_it_set_aside_the_damaged_copy_is_finished_again(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
     src = write_run(tmp_path / "in", DEVICE_A, 1)
-    bad = tmp_path / "bad" / "run.imrn"
-    bad.parent.mkdir()
-    bad.write_bytes(flip_sample_bit(src.read_bytes()))
+    bad = damaged_copy(src, tmp_path / "bad" / "run.imrn")
     with Library.open(home) as lib:
         run = lib.add_file(src).run
         lib.set_aside(run.id)
