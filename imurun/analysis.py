@@ -413,7 +413,7 @@ class _Pipeline:
         parts = [(ev.ic_index[run], ev.to_index[run], ev.side[run], ev.segment[run],
                   np.full(int(run.sum()), act.RUN, np.int8))]
         if wev is not None and len(wev):
-            parts.append((wev.ic_index, np.full(len(wev), np.nan), wev.side,
+            parts.append((wev.ic_index, wev.to_index, wev.side,
                           w_seg.astype(np.int64), np.full(len(wev), act.WALK, np.int8)))
         ic = np.concatenate([p[0] for p in parts])
         to = np.concatenate([p[1] for p in parts])
@@ -475,7 +475,8 @@ class _Pipeline:
         run = s.code == act.RUN
         nan = np.full(k, np.nan)
         step_s = s.end_s - s.ic_s
-        contact = np.where(run, s.to_s - s.ic_s, np.nan)
+        # walking: the stance time (TO comes after the next IC: double support, no flight)
+        contact = s.to_s - s.ic_s
         with np.errstate(invalid="ignore"):
             flight = np.where(run & (s.end_s >= s.to_s), s.end_s - s.to_s, np.nan)
         vo, brk, imp, pf = nan.copy(), nan.copy(), nan.copy(), nan.copy()
@@ -513,7 +514,7 @@ class _Pipeline:
         if not np.isfinite(brk).any() and run.any():
             self.unavailable.setdefault("braking_mps", "no forward acceleration axis")
         return StepTable(
-            ic_s=s.ic_s, to_s=np.where(run, s.to_s, np.nan), side=s.side,
+            ic_s=s.ic_s, to_s=s.to_s, side=s.side,
             activity=np.where(run, "run", "walk"), contact_s=contact, flight_s=flight,
             step_s=step_s, vertical_oscillation_m=vo, braking_mps=brk, impact_g=imp,
             peak_force_bw=pf, vertical_stiffness_kn_m=stiff, pelvic_tilt_range_deg=tilt,

@@ -316,7 +316,12 @@ def test_json_schema_keys(run6: Case) -> None:
     assert all(isinstance(s["contact_s"], float) for s in run_steps[1:-1])
     walk = [s for s in doc["steps"] if s["activity"] == "walk"]
     assert walk
-    assert all(s["to_s"] is None and s["vertical_oscillation_m"] is None for s in walk)
+    assert all(s["vertical_oscillation_m"] is None and s["flight_s"] is None for s in walk)
+    # a walking step's stance is its toe-off minus its IC where the toe-off was found
+    assert all((s["to_s"] is None and s["contact_s"] is None)
+               or s["contact_s"] == pytest.approx(s["to_s"] - s["ic_s"]) for s in walk)
+    assert all(s["to_s"] is None or s["step_s"] is None or s["to_s"] > s["ic_s"] + s["step_s"]
+               for s in walk)  # after the other foot's IC: double support
     assert {i["key"] for i in doc["indicators"]} >= {"overstriding", "pelvic_drop_left",
                                                       "pelvic_drop_right", "anterior_tilt",
                                                       "asymmetry", "form_drift"}

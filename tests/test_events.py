@@ -513,8 +513,41 @@ def test_walking_initial_contacts_and_sides() -> None:
     assert ev.gait == "walking"
     assert len(ev) == s.ic_s.size
     assert np.abs(_nearest_errors(s.ic_s, ev.ic_s)).max() < 0.03
-    assert np.all(np.isnan(ev.to_s))
+    assert np.all(np.isnan(ev.to_s))  # no push-off in this signal: no toe-off made up
     assert np.array_equal(ev.side, s.side)
+
+
+def test_walking_toe_off_follows_the_trailing_foot_push_off() -> None:
+    """After the loading peak that follows the other foot's IC, the trunk signal dips and
+    rises to a small push-off peak as the trailing foot leaves: TO is the steepest point of that
+    rise. Each step here has its own double support, and the detected TO follows it."""
+    s = synthetic_walk()
+    fs = 100.0
+    rng = np.random.default_rng(7)
+    t = np.arange(s.acc.shape[0]) / fs
+    double_support = rng.uniform(0.14, 0.22, s.ic_s.size)
+    # (a double support much shorter than this merges the push-off into the loading peak:
+    # then there is no dip and TO is NaN, as on real fast walking)
+    sigma = 0.02  # push-off bump: its steepest rise is one sigma before its top
+    acc = s.acc.copy()
+    # the TO of step k's foot comes after ic[k + 1]
+    to_true = np.r_[s.ic_s[1:] + double_support[1:], np.nan]
+    for k in range(s.ic_s.size - 1):
+        acc[:, 2] += 2.0 * np.exp(-0.5 * ((t - to_true[k] - sigma) / sigma) ** 2)
+    ev = detect_walking_events(acc, fs, s.gyr)
+    assert len(ev) == s.ic_s.size
+    found = np.isfinite(ev.to_s)
+    assert found[:-1].mean() >= 0.9
+    assert not found[-1]  # the last step: no next contact to look after
+    err = ev.to_s[found] - to_true[found]
+    assert np.abs(err).max() < 0.015
+    # the errors do not follow the planted double support: the marker tracks the push-off
+    assert np.std(err) < 0.25 * np.std(double_support[1:][found[:-1]])
+    assert np.all(ev.contact_time_s[found] > ev.step_time_s[found])  # stance > a step
+    assert np.all(ev.flight_time_s[:-1][found[:-1]] < 0)  # double support, not flight
+    off = detect_walking_events(acc, fs, s.gyr, settings=WalkingSettings(estimate_to=False))
+    assert np.all(np.isnan(off.to_s))
+    np.testing.assert_array_equal(off.ic_s, ev.ic_s)
 
 
 def test_walking_without_forward_axis() -> None:

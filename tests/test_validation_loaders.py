@@ -64,6 +64,8 @@ def test_mobgap_loader_takes_odd_trials_and_skips_those_without_a_reference(
                               "XX/007/Test1/Trial4"]
     t1 = trials["XX/007/Test1/Trial1"]
     assert t1.ref_ic_s.tolist() == [1.2, 1.8, 2.4]  # the duplicate is merged
+    np.testing.assert_allclose(t1.ref_to_s, [1.8, 2.4, 3.0])  # so is its toe-off
+    assert "1 reference initial contacts and 1 toe-offs merged" in " ".join(t1.notes)
     assert t1.segments == ((0, 300), (320, 1000))  # the gap splits the trial
     assert t1.bf_gyr_rads is not None
     assert abs(float(np.nanmean(t1.bf_acc_ms2[:, 2])) - 9.80665) < 0.2  # g -> m/s², levelled

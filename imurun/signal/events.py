@@ -11,8 +11,7 @@ Inputs are never modified.
 Three verbs:
 
 * :func:`detect_running_events` — IC, TO and side for running (:class:`RunningSettings`).
-* :func:`detect_walking_events` — IC and side for walking (:class:`WalkingSettings`); TO is not
-  estimated for walking (NaN).
+* :func:`detect_walking_events` — IC, TO and side for walking (:class:`WalkingSettings`).
 * :func:`assign_sides` — left/right for given initial contacts (:class:`SideSettings`), used by
   both detectors.
 
@@ -66,7 +65,10 @@ the first-derivative-of-Gaussian continuous wavelet transform of the integrated 
 operation McCamley et al. 2012 (Gait Posture 36:316) apply to the vertical acceleration to
 find initial contacts; the magnitude does not depend on how the trunk leans in a turn. Each IC
 is placed midway between the steepest rise of that signal (loading response) and the peak of
-the forward acceleration (Zijlstra & Hof 2003) before the step peak.
+the forward acceleration (Zijlstra & Hof 2003) before the step peak. The TO of a step's foot
+comes after the other foot's IC: after the loading peak the lightly smoothed signal dips and
+rises again as the trailing foot pushes off, and TO is the steepest point of that rise, McCamley
+et al.'s final-contact marker (see :class:`WalkingSettings`).
 
 Related sacral methods (papers, no code used): Lee, Mellifont & Burkett 2010 (J Sci Med Sport
 13:270) time stride, step and stance from one sacral sensor; Auvinet et al. 2002, Reenalda et
@@ -85,7 +87,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -284,6 +286,17 @@ class WalkingSettings:
         initiation_step_ratio: see ``initiation_prominence``; 0.9 lies between a swing time
             (about 0.8 of a step time in walking) and a step time (a walk's true first step
             is usually longer than the next ones).
+        estimate_to: estimate each walking step's toe-off (see ``to_sigma_s``); ``False``
+            leaves TO NaN.
+        to_sigma_s: the toe-off of a step's foot comes after the other foot's IC (double
+            support). The trunk shows it on the magnitude of the specific force, smoothed with
+            a Gaussian of this standard deviation (s): after the loading peak that follows the
+            other foot's IC (within 0.25 s of it) the signal dips (within 0.3 s) and rises
+            again to a small peak (within 0.2 s) as the trailing foot pushes off; TO is the
+            steepest point of that rise, the final-contact marker of McCamley et al. 2012 (the
+            maximum of the once more differentiated step signal), taken once per step. No
+            fitted offset. NaN when the dip or the rise is missing, for the last step of a
+            walk, and when the marker would fall after the foot's own next IC.
         use_magnitude: when all three axes are measured, steps and the loading rise are found
             on the magnitude of the specific force instead of its vertical component. The
             magnitude does not depend on the trunk's orientation: the body frame is levelled
@@ -307,9 +320,13 @@ class WalkingSettings:
     initiation_prominence: float = 0.5
     initiation_step_ratio: float = 0.9
     use_magnitude: bool = True
+    estimate_to: bool = True
+    to_sigma_s: float = 0.02
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
+        if not 0.0 < self.to_sigma_s <= 0.1:
+            raise SignalError(f"to_sigma_s must be within (0, 0.1] s, got {self.to_sigma_s}")
         if not 0.0 <= self.ic_rise_weight <= 1.0:
             raise SignalError(f"ic_rise_weight must be within 0..1, got {self.ic_rise_weight}")
         if not 0.0 <= self.closing_prominence_ms2 <= self.min_prominence_ms2:
@@ -337,15 +354,16 @@ class StepEvents:
 
     Attributes:
         ic_s: initial contact, s (NaN for a step cut by the start of its segment).
-        to_s: toe-off of the same foot, s (NaN when cut by the segment end, and always for
-            walking).
+        to_s: toe-off of the same foot, s (NaN when cut by the segment end or, in walking,
+            not found). In walking it comes after the next IC (double support).
         side: :class:`Side` code of the foot in contact (``-1`` when unknown).
         side_evidence: signed lateral velocity change over the step, m/s (positive = left);
             NaN when it cannot be computed.
         segment: index of the segment the step belongs to.
         ic_index / to_index: the same events as fractional sample indices.
-        flight: ``True`` when the signal left contact before the next IC (running); a step
-            without flight has ``to_s`` equal to the next ``ic_s``.
+        flight: ``True`` when the signal left contact before the next IC (running); a running
+            step without flight has ``to_s`` equal to the next ``ic_s``. Always ``False`` in
+            walking.
         fs_hz, gait, settings, version: how the result was made.
 
     """
@@ -403,7 +421,10 @@ class StepEvents:
 
     @property
     def flight_time_s(self) -> FloatArray:
-        """Time from this TO to the next IC in the same segment, s."""
+        """Time from this TO to the next IC in the same segment, s.
+
+        In walking it is negative: minus the double support.
+        """
         out = np.full(len(self), np.nan)
         if len(self) > 1:
             same = self.segment[1:] == self.segment[:-1]
@@ -744,7 +765,7 @@ def detect_walking_events(
     t_s: npt.ArrayLike | None = None,
     settings: WalkingSettings | None = None,
 ) -> StepEvents:
-    """Initial contacts and sides of walking steps (TO is not estimated: NaN).
+    """Initial contacts, toe-offs and sides of walking steps.
 
     Arguments as :func:`detect_running_events`; ``settings`` is a :class:`WalkingSettings`.
     """
@@ -758,6 +779,7 @@ def detect_walking_events(
     segs = normalise_segments(segments, n)
     use_magnitude = cfg.use_magnitude and all(finite_column(acc, c) for c in range(3))
     ic_parts: list[FloatArray] = []
+    to_parts: list[FloatArray] = []
     sg_parts: list[IntArray] = []
     min_len = max(int(np.ceil(cfg.min_segment_s * fs)), min_filter_length() + 1)
     for k, (a, b) in enumerate(segs):
@@ -794,12 +816,69 @@ def detect_walking_events(
         ic = ic + cfg.ic_offset_s * fs
         ic = ic[(ic > 0) & (ic < b - a - 1)]
         ic = np.unique(ic)
+        to = _walking_to(v, ic, fs, cfg) if cfg.estimate_to else np.full(ic.size, np.nan)
         ic_parts.append(ic + a)
+        to_parts.append(to + a)
         sg_parts.append(np.full(ic.size, k, dtype=np.int64))
-    to_parts = [np.full(p.size, np.nan) for p in ic_parts]
     fl_parts = [np.zeros(p.size, dtype=bool) for p in ic_parts]
     return _finish(ic_parts, to_parts, fl_parts, sg_parts, acc, gyr, fs, segs, t_s, cfg,
                    "walking")
+
+
+#: Walking TO search (see ``WalkingSettings.to_sigma_s``): the loading peak after the other
+#: foot's IC, the dip after it and the push-off peak after the dip must lie within these (s).
+_TO_LOADING_S: Final = 0.25
+_TO_DIP_S: Final = 0.3
+_TO_PUSH_S: Final = 0.2
+#: A walking step longer than this (s) ends a walk: no TO is looked for across it.
+_TO_MAX_STEP_S: Final = 1.5
+
+
+def _walking_to(v: FloatArray, ic: FloatArray, fs: float, cfg: WalkingSettings) -> FloatArray:
+    """Toe-off of each step's foot (fractional indices into ``v``; NaN when not found).
+
+    ``v`` is one segment's step signal (the magnitude of the specific force, or its vertical
+    component), ``ic`` its sorted initial contacts. The TO of step ``k`` is looked for after
+    ``ic[k + 1]``, the other foot's contact: the highest local maximum of the smoothed signal
+    within ``_TO_LOADING_S`` (loading), the first local minimum after it within ``_TO_DIP_S``,
+    the first local maximum after that within ``_TO_PUSH_S`` (push-off), and TO = the steepest
+    rise between the two (McCamley et al. 2012's final contact).
+    """
+    out = np.full(ic.size, np.nan)
+    if ic.size < 2:
+        return out
+    s = gaussian_filter1d(v, cfg.to_sigma_s * fs, mode="nearest")
+    ds = np.gradient(s)
+    mx, _ = find_peaks(s)
+    mn, _ = find_peaks(-s)
+    if mx.size < 2 or mn.size == 0:
+        return out
+    nxt = ic[1:]
+    own_next = np.r_[ic[2:], np.inf]  # the foot of step k lands again at ic[k + 2]
+    # loading peak: the highest local maximum in (ic[k + 1], ic[k + 1] + _TO_LOADING_S)
+    lo = np.searchsorted(mx, nxt, side="right")
+    hi = np.searchsorted(mx, nxt + _TO_LOADING_S * fs, side="left")
+    width = int(max(int((hi - lo).max()), 1))
+    cand = lo[:, None] + np.arange(width)[None, :]
+    valid = cand < hi[:, None]
+    height = np.where(valid, s[mx[np.minimum(cand, mx.size - 1)]], -np.inf)
+    load = mx[np.minimum(lo + np.argmax(height, axis=1), mx.size - 1)]
+    # the dip after it, then the push-off peak after the dip
+    j = np.minimum(np.searchsorted(mn, load, side="right"), mn.size - 1)
+    dip = mn[j]
+    m = np.minimum(np.searchsorted(mx, dip, side="right"), mx.size - 1)
+    push = mx[m]
+    ok = ((hi > lo) & (nxt - ic[:-1] <= _TO_MAX_STEP_S * fs) & (dip > load)
+          & (dip - load < _TO_DIP_S * fs) & (push > dip) & (push - dip < _TO_PUSH_S * fs))
+    if not ok.any():
+        return out
+    d, p = dip[ok], push[ok]
+    rise = refine_extremum(ds, window_argext(ds, d, int((p - d).max()) + 1, mode="max",
+                                             stop=p + 1))
+    to = np.full(nxt.size, np.nan)
+    to[ok] = rise
+    out[:-1] = np.where(to < own_next, to, np.nan)
+    return out
 
 
 def _without_initiation_peaks(peaks: IntpArray, prominence: FloatArray,

@@ -115,9 +115,9 @@ class StepTable(_Refrozen):
     """One row per step (IC of one foot to the next IC of the other), in time order.
 
     Times are in the input's own time base (s). NaN = not measured (definitions and validity in
-    ``docs/metrics.md``). Walking steps carry timing only where it is defined (``to_s``,
-    ``contact_s`` and ``flight_s`` are NaN: toe-off is not detected in walking) and no running
-    metrics.
+    ``docs/metrics.md``). Walking steps carry their timing (``to_s`` and ``contact_s``, the
+    stance time, where the toe-off was found; a walking foot leaves the ground after the other
+    one lands, so ``flight_s`` is NaN) and no running metrics.
 
     Attributes:
         ic_s / to_s: initial contact and toe-off, s.

@@ -58,9 +58,10 @@ ALCANTARA_MIN_CONTACT_S = 0.03
 #: voisard_ipol: gaps in the packet counter up to this many samples are filled by linear
 #: interpolation; longer gaps split the trial into segments.
 VOISARD_MAX_FILL_SAMPLES = 10
-#: Walking reference initial contacts closer than this are one event (s). No walking step is
-#: this short; such pairs are a reference artefact (the same INDIP contact listed by two
-#: adjacent micro walking bouts, or both feet labelled at a standing start or a stop).
+#: Walking reference initial contacts (and toe-offs) closer than this are one event (s). No
+#: walking step is this short; such pairs are a reference artefact (the same INDIP contact
+#: listed by two adjacent micro walking bouts, or both feet labelled at a standing start or a
+#: stop).
 MERGE_REFERENCE_IC_S = 0.1
 
 
@@ -342,6 +343,7 @@ class _WalkingReference:
     to_s: FloatArray
     to_side: IntArray
     n_merged: int
+    n_merged_to: int = 0
 
     @classmethod
     def of(cls, ic: Sequence[FloatArray], ic_side: Sequence[IntArray], to: Sequence[FloatArray],
@@ -353,12 +355,13 @@ class _WalkingReference:
         to_sa = np.concatenate([np.zeros(0, np.int8), *to_side]).astype(np.int8)
         oi, ot = np.argsort(ic_a, kind="stable"), np.argsort(to_a, kind="stable")
         ic_m, ic_sm, n = merge_close_events(ic_a[oi], ic_sa[oi], MERGE_REFERENCE_IC_S)
-        return cls(ic_m, ic_sm, to_a[ot], to_sa[ot], n)
+        to_m, to_sm, n_to = merge_close_events(to_a[ot], to_sa[ot], MERGE_REFERENCE_IC_S)
+        return cls(ic_m, ic_sm, to_m, to_sm, n, n_to)
 
     @property
     def note(self) -> str:
-        return (f"{self.n_merged} reference initial contacts merged (closer than "
-                f"{MERGE_REFERENCE_IC_S} s to another)")
+        return (f"{self.n_merged} reference initial contacts and {self.n_merged_to} toe-offs "
+                f"merged (closer than {MERGE_REFERENCE_IC_S} s to another)")
 
 
 def _side_codes(labels: object) -> IntArray:

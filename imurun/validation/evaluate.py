@@ -312,12 +312,14 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
     to_err = np.zeros(0)
     c_ref = np.zeros(0)
     c_det = np.zeros(0)
-    if trial.gait == "running":
+    if trial.gait == "running" or np.isfinite(ev.to_s).any():
         rti, dti, rts, dtf = _match_in_windows(trial.ref_to_s, ev.to_s, win, tol, span)
         to_counts = _counts(rti, rts, dtf)
         to_err = ev.to_s[dti] - trial.ref_to_s[rti]
         # contact time over steps whose IC and TO both matched the same reference step
-        ref_step_to = _next_to(trial.ref_ic_s, trial.ref_to_s)
+        ref_step_to = (_next_to(trial.ref_ic_s, trial.ref_to_s) if trial.gait == "running"
+                       else _own_to(trial.ref_ic_s, trial.ref_ic_side, trial.ref_to_s,
+                                    trial.ref_to_side))
         det_to_for_ref_to = dict(zip(rti.tolist(), dti.tolist(), strict=True))
         cr, cd = [], []
         for r, d in zip(ri.tolist(), di.tolist(), strict=True):
@@ -414,6 +416,27 @@ def _next_to(ic: FloatArray, to: FloatArray) -> IntArray:
     ok = (j < to.size)
     ok[ok] = to[j[ok]] < nxt[ok]
     return np.where(ok, j, -1)
+
+
+def _own_to(ic: FloatArray, ic_side: npt.NDArray[np.integer[Any]], to: FloatArray,
+            to_side: npt.NDArray[np.integer[Any]]) -> IntArray:
+    """Walking: for each IC, the index of its own foot's TO (or -1).
+
+    The first TO of the same side after the IC and before that foot's next IC; in walking it
+    comes after the other foot's IC (double support). -1 when the side is unknown.
+    """
+    out = np.full(ic.size, -1, dtype=np.intp)
+    for side in (Side.LEFT, Side.RIGHT):
+        k = np.flatnonzero(ic_side == side)
+        t = np.flatnonzero(to_side == side)
+        if k.size == 0 or t.size == 0:
+            continue
+        j = np.searchsorted(to[t], ic[k], side="right")
+        nxt = np.r_[ic[k][1:], np.inf]
+        ok = j < t.size
+        ok[ok] = to[t[j[ok]]] < nxt[ok]
+        out[k[ok]] = t[j[ok]]
+    return out
 
 
 @dataclass(frozen=True)
