@@ -497,6 +497,31 @@ def test_contact_balance_of_an_asymmetric_runner_on_the_virtual_sensor() -> None
     assert res.summary.contact_balance_left_pct == pytest.approx(truth_pct, abs=1.0)
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_standing_pause_is_not_one_long_contact(seed: int) -> None:
+    """Standing reads 1 g, above the contact level: the last step before a pause used to be
+    joined to the first one after it, a "contact" of 11-15 s. Now its TO is unknown."""
+    from imurun.sim.motion import Mounting, NoiseModel, Phase, generate
+
+    fs = 200.0
+    script = (Phase("stand", 3.0), Phase("run", 25.0), Phase("stand", 12.0),
+              Phase("run", 25.0, speed_mps=4.0), Phase("stand", 4.0))
+    m = generate(script, None, fs, mounting=Mounting.upright(), noise=NoiseModel(),
+                 rng=np.random.default_rng(seed))
+    ev = detect_running_events(m.acc_ms2, fs, m.gyr_rads)
+    contact = ev.contact_time_s
+    assert np.nanmax(contact) <= RunningSettings().max_contact_s
+    pause_start = 28.0 + 0.5  # the last running step starts before it
+    last = np.flatnonzero(ev.ic_s < pause_start)[-1]
+    assert np.isnan(ev.to_s[last]) or ev.to_s[last] < pause_start + 0.5
+    # nothing is found inside the pause, and the running steps on both sides are all there
+    assert not np.any((ev.ic_s > 29.0) & (ev.ic_s < 40.0))
+    truth = m.truth.ic_s[m.truth.activity == "run"]
+    err = _nearest_errors(truth, ev.ic_s[np.isfinite(ev.ic_s)])
+    assert truth.size > 80
+    assert np.mean(np.abs(err) < 0.02) > 0.97
+
+
 def test_other_sample_rates() -> None:
     for fs in (100.0, 500.0):
         s = synthetic_run(duration_s=8.0, fs=fs)

@@ -213,6 +213,10 @@ class RunningSettings:
             one (:func:`impulse_weighted_step_s`). False: the step time as measured (Morin et
             al. 2005 as published).
         min_step_s: stance cores starting closer than this are one stance.
+        max_contact_s: a contact is never longer than this (s). Running contacts last
+            0.1–0.4 s and a walking stance under 1 s; when the signal does not leave contact
+            level within it (the runner stopped and stood, or the sensor lay still), the step
+            has no TO and is not joined to the next one across the pause.
         min_segment_s: shorter segments give no events.
 
     """
@@ -230,10 +234,13 @@ class RunningSettings:
     to_free_fall_g: float = 0.05
     to_step_impulse: bool = True
     min_step_s: float = 0.1
+    max_contact_s: float = 1.0
     min_segment_s: float = 0.5
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
+        if self.max_contact_s <= self.min_step_s:
+            raise SignalError(f"max_contact_s must be > min_step_s, got {self.max_contact_s}")
         if not 0 < self.contact_level_g < self.stance_level_g:
             raise SignalError("need 0 < contact_level_g < stance_level_g, got "
                               f"{self.contact_level_g} and {self.stance_level_g}")
@@ -543,20 +550,22 @@ def _running_segment(v: FloatArray, fwd: FloatArray | None, fs: float, cfg: Runn
     last_hi = np.where(has_hi, hi_idx[np.clip(k1, 0, max(hi_idx.size - 1, 0))], -1)
     ic = np.full(nc, np.nan)
     to = np.full(nc, np.nan)
+    longest = cfg.max_contact_s * fs
     ju = np.searchsorted(up, first_hi.astype(np.float64), side="right") - 1
     ok = has_hi & (ju >= 0)
-    ok[ok] = up[ju[ok]] >= bound[:-1][ok]
+    ok[ok] = (up[ju[ok]] >= bound[:-1][ok]) & (first_hi[ok] - up[ju[ok]] <= longest)
     ic[ok] = up[ju[ok]]
     jd = np.searchsorted(dn, last_hi.astype(np.float64), side="left")
     ok = has_hi & (jd < dn.size)
-    ok[ok] = dn[jd[ok]] < bound[1:][ok]
+    ok[ok] = (dn[jd[ok]] < bound[1:][ok]) & (dn[jd[ok]] - first_hi[ok] <= longest)
     to[ok] = dn[jd[ok]]
     # no flight between step j and j + 1 (the signal stays above the level): TO_j and IC_j+1
-    # both at the minimum of vf around the boundary
+    # both at the minimum of vf around the boundary, unless contact lasts too long for a step
+    # (a pause: the step before it has no TO, the one after it no IC)
     flight = np.ones(nc, dtype=bool)
     for j in np.flatnonzero(np.isnan(to[:-1]) & np.isnan(ic[1:])):
         lo, hi = int(max(last_hi[j], c_stop[j])), int(min(first_hi[j + 1], c_start[j + 1]))
-        if hi > lo and has_hi[j] and has_hi[j + 1]:
+        if hi > lo and has_hi[j] and has_hi[j + 1] and first_hi[j + 1] - first_hi[j] <= longest:
             m = float(lo + int(np.argmin(vf[lo:hi])))
             to[j] = ic[j + 1] = m
             flight[j] = False
