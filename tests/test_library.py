@@ -317,6 +317,51 @@ def test_deleting_the_index_loses_nothing(tmp_path: Path) -> None:
         assert lib.check().ok
 
 
+def _index_rows(lib: Library) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the tables an analysis fills, in key order, with each value's SQLite type."""
+    out: dict[str, list[tuple[object, ...]]] = {}
+    for table, key in (("steps", "run_id, i"), ("run_summaries", "run_id")):
+        cols = [r[1] for r in lib.db.execute(f"PRAGMA table_info({table})")]
+        typed = ", ".join(f"{c}, typeof({c})" for c in cols)
+        out[table] = [tuple(r) for r in lib.db.execute(f"SELECT {typed} FROM {table} ORDER BY {key}")]
+    out["runs"] = [tuple(r) for r in lib.db.execute(
+        "SELECT id, analysis_version, analysis_error, analysis_mass_known, analysis_mass_kg "
+        "FROM runs ORDER BY id")]
+    return out
+
+
+def test_a_rebuilt_index_holds_the_rows_indexing_made_row_for_row(tmp_path: Path) -> None:
+    """The rebuild reads each analysis once and extracts its steps column by column: the rows
+    are those :meth:`Library.set_analysis` wrote, NULLs included (a missing key, a boolean, a
+    string where a number belongs), for runs with and without an analysis."""
+    home = tmp_path / "home"
+    odd = analysis_json(25, seed=3)
+    odd["steps"][0] = {"ic_s": 1, "to_s": True, "side": 7, "activity": None, "contact_s": "0.2",
+                       "flight_s": np.float64(0.11), "extra": [1, 2]}  # (and the rest missing)
+    odd["steps"][1]["braking_mps"] = False
+    odd["summary"]["cadence_spm"] = True
+    odd["summary"]["impact_g"] = "2.5"
+    odd["indicators"] = [{"key": "overstriding", "level": "watch"}]
+    odd["parameters"] = {"mass_kg": 61}
+    with Library.open(home) as lib:
+        runs = [lib.add_file(write_run(tmp_path / "in", DEVICE_A, i, start_unix_ms=T0_MS + i * DAY_MS)).run
+                for i in range(4)]
+        lib.set_analysis(runs[0].id, analysis_json(120, seed=1))
+        lib.set_analysis(runs[1].id, odd)
+        lib.set_analysis(runs[2].id, {"schema": "imurun.analysis/1", "steps": [], "summary": {}})
+        made = _index_rows(lib)
+    assert len(made["steps"]) == 121 + 26
+    _delete_index(home)
+    with Library.open(home) as lib:
+        assert lib.notes == ["index rebuilt from 4 run(s) on disk"]
+        assert _index_rows(lib) == made
+        assert lib.check(repair=True).index_rebuilt is False  # (consistent: nothing to do)
+        lib.db.execute("DELETE FROM steps WHERE run_id = ?", (runs[0].id,))
+        lib.db.execute("UPDATE runs SET analysis_version = NULL WHERE id = ?", (runs[0].id,))
+        assert lib.check(repair=True).index_rebuilt
+        assert _index_rows(lib) == made
+
+
 def test_check_finds_and_repair_fixes_every_kind_of_drift(tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     home = tmp_path / "home"
