@@ -282,6 +282,27 @@ def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) 
     assert lib.get(run.id) == rec  # a refused result changes nothing
 
 
+def test_an_analysis_with_a_step_that_is_not_an_object_is_refused_and_set_aside(
+        tmp_path: Path) -> None:
+    """It stopped the rebuild of a lost index with an AttributeError (``step.get``): an
+    untrusted analysis.json is checked before a value of it is read, so it is set aside."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        run = lib.add_file(write_run(tmp_path / "in")).run
+        bad = analysis_json(3)
+        bad["steps"][1] = [0.5, 0.8]
+        with pytest.raises(Exception, match="a step that is not an object"):
+            lib.set_analysis(run.id, bad)
+        assert lib.get(run.id) == run
+    (run.directory / "analysis.json").write_text(json.dumps(bad))
+    _delete_index(home)
+    with Library.open(home) as lib:
+        assert lib.notes[-1] == "index rebuilt from 1 run(s) on disk"
+        assert "set aside the damaged analysis" in lib.notes[0]
+        assert lib.get(run.id) == run
+    assert not (run.directory / "analysis.json").exists()
+
+
 def test_a_failed_transaction_leaves_nothing_behind(lib: Library) -> None:
     def crash_half_way() -> None:
         with lib.transaction() as db:

@@ -320,8 +320,11 @@ def analysis_version(analysis: Mapping[str, Any]) -> str:
 def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
     if not isinstance(analysis, dict) or analysis.get("schema") != ANALYSIS_SCHEMA:
         raise FileFormatError(what, f"not an {ANALYSIS_SCHEMA} result")
-    if not isinstance(analysis.get("steps", []), list) or not isinstance(analysis.get("summary", {}), dict):
+    steps = analysis.get("steps", [])
+    if not isinstance(steps, list) or not isinstance(analysis.get("summary", {}), dict):
         raise FileFormatError(what, "analysis result without a steps list and a summary object")
+    if not all(isinstance(s, dict) for s in steps):
+        raise FileFormatError(what, "analysis result with a step that is not an object")
     return analysis
 
 
