@@ -277,6 +277,8 @@ def test_analysis_is_indexed_per_run_and_per_step(lib: Library, tmp_path: Path) 
     n_left = lib.db.execute("SELECT COUNT(*) FROM steps WHERE run_id = ? AND side = 'L' AND "
                             "activity = 'run'", (run.id,)).fetchone()[0]
     assert n_left == 20
+    text = {r[1] for r in lib.db.execute("PRAGMA table_info(steps)") if r[2] == "TEXT"}
+    assert text - {"run_id"} == schema.TEXT_STEP_COLUMNS  # (what the rows hold as text)
     with pytest.raises(Exception, match="not an imurun.analysis/1"):
         lib.set_analysis(run.id, {"schema": "something else"})
     assert lib.get(run.id) == rec  # a refused result changes nothing

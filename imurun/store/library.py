@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import glob
+import itertools
 import json
 import os
 import shutil
@@ -50,7 +51,7 @@ from imurun.store._files import (
 )
 from imurun.store.aside import SET_ASIDE, SET_ASIDE_NOTE, SetAsideRun
 from imurun.store.lock import LOCK_NAME, hold
-from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS
+from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS, TEXT_STEP_COLUMNS
 
 ENV_HOME = "IMURUN_HOME"
 DB_NAME = "index.sqlite3"
@@ -1382,8 +1383,7 @@ class Library:
                     json.dumps(indicators if isinstance(indicators, list) else [])))
         db.executemany(f"INSERT INTO steps (run_id, i, {', '.join(STEP_COLUMNS)}) "
                        f"VALUES ({', '.join('?' * (len(STEP_COLUMNS) + 2))})",
-                       ((run_id, i, *(_step_value(s, c) for c in STEP_COLUMNS))
-                        for i, s in enumerate(d.get("steps") or ())))
+                       _step_rows(run_id, d.get("steps") or ()))
         params = d.get("parameters")
         params = params if isinstance(params, dict) else {}
         known = "mass_kg" in params
@@ -1819,11 +1819,26 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-def _step_value(step: Mapping[str, Any], col: str) -> Any:
-    v = step.get(col)
-    if col in ("side", "activity"):
-        return None if v is None else str(v)
-    return _num(v)
+def _text(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def _step_rows(run_id: str, steps: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The ``steps`` rows of a run: ``(run_id, i, *STEP_COLUMNS)`` of each of its ``steps``.
+
+    Text columns hold ``str(value)``, the others ``float(value)`` of a number (a boolean is
+    none); a missing key or any other value is NULL. Made column by column, with the values
+    that are already what the column holds (nearly all) passed as they are: a long run has
+    ~10,000 steps, and a rebuild indexes thousands of runs.
+    """
+    columns: list[list[Any]] = []
+    for c in STEP_COLUMNS:
+        values = [s.get(c) for s in steps]
+        if c in TEXT_STEP_COLUMNS:
+            columns.append([v if type(v) is str else _text(v) for v in values])
+        else:
+            columns.append([v if type(v) is float else _num(v) for v in values])
+    return list(zip(itertools.repeat(run_id), range(len(steps)), *columns))
 
 
 def _local_text(unix_s: float) -> str:

@@ -19,6 +19,9 @@ STEP_COLUMNS: tuple[str, ...] = (
     "pelvic_drop_deg", "pelvic_rotation_range_deg",
 )
 
+#: Those of :data:`STEP_COLUMNS` that hold text (the others hold numbers).
+TEXT_STEP_COLUMNS: frozenset[str] = frozenset({"side", "activity"})
+
 #: Run summary values kept as columns (the ``summary`` object of ``imurun.analysis/1``).
 SUMMARY_COLUMNS: tuple[str, ...] = (
     "n_steps", "running_s", "cadence_spm", "contact_ms", "flight_ms", "contact_balance_left_pct",
