@@ -1334,6 +1334,12 @@ class Library:
                 index_attachment(self, run, directory, read_json(p))
 
     def _index_run(self, directory: Path, meta: Mapping[str, Any]) -> None:
+        self._index_run_row(directory, meta)
+        ap = directory / ANALYSIS
+        if ap.exists():
+            self._index_analysis(str(meta["id"]), check_analysis(read_json(ap), str(ap)))
+
+    def _index_run_row(self, directory: Path, meta: Mapping[str, Any]) -> None:
         rel = (directory / str(meta["file"])).relative_to(self.root).as_posix()
         crc = meta.get("crc32")
         db = self.db
@@ -1348,9 +1354,6 @@ class Library:
              None if crc is None else int(str(crc), 16),
              meta.get("start_unix_s"), meta.get("duration_s"), meta["source"],
              meta["source_name"], meta["added_at"], int(bool(meta.get("start_given")))))
-        ap = directory / ANALYSIS
-        if ap.exists():
-            self._index_analysis(str(meta["id"]), check_analysis(read_json(ap), str(ap)))
 
     # -------------------------------------------------------------- analysis
     def set_analysis(self, run_id: str, analysis: Mapping[str, Any]) -> RunRecord:
@@ -1732,23 +1735,34 @@ class Library:
             for k, (d, meta) in enumerate(found):
                 if progress is not None:
                     progress(k, len(found))
-                damage = _unreadable_analysis(d / ANALYSIS)
-                if damage is not None:  # derived data: set aside, to be made again
-                    aside = d / f"{ANALYSIS}.damaged-{dt.datetime.now():%Y%m%dT%H%M%S}"
-                    os.replace(d / ANALYSIS, aside)
-                    report.repaired.append(
-                        f"set aside the damaged analysis of run {str(meta['id'])[:10]} "
-                        f"({aside.name}); `imurun store reanalyze` analyses the run again")
-                try:
-                    self._index_run(d, meta)
-                except (StoreError, FileFormatError) as e:
-                    report.problems.append(f"{d.relative_to(self.root)}: {e}")
-                    report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
+                self._reindex_run(d, meta, report)
             if progress is not None:
                 progress(len(found), len(found))
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
+
+
+    def _reindex_run(self, d: Path, meta: Mapping[str, Any], report: CheckReport) -> None:
+        """Index the run in ``d`` as a rebuild does; a damaged analysis of it is set aside.
+
+        Its analysis.json is read and checked once, then indexed as read (the longest part
+        of a long run's indexing is parsing the file).
+        """
+        analysis, damage = _read_analysis(d / ANALYSIS)
+        if damage is not None:  # derived data: set aside, to be made again
+            aside = d / f"{ANALYSIS}.damaged-{dt.datetime.now():%Y%m%dT%H%M%S}"
+            os.replace(d / ANALYSIS, aside)
+            report.repaired.append(
+                f"set aside the damaged analysis of run {str(meta['id'])[:10]} "
+                f"({aside.name}); `imurun store reanalyze` analyses the run again")
+        try:
+            self._index_run_row(d, meta)
+            if analysis is not None:
+                self._index_analysis(str(meta["id"]), analysis)
+        except (StoreError, FileFormatError) as e:
+            report.problems.append(f"{d.relative_to(self.root)}: {e}")
+            report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
 
 
 def _damaged_file(path: Path, run_id: str, fmt: Any) -> bool:
@@ -1789,13 +1803,18 @@ def _inherit(meta: dict[str, Any], partial: Mapping[str, Any]) -> None:
 
 def _unreadable_analysis(path: Path) -> str | None:
     """Why the analysis file ``path`` cannot be used (``None``: absent, or fine)."""
+    return _read_analysis(path)[1]
+
+
+def _read_analysis(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The checked analysis in the file ``path`` (``None``: absent, or damaged), and why it is
+    damaged (``None``: absent, or fine)."""
     if not path.exists():
-        return None
+        return None, None
     try:
-        check_analysis(read_json(path), str(path))
+        return check_analysis(read_json(path), str(path)), None
     except (StoreError, FileFormatError) as e:
-        return str(e).replace(f"cannot read {path}: ", "")
-    return None
+        return None, str(e).replace(f"cannot read {path}: ", "")
 
 
 def _move_watch_files(src: Path, dst: Path) -> None:
