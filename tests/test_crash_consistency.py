@@ -17,7 +17,7 @@ from imurun.cli import main
 from imurun.store import aside
 from imurun.store.library import Library
 from tests.crash_support import KILLED, run_killed
-from tests.library_support import DEVICE_A, write_run
+from tests.library_support import DEVICE_A, analysis_json, write_run
 
 
 def test_an_import_killed_before_its_analysis_was_kept_is_analysed_when_run_again(
@@ -243,3 +243,32 @@ def test_a_heal_killed_half_way_keeps_the_damaged_bytes_once(
         rep = lib.check()
         assert rep.ok, rep.problems
     assert len(list((home / "set-aside").rglob("*.imrn"))) == 1
+
+
+@pytest.mark.parametrize("nth", [1, 2])
+def test_the_rebuild_of_a_lost_index_killed_before_its_commit_is_begun_again_on_opening(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], nth: int) -> None:
+    """Opening a library whose index was lost rebuilds it (hours for a coach's library, so it
+    may well be stopped): killed as it created the index (COMMIT 1) or before the rebuild's
+    commit (COMMIT 2), it left an index without runs that the next opening took for whole,
+    so `imurun runs` listed none. The new index says it awaits its rebuild until it has had it."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        lib.add_athlete("Ana")
+        lib.bind_sensor(DEVICE_A, "Ana")
+        runs = [lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1)).run
+                for k in range(2)]
+        lib.set_analysis(runs[0].id, analysis_json(30))
+        before = lib.runs()
+    for p in home.glob("index.sqlite3*"):
+        p.unlink()
+    killed = run_killed(["--home", str(home), "runs"], call="COMMIT", match="COMMIT", nth=nth)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert main(["--home", str(home), "runs"]) == 0
+    assert capsys.readouterr().out.count("Ana") == 2
+    with Library.open(home) as lib:
+        assert lib.notes == []  # (rebuilt once, by the run above)
+        assert lib.runs() == before
+        assert len(lib.steps(runs[0].id)) == 31
+        rep = lib.check()
+        assert rep.ok, rep.problems

@@ -1127,3 +1127,26 @@ def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
         assert len(lib.steps(gone)) == len(analysis_json()["steps"])
     assert calls["checking runs"][-1] == (3, 3)
     assert calls["indexing runs"] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_the_rebuild_of_a_lost_index_on_opening_reports_its_progress(tmp_path: Path) -> None:
+    """Opening a library whose index was lost rebuilds it: an hour for a coach's library, so
+    :meth:`Library.open` reports its phases as ``store check`` does (it showed nothing)."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        for k in range(3):
+            lib.set_analysis(lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1)).run.id,
+                             analysis_json())
+    calls: dict[str, list[tuple[int, int]]] = {}
+
+    def progress(what: str) -> Callable[[int, int], None]:
+        return lambda done, total: calls.setdefault(what, []).append((done, total))
+
+    with Library.open(home, progress=progress) as lib:
+        assert lib.notes == []
+    assert calls == {}  # (an index that is whole: nothing to report)
+    _delete_index(home)
+    with Library.open(home, progress=progress) as lib:
+        assert lib.notes == ["index rebuilt from 3 run(s) on disk"]
+    assert calls == {"checking runs": [(0, 3), (1, 3), (2, 3), (3, 3)],
+                     "indexing runs": [(0, 3), (1, 3), (2, 3), (3, 3)]}

@@ -62,6 +62,8 @@ PROFILES_SCHEMA = "imurun.profiles/1"
 RUN_SCHEMA = "imurun.run/1"
 ANALYSIS_SCHEMA = "imurun.analysis/1"
 BUSY_TIMEOUT_S = 30.0
+#: The ``meta`` key of an index created where one was lost, until a rebuild has filled it.
+REBUILD_AWAITED = "rebuild_awaited"
 
 
 def default_home() -> Path:
@@ -401,8 +403,14 @@ class Library:
     # -------------------------------------------------------------- opening
     @classmethod
     def open(cls, home: str | os.PathLike[str] | None = None, *, create: bool = True,
-             recover: bool = False) -> Library:
+             recover: bool = False,
+             progress: Callable[[str], Callable[[int, int], None]] | None = None) -> Library:
         """Open (creating if need be) the library at ``home``.
+
+        A lost index is rebuilt from the files on opening (as ``imurun store check --repair``
+        does), reporting its phases to ``progress`` as :meth:`check` does: hours for a coach's
+        thousands of long runs. A rebuild interrupted (killed, or Ctrl-C) is begun again by the
+        next opening: the new index says it awaits one from its creation.
 
         ``recover``: a damaged index is renamed ``index.sqlite3.damaged-<time>`` and rebuilt from
         the files (``imurun store check --repair``).
@@ -418,18 +426,20 @@ class Library:
         elif not root.is_dir():
             raise StoreError(f"{root} is not a directory")
         aside = cls._set_aside_if_damaged(root / DB_NAME) if recover else None
-        fresh = not (root / DB_NAME).exists()
         db = cls._connect(root / DB_NAME)
         lib = cls(root, db)
         if aside is not None:
             lib.notes.append(f"the damaged index was set aside as {aside.name}")
         try:
-            before = schema.migrate(db)
+            schema.migrate(db, created=_await_rebuild)  # (a new index: lost, or never made)
             lib._load_profiles_if_changed()
-            if fresh and before == 0 and any(lib._run_files()):
-                rep = lib.check(repair=True)  # the index was lost: rebuild it from the files
-                lib.notes.extend(n for n in rep.repaired if not n.startswith("index rebuilt"))
-                lib.notes.append(f"index rebuilt from {rep.runs_ok} run(s) on disk")
+            if lib._rebuild_awaited():
+                if any(lib._run_files()):  # the index was lost: rebuild it from the files
+                    rep = lib.check(repair=True, progress=progress)
+                    lib.notes.extend(n for n in rep.repaired if not n.startswith("index rebuilt"))
+                    lib.notes.append(f"index rebuilt from {rep.runs_ok} run(s) on disk")
+                with lib.transaction() as tx:  # (a rebuild did already)
+                    tx.execute(f"DELETE FROM meta WHERE key = '{REBUILD_AWAITED}'")
         except sqlite3.DatabaseError as e:
             db.close()
             raise StoreError(f"the library index {root / DB_NAME} is damaged ({e}); "
@@ -438,6 +448,10 @@ class Library:
             db.close()
             raise
         return lib
+
+    def _rebuild_awaited(self) -> bool:
+        return self.db.execute(f"SELECT 1 FROM meta WHERE key = '{REBUILD_AWAITED}'"
+                               ).fetchone() is not None
 
     @staticmethod
     def _set_aside_if_damaged(path: Path) -> Path | None:
@@ -1730,6 +1744,7 @@ class Library:
             for table in ("watch_samples", "attachments", "steps", "run_summaries", "runs",
                           "sensors", "athlete_aliases", "athletes"):
                 db.execute(f"DELETE FROM {table}")
+            db.execute(f"DELETE FROM meta WHERE key = '{REBUILD_AWAITED}'")  # (made whole now)
             if (self.root / PROFILES).exists():
                 self._load_profiles(self.root / PROFILES)
             for k, (d, meta) in enumerate(found):
@@ -1741,7 +1756,6 @@ class Library:
             check_attachments(self, [d for d, _ in found], report, repair=True)
         report.index_rebuilt = True
         report.repaired.append(f"index rebuilt from {len(found)} run(s) on disk")
-
 
     def _reindex_run(self, d: Path, meta: Mapping[str, Any], report: CheckReport) -> None:
         """Index the run in ``d`` as a rebuild does; a damaged analysis of it is set aside.
@@ -1763,6 +1777,10 @@ class Library:
         except (StoreError, FileFormatError) as e:
             report.problems.append(f"{d.relative_to(self.root)}: {e}")
             report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
+
+
+def _await_rebuild(db: sqlite3.Connection) -> None:
+    db.execute(f"INSERT OR REPLACE INTO meta VALUES ('{REBUILD_AWAITED}', '1')")
 
 
 def _damaged_file(path: Path, run_id: str, fmt: Any) -> bool:
@@ -1807,8 +1825,10 @@ def _unreadable_analysis(path: Path) -> str | None:
 
 
 def _read_analysis(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    """The checked analysis in the file ``path`` (``None``: absent, or damaged), and why it is
-    damaged (``None``: absent, or fine)."""
+    """The analysis in the file ``path``, checked, and why it cannot be used.
+
+    ``(None, None)``: there is none; ``(None, why)``: it is damaged.
+    """
     if not path.exists():
         return None, None
     try:

@@ -179,8 +179,12 @@ MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
 VERSION = len(MIGRATIONS)
 
 
-def migrate(db: sqlite3.Connection, target: int = VERSION) -> int:
-    """Bring ``db`` (autocommit mode) to version ``target``; return the version it had."""
+def migrate(db: sqlite3.Connection, target: int = VERSION, *,
+            created: Callable[[sqlite3.Connection], None] | None = None) -> int:
+    """Bring ``db`` (autocommit mode) to version ``target``; return the version it had.
+
+    ``created(db)`` runs in the same transaction when the tables are created (version 0).
+    """
     db.execute("BEGIN IMMEDIATE")
     try:
         have = int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -190,6 +194,8 @@ def migrate(db: sqlite3.Connection, target: int = VERSION) -> int:
         for k in range(have, target):
             MIGRATIONS[k](db)
             db.execute(f"PRAGMA user_version = {k + 1}")
+        if have == 0 and created is not None:
+            created(db)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
