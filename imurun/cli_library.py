@@ -32,9 +32,10 @@ def _json(obj: Any) -> None:
 
 
 def _open(a: argparse.Namespace) -> Library:
+    """The library of ``--home``; the rebuild of a lost index shows its progress on a terminal."""
     from imurun.store.library import Library
 
-    return Library.open(getattr(a, "home", None))
+    return Library.open(getattr(a, "home", None), progress=_progress)
 
 
 def _progress(what: str) -> Callable[[int, int], None]:
@@ -395,7 +396,7 @@ def cmd_store_check(a: argparse.Namespace) -> int:
     from imurun.errors import StoreError
     from imurun.store.library import Library
 
-    with Library.open(getattr(a, "home", None), recover=a.repair) as lib:
+    with Library.open(getattr(a, "home", None), recover=a.repair, progress=_progress) as lib:
         rep = lib.check(repair=a.repair, progress=_progress)
         root = lib.root
         n = len(lib.runs())

@@ -39,9 +39,10 @@ def cmd_report(a: argparse.Namespace) -> int:
 
         raise FileFormatError(str(p), "cannot read: " + ("a directory, not a file" if p.exists()
                                                          else "No such file or directory"))
+    from imurun.cli_progress import counter
     from imurun.store.library import Library
 
-    with Library.open(getattr(a, "home", None)) as lib:
+    with Library.open(getattr(a, "home", None), progress=counter) as lib:
         run = lib.run(a.run)
         target = Path(a.out) if a.out is not None else report_path(lib.root, run.id)
         with writing(target):
@@ -78,6 +79,7 @@ def _report_file(p: Path, out: str | None) -> int:
 
 def cmd_weekly(a: argparse.Namespace) -> int:
     from imurun.cli import check_output, writing
+    from imurun.cli_progress import counter
     from imurun.report.weekly import IsoWeek, weekly_summary, write
     from imurun.store._files import atomic_write_bytes
     from imurun.store.library import Library
@@ -85,7 +87,7 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     if a.out is not None:
         check_output(a.out, option="--out", home=getattr(a, "home", None))
     week = IsoWeek.parse(a.week)
-    with Library.open(getattr(a, "home", None)) as lib:
+    with Library.open(getattr(a, "home", None), progress=counter) as lib:
         summary = weekly_summary(lib, week, athletes=a.athlete or None)
         root = lib.root
     text = write(summary, a.format)

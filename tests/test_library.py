@@ -1150,3 +1150,26 @@ def test_the_rebuild_of_a_lost_index_on_opening_reports_its_progress(tmp_path: P
         assert lib.notes == ["index rebuilt from 3 run(s) on disk"]
     assert calls == {"checking runs": [(0, 3), (1, 3), (2, 3), (3, 3)],
                      "indexing runs": [(0, 3), (1, 3), (2, 3), (3, 3)]}
+
+
+def test_imurun_runs_shows_the_rebuild_of_a_lost_index_on_a_terminal_only(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`imurun runs` on a library whose index was lost sat silent while it was rebuilt."""
+    from imurun import cli_progress
+
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        for k in range(2):
+            lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1))
+    _delete_index(home)
+    assert main(["--home", str(home), "runs"]) == 0
+    assert capsys.readouterr().err == ""  # not a terminal: no bars
+    _delete_index(home)
+    monkeypatch.setattr(cli_progress, "enabled", lambda: True)
+    monkeypatch.setattr(cli_progress, "DELAY_S", 0.0)
+    assert main(["--home", str(home), "runs"]) == 0
+    out, err = capsys.readouterr()
+    assert "checking runs" in err
+    assert "indexing runs" in err
+    assert "/2 " in err  # (of the 2 runs)
+    assert "checking runs" not in out
