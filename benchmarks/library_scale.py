@@ -9,10 +9,17 @@ steps, the indicators) and times, as minima over ``repeats`` calls:
   ``analysis.json`` read, as the summary did before, and as it does once after an upgrade);
 * ``athlete_baseline`` (with indicators) of one athlete at the end, the same two ways;
 * listing every run with the values ``imurun runs`` prints, from the index's columns and, as
-  the baseline, from each run's parsed summary (as the list did before).
+  the baseline, from each run's parsed summary (as the list did before);
+* indexing every run as a rebuild of the index does (``store check --repair``, or opening a
+  library whose index was lost), each run's analysis.json read once and its steps made column
+  by column, and, as the baseline, as the rebuild did before (the file read and checked twice,
+  a function call per step value); both in one transaction, into emptied tables, rolled back.
+  The same for one long run (``long_steps``: a 1-hour run has ~10,000 steps), and the whole
+  ``check(repair=True)`` of the library (every run file hashed too), reported alone.
 
-The ratios (baseline / index) are reported, never asserted; they grow with the size of the
-runs. The real scale (30 athletes x 1 year, 20-90 minute runs) is in the review notes.
+The ratios (baseline / index, baseline / rebuild) are reported, never asserted; they grow with
+the size of the runs. The real scale (30 athletes x 1 year, 20-90 minute runs) is in the review
+notes.
 
 Run: ``python -m benchmarks.library_scale`` (prints JSON).
 """
@@ -22,9 +29,10 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -32,7 +40,10 @@ from firmware_protocol.runfile import RunHeader, RunWriter
 from imurun.report.history import athlete_baseline
 from imurun.report.weekly import IsoWeek, weekly_summary
 from imurun.sim.firmware import SensorConfig
-from imurun.store.library import Library
+from imurun.store import library
+from imurun.store._files import read_json
+from imurun.store.library import ANALYSIS, CheckReport, Library
+from imurun.store.schema import STEP_COLUMNS
 
 DAY_S = 86_400
 T0 = 1_763_337_600  # Monday 2025-11-17 00:00 UTC
@@ -77,7 +88,7 @@ def _analysis(rng: np.random.Generator, n_steps: int, minutes: int) -> dict[str,
                "pelvic_rotation_range_deg": 10.0, "per_minute": per_minute,
                "quality": {"time": [{"reason": "running", "seconds": 0.35 * n_steps}],
                            "frames_lost": 0}}
-    indicators = [{"key": k, "title": k, "level": "not_raised", "value": 1.0, "unit": "",
+    indicators: list[dict[str, Any]] = [{"key": k, "title": k, "level": "not_raised", "value": 1.0, "unit": "",
                    "evidence": [], "message": ""}
                   for k in ("overstriding", "pelvic_drop_left", "pelvic_drop_right",
                             "anterior_tilt", "asymmetry", "form_drift")]
@@ -95,7 +106,64 @@ def _listing(lib: Library, *, parse: bool) -> list[str]:
     return out
 
 
-def run(athletes: int = 6, weeks: int = 6, n_steps: int = 3000, repeats: int = 3) -> dict[str, Any]:
+def _step_value_before(step: Mapping[str, Any], col: str) -> Any:
+    v = step.get(col)
+    if col in ("side", "activity"):
+        return None if v is None else str(v)
+    return library._num(v)
+
+
+def _step_rows_before(run_id: str, steps: Sequence[Mapping[str, Any]]) -> Iterable[tuple[Any, ...]]:
+    """A run's step rows as the index made them before ``_step_rows``: a call per value."""
+    return ((run_id, i, *(_step_value_before(s, c) for c in STEP_COLUMNS))
+            for i, s in enumerate(steps))
+
+
+def _reindex_before(lib: Library, d: Path, meta: Mapping[str, Any], report: CheckReport) -> None:
+    """A run indexed as the rebuild did before: its analysis read and checked for damage, then
+    read and checked again to be indexed, its steps made a call per value."""
+    library._unreadable_analysis(d / ANALYSIS)
+    with mock.patch.object(library, "_step_rows", _step_rows_before):
+        lib._index_run(d, meta)
+
+
+def _index_all(lib: Library, index: Callable[[Library, Path, Mapping[str, Any], CheckReport], None]
+               ) -> float:
+    """Seconds ``index`` takes over every run of ``lib``, as a rebuild: into emptied tables, in
+    one transaction (rolled back)."""
+    runs = [(r.directory, read_json(r.directory / library.RUN_META)) for r in lib.runs()]
+    lib.db.execute("BEGIN IMMEDIATE")
+    try:
+        for table in ("steps", "run_summaries"):
+            lib.db.execute(f"DELETE FROM {table}")
+        t0 = time.perf_counter()
+        for d, meta in runs:
+            index(lib, d, meta, CheckReport())
+        return time.perf_counter() - t0
+    finally:
+        lib.db.execute("ROLLBACK")
+
+
+def _rebuild_timings(lib: Library, repeats: int) -> dict[str, float]:
+    new = min(_index_all(lib, Library._reindex_run) for _ in range(repeats))
+    old = min(_index_all(lib, _reindex_before) for _ in range(repeats))
+    return {"new_s": new, "before_s": old}
+
+
+def long_run(n_steps: int = 10_000, repeats: int = 5) -> dict[str, Any]:
+    """Indexing one long run's analysis as a rebuild does, now and as before (ms, ratio)."""
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory() as d, Library.open(Path(d) / "home") as lib:
+        f = _run_file(Path(d) / "long.imrn", 0x1D0C_5E75_0000_B0FF, 1, T0)
+        lib.set_analysis(lib.add_file(f).run.id, _analysis(rng, n_steps, n_steps * 35 // 6000))
+        t = _rebuild_timings(lib, repeats)
+    return {"steps": n_steps, "index_ms": round(t["new_s"] * 1000, 1),
+            "index_before_ms": round(t["before_s"] * 1000, 1),
+            "speedup": round(t["before_s"] / t["new_s"], 2)}
+
+
+def run(athletes: int = 6, weeks: int = 6, n_steps: int = 3000, repeats: int = 3,
+        long_steps: int = 10_000) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as d, Library.open(Path(d) / "home") as lib:
         t0 = time.perf_counter()
@@ -139,10 +207,21 @@ def run(athletes: int = 6, weeks: int = 6, n_steps: int = 3000, repeats: int = 3
 
         res["weekly_files_s"] = _best(older(weekly), repeats)
         res["baseline_files_s"] = _best(older(baseline), repeats)
+        t = _rebuild_timings(lib, repeats)
+        res["reindex_s"], res["reindex_before_s"] = t["new_s"], t["before_s"]
+
+        def repair() -> None:
+            lib.db.execute("DELETE FROM runs")  # (its steps and summaries go with it)
+            assert lib.check(repair=True).index_rebuilt
+
+        res["check_repair_s"] = _best(repair, 1)
+        assert len(lib.runs()) == n_runs
     for what, new, old in (("weekly", "weekly_index_s", "weekly_files_s"),
                            ("baseline", "baseline_index_s", "baseline_files_s"),
-                           ("list", "list_columns_s", "list_parsed_s")):
+                           ("list", "list_columns_s", "list_parsed_s"),
+                           ("reindex", "reindex_s", "reindex_before_s")):
         res[f"{what}_speedup"] = round(res[old] / res[new], 2)
+    res["long_run"] = long_run(long_steps, repeats)
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in res.items()}
 
 
