@@ -272,3 +272,24 @@ def test_device_info_scale_checked_as_sent(lsb: float) -> None:
     """The scale is checked as float32, as sent: what the encoder accepts, the decoder accepts."""
     with pytest.raises(MessageError, match="float32"):
         m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, lsb, 1.0)
+
+
+def _decode_vector(name: str) -> g.Json:
+    return next(v for v in _vectors("stream_decode.json") if v["name"] == name)
+
+
+def test_reserved_flag_bits_vector_tests_reserved_bits() -> None:
+    """Regression: the vector of this name used flags 0xFE, i.e. CONT with no message begun.
+
+    It then pinned down the orphan rule, not SPEC §2's "bits 2-7: ignore on receipt"; a
+    receiver that rejected reserved bits passed it. Now it carries reserved bits on a single
+    frame and on both fragments of a message, and every one must be received.
+    """
+    v = _decode_vector("reserved_flag_bits_ignored")
+    flags = [cobs_decode(p)[2] for p in bytes.fromhex(v["stream"]).split(b"\x00") if p]
+    assert flags and all(f & 0xFC == 0xFC for f in flags)
+    received = [e for e in v["events"] if e["event"] == "received"]
+    assert [(e["type"], e["n_frames"]) for e in received] == [(0x30, 1), (0x31, 2)]
+    assert received == v["events"]
+    orphan = _decode_vector("orphan_cont_with_reserved_bits")
+    assert orphan["events"] == []

@@ -839,7 +839,13 @@ def stream_decode_vectors() -> Json:
                  _cobs(_raw_frame(1, 0x13, 0, 3, 0, b"\x01\x02\x03")),
                  _cobs(_raw_frame(1, 0x22, 0, 4, 0, bytes(range(16))))), True),
         ("unknown_type_received_as_unknown", enc(0, m.UnknownMessage(0x99, b"future")), True),
-        ("reserved_flag_bits_ignored", _cobs(_raw_frame(1, 0x30, 0xFE, 0, 0, b"\x02")), True),
+        # SPEC §2: flag bits 2-7 are ignored on receipt, on whole messages and on fragments.
+        ("reserved_flag_bits_ignored",
+         _stream(_cobs(_raw_frame(1, 0x30, 0xFC, 0, 0, b"\x02")),
+                 _cobs(_raw_frame(1, 0x31, 0xFD, 1, 0, b"\x01\xc8")),
+                 _cobs(_raw_frame(1, 0x31, 0xFE, 2, 0, b"\x00"))), True),
+        # 0xFE is CONT plus reserved bits: with no message begun, an orphan (discarded).
+        ("orphan_cont_with_reserved_bits", _cobs(_raw_frame(1, 0x30, 0xFE, 0, 0, b"\x02")), True),
         ("sensor_to_host_messages",
          _stream(sensor.stream_bytes(m.Ack(0x40)),
                  sensor.stream_bytes(m.SampleBatch(10, 0, running_counts(rng, 10))),
