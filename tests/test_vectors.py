@@ -287,9 +287,45 @@ def test_reserved_flag_bits_vector_tests_reserved_bits() -> None:
     """
     v = _decode_vector("reserved_flag_bits_ignored")
     flags = [cobs_decode(p)[2] for p in bytes.fromhex(v["stream"]).split(b"\x00") if p]
-    assert flags and all(f & 0xFC == 0xFC for f in flags)
+    assert flags
+    assert all(f & 0xFC == 0xFC for f in flags)
     received = [e for e in v["events"] if e["event"] == "received"]
     assert [(e["type"], e["n_frames"]) for e in received] == [(0x30, 1), (0x31, 2)]
     assert received == v["events"]
     orphan = _decode_vector("orphan_cont_with_reserved_bits")
     assert orphan["events"] == []
+
+
+def test_intact_bad_width_vector_has_a_valid_block_crc() -> None:
+    """Regression: the generator re-sealed the edited block as if its CRC-32 came last.
+
+    SPEC §5.2 puts the block CRC at offset 8, before the payload, so the old helper wrote a
+    CRC over the last four payload bytes and left the real one stale: the vector named
+    "intact" tested a CRC mismatch. The block must pass its CRC and fail on its width table.
+    """
+    v = next(x for x in _vectors("runs_corrupt.json") if x["name"] == "intact_block_bad_packed_width")
+    data = bytes.fromhex(v["file"])
+    (region,) = v["expect"]["damaged"]
+    assert region["kind"] == "payload"
+    pos = region["offset"]
+    assert data[pos:pos + 4] == bytes.fromhex("a55ac33c")
+    length = int.from_bytes(data[pos + 6:pos + 8], "little")
+    assert region["n_bytes"] == 12 + length
+    payload = data[pos + 12:pos + 12 + length]
+    assert int.from_bytes(data[pos + 8:pos + 12], "little") == crc32(payload, crc32(data[pos + 4:pos + 8]))
+    assert max(payload[27:27 + 6 * 8]) == 17  # n = 256: 8 sub-blocks per channel
+
+
+def test_block_crc_flip_vector_flips_the_crc_field() -> None:
+    """Regression: "one bit flipped in a block's CRC-32" flipped the block's last payload byte.
+
+    The generator still assumed the CRC ended the block; SPEC §5.2 has it at bytes 8..11.
+    """
+    base = bytes.fromhex(next(x for x in _vectors("runs.json") if x["name"] == "basic")["file"])
+    v = next(x for x in _vectors("runs_corrupt.json") if x["name"] == "crc_flip_in_block_crc")
+    data = bytes.fromhex(v["file"])
+    assert len(data) == len(base)
+    (diff,) = [i for i in range(len(base)) if base[i] != data[i]]
+    (region,) = v["expect"]["damaged"]
+    assert region["kind"] == "crc"
+    assert region["offset"] + 8 <= diff < region["offset"] + 12

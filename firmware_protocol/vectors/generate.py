@@ -637,8 +637,11 @@ def run_vectors() -> Json:
 
 
 def _with_crc(block: bytes) -> bytes:
-    """Recompute a block's CRC-32 after editing it (a block that is wrong but intact)."""
-    return block[:-4] + crc32(block[4:-4]).to_bytes(4, "little")
+    """Recompute a block's CRC-32 after editing it (a block that is wrong but intact).
+
+    The CRC sits at bytes 8..11, before the payload, and covers bytes 4..7 then the payload.
+    """
+    return block[:8] + crc32(block[12:], crc32(block[4:8])).to_bytes(4, "little") + block[12:]
 
 
 def corrupt_run_vectors() -> Json:
@@ -649,7 +652,7 @@ def corrupt_run_vectors() -> Json:
     starts = np.cumsum([0] + [len(p) for p in pieces]).tolist()
     hdr = pieces[0]
     # pieces: 0 header, 1 event, 2 time, 3..6 samples, 7 event, 8 samples, 9 event, 10 end
-    s2, s2_end = starts[4], starts[5]
+    s2 = starts[4]
 
     def flip(buf: bytes, pos: int, mask: int = 0x10) -> bytes:
         b = bytearray(buf)
@@ -662,7 +665,7 @@ def corrupt_run_vectors() -> Json:
     garbage = rng.integers(1, 256, 37, dtype=np.uint8).tobytes().replace(SYNC[:1], b"\x00")
     fake = SYNC + bytes([0x02, 0x00]) + (30).to_bytes(2, "little") + bytes(30) + b"\xde\xad\xbe\xef"
     bad_packed = bytearray(pieces[5])
-    bad_packed[8 + 27] = 17  # first width above 16
+    bad_packed[12 + 27] = 17  # first width above 16 (payload at 12, widths at 27)
     long_len = bytearray(pieces[4])
     long_len[6:8] = (20000).to_bytes(2, "little")
     raw_mismatch = encode_block(BlockType.SAMPLES_RAW,
@@ -680,7 +683,7 @@ def corrupt_run_vectors() -> Json:
         ("crc_flip_in_middle_sample_block", "one bit flipped in the 2nd sample block's payload",
          flip(data, s2 + 40)),
         ("crc_flip_in_block_crc", "one bit flipped in a block's CRC-32",
-         flip(data, s2_end - 1, 0x01)),
+         flip(data, s2 + 11, 0x01)),  # the CRC-32 is bytes 8..11 of a block
         ("sync_word_damaged", "the 2nd sample block's sync word damaged",
          flip(data, s2, 0xFF)),
         ("length_over_maximum", "a block declares 20000 payload bytes",
