@@ -165,6 +165,12 @@ def _pack(z: npt.NDArray[np.uint16], widths: npt.NDArray[np.uint8]) -> bytes:
     return b"".join(out)
 
 
+def _check_block_time(device_time_us: int) -> None:
+    """SPEC §5.2: a sample block time >= 2**63 is invalid; the reader would discard the block."""
+    if not 0 <= device_time_us < 2**63:
+        raise RunFormatError(f"device_time_us {device_time_us} is out of range 0..2**63-1")
+
+
 def encode_samples_packed(counts: npt.ArrayLike, first_sample_index: int, device_time_us: int) -> bytes:
     """Payload of a SAMPLES_PACKED block for ``counts`` of shape ``(n, 6)``, 1 <= n <= 1024.
 
@@ -173,6 +179,7 @@ def encode_samples_packed(counts: npt.ArrayLike, first_sample_index: int, device
     c = np.asarray(counts, dtype=np.int16)
     if c.ndim != 2 or c.shape[1] != SAMPLE_CHANNELS or not 1 <= c.shape[0] <= MAX_BLOCK_SAMPLES:
         raise RunFormatError(f"counts must have shape (1..{MAX_BLOCK_SAMPLES}, 6), got {c.shape}")
+    _check_block_time(device_time_us)
     n = c.shape[0]
     n_pad = -(-(n - 1) // SUB) * SUB
     orders = 0
@@ -202,6 +209,7 @@ def encode_samples_raw(counts: npt.ArrayLike, first_sample_index: int, device_ti
     c = np.ascontiguousarray(counts, dtype="<i2")
     if c.ndim != 2 or c.shape[1] != SAMPLE_CHANNELS or not 1 <= c.shape[0] <= MAX_BLOCK_SAMPLES:
         raise RunFormatError(f"counts must have shape (1..{MAX_BLOCK_SAMPLES}, 6), got {c.shape}")
+    _check_block_time(device_time_us)
     return SAMPLE_HEAD.pack(first_sample_index, device_time_us, c.shape[0]) + c.tobytes()
 
 
@@ -248,6 +256,7 @@ class RunWriter:
     def samples(self, counts: npt.ArrayLike, device_time_us: int) -> bytes:
         """Append samples (first one taken at ``device_time_us``); returns completed blocks."""
         c = np.asarray(counts, dtype=np.int16).reshape(-1, SAMPLE_CHANNELS)
+        _check_block_time(device_time_us)
         out = []
         period_us = 1e6 / self.header.sample_rate_hz
         i = 0

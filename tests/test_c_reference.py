@@ -466,7 +466,7 @@ def test_random_sample_blocks(tool: Tool) -> None:
         n = int(rng.choice([1, 2, 3, 31, 32, 33, 63, 64, 65])) if k % 3 == 0 else int(
             rng.integers(1, 1025))
         c = _random_counts(rng, n)
-        first, t_us = int(rng.integers(0, 2**32)), int(rng.integers(0, 2**64, dtype=np.uint64))
+        first, t_us = int(rng.integers(0, 2**32)), int(rng.integers(0, 2**63, dtype=np.uint64))
         args = f"{first} {t_us} {g.counts_hex(c)}"
         cases += [
             (f"auto{k}", f"samples auto {args}", encode_samples_block(c, first, t_us).hex()),
@@ -658,3 +658,16 @@ def test_random_runs(tool: Tool) -> None:
         data, _ = g.write_run(g.header_from_fields(header), packed, ops)
         answers = tool.run(_run_cmds(v))
         assert "".join(a for a in answers if a != "-") == data.hex(), f"run {k}"
+
+
+def test_sample_block_encoders_refuse_times_the_reader_rejects(tool: Tool) -> None:
+    """Regression: imr_block_samples wrote a block time >= 2**63, which read_run discards."""
+    counts = _hex(bytes(12 * 4))
+    cases = []
+    for t_us in (2**63, 2**64 - 1):
+        cases += [(f"auto/{t_us}", f"samples auto 0 {t_us} {counts}", "err arg"),
+                  (f"raw/{t_us}", f"samples raw 0 {t_us} {counts}", "err arg"),
+                  (f"packed/{t_us}", f"packed 0 {t_us} {counts}", "err arg")]
+    cases.append(("largest", f"samples auto 0 {2**63 - 1} {counts}",
+                  encode_samples_block(np.zeros((4, 6), np.int16), 0, 2**63 - 1).hex()))
+    _compare(tool, cases)

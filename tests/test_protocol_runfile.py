@@ -635,3 +635,21 @@ def test_run_crc_depends_on_content_not_only_on_block_lengths() -> None:
         w = RunWriter(h, packed=False)
         crcs.add(zlib.crc32(w.start() + w.samples(c, 0) + w.end()))
     assert len(crcs) == 3
+
+
+@pytest.mark.parametrize("t_us", [2**63, 2**64 - 1])
+def test_sample_block_encoders_refuse_times_the_reader_rejects(t_us: int) -> None:
+    """Regression: a block time >= 2**63 was written, then discarded by read_run as damaged.
+
+    SPEC §5.2: such a time is invalid and the block is treated as damaged, so writing one only
+    loses its samples; the encoders refuse it, as SampleBatch does (SPEC §3.2).
+    """
+    counts = np.zeros((4, 6), np.int16)
+    for encode in (encode_samples_block, encode_samples_packed, encode_samples_raw):
+        with pytest.raises(RunFormatError, match="device_time_us"):
+            encode(counts, 0, t_us)
+    header = RunHeader(1, 1, 1, 200, 0, 0, 16, 2000, 0.001, 0.001)
+    with pytest.raises(RunFormatError, match="device_time_us"):
+        RunWriter(header, block_samples=4).samples(counts, t_us)
+    ok = encode_samples_block(counts, 0, 2**63 - 1)
+    assert not read_run(bytes(header) + ok).damaged

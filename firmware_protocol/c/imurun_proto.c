@@ -953,6 +953,12 @@ static int samples_args_ok(const int16_t *counts, size_t n)
     return counts != NULL && n >= 1 && n <= IMR_MAX_BLOCK_SAMPLES;
 }
 
+/* SPEC 5.2: a sample block time >= 2^63 is invalid (a reader discards the block). */
+static int block_time_ok(uint64_t device_time_us)
+{
+    return device_time_us < (UINT64_C(1) << 63);
+}
+
 int32_t imr_samples_packed_size(const int16_t *counts, size_t n)
 {
     uint8_t orders;
@@ -1014,7 +1020,7 @@ int32_t imr_samples_packed_encode(const int16_t *counts, size_t n, uint32_t firs
 {
     uint8_t orders;
     size_t size;
-    if (!samples_args_ok(counts, n))
+    if (!samples_args_ok(counts, n) || !block_time_ok(device_time_us))
         return IMR_ERR_ARG;
     size = packed_plan(counts, n, &orders);
     if (cap < size)
@@ -1027,7 +1033,7 @@ int32_t imr_samples_raw_encode(const int16_t *counts, size_t n, uint32_t first_s
                                uint64_t device_time_us, uint8_t *out, size_t cap)
 {
     size_t i, size = 14u + 12u * n;
-    if (!samples_args_ok(counts, n))
+    if (!samples_args_ok(counts, n) || !block_time_ok(device_time_us))
         return IMR_ERR_ARG;
     if (cap < size)
         return IMR_ERR_BUFFER;
@@ -1042,7 +1048,7 @@ int32_t imr_block_samples(const int16_t *counts, size_t n, uint32_t first_sample
 {
     size_t raw_size = 14u + 12u * n, size = raw_size;
     uint8_t orders = 0, type = IMR_BLOCK_SAMPLES_RAW;
-    if (!samples_args_ok(counts, n))
+    if (!samples_args_ok(counts, n) || !block_time_ok(device_time_us))
         return IMR_ERR_ARG;
     if (allow_packed) {
         size_t packed_size = packed_plan(counts, n, &orders);

@@ -480,7 +480,8 @@ int32_t imr_block_encode(uint8_t type, uint8_t flags, const uint8_t *payload, si
 /* Payload of a SAMPLES_PACKED block (SPEC §5.3) for n (1..1024) samples x 6 channels int16,
  * row-major: per channel order 1 or 2 (the smaller packing, ties -> 1), zigzag, 32-value
  * sub-blocks, LSB-first bit packing. No scratch memory: residuals are recomputed on the fly.
- * Its size is imr_samples_packed_size(). */
+ * Its size is imr_samples_packed_size(). The sample encoders below return IMR_ERR_ARG for a
+ * device_time_us >= 2^63, which SPEC §5.2 makes invalid (a reader discards such a block). */
 int32_t imr_samples_packed_size(const int16_t *counts, size_t n);
 int32_t imr_samples_packed_encode(const int16_t *counts, size_t n, uint32_t first_sample_index,
                                   uint64_t device_time_us, uint8_t *out, size_t cap);

@@ -504,7 +504,8 @@ def sample_vectors() -> Json:
     add("int16_extremes_random", rng.choice(np.array([-32768, -32767, -1, 0, 1, 32767], np.int16),
                                             size=(100, 6)))
     add("forced_raw_mode", running_counts(rng, 64), mode="raw", expect_type=BlockType.SAMPLES_RAW)
-    add("index_and_time_maxima", running_counts(rng, 40), first=2**32 - 1, t_us=2**64 - 1)
+    # the largest valid values: a block time >= 2**63 is invalid (SPEC §5.2), encoders refuse it
+    add("index_and_time_maxima", running_counts(rng, 40), first=2**32 - 1, t_us=2**63 - 1)
     add("time_largest_readable", running_counts(rng, 40), first=7, t_us=2**63 - 1)
     add("width_16_one_subblock", np.array([[0] * 6, [32767] * 6, [-32768] * 6] * 11, np.int16))
     return _doc("samples", "Stored-run sample blocks: 'block' is runfile.encode_samples_block "

@@ -190,11 +190,19 @@ def _runs() -> dict[str, bytes]:
             smooth[:40], 0, 0),
         "run-future-header.imrn": bytes(future) + encode_samples_block(smooth[:50], 0, 0),
         "run-bad-header.imrn": bytes(bad_head),
-        "run-time-beyond-int64.imrn": head + encode_samples_block(smooth[:10], 0, 2**64 - 1),
+        # the encoders refuse a block time >= 2**63 (SPEC §5.2): write one by hand
+        "run-time-beyond-int64.imrn": head + _block_with_time(
+            encode_samples_block(smooth[:10], 0, 0), 2**64 - 1),
         "run-bad-widths.imrn": head + encode_block(
             BlockType.SAMPLES_PACKED,
             struct.pack("<IQH6hB", 0, 0, 33, *[0] * 6, 0) + bytes([17] * 6) + bytes(400)),
     }
+
+
+def _block_with_time(block: bytes, device_time_us: int) -> bytes:
+    """``block`` (a sample block) with its device time replaced and its CRC-32 recomputed."""
+    payload = block[12:16] + device_time_us.to_bytes(8, "little") + block[24:]
+    return encode_block(block[4], payload)
 
 
 def build_corpus() -> dict[str, bytes]:
