@@ -550,6 +550,8 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
                     raise RunFormatError("lost-samples block too short")
                 lost.append(struct.unpack_from("<II", payload))
             elif btype == BlockType.END:
+                if len(payload) < 4:
+                    raise RunFormatError("end block too short")
                 ended = True
             # unknown block types: skipped (versioning rule), still counted as intact
             blocks_ok += 1

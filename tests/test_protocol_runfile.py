@@ -653,3 +653,20 @@ def test_sample_block_encoders_refuse_times_the_reader_rejects(t_us: int) -> Non
         RunWriter(header, block_samples=4).samples(counts, t_us)
     ok = encode_samples_block(counts, 0, 2**63 - 1)
     assert not read_run(bytes(header) + ok).damaged
+
+
+@pytest.mark.parametrize("payload", [b"", b"\x01\x02\x03"])
+def test_end_block_too_short_is_damage_not_a_clean_end(payload: bytes) -> None:
+    """Regression: an END block of fewer than 4 bytes (no ``n_samples u32``) passed as a clean end.
+
+    Every other known block that passes its CRC but is too short for its fields is damaged
+    (SPEC §5.2); END was read without looking at its payload.
+    """
+    header = RunHeader(1, 1, 1, 200, 0, 0, 16, 2000, 0.001, 0.001)
+    w = RunWriter(header, block_samples=8)
+    body = w.start() + w.samples(np.zeros((8, 6), np.int16), 0)
+    bad_end = encode_block(BlockType.END, payload)
+    run = read_run(body + bad_end)
+    assert not run.ended_cleanly
+    assert [(d.offset, d.n_bytes) for d in run.damaged] == [(len(body), len(bad_end))]
+    assert read_run(body + w.end()).ended_cleanly

@@ -706,6 +706,8 @@ def corrupt_run_vectors() -> Json:
         ("intact_raw_block_count_mismatch", "a raw block declaring 5 samples holding 4",
          splice(s2, raw_mismatch)),
         ("intact_event_block_too_short", "an EVENT block of 12 bytes", splice(s2, short_event)),
+        ("intact_end_block_too_short", "an END block of 3 bytes (not a clean end)",
+         data[:starts[10]] + encode_block(BlockType.END, bytes(3))),
         ("unknown_block_type_skipped", "a block of unknown type 0x7A (skipped, still intact)",
          splice(s2, unknown)),
         ("future_header_len_100", "a longer header (header_len 100) from a newer format",
