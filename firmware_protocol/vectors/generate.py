@@ -895,6 +895,8 @@ def packet_decode_vectors() -> Json:
         ("device_info_zero_acc_scale", [frame(0x02, dev[:17] + bytes(4) + dev[21:])], False),
         ("device_info_nan_gyr_scale", [frame(0x02, dev[:21] + nan + dev[25:])], False),
         ("device_info_zero_sample_rate", [frame(0x02, dev[:12] + bytes(2) + dev[14:])], False),
+        ("device_info_zero_acc_range", [frame(0x02, dev[:14] + bytes(1) + dev[15:])], False),
+        ("device_info_zero_gyr_range", [frame(0x02, dev[:15] + bytes(2) + dev[17:])], False),
         ("sample_batch_n_exceeds_data", [frame(0x10, struct.pack("<QIH", 0, 0, 3) + bytes(24))],
          False),
         ("sample_batch_device_time_2_63", [frame(0x10, struct.pack("<QIH", 2**63, 0, 1)
