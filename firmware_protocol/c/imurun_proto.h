@@ -1,8 +1,8 @@
 /*
  * imurun wire protocol v1: C99 reference implementation for the sensor firmware.
  *
- * The contract is firmware_protocol/SPEC.md; the Python package firmware_protocol/ is the
- * ground truth and firmware_protocol/vectors/ holds golden byte vectors this code reproduces.
+ * The contract is firmware_protocol/SPEC.md; the Python package firmware_protocol/ generated
+ * the golden byte vectors in firmware_protocol/vectors/, which this code reproduces.
  *
  * Design rules (what a Cortex-M firmware can embed as is):
  *   - C99, no dynamic allocation, no global mutable state, no I/O. The only statics are const

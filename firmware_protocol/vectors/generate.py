@@ -1,4 +1,4 @@
-"""Golden vectors of the imurun wire protocol, generated from the Python codec (the ground truth).
+"""Golden vectors of the imurun wire protocol (SPEC.md), generated from the Python codec.
 
 ``python -m firmware_protocol.vectors.generate`` rewrites ``v1/*.json``;
 ``python -m firmware_protocol.vectors.generate --check`` exits 1 if a committed file differs.
