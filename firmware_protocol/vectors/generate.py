@@ -773,6 +773,11 @@ def stream_decode_vectors() -> Json:
                        flags=FrameFlags.MORE | (FrameFlags.CONT if i else FrameFlags.NONE))
                  for i in range(65)]
     too_large.append(Frame(0x23, b"\x01", seq=65, flags=FrameFlags.CONT))
+    # exactly MAX_MESSAGE_SIZE (64 full fragments): the largest message, received
+    largest = [Frame(0x99, bytes([i]) * 1024, seq=i,
+                     flags=(FrameFlags.MORE if i < 63 else FrameFlags.NONE)
+                     | (FrameFlags.CONT if i else FrameFlags.NONE))
+               for i in range(64)]
     sensor = Encoder(boot_id=5, seq=100)
     boot1 = Encoder(boot_id=1).frames(m.UnknownMessage(0x21, bytes(30)), 16)
     biggest = enc(0, m.UnknownMessage(0x99, b"\xff" * 1024))
@@ -831,6 +836,8 @@ def stream_decode_vectors() -> Json:
          _stream(frags[0].encode_stream(), *(f.encode_stream() for f in frags[2:])), True),
         ("fragment_interrupted_by_reboot",
          _stream(boot1[0].encode_stream(), enc(0, m.Catalogue(()), boot=2)), True),
+        ("reassembly_of_exactly_64k_received",
+         _stream(*(f.encode_stream() for f in largest)), True),
         ("reassembly_over_64k_dropped",
          _stream(*(f.encode_stream() for f in too_large), enc(66, m.ConfigGet(1))), True),
         ("malformed_requests",
