@@ -23,7 +23,7 @@ from imurun.consts import G_MS2
 from imurun.errors import SignalError, UsageError
 from imurun.ingest.recording import Gap, GapCause, Recording, Segment
 from imurun.signal.activity import ACTIVITIES
-from imurun.signal.cleanup import CleanupSettings, prepare, saturation_mask
+from imurun.signal.cleanup import CleanupSettings, bridge_max_missing, prepare, saturation_mask
 from imurun.signal.events import Side
 from imurun.signal.results import SCHEMA, RunAnalysis
 from imurun.sim.motion import Motion, Mounting, NoiseModel, RunnerProfile, generate, script_default
@@ -196,9 +196,12 @@ def test_no_step_spans_a_gap() -> None:
     rec = imurun.analysis.load_recording(REC / "reboot-and-gaps.imrs")
     res = analyze(rec)
     st = res.steps
-    seg_of = np.searchsorted([s.start for s in rec.segments], np.arange(rec.n_samples),
+    # the gaps kept after the clean-up (one-frame gaps are bridged: steps may span those)
+    prep = prepare(rec)
+    assert len(prep.segments) < len(rec.segments)
+    seg_of = np.searchsorted([a for a, _ in prep.segments], np.arange(prep.n_samples),
                              side="right") - 1
-    t = rec.t_s
+    t = prep.t_s
     end = st.ic_s + st.step_s
     ok = np.isfinite(st.ic_s) & np.isfinite(end)
     i0 = np.searchsorted(t, st.ic_s[ok])
@@ -366,6 +369,26 @@ def test_short_gaps_are_bridged_and_long_ones_kept() -> None:
     # the sample-count limit alone (the 50 ms limit off) bridges only the 2-sample hole
     assert prepare(rec, CleanupSettings(bridge_max_s=0.0)).bridged_gaps == 1
     assert prepare(rec, CleanupSettings(bridge_max_samples=0, bridge_max_s=0.0)).bridged_gaps == 0
+
+
+# before: the 50 ms limit was applied to the clock-fitted rate, so a lost 10-sample frame of a
+# 200 Hz sensor whose rate fitted at 199.99986 Hz (recordings/reboot-and-gaps.imrs) was 9.99999
+# samples over the limit and never bridged: none of its 37 one-frame gaps was.
+def test_a_lost_frame_is_bridged_whatever_the_fitted_rate() -> None:
+    for fs in (200.0, 199.99986, 200.00014):
+        t = np.arange(4000) / fs
+        keep = np.ones(t.size, bool)
+        keep[1000:1010] = False  # one lost batch of 10 samples: 50 ms at 200 Hz
+        keep[2000:2011] = False  # 11 samples: a gap
+        acc = np.column_stack([np.sin(t), np.cos(t), G_MS2 + 0.1 * np.sin(7 * t)])
+        rec = Recording.from_arrays(t[keep], acc[keep], fs_hz=fs)
+        prep = prepare(rec)
+        assert prep.bridged_gaps == 1, fs
+        assert int(prep.bridged.sum()) == 10
+    assert bridge_max_missing(CleanupSettings(), 199.99986) == 10
+    assert bridge_max_missing(CleanupSettings(), 190.0) == 9
+    rec = imurun.analysis.load_recording(REC / "reboot-and-gaps.imrs")
+    assert prepare(rec).bridged_gaps == 37  # every one-frame gap; the reboot is not bridged
 
 
 def test_reboot_gaps_are_never_bridged() -> None:

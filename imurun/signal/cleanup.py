@@ -140,7 +140,7 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
     boots = [s.boot_id for s in rec.segments]
 
     # 1. bridge very short gaps (a loop over gaps; there are few)
-    max_missing = max(cfg.bridge_max_samples, int(np.floor(cfg.bridge_max_s * fs + 1e-9)))
+    max_missing = bridge_max_missing(cfg, fs)
     joins = _bridgeable(rec, segs, boots, fs, max_missing)
     bridged = np.zeros(t.shape[0], dtype=bool)
     n_bridged_gaps = len(joins)
@@ -186,6 +186,18 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
     return PreparedSignal(t_s=t, sf_acc_ms2=acc, sf_gyr_rads=gyr, fs_hz=fs, segments=long_segs,
                           short_segments=short, bridged=bridged, saturated=saturated,
                           bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled)
+
+
+def bridge_max_missing(settings: CleanupSettings, fs_hz: float) -> int:
+    """Most missing samples a bridged gap may have at ``fs_hz`` (:class:`CleanupSettings`).
+
+    ``bridge_max_s`` is read with the tolerance of a measured sample rate (±1000 ppm, the
+    clock drift the ingest accepts): a recording's rate is fitted on the sensor's clock, so a
+    200 Hz sensor reads 199.9998 Hz as often as 200.0002 Hz, and its lost 10-sample frame
+    (50 ms) must be bridged either way. The live analysis uses the same limit.
+    """
+    by_time = int(np.floor(settings.bridge_max_s * float(fs_hz) * (1.0 + 1e-3) + 1e-9))
+    return max(settings.bridge_max_samples, by_time)
 
 
 def saturation_mask(x: npt.ArrayLike, min_run: int = 2, full_scale: float | None = None,
