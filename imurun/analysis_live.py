@@ -24,8 +24,9 @@ import numpy.typing as npt
 from firmware_protocol.codec import ParseEvent, Rebooted, Received
 from firmware_protocol.messages import DeviceInfo, SampleBatch
 from imurun.signal._segments import as_signal
+from imurun.signal.cleanup import CleanupSettings, bridge_max_missing
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
-from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings
+from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings, StreamSteps
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,17 +54,24 @@ class LiveAnalyzer:
         settings: :class:`StreamingSettings`.
         mounting_window_s: samples collected for the mounting estimate; if it fails on
             ``mounting_max_s`` seconds, the sensor axes are taken as body axes.
+        on_steps: called with the steps of each :meth:`StreamingEvents.update
+            <imurun.signal.streaming.StreamingEvents.update>` and ``flush`` that found any
+            (:class:`~imurun.signal.streaming.StreamSteps`, times from the first sample).
 
     State (readable): ``mounting`` (``None`` until known), ``n_seen``, ``status``.
+    Samples that arrive before the mounting is known are held, with the gaps between them,
+    and analysed once it is: a gap then still ends a segment, as it does later.
 
     """
 
     def __init__(self, fs_hz: float, on_report: Callable[[LiveMetrics], None], *,
                  report_every_s: float = 5.0, mounting: Mounting | None = None,
                  settings: StreamingSettings | None = None, mounting_window_s: float = 20.0,
-                 mounting_max_s: float = 60.0) -> None:
+                 mounting_max_s: float = 60.0,
+                 on_steps: Callable[[StreamSteps], None] | None = None) -> None:
         self.fs_hz = float(fs_hz)
         self.on_report = on_report
+        self.on_steps = on_steps
         self.report_every_s = float(report_every_s)
         self.mounting = mounting
         self.settings = StreamingSettings() if settings is None else settings
@@ -72,11 +80,13 @@ class LiveAnalyzer:
         self.status = "estimating the sensor placement" if mounting is None else "running"
         self.n_seen = 0
         self._events = StreamingEvents(self.fs_hz, self.settings)
-        self._pending: list[tuple[FloatArray, FloatArray | None]] = []
+        # before the mounting is known: the samples, and a new segment's start time (s) where
+        # a gap ends one (nothing is analysed across a gap, whether or not the mounting is known)
+        self._pending: list[tuple[FloatArray, FloatArray | None] | float] = []
         self._n_pending = 0
         self._next_try = int(round(mounting_window_s * self.fs_hz))
         self._next_report = self.report_every_s
-        self._t0 = 0.0
+        self._t_next = 0.0  # time of the next sample expected before the mounting is known
 
     def gap(self, t_next_s: float | None = None) -> None:
         """Samples are missing: the next ones start a new segment.
@@ -84,12 +94,20 @@ class LiveAnalyzer:
         It starts at ``t_next_s`` when the time is known, else right after the previous one.
         """
         ev = self._events
+        if self.mounting is None:
+            self._t_next = self._t_next if t_next_s is None else float(t_next_s)
+            self._pending.append(self._t_next)
+            return
         t0 = ev.t0_s + ev.n_seen / self.fs_hz if t_next_s is None else float(t_next_s)
+        self._steps(ev.flush())
+        ev.reset(t0)
+
+    def flush(self) -> None:
+        """The end of the data: the steps of the last seconds (to ``on_steps``)."""
+        if self.mounting is None and self._n_pending:
+            self._try_mounting(final=True)
         if self.mounting is not None:
-            ev.flush()
-            ev.reset(t0)
-        else:
-            self._t0 = t0 - self._n_pending / self.fs_hz  # (approximate before the mounting)
+            self._steps(self._events.flush())
 
     def add(self, sf_acc_ms2: npt.ArrayLike, sf_gyr_rads: npt.ArrayLike | None) -> None:
         """Contiguous samples in the sensor frame (continuing the previous ones).
@@ -104,22 +122,33 @@ class LiveAnalyzer:
             self._pending.append((sf_acc_ms2, sf_gyr_rads))
             self._n_pending += sf_acc_ms2.shape[0]
             self.n_seen += sf_acc_ms2.shape[0]
+            self._t_next += sf_acc_ms2.shape[0] / self.fs_hz
             if self._n_pending >= self._next_try:
                 self._try_mounting()
             return
         self.n_seen += sf_acc_ms2.shape[0]
         self._feed(sf_acc_ms2, sf_gyr_rads)
 
-    def _try_mounting(self) -> None:
-        acc = np.concatenate([p[0] for p in self._pending])
-        gyrs = [p[1] for p in self._pending]
+    def _try_mounting(self, *, final: bool = False) -> None:
+        blocks = [p for p in self._pending if not isinstance(p, float)]
+        acc = np.concatenate([p[0] for p in blocks])
+        gyrs = [p[1] for p in blocks]
         gyr = None if any(g is None for g in gyrs) else np.concatenate(
             [g for g in gyrs if g is not None])
+        segments, start, n = [], 0, 0
+        for p in self._pending:
+            if isinstance(p, float):
+                segments.append((start, n))
+                start = n
+            else:
+                n += p[0].shape[0]
+        segments.append((start, n))
         try:
             self.mounting = estimate_mounting(acc, self.fs_hz, gyr_rads=gyr,
+                                              segments=[s for s in segments if s[1] > s[0]],
                                               settings=MountingSettings())
         except MountingError:
-            if self._n_pending < self.mounting_max_s * self.fs_hz:
+            if not final and self._n_pending < self.mounting_max_s * self.fs_hz:
                 self._next_try = self._n_pending + int(round(5.0 * self.fs_hz))
                 return
             self.mounting = Mounting.identity()
@@ -127,15 +156,23 @@ class LiveAnalyzer:
         else:
             self.status = "running"
         pending, self._pending, self._n_pending = self._pending, [], 0
-        self._events.reset(self._t0)
-        for a, g in pending:
-            self._feed(a, g)
+        self._events.reset(0.0)
+        for p in pending:
+            if isinstance(p, float):
+                self._steps(self._events.flush())
+                self._events.reset(p)
+            else:
+                self._feed(*p)
+
+    def _steps(self, steps: StreamSteps) -> None:
+        if len(steps) and self.on_steps is not None:
+            self.on_steps(steps)
 
     def _feed(self, acc: FloatArray, gyr: FloatArray | None) -> None:
         assert self.mounting is not None
         r = self.mounting.r_sb
-        self._events.update(np.einsum("nj,kj->nk", acc, r),
-                            None if gyr is None else np.einsum("nj,kj->nk", gyr, r))
+        self._steps(self._events.update(np.einsum("nj,kj->nk", acc, r),
+                                        None if gyr is None else np.einsum("nj,kj->nk", gyr, r)))
         t = self._events.t0_s + self._events.n_seen / self.fs_hz
         if t >= self._next_report:  # one report even after a catch-up
             self.on_report(self._events.live(t))
@@ -146,48 +183,90 @@ class LiveStreamHook:
     """``on_event`` hook of :func:`imurun.device.stream.stream_live`: decoded messages in.
 
     The sensor's ``DEVICE_INFO`` gives the units and rate; each ``SAMPLE_BATCH`` is converted
-    to SI and added; a reboot or a jump of the sample counter is a gap. ``say`` receives one
-    line per report (see :func:`format_live`).
+    to SI and added. A reboot (a ``Rebooted`` event, or a new boot id in the frames, which is
+    all a reconnection shows of a reboot) or a jump of the sample counter is a gap; a jump of
+    at most :attr:`CleanupSettings.bridge_max_samples
+    <imurun.signal.cleanup.CleanupSettings.bridge_max_samples>` or ``bridge_max_s`` of samples
+    (a lost or damaged frame) is bridged by linear interpolation, as
+    :func:`imurun.analyze` bridges it. ``say`` receives one line per report (see
+    :func:`format_live`); ``on_steps`` the steps found (see :class:`LiveAnalyzer`).
     """
 
     def __init__(self, say: Callable[[str], None], *, report_every_s: float = 5.0,
-                 settings: StreamingSettings | None = None) -> None:
+                 settings: StreamingSettings | None = None,
+                 cleanup: CleanupSettings | None = None,
+                 on_steps: Callable[[StreamSteps], None] | None = None) -> None:
         self.say = say
         self.report_every_s = report_every_s
         self.settings = settings
+        self.cleanup = CleanupSettings() if cleanup is None else cleanup
+        self.on_steps = on_steps
         self.info: DeviceInfo | None = None
         self.analyzer: LiveAnalyzer | None = None
+        self.bridged_samples = 0
+        self._boot_id: int | None = None
         self._next_counter: int | None = None
+        self._last: tuple[FloatArray, FloatArray | None] | None = None  # the last sample (SI)
         self._t_next = 0.0  # time of the next expected sample, s
         self._last_status = ""
 
     def __call__(self, t_host_s: float, ev: ParseEvent) -> None:
         if isinstance(ev, Rebooted):
-            self._next_counter = None
-            if self.analyzer is not None:
-                self.analyzer.gap()
+            self._new_boot(ev.new_boot_id)
             return
         if not isinstance(ev, Received):
             return
+        if ev.boot_id != self._boot_id:
+            self._new_boot(ev.boot_id)
         m = ev.message
         if isinstance(m, DeviceInfo):
             if self.info is None or self.info.sample_rate_hz != m.sample_rate_hz:
                 self.analyzer = LiveAnalyzer(float(m.sample_rate_hz), self._report,
                                              report_every_s=self.report_every_s,
-                                             settings=self.settings)
+                                             settings=self.settings, on_steps=self.on_steps)
+                self._next_counter = None
+                self._last = None
             self.info = m
         elif isinstance(m, SampleBatch) and self.info is not None and self.analyzer is not None:
             fs = float(self.info.sample_rate_hz)
+            acc, gyr = self.info.scale.to_si(m.counts)
             if self._next_counter is not None and m.sample_counter != self._next_counter:
                 missing = (m.sample_counter - self._next_counter) % 2**32
                 if missing > 2**31:
                     return  # a late duplicate: already seen
                 self._t_next += missing / fs
-                self.analyzer.gap(self._t_next)
+                if self._last is not None and missing <= bridge_max_missing(self.cleanup, fs):
+                    self._bridge(missing, acc, gyr)
+                else:
+                    self.analyzer.gap(self._t_next)
             self._next_counter = (m.sample_counter + m.n) % 2**32
             self._t_next += m.n / fs
-            acc, gyr = self.info.scale.to_si(m.counts)
             self.analyzer.add(acc, gyr)
+            if m.n:
+                self._last = (acc[-1], None if gyr is None else gyr[-1])
+
+    def flush(self) -> None:
+        """The stream has ended: the steps of its last seconds go to ``on_steps``."""
+        if self.analyzer is not None:
+            self.analyzer.flush()
+
+    def _new_boot(self, boot_id: int) -> None:
+        """A reboot: the sample counter starts again and nothing is analysed across it."""
+        if self._boot_id is not None and self.analyzer is not None:
+            self.analyzer.gap()
+        self._boot_id = boot_id
+        self._next_counter = None
+        self._last = None
+
+    def _bridge(self, k: int, acc: FloatArray, gyr: FloatArray | None) -> None:
+        """Fill ``k`` missing samples between the last one and ``acc[0]`` (as batch does)."""
+        assert self._last is not None
+        assert self.analyzer is not None
+        w = (np.arange(1, k + 1) / (k + 1))[:, None]
+        last_acc, last_gyr = self._last
+        fill_gyr = None if gyr is None or last_gyr is None else last_gyr * (1 - w) + gyr[0] * w
+        self.analyzer.add(last_acc * (1 - w) + acc[0] * w, fill_gyr)
+        self.bridged_samples += k
 
     def _report(self, metrics: LiveMetrics) -> None:
         assert self.analyzer is not None

@@ -601,3 +601,38 @@ def test_found_sensor_str_and_flags() -> None:
     assert str(s) == "imurun-0001 [F0:00:00:00:00:01]"
     assert not s.is_imurun
     assert not s.has_rsc
+
+
+# before: a reboot that reached the host only as a new connection (BLE: the link drops with the
+# sensor) showed the live analysis no Rebooted event; the new boot's sample counter, restarting
+# at 0, looked like "late duplicates" and every new sample was thrown away until the counter
+# passed the old boot's last value (41 s of a 90-s stream here), then the rest was glued to the
+# old boot with no gap.
+def test_live_analysis_keeps_every_sample_across_a_reboot_seen_as_a_reconnection(
+        tmp_path: Path) -> None:
+    from imurun.analysis_live import LiveStreamHook
+    from imurun.signal.streaming import StreamSteps
+
+    steps: list[StreamSteps] = []
+    lines: list[str] = []
+    hook = LiveStreamHook(lines.append, on_steps=steps.append)
+
+    async def body() -> None:
+        async with rig(tmp_path, stream_minutes=1.0,
+                       faults=BleFaults(reboot_after_s=(30.0,), reconnect_delay_s=0.1)) as r:
+            connect, _ = connector(r.link.name, r.backend)
+            builder = RecordingBuilder()
+            report = await stream_live(connect, builder, StreamSettings(timeout_s=5.0),
+                                       on_event=hook)
+        assert report.reconnects == 1
+        assert [b.boot_id for b in builder.boots if b.batches] == [1, 2]
+        assert hook.analyzer is not None
+        assert hook.analyzer.n_seen == builder.n_samples  # every sample analysed live
+        hook.flush()
+        live = StreamSteps.concat(steps)
+        first = sum(len(k) for _, _, k, _ in builder.boots[0].batches) / FS_HZ
+        # the second boot is analysed from its start, as a new segment: steps on both sides
+        assert np.any(live.running & (live.ic_s > first) & (live.ic_s < first + 30.0))
+        assert np.any(live.running & (live.ic_s < first))
+
+    run(body)

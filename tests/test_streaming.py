@@ -258,3 +258,55 @@ def test_live_analyzer_checks_what_it_is_given() -> None:
     assert la.n_seen == 0
     la.add([[0.0, 0.0, 9.81]] * 5, [[0.0, 0.0, 0.0]] * 5)
     assert la.n_seen == 5
+
+
+# before: the live hook ended a segment at every lost or damaged frame where the batch analysis
+# bridges it (and, before the mounting was known, glued the samples across a gap and shifted
+# every later time by the samples missing): on this file 133 running steps live against 138.
+def test_live_steps_on_a_replayed_stream_with_lost_frames_equal_batch() -> None:
+    import imurun
+
+    steps: list[StreamSteps] = []
+    hook = LiveStreamHook(lambda line: None, on_steps=steps.append)
+    client = SensorClient(ReplayTransport(read_session(REC / "reboot-and-gaps.imrs"), speed=None))
+    builder = RecordingBuilder()
+    asyncio.run(replay(client, builder, on_event=hook))
+    hook.flush()
+    assert hook.analyzer is not None
+    assert hook.analyzer.mounting is not None
+    assert hook.bridged_samples == 370  # the 37 lost or damaged frames, as batch bridges them
+    live = StreamSteps.concat(steps)
+    live_ic = live.ic_s[live.running]
+    batch = imurun.analyze(builder.build(), mounting=hook.analyzer.mounting).steps
+    batch_ic = batch.ic_s[batch.activity == "run"]
+    assert live_ic.size == batch_ic.size > 100
+    # before the reboot the same times; after it, live time goes on from the last sample (the
+    # batch recording places the new boot at its host time): the same steps, shifted
+    reboot_s = 25.0
+    before = live_ic < reboot_s
+    np.testing.assert_allclose(live_ic[before], batch_ic[before], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(np.diff(live_ic[~before]), np.diff(batch_ic[~before]), rtol=0,
+                               atol=1e-3)
+
+
+# before: a gap in the first 20 s (before the mounting was known) was not a gap at all: the
+# samples on both sides were analysed as contiguous and every time after it was early
+def test_a_gap_before_the_mounting_is_known_still_ends_a_segment(motion: Motion) -> None:
+    acc, gyr = motion.acc_ms2, motion.gyr_rads
+    n = acc.shape[0]
+    cut, resume = int(10 * FS), int(12 * FS)  # 2 s missing, 8 s before the mounting is known
+    steps: list[StreamSteps] = []
+    la = LiveAnalyzer(FS, lambda m: None, mounting_window_s=20.0, on_steps=steps.append)
+    for a in range(0, cut, 100):
+        la.add(acc[a:min(a + 100, cut)], gyr[a:min(a + 100, cut)])
+    la.gap(resume / FS)
+    for a in range(resume, n, 100):
+        la.add(acc[a:a + 100], gyr[a:a + 100])
+    la.flush()
+    assert la.mounting is not None
+    live = StreamSteps.concat(steps)
+    r = la.mounting.r_sb
+    bf_acc, bf_gyr = acc @ r.T, gyr @ r.T
+    batch = detect_running_events(bf_acc, FS, bf_gyr, segments=((0, cut), (resume, n)))
+    has_ic = np.isfinite(batch.ic_s)
+    np.testing.assert_allclose(live.ic_s, batch.ic_s[has_ic], rtol=0, atol=1e-9)
