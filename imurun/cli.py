@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from imurun.device.client import SensorClient
+    from imurun.ingest.builder import RecordingBuilder
     from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
@@ -249,6 +250,10 @@ def cmd_stream(a: argparse.Namespace) -> int:
     try:
         report = asyncio.run(stream_live(connect, builder, StreamSettings(duration_s=a.duration),
                                          on_status=status, on_event=live_hook(a)))
+    except KeyboardInterrupt:
+        session.close()
+        _say_interrupted(session, builder)
+        raise
     finally:
         session.close()
     if not session.published:
@@ -259,6 +264,14 @@ def cmd_stream(a: argparse.Namespace) -> int:
          f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} reboots, "
          f"{len(rec.gaps)} gaps")
     return EXIT_OK
+
+
+def _say_interrupted(session: SessionWriter, builder: RecordingBuilder) -> None:
+    """Ctrl-C: say what the recording holds (it is kept: every record was flushed)."""
+    if session.published:
+        _say(f"interrupted: {builder.n_samples} samples streamed to {session.path} (kept)")
+    else:
+        _say(_nothing_received(session.path))
 
 
 def _nothing_received(out: Path) -> str:
@@ -506,6 +519,7 @@ def _stream_ble(a: argparse.Namespace) -> int:
                                           _session_writer(out, {**meta, "content": "rsc"}))
         session = _session_writer(out, meta)
         builder = RecordingBuilder(source=str(out), source_format="session")
+        started[:] = [(session, builder)]
         rsc_queue: NotificationQueue | None = asyncio.Queue() if a.rsc else None
         rsc = _RscLog(session)
         task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
@@ -535,7 +549,13 @@ def _stream_ble(a: argparse.Namespace) -> int:
             _say(rsc.summary())
         return EXIT_OK
 
-    return _run_ble(main)
+    started: list[tuple[SessionWriter, RecordingBuilder]] = []
+    try:
+        return _run_ble(main)
+    except KeyboardInterrupt:
+        if started:
+            _say_interrupted(*started[0])
+        raise
 
 
 async def _stream_rsc_only(a: argparse.Namespace, backend: BleBackend | None, found: FoundSensor,

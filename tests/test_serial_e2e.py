@@ -307,3 +307,39 @@ def test_a_full_disk_stops_the_sync_cleanly_and_the_next_sync_resumes(
         assert not list(s.flash.glob("run-*.imrn"))
     stored = sorted(store.glob("*/run-*.imrn"))
     assert sorted(p.read_bytes() for p in stored) == sorted(flash.values())
+
+
+# before: Ctrl-C left the sensor streaming (no STREAM_STOP was sent): a real sensor streamed to
+# nobody until its battery ran out, and the next `imurun stream` first read the stale stream (a
+# damaged frame and seconds of samples from before it started); nothing said what was kept.
+def test_ctrl_c_mid_stream_keeps_the_recording_and_stops_the_sensor(tmp_path: Path) -> None:
+    from firmware_protocol.codec import Received, StreamDecoder
+    from firmware_protocol.messages import StreamStop
+    from imurun.transport.session import RecordKind, read_session
+
+    out = tmp_path / "live.imrs"
+    with virtual_sensor(tmp_path, "--seed", "5", "--stream-minutes", "1") as s:  # real time
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "imurun", "stream", "--port", str(s.link), "--out", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            wait_for(lambda: out.exists() and out.stat().st_size > 8000, 30.0,
+                     "the first seconds of the stream in the recording")
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(5)
+    assert proc.returncode == 130, stdout + stderr
+    assert "imurun: interrupted" in stderr
+    assert f"samples streamed to {out} (kept)" in stdout
+    told = int(stdout.split("interrupted: ")[1].split()[0])
+    sf = read_session(out)
+    assert not sf.truncated
+    assert sf.damaged == 0
+    sent = StreamDecoder().feed(b"".join(r.data for r in sf.records if r.kind == RecordKind.TX))
+    assert isinstance([e for e in sent if isinstance(e, Received)][-1].message, StreamStop)
+    rec = load_session(out)
+    assert rec.n_samples >= told > 0

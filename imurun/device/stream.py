@@ -9,6 +9,7 @@ through the same :class:`SensorClient` decoding and the same :func:`_attach` ing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +31,9 @@ from imurun.transport.base import EndOfData, LinkLost
 from imurun.transport.session import RecordKind
 
 EventHook = Callable[[float, ParseEvent], None]
+
+#: How long a cancelled stream tries to tell the sensor to stop streaming.
+STOP_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,13 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                 await client.time_sync()
             except (TransportError, DeviceTimeoutError):
                 pass
+    except asyncio.CancelledError:
+        # Ctrl-C (asyncio.run cancels the task): the sensor must not go on streaming to nobody
+        # (a real one would drain its battery; the next host would first read stale samples)
+        with contextlib.suppress(TransportError, DeviceTimeoutError, TimeoutError):
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await client.send(StreamStop())
+        raise
     finally:
         builder.decoder_stats = client.decoder.stats
         await client.transport.close()
