@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from imurun import __version__
-from imurun.cli_analysis import add_file_options, file_options
+from imurun.cli_analysis import _positive, add_file_options, file_options
 from imurun.errors import (
     DeviceError,
     DeviceTimeoutError,
@@ -669,8 +669,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="session file to write (an existing one is kept unless --force)")
     s.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (its recording is lost)")
-    s.add_argument("--duration", type=float, default=None, help="seconds (default: until the sensor stops)")
-    s.add_argument("--timeout", type=float, default=3.0)
+    s.add_argument("--duration", type=_positive, default=None,
+                   help="seconds (default: until the sensor stops)")
+    s.add_argument("--timeout", type=_positive, default=3.0)
     _add_ble_options(s)
     s.add_argument("--rsc", action="store_true",
                    help="with --ble: also record Running Speed and Cadence (any footpod works)")
@@ -683,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
     s.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report of each new run (into the library)")
-    s.add_argument("--timeout", type=float, default=3.0)
+    s.add_argument("--timeout", type=_positive, default=3.0)
     _add_ble_options(s)
     s.set_defaults(func=cmd_sync)
 

@@ -243,6 +243,23 @@ def test_a_write_failure_raised_by_the_store_is_reported_as_a_file_error(tmp_pat
         raise StoreError("cannot read the run") from other
 
 
+# before: `stream --duration -5` recorded a fraction of a second and exited 0, and a timeout of
+# 0 reached the sensor and failed as a device problem (exit 4)
+@pytest.mark.parametrize("argv", [["stream", "--duration", "-5"], ["stream", "--duration", "0"],
+                                  ["stream", "--timeout", "0"], ["sync", "--timeout", "-1"]],
+                         ids=["stream-duration-negative", "stream-duration-0",
+                              "stream-timeout-0", "sync-timeout-negative"])
+def test_durations_and_timeouts_must_be_positive(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path, argv: list[str]) -> None:
+    out_file = tmp_path / "live.imrs"
+    where = ["--out", str(out_file)] if argv[0] == "stream" else ["--store", str(tmp_path / "s")]
+    with pytest.raises(SystemExit) as e:
+        main([argv[0], "--port", str(tmp_path / "no-such-port"), *where, *argv[1:]])
+    assert e.value.code == EXIT_USAGE
+    assert "expected a positive number" in capsys.readouterr().err
+    assert not out_file.exists()
+
+
 # ---------------------------------------------------------------------------- 4. simulate
 @pytest.mark.parametrize("case", ["link-is-a-directory", "link-is-a-file", "flash-is-a-file"])
 def test_simulate_refuses_bad_link_or_flash_paths_before_starting(
