@@ -23,7 +23,8 @@ import numpy.typing as npt
 
 from firmware_protocol.codec import ParseEvent, Rebooted, Received
 from firmware_protocol.messages import DeviceInfo, SampleBatch
-from imurun.signal._segments import as_signal
+from imurun.errors import SignalError
+from imurun.signal._segments import as_signal, check_fs
 from imurun.signal.cleanup import CleanupSettings, bridge_max_missing
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
 from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings, StreamSteps
@@ -40,6 +41,12 @@ def format_live(m: LiveMetrics) -> str:
     return (f"live {m.t_s:7.1f} s: cadence {m.cadence_spm:5.1f} steps/min, contact "
             f"{m.contact_ms:4.0f} ms, bounce {m.vertical_oscillation_cm:4.1f} cm "
             f"({m.n_steps} steps)")
+
+
+def _check_seconds(**values: float) -> None:
+    for name, value in values.items():
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise SignalError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 class LiveAnalyzer:
@@ -69,7 +76,9 @@ class LiveAnalyzer:
                  settings: StreamingSettings | None = None, mounting_window_s: float = 20.0,
                  mounting_max_s: float = 60.0,
                  on_steps: Callable[[StreamSteps], None] | None = None) -> None:
-        self.fs_hz = float(fs_hz)
+        self.fs_hz = check_fs(fs_hz)
+        _check_seconds(report_every_s=report_every_s, mounting_window_s=mounting_window_s,
+                       mounting_max_s=mounting_max_s)
         self.on_report = on_report
         self.on_steps = on_steps
         self.report_every_s = float(report_every_s)
@@ -87,6 +96,7 @@ class LiveAnalyzer:
         self._next_try = int(round(mounting_window_s * self.fs_hz))
         self._next_report = self.report_every_s
         self._t_next = 0.0  # time of the next sample expected before the mounting is known
+        self._has_gyr: bool | None = None  # whether the samples come with a gyroscope
 
     def gap(self, t_next_s: float | None = None) -> None:
         """Samples are missing: the next ones start a new segment.
@@ -118,6 +128,12 @@ class LiveAnalyzer:
         sf_acc_ms2 = as_signal(sf_acc_ms2, "sf_acc_ms2")
         sf_gyr_rads = (None if sf_gyr_rads is None
                        else as_signal(sf_gyr_rads, "sf_gyr_rads", sf_acc_ms2.shape[0]))
+        if self._has_gyr is None:
+            self._has_gyr = sf_gyr_rads is not None
+        elif self._has_gyr != (sf_gyr_rads is not None):
+            had = "with" if self._has_gyr else "without"
+            raise SignalError(f"the samples so far came {had} a gyroscope: give sf_gyr_rads "
+                              f"{'for every block' if self._has_gyr else 'for none'}")
         if self.mounting is None:
             self._pending.append((sf_acc_ms2, sf_gyr_rads))
             self._n_pending += sf_acc_ms2.shape[0]
@@ -196,6 +212,7 @@ class LiveStreamHook:
                  settings: StreamingSettings | None = None,
                  cleanup: CleanupSettings | None = None,
                  on_steps: Callable[[StreamSteps], None] | None = None) -> None:
+        _check_seconds(report_every_s=report_every_s)
         self.say = say
         self.report_every_s = report_every_s
         self.settings = settings

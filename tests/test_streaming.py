@@ -310,3 +310,21 @@ def test_a_gap_before_the_mounting_is_known_still_ends_a_segment(motion: Motion)
     batch = detect_running_events(bf_acc, FS, bf_gyr, segments=((0, cut), (resume, n)))
     has_ic = np.isfinite(batch.ic_s)
     np.testing.assert_allclose(live.ic_s, batch.ic_s[has_ic], rtol=0, atol=1e-9)
+
+
+# before: report_every_s=0 raised ZeroDivisionError at the first report, and blocks with and
+# without a gyroscope were buffered together until the mounting estimate dropped the gyroscope
+# (or StreamingEvents refused them later, far from the call that mixed them)
+def test_live_analyzer_checks_its_settings_and_a_consistent_gyroscope() -> None:
+    for bad in (0, -5.0, float("nan")):
+        with pytest.raises(SignalError, match="report_every_s must be a positive number"):
+            LiveAnalyzer(FS, lambda m: None, report_every_s=bad)
+        with pytest.raises(SignalError, match="report_every_s must be a positive number"):
+            LiveStreamHook(lambda line: None, report_every_s=bad)
+    with pytest.raises(SignalError, match="fs_hz must be a positive number"):
+        LiveAnalyzer(0.0, lambda m: None)
+    la = LiveAnalyzer(FS, lambda m: None)
+    la.add(np.zeros((5, 3)), np.zeros((5, 3)))
+    with pytest.raises(SignalError, match="with a gyroscope"):
+        la.add(np.zeros((5, 3)), None)
+    assert la.n_seen == 5
