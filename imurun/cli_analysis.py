@@ -75,7 +75,7 @@ def cmd_analyze(a: argparse.Namespace) -> int:
 
 
 def live_hook(a: argparse.Namespace) -> Any:
-    """The ``on_event`` hook for ``imurun stream --live`` (``None`` without ``--live``)."""
+    """The ``on_event`` hook for ``imurun stream|replay --live`` (``None`` without ``--live``)."""
     if not getattr(a, "live", False):
         return None
     from imurun.analysis_live import LiveStreamHook
@@ -94,7 +94,7 @@ def _positive(s: str) -> float:
 
 
 def add_analysis_commands(sub: Any) -> None:
-    """Add ``analyze`` and the ``--live`` option of ``stream`` to ``imurun``'s subparsers."""
+    """Add ``analyze`` and the ``--live`` option of ``stream`` and ``replay`` to ``imurun``."""
     s = sub.add_parser("analyze", help="analyse a run: steps, summary, form indicators")
     s.add_argument("file", help="any supported file (session, stored run, CSV, Xsens text)")
     s.add_argument("--json", metavar="OUT", default=None,
@@ -106,10 +106,13 @@ def add_analysis_commands(sub: Any) -> None:
     s.add_argument("--baseline", metavar="JSON", default=None,
                    help="an earlier analysis of the same runner to compare the indicators with")
     s.set_defaults(func=cmd_analyze)
-    stream = sub.choices.get("stream")
-    if stream is None:
-        raise UsageError("the stream command must be registered before the analysis commands")
-    stream.add_argument("--live", action="store_true",
-                        help="print rolling cadence, contact time and bounce while streaming")
-    stream.add_argument("--live-every", type=_positive, default=5.0, metavar="S",
-                        help="seconds between live lines (default 5)")
+    for name in ("stream", "replay"):
+        cmd = sub.choices.get(name)
+        if cmd is None:
+            raise UsageError(f"the {name} command must be registered before the analysis "
+                             "commands")
+        cmd.add_argument("--live", action="store_true",
+                         help="print rolling cadence, contact time and bounce while "
+                              f"{'streaming' if name == 'stream' else 'replaying'}")
+        cmd.add_argument("--live-every", type=_positive, default=5.0, metavar="S",
+                         help="seconds between live lines (default 5)")

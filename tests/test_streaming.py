@@ -328,3 +328,22 @@ def test_live_analyzer_checks_its_settings_and_a_consistent_gyroscope() -> None:
     with pytest.raises(SignalError, match="with a gyroscope"):
         la.add(np.zeros((5, 3)), None)
     assert la.n_seen == 5
+
+
+# before: `imurun replay` had no --live: the live lines of a recorded session could only be seen
+# from Python
+def test_cli_replay_live_prints_the_lines_the_live_stream_printed(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from imurun.cli import main as cli
+
+    expected: list[str] = []
+    hook = LiveStreamHook(expected.append, report_every_s=5.0)
+    client = SensorClient(ReplayTransport(read_session(REC / "clean-run.imrs"), speed=None))
+    asyncio.run(replay(client, RecordingBuilder(), on_event=hook))
+    assert cli(["replay", str(REC / "clean-run.imrs"), "--live", "--live-every", "5"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    live = [ln.strip() for ln in out if ln.strip().startswith("live")]
+    assert live == expected
+    assert len(live) >= 10
+    assert out[len(live)].endswith("clean-run.imrs (session)")  # then the summary
+    assert cli(["replay", str(REC / "clean-run.imrs"), "--live", "--json"]) == 2
