@@ -636,3 +636,23 @@ def test_live_analysis_keeps_every_sample_across_a_reboot_seen_as_a_reconnection
         assert np.any(live.running & (live.ic_s < first))
 
     run(body)
+
+
+# before: a cancelled stream (Ctrl-C) sent no STREAM_STOP: the sensor went on streaming
+def test_a_cancelled_stream_tells_the_sensor_to_stop(tmp_path: Path) -> None:
+    async def body() -> None:
+        async with rig(tmp_path, stream_minutes=5.0) as r:
+            connect, _ = connector(r.link.name, r.backend)
+            builder = RecordingBuilder()
+            task = asyncio.create_task(stream_live(connect, builder, StreamSettings()))
+            while builder.n_samples < 2000:  # a condition, not a sleep: 10 s of samples in
+                await asyncio.sleep(0.01)
+            assert r.sensor.stream is not None
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with asyncio.timeout(10.0):
+                while r.sensor.stream is not None:  # the STREAM_STOP reaches the sensor
+                    await asyncio.sleep(0.01)
+
+    run(body)
