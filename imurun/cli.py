@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from imurun.device.client import SensorClient
+    from imurun.device.stream import StreamSettings
     from imurun.ingest.builder import RecordingBuilder
     from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
@@ -228,7 +229,7 @@ def _serial_connect(port: str, timeout_s: float,
 
 def cmd_stream(a: argparse.Namespace) -> int:
     from imurun.cli_analysis import live_hook
-    from imurun.device.stream import StreamSettings, stream_live
+    from imurun.device.stream import stream_live
     from imurun.ingest.builder import RecordingBuilder
 
     out = _check_stream_out(a)
@@ -248,7 +249,7 @@ def cmd_stream(a: argparse.Namespace) -> int:
         _say(f"  {msg}")
 
     try:
-        report = asyncio.run(stream_live(connect, builder, StreamSettings(duration_s=a.duration),
+        report = asyncio.run(stream_live(connect, builder, stream_settings(a),
                                          on_status=status, on_event=live_hook(a)))
     except KeyboardInterrupt:
         session.close()
@@ -264,6 +265,17 @@ def cmd_stream(a: argparse.Namespace) -> int:
          f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} reboots, "
          f"{len(rec.gaps)} gaps")
     return EXIT_OK
+
+
+def stream_settings(a: argparse.Namespace) -> StreamSettings:
+    """The stream settings of `stream`'s options.
+
+    ``--duration``, and ``--timeout`` both for each request and for the silence a stream may
+    have before its link counts as lost.
+    """
+    from imurun.device.stream import StreamSettings
+
+    return StreamSettings(duration_s=a.duration, timeout_s=a.timeout)
 
 
 def _say_interrupted(session: SessionWriter, builder: RecordingBuilder) -> None:
@@ -504,7 +516,7 @@ class _RscLog:
 
 def _stream_ble(a: argparse.Namespace) -> int:
     from imurun.cli_analysis import live_hook
-    from imurun.device.stream import StreamSettings, stream_live
+    from imurun.device.stream import stream_live
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.ble import resolve
 
@@ -530,7 +542,7 @@ def _stream_ble(a: argparse.Namespace) -> int:
         try:
             report = await stream_live(
                 _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
-                builder, StreamSettings(duration_s=a.duration), on_status=lambda m: _say(f"  {m}"),
+                builder, stream_settings(a), on_status=lambda m: _say(f"  {m}"),
                 on_event=live_hook(a))
         finally:
             if task is not None and rsc_queue is not None:

@@ -260,6 +260,21 @@ def test_durations_and_timeouts_must_be_positive(capsys: pytest.CaptureFixture[s
     assert not out_file.exists()
 
 
+# before: `stream --timeout` set how long requests wait, but a silent stream still counted as
+# lost after 3 s whatever it said
+def test_stream_timeout_is_the_silence_a_stream_may_have() -> None:
+    from imurun.cli import build_parser, stream_settings
+
+    a = build_parser().parse_args(["stream", "--port", "p", "--out", "o.imrs", "--timeout", "9",
+                                   "--duration", "30"])
+    settings = stream_settings(a)
+    assert settings.timeout_s == 9.0
+    assert settings.duration_s == 30.0
+    default = stream_settings(build_parser().parse_args(["stream", "--port", "p", "--out", "o"]))
+    assert default.timeout_s == 3.0
+    assert default.duration_s is None
+
+
 # ---------------------------------------------------------------------------- 4. simulate
 @pytest.mark.parametrize("case", ["link-is-a-directory", "link-is-a-file", "flash-is-a-file"])
 def test_simulate_refuses_bad_link_or_flash_paths_before_starting(
