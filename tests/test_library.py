@@ -1101,18 +1101,31 @@ def test_importing_a_run_held_already_does_not_start_the_signal_core(tmp_path: P
     assert "analysis is not available" not in out
 
 
-def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
-    """A check hashes every run file and a repair indexes every run again: minutes for a
-    coach's thousands of runs, so both report ``(done, total)`` per run as they go."""
+def _three_analysed_runs(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     with Library.open(home) as lib:
         for k in range(3):
             lib.set_analysis(lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1)).run.id,
                              analysis_json())
+    return home
+
+
+def _progress_recorder() -> tuple[dict[str, list[tuple[int, int]]],
+                                  Callable[[str], Callable[[int, int], None]]]:
+    """A progress factory that records every ``(done, total)`` of each phase."""
     calls: dict[str, list[tuple[int, int]]] = {}
 
     def progress(what: str) -> Callable[[int, int], None]:
         return lambda done, total: calls.setdefault(what, []).append((done, total))
+
+    return calls, progress
+
+
+def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
+    """A check hashes every run file and a repair indexes every run again: minutes for a
+    coach's thousands of runs, so both report ``(done, total)`` per run as they go."""
+    home = _three_analysed_runs(tmp_path)
+    calls, progress = _progress_recorder()
 
     with Library.open(home) as lib:
         assert lib.check(progress=progress).ok
@@ -1132,15 +1145,8 @@ def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
 def test_the_rebuild_of_a_lost_index_on_opening_reports_its_progress(tmp_path: Path) -> None:
     """Opening a library whose index was lost rebuilds it: an hour for a coach's library, so
     :meth:`Library.open` reports its phases as ``store check`` does (it showed nothing)."""
-    home = tmp_path / "home"
-    with Library.open(home) as lib:
-        for k in range(3):
-            lib.set_analysis(lib.add_file(write_run(tmp_path / f"in{k}", DEVICE_A, k + 1)).run.id,
-                             analysis_json())
-    calls: dict[str, list[tuple[int, int]]] = {}
-
-    def progress(what: str) -> Callable[[int, int], None]:
-        return lambda done, total: calls.setdefault(what, []).append((done, total))
+    home = _three_analysed_runs(tmp_path)
+    calls, progress = _progress_recorder()
 
     with Library.open(home, progress=progress) as lib:
         assert lib.notes == []
