@@ -245,13 +245,14 @@ def test_a_heal_killed_half_way_keeps_the_damaged_bytes_once(
     assert len(list((home / "set-aside").rglob("*.imrn"))) == 1
 
 
-@pytest.mark.parametrize("nth", [1, 2])
+@pytest.mark.parametrize("nth", [1, 2, 3])
 def test_the_rebuild_of_a_lost_index_killed_before_its_commit_is_begun_again_on_opening(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], nth: int) -> None:
     """Opening a library whose index was lost rebuilds it (hours for a coach's library, so it
-    may well be stopped): killed as it created the index (COMMIT 1) or before the rebuild's
-    commit (COMMIT 2), it left an index without runs that the next opening took for whole,
-    so `imurun runs` listed none. The new index says it awaits its rebuild until it has had it."""
+    may well be stopped): killed as it created the index (COMMIT 1), as it loaded profiles.json
+    (COMMIT 2) or before the rebuild's commit (COMMIT 3), it left an index without runs that
+    the next opening took for whole, so `imurun runs` listed none. The new index says it
+    awaits its rebuild until it has had it."""
     home = tmp_path / "home"
     with Library.open(home) as lib:
         lib.add_athlete("Ana")
