@@ -256,9 +256,14 @@ class RunWriter:
     def samples(self, counts: npt.ArrayLike, device_time_us: int) -> bytes:
         """Append samples (first one taken at ``device_time_us``); returns completed blocks."""
         c = np.asarray(counts, dtype=np.int16).reshape(-1, SAMPLE_CHANNELS)
-        _check_block_time(device_time_us)
-        out = []
         period_us = 1e6 / self.header.sample_rate_hz
+        # refuse before writing anything: the last block begun here must start before 2**63
+        _check_block_time(device_time_us)
+        first = (self.block_samples - self._pending_n) % self.block_samples
+        if first < len(c):
+            last = first + (len(c) - 1 - first) // self.block_samples * self.block_samples
+            _check_block_time(device_time_us + round(last * period_us))
+        out = []
         i = 0
         while i < len(c):
             if self._pending_n == 0:

@@ -670,3 +670,17 @@ def test_end_block_too_short_is_damage_not_a_clean_end(payload: bytes) -> None:
     assert not run.ended_cleanly
     assert [(d.offset, d.n_bytes) for d in run.damaged] == [(len(body), len(bad_end))]
     assert read_run(body + w.end()).ended_cleanly
+
+
+def test_run_writer_refuses_a_call_whose_later_block_would_start_at_2_63_before_writing() -> None:
+    """Regression: only the first sample's time was checked. With a later block of the same
+    call starting at >= 2**63, the first block was encoded and counted, then the call raised:
+    its bytes were lost, and the samples left pending made every later flush and end() raise."""
+    header = RunHeader(1, 1, 1, 200, 0, 0, 16, 2000, 0.001, 0.001)
+    w = RunWriter(header, block_samples=4)
+    with pytest.raises(RunFormatError, match="device_time_us"):
+        w.samples(np.zeros((8, 6), np.int16), 2**63 - 1)
+    assert (w.n_samples, w._pending_n) == (0, 0)  # nothing written, nothing pending
+    body = w.start() + w.samples(np.zeros((4, 6), np.int16), 2**63 - 1) + w.end()
+    run = read_run(body)
+    assert run.ended_cleanly and not run.damaged
