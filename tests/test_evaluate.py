@@ -164,3 +164,29 @@ def test_the_report_slope_of_the_toe_off_model_matches_the_closed_form(duty: flo
     assert _spring_mass_slope(1.05 * u * step, step, 1.05) == pytest.approx(1.05 / de_du,
                                                                             rel=2e-3)
     assert np.isnan(_spring_mass_slope(2.0 * step, step, 1.0))
+
+
+def test_walking_toe_offs_are_scored_on_a_trial_where_none_was_found() -> None:
+    """Regression: walking TO was scored only on trials with at least one detected TO. A trial
+    where the detector found none (no push-off, e.g. fast walking) dropped its reference
+    toe-offs from the recall, and left its data set with no TO metrics at all (summarise
+    needs every trial's)."""
+    from imurun.signal.events import WalkingSettings
+    from imurun.validation.datasets import Condition, Subject, Trial
+    from imurun.validation.evaluate import evaluate_trial, summarise
+    from tests.test_events import synthetic_walk
+
+    s = synthetic_walk(duration_s=12.0)  # no push-off in its signal: no TO is found
+    side = s.side.astype(np.int64)
+    trial = Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
+                  bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
+                  ref_ic_s=s.ic_s, ref_ic_side=side, ref_to_s=s.ic_s[1:] + 0.15,
+                  ref_to_side=side[:-1], eval_windows_s=((0.0, 12.0),),
+                  condition=Condition("c"), subject=Subject("s"), reference="synthetic")
+    r = evaluate_trial(trial)
+    assert r.to_counts is not None
+    tp, fp, fn = r.to_counts
+    assert (tp, fp) == (0, 0) and fn > 5  # every scored reference TO is a miss
+    assert summarise([r], "synthetic").to is not None
+    off = evaluate_trial(trial, walking=WalkingSettings(estimate_to=False))
+    assert off.to_counts is None  # not estimated: not scored

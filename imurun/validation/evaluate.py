@@ -312,7 +312,11 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
     to_err = np.zeros(0)
     c_ref = np.zeros(0)
     c_det = np.zeros(0)
-    if trial.gait == "running" or np.isfinite(ev.to_s).any():
+    # walking TO is scored whenever it is estimated, also on a trial where none was found
+    # (its reference toe-offs are misses; skipping it would drop them from the recall, and
+    # summarise() the whole data set's TO)
+    cfg_walk = WalkingSettings() if walking is None else walking
+    if trial.gait == "running" or cfg_walk.estimate_to:
         rti, dti, rts, dtf = _match_in_windows(trial.ref_to_s, ev.to_s, win, tol, span)
         to_counts = _counts(rti, rts, dtf)
         to_err = ev.to_s[dti] - trial.ref_to_s[rti]
