@@ -683,4 +683,5 @@ def test_run_writer_refuses_a_call_whose_later_block_would_start_at_2_63_before_
     assert (w.n_samples, w._pending_n) == (0, 0)  # nothing written, nothing pending
     body = w.start() + w.samples(np.zeros((4, 6), np.int16), 2**63 - 1) + w.end()
     run = read_run(body)
-    assert run.ended_cleanly and not run.damaged
+    assert run.ended_cleanly
+    assert not run.damaged
