@@ -771,6 +771,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as e:  # the library's index damaged after it was opened
         if args.debug:
             traceback.print_exc()
+        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
+            print("imurun: error: the library is in use by another imurun process (its index "
+                  "stayed locked for 30 s); run this again when that has finished",
+                  file=sys.stderr)
+            return EXIT_STORE
         print(f"imurun: error: the library index is damaged ({e}); `imurun store check "
               "--repair` sets it aside and rebuilds it from the files, which hold everything",
               file=sys.stderr)

@@ -1121,6 +1121,35 @@ def _progress_recorder() -> tuple[dict[str, list[tuple[int, int]]],
     return calls, progress
 
 
+def test_an_index_another_process_is_writing_is_busy_not_damaged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """While another process holds the index's write transaction (a rebuild of a lost index
+    takes an hour for a coach), opening the library said the index was damaged and told the
+    user to repair it."""
+    from imurun.store import library as library_module
+    from imurun.store.lock import StoreBusyError
+
+    home = _three_analysed_runs(tmp_path)
+    monkeypatch.setattr(library_module, "BUSY_TIMEOUT_S", 0.2)  # (the real wait is 30 s)
+    other = sqlite3.connect(home / "index.sqlite3", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreBusyError) as e:
+            Library.open(home)
+        assert "damaged" not in str(e.value)
+        assert "in use by another imurun process" in str(e.value)
+        assert main(["--home", str(home), "runs"]) == 6
+        err = capsys.readouterr().err
+        assert "in use by another imurun process" in err
+        assert "repair" not in err
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    with Library.open(home) as lib:  # nothing was changed: the library opens once it is free
+        assert len(lib.runs()) == 3
+
+
 def test_store_check_reports_its_progress_run_by_run(tmp_path: Path) -> None:
     """A check hashes every run file and a repair indexes every run again: minutes for a
     coach's thousands of runs, so both report ``(done, total)`` per run as they go."""

@@ -87,7 +87,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -298,12 +298,16 @@ class WalkingSettings:
         to_sigma_s: the toe-off of a step's foot comes after the other foot's IC (double
             support). The trunk shows it on the magnitude of the specific force, smoothed with
             a Gaussian of this standard deviation (s): after the loading peak that follows the
-            other foot's IC (within 0.25 s of it) the signal dips (within 0.3 s) and rises
-            again to a small peak (within 0.2 s) as the trailing foot pushes off; TO is the
-            steepest point of that rise, the final-contact marker of McCamley et al. 2012 (the
-            maximum of the once more differentiated step signal), taken once per step. No
-            fitted offset. NaN when the dip or the rise is missing, for the last step of a
-            walk, and when the marker would fall after the foot's own next IC.
+            other foot's IC (within ``to_loading_s`` of it) the signal dips (within
+            ``to_dip_s``) and rises again to a small peak (within ``to_push_s``) as the
+            trailing foot pushes off; TO is the steepest point of that rise, the final-contact
+            marker of McCamley et al. 2012 (the maximum of the once more differentiated step
+            signal), taken once per step. No fitted offset. NaN when the dip or the rise is
+            missing, for the last step of a walk (no next IC within ``to_max_step_s``), and
+            when the marker would fall after the foot's own next IC. The smoothing and the
+            windows were chosen on the two walking references (``docs/validation.md``).
+        to_loading_s / to_dip_s / to_push_s: the search windows above (s).
+        to_max_step_s: no TO is looked for across a longer step (s).
         use_magnitude: when all three axes are measured, steps and the loading rise are found
             on the magnitude of the specific force instead of its vertical component. The
             magnitude does not depend on the trunk's orientation: the body frame is levelled
@@ -329,11 +333,18 @@ class WalkingSettings:
     use_magnitude: bool = True
     estimate_to: bool = True
     to_sigma_s: float = 0.02
+    to_loading_s: float = 0.25
+    to_dip_s: float = 0.3
+    to_push_s: float = 0.2
+    to_max_step_s: float = 1.5
     sides: SideSettings = field(default_factory=SideSettings)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.to_sigma_s <= 0.1:
             raise SignalError(f"to_sigma_s must be within (0, 0.1] s, got {self.to_sigma_s}")
+        for name in ("to_loading_s", "to_dip_s", "to_push_s", "to_max_step_s"):
+            if not getattr(self, name) > 0:
+                raise SignalError(f"{name} must be > 0 s, got {getattr(self, name)}")
         if not 0.0 <= self.ic_rise_weight <= 1.0:
             raise SignalError(f"ic_rise_weight must be within 0..1, got {self.ic_rise_weight}")
         if not 0.0 <= self.closing_prominence_ms2 <= self.min_prominence_ms2:
@@ -834,23 +845,14 @@ def detect_walking_events(
                    "walking")
 
 
-#: Walking TO search (see ``WalkingSettings.to_sigma_s``): the loading peak after the other
-#: foot's IC, the dip after it and the push-off peak after the dip must lie within these (s).
-_TO_LOADING_S: Final = 0.25
-_TO_DIP_S: Final = 0.3
-_TO_PUSH_S: Final = 0.2
-#: A walking step longer than this (s) ends a walk: no TO is looked for across it.
-_TO_MAX_STEP_S: Final = 1.5
-
-
 def _walking_to(v: FloatArray, ic: FloatArray, fs: float, cfg: WalkingSettings) -> FloatArray:
     """Toe-off of each step's foot (fractional indices into ``v``; NaN when not found).
 
     ``v`` is one segment's step signal (the magnitude of the specific force, or its vertical
     component), ``ic`` its sorted initial contacts. The TO of step ``k`` is looked for after
     ``ic[k + 1]``, the other foot's contact: the highest local maximum of the smoothed signal
-    within ``_TO_LOADING_S`` (loading), the first local minimum after it within ``_TO_DIP_S``,
-    the first local maximum after that within ``_TO_PUSH_S`` (push-off), and TO = the steepest
+    within ``to_loading_s`` (loading), the first local minimum after it within ``to_dip_s``,
+    the first local maximum after that within ``to_push_s`` (push-off), and TO = the steepest
     rise between the two (McCamley et al. 2012's final contact).
     """
     out = np.full(ic.size, np.nan)
@@ -864,9 +866,9 @@ def _walking_to(v: FloatArray, ic: FloatArray, fs: float, cfg: WalkingSettings) 
         return out
     nxt = ic[1:]
     own_next = np.r_[ic[2:], np.inf]  # the foot of step k lands again at ic[k + 2]
-    # loading peak: the highest local maximum in (ic[k + 1], ic[k + 1] + _TO_LOADING_S)
+    # loading peak: the highest local maximum in (ic[k + 1], ic[k + 1] + to_loading_s)
     lo = np.searchsorted(mx, nxt, side="right")
-    hi = np.searchsorted(mx, nxt + _TO_LOADING_S * fs, side="left")
+    hi = np.searchsorted(mx, nxt + cfg.to_loading_s * fs, side="left")
     width = int(max(int((hi - lo).max()), 1))
     cand = lo[:, None] + np.arange(width)[None, :]
     valid = cand < hi[:, None]
@@ -877,8 +879,8 @@ def _walking_to(v: FloatArray, ic: FloatArray, fs: float, cfg: WalkingSettings) 
     dip = mn[j]
     m = np.minimum(np.searchsorted(mx, dip, side="right"), mx.size - 1)
     push = mx[m]
-    ok = ((hi > lo) & (nxt - ic[:-1] <= _TO_MAX_STEP_S * fs) & (dip > load)
-          & (dip - load < _TO_DIP_S * fs) & (push > dip) & (push - dip < _TO_PUSH_S * fs))
+    ok = ((hi > lo) & (nxt - ic[:-1] <= cfg.to_max_step_s * fs) & (dip > load)
+          & (dip - load < cfg.to_dip_s * fs) & (push > dip) & (push - dip < cfg.to_push_s * fs))
     if not ok.any():
         return out
     d, p = dip[ok], push[ok]

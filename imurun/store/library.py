@@ -50,7 +50,7 @@ from imurun.store._files import (
     stale_temp_files,
 )
 from imurun.store.aside import SET_ASIDE, SET_ASIDE_NOTE, SetAsideRun
-from imurun.store.lock import LOCK_NAME, hold
+from imurun.store.lock import LOCK_NAME, StoreBusyError, hold
 from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS, TEXT_STEP_COLUMNS
 
 ENV_HOME = "IMURUN_HOME"
@@ -442,6 +442,8 @@ class Library:
                     tx.execute(f"DELETE FROM meta WHERE key = '{REBUILD_AWAITED}'")
         except sqlite3.DatabaseError as e:
             db.close()
+            if _busy(e):  # another process is writing it (a long rebuild, a repair)
+                raise StoreBusyError(root, "this command", None, "") from e
             raise StoreError(f"the library index {root / DB_NAME} is damaged ({e}); "
                              "run `imurun store check --repair`") from e
         except BaseException:
@@ -483,6 +485,8 @@ class Library:
             db.execute("PRAGMA foreign_keys = ON")
             db.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as e:
+            if _busy(e):
+                raise StoreBusyError(path.parent, "this command", None, "") from e
             raise StoreError(f"cannot open the library index {path} ({e}); "
                              "run `imurun store check --repair`") from e
         return db
@@ -1777,6 +1781,12 @@ class Library:
         except (StoreError, FileFormatError) as e:
             report.problems.append(f"{d.relative_to(self.root)}: {e}")
             report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
+
+
+def _busy(e: sqlite3.DatabaseError) -> bool:
+    """Whether ``e`` says another connection holds the index (not that it is damaged)."""
+    return isinstance(e, sqlite3.OperationalError) and any(
+        w in str(e).lower() for w in ("database is locked", "database is busy"))
 
 
 def _await_rebuild(db: sqlite3.Connection) -> None:
