@@ -195,16 +195,25 @@ def _check_si(rec: Recording) -> None:
     if not plausible_fs(rec.fs_hz):
         raise SignalError(f"a sample rate of {rec.fs_hz:.6g} Hz is not plausible for a body-worn "
                           "IMU: t_s must be in seconds (from_arrays infers the rate from it)")
-    mag = median_acc_norm(rec.acc_ms2)
+    check_si_units(rec.acc_ms2, rec.gyr_rads, "a Recording holds")
+
+
+def check_si_units(acc_ms2: FloatArray, gyr_rads: FloatArray | None, holder: str) -> None:
+    """:class:`SignalError` when samples plainly are not in m/s² and rad/s.
+
+    Acceleration in g (median |a| near 1 where gravity alone is 9.8 m/s²) or angular rate in
+    deg/s (a pelvis never turns at 20 rad/s), measured as for files; ``holder`` names what
+    takes SI units in the message (e.g. ``"a Recording holds"``).
+    """
+    mag = median_acc_norm(acc_ms2)
     if 0.5 < mag < 2.0:
-        raise SignalError(f"acceleration looks like it is in g (median |a| = {mag:.2f}); a "
-                          f"Recording holds m/s²: multiply it by {G_MS2} (imurun.consts.G_MS2)")
-    if rec.gyr_rads is not None:
-        peak = robust_gyr_peak(rec.gyr_rads)
+        raise SignalError(f"acceleration looks like it is in g (median |a| = {mag:.2f}); "
+                          f"{holder} m/s²: multiply it by {G_MS2} (imurun.consts.G_MS2)")
+    if gyr_rads is not None:
+        peak = robust_gyr_peak(gyr_rads)
         if peak > MAX_PLAUSIBLE_GYR_RADS:
             raise SignalError(f"angular rate looks like it is in deg/s (99.9th percentile of |ω| "
-                              f"{peak:.0f}); a Recording holds rad/s: convert it with "
-                              "numpy.radians")
+                              f"{peak:.0f}); {holder} rad/s: convert it with numpy.radians")
 
 
 def analyze_timed(source: Recording, *, clock: Literal["wall", "cpu"] = "wall",

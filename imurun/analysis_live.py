@@ -67,7 +67,10 @@ class LiveAnalyzer:
 
     State (readable): ``mounting`` (``None`` until known), ``n_seen``, ``status``.
     Samples that arrive before the mounting is known are held, with the gaps between them,
-    and analysed once it is: a gap then still ends a segment, as it does later.
+    and analysed once it is: a gap then still ends a segment, as it does later. The first
+    window is checked for units as :func:`imurun.analyze` checks a ``Recording``:
+    acceleration in g or angular rate in deg/s raises :class:`~imurun.errors.SignalError`
+    (:class:`LiveStreamHook` then stops its live lines, saying why; the stream goes on).
 
     """
 
@@ -94,6 +97,7 @@ class LiveAnalyzer:
         self._pending: list[tuple[FloatArray, FloatArray | None] | float] = []
         self._n_pending = 0
         self._next_try = int(round(mounting_window_s * self.fs_hz))
+        self._units_checked = mounting is not None
         self._next_report = self.report_every_s
         self._t_next = 0.0  # time of the next sample expected before the mounting is known
         self._has_gyr: bool | None = None  # whether the samples come with a gyroscope
@@ -159,6 +163,11 @@ class LiveAnalyzer:
             else:
                 n += p[0].shape[0]
         segments.append((start, n))
+        if not self._units_checked:  # the first window: once, before anything is analysed
+            from imurun.analysis import check_si_units
+
+            check_si_units(acc, gyr, "LiveAnalyzer takes")
+            self._units_checked = True
         try:
             self.mounting = estimate_mounting(acc, self.fs_hz, gyr_rads=gyr,
                                               segments=[s for s in segments if s[1] > s[0]],
@@ -226,8 +235,20 @@ class LiveStreamHook:
         self._last: tuple[FloatArray, FloatArray | None] | None = None  # the last sample (SI)
         self._t_next = 0.0  # time of the next expected sample, s
         self._last_status = ""
+        self._stopped = False  # the analysis refused the samples: no more live lines
 
     def __call__(self, t_host_s: float, ev: ParseEvent) -> None:
+        try:
+            self._handle(ev)
+        except SignalError as e:  # samples the analysis refuses: the stream itself goes on
+            self._stop(e)
+
+    def _stop(self, e: SignalError) -> None:
+        self.analyzer = None
+        self._stopped = True
+        self.say(f"live: stopped: {e} (the recording goes on)")
+
+    def _handle(self, ev: ParseEvent) -> None:
         if isinstance(ev, Rebooted):
             self._new_boot(ev.new_boot_id)
             return
@@ -237,7 +258,8 @@ class LiveStreamHook:
             self._new_boot(ev.boot_id)
         m = ev.message
         if isinstance(m, DeviceInfo):
-            if self.info is None or self.info.sample_rate_hz != m.sample_rate_hz:
+            if not self._stopped and (self.info is None
+                                      or self.info.sample_rate_hz != m.sample_rate_hz):
                 self.analyzer = LiveAnalyzer(float(m.sample_rate_hz), self._report,
                                              report_every_s=self.report_every_s,
                                              settings=self.settings, on_steps=self.on_steps)
@@ -265,7 +287,10 @@ class LiveStreamHook:
     def flush(self) -> None:
         """The stream has ended: the steps of its last seconds go to ``on_steps``."""
         if self.analyzer is not None:
-            self.analyzer.flush()
+            try:
+                self.analyzer.flush()
+            except SignalError as e:
+                self._stop(e)
 
     def _new_boot(self, boot_id: int) -> None:
         """A reboot: the sample counter starts again and nothing is analysed across it."""

@@ -330,6 +330,51 @@ def test_live_analyzer_checks_its_settings_and_a_consistent_gyroscope() -> None:
     assert la.n_seen == 5
 
 
+# before: acceleration in g (or angular rate in deg/s) was taken as m/s² (rad/s) by the live
+# analysis: no steps and no error, where analyze() of the same arrays refuses them
+@pytest.mark.parametrize("wrong", ["acc in g", "gyr in deg/s"])
+def test_live_analyzer_refuses_samples_that_are_not_si(wrong: str) -> None:
+    m = generate((Phase("stand", 3.0), Phase("run", 25.0)), None, FS,
+                 mounting=Mounting.upright(), noise=NoiseModel(), rng=np.random.default_rng(4))
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    if wrong == "acc in g":
+        acc = acc / 9.80665
+    else:
+        gyr = np.degrees(gyr)
+    la = LiveAnalyzer(FS, lambda _: None)
+    window = int(20.0 * FS)  # the mounting window: held, then checked
+    la.add(acc[:window - 1], gyr[:window - 1])
+    with pytest.raises(SignalError, match="g .*multiply" if wrong == "acc in g" else "deg/s"):
+        la.add(acc[window - 1:window + 200], gyr[window - 1:window + 200])
+    assert la.mounting is None  # refused at the first window, before anything was analysed
+
+
+def test_the_live_hook_stops_its_analysis_not_the_stream(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples the live analysis refuses end the live lines with the reason; every sample
+    still reaches the recording."""
+    import imurun.analysis
+
+    def refuse(*_: object) -> None:
+        raise SignalError("acceleration looks like it is in g")
+
+    monkeypatch.setattr(imurun.analysis, "check_si_units", refuse)
+    lines: list[str] = []
+    hook = LiveStreamHook(lines.append, report_every_s=5.0)
+    builder = RecordingBuilder()
+    client = SensorClient(ReplayTransport(read_session(REC / "clean-run.imrs"), speed=None))
+    asyncio.run(replay(client, builder, on_event=hook))
+    hook.flush()
+    stopped = [ln for ln in lines if ln.startswith("live: stopped")]
+    assert len(stopped) == 1
+    assert "looks like it is in g" in stopped[0]
+    assert not any("cadence" in ln for ln in lines)
+    whole = RecordingBuilder()
+    asyncio.run(replay(SensorClient(ReplayTransport(read_session(REC / "clean-run.imrs"),
+                                                    speed=None)), whole))
+    assert builder.build().acc_ms2.shape == whole.build().acc_ms2.shape
+
+
 # before: `imurun replay` had no --live: the live lines of a recorded session could only be seen
 # from Python
 def test_cli_replay_live_prints_the_lines_the_live_stream_printed(
