@@ -25,7 +25,7 @@ from firmware_protocol.codec import ParseEvent, Rebooted, Received
 from firmware_protocol.messages import DeviceInfo, SampleBatch
 from imurun.errors import SignalError
 from imurun.signal._segments import as_signal, check_fs
-from imurun.signal.cleanup import CleanupSettings, bridge_max_missing
+from imurun.signal.cleanup import CleanupSettings, bridge_max_missing, linear_fill
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
 from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings, StreamSteps
 
@@ -304,10 +304,9 @@ class LiveStreamHook:
         """Fill ``k`` missing samples between the last one and ``acc[0]`` (as batch does)."""
         assert self._last is not None
         assert self.analyzer is not None
-        w = (np.arange(1, k + 1) / (k + 1))[:, None]
         last_acc, last_gyr = self._last
-        fill_gyr = None if gyr is None or last_gyr is None else last_gyr * (1 - w) + gyr[0] * w
-        self.analyzer.add(last_acc * (1 - w) + acc[0] * w, fill_gyr)
+        fill_gyr = None if gyr is None or last_gyr is None else linear_fill(last_gyr, gyr[0], k)
+        self.analyzer.add(linear_fill(last_acc, acc[0], k), fill_gyr)
         self.bridged_samples += k
 
     def _report(self, metrics: LiveMetrics) -> None:

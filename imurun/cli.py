@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from imurun import __version__
-from imurun.cli_analysis import _positive, add_file_options, file_options
+from imurun.cli_analysis import add_file_options, file_options, positive_number
 from imurun.errors import (
     DeviceError,
     DeviceTimeoutError,
@@ -685,9 +685,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="session file to write (an existing one is kept unless --force)")
     s.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (its recording is lost)")
-    s.add_argument("--duration", type=_positive, default=None,
+    s.add_argument("--duration", type=positive_number, default=None,
                    help="seconds (default: until the sensor stops)")
-    s.add_argument("--timeout", type=_positive, default=3.0)
+    s.add_argument("--timeout", type=positive_number, default=3.0)
     _add_ble_options(s)
     s.add_argument("--rsc", action="store_true",
                    help="with --ble: also record Running Speed and Cadence (any footpod works)")
@@ -700,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
     s.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report of each new run (into the library)")
-    s.add_argument("--timeout", type=_positive, default=3.0)
+    s.add_argument("--timeout", type=positive_number, default=3.0)
     _add_ble_options(s)
     s.set_defaults(func=cmd_sync)
 
@@ -771,7 +771,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except sqlite3.DatabaseError as e:  # the library's index damaged after it was opened
         if args.debug:
             traceback.print_exc()
-        if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
+        from imurun.store.library import index_busy
+
+        if index_busy(e):
             print("imurun: error: the library is in use by another imurun process (its index "
                   "stayed locked for 30 s); run this again when that has finished",
                   file=sys.stderr)

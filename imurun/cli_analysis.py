@@ -83,7 +83,7 @@ def live_hook(a: argparse.Namespace) -> Any:
     return LiveStreamHook(lambda line: _say(f"  {line}"), report_every_s=a.live_every)
 
 
-def _positive(s: str) -> float:
+def positive_number(s: str) -> float:
     try:
         v = float(s)
     except ValueError as e:
@@ -101,7 +101,7 @@ def add_analysis_commands(sub: Any) -> None:
                    help="write the analysis (imurun.analysis/1 JSON)")
     s.add_argument("--steps-csv", metavar="OUT", default=None, help="write one row per step")
     add_file_options(s)
-    s.add_argument("--mass-kg", type=_positive, default=None,
+    s.add_argument("--mass-kg", type=positive_number, default=None,
                    help="body mass (enables vertical stiffness)")
     s.add_argument("--baseline", metavar="JSON", default=None,
                    help="an earlier analysis of the same runner to compare the indicators with")
@@ -114,5 +114,5 @@ def add_analysis_commands(sub: Any) -> None:
         cmd.add_argument("--live", action="store_true",
                          help="print rolling cadence, contact time and bounce while "
                               f"{'streaming' if name == 'stream' else 'replaying'}")
-        cmd.add_argument("--live-every", type=_positive, default=5.0, metavar="S",
+        cmd.add_argument("--live-every", type=positive_number, default=5.0, metavar="S",
                          help="seconds between live lines (default 5)")

@@ -188,6 +188,18 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
                           bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled)
 
 
+def linear_fill(before: npt.ArrayLike, after: npt.ArrayLike, k: int) -> FloatArray:
+    """The ``k`` samples that bridge a gap, shape ``(k, *before.shape)``.
+
+    Linear from the sample ``before`` the gap to the one ``after`` it (both excluded): the
+    batch clean-up and the live analysis bridge alike.
+    """
+    x0 = np.asarray(before, dtype=np.float64)
+    x1 = np.asarray(after, dtype=np.float64)
+    w = (np.arange(1, k + 1) / (k + 1)).reshape((k,) + (1,) * x0.ndim)
+    return np.asarray(x0 * (1 - w) + x1 * w, dtype=np.float64)
+
+
 def bridge_max_missing(settings: CleanupSettings, fs_hz: float) -> int:
     """Most missing samples a bridged gap may have at ``fs_hz`` (:class:`CleanupSettings`).
 
@@ -315,11 +327,10 @@ def _bridge(t: FloatArray, acc: FloatArray, gyr: FloatArray | None,
         if i in join_set:
             a2 = segs[i + 1][0]
             k = int(round((t[a2] - t[b - 1]) * fs)) - 1
-            w = (np.arange(1, k + 1) / (k + 1))[:, None]
-            t_parts.append(t[b - 1] + (t[a2] - t[b - 1]) * w[:, 0])
-            a_parts.append(acc[b - 1] * (1 - w) + acc[a2] * w)
+            t_parts.append(linear_fill(t[b - 1], t[a2], k))
+            a_parts.append(linear_fill(acc[b - 1], acc[a2], k))
             if gyr is not None:
-                g_parts.append(gyr[b - 1] * (1 - w) + gyr[a2] * w)
+                g_parts.append(linear_fill(gyr[b - 1], gyr[a2], k))
             b_parts.append(np.ones(k, dtype=bool))
             pos += k
         else:

@@ -442,7 +442,7 @@ class Library:
                     tx.execute(f"DELETE FROM meta WHERE key = '{REBUILD_AWAITED}'")
         except sqlite3.DatabaseError as e:
             db.close()
-            if _busy(e):  # another process is writing it (a long rebuild, a repair)
+            if index_busy(e):  # another process is writing it (a long rebuild, a repair)
                 raise StoreBusyError(root, "this command", None, "") from e
             raise StoreError(f"the library index {root / DB_NAME} is damaged ({e}); "
                              "run `imurun store check --repair`") from e
@@ -485,7 +485,7 @@ class Library:
             db.execute("PRAGMA foreign_keys = ON")
             db.row_factory = sqlite3.Row
         except sqlite3.DatabaseError as e:
-            if _busy(e):
+            if index_busy(e):
                 raise StoreBusyError(path.parent, "this command", None, "") from e
             raise StoreError(f"cannot open the library index {path} ({e}); "
                              "run `imurun store check --repair`") from e
@@ -1616,7 +1616,7 @@ class Library:
                 report.problems.append(f"index: the athlete of run {rid[:10]} differs from its "
                                        f"{RUN_META}")
             elif (d / ANALYSIS).exists() and held.analysis_version is None:
-                damage = _unreadable_analysis(d / ANALYSIS)
+                damage = _read_analysis(d / ANALYSIS)[1]
                 report.problems.append(
                     f"index: analysis of run {rid[:10]} not indexed" if damage is None else
                     f"run {rid[:10]}'s analysis.json is damaged ({damage}): `imurun store check "
@@ -1783,7 +1783,7 @@ class Library:
             report.unresolved.append(f"{d.relative_to(self.root)}: not indexed ({e})")
 
 
-def _busy(e: sqlite3.DatabaseError) -> bool:
+def index_busy(e: sqlite3.DatabaseError) -> bool:
     """Whether ``e`` says another connection holds the index (not that it is damaged)."""
     return isinstance(e, sqlite3.OperationalError) and any(
         w in str(e).lower() for w in ("database is locked", "database is busy"))
@@ -1827,11 +1827,6 @@ def _inherit(meta: dict[str, Any], partial: Mapping[str, Any]) -> None:
     if meta.get("start_unix_s") is None and partial.get("start_unix_s") is not None:
         meta["start_unix_s"] = partial["start_unix_s"]
         meta["start_given"] = bool(partial.get("start_given"))
-
-
-def _unreadable_analysis(path: Path) -> str | None:
-    """Why the analysis file ``path`` cannot be used (``None``: absent, or fine)."""
-    return _read_analysis(path)[1]
 
 
 def _read_analysis(path: Path) -> tuple[dict[str, Any] | None, str | None]:

@@ -315,7 +315,8 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "marker weight; the other walking settings were chosen earlier on the same two data "
         "sets.")
     walking = [d for d in results.datasets() if d in ("mobgap_lab", "voisard_ipol")]
-    share = _walking_to_share(results, walking)
+    share = {n: _to_share(results.summary(n)) for n in walking}
+    share = {n: v for n, v in share.items() if np.isfinite(v)}
     if share:
         add("* Walking TO is found only where the trunk shows the push-off: with a short "
             "double support (fast walking) the dip after the loading peak merges into it and "
@@ -718,14 +719,9 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
             add("")
 
 
-def _walking_to_share(results: ValidationResults, names: Sequence[str]) -> dict[str, float]:
-    """Share of the detected walking steps (in the evaluation windows) that have a TO."""
-    out = {}
-    for n in names:
-        g = results.summary(n)
-        if g.to is not None and g.ic.n_det:
-            out[n] = g.to.n_det / g.ic.n_det
-    return out
+def _to_share(g: GroupSummary) -> float:
+    """Share of the detected steps (in the evaluation windows) that have a TO (NaN: none)."""
+    return g.to.n_det / g.ic.n_det if g.to is not None and g.ic.n_det else float("nan")
 
 
 def _walking_to_section(results: ValidationResults, names: Sequence[str],
@@ -733,7 +729,6 @@ def _walking_to_section(results: ValidationResults, names: Sequence[str],
     groups = [results.summary(n) for n in names]
     if not any(g.to is not None for g in groups):
         return
-    share = _walking_to_share(results, names)
     add("### Walking toe-off and stance time")
     add("")
     add("The toe-off (TO) of a walking step's foot comes after the other foot's IC (double "
@@ -750,7 +745,7 @@ def _walking_to_section(results: ValidationResults, names: Sequence[str],
           "stance RMSE ms", "worst trial-mean stance error ms"]
     rows = []
     for n, g in zip(names, groups, strict=True):
-        rows.append([n, str(g.n_trials), _pct(share.get(n, float("nan"))), *_event_cells(g.to),
+        rows.append([n, str(g.n_trials), _pct(_to_share(g)), *_event_cells(g.to),
                      str(g.n_contact), _ms(g.contact_bias_s), _ms(g.contact_rmse_s),
                      _ms(g.trial_mean_contact_max_abs_s)])
     add(_table(hd, rows))
