@@ -242,24 +242,34 @@ def _prepare_pipeline(rec: Recording, cfg: AnalysisSettings, mass_kg: float | No
                       mounting: Mounting | npt.ArrayLike | None,
                       baseline: RunSummary | RunAnalysis | str | os.PathLike[str] | None,
                       acc_unit: str | None, gyr_unit: str | None) -> _Pipeline:
-    base = _baseline(baseline)
+    base, base_tilt = _baseline(baseline)
     params: dict[str, Any] = {
         "settings": asdict(cfg), "mass_kg": mass_kg, "acc_unit": acc_unit,
         "gyr_unit": gyr_unit, "mounting_given": mounting is not None,
         "baseline_given": base is not None,
     }
-    return _Pipeline(rec, cfg, mass_kg, mounting, base, params)
+    return _Pipeline(rec, cfg, mass_kg, mounting, base, params, base_tilt)
 
 
-def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None) -> RunSummary | None:
+def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None,
+              ) -> tuple[RunSummary | None, float]:
+    """The baseline's summary, and its anterior tilt relative to standing (NaN when unknown).
+
+    The anterior tilt is not a summary field: it comes from the ``anterior_tilt`` indicator of a
+    baseline analysis (a bare :class:`RunSummary` does not have it).
+    """
     if b is None or isinstance(b, RunSummary):
-        return b
-    if isinstance(b, RunAnalysis):
-        return b.summary
-    try:
-        return load_analysis(b).summary
-    except FileFormatError as e:
-        raise FileFormatError(e.path, f"cannot be the baseline: {e.reason}") from e
+        return b, math.nan
+    if not isinstance(b, RunAnalysis):
+        try:
+            b = load_analysis(b)
+        except FileFormatError as e:
+            raise FileFormatError(e.path, f"cannot be the baseline: {e.reason}") from e
+    tilt = math.nan
+    for ind in b.indicators:
+        if ind.key == "anterior_tilt" and ind.metric == "pelvic_anterior_tilt_deg":
+            tilt = float(ind.value)
+    return b.summary, tilt
 
 
 def load_analysis(path: str | os.PathLike[str]) -> RunAnalysis:
@@ -307,12 +317,13 @@ class _Pipeline:
 
     def __init__(self, rec: Recording, cfg: AnalysisSettings, mass_kg: float | None,
                  mounting: Mounting | npt.ArrayLike | None, base: RunSummary | None,
-                 params: dict[str, Any]) -> None:
+                 params: dict[str, Any], base_anterior_tilt_deg: float = math.nan) -> None:
         self.rec = rec
         self.cfg = cfg
         self.mass_kg = mass_kg
         self.mounting_arg = mounting
         self.base = base
+        self.base_anterior_tilt_deg = base_anterior_tilt_deg  # of a baseline analysis
         self.params = params
         self.notes: list[str] = list(rec.meta.notes)
         self.unavailable: dict[str, str] = {}
@@ -361,6 +372,7 @@ class _Pipeline:
         tilt, tilt_reason = self._anterior_tilt(angles, mnt, labels)
         indicators = form_indicators(summary, baseline=self.base, anterior_tilt_deg=tilt,
                                      anterior_tilt_reason=tilt_reason,
+                                     baseline_anterior_tilt_deg=self.base_anterior_tilt_deg,
                                      settings=self.cfg.indicators)
         if summary.n_steps == 0:
             self.notes.append("no running found: running metrics are null")

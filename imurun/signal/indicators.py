@@ -141,6 +141,7 @@ def _fmt(x: float, unit: str, digits: int = 1) -> str:
 
 def form_indicators(summary: RunSummary, *, baseline: RunSummary | None = None,
                     anterior_tilt_deg: float = math.nan, anterior_tilt_reason: str = "",
+                    baseline_anterior_tilt_deg: float = math.nan,
                     settings: IndicatorSettings | None = None) -> tuple[Indicator, ...]:
     """The form indicators of one run.
 
@@ -150,6 +151,9 @@ def form_indicators(summary: RunSummary, *, baseline: RunSummary | None = None,
         anterior_tilt_deg: mean pelvic tilt while running relative to standing, degrees (NaN
             when the recording has no standing still to calibrate against).
         anterior_tilt_reason: why ``anterior_tilt_deg`` is NaN.
+        baseline_anterior_tilt_deg: the same in the runner's baseline run (NaN when unknown:
+            the summary does not hold it; :func:`imurun.analysis.analyze` takes it from the
+            baseline analysis' ``anterior_tilt`` indicator).
         settings: :class:`IndicatorSettings`.
 
     """
@@ -158,7 +162,8 @@ def form_indicators(summary: RunSummary, *, baseline: RunSummary | None = None,
         _overstriding(summary, baseline, cfg),
         _pelvic_drop(summary, baseline, cfg, "left"),
         _pelvic_drop(summary, baseline, cfg, "right"),
-        _anterior_tilt(summary, baseline, cfg, anterior_tilt_deg, anterior_tilt_reason),
+        _anterior_tilt(summary, cfg, anterior_tilt_deg, anterior_tilt_reason,
+                       baseline_anterior_tilt_deg),
         _asymmetry(summary, baseline, cfg),
         _drift(summary, cfg),
     ]
@@ -229,35 +234,33 @@ def _pelvic_drop(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
                      msg + " " + _SUGGEST, b, d, reason)
 
 
-def _anterior_tilt(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
-                   tilt_deg: float, tilt_reason: str) -> Indicator:
-    # the tilt relative to standing when it is known, else the tilt range as the tracked value
-    if math.isfinite(tilt_deg):
-        v, metric, what = tilt_deg, "pelvic_anterior_tilt_deg", "more anterior than standing"
-        b, d = math.nan, math.nan
-        reason = ""
-    else:
-        v, metric = s.pelvic_tilt_range_deg, "pelvic_tilt_range_deg"
-        what = "of forward-backward tilt range per step"
-        b, d = _baseline(v, base, "pelvic_tilt_range_deg")
-        reason = tilt_reason or "absolute anterior tilt needs standing still before the run"
-        if not math.isfinite(v):
-            reason = _why(s, tilt_reason or "the pelvic tilt needs a gyroscope")
-    level = "info" if math.isfinite(v) else "unknown"
-    level = _escalate(level, math.isfinite(d) and d > cfg.baseline_tilt_deg)
-    msg = f"Your pelvis ran {_fmt(v, 'degrees')} {what}."
-    msg += (" There is no agreed threshold; more anterior tilt while running has been "
-            "associated in research with less hip extension, so it is tracked against your own "
-            "runs.")
+def _anterior_tilt(s: RunSummary, cfg: IndicatorSettings, tilt_deg: float, tilt_reason: str,
+                   base_tilt_deg: float) -> Indicator:
+    # Only the mean tilt relative to standing is anterior tilt (Schache et al. 2000 relate that
+    # angle to hip extension). The tilt range per step is a different quantity (an excursion,
+    # not a posture): it is in the summary, but it is neither shown nor raised as anterior tilt.
+    metric = "pelvic_anterior_tilt_deg"
+    if not math.isfinite(tilt_deg):
+        reason = _why(s, tilt_reason or "absolute anterior tilt needs standing still before "
+                      "or after the run")
+        msg = _unknown_msg("Anterior pelvic tilt", reason)
+        if math.isfinite(s.pelvic_tilt_range_deg):
+            rng = _fmt(s.pelvic_tilt_range_deg, "degrees")
+            msg += (f" The forward-backward tilt range per step ({rng}) is in the summary: it "
+                    "is how far the pelvis rocks, not how far it tilts forward.")
+        return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, math.nan, "deg",
+                         math.nan, "above", "unknown", (EVIDENCE["schache2000"],),
+                         msg + " " + _SUGGEST, math.nan, math.nan, reason)
+    b = base_tilt_deg if math.isfinite(base_tilt_deg) else math.nan
+    d = tilt_deg - b
+    level = _escalate("info", math.isfinite(d) and d > cfg.baseline_tilt_deg)
+    msg = (f"Your pelvis ran {_fmt(tilt_deg, 'degrees')} more anterior than standing. There is "
+           "no agreed threshold; more anterior tilt while running has been associated in "
+           "research with less hip extension, so it is tracked against your own runs.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
-    elif not math.isfinite(tilt_deg):
-        msg += f" ({reason}.)"
-    if not math.isfinite(v):
-        msg = _unknown_msg("Pelvic tilt", reason)
-    return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, v, "deg", math.nan,
-                     "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d,
-                     "" if math.isfinite(v) else reason)
+    return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, tilt_deg, "deg", math.nan,
+                     "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d, "")
 
 
 def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -> Indicator:

@@ -1,0 +1,92 @@
+"""Form indicators: each compares the quantity its evidence is about, with the runner's baseline.
+
+Unit tests of :func:`imurun.signal.indicators.form_indicators` on summaries whose fields are
+set by hand (a summary of the pinned synthetic session, with the fields under test replaced),
+plus the baseline's anterior tilt carried through :func:`imurun.analyze`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from imurun import analyze
+from imurun.signal.indicators import form_indicators
+from imurun.signal.results import Indicator, RunAnalysis, RunSummary
+
+HERE = Path(__file__).parent
+PIN = HERE / "pins" / "analysis_pin.json.gz"
+CLEAN_RUN = HERE.parent / "recordings" / "clean-run.imrs"
+
+
+@pytest.fixture(scope="module")
+def summary() -> RunSummary:
+    with gzip.open(PIN, "rt") as fh:
+        doc = json.load(fh)
+    s = RunAnalysis.from_dict(doc["gyroscope"]["analysis"]).summary
+    assert s.n_steps >= 10
+    return s
+
+
+def _ind(inds: tuple[Indicator, ...], key: str) -> Indicator:
+    (ind,) = [i for i in inds if i.key == key]
+    return ind
+
+
+# ---------------------------------------------------------------------------- anterior tilt
+def test_tilt_range_is_not_reported_or_raised_as_anterior_tilt(summary: RunSummary) -> None:
+    """Without standing, there is no anterior tilt: the tilt range (how far the pelvis rocks in
+    a step) is another quantity, and Schache et al. 2000 say nothing about it. It used to stand
+    in for the anterior tilt and a wider range than the baseline's raised "anterior tilt"."""
+    run = replace(summary, pelvic_tilt_range_deg=9.0)
+    base = replace(summary, pelvic_tilt_range_deg=5.0)
+    ind = _ind(form_indicators(run, baseline=base, anterior_tilt_reason="no standing"),
+               "anterior_tilt")
+    assert ind.level == "unknown"
+    assert math.isnan(ind.value)
+    assert ind.metric == "pelvic_anterior_tilt_deg"
+    assert math.isnan(ind.change_from_baseline)
+    assert ind.reason == "no standing"
+    assert "9.0 degrees" in ind.message  # the range is named as what it is
+    assert "not how far it tilts forward" in ind.message
+
+
+def test_anterior_tilt_is_compared_with_the_baseline_anterior_tilt(summary: RunSummary) -> None:
+    inds = form_indicators(summary, anterior_tilt_deg=7.5, baseline_anterior_tilt_deg=4.0)
+    ind = _ind(inds, "anterior_tilt")
+    assert ind.level == "raised"  # +3.5 degrees, beyond the +2 of the settings
+    assert ind.value == pytest.approx(7.5)
+    assert ind.baseline_value == pytest.approx(4.0)
+    assert ind.change_from_baseline == pytest.approx(3.5)
+    assert "Your baseline: 4.0 degrees (+3.5)" in ind.message
+    same = _ind(form_indicators(summary, anterior_tilt_deg=5.0, baseline_anterior_tilt_deg=4.0),
+                "anterior_tilt")
+    assert same.level == "info"
+    alone = _ind(form_indicators(summary, anterior_tilt_deg=7.5), "anterior_tilt")
+    assert alone.level == "info"
+    assert math.isnan(alone.baseline_value)
+
+
+def test_analyze_takes_the_anterior_tilt_of_a_baseline_analysis() -> None:
+    """A baseline analysis carries the runner's anterior tilt in its indicator; the summary
+    alone does not, and the comparison used to be skipped whatever the baseline."""
+    first = analyze(CLEAN_RUN)
+    tilt = first.indicator("anterior_tilt")
+    assert tilt.metric == "pelvic_anterior_tilt_deg"  # the recording starts standing
+    assert math.isfinite(tilt.value)
+    lower = tuple(replace(i, value=i.value - 3.0) if i.key == "anterior_tilt" else i
+                  for i in first.indicators)
+    base = replace(first, indicators=lower)
+    again = analyze(CLEAN_RUN, baseline=base).indicator("anterior_tilt")
+    assert again.baseline_value == pytest.approx(tilt.value - 3.0)
+    assert again.change_from_baseline == pytest.approx(3.0)
+    assert again.level == "raised"
+    # the same run as its own baseline: no change
+    same = analyze(CLEAN_RUN, baseline=first).indicator("anterior_tilt")
+    assert same.change_from_baseline == pytest.approx(0.0, abs=1e-12)
+    assert same.level == "info"
