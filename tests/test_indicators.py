@@ -90,3 +90,26 @@ def test_analyze_takes_the_anterior_tilt_of_a_baseline_analysis() -> None:
     same = analyze(CLEAN_RUN, baseline=first).indicator("anterior_tilt")
     assert same.change_from_baseline == pytest.approx(0.0, abs=1e-12)
     assert same.level == "info"
+
+
+# ---------------------------------------------------------------------------- asymmetry
+def test_a_balance_that_moved_to_the_other_foot_is_raised(summary: RunSummary) -> None:
+    """48.5 -> 51.5 % on the left: as far from even as before, but 3 points of contact time
+    moved from one foot to the other. Comparing only the distances from even missed it."""
+    base = replace(summary, contact_balance_left_pct=48.5)
+    run = replace(summary, contact_balance_left_pct=51.5)
+    ind = _ind(form_indicators(run, baseline=base), "asymmetry")
+    assert ind.value == pytest.approx(1.5)  # below the 2-point threshold
+    assert ind.level == "raised"
+    assert "Your baseline: 48.5 % on the left (+3.0 percentage points)" in ind.message
+
+
+def test_a_balance_that_moved_towards_even_is_not_raised(summary: RunSummary) -> None:
+    base = replace(summary, contact_balance_left_pct=53.0)
+    run = replace(summary, contact_balance_left_pct=50.5)
+    assert _ind(form_indicators(run, baseline=base), "asymmetry").level == "not_raised"
+    steady = replace(summary, contact_balance_left_pct=50.9)
+    near = replace(summary, contact_balance_left_pct=50.2)
+    assert _ind(form_indicators(steady, baseline=near), "asymmetry").level == "not_raised"
+    further = replace(summary, contact_balance_left_pct=51.9)
+    assert _ind(form_indicators(further, baseline=near), "asymmetry").level == "raised"

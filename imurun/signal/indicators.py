@@ -266,20 +266,27 @@ def _anterior_tilt(s: RunSummary, cfg: IndicatorSettings, tilt_deg: float, tilt_
 def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -> Indicator:
     bal = s.contact_balance_left_pct
     v = abs(bal - 50.0) if math.isfinite(bal) else math.nan
-    b = d = math.nan
-    if base is not None and math.isfinite(base.contact_balance_left_pct):
-        b = abs(base.contact_balance_left_pct - 50.0)
+    b = d = shift = math.nan
+    base_bal = math.nan if base is None else base.contact_balance_left_pct
+    if math.isfinite(base_bal):
+        b = abs(base_bal - 50.0)
         d = v - b
+        shift = bal - base_bal  # how far the balance moved, percentage points (+ = to the left)
     level = _level(v, cfg.imbalance_pct_points, cfg.imbalance_pct_points_strong)
-    level = _escalate(level, math.isfinite(d) and d > cfg.baseline_imbalance_pct_points)
+    # Compared with the runner's usual balance, not only with its distance from even: a balance
+    # that moved to the other foot (48.5 -> 51.5 % left) is as far from even as before, but the
+    # load moved by 3 points. A move towards even does not raise it.
+    level = _escalate(level, math.isfinite(shift) and abs(shift) > cfg.baseline_imbalance_pct_points
+                      and v >= b)
     msg = (f"{_fmt(bal, '%', 1)} of your ground contact time was on the left foot "
            f"({_fmt(v, 'percentage points', 1)} from even; threshold "
            f"{cfg.imbalance_pct_points:.0f}).")
     if level in ("raised", "strongly_raised"):
         msg += (" Asymmetry by itself has not been consistently linked to running complaints "
                 "in research; a change from your usual balance is the more useful signal.")
-    if math.isfinite(d):
-        msg += f" Your baseline: {_fmt(b, 'percentage points', 1)} from even."
+    if math.isfinite(shift):
+        msg += (f" Your baseline: {_fmt(base_bal, '%', 1)} on the left ({shift:+.1f} "
+                "percentage points).")
     side_known = math.isfinite(s.side_known_pct) and s.side_known_pct > 0
     reason = "" if math.isfinite(v) else _why(
         s, f"too few running steps of each foot: at least {_MIN_RUNNING_STEPS} of each are needed"
