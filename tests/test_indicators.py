@@ -17,7 +17,7 @@ import pytest
 
 from imurun import analyze
 from imurun.signal.indicators import form_indicators
-from imurun.signal.results import Indicator, RunAnalysis, RunSummary
+from imurun.signal.results import Drift, Indicator, RunAnalysis, RunSummary
 
 HERE = Path(__file__).parent
 PIN = HERE / "pins" / "analysis_pin.json.gz"
@@ -113,3 +113,15 @@ def test_a_balance_that_moved_towards_even_is_not_raised(summary: RunSummary) ->
     assert _ind(form_indicators(steady, baseline=near), "asymmetry").level == "not_raised"
     further = replace(summary, contact_balance_left_pct=51.9)
     assert _ind(form_indicators(further, baseline=near), "asymmetry").level == "raised"
+
+
+# ---------------------------------------------------------------------------- form drift
+def test_raised_form_drift_names_pace_as_the_other_explanation(summary: RunSummary) -> None:
+    """Contact time grows with a slower pace as well as with fatigue; the sensor has no pace."""
+    drift = tuple(Drift(d.name, d.unit, 240.0, 262.0) if d.name == "contact_ms" else d
+                  for d in summary.drift)
+    ind = _ind(form_indicators(replace(summary, drift=drift)), "form_drift")
+    assert ind.level == "raised"  # +9.2 %: above +5 %, below the strong +10 %
+    assert ind.value == pytest.approx(100 * 22 / 240)
+    assert "run slower" in ind.message
+    assert "pace" in ind.message

@@ -325,7 +325,9 @@ def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
         if level in ("raised", "strongly_raised"):
             msg += (" Form that changes as you tire has been described in research with "
                     "body-worn sensors; it can be a sign the run was long or hard for your "
-                    "current fitness.")
+                    "current fitness. Contact time also grows when you simply run slower, "
+                    "which the sensor cannot see: compare the pace of the two thirds on your "
+                    "watch.")
         reason = ""
     else:
         reason = _why(s, "needs at least 10 minutes of running with contact times")
