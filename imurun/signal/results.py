@@ -469,7 +469,8 @@ class RunSummary:
         pelvic_drop_stance_left_deg / _right_deg: median drop of the swing-side (right /
             left) hip during left / right stance.
         step_time_cv_pct: step-to-step variability: 100 x (robust SD / median) of step time
-            within running bouts (robust SD = 1.4826 x median absolute deviation).
+            within running bouts, each step against the running median of its own foot's steps
+            (robust SD = 1.4826 x median absolute deviation).
         side_known_pct: share of running steps whose side is known, %.
         spread / per_minute / drift / quality: see their types.
 

@@ -64,7 +64,8 @@ class SummarySettings:
         min_steps: fewer valid values than this give NaN (a median of two steps means little).
         min_drift_running_s: shorter runs get no first-vs-last-third drift.
         variability_window_steps: step-time variability is measured around a running median
-            of this many steps, so pace changes do not count as variability.
+            of this many steps of the same foot (every other step of a bout), so pace changes
+            and a steady left/right difference do not count as variability.
         minute_s: length of a bin of the per-minute series, s.
 
     """
@@ -185,7 +186,14 @@ def _groups(run: StepTable) -> npt.NDArray[np.intp]:
 
 
 def _step_time_cv(run: StepTable, cfg: SummarySettings) -> float:
-    """100 x robust SD of (step time - its running median) / median step time."""
+    """100 x robust SD of (step time - the same foot's running median) / median step time.
+
+    Left and right steps alternate within a bout, so every other step is the same foot's: each
+    step is compared with the running median of its own foot's steps (by position in the bout,
+    which needs no side labels). A runner's steady left/right difference of step time is
+    asymmetry, not variability: against a median of both feet it would come back as a
+    variability on every step (a steady 20 ms difference alone reads several percent).
+    """
     st = run.step_s
     ok = np.isfinite(st)
     if np.count_nonzero(ok) < max(cfg.min_steps, cfg.variability_window_steps):
@@ -194,9 +202,10 @@ def _step_time_cv(run: StepTable, cfg: SummarySettings) -> float:
     resid = np.full(st.size, np.nan)
     w = cfg.variability_window_steps
     for g in np.unique(grp[ok]):
-        m = np.flatnonzero((grp == g) & ok)
-        if m.size >= w:
-            resid[m] = st[m] - median_filter(st[m], size=w, mode="nearest")
+        m = np.flatnonzero((grp == g) & ok)  # consecutive steps (a bout ends at a missing one)
+        for foot in (m[0::2], m[1::2]):
+            if foot.size >= w:
+                resid[foot] = st[foot] - median_filter(st[foot], size=w, mode="nearest")
     r = resid[np.isfinite(resid)]
     if r.size < cfg.min_steps:
         return float("nan")
