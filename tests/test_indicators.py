@@ -125,3 +125,19 @@ def test_raised_form_drift_names_pace_as_the_other_explanation(summary: RunSumma
     assert ind.value == pytest.approx(100 * 22 / 240)
     assert "run slower" in ind.message
     assert "pace" in ind.message
+
+
+# ---------------------------------------------------------------------------- overstriding
+def test_a_long_contact_is_not_called_a_sign_of_overstriding(summary: RunSummary) -> None:
+    """Lieberman et al. 2015 tie the foot's landing position to step rate and braking, not to
+    contact time, and a slow jog has long contacts whatever the landing: a contact time above
+    300 ms used to be named as a sign of landing far ahead of the body."""
+    slow = replace(summary, braking_mps=0.4, cadence_spm=168.0, contact_ms=320.0)
+    ind = _ind(form_indicators(slow), "overstriding")
+    assert ind.level == "raised"
+    assert "contact" not in ind.message
+    assert "sign of landing far ahead" not in ind.message
+    assert "similar pace" in ind.message  # braking grows with speed
+    low_rate = replace(slow, cadence_spm=150.0)
+    msg = _ind(form_indicators(low_rate), "overstriding").message
+    assert "step rate of 150 steps/min (below 155) is another sign of landing far ahead" in msg
