@@ -150,7 +150,7 @@ def form_indicators(summary: RunSummary, *, baseline: RunSummary | None = None,
     Args:
         summary: the run's summary.
         baseline: an earlier summary of the same runner (e.g. a typical run), or ``None``.
-        anterior_tilt_deg: mean pelvic tilt while running relative to standing, degrees (NaN
+        anterior_tilt_deg: median pelvic tilt while running relative to standing, degrees (NaN
             when the recording has no standing still to calibrate against).
         anterior_tilt_reason: why ``anterior_tilt_deg`` is NaN.
         baseline_anterior_tilt_deg: the same in the runner's baseline run (NaN when unknown:
