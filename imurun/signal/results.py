@@ -557,13 +557,15 @@ class Indicator:
     Attributes:
         key: stable identifier (``"overstriding"``, ``"pelvic_drop_left"``, ...).
         title: short human title.
-        metric: the summary metric the value comes from.
+        metric: the summary metric the value comes from, or ``pelvic_anterior_tilt_deg`` (the
+            median running tilt relative to standing, which the summary does not hold).
         value: the runner's value in ``unit`` (NaN when it cannot be computed).
         unit: unit of ``value`` and ``threshold``.
         threshold: the value beyond which the indicator is raised (NaN when the indicator is
             only judged against the runner's own baseline).
         direction: ``"above"`` or ``"below"``: which side of the threshold raises it.
-        level: ``"not_raised"``, ``"raised"``, ``"strongly_raised"`` or ``"unknown"``.
+        level: ``"not_raised"``, ``"raised"``, ``"strongly_raised"``, ``"info"`` (no threshold:
+            tracked against the runner's own baseline) or ``"unknown"``.
         evidence: the published sources behind the indicator.
         message: plain-language explanation for the runner.
         baseline_value: the same metric in the runner's baseline (NaN without one).
