@@ -553,3 +553,108 @@ def test_some_indicators_not_measured_is_said_beside_none_raised(library: Path) 
     k = sum(1 for i in inds if i.level == "unknown")
     assert f"No form indicator was raised in this run; {k} of the {n} could not be measured." \
         in summary
+
+
+# ---------------------------------------------------------------------------- time axes
+def _figures_drawn(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every matplotlib figure the report renders, in order (rendered as usual too)."""
+    from imurun.report import plots
+
+    figs: list[Any] = []
+    real = plots.png_data_uri
+
+    def png(fig: Any) -> str:
+        figs.append(fig)
+        return real(fig)
+
+    monkeypatch.setattr(plots, "png_data_uri", png)
+    return figs
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory) -> RunAnalysis:
+    """A 1.5-minute recording of the virtual sensor (walk, run, walk), analysed."""
+    tmp = tmp_path_factory.mktemp("short")
+    files = simulated_runs(tmp, minutes=(1.5,), start_unix_s=W47_MONDAY_NOON, seed=9)
+    result = analyze(load_recording(files[0]))
+    assert result.summary.n_steps > 30
+    return result
+
+
+def _over_run_axes(figs: list[Any]) -> list[Any]:
+    return [f.axes[0] for f in figs if f.axes and f.axes[0].get_ylabel()
+            and f.axes[0].get_xlabel().endswith("since the start")]
+
+
+def test_over_the_run_plots_span_the_recording_and_nothing_past_it(
+        short_run: RunAnalysis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The x axis is the recording, start to end; each minute's median sits among its steps.
+
+    At the middle of each minute, the line of a 1.5-minute recording ran to 1.5 minutes, past
+    the running, and the x axis stretched to it.
+    """
+    figs = _figures_drawn(monkeypatch)
+    render_run_report(short_run)
+    result = short_run
+    t0 = result.source.t_start_s
+    end_s = float(result.activity.end_s.max() - t0)
+    run = result.running_steps
+    t_run = np.where(np.isfinite(run.ic_s), run.ic_s, run.to_s) - t0
+    axes = _over_run_axes(figs)
+    assert len(axes) == 7  # cadence, contact, bounce, braking, pelvic drop, tilt, rotation
+    for ax in axes:
+        assert ax.get_xlabel() == "seconds since the start"  # 0.00, 0.06, ... minutes: no
+        assert ax.get_xlim() == pytest.approx((0.0, end_s), abs=1e-6)
+        for line in ax.get_lines():
+            x = np.asarray(line.get_xdata(), dtype=np.float64)
+            y = np.asarray(line.get_ydata(), dtype=np.float64)
+            x = x[np.isfinite(x) & np.isfinite(y)]
+            if line.get_linestyle() == "-" and x.size:  # a minute's median: among the steps
+                assert x.min() >= t_run.min() - 1e-9
+                assert x.max() <= t_run.max() + 1e-9
+
+
+def test_a_long_run_is_drawn_in_whole_minutes(library: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    figs = _figures_drawn(monkeypatch)
+    result = _latest(library)  # 3.5 minutes
+    render_run_report(result)
+    axes = _over_run_axes(figs)
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel() == "minutes since the start"
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks == [round(t) for t in ticks]
+
+
+def test_a_single_minute_median_is_drawn_as_a_point() -> None:
+    from imurun.report import plots
+
+    t = np.linspace(0.1, 0.4, 12)
+    with plots.style():
+        fig = plots.over_run_figure([plots.Layer("Cadence", t, np.full(12, 165.0),
+                                                 np.array([0.25]), np.array([165.0]))], [],
+                                    "steps/min", span_min=(0.0, 0.5))
+    marks = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o"]
+    assert [list(ln.get_xdata()) for ln in marks] == [[15.0]]  # seconds
+
+
+def test_the_activity_legend_fits_in_its_figure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All five kinds of time (reboot-and-gaps.imrs has them): "no data" was cut off."""
+    from imurun.report import plots
+
+    figs = _figures_drawn(monkeypatch)
+    labels = ["stand", "walk", "run", "gap", "run", "other", "walk", "stand"]
+    edges = np.linspace(0.0, 1.4, len(labels) + 1)
+    plots.activity_timeline(edges[:-1].tolist(), edges[1:].tolist(), labels)
+    fig = figs[-1]
+    renderer = fig.canvas.get_renderer()
+    box = fig.axes[0].get_legend().get_window_extent(renderer)
+    whole = fig.bbox
+    assert box.x0 >= whole.x0
+    assert box.x1 <= whole.x1
+    assert box.y0 >= whole.y0
+    assert box.y1 <= whole.y1
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["running", "walking", "standing", "other", "no data"]
+    assert fig.axes[0].get_xlabel() == "seconds since the start"

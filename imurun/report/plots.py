@@ -48,7 +48,8 @@ def MaxNLocator(integer: bool) -> Any:  # noqa: N802 - matplotlib's name, import
 
 
 @contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
+    """The report's look (fonts, grid) for drawing a figure and rendering it."""
     import matplotlib
 
     with matplotlib.rc_context(dict(_STYLE)):  # type: ignore[arg-type]
@@ -112,77 +113,135 @@ class Reference:
     colour: str = REFERENCE_COLOUR
 
 
+#: A recording shorter than this is drawn in seconds: minutes would tick at 0.00, 0.06, ...
+SHORT_SPAN_MIN: Final = 3.0
+
+
+def time_axis(span_min: float) -> tuple[float, str]:
+    """How to draw a time axis ``span_min`` minutes long: (factor from minutes, axis label)."""
+    if math.isfinite(span_min) and span_min < SHORT_SPAN_MIN:
+        return 60.0, "seconds since the start"
+    return 1.0, "minutes since the start"
+
+
 def over_run(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str, *,
              reference: float | None = None, reference_label: str = "",
-             references: Sequence[Reference] = ()) -> str:
+             references: Sequence[Reference] = (),
+             span_min: tuple[float, float] | None = None) -> str:
     """Values over the run, minutes on x; bands for what was not running and for missing data.
 
     ``reference`` (with ``reference_label``) draws one baseline line; ``references`` draws
-    several, e.g. one per stance side in that side's colour. Each is dashed.
+    several, e.g. one per stance side in that side's colour. Each is dashed. ``span_min`` is
+    the recording's start and end: the x axis shows exactly that (a short recording in
+    seconds, see :func:`time_axis`).
     """
+    with style():
+        return png_data_uri(over_run_figure(layers, bands, ylabel, reference=reference,
+                                            reference_label=reference_label,
+                                            references=references, span_min=span_min))
+
+
+def over_run_figure(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str, *,
+                    reference: float | None = None, reference_label: str = "",
+                    references: Sequence[Reference] = (),
+                    span_min: tuple[float, float] | None = None) -> Any:
+    """The figure of :func:`over_run` (draw and render it within :func:`style`)."""
     refs = [*([Reference(reference, reference_label)] if reference is not None else []),
             *references]
     refs = [r for r in refs if math.isfinite(r.value)]
-    with _style():
-        n_legend = (len(layers) if len(layers) > 1 else 0) + sum(1 for r in refs if r.label)
-        ncols = 3 if n_legend <= 3 else 2  # four entries: two rows of two, not 3 + 1
-        legend_rows = math.ceil(n_legend / ncols)
-        fig, axes = _figure(2.6 + 0.3 * max(0, legend_rows - 1),
-                            top_in=0.12 + 0.3 * legend_rows)
-        ax = axes[0, 0]
-        for b in bands:
-            ax.axvspan(b.start_min, b.end_min, color=GAP_COLOUR if b.kind == "gap"
-                       else NOT_RUNNING_COLOUR, lw=0, zorder=0)
-        finite = [ly.step_values[np.isfinite(ly.step_values)] for ly in layers]
-        for ly in layers:
-            ok = np.isfinite(ly.step_values) & np.isfinite(ly.step_t_min)
-            ax.plot(ly.step_t_min[ok], ly.step_values[ok], ".", ms=2.0, alpha=0.22,
-                    color=ly.colour, zorder=2, rasterized=True)
-            ax.plot(ly.line_t_min, ly.line_values, "-", lw=2.2, color=ly.colour, zorder=3,
-                    label=ly.label if len(layers) > 1 else None)
+    n_legend = (len(layers) if len(layers) > 1 else 0) + sum(1 for r in refs if r.label)
+    ncols = 3 if n_legend <= 3 else 2  # four entries: two rows of two, not 3 + 1
+    legend_rows = math.ceil(n_legend / ncols)
+    fig, axes = _figure(2.6 + 0.3 * max(0, legend_rows - 1), top_in=0.12 + 0.3 * legend_rows)
+    ax = axes[0, 0]
+    if span_min is None:
+        ts = [t[np.isfinite(t)] for ly in layers for t in (ly.step_t_min, ly.line_t_min)]
+        ts += [np.array([b.start_min, b.end_min]) for b in bands]
+        allt = np.concatenate(ts) if ts else np.zeros(0)
+        span_min = (float(allt.min()), float(allt.max())) if allt.size else (0.0, 1.0)
+    k, xlabel = time_axis(span_min[1] - span_min[0])
+    for b in bands:
+        ax.axvspan(k * b.start_min, k * b.end_min, color=GAP_COLOUR if b.kind == "gap"
+                   else NOT_RUNNING_COLOUR, lw=0, zorder=0)
+    finite = [ly.step_values[np.isfinite(ly.step_values)] for ly in layers]
+    n_dots = sum(f.size for f in finite)
+    # a few dots must be seen; thousands must not hide the line
+    ms, alpha = (2.0, 0.22) if n_dots > 600 else (3.0, 0.45) if n_dots > 150 else (4.0, 0.7)
+    for ly in layers:
+        ok = np.isfinite(ly.step_values) & np.isfinite(ly.step_t_min)
+        ax.plot(k * ly.step_t_min[ok], ly.step_values[ok], ".", ms=ms, alpha=alpha,
+                color=ly.colour, zorder=2, rasterized=True)
+        ax.plot(k * ly.line_t_min, ly.line_values, "-", lw=2.2, color=ly.colour, zorder=3,
+                label=ly.label if len(layers) > 1 else None)
+        alone = _isolated(ly.line_t_min, ly.line_values)  # a line needs two points
+        ax.plot(k * ly.line_t_min[alone], ly.line_values[alone], "o", ms=6, color=ly.colour,
+                zorder=3)
+    for r in refs:
+        ax.axhline(r.value, ls="--", lw=1.4, color=r.colour, zorder=3, label=r.label or None)
+    values = np.concatenate(finite) if finite else np.zeros(0)
+    if values.size:  # robust limits: a few wild steps must not flatten the picture
+        lo, hi = np.percentile(values, [1, 99])
         for r in refs:
-            ax.axhline(r.value, ls="--", lw=1.4, color=r.colour, zorder=3,
-                       label=r.label or None)
-        values = np.concatenate(finite) if finite else np.zeros(0)
-        if values.size:  # robust limits: a few wild steps must not flatten the picture
-            lo, hi = np.percentile(values, [1, 99])
-            for r in refs:
-                lo, hi = min(lo, r.value), max(hi, r.value)
-            pad = max(0.12 * (hi - lo), 1e-3 * max(abs(hi), 1.0))
-            ax.set_ylim(lo - pad, hi + pad)
-        ax.set_xlabel("minutes since the start")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(ylabel)
-        if n_legend:
-            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
-                      borderaxespad=0.1)
-        return png_data_uri(fig)
+            lo, hi = min(lo, r.value), max(hi, r.value)
+        pad = max(0.12 * (hi - lo), 1e-3 * max(abs(hi), 1.0))
+        ax.set_ylim(lo - pad, hi + pad)
+    if span_min[1] > span_min[0]:
+        ax.set_xlim(k * span_min[0], k * span_min[1])
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(ylabel)
+    if n_legend:
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
+                  borderaxespad=0.1)
+    return fig
+
+
+def _isolated(t: FloatArray, v: FloatArray) -> npt.NDArray[np.bool_]:
+    """Points of a line with no finite neighbour: drawn as a line they would not show."""
+    ok = np.isfinite(t) & np.isfinite(v)
+    prev = np.concatenate(([False], ok[:-1]))
+    nxt = np.concatenate((ok[1:], [False]))
+    return ok & ~prev & ~nxt
 
 
 def activity_timeline(start_min: Sequence[float], end_min: Sequence[float],
                       labels: Sequence[str]) -> str:
     """The recording as one bar coloured by activity (running, walking, standing, ..., gap)."""
+    with style():
+        return png_data_uri(activity_figure(start_min, end_min, labels))
+
+
+def activity_figure(start_min: Sequence[float], end_min: Sequence[float],
+                    labels: Sequence[str]) -> Any:
+    """The figure of :func:`activity_timeline` (draw and render it within :func:`style`)."""
     names = {"run": "running", "walk": "walking", "stand": "standing", "other": "other",
              "gap": "no data"}
-    with _style():
-        fig, axes = _figure(1.6, left_in=0.25, right_in=0.25, top_in=0.5)
-        ax = axes[0, 0]
-        for a, b, lab in zip(start_min, end_min, labels, strict=True):
-            ax.barh(0, b - a, left=a, height=0.8, color=ACTIVITY_COLOURS.get(lab, "#999"), lw=0)
-        from matplotlib.patches import Patch
+    present = [k for k in ACTIVITY_COLOURS if k in set(labels)]
+    # five entries do not fit on one row of a figure a phone wide: three to a row
+    ncols = len(present) if len(present) <= 4 else 3
+    rows = max(1, math.ceil(len(present) / max(ncols, 1)))
+    fig, axes = _figure(1.6 + 0.32 * (rows - 1), left_in=0.25, right_in=0.25,
+                        top_in=0.5 + 0.32 * (rows - 1))
+    ax = axes[0, 0]
+    span = (min(start_min), max(end_min)) if end_min else (0.0, 1.0)
+    k, xlabel = time_axis(span[1] - span[0])
+    for a, b, lab in zip(start_min, end_min, labels, strict=True):
+        ax.barh(0, k * (b - a), left=k * a, height=0.8, color=ACTIVITY_COLOURS.get(lab, "#999"),
+                lw=0)
+    from matplotlib.patches import Patch
 
-        present = [k for k in ACTIVITY_COLOURS if k in set(labels)]
-        ax.legend(handles=[Patch(color=ACTIVITY_COLOURS[k], label=names[k]) for k in present],
-                  loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=5, frameon=False,
+    if present:
+        ax.legend(handles=[Patch(color=ACTIVITY_COLOURS[c], label=names[c]) for c in present],
+                  loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
                   handlelength=1.0, columnspacing=0.9, borderaxespad=0.1)
-        ax.set_yticks([])
-        ax.grid(False)
-        ax.spines["left"].set_visible(False)
-        ax.set_xlabel("minutes since the start")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if end_min:
-            ax.set_xlim(min(start_min), max(end_min))
-        return png_data_uri(fig)
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel(xlabel)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if end_min:
+        ax.set_xlim(k * span[0], k * span[1])
+    return fig
 
 
 def left_right(items: Sequence[tuple[str, float, float, str]]) -> str:
@@ -190,7 +249,7 @@ def left_right(items: Sequence[tuple[str, float, float, str]]) -> str:
     n = len(items)
     ncols = 2
     nrows = max(1, math.ceil(n / ncols))
-    with _style():
+    with style():
         fig, axes = _figure(1.9 * nrows, ncols=ncols, nrows=nrows, left_in=0.7, bottom_in=0.35,
                             top_in=0.35, wspace=0.45, hspace=0.8)
         for k in range(nrows * ncols):
@@ -220,7 +279,7 @@ def _short(x: float) -> str:
 def weekly_bars(labels: Sequence[str], values: Sequence[float], ylabel: str, *,
                 highlight_last: bool = True) -> str:
     """A few weeks side by side (the last one highlighted): training load at a glance."""
-    with _style():
+    with style():
         fig, axes = _figure(2.0, left_in=0.8, bottom_in=0.45)
         ax = axes[0, 0]
         colours = ["#9fb4c7"] * len(values)
@@ -269,7 +328,7 @@ def by_pace(band_labels: Sequence[str], panels: Sequence[BandPanel]) -> str:
     k = len(band_labels)
     x = np.arange(k, dtype=np.float64)
     every = max(1, math.ceil(k / 4))  # at most 4 labels on a panel half a phone wide
-    with _style():
+    with style():
         fig, axes = _figure(2.05 * nrows + 0.35, ncols=ncols, nrows=nrows, left_in=0.62,
                             bottom_in=0.75, top_in=0.4, right_in=0.1, wspace=0.42, hspace=0.75)
         for j in range(nrows * ncols):

@@ -391,8 +391,9 @@ def _over_run(result: RunAnalysis, c: ReportContext) -> str:
         float(result.steps.ic_s[0]) if len(result.steps) else 0.0)
     t_min = (run.ic_s - t0) / 60.0
     pm = result.summary.per_minute
-    line_t = (pm.minute_start_s - t0 + 30.0) / 60.0
+    line_t = (_minute_times(_step_times(run), pm.minute_start_s) - t0) / 60.0
     bands = _bands(result, t0)
+    span = _span_min(result, t0)
     intro = ("<p>A dot per running step and a line through each minute's median. Grey: not "
              "running (walking, standing, other movement); pink: no data. Only the running "
              "steps count in the numbers.</p>")
@@ -402,10 +403,10 @@ def _over_run(result: RunAnalysis, c: ReportContext) -> str:
     order = ("plot-cadence", "plot-contact", "plot-bounce", "plot-braking")
     by_id = {m.fid: m for m in _OVER_RUN}
     for fid in order:
-        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, result, c))
-    parts.append(_drop_plot(result, t_min, t0, bands, c))
+        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, span, result, c))
+    parts.append(_drop_plot(result, t_min, t0, bands, span, c))
     for fid in ("plot-tilt", "plot-rotation"):
-        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, result, c))
+        parts.append(_metric_plot(by_id[fid], run, t_min, pm, line_t, bands, span, result, c))
     return h.section("over-the-run", "Over the run", "\n".join(parts))
 
 
@@ -414,7 +415,8 @@ def _not_measured(title: str, why: str) -> str:
 
 
 def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: FloatArray,
-                 bands: Sequence[plots.Band], result: RunAnalysis, c: ReportContext) -> str:
+                 bands: Sequence[plots.Band], span: tuple[float, float], result: RunAnalysis,
+                 c: ReportContext) -> str:
     y = np.asarray(m.per_step(run), dtype=np.float64)
     if not np.isfinite(y).any():
         field = {"plot-cadence": "step_s", "plot-contact": "contact_s",
@@ -427,7 +429,8 @@ def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: Float
     ref = c.baseline.metric(m.baseline_key) if c.baseline is not None and c.baseline.n_runs \
         else None
     uri = plots.over_run([plots.Layer(m.title, t_min, y, line_t, line)], bands, m.ylabel,
-                         reference=ref, reference_label="your last 4 weeks" if ref else "")
+                         reference=ref, reference_label="your last 4 weeks" if ref else "",
+                         span_min=span)
     med = getattr(result.summary, m.summary_name, math.nan)
     return (f"<h3>{h.esc(m.title)}</h3>"
             + h.figure(m.fid, uri, f"{m.title} over the run, {m.ylabel}",
@@ -436,7 +439,7 @@ def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: Float
 
 
 def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
-               bands: Sequence[plots.Band], c: ReportContext) -> str:
+               bands: Sequence[plots.Band], span: tuple[float, float], c: ReportContext) -> str:
     title = "Pelvic drop, per stance side"
     run = result.running_steps
     drop = run.pelvic_drop_deg
@@ -457,7 +460,7 @@ def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
         if math.isfinite(ref):  # the baseline is per stance side: one dashed line per side
             refs.append(plots.Reference(ref, f"{name}, last 4 weeks", colour))
             base_text.append(f"{h.fmt(ref, '.1f')}° {name}")
-    uri = plots.over_run(layers, bands, "degrees", references=refs)
+    uri = plots.over_run(layers, bands, "degrees", references=refs, span_min=span)
     s = result.summary
     base = (f" Dashed: your last 4 weeks ({' and '.join(base_text)})." if base_text else "")
     return (f"<h3>{h.esc(title)}</h3>"
@@ -469,6 +472,7 @@ def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
 
 
 def _per_minute(ic_s: FloatArray, values: FloatArray, t0: float) -> tuple[FloatArray, FloatArray]:
+    """Median of ``values`` per minute since ``t0`` (at least 3 steps), each at its steps' time."""
     ok = np.isfinite(ic_s) & np.isfinite(values)
     if not ok.any():
         return np.zeros(0), np.zeros(0)
@@ -479,7 +483,38 @@ def _per_minute(ic_s: FloatArray, values: FloatArray, t0: float) -> tuple[FloatA
     counts = np.bincount(minute, minlength=n)
     for k in np.flatnonzero(counts >= 3):  # one median per minute: at most 60 an hour
         out[k] = np.median(v[minute == k])
-    return np.arange(n, dtype=np.float64) + 0.5, out
+    starts = t0 + 60.0 * np.arange(n, dtype=np.float64)
+    return (_minute_times(ic_s[ok], starts) - t0) / 60.0, out
+
+
+def _step_times(steps: StepTable) -> FloatArray:
+    """When each step was, as the per-minute medians count it (contact, else toe-off)."""
+    return np.where(np.isfinite(steps.ic_s), steps.ic_s, steps.to_s)
+
+
+def _minute_times(step_t_s: FloatArray, minute_start_s: FloatArray) -> FloatArray:
+    """Where to draw each minute's median: the median time of that minute's steps.
+
+    The middle of the minute would put the point where there may be no running at all (a
+    minute that is half walking, the last minute of a recording that stops after 20 s), and
+    the line would run on past the end of the recording. NaN for a minute without steps.
+    """
+    t = np.sort(step_t_s[np.isfinite(step_t_s)])
+    out = np.full(minute_start_s.size, np.nan)
+    lo = np.searchsorted(t, minute_start_s, side="left")
+    hi = np.searchsorted(t, minute_start_s + 60.0, side="left")
+    for k in np.flatnonzero(hi > lo):  # one median per minute: at most 60 an hour
+        out[k] = float(np.median(t[lo[k]:hi[k]]))
+    return out
+
+
+def _span_min(result: RunAnalysis, t0: float) -> tuple[float, float]:
+    """The recording from start to end, in minutes since ``t0`` (the x range of every plot)."""
+    act = result.activity
+    if len(act):
+        return float((act.start_s.min() - t0) / 60.0), float((act.end_s.max() - t0) / 60.0)
+    d = result.summary.quality.duration_s
+    return (0.0, d / 60.0) if math.isfinite(d) and d > 0 else (0.0, 1.0)
 
 
 def _bands(result: RunAnalysis, t0: float) -> list[plots.Band]:
