@@ -203,6 +203,38 @@ def test_volume_load_and_spike_of_an_athlete(summary: WeeklySummary) -> None:
     assert a.spike.measure == "running time"
 
 
+def _load_figure(page: str, k: int) -> str:
+    start = page.index(f'id="plot-load-{k}"')
+    return page[start:page.index("</figure>", start)]
+
+
+def test_weeks_before_the_first_run_are_not_shown_as_weeks_without_running(
+        summary: WeeklySummary) -> None:
+    """Spiky's W43 is before their first run: "–" and no bar, not a 0 (W46 is a real 0).
+
+    The bars were a PNG with a 0 over every such week, which read as weeks of rest.
+    """
+    import re
+
+    k, a = next((k, x) for k, x in enumerate(summary.athletes, 1) if x.name == "Spiky")
+    assert a.previous_weeks_counted == 3
+    fig = _load_figure(render_html(summary), k)
+    assert "<img" not in fig  # drawn in HTML: no matplotlib for the weekly page
+    values = re.findall(r'<span class="v">([^<]*)</span>', fig)
+    weeks = re.findall(r'<span class="w">([^<]*)</span>', fig)
+    heights = [float(x) for x in re.findall(r'class="b" style="height:([0-9.]+)%"', fig)]
+    assert weeks == ["W43", "W44", "W45", "W46", "this week"]
+    assert values == ["–", "20", "20", "0", "50"]
+    assert heights == pytest.approx([0.0, 40.0, 40.0, 0.0, 100.0])
+    assert "W43 before their first run" in fig  # what a screen reader says
+    assert "W43 is before the athlete&#x27;s first run (–), left out of the average." in fig
+    doc = json.loads(to_json(summary))
+    weeks_json = next(x for x in doc["athletes"] if x["athlete"] == "Spiky")["load"][
+        "previous_weeks"]
+    assert [w["counted"] for w in weeks_json] == [False, True, True, True]
+    assert [w["running_min"] for w in weeks_json] == [0.0, 20.0, 20.0, 0.0]
+
+
 def test_form_medians_against_the_baseline(summary: WeeklySummary) -> None:
     d = next(x for x in summary.athletes if x.name == "Drifted")
     f = {x.key: x for x in d.form}
@@ -393,7 +425,8 @@ def test_html_is_self_contained_and_escapes_names(tmp_path: Path) -> None:
     assert "Content-Security-Policy" in page
     assert "http://" not in page
     assert "https://" not in page
-    assert 'src="data:image/png;base64,' in page
+    assert 'id="plot-load-1" class="plot load"' in page  # the bars are HTML, no image at all
+    assert "<img" not in page
 
 
 def test_cli_writes_each_format(team: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

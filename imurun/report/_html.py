@@ -48,6 +48,18 @@ figure { margin: 14px 0 18px; }
 figure img { width: 100%; max-width: 640px; height: auto; display: block;
              border: 1px solid var(--line); border-radius: 6px; }
 figcaption { font-size: 0.88em; margin-top: 4px; }
+figure.load .bars { display: flex; gap: 8px; height: 160px; max-width: 640px;
+                    padding: 6px 10px 4px; border: 1px solid var(--line); border-radius: 6px; }
+figure.load .col { flex: 1; display: flex; flex-direction: column; min-width: 0; }
+figure.load .t { flex: 1; display: flex; align-items: flex-end; justify-content: center;
+                 padding-top: 1.4em; border-bottom: 1px solid var(--fg); }
+figure.load .b { position: relative; width: 70%; background: #9fb4c7;
+                 border-radius: 3px 3px 0 0; }
+figure.load .now .b { background: var(--accent); }
+figure.load .v { position: absolute; bottom: 100%; left: -20%; right: -20%;
+                 text-align: center; font-size: 0.9em; font-variant-numeric: tabular-nums; }
+figure.load .w { font-size: 0.8em; line-height: 1.2; color: var(--muted); text-align: center;
+                 padding-top: 2px; min-height: 2.4em; }
 .table-wrap { overflow-x: auto; margin: 8px 0 14px; }
 table { border-collapse: collapse; width: 100%; font-size: 0.92em; }
 th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line);

@@ -276,28 +276,6 @@ def _short(x: float) -> str:
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 1 else f"{x:.2f}"
 
 
-def weekly_bars(labels: Sequence[str], values: Sequence[float], ylabel: str, *,
-                highlight_last: bool = True) -> str:
-    """A few weeks side by side (the last one highlighted): training load at a glance."""
-    with style():
-        fig, axes = _figure(2.0, left_in=0.8, bottom_in=0.45)
-        ax = axes[0, 0]
-        colours = ["#9fb4c7"] * len(values)
-        if highlight_last and colours:
-            colours[-1] = LEFT_COLOUR
-        x = np.arange(len(values))
-        v = np.array([x if math.isfinite(x) else 0.0 for x in values])
-        ax.bar(x, v, color=colours, width=0.66)
-        ax.set_xticks(x, list(labels))
-        ax.set_ylabel(ylabel)
-        ax.grid(axis="x", visible=False)
-        top = float(v.max()) if v.size and v.max() > 0 else 1.0
-        ax.set_ylim(0, top * 1.25)
-        for xi, vi in zip(x, v, strict=True):
-            ax.text(xi, vi + top * 0.03, f"{vi:.0f}", ha="center", fontsize=12)
-        return png_data_uri(fig)
-
-
 @dataclass(frozen=True)
 class BandSeries:
     """One quantity per pace band: medians with their quartiles (NaN: not measured)."""

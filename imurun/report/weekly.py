@@ -265,6 +265,9 @@ class AthleteWeek:
     pace_s_per_km: float = math.nan  # median over the runs with watch speed of their medians
     step_length_m: float = math.nan  # likewise
     watch_speed_runs: int = 0
+    #: how many of ``previous_weeks`` (the last ones) count in the load: the weeks before the
+    #: athlete's first run are left out, they are not weeks without running
+    previous_weeks_counted: int = LOAD_WEEKS
 
     @property
     def runs(self) -> int:
@@ -441,7 +444,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         previous_weeks=tuple(prev_weeks), load_mean_s=load_mean, spike=spike, form=form,
         indicators=indicators, quality=quality, baseline_runs=base.n_runs,
         pace_s_per_km=median(st.pace_s_per_km for st in strides),
-        step_length_m=median(st.step_length_m for st in strides), watch_speed_runs=len(strides))
+        step_length_m=median(st.step_length_m for st in strides), watch_speed_runs=len(strides),
+        previous_weeks_counted=len(load_vals))
     before = sum(1 for r in history if r.start_unix_s is not None
                  and w0 - LOAD_WEEKS * 7 * DAY_S <= r.start_unix_s < w0)
     return dataclasses.replace(row, reasons=reasons_for(row, history_runs=before,
@@ -649,8 +653,10 @@ def to_json(s: WeeklySummary) -> str:
             "distance_runs": a.distance_runs,
             "pace_s_per_km": _n(a.pace_s_per_km, 1), "step_length_m": _n(a.step_length_m, 3),
             "watch_speed_runs": a.watch_speed_runs,
-            "load": {"previous_weeks": [{"week": wk, "running_min": _n(v / 60)}
-                                        for wk, v in a.previous_weeks],
+            "load": {"previous_weeks": [
+                {"week": wk, "running_min": _n(v / 60),
+                 "counted": j >= len(a.previous_weeks) - a.previous_weeks_counted}
+                for j, (wk, v) in enumerate(a.previous_weeks)],
                      "prev4_weekly_mean_running_min": _n(a.load_mean_s / 60),
                      "change_pct": _n(a.load_change_pct, 1)},
             "spike": {"pct": _n(a.spike.pct, 1), "category": a.spike.category,
@@ -710,8 +716,6 @@ def _load_cell(a: AthleteWeek) -> str:
 
 def render_html(s: WeeklySummary) -> str:
     """The weekly summary as one self-contained HTML page (for reading, on a phone too)."""
-    from imurun.report import plots
-
     wk = s.week
     span = f"{wk.monday.strftime('%a %d %b')} – {wk.sunday.strftime('%a %d %b %Y')}"
     if s.days_so_far is not None:
@@ -768,7 +772,7 @@ def render_html(s: WeeklySummary) -> str:
     # athletes
     parts = []
     for k, a in enumerate(s.athletes, 1):
-        parts.append(_athlete_html(k, a, plots))
+        parts.append(_athlete_html(k, a))
     athletes = h.section("athletes", "Athletes", "\n".join(parts) or "<p>–</p>")
     how = h.section("how-to-read", "How to read this", _how_to_read())
     foot = (f"<footer>imurun {h.esc(__version__)} · weekly summary {h.esc(wk.label)} · made "
@@ -776,7 +780,48 @@ def render_html(s: WeeklySummary) -> str:
     return h.page(title, "\n".join([head, roster, athletes, how, foot]))
 
 
-def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
+def _load_bars(k: int, a: AthleteWeek) -> str:
+    """Running time per week as bars drawn in HTML: text a phone renders sharp, and no plot.
+
+    A week before the athlete's first run has no bar and reads "–": it is not a week without
+    running, and it is left out of the average.
+    """
+    n_prev = len(a.previous_weeks)
+    weeks = [(wk.split("-")[1], v / 60.0, j >= n_prev - a.previous_weeks_counted)
+             for j, (wk, v) in enumerate(a.previous_weeks)]
+    weeks.append(("this week", a.running_s / 60.0, True))
+    top = max((v for _, v, counted in weeks if counted and math.isfinite(v)), default=0.0)
+    cols = []
+    spoken = []
+    for j, (label, v, counted) in enumerate(weeks):
+        now = j == len(weeks) - 1
+        if counted and math.isfinite(v):
+            height = 100.0 * v / top if top > 0 else 0.0
+            shown = f"{v:.0f}"
+            spoken.append(f"{label} {shown} min")
+        else:
+            height = 0.0
+            shown = "–"
+            spoken.append(f"{label} before their first run")
+        cols.append(f'<div class="col{" now" if now else ""}"><div class="t">'
+                    f'<span class="b" style="height:{height:.1f}%">'
+                    f'<span class="v">{h.esc(shown)}</span></span></div>'
+                    f'<span class="w">{h.esc(label)}</span></div>')
+    before = [label for label, _, counted in weeks if not counted]
+    names = " and ".join(before) if len(before) <= 2 else \
+        f"{', '.join(before[:-1])} and {before[-1]}"
+    caption = (f"Running time per week, in minutes: the previous {LOAD_WEEKS} weeks and this "
+               "one. " + (f"{names} {'are' if len(before) > 1 else 'is'} before the athlete's "
+                          "first run (–), left out of the average. " if before else "")
+               + (f"This week is {a.load_change_pct:+.0f} % against their average."
+                  if math.isfinite(a.load_change_pct) else ""))
+    return (f'<figure id="plot-load-{k}" class="plot load" role="img" aria-label="'
+            f'{h.esc(f"Running time per week, {a.name}: " + ", ".join(spoken))}">'
+            f'<div class="bars" aria-hidden="true">{"".join(cols)}</div>'
+            f"<figcaption>{h.esc(caption)}</figcaption></figure>")
+
+
+def _athlete_html(k: int, a: AthleteWeek) -> str:
     att = a.attention
     reasons = "".join(f"<li>{h.esc(r.text)}</li>" for r in a.reasons)
     reason_html = f'<ul class="reasons">{reasons}</ul>' if reasons else \
@@ -793,14 +838,7 @@ def _athlete_html(k: int, a: AthleteWeek, plots: Any) -> str:
                        "with a watch")] if math.isfinite(a.pace_s_per_km) else []),
              h.card("Longest-run spike", h.fmt(a.spike.pct, "+.0f", "%") if math.isfinite(
                  a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, ""))]
-    labels = [wk.split("-")[1] for wk, _ in a.previous_weeks] + ["this week"]
-    values = [v / 60.0 for _, v in a.previous_weeks] + [a.running_s / 60.0]
-    uri = plots.weekly_bars(labels, values, "running, min")
-    fig = h.figure(f"plot-load-{k}", uri, f"Running time per week, {a.name}",
-                   f"Running time per week: the previous {LOAD_WEEKS} weeks and this one "
-                   "(weeks before the athlete's first run are left out of the average). "
-                   + (f"This week is {a.load_change_pct:+.0f} % against their average."
-                      if math.isfinite(a.load_change_pct) else ""))
+    fig = _load_bars(k, a)
     form_rows = []
     for f in a.form:
         sp = _spec(f.unit)
