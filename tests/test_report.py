@@ -658,3 +658,15 @@ def test_the_activity_legend_fits_in_its_figure(monkeypatch: pytest.MonkeyPatch)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert texts == ["running", "walking", "standing", "other", "no data"]
     assert fig.axes[0].get_xlabel() == "seconds since the start"
+
+
+def test_gaps_card_says_how_much_was_filled_in() -> None:
+    """reboot-and-gaps.imrs: "38 gaps, 2.1 s in all" beside "No data (gaps) 0:00" read as a
+    contradiction; most of them are a few samples each, bridged and analysed."""
+    path = Path(__file__).resolve().parent.parent / "recordings" / "reboot-and-gaps.imrs"
+    result = analyze(load_recording(path))
+    q = result.summary.quality
+    assert q.bridged_gaps > 1
+    text = _text(_section(render_run_report(result), "data-quality"))
+    assert (f"{q.gap_s:.1f} s in all; {q.bridged_gaps} short ones filled in "
+            f"({q.bridged_samples / q.fs_hz:.1f} s) and analysed") in text
