@@ -670,3 +670,16 @@ def test_gaps_card_says_how_much_was_filled_in() -> None:
     text = _text(_section(render_run_report(result), "data-quality"))
     assert (f"{q.gap_s:.1f} s in all; {q.bridged_gaps} short ones filled in "
             f"({q.bridged_samples / q.fs_hz:.1f} s) and analysed") in text
+
+
+def test_without_running_over_the_run_says_so_once() -> None:
+    """Standing still: one sentence, not seven titles each with "Not measured: no running
+    steps with this value"."""
+    result = analyze(_standing_still())
+    assert result.summary.n_steps == 0
+    section = _section(render_run_report(result), "over-the-run")
+    text = _text(section)
+    assert "Not measured" not in text
+    assert "<h3>" not in section
+    assert "Nothing to plot: this recording has no running, and these plots show running " \
+        "steps." in text

@@ -387,6 +387,14 @@ def _safe_div(a: float, b: FloatArray) -> FloatArray:
 
 def _over_run(result: RunAnalysis, c: ReportContext) -> str:
     run = result.running_steps
+    if len(run) == 0:  # one sentence, not seven times "Not measured" under empty titles
+        walked = result.summary.n_walking_steps
+        held = (f"walking ({walked} steps, timed but not measured for form)" if walked
+                else "no running")
+        return h.section("over-the-run", "Over the run", (
+            f"<p class=\"muted\">Nothing to plot: this recording has {h.esc(held)}, and these "
+            "plots show running steps. What the recording held is under "
+            '<a href="#data-quality">Data quality</a>.</p>'))
     t0 = result.source.t_start_s if math.isfinite(result.source.t_start_s) else (
         float(result.steps.ic_s[0]) if len(result.steps) else 0.0)
     t_min = (run.ic_s - t0) / 60.0
