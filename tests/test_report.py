@@ -683,3 +683,16 @@ def test_without_running_over_the_run_says_so_once() -> None:
     assert "<h3>" not in section
     assert "Nothing to plot: this recording has no running, and these plots show running " \
         "steps." in text
+
+
+def test_a_report_of_a_bare_file_says_why_it_has_no_baseline() -> None:
+    """`imurun report FILE`: no "4 weeks" under any value, and the page said nothing of why."""
+    path = Path(__file__).resolve().parent.parent / "recordings" / "reboot-and-gaps.imrs"
+    page = render_run_report(analyze(load_recording(path)), ReportContext(file_name=path.name))
+    text = _text(_section(page, "summary"))
+    assert "4 weeks:" not in text
+    assert ("This report was made from a file outside the library, so there is no baseline of "
+            "your own earlier runs to compare with.") in text
+    library_run = ReportContext(athlete="Ana", run_id="ab" * 32, baseline_note="No analysed runs")
+    assert "outside the library" not in _text(_section(
+        render_run_report(analyze(load_recording(path)), library_run), "summary"))

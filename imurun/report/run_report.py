@@ -269,6 +269,11 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
                   f"{BASELINE_DAYS} days before this one ({h.esc(span)}).</p>")
     elif c.baseline_note:
         intro += f'<p class="small">{h.esc(c.baseline_note)}</p>'
+    elif c.run_id is None and b is None:  # a bare file: say why no "4 weeks" under the values
+        intro += ('<p class="small">This report was made from a file outside the library, so '
+                  "there is no baseline of your own earlier runs to compare with. Import the "
+                  "recording (<code>imurun import FILE</code>) and write the report from the "
+                  "library (<code>imurun report RUN</code>) to see your last 4 weeks.</p>")
     intro += f'<div class="note">{_indicator_note(result)}</div>'
     return h.section("summary", "Summary", intro + h.cards(items))
 
