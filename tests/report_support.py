@@ -209,5 +209,28 @@ def check_page(html_file: Path, ids: list[str], screenshot: Path, *,
                      [i for i, _, ok in state if not ok], screenshot, title, int(overflow))
 
 
+def scrolled_tables(html_file: Path, width: int = 390, height: int = 900) -> list[str]:
+    """The tables of ``html_file`` wider than their box at ``width`` (the part a phone hides
+    behind a sideways scroll): ``section id: first header or cell`` for each."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=chromium(), headless=True, args=list(CHROMIUM_ARGS),
+            viewport={"width": width, "height": height}, offline=True)
+        try:
+            page = ctx.new_page()
+            page.goto(html_file.resolve().as_uri(), wait_until="load")
+            found: list[str] = page.evaluate("""() => Array.from(
+                document.querySelectorAll('.table-wrap')).filter(
+                w => w.querySelector('table').scrollWidth > w.clientWidth + 1).map(w => {
+                    const s = w.closest('section');
+                    return (s ? s.id : '?') + ': ' + w.querySelector('tr').innerText.trim();
+                })""")
+        finally:
+            ctx.close()
+    return found
+
+
 def json_of(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))

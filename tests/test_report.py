@@ -38,6 +38,7 @@ from tests.report_support import (
     History,
     analysis_doc,
     check_page,
+    scrolled_tables,
     simulated_runs,
     truth_watch_fit,
     watch_fit,
@@ -696,3 +697,11 @@ def test_a_report_of_a_bare_file_says_why_it_has_no_baseline() -> None:
     library_run = ReportContext(athlete="Ana", run_id="ab" * 32, baseline_note="No analysed runs")
     assert "outside the library" not in _text(_section(
         render_run_report(analyze(load_recording(path)), library_run), "summary"))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_on_a_phone_no_table_of_the_run_report_scrolls_sideways(
+        report: tuple[Path, str]) -> None:
+    """The About table's 64-character run id made it 700 px wide on a 390 px phone."""
+    assert scrolled_tables(report[0], width=390) == []

@@ -37,6 +37,7 @@ from tests.report_support import (
     History,
     analysis_doc,
     check_page,
+    scrolled_tables,
     watch_fit,
 )
 
@@ -601,3 +602,17 @@ def test_the_weekly_summary_does_not_start_the_signal_core(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120).stdout
     assert out.splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_on_a_phone_no_table_hides_columns(summary: WeeklySummary, tmp_path: Path) -> None:
+    """At 390 px the roster hid its spike and indicators, the form tables their change, behind
+    a sideways scroll: each row is now a block with its values labelled."""
+    page = tmp_path / "weekly.html"
+    page.write_text(render_html(summary), encoding="utf-8")
+    assert scrolled_tables(page, width=390) == []
+    html_text = page.read_text(encoding="utf-8")
+    assert 'data-label="longest-run spike"' in html_text
+    assert 'data-label="indicators raised"' in html_text
+    assert 'data-label="change"' in html_text

@@ -66,6 +66,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
          vertical-align: top; }
 th { background: var(--card); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.ids td { overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 0.82em;
          font-weight: 600; color: #fff; white-space: nowrap; }
 .badge.not_raised, .badge.ok { background: var(--ok); }
@@ -91,6 +92,14 @@ footer { margin-top: 36px; font-size: 0.82em; color: var(--muted);
   h1 { font-size: 1.35em; }
   .cards { grid-template-columns: repeat(2, 1fr); }
   th, td { padding: 5px 5px; }
+  /* a table too wide for a phone: each row a small block, each value with its column's name */
+  table.stack thead { display: none; }
+  table.stack tr { display: block; padding: 6px 0; border-bottom: 1px solid var(--line); }
+  table.stack td { display: inline-block; border: none; padding: 1px 12px 1px 0;
+                   text-align: left; }
+  table.stack td:first-child { display: block; font-weight: 600; }
+  table.stack td[data-label]::before { content: attr(data-label) ": "; color: var(--muted);
+                                       font-size: 0.85em; font-weight: 400; }
 }
 @media print { h2 { break-after: avoid; } figure, .indicator, .athlete { break-inside: avoid; } }
 """
@@ -133,19 +142,27 @@ def badge(kind: str, text: str) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], *,
-          numeric: Sequence[bool] | None = None, cls: str = "") -> str:
-    """A table of plain-text cells (escaped here), numeric columns right-aligned."""
+          numeric: Sequence[bool] | None = None, cls: str = "", stack: bool = False) -> str:
+    """A table of plain-text cells (escaped here), numeric columns right-aligned.
+
+    ``stack``: on a phone each row becomes a block, its first cell a title and every other
+    value labelled with its column's name (for tables too wide to fit, which would otherwise
+    hide their last columns behind a sideways scroll).
+    """
     num = list(numeric) if numeric is not None else [False] * len(header)
 
     def cell(tag: str, text: str, k: int) -> str:
         c = ' class="num"' if num[k] else ""
+        if stack and tag == "td" and k > 0 and header[k]:
+            c += f' data-label="{esc(header[k])}"'
         return f"<{tag}{c}>{esc(text)}</{tag}>"
 
     head = "".join(cell("th", h, k) for k, h in enumerate(header))
     thead = f"<thead><tr>{head}</tr></thead>" if any(header) else ""
     body = "".join("<tr>" + "".join(cell("td", t, k) for k, t in enumerate(r)) + "</tr>"
                    for r in rows)
-    c = f' class="{esc(cls)}"' if cls else ""
+    classes = " ".join(x for x in (cls, "stack" if stack else "") if x)
+    c = f' class="{esc(classes)}"' if classes else ""
     return f'<div class="table-wrap"><table{c}>{thead}<tbody>{body}</tbody></table></div>'
 
 

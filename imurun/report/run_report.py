@@ -917,7 +917,7 @@ def _about(result: RunAnalysis, c: ReportContext, generated_at: str | None) -> s
             refs.setdefault(e.citation, e)
     ref_html = ("<h3>References</h3><ul>" + "".join(
         f"<li>{h.esc(e.citation)}</li>" for e in refs.values()) + "</ul>") if refs else ""
-    body = (h.table(["", ""], rows) + ref_html
+    body = (h.table(["", ""], rows, cls="ids") + ref_html  # a run id is 64 characters
             + "<p class=\"small\">imurun measures running form for training and general "
               "wellness. It is not a medical device; nothing in this report is a diagnosis. "
               "Accuracy and limits of every metric are described in the project's "

@@ -747,8 +747,11 @@ def render_html(s: WeeklySummary) -> str:
                                else "–") + (f'<br><span class="small">{h.esc(_pace(a))}</span>'
                                             if math.isfinite(a.pace_s_per_km) else ""))
         cells += [h.esc(_spike_cell(a.spike)), h.esc(", ".join(ind) or "none")]
-        rows.append("<tr>" + "".join(f'<td{" class=num" if n else ""}>{c}</td>'
-                                     for c, n in zip(cells, num, strict=True)) + "</tr>")
+        tds = []
+        for j, (c, n, label) in enumerate(zip(cells, num, head_cells, strict=True)):
+            attrs = (' class="num"' if n else "") + (f' data-label="{h.esc(label)}"' if j else "")
+            tds.append(f"<td{attrs}>{c}</td>")  # data-label: the column's name on a phone
+        rows.append("<tr>" + "".join(tds) + "</tr>")
     thead = "".join(f'<th{" class=num" if n else ""}>{h.esc(c)}</th>'
                     for c, n in zip(head_cells, num, strict=True))
     partial = ("" if s.days_so_far is None else
@@ -765,7 +768,7 @@ def render_html(s: WeeklySummary) -> str:
         parts = h.esc(s.outdated_note).split("`")  # `command` as code
         note = "".join(f"<code>{x}</code>" if i % 2 else x for i, x in enumerate(parts))
         lead += f'<p class="small" id="outdated">{note}</p>'
-    table = (f'<div class="table-wrap"><table class="roster"><thead><tr>{thead}</tr></thead>'
+    table = (f'<div class="table-wrap"><table class="roster stack"><thead><tr>{thead}</tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table></div>")
     roster = h.section("roster", "Roster", lead + (table if s.athletes else
                                                    "<p>No athletes in this library yet.</p>"))
@@ -846,7 +849,7 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
                           _shown_change(f) + (" — changed" if f.flagged else "")])
     form = ("<h3>Form: this week against their own 4 weeks before</h3>"
             + (h.table(["", "this week", "4 weeks before", "change"], form_rows,
-                       numeric=[False, True, True, True])
+                       numeric=[False, True, True, True], stack=True)
                if a.runs_analysed else "<p class=\"muted\">No analysed runs this week.</p>")
             + (f'<p class="small">Baseline: {a.baseline_runs} analysed run(s) in the '
                f"{BASELINE_DAYS} days before the week. A change of a percentage is in "
@@ -856,10 +859,11 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
     if measured:
         body = "".join(
             f"<tr><td>{h.esc(i.title)}</td><td>{h.badge(i.level, _LEVEL[i.level])}</td>"
-            f'<td class="num">{i.raised_runs} of {i.measured_runs}</td>'
-            f'<td class="num">{i.strong_runs} of {i.measured_runs}</td></tr>'
+            f'<td class="num" data-label="raised in">{i.raised_runs} of {i.measured_runs}</td>'
+            f'<td class="num" data-label="strongly in">{i.strong_runs} of '
+            f"{i.measured_runs}</td></tr>"
             for i in measured)
-        ind_html += ('<div class="table-wrap"><table><thead><tr><th></th><th>this week</th>'
+        ind_html += ('<div class="table-wrap"><table class="stack"><thead><tr><th></th><th>this week</th>'
                      '<th class="num">raised in</th><th class="num">strongly in</th></tr>'
                      f"</thead><tbody>{body}</tbody></table></div>")
     else:
