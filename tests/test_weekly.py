@@ -616,3 +616,29 @@ def test_on_a_phone_no_table_hides_columns(summary: WeeklySummary, tmp_path: Pat
     assert 'data-label="longest-run spike"' in html_text
     assert 'data-label="indicators raised"' in html_text
     assert 'data-label="change"' in html_text
+
+
+def test_a_new_athletes_spike_says_how_little_history_it_knew(tmp_path: Path) -> None:
+    """A new athlete's second run, 2 days after their first, was "+50 % against the longest of
+    the 30 days before" with nothing saying that only 2 of those days were recorded."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Newcomer", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB1)
+        h.run("Newcomer", M, analysis_doc(running_s=1800), device=0xB1)
+        h.run("Regular", M - 35 * DAY_S, analysis_doc(running_s=1200), device=0xB2)
+        h.run("Regular", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB2)
+        h.run("Regular", M, analysis_doc(running_s=1800), device=0xB2)
+        s = weekly_summary(lib, W47)
+    new, regular = (next(a for a in s.athletes if a.name == n) for n in ("Newcomer", "Regular"))
+    assert new.spike.category == regular.spike.category == "moderate"
+    assert new.spike.history_days == pytest.approx(2.0)
+    assert math.isnan(regular.spike.history_days)
+    text = next(r.text for r in new.reasons if r.key == "spike_moderate")
+    assert text.endswith("(+50 %, running time; only 2 days of their running recorded before "
+                         "it: earlier runs are not known)")
+    assert next(r.text for r in regular.reasons if r.key == "spike_moderate").endswith(
+        "(+50 %, running time)")
+    doc = {a["athlete"]: a for a in json.loads(to_json(s))["athletes"]}
+    assert doc["Newcomer"]["spike"]["history_days"] == 2.0
+    assert doc["Regular"]["spike"]["history_days"] is None
+    assert "only 2 days of their running recorded" in render_html(s)

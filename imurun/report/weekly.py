@@ -178,6 +178,9 @@ class Spike:
     measure: str = ""  # "distance" or "running time"
     value: float = math.nan  # km or minutes
     previous_longest: float = math.nan
+    #: days from the athlete's first recorded run to the spike's run when fewer than the 30 of
+    #: the window (a new athlete: their running before that is not known); NaN otherwise
+    history_days: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -401,7 +404,7 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         if first_ever is not None and wk.end_unix_s > first_ever:
             load_vals.append(float(s))
     load_mean = sum(load_vals) / len(load_vals) if load_vals else math.nan
-    spike = _spike(runs, history, lengths)
+    spike = _spike(runs, history, lengths, first_run_unix_s=first_ever)
     # form
     base = athlete_baseline(lib, athlete_id, w0, with_indicators=False)
     form = tuple(_form_change(key, label, unit, analysed, base.metric(key), cfg)
@@ -453,7 +456,7 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
 
 
 def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
-           lengths: Mapping[str, Any]) -> Spike:
+           lengths: Mapping[str, Any], *, first_run_unix_s: float | None = None) -> Spike:
     if not runs:
         return Spike(math.nan, "no_runs")
     best: Spike | None = None
@@ -476,8 +479,11 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
         pct = spike_pct(value, previous)
         if not math.isfinite(pct):
             continue
+        known = ((r.start_unix_s - first_run_unix_s) / DAY_S if first_run_unix_s is not None
+                 else math.nan)
         s = Spike(pct, spike_category(pct), r.id, measure, value,
-                  max(p for p in previous if math.isfinite(p)))
+                  max(p for p in previous if math.isfinite(p)),
+                  known if known < SPIKE_WINDOW_DAYS else math.nan)
         if best is None or s.pct > best.pct:
             best = s
     return best if best is not None else Spike(math.nan, "no_history")
@@ -500,6 +506,15 @@ def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], bas
     return FormChange(key, label, unit, week, base, flagged)
 
 
+def _history_note(sp: Spike) -> str:
+    """For a new athlete: how little of the 30 days the comparison knew (else nothing)."""
+    if not math.isfinite(sp.history_days):
+        return ""
+    days = math.floor(sp.history_days)
+    return (f"; only {days} day{'s' if days != 1 else ''} of their running recorded before "
+            "it: earlier runs are not known")
+
+
 def reasons_for(row: AthleteWeek, *, history_runs: int,
                 week_over: bool = True) -> tuple[Reason, ...]:
     """The reasons to check in with an athlete (see :data:`REASONS`), most urgent first.
@@ -518,7 +533,7 @@ def reasons_for(row: AthleteWeek, *, history_runs: int,
         add(f"spike_{sp.category}",
             f"longest-run spike: {sp.value:.1f} {unit} against "
             f"{sp.previous_longest:.1f} {unit} at most in the 30 days "
-            f"before (+{sp.pct:.0f} %, {sp.measure})")
+            f"before (+{sp.pct:.0f} %, {sp.measure}{_history_note(sp)})")
     for ind in row.indicators:
         lv = ind.level
         if lv == "strongly_raised":
@@ -663,6 +678,7 @@ def to_json(s: WeeklySummary) -> str:
                       "measure": a.spike.measure or None, "run_id": a.spike.run_id,
                       "value": _n(a.spike.value, 3),
                       "previous_longest": _n(a.spike.previous_longest, 3),
+                      "history_days": _n(a.spike.history_days, 1),
                       "unit": "km" if a.spike.measure == "distance" else
                       "min" if a.spike.measure else None},
             "baseline_runs": a.baseline_runs,
@@ -840,7 +856,9 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
                        f"step {a.step_length_m:.2f} m; median of {a.watch_speed_runs} run(s) "
                        "with a watch")] if math.isfinite(a.pace_s_per_km) else []),
              h.card("Longest-run spike", h.fmt(a.spike.pct, "+.0f", "%") if math.isfinite(
-                 a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, ""))]
+                 a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, "") + (
+                     f"; {math.floor(a.spike.history_days)} days of history"
+                     if math.isfinite(a.spike.history_days) else ""))]
     fig = _load_bars(k, a)
     form_rows = []
     for f in a.form:
