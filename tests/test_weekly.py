@@ -642,3 +642,19 @@ def test_a_new_athletes_spike_says_how_little_history_it_knew(tmp_path: Path) ->
     assert doc["Newcomer"]["spike"]["history_days"] == 2.0
     assert doc["Regular"]["spike"]["history_days"] is None
     assert "only 2 days of their running recorded" in render_html(s)
+
+
+def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
+        tmp_path: Path) -> None:
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Newcomer", M, analysis_doc(running_s=1200), device=0xB1)  # first week
+        h.run("Newcomer", M + 2 * DAY_S, analysis_doc(running_s=1800), device=0xB1)
+        s = weekly_summary(lib, W47)
+    assert s.athletes[0].baseline_runs == 0
+    page = render_html(s)
+    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    assert "No baseline yet: no analysed runs in the 28 days before the week" in athlete
+    assert "4 weeks before</th>" not in athlete
+    assert "<td class=\"num\" data-label=\"this week\">170 steps/min</td>" in athlete
+    assert "Baseline: 0 analysed run(s)" not in athlete

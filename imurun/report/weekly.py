@@ -865,13 +865,23 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
         sp = _spec(f.unit)
         form_rows.append([f.label, h.fmt(f.week, sp, f.unit), h.fmt(f.baseline, sp, f.unit),
                           _shown_change(f) + (" — changed" if f.flagged else "")])
-    form = ("<h3>Form: this week against their own 4 weeks before</h3>"
-            + (h.table(["", "this week", "4 weeks before", "change"], form_rows,
-                       numeric=[False, True, True, True], stack=True)
-               if a.runs_analysed else "<p class=\"muted\">No analysed runs this week.</p>")
-            + (f'<p class="small">Baseline: {a.baseline_runs} analysed run(s) in the '
-               f"{BASELINE_DAYS} days before the week. A change of a percentage is in "
-               "percentage points (pt).</p>"))
+    if not a.runs_analysed:
+        form_table = "<p class=\"muted\">No analysed runs this week.</p>"
+    elif a.baseline_runs:
+        form_table = h.table(["", "this week", "4 weeks before", "change"], form_rows,
+                             numeric=[False, True, True, True], stack=True)
+    else:  # two columns of dashes say less than one sentence
+        form_table = h.table(["", "this week"], [r[:2] for r in form_rows],
+                             numeric=[False, True], stack=True)
+    if a.baseline_runs:
+        base_note = (f"Baseline: {a.baseline_runs} analysed run(s) in the {BASELINE_DAYS} days "
+                     "before the week. A change of a percentage is in percentage points (pt).")
+    else:
+        base_note = (f"No baseline yet: no analysed runs in the {BASELINE_DAYS} days before the "
+                     "week, so this week's form is not compared with anything; the comparison "
+                     "starts the week after their first analysed run.")
+    form = ("<h3>Form: this week against their own 4 weeks before</h3>" + form_table
+            + f'<p class="small">{h.esc(base_note)}</p>')
     measured = [i for i in a.indicators if i.measured_runs]
     ind_html = "<h3>Form indicators in the week's runs</h3>"
     if measured:
