@@ -658,3 +658,18 @@ def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
     assert "4 weeks before</th>" not in athlete
     assert "<td class=\"num\" data-label=\"this week\">170 steps/min</td>" in athlete
     assert "Baseline: 0 analysed run(s)" not in athlete
+
+
+def test_an_indicator_measured_in_no_run_is_named_not_dropped(tmp_path: Path) -> None:
+    """Form drift needs 10 minutes of running: in a week of short runs its row vanished from
+    the indicator table, which a coach could read as nothing to see."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for day in (0, 2):
+            h.run("Short", M + day * DAY_S, analysis_doc(running_s=500,
+                                                         levels={"form_drift": "unknown"}),
+                  device=0xB3)
+        s = weekly_summary(lib, W47)
+    page = render_html(s)
+    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    assert "Not measured in any of the week's runs: Form drift" in athlete

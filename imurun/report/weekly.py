@@ -896,6 +896,10 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
                      f"</thead><tbody>{body}</tbody></table></div>")
     else:
         ind_html += "<p class=\"muted\">No indicators measured this week.</p>"
+    unmeasured = [i.title for i in a.indicators if not i.measured_runs]
+    if measured and unmeasured:  # a row that is not there must not read as "fine"
+        ind_html += (f'<p class="small">Not measured in any of the week\'s runs: '
+                     f"{h.esc(', '.join(unmeasured))} (see each run's report for why).</p>")
     q = a.quality
     done = (f"all {a.runs} run{'s' if a.runs != 1 else ''} analysed" if a.runs and
             a.runs_analysed == a.runs else f"{a.runs_analysed} of {a.runs} runs analysed"
