@@ -705,3 +705,10 @@ def test_on_a_phone_no_table_of_the_run_report_scrolls_sideways(
         report: tuple[Path, str]) -> None:
     """The About table's 64-character run id made it 700 px wide on a 390 px phone."""
     assert scrolled_tables(report[0], width=390) == []
+
+
+def test_the_balance_indicator_gives_its_threshold_with_a_unit(library: Path) -> None:
+    """"... (0.5 percentage points from even; threshold 2)": 2 what?"""
+    ind = {i.key: i for i in _latest(library).indicators}["asymmetry"]
+    assert math.isfinite(ind.value)
+    assert "from even; threshold 2 percentage points)." in ind.message

@@ -278,7 +278,7 @@ def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -
                       and v >= b)
     msg = (f"{_fmt(bal, '%', 1)} of your ground contact time was on the left foot "
            f"({_fmt(v, 'percentage points', 1)} from even; threshold "
-           f"{cfg.imbalance_pct_points:.0f}).")
+           f"{_fmt(cfg.imbalance_pct_points, 'percentage points', 0)}).")
     if level in ("raised", "strongly_raised"):
         msg += (" Asymmetry by itself has not been consistently linked to running complaints "
                 "in research; a change from your usual balance is the more useful signal.")
