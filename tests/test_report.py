@@ -712,3 +712,15 @@ def test_the_balance_indicator_gives_its_threshold_with_a_unit(library: Path) ->
     ind = {i.key: i for i in _latest(library).indicators}["asymmetry"]
     assert math.isfinite(ind.value)
     assert "from even; threshold 2 percentage points)." in ind.message
+
+
+def test_why_an_indicator_was_not_measured_is_said_once() -> None:
+    """"Form drift: not measured in this run (needs at least 10 minutes ...)." was followed by
+    "Why not measured: needs at least 10 minutes ..." in every such box."""
+    result = analyze(_standing_still())
+    page = render_run_report(result)
+    for ind in result.indicators:
+        assert ind.level == "unknown"
+        box = page[page.index(f'id="indicator-{ind.key}"'):]
+        box = _text(box[:box.index("</div>")])
+        assert box.count("no running in this recording") == 1, box

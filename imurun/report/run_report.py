@@ -336,8 +336,10 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
         facts.append(f"your baseline: {h.fmt(ind.baseline_value, spec, unit)}")
     level = LEVEL_TEXT.get(ind.level, ind.level.replace("_", " "))
     ev = "".join(f"<li>{h.esc(e.finding)} <i>{h.esc(e.citation)}</i></li>" for e in ind.evidence)
-    reason = (f'<p class="small">Why not measured: {h.esc(_plain(ind.reason))}.</p>'
-              if ind.level == "unknown" and ind.reason else "")
+    message = _plain_within(ind.message)
+    why = _plain(ind.reason) if ind.level == "unknown" and ind.reason else ""
+    reason = (f'<p class="small">Why not measured: {h.esc(why)}.</p>'
+              if why and why not in message else "")  # said once, not twice in a row
     if not ev:
         evidence = ""
     elif ind.level in ("raised", "strongly_raised"):
@@ -347,7 +349,7 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
     return (f'<div class="indicator {h.esc(ind.level)}" id="indicator-{h.esc(ind.key)}">'
             f"<h3>{h.esc(ind.title)} {h.badge(ind.level, level)}</h3>"
             f'<p class="small">{h.esc(" · ".join(facts))}</p>'
-            f"<p>{h.esc(_plain_within(ind.message))}</p>{reason}{evidence}</div>")
+            f"<p>{h.esc(message)}</p>{reason}{evidence}</div>")
 
 
 # ---------------------------------------------------------------------------- 3. over the run
