@@ -724,3 +724,38 @@ def test_why_an_indicator_was_not_measured_is_said_once() -> None:
         box = page[page.index(f'id="indicator-{ind.key}"'):]
         box = _text(box[:box.index("</div>")])
         assert box.count("no running in this recording") == 1, box
+
+
+def _cards(page: str) -> dict[str, tuple[str, str]]:
+    """Summary card label -> (value, the line under it)."""
+    import html as html_mod
+
+    out = {}
+    for label, value, rest in re.findall(
+            r'<div class="card"><div class="label">(.*?)</div><div class="value">(.*?)</div>'
+            r'(.*?)</div>(?=<div class="card">|</div>)', _section(page, "summary")):
+        base = re.sub(r"<[^>]+>", "", rest)
+        out[html_mod.unescape(label)] = (html_mod.unescape(re.sub(r"<[^>]+>", "", value)),
+                                         html_mod.unescape(base))
+    return out
+
+
+def test_pelvic_drop_has_a_summary_card_per_stance_side(library: Path) -> None:
+    """"Pelvic drop L / R: 11.9° / 6.7°" broke over two lines on a phone and on a desktop."""
+    from imurun.report.history import Baseline
+
+    result = _latest(library)
+    s = result.summary
+    base = Baseline("ben", 0.0, 1.0, ("r1",), {"pelvic_drop_stance_left_deg": 8.0,
+                                               "pelvic_drop_stance_right_deg": 6.6})
+    cards = _cards(render_run_report(result, ReportContext(athlete="Ben", baseline=base)))
+    assert cards["Pelvic drop, left stance"] == (f"{s.pelvic_drop_stance_left_deg:.1f}°",
+                                                 "4 weeks: 8.0°")
+    assert cards["Pelvic drop, right stance"] == (f"{s.pelvic_drop_stance_right_deg:.1f}°",
+                                                  "4 weeks: 6.6°")
+    assert not any(" / " in v for v, _ in cards.values())
+    no_gyro = dataclasses.replace(result, summary=dataclasses.replace(
+        s, pelvic_drop_stance_left_deg=math.nan, pelvic_drop_stance_right_deg=math.nan))
+    cards = _cards(render_run_report(no_gyro))
+    assert cards["Pelvic drop"] == ("–", "")
+    assert "Pelvic drop, left stance" not in cards

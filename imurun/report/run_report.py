@@ -211,26 +211,24 @@ def _when(result: RunAnalysis, c: ReportContext) -> str:
     return d.strftime("%a %d %b %Y, %H:%M")
 
 
-def _base_text(base: Baseline | None, key: str, spec: str) -> str:
+def _base_text(base: Baseline | None, key: str, spec: str, unit: str = "") -> str:
     if base is None or base.n_runs == 0:
         return ""
     v = base.metric(key)
-    return f"4 weeks: {h.fmt(v, spec)}" if math.isfinite(v) else ""
+    return f"4 weeks: {h.fmt(v, spec, unit)}" if math.isfinite(v) else ""
 
 
 # ---------------------------------------------------------------------------- 1. summary
 def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str:
     s = result.summary
     b = c.baseline
-    drop = (f"{h.fmt(s.pelvic_drop_stance_left_deg, '.1f', '°')} / "
-            f"{h.fmt(s.pelvic_drop_stance_right_deg, '.1f', '°')}")
-    if drop == "– / –":
-        drop = "–"
-    drop_base = ""
-    if b is not None and b.n_runs:
-        bl, br = b.metric("pelvic_drop_stance_left_deg"), b.metric("pelvic_drop_stance_right_deg")
-        if math.isfinite(bl) or math.isfinite(br):
-            drop_base = f"4 weeks: {h.fmt(bl, '.1f', '°')} / {h.fmt(br, '.1f', '°')}"
+    dl, dr = s.pelvic_drop_stance_left_deg, s.pelvic_drop_stance_right_deg
+    if math.isfinite(dl) or math.isfinite(dr):  # a card per side: "11.9° / 6.7°" wrapped
+        drop_cards = [h.card(f"Pelvic drop, {side} stance", h.fmt(v, ".1f", "°"), "",
+                             _base_text(b, f"pelvic_drop_stance_{side}_deg", ".1f", "°"))
+                      for side, v in (("left", dl), ("right", dr))]
+    else:
+        drop_cards = [h.card("Pelvic drop", "–")]
     items = [
         h.card("Running time", h.duration(s.running_s), "",
                f"of {h.duration(s.quality.duration_s)} recorded"),
@@ -241,7 +239,7 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
         h.card("Bounce", h.fmt(s.vertical_oscillation_cm, ".1f"), "cm",
                _base_text(b, "vertical_oscillation_cm", ".1f")),
         h.card("Braking", h.fmt(s.braking_mps, ".2f"), "m/s", _base_text(b, "braking_mps", ".2f")),
-        h.card("Pelvic drop L / R", drop, "", drop_base),
+        *drop_cards,
         h.card("Contact on the left", h.fmt(s.contact_balance_left_pct, ".1f"), "%",
                _base_text(b, "contact_balance_left_pct", ".1f")),
     ]
