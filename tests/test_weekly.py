@@ -673,3 +673,16 @@ def test_an_indicator_measured_in_no_run_is_named_not_dropped(tmp_path: Path) ->
     page = render_html(s)
     athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
     assert "Not measured in any of the week's runs: Form drift" in athlete
+
+
+def test_a_week_without_runs_says_so_under_data_quality(tmp_path: Path) -> None:
+    """"0 of 0 runs analysed; 0.0 min lost to gaps (– of the recorded time)"."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Resting", M - 7 * DAY_S, analysis_doc(running_s=1200), device=0xB4)
+        s = weekly_summary(lib, W47)
+    assert s.athletes[0].runs == 0
+    page = render_html(s)
+    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    assert "<h3>Data quality</h3><p class=\"muted\">No runs this week.</p>" in athlete
+    assert "0 of 0 runs" not in athlete

@@ -907,7 +907,8 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
             + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
     qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {q.lost_s / 60:.1f} min lost "
             f"to gaps ({h.fmt(q.lost_pct, '.1f', '%')} of the recorded time); {q.frames_lost} "
-            "frames lost on the way from the sensor.</p>")
+            "frames lost on the way from the sensor.</p>") if a.runs else \
+        "<h3>Data quality</h3><p class=\"muted\">No runs this week.</p>"
     return (f'<div class="athlete {h.esc(att)}" id="athlete-{k}"><h3>{k}. {h.esc(a.name)} '
             f"{h.badge(att, _ATTENTION[att])}</h3>{reason_html}{h.cards(items)}{fig}{form}"
             f"{ind_html}{qual}</div>")
