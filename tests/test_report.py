@@ -702,9 +702,10 @@ def test_a_report_of_a_bare_file_says_why_it_has_no_baseline() -> None:
 @pytest.mark.slow
 @pytest.mark.xdist_group("browser")
 def test_on_a_phone_no_table_of_the_run_report_scrolls_sideways(
-        report: tuple[Path, str]) -> None:
+        report: tuple[Path, str], watch_report: tuple[Path, str]) -> None:
     """The About table's 64-character run id made it 700 px wide on a 390 px phone."""
     assert scrolled_tables(report[0], width=390) == []
+    assert scrolled_tables(watch_report[0], width=390) == []
 
 
 def test_the_balance_indicator_gives_its_threshold_with_a_unit(library: Path) -> None:

@@ -624,7 +624,8 @@ def _by_pace(run: StepTable, sp: StepSpeed | None, c: ReportContext) -> str:
              for m in _BY_PACE]
     rows += [[f"Pelvic drop, {name} stance, °", *(h.fmt(v, ".1f") for v in drop[side][1].tolist())]
              for side, name in ((Side.LEFT, "left"), (Side.RIGHT, "right"))]
-    tab = h.table(["pace, min/km", *labels], rows, numeric=[False] + [True] * len(labels))
+    tab = h.table(["pace, min/km", *labels], rows, numeric=[False] + [True] * len(labels),
+                  stack=True)  # a column per band: on a phone, a block per metric
     panels = [plots.BandPanel(m.title, m.unit, (plots.BandSeries(m.title, stats[m.title][1],
                                                                  stats[m.title][0],
                                                                  stats[m.title][2]),))
