@@ -252,6 +252,30 @@ def test_form_medians_against_the_baseline(summary: WeeklySummary) -> None:
     assert (lossy.runs, lossy.runs_analysed, lossy.quality.runs_failed) == (2, 1, 1)
 
 
+def test_a_balance_that_moved_to_the_other_foot_is_a_form_change(tmp_path: Path) -> None:
+    """The weekly form table flags the contact balance as the run's asymmetry indicator does.
+
+    48.5 -> 51.5 % on the left is as far from even as before, but 3 points of contact time
+    moved to the other foot: a change (it was not, by distance from even). 52.5 -> 50.5 % moved
+    towards even: no change.
+    """
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for name, dev, base, week in (("Swapped", 0x51, 48.5, 51.5), ("Evened", 0x52, 52.5, 50.5)):
+            for t in (M - 14 * DAY_S, M - 7 * DAY_S):
+                h.run(name, t, analysis_doc(running_s=1800, values={
+                    "contact_balance_left_pct": base}), device=dev)
+            h.run(name, M, analysis_doc(running_s=1800, values={
+                "contact_balance_left_pct": week}), device=dev)
+        s = weekly_summary(lib, W47)
+    form = {a.name: {f.key: f for f in a.form} for a in s.athletes}
+    swapped = form["Swapped"]["contact_balance_left_pct"]
+    assert (swapped.week, swapped.baseline) == (pytest.approx(51.5), pytest.approx(48.5))
+    assert swapped.flagged
+    assert not form["Evened"]["contact_balance_left_pct"].flagged
+    assert "form_change" in {r.key for a in s.athletes if a.name == "Swapped" for r in a.reasons}
+
+
 def test_distance_from_watch_files_is_summed_and_preferred_for_spikes(tmp_path: Path) -> None:
     from imurun.store.attach import attach_watch_fit
 

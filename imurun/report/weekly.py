@@ -56,7 +56,7 @@ from imurun.report.history import (
     run_length,
     run_value,
 )
-from imurun.signal.indicators import IndicatorSettings
+from imurun.signal.indicators import IndicatorSettings, balance_moved
 from imurun.store.attach import run_stride_summary
 from imurun.store.library import Library, RunRecord, local_day_start
 
@@ -502,7 +502,7 @@ def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], bas
         elif key == "pelvic_tilt_range_deg":
             flagged = d > cfg.baseline_tilt_deg
         elif key == "contact_balance_left_pct":
-            flagged = abs(week - 50.0) - abs(base - 50.0) > cfg.baseline_imbalance_pct_points
+            flagged = balance_moved(week, base, cfg)
     return FormChange(key, label, unit, week, base, flagged)
 
 
@@ -942,7 +942,7 @@ def _how_to_read() -> str:
         "run's median, compared with the same over the athlete's own "
         f"{BASELINE_DAYS} days before the week. A change is marked when it passes the "
         "baseline thresholds of the run indicators (braking +15 %, pelvic drop +1.5°, tilt "
-        "range +2°, contact balance 1.5 points further from even). Indicators are form "
+        "range +2°, contact balance moved 1.5 points, not towards even). Indicators are form "
         "indicators, not diagnoses or injury predictions: they are associated in research with "
         "running-related complaints in groups of runners. Talk it through with the athlete, and "
         "suggest a physiotherapist when something persists or hurts.</p>")

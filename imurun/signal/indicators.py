@@ -261,6 +261,21 @@ def _anterior_tilt(s: RunSummary, cfg: IndicatorSettings, tilt_deg: float, tilt_
                      "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d, "")
 
 
+def balance_moved(balance_left_pct: float, baseline_left_pct: float,
+                  cfg: IndicatorSettings) -> bool:
+    """Whether a contact balance (% on the left) moved away from the runner's baseline balance.
+
+    Compared with the usual balance, not only with its distance from even: a balance that moved
+    to the other foot (48.5 -> 51.5 % left) is as far from even as before, but the load moved by
+    3 points. A move of more than ``baseline_imbalance_pct_points`` counts, unless it ended nearer
+    to even. False when either is unknown. The run indicator and the weekly form table share it.
+    """
+    if not (math.isfinite(balance_left_pct) and math.isfinite(baseline_left_pct)):
+        return False
+    return (abs(balance_left_pct - baseline_left_pct) > cfg.baseline_imbalance_pct_points
+            and abs(balance_left_pct - 50.0) >= abs(baseline_left_pct - 50.0))
+
+
 def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -> Indicator:
     bal = s.contact_balance_left_pct
     v = abs(bal - 50.0) if math.isfinite(bal) else math.nan
@@ -271,11 +286,7 @@ def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -
         d = v - b
         shift = bal - base_bal  # how far the balance moved, percentage points (+ = to the left)
     level = _level(v, cfg.imbalance_pct_points, cfg.imbalance_pct_points_strong)
-    # Compared with the runner's usual balance, not only with its distance from even: a balance
-    # that moved to the other foot (48.5 -> 51.5 % left) is as far from even as before, but the
-    # load moved by 3 points. A move towards even does not raise it.
-    level = _escalate(level, math.isfinite(shift) and abs(shift) > cfg.baseline_imbalance_pct_points
-                      and v >= b)
+    level = _escalate(level, balance_moved(bal, base_bal, cfg))
     msg = (f"{_fmt(bal, '%', 1)} of your ground contact time was on the left foot "
            f"({_fmt(v, 'percentage points', 1)} from even; threshold "
            f"{_fmt(cfg.imbalance_pct_points, 'percentage points', 0)}).")
