@@ -49,8 +49,9 @@ class Dropped:
     reason: str
     offset: int
     n_bytes: int
-    #: the message type of a frame that was whole but whose message was malformed (``None``
-    #: for damage below the message layer): a sensor answers a malformed request with ERROR 2
+    #: the message type of a frame that was whole but whose message was malformed or too long
+    #: (``None`` for damage below the message layer): a sensor answers such a request with
+    #: ERROR 2, and a message of a type that is no request with ERROR 1 (SPEC §2, versioning)
     msg_type: int | None = None
 
 
@@ -185,7 +186,7 @@ class FrameAssembler:
             self._frag_size += len(frame.payload)
             if self._frag_size > MAX_MESSAGE_SIZE:
                 out.append(Dropped(f"reassembled message exceeds {MAX_MESSAGE_SIZE} bytes",
-                                   offset, n_bytes))
+                                   offset, n_bytes, frame.type))
                 self.stats.messages_malformed += 1
                 self._discard_fragments()  # its remaining fragments become orphans
                 return out

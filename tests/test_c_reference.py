@@ -24,7 +24,7 @@ import numpy.typing as npt
 import pytest
 
 from firmware_protocol import messages as m
-from firmware_protocol.codec import Encoder, PacketDecoder, StreamDecoder
+from firmware_protocol.codec import Dropped, Encoder, PacketDecoder, Received, StreamDecoder
 from firmware_protocol.crc import crc16_ccitt_false, crc32
 from firmware_protocol.errors import FrameError, MessageError
 from firmware_protocol.frame import Frame, FrameFlags, cobs_decode, cobs_encode
@@ -435,6 +435,71 @@ def test_assembler_bounded_by_its_buffer(tool: Tool) -> None:
     offset = sum(len(bytes(f)) for f in frames[:4])
     assert dropped == (f"D k=too_large o={offset} n={len(bytes(frames[4]))} ; "
                        "R t=19 s=8 b=0 v=1 f=1 p=-")
+
+
+def _fragments(mtype: int, body: bytes, part: int, seq: int) -> list[bytes]:
+    """``body`` as frames of ``part`` bytes by the continuation rule (any type, any length)."""
+    parts = [body[i:i + part] for i in range(0, len(body), part)] or [b""]
+    out = []
+    for i, p in enumerate(parts):
+        flags = (FrameFlags.MORE if i < len(parts) - 1 else FrameFlags.NONE) | (
+            FrameFlags.CONT if i > 0 else FrameFlags.NONE)
+        out.append(bytes(Frame(mtype, p, seq=(seq + i) % 65536, flags=flags)))
+    return out
+
+
+def _python_answers(packets: Sequence[bytes]) -> str:
+    """What the virtual sensor (imurun.sim.firmware) answers to ``packets``, as vector_tool prints."""
+    from imurun.sim.firmware import VirtualSensor  # answers malformed / oversized messages
+
+    dec = PacketDecoder()
+    out = []
+    for ev in [e for p in packets for e in dec.feed(p)]:
+        if isinstance(ev, Received):
+            t = m.message_type(ev.message)
+            out.append(f"H t={t}" if t in m.REQUEST_TYPES else f"E c=1 t={t}")
+        elif isinstance(ev, Dropped) and ev.msg_type is not None:
+            err = VirtualSensor.malformed(ev.msg_type)[0]
+            assert isinstance(err, m.Error)
+            out.append(f"E c={err.code} t={err.request_type}")
+    return " ; ".join(out) or "-"
+
+
+def test_every_request_is_answered_even_one_longer_than_the_buffer(tool: Tool) -> None:
+    """Regression: a request longer than the firmware's 128-byte buffer was dropped without an
+    answer (the README's loop skipped every assembler event but a message), so the host waited
+    for its timeout. SPEC §2: ERROR 2 once, at the fragment that does not fit; a message of a
+    type that is no request ERROR 1; the C reference and the virtual sensor agree."""
+    status = bytes(Frame(0x13, b"", seq=20))
+    # RUN_READ with 188 bytes a newer host appended: valid, but longer than 128 bytes
+    long_read = _fragments(0x22, m.RunRead(7, 0, 100).payload() + bytes(188), 50, 0)
+    long_unknown = _fragments(0x99, bytes(300), 100, 10)
+    packets = [*long_read, status]
+    assert tool.run([f"answer 128 {','.join(_hex(p) for p in packets)}"]) == [
+        "E c=2 t=34 ; H t=19"]
+    assert tool.run([f"answer 65536 {','.join(_hex(p) for p in packets)}"]) == [
+        "H t=34 ; H t=19"]
+    packets = [*long_unknown, status]
+    assert tool.run([f"answer 128 {','.join(_hex(p) for p in packets)}"]) == [
+        "E c=1 t=153 ; H t=19"]
+    # The same rules at the protocol's own bound (MAX_MESSAGE_SIZE): C and Python agree.
+    huge = _fragments(0x31, b"\x04" + bytes(66 * 1024), 1024, 30)
+    huge_unknown = _fragments(0x99, bytes(66 * 1024), 1024, 200)
+    cases = [("oversized CONFIG_SET", [*huge, bytes(Frame(0x13, b"", seq=30 + len(huge)))]),
+             ("oversized unknown type", [*huge_unknown, bytes(Frame(0x13, b"", seq=200 + len(
+                 huge_unknown)))]),
+             ("malformed CONFIG_GET", [bytes(Frame(0x30, b"", seq=1))]),
+             ("unknown type", [bytes(Frame(0x99, b"x", seq=1))]),
+             ("a sensor -> host type", [bytes(Frame(0x02, b"", seq=1))]),
+             ("long RUN_READ", long_read)]
+    want = {"oversized CONFIG_SET": "E c=2 t=49 ; H t=19",
+            "oversized unknown type": "E c=1 t=153 ; H t=19",
+            "malformed CONFIG_GET": "E c=2 t=48", "unknown type": "E c=1 t=153",
+            "a sensor -> host type": "E c=1 t=2", "long RUN_READ": "H t=34"}
+    for label, pk in cases:
+        assert _python_answers(pk) == want[label], label
+    _compare(tool, [(label, f"answer {ASM_CAP} {','.join(_hex(p) for p in pk)}", want[label])
+                    for label, pk in cases])
 
 
 # --------------------------------------------------------------------------- randomized

@@ -822,6 +822,25 @@ void imr_asm_push(imr_asm_t *a, const imr_frame_t *f, imr_asm_event_t *ev)
     a->messages++;
 }
 
+int imr_reply_for(const imr_asm_event_t *ev, imr_request_t *req, uint16_t *error_code)
+{
+    *error_code = 0;
+    if (ev->kind != IMR_ASM_MESSAGE && ev->kind != IMR_ASM_DROPPED)
+        return IMR_REPLY_NONE;
+    if (!imr_is_request(ev->type)) {
+        *error_code = IMR_E_UNKNOWN_REQUEST;
+        return IMR_REPLY_ERROR;
+    }
+    /* A request too long for this sensor's buffer is one it cannot honour: answered once, at
+     * the fragment that did not fit (its remaining fragments are discarded silently). */
+    if (ev->kind == IMR_ASM_DROPPED ||
+        imr_decode_request(ev->type, ev->payload, ev->length, req) != IMR_OK) {
+        *error_code = IMR_E_BAD_REQUEST;
+        return IMR_REPLY_ERROR;
+    }
+    return IMR_REPLY_HANDLE;
+}
+
 /* ------------------------------------------------------------------------------ stored runs */
 
 static const uint8_t block_sync[4] = {0xA5u, 0x5Au, 0xC3u, 0x3Cu};

@@ -448,6 +448,17 @@ void imr_asm_init(imr_asm_t *a, uint8_t *buf, size_t cap);
 /* Push one intact frame (from imr_frame_decode / imr_rx_feed). */
 void imr_asm_push(imr_asm_t *a, const imr_frame_t *f, imr_asm_event_t *ev);
 
+/* What the sensor does with an assembler event (SPEC §2 "Versioning"): every request gets an
+ * answer, so a host never waits for one that cannot come. */
+enum imr_reply_kind {
+    IMR_REPLY_NONE = 0,    /* nothing: a fragment was stored, or the frame belonged to nothing */
+    IMR_REPLY_HANDLE = 1,  /* *req holds the decoded request: serve it */
+    IMR_REPLY_ERROR = 2    /* answer ERROR *error_code naming ev->type: 1 unknown request (not a
+                            * request type), 2 bad request (malformed, or longer than the
+                            * assembler's buffer: IMR_ASM_DROPPED with IMR_ERR_TOO_LARGE) */
+};
+int imr_reply_for(const imr_asm_event_t *ev, imr_request_t *req, uint16_t *error_code);
+
 /* ------------------------------------------------------------------------------ stored runs */
 
 typedef struct {

@@ -37,6 +37,8 @@
  *            R t=<type> s=<seq> b=<boot> v=<ver> f=<n_frames> p=<payload>  (requests:
  *              payload re-encoded from the decoded fields, so trailing bytes are gone)
  *            D k=<kind> o=<offset> n=<n_bytes>   L n=<lost> s=<seq> b=<boot>   B o=<old> n=<new>
+ *   answer <asm_cap> <packet>,<packet>,...   as pkt, but what the sensor answers (imr_reply_for):
+ *            H t=<type> (serve the request)   E c=<error code> t=<type> (answer ERROR)
  *   runheader <format_version> <device_id> <run_id> <boot_id> <rate_hz> <start_unix_ms>
  *       <start_device_time_us> <acc_range_g> <mounting_hint> <gyr_range_dps> <acc_lsb_ms2>
  *       <gyr_lsb_rads> <acc_offset x3> <acc_gain x3> <gyr_offset x3> <major> <minor> <patch>
@@ -383,7 +385,25 @@ static void cmd_rx(void)
     print_events();
 }
 
-static void cmd_pkt(void)
+/* What the sensor answers to one assembler event (imr_reply_for). */
+static void reply_event(const imr_asm_event_t *e)
+{
+    imr_request_t q;
+    uint16_t code;
+    switch (imr_reply_for(e, &q, &code)) {
+    case IMR_REPLY_HANDLE:
+        ev_add(1, "H t=%u", (unsigned)q.type);
+        break;
+    case IMR_REPLY_ERROR:
+        ev_add(1, "E c=%u t=%u", (unsigned)code, (unsigned)e->type);
+        break;
+    default:
+        break;
+    }
+}
+
+/* pkt (replies == 0): the decoder events; answer (replies == 1): what the sensor answers. */
+static void cmd_pkt(int replies)
 {
     uint64_t asm_cap;
     char *list, *t;
@@ -416,7 +436,10 @@ static void cmd_pkt(void)
         } else {
             imr_asm_event_t ae;
             imr_asm_push(&as, &f, &ae);
-            asm_event(&ae, offset, (uint32_t)n);
+            if (replies)
+                reply_event(&ae);
+            else
+                asm_event(&ae, offset, (uint32_t)n);
         }
         free(packet);
         offset += (uint32_t)n;
@@ -743,7 +766,9 @@ static int run_line(const char *cmd)
     } else if (strcmp(cmd, "rx") == 0) {
         cmd_rx();
     } else if (strcmp(cmd, "pkt") == 0) {
-        cmd_pkt();
+        cmd_pkt(0);
+    } else if (strcmp(cmd, "answer") == 0) {
+        cmd_pkt(1);
     } else if (strcmp(cmd, "runheader") == 0 || strcmp(cmd, "run_begin") == 0) {
         imr_run_header_t h;
         if (cmd[1] == 'u' && cmd[3] == '_') { /* run_begin */

@@ -208,12 +208,18 @@ class VirtualSensor:
             t = msg.type if isinstance(msg, UnknownMessage) else int(msg.TYPE)
             return [Error(ErrorCode.INTERNAL, t, str(e)[:200])]
 
-    def malformed(self, msg_type: int) -> list[AnyMessage]:
-        """Answer a request whose payload could not be decoded (SPEC §3: ERROR 2)."""
+    @staticmethod
+    def malformed(msg_type: int) -> list[AnyMessage]:
+        """Answer a message that could not be taken in: malformed, or too long to reassemble.
+
+        SPEC §2 (versioning): a request gets ERROR 2 (bad request), a message of a type that
+        is no request ERROR 1 (unknown request), as it would if it could be decoded.
+        """
         if msg_type not in REQUEST_TYPES:
-            return []  # not a request: nothing to answer
+            return [Error(ErrorCode.UNKNOWN_REQUEST, msg_type,
+                          f"request type 0x{msg_type:02X} not supported")]
         return [Error(ErrorCode.BAD_REQUEST, msg_type,
-                      f"malformed {MessageType(msg_type).name} request")]
+                      f"{MessageType(msg_type).name} request malformed or too long")]
 
     def _handle(self, msg: AnyMessage, now_s: float) -> list[AnyMessage]:
         if isinstance(msg, DeviceInfoRequest):
