@@ -451,16 +451,23 @@ def _run_ble(main: Callable[[BleBackend | None], Awaitable[T]]) -> T:
 
 def _ble_connect(a: argparse.Namespace, backend: BleBackend | None, *,
                  session: SessionWriter | None = None, rsc_queue: NotificationQueue | None = None,
-                 target: FoundSensor | None = None) -> Callable[[], Awaitable[SensorClient]]:
-    """Connect, and reconnect, to ``a.ble``; say when a link was lost and when it is back."""
+                 target: FoundSensor | None = None,
+                 say_lost: bool = True) -> Callable[[], Awaitable[SensorClient]]:
+    """Connect, and reconnect, to ``a.ble``; say when a link was lost and when it is back.
+
+    The loss is said once per link, however many tries reconnecting takes; ``say_lost=False``
+    when the caller says it already (``stream_live``'s status line, with its reason).
+    """
     from imurun.device.client import SensorClient
     from imurun.transport.ble import BleTransport
 
     found: list[FoundSensor] = [] if target is None else [target]
     last: list[BleTransport] = []
+    said: list[BleTransport] = []
 
     async def connect() -> SensorClient:
-        if last and last[-1].lost_reason:
+        if say_lost and last and last[-1].lost_reason and last[-1] not in said:
+            said[:] = [last[-1]]
             _say(f"  {last[-1].description}: {last[-1].lost_reason}; reconnecting")
         t = BleTransport(found[0] if found else a.ble, backend=backend,
                          scan_timeout_s=BLE_SCAN_TIMEOUT_S, rsc_queue=rsc_queue)
@@ -541,7 +548,8 @@ def _stream_ble(a: argparse.Namespace) -> int:
         task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
         try:
             report = await stream_live(
-                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
+                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found,
+                             say_lost=False),
                 builder, stream_settings(a), on_status=lambda m: _say(f"  {m}"),
                 on_event=live_hook(a))
         finally:

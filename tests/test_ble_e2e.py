@@ -516,6 +516,38 @@ def test_cli_sync_reports_a_sensor_disconnect_and_reconnects(
     assert [p.read_bytes() for p in RunDirectory(tmp_path / "store").runs()] == [image]
 
 
+LOST_LINE = ("  BLE imurun-0001 [F0:00:00:00:00:01]: disconnected by the sensor or out of range; "
+             "reconnecting")
+
+
+@pytest.mark.parametrize("command", ["sync", "stream"])
+def test_cli_says_a_ble_disconnect_in_one_line(
+        emulated_cli: Callable[..., list[BleLink]], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str) -> None:
+    """Regression: a stream said the loss twice ('link lost; reconnecting' from the stream,
+    then the reason from the connector), and the connector said it again on every failed
+    try while the sensor was away. One line per loss, with its reason, then one when back."""
+    # connection attempts that time out while the sensor is away (1 s): several tries
+    monkeypatch.setattr(cli, "BLE_CONNECT_TIMEOUT_S", 0.2)
+    if command == "sync":
+        opts = SimulateOptions(link=tmp_path / "unused", flash=tmp_path / "flash", runs=1,
+                               minutes=0.5)
+        flash = make_sensor(opts, say=quiet).flash
+        size = len(flash.read(flash.run_ids()[0]))
+        emulated_cli(faults=BleFaults(disconnect_after=(size // 2,), reconnect_delay_s=1.0))
+        args = ["sync", "--ble", "imurun-0001", "--store", str(tmp_path / "store")]
+    else:
+        emulated_cli(stream_minutes=1.0,
+                     faults=BleFaults(disconnect_after=(80_000,), reconnect_delay_s=1.0))
+        args = ["stream", "--ble", "imurun-0001", "--out", str(tmp_path / "live.imrses")]
+    code = cli.main(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = out.splitlines()
+    assert [ln for ln in lines if "reconnect" in ln and "reconnects" not in ln] == [
+        LOST_LINE, "  reconnected to BLE imurun-0001 [F0:00:00:00:00:01]"], out
+
+
 def test_cli_stream_with_rsc_leaves_an_explicit_gap_after_a_sensor_disconnect(
         emulated_cli: Callable[..., list[BleLink]], capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
@@ -525,8 +557,7 @@ def test_cli_stream_with_rsc_leaves_an_explicit_gap_after_a_sensor_disconnect(
     code = cli.main(["stream", "--ble", "imurun-0001", "--rsc", "--out", str(out_file)])
     out, err = capsys.readouterr()
     assert code == 0, out + err
-    assert "link lost; reconnecting" in out
-    assert "disconnected by the sensor or out of range" in out
+    assert LOST_LINE in out.splitlines()
     assert "reconnected to BLE imurun-0001" in out
     assert "ended by sensor; 1 reconnects" in out
     assert "RSC: " in out

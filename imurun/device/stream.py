@@ -125,19 +125,20 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                     await client.send(TimeSyncRequest(int(time.time() * 1e6)))
                 t, ev = await client.next_event(min(settings.timeout_s, 0.25))
                 last_rx = time.monotonic()
-                lost = False
+                why = ""
             except DeviceTimeoutError:
                 if time.monotonic() - last_rx < settings.timeout_s:
                     continue
-                lost = True  # a sensor that stays silent while streaming is as good as gone
-            except LinkLost:
-                lost = True
-            if lost:
+                # a sensor that stays silent while streaming is as good as gone
+                why = f"no data for {settings.timeout_s:g} s"
+            except LinkLost as e:
+                why = e.reason or "link lost"
+            if why:
                 builder.mark_disconnect(time.time())
                 if client.session is not None:
                     client.session.marker(RecordKind.DISCONNECT, "link lost")
-                if on_status is not None:
-                    on_status("link lost; reconnecting")
+                if on_status is not None:  # one line per loss, with its reason
+                    on_status(f"{client.transport.description}: {why}; reconnecting")
                 client = await _reconnect(connect, settings, client)
                 reconnects += 1
                 if client.session is not None:
