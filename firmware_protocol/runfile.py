@@ -53,7 +53,13 @@ class BlockType(IntEnum):
 
 @dataclass(frozen=True)
 class RunHeader:
-    """Fixed part of a run file. Calibration: ``acc = (counts*lsb - offset) * gain``."""
+    """Fixed part of a run file. Calibration: ``acc = (counts*lsb - offset) * gain``.
+
+    One made here must be writable: ``sample_rate_hz`` >= 1 and finite positive float32 scale
+    factors, or :class:`RunFormatError`. One read by :meth:`from_bytes` keeps what the firmware
+    wrote, even a rate of 0 or an invalid scale factor, which SPEC §5.1 forbids a firmware to
+    write but which do not stop the blocks from being read: :attr:`problems` names them.
+    """
 
     device_id: int
     run_id: int
@@ -73,7 +79,10 @@ class RunHeader:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        Scale(self.acc_lsb_ms2, self.gyr_lsb_rads)
+        try:  # the scale check lives in the message layer: report it as a run-format error
+            Scale(self.acc_lsb_ms2, self.gyr_lsb_rads)
+        except MessageError as e:
+            raise RunFormatError(f"header: {e.reason}") from e
         for name, hi in (("device_id", 2**64 - 1), ("run_id", 2**32 - 1), ("boot_id", 65535),
                          ("sample_rate_hz", 65535), ("start_unix_ms", 2**64 - 1),
                          ("start_device_time_us", 2**64 - 1), ("acc_range_g", 255),
@@ -86,7 +95,25 @@ class RunHeader:
 
     @property
     def scale(self) -> Scale:
+        """The scale factors; :class:`MessageError` when the header's are invalid."""
         return Scale(self.acc_lsb_ms2, self.gyr_lsb_rads)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What a firmware must never write but this header holds (SPEC §5.1); () when none.
+
+        A sample rate of 0 (a host recovers it from the blocks' device times) and an invalid
+        scale factor (counts cannot become SI units): the blocks are read all the same.
+        """
+        out = []
+        if self.sample_rate_hz == 0:
+            out.append("sample_rate_hz is 0")
+        for name in ("acc_lsb_ms2", "gyr_lsb_rads"):
+            try:
+                Scale(**{"acc_lsb_ms2": 1.0, "gyr_lsb_rads": 1.0, name: getattr(self, name)})
+            except MessageError:
+                out.append(f"{name} is {getattr(self, name)!r}, not a finite positive float32")
+        return tuple(out)
 
     def __bytes__(self) -> bytes:
         body = _HEADER.pack(MAGIC, self.format_version, HEADER_SIZE, self.device_id, self.run_id,
@@ -113,16 +140,18 @@ class RunHeader:
         # Here we read the v1 part; read_run() checks the full header's CRC.
         body = data[:_HEADER.size]
         f = _HEADER.unpack(body)
-        try:  # the scale check lives in the message layer: report it as a run-format error
-            Scale(f[12], f[13])
-        except MessageError as e:
-            raise RunFormatError(f"header: {e.reason}", offset=0) from e
-        return cls(device_id=f[3], run_id=f[4], boot_id=f[5], sample_rate_hz=f[6],
-                   start_unix_ms=f[7], start_device_time_us=f[8], acc_range_g=f[9],
-                   mounting_hint=f[10], gyr_range_dps=f[11], acc_lsb_ms2=f[12],
-                   gyr_lsb_rads=f[13], acc_offset_ms2=tuple(f[14:17]),
-                   acc_gain=tuple(f[17:20]), gyr_offset_rads=tuple(f[20:23]),
-                   firmware=tuple(f[23:26]), format_version=version)
+        fields = dict(device_id=f[3], run_id=f[4], boot_id=f[5], sample_rate_hz=f[6],
+                      start_unix_ms=f[7], start_device_time_us=f[8], acc_range_g=f[9],
+                      mounting_hint=f[10], gyr_range_dps=f[11], acc_lsb_ms2=f[12],
+                      gyr_lsb_rads=f[13], acc_offset_ms2=tuple(f[14:17]),
+                      acc_gain=tuple(f[17:20]), gyr_offset_rads=tuple(f[20:23]),
+                      firmware=tuple(f[23:26]), format_version=version)
+        # Every field is in range as unpacked; only the rate and scale checks of a header to be
+        # written can fail, and a header read keeps what was written (see ``problems``).
+        header = object.__new__(cls)
+        for name, value in fields.items():
+            object.__setattr__(header, name, value)
+        return header
 
 
 def _header_len(data: bytes | memoryview) -> int:
@@ -250,6 +279,11 @@ class RunWriter:
     _pending_n: int = 0
     _pending_t0: int = 0
 
+    def __post_init__(self) -> None:
+        if self.header.problems:  # a header read from a damaged firmware's file, say
+            raise RunFormatError(f"a firmware never writes this header: "
+                                 f"{'; '.join(self.header.problems)}")
+
     def start(self) -> bytes:
         return bytes(self.header)
 
@@ -328,6 +362,24 @@ class StoredRun:
     blocks_ok: int = 0
     ended_cleanly: bool = False
     n_bytes: int = 0
+
+    def rate_from_blocks_hz(self) -> float | None:
+        """The sample rate the sample blocks' device times give, for a header of rate 0.
+
+        SPEC §5.1: the least-squares slope of device time over first sample index across all
+        sample blocks. ``None`` with fewer than two blocks of different indices, or when the
+        rate is not one ``sample_rate_hz`` could hold (1 to 65,535 Hz).
+        """
+        i = self.block_first_index.astype(np.float64)
+        if i.size < 2 or np.ptp(i) == 0:
+            return None
+        t = self.block_device_time_us.astype(np.float64)
+        di = i - i.mean()
+        slope_us = float((di * (t - t.mean())).sum() / (di * di).sum())
+        if not slope_us > 0:
+            return None
+        fs = 1e6 / slope_us
+        return fs if 1.0 <= fs <= 65535.0 else None
 
 
 def _check_packed(buf: bytes, start: int, length: int) -> None:
@@ -472,7 +524,9 @@ def _exclusive_cumsum(v: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
 def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
     """Decode a whole run file. Damaged blocks are skipped and listed, never fatal.
 
-    Raises :class:`RunFormatError` only when the header itself is unusable.
+    Raises :class:`RunFormatError` only when the header itself is unusable (bad magic, CRC,
+    length or version 0). A header with a sample rate of 0 or an invalid scale factor is
+    read, and so are its blocks: ``run.header.problems`` names what is wrong (SPEC §5.1).
     """
     buf = bytes(data)
     header = RunHeader.from_bytes(buf)

@@ -736,3 +736,27 @@ def test_sample_block_encoders_refuse_times_the_reader_rejects(tool: Tool) -> No
     cases.append(("largest", f"samples auto 0 {2**63 - 1} {counts}",
                   encode_samples_block(np.zeros((4, 6), np.int16), 0, 2**63 - 1).hex()))
     _compare(tool, cases)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("sample_rate_hz", 0), ("acc_lsb_ms2", 0.0), ("gyr_lsb_rads", 0.0), ("acc_lsb_ms2", -1.0),
+    ("gyr_lsb_rads", float("nan")), ("acc_lsb_ms2", float("inf")), ("gyr_lsb_rads", 1e39)])
+def test_both_writers_refuse_a_header_the_spec_forbids(tool: Tool, field: str, value: float) -> None:
+    """SPEC §5.1: a firmware never writes a rate of 0 or an invalid scale factor (a reader
+    reads the blocks of such a run all the same: runs_corrupt.json, header_zero_*). The C
+    writer and Python's refuse the same headers, and a header read back from such a file
+    cannot be given to a writer."""
+    from firmware_protocol.errors import RunFormatError
+    from firmware_protocol.runfile import RunWriter, read_run
+
+    fields = g.header_fields(g._base_header(1))
+    bad = {**fields, field: value}
+    assert tool.run([f"runheader {_header_args(bad)}"]) == ["err arg"]
+    with pytest.raises(RunFormatError):
+        g.header_from_fields(bad)
+    v = next(x for x in g.load("runs_corrupt.json")["vectors"]
+             if x["name"] == "header_zero_rate_valid_crc")
+    read_back = read_run(bytes.fromhex(v["file"])).header
+    assert read_back.problems == ("sample_rate_hz is 0",)
+    with pytest.raises(RunFormatError, match="never writes"):
+        RunWriter(read_back)

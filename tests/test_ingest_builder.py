@@ -465,6 +465,59 @@ def test_stored_run_wall_clock_comes_from_the_time_anchor() -> None:
     assert plain.meta.start_unix_s == pytest.approx(HEADER.start_unix_ms / 1000, abs=1e-6)
 
 
+def _with_header_field(data: bytes, offset: int, raw: bytes) -> bytes:
+    """``data`` with header bytes at ``offset`` replaced and the header CRC made to match:
+    what a faulty firmware writes (SPEC §5.1 forbids it, the CRC cannot tell)."""
+    import zlib
+
+    head = data[:offset] + raw + data[offset + len(raw):HEADER_SIZE - 4]
+    return head + zlib.crc32(head).to_bytes(4, "little") + data[HEADER_SIZE:]
+
+
+def test_stored_run_with_a_zero_rate_takes_the_rate_of_its_block_times(tmp_path: Path) -> None:
+    """Regression: a header of sample_rate_hz 0 with a valid CRC made the whole run unreadable
+    although every block was intact. SPEC §5.1: the rate comes from the blocks' device times."""
+    c = run_counts()
+    good = run_bytes(c, lost=(450, 37))
+    data = _with_header_field(good, 22, bytes(2))
+    p = tmp_path / "run.imrn"
+    p.write_bytes(data)
+    rec = load_recording(p)
+    want = recording_from_run(read_run(good))
+    assert rec.fs_hz == pytest.approx(200.0, rel=1e-9)
+    np.testing.assert_allclose(rec.t_s, want.t_s, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(rec.acc_ms2, want.acc_ms2)
+    assert rec.gaps == want.gaps
+    assert rec.meta.start_unix_s == want.meta.start_unix_s
+    assert rec.meta.notes == ("the header's sample_rate_hz is 0 (a firmware fault): 200.000 Hz "
+                              "taken from the device times of 11 sample blocks",)
+    # One sample block: nothing to take the rate from, and the error says so.
+    p.write_bytes(_with_header_field(run_bytes(c[:80]), 22, bytes(2)))
+    with pytest.raises(FileFormatError, match="sample_rate_hz is 0 .* single sample block"):
+        load_recording(p)
+
+
+@pytest.mark.parametrize(("offset", "field"), [(44, "acc_lsb_ms2"), (48, "gyr_lsb_rads")])
+def test_stored_run_with_an_invalid_scale_is_kept_refused_by_name_and_convertible(
+        tmp_path: Path, offset: int, field: str) -> None:
+    """A header scale factor of 0 (valid CRC): the counts are read, but nothing says their
+    unit; load_recording names the field, and the sensor's factors, given, convert them."""
+    from firmware_protocol.messages import Scale
+
+    c = run_counts()
+    good = run_bytes(c)
+    data = _with_header_field(good, offset, bytes(4))
+    run = read_run(data)
+    np.testing.assert_array_equal(run.counts, c)
+    assert run.header.problems == (f"{field} is 0.0, not a finite positive float32",)
+    p = tmp_path / "run.imrn"
+    p.write_bytes(data)
+    with pytest.raises(FileFormatError, match=f"the header's {field} is 0.0"):
+        load_recording(p)
+    rec = recording_from_run(run, scale=Scale(CFG.acc_lsb_ms2, CFG.gyr_lsb_rads))
+    assert_same_recording(rec, recording_from_run(read_run(good)))
+
+
 def test_stored_run_files_load_through_the_sniffer(tmp_path: Path) -> None:
     p = tmp_path / "run.imrn"
     p.write_bytes(run_bytes(run_counts(), lost=(200, 10)))

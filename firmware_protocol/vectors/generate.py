@@ -110,7 +110,7 @@ def header_error_kind(reason: str) -> str:
     """Short class of the :class:`RunFormatError` that makes a whole run unreadable."""
     for needle, kind in (("bad magic", "magic"), ("header truncated", "truncated"),
                          ("shorter than its", "truncated"), ("header length", "header_len"),
-                         ("header CRC", "crc"), ("header: ", "field"),
+                         ("header CRC", "crc"),
                          ("format version 0", "version")):
         if needle in reason:
             return kind
@@ -576,7 +576,15 @@ def run_outcome(data: bytes) -> Json:
             "damaged": [{"offset": d.offset, "n_bytes": d.n_bytes, "kind": damage_kind(d.reason)}
                         for d in run.damaged],
             "blocks_ok": run.blocks_ok, "ended_cleanly": run.ended_cleanly,
-            "n_bytes": run.n_bytes}
+            "n_bytes": run.n_bytes, "header_faults": header_fault_kinds(run.header),
+            **({"rate_from_blocks_hz": run.rate_from_blocks_hz()}
+               if run.header.sample_rate_hz == 0 else {})}
+
+
+def header_fault_kinds(h: RunHeader) -> list[str]:
+    """Short, stable names of what a firmware must never write but the header holds (§5.1)."""
+    kinds = {"sample_rate_hz": "rate_zero", "acc_lsb_ms2": "acc_scale", "gyr_lsb_rads": "gyr_scale"}
+    return [kinds[p.split()[0]] for p in h.problems]
 
 
 def _base_header(run_id: int) -> RunHeader:
@@ -675,6 +683,8 @@ def corrupt_run_vectors() -> Json:
     unknown = encode_block(0x7A, b"future block type")
     zero_scale = hdr[:44] + bytes(4) + hdr[48:92]
     zero_scale += crc32(zero_scale).to_bytes(4, "little")
+    zero_rate = hdr[:22] + bytes(2) + hdr[24:92]
+    zero_rate += crc32(zero_rate).to_bytes(4, "little")
     future_hdr = hdr[:92] + b"\x01\x02\x03\x04"
     future_hdr = future_hdr[:6] + (100).to_bytes(2, "little") + future_hdr[8:]
     future_hdr += crc32(future_hdr).to_bytes(4, "little")
@@ -713,8 +723,14 @@ def corrupt_run_vectors() -> Json:
         ("future_header_len_100", "a longer header (header_len 100) from a newer format",
          future_hdr + data[len(hdr):]),
         ("bad_magic", "magic 'IMRX'", b"IMRX" + data[4:]),
-        ("header_zero_scale_valid_crc", "acc_lsb_ms2 = 0 in a header whose CRC matches",
+        ("header_zero_scale_valid_crc", "acc_lsb_ms2 = 0 in a header whose CRC matches: the "
+         "blocks are read, the fault reported (a host cannot give SI units)",
          zero_scale + data[len(hdr):]),
+        ("header_zero_rate_valid_crc", "sample_rate_hz = 0 in a header whose CRC matches: the "
+         "blocks are read, the rate recovered from their device times",
+         zero_rate + data[len(hdr):]),
+        ("header_zero_rate_one_sample_block", "sample_rate_hz = 0 and a single sample block: "
+         "no rate to recover", zero_rate + data[len(hdr):starts[4]]),
         ("header_crc_mismatch", "one bit flipped in the header", flip(data, 30)),
         ("header_format_version_0", "format_version 0 in a header whose CRC matches",
          version_0 + data[len(hdr):]),

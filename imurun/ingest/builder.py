@@ -274,22 +274,50 @@ def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
                      t_ref)
 
 
-def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
-    """A synced run file as a :class:`Recording` (calibration applied, holes as gaps)."""
+def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None = None,
+                       ) -> Recording:
+    """A synced run file as a :class:`Recording` (calibration applied, holes as gaps).
+
+    A header with a sample rate of 0 (SPEC §5.1: a firmware never writes one) takes the rate
+    of its sample blocks' device times, with a note; with fewer than two sample blocks there
+    is nothing to take it from (:class:`IngestError`). A header with an invalid scale factor
+    cannot give SI units (:class:`IngestError`, naming it) unless ``scale`` gives the factors
+    (the sensor's, known otherwise); the header's offsets and gains still apply.
+    """
     h = run.header
+    name = source or "run"
+    if scale is None:
+        bad = [p for p in h.problems if "lsb" in p]
+        if bad:
+            raise IngestError(f"{name}: the header's {'; '.join(bad)} (a firmware fault): its "
+                              "counts cannot be put in SI units; the file is kept as it is "
+                              "(docs/protocol.md, 'A header a firmware should never write')")
+        scale = h.scale
     if len(run.counts) == 0:
-        raise IngestError(f"{source or 'run'}: no intact sample blocks")
-    fs_nom = float(h.sample_rate_hz)
+        raise IngestError(f"{name}: no intact sample blocks")
+    notes = []
     idx = run.sample_index.astype(np.float64)
-    if len(run.block_first_index) >= 2 and np.ptp(run.block_first_index) > 0:
+    fitted = len(run.block_first_index) >= 2 and np.ptp(run.block_first_index) > 0
+    if fitted:
         a, b = _fit_line(run.block_first_index.astype(np.float64),
                          run.block_device_time_us.astype(np.float64))
-        if not 0.5 < b * fs_nom / 1e6 < 2.0:
+    if h.sample_rate_hz == 0:
+        # SPEC §5.1: the rate of the blocks' device times, if it is one the header could hold.
+        fs_blocks = run.rate_from_blocks_hz()
+        if fs_blocks is None:
+            why = ("it has a single sample block" if not fitted else
+                   f"its block times give {1e6 / b if b > 0 else 0.0:.6g} Hz")
+            raise IngestError(f"{name}: the header's sample_rate_hz is 0 (a firmware fault) and "
+                              f"{why}, so the rate cannot be recovered; the file is kept as it "
+                              "is")
+        notes.append(f"the header's sample_rate_hz is 0 (a firmware fault): {fs_blocks:.3f} Hz "
+                     f"taken from the device times of {len(run.block_first_index)} sample "
+                     "blocks")
+    else:
+        fs_nom = float(h.sample_rate_hz)
+        if not fitted or not 0.5 < b * fs_nom / 1e6 < 2.0:
             b = 1e6 / fs_nom
             a = float(run.block_device_time_us[0] - b * run.block_first_index[0])
-    else:
-        b = 1e6 / fs_nom
-        a = float(run.block_device_time_us[0] - b * run.block_first_index[0])
     dev_us = a + b * idx
     # Wall clock: the first anchor (device_us, unix_ms), else the header's start.
     if run.time_anchors:
@@ -299,7 +327,7 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
     # Relative times from device times (Unix seconds in float64 would round each to 0.24 µs).
     t_rel = (dev_us - dev_us[0]) * 1e-6
     t0 = anchor_ms * 1e-3 + (float(dev_us[0]) - anchor_dev) * 1e-6
-    acc, gyr = Scale(h.acc_lsb_ms2, h.gyr_lsb_rads).to_si(run.counts)
+    acc, gyr = scale.to_si(run.counts)
     acc = (acc - np.asarray(h.acc_offset_ms2)) * np.asarray(h.acc_gain)
     gyr = gyr - np.asarray(h.gyr_offset_rads)
     jumps = np.flatnonzero(np.diff(run.sample_index) != 1) + 1
@@ -312,7 +340,8 @@ def recording_from_run(run: StoredRun, *, source: str = "") -> Recording:
         reported = any(lo <= s_prev + 1 < hi for lo, hi in lost_ranges)
         cause = GapCause.LOST_FRAMES if reported else GapCause.DAMAGED_BLOCK
         gaps.append(Gap(float(t_rel[j - 1]), float(t_rel[j]), cause, s_next - s_prev - 1))
-    notes = [] if run.ended_cleanly else ["run has no END block: the sensor lost power or rebooted"]
+    if not run.ended_cleanly:
+        notes.append("run has no END block: the sensor lost power or rebooted")
     stats = IngestStats(bytes_received=run.n_bytes, blocks_ok=run.blocks_ok,
                         blocks_damaged=len(run.damaged),
                         samples_missing=sum(g.n_missing for g in gaps))
