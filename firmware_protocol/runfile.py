@@ -200,6 +200,16 @@ def _check_block_time(device_time_us: int) -> None:
         raise RunFormatError(f"device_time_us {device_time_us} is out of range 0..2**63-1")
 
 
+def sample_time_us(t0_us: int, k: int, sample_rate_hz: int) -> int:
+    """Device time of the sample ``k`` places after one taken at ``t0_us`` (SPEC §5.2).
+
+    ``k * 10**6 / sample_rate_hz`` microseconds later, rounded half up, in integers: what a
+    writer that knows only a batch's first sample time gives a block that begins inside it
+    (``imr_sample_time_us`` in the C reference), so every writer gives the same bytes.
+    """
+    return t0_us + (2 * k * 1_000_000 + sample_rate_hz) // (2 * sample_rate_hz)
+
+
 def encode_samples_packed(counts: npt.ArrayLike, first_sample_index: int, device_time_us: int) -> bytes:
     """Payload of a SAMPLES_PACKED block for ``counts`` of shape ``(n, 6)``, 1 <= n <= 1024.
 
@@ -288,20 +298,24 @@ class RunWriter:
         return bytes(self.header)
 
     def samples(self, counts: npt.ArrayLike, device_time_us: int) -> bytes:
-        """Append samples (first one taken at ``device_time_us``); returns completed blocks."""
+        """Append samples (first one taken at ``device_time_us``); returns completed blocks.
+
+        A block that begins ``k`` samples into ``counts`` gets the time
+        ``sample_time_us(device_time_us, k, sample_rate_hz)`` (SPEC §5.2).
+        """
         c = np.asarray(counts, dtype=np.int16).reshape(-1, SAMPLE_CHANNELS)
-        period_us = 1e6 / self.header.sample_rate_hz
+        fs = self.header.sample_rate_hz
         # refuse before writing anything: the last block begun here must start before 2**63
         _check_block_time(device_time_us)
         first = (self.block_samples - self._pending_n) % self.block_samples
         if first < len(c):
             last = first + (len(c) - 1 - first) // self.block_samples * self.block_samples
-            _check_block_time(device_time_us + round(last * period_us))
+            _check_block_time(sample_time_us(device_time_us, last, fs))
         out = []
         i = 0
         while i < len(c):
             if self._pending_n == 0:
-                self._pending_t0 = device_time_us + round(i * period_us)
+                self._pending_t0 = sample_time_us(device_time_us, i, fs)
             take = min(self.block_samples - self._pending_n, len(c) - i)
             self._pending.append(c[i:i + take])
             self._pending_n += take

@@ -222,7 +222,10 @@ def _header_args(h: dict[str, Any]) -> str:
 def _run_cmds(v: dict[str, Any]) -> list[str]:
     cmds = [f"run_begin {'auto' if v['packed'] else 'raw'} {_header_args(v['header'])}"]
     for op in v["ops"]:
-        if op["op"] == "samples":
+        if op["op"] == "samples" and "block_samples" in v:  # a batch spanning blocks
+            cmds.append(f"run_batch {v['header']['sample_rate_hz']} {v['block_samples']} "
+                        f"{op['device_time_us']} {_hex(op['counts'])}")
+        elif op["op"] == "samples":
             cmds.append(f"run_samples {op['device_time_us']} {_hex(op['counts'])}")
         elif op["op"] == "event":
             cmds.append(f"run_event {op['code']} {op['device_time_us']} {op['value']}")

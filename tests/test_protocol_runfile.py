@@ -685,3 +685,21 @@ def test_run_writer_refuses_a_call_whose_later_block_would_start_at_2_63_before_
     run = read_run(body)
     assert run.ended_cleanly
     assert not run.damaged
+
+
+@pytest.mark.parametrize("fs", [3, 128, 200, 256, 3200, 65535])
+def test_a_batch_spanning_blocks_times_each_block_half_up(fs: int) -> None:
+    """Regression: RunWriter timed a block that begins k samples into one samples() call with
+    float round() (ties to even: 789062 µs for k = 101 at 128 Hz), where SPEC §5.2 and the C
+    reference's imr_sample_time_us give k·10⁶/fs rounded half up in integers (789063)."""
+    from fractions import Fraction
+
+    w = RunWriter(header(sample_rate_hz=fs), block_samples=101)
+    c = np.zeros((1000, 6), np.int16)
+    run = read_run(w.start() + w.samples(c[:40], T0_US) + w.samples(c[40:], 5 * T0_US) + w.end())
+    first = run.block_first_index.tolist()
+    assert first == list(range(0, 1000, 101))
+    # block 0 starts in the first call; the others k samples into the second (k = index - 40)
+    want = [T0_US] + [5 * T0_US + int(Fraction((i - 40) * 10**6, fs) + Fraction(1, 2))
+                      for i in first[1:]]
+    assert run.block_device_time_us.tolist() == want

@@ -198,7 +198,7 @@ def test_sample_block_round_trips(v: g.Json) -> None:
 @_params("runs.json")
 def test_run_file(v: g.Json) -> None:
     header = g.header_from_fields(v["header"])
-    data, _ = g.write_run(header, v["packed"], v["ops"])
+    data, _ = g.write_run(header, v["packed"], v["ops"], v.get("block_samples", 1024))
     assert data.hex() == v["file"]
     assert len(data) == v["size"]
     assert f"{crc32(data):08x}" == v["crc32"]

@@ -1134,6 +1134,14 @@ int32_t imr_run_write_samples(imr_run_writer_t *w, const int16_t *counts, size_t
     return r;
 }
 
+uint64_t imr_sample_time_us(uint64_t t0_us, uint32_t k, uint16_t rate_hz)
+{
+    if (rate_hz == 0)
+        return t0_us;
+    /* 2 k 10^6 < 2^53: no overflow in 64 bits */
+    return t0_us + (2u * (uint64_t)k * 1000000u + rate_hz) / (2u * (uint64_t)rate_hz);
+}
+
 int32_t imr_run_write_lost(imr_run_writer_t *w, uint32_t n, uint8_t *out, size_t cap)
 {
     int32_t r = imr_block_samples_lost(w->n_samples, n, out, cap);

@@ -525,6 +525,11 @@ void imr_run_writer_init(imr_run_writer_t *w, int allow_packed);
  * the sensor clock of the block's first sample. */
 int32_t imr_run_write_samples(imr_run_writer_t *w, const int16_t *counts, size_t n,
                               uint64_t device_time_us, uint8_t *out, size_t cap);
+/* Device time of the sample k places after one taken at t0_us at rate_hz (SPEC §5.2):
+ * t0_us + k * 10^6 / rate_hz rounded half up, in integers. For a block that begins k samples
+ * into a batch whose first sample time alone is known (an IMU FIFO read split across blocks),
+ * as Python's RunWriter.samples does. rate_hz 0 (invalid) gives t0_us. */
+uint64_t imr_sample_time_us(uint64_t t0_us, uint32_t k, uint16_t rate_hz);
 /* SAMPLES_LOST(w->n_samples, n); advances the index by n (the lost samples keep their slots). */
 int32_t imr_run_write_lost(imr_run_writer_t *w, uint32_t n, uint8_t *out, size_t cap);
 /* END(w->n_samples): the run was closed cleanly. */

@@ -49,6 +49,9 @@
  *   run_begin <auto|raw> <runheader fields>   -> header; starts a run writer
  *   run_samples <device_time_us> <counts> | run_event <code> <t> <value> |
  *   run_time <device_time_us> <unix_ms> | run_lost <n> | run_end    -> block bytes
+ *   run_batch <rate_hz> <block_samples> <device_time_us> <counts>
+ *       a batch whose first sample was taken at device_time_us, cut into blocks of
+ *       block_samples as a firmware does, each block timed by imr_sample_time_us -> the blocks
  *
  * Build: cc -std=c99 -O2 imurun_proto.c vector_tool.c -o vector_tool
  * This program is test tooling: it uses large static buffers and stdio, unlike the library.
@@ -798,6 +801,24 @@ static int run_line(const char *cmd)
         if (!parse_u64(tok(), &a) || (n = parse_counts(tok())) < 0)
             return 0;
         emit(imr_run_write_samples(&writer, counts, (size_t)n, a, out, ocap));
+    } else if (strcmp(cmd, "run_batch") == 0) {
+        uint64_t rate, per;
+        size_t k, len = 0;
+        if (!parse_uint(tok(), 65535, &rate) || !parse_uint(tok(), 1024, &per) || per == 0 ||
+            !parse_u64(tok(), &a) || (n = parse_counts(tok())) < 0)
+            return 0;
+        for (k = 0; k < (size_t)n; k += (size_t)per) {
+            size_t m = (size_t)n - k < (size_t)per ? (size_t)n - k : (size_t)per;
+            int32_t r = imr_run_write_samples(&writer, counts + 6u * k, m,
+                                              imr_sample_time_us(a, (uint32_t)k, (uint16_t)rate),
+                                              out + len, ocap - len);
+            if (r < 0) {
+                emit(r);
+                return 1;
+            }
+            len += (size_t)r;
+        }
+        emit((int32_t)len);
     } else if (strcmp(cmd, "run_event") == 0) {
         if (!parse_uint(tok(), 255, &a) || !parse_u64(tok(), &b) ||
             !parse_uint(tok(), 0xFFFFFFFFu, &c))

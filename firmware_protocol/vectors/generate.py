@@ -41,6 +41,7 @@ from firmware_protocol.crc import crc16_ccitt_false, crc32
 from firmware_protocol.errors import RunFormatError
 from firmware_protocol.frame import Frame, FrameFlags, cobs_encode
 from firmware_protocol.runfile import (
+    MAX_BLOCK_SAMPLES,
     SYNC,
     BlockType,
     RunHeader,
@@ -532,12 +533,16 @@ def header_from_fields(f: Json) -> RunHeader:
     return RunHeader(**g)
 
 
-def write_run(header: RunHeader, packed: bool, ops: Sequence[Json]) -> tuple[bytes, list[bytes]]:
-    """Replay ``ops`` through :class:`RunWriter`; one sample op = one block.
+def write_run(header: RunHeader, packed: bool, ops: Sequence[Json],
+              block_samples: int = MAX_BLOCK_SAMPLES) -> tuple[bytes, list[bytes]]:
+    """Replay ``ops`` through :class:`RunWriter`; one sample op = one batch.
+
+    A batch is cut into blocks of ``block_samples`` (one block with the default), the last one
+    flushed.
 
     Returns the file and its pieces (header, then one entry per op).
     """
-    w = RunWriter(header, block_samples=1024, packed=packed)
+    w = RunWriter(header, block_samples=block_samples, packed=packed)
     pieces = [w.start()]
     for op in ops:
         kind = op["op"]
@@ -630,19 +635,52 @@ def _run_specs(rng: np.random.Generator) -> list[tuple[str, RunHeader, bool, lis
             ("header_only", _base_header(6), True, [])]
 
 
+def _batch_specs(rng: np.random.Generator) -> list[tuple[str, RunHeader, int, list[Json]]]:
+    """Runs whose 'samples' ops each span several blocks.
+
+    Later blocks are timed by §5.2's rule (sample_time_us: k·10⁶/fs rounded half up), at rates
+    where that rounding matters.
+    """
+    t0 = 12_000_000
+
+    def samples(n: int, t_us: int, phase: float = 0.0) -> Json:
+        return {"op": "samples", "device_time_us": t_us,
+                "counts": counts_hex(running_counts(rng, n, phase))}
+
+    def header(run_id: int, fs: int) -> RunHeader:
+        return dataclasses.replace(_base_header(run_id), sample_rate_hz=fs)
+
+    return [
+        # 128 Hz: 7812.5 µs per sample, so a block 101 samples in starts on a half microsecond
+        ("batch_spans_blocks_128hz_half_up", header(7, 128), 101,
+         [samples(400, t0), samples(150, t0 + 4_000_000, 1.0), {"op": "end"}]),
+        # 200 Hz, 256-sample blocks: the virtual sensor's layout
+        ("batch_spans_blocks_200hz", header(8, 200), 256, [samples(1000, t0), {"op": "end"}]),
+        # 3 Hz: a period of 333,333.33 µs
+        ("batch_spans_blocks_3hz", header(9, 3), 7, [samples(30, t0), {"op": "end"}]),
+    ]
+
+
 def run_vectors() -> Json:
     rng = np.random.default_rng(1007)
     out = []
-    for name, header, packed, ops in _run_specs(rng):
-        data, _ = write_run(header, packed, ops)
+    specs: list[tuple[str, RunHeader, bool, list[Json], int | None]] = [
+        (n, h, p, ops, None) for n, h, p, ops in _run_specs(rng)]
+    specs += [(n, h, True, ops, per) for n, h, per, ops in _batch_specs(np.random.default_rng(1010))]
+    for name, header, packed, ops, per in specs:
+        data, _ = write_run(header, packed, ops, MAX_BLOCK_SAMPLES if per is None else per)
         outcome = run_outcome(data)
         assert not outcome["damaged"], name
         out.append({"name": name, "header": header_fields(header), "packed": packed, "ops": ops,
+                    **({} if per is None else {"block_samples": per}),
                     "file": data.hex(), "size": len(data), "crc32": f"{crc32(data):08x}",
                     "expect": outcome})
     return _doc("runs", "Whole stored-run files written by RunWriter from 'ops' (one 'samples' "
-                "op = one block whose first sample index continues the run), the whole-file "
-                "CRC-32 the catalogue lists, and what read_run decodes.", out)
+                "op = one block whose first sample index continues the run; with "
+                "'block_samples', one batch cut into blocks of that many samples, a block k "
+                "samples into the batch timed device_time_us + k*10^6/sample_rate_hz rounded "
+                "half up, SPEC §5.2), the whole-file CRC-32 the catalogue lists, and what "
+                "read_run decodes.", out)
 
 
 def _with_crc(block: bytes) -> bytes:
