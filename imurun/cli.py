@@ -163,6 +163,25 @@ def _speed(s: str) -> float | None:
     return v
 
 
+SIM_SPEED_MAX_NOTE = (
+    "--speed max: live streams go out as fast as the host reads; the sensor's clock keeps pace "
+    "with the samples sent, so it runs ahead of the wall clock (a host notes a clock it cannot "
+    "correct: expected here)")
+
+
+def _sim_speed(s: str) -> float | None:
+    """The virtual sensor streams in real time (1) or flat out (max): nothing in between."""
+    if s == "max":
+        return None
+    try:
+        if float(s) == 1.0:
+            return 1.0
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("the virtual sensor streams in real time (1) or as fast as "
+                                     "the host reads (max)")
+
+
 def _rate(s: str) -> float:
     v = float(s)
     if not 0.0 <= v <= 1.0:
@@ -198,6 +217,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     from imurun.sim.runner import SimulateOptions, run_serial
 
     _check_simulate_paths(Path(a.link), Path(a.flash))
+    if a.speed is None:
+        _say(SIM_SPEED_MAX_NOTE)
     opts = SimulateOptions(
         link=Path(a.link), flash=Path(a.flash), seed=a.seed, runs=a.runs, minutes=a.minutes,
         stream_minutes=a.stream_minutes, corrupt=a.corrupt, drop=a.drop,
@@ -663,7 +684,9 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("--runs", type=int, default=0, help="runs to record into an empty flash")
     ss.add_argument("--minutes", type=float, default=10.0, help="length of each recorded run")
     ss.add_argument("--stream-minutes", type=float, default=10.0, help="length of the live stream")
-    ss.add_argument("--speed", type=_speed, default=1.0, help="1 (real time) or max")
+    ss.add_argument("--speed", type=_sim_speed, default=1.0,
+                    help="1: a live stream takes as long as its motion (default); max: as fast "
+                         "as the host reads, the sensor's clock running ahead of the wall clock")
     ss.add_argument("--corrupt", type=_rate, default=0.0, help="probability a sent byte is damaged")
     ss.add_argument("--drop", type=_rate, default=0.0, help="probability a frame is not sent")
     ss.add_argument("--disconnect-after", type=int, action="append", metavar="BYTES",

@@ -128,6 +128,24 @@ def test_device_clock_drift_is_corrected_with_time_sync_pairs(drift_ppm: float) 
     assert rec.meta.notes == ()
 
 
+@pytest.mark.parametrize(("drift_ppm", "said"), [(5000.0, "+5000 ppm"), (-5000.0, "-5000 ppm")])
+def test_an_implausible_clock_is_said_in_the_sensors_terms(drift_ppm: float, said: str) -> None:
+    """Regression: a sensor clock running 5000 ppm fast was noted as 'clock drift of -4975 ppm'
+    (host seconds per sensor second), the opposite sign of the sensor's own error; and the
+    virtual sensor at --speed max, whose clock runs hundreds of times as fast as the host's,
+    read as a clock that had nearly stopped (-998498 ppm)."""
+    s = LinkScript(drift_ppm=drift_ppm, seed=1)
+    s.info(0.0)
+    s.syncs(0.0, 62.0)
+    s.stream(60 * s.fs)
+    rec = build(s.bursts())
+    assert rec.meta.notes == (
+        f"boot {CFG.boot_id}: the sensor's clock ran {said} against the host's over 61.0 s of "
+        "time syncs; no crystal is that far off (±1000 ppm), so no drift is corrected (a virtual "
+        "sensor at --speed max does this: its clock keeps pace with the samples it sends flat "
+        "out)",)
+
+
 def test_without_time_sync_pairs_the_recording_is_sane_and_says_so() -> None:
     s = LinkScript(drift_ppm=80.0, seed=2)
     s.info(0.0)

@@ -89,6 +89,29 @@ def test_ten_minutes_streamed_flat_out_arrive_complete(tmp_path: Path) -> None:
     np.testing.assert_allclose(again.t_s, rec.t_s, atol=1e-9)
 
 
+def test_the_simulator_says_what_speed_max_does_to_its_clock(tmp_path: Path) -> None:
+    """Regression: at --speed max the sensor's clock runs ahead of the wall clock and hosts
+    note a clock they cannot correct, which nothing said; and '--speed 2' was accepted and ran
+    in real time. Now the simulator says it at start, and a pace it does not have is refused."""
+    from imurun.cli import SIM_SPEED_MAX_NOTE
+
+    with virtual_sensor(tmp_path, "--speed", "max") as s:
+        wait_for(lambda: "Ctrl-C to stop" in s.log.read_text(), 30.0, "the startup lines")
+    lines = s.log.read_text().splitlines()
+    assert lines[0] == SIM_SPEED_MAX_NOTE
+    assert "the sensor's clock keeps pace with the samples sent" in lines[0]
+    with virtual_sensor(tmp_path, "--speed", "1", name="realtime") as s:
+        wait_for(lambda: "Ctrl-C to stop" in s.log.read_text(), 30.0, "the startup lines")
+    assert SIM_SPEED_MAX_NOTE not in s.log.read_text()
+    for pace in ("2", "0.5", "fast"):
+        r = subprocess.run([sys.executable, "-m", "imurun", "simulate", "serial", "--link",
+                            str(tmp_path / "x.tty"), "--flash", str(tmp_path / "xf"), "--speed",
+                            pace], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2, pace
+        assert "the virtual sensor streams in real time (1) or as fast as the host reads (max)" \
+            in r.stderr
+
+
 def test_a_replay_counts_the_link_as_the_live_stream_did_across_a_reconnect(
         tmp_path: Path) -> None:
     """The handshake after a reconnect is part of the link: counted live as in the replay."""

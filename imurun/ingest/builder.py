@@ -259,8 +259,8 @@ def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
             if abs(ppm) <= MAX_PLAUSIBLE_DRIFT_PPM:
                 slope = slope_fit
             else:
-                notes.append(f"boot {b.boot_id}: clock drift of {ppm:.0f} ppm is implausible; "
-                             "not corrected")
+                notes.append(_implausible_clock_note(b.boot_id, slope_fit,
+                                                     float(np.ptp(mid))))
                 off = float(np.median(mid - slope * good[:, 1]))
         else:
             off = float(np.median(mid - slope * good[:, 1]))
@@ -272,6 +272,23 @@ def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
     t_ref = b.first_rx_s  # any nearby time will do
     return _BootPart(counters, (off - t_ref) + slope * dev_us, counts, rx, b.boot_id, dev_b * slope,
                      t_ref)
+
+
+def _implausible_clock_note(boot_id: int, host_s_per_device_us: float, span_s: float) -> str:
+    """The note for time syncs whose clock drift no crystal has, in the sensor's terms."""
+    rate = 1e-6 / host_s_per_device_us if host_s_per_device_us > 0 else 0.0  # sensor s per host s
+    if rate <= 0:
+        how = "did not advance with the host's"
+    elif rate >= 2:
+        how = f"ran {rate:.3g} times as fast as the host's"
+    elif rate <= 0.5:
+        how = f"ran at {rate:.3g} times the host's pace"
+    else:
+        how = f"ran {(rate - 1) * 1e6:+.0f} ppm against the host's"
+    return (f"boot {boot_id}: the sensor's clock {how} over {span_s:.1f} s of time syncs; no "
+            f"crystal is that far off (±{MAX_PLAUSIBLE_DRIFT_PPM:.0f} ppm), so no drift is "
+            "corrected (a virtual sensor at --speed max does this: its clock keeps pace with "
+            "the samples it sends flat out)")
 
 
 def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None = None,

@@ -22,8 +22,9 @@ event on the air (a host that stops at that event has them all). Without a strea
 notifies "standing" (0 m/s, 0 /min) once per wall-clock second.
 
 Pacing: ``realtime=True`` sends stream batches when their samples have been taken by the wall
-clock; ``realtime=False`` sends them as fast as the link takes them (simulated time follows the
-samples sent, as ``--speed max`` on serial). ``rate_bytes_per_s`` optionally caps the notification
+clock; ``realtime=False`` sends them as fast as the link takes them, and the sensor's clock jumps
+ahead with them to when the last sample sent was taken, as ``--speed max`` on serial
+(docs/simulator.md, "The clock at --speed max"). ``rate_bytes_per_s`` optionally caps the notification
 byte rate like a real radio would. Faults (:class:`BleFaults`) mirror the serial link where they
 mean something on BLE; see ``docs/ble.md``. Test and developer infrastructure: production code
 never imports this module (it needs bumble, a development dependency).
@@ -368,7 +369,7 @@ class BleLink:
                     msgs = s.stream_batches(self.now(), max_batches=16)
                 else:
                     msgs = s.stream_batches(None, max_batches=8)
-                    if s.stream is not None:  # simulated time follows the samples produced
+                    if s.stream is not None:  # the clock jumps to when the last sample sent was taken
                         taken = st.start_now_s + st.next_index / s.cfg.sample_rate_hz
                         self._fast_forward += max(0.0, taken - self.now())
                 if msgs:

@@ -5,8 +5,10 @@
 holding exactly the bytes the firmware wrote. It is link-agnostic: :mod:`imurun.sim.serial_link`
 and the BLE face put it on a pseudo-terminal or an emulated radio.
 
-Time is explicit: every method takes ``now_s``, the simulated seconds since power-on, so the
-same sensor runs in real time or as fast as the host can read.
+Time is explicit: every method takes ``now_s``, the sensor's seconds since power-on, which its
+clock (``device_time_us``) reads. The link decides what ``now_s`` is: the wall clock in real
+time, or the wall clock plus the lead a stream sent flat out has gained ("--speed max": the
+clock keeps pace with the samples sent, docs/simulator.md).
 """
 
 from __future__ import annotations
@@ -154,7 +156,7 @@ MotionSource = Callable[[float, str], npt.NDArray[np.int16]]
 class LiveStream:
     counts: npt.NDArray[np.int16]
     next_index: int  # index into counts of the next sample to send
-    start_now_s: float  # simulated time when sample 0 was taken
+    start_now_s: float  # the sensor's now_s when sample 0 was taken
     counter0: int  # sample_counter of counts[0]
 
 
@@ -168,7 +170,7 @@ class VirtualSensor:
     stream_seconds: float = 600.0
     rtc_unix_ms: int = 1_790_000_000_000  # wall clock at power-on (set by CONFIG_SET)
     boot_id: int = field(init=False)
-    boot_now_s: float = 0.0  # simulated time of the last boot
+    boot_now_s: float = 0.0  # the sensor's now_s at the last boot
     state: RecordingState = RecordingState.IDLE
     erased: list[int] = field(default_factory=list)
     stream: LiveStream | None = None  # the live stream in progress, if any

@@ -59,7 +59,9 @@ class SerialLink:
     link_path: Path
     faults: Faults = Faults()
     seed: int = 0
-    realtime: bool = True  # False: stream as fast as the host reads ("--speed max")
+    # False ("--speed max"): stream as fast as the host reads; the sensor's clock then jumps
+    # ahead with the samples sent (docs/simulator.md, "The clock at --speed max")
+    realtime: bool = True
     rate_bytes_per_s: float | None = None  # pace output like a UART (None: unlimited)
     stats: LinkStats = field(default_factory=LinkStats)
 
@@ -135,7 +137,7 @@ class SerialLink:
                 else:
                     batches = s.stream_batches(None, max_batches=8)
                     st = s.stream
-                    if st is not None:  # simulated time follows the samples produced
+                    if st is not None:  # the clock jumps to when the last sample sent was taken
                         taken = st.start_now_s + st.next_index / s.cfg.sample_rate_hz
                         self._fast_forward += max(0.0, taken - self.now())
                 if batches:
