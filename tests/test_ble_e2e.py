@@ -527,8 +527,16 @@ def test_cli_says_a_ble_disconnect_in_one_line(
     """Regression: a stream said the loss twice ('link lost; reconnecting' from the stream,
     then the reason from the connector), and the connector said it again on every failed
     try while the sensor was away. One line per loss, with its reason, then one when back."""
-    # connection attempts that time out while the sensor is away (1 s): several tries
-    monkeypatch.setattr(cli, "BLE_CONNECT_TIMEOUT_S", 0.2)
+    # Reconnection tries that time out while the sensor is away (1 s): several of them. The
+    # first connection keeps its full timeout (it is not retried, and a loaded machine is slow).
+    real_open = BleTransport.open
+    opens: list[float] = []
+
+    async def open_(self: BleTransport, timeout_s: float) -> None:
+        opens.append(timeout_s)
+        await real_open(self, timeout_s if len(opens) == 1 else 0.2)
+
+    monkeypatch.setattr(BleTransport, "open", open_)
     if command == "sync":
         opts = SimulateOptions(link=tmp_path / "unused", flash=tmp_path / "flash", runs=1,
                                minutes=0.5)
@@ -546,6 +554,7 @@ def test_cli_says_a_ble_disconnect_in_one_line(
     lines = out.splitlines()
     assert [ln for ln in lines if "reconnect" in ln and "reconnects" not in ln] == [
         LOST_LINE, "  reconnected to BLE imurun-0001 [F0:00:00:00:00:01]"], out
+    assert len(opens) >= 3, opens  # the case at hand: reconnecting took more than one try
 
 
 def test_cli_stream_with_rsc_leaves_an_explicit_gap_after_a_sensor_disconnect(
