@@ -172,6 +172,106 @@ def solve_stance(
     return amp, rest * 2.0 * _PI / (tau * tau)
 
 
+# --------------------------------------------------------------------------- walking: foot forces
+#: Vertical force of one foot over its stance, in body weights, as a function of
+#: ``u = (time since its IC) / stance``: ``sum_n c_n sin(n pi u)`` for n = 1..5 (a Fourier
+#: double hump, as in Alexander & Jayes 1978), plus a loading-response peak and the heel-strike
+#: transient (``RunnerProfile.walk_impact_g`` over ``walk_impact_s``), both ``sin^2`` bumps.
+#: Fitted once to the mean sacral vertical acceleration of voisard_ipol's straight walking (the
+#: two feet's forces summed over a step; see docs/simulator.md, "Walking step").
+WALK_VGRF_SINES: tuple[float, ...] = (1.024, -0.204, 0.254, -0.147, 0.032)
+#: Loading-response peak: height (body weights), start and width (fractions of the stance).
+WALK_LOADING_PEAK: tuple[float, float, float] = (0.606, 0.10, 0.26)
+#: Anteroposterior force of one foot (+ forward) over its stance, shape only (scaled per step to
+#: ``RunnerProfile.walk_braking_mps``): braking, then propulsion, no net impulse
+#: (``c_1 = -(c_3/3 + c_5/5)``). Fitted to the same steps as ``WALK_VGRF_SINES``.
+WALK_APGRF_SINES: tuple[float, ...] = (0.0198, -0.182, -0.030, -0.099, -0.049, -0.059)
+#: Kinds of force carried into a walking step from before its IC (``StepParams.tail``).
+TAIL_NONE, TAIL_FOOT, TAIL_STAND = 0, 1, 2
+
+Integrals = tuple[FloatArray, FloatArray, FloatArray]
+
+
+def _sines(sig: FloatArray, length: FloatArray | float,
+           coefs: tuple[FloatArray | float, ...]) -> Integrals:
+    """``f = sum_n coefs[n-1] sin(n pi sig / length)`` on ``[0, length]``, 0 after.
+
+    Returned with its first and second integral from 0 (continued after ``length``).
+    """
+    sc = np.minimum(sig, length)
+    th = _PI * sc / length
+    s1, c1 = np.sin(th), np.cos(th)
+    sn, cn = s1, c1
+    after = sig - sc
+    f = np.zeros_like(sig)
+    f1 = np.zeros_like(sig)
+    f2 = np.zeros_like(sig)
+    for n, c in enumerate(coefs, 1):
+        if n > 1:
+            sn, cn = sn * c1 + cn * s1, cn * c1 - sn * s1
+        if isinstance(c, float) and c == 0.0:
+            continue
+        k = length / (n * _PI)
+        end = 2.0 * k if n % 2 else 0.0  # first integral at the end of the span
+        f = f + c * sn
+        f1 = f1 + c * k * (1.0 - cn)
+        f2 = f2 + c * (k * (sc - k * sn) + after * end)
+    return np.where(after > 0.0, 0.0, f), f1, f2
+
+
+def _bump(sig: FloatArray, start: FloatArray | float, width: FloatArray | float) -> Integrals:
+    """``sin^2(pi (sig - start) / width)`` on ``[start, start + width]``, 0 elsewhere; integrals."""
+    x = np.clip(sig - start, 0.0, width)
+    om = 2.0 * _PI / width
+    cx = np.cos(om * x)
+    f = 0.5 * (1.0 - cx)
+    f1 = 0.5 * (x - np.sin(om * x) / om)
+    f2 = 0.25 * x * x + 0.5 * (cx - 1.0) / (om * om) + 0.5 * width * np.maximum(sig - start - width, 0.0)
+    return f, f1, f2
+
+
+def _ramp(sig: FloatArray, start: FloatArray | float, width: FloatArray | float) -> Integrals:
+    """Quintic smoothstep from 0 at ``start`` to 1 at ``start + width`` (1 after); integrals."""
+    w = np.maximum(width, 1e-12)
+    x = np.clip((sig - start) / w, 0.0, 1.0)
+    y = np.maximum(sig - start - w, 0.0)
+    x2 = x * x
+    f = x2 * x * (10.0 + x * (-15.0 + 6.0 * x))
+    f1 = w * x2 * x2 * (2.5 + x * (-3.0 + x)) + y
+    f2 = w * w * x2 * x2 * x * (0.5 + x * (-0.5 + x / 7.0)) + 0.5 * w * y + 0.5 * y * y
+    return f, f1, f2
+
+
+def support(sig: FloatArray, stance: FloatArray | float, ramp: FloatArray | float,
+            kappa: FloatArray | float, heel: float, heel_s: float) -> Integrals:
+    """One foot's vertical force per unit amplitude (body weights) and its two integrals.
+
+    ``kappa * Phi + (1 - kappa) * W`` over ``0 <= sig <= stance``: ``Phi`` is the walking force
+    (``WALK_VGRF_SINES``, the loading peak and a heel-strike transient of height ``heel`` over
+    ``heel_s``), ``W`` a plain weight handover (smoothstep up over ``ramp`` after IC, down over
+    ``ramp`` before TO). ``kappa`` scales the bounce: with ``kappa = 0`` two overlapping feet
+    carry exactly body weight.
+    """
+    h, u0, width = WALK_LOADING_PEAK
+    parts = (
+        (1.0, _sines(sig, stance, WALK_VGRF_SINES)),
+        (heel, _bump(sig, 0.0, heel_s)),
+        (h, _bump(sig, u0 * stance, width * stance)),
+    )
+    up = _ramp(sig, 0.0, ramp)
+    down = _ramp(sig, stance - ramp, ramp)
+    out = []
+    for i in range(3):
+        phi = sum(c * p[i] for c, p in parts)
+        out.append(kappa * phi + (1.0 - kappa) * (up[i] - down[i]))
+    return out[0], out[1], out[2]
+
+
+def _shifted(fn: Integrals, at0: Integrals, s: FloatArray) -> Integrals:
+    """Integrals of a force from ``sig0`` on (``at0`` = the force evaluated at ``sig0``)."""
+    return fn[0], fn[1] - at0[1], fn[2] - at0[2] - s * at0[1]
+
+
 # --------------------------------------------------------------------------- step plan
 @dataclass(frozen=True)
 class StepPlan:
@@ -255,6 +355,13 @@ def bouts(script: tuple[Phase, ...]) -> list[tuple[float, float]]:
     return out
 
 
+def walk_step_s(profile: RunnerProfile, v: FloatArray | float) -> FloatArray:
+    """Walking step time at path speed ``v`` (before step-to-step variability)."""
+    ratio = np.maximum(v, MIN_STEP_SPEED_MPS) / profile.walk_speed_mps
+    cad = profile.walk_cadence_spm * ratio**profile.walk_cadence_speed_exponent
+    return 60.0 / np.clip(cad, 60.0, 150.0)
+
+
 def plan_steps(
     script: tuple[Phase, ...],
     profile: RunnerProfile,
@@ -293,9 +400,7 @@ def plan_steps(
                 contact = profile.contact_s * ratio**profile.contact_speed_exponent
                 contact = min(contact * 2.0 * bal * (1.0 + profile.contact_cv * zj[1]), 0.92 * step)
             else:
-                ratio = max(v, MIN_STEP_SPEED_MPS) / profile.walk_speed_mps
-                cad = profile.walk_cadence_spm * ratio**profile.walk_cadence_speed_exponent
-                step = 60.0 / float(np.clip(cad, 60.0, 150.0))
+                step = float(walk_step_s(profile, v))
                 step *= 1.0 + profile.step_time_cv * zj[0]
                 contact = step * (1.0 + dsf)
             if t + step > b1 + 1e-9:
@@ -316,6 +421,10 @@ def plan_steps(
             if cols["run"][i]:
                 cols["run"][i] = 0.0
                 cols["contact"][i] = cols["step"][i] * (1.0 + dsf)
+        # A walking foot leaves the ground before a running contact: no double support into it.
+        for i in range(-n_bout, -1):
+            if not cols["run"][i] and cols["run"][i + 1]:
+                cols["contact"][i] = cols["step"][i]
     if not cols["ic"] and any(p.kind != "stand" for p in script):
         raise ValueError("the script contains no step: every moving phase is too short or too slow")
     ic, step, contact, sign, v_nom = (
@@ -352,9 +461,16 @@ class StepParams:
     vz_skew: FloatArray
     vz_bump: FloatArray
     vz_bump_s: FloatArray
-    walk_vo: FloatArray
-    walk_h: FloatArray
-    walk_h_s: FloatArray
+    # walking: each foot's force (see :func:`walking_forces`)
+    stance: FloatArray  # the foot's force lasts this long after its IC (walking: contact)
+    ramp: FloatArray  # weight handover at each end of the stance
+    kappa: FloatArray  # bounce: 1 = the fitted force shape, 0 = a plain weight handover
+    amp: FloatArray  # vertical force scale (body weights)
+    fix: FloatArray  # amplitude of the level-keeping term (see :func:`walking_forces`)
+    ap: FloatArray  # anteroposterior force scale
+    tail: npt.NDArray[np.int8]  # force carried into the step: TAIL_NONE / TAIL_FOOT / TAIL_STAND
+    heel: float
+    heel_s: float
     # forward
     fw_amp: FloatArray
     fw_skew: FloatArray
@@ -370,7 +486,8 @@ class StepParams:
     # path heading change during a running contact
     psi_ic: FloatArray
     dpsi: FloatArray
-    # forward distance at IC and step length
+    # path speed at IC (walking: includes the speed peak after IC), distance at IC, step length
+    v_ic: FloatArray
     dist_ic: FloatArray
     length: FloatArray
 
@@ -413,6 +530,158 @@ def _vertical_contacts(
     return w_ic, amp
 
 
+#: Range of the bounce factor ``kappa``: the feet's forces stay positive within it.
+KAPPA_MIN, KAPPA_MAX = 0.35, 1.8
+
+
+@dataclass(frozen=True)
+class WalkingForces:
+    """Per-step coefficients of the walking model (zeros on running steps)."""
+
+    stance: FloatArray
+    ramp: FloatArray
+    kappa: FloatArray
+    amp: FloatArray
+    fix: FloatArray
+    ap: FloatArray
+    tail: npt.NDArray[np.int8]
+    w_ic: FloatArray  # vertical velocity at IC (every step; running steps as given)
+    v_ic: FloatArray  # path speed at IC (every step; see ``speed_offset``)
+    v_end: FloatArray  # path speed at the next IC
+    ap_impulse: FloatArray  # speed the anteroposterior forces add over the step
+    ap_travel: FloatArray  # distance they add over the step
+
+
+def steady_walking(step_s: float, dsf: float, heel: float, heel_s: float,
+                   n: int = 512) -> tuple[float, float]:
+    """Vertical excursion (m) and speed lost after IC (m/s per unit anteroposterior scale).
+
+    Of steady walking with identical steps of ``step_s`` and ``kappa = 1``.
+    """
+    g = G_MS2
+    s = np.linspace(0.0, step_s, n)
+    c, r = step_s * (1.0 + dsf), dsf * step_s
+    t0 = np.full(n, step_s)
+    a = step_s / float(support(np.array([c]), c, r, 1.0, heel, heel_s)[1][0])
+    own = support(s, c, r, 1.0, heel, heel_s)
+    tail = _shifted(support(t0 + s, c, r, 1.0, heel, heel_s), support(t0, c, r, 1.0, heel, heel_s), s)
+    f2 = a * (own[2] + tail[2]) - 0.5 * s * s
+    z = g * (f2 - s * f2[-1] / step_s)  # the IC velocity that brings the sacrum back level
+    gown = _sines(s, c, WALK_APGRF_SINES)
+    gtail = _shifted(_sines(t0 + s, c, WALK_APGRF_SINES), _sines(t0, c, WALK_APGRF_SINES), s)
+    v = g * (gown[1] + gtail[1])
+    return float(np.ptp(z)), float(-v.min())
+
+
+def walking_forces(plan: StepPlan, profile: RunnerProfile, w_ic: FloatArray,
+                   braking: FloatArray, walk_ratio: FloatArray, vo_var: FloatArray,
+                   ) -> WalkingForces:
+    """Both feet's ground reaction forces over every walking step, and what they do.
+
+    Each walking foot pushes from its IC to its TO (``plan.contact``; longer than the step by
+    the double support when the next step is a walking one). Over a step the sacrum feels the
+    foot that has just landed plus the tail of the previous foot's stance (or, on the first step
+    of a bout, the standing foot handing the body weight over): vertical acceleration
+    ``g (F_prev + F_own - 1)``, forward ``g (G_prev + G_own)`` plus the half-sine of the planned
+    speed change. The new foot's force is ``amp * support(...) + fix * sin(2 pi s/step)``;
+    ``amp`` and ``fix`` are solved step by step so that the sacrum is back at its level at the
+    next IC with the vertical velocity that steady walking has there (0 before a running step
+    or standing): no drift, and over a stride the vertical impulse is body weight times the
+    stride time. ``kappa`` is sized so that steady walking rises and falls by
+    ``walk_vertical_oscillation_m`` (times ``vo_scale``), the anteroposterior scale so that it
+    loses ``braking`` after each IC.
+    """
+    g = G_MS2
+    n = plan.ic.size
+    walk = ~plan.is_run
+    dsf = profile.walk_double_support_fraction
+    heel, heel_s = profile.walk_impact_g, profile.walk_impact_s
+    big_t = plan.step
+    stance = plan.contact
+    ramp = dsf * big_t
+    carries = walk & (plan.contact > plan.step) & ~plan.last
+    into = np.roll(carries, 1) & ~plan.first
+    tail = np.where(walk & plan.first, TAIL_STAND,
+                    np.where(walk & into, TAIL_FOOT, TAIL_NONE)).astype(np.int8)
+    zeros = np.zeros(n)
+    if not walk.any():
+        return WalkingForces(stance, ramp, zeros, zeros, zeros, zeros, tail, w_ic, plan.v_ic,
+                             plan.v_end, zeros, zeros)
+    t_ref = 60.0 / profile.walk_cadence_spm
+    vo_ref, drop_ref = steady_walking(t_ref, dsf, heel, heel_s)
+    vo = profile.walk_vertical_oscillation_m * walk_ratio
+    # After a running step the foot must also stop the fall from flight: a bounce of at most the
+    # nominal one keeps its force positive on that step.
+    after_run = walk & np.roll(plan.is_run, 1) & ~plan.first
+    k_max = np.where(after_run, KAPPA_MIN, KAPPA_MAX)
+    kappa = np.where(walk, np.clip(vo * vo_var / (vo_ref * (big_t / t_ref) ** 2), KAPPA_MIN, k_max),
+                     0.0)
+    t_next = np.roll(big_t, -1)
+    # Steady walking at the target speed (no step-to-step variability): the vertical velocity at
+    # IC that keeps the sacrum level. Each step ends on the next one's, so over a stride at a
+    # constant speed the vertical impulse is exactly body weight times the stride time.
+    t_nom = walk_step_s(profile, plan.v_nom)
+    c_nom, r_nom = t_nom * (1.0 + dsf), dsf * t_nom
+    k_nom = np.clip(vo / (vo_ref * (t_nom / t_ref) ** 2), KAPPA_MIN, KAPPA_MAX)
+    a_nom = t_nom / support(c_nom, c_nom, r_nom, k_nom, heel, heel_s)[1]
+    at_t = support(t_nom, c_nom, r_nom, k_nom, heel, heel_s)
+    at_2t = support(2.0 * t_nom, c_nom, r_nom, k_nom, heel, heel_s)
+    steady2 = at_2t[2] - t_nom * at_t[1]  # own head + the identical previous foot's tail
+    w_steady = -(g / t_nom) * (a_nom * steady2 - 0.5 * t_nom * t_nom)
+    # this step's own foot: its force over the step and what it carries into the next one
+    own = support(big_t, stance, ramp, kappa, heel, heel_s)
+    end = support(big_t + t_next, stance, ramp, kappa, heel, heel_s)
+    q1 = end[1] - own[1]
+    q2 = end[2] - own[2] - t_next * own[1]
+    stand = _ramp(big_t, 0.0, ramp)
+    s1 = big_t - stand[1]
+    s2 = 0.5 * big_t * big_t - stand[2]
+    amp_l = [0.0] * n
+    fix_l = [0.0] * n
+    w_l = w_ic.tolist()
+    tail_l = tail.tolist()
+    bt, o1, o2 = big_t.tolist(), own[1].tolist(), own[2].tolist()
+    q1_l, q2_l, s1_l, s2_l, ws_l = q1.tolist(), q2.tolist(), s1.tolist(), s2.tolist(), w_steady.tolist()
+    for k in np.flatnonzero(walk).tolist():
+        kind = tail_l[k]
+        if kind == TAIL_FOOT:
+            w_l[k] = ws_l[k]
+            imp, rise = amp_l[k - 1] * q1_l[k - 1], amp_l[k - 1] * q2_l[k - 1]
+        elif kind == TAIL_STAND:
+            imp, rise = s1_l[k], s2_l[k]
+        else:
+            imp = rise = 0.0
+        w_end = ws_l[k + 1] if k + 1 < n and tail_l[k + 1] == TAIL_FOOT else 0.0
+        t = bt[k]
+        a = ((w_end - w_l[k]) / g + t - imp) / o1[k]
+        amp_l[k] = a
+        fix_l[k] = (0.5 * t * t - w_l[k] * t / g - rise - a * o2[k]) * 2.0 * _PI / (t * t)
+    # anteroposterior: braking then propulsion of each foot, no net impulse over a stance
+    ap = np.where(walk, braking / (drop_ref * big_t / t_ref), 0.0)
+    g_own = _sines(big_t, stance, WALK_APGRF_SINES)
+    g_end = _sines(big_t + t_next, stance, WALK_APGRF_SINES)
+    gq1 = ap * (g_end[1] - g_own[1])
+    gq2 = ap * (g_end[2] - g_own[2] - t_next * g_own[1])
+    from_prev = tail == TAIL_FOOT
+    ap_impulse = g * (ap * g_own[1] + np.where(from_prev, np.roll(gq1, 1), 0.0))
+    ap_travel = g * (ap * g_own[2] + np.where(from_prev, np.roll(gq2, 1), 0.0))
+    # Braking and propulsion make the speed peak near IC: a step in steady walking starts this
+    # much above the target speed so that its mean speed is the target (not on the first and
+    # last step of a bout, nor after a running step, whose speeds the plan fixes).
+    c_own = big_t * (1.0 + dsf)
+    g_nom = _sines(big_t, c_own, WALK_APGRF_SINES)
+    g_nom2 = _sines(2.0 * big_t, c_own, WALK_APGRF_SINES)
+    mean_rise = g * ap * (g_nom2[2] - big_t * g_nom[1]) / big_t
+    offset = np.where(from_prev, -mean_rise, 0.0)
+    v_ic = plan.v_ic + offset
+    v_end = np.where(plan.last, plan.v_end, np.roll(v_ic, -1))
+    return WalkingForces(
+        stance=stance, ramp=ramp, kappa=kappa, amp=np.array(amp_l), fix=np.array(fix_l), ap=ap,
+        tail=tail, w_ic=np.array(w_l), v_ic=v_ic, v_end=v_end,
+        ap_impulse=np.where(walk, ap_impulse, 0.0), ap_travel=np.where(walk, ap_travel, 0.0),
+    )
+
+
 def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepParams:
     g = G_MS2
     n = plan.ic.size
@@ -430,9 +699,6 @@ def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepP
     vz_bump_s = np.full(n, profile.impact_s)
     w_ic, vz_amp = _vertical_contacts(plan, tc, tf, vz_bump, vz_bump_s)
     vz_skew = zeros
-    walk_vo = np.where(run, 0.0, profile.walk_vertical_oscillation_m * walk_ratio * var[:, 1])
-    walk_h_s = np.full(n, profile.walk_impact_s)
-    walk_h = np.where(run, 0.0, profile.walk_impact_g * g * walk_ratio) / (4.0 * (_PI / walk_h_s) ** 2)
     # forward: speed change as a half-sine, braking as a full sine (+ a spike at IC when running)
     fw_bump = np.where(run, -profile.braking_spike_g * g * speed_ratio, 0.0)
     fw_bump_s = np.full(n, profile.impact_s)
@@ -440,14 +706,17 @@ def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepP
     # term is sized so that speed at mid-contact is `braking` below speed at IC (constant pace).
     spike = -0.5 * fw_bump * fw_bump_s
     give_back = spike * _PI / (2.0 * tc)
-    fw_amp = (plan.v_end - plan.v_ic) * _PI / (2.0 * tc) + give_back
     braking = np.where(
         run,
         profile.braking_mps * speed_ratio,
         profile.walk_braking_mps * np.minimum(walk_ratio, 1.0),
     ) * var[:, 2].clip(0.5, 1.5)
     braking = np.where(plan.first | plan.last, 0.0, braking)  # starting / stopping: no braking
-    fw_skew = -np.maximum((braking - spike) * _PI / tc + give_back, 0.0)
+    # walking: both feet's forces (vertical and anteroposterior), solved step by step
+    wf = walking_forces(plan, profile, w_ic, braking, walk_ratio, var[:, 1])
+    w_ic = wf.w_ic
+    fw_amp = (wf.v_end - wf.v_ic - wf.ap_impulse) * _PI / (2.0 * tc) + give_back
+    fw_skew = np.where(run, -np.maximum((braking - spike) * _PI / tc + give_back, 0.0), 0.0)
     # lateral sway: toward the stance side; velocity shared at each IC
     beta_des = np.where(
         run,
@@ -468,9 +737,9 @@ def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepP
     dpsi = heading(plan.ic + plan.step)[0] - psi_ic
     # step length (closed form)
     _, v_tau, x_tau = KernelBasis(tc, tc, fw_bump_s).kernel(
-        plan.v_ic, 0.0, fw_amp, fw_skew, fw_bump, 0.0
+        wf.v_ic, 0.0, fw_amp, fw_skew, fw_bump, 0.0
     )
-    length = x_tau + v_tau * tf
+    length = x_tau + v_tau * tf + wf.ap_travel
     dist_ic = np.cumsum(length) - length
     return StepParams(
         tc=tc,
@@ -480,9 +749,15 @@ def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepP
         vz_skew=vz_skew,
         vz_bump=vz_bump,
         vz_bump_s=vz_bump_s,
-        walk_vo=walk_vo,
-        walk_h=walk_h,
-        walk_h_s=walk_h_s,
+        stance=wf.stance,
+        ramp=wf.ramp,
+        kappa=wf.kappa,
+        amp=wf.amp,
+        fix=wf.fix,
+        ap=wf.ap,
+        tail=wf.tail,
+        heel=profile.walk_impact_g,
+        heel_s=profile.walk_impact_s,
         fw_amp=fw_amp,
         fw_skew=fw_skew,
         fw_bump=fw_bump,
@@ -495,6 +770,7 @@ def step_params(plan: StepPlan, profile: RunnerProfile, heading: Ramps) -> StepP
         ly_skew=ly_skew,
         psi_ic=psi_ic,
         dpsi=dpsi,
+        v_ic=wf.v_ic,
         dist_ic=dist_ic,
         length=length,
     )
@@ -585,7 +861,7 @@ def translation(
         dpsi[ri] = turn * dh / tau
         ddpsi[ri] = turn * ddh / (tau * tau)
 
-    # ---- walking samples: smooth per-step shapes, no flight
+    # ---- walking samples: the new foot's force plus the tail of the previous stance
     wi, wk, ws = idx[~run], kk[~run], s[~run]
     if wi.size:
         big_t = plan.step[wk]
@@ -593,22 +869,15 @@ def translation(
         basis = KernelBasis(ws, big_t, big_t)
         h1, dh1, ddh1 = hermite_slope(u)
         h2, dh2, ddh2 = hermite_slope(1.0 - u)
-        vo = p.walk_vo[wk]
+        fz, fz1, fz2 = _walking_vertical(ws, wk, plan, p)
         w0 = p.w_ic[wk]
-        zw = 0.5 * vo * (1.0 - basis.c2) + big_t * w0 * h1
-        vzw = vo * _PI / big_t * basis.s2 + w0 * dh1
-        azw = vo * 2.0 * _PI**2 / big_t**2 * basis.c2 + w0 * ddh1 / big_t
-        # heel-strike wavelet: second derivative of -h sin^4(pi s/ts), zero net impulse and travel
-        ts = p.walk_h_s[wk]
-        hh = np.where(ws < ts, p.walk_h[wk], 0.0)
-        ph = _PI * np.minimum(ws, ts) / ts
-        sp, cp = np.sin(ph), np.cos(ph)
-        sp2 = sp * sp
-        z[wi] = zw - hh * sp2 * sp2
-        vz[wi] = vzw - 4.0 * hh * (_PI / ts) * sp2 * sp * cp
-        az[wi] = azw - 4.0 * hh * (_PI / ts) ** 2 * sp2 * (3.0 * cp * cp - sp2)
-        a_, v_, x_ = basis.kernel(plan.v_ic[wk], p.dist_ic[wk], p.fw_amp[wk], p.fw_skew[wk], None, 0.0)
-        v[wi], dv[wi], dist[wi] = v_, a_, x_
+        z[wi] = w0 * ws + g * (fz2 - 0.5 * ws * ws)
+        vz[wi] = w0 + g * (fz1 - ws)
+        az[wi] = g * (fz - 1.0)
+        # forward: the planned speed change as a half-sine, plus both feet's braking/propulsion
+        a_, v_, x_ = basis.kernel(p.v_ic[wk], p.dist_ic[wk], p.fw_amp[wk], p.fw_skew[wk], None, 0.0)
+        fx, fx1, fx2 = _walking_forward(ws, wk, plan, p)
+        v[wi], dv[wi], dist[wi] = v_ + g * fx1, a_ + g * fx, x_ + g * fx2
         sm, dsm, ddsm = smoothstep(u)
         y0, y1, v0, v1 = p.y_ic[wk], p.y_end[wk], p.vy_ic[wk], p.vy_end[wk]
         y[wi] = y0 + (y1 - y0) * sm + big_t * (v0 * h1 - v1 * h2)
@@ -618,6 +887,52 @@ def translation(
         z=z, vz=vz, az=az, v=v, dv=dv, dist=dist, y=y, vy=vy, ay=ay, psi=psi, dpsi=dpsi,
         ddpsi=ddpsi, step_index=step_index, activity=activity,
     )
+
+
+def _walking_vertical(s: FloatArray, k: IntArray, plan: StepPlan, p: StepParams) -> Integrals:
+    """Sum of the feet's vertical forces (body weights) at ``s`` after the IC of steps ``k``.
+
+    Returned with its first and second integral from IC.
+    """
+    args = (p.stance[k], p.ramp[k], p.kappa[k], p.heel, p.heel_s)
+    own = support(s, *args)
+    fix = _sines(s, plan.step[k], (0.0, p.fix[k]))
+    amp = p.amp[k]
+    f, f1, f2 = (amp * own[i] + fix[i] for i in range(3))
+    prev = np.flatnonzero(p.tail[k] == TAIL_FOOT)
+    if prev.size:
+        j, sj = k[prev] - 1, s[prev]
+        t0 = plan.step[j]
+        args = (p.stance[j], p.ramp[j], p.kappa[j], p.heel, p.heel_s)
+        tail = _shifted(support(t0 + sj, *args), support(t0, *args), sj)
+        f[prev] += p.amp[j] * tail[0]
+        f1[prev] += p.amp[j] * tail[1]
+        f2[prev] += p.amp[j] * tail[2]
+    first = np.flatnonzero(p.tail[k] == TAIL_STAND)
+    if first.size:
+        sj = s[first]
+        r = _ramp(sj, 0.0, p.ramp[k[first]])
+        f[first] += 1.0 - r[0]
+        f1[first] += sj - r[1]
+        f2[first] += 0.5 * sj * sj - r[2]
+    return f, f1, f2
+
+
+def _walking_forward(s: FloatArray, k: IntArray, plan: StepPlan, p: StepParams) -> Integrals:
+    """Sum of the feet's anteroposterior forces (body weights) and its integrals, as above."""
+    own = _sines(s, p.stance[k], WALK_APGRF_SINES)
+    scale = p.ap[k]
+    f, f1, f2 = (scale * own[i] for i in range(3))
+    prev = np.flatnonzero(p.tail[k] == TAIL_FOOT)
+    if prev.size:
+        j, sj = k[prev] - 1, s[prev]
+        t0 = plan.step[j]
+        tail = _shifted(_sines(t0 + sj, p.stance[j], WALK_APGRF_SINES),
+                        _sines(t0, p.stance[j], WALK_APGRF_SINES), sj)
+        f[prev] += p.ap[j] * tail[0]
+        f1[prev] += p.ap[j] * tail[1]
+        f2[prev] += p.ap[j] * tail[2]
+    return f, f1, f2
 
 
 # --------------------------------------------------------------------------- pelvic angles

@@ -178,11 +178,11 @@ class RunnerProfile:
     walk_speed_mps: float = 1.4
     walk_cadence_spm: float = 112.0
     walk_cadence_speed_exponent: float = 0.4
-    walk_double_support_fraction: float = 0.2  # of a step
+    walk_double_support_fraction: float = 0.24  # of a step
     walk_vertical_oscillation_m: float = 0.04
-    walk_braking_mps: float = 0.08
-    walk_impact_g: float = 0.2
-    walk_impact_s: float = 0.06
+    walk_braking_mps: float = 0.2
+    walk_impact_g: float = 0.29
+    walk_impact_s: float = 0.09
     walk_sway_m: float = 0.04
     walk_tilt_range_deg: float = 3.0
     walk_tilt_offset_deg: float = 1.0
@@ -217,7 +217,8 @@ class RunnerProfile:
             "contact_balance_left": (0.4, 0.6),
             "obliquity_ic_fraction": (0.0, 0.45),
             "drop_peak_fraction": (0.1, 0.9),
-            "walk_double_support_fraction": (0.0, 0.5),
+            "walk_double_support_fraction": (0.18, 0.3),
+            "walk_impact_s": (0.02, 0.2),
             "step_time_cv": (0.0, 0.05),
             "contact_cv": (0.0, 0.05),
             "amplitude_cv": (0.0, 0.3),
