@@ -57,7 +57,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as d:
             proc, link, flash = _sensor(Path(d), *args)
             try:
-                assert imurun(["stream", "--port", str(link), "--out", str(HERE / f"{name}.imrs")]) == 0
+                assert imurun(["stream", "--port", str(link), "--out", str(HERE / f"{name}.imrs"),
+                               "--force"]) == 0
             finally:
                 _stop(proc)
             truths = sorted((flash / "truth").glob("stream-boot*.npz"))

@@ -64,7 +64,7 @@ def _feet(script: tuple[Phase, ...], seed: int, profile: RunnerProfile | None = 
 
 def _foot_force(plan: _gait.StepPlan, p: _gait.StepParams, k: int, sig: FloatArray) -> FloatArray:
     own = _gait.support(sig, p.stance[k], p.ramp[k], p.kappa[k], p.heel, p.heel_s)[0]
-    fix = _gait._sines(sig, plan.step[k], (0.0, p.fix[k]))[0]
+    fix = p.fix[k] * _gait._bump(sig, 0.0, 0.5 * plan.step[k])[0]
     return p.amp[k] * own + fix
 
 

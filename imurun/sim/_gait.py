@@ -466,7 +466,7 @@ class StepParams:
     ramp: FloatArray  # weight handover at each end of the stance
     kappa: FloatArray  # bounce: 1 = the fitted force shape, 0 = a plain weight handover
     amp: FloatArray  # vertical force scale (body weights)
-    fix: FloatArray  # amplitude of the level-keeping term (see :func:`walking_forces`)
+    fix: FloatArray  # height of the early bump keeping the sacrum level (:func:`walking_forces`)
     ap: FloatArray  # anteroposterior force scale
     tail: npt.NDArray[np.int8]  # force carried into the step: TAIL_NONE / TAIL_FOOT / TAIL_STAND
     heel: float
@@ -531,7 +531,7 @@ def _vertical_contacts(
 
 
 #: Range of the bounce factor ``kappa``: the feet's forces stay positive within it.
-KAPPA_MIN, KAPPA_MAX = 0.35, 1.8
+KAPPA_MIN, KAPPA_MAX = 0.1, 1.8
 
 
 @dataclass(frozen=True)
@@ -546,7 +546,7 @@ class WalkingForces:
     ap: FloatArray
     tail: npt.NDArray[np.int8]
     w_ic: FloatArray  # vertical velocity at IC (every step; running steps as given)
-    v_ic: FloatArray  # path speed at IC (every step; see ``speed_offset``)
+    v_ic: FloatArray  # path speed at IC (every step; steady walking: above the target speed)
     v_end: FloatArray  # path speed at the next IC
     ap_impulse: FloatArray  # speed the anteroposterior forces add over the step
     ap_travel: FloatArray  # distance they add over the step
@@ -583,13 +583,14 @@ def walking_forces(plan: StepPlan, profile: RunnerProfile, w_ic: FloatArray,
     foot that has just landed plus the tail of the previous foot's stance (or, on the first step
     of a bout, the standing foot handing the body weight over): vertical acceleration
     ``g (F_prev + F_own - 1)``, forward ``g (G_prev + G_own)`` plus the half-sine of the planned
-    speed change. The new foot's force is ``amp * support(...) + fix * sin(2 pi s/step)``;
-    ``amp`` and ``fix`` are solved step by step so that the sacrum is back at its level at the
-    next IC with the vertical velocity that steady walking has there (0 before a running step
-    or standing): no drift, and over a stride the vertical impulse is body weight times the
+    speed change. The new foot's force is ``amp * support(...) + fix * sin^2(2 pi s/step)``, the
+    second term over the first half of the step only. ``amp`` and ``fix`` are solved step by
+    step so that the sacrum is back at its level at the next IC with the vertical velocity that
+    steady walking at the target speed has there (0 before a running step or standing): no
+    drift, and over a stride at a constant speed the vertical impulse is body weight times the
     stride time. ``kappa`` is sized so that steady walking rises and falls by
-    ``walk_vertical_oscillation_m`` (times ``vo_scale``), the anteroposterior scale so that it
-    loses ``braking`` after each IC.
+    ``walk_vertical_oscillation_m * walk_ratio`` (times ``vo_var``, the step's variation), the
+    anteroposterior scale ``ap`` so that it loses ``braking`` after each IC.
     """
     g = G_MS2
     n = plan.ic.size
@@ -610,12 +611,8 @@ def walking_forces(plan: StepPlan, profile: RunnerProfile, w_ic: FloatArray,
     t_ref = 60.0 / profile.walk_cadence_spm
     vo_ref, drop_ref = steady_walking(t_ref, dsf, heel, heel_s)
     vo = profile.walk_vertical_oscillation_m * walk_ratio
-    # After a running step the foot must also stop the fall from flight: a bounce of at most the
-    # nominal one keeps its force positive on that step.
-    after_run = walk & np.roll(plan.is_run, 1) & ~plan.first
-    k_max = np.where(after_run, KAPPA_MIN, KAPPA_MAX)
-    kappa = np.where(walk, np.clip(vo * vo_var / (vo_ref * (big_t / t_ref) ** 2), KAPPA_MIN, k_max),
-                     0.0)
+    kappa = np.where(walk, np.clip(vo * vo_var / (vo_ref * (big_t / t_ref) ** 2), KAPPA_MIN,
+                                   KAPPA_MAX), 0.0)
     t_next = np.roll(big_t, -1)
     # Steady walking at the target speed (no step-to-step variability): the vertical velocity at
     # IC that keeps the sacrum level. Each step ends on the next one's, so over a stride at a
@@ -653,9 +650,12 @@ def walking_forces(plan: StepPlan, profile: RunnerProfile, w_ic: FloatArray,
             imp = rise = 0.0
         w_end = ws_l[k + 1] if k + 1 < n and tail_l[k + 1] == TAIL_FOOT else 0.0
         t = bt[k]
-        a = ((w_end - w_l[k]) / g + t - imp) / o1[k]
-        amp_l[k] = a
-        fix_l[k] = (0.5 * t * t - w_l[k] * t / g - rise - a * o2[k]) * 2.0 * _PI / (t * t)
+        r1 = (w_end - w_l[k]) / g + t - imp  # impulse over the step, body weights x s
+        r2 = 0.5 * t * t - w_l[k] * t / g - rise  # its moment about the next IC
+        b1, b2 = 0.25 * t, 0.1875 * t * t  # of the early bump over the first half step
+        det = o1[k] * b2 - o2[k] * b1
+        amp_l[k] = (r1 * b2 - r2 * b1) / det
+        fix_l[k] = (o1[k] * r2 - o2[k] * r1) / det
     # anteroposterior: braking then propulsion of each foot, no net impulse over a stance
     ap = np.where(walk, braking / (drop_ref * big_t / t_ref), 0.0)
     g_own = _sines(big_t, stance, WALK_APGRF_SINES)
@@ -896,9 +896,9 @@ def _walking_vertical(s: FloatArray, k: IntArray, plan: StepPlan, p: StepParams)
     """
     args = (p.stance[k], p.ramp[k], p.kappa[k], p.heel, p.heel_s)
     own = support(s, *args)
-    fix = _sines(s, plan.step[k], (0.0, p.fix[k]))
-    amp = p.amp[k]
-    f, f1, f2 = (amp * own[i] + fix[i] for i in range(3))
+    fix = _bump(s, 0.0, 0.5 * plan.step[k])
+    amp, early = p.amp[k], p.fix[k]
+    f, f1, f2 = (amp * own[i] + early * fix[i] for i in range(3))
     prev = np.flatnonzero(p.tail[k] == TAIL_FOOT)
     if prev.size:
         j, sj = k[prev] - 1, s[prev]
