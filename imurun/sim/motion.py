@@ -41,7 +41,9 @@ a value "at IC" is the series linearly interpolated at ``ic_s``):
   drops, obliquity rises) and ``max(obliquity_at_IC - obliquity)`` for a right stance, the value
   at IC included (so >= 0).
 * ``contact_s = to_s - ic_s``; ``step_s`` = IC to the next IC; ``flight_s = step_s - contact_s``
-  (negative when walking: minus the double-support time).
+  (negative when walking: minus the double-support time; 0 for a walking step followed by a
+  running contact). A walking foot's ground reaction force starts at its ``ic_s`` and ends at
+  its ``to_s`` (docs/simulator.md, "Walking step").
 """
 
 from __future__ import annotations
@@ -178,10 +180,10 @@ class RunnerProfile:
     walk_speed_mps: float = 1.4
     walk_cadence_spm: float = 112.0
     walk_cadence_speed_exponent: float = 0.4
-    walk_double_support_fraction: float = 0.24  # of a step
+    walk_double_support_fraction: float = 0.24  # of a step (voisard_ipol: 23.7 %)
     walk_vertical_oscillation_m: float = 0.04
-    walk_braking_mps: float = 0.2
-    walk_impact_g: float = 0.29
+    walk_braking_mps: float = 0.2  # speed lost after IC (both feet's braking and propulsion)
+    walk_impact_g: float = 0.29  # heel-strike transient of each foot's force (body weights)
     walk_impact_s: float = 0.09
     walk_sway_m: float = 0.04
     walk_tilt_range_deg: float = 3.0
