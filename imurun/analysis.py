@@ -826,7 +826,12 @@ def format_report(result: RunAnalysis) -> str:
                  if mnt.description else f"  mounting    {mnt.method}")
     if q.n_gaps:
         causes = ", ".join(f"{n} {c}" for c, n, _ in q.gaps_by_cause)
-        lines.append(f"  gaps        {q.n_gaps} ({q.gap_s:.2f} s): {causes}")
+        line = f"  gaps        {q.n_gaps} ({q.gap_s:.2f} s): {causes}"
+        if q.bridged_gaps and math.isfinite(q.fs_hz) and q.fs_hz > 0:
+            # else "38 gaps" reads as lost time beside a "not analysed" of 0.1 s
+            short = "the short one" if q.bridged_gaps == 1 else f"{q.bridged_gaps} short ones"
+            line += f"; {short} ({q.bridged_samples / q.fs_hz:.2f} s) filled in and analysed"
+        lines.append(line)
     lines.append("")
     lines.append("  running (median [25th-75th percentile]; left / right)")
 

@@ -391,6 +391,18 @@ def test_a_lost_frame_is_bridged_whatever_the_fitted_rate() -> None:
     assert prepare(rec).bridged_gaps == 37  # every one-frame gap; the reboot is not bridged
 
 
+def test_the_text_says_which_gaps_were_filled_in_and_analysed() -> None:
+    """"38 gaps (2.10 s)" beside "not analysed (gaps) 0.1 s" read as a contradiction: 37 of them
+    were one lost frame each, bridged and analysed. The text says so, as the run report does."""
+    res = analyze(imurun.analysis.load_recording(REC / "reboot-and-gaps.imrs"))
+    q = res.summary.quality
+    line = next(x for x in imurun.analysis.format_report(res).splitlines()
+                if x.startswith("  gaps "))
+    assert q.bridged_gaps == 37
+    assert line.endswith(f"; 37 short ones ({q.bridged_samples / q.fs_hz:.2f} s) filled in and "
+                         "analysed")
+
+
 def test_reboot_gaps_are_never_bridged() -> None:
     fs = 100.0
     t = np.r_[np.arange(500), np.arange(501, 1000)] / fs
