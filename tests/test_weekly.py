@@ -668,6 +668,11 @@ def test_a_new_athletes_spike_says_how_little_history_it_knew(tmp_path: Path) ->
     assert "only 2 days of their running recorded" in render_html(s)
 
 
+def _first_athlete(page: str) -> str:
+    """The first athlete's section of a weekly page."""
+    return page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+
+
 def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
         tmp_path: Path) -> None:
     with Library.open(tmp_path / "home") as lib:
@@ -676,8 +681,7 @@ def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
         h.run("Newcomer", M + 2 * DAY_S, analysis_doc(running_s=1800), device=0xB1)
         s = weekly_summary(lib, W47)
     assert s.athletes[0].baseline_runs == 0
-    page = render_html(s)
-    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    athlete = _first_athlete(render_html(s))
     assert "No baseline yet: no analysed runs in the 28 days before the week" in athlete
     assert "4 weeks before</th>" not in athlete
     assert "<td class=\"num\" data-label=\"this week\">170 steps/min</td>" in athlete
@@ -694,8 +698,7 @@ def test_an_indicator_measured_in_no_run_is_named_not_dropped(tmp_path: Path) ->
                                                          levels={"form_drift": "unknown"}),
                   device=0xB3)
         s = weekly_summary(lib, W47)
-    page = render_html(s)
-    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    athlete = _first_athlete(render_html(s))
     assert "Not measured in any of the week's runs: Form drift" in athlete
 
 
@@ -706,7 +709,6 @@ def test_a_week_without_runs_says_so_under_data_quality(tmp_path: Path) -> None:
         h.run("Resting", M - 7 * DAY_S, analysis_doc(running_s=1200), device=0xB4)
         s = weekly_summary(lib, W47)
     assert s.athletes[0].runs == 0
-    page = render_html(s)
-    athlete = page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
+    athlete = _first_athlete(render_html(s))
     assert "<h3>Data quality</h3><p class=\"muted\">No runs this week.</p>" in athlete
     assert "0 of 0 runs" not in athlete
