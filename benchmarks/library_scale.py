@@ -122,7 +122,7 @@ def _step_rows_before(run_id: str, steps: Sequence[Mapping[str, Any]]) -> Iterab
 def _reindex_before(lib: Library, d: Path, meta: Mapping[str, Any], report: CheckReport) -> None:
     """A run indexed as the rebuild did before: its analysis read and checked for damage, then
     read and checked again to be indexed, its steps made a call per value."""
-    library._unreadable_analysis(d / ANALYSIS)
+    library._read_analysis(d / ANALYSIS)
     with mock.patch.object(library, "_step_rows", _step_rows_before):
         lib._index_run(d, meta)
 

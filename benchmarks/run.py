@@ -16,7 +16,8 @@ from typing import Any
 from imurun import __version__
 
 RESULTS = Path(__file__).parent / "results"
-#: (name, module, function). Each returns a JSON-able dict; a failure is recorded, not fatal.
+#: (name, module, function). Each returns a JSON-able dict; a failure is recorded and the
+#: others still run, then ``make bench`` exits 1 naming it.
 SUITES = [
     ("protocol", "benchmarks.protocol", "run"),
     ("ble_emulation", "benchmarks.ble_emulation_throughput", "measure"),
@@ -58,6 +59,10 @@ def main(argv: list[str]) -> int:
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     (RESULTS / "latest.md").write_text(render_md(out))
     print(f"[bench] results in {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}")
+    broken = [name for name, res in out["results"].items() if "error" in res]
+    if broken:  # recorded beside the others, but make bench must not look like it passed
+        print(f"[bench] FAILED: {', '.join(broken)} (see its 'error')", file=sys.stderr)
+        return 1
     return 0
 
 
