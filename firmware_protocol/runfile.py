@@ -99,21 +99,27 @@ class RunHeader:
         return Scale(self.acc_lsb_ms2, self.gyr_lsb_rads)
 
     @property
-    def problems(self) -> tuple[str, ...]:
-        """What a firmware must never write but this header holds (SPEC §5.1); () when none.
+    def faulty_fields(self) -> tuple[str, ...]:
+        """The fields a firmware must never write as they are here (SPEC §5.1); () when none.
 
-        A sample rate of 0 (a host recovers it from the blocks' device times) and an invalid
-        scale factor (counts cannot become SI units): the blocks are read all the same.
+        ``sample_rate_hz`` of 0 (a host recovers it from the blocks' device times), and
+        ``acc_lsb_ms2`` / ``gyr_lsb_rads`` that are not finite positive float32 (counts cannot
+        become SI units): the blocks are read all the same.
         """
-        out = []
-        if self.sample_rate_hz == 0:
-            out.append("sample_rate_hz is 0")
+        out = ["sample_rate_hz"] if self.sample_rate_hz == 0 else []
         for name in ("acc_lsb_ms2", "gyr_lsb_rads"):
             try:
                 Scale(**{"acc_lsb_ms2": 1.0, "gyr_lsb_rads": 1.0, name: getattr(self, name)})
             except MessageError:
-                out.append(f"{name} is {getattr(self, name)!r}, not a finite positive float32")
+                out.append(name)
         return tuple(out)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """:attr:`faulty_fields` said for people, one sentence each."""
+        return tuple("sample_rate_hz is 0" if name == "sample_rate_hz" else
+                     f"{name} is {getattr(self, name)!r}, not a finite positive float32"
+                     for name in self.faulty_fields)
 
     def __bytes__(self) -> bytes:
         body = _HEADER.pack(MAGIC, self.format_version, HEADER_SIZE, self.device_id, self.run_id,

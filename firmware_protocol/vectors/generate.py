@@ -589,7 +589,7 @@ def run_outcome(data: bytes) -> Json:
 def header_fault_kinds(h: RunHeader) -> list[str]:
     """Short, stable names of what a firmware must never write but the header holds (§5.1)."""
     kinds = {"sample_rate_hz": "rate_zero", "acc_lsb_ms2": "acc_scale", "gyr_lsb_rads": "gyr_scale"}
-    return [kinds[p.split()[0]] for p in h.problems]
+    return [kinds[f] for f in h.faulty_fields]
 
 
 def _base_header(run_id: int) -> RunHeader:

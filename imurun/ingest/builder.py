@@ -304,7 +304,8 @@ def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None 
     h = run.header
     name = source or "run"
     if scale is None:
-        bad = [p for p in h.problems if p.split()[0] in ("acc_lsb_ms2", "gyr_lsb_rads")]
+        bad = [p for f, p in zip(h.faulty_fields, h.problems, strict=True)
+               if f in ("acc_lsb_ms2", "gyr_lsb_rads")]
         if bad:
             raise IngestError(f"{name}: the header's {'; '.join(bad)} (a firmware fault): its "
                               "counts cannot be put in SI units; the file is kept as it is "
