@@ -57,10 +57,16 @@ UNMET: dict[tuple[str, str], str] = {
     ("mobgap_lab", "ic_mae"):
         "IC MAE ≈ 41 ms (≈ 48 ms leave-one-subject-out; MS participant ≈ 50 ms, healthy ≈ "
         "30 ms): INDIP places IC elsewhere relative to the trunk than the foot sensors do",
-    ("mobgap_lab", "side"): "left/right ≈ 97.7 % (4 of 173 steps, MS participant)",
+    ("mobgap_lab", "side"):
+        "left/right ≈ 97.7 % (4 of 173 steps, MS participant); each of the 4 has a missed or "
+        "a false IC within one step, and the side cue over the reference's own step gives the "
+        "right side for all 4 (docs/validation.md, \"Why the remaining walking errors happen\")",
     ("voisard_ipol", "ic_f1"):
         "IC F1 ≈ 97.0 %: U-turn steps (F1 ≈ 77 %) leave almost no trace at the trunk, and "
-        "about half of the closing steps of a walk are still missed (17 of 61 misses)",
+        "about half of the closing steps of a walk are still missed (17 of 61 misses); 4 "
+        "misses fall in packet-loss gaps of trial 7-3, and 24 misses (19 in turns) are paired "
+        "with a false detection nearest to them, most 200–280 ms late: one contact counted "
+        "as a miss and a false detection",
     ("voisard_ipol", "side"):
         "left/right ≈ 96 %: trials 4-1/4-2 are fully inverted (≈ 99.5 % without them); if "
         "their labels are swapped, a detector right on every step scores at most ≈ 96.4 %",

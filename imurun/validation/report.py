@@ -184,8 +184,13 @@ def synthetic_runtime_s(fs_hz: float = 200.0, hours: float = 1.0, repeats: int =
 
 def render(results: ValidationResults, *, runtime: tuple[float, int] | None = None,
            cv_trials: Sequence[Trial] | None = None,
-           checks: CrossChecks | None = None) -> str:
-    """The markdown document (``checks``: the cross-validated estimates, when computed)."""
+           checks: CrossChecks | None = None,
+           walking_trials: Sequence[Trial] | None = None) -> str:
+    """The markdown document.
+
+    ``checks``: the cross-validated estimates, when computed; ``walking_trials``: the walking
+    trials, for the analysis of the remaining walking errors.
+    """
     lines: list[str] = []
     add = lines.append
     add("# Validation of gait event detection")
@@ -254,6 +259,10 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
     walking = [d for d in results.datasets() if d in ("mobgap_lab", "voisard_ipol")]
     if walking:
         _walking_section(results, walking, add, checks)
+        if walking_trials:
+            from imurun.validation.walking_errors import walking_errors_section
+
+            add(walking_errors_section(walking_trials, results.walking))
 
     add("## Runtime")
     add("")
@@ -863,7 +872,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except DatasetNotFoundError:
             pass
     checks = cross_checks(results, cv_trials, walking_trials)
-    text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks)
+    text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks,
+                  walking_trials=walking_trials)
     print(_targets_table(results, checks))
     if not args.no_signal_core:
         from imurun.validation.signal_core import main_section
