@@ -95,3 +95,12 @@ def test_section_renders() -> None:
     assert "### Why the remaining walking errors happen" in text
     assert "MS/001/Test11/Trial1" in text
     assert walking_errors_section([]) == ""
+
+
+def test_section_without_mobgap_lab_has_only_the_cause_table() -> None:
+    _require("voisard_ipol")
+    trials = [t for t in load_dataset("voisard_ipol") if t.subject.subject_id == "voisard-1"]
+    text = walking_errors_section(trials)
+    assert "Every wrong side" not in text
+    assert "| voisard_ipol |" in text
+    assert "| mobgap_lab |" not in text

@@ -253,8 +253,11 @@ def walking_errors_section(trials: Sequence[Trial],
         return ""
     add("### Why the remaining walking errors happen")
     add("")
-    if "mobgap_lab" in names:
-        errs = [e for t in trials if t.dataset == "mobgap_lab" for e in side_errors(t, settings)]
+    errs = [e for t in trials if t.dataset == "mobgap_lab" for e in side_errors(t, settings)]
+    if "mobgap_lab" in names and not errs:
+        add("Every matched side of mobgap_lab agrees with the reference.")
+        add("")
+    elif "mobgap_lab" in names:
         add("Every wrong side of mobgap_lab (a matched IC whose side is not the reference's). "
             "*Evidence* is the side cue of the detected step (the lateral velocity change from "
             "its IC to the next detected IC, m/s, positive = left); *at the reference's "
