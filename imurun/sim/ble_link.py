@@ -17,8 +17,10 @@ rule. RSC values come from the motion truth of the stream being sent (the truth 
 source writes beside the flash): cadence from the last completed step, speed and running status
 at the current sample, distance integrated from the true speed. The measurement of stream second
 ``k`` shares the firmware's one transmit queue with the frames: it leaves right after the batch
-holding the last sample of that second, so every stream measurement precedes the stream-ended
-event on the air (a host that stops at that event has them all). Without a stream the sensor
+holding the last sample of that second (those of the first moments, while the truth file is still
+being written beside the first batches, right after the batch during which it appeared), so
+every stream measurement precedes the stream-ended event on the air (a host that stops at that
+event has them all). Without a stream the sensor
 notifies "standing" (0 m/s, 0 /min) once per wall-clock second.
 
 Pacing: ``realtime=True`` sends stream batches when their samples have been taken by the wall
@@ -202,6 +204,7 @@ class BleLink:
         self._streaming = False  # the host asked for the stream on this connection
         self._rsc_stream: LiveStream | None = None
         self._rsc_model: RscModel | None = None
+        self._rsc_truth: Path | None = None
         self._rsc_next_k = 1
         self._rsc_idle_at = 0.0
         self._distance_m = 0.0
@@ -281,6 +284,8 @@ class BleLink:
                 await task
         if self.peripheral is not None:
             await self.peripheral.close()
+        # the truth files of the streams served are on disk once the link is closed
+        await asyncio.to_thread(self.sensor.wait_truth)
 
     async def __aenter__(self) -> BleLink:
         return await self.start()
@@ -374,9 +379,12 @@ class BleLink:
                         self._fast_forward += max(0.0, taken - self.now())
                 if msgs:
                     for msg in msgs:
-                        self._data.append(msg)
                         if isinstance(msg, SampleBatch):
-                            self._queue_rsc(st, msg)
+                            self._data.append(msg)
+                            self._queue_rsc(st, (msg.sample_counter - st.counter0) % 2**32 + msg.n)
+                        else:  # the stream ended: its last measurements go before the event
+                            self._queue_rsc(st, st.n)
+                            self._data.append(msg)
                     continue
             chunk: RunChunk | None = s.next_chunk(self._chunk_data_size())
             if chunk is None:
@@ -484,25 +492,35 @@ class BleLink:
         self._rsc_stream = stream
         self._rsc_next_k = 1
         self._rsc_model = None
-        path = (None if self.truth_dir is None
-                else self.truth_dir / f"stream-boot{self.sensor.boot_id}.npz")
-        if path is not None and path.exists():
-            self._rsc_model = RscModel(load_truth(path), self._distance_m)
+        self._rsc_truth = (None if self.truth_dir is None
+                           else self.truth_dir / f"stream-boot{self.sensor.boot_id}.npz")
 
-    def _queue_rsc(self, st: LiveStream, batch: SampleBatch) -> None:
-        """Queue the measurement of every stream second ``batch`` completes, right behind it.
+    def _model(self) -> RscModel | None:
+        """The stream's RSC model, once its truth file is written.
 
-        Seconds skipped while the link was down (the stream jumps ahead on a reconnect) are
-        caught up here too, as before they were.
+        The truth is written aside while the first batches go out; it is always there before
+        the stream-ended event.
         """
-        model = self._rsc_model
-        end_index = (batch.sample_counter - st.counter0) % 2**32 + batch.n
+        path = self._rsc_truth
+        if self._rsc_model is None and path is not None and path.exists():
+            self._rsc_model = RscModel(load_truth(path), self._distance_m)
+        return self._rsc_model
+
+    def _queue_rsc(self, st: LiveStream, end_index: int) -> None:
+        """Queue the measurement of every stream second completed by sample ``end_index``.
+
+        Called right behind the batch that ends at that sample. Seconds skipped while the link
+        was down (the stream jumps ahead on a reconnect), or sent before the truth file was
+        written, are caught up here too.
+        """
+        model = self._model()
+        if model is None:
+            return  # no truth (yet): these seconds are caught up once it is written
         end_s = end_index / self.sensor.cfg.sample_rate_hz
         while self._rsc_next_k <= end_s:
             k = self._rsc_next_k
             self._rsc_next_k += 1
-            if model is not None:
-                self._data.append(_RscDue(k, model.at(float(k))))
+            self._data.append(_RscDue(k, model.at(float(k))))
 
     async def _send_rsc(self, conn: Connection) -> None:
         """Idle ("standing") measurements; those of a stream travel with its batches."""

@@ -1,7 +1,7 @@
 """The virtual sensor's firmware: the same state machine a real sensor runs, minus the radio.
 
 :class:`VirtualSensor` answers requests (``handle``), produces live sample batches
-(``stream_batches``) and serves stored runs out of a :class:`Flash` directory, one file per run
+(``stream_batches``, evaluating the motion piece by piece when its source can) and serves stored runs out of a :class:`Flash` directory, one file per run
 holding exactly the bytes the firmware wrote. It is link-agnostic: :mod:`imurun.sim.serial_link`
 and the BLE face put it on a pseudo-terminal or an emulated radio.
 
@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -149,13 +150,46 @@ class Flash:
 
 
 #: Produces (counts (n, 6) int16) for ``seconds`` of motion, and saves its truth next to ``tag``.
+#: A source that also has ``stream(seconds, tag) -> StreamSamples`` (``imurun.sim.source``)
+#: serves live streams piece by piece; otherwise the whole stream is generated at its start.
 MotionSource = Callable[[float, str], npt.NDArray[np.int16]]
+
+
+class StreamSamples(Protocol):
+    """A live stream's samples, produced as they are sent."""
+
+    def __len__(self) -> int: ...
+
+    def counts(self, a: int, b: int) -> npt.NDArray[np.int16]:
+        """Counts of samples ``a..b``, shape ``(b - a, 6)``."""
+        ...
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        """Return once what the source writes beside the samples (its truth) is written."""
+        ...
+
+
+@dataclass(frozen=True)
+class _AllAtOnce:
+    """The samples of a source that generates a whole stream in one call."""
+
+    all_counts: npt.NDArray[np.int16]
+
+    def __len__(self) -> int:
+        return len(self.all_counts)
+
+    def counts(self, a: int, b: int) -> npt.NDArray[np.int16]:
+        return self.all_counts[a:b]
+
+    def wait(self, timeout_s: float | None = None) -> None:
+        return None
 
 
 @dataclass
 class LiveStream:
-    counts: npt.NDArray[np.int16]
-    next_index: int  # index into counts of the next sample to send
+    samples: StreamSamples
+    n: int  # samples in the stream
+    next_index: int  # index of the next sample to send
     start_now_s: float  # the sensor's now_s when sample 0 was taken
     counter0: int  # sample_counter of counts[0]
 
@@ -177,6 +211,7 @@ class VirtualSensor:
     _reads: deque[list[int]] = field(default_factory=deque)  # [run_id, offset, end]
     _samples_since_boot: int = 0
     _events: list[AnyMessage] = field(default_factory=list)
+    _writing: list[StreamSamples] = field(default_factory=list)  # truths being written
 
     def __post_init__(self) -> None:
         self.boot_id = self.cfg.boot_id
@@ -292,9 +327,21 @@ class VirtualSensor:
         if self.stream is None:
             if self.motion is None:
                 raise ValueError("this sensor has no motion source to stream")
-            counts = self.motion(self.stream_seconds, f"stream-boot{self.boot_id}")
-            self.stream = LiveStream(counts, 0, now_s, self._samples_since_boot)
+            tag = f"stream-boot{self.boot_id}"
+            opener = getattr(self.motion, "stream", None)
+            # piece by piece when the source can: the first batches leave at once, however long
+            # the stream (generating an hour took longer than a host waits for data)
+            samples: StreamSamples = (opener(self.stream_seconds, tag) if opener is not None
+                                      else _AllAtOnce(self.motion(self.stream_seconds, tag)))
+            self._writing.append(samples)
+            self.stream = LiveStream(samples, len(samples), 0, now_s, self._samples_since_boot)
         self.state = RecordingState.STREAMING
+
+    def wait_truth(self, timeout_s: float | None = None) -> None:
+        """Return once the truth of every stream started so far is written beside the flash."""
+        while self._writing:
+            self._writing[0].wait(timeout_s)
+            self._writing.pop(0)
 
     def cancel_reads(self) -> None:
         """Forget queued run reads (the link they came over is gone)."""
@@ -335,20 +382,22 @@ class VirtualSensor:
         fs = self.cfg.sample_rate_hz
         bs = self.cfg.batch_size
         for _ in range(max_batches):
-            if s.next_index >= len(s.counts):
+            if s.next_index >= s.n:
+                # the stream's truth is on disk before the sensor says the stream ended
+                s.samples.wait()
                 self.stream = None
                 self.state = RecordingState.IDLE
-                end_t = s.start_now_s + len(s.counts) / fs
-                out.append(Event(EventCode.STREAM_ENDED, self.device_time_us(end_t), len(s.counts)))
+                end_t = s.start_now_s + s.n / fs
+                out.append(Event(EventCode.STREAM_ENDED, self.device_time_us(end_t), s.n))
                 break
             k = s.next_index
-            n = min(bs, len(s.counts) - k)
+            n = min(bs, s.n - k)
             taken_by = s.start_now_s + (k + n) / fs
             if now_s is not None and taken_by > now_s:
                 break
             t_first = s.start_now_s + k / fs
             counter = (s.counter0 + k) % 2**32
-            out.append(SampleBatch(self.device_time_us(t_first), counter, s.counts[k:k + n]))
+            out.append(SampleBatch(self.device_time_us(t_first), counter, s.samples.counts(k, k + n)))
             s.next_index = k + n
             self._samples_since_boot = s.counter0 + k + n
         return out
@@ -361,7 +410,7 @@ class VirtualSensor:
         fs = self.cfg.sample_rate_hz
         due = int((now_s - s.start_now_s) * fs)
         if due > s.next_index:
-            s.next_index = min(due - due % self.cfg.batch_size, len(s.counts))
+            s.next_index = min(due - due % self.cfg.batch_size, s.n)
 
     # ------------------------------------------------------------------ recording runs
     def record_run(self, counts: npt.NDArray[np.int16], start_unix_ms: int, *,

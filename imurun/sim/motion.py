@@ -48,6 +48,7 @@ a value "at IC" is the series linearly interpolated at ``ic_s``):
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -78,7 +79,9 @@ __all__ = [
     "RunnerProfile",
     "SensorErrors",
     "Truth",
+    "MotionPlan",
     "generate",
+    "plan_motion",
     "script_default",
 ]
 
@@ -491,6 +494,24 @@ def generate(
     Defaults: ``RunnerProfile()``, ``Mounting.upright()``, ``NoiseModel()``.
     """
     t_start = time.perf_counter()
+    return plan_motion(script, profile, fs_hz, mounting=mounting, noise=noise, rng=rng).motion(t_start)
+
+
+def plan_motion(
+    script: tuple[Phase, ...] | list[Phase],
+    profile: RunnerProfile | None = None,
+    fs_hz: float = 200.0,
+    *,
+    mounting: Mounting | None = None,
+    noise: NoiseModel | None = None,
+    rng: np.random.Generator,
+) -> MotionPlan:
+    """Everything :func:`generate` draws from ``rng``, drawn in the same order; no sample yet.
+
+    ``plan_motion(...).signals(a, b)`` gives samples ``a..b`` of the sensor signals, equal bit
+    for bit to ``generate(...)``'s (every per-sample quantity is a function of the sample's
+    time and of the plan only), so a live stream can be produced piece by piece as it is sent.
+    """
     profile = RunnerProfile() if profile is None else profile
     mounting = Mounting.upright() if mounting is None else mounting
     noise = NoiseModel() if noise is None else noise
@@ -516,7 +537,6 @@ def generate(
 
     total_s = float(sum(p.duration_s for p in script))
     n = int(round(total_s * fs_hz))
-    t = np.arange(n, dtype=np.float64) / fs_hz
     speed = _gait.speed_ramps(script, speeds, profile.speed_change_mps2)
     heading = _gait.heading_ramps(script)
     try:
@@ -524,110 +544,179 @@ def generate(
     except ValueError as e:
         raise UsageError(str(e)) from e
     params = _gait.step_params(plan, profile, heading)
-    psi_b, dpsi_b, ddpsi_b = heading(t)
-    tr = _gait.translation(t, plan, params, (psi_b, dpsi_b, ddpsi_b))
-    ang = _gait.pelvic_angles(t, total_s, plan, profile, sway_rng)
-
-    # lean into turns, from the smooth target speed and heading
-    g = G_MS2
-    v_t, dv_t, _ = speed(t)
-    x = v_t * dpsi_b / g
-    lean = -profile.turn_lean_fraction * np.arctan(x)
-    dlean = -profile.turn_lean_fraction * (dv_t * dpsi_b + v_t * ddpsi_b) / g / (1.0 + x * x)
-    yaw = psi_b + ang.rotation
-    dyaw = dpsi_b + ang.drotation
-    obl = ang.obliquity + lean
-    dobl = ang.dobliquity + dlean
-
-    # translation in W (path frame rotated by the path heading)
-    cp, sp = np.cos(tr.psi), np.sin(tr.psi)
-    a_fwd = tr.dv - 2.0 * tr.vy * tr.dpsi - tr.y * tr.ddpsi
-    a_lat = tr.v * tr.dpsi + tr.ay - tr.y * tr.dpsi**2
-    wf_acc = np.stack([a_fwd * cp - a_lat * sp, a_fwd * sp + a_lat * cp, tr.az], axis=-1)
-    v_fwd = tr.v - tr.y * tr.dpsi
-    wf_vel = np.stack([v_fwd * cp - tr.vy * sp, v_fwd * sp + tr.vy * cp, tr.vz], axis=-1)
-
-    f_wf = wf_acc.copy()
-    f_wf[:, 2] += g
-    bf_acc = bf_from_wf(f_wf, yaw, obl, ang.tilt)
-    bf_gyr = bf_rate_from_angle_rates(obl, ang.tilt, dyaw, dobl, ang.dtilt)
-    acc_sf = mounting.sf_from_bf(bf_acc)
-    gyr_sf = mounting.sf_from_bf(bf_gyr)
-    acc_sf, gyr_sf, errors = _apply_noise(acc_sf, gyr_sf, noise, fs_hz, noise_rng)
-
-    tilt_deg = ang.tilt * RAD2DEG
-    obl_deg = obl * RAD2DEG
-    rot_deg = ang.rotation * RAD2DEG
-    metrics = _step_metrics(t, plan, tilt_deg, obl_deg, rot_deg, tr.z, tr.v, wf_acc[:, 2])
-    start_s, end_s = _gait.phase_bounds(script)
-    truth = Truth(
-        fs_hz=float(fs_hz),
-        ic_s=_frozen(plan.ic),
-        to_s=_frozen(plan.ic + plan.contact),
-        side=_frozen(np.where(plan.sign > 0, 0, 1).astype(np.int8)),
-        activity=_frozen(np.where(plan.is_run, "run", "walk")),
-        contact_s=_frozen(plan.contact),
-        flight_s=_frozen(plan.step - plan.contact),
-        step_s=_frozen(plan.step),
-        step_length_m=_frozen(params.length),
-        vertical_oscillation_m=_frozen(metrics["vo"]),
-        braking_mps=_frozen(metrics["braking"]),
-        impact_g=_frozen(metrics["impact"]),
-        pelvic_tilt_range_deg=_frozen(metrics["tilt"]),
-        pelvic_drop_deg=_frozen(metrics["drop"]),
-        pelvic_rotation_range_deg=_frozen(metrics["rotation"]),
-        tilt_deg=_frozen(tilt_deg),
-        obliquity_deg=_frozen(obl_deg),
-        rotation_deg=_frozen(rot_deg),
-        heading_deg=_frozen(psi_b * RAD2DEG),
-        speed_mps=_frozen(tr.v),
-        distance_m=_frozen(tr.dist),
-        height_m=_frozen(tr.z),
-        lateral_m=_frozen(tr.y),
-        wf_vel_mps=_frozen(wf_vel),
-        wf_acc_ms2=_frozen(wf_acc),
-        bf_acc_ms2=_frozen(bf_acc),
-        bf_gyr_rads=_frozen(bf_gyr),
-        activity_labels=_frozen(_ACTIVITY_NAMES[tr.activity]),
-        step_index=_frozen(tr.step_index.astype(np.int32)),
-        phase_start_s=_frozen(start_s),
-        phase_end_s=_frozen(end_s),
-        script=script,
-        profile=profile,
-        mounting=mounting,
-    )
-    return Motion(
-        t_s=_frozen(t),
-        acc_ms2=_frozen(acc_sf),
-        gyr_rads=_frozen(gyr_sf),
-        truth=truth,
-        fs_hz=float(fs_hz),
-        mounting=mounting,
-        noise=noise,
-        sensor_errors=errors,
-        generation_s=time.perf_counter() - t_start,
-    )
+    errors, acc_white, gyr_white = _draw_noise(noise, n, noise_rng)
+    # the postural sway is drawn where the pelvic angles are evaluated, each time from a copy of
+    # this generator: every piece sees the same draws
+    return MotionPlan(script, profile, float(fs_hz), mounting, noise, n, total_s, speed, heading,
+                      plan, params, copy.deepcopy(sway_rng), errors, acc_white, gyr_white)
 
 
-def _apply_noise(
-    acc: FloatArray, gyr: FloatArray, noise: NoiseModel, fs_hz: float, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray, SensorErrors]:
+@dataclass(frozen=True, eq=False)
+class _Samples:
+    """Per-sample quantities of samples ``a..b`` (what the signals and the truth are made of)."""
+
+    t: FloatArray
+    tr: _gait.Translation
+    ang: _gait.Angles
+    psi_b: FloatArray
+    obl: FloatArray
+    wf_acc: FloatArray
+    wf_vel: FloatArray
+    bf_acc: FloatArray
+    bf_gyr: FloatArray
+    acc_sf: FloatArray
+    gyr_sf: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class MotionPlan:
+    """A run planned by :func:`plan_motion`: steps, ramps and every random draw, no samples."""
+
+    script: tuple[Phase, ...]
+    profile: RunnerProfile
+    fs_hz: float
+    mounting: Mounting
+    noise: NoiseModel
+    n: int  # samples in the run
+    total_s: float
+    speed: _gait.Ramps
+    heading: _gait.Ramps
+    plan: _gait.StepPlan
+    params: _gait.StepParams
+    sway_rng: np.random.Generator  # never drawn from: each evaluation draws from a copy
+    errors: SensorErrors
+    acc_white: FloatArray | None  # unit white noise per sample, (n, 3); None when clean
+    gyr_white: FloatArray | None
+
+    def signals(self, a: int, b: int) -> tuple[FloatArray, FloatArray]:
+        """Accelerometer and gyroscope readings of samples ``a..b`` (sensor frame, SI)."""
+        a, b = max(int(a), 0), min(int(b), self.n)
+        s = self._evaluate(a, max(a, b))
+        return s.acc_sf, s.gyr_sf
+
+    def _evaluate(self, a: int, b: int) -> _Samples:
+        fs_hz, profile = self.fs_hz, self.profile
+        t = np.arange(a, b, dtype=np.float64) / fs_hz
+        psi_b, dpsi_b, ddpsi_b = self.heading(t)
+        tr = _gait.translation(t, self.plan, self.params, (psi_b, dpsi_b, ddpsi_b))
+        ang = _gait.pelvic_angles(t, self.total_s, self.plan, profile, copy.deepcopy(self.sway_rng))
+
+        # lean into turns, from the smooth target speed and heading
+        g = G_MS2
+        v_t, dv_t, _ = self.speed(t)
+        x = v_t * dpsi_b / g
+        lean = -profile.turn_lean_fraction * np.arctan(x)
+        dlean = -profile.turn_lean_fraction * (dv_t * dpsi_b + v_t * ddpsi_b) / g / (1.0 + x * x)
+        yaw = psi_b + ang.rotation
+        dyaw = dpsi_b + ang.drotation
+        obl = ang.obliquity + lean
+        dobl = ang.dobliquity + dlean
+
+        # translation in W (path frame rotated by the path heading)
+        cp, sp = np.cos(tr.psi), np.sin(tr.psi)
+        a_fwd = tr.dv - 2.0 * tr.vy * tr.dpsi - tr.y * tr.ddpsi
+        a_lat = tr.v * tr.dpsi + tr.ay - tr.y * tr.dpsi**2
+        wf_acc = np.stack([a_fwd * cp - a_lat * sp, a_fwd * sp + a_lat * cp, tr.az], axis=-1)
+        v_fwd = tr.v - tr.y * tr.dpsi
+        wf_vel = np.stack([v_fwd * cp - tr.vy * sp, v_fwd * sp + tr.vy * cp, tr.vz], axis=-1)
+
+        f_wf = wf_acc.copy()
+        f_wf[:, 2] += g
+        bf_acc = bf_from_wf(f_wf, yaw, obl, ang.tilt)
+        bf_gyr = bf_rate_from_angle_rates(obl, ang.tilt, dyaw, dobl, ang.dtilt)
+        acc_sf = self.mounting.sf_from_bf(bf_acc)
+        gyr_sf = self.mounting.sf_from_bf(bf_gyr)
+        acc_sf, gyr_sf = self._apply_noise(acc_sf, gyr_sf, a, b)
+        return _Samples(t, tr, ang, psi_b, obl, wf_acc, wf_vel, bf_acc, bf_gyr, acc_sf, gyr_sf)
+
+    def _apply_noise(self, acc: FloatArray, gyr: FloatArray, a: int, b: int,
+                     ) -> tuple[FloatArray, FloatArray]:
+        noise, e = self.noise, self.errors
+        if self.acc_white is None or self.gyr_white is None:
+            return acc, gyr
+        root_bw = np.sqrt(0.5 * self.fs_hz)
+        acc_out = acc * (1.0 + e.acc_scale) + e.acc_bias_ms2
+        acc_out += self.acc_white[a:b] * (noise.acc_density_ms2_rthz * root_bw)
+        gyr_out = gyr * (1.0 + e.gyr_scale) + e.gyr_bias_rads
+        gyr_out += self.gyr_white[a:b] * (noise.gyr_density_rads_rthz * root_bw)
+        return acc_out, gyr_out
+
+    def motion(self, t_start: float | None = None) -> Motion:
+        """The whole run with its truth, as :func:`generate` returns it."""
+        t_start = time.perf_counter() if t_start is None else t_start
+        plan, profile, script = self.plan, self.profile, self.script
+        s = self._evaluate(0, self.n)
+        t, tr, ang = s.t, s.tr, s.ang
+        tilt_deg = ang.tilt * RAD2DEG
+        obl_deg = s.obl * RAD2DEG
+        rot_deg = ang.rotation * RAD2DEG
+        metrics = _step_metrics(t, plan, tilt_deg, obl_deg, rot_deg, tr.z, tr.v, s.wf_acc[:, 2])
+        start_s, end_s = _gait.phase_bounds(script)
+        truth = Truth(
+            fs_hz=self.fs_hz,
+            ic_s=_frozen(plan.ic),
+            to_s=_frozen(plan.ic + plan.contact),
+            side=_frozen(np.where(plan.sign > 0, 0, 1).astype(np.int8)),
+            activity=_frozen(np.where(plan.is_run, "run", "walk")),
+            contact_s=_frozen(plan.contact),
+            flight_s=_frozen(plan.step - plan.contact),
+            step_s=_frozen(plan.step),
+            step_length_m=_frozen(self.params.length),
+            vertical_oscillation_m=_frozen(metrics["vo"]),
+            braking_mps=_frozen(metrics["braking"]),
+            impact_g=_frozen(metrics["impact"]),
+            pelvic_tilt_range_deg=_frozen(metrics["tilt"]),
+            pelvic_drop_deg=_frozen(metrics["drop"]),
+            pelvic_rotation_range_deg=_frozen(metrics["rotation"]),
+            tilt_deg=_frozen(tilt_deg),
+            obliquity_deg=_frozen(obl_deg),
+            rotation_deg=_frozen(rot_deg),
+            heading_deg=_frozen(s.psi_b * RAD2DEG),
+            speed_mps=_frozen(tr.v),
+            distance_m=_frozen(tr.dist),
+            height_m=_frozen(tr.z),
+            lateral_m=_frozen(tr.y),
+            wf_vel_mps=_frozen(s.wf_vel),
+            wf_acc_ms2=_frozen(s.wf_acc),
+            bf_acc_ms2=_frozen(s.bf_acc),
+            bf_gyr_rads=_frozen(s.bf_gyr),
+            activity_labels=_frozen(_ACTIVITY_NAMES[tr.activity]),
+            step_index=_frozen(tr.step_index.astype(np.int32)),
+            phase_start_s=_frozen(start_s),
+            phase_end_s=_frozen(end_s),
+            script=script,
+            profile=profile,
+            mounting=self.mounting,
+        )
+        return Motion(
+            t_s=_frozen(t),
+            acc_ms2=_frozen(s.acc_sf),
+            gyr_rads=_frozen(s.gyr_sf),
+            truth=truth,
+            fs_hz=self.fs_hz,
+            mounting=self.mounting,
+            noise=self.noise,
+            sensor_errors=self.errors,
+            generation_s=time.perf_counter() - t_start,
+        )
+
+
+def _draw_noise(noise: NoiseModel, n: int, rng: np.random.Generator,
+                ) -> tuple[SensorErrors, FloatArray | None, FloatArray | None]:
+    """The run's biases and scale errors, then unit white noise for every sample (acc, gyr)."""
     if noise.is_clean:
         zero = _frozen(np.zeros(3))
-        return acc, gyr, SensorErrors(zero, zero, zero, zero)
+        return SensorErrors(zero, zero, zero, zero), None, None
     acc_bias = rng.normal(0.0, noise.acc_bias_sigma_ms2, 3)
     gyr_bias = rng.normal(0.0, noise.gyr_bias_sigma_rads, 3)
     acc_scale = rng.normal(0.0, noise.acc_scale_sigma, 3)
     gyr_scale = rng.normal(0.0, noise.gyr_scale_sigma, 3)
-    root_bw = np.sqrt(0.5 * fs_hz)
-    acc_out = acc * (1.0 + acc_scale) + acc_bias
-    acc_out += rng.standard_normal(acc.shape) * (noise.acc_density_ms2_rthz * root_bw)
-    gyr_out = gyr * (1.0 + gyr_scale) + gyr_bias
-    gyr_out += rng.standard_normal(gyr.shape) * (noise.gyr_density_rads_rthz * root_bw)
+    acc_white = _frozen(rng.standard_normal((n, 3)))
+    gyr_white = _frozen(rng.standard_normal((n, 3)))
     errors = SensorErrors(
         _frozen(acc_bias), _frozen(gyr_bias), _frozen(acc_scale), _frozen(gyr_scale)
     )
-    return acc_out, gyr_out, errors
+    return errors, acc_white, gyr_white
 
 
 def _segment_reduce(

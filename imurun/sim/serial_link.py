@@ -240,4 +240,5 @@ class SerialLink:
             self._close_pty()
             with contextlib.suppress(FileNotFoundError):
                 self.link_path.unlink()
+            self.sensor.wait_truth()  # the truth files of the streams served are on disk
         return self.stats
