@@ -60,7 +60,7 @@ from firmware_protocol.messages import (
     TimeSyncRequest,
     UnknownMessage,
 )
-from firmware_protocol.runfile import RunHeader, RunWriter
+from firmware_protocol.runfile import RunHeader, RunWriter, sample_time_us
 from imurun.consts import DEG2RAD, G_MS2
 
 FIRMWARE_VERSION = (1, 0, 0)
@@ -218,7 +218,7 @@ class VirtualSensor:
 
     # ------------------------------------------------------------------ clock
     def device_time_us(self, now_s: float) -> int:
-        return int(round((now_s - self.boot_now_s) * 1e6 * (1 + self.cfg.clock_drift_ppm * 1e-6)))
+        return int(round((now_s - self.boot_now_s) * 1e6 * self._clock_rate))
 
     def info(self) -> DeviceInfo:
         c = self.cfg
@@ -413,6 +413,25 @@ class VirtualSensor:
             s.next_index = min(due - due % self.cfg.batch_size, s.n)
 
     # ------------------------------------------------------------------ recording runs
+    @property
+    def _clock_rate(self) -> float:
+        """Device seconds per true second (the crystal's error, ``clock_drift_ppm``)."""
+        return 1 + self.cfg.clock_drift_ppm * 1e-6
+
+    def _sample_blocks(self, w: RunWriter, counts: npt.NDArray[np.int16], t0_us: int) -> list[bytes]:
+        """Sample blocks of ``counts`` (the first taken at ``t0_us``).
+
+        Each block is stamped with the device clock when its first sample was taken, as live
+        batches are: the samples are taken at the nominal rate, the clock that stamps them
+        drifts (``clock_drift_ppm``).
+        """
+        fs, bs = self.cfg.sample_rate_hz, self.cfg.block_samples
+        out = []
+        for k in range(0, len(counts), bs):
+            drift_us = round(k * 1e6 / fs * self.cfg.clock_drift_ppm * 1e-6)
+            out.append(w.samples(counts[k:k + bs], sample_time_us(t0_us, k, fs) + drift_us))
+        return out
+
     def record_run(self, counts: npt.NDArray[np.int16], start_unix_ms: int, *,
                    reboot_at: int | None = None) -> list[int]:
         """Write a run to flash as the firmware would while recording. Returns the run ids.
@@ -437,9 +456,9 @@ class VirtualSensor:
             w = RunWriter(header, block_samples=self.cfg.block_samples)
             blob = [w.start(), w.time_anchor(1_000_000, header.start_unix_ms),
                     w.event(Event(EventCode.RECORDING_STARTED, 1_000_000, run_id)),
-                    w.samples(counts[a:b], 1_000_000)]
+                    *self._sample_blocks(w, counts[a:b], 1_000_000)]
             if i == len(parts) - 1:
-                t_end = 1_000_000 + int((b - a) * 1e6 / fs)
+                t_end = 1_000_000 + int((b - a) * 1e6 * self._clock_rate / fs)
                 blob += [w.event(Event(EventCode.RECORDING_STOPPED, t_end, run_id)), w.end()]
             else:
                 blob.append(w.flush())  # power lost: the last block is written, no END
