@@ -239,13 +239,22 @@ def _serial_connect(port: str, timeout_s: float,
     from imurun.device.client import SensorClient
     from imurun.transport.serial import SerialTransport
 
+    opened: list[bool] = []
+
     async def connect() -> SensorClient:
         t = SerialTransport(port)
         await t.open(timeout_s)
-        c = SensorClient(t, session=session, timeout_s=timeout_s)
-        return c
+        if opened:  # the loss was said by the stream or sync, with its reason
+            _say(f"  reconnected to {t.description}")
+        opened.append(True)
+        return SensorClient(t, session=session, timeout_s=timeout_s)
 
     return connect
+
+
+def _link_status(msg: str) -> None:
+    """``on_status`` of a stream or sync: one indented line per change of the link."""
+    _say(f"  {msg}")
 
 
 def cmd_stream(a: argparse.Namespace) -> int:
@@ -266,12 +275,9 @@ def cmd_stream(a: argparse.Namespace) -> int:
     builder = RecordingBuilder(source=str(out), source_format="session")
     connect = _serial_connect(a.port, a.timeout, session)
 
-    def status(msg: str) -> None:
-        _say(f"  {msg}")
-
     try:
         report = asyncio.run(stream_live(connect, builder, stream_settings(a),
-                                         on_status=status, on_event=live_hook(a)))
+                                         on_status=_link_status, on_event=live_hook(a)))
     except KeyboardInterrupt:
         session.close()
         _say_interrupted(session, builder)
@@ -364,11 +370,12 @@ def cmd_sync(a: argparse.Namespace) -> int:
     settings = SyncSettings(erase=not a.keep)
     with sink.lock("sync"):  # before the sensor is reached: a second sync here touches nothing
         if a.ble:
-            report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend), sink, settings,
-                                                        progress=progress))
+            report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend),
+                                                        sink, settings, progress=progress,
+                                                        on_status=_link_status))
         else:
             report = asyncio.run(sync_runs(_serial_connect(a.port, a.timeout), sink, settings,
-                                           progress=progress))
+                                           progress=progress, on_status=_link_status))
     for r in report.runs:
         extra = f" (resumed at byte {r.resumed_from})" if r.resumed_from else ""
         where = f" -> {r.location}" if r.location else ""
@@ -472,24 +479,19 @@ def _run_ble(main: Callable[[BleBackend | None], Awaitable[T]]) -> T:
 
 def _ble_connect(a: argparse.Namespace, backend: BleBackend | None, *,
                  session: SessionWriter | None = None, rsc_queue: NotificationQueue | None = None,
-                 target: FoundSensor | None = None,
-                 say_lost: bool = True) -> Callable[[], Awaitable[SensorClient]]:
-    """Connect, and reconnect, to ``a.ble``; say when a link was lost and when it is back.
+                 target: FoundSensor | None = None) -> Callable[[], Awaitable[SensorClient]]:
+    """Connect, and reconnect, to ``a.ble``; say when the link is (back) up.
 
-    The loss is said once per link, however many tries reconnecting takes; ``say_lost=False``
-    when the caller says it already (``stream_live``'s status line, with its reason).
+    The loss is said by the stream or sync (``on_status``, once per loss, with its reason),
+    not here: reconnecting may take many tries.
     """
     from imurun.device.client import SensorClient
     from imurun.transport.ble import BleTransport
 
     found: list[FoundSensor] = [] if target is None else [target]
     last: list[BleTransport] = []
-    said: list[BleTransport] = []
 
     async def connect() -> SensorClient:
-        if say_lost and last and last[-1].lost_reason and last[-1] not in said:
-            said[:] = [last[-1]]
-            _say(f"  {last[-1].description}: {last[-1].lost_reason}; reconnecting")
         t = BleTransport(found[0] if found else a.ble, backend=backend,
                          scan_timeout_s=BLE_SCAN_TIMEOUT_S, rsc_queue=rsc_queue)
         try:
@@ -569,9 +571,8 @@ def _stream_ble(a: argparse.Namespace) -> int:
         task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
         try:
             report = await stream_live(
-                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found,
-                             say_lost=False),
-                builder, stream_settings(a), on_status=lambda m: _say(f"  {m}"),
+                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
+                builder, stream_settings(a), on_status=_link_status,
                 on_event=live_hook(a))
         finally:
             if task is not None and rsc_queue is not None:

@@ -149,10 +149,11 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
 
     def run_sync(sink: RunSink) -> SyncReport:
         if ble:
-            return cli._run_ble(lambda backend: sync_runs(cli._ble_connect(a, backend), sink,
-                                                          settings, progress=progress))
+            return cli._run_ble(lambda backend: sync_runs(
+                cli._ble_connect(a, backend), sink, settings, progress=progress,
+                on_status=cli._link_status))
         return asyncio.run(sync_runs(cli._serial_connect(a.port, a.timeout), sink, settings,
-                                     progress=progress))
+                                     progress=progress, on_status=cli._link_status))
 
     with _open(a) as lib:
         out = store_and_analyse(lib, run_sync, progress=_progress("analysed"))

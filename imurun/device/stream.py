@@ -25,6 +25,7 @@ from firmware_protocol.messages import (
     TimeSyncRequest,
 )
 from imurun.device.client import SensorClient
+from imurun.device.linkstatus import LinkStatus, no_data, why_lost
 from imurun.errors import DeviceTimeoutError, TransportError
 from imurun.ingest.builder import RecordingBuilder
 from imurun.transport.base import EndOfData, LinkLost
@@ -94,6 +95,7 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
     t_start = time.monotonic()
     reconnects = reboots = 0
     control = _Control()
+    status = LinkStatus(on_status)
     client = await connect()
 
     async def start(c: SensorClient) -> None:
@@ -130,15 +132,14 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                 if time.monotonic() - last_rx < settings.timeout_s:
                     continue
                 # a sensor that stays silent while streaming is as good as gone
-                why = f"no data for {settings.timeout_s:g} s"
+                why = no_data(settings.timeout_s)
             except LinkLost as e:
-                why = e.reason or "link lost"
+                why = why_lost(e)
             if why:
                 builder.mark_disconnect(time.time())
                 if client.session is not None:
                     client.session.marker(RecordKind.DISCONNECT, "link lost")
-                if on_status is not None:  # one line per loss, with its reason
-                    on_status(f"{client.transport.description}: {why}; reconnecting")
+                status.lost(client.transport.description, why)  # one line per loss, with why
                 client = await _reconnect(connect, settings, client)
                 reconnects += 1
                 if client.session is not None:

@@ -6,6 +6,9 @@ the window), ask again only for the holes, and append the verified prefix durabl
 A lost link reconnects with backoff and resumes at the verified prefix, so nothing verified is
 fetched twice, even across processes. The run is committed only when its whole-file CRC-32
 matches the catalogue, and erased on the sensor only after that.
+
+``on_status`` hears one line per lost link, with why (the transport's reason)
+(:mod:`imurun.device.linkstatus`, shared with the stream).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Protocol, TypeVar
 from firmware_protocol.codec import Received
 from firmware_protocol.messages import Error, ErrorCode, MessageType, RunChunk, RunEntry, RunRead
 from imurun.device.client import SensorClient
+from imurun.device.linkstatus import LinkStatus, Say, why_lost
 from imurun.errors import DeviceError, DeviceTimeoutError, SyncError, TransportError
 from imurun.transport.base import LinkLost
 
@@ -101,6 +105,7 @@ class _State:
     rejected: int = 0
     corrupt: int = 0
     results: list[RunResult] = field(default_factory=list)
+    status: LinkStatus = field(default_factory=lambda: LinkStatus(None))
 
 
 class _Window:
@@ -139,10 +144,10 @@ class _Window:
 
 async def sync_runs(connect: Callable[[], Awaitable[SensorClient]], sink: RunSink,
                     settings: SyncSettings = SyncSettings(), *, progress: Progress | None = None,
-                    ) -> SyncReport:
+                    on_status: Say | None = None) -> SyncReport:
     """Download every run ``sink`` does not hold; see the module docstring."""
     t0 = time.monotonic()
-    st = _State()
+    st = _State(status=LinkStatus(on_status))
     try:
         await _reconnect(connect, st, settings, first=True)
         info = _client(st).info
@@ -193,9 +198,13 @@ async def _disconnect(st: _State) -> None:
 
 
 async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], st: _State,
-                     settings: SyncSettings, *, first: bool = False) -> None:
+                     settings: SyncSettings, *, first: bool = False,
+                     lost: TransportError | None = None) -> None:
+    """Connect (``first``), or reconnect after the link was ``lost`` (said once, with why)."""
     if st.gone:
         raise SyncError(st.gone)
+    if lost is not None and st.client is not None:
+        st.status.lost(st.client.transport.description, why_lost(lost))
     await _disconnect(st)
     delay, cap = settings.backoff_s
     attempt = 0
@@ -230,8 +239,8 @@ async def _with_retry(op: Callable[[SensorClient], Awaitable[T]],
     for _ in range(settings.max_reconnects + 1):
         try:
             return await op(_client(st))
-        except (LinkLost, DeviceTimeoutError):
-            await _reconnect(connect, st, settings)
+        except (LinkLost, DeviceTimeoutError) as e:
+            await _reconnect(connect, st, settings, lost=e)
     raise SyncError("operation kept failing after reconnects")
 
 
@@ -247,8 +256,8 @@ async def _sync_one(entry: RunEntry, device_id: int,
         while prefix < entry.size:
             try:
                 prefix = await _fetch_window(entry, device_id, prefix, sink, st, settings, progress)
-            except (LinkLost, DeviceTimeoutError):
-                await _reconnect(connect, st, settings)
+            except (LinkLost, DeviceTimeoutError) as e:
+                await _reconnect(connect, st, settings, lost=e)
                 prefix = sink.verified_prefix(device_id, entry)
         try:
             location = sink.commit(device_id, entry)

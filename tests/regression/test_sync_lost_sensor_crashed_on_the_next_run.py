@@ -73,6 +73,10 @@ def test_runs_left_after_the_sensor_is_gone_fail_cleanly(
     assert "unexpected error" not in err, err
     assert code == 5, out + err
     lines = out.splitlines()
+    # the loss is said once, with its reason, however many tries reconnecting takes
+    assert lines[0].startswith(f"  serial {s.link}: "), out
+    assert lines[0].endswith("; reconnecting"), out
+    lines = lines[1:]
     assert lines[0] == "run 1: stored, erased on sensor"
     reason = f"could not reconnect after {MAX_RECONNECTS + 1} attempts"
     assert lines[1].startswith(f"run 2: failed: {reason}"), out
