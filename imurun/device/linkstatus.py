@@ -3,7 +3,8 @@
 :func:`imurun.device.stream.stream_live` and :func:`imurun.device.sync.sync_runs` share it, over
 serial and BLE alike, so a lost link reads the same everywhere: ``<link>: <why>; reconnecting``
 (``why`` is the transport's reason, or ``no data for 3 s`` when the sensor stayed silent that
-long).
+long). A sync also says, once, when the sensor goes silent with the link still up and what it
+does about it, and says when data come back.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class LinkStatus:
 
     def __init__(self, say: Say | None) -> None:
         self.say = say
+        self.silent_said = False  # "gone silent" said, "data again" not yet
 
     def _say(self, line: str) -> None:
         if self.say is not None:
@@ -40,4 +42,18 @@ class LinkStatus:
 
     def lost(self, description: str, why: str) -> None:
         """The link is lost (or given up as silent): one line, with why; reconnecting follows."""
+        self.silent_said = False
         self._say(f"{description}: {why}; reconnecting")
+
+    def silent(self, description: str, silent_s: float, doing: str) -> None:
+        """The sensor has sent nothing for ``silent_s`` while the link is up; said once."""
+        if not self.silent_said:
+            self.silent_said = True
+            self._say(f"{description}: the sensor has gone silent ({no_data(round(silent_s, 1))}); "
+                      f"{doing}")
+
+    def data_again(self, description: str, silent_s: float) -> None:
+        """Data arrived again after a silence that was said."""
+        if self.silent_said:
+            self.silent_said = False
+            self._say(f"{description}: data again after {silent_s:.1f} s of silence")

@@ -7,8 +7,11 @@ A lost link reconnects with backoff and resumes at the verified prefix, so nothi
 fetched twice, even across processes. The run is committed only when its whole-file CRC-32
 matches the catalogue, and erased on the sensor only after that.
 
-``on_status`` hears one line per lost link, with why (the transport's reason)
-(:mod:`imurun.device.linkstatus`, shared with the stream).
+``on_status`` hears one line per lost link, with why (the transport's reason, or ``no data for
+3 s``), and, once per silence, that the sensor has gone silent with the link up (after
+``silent_notice_s``: the sync keeps asking for what is missing and reconnects after
+``timeout_s`` without data) and that data came back (:mod:`imurun.device.linkstatus`, shared
+with the stream).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Protocol, TypeVar
 from firmware_protocol.codec import Received
 from firmware_protocol.messages import Error, ErrorCode, MessageType, RunChunk, RunEntry, RunRead
 from imurun.device.client import SensorClient
-from imurun.device.linkstatus import LinkStatus, Say, why_lost
+from imurun.device.linkstatus import LinkStatus, Say, no_data, why_lost
 from imurun.errors import DeviceError, DeviceTimeoutError, SyncError, TransportError
 from imurun.transport.base import LinkLost
 
@@ -48,6 +51,7 @@ class RunSink(Protocol):
 class SyncSettings:
     window_bytes: int = 64 * 1024  # bytes asked for before the holes are re-requested
     timeout_s: float = 3.0  # silence after which the link is considered lost
+    silent_notice_s: float = 1.0  # silence after which the sync says the sensor has gone silent
     round_silence_s: float = 0.4  # silence that ends a round of reads (the rest was lost)
     max_reconnects: int = 20
     backoff_s: tuple[float, float] = (0.1, 2.0)  # first and largest wait between reconnects
@@ -314,7 +318,8 @@ async def _fetch_window(entry: RunEntry, device_id: int, prefix: int, sink: RunS
             sink.append(device_id, entry, flushed, bytes(win.buf[flushed - win.start:end - win.start]))
             flushed = end
 
-    silent_s = 0.0
+    silent_s = 0.0  # empty rounds' silence, for the timeout
+    last_data = time.monotonic()  # for what the user is told
     try:
         for _round in range(settings.max_rounds_per_window):
             holes = win.holes()[:MAX_READS_PER_ROUND]
@@ -341,7 +346,11 @@ async def _fetch_window(entry: RunEntry, device_id: int, prefix: int, sink: RunS
                 if not m.intact or m.offset + len(m.data) > entry.size:
                     st.rejected += 1
                     continue
+                if not got_any:
+                    st.status.data_again(client.transport.description,
+                                         time.monotonic() - last_data)
                 got_any = True
+                last_data = time.monotonic()
                 win.put(m.offset, m.data)
                 st.fetched += len(m.data)
                 if progress is not None:
@@ -349,9 +358,14 @@ async def _fetch_window(entry: RunEntry, device_id: int, prefix: int, sink: RunS
                 if m.offset + len(m.data) >= last_end:
                     break
             persist()
+            desc = client.transport.description
             silent_s = 0.0 if got_any else silent_s + settings.round_silence_s
             if silent_s >= settings.timeout_s:
-                raise DeviceTimeoutError(f"reading run {entry.run_id}", settings.timeout_s)
+                # a sensor that stays silent is as good as gone (as for a stream)
+                raise LinkLost(desc, no_data(settings.timeout_s))
+            if silent_s >= settings.silent_notice_s:
+                st.status.silent(desc, silent_s, "asking again for what is missing; reconnecting "
+                                 f"after {settings.timeout_s:g} s without data")
             if win.prefix_end() == win.end:
                 break
         else:

@@ -109,6 +109,11 @@ class BleFaults:
     reboot_after_s: tuple[float, ...] = ()  # stream seconds at which the sensor reboots (drops the link)
     malformed_every: int = 0  # after every N-th data notification inject a malformed one (0: never)
     reconnect_delay_s: float = 0.3  # silence before the sensor advertises again after a disconnect
+    # cumulative notification bytes at which the sensor goes silent, the link up, for stall_s or
+    # until the link drops (a stuck transmit queue: requests are still taken and answers queued,
+    # nothing is notified, then all of it is; a new connection starts with a fresh queue)
+    stall_after: tuple[int, ...] = ()
+    stall_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,7 @@ class BleLinkStats:
     reboots: int = 0
     requests: int = 0
     rsc_sent: int = 0
+    stalls: int = 0
 
 
 class RscModel:
@@ -199,6 +205,8 @@ class BleLink:
         self._fast_forward = 0.0
         self._disconnects = sorted(faults.disconnect_after)
         self._reboots = sorted(faults.reboot_after_s)
+        self._stalls = sorted(faults.stall_after)
+        self._stalled_until = 0.0
         self._data_count = 0
         self._malformed_next = 0
         self._streaming = False  # the host asked for the stream on this connection
@@ -312,6 +320,7 @@ class BleLink:
         self._urgent.clear()
         self._data.clear()
         self._tx.clear()
+        self._stalled_until = 0.0
         self.sensor.cancel_reads()
         self.decoder = PacketDecoder()
         if not self._closed:
@@ -560,6 +569,13 @@ class BleLink:
             if self._reboot_due():
                 await self._reboot(conn)
                 continue
+            if self._stalls and self.stats.bytes_sent >= self._stalls[0]:
+                self._stalls.pop(0)
+                self.stats.stalls += 1
+                self._stalled_until = time.monotonic() + self.faults.stall_s
+            if time.monotonic() < self._stalled_until:  # silent, the link up
+                await self._idle(min(self._stalled_until - time.monotonic(), 0.05))
+                continue
             await self._send_rsc(conn)
             if self.peripheral is None or not self.peripheral.is_subscribed(self._frames):
                 await self._idle(0.02)
@@ -576,6 +592,8 @@ class BleLink:
                     self._disconnects.pop(0)
                     await self._disconnect(conn, hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR)
                     break
+                if self._stalls and self.stats.bytes_sent >= self._stalls[0]:
+                    break  # the stall starts at the top of the loop
                 item = self._next_packet()
                 if item is None:
                     break
