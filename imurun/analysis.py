@@ -91,7 +91,7 @@ from imurun.signal.results import (
     TimeBreakdown,
     Unavailable,
 )
-from imurun.signal.summary import SummarySettings, side_reasons, summarise
+from imurun.signal.summary import SummarySettings, impact_reason, side_reasons, summarise
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -369,6 +369,8 @@ class _Pipeline:
         summary = summarise(steps, quality, t_start_s=t0, settings=self.cfg.summary)
         for name, reason in side_reasons(steps, self.cfg.summary).items():
             self.unavailable.setdefault(name, reason)
+        if (why := impact_reason(summary)) is not None:
+            self.unavailable.setdefault("impact_g", why)
         tilt, tilt_reason = self._anterior_tilt(angles, mnt, labels)
         indicators = form_indicators(summary, baseline=self.base, anterior_tilt_deg=tilt,
                                      anterior_tilt_reason=tilt_reason,
@@ -519,7 +521,8 @@ class _Pipeline:
                                   "force withheld for them")
         if int(prep.saturated.sum()):
             self.notes.append(f"{int(prep.saturated.sum())} samples clipped at the sensor's "
-                              "full scale: impact withheld for the steps concerned")
+                              "full scale: impact withheld for the steps concerned (the "
+                              "summary counts them as at least the limit)")
         stiff = nan.copy()
         if self.mass_kg is not None:
             stiff[run] = vertical_stiffness_kn_m(contact[run], flight[run], self.mass_kg)
@@ -857,6 +860,9 @@ def format_report(result: RunAnalysis) -> str:
     row("vertical oscillation", "vertical_oscillation_cm", ".1f", "cm")
     row("braking", "braking_mps", ".2f", "m/s")
     row("impact", "impact_g", ".2f", "g")
+    if math.isfinite(s.impact_g) and s.impact_clipped_pct > 0:
+        lines[-1] += (f"  ({_v(s.impact_clipped_pct, '.0f')} % of the steps clipped the sensor: "
+                      "counted as at least its limit)")
     row("peak vertical force", "peak_force_bw", ".2f", "BW")
     row("vertical stiffness", "vertical_stiffness_kn_m", ".1f", "kN/m")
     row("pelvic tilt range", "pelvic_tilt_range_deg", ".1f", "deg")

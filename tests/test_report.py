@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imurun.analysis import analyze
+from imurun.analysis import analyze, format_report
 from imurun.cli import main as imurun
 from imurun.ingest.files import load_recording
 from imurun.ingest.recording import Recording, Segment
@@ -28,7 +28,7 @@ from imurun.report.run_report import (
 )
 from imurun.signal.events import Side
 from imurun.signal.results import RunAnalysis, Unavailable
-from imurun.signal.summary import side_reasons, summarise
+from imurun.signal.summary import impact_reason, side_reasons, summarise
 from imurun.store.library import Library
 from imurun.workflows import analyse_runs
 from tests.report_support import (
@@ -760,3 +760,35 @@ def test_pelvic_drop_has_a_summary_card_per_stance_side(library: Path) -> None:
     cards = _cards(render_run_report(no_gyro))
     assert cards["Pelvic drop"] == ("–", "")
     assert "Pelvic drop, left stance" not in cards
+
+
+def _clipped(result: RunAnalysis, impact_g: float, pct: float, at_least: float) -> RunAnalysis:
+    """``result`` as if ``pct`` % of its running steps had clipped the sensor at landing."""
+    s = result.summary
+    q = dataclasses.replace(s.quality, saturated_samples=120)
+    summ = dataclasses.replace(s, quality=q, impact_g=impact_g, impact_clipped_pct=pct,
+                               impact_at_least_g=at_least)
+    unav = result.unavailable
+    if not math.isfinite(impact_g):
+        unav += (Unavailable("impact_g", impact_reason(summ) or ""),)
+    return dataclasses.replace(result, summary=summ, unavailable=unav)
+
+
+def test_clipped_landings_are_counted_and_said_in_the_report_and_the_text(
+        short_run: RunAnalysis) -> None:
+    """The report said "impact withheld for those steps" and nothing of what that did to the
+    median; the text output said nothing at all."""
+    some = _clipped(short_run, 3.1, 20.0, math.nan)
+    quality = _text(_section(render_run_report(some), "data-quality"))
+    assert ("20 % of the running steps clipped at landing: their impact is withheld per step "
+            "and counts in the medians as at least the limit") in quality
+    assert "20 % of the steps clipped the sensor: counted as at least its limit" in \
+        format_report(some)
+    most = _clipped(short_run, math.nan, 70.0, 3.95)
+    quality = _text(_section(render_run_report(most), "data-quality"))
+    assert "too many clipped for a median impact, which is at least 3.95 g" in quality
+    assert ("Impact the accelerometer clipped at landing in 70 % of the running steps: the "
+            "median impact is beyond the sensor's range, at least 3.95 g") in quality
+    assert ("impact                 –  (the accelerometer clipped at landing in 70 % of the "
+            "running steps") in format_report(most)
+

@@ -772,6 +772,23 @@ def _thirds(result: RunAnalysis) -> str:
 
 
 # ---------------------------------------------------------------------------- 7. quality
+def _clipped_text(result: RunAnalysis) -> str:
+    """What clipping did to the impact: the share of steps, and how the medians count them."""
+    s = result.summary
+    if not s.quality.saturated_samples:
+        return ""
+    pct = s.impact_clipped_pct
+    if not (math.isfinite(pct) and pct > 0):
+        return " (no running step's landing clipped)"
+    text = (f" ({h.fmt(pct, '.0f')} % of the running steps clipped at landing: their impact "
+            "is withheld per step and counts in the medians as at least the limit")
+    if not math.isfinite(s.impact_g):
+        text += "; too many clipped for a median impact"
+        if math.isfinite(s.impact_at_least_g):
+            text += f", which is at least {h.fmt(s.impact_at_least_g, '.2f', 'g')}"
+    return text + ")"
+
+
 _METRIC_NAMES: Final = {
     "contact_s": "Contact time", "flight_s": "Flight time", "step_s": "Step time",
     "vertical_oscillation_m": "Bounce", "braking_mps": "Braking", "impact_g": "Impact",
@@ -861,9 +878,7 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
         ["Sensor restarts / disconnects", f"{q.reboots} / {q.disconnects}"],
         ["Short gaps bridged", f"{q.bridged_gaps} ({q.bridged_samples} samples filled in)"],
         ["Stretches resampled", f"{q.resampled_segments}"],
-        ["Samples at the sensor's limit", f"{q.saturated_samples}"
-                                          + (" (impact withheld for those steps)"
-                                             if q.saturated_samples else "")],
+        ["Samples at the sensor's limit", f"{q.saturated_samples}" + _clipped_text(result)],
         ["Mounting", f"{q.mounting.method}: {q.mounting.description}{mount_q}"],
     ]
     link_tab = h.table(["", ""], link)

@@ -446,7 +446,7 @@ SUMMARY_FIELDS: Final = (
     ("vertical_stiffness_kn_m", "kN/m"), ("pelvic_tilt_range_deg", "deg"),
     ("pelvic_drop_stance_left_deg", "deg"), ("pelvic_drop_stance_right_deg", "deg"),
     ("pelvic_rotation_range_deg", "deg"), ("step_time_cv_pct", "%"),
-    ("side_known_pct", "%"),
+    ("side_known_pct", "%"), ("impact_clipped_pct", "%"), ("impact_at_least_g", "g"),
 )
 
 
@@ -473,6 +473,14 @@ class RunSummary:
             (robust SD = 1.4826 x median absolute deviation).
         side_known_pct: share of running steps whose side is known, %.
         spread / per_minute / drift / quality: see their types.
+        impact_clipped_pct: share of the running steps with an impact whose stance clipped
+            the sensor, %. A clipped step's impact is *at least* the sensor's limit, above
+            every unclipped step's: it counts in the impact medians as a value above all the
+            others (right-censored), so a median stays exact while fewer than half of its
+            steps clipped, and is NaN otherwise (NaN when no step has an impact).
+        impact_at_least_g: when half or more of the steps clipped (``impact_g`` NaN), a lower
+            bound of the median impact: the largest impact of an unclipped step (the limit
+            is above it). NaN otherwise.
 
     """
 
@@ -500,6 +508,8 @@ class RunSummary:
     per_minute: PerMinute
     drift: tuple[Drift, ...]
     quality: DataQuality
+    impact_clipped_pct: float = math.nan
+    impact_at_least_g: float = math.nan
 
     def get_spread(self, name: str) -> MetricSpread:
         for s in self.spread:

@@ -4,10 +4,18 @@
 :class:`imurun.signal.results.RunSummary`. Only running steps count; medians (not means) so
 that a few bad steps (a stumble, a step across a gap) do not move the summary. Definitions of
 every field: ``docs/metrics.md`` ("Run summary").
+
+A step whose stance clipped the sensor has no impact value, but its impact is not unknown: it is
+at least the sensor's limit, above every unclipped step's. Leaving those steps out would bias
+every impact median low, the more so the more steps clip (the hardest landings are the ones
+that clip). They count as right-censored values: ``+inf`` in the per-step values, above all
+others, so that a median (or percentile) is exact when it falls on an unclipped value and NaN
+when it would need a clipped one (half or more of the steps clipped, for a median).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -28,7 +36,7 @@ from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["SUMMARY_METRICS", "SummarySettings", "summarise"]
+__all__ = ["SUMMARY_METRICS", "SummarySettings", "impact_reason", "summarise"]
 
 #: Robust standard deviation from the median absolute deviation (normal distribution).
 MAD_TO_SD: Final = 1.4826
@@ -76,9 +84,42 @@ class SummarySettings:
     minute_s: float = 60.0
 
 
+def _uncensored(v: FloatArray) -> tuple[FloatArray, int]:
+    """``v`` with its censored values (``+inf``) set to its largest finite value, and their count.
+
+    Any value at least as large as every finite one keeps the sort order, so a quantile whose
+    positions fall on finite values comes out exactly as :func:`numpy.percentile` computes it.
+    """
+    cens = np.isposinf(v)
+    n_cens = int(np.count_nonzero(cens))
+    if n_cens and n_cens < v.size:
+        v = np.where(cens, np.max(v[~cens]), v)
+    return v, n_cens
+
+
 def _median(x: FloatArray, min_n: int) -> float:
-    v = x[np.isfinite(x)]
-    return float(np.median(v)) if v.size >= min_n else float("nan")
+    """Median of the non-NaN ``x`` (``+inf`` = censored above all others); NaN if unknown."""
+    v = x[~np.isnan(x)]
+    if v.size < min_n:
+        return float("nan")
+    v, n_cens = _uncensored(v)
+    if 2 * n_cens >= v.size:  # the median would fall on (or between) censored values
+        return float("nan")
+    return float(np.median(v))
+
+
+def _percentiles(x: FloatArray, qs: tuple[float, ...], min_n: int) -> list[float]:
+    """:func:`numpy.percentile` (linear) of the non-NaN ``x``; NaN where a censored value counts."""
+    v = x[~np.isnan(x)]
+    if v.size < min_n or v.size == 0:
+        return [float("nan")] * len(qs)
+    v, n_cens = _uncensored(v)
+    n_known = v.size - n_cens
+    if n_known == 0:
+        return [float("nan")] * len(qs)
+    out = [float(p) for p in np.percentile(v, qs)]
+    return [p if math.ceil(q / 100.0 * (v.size - 1)) < n_known else float("nan")
+            for p, q in zip(out, qs, strict=True)]
 
 
 def summarise(steps: StepTable, quality: DataQuality, *, t_start_s: float,
@@ -93,19 +134,28 @@ def summarise(steps: StepTable, quality: DataQuality, *, t_start_s: float,
     left = run.side == Side.LEFT
     right = run.side == Side.RIGHT
     mn = cfg.min_steps
-    values = {name: fn(run) for name, _, fn in SUMMARY_METRICS}
+    values = {}
+    for name, _, fn in SUMMARY_METRICS:
+        with np.errstate(invalid="ignore"):
+            x = np.asarray(fn(run), dtype=np.float64)
+        values[name] = np.where(np.isinf(x), np.nan, x)  # +inf is kept for censored values
+    clipped = run.saturated & np.isnan(run.impact_g)
+    values["impact_g"] = np.where(clipped, np.inf, values["impact_g"])
 
     spread = []
     for name, unit, _ in SUMMARY_METRICS:
         x = values[name]
-        ok = np.isfinite(x)
-        if np.count_nonzero(ok) >= mn:
-            p25, med, p75 = (float(v) for v in np.percentile(x[ok], [25, 50, 75]))
-        else:
-            p25 = med = p75 = float("nan")
-        spread.append(MetricSpread(name, unit, int(np.count_nonzero(ok)), med, p25, p75,
-                                   _median(x[left], mn), _median(x[right], mn)))
+        p25, med, p75 = _percentiles(x, (25.0, 50.0, 75.0), mn)
+        spread.append(MetricSpread(name, unit, int(np.count_nonzero(~np.isnan(x))), med, p25,
+                                   p75, _median(x[left], mn), _median(x[right], mn)))
     medians = {s.name: s.median for s in spread}
+    imp = values["impact_g"]
+    n_imp = int(np.count_nonzero(~np.isnan(imp)))
+    n_clipped = int(np.count_nonzero(clipped))
+    clipped_pct = 100.0 * n_clipped / n_imp if n_imp else float("nan")
+    at_least = float("nan")
+    if n_imp >= mn and 2 * n_clipped >= n_imp and n_clipped < n_imp:
+        at_least = float(np.max(imp[np.isfinite(imp)]))  # the sensor's limit is above it
     c_l = _median(run.contact_s[left], mn)
     c_r = _median(run.contact_s[right], mn)
     balance = 100.0 * c_l / (c_l + c_r) if np.isfinite(c_l + c_r) else float("nan")
@@ -137,7 +187,25 @@ def summarise(steps: StepTable, quality: DataQuality, *, t_start_s: float,
         per_minute=_per_minute(run, values, t_start_s, cfg),
         drift=_drift(run, values, cfg),
         quality=quality,
+        impact_clipped_pct=clipped_pct,
+        impact_at_least_g=at_least,
     )
+
+
+def impact_reason(summary: RunSummary) -> str | None:
+    """Why the median impact of ``summary`` has no number because of clipping (else ``None``).
+
+    For the analysis' ``unavailable``; says how many steps clipped and, when known, a lower
+    bound of the median ("at least").
+    """
+    pct = summary.impact_clipped_pct
+    if math.isfinite(summary.impact_g) or not (math.isfinite(pct) and pct >= 50.0):
+        return None
+    why = (f"the accelerometer clipped at landing in {pct:.0f} % of the running steps: the "
+           "median impact is beyond the sensor's range")
+    if math.isfinite(summary.impact_at_least_g):
+        why += f", at least {summary.impact_at_least_g:.2f} g"
+    return why
 
 
 def side_reasons(steps: StepTable, settings: SummarySettings | None = None) -> dict[str, str]:
@@ -231,7 +299,9 @@ def _per_minute(run: StepTable, values: dict[str, FloatArray], t_start_s: float,
 
 
 def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -> FloatArray:
-    """Median of the finite ``x`` of each group ``0 .. n_groups - 1`` (NaN when none).
+    """Median of the non-NaN ``x`` of each group ``0 .. n_groups - 1`` (NaN when none).
+
+    ``+inf`` values are censored (above all others): a median that falls on one is NaN.
 
     The values are sorted within their groups (one table row per group when the groups come
     in order, as the minutes of time-ordered steps do; one sort by group and value otherwise);
@@ -239,7 +309,7 @@ def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -
     as :func:`numpy.median` computes it.
     """
     out = np.full(n_groups, np.nan)
-    ok = np.isfinite(x) & (group >= 0)
+    ok = ~np.isnan(x) & (group >= 0)  # +inf (censored) sorts last, like the padding
     g, v = group[ok], x[ok]
     if g.size == 0:
         return out
@@ -257,6 +327,7 @@ def _group_medians(x: FloatArray, group: npt.NDArray[np.int64], n_groups: int) -
         s = v[by_value[np.argsort(g[by_value], kind="stable")]]  # by group, then by value
         lo_v, hi_v = s[first[has] + (c - 1) // 2], s[first[has] + c // 2]
     out[has] = np.where(c % 2 == 1, lo_v, (lo_v + hi_v) / 2.0)
+    out[np.isinf(out)] = np.nan  # the median fell on a censored value: unknown
     return out
 
 
