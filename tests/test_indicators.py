@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from imurun import analyze
-from imurun.signal.indicators import form_indicators
+from imurun.signal.indicators import current_title, form_indicators
 from imurun.signal.results import Drift, Indicator, RunAnalysis, RunSummary
 
 HERE = Path(__file__).parent
@@ -125,6 +125,23 @@ def test_raised_form_drift_names_pace_as_the_other_explanation(summary: RunSumma
     assert ind.value == pytest.approx(100 * 22 / 240)
     assert "run slower" in ind.message
     assert "pace" in ind.message
+
+
+def test_form_drift_does_not_presume_fatigue(summary: RunSummary) -> None:
+    """"Form drift with fatigue" named one cause of a change between the first and the last third
+    of a run; pace and slope change form as much, and the sensor cannot tell them apart."""
+    drift = tuple(Drift(d.name, d.unit, 240.0, 262.0) if d.name == "contact_ms" else d
+                  for d in summary.drift)
+    ind = _ind(form_indicators(replace(summary, drift=drift)), "form_drift")
+    assert ind.key == "form_drift"  # the JSON key others build on stays
+    assert ind.title == "Form drift over the run"
+    assert "fatigue" not in ind.title.lower()
+    for cause in ("pace", "slope", "fatigue"):
+        assert cause in ind.message
+    unknown = _ind(form_indicators(replace(summary, drift=())), "form_drift")
+    assert unknown.message.startswith("Form drift over the run: not measured in this run")
+    assert current_title("form_drift", "Form drift with fatigue") == "Form drift over the run"
+    assert current_title("overstriding", "Overstriding") == "Overstriding"  # not a former title
 
 
 # ---------------------------------------------------------------------------- overstriding

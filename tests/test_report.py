@@ -792,3 +792,19 @@ def test_clipped_landings_are_counted_and_said_in_the_report_and_the_text(
     assert ("impact                 –  (the accelerometer clipped at landing in 70 % of the "
             "running steps") in format_report(most)
 
+
+def test_form_drift_is_over_the_run_not_with_fatigue(short_run: RunAnalysis) -> None:
+    """The report titled the indicator "Form drift with fatigue" (an analysis written before the
+    rename still holds that title) and read the thirds' changes "as you tire"."""
+    old = dataclasses.replace(short_run, indicators=tuple(
+        dataclasses.replace(i, title="Form drift with fatigue", level="raised")
+        if i.key == "form_drift" else i for i in short_run.indicators))
+    page = render_run_report(old)
+    text = _text(page)
+    assert "with fatigue" not in text
+    assert "Form drift over the run" in _text(_section(page, "indicators"))
+    assert "Form indicators raised in this run: Form drift over the run" in text
+    thirds = _text(_section(page, "thirds"))
+    for cause in ("pace", "slope", "fatigue"):
+        assert cause in thirds
+    assert "as you tire" not in thirds

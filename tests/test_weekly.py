@@ -673,6 +673,23 @@ def _first_athlete(page: str) -> str:
     return page[page.index('id="athlete-1"'):page.index('id="how-to-read"')]
 
 
+def test_an_analysis_with_the_former_drift_title_shows_the_current_one(tmp_path: Path) -> None:
+    """Analyses written before the rename hold "Form drift with fatigue": a week mixing old and
+    new analyses showed the old title, which presumes the cause of the drift."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for day in (0, 2):
+            doc = analysis_doc(running_s=1800, levels={"form_drift": "raised"})
+            for ind in doc["indicators"]:
+                if ind["key"] == "form_drift":
+                    ind["title"] = "Form drift with fatigue"
+            h.run("Old", M + day * DAY_S, doc, device=0xB4)
+        s = weekly_summary(lib, W47)
+    page = render_html(s)
+    assert "Form drift over the run: raised in 2 of 2 runs" in page
+    assert "with fatigue" not in page + to_csv(s) + to_json(s)
+
+
 def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
         tmp_path: Path) -> None:
     with Library.open(tmp_path / "home") as lib:

@@ -36,6 +36,7 @@ from imurun import __version__
 from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
+from imurun.signal.indicators import current_title
 from imurun.signal.pace import (
     PaceBands,
     SpeedTrack,
@@ -276,13 +277,18 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
     return h.section("summary", "Summary", intro + h.cards(items))
 
 
+def _title(ind: Indicator) -> str:
+    """The indicator's title as it is now (an older analysis keeps the title of its day)."""
+    return current_title(ind.key, ind.title)
+
+
 def _indicator_note(result: RunAnalysis) -> str:
     """What the summary says about the form indicators: raised, none raised, or not measured."""
     inds = result.indicators
     see = 'See <a href="#indicators">Form indicators</a>.'
     raised = [i for i in inds if i.level in ("raised", "strongly_raised")]
     if raised:
-        names = ", ".join(i.title for i in raised)
+        names = ", ".join(_title(i) for i in raised)
         return f"Form indicators raised in this run: {h.esc(names)}. {see}"
     measured = [i for i in inds if i.level != "unknown"]
     if not measured:  # "none raised" would claim something nobody checked
@@ -345,7 +351,7 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
     else:  # folded away when nothing is raised: the page stays short on a phone
         evidence = f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>'
     return (f'<div class="indicator {h.esc(ind.level)}" id="indicator-{h.esc(ind.key)}">'
-            f"<h3>{h.esc(ind.title)} {h.badge(ind.level, level)}</h3>"
+            f"<h3>{h.esc(_title(ind))} {h.badge(ind.level, level)}</h3>"
             f'<p class="small">{h.esc(" · ".join(facts))}</p>'
             f"<p>{h.esc(message)}</p>{reason}{evidence}</div>")
 
@@ -760,8 +766,11 @@ def _thirds(result: RunAnalysis) -> str:
                      h.shown_difference(d.last_third, d.first_third, spec, unit),
                      h.fmt(d.change_pct, "+.1f", "%")])
     intro = ("<p>Your running time split in three: how your form in the last third compared "
-             "with the first. Changes as you tire are common; large ones can mean the run was "
-             "long or hard for your current fitness.</p>")
+             "with the first. Changes over a run are common, and more than one thing causes "
+             "them: pace (a slower pace lengthens contact time), slope (hills change form) and "
+             "fatigue. The sensor cannot tell them apart: compare the pace and the route of the "
+             "thirds on your watch. Large changes at a similar pace on similar ground can mean "
+             "the run was long or hard for your current fitness.</p>")
     if not rows:
         body = (intro + f"<p class=\"muted\">Not computed: it needs at least 10 minutes of "
                 f"running (this run had {h.duration(s.running_s)}).</p>")

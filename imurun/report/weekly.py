@@ -56,7 +56,7 @@ from imurun.report.history import (
     run_length,
     run_value,
 )
-from imurun.signal.indicators import IndicatorSettings, balance_moved
+from imurun.signal.indicators import IndicatorSettings, balance_moved, current_title
 from imurun.store.attach import run_stride_summary
 from imurun.store.library import Library, RunRecord, local_day_start
 
@@ -415,7 +415,7 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     for r in analysed:
         for key, ind in run_indicators(lib, r).items():
             c = counts.setdefault(key, [0, 0, 0, 0])
-            titles.setdefault(key, ind.title)
+            titles.setdefault(key, current_title(key, ind.title))
             if ind.level == "unknown":
                 continue
             c[0] += 1

@@ -28,7 +28,8 @@ from typing import Final
 
 from imurun.signal.results import Evidence, Indicator, RunSummary
 
-__all__ = ["EVIDENCE", "IndicatorSettings", "form_indicators"]
+__all__ = ["EVIDENCE", "FORMER_TITLES", "TITLES", "IndicatorSettings", "current_title",
+           "form_indicators"]
 
 #: The sources the indicators cite (short citation -> what they found, in our words).
 EVIDENCE: Final = {
@@ -62,6 +63,31 @@ EVIDENCE: Final = {
         "Running mechanics measured with body-worn sensors changed progressively over a "
         "marathon as runners tired."),
 }
+
+#: The title of each indicator, by key (the key never changes; a title may).
+TITLES: Final = {
+    "overstriding": "Braking at landing (overstriding)",
+    "pelvic_drop_left": "Pelvic drop, left stance",
+    "pelvic_drop_right": "Pelvic drop, right stance",
+    "anterior_tilt": "Anterior pelvic tilt",
+    "asymmetry": "Left/right contact time balance",
+    # was "Form drift with fatigue": the indicator compares the first and the last
+    # third of a run, and fatigue is only one of the reasons form changes over a run
+    "form_drift": "Form drift over the run",
+}
+
+#: Titles that analyses written by earlier versions hold in their JSON, by key.
+FORMER_TITLES: Final = {"form_drift": ("Form drift with fatigue",)}
+
+
+def current_title(key: str, title: str) -> str:
+    """``title`` of indicator ``key`` as this version words it.
+
+    An analysis written by an earlier version keeps the title of its day in its JSON; the
+    reports show the current one.
+    """
+    return TITLES[key] if title in FORMER_TITLES.get(key, ()) else title
+
 
 _SUGGEST: Final = ("This is a form indicator, not a medical finding; a running coach or a "
                    "physiotherapist can tell whether it matters for you.")
@@ -200,7 +226,7 @@ def _overstriding(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings
     reason = "" if math.isfinite(v) else _why(s, "braking needs the forward acceleration axis")
     if reason:
         msg = _unknown_msg("Braking at landing", reason)
-    return Indicator("overstriding", "Braking at landing (overstriding)", "braking_mps", v,
+    return Indicator("overstriding", TITLES["overstriding"], "braking_mps", v,
                      "m/s", cfg.braking_mps, "above", level,
                      (EVIDENCE["lieberman2015"], EVIDENCE["napier2018"],
                       EVIDENCE["heiderscheit2011"]),
@@ -227,7 +253,7 @@ def _pelvic_drop(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings,
         s, "pelvic drop needs a gyroscope and the side of each step")
     if reason:
         msg = _unknown_msg(f"Pelvic drop on the {side} foot", reason)
-    return Indicator(f"pelvic_drop_{side}", f"Pelvic drop, {side} stance", name, v, "deg",
+    return Indicator(f"pelvic_drop_{side}", TITLES[f"pelvic_drop_{side}"], name, v, "deg",
                      cfg.pelvic_drop_deg, "above", level, (EVIDENCE["bramah2018"],),
                      msg + " " + _SUGGEST, b, d, reason)
 
@@ -246,7 +272,7 @@ def _anterior_tilt(s: RunSummary, cfg: IndicatorSettings, tilt_deg: float, tilt_
             rng = _fmt(s.pelvic_tilt_range_deg, "degrees")
             msg += (f" The forward-backward tilt range per step ({rng}) is in the summary: it "
                     "is how far the pelvis rocks, not how far it tilts forward.")
-        return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, math.nan, "deg",
+        return Indicator("anterior_tilt", TITLES["anterior_tilt"], metric, math.nan, "deg",
                          math.nan, "above", "unknown", (EVIDENCE["schache2000"],),
                          msg + " " + _SUGGEST, math.nan, math.nan, reason)
     b = base_tilt_deg if math.isfinite(base_tilt_deg) else math.nan
@@ -257,7 +283,7 @@ def _anterior_tilt(s: RunSummary, cfg: IndicatorSettings, tilt_deg: float, tilt_
            "research with less hip extension, so it is tracked against your own runs.")
     if math.isfinite(d):
         msg += f" Your baseline: {_fmt(b, 'degrees')} ({d:+.1f})."
-    return Indicator("anterior_tilt", "Anterior pelvic tilt", metric, tilt_deg, "deg", math.nan,
+    return Indicator("anterior_tilt", TITLES["anterior_tilt"], metric, tilt_deg, "deg", math.nan,
                      "above", level, (EVIDENCE["schache2000"],), msg + " " + _SUGGEST, b, d, "")
 
 
@@ -302,7 +328,7 @@ def _asymmetry(s: RunSummary, base: RunSummary | None, cfg: IndicatorSettings) -
         if side_known else "the foot (left or right) of the running steps is not known")
     if reason:
         msg = _unknown_msg("Left/right contact time balance", reason)
-    return Indicator("asymmetry", "Left/right contact time balance", "contact_balance_left_pct",
+    return Indicator("asymmetry", TITLES["asymmetry"], "contact_balance_left_pct",
                      v, "% points", cfg.imbalance_pct_points, "above", level,
                      (EVIDENCE["zifchock2006"],), msg + " " + _SUGGEST, b, d, reason)
 
@@ -332,15 +358,17 @@ def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
         if parts:
             msg += " Also: " + "; ".join(parts) + "."
         if level in ("raised", "strongly_raised"):
-            msg += (" Form that changes as you tire has been described in research with "
-                    "body-worn sensors; it can be a sign the run was long or hard for your "
-                    "current fitness. Contact time also grows when you simply run slower, "
-                    "which the sensor cannot see: compare the pace of the two thirds on your "
-                    "watch.")
+            msg += (" A change over a run has more than one cause, and the sensor cannot tell "
+                    "them apart: a slower pace (contact time grows when you simply run "
+                    "slower), the slope (uphill and downhill stretches change your form), or "
+                    "fatigue (research with body-worn sensors has described form changing "
+                    "progressively as runners tire). Compare the pace and the route of the two "
+                    "thirds on your watch: at a similar pace on similar ground, it can be a "
+                    "sign the run was long or hard for your current fitness.")
         reason = ""
     else:
         reason = _why(s, "needs at least 10 minutes of running with contact times")
-        msg = _unknown_msg("Form drift", reason)
-    return Indicator("form_drift", "Form drift with fatigue", "contact_ms", v, "%",
+        msg = _unknown_msg(TITLES["form_drift"], reason)
+    return Indicator("form_drift", TITLES["form_drift"], "contact_ms", v, "%",
                      cfg.drift_contact_pct, "above", level, (EVIDENCE["reenalda2016"],),
                      msg + " " + _SUGGEST, math.nan, math.nan, reason)
