@@ -808,3 +808,25 @@ def test_form_drift_is_over_the_run_not_with_fatigue(short_run: RunAnalysis) -> 
     for cause in ("pace", "slope", "fatigue"):
         assert cause in thirds
     assert "as you tire" not in thirds
+
+
+#: A percent sign stuck to a number ("50.5%"): the convention is a space (docs/conventions.md).
+STUCK_PERCENT = re.compile(r"\d%")
+
+
+def test_percent_signs_follow_the_convention_in_every_output(
+        library: Path, short_run: RunAnalysis, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The run report printed "50.5%" (its time table, thirds, clipped share) where the text
+    output printed "50.5 %"."""
+    outputs = {"report": _text(render_run_report(_latest(library))),
+               "short report": _text(render_run_report(short_run)),
+               "text": format_report(short_run)}
+    for args in (["runs"], ["show", "latest"], ["report", "latest", "--out",
+                                                str(tmp_path / "r.html")]):
+        assert imurun(["--home", str(library), *args]) == 0
+        outputs[" ".join(args[:2])] = capsys.readouterr().out
+    assert "%" in outputs["report"]
+    assert "%" in outputs["text"]
+    stuck = {k: STUCK_PERCENT.findall(v) for k, v in outputs.items()}
+    assert stuck == {k: [] for k in outputs}

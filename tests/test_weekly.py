@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 import json
 import math
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -414,7 +416,7 @@ def test_a_change_of_a_percentage_is_in_percentage_points(tmp_path: Path) -> Non
         summary = weekly_summary(lib, W47)
     page = render_html(summary)
     # 51.2 % against 50.6 % is 0.6 percentage points more, not "+0.6 %" (that would be 1.2 %)
-    assert _cells(page, "Contact time on the left") == ["51.2%", "50.6%", "+0.6 pt"]
+    assert _cells(page, "Contact time on the left") == ["51.2 %", "50.6 %", "+0.6 pt"]
     assert "percentage points (pt)" in page
     for label in ("Cadence", "Contact time", "Pelvic drop, left stance"):
         assert not _cells(page, label)[2].endswith("pt"), label
@@ -729,3 +731,13 @@ def test_a_week_without_runs_says_so_under_data_quality(tmp_path: Path) -> None:
     athlete = _first_athlete(render_html(s))
     assert "<h3>Data quality</h3><p class=\"muted\">No runs this week.</p>" in athlete
     assert "0 of 0 runs" not in athlete
+
+
+def test_percent_signs_follow_the_convention_in_every_output(summary: WeeklySummary) -> None:
+    """The weekly page printed "51.2%" (form table, spike card, time lost) where the reasons
+    printed "+150 %" (docs/conventions.md: a space before %)."""
+    page = re.sub(r"<style.*?</style>|<[^>]+>", " ", render_html(summary), flags=re.S)
+    outputs = {"html": html.unescape(page), "csv": to_csv(summary)}
+    assert "%" in outputs["html"]
+    stuck = {k: re.findall(r"\d%", v) for k, v in outputs.items()}
+    assert stuck == {"html": [], "csv": []}

@@ -174,7 +174,11 @@ def figure(fid: str, data_uri: str, alt: str, caption: str) -> str:
 
 
 def fmt(x: float | int | None, spec: str = ".0f", unit: str = "") -> str:
-    """A number for people: ``–`` when unknown; degrees and percent signs stick to the number."""
+    """A number for people: ``–`` when unknown; a space before the unit, ``%`` included.
+
+    The project's convention (``docs/conventions.md``, SI style): ``50.5 %``, ``240 ms``; only
+    the degree sign of an angle sticks to the number (``7.5°``).
+    """
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–"
     text = f"{x:{spec}}"
@@ -182,7 +186,7 @@ def fmt(x: float | int | None, spec: str = ".0f", unit: str = "") -> str:
         text = ("+" if "+" in spec else "") + text[1:]
     if not unit:
         return text
-    return text + (unit if unit in ("°", "%") else f" {unit}")
+    return text + (unit if unit == "°" else f" {unit}")
 
 
 def duration(seconds: float | None) -> str:
