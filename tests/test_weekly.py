@@ -11,6 +11,7 @@ import math
 import re
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any, Final
 
 import pytest
 
@@ -20,6 +21,8 @@ from imurun.report.history import RunLength
 from imurun.report.weekly import (
     CSV_COLUMNS,
     ORDERING_RULE,
+    SPIKE_MIN_HISTORY_DAYS,
+    SPIKE_MIN_HISTORY_RUNS,
     IsoWeek,
     WeeklySummary,
     _spike,
@@ -92,15 +95,19 @@ def _runs(*spec: tuple[str, float, float, float | None]) -> tuple[list[SimpleNam
     return runs, lengths
 
 
+#: An athlete with a long history (the spike of a new athlete's run is not judged).
+LONG_KNOWN: Final[dict[str, Any]] = {"first_run_unix_s": M - 400 * DAY_S, "earlier_runs": 50}
+
+
 def test_spike_uses_distance_when_every_run_has_one_else_running_time() -> None:
     hist, lengths = _runs(("a", M - 20 * DAY_S, 30.0, 6000.0), ("b", M - 40 * DAY_S, 90.0, 20000.0),
                           ("c", M, 40.0, 9000.0))
-    s = _spike([hist[2]], hist, lengths)  # type: ignore[arg-type]
+    s = _spike([hist[2]], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
     assert (s.measure, s.run_id) == ("distance", "c")  # b is older than 30 days: not compared
     assert s.pct == pytest.approx(50.0)
     assert s.category == "moderate"
     hist, lengths = _runs(("a", M - 20 * DAY_S, 30.0, None), ("c", M, 40.0, 9000.0))
-    s = _spike([hist[1]], hist, lengths)  # type: ignore[arg-type]
+    s = _spike([hist[1]], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
     assert s.measure == "running time"
     assert s.pct == pytest.approx(100.0 * (40 / 30 - 1))
     hist, lengths = _runs(("c", M, 40.0, None))
@@ -111,7 +118,7 @@ def test_spike_uses_distance_when_every_run_has_one_else_running_time() -> None:
 def test_the_largest_spike_of_the_week_counts_and_earlier_runs_of_the_week_are_history() -> None:
     hist, lengths = _runs(("a", M - 10 * DAY_S, 20.0, None), ("b", M, 30.0, None),
                           ("c", M + 2 * DAY_S, 33.0, None))
-    s = _spike(hist[1:], hist, lengths)  # type: ignore[arg-type]
+    s = _spike(hist[1:], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
     assert s.run_id == "b"  # +50 % against a; c is +10 % against b
     assert s.pct == pytest.approx(50.0)
 
@@ -283,6 +290,9 @@ def test_distance_from_watch_files_is_summed_and_preferred_for_spikes(tmp_path: 
 
     with Library.open(tmp_path / "home") as lib:
         h = History(lib, tmp_path)
+        # an earlier run beyond the 30 days: a known athlete, and no run without a distance
+        # among those compared
+        h.run("Watched", M - 40 * DAY_S, analysis_doc(running_s=1800), device=0xAB)
         for k, (t, s) in enumerate(((M - 10 * DAY_S, 40), (M, 60))):
             run = h.run("Watched", t, analysis_doc(running_s=1800), device=0xAB, seconds=s)
             attach_watch_fit(lib, run, watch_fit(tmp_path / f"w{k}.fit", t, s))
@@ -645,11 +655,12 @@ def test_on_a_phone_no_table_hides_columns(summary: WeeklySummary, tmp_path: Pat
 
 
 def test_a_new_athletes_spike_says_how_little_history_it_knew(tmp_path: Path) -> None:
-    """A new athlete's second run, 2 days after their first, was "+50 % against the longest of
-    the 30 days before" with nothing saying that only 2 of those days were recorded."""
+    """A judged spike of an athlete whose first recorded run is less than 30 days old says how
+    many days of their running were recorded (earlier runs are not known)."""
     with Library.open(tmp_path / "home") as lib:
         h = History(lib, tmp_path)
-        h.run("Newcomer", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB1)
+        for t in (M - 16 * DAY_S, M - 9 * DAY_S):
+            h.run("Newcomer", t, analysis_doc(running_s=1200), device=0xB1)
         h.run("Newcomer", M, analysis_doc(running_s=1800), device=0xB1)
         h.run("Regular", M - 35 * DAY_S, analysis_doc(running_s=1200), device=0xB2)
         h.run("Regular", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB2)
@@ -657,17 +668,65 @@ def test_a_new_athletes_spike_says_how_little_history_it_knew(tmp_path: Path) ->
         s = weekly_summary(lib, W47)
     new, regular = (next(a for a in s.athletes if a.name == n) for n in ("Newcomer", "Regular"))
     assert new.spike.category == regular.spike.category == "moderate"
-    assert new.spike.history_days == pytest.approx(2.0)
+    assert new.spike.history_days == pytest.approx(16.0)
     assert math.isnan(regular.spike.history_days)
     text = next(r.text for r in new.reasons if r.key == "spike_moderate")
-    assert text.endswith("(+50 %, running time; only 2 days of their running recorded before "
+    assert text.endswith("(+50 %, running time; only 16 days of their running recorded before "
                          "it: earlier runs are not known)")
     assert next(r.text for r in regular.reasons if r.key == "spike_moderate").endswith(
         "(+50 %, running time)")
     doc = {a["athlete"]: a for a in json.loads(to_json(s))["athletes"]}
-    assert doc["Newcomer"]["spike"]["history_days"] == 2.0
+    assert doc["Newcomer"]["spike"]["history_days"] == 16.0
     assert doc["Regular"]["spike"]["history_days"] is None
-    assert "only 2 days of their running recorded" in render_html(s)
+    assert "only 16 days of their running recorded" in render_html(s)
+
+
+def test_a_new_athletes_first_runs_are_not_judged_for_spikes(tmp_path: Path) -> None:
+    """A new athlete's second run, 2 days after the first, was a "+50 %" spike and a reason to
+    check in: against one earlier run nearly every longer run is a spike. Until the athlete has
+    SPIKE_MIN_HISTORY_RUNS runs recorded before a run, the first SPIKE_MIN_HISTORY_DAYS days
+    before it, the run shows "not enough history yet (n runs)" and raises nothing."""
+    assert (SPIKE_MIN_HISTORY_RUNS, SPIKE_MIN_HISTORY_DAYS) == (2, 14)
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Newcomer", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB1)
+        h.run("Newcomer", M, analysis_doc(running_s=1800), device=0xB1)
+        h.run("Newcomer", M + 3 * DAY_S, analysis_doc(running_s=3600), device=0xB1)
+        # two weeks of running, but one run only before the long one
+        h.run("Rare", M - 20 * DAY_S, analysis_doc(running_s=1200), device=0xB3)
+        h.run("Rare", M, analysis_doc(running_s=3600), device=0xB3)
+        # enough runs, too few days
+        for d in (10, 8, 5):
+            h.run("Quick", M - d * DAY_S, analysis_doc(running_s=1200), device=0xB4)
+        h.run("Quick", M, analysis_doc(running_s=3600), device=0xB4)
+        s = weekly_summary(lib, W47)
+    by = {a.name: a for a in s.athletes}
+    for name, runs_before in (("Newcomer", 2), ("Rare", 1), ("Quick", 3)):
+        a = by[name]
+        assert a.spike.category == "not_enough_history", name
+        assert math.isnan(a.spike.pct)
+        assert a.spike.history_runs == runs_before
+        assert not [r for r in a.reasons if r.key.startswith("spike_")], name
+        assert a.attention == "ok"
+    assert by["Newcomer"].spike.run_id == by["Newcomer"].run_ids[-1]
+    page = render_html(s)
+    assert "not enough history yet (2 runs)" in page
+    assert "not enough history yet (1 run)" in page
+    rows = {r["athlete"]: r for r in csv.DictReader(io.StringIO(to_csv(s)))}
+    assert rows["Quick"]["spike_category"] == "not_enough_history"
+    assert rows["Quick"]["spike_pct"] == ""
+    doc = {a["athlete"]: a for a in json.loads(to_json(s))["athletes"]}
+    assert doc["Rare"]["spike"]["category"] == "not_enough_history"
+    assert doc["Rare"]["spike"]["history_runs"] == 1
+    # a week later the same athlete has the history: the long run of the next week is judged
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Newcomer", M + 14 * DAY_S, analysis_doc(running_s=9000), device=0xB1)
+        nxt = weekly_summary(lib, W47.shift(2), athletes=["Newcomer"])
+    sp = nxt.athletes[0].spike
+    assert (sp.category, sp.history_runs) == ("large", 3)
+    assert sp.pct == pytest.approx(150.0)
+
 
 
 def _first_athlete(page: str) -> str:

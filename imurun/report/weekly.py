@@ -18,7 +18,12 @@ Per athlete and ISO week (Monday to Sunday, local time):
 * **single-run spike**: for each run, its length against the longest run of the 30 days before
   it (Frandsen et al. 2025, BJSM: spikes of more than 10 % over that longest run predicted
   overuse injury, more so the larger they were; weekly ratios did not). Distance when every run
-  involved has one, running time otherwise. The week's spike is its largest;
+  involved has one, running time otherwise. The week's spike is its largest. A new athlete's
+  first runs are not judged: "the longest of the 30 days before" is then one or two runs, so
+  nearly every longer run read as a spike. A run gets a spike verdict once the athlete has at
+  least :data:`SPIKE_MIN_HISTORY_RUNS` runs recorded before it, the first at least
+  :data:`SPIKE_MIN_HISTORY_DAYS` days before it; until then its category is
+  ``"not_enough_history"``;
 * **form**: medians over the week's runs of each run's median, against the athlete's baseline
   (the same over the 28 days before the week, :mod:`imurun.report.history`);
 * **indicators**: per form indicator, in how many of the week's runs it was raised;
@@ -60,7 +65,8 @@ from imurun.signal.indicators import IndicatorSettings, balance_moved, current_t
 from imurun.store.attach import run_stride_summary
 from imurun.store.library import Library, RunRecord, local_day_start
 
-__all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS", "WEEKLY_SCHEMA",
+__all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS",
+           "SPIKE_MIN_HISTORY_DAYS", "SPIKE_MIN_HISTORY_RUNS", "WEEKLY_SCHEMA",
            "AthleteWeek", "IsoWeek", "WeeklySummary", "render_html", "spike_category",
            "to_csv", "to_json", "weekly_summary"]
 
@@ -70,6 +76,12 @@ SPIKE_WINDOW_DAYS: Final = 30
 #: Spike categories: (lower bound in % above the longest previous run, name), largest first;
 #: the bands of Frandsen et al. 2025. At or below 10 % is ``"none"``.
 SPIKE_BANDS: Final = ((100.0, "large"), (30.0, "moderate"), (10.0, "small"))
+#: A run is judged for a spike only when the athlete has at least this many runs recorded
+#: before it ...
+SPIKE_MIN_HISTORY_RUNS: Final = 2
+#: ... and the first of them at least this many days before it (two weekly cycles: a weekly
+#: long run has been seen twice). Fewer: ``"not_enough_history"``, no reason to check in.
+SPIKE_MIN_HISTORY_DAYS: Final = 14
 #: Weeks the load is compared with.
 LOAD_WEEKS: Final = 4
 #: Share of recorded time lost to gaps above which the data quality is a reason to look.
@@ -173,7 +185,7 @@ class Spike:
     """The week's largest single-run spike (NaN ``pct`` when there was nothing to compare)."""
 
     pct: float
-    category: str  # none, small, moderate, large, no_history, no_runs
+    category: str  # none, small, moderate, large, not_enough_history, no_history, no_runs
     run_id: str | None = None
     measure: str = ""  # "distance" or "running time"
     value: float = math.nan  # km or minutes
@@ -181,6 +193,9 @@ class Spike:
     #: days from the athlete's first recorded run to the spike's run when fewer than the 30 of
     #: the window (a new athlete: their running before that is not known); NaN otherwise
     history_days: float = math.nan
+    #: the athlete's runs recorded before the spike's run (for ``"not_enough_history"``: before
+    #: the week's last run); None when there was no run to judge
+    history_runs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -391,8 +406,9 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     strides = [st for st in (run_stride_summary(lib, r.id) for r in analysed)
                if st is not None and st.n_steps]
     # load
-    first_ever = lib.db.execute("SELECT MIN(start_unix_s) FROM runs WHERE athlete_id = ?",
-                                (athlete_id,)).fetchone()[0]
+    first_ever, earlier = lib.db.execute(
+        "SELECT MIN(start_unix_s), COUNT(CASE WHEN start_unix_s < ? THEN 1 END) FROM runs "
+        "WHERE athlete_id = ?", (_history_start(week), athlete_id)).fetchone()
     prev_weeks = []
     load_vals = []
     for k in range(LOAD_WEEKS, 0, -1):
@@ -404,7 +420,7 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         if first_ever is not None and wk.end_unix_s > first_ever:
             load_vals.append(float(s))
     load_mean = sum(load_vals) / len(load_vals) if load_vals else math.nan
-    spike = _spike(runs, history, lengths, first_run_unix_s=first_ever)
+    spike = _spike(runs, history, lengths, first_run_unix_s=first_ever, earlier_runs=earlier)
     # form
     base = athlete_baseline(lib, athlete_id, w0, with_indicators=False)
     form = tuple(_form_change(key, label, unit, analysed, base.metric(key), cfg)
@@ -456,15 +472,33 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
 
 
 def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
-           lengths: Mapping[str, Any], *, first_run_unix_s: float | None = None) -> Spike:
+           lengths: Mapping[str, Any], *, first_run_unix_s: float | None = None,
+           earlier_runs: int = 0) -> Spike:
+    """The week's largest spike of ``runs`` (see the module's "single-run spike").
+
+    ``history``: the athlete's runs from :func:`_history_start` on; ``earlier_runs``: their runs
+    before that; ``first_run_unix_s``: the start of their first run (default: the first of
+    ``history``).
+    """
     if not runs:
         return Spike(math.nan, "no_runs")
+    starts = [p.start_unix_s for p in history if p.start_unix_s is not None]
+    first = first_run_unix_s if first_run_unix_s is not None else min(starts, default=None)
     best: Spike | None = None
+    young: Spike | None = None  # the last run too early in the athlete's history to judge
     for r in runs:
         assert r.start_unix_s is not None
+        t = r.start_unix_s
         prev = [p for p in history if p.start_unix_s is not None and p.id != r.id
-                and r.start_unix_s - SPIKE_WINDOW_DAYS * DAY_S <= p.start_unix_s < r.start_unix_s]
+                and t - SPIKE_WINDOW_DAYS * DAY_S <= p.start_unix_s < t]
         if not prev:
+            continue
+        before = earlier_runs + sum(1 for x in starts if x < t)
+        days = (t - first) / DAY_S if first is not None else math.inf
+        if before < SPIKE_MIN_HISTORY_RUNS or days < SPIKE_MIN_HISTORY_DAYS:
+            young = Spike(math.nan, "not_enough_history", r.id,
+                          history_days=max(days, 0.0) if math.isfinite(days) else math.nan,
+                          history_runs=before)
             continue
         use_distance = lengths[r.id].distance_m is not None and all(
             lengths[p.id].distance_m is not None for p in prev)
@@ -479,14 +513,15 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
         pct = spike_pct(value, previous)
         if not math.isfinite(pct):
             continue
-        known = ((r.start_unix_s - first_run_unix_s) / DAY_S if first_run_unix_s is not None
-                 else math.nan)
+        known = (t - first) / DAY_S if first is not None else math.nan
         s = Spike(pct, spike_category(pct), r.id, measure, value,
                   max(p for p in previous if math.isfinite(p)),
-                  known if known < SPIKE_WINDOW_DAYS else math.nan)
+                  known if known < SPIKE_WINDOW_DAYS else math.nan, before)
         if best is None or s.pct > best.pct:
             best = s
-    return best if best is not None else Spike(math.nan, "no_history")
+    if best is not None:
+        return best
+    return young if young is not None else Spike(math.nan, "no_history")
 
 
 def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], base: float,
@@ -679,6 +714,7 @@ def to_json(s: WeeklySummary) -> str:
                       "value": _n(a.spike.value, 3),
                       "previous_longest": _n(a.spike.previous_longest, 3),
                       "history_days": _n(a.spike.history_days, 1),
+                      "history_runs": a.spike.history_runs,
                       "unit": "km" if a.spike.measure == "distance" else
                       "min" if a.spike.measure else None},
             "baseline_runs": a.baseline_runs,
@@ -706,7 +742,7 @@ def to_json(s: WeeklySummary) -> str:
 # ============================================================================ HTML
 _SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %",
                       "large": "over 100 %", "no_history": "no runs in the 30 days before",
-                      "no_runs": "–"}
+                      "not_enough_history": "not enough history yet", "no_runs": "–"}
 
 
 def _pace(a: AthleteWeek) -> str:
@@ -718,7 +754,15 @@ def _minutes(seconds: float) -> str:
     return h.fmt(seconds / 60.0, ".0f", "min") if math.isfinite(seconds) else "–"
 
 
+def _not_enough(sp: Spike) -> str:
+    """``not enough history yet (2 runs)``: the runs recorded before the run concerned."""
+    n = sp.history_runs or 0
+    return f"{_SPIKE_TEXT['not_enough_history']} ({n} run{'s' if n != 1 else ''})"
+
+
 def _spike_cell(sp: Spike) -> str:
+    if sp.category == "not_enough_history":
+        return _not_enough(sp)
     if not math.isfinite(sp.pct):
         return _SPIKE_TEXT.get(sp.category, sp.category)
     return f"{sp.pct:+.0f} % ({_SPIKE_TEXT.get(sp.category, sp.category)})"
@@ -856,7 +900,9 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
                        f"step {a.step_length_m:.2f} m; median of {a.watch_speed_runs} run(s) "
                        "with a watch")] if math.isfinite(a.pace_s_per_km) else []),
              h.card("Longest-run spike", h.fmt(a.spike.pct, "+.0f", "%") if math.isfinite(
-                 a.spike.pct) else "–", "", _SPIKE_TEXT.get(a.spike.category, "") + (
+                 a.spike.pct) else "–", "", (
+                     _not_enough(a.spike) if a.spike.category == "not_enough_history"
+                     else _SPIKE_TEXT.get(a.spike.category, "")) + (
                      f"; {math.floor(a.spike.history_days)} days of history"
                      if math.isfinite(a.spike.history_days) else ""))]
     fig = _load_bars(k, a)
@@ -933,7 +979,11 @@ def _how_to_read() -> str:
         "days were followed by more overuse injuries, and more so the larger the spike (hazard "
         "ratio 1.64 for 10-30 %, 2.28 for over 100 %), while weekly load ratios did not predict "
         "them (Frandsen et al. 2025, Br J Sports Med). Distance is used when a watch file gives "
-        "it for every run involved; otherwise running time.</p>"
+        "it for every run involved; otherwise running time. A new athlete's first runs are "
+        f"not judged: a run needs at least {SPIKE_MIN_HISTORY_RUNS} runs recorded before it, "
+        f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it (with only one or two "
+        "earlier runs almost every longer run would read as a spike). Until then it shows as "
+        "\"not enough history yet\", with the number of runs recorded before it.</p>"
         "<h3>Load against the previous 4 weeks</h3><p>Running time this week against the "
         "average of the 4 weeks before (weeks before the athlete's first run are left out). It "
         "is context, not a flag: the acute:chronic workload ratio did not predict injury and is "
