@@ -234,3 +234,47 @@ def scrolled_tables(html_file: Path, width: int = 390, height: int = 900) -> lis
 
 def json_of(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+#: Viewport widths from a small phone to a wide desktop, with the ones in between.
+CARD_WIDTHS: tuple[int, ...] = (360, 390, 430, 480, 540, 600, 601, 640, 675, 700, 720, 768, 800,
+                                900, 980, 1024, 1200, 1400)
+
+
+def wrapped_cards(html_file: Path, widths: Sequence[int] = CARD_WIDTHS,
+                  height: int = 900) -> list[str]:
+    """The cards of ``html_file`` whose label or value takes more than one line, at each width.
+
+    ``"675: Pelvic drop, right stance: label 2 lines"``; a value ("164 steps/min") must never
+    break, a label only on a phone (below 601 px), and there into 2 lines at most.
+    """
+    from playwright.sync_api import sync_playwright
+
+    found: list[str] = []
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=chromium(), headless=True, args=list(CHROMIUM_ARGS),
+            viewport={"width": widths[0], "height": height}, offline=True)
+        try:
+            page = ctx.new_page()
+            page.goto(html_file.resolve().as_uri(), wait_until="load")
+            for w in widths:
+                page.set_viewport_size({"width": w, "height": height})
+                lines: list[list[Any]] = page.evaluate("""() => Array.from(
+                    document.querySelectorAll('.card')).map(c => {
+                        const n = el => Math.round(el.getBoundingClientRect().height
+                                                   / parseFloat(getComputedStyle(el).lineHeight));
+                        const label = c.querySelector('.label');
+                        const value = c.querySelector('.value');
+                        return [label.innerText, n(label), n(value),
+                                value.scrollWidth > c.clientWidth];
+                    })""")
+                for label, n_label, n_value, overflows in lines:
+                    if n_value > 1 or overflows:
+                        found.append(f"{w}: {label}: value {n_value} lines"
+                                     + (", wider than its card" if overflows else ""))
+                    if n_label > (2 if w <= 600 else 1):
+                        found.append(f"{w}: {label}: label {n_label} lines")
+        finally:
+            ctx.close()
+    return found

@@ -42,6 +42,7 @@ from tests.report_support import (
     simulated_runs,
     truth_watch_fit,
     watch_fit,
+    wrapped_cards,
 )
 
 NAME = '<script>alert("owned")</script> Ana'
@@ -830,3 +831,14 @@ def test_percent_signs_follow_the_convention_in_every_output(
     assert "%" in outputs["text"]
     stuck = {k: STUCK_PERCENT.findall(v) for k, v in outputs.items()}
     assert stuck == {k: [] for k in outputs}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_card_labels_and_values_stay_on_one_line_at_every_width(
+        report: tuple[Path, str], watch_report: tuple[Path, str]) -> None:
+    """At 601-720 px the summary's cards were 150 px wide, 4 to a row: "Pelvic drop, right
+    stance" took two lines and "164 steps/min" broke before its unit (from 360 to 1400 px: a
+    value never breaks, a label only on a phone, into two lines at most)."""
+    assert wrapped_cards(report[0]) == []
+    assert wrapped_cards(watch_report[0]) == []

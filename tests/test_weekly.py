@@ -44,6 +44,7 @@ from tests.report_support import (
     check_page,
     scrolled_tables,
     watch_fit,
+    wrapped_cards,
 )
 
 W47 = IsoWeek(2026, 47)
@@ -800,3 +801,13 @@ def test_percent_signs_follow_the_convention_in_every_output(summary: WeeklySumm
     assert "%" in outputs["html"]
     stuck = {k: re.findall(r"\d%", v) for k, v in outputs.items()}
     assert stuck == {"html": [], "csv": []}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("browser")
+def test_card_labels_and_values_stay_on_one_line_at_every_width(summary: WeeklySummary,
+                                                                tmp_path: Path) -> None:
+    """The weekly page shares the run report's cards (_html.CSS): the same widths apply."""
+    page = tmp_path / "weekly.html"
+    page.write_text(render_html(summary), encoding="utf-8")
+    assert wrapped_cards(page) == []

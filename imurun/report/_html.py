@@ -37,11 +37,14 @@ nav.toc { font-size: 0.92em; margin: 8px 0; }
 nav.toc a { display: inline-block; margin: 2px 10px 2px 0; color: var(--accent); }
 .note { background: #eef4fa; border-left: 4px solid var(--accent); padding: 8px 12px;
         margin: 10px 0; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px;
-         margin: 10px 0; }
-.card { background: var(--card); border-radius: 10px; padding: 10px 12px; }
+/* a card is at least as wide as its longest label ("Pelvic drop, right stance") and value
+   ("164 steps/min") on one line each: narrower columns (150 px, 4 of them at 675 px) wrapped
+   both; below 600 px two columns, where only a label may take a second line */
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(12em, 1fr));
+         gap: 10px; margin: 10px 0; }
+.card { background: var(--card); border-radius: 10px; padding: 10px 12px; min-width: 0; }
 .card .label { font-size: 0.85em; color: var(--muted); }
-.card .value { font-size: 1.55em; font-weight: 650; line-height: 1.2; }
+.card .value { font-size: 1.55em; font-weight: 650; line-height: 1.2; white-space: nowrap; }
 .card .unit { font-size: 0.6em; font-weight: 400; color: var(--muted); }
 .card .base { font-size: 0.8em; color: var(--muted); }
 figure { margin: 14px 0 18px; }
@@ -90,7 +93,8 @@ footer { margin-top: 36px; font-size: 0.82em; color: var(--muted);
   body { font-size: 17px; }
   main { padding: 8px 10px 40px; }
   h1 { font-size: 1.35em; }
-  .cards { grid-template-columns: repeat(2, 1fr); }
+  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .card { padding: 8px 10px; }
   th, td { padding: 5px 5px; }
   /* a table too wide for a phone: each row a small block, each value with its column's name */
   table.stack thead { display: none; }
