@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import threading
 import time
 
@@ -102,7 +103,7 @@ class SerialTransport:
         if isinstance(item, Chunk):
             return item
         self._lost = True
-        reason = str(item) if isinstance(item, BaseException) else "port closed"
+        reason = lost_reason(item) if isinstance(item, BaseException) else "port closed"
         raise LinkLost(self.description, reason)
 
     async def write(self, data: bytes) -> None:
@@ -115,7 +116,7 @@ class SerialTransport:
             raise DeviceTimeoutError(f"writing to {self.description}", ser.write_timeout or 0) from e
         except (serial.SerialException, OSError, TypeError) as e:
             self._lost = True
-            raise LinkLost(self.description, str(e)) from e
+            raise LinkLost(self.description, lost_reason(e)) from e
 
     async def close(self) -> None:
         self._stop.set()
@@ -129,3 +130,18 @@ class SerialTransport:
             with contextlib.suppress(Exception):
                 ser.close()
         self._thread = None
+
+
+def lost_reason(e: BaseException) -> str:
+    """Why a serial port was lost, in the user's words rather than pyserial's.
+
+    When the other end goes away (a USB sensor unplugged or reset, a pseudo-terminal closed),
+    pyserial reports "device reports readiness to read but returned no data (device disconnected
+    or multiple access on port?)" or an I/O error; both say the port closed.
+    """
+    text = str(e)
+    if "returned no data" in text or isinstance(e, (TypeError, AttributeError)):
+        return "the port closed (sensor unplugged or reset, or another program opened the port)"
+    if isinstance(e, OSError) and e.errno == errno.EIO:
+        return "the port closed (input/output error: sensor unplugged or reset)"
+    return text or type(e).__name__
