@@ -71,6 +71,7 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import next_fast_len
 from scipy.signal import butter, sosfiltfilt
 
@@ -347,7 +348,12 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
     sd = np.empty(k)
     lag = np.empty(k, dtype=np.intp)
     peak = np.empty(k)
-    p95_g = np.empty(k)
+    impacts = np.empty(k, dtype=bool)
+    # the 95th percentile of |f| only decides whether a window has running impacts (over
+    # running_min_peak_g): it lies between the order statistics lo and hi, so counting the
+    # samples over the limit decides most windows; np.percentile runs on the others only
+    lo_rank = max(int(np.floor(0.95 * (w - 1))) - 1, 0)
+    hi_rank = min(lo_rank + 3, w - 1)
     first_window = 0
     for (a, _), c in zip(segs, counts, strict=True):
         fw = _window_view(acc, a, c, w)  # (c, w, 3)
@@ -374,7 +380,13 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
                              np.argmax(mid, axis=1))
             lag[o] = lo + first
             peak[o] = ac[np.arange(f.shape[0]), lo + first]
-            p95_g[o] = np.percentile(fn, 95, axis=1) / G_MS2
+            over = np.count_nonzero(fn / G_MS2 > s.running_min_peak_g, axis=1)
+            hit = over >= w - lo_rank  # sorted[lo_rank] is over the limit
+            unsure = np.flatnonzero(~hit & (over > w - 1 - hi_rank))  # sorted[hi_rank] too
+            if unsure.size:
+                hit[unsure] = (np.percentile(fn[unsure], 95, axis=1) / G_MS2
+                               > s.running_min_peak_g)
+            impacts[o] = hit
         first_window += c
     quiet = (sd < s.quiet_acc_std_ms2) & (
         np.abs(np.linalg.norm(mean_f, axis=1) - G_MS2) < s.quiet_g_tolerance_ms2)
@@ -384,7 +396,6 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
         quiet[cand] = np.sqrt(np.einsum("kwi,kwi->kw", gw, gw)).mean(axis=1) < s.quiet_gyr_rads
     step_s = lag / fs
     loco = (peak > s.min_periodicity) & (sd > s.min_locomotion_std_ms2)
-    impacts = p95_g > s.running_min_peak_g
     # With a marked left/right asymmetry the first strong autocorrelation peak can be the
     # stride (two unlike steps), not the step: a window with running impacts whose period is
     # two running steps is running too. Walking never has running impacts: such a window
@@ -490,15 +501,34 @@ def estimate_mounting(
         # stride-periodic part that an asymmetric gait adds (left and right steps unlike)
         # would otherwise meet the stride-periodic mediolateral sway and pull "forward"
         # sideways. Each window uses its own step period (samples of the segment).
+        # the windows tile the segment from its start: window j is row j of a (c, w) view,
+        # so its samples are gathered a row at a time
         t0 = win.start[mine] - a  # (m,)
-        t = t0[:, None] + np.arange(w)[None, :]  # (m, w)
-        p = win.step_n[mine][:, None]
-        later = t + p
-        later = np.where(later < b - a, later, np.maximum(t - p, 0))  # the last step: before
-        sym = win.running[mine][:, None]  # walking: its steps are too irregular for it
-        v_sym = np.where(sym, 0.5 * (vz[t] + vz[later]), vz[t])
-        h_mean = np.stack([(comp[1][t] * v_sym).mean(axis=1),
-                           (comp[2][t] * v_sym).mean(axis=1)])  # (2, m)
+        rows = t0 // w
+        c = (b - a) // w
+
+        def windows(x: FloatArray) -> FloatArray:
+            return x[:c * w].reshape(c, w)[rows]  # (m, w), C-contiguous
+
+        v_sym = windows(vz)
+        sym = np.flatnonzero(win.running[mine])  # walking: its steps are too irregular for it
+        if sym.size:
+            p = win.step_n[mine][sym]
+            start = t0[sym] + p
+            inside = start + w <= b - a  # the whole window one step later is in the segment
+            later = np.empty((sym.size, w))
+            later[inside] = sliding_window_view(vz, w)[start[inside]]
+            tail = np.flatnonzero(~inside)
+            if tail.size:  # the last step of the segment: one step before instead
+                t = t0[sym[tail], None] + np.arange(w)[None, :]
+                pt = p[tail, None]
+                idx = t + pt
+                later[tail] = vz[np.where(idx < b - a, idx, np.maximum(t - pt, 0))]
+            later += v_sym[sym]
+            later *= 0.5
+            v_sym[sym] = later
+        h_mean = np.stack([(windows(comp[1]) * v_sym).mean(axis=1),
+                           (windows(comp[2]) * v_sym).mean(axis=1)])  # (2, m)
         d[mine] = h_mean[0, :, None] * basis[1] + h_mean[1, :, None] * basis[2]
     signed = sign[:, None] * d
     total = signed.sum(axis=0)
