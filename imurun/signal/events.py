@@ -103,6 +103,7 @@ from imurun.signal._segments import (
     crossings,
     finite_column,
     highpass,
+    interp_index,
     lowpass,
     min_filter_length,
     normalise_segments,
@@ -749,8 +750,15 @@ def _spring_mass_to(vf: FloatArray, ic: FloatArray, to_level: FloatArray,
     a = np.clip(np.ceil(ic[idx]).astype(np.intp), 0, n)
     b = np.clip(np.floor(ic[idx] + step[idx]).astype(np.intp) + 1, 0, n)
     w = np.maximum(vf, 0.0)
-    cw = np.concatenate(([0.0], np.cumsum(w)))
-    cwi = np.concatenate(([0.0], np.cumsum(w * np.arange(n))))
+    # prefix sums written in place behind their leading zero (no full-length copies)
+    cw = np.empty(n + 1)
+    cw[0] = 0.0
+    np.cumsum(w, out=cw[1:])
+    wi = np.arange(n, dtype=np.float64)  # the sample index (exact in float64)
+    wi *= w
+    cwi = np.empty(n + 1)
+    cwi[0] = 0.0
+    np.cumsum(wi, out=cwi[1:])
     mass = cw[b] - cw[a]
     with np.errstate(divide="ignore", invalid="ignore"):
         centroid = np.where(mass > 0, (cwi[b] - cwi[a]) / mass, np.nan)
@@ -1002,10 +1010,17 @@ def assign_sides(
             roll = gyr[a:b, BF_FORWARD]
             require_finite(roll, "bf_gyr_rads[:, x]", (a, b))
             roll = bandpass(roll, fs, cfg.highpass_hz, cfg.lowpass_hz)
-            phi = highpass(np.cumsum(roll) / fs, fs, cfg.highpass_hz)
-            lat = lat - G_MS2 * np.sin(phi)
+            angle = np.cumsum(roll)
+            angle /= fs
+            phi = highpass(angle, fs, cfg.highpass_hz)
+            grav = np.sin(phi)
+            grav *= G_MS2
+            lat = lat - grav
         lat = bandpass(lat, fs, cfg.highpass_hz, cfg.lowpass_hz)
-        vel = np.concatenate(([0.0], np.cumsum(lat) / fs))  # vel[i] = velocity at sample i
+        vel = np.empty(b - a + 1)  # vel[i] = velocity at sample i
+        vel[0] = 0.0
+        np.cumsum(lat, out=vel[1:])
+        vel[1:] /= fs
         t0 = ic[sel] - a
         t1 = np.r_[t0[1:], np.nan]
         steps = np.diff(t0)
@@ -1016,8 +1031,7 @@ def assign_sides(
         t1 = np.minimum(t1, b - a - 1)
         ok = np.isfinite(t1) & (t1 > t0) & (t0 >= 0)
         e = np.full(sel.size, np.nan)
-        e[ok] = -(np.interp(t1[ok], np.arange(vel.size), vel)
-                  - np.interp(t0[ok], np.arange(vel.size), vel))
+        e[ok] = -(interp_index(t1[ok], vel) - interp_index(t0[ok], vel))
         evidence[sel] = e
         side[sel] = _decide(e, t0, cfg)
     return side, evidence
@@ -1094,9 +1108,8 @@ def _finish(ic_parts: list[FloatArray], to_parts: list[FloatArray],
         t = np.asarray(t_s, dtype=np.float64)
         if t.shape != (n,):
             raise SignalError(f"t_s must have shape ({n},), got {t.shape}")
-        grid = np.arange(n, dtype=np.float64)
-        ic_s = np.where(np.isfinite(ic_idx), np.interp(ic_idx, grid, t), np.nan)
-        to_s = np.where(np.isfinite(to_idx), np.interp(to_idx, grid, t), np.nan)
+        ic_s = np.where(np.isfinite(ic_idx), interp_index(ic_idx, t), np.nan)
+        to_s = np.where(np.isfinite(to_idx), interp_index(to_idx, t), np.nan)
     return StepEvents(ic_s=ic_s, to_s=to_s, side=side, side_evidence=evidence, segment=seg,
                       ic_index=ic_idx, to_index=to_idx, flight=flight, fs_hz=fs, gait=gait,
                       settings=cfg)
