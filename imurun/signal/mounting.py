@@ -322,6 +322,11 @@ def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
     return x[a:a + k * w].reshape((k, w) + x.shape[1:])
 
 
+def _window_rows(x: FloatArray, c: int, w: int, rows: npt.NDArray[np.intp]) -> FloatArray:
+    """Windows ``rows`` of the ``c`` windows of ``w`` samples tiling ``x``: ``(m, w)``, a copy."""
+    return x[:c * w].reshape(c, w)[rows]
+
+
 #: Windows classified together by :func:`_label_windows` (a chunk's temporaries, FFTs
 #: included, stay in cache; every window gets the same arithmetic as in one batch).
 _WINDOWS_PER_CHUNK = 64
@@ -506,11 +511,7 @@ def estimate_mounting(
         t0 = win.start[mine] - a  # (m,)
         rows = t0 // w
         c = (b - a) // w
-
-        def windows(x: FloatArray) -> FloatArray:
-            return x[:c * w].reshape(c, w)[rows]  # (m, w), C-contiguous
-
-        v_sym = windows(vz)
+        v_sym = _window_rows(vz, c, w, rows)
         sym = np.flatnonzero(win.running[mine])  # walking: its steps are too irregular for it
         if sym.size:
             p = win.step_n[mine][sym]
@@ -527,8 +528,8 @@ def estimate_mounting(
             later += v_sym[sym]
             later *= 0.5
             v_sym[sym] = later
-        h_mean = np.stack([(windows(comp[1]) * v_sym).mean(axis=1),
-                           (windows(comp[2]) * v_sym).mean(axis=1)])  # (2, m)
+        h_mean = np.stack([(_window_rows(comp[1], c, w, rows) * v_sym).mean(axis=1),
+                           (_window_rows(comp[2], c, w, rows) * v_sym).mean(axis=1)])  # (2, m)
         d[mine] = h_mean[0, :, None] * basis[1] + h_mean[1, :, None] * basis[2]
     signed = sign[:, None] * d
     total = signed.sum(axis=0)
