@@ -575,12 +575,15 @@ def _running_segment(v: FloatArray, fwd: FloatArray | None, fs: float, cfg: Runn
     # both at the minimum of vf around the boundary, unless contact lasts too long for a step
     # (a pause: the step before it has no TO, the one after it no IC)
     flight = np.ones(nc, dtype=bool)
-    for j in np.flatnonzero(np.isnan(to[:-1]) & np.isnan(ic[1:])):
-        lo, hi = int(max(last_hi[j], c_stop[j])), int(min(first_hi[j + 1], c_start[j + 1]))
-        if hi > lo and has_hi[j] and has_hi[j + 1] and first_hi[j + 1] - first_hi[j] <= longest:
-            m = float(lo + int(np.argmin(vf[lo:hi])))
-            to[j] = ic[j + 1] = m
-            flight[j] = False
+    j = np.flatnonzero(np.isnan(to[:-1]) & np.isnan(ic[1:]))
+    lo = np.maximum(last_hi[j], c_stop[j])  # between the two cores: sorted, disjoint ranges
+    hi = np.minimum(first_hi[j + 1], c_start[j + 1])
+    ok = (hi > lo) & has_hi[j] & has_hi[j + 1] & (first_hi[j + 1] - first_hi[j] <= longest)
+    j = j[ok]
+    m = segment_argmin(vf, lo[ok], hi[ok]).astype(np.float64)  # first minimum, as np.argmin
+    to[j] = m
+    ic[j + 1] = m
+    flight[j] = False
 
     # 3. a contact cut by the segment end before its core formed: IC only ...
     anchor = first_hi.astype(np.float64)

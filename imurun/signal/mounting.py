@@ -322,6 +322,26 @@ def _window_view(x: FloatArray, a: int, k: int, w: int) -> FloatArray:
     return x[a:a + k * w].reshape((k, w) + x.shape[1:])
 
 
+def _percentile_over(x: FloatArray, q: float, scale: float, limit: float,
+                     ) -> npt.NDArray[np.bool_]:
+    """``np.percentile(x, q, axis=1) / scale > limit``, row by row, mostly without sorting.
+
+    The percentile lies between two order statistics of its row (linear interpolation), so
+    it is over the limit when the lower one is, and not when the upper one is not; counting
+    the samples over the limit tells both (``v / scale`` is monotonic in ``v``). Only rows
+    where they straddle the limit need the percentile itself. Same decisions, exactly.
+    """
+    w = x.shape[1]
+    lo_rank = max(int(np.floor(q / 100.0 * (w - 1))) - 1, 0)  # a rank or two below ...
+    hi_rank = min(lo_rank + 3, w - 1)  # ... and above the two interpolated
+    over = np.count_nonzero(x / scale > limit, axis=1)
+    hit = over >= w - lo_rank  # sorted[lo_rank] is over the limit
+    unsure = np.flatnonzero(~hit & (over > w - 1 - hi_rank))  # sorted[hi_rank] is
+    if unsure.size:
+        hit[unsure] = np.percentile(x[unsure], q, axis=1) / scale > limit
+    return np.asarray(hit, dtype=bool)
+
+
 def _window_rows(x: FloatArray, c: int, w: int, rows: npt.NDArray[np.intp]) -> FloatArray:
     """Windows ``rows`` of the ``c`` windows of ``w`` samples tiling ``x``: ``(m, w)``, a copy."""
     return x[:c * w].reshape(c, w)[rows]
@@ -354,11 +374,6 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
     lag = np.empty(k, dtype=np.intp)
     peak = np.empty(k)
     impacts = np.empty(k, dtype=bool)
-    # the 95th percentile of |f| only decides whether a window has running impacts (over
-    # running_min_peak_g): it lies between the order statistics lo and hi, so counting the
-    # samples over the limit decides most windows; np.percentile runs on the others only
-    lo_rank = max(int(np.floor(0.95 * (w - 1))) - 1, 0)
-    hi_rank = min(lo_rank + 3, w - 1)
     first_window = 0
     for (a, _), c in zip(segs, counts, strict=True):
         fw = _window_view(acc, a, c, w)  # (c, w, 3)
@@ -385,13 +400,7 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
                              np.argmax(mid, axis=1))
             lag[o] = lo + first
             peak[o] = ac[np.arange(f.shape[0]), lo + first]
-            over = np.count_nonzero(fn / G_MS2 > s.running_min_peak_g, axis=1)
-            hit = over >= w - lo_rank  # sorted[lo_rank] is over the limit
-            unsure = np.flatnonzero(~hit & (over > w - 1 - hi_rank))  # sorted[hi_rank] too
-            if unsure.size:
-                hit[unsure] = (np.percentile(fn[unsure], 95, axis=1) / G_MS2
-                               > s.running_min_peak_g)
-            impacts[o] = hit
+            impacts[o] = _percentile_over(fn, 95.0, G_MS2, s.running_min_peak_g)
         first_window += c
     quiet = (sd < s.quiet_acc_std_ms2) & (
         np.abs(np.linalg.norm(mean_f, axis=1) - G_MS2) < s.quiet_g_tolerance_ms2)

@@ -1,0 +1,95 @@
+"""The shortcuts taken for speed give exactly what the plain NumPy forms they replace give.
+
+Issue 4's one-hour analysis was made faster without changing any result; the helpers below
+replace a plain NumPy expression inside the pipeline and are held here to bitwise equality
+with it, on random inputs and on the edge cases (ties, ends of the grid, non-finite values).
+The whole pipeline is held by ``tests/test_pipeline_pin.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imurun.consts import G_MS2
+from imurun.signal._segments import crossings, finite_column, interp_index, segment_argmin
+from imurun.signal.mounting import _percentile_over, _window_rows
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 1000])
+def test_interp_index_is_np_interp_on_the_index_grid(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        y = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5, n)
+        if trial % 2:  # non-finite values: np.interp's own fallbacks
+            y[rng.integers(0, n, 3)] = rng.choice([np.nan, np.inf, -np.inf], 3)
+        x = np.concatenate([rng.uniform(-2, n + 1, 500), np.arange(-1.0, n + 1.0, 0.5),
+                            [np.nan, -np.inf, np.inf, n - 1.0, 0.0, -0.0,
+                             np.nextafter(n - 1.0, 0.0)]])
+        expected = np.interp(x, np.arange(n), y)
+        assert np.array_equal(interp_index(x, y), expected, equal_nan=True)
+
+
+def test_finite_column_looks_at_the_whole_column() -> None:
+    x = np.full((50, 3), np.nan)
+    x[:, 0] = 1.0
+    x[20, 1] = 2.0  # measured only inside: the quick look at the ends must not decide
+    assert finite_column(x, 0)
+    assert finite_column(x, 1)
+    assert not finite_column(x, 2)
+    assert not finite_column(np.zeros((0, 3)), 0)
+
+
+def _crossings_reference(x: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    step = np.diff((x > level).astype(np.int8))
+    i_up = np.flatnonzero(step == 1) + 1
+    i_dn = np.flatnonzero(step == -1) + 1
+    return ((i_up - 1) + (level - x[i_up - 1]) / (x[i_up] - x[i_up - 1]),
+            (i_dn - 1) + (level - x[i_dn - 1]) / (x[i_dn] - x[i_dn - 1]))
+
+
+def test_crossings_are_the_transitions_of_the_mask() -> None:
+    rng = np.random.default_rng(7)
+    x = np.round(rng.standard_normal(5000), 1)  # many samples exactly at the level
+    for level in (0.0, 0.5, -1.2):
+        up, dn = crossings(x, level)
+        ref_up, ref_dn = _crossings_reference(x, level)
+        assert np.array_equal(up, ref_up)
+        assert np.array_equal(dn, ref_dn)
+
+
+def test_segment_argmin_takes_the_first_minimum_like_argmin() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 4, 3000).astype(np.float64)  # ties everywhere
+    edges = np.sort(rng.choice(np.arange(1, 3000), 200, replace=False))
+    lo, hi = edges[:-1:2], edges[1::2]
+    expected = [a + int(np.argmin(x[a:b])) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+    assert segment_argmin(x, lo, hi).tolist() == expected
+
+
+@pytest.mark.parametrize("w", [1, 2, 5, 20, 800])
+def test_percentile_over_decides_as_np_percentile(w: int) -> None:
+    rng = np.random.default_rng(w)
+    limit = 1.8
+    edge = limit * G_MS2
+    rows = [rng.uniform(0.5, 1.5, (50, w)) * edge,  # straddling the limit
+            np.full((3, w), edge),  # exactly at it
+            rng.choice([np.nextafter(edge, 0.0), edge, np.nextafter(edge, 1e9)], (50, w)),
+            rng.uniform(0.0, 0.9, (10, w)) * edge, rng.uniform(1.1, 3.0, (10, w)) * edge]
+    x = np.concatenate(rows)
+    expected = np.percentile(x, 95, axis=1) / G_MS2 > limit
+    got = _percentile_over(x, 95.0, G_MS2, limit)
+    assert got.dtype == bool
+    assert np.array_equal(got, expected)
+    assert expected.any()
+    assert not expected.all()
+
+
+def test_window_rows_are_the_index_matrix_gather() -> None:
+    x = np.arange(1003, dtype=np.float64)[::-1]  # a reversed view, as filters return
+    w, c = 100, 10
+    rows = np.array([0, 3, 4, 9])
+    t = (rows * w)[:, None] + np.arange(w)[None, :]
+    got = _window_rows(x, c, w, rows)
+    assert got.flags.c_contiguous
+    assert np.array_equal(got, x[t])
