@@ -14,6 +14,7 @@ import pytest
 from imurun.consts import G_MS2
 from imurun.signal._segments import crossings, finite_column, interp_index, segment_argmin
 from imurun.signal.mounting import _percentile_over, _window_rows
+from imurun.signal.orientation import _measured, _TimeBase
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1000])
@@ -93,3 +94,27 @@ def test_window_rows_are_the_index_matrix_gather() -> None:
     got = _window_rows(x, c, w, rows)
     assert got.flags.c_contiguous
     assert np.array_equal(got, x[t])
+
+
+def test_time_base_counts_the_gaps_before_each_sample() -> None:
+    rng = np.random.default_rng(11)
+    t = np.cumsum(np.where(rng.random(4000) < 0.01, 0.5, 0.005))  # 200 Hz with ~40 gaps
+    for series in (t, t[:1], t[:2], 0.005 * np.arange(100.0)):
+        tb = _TimeBase.of(series)
+        expected = np.zeros(series.size, dtype=np.intp)
+        if series.size > 1:
+            expected[1:] = np.cumsum(np.diff(series) > 1.5 * tb.period)
+        assert tb.gap.dtype == np.intp
+        assert np.array_equal(tb.gap, expected)
+
+
+def test_measured_finds_a_nan_anywhere_in_the_window() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(3000)
+    x[rng.integers(0, 3000, 60)] = np.nan
+    x[:10] = np.nan
+    x[-5:] = np.nan
+    i0 = rng.integers(0, 3000, 2000)
+    i1 = np.minimum(i0 + rng.integers(0, 80, 2000), 3000)
+    expected = [not np.isnan(x[a:b]).any() for a, b in zip(i0.tolist(), i1.tolist(), strict=True)]
+    assert _measured(x, i0, i1).tolist() == expected

@@ -1089,9 +1089,11 @@ class _TimeBase:
             return cls(t, float("nan"), np.zeros(t.size, dtype=np.intp))
         dt = np.diff(t)
         period = float(np.median(dt))
-        gap = np.empty(t.size, dtype=np.intp)
-        gap[0] = 0
-        np.cumsum(dt > 1.5 * period, out=gap[1:])
+        # the count is constant between gaps (few): repeated per stretch rather than a
+        # cumulative sum over every sample (a cumsum of booleans casts each one)
+        after = np.flatnonzero(dt > 1.5 * period) + 1  # first sample after each gap
+        lengths = np.diff(np.concatenate(([0], after, [t.size])))
+        gap = np.repeat(np.arange(after.size + 1, dtype=np.intp), lengths)
         return cls(t, period, gap)
 
 
@@ -1147,11 +1149,14 @@ def _bounds(tb: _TimeBase, start: FloatArray, stop: FloatArray,
 
 def _measured(x: FloatArray, i0: npt.NDArray[np.intp], i1: npt.NDArray[np.intp],
               ) -> npt.NDArray[np.bool_]:
-    """No NaN sample in ``x[i0[k]:i1[k]]``."""
-    nan = np.empty(x.size + 1, dtype=np.intp)
-    nan[0] = 0
-    np.cumsum(np.isnan(x), out=nan[1:])
-    return np.asarray(nan[i1] == nan[i0])
+    """No NaN sample in ``x[i0[k]:i1[k]]``.
+
+    The NaN samples before ``i1`` and before ``i0`` are counted by searching the (sorted) NaN
+    positions rather than by a cumulative count over every sample.
+    """
+    nan = np.flatnonzero(np.isnan(x))
+    return np.asarray(np.searchsorted(nan, i1, side="left")
+                      == np.searchsorted(nan, i0, side="left"))
 
 
 def _check_time(t_s: npt.ArrayLike, n: int | None = None) -> FloatArray:
