@@ -554,7 +554,8 @@ class _Pipeline:
         running = (labels == act.RUN) & np.isfinite(angles.tilt_deg)
         if not running.any():
             return math.nan, "no running"
-        return float(np.median(angles.tilt_deg[running])), ""
+        # the selection is a copy of its own: partitioned in place (no second full copy)
+        return float(np.median(angles.tilt_deg[running], overwrite_input=True)), ""
 
     def _quality(self, prep: PreparedSignal, mnt: Mounting, bouts: ActivityBouts) -> DataQuality:
         rec = self.rec
