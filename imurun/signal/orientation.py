@@ -381,8 +381,11 @@ def _bias_step(e_mid: FloatArray, blk: _Blocks, weights: FloatArray,
     if s.estimate_acc_offset:
         x[:, :, 6:9] = _nconv(r_c, weights, sig)
     xw = (x * weights[:, None, None]).reshape(-1, n_par)
-    normal = xw.T @ x.reshape(-1, n_par)
-    rhs = xw.T @ u.reshape(-1)
+    # einsum, not ``xw.T @ ...``: these small products would go to BLAS, whose helper threads
+    # cost more CPU than the products (spinning after each call) and whose sums depend on the
+    # machine's thread count; the result must not.
+    normal = np.einsum("ri,rj->ij", xw, x.reshape(-1, n_par))
+    rhs = np.einsum("ri,r->i", xw, u.reshape(-1))
     # Gaussian priors (ridge) on the bias and the offset: keep unobservable directions at zero
     # (e.g. the offset while the heading has not changed yet, the vertical gyroscope bias)
     normal[3:6, 3:6] += (s.vertical_noise / s.gyr_bias_prior_rads) ** 2 * np.eye(3)
