@@ -49,6 +49,7 @@ from imurun.ingest.files import (
     AccUnit,
     GyrUnit,
     TimeUnit,
+    gravity_missing,
     load_recording,
     median_acc_norm,
     plausible_fs,
@@ -188,13 +189,18 @@ def _check_si(rec: Recording) -> None:
 
     The same limits and measures as for files (:mod:`imurun.ingest.files`): a rate no
     body-worn IMU records at (times in ms, mostly), acceleration in g (median |a| near 1 where
-    gravity alone is 9.8 m/s²), angular rate in deg/s (a pelvis never turns at 20 rad/s).
+    gravity alone is 9.8 m/s²), angular rate in deg/s (a pelvis never turns at 20 rad/s),
+    linear acceleration (gravity removed: nothing then says which way is up).
     Without this, such arrays were analysed as they were and gave a run without running, or
     wrong metrics.
     """
     if not plausible_fs(rec.fs_hz):
         raise SignalError(f"a sample rate of {rec.fs_hz:.6g} Hz is not plausible for a body-worn "
                           "IMU: t_s must be in seconds (from_arrays infers the rate from it)")
+    why = gravity_missing(rec.acc_ms2, rec.fs_hz)
+    if why is not None:
+        raise SignalError(f"{why}: acc_ms2 must be the accelerometer's own reading, gravity "
+                          "included (add the gravity vector back to linear acceleration)")
     check_si_units(rec.acc_ms2, rec.gyr_rads, "a Recording holds")
 
 

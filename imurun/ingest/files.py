@@ -87,6 +87,39 @@ def robust_gyr_peak(gyr: npt.NDArray[np.float64]) -> float:
     return float(np.partition(w, k)[k])
 
 
+#: Window over which acceleration is averaged to measure gravity, s: long enough to average out
+#: strides (0.7 s and shorter), short enough that a sacrum's orientation barely changes.
+_GRAVITY_WINDOW_S = 2.0
+#: With gravity, the window average of a is about as large as |a| (ratio near 1 in every data
+#: set, 0.86 over 10 s of running); linear acceleration averages to almost nothing (0.04).
+_MIN_GRAVITY_RATIO = 0.3
+
+
+def gravity_missing(acc: npt.NDArray[np.float64], fs_hz: float, acc_unit: str = "m/s2",
+                    ) -> str | None:
+    """Why ``acc`` plainly holds no gravity (linear acceleration), or ``None`` when it may.
+
+    Gravity is the part of the accelerometer's signal that does not average out: the median
+    over :data:`_GRAVITY_WINDOW_S` windows of |mean a| is about |a| (9.8 m/s², 1 g) with it and a
+    small fraction of |a| without. A recording whose |a| is far below both 1 g and 9.8 m/s² in
+    the declared unit (0.5 m/s², 0.05 g: a still body, gravity removed) holds none either.
+    """
+    mag = median_acc_norm(acc)
+    n = max(1, int(round(_GRAVITY_WINDOW_S * fs_hz)))
+    a = acc[np.isfinite(acc).all(axis=1)]
+    k = a.shape[0] // n
+    means = a[: k * n].reshape(k, n, 3).mean(axis=1) if k else a.mean(axis=0, keepdims=True)
+    grav = float(np.median(np.linalg.norm(means, axis=1))) if len(a) else 0.0
+    unit = "g" if acc_unit == "g" else "m/s²"
+    floor = 0.05 if acc_unit == "g" else 0.5
+    if mag < floor or grav < _MIN_GRAVITY_RATIO * mag:
+        return (f"the acceleration holds no gravity (averaged over {_GRAVITY_WINDOW_S:g} s it is "
+                f"{grav:.2g} {unit}, its magnitude {mag:.2g} {unit}; with gravity both are about "
+                "9.8 m/s²): it looks like linear acceleration (gravity removed), and imurun needs "
+                "gravity to find which way is up")
+    return None
+
+
 def plausible_fs(fs_hz: float) -> bool:
     """Whether ``fs_hz`` is a rate a body-worn IMU records at."""
     return _PLAUSIBLE_FS[0] <= fs_hz <= _PLAUSIBLE_FS[1]
@@ -247,8 +280,17 @@ def load_session(path: str | os.PathLike[str]) -> Recording:
         raise FileFormatError(p, str(e)) from e
 
 
+#: What to do about a file without gravity (the apps' names for acceleration with gravity).
+_GRAVITY_FIX = ("export the accelerometer with gravity (phyphox: 'Acceleration with g', not "
+                "'Linear Acceleration'; Sensor Logger: the whole export folder or zip, whose "
+                "Gravity.csv or TotalAcceleration.csv imurun adds)")
+
+
 def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float64] | None,
-                 acc_unit: str, gyr_unit: str) -> None:
+                 acc_unit: str, gyr_unit: str, fs_hz: float) -> None:
+    why = gravity_missing(acc, fs_hz, acc_unit)
+    if why is not None:
+        raise FileFormatError(p, f"{why}: {_GRAVITY_FIX}")
     mag = median_acc_norm(acc)
     if acc_unit == "m/s2" and 0.5 < mag < 2.0:
         raise FileFormatError(p, f"acceleration looks like it is in g (median |a| = {mag:.2f}); "
@@ -587,7 +629,8 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
                                  f"(the first on line {first})")
     _check_increasing(p, t, time, lines)
     _check_rate(p, t, fs, time, time_unit)
-    _check_units(p, acc, gyr, acc_unit, gyr_unit)
+    _check_units(p, acc, gyr, acc_unit, gyr_unit,
+                 fs if fs is not None else 1.0 / float(np.median(np.diff(t))))
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
     meta = RecordingMeta(source=p, source_format=fmt, notes=notes)
     try:
