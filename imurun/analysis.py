@@ -144,8 +144,8 @@ def analyze(
             rad/s. Not allowed with a :class:`Recording`.
         columns: for a CSV whose header imurun cannot read by itself: canonical key
             (``time``, ``acc_x``... ``gyr_z``) -> column name.
-        time_unit: unit of a CSV's time column (``"s"``, ``"ms"``, ``"us"``) when its name
-            does not say it.
+        time_unit: unit of a CSV's time column (``"s"``, ``"ms"``, ``"us"``, ``"ns"``) when
+            its name does not say it.
         mounting: the sensor-to-body rotation when known: a
             :class:`~imurun.signal.mounting.Mounting` or the ``(3, 3)`` matrix ``r_sb``
             (``v_bf = r_sb @ v_sf``). ``None`` (default): estimated from the signals.

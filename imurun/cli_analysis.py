@@ -40,10 +40,10 @@ def add_file_options(s: argparse.ArgumentParser) -> None:
                    help="CSV columns when the header names do not say them, e.g. "
                         "time=Timestamp,acc_x=AX,acc_y=AY,acc_z=AZ (keys: time, acc_x..z, "
                         "gyr_x..z)")
-    s.add_argument("--time-unit", choices=("s", "ms", "us"), default=None,
-                   help="unit of a CSV time column (default: its name, else seconds unless "
-                        "only ms or us give a plausible sample rate; a unit that gives a rate "
-                        "outside 5 Hz-5 kHz is refused)")
+    s.add_argument("--time-unit", choices=("s", "ms", "us", "ns"), default=None,
+                   help="unit of a CSV time column of numbers (default: its name, else seconds "
+                        "unless only ms, us or ns give a plausible sample rate; a unit that "
+                        "gives a rate outside 5 Hz-5 kHz is refused)")
 
 
 def file_options(a: argparse.Namespace) -> dict[str, Any]:

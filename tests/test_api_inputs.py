@@ -139,7 +139,7 @@ def test_analyze_of_an_array_says_how_to_make_a_recording() -> None:
 @pytest.mark.parametrize(("kw", "match"), [
     ({"acc_unit": "G"}, r"acc_unit must be one of 'm/s2', 'g', got 'G'"),
     ({"gyr_unit": "deg"}, r"gyr_unit must be one of 'rad/s', 'deg/s', got 'deg'"),
-    ({"time_unit": "min"}, r"time_unit must be one of 's', 'ms', 'us', got 'min'"),
+    ({"time_unit": "min"}, r"time_unit must be one of 's', 'ms', 'us', 'ns', got 'min'"),
 ])
 def test_analyze_refuses_a_unit_it_does_not_know(tmp_path: Path, kw: dict[str, str],
                                                  match: str) -> None:

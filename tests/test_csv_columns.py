@@ -147,7 +147,7 @@ def test_time_unit_option_and_impossible_rates(tmp_path: Path) -> None:
     rec = load_recording(p, time_unit="ms")
     np.testing.assert_allclose(rec.t_s, t, atol=1e-9)
     slow = _write(tmp_path / "slow.csv", ["time", "acc_x", "acc_y", "acc_z"],
-                  np.column_stack([t * 1e8, acc]))  # 2 µHz, 2 mHz or 2 Hz: none fits
+                  np.column_stack([t * 1e11, acc]))  # 2 nHz, 2 µHz, 2 mHz or 2 Hz: none fits
     with pytest.raises(FileFormatError, match="pass --time-unit"):
         load_recording(slow)
 

@@ -85,3 +85,67 @@ def test_analyze_refuses_a_recording_of_linear_acceleration() -> None:
     t, acc, gyr, grav = _signals()
     with pytest.raises(SignalError, match=r"holds no gravity .*add the gravity vector back"):
         analyze(Recording.from_arrays(t, acc - grav, gyr))
+
+
+# ------------------------------------------------------------- time columns of other loggers
+def _generic(path: Path, head: str, times: list[str], acc: np.ndarray) -> Path:
+    rows = (",".join([tt, *(f"{v:.6f}" for v in a)]) for tt, a in zip(times, acc, strict=True))
+    path.write_text(head + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "zoned"), [
+    ("%Y-%m-%dT%H:%M:%S.%f+00:00", True),
+    ("%Y-%m-%dT%H:%M:%S.%fZ", True),
+    ("%Y-%m-%d %H:%M:%S.%f", False),  # a spreadsheet's; no zone: only differences are used
+])
+def test_iso_dates_and_times_in_the_time_column(tmp_path: Path, fmt: str, zoned: bool) -> None:
+    import datetime
+
+    t, acc, _, _ = _signals()
+    t0 = datetime.datetime(2024, 11, 19, 8, 0, tzinfo=datetime.UTC)
+    times = [(t0 + datetime.timedelta(seconds=float(s))).strftime(fmt) for s in t]
+    # before: "CSV values are not all numbers: line 4 ... holds '2024-11-19T08:00:00.010...'",
+    # the first two rows having been skipped as units rows
+    rec = load_recording(_generic(tmp_path / "iso.csv", "timestamp,acc_x,acc_y,acc_z", times,
+                                  acc))
+    np.testing.assert_allclose(rec.t_s, t, atol=2e-6)
+    np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)
+    assert rec.meta.start_unix_s == (t0.timestamp() if zoned else None)
+    assert any("ISO 8601" in n for n in rec.meta.notes)
+
+
+def test_a_date_that_breaks_the_pattern_is_named_at_its_line(tmp_path: Path) -> None:
+    t, acc, _, _ = _signals()
+    times = [f"2024-11-19T08:{int(s) // 60:02d}:{s % 60:06.3f}Z" for s in t[:400]]
+    times[5] = "19.11.2024 08:00:00"
+    p = _generic(tmp_path / "iso.csv", "timestamp,acc_x,acc_y,acc_z", times, acc[:400])
+    with pytest.raises(FileFormatError, match=r"line 7, column 1 \(timestamp\) holds "
+                                              r"'19\.11\.2024 08:00:00', not an ISO 8601"):
+        load_recording(p)
+    with pytest.raises(FileFormatError, match="dates and times .*--time-unit does not apply"):
+        load_recording(p, time_unit="ms")
+
+
+def test_a_data_row_is_not_skipped_as_a_units_row(tmp_path: Path) -> None:
+    t, acc, _, _ = _signals()
+    times = [f"{s:.6f}" for s in t[:400]]
+    times[0] = "n/a"
+    p = _generic(tmp_path / "u.csv", "time_s,acc_x,acc_y,acc_z", times, acc[:400])
+    # before: the row was skipped as a units row, and the file read from its second sample on
+    with pytest.raises(FileFormatError, match=r"line 2, column 1 \(time_s\) holds 'n/a'"):
+        load_recording(p)
+
+
+def test_time_in_nanoseconds(tmp_path: Path) -> None:
+    t, acc, _, _ = _signals()
+    ns = [str(1_732_000_000_000_000_000 + int(round(s * 1e9))) for s in t]
+    p = _generic(tmp_path / "ns.csv", "time,acc_x,acc_y,acc_z", ns, acc)
+    # before: "cannot tell the unit of the time column (median step 5e+06); pass --time-unit
+    # s, ms or us", none of which fits
+    rec = load_recording(p)
+    np.testing.assert_allclose(rec.t_s - rec.t_s[0], t, atol=1e-6)
+    assert any("time in ns" in n for n in rec.meta.notes)
+    np.testing.assert_allclose(load_recording(p, time_unit="ns").t_s, rec.t_s)
+    with pytest.raises(FileFormatError, match="pass --time-unit ns"):
+        load_recording(p, time_unit="us")

@@ -7,7 +7,7 @@ header: names are split into lower-case words (at punctuation, spaces and camel 
 column is a sensor axis when one word starts with ``acc`` or ``gyr`` and an axis letter
 follows (as its own word or as the end of that word), and the time column is a word
 ``time``/``timestamp``/``t``. Unit words in a name (``g``, ``ms2``, ``deg``, ``dps``, ``rad``,
-``ms``, ``us``, ``s``) are reported as hints. An explicit mapping overrides any of this.
+``ms``, ``us``, ``ns``, ``s``) are reported as hints. An explicit mapping overrides any of this.
 
 Pure functions over strings: no I/O.
 """
@@ -30,6 +30,7 @@ _GYR_UNITS = {"deg": "deg/s", "dps": "deg/s", "degs": "deg/s", "degrees": "deg/s
               "rad": "rad/s", "rads": "rad/s", "radians": "rad/s"}
 _TIME_UNITS = {"ms": "ms", "millis": "ms", "milliseconds": "ms", "msec": "ms",
                "us": "us", "micros": "us", "microseconds": "us", "usec": "us",
+               "ns": "ns", "nanos": "ns", "nanoseconds": "ns", "nsec": "ns",
                "s": "s", "sec": "s", "secs": "s", "seconds": "s"}
 
 

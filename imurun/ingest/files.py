@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime
 import io
 import os
 import re
@@ -40,11 +41,11 @@ from imurun.ingest.recording import Recording, RecordingMeta
 
 AccUnit = Literal["m/s2", "g"]
 GyrUnit = Literal["rad/s", "deg/s"]
-TimeUnit = Literal["s", "ms", "us"]
-_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+TimeUnit = Literal["s", "ms", "us", "ns"]
+_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 _ACC_UNITS: tuple[AccUnit, ...] = ("m/s2", "g")
 _GYR_UNITS: tuple[GyrUnit, ...] = ("rad/s", "deg/s")
-_TIME_UNITS: tuple[TimeUnit, ...] = ("s", "ms", "us")
+_TIME_UNITS: tuple[TimeUnit, ...] = ("s", "ms", "us", "ns")
 #: Sample rates a body-worn IMU records at (Hz): a time unit must give one to be inferred from
 #: the data, and a file whose time (in its stated or given unit) gives another is refused.
 _PLAUSIBLE_FS = (5.0, 5000.0)
@@ -375,11 +376,15 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     except ColumnError as e:
         raise FileFormatError(p, f"CSV header: {e}") from e
     body = _numbered(lines, i + 1)
-    # rows under the header that are not numbers (Shimmer: "CAL", then the units) are skipped;
-    # a units row gives unit hints
+    keys = [TIME, *ACC, *(GYR if cmap.has_gyr else ())]
+    cols = [cmap.index[k] for k in keys]
+    # rows under the header without a number in any column used (Shimmer: "CAL", then the
+    # units) are skipped; a units row gives unit hints. A row with numbers is data, even if its
+    # time is not one (a date and time, or a number with a decimal comma).
     unit_rows: list[list[str]] = []
-    while body and len(unit_rows) < 2 and not _is_number(
-            cell := _cell(body[0][1], delim, cmap.index[TIME])):
+    while body and len(unit_rows) < 2 and not any(
+            _is_number(_cell(body[0][1], delim, j)) for j in cols):
+        cell = _cell(body[0][1], delim, cmap.index[TIME])
         if _DECIMAL_COMMA.match(cell.strip().strip('"')):
             raise FileFormatError(p, f"line {body[0][0]}, column {cmap.index[TIME] + 1} "
                                      f"({header[cmap.index[TIME]]}) holds {cell.strip()!r}, a "
@@ -392,26 +397,62 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     hint_acc, hint_gyr, hint_time = _unit_row_hints(unit_rows, cmap)
     acc_u = acc_unit or cmap.acc_unit or hint_acc or "m/s2"
     gyr_u = gyr_unit or cmap.gyr_unit or hint_gyr or "rad/s"
-    keys = [TIME, *ACC, *(GYR if cmap.has_gyr else ())]
-    cols = [cmap.index[k] for k in keys]
+    first_time = _cell(body[0][1], delim, cmap.index[TIME]).strip().strip('"')
+    dates = not _is_number(first_time) and _iso_seconds(first_time) is not None
+    if dates and time_unit is not None:
+        raise FileFormatError(p, f"time column {header[cmap.index[TIME]]} holds dates and times "
+                                 f"({first_time!r}): --time-unit does not apply to it")
     try:
         data = np.loadtxt(io.StringIO("\n".join(ln for _, ln in body)), delimiter=delim,
-                          usecols=cols, ndmin=2, dtype=np.float64, quotechar='"')
+                          usecols=cols, ndmin=2, dtype=np.float64, quotechar='"',
+                          converters={cmap.index[TIME]: _iso_time} if dates else None)
     except ValueError as e:
         raise FileFormatError(p, "CSV values are not all numbers: "
-                                 + _bad_value(body, delim, cols, header, e)) from e
-    t_unit = time_unit or cmap.time_unit or hint_time or _infer_time_unit(p, data[:, 0])
+                                 + _bad_value(body, delim, cols, header, e,
+                                              dates=cmap.index[TIME] if dates else None)) from e
+    t_unit = "s" if dates else (time_unit or cmap.time_unit or hint_time
+                                          or _infer_time_unit(p, data[:, 0]))
     t = data[:, 0] * _TIME_SCALE[t_unit]
+    if dates:  # (Unix seconds: from the first row on, as the start is known apart)
+        t = t - t[0]
     notes: tuple[str, ...] = ()
     canonical = {TIME: "time_s", **{k: k for k in ACC + GYR}}
     if any(header[cmap.index[k]].lower() != canonical[k] for k in keys):
         names = cmap.names(header)
         notes = ("columns: " + ", ".join(f"{k}={names[k]}" for k in keys)
-                 + f"; time in {t_unit}, acceleration in {acc_u}"
+                 + ("; time from ISO 8601 dates and times" if dates else f"; time in {t_unit}")
+                 + f", acceleration in {acc_u}"
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
+    zoned = dates and datetime.datetime.fromisoformat(first_time).tzinfo is not None
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
                          acc_u, gyr_u, None, notes, lines=[n for n, _ in body],
-                         time=(header[cmap.index[TIME]], data[:, 0]), time_unit=t_unit)
+                         time=(header[cmap.index[TIME]], data[:, 0]), time_unit=t_unit,
+                         start_unix_s=float(data[0, 0]) if zoned else None)
+
+
+def _iso_seconds(text: str) -> float | None:
+    """Seconds since the Unix epoch of an ISO 8601 date and time; ``None`` if it is not one.
+
+    ``2024-11-19T08:00:00.010``, with ``T`` or a space, with or without ``Z`` or ``+01:00``. A
+    time without a zone is taken as UTC: only differences between the rows are used.
+    """
+    if len(text) < 10 or text[4:5] != "-":  # (fromisoformat also takes "20241119")
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return when.timestamp()
+
+
+def _iso_time(text: str) -> float:
+    """:func:`_iso_seconds` for :func:`numpy.loadtxt` (a ``ValueError`` when not a date)."""
+    s = _iso_seconds(text.strip().strip('"'))
+    if s is None:
+        raise ValueError(f"not an ISO 8601 date and time: {text!r}")
+    return s
 
 
 def _numbered(lines: list[str], start: int) -> list[tuple[int, str]]:
@@ -431,7 +472,7 @@ def _split(line: str, delim: str | None) -> list[str]:
 
 
 def _bad_value(body: list[tuple[int, str]], delim: str | None, cols: list[int],
-               header: list[str], err: ValueError) -> str:
+               header: list[str], err: ValueError, *, dates: int | None = None) -> str:
     """Where the first value that is not a number is, as a person finds it in the file.
 
     Lines and columns count from 1, lines over the whole file (comments and header included).
@@ -444,6 +485,11 @@ def _bad_value(body: list[tuple[int, str]], delim: str | None, cols: list[int],
                 return (f"line {n} has {len(cells)} field(s), so no {header[j]} value "
                         f"(column {j + 1})")
             cell = cells[j].strip()
+            if j == dates:  # the time column of a file whose times are dates and times
+                if _iso_seconds(cell.strip('"')) is None:
+                    return (f"line {n}, column {j + 1} ({header[j]}) holds {cell!r}, not an "
+                            "ISO 8601 date and time like the rows before it")
+                continue
             if not (cell.isascii() and "_" not in cell and _is_number(cell)):  # as numpy reads
                 return f"line {n}, column {j + 1} ({header[j]}) holds {cell!r}"
     # not found (numpy refused what it alone refuses): its reason, without its row number,
@@ -483,6 +529,8 @@ def _unit_row_hints(rows: list[list[str]], cmap: ColumnMap,
             tu = "ms"
         elif t in ("us", "µs", "(us)", "microseconds"):
             tu = "us"
+        elif t in ("ns", "(ns)", "nanoseconds"):
+            tu = "ns"
         elif t in ("s", "(s)", "seconds", "sec"):
             tu = "s"
     return acc, gyr, tu
@@ -510,19 +558,18 @@ def _check_rate(p: str, t: npt.NDArray[np.float64], fs: float | None,
     raw_step = step_s / _TIME_SCALE[time_unit]
     fits = [u for u in _plausible_time_units(raw_step) if u != time_unit]
     advice = (f"pass --time-unit {fits[0]} ({1.0 / (raw_step * _TIME_SCALE[fits[0]]):.6g} Hz)"
-              if fits else "check the time column, or pass --time-unit s, ms or us")
+              if fits else "check the time column, or pass --time-unit s, ms, us or ns")
     raise FileFormatError(p, f"time column {time[0]} read in {time_unit} gives {rate:.6g} Hz, "
                              f"not a plausible sample rate ({lo:g} to {hi:g} Hz); {advice}")
 
 
 def _plausible_time_units(raw_step: float) -> list[TimeUnit]:
-    """The time units (s, ms, us, in that order) in which ``raw_step`` gives a plausible rate."""
-    units: tuple[TimeUnit, ...] = ("s", "ms", "us")
-    return [u for u in units if plausible_fs(1.0 / (raw_step * _TIME_SCALE[u]))]
+    """The time units (s, ms, us, ns in that order) in which ``raw_step`` gives a plausible rate."""
+    return [u for u in _TIME_UNITS if plausible_fs(1.0 / (raw_step * _TIME_SCALE[u]))]
 
 
 def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
-    """Seconds unless only ms or µs give a plausible sample rate."""
+    """Seconds unless only ms, µs or ns give a plausible sample rate."""
     dt = np.diff(t)
     dt = dt[np.isfinite(dt) & (dt > 0)]
     if dt.size == 0:
@@ -532,7 +579,7 @@ def _infer_time_unit(p: str, t: npt.NDArray[np.float64]) -> TimeUnit:
     if "s" in plausible or not plausible:
         if not plausible:
             raise FileFormatError(p, f"cannot tell the unit of the time column (median step "
-                                     f"{step:g}); pass --time-unit s, ms or us")
+                                     f"{step:g}); pass --time-unit s, ms, us or ns")
         return "s"
     return plausible[0]
 
@@ -611,12 +658,13 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
                   fs: float | None, notes: tuple[str, ...] = (), *, lines: list[int],
                   time: tuple[str, npt.NDArray[np.float64]] | None = None,
-                  time_unit: str | None = None) -> Recording:
+                  time_unit: str | None = None, start_unix_s: float | None = None) -> Recording:
     """Checks common to the text formats, then the recording.
 
     ``lines[k]`` is the file line of row ``k``; ``time`` the name and values of the time
     column as the file has them (for messages), ``None`` when there is none; ``time_unit`` the
-    unit it was read in when the file's time is a column of a chosen unit (CSV).
+    unit it was read in when the file's time is a column of a chosen unit (CSV);
+    ``start_unix_s`` the wall clock of ``t[0]`` when the file says it.
     """
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
@@ -632,7 +680,7 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
     _check_units(p, acc, gyr, acc_unit, gyr_unit,
                  fs if fs is not None else 1.0 / float(np.median(np.diff(t))))
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
-    meta = RecordingMeta(source=p, source_format=fmt, notes=notes)
+    meta = RecordingMeta(source=p, source_format=fmt, notes=notes, start_unix_s=start_unix_s)
     try:
         return Recording.from_arrays(t, acc, gyr, fs_hz=fs, meta=meta)
     except IngestError as e:
