@@ -266,6 +266,32 @@ def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
         return lib.add_file(out, source="import")
 
 
+def _is_sensor_logger(p: Path) -> bool:
+    from imurun.ingest.files import sniff
+
+    try:
+        return sniff(p) == "sensorlogger"
+    except FileFormatError:
+        return False
+
+
+def _add_sensor_logger(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
+    """Store the Sensor Logger export ``p`` is, or is a file of, as one zip of its sensor files.
+
+    The library keeps one file per run: the export's own folder (or a file of it, without its
+    siblings) would not read again, nor would a zip of a whole recording with photos and audio
+    be worth keeping.
+    """
+    import tempfile
+
+    from imurun.ingest.files import load_recording
+    from imurun.ingest.sensorlogger import pack
+
+    load_recording(p, **opts)  # (refuses options that do not apply, and unreadable exports)
+    with tempfile.TemporaryDirectory() as tmp:
+        return lib.add_file(pack(p, tmp), source="import")
+
+
 def import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool = True,
                 analyzer: Analyzer | None = None, progress: Progress | None = None,
                 file_options: Mapping[str, Any] | None = None, athlete: str | None = None,
@@ -306,7 +332,16 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
     p = Path(path)
     if not p.exists():
         raise FileFormatError(str(p), "cannot read: No such file or directory")
-    if p.is_dir() or is_bundle(p):
+    if _is_sensor_logger(p):  # a folder or zip of CSVs, not a bundle: one recording
+        if athlete is not None:
+            lib.athlete(athlete)  # an unknown name is refused before anything is added
+        add = _add_sensor_logger(lib, p, {k: v for k, v in (file_options or {}).items() if v})
+        run = add.run
+        if athlete is not None or start_unix_s is not None:
+            run = lib.assign_run(run.id, athlete=athlete, start_unix_s=start_unix_s)
+        result = ImportResult(p.name)
+        (result.added if add.added else result.already).append(run)
+    elif p.is_dir() or is_bundle(p):
         if start_unix_s is not None:
             raise UsageError(f"{p}: --start applies to a single recording; the runs of a bundle "
                              "or library have their own start times")

@@ -6,7 +6,11 @@ checks that imurun reads it to the same samples, or refuses it with a message th
 problem and the fix. Layouts:
 
 * phyphox CSV export: ``"Time (s)","Acceleration x (m/s^2)",...`` ('Acceleration with g') or
-  ``"Linear Acceleration x (m/s^2)"`` ('Linear Acceleration', gravity removed).
+  ``"Linear Acceleration x (m/s^2)"`` ('Linear Acceleration', gravity removed);
+* Sensor Logger export (folder or zip): ``time,seconds_elapsed,z,y,x`` per sensor file, time in
+  ns since the epoch; ``Accelerometer.csv`` without gravity, ``Gravity.csv``,
+  ``TotalAcceleration.csv`` (Android), ``Gyroscope.csv``, ``Metadata.csv`` (platform,
+  standardisation); on iOS, unless standardised, accelerations with the opposite sign.
 """
 
 from __future__ import annotations
@@ -149,3 +153,126 @@ def test_time_in_nanoseconds(tmp_path: Path) -> None:
     np.testing.assert_allclose(load_recording(p, time_unit="ns").t_s, rec.t_s)
     with pytest.raises(FileFormatError, match="pass --time-unit ns"):
         load_recording(p, time_unit="us")
+
+
+# ------------------------------------------------------------------ Sensor Logger exports
+T0_NS = 1_732_000_000_000_000_000
+META_HEAD = ("version,device name,recording epoch time,recording time,recording timezone,"
+             "platform,appVersion,device id,sensors,sampleRateMs,standardisation,"
+             "platform version")
+
+
+def _sl_file(path: Path, t: np.ndarray, xyz: np.ndarray) -> None:
+    rows = (f"{T0_NS + round(s * 1e9)},{s:.9f},{v[2]:.9f},{v[1]:.9f},{v[0]:.9f}"
+            for s, v in zip(t, xyz, strict=True))
+    path.write_text("time,seconds_elapsed,z,y,x\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _sensor_logger(d: Path, platform: str, *, total: bool, gyro_shift_s: float = 0.0,
+                   metadata: bool = True, gravity: bool = True) -> Path:
+    """An export as the app writes it: Android with TotalAcceleration, or iOS without."""
+    d.mkdir()
+    t, acc, gyr, grav = _signals()
+    sign = -1.0 if platform == "ios" else 1.0
+    _sl_file(d / "Accelerometer.csv", t, sign * (acc - grav))
+    if gravity:
+        _sl_file(d / "Gravity.csv", t, sign * grav)
+    if total:
+        _sl_file(d / "TotalAcceleration.csv", t, acc)
+    tg = t + gyro_shift_s
+    _sl_file(d / "Gyroscope.csv", tg, np.column_stack([np.interp(tg, t, gyr[:, k])
+                                                        for k in range(3)]))
+    if metadata:
+        (d / "Metadata.csv").write_text(
+            META_HEAD + f"\n3,phone,{T0_NS // 10**6},2024-11-19_08-06-40,UTC,{platform},1.40,"
+            "id,Accelerometer|Gravity|Gyroscope,5|5|5,false,17\n", encoding="utf-8")
+    return d
+
+
+@pytest.mark.parametrize(("platform", "total"), [("android", True), ("ios", False)])
+def test_sensor_logger_export_folder(tmp_path: Path, platform: str, total: bool) -> None:
+    t, acc, gyr, _ = _signals()
+    d = _sensor_logger(tmp_path / "2024-11-19_08-06-40", platform, total=total)
+    # before: "cannot read: Is a directory"
+    rec = load_recording(d)
+    assert rec.meta.source_format == "sensorlogger"
+    np.testing.assert_allclose(rec.t_s, t, atol=1e-8)
+    np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)  # iOS signs turned back
+    assert rec.gyr_rads is not None
+    np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
+    assert rec.meta.start_unix_s == pytest.approx(T0_NS * 1e-9)
+    # one of its files names the export too
+    np.testing.assert_array_equal(load_recording(d / "Gyroscope.csv").acc_ms2, rec.acc_ms2)
+
+
+def test_sensor_logger_zip_and_analysis(tmp_path: Path) -> None:
+    import zipfile
+
+    d = _sensor_logger(tmp_path / "export", "ios", total=False, gyro_shift_s=0.0025)
+    z = tmp_path / "export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(d.iterdir()):
+            zf.write(f, f"2024-11-19_08-06-40/{f.name}")
+    # before: "not a supported format"
+    rec = load_recording(z)
+    assert any("Gyroscope.csv interpolated" in n for n in rec.meta.notes)
+    ours = analyze(_clean())
+    theirs = analyze(z)
+    assert theirs.summary.n_steps == ours.summary.n_steps > 50
+    assert theirs.summary.cadence_spm == pytest.approx(ours.summary.cadence_spm, rel=0.01)
+
+
+def test_sensor_logger_without_gravity_or_platform_is_refused(tmp_path: Path) -> None:
+    d = _sensor_logger(tmp_path / "nograv", "ios", total=False, gravity=False)
+    with pytest.raises(FileFormatError, match=r"Accelerometer\.csv holds no gravity .*Gravity"):
+        load_recording(d)
+    d = _sensor_logger(tmp_path / "nometa", "ios", total=False, metadata=False)
+    with pytest.raises(FileFormatError, match=r"Metadata\.csv.* is missing"):
+        load_recording(d)
+
+
+def test_sensor_logger_repeated_rows_are_dropped_other_repeats_refused(tmp_path: Path) -> None:
+    d = _sensor_logger(tmp_path / "rep", "android", total=True)
+    f = d / "TotalAcceleration.csv"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    f.write_text("\n".join([*lines[:100], lines[99], *lines[100:]]) + "\n", encoding="utf-8")
+    rec = load_recording(d)
+    assert rec.n_samples == len(lines) - 1
+    assert any("1 repeated row(s)" in n for n in rec.meta.notes)
+    other = lines[99].rsplit(",", 1)[0] + ",0.5"  # the same time, another value
+    f.write_text("\n".join([*lines[:100], other, *lines[100:]]) + "\n", encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"TotalAcceleration\.csv: time column is not "
+                                              r"increasing: line 101"):
+        load_recording(d)
+
+
+def test_a_directory_that_is_no_export_says_so(tmp_path: Path) -> None:
+    with pytest.raises(FileFormatError, match="cannot read a directory as a recording"):
+        load_recording(tmp_path)
+
+
+def test_sensor_logger_export_is_imported_once_as_one_recording(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import zipfile
+
+    from imurun.cli import EXIT_OK, main
+
+    d = _sensor_logger(tmp_path / "2024-11-19_08-06-40", "android", total=True)
+    z = tmp_path / "phone.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(d.iterdir()):
+            zf.write(f, f"2024-11-19_08-06-40/{f.name}")
+    home = str(tmp_path / "home")
+    assert main(["--home", home, "athlete", "add", "Ana"]) == EXIT_OK
+    # before: "a directory, but not an imurun library"; "a zip file without manifest.json";
+    # one sensor file was copied alone, and its analysis failed in the library
+    assert main(["--home", home, "import", str(d), "--athlete", "Ana"]) == EXIT_OK
+    assert "1 new run(s)" in capsys.readouterr().out
+    for again in (z, d / "TotalAcceleration.csv"):
+        assert main(["--home", home, "import", str(again)]) == EXIT_OK
+        assert "0 new run(s), 1 already held" in capsys.readouterr().out
+    assert main(["--home", home, "runs"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "2024-11-19" in out
+    assert "Ana" in out
+    assert "1 run(s)" in out

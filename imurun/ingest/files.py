@@ -8,7 +8,8 @@
   explicitly with ``columns``;
 * Xsens MT Manager text exports (tab-separated, ``//`` comment lines or an
   ``Acquisition frequency: N Hz`` line, columns ``PacketCounter``, optional ``SampleTimeFine``,
-  ``Acc_X..Z`` in m/s², ``Gyr_X..Z`` in rad/s).
+  ``Acc_X..Z`` in m/s², ``Gyr_X..Z`` in rad/s);
+* Sensor Logger exports (a folder, its zip, or one of its files: :mod:`imurun.ingest.sensorlogger`).
 
 Units are checked against gravity and the pelvis: a file whose acceleration is plainly in the
 other unit than declared, or whose angular rate is (beyond any pelvis in rad/s; too slow for a
@@ -49,7 +50,7 @@ _TIME_UNITS: tuple[TimeUnit, ...] = ("s", "ms", "us", "ns")
 #: Sample rates a body-worn IMU records at (Hz): a time unit must give one to be inferred from
 #: the data, and a file whose time (in its stated or given unit) gives another is refused.
 _PLAUSIBLE_FS = (5.0, 5000.0)
-FileKind = Literal["session", "stored-run", "csv", "xsens"]
+FileKind = Literal["session", "stored-run", "csv", "xsens", "sensorlogger"]
 
 #: Largest plausible angular rate of a pelvis, rad/s (~1150 deg/s). Beyond it, deg/s is likely.
 _MAX_PLAUSIBLE_GYR_RADS = 20.0
@@ -132,7 +133,15 @@ MAX_PLAUSIBLE_GYR_RADS = _MAX_PLAUSIBLE_GYR_RADS
 
 def sniff(path: str | os.PathLike[str]) -> FileKind:
     """Which supported format ``path`` holds; :class:`FileFormatError` if none."""
+    from imurun.ingest import sensorlogger
+
     p = str(path)
+    if os.path.isdir(p):
+        if sensorlogger.is_export(p):
+            return "sensorlogger"
+        raise FileFormatError(p, "cannot read a directory as a recording: give a file (a "
+                                 "Sensor Logger export folder, which imurun reads whole, holds "
+                                 "TotalAcceleration.csv or Accelerometer.csv)")
     try:
         with open(p, "rb") as fh:
             head = fh.read(4096)
@@ -144,8 +153,12 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
         return "session"
     if head.startswith(RUN_MAGIC):
         return "stored-run"
+    if head.startswith(b"PK\x03\x04") and sensorlogger.is_export(p):
+        return "sensorlogger"
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if sensorlogger.is_sensor_csv_header(first):
+        return "sensorlogger"
     if first.startswith("//") or first.lower().startswith("acquisition frequency") or (
             "PacketCounter" in first and "Acc_X" in text):
         return "xsens"
@@ -241,7 +254,7 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
         return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                         time_unit=time_unit)
     kind = sniff(p)
-    if kind in ("session", "stored-run") and (acc_unit or gyr_unit or time_unit):
+    if kind in ("session", "stored-run") and (acc_unit or gyr_unit or time_unit):  # SI
         given = [f"{n} (--{n.replace('_', '-')})" for n, v in (
             ("acc_unit", acc_unit), ("gyr_unit", gyr_unit), ("time_unit", time_unit)) if v]
         raise FileFormatError(p, f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'}"
@@ -249,6 +262,13 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
                                  "already")
     if kind == "session":
         return load_session(p)
+    if kind == "sensorlogger":
+        if acc_unit or gyr_unit or time_unit:
+            raise FileFormatError(p, "--acc-unit, --gyr-unit and --time-unit do not apply to a "
+                                     "Sensor Logger export: its units are known")
+        from imurun.ingest.sensorlogger import load_sensor_logger
+
+        return load_sensor_logger(p)
     if kind == "stored-run":
         try:
             return recording_from_run(read_run(Path(p).read_bytes()), source=p)
