@@ -106,15 +106,19 @@ def test_a_spreadsheets_sep_line_names_the_delimiter_blank_lines_or_not(
     np.testing.assert_allclose(rec.gyr_rads, gyr, atol=1e-6)
 
 
-def test_decimal_commas_are_named_at_their_line(tmp_path: Path) -> None:
-    """A spreadsheet in a decimal-comma locale: the rows must not be skipped as units rows."""
+def test_decimal_commas_are_read_not_skipped_as_units_rows(tmp_path: Path) -> None:
+    """A spreadsheet in a decimal-comma locale: every row is read, none skipped as units rows.
+
+    (Refused before, naming the line: "export it with a decimal point".)
+    """
     t, acc, _ = _signals(20)
     rows = [";".join(f"{v:.6f}".replace(".", ",") for v in r) for r in np.column_stack([t, acc])]
     p = tmp_path / "comma.csv"
     p.write_text("sep=;\ntime_s;acc_x;acc_y;acc_z\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    with pytest.raises(FileFormatError, match=r"line 3, column 1 \(time_s\) holds '0,000000', a "
-                                              r"number with a decimal comma"):
-        load_recording(p)
+    rec = load_recording(p)
+    np.testing.assert_allclose(rec.t_s, t, atol=1e-6)
+    np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)
+    assert "decimal commas read as decimal points" in rec.meta.notes
 
 
 @pytest.mark.parametrize(("scale", "unit"), [(1.0, "s"), (1e3, "ms"), (1e6, "us")])

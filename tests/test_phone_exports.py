@@ -276,3 +276,30 @@ def test_sensor_logger_export_is_imported_once_as_one_recording(
     assert "2024-11-19" in out
     assert "Ana" in out
     assert "1 run(s)" in out
+
+
+@pytest.mark.parametrize("delim", [";", "\t"])
+def test_phyphox_decimal_comma_export(tmp_path: Path, delim: str) -> None:
+    t, acc, _, _ = _signals()
+    head = delim.join(f'"{h}"' for h in ["Time (s)", *(f"Acceleration {a} (m/s^2)" for a in "xyz"),
+                                         "Absolute acceleration (m/s^2)"])
+    rows = (delim.join(f"{v:.9E}".replace(".", ",") for v in (s, *a, np.linalg.norm(a)))
+            for s, a in zip(t, acc, strict=True))
+    p = tmp_path / "Raw Data.csv"
+    p.write_text(head + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    # before: "line 2 ... holds '0,000000000E+00', a number with a decimal comma: export it
+    # with a decimal point"
+    rec = load_recording(p)
+    np.testing.assert_allclose(rec.acc_ms2, acc, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(rec.t_s, t, atol=1e-8)
+
+
+def test_decimal_comma_only_in_the_values_not_the_time(tmp_path: Path) -> None:
+    t, acc, _, _ = _signals()
+    rows = (";".join([str(i), *(f"{v:.5f}".replace(".", ",") for v in a)])
+            for i, a in enumerate(acc))
+    p = tmp_path / "eu.csv"
+    p.write_text("sample time (ms);acc_x;acc_y;acc_z\n" + "\n".join(rows) + "\n",
+                 encoding="utf-8")
+    rec = load_recording(p, time_unit="ms")  # (an integer time at 1 kHz: names no comma)
+    np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-5)

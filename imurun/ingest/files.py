@@ -402,14 +402,21 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     # units) are skipped; a units row gives unit hints. A row with numbers is data, even if its
     # time is not one (a date and time, or a number with a decimal comma).
     unit_rows: list[list[str]] = []
+    # a spreadsheet's in a decimal-comma locale (";" or tab between the columns): read as points
+    decimal_comma = delim != "," and any(
+        _DECIMAL_COMMA.match(_cell(ln, delim, j).strip().strip('"'))
+        for _, ln in body[:4] for j in cols)
+    if decimal_comma:
+        body = [(n, ln.replace(",", ".")) for n, ln in body]
     while body and len(unit_rows) < 2 and not any(
             _is_number(_cell(body[0][1], delim, j)) for j in cols):
         cell = _cell(body[0][1], delim, cmap.index[TIME])
         if _DECIMAL_COMMA.match(cell.strip().strip('"')):
             raise FileFormatError(p, f"line {body[0][0]}, column {cmap.index[TIME] + 1} "
                                      f"({header[cmap.index[TIME]]}) holds {cell.strip()!r}, a "
-                                     "number with a decimal comma: export it with a decimal "
-                                     "point")
+                                     "number with a decimal comma, in a file whose columns are "
+                                     "also separated by commas: export it with a decimal point "
+                                     "or with ';' between the columns")
         unit_rows.append(next(csv.reader([body[0][1]], delimiter=delim)))
         body = body[1:]
     if not body:  # (np.loadtxt would warn, then return nothing)
@@ -435,11 +442,11 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     t = data[:, 0] * _TIME_SCALE[t_unit]
     if dates:  # (Unix seconds: from the first row on, as the start is known apart)
         t = t - t[0]
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ("decimal commas read as decimal points",) if decimal_comma else ()
     canonical = {TIME: "time_s", **{k: k for k in ACC + GYR}}
     if any(header[cmap.index[k]].lower() != canonical[k] for k in keys):
         names = cmap.names(header)
-        notes = ("columns: " + ", ".join(f"{k}={names[k]}" for k in keys)
+        notes += ("columns: " + ", ".join(f"{k}={names[k]}" for k in keys)
                  + ("; time from ISO 8601 dates and times" if dates else f"; time in {t_unit}")
                  + f", acceleration in {acc_u}"
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
