@@ -1,7 +1,9 @@
 """imurun: open firmware companion and signal library for a sacrum-worn running sensor.
 
 ``imurun.analyze(source, **params) -> RunAnalysis`` analyses a run (see :mod:`imurun.analysis`);
-it is imported on first use, so ``import imurun`` stays light.
+``imurun.load_recording(path, ...)`` reads any supported file into a ``Recording``, and
+``imurun.Recording.from_arrays(t_s, acc_ms2, gyr_rads)`` makes one of your own arrays. They are
+imported on first use, so ``import imurun`` stays light.
 """
 
 from __future__ import annotations
@@ -10,14 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from imurun.analysis import AnalysisSettings, analyze
+    from imurun.ingest.files import load_recording
+    from imurun.ingest.recording import Recording
     from imurun.signal.results import RunAnalysis
 
     __version__: str
 
-__all__ = ["AnalysisSettings", "RunAnalysis", "__version__", "analyze"]
+__all__ = ["AnalysisSettings", "Recording", "RunAnalysis", "__version__", "analyze",
+           "load_recording"]
 
 _LAZY = {"analyze": "imurun.analysis", "AnalysisSettings": "imurun.analysis",
-         "RunAnalysis": "imurun.signal.results"}
+         "RunAnalysis": "imurun.signal.results", "Recording": "imurun.ingest.recording",
+         "load_recording": "imurun.ingest.files"}
 
 
 def _version() -> str:

@@ -303,3 +303,23 @@ def test_decimal_comma_only_in_the_values_not_the_time(tmp_path: Path) -> None:
                  encoding="utf-8")
     rec = load_recording(p, time_unit="ms")  # (an integer time at 1 kHz: names no comma)
     np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-5)
+
+
+def test_the_loading_api_is_at_the_top_level(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import imurun
+
+    t, acc, gyr, _ = _signals()
+    # before: AttributeError: module 'imurun' has no attribute 'load_recording' / 'Recording'
+    rec = imurun.load_recording(_phyphox(tmp_path / "p.csv", t, acc))
+    assert isinstance(rec, imurun.Recording)
+    mine = imurun.Recording.from_arrays(t, acc, gyr)
+    assert imurun.analyze(mine).summary.n_steps > 50
+    assert {"Recording", "load_recording"} <= set(imurun.__all__)
+    # and `import imurun` stays light: NumPy is loaded on first use only
+    code = "import sys, imurun; print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
