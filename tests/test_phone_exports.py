@@ -323,3 +323,31 @@ def test_the_loading_api_is_at_the_top_level(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=REPO)
     assert out.stdout.strip() == "False"
+
+
+def test_comment_lines_before_the_header(tmp_path: Path) -> None:
+    t, acc, _, _ = _signals()
+    rows = "\n".join(f"{s:.6f},{a[0]:.6f},{a[1]:.6f},{a[2]:.6f}" for s, a in zip(t, acc, strict=True))
+    p = tmp_path / "log.csv"
+    p.write_text("# logger 2.1, sacrum\n# rate 200 Hz\ntime_s,acc_x,acc_y,acc_z\n" + rows + "\n",
+                 encoding="utf-8")
+    # before: "not a supported format (session, stored run, CSV with a time_s,acc_x,... header"
+    np.testing.assert_allclose(load_recording(p).acc_ms2, acc, atol=1e-6)
+
+
+def test_a_file_in_another_encoding_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    p = tmp_path / "latin1.csv"
+    p.write_bytes("# Gerät: Gürtel\ntime_s,acc_x,acc_y,acc_z\n0,0,0,9.8\n".encode("latin-1"))
+    # before: "not a supported format" (the comment hid the header), and without the comment
+    # "cannot read as UTF-8 text: 'utf-8' codec can't decode byte 0xe4 in position 5: ..."
+    with pytest.raises(FileFormatError, match=r"line 1 holds the byte 0xe4.*save it as UTF-8"):
+        load_recording(p)
+
+
+def test_nan_rows_say_what_to_do(tmp_path: Path) -> None:
+    p = tmp_path / "nan.csv"
+    p.write_text("time_s,acc_x,acc_y,acc_z\n0,0,0,9.8\n0.01,nan,nan,nan\n0.02,0,0,9.8\n",
+                 encoding="utf-8")
+    with pytest.raises(FileFormatError, match=r"on line 3\): delete those rows, and imurun marks "
+                                              r"a gap"):
+        load_recording(p)

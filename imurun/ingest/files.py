@@ -193,12 +193,13 @@ _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+([eE][+-]?\d+)?$")
 def _header_line(lines: Sequence[str]) -> tuple[int, str | None]:
     """(index of the header line, the delimiter a spreadsheet's ``sep=`` line names, if any).
 
-    Blank lines before the header, and a ``sep=X`` line (Excel's hint) with blank lines around
-    it, are skipped. The index is ``len(lines)`` when there is no header.
+    Blank lines and ``#`` comment lines (a logger's notes) before the header, and a ``sep=X``
+    line (Excel's hint) with blank lines around it, are skipped. The index is ``len(lines)``
+    when there is no header.
     """
     i = 0
     sep: str | None = None
-    while i < len(lines) and not lines[i].strip():
+    while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
         i += 1
     raw = lines[i].strip(" \r\n") if i < len(lines) else ""
     if len(raw) >= 2 and raw[0] == raw[-1] == '"':  # "sep=\t", as some loggers quote it
@@ -381,7 +382,12 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     p = str(path)
     try:
         text = Path(p).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        line = e.object[:e.start].count(b"\n") + 1
+        raise FileFormatError(p, f"cannot read as UTF-8 text: line {line} holds the byte "
+                                 f"0x{e.object[e.start]:02x}, which UTF-8 does not allow there "
+                                 "(a file saved in another encoding): save it as UTF-8") from e
+    except OSError as e:
         raise FileFormatError(p, f"cannot read as UTF-8 text: {e}") from e
     lines = text.split("\n")  # (read_text made every line end in "\n"): line k is lines[k - 1]
     if not any(ln.strip() for ln in lines):
@@ -701,7 +707,8 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
     if not finite.all():
         first = lines[int(np.argmin(finite))]
         raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
-                                 f"(the first on line {first})")
+                                 f"(the first on line {first}): delete those rows, and imurun "
+                                 "marks a gap where samples are missing")
     _check_increasing(p, t, time, lines)
     _check_rate(p, t, fs, time, time_unit)
     _check_units(p, acc, gyr, acc_unit, gyr_unit,
