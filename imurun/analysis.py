@@ -411,8 +411,13 @@ class _Pipeline:
             self.mount_method = "estimated"
             return mnt
         except MountingError as e:
-            self.notes.append(f"mounting not estimated ({e.reason}); sensor axes taken as "
-                              "body axes (x forward, y left, z up)")
+            window_s = self.cfg.mounting.window_s
+            longest_s = max((b - a for a, b in prep.segments), default=0) / prep.fs_hz
+            short = (f": the longest stretch without a gap is {longest_s:.1f} s, shorter than the "
+                     f"{window_s:g}-s windows it is estimated over" if longest_s < window_s
+                     else "")
+            self.notes.append(f"mounting not estimated ({e.reason}{short}); sensor axes taken "
+                              "as body axes (x forward, y left, z up)")
             self.mount_method = "assumed upright"
             return Mounting.identity()
 

@@ -351,3 +351,16 @@ def test_nan_rows_say_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError, match=r"on line 3\): delete those rows, and imurun marks "
                                               r"a gap"):
         load_recording(p)
+
+
+def test_a_recording_too_short_for_the_mounting_says_so() -> None:
+    rec = _clean()
+    assert rec.gyr_rads is not None
+    i = int(30 * rec.fs_hz)  # 3 s in the middle of the running
+    part = slice(i, i + int(3 * rec.fs_hz))
+    short = Recording.from_arrays(rec.t_s[part] - rec.t_s[i], rec.acc_ms2[part],
+                                  rec.gyr_rads[part])
+    # before: "no walking or running found" beside "running 0.0 min (9 steps)", and no reason
+    notes = analyze(short).notes
+    assert any("longest stretch without a gap is 3.0 s, shorter than the 4-s windows" in n
+               for n in notes), notes
