@@ -100,6 +100,9 @@ __all__ = ["AnalysisSettings", "RunAnalysis", "analyze", "analyze_timed", "forma
            "load_analysis", "write_analysis_json", "write_steps_csv"]
 
 _PELVIC = ("pelvic_tilt_range_deg", "pelvic_drop_deg", "pelvic_rotation_range_deg")
+#: The lowest sample rate of the data sets the step detection was validated on (walking at
+#: 100 Hz; running at 500 Hz): below it, a note says event times are less precise.
+_VALIDATED_FS_HZ = 100.0
 
 
 @dataclass(frozen=True)
@@ -384,6 +387,11 @@ class _Pipeline:
                                      settings=self.cfg.indicators)
         if summary.n_steps == 0:
             self.notes.append("no running found: running metrics are null")
+        if fs < 0.95 * _VALIDATED_FS_HZ:  # (a phone's "100 Hz" measures 99.6)
+            self.notes.append(f"sampled at {fs:.3g} Hz, below the {_VALIDATED_FS_HZ:g} Hz and more "
+                              "the step detection was validated at (docs/validation.md): step "
+                              f"times, and contact and flight times with them, are less precise "
+                              f"(a sample is {1000.0 / fs:.0f} ms)")
         m = self.rec.meta
         src = SourceInfo(m.source, m.source_format, m.device_id, m.firmware_version,
                          m.start_unix_s, t0,

@@ -364,3 +364,12 @@ def test_a_recording_too_short_for_the_mounting_says_so() -> None:
     notes = analyze(short).notes
     assert any("longest stretch without a gap is 3.0 s, shorter than the 4-s windows" in n
                for n in notes), notes
+
+
+def test_a_low_sample_rate_is_noted() -> None:
+    t, acc, gyr, _ = _signals()
+    # before: 25 Hz analysed without a word (its median contact time 25 ms longer than at 200 Hz)
+    low = analyze(Recording.from_arrays(t[::8], acc[::8], gyr[::8]))
+    assert any("sampled at 25 Hz, below the 100 Hz" in n for n in low.notes), low.notes
+    full = analyze(Recording.from_arrays(t, acc, gyr))
+    assert not any("sampled at" in n for n in full.notes)
