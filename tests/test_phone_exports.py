@@ -373,3 +373,19 @@ def test_a_low_sample_rate_is_noted() -> None:
     assert any("sampled at 25 Hz, below the 100 Hz" in n for n in low.notes), low.notes
     full = analyze(Recording.from_arrays(t, acc, gyr))
     assert not any("sampled at" in n for n in full.notes)
+
+
+def test_a_zip_of_something_else_says_to_unzip_it(tmp_path: Path) -> None:
+    import zipfile
+
+    t, acc, _, _ = _signals()
+    p = _phyphox(tmp_path / "Raw Data.csv", t, acc)
+    z = tmp_path / "phyphox export.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.write(p, p.name)
+        zf.writestr("meta/device.csv", "property,value\n")
+    # before: "not a supported format (session, stored run, CSV with a time_s,acc_x,... header,
+    # or Xsens MT Manager text export)"
+    with pytest.raises(FileFormatError, match="a zip file, but not a Sensor Logger export .*unzip"):
+        load_recording(z)
+

@@ -153,8 +153,13 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
         return "session"
     if head.startswith(RUN_MAGIC):
         return "stored-run"
-    if head.startswith(b"PK\x03\x04") and sensorlogger.is_export(p):
-        return "sensorlogger"
+    if head.startswith(b"PK\x03\x04"):
+        if sensorlogger.is_export(p):
+            return "sensorlogger"
+        raise FileFormatError(p, "a zip file, but not a Sensor Logger export (no "
+                                 "TotalAcceleration.csv or Accelerometer.csv in it): unzip it and "
+                                 "give the recording inside (a bundle from `imurun share` is read "
+                                 "by `imurun import`)")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if sensorlogger.is_sensor_csv_header(first):
