@@ -389,3 +389,25 @@ def test_a_zip_of_something_else_says_to_unzip_it(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError, match="a zip file, but not a Sensor Logger export .*unzip"):
         load_recording(z)
 
+
+
+@pytest.mark.parametrize(("unit", "per_s"), [("ns", 10**9), ("us", 10**6), ("ms", 10**3),
+                                             ("s", 1)])
+def test_unix_times_give_the_start_and_exact_steps(tmp_path: Path, unit: str, per_s: int) -> None:
+    t, acc, _, _ = _signals()
+    t0_s = 1_732_000_000
+    if unit == "s":  # microseconds as decimals
+        ticks = np.array([t0_s * 10**6 + round(s * 1e6) for s in t], dtype=np.int64)
+        times = [f"{k // 10**6}.{k % 10**6:06d}" for k in ticks]
+        expected = (ticks - ticks[0]) * 1e-6
+    else:  # integers, as loggers write them
+        ticks = np.array([t0_s * per_s + round(s * per_s) for s in t], dtype=np.int64)
+        times = [str(k) for k in ticks]
+        expected = (ticks - ticks[0]) / per_s
+    p = _generic(tmp_path / "epoch.csv", f"timestamp ({unit}),acc_x,acc_y,acc_z", times, acc)
+    rec = load_recording(p)
+    # before: t_s kept the Unix time (ns: 256 ns apart as float64, the rate 200.005 Hz, and a
+    # "not analysed (gaps) 0.0 s" bout at the end); no start
+    assert rec.meta.start_unix_s == pytest.approx(t0_s)
+    assert rec.t_s[0] == 0.0
+    np.testing.assert_allclose(rec.t_s, expected, rtol=0, atol=5e-7 if unit == "s" else 1e-12)

@@ -451,8 +451,11 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     t_unit = "s" if dates else (time_unit or cmap.time_unit or hint_time
                                           or _infer_time_unit(p, data[:, 0]))
     t = data[:, 0] * _TIME_SCALE[t_unit]
-    if dates:  # (Unix seconds: from the first row on, as the start is known apart)
-        t = t - t[0]
+    start: float | None = None
+    epoch = not dates and _EPOCH_S[0] < float(t[0]) < _EPOCH_S[1]
+    if dates or epoch:  # a wall clock: times from the first row on, its start known apart
+        start = float(t[0])
+        t = _from_first(body, delim, cmap.index[TIME], data[:, 0]) * _TIME_SCALE[t_unit]
     notes: tuple[str, ...] = ("decimal commas read as decimal points",) if decimal_comma else ()
     canonical = {TIME: "time_s", **{k: k for k in ACC + GYR}}
     if any(header[cmap.index[k]].lower() != canonical[k] for k in keys):
@@ -461,11 +464,34 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
                  + ("; time from ISO 8601 dates and times" if dates else f"; time in {t_unit}")
                  + f", acceleration in {acc_u}"
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
-    zoned = dates and datetime.datetime.fromisoformat(first_time).tzinfo is not None
+    if dates and datetime.datetime.fromisoformat(first_time).tzinfo is None:
+        start = None  # (a local time of an unknown zone)
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
                          acc_u, gyr_u, None, notes, lines=[n for n, _ in body],
                          time=(header[cmap.index[TIME]], data[:, 0]), time_unit=t_unit,
-                         start_unix_s=float(data[0, 0]) if zoned else None)
+                         start_unix_s=start)
+
+
+#: Times (s) read as Unix times, 1973 to 2096: a file's time column in this range is a wall
+#: clock, not time since a logger started (which would have run for three years).
+_EPOCH_S = (1e8, 4e9)
+
+
+def _from_first(body: list[tuple[int, str]], delim: str, j: int,
+                raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The time column ``raw`` (column ``j`` of ``body``) less its first value, exactly.
+
+    Unix times in µs or ns (16 to 19 digits) are beyond float64's 53 bits: read as integers
+    here, their differences keep every digit (as floats, ns since the epoch are 256 ns apart).
+    """
+    if abs(float(raw[0])) < 2.0**53:
+        return raw - raw[0]
+    try:
+        ints = np.loadtxt(io.StringIO("\n".join(ln for _, ln in body)), delimiter=delim,
+                          usecols=[j], ndmin=1, dtype=np.int64, quotechar='"')
+    except ValueError:  # (not integers: the floats are all there is)
+        return raw - raw[0]
+    return (ints - ints[0]).astype(np.float64)
 
 
 def _iso_seconds(text: str) -> float | None:
