@@ -411,3 +411,13 @@ def test_unix_times_give_the_start_and_exact_steps(tmp_path: Path, unit: str, pe
     assert rec.meta.start_unix_s == pytest.approx(t0_s)
     assert rec.t_s[0] == 0.0
     np.testing.assert_allclose(rec.t_s, expected, rtol=0, atol=5e-7 if unit == "s" else 1e-12)
+
+
+def test_an_unknown_file_lists_what_is_read(tmp_path: Path) -> None:
+    p = tmp_path / "Sensor Logger.json"
+    p.write_text('[{"sensor": "Accelerometer", "time": "1698501144401773000", "z": "-0.1"}]',
+                 encoding="utf-8")
+    # before: the list left out the phone exports and named no document
+    with pytest.raises(FileFormatError, match=r"Sensor Logger export folder or zip; "
+                                              r"docs/formats\.md"):
+        load_recording(p)

@@ -178,7 +178,8 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
                                  "columns hold time and acceleration; name them with --columns "
                                  "time=NAME,acc_x=NAME,acc_y=NAME,acc_z=NAME (and --time-unit)")
     raise FileFormatError(p, "not a supported format (session, stored run, CSV with a "
-                             "time_s,acc_x,... header, or Xsens MT Manager text export)")
+                             "time_s,acc_x,... header, Xsens MT Manager text export, or Sensor "
+                             "Logger export folder or zip; docs/formats.md)")
 
 
 def _looks_delimited(text: str) -> bool:
