@@ -421,3 +421,16 @@ def test_an_unknown_file_lists_what_is_read(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError, match=r"Sensor Logger export folder or zip; "
                                               r"docs/formats\.md"):
         load_recording(p)
+
+
+def test_gravity_is_judged_on_the_axes_that_were_measured() -> None:
+    t, acc, _, grav = _signals()
+    two = acc.copy()
+    two[:, 1] = np.nan  # an axis the sensor did not measure (alcantara2022 has no lateral one)
+    # before (this session's gravity check): every row dropped for its NaN, the recording
+    # refused as holding no gravity ("Mean of empty slice" under filterwarnings=error)
+    assert analyze(Recording.from_arrays(t, two), mounting=np.eye(3)).summary.n_steps > 50
+    linear = acc - grav
+    linear[:, 1] = np.nan
+    with pytest.raises(SignalError, match="holds no gravity"):
+        analyze(Recording.from_arrays(t, linear), mounting=np.eye(3))

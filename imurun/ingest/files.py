@@ -105,13 +105,18 @@ def gravity_missing(acc: npt.NDArray[np.float64], fs_hz: float, acc_unit: str = 
     over :data:`_GRAVITY_WINDOW_S` windows of |mean a| is about |a| (9.8 m/s², 1 g) with it and a
     small fraction of |a| without. A recording whose |a| is far below both 1 g and 9.8 m/s² in
     the declared unit (0.5 m/s², 0.05 g: a still body, gravity removed) holds none either.
+    An axis that is NaN throughout was not measured and is left out; rows with another NaN are.
     """
-    mag = median_acc_norm(acc)
+    a = acc[:, np.isfinite(acc).any(axis=0)]
+    a = a[np.isfinite(a).all(axis=1)]
+    if not a.size:
+        return None  # (nothing to judge by)
+    mag = float(np.median(np.linalg.norm(a[::max(1, len(a) // _UNIT_CHECK_SAMPLES)], axis=1)))
     n = max(1, int(round(_GRAVITY_WINDOW_S * fs_hz)))
-    a = acc[np.isfinite(acc).all(axis=1)]
     k = a.shape[0] // n
-    means = a[: k * n].reshape(k, n, 3).mean(axis=1) if k else a.mean(axis=0, keepdims=True)
-    grav = float(np.median(np.linalg.norm(means, axis=1))) if len(a) else 0.0
+    means = (a[: k * n].reshape(k, n, a.shape[1]).mean(axis=1) if k
+             else a.mean(axis=0, keepdims=True))
+    grav = float(np.median(np.linalg.norm(means, axis=1)))
     unit = "g" if acc_unit == "g" else "m/s²"
     floor = 0.05 if acc_unit == "g" else 0.5
     if mag < floor or grav < _MIN_GRAVITY_RATIO * mag:
