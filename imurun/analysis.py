@@ -525,7 +525,7 @@ class _Pipeline:
         sat = np.zeros(k, dtype=bool)
         if run.any():
             km = running_step_metrics(hf_acc, prep.fs_hz, s.ic[run], s.to[run], s.end[run],
-                                      segments=prep.segments, saturated=prep.saturated,
+                                      segments=prep.segments, saturated=prep.acc_saturated,
                                       settings=self.cfg.metrics)
             vo[run], brk[run], imp[run], pf[run] = (km.vertical_oscillation_m, km.braking_mps,
                                                     km.impact_g, km.peak_force_bw)
@@ -538,10 +538,15 @@ class _Pipeline:
                 self.notes.append(f"{int(filled.sum())} running step(s) have interpolated "
                                   "samples (a bridged gap) in their stance: impact and peak "
                                   "force withheld for them")
-        if int(prep.saturated.sum()):
-            self.notes.append(f"{int(prep.saturated.sum())} samples clipped at the sensor's "
+        n_acc = int(prep.acc_saturated.sum())
+        n_gyr = int(prep.saturated.sum()) - n_acc  # the gyroscope alone
+        if n_acc:
+            self.notes.append(f"{n_acc} samples with the acceleration clipped at the sensor's "
                               "full scale: impact withheld for the steps concerned (the "
                               "summary counts them as at least the limit)")
+        if n_gyr:
+            self.notes.append(f"{n_gyr} samples with the angular rate clipped at the "
+                              "gyroscope's full scale: pelvic angles are less accurate there")
         stiff = nan.copy()
         if self.mass_kg is not None:
             stiff[run] = vertical_stiffness_kn_m(contact[run], flight[run], self.mass_kg)

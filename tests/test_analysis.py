@@ -456,6 +456,35 @@ def test_clipped_impacts_are_withheld() -> None:
     assert any("clipped" in n for n in res.notes)
 
 
+def test_a_clipped_gyroscope_does_not_withhold_impacts() -> None:
+    """Only the accelerometer's clipping withholds a step's impact.
+
+    The per-step "clipped" flag was set by either sensor, so a gyroscope at its full scale
+    during a stance took the (unclipped) impact away and the summary counted it as "at least
+    the limit".
+    """
+    m = _motion(5, 2.0)
+    acc_bf = m.mounting.bf_from_sf(m.acc_ms2)
+    gyr_bf = m.mounting.bf_from_sf(m.gyr_rads)
+    limit = float(np.quantile(np.abs(gyr_bf), 0.9))  # a gyroscope range the pelvis reaches
+    gyr_bf = np.clip(gyr_bf, -limit, limit)
+    rec = Recording.from_arrays(m.t_s, acc_bf, gyr_bf, fs_hz=m.fs_hz)
+    cfg = AnalysisSettings(cleanup=CleanupSettings(gyr_range_rads=limit))
+    res = analyze(rec, mounting=np.eye(3), settings=cfg)
+    st = res.running_steps
+    assert res.summary.quality.saturated_samples > 0  # the gyroscope's clipping is seen
+    assert not st.saturated.any()
+    assert np.isfinite(st.impact_g).mean() > 0.9
+    assert res.summary.impact_clipped_pct == 0.0
+    assert any("angular rate clipped" in n for n in res.notes)
+    assert not any("acceleration clipped" in n for n in res.notes)
+    same = analyze(Recording.from_arrays(m.t_s, acc_bf, m.mounting.bf_from_sf(m.gyr_rads),
+                                         fs_hz=m.fs_hz), mounting=np.eye(3))
+    # the same impacts as with the unclipped gyroscope, but for the vertical axis, which the
+    # orientation takes from the (clipped) gyroscope: within a few percent
+    np.testing.assert_allclose(st.impact_g, same.running_steps.impact_g, rtol=0.05)
+
+
 # ---------------------------------------------------------------------------- arguments
 def test_argument_checks(run6: Case) -> None:
     rec = _recording(run6.motion)

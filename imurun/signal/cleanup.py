@@ -102,7 +102,9 @@ class PreparedSignal:
         segments: ``(start, stop)`` sample ranges analysed (long enough, uniform).
         short_segments: ranges too short to analyse.
         bridged: ``(n,)`` samples filled by interpolation.
-        saturated: ``(n,)`` samples where an axis clipped.
+        saturated: ``(n,)`` samples where an axis clipped (accelerometer or gyroscope).
+        acc_saturated: ``(n,)`` samples where an accelerometer axis clipped (what withholds a
+            step's impact; a clipped gyroscope does not touch the acceleration).
         bridged_gaps: how many gaps were filled.
         resampled_segments: how many segments were resampled onto a uniform grid.
 
@@ -118,6 +120,7 @@ class PreparedSignal:
     saturated: BoolArray
     bridged_gaps: int
     resampled_segments: int
+    acc_saturated: BoolArray
 
     @property
     def n_samples(self) -> int:
@@ -171,21 +174,23 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
         t, acc, gyr, bridged, segs = _splice(t, acc, gyr, bridged, segs, pieces)
 
     # 3. saturation
-    saturated = saturation_mask(acc, cfg.saturation_min_run,
-                                None if cfg.acc_range_g is None else cfg.acc_range_g * G_MS2,
-                                4.0 * G_MS2)
+    acc_saturated = saturation_mask(acc, cfg.saturation_min_run,
+                                    None if cfg.acc_range_g is None else cfg.acc_range_g * G_MS2,
+                                    4.0 * G_MS2)
+    saturated = acc_saturated.copy()
     if gyr is not None:
         saturated |= saturation_mask(gyr, cfg.saturation_min_run, cfg.gyr_range_rads, 4.0)
 
     min_len = max(int(np.ceil(cfg.min_segment_s * fs)), 1)
     long_segs = tuple((a, b) for a, b in segs if b - a >= min_len)
     short = tuple((a, b) for a, b in segs if b - a < min_len)
-    for arr in (t, acc, gyr, bridged, saturated):
+    for arr in (t, acc, gyr, bridged, saturated, acc_saturated):
         if arr is not None and arr.flags.writeable and arr.base is None:
             arr.setflags(write=False)
     return PreparedSignal(t_s=t, sf_acc_ms2=acc, sf_gyr_rads=gyr, fs_hz=fs, segments=long_segs,
                           short_segments=short, bridged=bridged, saturated=saturated,
-                          bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled)
+                          bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled,
+                          acc_saturated=acc_saturated)
 
 
 def linear_fill(before: npt.ArrayLike, after: npt.ArrayLike, k: int) -> FloatArray:

@@ -91,7 +91,7 @@ class StepKinematics:
         impact_g: peak vertical specific force in stance, g (NaN when the sensor clipped).
         peak_force_bw: peak vertical force in stance estimated from the low-passed vertical
             specific force, body weights.
-        saturated: the sensor clipped during the stance.
+        saturated: the accelerometer clipped during the stance.
 
     """
 
@@ -156,7 +156,7 @@ def running_step_metrics(
             segment.
         segments: ``(start, stop)`` ranges of contiguous samples (the low-pass of the force
             estimate runs inside each).
-        saturated: optional ``(n,)`` mask of clipped samples.
+        saturated: optional ``(n,)`` mask of samples with the accelerometer clipped.
         settings: :class:`MetricSettings`.
 
     Returns:

@@ -133,7 +133,7 @@ class StepTable(_Refrozen):
         pelvic_tilt_range_deg / pelvic_rotation_range_deg: max - min from this IC to the next.
         pelvic_drop_deg: how far the swing-side hip drops in stance relative to IC, degrees.
         segment: index of the contiguous stretch of samples the step lies in.
-        saturated: the sensor clipped during the step's stance (impact is then NaN).
+        saturated: the accelerometer clipped during the step's stance (impact is then NaN).
 
     """
 
