@@ -92,6 +92,8 @@ def robust_gyr_peak(gyr: npt.NDArray[np.float64]) -> float:
 #: Window over which acceleration is averaged to measure gravity, s: long enough to average out
 #: strides (0.7 s and shorter), short enough that a sacrum's orientation barely changes.
 _GRAVITY_WINDOW_S = 2.0
+#: At most this many windows are averaged (spread evenly over the recording).
+_GRAVITY_WINDOWS = 300
 #: With gravity, the window average of a is about as large as |a| (ratio near 1 in every data
 #: set, 0.86 over 10 s of running); linear acceleration averages to almost nothing (0.04).
 _MIN_GRAVITY_RATIO = 0.3
@@ -107,15 +109,30 @@ def gravity_missing(acc: npt.NDArray[np.float64], fs_hz: float, acc_unit: str = 
     the declared unit (0.5 m/s², 0.05 g: a still body, gravity removed) holds none either.
     An axis that is NaN throughout was not measured and is left out; rows with another NaN are.
     """
-    a = acc[:, np.isfinite(acc).any(axis=0)]
-    a = a[np.isfinite(a).all(axis=1)]
-    if not a.size:
+    # magnitude: over evenly spread rows; gravity: over at most _GRAVITY_WINDOWS windows spread
+    # evenly over the recording (an hour has 1,800: the median needs no more, and taking every
+    # row of a long recording cost 65 ms of its ~1 s analysis)
+    stride = max(1, len(acc) // _UNIT_CHECK_SAMPLES)
+    measured = np.isfinite(acc[::stride]).any(axis=0)
+    for j in np.flatnonzero(~measured):  # (an axis NaN in every spread row: look at all of it)
+        measured[j] = bool(np.isfinite(acc[:, j]).any())
+    a = acc if measured.all() else acc[:, measured]
+    rows = a[::stride]
+    rows = rows[np.isfinite(rows).all(axis=1)]
+    if not rows.size:
         return None  # (nothing to judge by)
-    mag = float(np.median(np.linalg.norm(a[::max(1, len(a) // _UNIT_CHECK_SAMPLES)], axis=1)))
+    mag = float(np.median(np.linalg.norm(rows, axis=1)))
     n = max(1, int(round(_GRAVITY_WINDOW_S * fs_hz)))
     k = a.shape[0] // n
-    means = (a[: k * n].reshape(k, n, a.shape[1]).mean(axis=1) if k
-             else a.mean(axis=0, keepdims=True))
+    win = a[: k * n].reshape(k, n, a.shape[1])
+    if k > _GRAVITY_WINDOWS:
+        win = win[np.linspace(0, k - 1, _GRAVITY_WINDOWS).round().astype(np.intp)]
+    win = win[np.isfinite(win).all(axis=(1, 2))]  # windows with a NaN row are left out
+    if len(win):
+        means = win.mean(axis=1)
+    else:  # shorter than one window, or NaN in every window: the finite rows as one
+        finite = a[np.isfinite(a).all(axis=1)]
+        means = finite.mean(axis=0, keepdims=True)
     grav = float(np.median(np.linalg.norm(means, axis=1)))
     unit = "g" if acc_unit == "g" else "m/s²"
     floor = 0.05 if acc_unit == "g" else 0.5
