@@ -113,7 +113,7 @@ def gravity_missing(acc: npt.NDArray[np.float64], fs_hz: float, acc_unit: str = 
     # evenly over the recording (an hour has 1,800: the median needs no more, and taking every
     # row of a long recording cost 65 ms of its ~1 s analysis)
     stride = max(1, len(acc) // _UNIT_CHECK_SAMPLES)
-    measured = np.isfinite(acc[::stride]).any(axis=0)
+    measured: npt.NDArray[np.bool_] = np.asarray(np.isfinite(acc[::stride]).any(axis=0))
     for j in np.flatnonzero(~measured):  # (an axis NaN in every spread row: look at all of it)
         measured[j] = bool(np.isfinite(acc[:, j]).any())
     a = acc if measured.all() else acc[:, measured]
