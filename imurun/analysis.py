@@ -388,8 +388,8 @@ class _Pipeline:
         if summary.n_steps == 0:
             self.notes.append("no running found: running metrics are null")
         if fs < 0.95 * _VALIDATED_FS_HZ:  # (a phone's "100 Hz" measures 99.6)
-            self.notes.append(f"sampled at {fs:.3g} Hz, below the {_VALIDATED_FS_HZ:g} Hz and more "
-                              "the step detection was validated at (docs/validation.md): step "
+            self.notes.append(f"sampled at {fs:.3g} Hz, below the rates the step detection was "
+                              f"validated at ({_VALIDATED_FS_HZ:g} Hz and up, docs/validation.md): step "
                               f"times, and contact and flight times with them, are less precise "
                               f"(a sample is {1000.0 / fs:.0f} ms)")
         m = self.rec.meta
