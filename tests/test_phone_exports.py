@@ -370,7 +370,7 @@ def test_a_low_sample_rate_is_noted() -> None:
     t, acc, gyr, _ = _signals()
     # before: 25 Hz analysed without a word (its median contact time 25 ms longer than at 200 Hz)
     low = analyze(Recording.from_arrays(t[::8], acc[::8], gyr[::8]))
-    assert any("sampled at 25 Hz, below the 100 Hz" in n for n in low.notes), low.notes
+    assert any("sampled at 25 Hz, below the rates the step detection was validated at (100 Hz" in n for n in low.notes), low.notes
     full = analyze(Recording.from_arrays(t, acc, gyr))
     assert not any("sampled at" in n for n in full.notes)
 
