@@ -64,6 +64,25 @@ def _v(d: Mapping[str, Any] | None, key: str, fmt: str = ".0f", unit: str = "") 
     return "-" if not isinstance(v, int | float) else f"{v:{fmt}}{unit}"
 
 
+def impact_text(s: Mapping[str, Any]) -> str:
+    """The run's median impact for ``show``, with how clipping counted in it.
+
+    A median over steps that clipped the sensor counts them as at least its limit; when half or
+    more clipped, the median is unknown and ``impact_at_least_g`` bounds it from below.
+    """
+    pct = s.get("impact_clipped_pct")
+    clipped = (f"{pct:.0f} % of the steps clipped the sensor"
+               if isinstance(pct, int | float) and pct > 0 else "")
+    if isinstance(s.get("impact_g"), int | float):
+        return _v(s, "impact_g", ".1f", " g") + (f" ({clipped}: counted as at least its limit)"
+                                                 if clipped else "")
+    if isinstance(s.get("impact_at_least_g"), int | float):
+        # (two decimals: a lower bound rounded up to one would overstate it)
+        return f"at least {_v(s, 'impact_at_least_g', '.2f', ' g')}" + (
+            f" ({clipped})" if clipped else "")
+    return "-"
+
+
 def summary_line(run: RunRecord) -> str:
     """Cadence, contact, bounce, braking and pelvic drop of a run, on one line."""
     s = run.summary
@@ -374,7 +393,7 @@ def cmd_show(a: argparse.Namespace) -> int:
         _say(f"  contact    {_v(s, 'contact_ms', unit=' ms')}, flight {_v(s, 'flight_ms', unit=' ms')}, "
              f"balance {_v(s, 'contact_balance_left_pct', '.1f', ' % left')}")
         _say(f"  bounce     {_v(s, 'vertical_oscillation_cm', '.1f', ' cm')}, braking "
-             f"{_v(s, 'braking_mps', '.2f', ' m/s')}, impact {_v(s, 'impact_g', '.1f', ' g')}")
+             f"{_v(s, 'braking_mps', '.2f', ' m/s')}, impact {impact_text(s)}")
         _say(f"  pelvis     drop L {_v(s, 'pelvic_drop_stance_left_deg', '.1f', '°')} "
              f"R {_v(s, 'pelvic_drop_stance_right_deg', '.1f', '°')}, tilt range "
              f"{_v(s, 'pelvic_tilt_range_deg', '.1f', '°')}, rotation range "

@@ -14,6 +14,7 @@ import pytest
 
 from imurun.analysis import analyze, format_report
 from imurun.cli import main as imurun
+from imurun.cli_library import impact_text
 from imurun.ingest.files import load_recording
 from imurun.ingest.recording import Recording, Segment
 from imurun.report.history import athlete_baseline
@@ -792,6 +793,18 @@ def test_clipped_landings_are_counted_and_said_in_the_report_and_the_text(
             "median impact is beyond the sensor's range, at least 3.95 g") in quality
     assert ("impact                 –  (the accelerometer clipped at landing in 70 % of the "
             "running steps") in format_report(most)
+
+
+def test_show_says_how_clipping_counted_in_the_impact() -> None:
+    """``imurun show`` printed the impact as "-" when half or more of the steps clipped, without
+    the lower bound the analysis gives, and did not say when clipped steps counted in it."""
+    assert impact_text({"impact_g": 2.9, "impact_clipped_pct": 0.0}) == "2.9 g"
+    assert impact_text({"impact_g": 2.9, "impact_clipped_pct": 20.0}) == (
+        "2.9 g (20 % of the steps clipped the sensor: counted as at least its limit)")
+    assert impact_text({"impact_g": None, "impact_clipped_pct": 70.0,
+                        "impact_at_least_g": 3.95}) == (
+        "at least 3.95 g (70 % of the steps clipped the sensor)")
+    assert impact_text({"impact_g": None}) == "-"  # (an analysis written before the keys)
 
 
 def test_form_drift_is_over_the_run_not_with_fatigue(short_run: RunAnalysis) -> None:
