@@ -134,14 +134,28 @@ def test_time_unit_inferred_from_a_plausible_rate(tmp_path: Path, scale: float,
 
 def test_unreadable_header_says_how_to_name_the_columns(tmp_path: Path) -> None:
     t, acc, _ = _signals()
-    p = _write(tmp_path / "x.csv", ["t", "ax", "ay", "az"], np.column_stack([t, acc]))
+    p = _write(tmp_path / "x.csv", ["t", "a1", "a2", "a3"], np.column_stack([t, acc]))
     with pytest.raises(FileFormatError, match="not a supported format: .* name them with "
                        "--columns time=NAME"):
         load_recording(p)
-    rec = load_recording(p, columns=parse_mapping("time=t,acc_x=ax,acc_y=ay,acc_z=az"))
+    rec = load_recording(p, columns=parse_mapping("time=t,acc_x=a1,acc_y=a2,acc_z=a3"))
     np.testing.assert_allclose(rec.acc_ms2, acc, atol=1e-6)
     with pytest.raises(FileFormatError, match="no column named 'nope'"):
         load_recording(p, columns={"time": "nope"})
+
+
+@pytest.mark.parametrize("names", [("ax", "ay", "az", "gx", "gy", "gz"),
+                                   ("Ax", "Ay", "Az", "wx", "wy", "wz"),
+                                   ("ax (m/s^2)", "ay (m/s^2)", "az (m/s^2)",
+                                    "gx (rad/s)", "gy (rad/s)", "gz (rad/s)")])
+def test_short_axis_names_are_read(tmp_path: Path, names: tuple[str, ...]) -> None:
+    """``ax, ay, az`` and ``gx``/``wx``... (many loggers' names) were "not a supported format"."""
+    t, acc, gyr = _signals()
+    p = _write(tmp_path / "x.csv", ["t", *names], np.column_stack([t, acc, gyr]))
+    rec = load_recording(p)
+    np.testing.assert_allclose(rec.acc_ms2, acc, rtol=1e-6)
+    assert rec.gyr_rads is not None
+    np.testing.assert_allclose(rec.gyr_rads, gyr, rtol=1e-6, atol=1e-9)
 
 
 def test_time_unit_option_and_impossible_rates(tmp_path: Path) -> None:

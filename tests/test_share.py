@@ -174,12 +174,12 @@ def test_import_a_recording_that_needs_file_options(tmp_path: Path,
     t, acc, gyr = motion(3000)
     rows = np.column_stack([t * 1e3, acc / 9.80665])
     src = tmp_path / "logger.csv"
-    src.write_text("t,ax,ay,az\n" + "\n".join(",".join(f"{v:.9g}" for v in r) for r in rows)
+    src.write_text("t,a1,a2,a3\n" + "\n".join(",".join(f"{v:.9g}" for v in r) for r in rows)
                    + "\n")
     home = ["--home", str(tmp_path / "lib")]
     assert main([*home, "import", str(src)]) == 3  # a file imurun cannot read
     assert "--columns" in capsys.readouterr().err
-    opts = ["--columns", "time=t,acc_x=ax,acc_y=ay,acc_z=az", "--time-unit", "ms",
+    opts = ["--columns", "time=t,acc_x=a1,acc_y=a2,acc_z=a3", "--time-unit", "ms",
             "--acc-unit", "g"]
     assert main([*home, "import", str(src), *opts]) == 0
     assert "1 new run(s)" in capsys.readouterr().out

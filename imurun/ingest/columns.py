@@ -5,7 +5,8 @@ imurun's own CSV names them ``time_s, acc_x..z, gyr_x..z``. Loggers name them ot
 ``AccX``, ``accelerometer_x (g)``, ``timestamp_ms``...). :func:`map_columns` reads such a
 header: names are split into lower-case words (at punctuation, spaces and camel case), a
 column is a sensor axis when one word starts with ``acc`` or ``gyr`` and an axis letter
-follows (as its own word or as the end of that word), and the time column is a word
+follows (as its own word or as the end of that word), or is a short name of its own (``ax``,
+``ay``, ``az``; ``gx``... or ``wx``... for the gyroscope), and the time column is a word
 ``time``/``timestamp``/``t``. Unit words in a name (``g``, ``ms2``, ``deg``, ``dps``, ``rad``,
 ``ms``, ``us``, ``ns``, ``s``) are reported as hints. An explicit mapping overrides any of this.
 
@@ -62,6 +63,9 @@ def words(name: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
 
 
+#: One-letter sensor names before an axis letter, a word of their own (``ax``, ``gy``, ``wz``):
+#: ``a`` acceleration, ``g`` gyroscope, ``w`` (omega) angular rate.
+_SHORT = {"acc": "a", "gyr": "gw"}
 _STEMS = {"acc": ("acc", "accel", "accl", "accelerometer", "acceleration", "accelerations"),
           "gyr": ("gyr", "gyro", "gyroscope", "gyros")}
 
@@ -82,6 +86,9 @@ def _axis(ws: list[str], prefix: str) -> tuple[str, tuple[str, ...]] | None:
                     return r, tuple(ws[:i] + rest[:j] + rest[j + 1:])
         elif w[-1] in "xyz" and w[:-1] in stems:
             return w[-1], tuple(ws[:i] + ws[i + 1:])
+    for i, w in enumerate(ws):  # the short names many loggers use: ax, ay, az / gx or wx...
+        if len(w) == 2 and w[1] in "xyz" and w[0] in _SHORT[prefix]:
+            return w[1], tuple(ws[:i] + ws[i + 1:])
     return None
 
 
