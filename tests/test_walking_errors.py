@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from imurun.signal.events import Side
@@ -79,6 +80,21 @@ def test_ic_error_causes_add_up_to_the_scored_errors(name: str) -> None:
     assert c.false == pairs + sum(c.false_other)
     assert c.far_offsets_s.size == pairs
     assert all(abs(x) > 0.2 for x in c.far_offsets_s)  # beyond the matching tolerance
+    assert c.far_in_turn.size == c.far_step_after.size == c.far_step_before.size == pairs
+    assert int(c.far_in_turn.sum()) == c.far_pairs[1]
+    finite = c.far_step_after[np.isfinite(c.far_step_after)]
+    assert np.all(finite > 0)
+
+
+def test_late_turn_pairs_in_voisard_sit_before_a_long_reference_step() -> None:
+    """The paired turn errors of voisard_ipol: the detection comes ~250 ms after the foot's
+    listed contact, and the reference's step from that contact is longer than usual."""
+    _require("voisard_ipol")
+    c = ic_error_causes("voisard_ipol", load_dataset("voisard_ipol"))
+    late_turn = c.far_in_turn & (c.far_offsets_s > 0)
+    assert late_turn.sum() >= 10
+    assert np.median(c.far_step_after[late_turn]) > 1.2
+    assert 0.9 < np.median(c.far_step_before[late_turn]) < 1.1
 
 
 def test_voisard_misses_in_packet_loss_gaps_are_found() -> None:

@@ -173,7 +173,10 @@ class IcErrorCauses:
     ``missed_no_data``: where the recording has no samples the detector analyses.
     ``far_pairs``: a missed IC and a false detection that are each other's nearest (the
     nearest reference IC of the detection is that missed one, and the nearest false detection
-    of the missed IC is that one); ``far_offsets_s`` their detected − reference times.
+    of the missed IC is that one); ``far_offsets_s`` their detected − reference times,
+    ``far_in_turn`` whether the missed IC is in a turn, and ``far_step_after`` /
+    ``far_step_before`` the reference's step that begins / ends at the missed IC, as a multiple
+    of the trial's median reference step time (NaN at the ends of the reference).
     ``missed_other`` / ``false_other``: the rest, as ``(straight, in turns)``.
     """
 
@@ -184,6 +187,9 @@ class IcErrorCauses:
     missed_no_data: int
     far_pairs: tuple[int, int]  # (straight, in turns)
     far_offsets_s: FloatArray
+    far_in_turn: npt.NDArray[np.bool_]
+    far_step_after: FloatArray
+    far_step_before: FloatArray
     missed_other: tuple[int, int]
     false_other: tuple[int, int]
 
@@ -197,6 +203,9 @@ def ic_error_causes(dataset: str, trials: Sequence[Trial],
     m_other = np.zeros(2, dtype=np.int64)
     f_other = np.zeros(2, dtype=np.int64)
     offsets: list[float] = []
+    in_turn: list[bool] = []
+    step_after: list[float] = []
+    step_before: list[float] = []
     for tr in trials:
         ev = detect(tr, walking=cfg)
         tol = TOLERANCE_S[tr.gait]
@@ -217,6 +226,10 @@ def ic_error_causes(dataset: str, trials: Sequence[Trial],
         missed = missed[~no_data]
         paired_m = np.zeros(missed.size, dtype=bool)
         paired_f = np.zeros(df.size, dtype=bool)
+        steps = np.diff(ref)
+        # the trial's usual step: intervals of one step (not the gaps between walks)
+        usual = steps[(steps > 0.3) & (steps < 1.5)]
+        median_step = float(np.median(usual)) if usual.size else float("nan")
         if missed.size and df.size:
             near_ref = np.argmin(np.abs(ref[None, :] - det[df][:, None]), axis=1)
             near_false = np.argmin(np.abs(det[df][None, :] - ref[missed][:, None]), axis=1)
@@ -225,6 +238,11 @@ def ic_error_causes(dataset: str, trials: Sequence[Trial],
                 if near_ref[j] == r:
                     paired_m[i] = paired_f[j] = True
                     offsets.append(float(det[df[j]] - ref[r]))
+                    in_turn.append(bool(_in_windows(ref[[r]], tr.turn_windows_s)[0]))
+                    step_after.append(float(steps[r]) / median_step if r < steps.size
+                                      else float("nan"))
+                    step_before.append(float(steps[r - 1]) / median_step if r > 0
+                                       else float("nan"))
         m_turn = _in_windows(ref[missed], tr.turn_windows_s)
         f_turn = _in_windows(det[df], tr.turn_windows_s)
         far += [np.count_nonzero(paired_m & ~m_turn), np.count_nonzero(paired_m & m_turn)]
@@ -233,6 +251,9 @@ def ic_error_causes(dataset: str, trials: Sequence[Trial],
     return IcErrorCauses(dataset=dataset, n_ref=n_ref, missed=n_missed, false=n_false,
                          missed_no_data=n_gap, far_pairs=(int(far[0]), int(far[1])),
                          far_offsets_s=np.asarray(offsets, dtype=np.float64),
+                         far_in_turn=np.asarray(in_turn, dtype=bool),
+                         far_step_after=np.asarray(step_after, dtype=np.float64),
+                         far_step_before=np.asarray(step_before, dtype=np.float64),
                          missed_other=(int(m_other[0]), int(m_other[1])),
                          false_other=(int(f_other[0]), int(f_other[1])))
 
@@ -292,8 +313,10 @@ def walking_errors_section(trials: Sequence[Trial],
         "miss and one false detection); the misses and false detections left:")
     add("")
     rows = []
+    causes = {n: ic_error_causes(n, [t for t in trials if t.dataset == n], settings)
+              for n in names}
     for n in names:
-        c = ic_error_causes(n, [t for t in trials if t.dataset == n], settings)
+        c = causes[n]
         off = np.abs(c.far_offsets_s)
         med = f"{np.median(off) * 1e3:.0f}" if off.size else "–"
         rows.append([n, str(c.n_ref), str(c.missed), str(c.false), str(c.missed_no_data),
@@ -305,4 +328,34 @@ def walking_errors_section(trials: Sequence[Trial],
                 "paired: median offset ms", "other misses, straight", "other misses, in turns",
                 "other false, straight", "other false, in turns"], rows))
     add("")
+    add("The paired errors by direction: for each group, the reference's step that begins at "
+        "the missed IC and the one that ends there, as a multiple of the trial's median "
+        "reference step time (1 = a usual step). A detection *late* by more than the matching "
+        "tolerance, where the reference's step from the missed IC is long, fits a foot that "
+        "touched down before it took the body's weight (as in a pivot): the trunk shows the "
+        "loading, the foot sensor the touch. Each pair is scored once as a miss and once as "
+        "a false detection:")
+    add("")
+    rows = []
+    for n in names:
+        c = causes[n]
+        for turn in (True, False):
+            for late in (True, False):
+                m = (c.far_in_turn == turn) & ((c.far_offsets_s > 0) == late)
+                if not m.any():
+                    continue
+                rows.append([n, "in turns" if turn else "straight", "late" if late else "early",
+                             str(int(m.sum())),
+                             f"{np.median(c.far_offsets_s[m]) * 1e3:+.0f}",
+                             _median_text(c.far_step_after[m]),
+                             _median_text(c.far_step_before[m])])
+    add(_table(["data set", "where", "detection", "pairs", "median offset ms",
+                "reference step from the missed IC, median ×",
+                "reference step up to it, median ×"], rows))
+    add("")
     return "\n".join(lines)
+
+
+def _median_text(x: FloatArray) -> str:
+    x = x[np.isfinite(x)]
+    return f"{np.median(x):.2f}" if x.size else "–"
