@@ -226,11 +226,13 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         realtime=a.speed is not None, rate_bytes_per_s=a.rate, mounting=a.mounting,
         reboot_in_run=a.reboot_in_run, duration_s=a.duration, ready_file=Path(a.ready_file) if a.ready_file else None,
         plan=Path(a.plan) if a.plan else None, watch=a.watch,
+        stall_after=tuple(a.stall_after or ()), stall_s=a.stall_for,
         **({"device_id": a.device_id} if a.device_id is not None else {}))
     stats = run_serial(opts, say=_say)
     _say(f"virtual sensor stopped: {stats.requests} requests, {stats.bytes_sent} bytes sent, "
          f"{stats.frames_dropped} frames dropped, {stats.bytes_corrupted} bytes corrupted, "
-         f"{stats.disconnects} disconnects, {stats.reboots} reboots")
+         f"{stats.disconnects} disconnects, {stats.reboots} reboots"
+         + (f", {stats.stalls} stalls" if opts.stall_after else ""))
     return EXIT_OK
 
 
@@ -694,6 +696,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="drop the link after this many bytes sent in all (repeatable)")
     ss.add_argument("--reboot-after", type=float, action="append", metavar="SECONDS",
                     help="reboot after this many seconds of streaming (repeatable)")
+    ss.add_argument("--stall-after", type=int, action="append", metavar="BYTES",
+                    help="go silent, the port still open, after this many bytes sent in all "
+                         "(repeatable; a stuck transmit queue: what is queued meanwhile is sent "
+                         "afterwards)")
+    ss.add_argument("--stall-for", type=positive_number, default=2.0, metavar="SECONDS",
+                    help="how long each --stall-after silence lasts (default 2)")
     ss.add_argument("--reboot-in-run", action="store_true",
                     help="the first recorded run is cut by a reboot half-way")
     ss.add_argument("--rate", type=float, default=None, metavar="BYTES_PER_S",

@@ -3,8 +3,8 @@
 :func:`imurun.device.stream.stream_live` and :func:`imurun.device.sync.sync_runs` share it, over
 serial and BLE alike, so a lost link reads the same everywhere: ``<link>: <why>; reconnecting``
 (``why`` is the transport's reason, or ``no data for 3 s`` when the sensor stayed silent that
-long). A sync also says, once, when the sensor goes silent with the link still up and what it
-does about it, and says when data come back.
+long). A stream and a sync also say, once, when the sensor goes silent with the link still up
+and what they do about it, and say when data come back.
 """
 
 from __future__ import annotations

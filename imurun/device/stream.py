@@ -2,7 +2,10 @@
 
 :func:`stream_live` asks a sensor to stream, keeps its clock paired (a ``TIME_SYNC`` every
 ``time_sync_every_s``), restarts the stream after a sensor reboot, and reconnects after a lost
-link, leaving an explicit disconnect gap. :func:`replay` pushes a recorded session's bytes
+link, leaving an explicit disconnect gap. A sensor that goes silent with the link still up is said
+once (after ``silent_notice_s``: the stream keeps the link and waits, and reconnects after
+``timeout_s`` without data), and so is the return of its data (:mod:`imurun.device.linkstatus`,
+the words a sync uses). :func:`replay` pushes a recorded session's bytes
 through the same :class:`SensorClient` decoding and the same :func:`_attach` ingest step.
 """
 
@@ -35,6 +38,8 @@ EventHook = Callable[[float, ParseEvent], None]
 
 #: How long a cancelled stream tries to tell the sensor to stop streaming.
 STOP_TIMEOUT_S = 1.0
+#: What a stream does while its sensor is silent with the link up (said with the silence).
+STILL_CONNECTED = "keeping the link and waiting for data"
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class StreamSettings:
     duration_s: float | None = None  # stop after this much wall time (None: until the sensor stops)
     time_sync_every_s: float = 1.0
     timeout_s: float = 3.0  # silence tolerated before the link is considered dead
+    silent_notice_s: float = 1.0  # silence after which the stream says the sensor has gone silent
     max_reconnects: int = 20
     backoff_s: tuple[float, float] = (0.1, 2.0)
 
@@ -126,10 +132,17 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                     last_sync = now  # a write can meet a dropped link too (BLE writes often do)
                     await client.send(TimeSyncRequest(int(time.time() * 1e6)))
                 t, ev = await client.next_event(min(settings.timeout_s, 0.25))
-                last_rx = time.monotonic()
+                arrived = time.monotonic()
+                status.data_again(client.transport.description, arrived - last_rx)
+                last_rx = arrived
                 why = ""
             except DeviceTimeoutError:
-                if time.monotonic() - last_rx < settings.timeout_s:
+                silent_s = time.monotonic() - last_rx
+                if silent_s < settings.timeout_s:
+                    if silent_s >= settings.silent_notice_s:  # said once per silence
+                        status.silent(client.transport.description, silent_s,
+                                      f"{STILL_CONNECTED}; reconnecting after "
+                                      f"{settings.timeout_s:g} s without data")
                     continue
                 # a sensor that stays silent while streaming is as good as gone
                 why = no_data(settings.timeout_s)

@@ -42,6 +42,8 @@ class SimulateOptions:
     device_id: int = 0x1D0C_5E75_0000_0001
     plan: Path | None = None  # a training plan (JSON, see :func:`load_plan`) instead of runs
     watch: bool = False  # also write each recorded run's watch file (FLASH/watch/run-N.fit)
+    stall_after: tuple[int, ...] = ()  # bytes sent at which the sensor goes silent, port open
+    stall_s: float = 2.0  # how long each of those silences lasts
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> Lin
     sensor = make_sensor(opts, say)
     faults = Faults(corrupt_rate=opts.corrupt, drop_rate=opts.drop,
                     disconnect_after=tuple(sorted(opts.disconnect_after)),
-                    reboot_after_s=opts.reboot_after_s)
+                    reboot_after_s=opts.reboot_after_s,
+                    stall_after=tuple(sorted(opts.stall_after)), stall_s=opts.stall_s)
     link = SerialLink(sensor, opts.link, faults, seed=opts.seed,
                       realtime=opts.realtime, rate_bytes_per_s=opts.rate_bytes_per_s)
     say(f"virtual sensor {sensor.cfg.display_name} on {opts.link} "

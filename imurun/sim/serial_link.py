@@ -6,8 +6,9 @@ when a cable is pulled) and a new one appears at the same path after ``reconnect
 as a re-enumerated USB device would.
 
 Faults are injected on the sensor's output: bit flips per byte (``corrupt_rate``), whole frames
-not sent (``drop_rate``), disconnects after given cumulative byte counts, and reboots at given
-stream times.
+not sent (``drop_rate``), disconnects after given cumulative byte counts, stalls (the sensor
+sends nothing for ``stall_s``, the port still open, from given cumulative byte counts on) and
+reboots at given stream times.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class Faults:
     disconnect_after: tuple[int, ...] = ()  # cumulative bytes sent at which the link drops
     reboot_after_s: tuple[float, ...] = ()  # stream seconds at which the sensor reboots
     reconnect_delay_s: float = 0.3
+    # cumulative bytes sent at which the sensor goes silent for stall_s, the port still open (a
+    # stuck transmit queue: requests are still taken and answers queued, then all of it is sent)
+    stall_after: tuple[int, ...] = ()
+    stall_s: float = 2.0
 
 
 @dataclass
@@ -51,6 +56,7 @@ class LinkStats:
     disconnects: int = 0
     reboots: int = 0
     requests: int = 0
+    stalls: int = 0
 
 
 @dataclass
@@ -77,6 +83,8 @@ class SerialLink:
         self._stop = False
         self._disconnects = list(self.faults.disconnect_after)
         self._reboots = sorted(self.faults.reboot_after_s)
+        self._stalls = sorted(self.faults.stall_after)
+        self._stalled_until = 0.0
         self._tokens = 0.0
         self._t_tokens = time.monotonic()
 
@@ -160,6 +168,8 @@ class SerialLink:
             n = min(n, int(self._tokens))
         if self._disconnects:
             n = min(n, max(self._disconnects[0] - self.stats.bytes_sent, 0))
+        if self._stalls:  # the stall starts exactly at its byte count
+            n = min(n, max(self._stalls[0] - self.stats.bytes_sent, 0))
         if n <= 0:
             return
         try:
@@ -212,8 +222,13 @@ class SerialLink:
                     self._disconnect()
                     decoder = StreamDecoder()
                     continue
+                if self._stalls and self.stats.bytes_sent >= self._stalls[0]:
+                    self._stalls.pop(0)
+                    self.stats.stalls += 1
+                    self._stalled_until = time.monotonic() + self.faults.stall_s
+                stalled = time.monotonic() < self._stalled_until  # silent, the port open
                 self._fill()
-                wlist = [self._master] if self._out else []
+                wlist = [self._master] if self._out and not stalled else []
                 timeout = 0.002 if (self._out or self.sensor.stream) else 0.05
                 try:
                     r, w, _ = select.select([self._master], wlist, [], timeout)
@@ -234,7 +249,7 @@ class SerialLink:
                             self._emit(self.sensor.handle(ev.message, self.now()))
                         elif isinstance(ev, Dropped) and ev.msg_type is not None:
                             self._emit(self.sensor.malformed(ev.msg_type))
-                if w or self._out:
+                if (w or self._out) and not stalled:
                     self._write()
         finally:
             self._close_pty()
