@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import sys
@@ -189,6 +190,21 @@ def _rate(s: str) -> float:
     return v
 
 
+def _drift_ppm(s: str) -> float:
+    """A crystal's error in ppm: what a host corrects (imurun.ingest.builder, ±1000 ppm)."""
+    from imurun.ingest.builder import MAX_PLAUSIBLE_DRIFT_PPM
+
+    try:
+        v = float(s)
+    except ValueError:
+        v = math.nan
+    if not abs(v) <= MAX_PLAUSIBLE_DRIFT_PPM:
+        raise argparse.ArgumentTypeError(
+            f"a clock drift is a number of ppm within ±{MAX_PLAUSIBLE_DRIFT_PPM:.0f} (a crystal's "
+            "error; a host takes a larger one for a clock it cannot correct)")
+    return v
+
+
 # ---------------------------------------------------------------------------- commands
 def _check_simulate_paths(link: Path, flash: Path) -> None:
     """The link is (re)made as a symlink and the flash is a directory: say so before starting."""
@@ -227,6 +243,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
         reboot_in_run=a.reboot_in_run, duration_s=a.duration, ready_file=Path(a.ready_file) if a.ready_file else None,
         plan=Path(a.plan) if a.plan else None, watch=a.watch,
         stall_after=tuple(a.stall_after or ()), stall_s=a.stall_for,
+        clock_drift_ppm=a.clock_drift_ppm,
         **({"device_id": a.device_id} if a.device_id is not None else {}))
     stats = run_serial(opts, say=_say)
     _say(f"virtual sensor stopped: {stats.requests} requests, {stats.bytes_sent} bytes sent, "
@@ -717,6 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "into an empty flash; see docs/simulator.md")
     ss.add_argument("--device-id", type=lambda x: int(x, 16), default=None, metavar="HEX",
                     help="the sensor's 64-bit id (default 1d0c5e7500000001)")
+    ss.add_argument("--clock-drift-ppm", type=_drift_ppm, default=0.0, metavar="PPM",
+                    help="the error of the sensor's crystal: its clock runs fast by PPM parts "
+                         "per million (slow if negative; -1000..1000, default 0)")
     ss.set_defaults(func=cmd_simulate)
 
     s = sub.add_parser("stream", help="record live data from a sensor")

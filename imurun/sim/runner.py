@@ -44,6 +44,7 @@ class SimulateOptions:
     watch: bool = False  # also write each recorded run's watch file (FLASH/watch/run-N.fit)
     stall_after: tuple[int, ...] = ()  # bytes sent at which the sensor goes silent, port open
     stall_s: float = 2.0  # how long each of those silences lasts
+    clock_drift_ppm: float = 0.0  # the sensor crystal's error (SensorConfig.clock_drift_ppm)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _profile(fields: Mapping[str, Any], path: Path, k: int) -> RunnerProfile:
 
 def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> VirtualSensor:
     """Create the sensor; record ``opts.runs`` runs into an empty flash (ground truth beside)."""
-    cfg = SensorConfig(device_id=opts.device_id)
+    cfg = SensorConfig(device_id=opts.device_id, clock_drift_ppm=opts.clock_drift_ppm)
     flash = Flash(opts.flash)
     truth_dir = opts.flash / "truth"
     source = motion_source(opts.seed, cfg, truth_dir, mounting=opts.mounting)
@@ -145,6 +146,7 @@ def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> Lin
                     stall_after=tuple(sorted(opts.stall_after)), stall_s=opts.stall_s)
     link = SerialLink(sensor, opts.link, faults, seed=opts.seed,
                       realtime=opts.realtime, rate_bytes_per_s=opts.rate_bytes_per_s)
+    drift = f", clock {opts.clock_drift_ppm:+g} ppm" if opts.clock_drift_ppm else ""
     say(f"virtual sensor {sensor.cfg.display_name} on {opts.link} "
-        f"({len(sensor.flash.run_ids())} stored runs); Ctrl-C to stop")
+        f"({len(sensor.flash.run_ids())} stored runs{drift}); Ctrl-C to stop")
     return link.serve(duration_s=opts.duration_s, ready=opts.ready_file)
