@@ -13,15 +13,15 @@ Commands are decoded with the same :class:`~firmware_protocol.codec.PacketDecode
 uses and answered through :meth:`VirtualSensor.handle`. Answers, events, stream batches and run
 chunks leave as notifications of at most ATT_MTU - 3 bytes of *this connection* (the sensor sizes
 from the MTU it negotiated; the host never does), larger messages fragmented by the continuation
-rule. RSC values come from the motion truth of the stream being sent (the truth file the motion
-source writes beside the flash): cadence from the last completed step, speed and running status
-at the current sample, distance integrated from the true speed. The measurement of stream second
-``k`` shares the firmware's one transmit queue with the frames: it leaves right after the batch
-holding the last sample of that second (those of the first moments, while the truth file is still
-being written beside the first batches, right after the batch during which it appeared), so
-every stream measurement precedes the stream-ended event on the air (a host that stops at that
-event has them all). Without a stream the sensor
-notifies "standing" (0 m/s, 0 /min) once per wall-clock second.
+rule. RSC values come from the motion of the stream being sent (:class:`RscModel`: for a stream
+evaluated piece by piece, from its plan as its seconds complete; for another source, from the
+truth file it wrote beside the flash before streaming): cadence from the last completed step,
+speed and running status at the current sample, distance integrated from the true speed. The
+measurement of stream second ``k`` shares the firmware's one transmit queue with the frames: it
+leaves right after the batch holding the last sample of that second, from the first second on,
+so every stream measurement precedes the stream-ended event on the air (a host that stops at
+that event has them all). Without a stream the sensor notifies "standing" (0 m/s, 0 /min) once
+per wall-clock second.
 
 Pacing: ``realtime=True`` sends stream batches when their samples have been taken by the wall
 clock; ``realtime=False`` sends them as fast as the link takes them, and the sensor's clock jumps
@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -63,7 +64,7 @@ from firmware_protocol.messages import (
 )
 from firmware_protocol.rsc import MAX_CADENCE_PER_MIN, MAX_SPEED_MPS, RscFeature, RscMeasurement
 from imurun.sim.firmware import LiveStream, VirtualSensor
-from imurun.sim.source import load_truth
+from imurun.sim.source import LazyStream, load_truth
 from imurun.testing.bumble_link import (
     EmulatedPeripheral,
     EmulatedRadio,
@@ -142,26 +143,71 @@ class BleLinkStats:
     stalls: int = 0
 
 
+Track = Callable[[int, int], tuple[npt.NDArray[np.float64], npt.NDArray[np.str_]]]
+
+
 class RscModel:
-    """RSC values of one stream, from its motion truth (see the module docstring)."""
+    """RSC values of one stream, from its motion (see the module docstring).
+
+    Built from a truth file (``RscModel(load_truth(path))``), or with :meth:`of_stream` from the
+    live stream itself, evaluated a piece at a time as the seconds are asked for (no need to wait
+    for the truth file). Both give the same values: speed and activity per sample, steps, and
+    the distance as the running sum of the speed.
+    """
 
     def __init__(self, truth: dict[str, Any], distance_offset_m: float = 0.0) -> None:
-        self.fs_hz = float(truth["meta"]["fs_hz"])
-        self.step_end_s = np.asarray(truth["ic_s"], dtype=np.float64) + np.asarray(
-            truth["step_s"], dtype=np.float64)
-        self.step_s = np.asarray(truth["step_s"], dtype=np.float64)
-        self.step_length_m = np.asarray(truth["step_length_m"], dtype=np.float64)
-        self.speed_mps = np.asarray(truth["speed_mps"], dtype=np.float64)
-        self.running = np.asarray(truth["activity_labels"]).astype(str) == "run"
-        self.distance_m = np.cumsum(self.speed_mps) / self.fs_hz + distance_offset_m
+        speed = np.asarray(truth["speed_mps"], dtype=np.float64)
+        labels = np.asarray(truth["activity_labels"]).astype(str)
+        self._setup(float(truth["meta"]["fs_hz"]), len(speed),
+                    (np.asarray(truth["ic_s"], dtype=np.float64),
+                     np.asarray(truth["step_s"], dtype=np.float64),
+                     np.asarray(truth["step_length_m"], dtype=np.float64)),
+                    lambda a, b: (speed[a:b], labels[a:b]), distance_offset_m)
+
+    @classmethod
+    def of_stream(cls, stream: LazyStream, distance_offset_m: float = 0.0) -> RscModel:
+        """The model of a live stream, from its plan, available as its first batch leaves."""
+        model = cls.__new__(cls)
+        model._setup(float(stream.cfg.sample_rate_hz), len(stream), stream.steps(), stream.track,
+                     distance_offset_m)
+        return model
+
+    def _setup(self, fs_hz: float, n: int,
+               steps: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                            npt.NDArray[np.float64]],
+               track: Track, distance_offset_m: float) -> None:
+        self.fs_hz = fs_hz
+        self.n = n
+        ic_s, self.step_s, self.step_length_m = steps
+        self.step_end_s = ic_s + self.step_s
+        self._track = track
+        self._offset_m = distance_offset_m
+        # per piece of _PIECE samples, in order: speed, running, running sum of the speed
+        self._pieces: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_],
+                                 npt.NDArray[np.float64]]] = []
+
+    _PIECE: Final = 4000
 
     @property
     def duration_s(self) -> float:
-        return len(self.speed_mps) / self.fs_hz
+        return self.n / self.fs_hz
+
+    def _sample(self, i: int) -> tuple[float, bool, float]:
+        """Speed, running and distance (m) of sample ``i``; pieces evaluated up to it, once."""
+        while len(self._pieces) <= i // self._PIECE:
+            a = len(self._pieces) * self._PIECE
+            speed, labels = self._track(a, min(a + self._PIECE, self.n))
+            carry = self._pieces[-1][2][-1:] if self._pieces else np.zeros(0)
+            # np.cumsum over the whole run, continued: the sum so far goes first
+            total = np.cumsum(np.concatenate((carry, speed)))[len(carry):]
+            self._pieces.append((speed, labels == "run", total))
+        speed, running, total = self._pieces[i // self._PIECE]
+        j = i % self._PIECE
+        return float(speed[j]), bool(running[j]), float(total[j] / self.fs_hz + self._offset_m)
 
     def at(self, t_s: float) -> RscMeasurement:
         """The measurement the sensor notifies ``t_s`` seconds into the stream."""
-        i = min(max(int(round(t_s * self.fs_hz)) - 1, 0), len(self.speed_mps) - 1)
+        i = min(max(int(round(t_s * self.fs_hz)) - 1, 0), self.n - 1)
         done: npt.NDArray[np.intp] = np.flatnonzero(
             (self.step_end_s <= t_s) & (self.step_end_s > t_s - CADENCE_HOLD_S))
         if len(done):
@@ -170,8 +216,8 @@ class RscModel:
             stride = float(self.step_length_m[j])
         else:
             cadence, stride = 0, 0.0
-        return RscMeasurement(min(float(self.speed_mps[i]), MAX_SPEED_MPS), cadence, stride,
-                              float(self.distance_m[i]), bool(self.running[i]))
+        speed, running, distance = self._sample(i)
+        return RscMeasurement(min(speed, MAX_SPEED_MPS), cadence, stride, distance, running)
 
 
 class BleLink:
@@ -496,19 +542,27 @@ class BleLink:
         return self.peripheral is not None and self.peripheral.is_subscribed(self._rsc)
 
     def _switch_rsc_stream(self, stream: LiveStream) -> None:
-        if self._rsc_model is not None:
-            self._distance_m = float(self._rsc_model.distance_m[-1])
+        self._keep_distance()
         self._rsc_stream = stream
         self._rsc_next_k = 1
         self._rsc_model = None
         self._rsc_truth = (None if self.truth_dir is None
                            else self.truth_dir / f"stream-boot{self.sensor.boot_id}.npz")
+        if isinstance(stream.samples, LazyStream):  # from the plan, as the first batch leaves
+            self._rsc_model = RscModel.of_stream(stream.samples, self._distance_m)
+
+    def _keep_distance(self) -> None:
+        """The total distance stays where the last measurement of a stream left it."""
+        if self._rsc_model is not None and self._rsc_next_k > 1:
+            last = self._rsc_model.at(float(self._rsc_next_k - 1)).total_distance_m
+            self._distance_m = float(last or 0.0)
 
     def _model(self) -> RscModel | None:
-        """The stream's RSC model, once its truth file is written.
+        """The stream's RSC model.
 
-        The truth is written aside while the first batches go out; it is always there before
-        the stream-ended event.
+        A stream evaluated piece by piece (:class:`~imurun.sim.source.LazyStream`) has it from
+        its first batch on. Another source's stream has it once its truth file is found in
+        ``truth_dir`` (such a source writes it before the stream starts).
         """
         path = self._rsc_truth
         if self._rsc_model is None and path is not None and path.exists():
@@ -519,12 +573,11 @@ class BleLink:
         """Queue the measurement of every stream second completed by sample ``end_index``.
 
         Called right behind the batch that ends at that sample. Seconds skipped while the link
-        was down (the stream jumps ahead on a reconnect), or sent before the truth file was
-        written, are caught up here too.
+        was down (the stream jumps ahead on a reconnect) are caught up here too.
         """
         model = self._model()
         if model is None:
-            return  # no truth (yet): these seconds are caught up once it is written
+            return  # no model (a source without a plan and no truth file found): no RSC
         end_s = end_index / self.sensor.cfg.sample_rate_hz
         while self._rsc_next_k <= end_s:
             k = self._rsc_next_k
@@ -537,11 +590,8 @@ class BleLink:
         if st is not None or self.sensor.stream is not None:
             if st is not None and self.sensor.stream is not st:
                 self._rsc_stream = None  # ended or stopped: its seconds are all queued
-                if self._rsc_model is not None and self._rsc_next_k > 1:
-                    # standing from now on: the total distance stays where the stream left it
-                    last = self._rsc_model.at(float(self._rsc_next_k - 1)).total_distance_m
-                    self._distance_m = float(last or 0.0)
-                    self._rsc_model = None
+                self._keep_distance()  # standing from now on
+                self._rsc_model = None
             self._rsc_idle_at = time.monotonic() + self.rsc_interval_s
             return
         if self._rsc_subscribed() and time.monotonic() >= self._rsc_idle_at:

@@ -594,6 +594,17 @@ class MotionPlan:
         s = self._evaluate(a, max(a, b))
         return s.acc_sf, s.gyr_sf
 
+    def track(self, a: int, b: int) -> tuple[FloatArray, npt.NDArray[np.str_]]:
+        """Speed along the path (m/s) and activity label of samples ``a..b``.
+
+        Equal bit for bit to the truth's ``speed_mps`` and ``activity_labels`` there, at the
+        cost of the path alone (no orientation, no signals).
+        """
+        a, b = max(int(a), 0), min(int(b), self.n)
+        t = np.arange(a, max(a, b), dtype=np.float64) / self.fs_hz
+        tr = _gait.translation(t, self.plan, self.params, self.heading(t))
+        return tr.v, _ACTIVITY_NAMES[tr.activity]
+
     def _evaluate(self, a: int, b: int) -> _Samples:
         fs_hz, profile = self.fs_hz, self.profile
         t = np.arange(a, b, dtype=np.float64) / fs_hz

@@ -165,6 +165,19 @@ class LazyStream:
         parts = [self._chunk(i)[max(a - i * c, 0):b - i * c] for i in range(a // c, (b - 1) // c + 1)]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def steps(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                             npt.NDArray[np.float64]]:
+        """Initial contact, step duration (s) and step length (m) of every step of the run.
+
+        Known from the plan: the truth file holds the same values (those that start in the
+        stream).
+        """
+        return self.plan.plan.ic, self.plan.plan.step, self.plan.params.length
+
+    def track(self, a: int, b: int) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.str_]]:
+        """Speed (m/s) and activity label of samples ``a..b``, as the truth file will hold them."""
+        return self.plan.track(a, min(b, self.n))
+
     def wait(self, timeout_s: float | None = None) -> None:
         """Return once the truth file is written (raise what writing it raised)."""
         self._thread.join(timeout_s)
