@@ -374,8 +374,24 @@ def plan_steps(
     total = float(sum(p.duration_s for p in script))
     n_max = int(total / 0.2) + 16
     z = rng.standard_normal((n_max, 11))
-    cols: dict[str, list[float]] = {k: [] for k in ("ic", "step", "contact", "run", "sign", "v", "first", "last")}
+    # The loop does scalar arithmetic on Python floats (the same doubles as z's, the same IEEE
+    # operations: not a bit changes), one list per column: numpy scalars cost several times more.
+    zl: list[list[float]] = z[:, (0, 1, 10)].tolist()  # the columns the loop reads
+    ic_l: list[float] = []
+    step_l: list[float] = []
+    contact_l: list[float] = []
+    run_l: list[bool] = []
+    sign_l: list[float] = []
+    v_l: list[float] = []
+    first_l: list[bool] = []
     dsf = profile.walk_double_support_fraction
+    cv_step, cv_contact = profile.step_time_cv, profile.contact_cv
+    run_min, ref = profile.run_min_speed_mps, profile.ref_speed_mps
+    cadence, cad_exp = profile.cadence_spm, profile.cadence_speed_exponent
+    contact_s, contact_exp = profile.contact_s, profile.contact_speed_exponent
+    bal_left = profile.contact_balance_left
+    kinds = [p.kind for p in script]
+    speed_at = speed.at
     j = 0
     for b0, b1 in bouts(script):
         grid = np.arange(b0, min(b1, b0 + 60.0), 0.005)  # speed-ups last < 60 s
@@ -383,54 +399,56 @@ def plan_steps(
         if ok.size == 0:
             continue
         t = float(grid[ok[0]])
-        left = bool(z[j, 10] < 0.0)
+        left = zl[j][2] < 0.0
         n_bout = 0
         while True:
-            v = speed.at(t)
+            v = speed_at(t)
             if v < MIN_STEP_SPEED_MPS and n_bout:
                 break
-            kind = script[bisect.bisect_right(starts, t) - 1].kind
-            run = kind == "run" and v >= profile.run_min_speed_mps
-            zj = z[j]
+            run = kinds[bisect.bisect_right(starts, t) - 1] == "run" and v >= run_min
+            zj = zl[j]
             if run:
-                ratio = v / profile.ref_speed_mps
-                step = 60.0 / (profile.cadence_spm * ratio**profile.cadence_speed_exponent)
-                step *= 1.0 + profile.step_time_cv * zj[0]
-                bal = profile.contact_balance_left if left else 1.0 - profile.contact_balance_left
-                contact = profile.contact_s * ratio**profile.contact_speed_exponent
-                contact = min(contact * 2.0 * bal * (1.0 + profile.contact_cv * zj[1]), 0.92 * step)
+                ratio = v / ref
+                step = 60.0 / (cadence * ratio**cad_exp)
+                step *= 1.0 + cv_step * zj[0]
+                bal = bal_left if left else 1.0 - bal_left
+                contact = contact_s * ratio**contact_exp
+                contact = min(contact * 2.0 * bal * (1.0 + cv_contact * zj[1]), 0.92 * step)
             else:
                 step = float(walk_step_s(profile, v))
-                step *= 1.0 + profile.step_time_cv * zj[0]
+                step *= 1.0 + cv_step * zj[0]
                 contact = step * (1.0 + dsf)
             if t + step > b1 + 1e-9:
                 break
-            for key, val in (("ic", t), ("step", step), ("contact", contact), ("run", run),
-                             ("sign", 1.0 if left else -1.0), ("v", v), ("first", n_bout == 0),
-                             ("last", False)):
-                cols[key].append(float(val))
+            ic_l.append(t)
+            step_l.append(step)
+            contact_l.append(contact)
+            run_l.append(run)
+            sign_l.append(1.0 if left else -1.0)
+            v_l.append(v)
+            first_l.append(n_bout == 0)
             n_bout += 1
             j += 1
             t += step
             left = not left
         if not n_bout:
             continue
-        cols["last"][-1] = 1.0
         # A bout starts and ends with a walking step: no flight into or out of standing.
         for i in (-n_bout, -1):
-            if cols["run"][i]:
-                cols["run"][i] = 0.0
-                cols["contact"][i] = cols["step"][i] * (1.0 + dsf)
+            if run_l[i]:
+                run_l[i] = False
+                contact_l[i] = step_l[i] * (1.0 + dsf)
         # A walking foot leaves the ground before a running contact: no double support into it.
-        for i in range(-n_bout, -1):
-            if not cols["run"][i] and cols["run"][i + 1]:
-                cols["contact"][i] = cols["step"][i]
-    if not cols["ic"] and any(p.kind != "stand" for p in script):
+        for i in range(len(run_l) - n_bout, len(run_l) - 1):
+            if not run_l[i] and run_l[i + 1]:
+                contact_l[i] = step_l[i]
+    if not ic_l and any(p.kind != "stand" for p in script):
         raise ValueError("the script contains no step: every moving phase is too short or too slow")
     ic, step, contact, sign, v_nom = (
-        np.array(cols[k], dtype=np.float64) for k in ("ic", "step", "contact", "sign", "v")
-    )
-    is_run, first, last = (np.array(cols[k], dtype=bool) for k in ("run", "first", "last"))
+        np.array(x, dtype=np.float64) for x in (ic_l, step_l, contact_l, sign_l, v_l))
+    is_run, first = np.array(run_l, dtype=bool), np.array(first_l, dtype=bool)
+    # the last step of a bout is the one before the next bout's first
+    last = np.append(first[1:], True) if first.size else first.copy()
     v_ic = np.where(first, 0.0, v_nom)
     v_end = np.where(last, 0.0, np.roll(v_ic, -1))
     return StepPlan(
@@ -509,8 +527,9 @@ def _vertical_contacts(
     n = tc.size
     imp = 0.5 * bump * bump_s
     disp = bump * (0.5 * bump_s * tc - 0.25 * bump_s * bump_s)
-    w_ic = np.zeros(n)
-    amp = np.zeros(n)
+    # Python floats in lists, not numpy scalars in arrays: the same doubles, faster per step
+    w_ic = [0.0] * n
+    amp = [0.0] * n
     w = 0.0
     for k, (run, first, t_c, t_f, i_b, d_b) in enumerate(
         zip(plan.is_run.tolist(), plan.first.tolist(), tc.tolist(), tf.tolist(), imp.tolist(),
@@ -527,7 +546,7 @@ def _vertical_contacts(
         amp[k] = a
         v_to = w + 2.0 * a * t_c / _PI + i_b - g * t_c
         w = v_to - g * t_f
-    return w_ic, amp
+    return np.array(w_ic, dtype=np.float64), np.array(amp, dtype=np.float64)
 
 
 #: Range of the bounce factor ``kappa``: the feet's forces stay positive within it.
