@@ -76,7 +76,7 @@ def _said(out: str, desc: str) -> tuple[list[str], list[str]]:
     for ln in silent:
         m = silent_line(desc).fullmatch(ln)
         assert m is not None, ln
-        assert 1.0 <= float(m.group(1)) < 3.0, ln  # said after 1 s, before the timeout
+        assert 1.0 <= float(m.group(1)) <= 3.0, ln  # said after 1 s, before the timeout (rounded)
     for ln in again:
         assert re.fullmatch(rf"  {re.escape(desc)}: data again after \d+\.\d s of silence", ln), ln
     if silent and again:
