@@ -458,6 +458,10 @@ def cmd_export(a: argparse.Namespace) -> int:
         from imurun.cli_library import cmd_export_steps
 
         return cmd_export_steps(a)
+    if not os.path.lexists(a.file) and _is_run_ref(a.file):  # a library run, its start kept
+        from imurun.cli_library import cmd_export_csv
+
+        return cmd_export_csv(a)
     from imurun.ingest.export import write_csv
     from imurun.ingest.files import load_recording
 
@@ -466,6 +470,12 @@ def cmd_export(a: argparse.Namespace) -> int:
     write_csv(rec, Path(a.csv))
     _say(f"wrote {rec.n_samples} samples to {a.csv}")
     return EXIT_OK
+
+
+def _is_run_ref(text: str) -> bool:
+    """Whether ``text`` names a library run (``latest`` or 4+ hex digits of its id)."""
+    t = text.strip().lower()
+    return t == "latest" or (len(t) >= 4 and all(c in "0123456789abcdef" for c in t))
 
 
 # ---------------------------------------------------------------------------- BLE

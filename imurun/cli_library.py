@@ -591,6 +591,32 @@ def cmd_export_fit(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export_csv(a: argparse.Namespace) -> int:
+    """``imurun export RUN --csv OUT``: a library run as imurun's CSV, with its start.
+
+    The start is the library's: the recording's own, or the one ``--start`` gave it, so that
+    the CSV imported elsewhere lands on the same day of the athlete's history.
+    """
+    from imurun.cli import check_output, writing
+    from imurun.cli_analysis import file_options
+    from imurun.ingest.export import write_csv
+    from imurun.ingest.files import load_recording
+
+    given = [f"--{k.replace('_', '-')}" for k, v in file_options(a).items() if v]
+    if given:
+        raise UsageError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to a "
+                         f"file, not to library run {a.file}: the library reads its runs "
+                         "without them")
+    with _open(a) as lib:
+        run = lib.run(a.file)
+        check_output(a.csv, option="--csv", inputs=[run.path], home=lib.root)
+        rec = load_recording(run.path)
+        with writing(a.csv):
+            write_csv(rec, Path(a.csv), start_unix_s=run.start_unix_s)
+    _say(f"wrote {rec.n_samples} samples of run {run.short_id} to {a.csv}")
+    return EXIT_OK
+
+
 def cmd_export_steps(a: argparse.Namespace) -> int:
     from imurun.cli import check_output, writing
     from imurun.report.steps import export_steps_csv

@@ -131,6 +131,9 @@ def test_export_csv_then_info_round_trips(capsys: pytest.CaptureFixture[str],
         assert back.gyr_rads is not None
         np.testing.assert_allclose(back.gyr_rads, original.gyr_rads, rtol=1e-8, atol=1e-12)
     assert back.fs_hz == pytest.approx(original.fs_hz, rel=1e-6)
+    assert back.meta.start_unix_s == original.meta.start_unix_s  # (a comment line says it)
+    assert d["start_utc"] == json.loads(run(capsys, "info", str(files[kind]), "--json")[1])[
+        "start_utc"]
     # Gaps survive as holes in the time column.
     assert [g.n_missing for g in back.gaps] == [g.n_missing for g in original.gaps]
     assert all(g.cause == GapCause.SOURCE for g in back.gaps)

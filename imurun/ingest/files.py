@@ -38,6 +38,7 @@ from imurun.consts import DEG2RAD, G_MS2
 from imurun.errors import FileFormatError, IngestError, UsageError
 from imurun.ingest.builder import RecordingBuilder, recording_from_run
 from imurun.ingest.columns import ACC, GYR, TIME, ColumnError, ColumnMap, map_columns
+from imurun.ingest.export import EPOCH_S
 from imurun.ingest.recording import Recording, RecordingMeta
 
 AccUnit = Literal["m/s2", "g"]
@@ -425,6 +426,7 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         raise FileFormatError(p, "no column header")
     delim = _delimiter(lines[i], sep)
     header = [h.strip().strip('"') for h in next(csv.reader([lines[i]], delimiter=delim))]
+    start_comment = _start_comment(p, lines[:i])
     try:
         cmap = map_columns(header, columns)
     except ColumnError as e:
@@ -489,6 +491,8 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
                  + (f", angular rate in {gyr_u}" if cmap.has_gyr else ""),)
     if dates and datetime.datetime.fromisoformat(first_time).tzinfo is None:
         start = None  # (a local time of an unknown zone)
+    if start is None and start_comment is not None:  # (a time column of dates wins)
+        start = start_comment
     return _from_columns(p, "csv", t, data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
                          acc_u, gyr_u, None, notes, lines=[n for n, _ in body],
                          time=(header[cmap.index[TIME]], data[:, 0]), time_unit=t_unit,
@@ -497,7 +501,30 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
 
 #: Times (s) read as Unix times, 1973 to 2096: a file's time column in this range is a wall
 #: clock, not time since a logger started (which would have run for three years).
-_EPOCH_S = (1e8, 4e9)
+_EPOCH_S = EPOCH_S
+
+_START_COMMENT = re.compile(r"^\s*#\s*start_unix_s\s*[:=]\s*(\S*)", re.IGNORECASE)
+
+
+def _start_comment(p: str, before_header: list[str]) -> float | None:
+    """The start a ``# start_unix_s: S`` comment line before the header gives (``write_csv``).
+
+    :func:`imurun.ingest.export.write_csv` writes it for a recording whose start is known, so
+    that its CSV keeps the start. ``None`` without such a line; a value that is not a Unix time
+    of 1973 to 2096 is refused, naming its line.
+    """
+    for k, line in enumerate(before_header):
+        m = _START_COMMENT.match(line)
+        if m is None:
+            continue
+        value = m.group(1)
+        if not (_is_number(value) and _EPOCH_S[0] < float(value) < _EPOCH_S[1]):
+            raise FileFormatError(p, f"line {k + 1}: start_unix_s {value!r} is not a Unix time "
+                                     "in seconds of a date from 1973 to 2096 (the wall clock of "
+                                     "time_s 0): correct it, or delete the line if the start is "
+                                     "unknown")
+        return float(value)
+    return None
 
 
 def _from_first(body: list[tuple[int, str]], delim: str, j: int,
