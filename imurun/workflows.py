@@ -266,17 +266,19 @@ def _add_converted(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
         return lib.add_file(out, source="import")
 
 
-def _is_sensor_logger(p: Path) -> bool:
+def _phone_export(p: Path) -> str | None:
+    """``"sensorlogger"`` or ``"phyphox"`` when ``p`` is (a file of) such an export, else ``None``."""
     from imurun.ingest.files import sniff
 
     try:
-        return sniff(p) == "sensorlogger"
+        kind = sniff(p)
     except FileFormatError:
-        return False
+        return None
+    return kind if kind in ("sensorlogger", "phyphox") else None
 
 
-def _add_sensor_logger(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
-    """Store the Sensor Logger export ``p`` is, or is a file of, as one zip of its sensor files.
+def _add_phone_export(lib: Library, p: Path, kind: str, opts: Mapping[str, Any]) -> Any:
+    """Store the phone-app export ``p`` is, or is a file of, as one zip of the files read.
 
     The library keeps one file per run: the export's own folder (or a file of it, without its
     siblings) would not read again, nor would a zip of a whole recording with photos and audio
@@ -284,10 +286,11 @@ def _add_sensor_logger(lib: Library, p: Path, opts: Mapping[str, Any]) -> Any:
     """
     import tempfile
 
+    from imurun.ingest import phyphox, sensorlogger
     from imurun.ingest.files import load_recording
-    from imurun.ingest.sensorlogger import pack
 
     load_recording(p, **opts)  # (refuses options that do not apply, and unreadable exports)
+    pack = sensorlogger.pack if kind == "sensorlogger" else phyphox.pack
     with tempfile.TemporaryDirectory() as tmp:
         return lib.add_file(pack(p, tmp), source="import")
 
@@ -332,10 +335,12 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
     p = Path(path)
     if not p.exists():
         raise FileFormatError(str(p), "cannot read: No such file or directory")
-    if _is_sensor_logger(p):  # a folder or zip of CSVs, not a bundle: one recording
+    phone = _phone_export(p)
+    if phone is not None:  # a folder or zip of CSVs, not a bundle: one recording
         if athlete is not None:
             lib.athlete(athlete)  # an unknown name is refused before anything is added
-        add = _add_sensor_logger(lib, p, {k: v for k, v in (file_options or {}).items() if v})
+        add = _add_phone_export(lib, p, phone,
+                                {k: v for k, v in (file_options or {}).items() if v})
         run = add.run
         if athlete is not None or start_unix_s is not None:
             run = lib.assign_run(run.id, athlete=athlete, start_unix_s=start_unix_s)

@@ -383,10 +383,17 @@ def test_a_zip_of_something_else_says_to_unzip_it(tmp_path: Path) -> None:
     z = tmp_path / "phyphox export.zip"
     with zipfile.ZipFile(z, "w") as zf:
         zf.write(p, p.name)
-        zf.writestr("meta/device.csv", "property,value\n")
     # before: "not a supported format (session, stored run, CSV with a time_s,acc_x,... header,
     # or Xsens MT Manager text export)"
-    with pytest.raises(FileFormatError, match="a zip file, but not a Sensor Logger export .*unzip"):
+    with pytest.raises(FileFormatError, match="a zip file, but not a Sensor Logger export .*nor "
+                                              "a phyphox one .*unzip"):
+        load_recording(z)
+    # with phyphox's meta folder it is a phyphox export (tests/test_phyphox.py), here without
+    # the time file that says when it started and paused
+    with zipfile.ZipFile(z, "a") as zf:
+        zf.writestr("meta/device.csv", "property,value\n")
+    with pytest.raises(FileFormatError, match=r"meta/time\.csv, which says when the experiment "
+                                              r"started and when it was paused, is missing"):
         load_recording(z)
 
 

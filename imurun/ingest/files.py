@@ -9,7 +9,8 @@
 * Xsens MT Manager text exports (tab-separated, ``//`` comment lines or an
   ``Acquisition frequency: N Hz`` line, columns ``PacketCounter``, optional ``SampleTimeFine``,
   ``Acc_X..Z`` in m/s², ``Gyr_X..Z`` in rad/s);
-* Sensor Logger exports (a folder, its zip, or one of its files: :mod:`imurun.ingest.sensorlogger`).
+* Sensor Logger exports (a folder, its zip, or one of its files: :mod:`imurun.ingest.sensorlogger`);
+* phyphox exports (a zip, its folder, or one of its sets' CSV files: :mod:`imurun.ingest.phyphox`).
 
 Units are checked against gravity and the pelvis: a file whose acceleration is plainly in the
 other unit than declared, or whose angular rate is (beyond any pelvis in rad/s; too slow for a
@@ -24,6 +25,7 @@ import datetime
 import io
 import os
 import re
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
@@ -51,7 +53,7 @@ _TIME_UNITS: tuple[TimeUnit, ...] = ("s", "ms", "us", "ns")
 #: Sample rates a body-worn IMU records at (Hz): a time unit must give one to be inferred from
 #: the data, and a file whose time (in its stated or given unit) gives another is refused.
 _PLAUSIBLE_FS = (5.0, 5000.0)
-FileKind = Literal["session", "stored-run", "csv", "xsens", "sensorlogger"]
+FileKind = Literal["session", "stored-run", "csv", "xsens", "sensorlogger", "phyphox"]
 
 #: Largest plausible angular rate of a pelvis, rad/s (~1150 deg/s). Beyond it, deg/s is likely.
 _MAX_PLAUSIBLE_GYR_RADS = 20.0
@@ -156,15 +158,18 @@ MAX_PLAUSIBLE_GYR_RADS = _MAX_PLAUSIBLE_GYR_RADS
 
 def sniff(path: str | os.PathLike[str]) -> FileKind:
     """Which supported format ``path`` holds; :class:`FileFormatError` if none."""
-    from imurun.ingest import sensorlogger
+    from imurun.ingest import phyphox, sensorlogger
 
     p = str(path)
     if os.path.isdir(p):
+        if phyphox.is_export(p):
+            return "phyphox"
         if sensorlogger.is_export(p):
             return "sensorlogger"
         raise FileFormatError(p, "cannot read a directory as a recording: give a file (a "
                                  "Sensor Logger export folder, which imurun reads whole, holds "
-                                 "TotalAcceleration.csv or Accelerometer.csv)")
+                                 "TotalAcceleration.csv or Accelerometer.csv; a phyphox export "
+                                 "folder its CSV files and meta/time.csv)")
     try:
         with open(p, "rb") as fh:
             head = fh.read(4096)
@@ -177,16 +182,24 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
     if head.startswith(RUN_MAGIC):
         return "stored-run"
     if head.startswith(b"PK\x03\x04"):
+        if not zipfile.is_zipfile(p):
+            raise FileFormatError(p, "a damaged or incomplete zip file (cut short in the "
+                                     "download or copy?): get it again")
+        if phyphox.is_export(p):
+            return "phyphox"
         if sensorlogger.is_export(p):
             return "sensorlogger"
         raise FileFormatError(p, "a zip file, but not a Sensor Logger export (no "
-                                 "TotalAcceleration.csv or Accelerometer.csv in it): unzip it and "
-                                 "give the recording inside (a bundle from `imurun share` is read "
-                                 "by `imurun import`)")
+                                 "TotalAcceleration.csv or Accelerometer.csv in it) nor a phyphox "
+                                 "one (no meta/time.csv beside a CSV of acceleration): unzip it "
+                                 "and give the recording inside (a bundle from `imurun share` is "
+                                 "read by `imurun import`)")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
     if sensorlogger.is_sensor_csv_header(first):
         return "sensorlogger"
+    if phyphox.is_set_header(first) and phyphox.is_export(p):  # (alone: a generic CSV)
+        return "phyphox"
     if first.startswith("//") or first.lower().startswith("acquisition frequency") or (
             "PacketCounter" in first and "Acc_X" in text):
         return "xsens"
@@ -201,8 +214,9 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
                                  "columns hold time and acceleration; name them with --columns "
                                  "time=NAME,acc_x=NAME,acc_y=NAME,acc_z=NAME (and --time-unit)")
     raise FileFormatError(p, "not a supported format (session, stored run, CSV with a "
-                             "time_s,acc_x,... header, Xsens MT Manager text export, or Sensor "
-                             "Logger export folder or zip; docs/formats.md)")
+                             "time_s,acc_x,... header, Xsens MT Manager text export, phyphox "
+                             "export zip or folder, or Sensor Logger export folder or zip; "
+                             "docs/formats.md)")
 
 
 def _looks_delimited(text: str) -> bool:
@@ -299,6 +313,13 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
         from imurun.ingest.sensorlogger import load_sensor_logger
 
         return load_sensor_logger(p)
+    if kind == "phyphox":
+        if acc_unit or gyr_unit or time_unit:
+            raise FileFormatError(p, "--acc-unit, --gyr-unit and --time-unit do not apply to a "
+                                     "phyphox export: its units are known")
+        from imurun.ingest.phyphox import load_phyphox
+
+        return load_phyphox(p)
     if kind == "stored-run":
         try:
             return recording_from_run(read_run(Path(p).read_bytes()), source=p)

@@ -26,14 +26,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from imurun.errors import FileFormatError
+from imurun.ingest.phone import TextReader, export_files, onto, pack_files
 from imurun.ingest.recording import Recording
 
 FloatArray = npt.NDArray[np.float64]
@@ -49,46 +48,32 @@ def is_sensor_csv_header(line: str) -> bool:
     return tuple(names[:2]) == HEAD and {"x", "y", "z"} <= set(names)
 
 
-def _reader(path: str) -> tuple[str, dict[str, Callable[[], str]]] | None:
+def _reader(path: str) -> tuple[str, dict[str, TextReader]] | None:
     """``(where, {file stem: read its text})`` of the export ``path`` is, or belongs to.
 
     ``path`` is the export's folder, a zip of it, or one of its sensor files (its folder is
     read). ``None`` when no export file is found there.
     """
-    p = Path(path)
-    if p.is_file() and zipfile.is_zipfile(p):
-        try:
-            with zipfile.ZipFile(p) as z:
-                members = {Path(n).stem: n for n in z.namelist()
-                           if n.lower().endswith(".csv") and not Path(n).name.startswith(".")}
-        except (OSError, zipfile.BadZipFile):
-            return None
-
-        def member(name: str) -> Callable[[], str]:
-            def read() -> str:
-                with zipfile.ZipFile(p) as z:
-                    return z.read(name).decode("utf-8-sig")
-            return read
-
-        found = {s: member(n) for s, n in members.items() if s in _FILES}
-        return (str(p), found) if found else None
-    folder = p if p.is_dir() else p.parent
-
-    def text(f: Path) -> Callable[[], str]:
-        return lambda: f.read_text(encoding="utf-8-sig")
-
-    try:
-        found = {f.stem: text(f) for f in folder.iterdir()
-                 if f.suffix.lower() == ".csv" and f.stem in _FILES}
-    except OSError:
+    found = export_files(path, lambda k: "/" not in k and k.lower().endswith(".csv")
+                         and Path(k).stem in _FILES)
+    if found is None:
         return None
-    return (str(folder), found) if found else None
+    where, files = found
+    return where, {Path(k).stem: read for k, read in files.items()}
 
 
 def is_export(path: str | os.PathLike[str]) -> bool:
     """Whether ``path`` is a Sensor Logger export's folder or zip holding an accelerometer file."""
     r = _reader(str(path))
-    return r is not None and bool({"TotalAcceleration", "Accelerometer"} & set(r[1]))
+    if r is None:
+        return False
+    acc = next((r[1][s] for s in ("TotalAcceleration", "Accelerometer") if s in r[1]), None)
+    if acc is None:
+        return False
+    try:  # (phyphox names a set Accelerometer.csv too)
+        return is_sensor_csv_header(acc().split("\n", 1)[0])
+    except FileFormatError:
+        return True  # (unreadable: said when it is loaded)
 
 
 def _metadata(text: str) -> dict[str, str]:
@@ -134,19 +119,6 @@ def _sensor(p: str, name: str, text: str) -> tuple[FloatArray, FloatArray, float
     return t, data[:, 2:5], start if start > 1e8 else None, notes
 
 
-def _onto(t: FloatArray, ts: FloatArray, xs: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
-    """``xs`` (sampled at ``ts``) interpolated onto ``t``, and where that is possible.
-
-    Possible where ``t`` falls between two samples of ``xs`` at most 1.5 of its median periods
-    apart (or on one).
-    """
-    step = float(np.median(np.diff(ts)))
-    j = np.clip(np.searchsorted(ts, t), 1, len(ts) - 1)
-    ok = (t >= ts[0]) & (t <= ts[-1]) & (ts[j] - ts[j - 1] <= 1.5 * step)
-    out = np.column_stack([np.interp(t, ts, xs[:, k]) for k in range(3)])
-    return out, ok
-
-
 def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
     """Read a Sensor Logger export (its folder, its zip, or one of its sensor files)."""
     from imurun.ingest.files import _from_columns
@@ -168,7 +140,7 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
         t, user, start, n = _sensor(where, "Accelerometer", files["Accelerometer"]())
         tg, grav, _, ng = _sensor(where, "Gravity", files["Gravity"]())
         notes += n + ng
-        g, ok = _onto(t, tg, grav)
+        g, ok = onto(t, tg, grav)
         t, acc = t[ok], user[ok] + g[ok]
     elif "Accelerometer" in files:
         raise FileFormatError(where, "Sensor Logger's Accelerometer.csv holds no gravity (it is "
@@ -196,7 +168,7 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
         used.append("Gyroscope")
         tw, w, _, nw = _sensor(where, "Gyroscope", files["Gyroscope"]())
         notes += nw
-        gyr, ok = _onto(t, tw, w)
+        gyr, ok = onto(t, tw, w)
         t, acc, gyr = t[ok], acc[ok], gyr[ok]
     if len(used) > 1:
         notes.insert(0, f"Sensor Logger export: {', '.join(f'{u}.csv' for u in used)}; "
@@ -212,18 +184,11 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
 def pack(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
     """The export ``path`` belongs to, as one zip of the files read here, in ``out_dir``.
 
-    The same export gives the same bytes (sorted members, fixed dates), so that a library,
-    which keys a recording by its SHA-256, holds it once however often it is imported. Named
-    after the export's folder (or zip).
+    The same export gives the same bytes (:func:`~imurun.ingest.phone.pack_files`), named after
+    the export's folder (or zip).
     """
     found = _reader(str(path))
     if found is None:
         raise FileFormatError(str(path), "no Sensor Logger export here")
     where, files = found
-    out = Path(out_dir) / f"{Path(where).stem}.zip"
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for stem in sorted(files):
-            info = zipfile.ZipInfo(f"{stem}.csv", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, files[stem]().encode("utf-8"))
-    return out
+    return pack_files(where, {f"{stem}.csv": read for stem, read in files.items()}, out_dir)
