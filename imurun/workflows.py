@@ -290,6 +290,8 @@ def _add_phone_export(lib: Library, p: Path, kind: str, opts: Mapping[str, Any])
     from imurun.ingest.files import load_recording
 
     load_recording(p, **opts)  # (refuses options that do not apply, and unreadable exports)
+    if kind == "sensorlogger" and sensorlogger.is_json(p):  # one file already: kept as it is
+        return lib.add_file(p, source="import")
     pack = sensorlogger.pack if kind == "sensorlogger" else phyphox.pack
     with tempfile.TemporaryDirectory() as tmp:
         return lib.add_file(pack(p, tmp), source="import")

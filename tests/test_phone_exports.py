@@ -421,9 +421,8 @@ def test_unix_times_give_the_start_and_exact_steps(tmp_path: Path, unit: str, pe
 
 
 def test_an_unknown_file_lists_what_is_read(tmp_path: Path) -> None:
-    p = tmp_path / "Sensor Logger.json"
-    p.write_text('[{"sensor": "Accelerometer", "time": "1698501144401773000", "z": "-0.1"}]',
-                 encoding="utf-8")
+    p = tmp_path / "export.json"  # (Sensor Logger's JSON is read: tests/test_sensor_logger_json.py)
+    p.write_text('{"samples": [{"t": 0.0, "a": [0.1, 0.2, 9.8]}]}', encoding="utf-8")
     # before: the list left out the phone exports and named no document
     with pytest.raises(FileFormatError, match=r"Sensor Logger export folder or zip; "
                                               r"docs/formats\.md"):

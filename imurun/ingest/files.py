@@ -196,7 +196,7 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
                                  "read by `imurun import`)")
     text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
     first = next((ln for ln in text.splitlines() if ln.strip()), "")
-    if sensorlogger.is_sensor_csv_header(first):
+    if sensorlogger.is_sensor_csv_header(first) or sensorlogger.is_json_head(text):
         return "sensorlogger"
     if phyphox.is_set_header(first) and phyphox.is_export(p):  # (alone: a generic CSV)
         return "phyphox"
@@ -390,8 +390,11 @@ def _check_units(p: str, acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float
 
 
 def _check_increasing(p: str, t: npt.NDArray[np.float64],
-                      time: tuple[str, npt.NDArray[np.float64]] | None, lines: list[int]) -> None:
+                      time: tuple[str, npt.NDArray[np.float64]] | None, lines: list[int], *,
+                      row: str = "line") -> None:
     """Refuse a time column that repeats or goes back, naming the first line that does.
+
+    ``row`` is what ``lines`` count: lines of a file, or records of a JSON array.
 
     Both are refused, exact duplicate rows too: which of two samples with one time stamp is
     right is not ours to guess, and a time that goes back means rows out of order or two
@@ -403,10 +406,10 @@ def _check_increasing(p: str, t: npt.NDArray[np.float64],
     j = int(bad[0]) + 1
     name, raw = time if time is not None else ("time", t)
     now, before = f"{float(raw[j]):.15g}", f"{float(raw[j - 1]):.15g}"
-    how = (f"the same as line {lines[j - 1]}" if t[j] == t[j - 1]
-           else f"less than {before} on line {lines[j - 1]}")
+    how = (f"the same as {row} {lines[j - 1]}" if t[j] == t[j - 1]
+           else f"less than {before} on {row} {lines[j - 1]}")
     more = f" ({bad.size} rows in all do not follow the one before)" if bad.size > 1 else ""
-    raise FileFormatError(p, f"time column is not increasing: line {lines[j]} has {name} "
+    raise FileFormatError(p, f"time column is not increasing: {row} {lines[j]} has {name} "
                              f"{now}, {how}{more}")
 
 
