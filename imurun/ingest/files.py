@@ -796,10 +796,14 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
                   gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str,
                   fs: float | None, notes: tuple[str, ...] = (), *, lines: list[int],
                   time: tuple[str, npt.NDArray[np.float64]] | None = None,
-                  time_unit: str | None = None, start_unix_s: float | None = None) -> Recording:
+                  time_unit: str | None = None, start_unix_s: float | None = None,
+                  lines_of: str | None = None, row: str = "line") -> Recording:
     """Checks common to the text formats, then the recording.
 
-    ``lines[k]`` is the file line of row ``k``; ``time`` the name and values of the time
+    ``lines[k]`` is the file line of row ``k``, a line of ``lines_of`` (the file of an export
+    the rows come from, named in the messages that name a line; default ``p``; ``row`` says
+    what ``lines`` count: ``"record"`` for the records of a JSON array); ``time`` the
+    name and values of the time
     column as the file has them (for messages), ``None`` when there is none; ``time_unit`` the
     unit it was read in when the file's time is a column of a chosen unit (CSV);
     ``start_unix_s`` the wall clock of ``t[0]`` when the file says it.
@@ -811,10 +815,11 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
         finite &= np.isfinite(gyr).all(axis=1)
     if not finite.all():
         first = lines[int(np.argmin(finite))]
-        raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
-                                 f"(the first on line {first}): delete those rows, and imurun "
-                                 "marks a gap where samples are missing")
-    _check_increasing(p, t, time, lines)
+        raise FileFormatError(lines_of or p, f"{int((~finite).sum())} row(s) hold NaN or "
+                                             f"infinite values (the first on {row} {first}): "
+                                             "delete those rows, and imurun marks a gap where "
+                                             "samples are missing")
+    _check_increasing(lines_of or p, t, time, lines, row=row)
     _check_rate(p, t, fs, time, time_unit)
     _check_units(p, acc, gyr, acc_unit, gyr_unit,
                  fs if fs is not None else 1.0 / float(np.median(np.diff(t))))

@@ -121,7 +121,8 @@ def onto(t: FloatArray, ts: FloatArray, xs: FloatArray) -> tuple[FloatArray, npt
     step = float(np.median(np.diff(ts)))
     j = np.clip(np.searchsorted(ts, t), 1, len(ts) - 1)
     ok = (t >= ts[0]) & (t <= ts[-1]) & (ts[j] - ts[j - 1] <= 1.5 * step)
-    out = np.column_stack([np.interp(t, ts, xs[:, k]) for k in range(3)])
+    with np.errstate(over="ignore", invalid="ignore"):  # (values beyond float64: not finite)
+        out = np.column_stack([np.interp(t, ts, xs[:, k]) for k in range(3)])
     return out, ok
 
 

@@ -278,7 +278,7 @@ def load_phyphox(path: str | os.PathLike[str]) -> Recording:
                      + "): a gap each, start from meta/time.csv")
     return _from_columns(p, "phyphox", t, acc, gyr, "m/s2", "rad/s", None, tuple(notes),
                          lines=[int(n) for n in lines], time=("Time (s)", t), time_unit="s",
-                         start_unix_s=float(clock.unix_s[0]))
+                         start_unix_s=float(clock.unix_s[0]), lines_of=f"{where}: {acc_set.name}")
 
 
 def pack(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:

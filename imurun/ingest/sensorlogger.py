@@ -138,8 +138,12 @@ def _csv_rows(where: str, text: str) -> Rows:
     return data, np.array([n for n, _ in body], dtype=np.int64)
 
 
-def _sensor(ex: _Export, name: str) -> tuple[FloatArray, FloatArray, float | None, list[str]]:
-    """``(t_s, xyz, start_unix_s, notes)`` of one sensor, exact repeated rows dropped."""
+def _sensor(ex: _Export, name: str,
+            ) -> tuple[FloatArray, FloatArray, float | None, list[str], npt.NDArray[np.int64]]:
+    """``(t_s, xyz, start_unix_s, notes, lines)`` of one sensor, exact repeated rows dropped.
+
+    ``lines[k]`` is the line of the file (the record of the JSON array) row ``k`` comes from.
+    """
     from imurun.ingest.files import _check_increasing
 
     where = f"{ex.where}: {ex.label(name)}"
@@ -158,7 +162,7 @@ def _sensor(ex: _Export, name: str) -> tuple[FloatArray, FloatArray, float | Non
     _check_increasing(where, t, ("seconds_elapsed", t), [int(n) for n in line_no],
                       row=ex.row())
     start = float(data[0, 0]) * 1e-9 - float(t[0])  # the wall clock of seconds_elapsed == 0
-    return t, data[:, 2:5], start if start > 1e8 else None, notes
+    return t, data[:, 2:5], start if start > 1e8 else None, notes, line_no
 
 
 def _files_export(path: str) -> _Export | None:
@@ -263,15 +267,16 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
     notes: list[str] = []
     if "TotalAcceleration" in files:
         used = ["TotalAcceleration"]
-        t, acc, start, n = _sensor(ex, "TotalAcceleration")
+        t, acc, start, n, lines = _sensor(ex, "TotalAcceleration")
         notes += n
     elif "Accelerometer" in files and "Gravity" in files:
         used = ["Accelerometer", "Gravity"]
-        t, user, start, n = _sensor(ex, "Accelerometer")
-        tg, grav, _, ng = _sensor(ex, "Gravity")
+        t, user, start, n, lines = _sensor(ex, "Accelerometer")
+        tg, grav, _, ng, _ = _sensor(ex, "Gravity")
         notes += n + ng
         g, ok = onto(t, tg, grav)
-        t, acc = t[ok], user[ok] + g[ok]
+        with np.errstate(over="ignore"):  # (beyond float64: refused below, naming the line)
+            t, acc, lines = t[ok], user[ok] + g[ok], lines[ok]
     elif "Accelerometer" in files:
         raise FileFormatError(where, f"Sensor Logger's {lab('Accelerometer')} "
                                      f"{'hold' if ex.json else 'holds'} no gravity (it is "
@@ -304,10 +309,10 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
     gyr = None
     if "Gyroscope" in files:
         used.append("Gyroscope")
-        tw, w, _, nw = _sensor(ex, "Gyroscope")
+        tw, w, _, nw, _ = _sensor(ex, "Gyroscope")
         notes += nw
         gyr, ok = onto(t, tw, w)
-        t, acc, gyr = t[ok], acc[ok], gyr[ok]
+        t, acc, gyr, lines = t[ok], acc[ok], gyr[ok], lines[ok]
     kind = "JSON export" if ex.json else "export"
     if len(used) > 1:
         notes.insert(0, f"Sensor Logger {kind}: {', '.join(lab(u) for u in used)}; "
@@ -316,8 +321,9 @@ def load_sensor_logger(path: str | os.PathLike[str]) -> Recording:
     else:
         notes.insert(0, f"Sensor Logger {kind}: {lab(used[0])} (no {lab('Gyroscope')})")
     return _from_columns(p, "sensorlogger", t, acc, gyr, "m/s2", "rad/s", None, tuple(notes),
-                         lines=list(range(2, len(t) + 2)), time=("seconds_elapsed", t),
-                         time_unit="s", start_unix_s=start)
+                         lines=[int(n) for n in lines], time=("seconds_elapsed", t),
+                         time_unit="s", start_unix_s=start,
+                         lines_of=f"{where}: {lab(used[0])}", row=ex.row())
 
 
 def pack(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:
