@@ -258,3 +258,16 @@ def test_import_keeps_one_zip_and_finds_it_held_in_every_form(
                                              "meta/device.csv", "meta/time.csv"]
         held = load_recording(run.path)
     assert len(held.gaps) == 1
+
+
+def test_the_export_analyses_as_the_run_it_holds(tmp_path: Path) -> None:
+    from imurun.analysis import analyze
+
+    exp = _export(sep="\t", decimal=",")
+    assert exp.gyr is not None
+    exp.t_gyr = exp.t_acc + 0.0025
+    exp.gyr = np.column_stack([np.interp(exp.t_gyr, exp.t_acc, exp.gyr[:, k]) for k in range(3)])
+    theirs = analyze(exp.write_zip(tmp_path / "run.zip"))
+    ours = analyze(_clean())
+    assert theirs.summary.n_steps == ours.summary.n_steps > 50
+    assert theirs.summary.cadence_spm == pytest.approx(ours.summary.cadence_spm, rel=0.01)
