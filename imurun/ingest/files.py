@@ -801,12 +801,11 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
     """Checks common to the text formats, then the recording.
 
     ``lines[k]`` is the file line of row ``k``, a line of ``lines_of`` (the file of an export
-    the rows come from, named in the messages that name a line; default ``p``; ``row`` says
-    what ``lines`` count: ``"record"`` for the records of a JSON array); ``time`` the
-    name and values of the time
-    column as the file has them (for messages), ``None`` when there is none; ``time_unit`` the
-    unit it was read in when the file's time is a column of a chosen unit (CSV);
-    ``start_unix_s`` the wall clock of ``t[0]`` when the file says it.
+    the rows come from, named in the messages that name a line; default ``p``); ``row`` says
+    what ``lines`` count (``"record"``: the records of a JSON array); ``time`` the name and
+    values of the time column as the file has them (for messages), ``None`` when there is none;
+    ``time_unit`` the unit it was read in when the file's time is a column of a chosen unit
+    (CSV); ``start_unix_s`` the wall clock of ``t[0]`` when the file says it.
     """
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
