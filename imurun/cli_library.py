@@ -102,6 +102,29 @@ def _run_title(run: RunRecord) -> str:
     return f"{run.short_id}  {_local(run.start_unix_s)}  {who}  {_mmss(run.duration_s)}"
 
 
+def same_time_lines(lib: Library, runs: Sequence[RunRecord]) -> list[str]:
+    """What to say about ``runs`` that share their time with another run of their athlete.
+
+    One person runs one run at a time: such a pair is most likely one run held twice (the
+    sensor's run and a phone's export of it, or a run and a CSV exported from it), and both
+    would count in the history and the weekly summaries (:meth:`Library.same_time_runs`).
+    """
+    lines: list[str] = []
+    said: set[frozenset[str]] = set()
+    for given in runs:
+        run = lib.get(given.id) or given
+        for other in lib.same_time_runs(run):
+            pair = frozenset((run.id, other.id))
+            if pair in said:
+                continue
+            said.add(pair)
+            lines.append(f"  run {run.short_id} was recorded at the same time as run "
+                         f"{_run_title(other)}: one run held twice? Both count in the history "
+                         f"and the weekly summaries; keep one with `imurun store set-aside "
+                         f"{run.short_id}` (nothing is deleted)")
+    return lines
+
+
 def _print_analysed(analysed: Sequence[Analysed], available: bool,
                     reports: dict[str, Path | str] | None = None) -> None:
     for x in analysed:
@@ -194,6 +217,8 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
              f"{report.duration_s:.1f} s into {lib.root}: {report.bytes_fetched} bytes fetched, "
              f"{report.reconnects} reconnects, {report.chunks_rejected + report.frames_corrupt} "
              f"damaged chunks/frames re-requested")
+        for line in same_time_lines(lib, out.stored):
+            _say(line)
         if who is None and out.stored:
             _say(f"  sensor {report.device_id:016x} is bound to no athlete: "
                  f"`imurun sensor bind {report.device_id:016x} NAME` gives it (and these runs) one")
@@ -258,6 +283,8 @@ def cmd_athlete_assign(a: argparse.Namespace) -> int:
         note = None if a.start is None else local_time_note(a.start)
         if note:
             _say(f"  {note}")
+        for line in same_time_lines(lib, [run]):
+            _say(line)
         _analyse_again_for_mass(lib, [run], [run])
     return EXIT_OK
 
@@ -540,6 +567,9 @@ def cmd_import(a: argparse.Namespace) -> int:
                           file_options=file_options(a), athlete=a.athlete,
                           start_unix_s=None if a.start is None else parse_local_time(a.start))
         root = lib.root
+        r = out.result
+        given = a.athlete is not None or a.start is not None
+        same_time = same_time_lines(lib, [*r.added, *(r.already if given else ())])
     r = out.result
     for ath in r.athletes_added:
         _say(f"new athlete {ath.name} ({ath.id[:8]})")
@@ -555,6 +585,8 @@ def cmd_import(a: argparse.Namespace) -> int:
         _say(f"added {_run_title(run)}")
     if (a.athlete is not None or a.start is not None) and r.already:
         _say(f"held already, now {_run_title(r.already[0])}")
+    for line in same_time:
+        _say(line)
     _print_analysed(out.analysed, out.analysis_available or not r.added)
     for note in r.notes:
         _say(note)

@@ -27,7 +27,8 @@ Per athlete and ISO week (Monday to Sunday, local time):
 * **form**: medians over the week's runs of each run's median, against the athlete's baseline
   (the same over the 28 days before the week, :mod:`imurun.report.history`);
 * **indicators**: per form indicator, in how many of the week's runs it was raised;
-* **data quality**: runs whose analysis failed, time lost to gaps.
+* **data quality**: runs whose analysis failed, time lost to gaps, runs that overlap in time
+  (one run held twice).
 
 Ordering (:data:`ORDERING_RULE`): every athlete gets zero or more *reasons* to check in, each
 with a priority (1 most urgent); athletes are sorted by their most urgent reason, then by the
@@ -101,8 +102,8 @@ REASONS: Final = {
     "form_change": (3, "form changed from the athlete's own 4-week baseline"),
     "no_runs": (3, "no running this week after running in the previous 4 weeks (only once "
                 "the week is over)"),
-    "data_quality": (4, "a run could not be analysed, or more than 5 % of the recorded time "
-                        "was lost"),
+    "data_quality": (4, "a run could not be analysed, more than 5 % of the recorded time "
+                        "was lost, or runs overlap in time (one run held twice)"),
 }
 ORDERING_RULE: Final = (
     "Athletes are sorted by their most urgent reason to check in (priority 1 = a run more than "
@@ -246,6 +247,9 @@ class Quality:
     recorded_s: float  # of the analysed runs
     lost_s: float
     frames_lost: int
+    #: runs of the week that share their time with another of the athlete's runs (one run held
+    #: twice? both count in the volume; :meth:`Library.same_time_runs`)
+    same_time_runs: int = 0
 
     @property
     def lost_pct(self) -> float:
@@ -454,7 +458,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         frames += int(q.get("frames_lost") or 0)
     quality = Quality(sum(1 for r in runs if not r.analysed and r.analysis_error),
                       sum(1 for r in runs if not r.analysed and not r.analysis_error),
-                      lost_of, lost, frames)
+                      lost_of, lost, frames,
+                      sum(1 for r in runs if lib.same_time_runs(r)))
     row = AthleteWeek(
         athlete_id=athlete_id, name=name, run_ids=tuple(r.id for r in runs),
         runs_analysed=len(analysed), running_s=float(running), recorded_s=float(recorded),
@@ -591,6 +596,9 @@ def reasons_for(row: AthleteWeek, *, history_runs: int,
         add("data_quality", f"{q.runs_failed} run(s) could not be analysed")
     elif math.isfinite(q.lost_pct) and q.lost_pct > LOST_PCT_LOOK:
         add("data_quality", f"{q.lost_pct:.0f} % of the recorded time lost to gaps")
+    if q.same_time_runs:
+        add("data_quality", f"{q.same_time_runs} runs overlap in time (one run held twice? the "
+                            "volume counts each; `imurun store set-aside RUN` keeps one)")
     return tuple(sorted(out, key=lambda r: r.priority))
 
 
@@ -727,7 +735,8 @@ def to_json(s: WeeklySummary) -> str:
                            for i in a.indicators},
             "quality": {"runs_failed": q.runs_failed, "runs_unanalysed": q.runs_unanalysed,
                         "recorded_min": _n(q.recorded_s / 60), "lost_min": _n(q.lost_s / 60),
-                        "lost_pct": _n(q.lost_pct, 1), "frames_lost": q.frames_lost},
+                        "lost_pct": _n(q.lost_pct, 1), "frames_lost": q.frames_lost,
+                        "same_time_runs": q.same_time_runs},
         })
     doc = {"schema": WEEKLY_SCHEMA, "imurun_version": __version__, "week": s.week.label,
            "first_day": s.week.monday.isoformat(), "last_day": s.week.sunday.isoformat(),
@@ -953,7 +962,10 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
             + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
     qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {q.lost_s / 60:.1f} min lost "
             f"to gaps ({h.fmt(q.lost_pct, '.1f', '%')} of the recorded time); {q.frames_lost} "
-            "frames lost on the way from the sensor.</p>") if a.runs else \
+            "frames lost on the way from the sensor."
+            + (f" {q.same_time_runs} runs overlap in time: one run held twice? Each counts in "
+               "this week's volume; <code>imurun store set-aside RUN</code> keeps one."
+               if q.same_time_runs else "") + "</p>") if a.runs else \
         "<h3>Data quality</h3><p class=\"muted\">No runs this week.</p>"
     return (f'<div class="athlete {h.esc(att)}" id="athlete-{k}"><h3>{k}. {h.esc(a.name)} '
             f"{h.badge(att, _ATTENTION[att])}</h3>{reason_html}{h.cards(items)}{fig}{form}"

@@ -152,6 +152,11 @@ class FileFacts:
     damaged_blocks: int = 0  # blocks of a stored run whose CRC failed
 
 
+#: Two runs of one athlete are at the same time when they share at least this share of the
+#: shorter one's time (:meth:`Library.same_time_runs`).
+SAME_TIME_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of the library, as the index knows it."""
@@ -789,6 +794,33 @@ class Library:
         if len(rows) > 1:
             raise UsageError(f"run {ref!r} is ambiguous: " + ", ".join(r["id"][:12] for r in rows))
         return self._record(rows[0])
+
+    def same_time_runs(self, run: RunRecord) -> list[RunRecord]:
+        """The other runs of ``run``'s athlete recorded at the same time as it.
+
+        One person runs one run at a time, so two runs of one athlete that share at least
+        :data:`SAME_TIME_SHARE` of the shorter one's time are most likely one run held twice
+        (the sensor's run and a phone's export of it, or a run and a CSV exported from it): both
+        count in the history and in weekly summaries until one is set aside. Runs without an
+        athlete, a start or a duration have no time to share.
+        """
+        if run.athlete_id is None or run.start_unix_s is None or not run.duration_s:
+            return []
+        a0 = run.start_unix_s
+        a1 = a0 + run.duration_s
+        rows = self.db.execute(
+            self._RUNS_SQL + " WHERE r.athlete_id = ? AND r.id != ? AND r.start_unix_s < ? "
+            "AND r.start_unix_s + r.duration_s > ? ORDER BY r.start_unix_s, r.id",
+            (run.athlete_id, run.id, a1, a0)).fetchall()
+        out = []
+        for row in rows:
+            other = self._record(row)
+            b0 = other.start_unix_s or 0.0
+            b1 = b0 + (other.duration_s or 0.0)
+            shared = min(a1, b1) - max(a0, b0)
+            if shared >= SAME_TIME_SHARE * min(a1 - a0, b1 - b0):
+                out.append(other)
+        return out
 
     def find_sensor_run(self, device_id: int | str, sensor_run_id: int, start_ms: int,
                         crc32: int) -> RunRecord | None:
