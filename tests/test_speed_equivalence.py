@@ -10,9 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.signal import butter, sosfiltfilt
 
+import imurun.signal._segments as segments_mod
 from imurun.consts import G_MS2
-from imurun.signal._segments import crossings, finite_column, interp_index, segment_argmin
+from imurun.signal._segments import (
+    bandpass,
+    crossings,
+    finite_column,
+    highpass,
+    interp_index,
+    lowpass,
+    segment_argmin,
+    zero_phase,
+)
 from imurun.signal.mounting import _percentile_over, _window_rows
 from imurun.signal.orientation import _measured, _TimeBase
 
@@ -118,3 +129,57 @@ def test_measured_finds_a_nan_anywhere_in_the_window() -> None:
     i1 = np.minimum(i0 + rng.integers(0, 80, 2000), 3000)
     expected = [not np.isnan(x[a:b]).any() for a, b in zip(i0.tolist(), i1.tolist(), strict=True)]
     assert _measured(x, i0, i1).tolist() == expected
+
+
+def _filters() -> list[np.ndarray]:
+    return [butter(2, 8.0, fs=200.0, output="sos"),  # one section (lowpass, highpass)
+            butter(2, 0.5, fs=200.0, btype="highpass", output="sos"),
+            np.vstack([butter(2, 8.0, fs=200.0, output="sos"),  # bandpass(): two sections
+                       butter(2, 0.5, fs=200.0, btype="highpass", output="sos")]),
+            butter(2, [0.5, 3.0], fs=200.0, btype="bandpass", output="sos"),  # the mounting's
+            butter(3, 0.6, fs=20.0, output="sos"),  # the heading's: a first-order section
+            butter(4, 12.0, fs=100.0, output="sos")]
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "public"])
+def test_zero_phase_is_sosfiltfilt(kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if kernel == "public":  # the fallback when SciPy's compiled kernel cannot be imported
+        monkeypatch.setattr(segments_mod, "_sosfilt_kernel", None)
+    elif segments_mod._sosfilt_kernel is None:
+        pytest.skip("this SciPy has no scipy.signal._sosfilt._sosfilt")
+    rng = np.random.default_rng(17)
+    for sos in _filters():
+        edge = 3 * (2 * sos.shape[0] + 1 - min(int((sos[:, 2] == 0).sum()),
+                                               int((sos[:, 5] == 0).sum())))
+        for n in (edge, edge + 1, edge + 2, 2 * edge + 3, 1000, 20001):
+            x = rng.standard_normal(n) * 10.0 ** rng.uniform(-3, 3) + rng.uniform(-20, 20)
+            if n > 1000:
+                x[5000:5050] = 9.81  # a flat stretch
+            view = np.r_[x, x][::2]  # a strided input
+            for arr in (x, view):
+                try:
+                    expected = sosfiltfilt(sos, arr, axis=0)
+                except ValueError:  # too short: the same error
+                    with pytest.raises(ValueError, match="padlen"):
+                        zero_phase(sos, arr)
+                    continue
+                got = zero_phase(sos, arr)
+                assert got.dtype == np.float64
+                assert got.shape == arr.shape
+                assert np.array_equal(got, expected), (sos.shape, n)
+    x2 = rng.standard_normal((500, 3))  # 2-D: sosfiltfilt itself, along axis 0
+    assert np.array_equal(zero_phase(_filters()[0], x2), sosfiltfilt(_filters()[0], x2, axis=0))
+
+
+def test_filters_are_sosfiltfilt_of_their_butterworth_design() -> None:
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal(30000) + 9.81
+    fs = 200.0
+    lo = butter(2, 8.0, fs=fs, output="sos")
+    hi = butter(2, 0.5, fs=fs, btype="highpass", output="sos")
+    assert np.array_equal(lowpass(x, fs, 8.0), sosfiltfilt(lo, x, axis=0))
+    assert np.array_equal(highpass(x, fs, 0.5), sosfiltfilt(hi, x, axis=0))
+    assert np.array_equal(bandpass(x, fs, 0.5, 8.0), sosfiltfilt(np.vstack([lo, hi]), x, axis=0))
+    x_in = x.copy()
+    lowpass(x, fs, 8.0)
+    assert np.array_equal(x, x_in)  # the input is not written

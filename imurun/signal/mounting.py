@@ -73,11 +73,11 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import next_fast_len
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter
 
 from imurun.consts import G_MS2, RAD2DEG
 from imurun.errors import SignalError
-from imurun.signal._segments import as_signal, check_fs, normalise_segments
+from imurun.signal._segments import as_signal, check_fs, normalise_segments, zero_phase
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -509,8 +509,8 @@ def estimate_mounting(
         mine = use[win.segment[use] == si]
         if mine.size == 0 or b - a < 13:  # sosfiltfilt's minimum input length for order 2
             continue
-        comp = [sosfiltfilt(sos_band, row) for row in _rows(basis, acc[a:b])]  # u, e1, e2
-        vz = sosfiltfilt(sos_hp, np.cumsum(comp[0]) / fs)
+        comp = [zero_phase(sos_band, row) for row in _rows(basis, acc[a:b])]  # u, e1, e2
+        vz = zero_phase(sos_hp, np.cumsum(comp[0]) / fs)
         # v_z averaged with itself one step later keeps only what repeats every step: the
         # stride-periodic part that an asymmetric gait adds (left and right steps unlike)
         # would otherwise meet the stride-periodic mediolateral sway and pull "forward"

@@ -85,12 +85,12 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import gaussian_filter1d
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter
 
 from imurun.consts import G_MS2, RAD2DEG
 from imurun.errors import SignalError
 from imurun.signal import _quat
-from imurun.signal._segments import as_signal, check_fs, normalise_segments
+from imurun.signal._segments import as_signal, check_fs, normalise_segments, zero_phase
 
 #: Precision of the batch path's per-sample arrays (block-level work is always float64).
 _WORK: type[np.floating[Any]] = np.float32
@@ -486,7 +486,7 @@ def _heading(yaw_unwrapped: FloatArray, filt: tuple[FloatArray, int]) -> FloatAr
     means = np.add.reduceat(yaw_unwrapped, starts) / counts
     if means.shape[0] <= 3 * (2 * sos.shape[0] + 1):
         return np.full(n, float(np.mean(yaw_unwrapped)))
-    smooth = sosfiltfilt(sos, means)
+    smooth = zero_phase(sos, means)
     if dec == 1:
         return np.asarray(smooth, dtype=np.float64)
     t_mean = starts + 0.5 * (counts - 1)
