@@ -24,6 +24,7 @@ from imurun.signal._segments import (
     segment_argmin,
     zero_phase,
 )
+from imurun.signal.events import Side, SideSettings, _decide
 from imurun.signal.mounting import _percentile_over, _window_rows
 from imurun.signal.orientation import _measured, _TimeBase
 
@@ -183,3 +184,62 @@ def test_filters_are_sosfiltfilt_of_their_butterworth_design() -> None:
     x_in = x.copy()
     lowpass(x, fs, 8.0)
     assert np.array_equal(x, x_in)  # the input is not written
+
+
+def _decide_reference(e: np.ndarray, t0: np.ndarray, cfg: SideSettings) -> np.ndarray:
+    """The two-state Viterbi pass of :func:`imurun.signal.events._decide`, written plainly."""
+    per_step = np.where(e > 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    finite = np.isfinite(e)
+    per_step[~finite] = Side.UNKNOWN
+    if not cfg.use_alternation or e.size < 2 or not finite.any():
+        return per_step
+    scale = float(np.nanmedian(np.abs(e))) or 1.0
+    llr = np.where(finite, np.clip(e / scale, -cfg.evidence_clip, cfg.evidence_clip), 0.0)
+    steps = np.diff(t0)
+    med = float(np.median(steps))
+    regular = (steps >= cfg.min_step_ratio * med) & (steps <= cfg.max_step_ratio * med)
+    p_alt = np.where(regular, cfg.alternation_p, 0.5)
+    gain = (np.log(p_alt) - np.log1p(-p_alt)).tolist()
+    half = (0.5 * llr).tolist()
+    s_left, s_right = half[0], -half[0]
+    from_other = [0] * e.size
+    for k in range(1, e.size):
+        g = gain[k - 1]
+        left_stay, left_swap = s_left, s_right + g
+        right_stay, right_swap = s_right, s_left + g
+        from_other[k] = (1 if left_swap > left_stay else 0) | (2 if right_swap > right_stay else 0)
+        s_left = max(left_stay, left_swap) + half[k]
+        s_right = max(right_stay, right_swap) - half[k]
+    state = np.empty(e.size, dtype=np.int8)
+    cur = 0 if s_left >= s_right else 1
+    state[-1] = cur
+    for k in range(e.size - 1, 0, -1):
+        if from_other[k] & (1 << cur):
+            cur = 1 - cur
+        state[k - 1] = cur
+    return np.where(state == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+
+
+def test_decide_is_the_plain_viterbi_pass() -> None:
+    rng = np.random.default_rng(29)
+    cfg = SideSettings()
+    seen_swaps = 0
+    for trial in range(60):
+        n = int(rng.integers(1, 400))
+        t0 = np.cumsum(np.where(rng.random(n) < 0.1, rng.uniform(20, 200, n), 70.0))
+        e = rng.standard_normal(n)
+        if trial % 3 == 1:  # ties: evidence on a coarse grid, steps of equal length
+            e = np.round(e * 2.0) / 2.0
+            t0 = 70.0 * np.arange(n)
+        if trial % 4 == 2:  # unmeasured steps
+            e[rng.integers(0, n, max(n // 10, 1))] = np.nan
+        if trial % 5 == 3:  # a weak step amid strong alternation: the pass overrules it
+            e = np.where(np.arange(n) % 2 == 0, 1.0, -1.0) * rng.uniform(0.5, 2.0, n)
+            e[n // 2] = -0.01 * e[n // 2]
+        expected = _decide_reference(e, t0, cfg)
+        got = _decide(e, t0, cfg)
+        assert got.dtype == np.int8
+        assert np.array_equal(got, expected), trial
+        seen_swaps += int(np.sum(expected != _decide_reference(
+            e, t0, SideSettings(use_alternation=False))))
+    assert seen_swaps > 0  # the sequence decoding changed some sides: the loop was exercised

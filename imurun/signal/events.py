@@ -1065,28 +1065,35 @@ def _decide(e: FloatArray, t0: FloatArray, cfg: SideSettings) -> SideArray:
     gain = (np.log(p_alt) - np.log1p(-p_alt)).tolist()
     half = (0.5 * llr).tolist()
     # state 0 = left, 1 = right; scores are log-probabilities up to a common constant.
-    # Plain floats: for two states this loop is faster than any array form.
+    # Plain floats: for two states this loop is faster than any array form. Each state keeps
+    # its score or takes the other's plus the gain, whichever is higher (the first on a tie).
     s_left, s_right = half[0], -half[0]
     from_other = bytearray(e.size)  # bit 0: left came from right; bit 1: right came from left
-    for k in range(1, e.size):
-        g = gain[k - 1]
-        left_stay, left_swap = s_left, s_right + g
-        right_stay, right_swap = s_right, s_left + g
-        flags = 0
-        if left_swap > left_stay:
-            flags |= 1
-        if right_swap > right_stay:
-            flags |= 2
-        from_other[k] = flags
-        s_left = max(left_stay, left_swap) + half[k]
-        s_right = max(right_stay, right_swap) - half[k]
-    state = np.empty(e.size, dtype=np.int8)
+    k = 0
+    for g, h in zip(gain, half[1:], strict=True):
+        k += 1
+        left_swap = s_right + g
+        right_swap = s_left + g
+        if left_swap > s_left:
+            if right_swap > s_right:
+                from_other[k] = 3
+                s_left, s_right = left_swap + h, right_swap - h
+            else:
+                from_other[k] = 1
+                s_left, s_right = left_swap + h, s_right - h
+        elif right_swap > s_right:
+            from_other[k] = 2
+            s_left, s_right = s_left + h, right_swap - h
+        else:
+            s_left, s_right = s_left + h, s_right - h
     cur = 0 if s_left >= s_right else 1
-    state[-1] = cur
+    path = bytearray(e.size)
+    path[-1] = cur
     for k in range(e.size - 1, 0, -1):
-        if from_other[k] & (1 << cur):
-            cur = 1 - cur
-        state[k - 1] = cur
+        if from_other[k] >> cur & 1:
+            cur ^= 1
+        path[k - 1] = cur
+    state = np.frombuffer(bytes(path), dtype=np.int8)
     return np.where(state == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
 
 
