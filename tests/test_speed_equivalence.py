@@ -13,7 +13,9 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 import imurun.signal._segments as segments_mod
+import imurun.signal.mounting as mounting_mod
 from imurun.consts import G_MS2
+from imurun.errors import SignalError
 from imurun.signal._segments import (
     bandpass,
     crossings,
@@ -25,8 +27,14 @@ from imurun.signal._segments import (
     zero_phase,
 )
 from imurun.signal.events import Side, SideSettings, _decide
-from imurun.signal.mounting import _percentile_over, _window_rows
+from imurun.signal.mounting import (
+    MountingSettings,
+    _percentile_over,
+    _window_rows,
+    estimate_mounting,
+)
 from imurun.signal.orientation import _measured, _TimeBase
+from imurun.sim import motion as sim
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 1000])
@@ -243,3 +251,65 @@ def test_decide_is_the_plain_viterbi_pass() -> None:
         seen_swaps += int(np.sum(expected != _decide_reference(
             e, t0, SideSettings(use_alternation=False))))
     assert seen_swaps > 0  # the sequence decoding changed some sides: the loop was exercised
+
+
+@pytest.fixture(scope="module")
+def ten_minutes() -> sim.Motion:
+    rng = np.random.default_rng(31)
+    return sim.generate(sim.script_default(10.0, rng), None, 200.0,
+                        mounting=sim.Mounting.random(np.random.default_rng([31, 1])),
+                        noise=sim.NoiseModel(), rng=rng)
+
+
+def _angle_deg(r_a: np.ndarray, r_b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip((np.trace(r_a @ r_b.T) - 1.0) / 2.0, -1.0, 1.0))))
+
+
+def test_mounting_of_a_shorter_recording_uses_every_window(ten_minutes: sim.Motion) -> None:
+    acc = ten_minutes.acc_ms2[:8 * 60 * 200]  # 120 windows: fewer than the 128 it may use
+    every = estimate_mounting(acc, 200.0, settings=MountingSettings(forward_max_windows=0))
+    bounded = estimate_mounting(acc, 200.0)
+    assert np.array_equal(bounded.r_sb, every.r_sb)
+    assert bounded.quality == every.quality
+    assert bounded.method == every.method
+
+
+def test_mounting_filters_only_around_the_stretches_it_uses(ten_minutes: sim.Motion,
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            ) -> None:
+    """Filtering the chosen windows' ranges gives their statistic as filtering everything."""
+    m = ten_minutes
+    cfg = MountingSettings(forward_max_windows=16)  # 8 stretches of 2 windows
+    got = estimate_mounting(m.acc_ms2, m.fs_hz, settings=cfg)
+    assert "16 of them, in 8 stretches" in got.method
+    whole = mounting_mod._forward_ranges
+
+    def whole_segments(chosen: np.ndarray, use: np.ndarray, *args: object) -> object:
+        return whole(chosen, chosen, *args)  # every segment counts as fully chosen: filtered whole
+
+    monkeypatch.setattr(mounting_mod, "_forward_ranges", whole_segments)
+    ref = estimate_mounting(m.acc_ms2, m.fs_hz, settings=cfg)
+    # the filters' start-up transient has died out (a margin of one window leaves 2e-6 here)
+    assert np.abs(got.r_sb - ref.r_sb).max() < 1e-8
+    assert got.quality is not None
+    assert ref.quality is not None
+    assert abs(got.quality.forward_consistency - ref.quality.forward_consistency) < 1e-10
+    every = estimate_mounting(m.acc_ms2, m.fs_hz, settings=MountingSettings(forward_max_windows=0))
+    assert _angle_deg(got.r_sb, every.r_sb) < 0.5  # 16 of ~140 windows: the same forward
+    assert _angle_deg(got.r_sb, every.r_sb) > 0.0
+
+
+def test_forward_windows_are_stretches_spread_over_the_recording() -> None:
+    use = np.r_[np.arange(5, 300), np.arange(400, 1000, 2)]
+    got = mounting_mod._forward_windows(use, 128)
+    assert got.size == 128
+    assert np.all(np.isin(got, use))
+    pos = np.searchsorted(use, got)  # positions in use: 8 runs of 16 consecutive windows
+    runs = np.split(pos, np.flatnonzero(np.diff(pos) != 1) + 1)
+    assert [r.size for r in runs] == [16] * 8
+    centres = np.array([r.mean() for r in runs]) / use.size
+    assert np.allclose(centres, (np.arange(8) + 0.5) / 8, atol=0.01)
+    assert np.array_equal(mounting_mod._forward_windows(use[:128], 128), use[:128])
+    assert np.array_equal(mounting_mod._forward_windows(use, 0), use)
+    with pytest.raises(SignalError, match="forward_max_windows"):
+        MountingSettings(forward_max_windows=7)  # fewer than one window per stretch

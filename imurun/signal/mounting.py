@@ -50,7 +50,11 @@ the stride-periodic sway and turns the result sideways, so in running windows ``
 averaged with itself one step period later first (walking windows, whose steps are less
 regular, use it as is). The windows' ``d`` are summed with
 sign +1 (running) or -1 (walking); the horizontal direction of the sum is forward, and
-``|Σ ± d| / Σ |d|`` (1 = every window agrees) is reported as ``forward_consistency``. This sign
+``|Σ ± d| / Σ |d|`` (1 = every window agrees) is reported as ``forward_consistency``. A long
+recording (more than ``forward_max_windows`` = 128 such windows) uses 128 of them, in 8
+stretches of consecutive windows spread evenly over it, and band-passes only around those:
+the forward direction is one fixed vector, which 8.5 minutes of locomotion define as well as
+an hour, and the cost of this part stays bounded. This sign
 rule was checked on the shared real data: positive in all 21 sacral running trials of
 Alcantara et al. (2022) and negative in all 64 lower-back walking trials of mobgap_lab and
 voisard_ipol (see ``tests/test_mounting.py``).
@@ -101,6 +105,14 @@ class MountingError(SignalError):
         super().__init__(f"cannot estimate the mounting: {reason}" + (f" ({detail})" if detail else ""))
 
 
+#: Stretches of consecutive windows the forward statistic of a long recording is taken over
+#: (:attr:`MountingSettings.forward_max_windows`).
+_FORWARD_STRETCHES = 8
+#: Windows filtered on each side of a stretch: the band-pass and high-pass (0.5 Hz) have
+#: settled to ~1e-7 of their start-up transient after two 4-s windows.
+_FORWARD_MARGIN_WINDOWS = 2
+
+
 @dataclass(frozen=True)
 class MountingSettings:
     """Parameters of :func:`estimate_mounting` (the defaults are the product).
@@ -121,6 +133,10 @@ class MountingSettings:
         vertical_reference: ``"auto"`` (standing when available), ``"standing"`` (required),
             ``"locomotion"`` (always the mean posture while moving).
         band_hz: band-pass applied before the forward-direction statistic.
+        forward_max_windows: most locomotion windows the forward direction is averaged over:
+            a longer recording uses this many, in 8 stretches of consecutive windows evenly
+            spread over it, and filters only around them (its cost then stays bounded);
+            ``0``: every window.
 
     """
 
@@ -138,6 +154,7 @@ class MountingSettings:
     min_standing_windows: int = 2
     vertical_reference: Literal["auto", "standing", "locomotion"] = "auto"
     band_hz: tuple[float, float] = (0.5, 10.0)
+    forward_max_windows: int = 128
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
@@ -149,13 +166,18 @@ class MountingSettings:
             raise SignalError(f"unknown vertical_reference {self.vertical_reference!r}")
         if not 0 < self.band_hz[0] < self.band_hz[1]:
             raise SignalError(f"band_hz must be increasing and positive, got {self.band_hz}")
+        if self.forward_max_windows < 0 or (
+                0 < self.forward_max_windows < _FORWARD_STRETCHES):
+            raise SignalError(f"forward_max_windows must be 0 (all) or at least "
+                              f"{_FORWARD_STRETCHES}, got {self.forward_max_windows}")
 
 
 @dataclass(frozen=True)
 class MountingQuality:
     """How the estimate was supported.
 
-    ``forward_consistency`` is ``|Σ ± d| / Σ |d|`` over the locomotion windows (1 = all agree;
+    ``forward_consistency`` is ``|Σ ± d| / Σ |d|`` over the locomotion windows used for the
+    forward direction (all, or ``forward_max_windows`` of them; 1 = all agree;
     below about 0.7 treat the forward axis as doubtful). ``vertical_spread_deg`` is the RMS
     angle between the windows' gravity and the chosen vertical (posture variability plus turns
     and slopes).
@@ -423,6 +445,51 @@ def _label_windows(acc: FloatArray, gyr: FloatArray | None, fs: float,
                     np.concatenate(seg_idx), st, np.where(running, step_n, 0).astype(np.intp))
 
 
+def _forward_windows(use: npt.NDArray[np.intp], max_windows: int) -> npt.NDArray[np.intp]:
+    """The windows of ``use`` (sorted) the forward statistic is taken over.
+
+    All of them, or, when there are more than ``max_windows``, :data:`_FORWARD_STRETCHES`
+    stretches of ``max_windows / _FORWARD_STRETCHES`` consecutive ones, centred in equal parts
+    of ``use`` (the whole recording is represented; running and walking in proportion).
+    """
+    if max_windows <= 0 or use.size <= max_windows:
+        return use
+    per = max_windows // _FORWARD_STRETCHES
+    centre = ((np.arange(_FORWARD_STRETCHES) + 0.5) * use.size / _FORWARD_STRETCHES)
+    first = np.clip(centre.astype(np.intp) - per // 2, 0, use.size - per)
+    return use[np.unique(first[:, None] + np.arange(per)[None, :])]
+
+
+def _forward_ranges(chosen: npt.NDArray[np.intp], use: npt.NDArray[np.intp],
+                    segment: npt.NDArray[np.intp], start: npt.NDArray[np.intp],
+                    segs: tuple[tuple[int, int], ...], w: int,
+                    ) -> list[tuple[int, tuple[int, int]]]:
+    """``(segment index, (a, b))`` sample ranges to filter for the windows ``chosen``.
+
+    Every segment whose windows are all chosen is filtered whole (as when nothing is left
+    out). Otherwise each run of chosen windows is filtered from
+    :data:`_FORWARD_MARGIN_WINDOWS` windows before its first to that many after its last (and
+    one more for the step after the window), on the segment's window grid and inside it; runs
+    whose ranges would meet are filtered together.
+    """
+    out: list[tuple[int, tuple[int, int]]] = []
+    for si, (a, b) in enumerate(segs):
+        mine = chosen[segment[chosen] == si]
+        if mine.size == 0:
+            continue
+        if mine.size == int(np.count_nonzero(segment[use] == si)):
+            out.append((si, (a, b)))
+            continue
+        rows = (start[mine] - a) // w
+        lo = np.maximum(rows - _FORWARD_MARGIN_WINDOWS, 0) * w + a
+        hi = np.minimum(a + (rows + 2 + _FORWARD_MARGIN_WINDOWS) * w, b)
+        new = np.r_[True, lo[1:] > hi[:-1]]  # a range that does not meet the previous one
+        for r0, r1 in zip(lo[new].tolist(), np.maximum.reduceat(hi, np.flatnonzero(new)).tolist(),
+                          strict=True):
+            out.append((si, (int(r0), int(r1))))
+    return out
+
+
 def _unit(v: FloatArray) -> FloatArray:
     return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True), dtype=np.float64)
 
@@ -505,8 +572,10 @@ def estimate_mounting(
     # specific force (rows of ``basis``) is band-passing its vertical and horizontal parts
     basis = _plane_basis(u)  # (3, 3): u, e1, e2
     d = np.zeros((win.start.size, 3))
-    for si, (a, b) in enumerate(segs):
-        mine = use[win.segment[use] == si]
+    chosen = _forward_windows(use, s.forward_max_windows)
+    for si, (a, b) in _forward_ranges(chosen, use, win.segment, win.start, segs, w):
+        mine = chosen[(win.segment[chosen] == si) & (win.start[chosen] >= a)
+                      & (win.start[chosen] + w <= b)]
         if mine.size == 0 or b - a < 13:  # sosfiltfilt's minimum input length for order 2
             continue
         comp = [zero_phase(sos_band, row) for row in _rows(basis, acc[a:b])]  # u, e1, e2
@@ -542,7 +611,7 @@ def estimate_mounting(
         d[mine] = h_mean[0, :, None] * basis[1] + h_mean[1, :, None] * basis[2]
     signed = sign[:, None] * d
     total = signed.sum(axis=0)
-    norm_sum = float(np.linalg.norm(d[use], axis=1).sum())
+    norm_sum = float(np.linalg.norm(d[chosen], axis=1).sum())
     consistency = float(np.linalg.norm(total) / norm_sum) if norm_sum > 0 else 0.0
     x = total - (total @ u) * u
     if not np.linalg.norm(x) > 0:
@@ -564,4 +633,7 @@ def estimate_mounting(
             f"mean gravity over {int(loco_sel.sum())} locomotion windows")
     method = (f"vertical: {vert}; forward: bounce-phase sign rule over "
               f"{int(win.running.sum())} running and {int(win.walking.sum())} walking windows")
+    if chosen.size < use.size:
+        method += (f" ({chosen.size} of them, in {_FORWARD_STRETCHES} stretches spread over "
+                   "the recording)")
     return Mounting(r_sb=r_sb, reference=reference, method=method, quality=quality, settings=s)
