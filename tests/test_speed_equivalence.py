@@ -150,10 +150,16 @@ def _filters() -> list[np.ndarray]:
             butter(4, 12.0, fs=100.0, output="sos")]
 
 
-@pytest.mark.parametrize("kernel", ["compiled", "public"])
+def _kernel_of_another_signature(*args: object) -> None:
+    raise TypeError("_sosfilt() takes exactly 4 positional arguments (3 given)")
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "public", "changed"])
 def test_zero_phase_is_sosfiltfilt(kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if kernel == "public":  # the fallback when SciPy's compiled kernel cannot be imported
         monkeypatch.setattr(segments_mod, "_sosfilt_kernel", None)
+    elif kernel == "changed":  # ... or takes other arguments
+        monkeypatch.setattr(segments_mod, "_sosfilt_kernel", _kernel_of_another_signature)
     elif segments_mod._sosfilt_kernel is None:
         pytest.skip("this SciPy has no scipy.signal._sosfilt._sosfilt")
     rng = np.random.default_rng(17)
