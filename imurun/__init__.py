@@ -3,7 +3,9 @@
 ``imurun.analyze(source, **params) -> RunAnalysis`` analyses a run (see :mod:`imurun.analysis`);
 ``imurun.load_recording(path, ...)`` reads any supported file into a ``Recording``, and
 ``imurun.Recording.from_arrays(t_s, acc_ms2, gyr_rads)`` makes one of your own arrays. They are
-imported on first use, so ``import imurun`` stays light.
+imported on first use, so ``import imurun`` stays light. ``imurun.write_analysis_json`` and
+``imurun.load_analysis`` save and read back a ``RunAnalysis`` (``docs/analysis-json.md``);
+``docs/api.md`` is the guide to the Python API.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from imurun.analysis import AnalysisSettings, analyze
+    from imurun.analysis import AnalysisSettings, analyze, load_analysis, write_analysis_json
     from imurun.ingest.files import load_recording
     from imurun.ingest.recording import Recording
     from imurun.signal.results import RunAnalysis
@@ -19,9 +21,10 @@ if TYPE_CHECKING:
     __version__: str
 
 __all__ = ["AnalysisSettings", "Recording", "RunAnalysis", "__version__", "analyze",
-           "load_recording"]
+           "load_analysis", "load_recording", "write_analysis_json"]
 
 _LAZY = {"analyze": "imurun.analysis", "AnalysisSettings": "imurun.analysis",
+         "load_analysis": "imurun.analysis", "write_analysis_json": "imurun.analysis",
          "RunAnalysis": "imurun.signal.results", "Recording": "imurun.ingest.recording",
          "load_recording": "imurun.ingest.files"}
 

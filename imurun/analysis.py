@@ -178,7 +178,7 @@ def analyze(
     elif not isinstance(source, str | os.PathLike):
         raise UsageError(f"source must be a Recording or the path of a file, got "
                          f"{type(source).__name__}; arrays become a Recording with "
-                         "imurun.ingest.recording.Recording.from_arrays(t_s, acc_ms2, gyr_rads)")
+                         "imurun.Recording.from_arrays(t_s, acc_ms2, gyr_rads)")
     else:
         rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                              time_unit=time_unit)

@@ -1,0 +1,30 @@
+"""The Python API: regression tests of what made it awkward to use (docs/api.md to come)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------ the API fixes
+def test_save_and_load_an_analysis_are_top_level() -> None:
+    """They were only in imurun.analysis, though every saved analysis needs them."""
+    import imurun
+    import imurun.analysis
+
+    assert imurun.write_analysis_json is imurun.analysis.write_analysis_json
+    assert imurun.load_analysis is imurun.analysis.load_analysis
+    assert {"write_analysis_json", "load_analysis"} <= set(imurun.__all__)
+
+
+def test_arrays_refused_by_analyze_are_sent_to_the_public_name() -> None:
+    """The message named the private path imurun.ingest.recording.Recording.from_arrays."""
+    import imurun
+    from imurun.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"imurun\.Recording\.from_arrays\(t_s"):
+        imurun.analyze([[0.0, 0.0, 9.8]])  # type: ignore[arg-type]  # the mistake under test
+
