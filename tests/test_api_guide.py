@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -27,4 +28,17 @@ def test_arrays_refused_by_analyze_are_sent_to_the_public_name() -> None:
 
     with pytest.raises(UsageError, match=r"imurun\.Recording\.from_arrays\(t_s"):
         imurun.analyze([[0.0, 0.0, 9.8]])  # type: ignore[arg-type]  # the mistake under test
+
+
+def test_write_run_report_is_typed() -> None:
+    """``lib`` and ``run`` were ``Any``: mypy let a user pass a run id or a path unchecked."""
+    from imurun.report.run_report import write_reports, write_run_report
+    from imurun.store.library import Library, RunRecord
+
+    hints = typing.get_type_hints(write_run_report)
+    assert hints["lib"] is Library
+    assert hints["run"] is RunRecord
+    hints = typing.get_type_hints(write_reports)
+    assert hints["lib"] is Library
+    assert typing.get_args(hints["runs"]) == (RunRecord,)
 

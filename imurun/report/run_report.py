@@ -47,6 +47,7 @@ from imurun.signal.pace import (
 )
 from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis, StepTable
 from imurun.signal.side import Side
+from imurun.store.library import Library, RunRecord
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -97,7 +98,7 @@ def report_path(home: Path, run_id: str) -> Path:
     return home / "reports" / f"run-{run_id[:12]}.html"
 
 
-def write_run_report(lib: Any, run: Any, out: str | os.PathLike[str] | None = None) -> Path:
+def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of library run ``run`` (a :class:`~imurun.store.library.RunRecord`).
 
     The runner's baseline is made of their analysed runs of the 4 weeks before this one. Returns
@@ -137,7 +138,7 @@ def write_run_report(lib: Any, run: Any, out: str | os.PathLike[str] | None = No
     return path
 
 
-def write_reports(lib: Any, runs: Sequence[Any], *,
+def write_reports(lib: Library, runs: Sequence[RunRecord], *,
                   progress: Callable[[int, int], None] | None = None) -> dict[str, Path | str]:
     """Write the default report of each analysed run of ``runs`` (what ``imurun sync`` does).
 
@@ -158,7 +159,7 @@ def write_reports(lib: Any, runs: Sequence[Any], *,
     return out
 
 
-def _watch(lib: Any, run: Any) -> dict[str, Any]:
+def _watch(lib: Library, run: RunRecord) -> dict[str, Any]:
     from imurun.store.attach import attachment_of, speed_track, watch_samples
 
     att = attachment_of(lib, run.id)
