@@ -42,3 +42,17 @@ def test_write_run_report_is_typed() -> None:
     assert hints["lib"] is Library
     assert typing.get_args(hints["runs"]) == (RunRecord,)
 
+
+def test_firmware_protocol_exports_its_main_names() -> None:
+    """``import firmware_protocol`` gave a package with nothing in it but submodules."""
+    import firmware_protocol
+    from firmware_protocol import codec, frame, messages, runfile
+
+    assert firmware_protocol.StreamDecoder is codec.StreamDecoder
+    assert firmware_protocol.decode_stream is codec.decode_stream
+    assert firmware_protocol.Frame is frame.Frame
+    assert firmware_protocol.DeviceInfo is messages.DeviceInfo
+    assert firmware_protocol.read_run is runfile.read_run
+    for name in firmware_protocol.__all__:
+        assert getattr(firmware_protocol, name) is not None
+
