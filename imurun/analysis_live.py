@@ -10,13 +10,16 @@ sliding window, see there) and reports :class:`imurun.signal.streaming.LiveMetri
 :func:`imurun.device.stream.stream_live` and :func:`imurun.device.stream.replay`, turning
 decoded messages (``DEVICE_INFO`` for the units, ``SAMPLE_BATCH`` for the samples, a reboot or
 a jump of the sample counter for a gap) into samples. ``imurun stream ... --live`` prints its
-reports.
+reports. :func:`replay_session` sends a recorded session through that same path, hook and all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +32,15 @@ from imurun.signal.cleanup import CleanupSettings, bridge_max_missing, linear_fi
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
 from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings, StreamSteps
 
+if TYPE_CHECKING:
+    from imurun.ingest.recording import Recording
+
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["LiveAnalyzer", "LiveStreamHook", "format_live"]
+# LiveMetrics, StreamSteps and StreamingSettings are what the callbacks and settings of this
+# module's classes take: a user of them imports them from here
+__all__ = ["LiveAnalyzer", "LiveMetrics", "LiveStreamHook", "StreamSteps", "StreamingSettings",
+           "format_live", "replay_session"]
 
 
 def format_live(m: LiveMetrics) -> str:
@@ -316,3 +325,32 @@ class LiveStreamHook:
         self._last_status = self.analyzer.status
         if math.isfinite(metrics.t_s):
             self.say(format_live(metrics))
+
+
+def replay_session(path: str | os.PathLike[str],
+                   on_event: Callable[[float, ParseEvent], None] | None = None, *,
+                   speed: float | None = None) -> Recording:
+    """Replay a recorded session (``.imrs``) through the live path; return its recording.
+
+    The recorded bytes go through the decoder and ingest step of a live stream
+    (:func:`imurun.device.stream.replay`, what ``imurun replay`` runs), each decoded message to
+    ``on_event(t_host_s, event)`` as it would during ``imurun stream`` (a
+    :class:`LiveStreamHook` for the live numbers: call its :meth:`~LiveStreamHook.flush`
+    afterwards for the steps of the last seconds). ``speed``: ``None`` as fast as possible,
+    ``1.0`` in the original timing. Blocking: inside a running event loop, await
+    :func:`imurun.device.stream.replay` instead.
+
+    Raises:
+        FileFormatError: the file is not a session (the error names it).
+
+    """
+    from imurun.device.client import SensorClient
+    from imurun.device.stream import replay
+    from imurun.ingest.builder import RecordingBuilder
+    from imurun.transport.session import ReplayTransport, read_session
+
+    sf = read_session(path)
+    builder = RecordingBuilder(source=os.fspath(path), source_format="session")
+    asyncio.run(replay(SensorClient(ReplayTransport(sf, speed=speed)), builder, on_event=on_event))
+    builder.notes += sf.notes
+    return builder.build()

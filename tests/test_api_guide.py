@@ -56,3 +56,32 @@ def test_firmware_protocol_exports_its_main_names() -> None:
     for name in firmware_protocol.__all__:
         assert getattr(firmware_protocol, name) is not None
 
+
+def test_replay_session_is_what_imurun_replay_builds(tmp_path: Path) -> None:
+    """A replay through the live path in one call: the recording ``imurun replay`` describes."""
+    import asyncio
+
+    from imurun.analysis_live import LiveStreamHook, replay_session
+    from imurun.device.client import SensorClient
+    from imurun.device.stream import replay
+    from imurun.errors import FileFormatError
+    from imurun.ingest.builder import RecordingBuilder
+    from imurun.transport.session import ReplayTransport, read_session
+
+    path = ROOT / "recordings" / "reboot-and-gaps.imrs"
+    lines: list[str] = []
+    rec = replay_session(path, LiveStreamHook(lines.append, report_every_s=20))
+    sf = read_session(path)
+    builder = RecordingBuilder(source=str(path), source_format="session")
+    asyncio.run(replay(SensorClient(ReplayTransport(sf)), builder))
+    builder.notes += sf.notes
+    want = builder.build()
+    assert rec.n_samples == want.n_samples
+    assert rec.gaps == want.gaps
+    assert (rec.acc_ms2 == want.acc_ms2).all()
+    assert rec.meta == want.meta
+    assert len(lines) == 4
+    (tmp_path / "x.imrs").write_bytes(b"not a session")
+    with pytest.raises(FileFormatError, match="x.imrs"):
+        replay_session(tmp_path / "x.imrs")
+
