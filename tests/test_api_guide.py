@@ -85,3 +85,25 @@ def test_replay_session_is_what_imurun_replay_builds(tmp_path: Path) -> None:
     with pytest.raises(FileFormatError, match="x.imrs"):
         replay_session(tmp_path / "x.imrs")
 
+
+def test_a_library_run_gives_its_analysis_as_a_run_analysis(tmp_path: Path) -> None:
+    """``Library.analysis`` gave plain JSON data only (``dict[str, Any]``), to be parsed by hand."""
+    import imurun
+    from imurun.errors import FileFormatError
+    from imurun.store.library import Library
+    from imurun.workflows import analyse_runs, import_path
+
+    src = ROOT / "recordings" / "stored-run.imrn"
+    with Library.open(tmp_path / "home") as lib:
+        import_path(lib, src, analyse=False)
+        run = lib.run("latest")
+        assert lib.run_analysis(run) is None  # not analysed yet
+        analyse_runs(lib, [run])
+        run = lib.run("latest")
+        got = lib.run_analysis(run)
+        assert isinstance(got, imurun.RunAnalysis)
+        assert got.to_dict() == lib.analysis(run)
+        assert got.summary.n_steps == imurun.analyze(src).summary.n_steps
+        (run.directory / "analysis.json").write_text('{"schema": "other"}', encoding="utf-8")
+        with pytest.raises(FileFormatError, match=r"analysis\.json: not an imurun analysis"):
+            lib.run_analysis(run)

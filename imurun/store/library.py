@@ -35,9 +35,9 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from imurun.errors import FileFormatError, NotFoundError, StoreError, UsageError
+from imurun.errors import FileFormatError, ImurunError, NotFoundError, StoreError, UsageError
 from imurun.store import aside, schema
 from imurun.store._files import (
     atomic_write_json,
@@ -52,6 +52,9 @@ from imurun.store._files import (
 from imurun.store.aside import SET_ASIDE, SET_ASIDE_NOTE, SetAsideRun
 from imurun.store.lock import LOCK_NAME, StoreBusyError, hold
 from imurun.store.schema import STEP_COLUMNS, SUMMARY_COLUMNS, TEXT_STEP_COLUMNS
+
+if TYPE_CHECKING:
+    from imurun.signal.results import RunAnalysis
 
 ENV_HOME = "IMURUN_HOME"
 DB_NAME = "index.sqlite3"
@@ -1446,8 +1449,29 @@ class Library:
                    (analysis_version(d), int(known), mass, run_id))
 
     def analysis(self, run: RunRecord) -> dict[str, Any] | None:
+        """The run's kept analysis document as plain JSON data (``None`` without one).
+
+        :meth:`run_analysis` gives it as a :class:`~imurun.signal.results.RunAnalysis`.
+        """
         p = run.directory / ANALYSIS
         return read_json(p) if p.exists() else None
+
+    def run_analysis(self, run: RunRecord) -> RunAnalysis | None:
+        """The run's kept analysis as what :func:`imurun.analyze` returned (``None`` without).
+
+        Raises :class:`~imurun.errors.FileFormatError` naming the file when it is not an
+        ``imurun.analysis/1`` document.
+        """
+        from imurun.signal.results import RunAnalysis
+
+        doc = self.analysis(run)
+        if doc is None:
+            return None
+        try:
+            return RunAnalysis.from_dict(doc)
+        except (ImurunError, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise FileFormatError(str(run.directory / ANALYSIS),
+                                  f"not an imurun analysis ({e})") from e
 
     def indicators(self, run: RunRecord) -> list[Any]:
         """The ``indicators`` list of a run's kept analysis (empty without one).
