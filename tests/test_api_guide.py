@@ -107,3 +107,12 @@ def test_a_library_run_gives_its_analysis_as_a_run_analysis(tmp_path: Path) -> N
         (run.directory / "analysis.json").write_text('{"schema": "other"}', encoding="utf-8")
         with pytest.raises(FileFormatError, match=r"analysis\.json: not an imurun analysis"):
             lib.run_analysis(run)
+
+def test_analyze_says_every_kind_of_file_it_reads() -> None:
+    """Its docstring listed four kinds of file; load_recording (and so analyze) reads five."""
+    import imurun
+
+    doc = " ".join((imurun.analyze.__doc__ or "").split())
+    for kind in ("session ``.imrs``", "stored run ``.imrn``", "CSV", "Xsens",
+                 "Sensor Logger export"):
+        assert kind in doc, kind
