@@ -140,7 +140,8 @@ def analyze(
     Args:
         source: a :class:`~imurun.ingest.recording.Recording`, or the path of any supported
             file (session ``.imrs``, stored run ``.imrn``, CSV, Xsens text export, Sensor
-            Logger export folder or zip): see :func:`imurun.load_recording`.
+            Logger export folder, zip or JSON, phyphox export folder or zip): see
+            :func:`imurun.load_recording`.
         mass_kg: body mass; enables vertical stiffness (kN/m). ``None``: stiffness is null.
         acc_unit: unit of the acceleration in a CSV or Xsens file (``"g"``); default m/s².
             Not allowed with a :class:`Recording` (it is already in SI units).

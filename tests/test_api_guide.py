@@ -183,10 +183,10 @@ def test_a_library_run_gives_its_analysis_as_a_run_analysis(tmp_path: Path) -> N
 
 
 def test_analyze_says_every_kind_of_file_it_reads() -> None:
-    """Its docstring listed four kinds of file; load_recording (and so analyze) reads five."""
+    """Its docstring listed four kinds of file; load_recording (and so analyze) reads six."""
     import imurun
 
     doc = " ".join((imurun.analyze.__doc__ or "").split())
     for kind in ("session ``.imrs``", "stored run ``.imrn``", "CSV", "Xsens",
-                 "Sensor Logger export"):
+                 "Sensor Logger export", "phyphox export"):
         assert kind in doc, kind
