@@ -55,7 +55,7 @@ from imurun.ingest.files import (
     plausible_fs,
     robust_gyr_peak,
 )
-from imurun.ingest.recording import Recording
+from imurun.ingest.recording import GapCause, Recording
 from imurun.signal import activity as act
 from imurun.signal.activity import ActivitySettings
 from imurun.signal.cleanup import CleanupSettings, PreparedSignal, prepare
@@ -592,7 +592,11 @@ class _Pipeline:
             secs[str(g.cause)] = secs.get(str(g.cause), 0.0) + g.duration_s
         fs = prep.fs_hz
         short_s = float(sum((b - a) / fs for a, b in prep.short_segments))
-        gap_s = max(bouts.seconds("gap") - short_s, 0.0)
+        # a paused recording (a phone app's pause button) lost nothing: its own line, only when
+        # there is one, so that every other recording's breakdown stays as it was
+        paused_s = min(secs.get(str(GapCause.PAUSED), 0.0),
+                       max(bouts.seconds("gap") - short_s, 0.0))
+        gap_s = max(bouts.seconds("gap") - short_s - paused_s, 0.0)
         time = (
             TimeBreakdown("running", bouts.seconds("run"), "analysed: running metrics"),
             TimeBreakdown("walking", bouts.seconds("walk"), "analysed as walking (timing only)"),
@@ -602,7 +606,8 @@ class _Pipeline:
             TimeBreakdown("gap", gap_s, "not analysed: no samples (lost data)"),
             TimeBreakdown("short_segment", short_s,
                           "not analysed: samples between gaps too short to filter"),
-        )
+        ) + ((TimeBreakdown("paused", paused_s, "not recorded: the recording was paused"),)
+             if paused_s > 0 else ())
         q = getattr(mnt, "quality", None)
         report = MountingReport(
             r_bs=mnt.r_sb, method=self.mount_method,
@@ -850,7 +855,8 @@ def format_report(result: RunAnalysis) -> str:
     lines.append(f"  running {t.get('running', 0.0) / 60:.1f} min ({s.n_steps} steps), walking "
                  f"{t.get('walking', 0.0) / 60:.1f} min ({s.n_walking_steps} steps), standing "
                  f"{t.get('standing', 0.0) / 60:.1f} min, other {t.get('other', 0.0) / 60:.1f} min"
-                 + (f", not analysed (gaps) {no_data:.1f} s" if no_data > 0 else ""))
+                 + (f", not analysed (gaps) {no_data:.1f} s" if no_data > 0 else "")
+                 + (f", paused {t['paused']:.1f} s" if t.get("paused", 0.0) > 0 else ""))
     mnt = q.mounting
     lines.append(f"  mounting    {mnt.method}: " + mnt.description.split("; ", 1)[-1]
                  if mnt.description else f"  mounting    {mnt.method}")

@@ -93,7 +93,7 @@ def test_a_pause_is_a_gap_never_interpolated_across(tmp_path: Path) -> None:
     # before (one CSV read alone): 7.5 s of the run gone without a gap, the samples on either
     # side of the pause 5 ms apart
     (gap,) = rec.gaps
-    assert gap.cause == GapCause.SOURCE
+    assert gap.cause == GapCause.PAUSED
     assert gap.start_s < 20.0
     assert gap.end_s >= resume
     assert gap.end_s - gap.start_s == pytest.approx(7.5, abs=0.02)
@@ -271,3 +271,46 @@ def test_the_export_analyses_as_the_run_it_holds(tmp_path: Path) -> None:
     ours = analyze(_clean())
     assert theirs.summary.n_steps == ours.summary.n_steps > 50
     assert theirs.summary.cadence_spm == pytest.approx(ours.summary.cadence_spm, rel=0.01)
+
+
+def test_a_pause_is_no_lost_data(tmp_path: Path) -> None:
+    """A pause was a gap of the source: samples missing, and in the analysis "no samples (lost
+    data)", which the weekly summary counts as time lost (a reason to look above 5 %). The
+    runner pressed pause; nothing was lost."""
+    from imurun import analyze
+    from imurun.cli import main as cli_main
+    from imurun.report.run_report import render_run_report
+
+    exp = _export(pauses=[(20.0, 7.5)])
+    path = exp.write_zip(tmp_path / "paused.zip")
+    rec = load_recording(path)
+    (gap,) = rec.gaps
+    assert gap.cause == GapCause.PAUSED  # before: SOURCE
+    assert gap.n_missing == 0
+    assert rec.stats.samples_missing == 0  # before: 1501
+    q = analyze(path).summary.quality
+    t = {x.reason: x.seconds for x in q.time}
+    assert t["paused"] == pytest.approx(7.5, abs=0.02)  # before: no such line
+    assert t["gap"] == pytest.approx(0.0, abs=0.01)  # before: 7.5 s of "lost data"
+    assert dict((c, n) for c, n, _ in q.gaps_by_cause) == {"paused": 1}
+    html = render_run_report(analyze(path))
+    assert ">Paused<" in html
+    # a gap that is not a pause (samples dropped from the same export) stays lost data
+    keep = (exp.t_acc < 40.0) | (exp.t_acc >= 42.0)
+    holed = Export(t_acc=exp.t_acc[keep], acc=exp.acc[keep], t_gyr=exp.t_acc[keep],
+                   gyr=None if exp.gyr is None else exp.gyr[keep], pauses=exp.pauses)
+    rec2 = load_recording(holed.write_zip(tmp_path / "holed.zip"))
+    assert sorted(str(g.cause) for g in rec2.gaps) == ["paused", "source"]
+    assert rec2.stats.samples_missing > 0
+    home = tmp_path / "home"
+    assert cli_main(["--home", str(home), "athlete", "add", "Ana"]) == EXIT_OK
+    assert cli_main(["--home", str(home), "import", str(path), "--athlete", "Ana"]) == EXIT_OK
+    import datetime as dt
+
+    from imurun.report.weekly import IsoWeek, weekly_summary
+    from imurun.store.library import Library
+
+    with Library.open(home) as lib:
+        week = IsoWeek.of(dt.datetime.fromtimestamp(T0_UNIX_S).date())
+        (ana,) = weekly_summary(lib, week).athletes
+        assert ana.quality.lost_s == pytest.approx(0.0, abs=0.01)  # before: 7.5 s

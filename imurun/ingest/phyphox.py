@@ -30,7 +30,7 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from imurun.errors import FileFormatError
 from imurun.ingest.phone import TextReader, export_files, onto, pack_files
-from imurun.ingest.recording import Recording
+from imurun.ingest.recording import GapCause, Recording
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -172,6 +172,7 @@ class _Clock:
     exp_s: FloatArray
     unix_s: FloatArray
     pauses_s: tuple[float, ...]  # how long each pause lasted
+    paused_at_s: tuple[float, ...] = ()  # when each pause began, s from the first START
 
     def wall(self, t: FloatArray) -> FloatArray:
         """Seconds from the first START of samples at experiment times ``t``."""
@@ -221,9 +222,32 @@ def _read_time(where: str, text: str) -> _Clock:
     if not events:
         raise FileFormatError(here, "no START event: when the recording started is unknown")
     starts = [(e, u) for ev, e, u, _ in events if ev == "START"]
-    pauses = tuple(round(events[i + 1][2] - events[i][2], 3) for i in range(len(events) - 1)
-                   if events[i][0] == "PAUSE")
-    return _Clock(np.array([e for e, _ in starts]), np.array([u for _, u in starts]), pauses)
+    paused = [i for i in range(len(events) - 1) if events[i][0] == "PAUSE"]
+    pauses = tuple(round(events[i + 1][2] - events[i][2], 3) for i in paused)
+    paused_at = tuple(events[i][2] - events[0][2] for i in paused)
+    return _Clock(np.array([e for e, _ in starts]), np.array([u for _, u in starts]), pauses,
+                  paused_at)
+
+
+def _mark_pauses(rec: Recording, clock: _Clock) -> Recording:
+    """The gaps of ``rec`` that hold a pause of the experiment are :attr:`GapCause.PAUSED`.
+
+    A pause is no lost data: its gap counts no missing samples, and the analysis and the
+    weekly summary do not count it as time lost (the samples about one sample period either
+    side of it, which phyphox did not take either, go with it).
+    """
+    if not clock.pauses_s:
+        return rec
+    # (the recording's times are the wall clock's seconds from the first START)
+    windows = [(a, a + d) for a, d in zip(clock.paused_at_s, clock.pauses_s, strict=True)]
+    period = 1.0 / rec.fs_hz if rec.fs_hz > 0 else 0.0
+    gaps = []
+    for g in rec.gaps:
+        held = any(g.start_s <= a + period and g.end_s >= b - period for a, b in windows)
+        gaps.append(replace(g, cause=GapCause.PAUSED, n_missing=0)
+                    if held and g.cause == GapCause.SOURCE else g)
+    stats = replace(rec.stats, samples_missing=sum(g.n_missing for g in gaps))
+    return replace(rec, gaps=tuple(gaps), stats=stats)
 
 
 def load_phyphox(path: str | os.PathLike[str]) -> Recording:
@@ -276,9 +300,10 @@ def load_phyphox(path: str | os.PathLike[str]) -> Recording:
         notes.append(f"paused {len(clock.pauses_s)} time(s) ("
                      + ", ".join(f"{d:.1f} s" for d in clock.pauses_s)
                      + "): a gap each, start from meta/time.csv")
-    return _from_columns(p, "phyphox", t, acc, gyr, "m/s2", "rad/s", None, tuple(notes),
-                         lines=[int(n) for n in lines], time=("Time (s)", t), time_unit="s",
-                         start_unix_s=float(clock.unix_s[0]), lines_of=f"{where}: {acc_set.name}")
+    rec = _from_columns(p, "phyphox", t, acc, gyr, "m/s2", "rad/s", None, tuple(notes),
+                        lines=[int(n) for n in lines], time=("Time (s)", t), time_unit="s",
+                        start_unix_s=float(clock.unix_s[0]), lines_of=f"{where}: {acc_set.name}")
+    return _mark_pauses(rec, clock)
 
 
 def pack(path: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> Path:

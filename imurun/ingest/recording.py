@@ -28,6 +28,7 @@ class GapCause(StrEnum):
     DISCONNECT = "disconnect"  # the link dropped
     DAMAGED_BLOCK = "damaged_block"  # a stored-run block failed its CRC
     SOURCE = "source"  # the source file itself has a hole in its time column
+    PAUSED = "paused"  # the recording was paused (a phone app's pause button): nothing was lost
     UNKNOWN = "unknown"
 
 

@@ -847,7 +847,7 @@ def _plain(text: str, c: ReportContext | None = None) -> str:
     return _PLAIN_NOTES.get(text, text)
 _TIME_LABELS: Final = {"running": "Running", "walking": "Walking", "standing": "Standing",
                        "other": "Other movement", "gap": "No data (gaps)",
-                       "short_segment": "Too short to analyse"}
+                       "short_segment": "Too short to analyse", "paused": "Paused"}
 
 
 def _quality(result: RunAnalysis, c: ReportContext) -> str:
