@@ -314,3 +314,28 @@ def test_a_pause_is_no_lost_data(tmp_path: Path) -> None:
         week = IsoWeek.of(dt.datetime.fromtimestamp(T0_UNIX_S).date())
         (ana,) = weekly_summary(lib, week).athletes
         assert ana.quality.lost_s == pytest.approx(0.0, abs=0.01)  # before: 7.5 s
+
+
+def test_telling_an_export_apart_reads_only_the_first_lines(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Telling a zip or folder apart (phyphox, Sensor Logger, which both name a file
+    Accelerometer.csv) read each CSV in full to look at its header, and loading read them again:
+    four full reads of each set of an hour-long export of hundreds of megabytes. Now the
+    headers are read alone, and loading reads each file once."""
+    from imurun.ingest import phone
+
+    full: list[str] = []
+    original = phone.TextReader.__call__
+
+    def counting(self: phone.TextReader) -> str:
+        full.append(f"{self._where}:{self._name}")
+        return original(self)
+
+    monkeypatch.setattr(phone.TextReader, "__call__", counting)
+    for path in (_export().write_zip(tmp_path / "e.zip"), _export().write_folder(tmp_path / "d")):
+        full.clear()
+        assert sniff(str(path)) == "phyphox"
+        assert full == []  # the headers only
+        load_recording(path)
+        assert full, "loading reads the files"
+        assert len(full) == len(set(full)), full  # each file once

@@ -25,8 +25,53 @@ import numpy.typing as npt
 from imurun.errors import FileFormatError
 
 FloatArray = npt.NDArray[np.float64]
-#: Reads one file of an export as text (:class:`FileFormatError` when it cannot).
-TextReader = Callable[[], str]
+#: How much of a file :meth:`TextReader.first_line` reads at most.
+FIRST_LINE_BYTES = 64 * 1024
+
+
+class TextReader:
+    """One file of an export, read when asked.
+
+    ``reader()`` gives its text, :meth:`first_line` only its first line, without reading the
+    rest (telling an export's files apart by their headers must not read hundreds of
+    megabytes). Both raise :class:`FileFormatError` when the file cannot be read.
+    """
+
+    def __init__(self, where: str, name: str,
+                 read_bytes: Callable[[int | None], bytes]) -> None:
+        self._where = where  # the zip or the file (for messages)
+        self._name = name  # the member of the zip, or "" for a file
+        self._read = read_bytes  # (None: all of it; n: its first line, at most n bytes)
+
+    def _bytes(self, limit: int | None) -> bytes:
+        try:
+            return self._read(limit)
+        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
+            if self._name:
+                raise FileFormatError(self._where, f"cannot read {self._name} from the zip "
+                                                   f"({e}): a damaged zip; get the export "
+                                                   "again") from e
+            raise FileFormatError(self._where, "cannot read: "
+                                               f"{getattr(e, 'strerror', None) or e}") from e
+
+    def __call__(self) -> str:
+        data = self._bytes(None)
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            where = f"{self._where}: {self._name}" if self._name else self._where
+            raise FileFormatError(where, "not UTF-8 text") from e
+
+    def first_line(self) -> str:
+        """The file's first line (at most :data:`FIRST_LINE_BYTES`), without its line end.
+
+        Bytes that are not UTF-8 are replaced (a header check only: the whole file is checked
+        when it is read).
+        """
+        data = self._bytes(FIRST_LINE_BYTES)
+        return data.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+
+
 #: Subfolders of an export whose files are read too (phyphox's ``meta/``).
 _SUBFOLDERS = ("meta",)
 
@@ -87,29 +132,17 @@ def export_files(path: str | Path, accept: Callable[[str], bool],
 
 
 def _member(zip_path: Path, name: str) -> TextReader:
-    def read() -> str:
-        try:
-            with zipfile.ZipFile(zip_path) as z:
-                data = z.read(name)
-        except (OSError, zipfile.BadZipFile, EOFError, zlib.error) as e:
-            raise FileFormatError(str(zip_path), f"cannot read {name} from the zip ({e}): a "
-                                                 "damaged zip; get the export again") from e
-        try:
-            return data.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise FileFormatError(f"{zip_path}: {name}", "not UTF-8 text") from e
-    return read
+    def read_bytes(limit: int | None) -> bytes:
+        with zipfile.ZipFile(zip_path) as z, z.open(name) as fh:
+            return fh.read() if limit is None else fh.readline(limit)
+    return TextReader(str(zip_path), name, read_bytes)
 
 
 def _file(f: Path) -> TextReader:
-    def read() -> str:
-        try:
-            return f.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise FileFormatError(str(f), "not UTF-8 text") from e
-        except OSError as e:
-            raise FileFormatError(str(f), f"cannot read: {e.strerror or e}") from e
-    return read
+    def read_bytes(limit: int | None) -> bytes:
+        with open(f, "rb") as fh:
+            return fh.read() if limit is None else fh.readline(limit)
+    return TextReader(str(f), "", read_bytes)
 
 
 def onto(t: FloatArray, ts: FloatArray, xs: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:

@@ -97,7 +97,7 @@ def _reader(path: str) -> tuple[str, dict[str, TextReader]] | None:
         if k in (TIME_FILE, DEVICE_FILE):
             continue
         try:
-            first = read().split("\n", 1)[0]
+            first = read.first_line()
         except FileFormatError:
             sets[k] = read  # (unreadable: said when it is loaded)
             continue

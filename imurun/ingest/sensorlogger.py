@@ -80,7 +80,7 @@ def is_export(path: str | os.PathLike[str]) -> bool:
     if acc is None:
         return False
     try:  # (phyphox names a set Accelerometer.csv too)
-        return is_sensor_csv_header(acc().split("\n", 1)[0])
+        return is_sensor_csv_header(acc.first_line())
     except FileFormatError:
         return True  # (unreadable: said when it is loaded)
 
