@@ -44,7 +44,14 @@ __all__ = ["LiveAnalyzer", "LiveMetrics", "LiveStreamHook", "StreamSteps", "Stre
 
 
 def format_live(m: LiveMetrics) -> str:
-    """One line for the terminal."""
+    """One line for the terminal.
+
+    Without running steps in the rolling span it says whether the newest samples show running
+    whose numbers are still settling (``m.settling_s``), never a bare "no running" then.
+    """
+    if m.n_steps == 0 and math.isfinite(m.settling_s):
+        return (f"live {m.t_s:7.1f} s: running, settling: first numbers in "
+                f"~{math.ceil(m.settling_s):.0f} s")
     if m.n_steps == 0:
         return f"live {m.t_s:7.1f} s: no running in the last seconds"
     return (f"live {m.t_s:7.1f} s: cadence {m.cadence_spm:5.1f} steps/min, contact "

@@ -42,7 +42,12 @@ from imurun.errors import SignalError
 from imurun.signal._segments import as_signal, check_fs
 from imurun.signal.activity import RUN as _RUN
 from imurun.signal.activity import ActivitySettings, classify_steps
-from imurun.signal.events import RunningSettings, assign_sides, detect_running_events
+from imurun.signal.events import (
+    RunningSettings,
+    StepEvents,
+    assign_sides,
+    detect_running_events,
+)
 from imurun.signal.metrics import MetricSettings, running_step_metrics
 
 FloatArray = npt.NDArray[np.float64]
@@ -111,13 +116,21 @@ class StreamSteps:
 
 @dataclass(frozen=True)
 class LiveMetrics:
-    """Rolling values over the running steps of the last ``rolling_s`` seconds (NaN if none)."""
+    """Rolling values over the running steps of the last ``rolling_s`` seconds (NaN if none).
+
+    ``settling_s``: the newest samples, whose steps are not final yet (the last
+    ``margin_s`` to ``margin_s + hop_s`` seconds), show running, and its first step is final
+    in this many seconds of samples; NaN when they show none. With ``n_steps == 0``, the
+    runner runs but the numbers are still settling (:func:`imurun.analysis_live.format_live`
+    says so).
+    """
 
     t_s: float
     n_steps: int
     cadence_spm: float
     contact_ms: float
     vertical_oscillation_cm: float
+    settling_s: float = float("nan")
 
 
 class StreamingEvents:
@@ -150,7 +163,10 @@ class StreamingEvents:
         self.t0_s = float(t0_s)
         self.n_seen = 0
         self.emitted_upto = 0
-        self._next_pass = self._win
+        # the first passes come before the window is full: their window starts at the
+        # segment's first sample, as the batch detector's does, so only the right edge needs
+        # the margin (waiting for a full window held the first steps back by up to window_s)
+        self._next_pass = self._hop
         self._buf_start = 0  # global index of the buffer's first sample
         self._acc = np.zeros((0, 3))
         self._gyr: FloatArray | None = None
@@ -177,7 +193,7 @@ class StreamingEvents:
         self.n_seen += acc.shape[0]
         out = []
         while self.n_seen >= self._next_pass:
-            out.append(self._pass(self._next_pass - self._win, self._next_pass,
+            out.append(self._pass(max(self._next_pass - self._win, 0), self._next_pass,
                                   self._next_pass - self._margin))
             self._next_pass += self._hop
         self._trim()
@@ -222,6 +238,7 @@ class StreamingEvents:
             cadence_spm=60.0 / float(np.median(st)) if st.size else float("nan"),
             contact_ms=1e3 * float(np.median(contact)) if contact.size else float("nan"),
             vertical_oscillation_cm=1e2 * float(np.median(vo)) if vo.size else float("nan"),
+            settling_s=self._settling_s(),
         )
 
     # ------------------------------------------------------------------ internals
@@ -263,6 +280,44 @@ class StreamingEvents:
                 self._gyr = self._gyr[cut:]
             self._buf_start = keep_from
 
+    def _detect(self, start: int, stop: int,
+                ) -> tuple[StepEvents, FloatArray, npt.NDArray[np.bool_]] | None:
+        """The batch detector and step labels on global samples ``[start, stop)`` (buffered).
+
+        ``None`` when the range is too short for the detector.
+        """
+        s = self.settings
+        fs = self.fs_hz
+        a, b = start - self._buf_start, stop - self._buf_start
+        if b - a < max(s.running.min_segment_s * fs, 16):
+            return None
+        acc = self._acc[a:b]
+        gyr = None if self._gyr is None else self._gyr[a:b]
+        ev = detect_running_events(acc, fs, gyr, settings=s.running)
+        code = classify_steps(ev.ic_s, ev.to_s, ev.segment, ev.flight, s.activity)
+        return ev, acc, code == _RUN
+
+    def _settling_s(self) -> float:
+        """Seconds of samples until the first running step not yet emitted is final.
+
+        The steps not yet emitted are looked at provisionally, by the detector on the newest
+        ``window_s`` of samples (what the next passes will see, short of their right margin);
+        NaN when none of them is running.
+        """
+        start = max(self.n_seen - self._win, self._buf_start)
+        found = self._detect(start, self.n_seen) if self.n_seen > self.emitted_upto else None
+        if found is None:
+            return float("nan")
+        ev, _, run = found
+        ic = ev.ic_index + start
+        with np.errstate(invalid="ignore"):
+            pending = ic[run & np.isfinite(ic) & (ic >= self.emitted_upto)]
+        if pending.size == 0:
+            return float("nan")
+        # it is emitted by the first pass on the grid (every hop) whose emit_before passes it
+        final_at = (np.floor((pending[0] + self._margin) / self._hop) + 1) * self._hop
+        return float(final_at - self.n_seen) / self.fs_hz
+
     def _pass(self, start: int, stop: int, emit_before: int) -> StreamSteps:
         """Detect on global samples ``[start, stop)``; emit the steps not yet emitted.
 
@@ -270,18 +325,16 @@ class StreamingEvents:
         """
         s = self.settings
         fs = self.fs_hz
-        a, b = start - self._buf_start, stop - self._buf_start
-        if b - a < max(s.running.min_segment_s * fs, 16):
+        if emit_before <= self.emitted_upto:  # nothing it could emit (the first hop)
             return StreamSteps.concat([])
-        acc = self._acc[a:b]
-        gyr = None if self._gyr is None else self._gyr[a:b]
-        ev = detect_running_events(acc, fs, gyr, settings=s.running)
+        found = self._detect(start, stop)
+        if found is None:
+            return StreamSteps.concat([])
+        ev, acc, run = found
         ic = ev.ic_index + start
         to = ev.to_index + start
         nxt = np.full(ic.size, np.nan)
         nxt[:-1] = ic[1:]
-        code = classify_steps(ev.ic_s, ev.to_s, ev.segment, ev.flight, s.activity)
-        run = code == _RUN
         km = running_step_metrics(acc, fs, ev.ic_index, ev.to_index, nxt - start,
                                   segments=((0, acc.shape[0]),), settings=s.metrics)
         vo = np.where(run, km.vertical_oscillation_m, np.nan)
