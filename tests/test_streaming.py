@@ -392,3 +392,93 @@ def test_cli_replay_live_prints_the_lines_the_live_stream_printed(
     assert len(live) >= 10
     assert out[len(live)].endswith("clean-run.imrs (session)")  # then the summary
     assert cli(["replay", str(REC / "clean-run.imrs"), "--live", "--json"]) == 2
+
+
+# before: the first pass waited for a full window (16 s), so nothing was emitted before 16 s of
+# a segment: a run starting at 3 s had its first numbers at 20 s
+def test_first_steps_do_not_wait_for_a_full_window() -> None:
+    m = _session("B", 2)
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    s = StreamingSettings()
+    n = int(round((s.hop_s + s.margin_s + s.hop_s) * FS))  # 12 s: three passes of the grid
+    assert n < s.window_s * FS
+    se = StreamingEvents(FS, s)
+    got = se.update(acc[:n], gyr[:n])
+    batch = detect_running_events(acc, FS, gyr)
+    ic_b = batch.ic_index[np.isfinite(batch.ic_index)]
+    # every step more than margin_s before the last pass of the grid, exactly as batch finds it
+    expect = ic_b[ic_b < n - s.margin_s * FS]
+    assert expect.size > 5
+    np.testing.assert_allclose(got.ic_index, expect, rtol=0, atol=1e-9)
+
+
+def _live_reports(acc: np.ndarray, gyr: np.ndarray | None, fs: float,
+                  every_s: float) -> list[LiveMetrics]:
+    reports: list[LiveMetrics] = []
+    la = LiveAnalyzer(fs, reports.append, report_every_s=every_s)
+    for a in range(0, acc.shape[0], 10):  # 10 samples at a time, as the sensor's frames
+        la.add(acc[a:a + 10], None if gyr is None else gyr[a:a + 10])
+    return reports
+
+
+def _running_cases() -> list[tuple[str, int]]:
+    return [("stored-run.imrn", 0), ("clean-run.imrs", 0), ("B", 2), ("B", 5)]
+
+
+def _samples_and_batch(name: str, seed: int) -> tuple[np.ndarray, np.ndarray | None, float,
+                                                      np.ndarray]:
+    """Sensor-frame samples and the batch analysis' running initial contacts (s)."""
+    import imurun
+    from imurun.ingest.recording import Recording
+
+    if name.endswith((".imrn", ".imrs")):
+        rec = imurun.load_recording(REC / name)
+    else:
+        m = _session(name, seed)
+        n = m.acc_ms2.shape[0]
+        rec = Recording.from_arrays(np.arange(n) / FS, m.acc_ms2, m.gyr_rads, fs_hz=FS)
+    steps = imurun.analyze(rec).steps
+    return rec.acc_ms2, rec.gyr_rads, rec.fs_hz, steps.ic_s[steps.activity == "run"]
+
+
+# before: a live line said "no running in the last seconds" while the runner ran: the running
+# steps of the last 4-8 s are not final yet, and before 16 s no step was emitted at all (on
+# stored-run.imrn, batch running from 12.3 s, the 15-s line said no running; the first line
+# that said running came 7.7 s after the first running step, with a line every 0.5 s)
+@pytest.mark.parametrize(("name", "seed"), _running_cases())
+def test_live_lines_never_say_no_running_while_running(name: str, seed: int) -> None:
+    acc, gyr, fs, run_ic = _samples_and_batch(name, seed)
+    s = StreamingSettings()
+    span_s = s.rolling_s + s.margin_s + s.hop_s  # the initial contacts a line's numbers cover
+    # a running step is labelled once its next initial contact is in (a step time of at most
+    # run_step_s[1]); allow two of them before the line
+    settle_s = 2 * s.activity.run_step_s[1]
+    every_s = 0.5
+    lines = [(r.t_s, format_live(r)) for r in _live_reports(acc, gyr, fs, every_s)]
+    assert run_ic.size > 50
+    for t, line in lines:
+        if "no running" in line:
+            seen = run_ic[(run_ic >= t - span_s) & (run_ic <= t - settle_s)]
+            assert seen.size == 0, (line, seen)
+    # the first line that says running (numbers or settling) comes within a line interval of
+    # the batch's first running step + settle_s
+    first = next(t for t, line in lines if "no running" not in line)
+    assert run_ic[0] <= first + 1e-9
+    assert first <= run_ic[0] + settle_s + every_s
+    assert any("running, settling: first numbers in ~" in line for _, line in lines)
+
+
+def test_settling_says_when_the_first_numbers_come() -> None:
+    acc, gyr, fs, run_ic = _samples_and_batch("stored-run.imrn", 0)
+    reports = _live_reports(acc, gyr, fs, 0.5)
+    s = StreamingSettings()
+    settling = [r for r in reports if r.n_steps == 0 and np.isfinite(r.settling_s)]
+    assert settling
+    r = settling[0]
+    # the first running step is final at the first pass of the grid (every hop_s) at least
+    # margin_s after it; the first report at or after that has numbers
+    final_at = (np.floor((run_ic[0] + s.margin_s) / s.hop_s) + 1) * s.hop_s
+    assert r.t_s + r.settling_s == pytest.approx(final_at, abs=2 / fs)
+    numbers = next(m for m in reports if m.n_steps)
+    assert final_at <= numbers.t_s < final_at + 0.5 + 1e-9
+    assert all(np.isnan(m.settling_s) or m.t_s < final_at for m in reports if m.n_steps == 0)
