@@ -251,6 +251,7 @@ class LiveStreamHook:
         self._last: tuple[FloatArray, FloatArray | None] | None = None  # the last sample (SI)
         self._t_next = 0.0  # time of the next expected sample, s
         self._last_status = ""
+        self._said_settling = False  # the line that says the placement is being estimated
         self._stopped = False  # the analysis refused the samples: no more live lines
 
     def __call__(self, t_host_s: float, ev: ParseEvent) -> None:
@@ -281,6 +282,7 @@ class LiveStreamHook:
                                              settings=self.settings, on_steps=self.on_steps)
                 self._next_counter = None
                 self._last = None
+                self._said_settling = False
             self.info = m
         elif isinstance(m, SampleBatch) and self.info is not None and self.analyzer is not None:
             fs = float(self.info.sample_rate_hz)
@@ -297,8 +299,24 @@ class LiveStreamHook:
             self._next_counter = (m.sample_counter + m.n) % 2**32
             self._t_next += m.n / fs
             self.analyzer.add(acc, gyr)
+            self._say_settling()
             if m.n:
                 self._last = (acc[-1], None if gyr is None else gyr[-1])
+
+    def _say_settling(self) -> None:
+        """A line is due but the mounting is not known yet: say so once, not nothing.
+
+        The reports due until the mounting is known come together once it is
+        (``mounting_window_s`` of samples, more when the estimate needs more motion).
+        """
+        a = self.analyzer
+        if (a is None or a.mounting is not None or self._said_settling
+                or a.n_seen < self.report_every_s * a.fs_hz):
+            return
+        self._said_settling = True
+        self._last_status = a.status
+        self.say(f"live: settling: {a.status} on the first {a.mounting_window_s:g} s of "
+                 "samples; their lines come then")
 
     def flush(self) -> None:
         """The stream has ended: the steps of its last seconds go to ``on_steps``."""

@@ -482,3 +482,22 @@ def test_settling_says_when_the_first_numbers_come() -> None:
     numbers = next(m for m in reports if m.n_steps)
     assert final_at <= numbers.t_s < final_at + 0.5 + 1e-9
     assert all(np.isnan(m.settling_s) or m.t_s < final_at for m in reports if m.n_steps == 0)
+
+
+# before: nothing at all was said until the mounting was known (20 s of samples, up to 60 s when
+# the estimate needs more motion); the lines due by then came together afterwards
+def test_the_live_hook_says_it_is_settling_while_the_mounting_is_estimated() -> None:
+    said: list[tuple[int, str]] = []
+    hook = LiveStreamHook(lambda line: said.append((hook.analyzer.n_seen, line)),
+                          report_every_s=5.0)
+    client = SensorClient(ReplayTransport(read_session(REC / "clean-run.imrs"), speed=None))
+    asyncio.run(replay(client, RecordingBuilder(), on_event=hook))
+    assert hook.analyzer is not None
+    frame = 10  # samples per SAMPLE_BATCH of the bundled sessions
+    n_first, first = said[0]
+    assert first == ("live: settling: estimating the sensor placement on the first 20 s of "
+                     "samples; their lines come then")
+    assert n_first <= 5.0 * hook.analyzer.fs_hz + frame  # when the first line is due
+    assert sum("settling: estimating" in line for _, line in said) == 1
+    assert said[1][1].startswith("live     5.0 s:")
+    assert said[1][0] >= 20.0 * hook.analyzer.fs_hz  # the held lines come once it is known
