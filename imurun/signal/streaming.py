@@ -5,7 +5,10 @@
 newest samples and emits each step once, when it is far enough from both window edges that
 the window's filters see it as they would in one pass over the whole recording: its IC, TO,
 step time, label and bounce are final when emitted. The windows are placed on a fixed grid of
-sample counts (every ``hop_s``), so the output does not depend on how the samples were chunked
+sample counts (every ``hop_s``, from the first ``hop_s`` of a segment on: until ``window_s`` of
+samples have come, a window starts at the segment's first sample, where the batch detector's
+filters start too, so only its right edge needs the margin), so the output does not depend on
+how the samples were chunked
 (one at a time, in random blocks or all at once); ``tests/test_streaming.py`` checks it against
 the batch detector.
 
@@ -27,7 +30,10 @@ steps of the segment and its lateral specific force and roll rate (16 bytes per 
 12 MB per hour at 200 Hz, up to twice that while the buffer grows).
 
 Latency: a step is emitted ``margin_s`` to ``margin_s + hop_s`` seconds after its IC; its
-final side comes at the end of the segment.
+final side comes at the end of the segment. Meanwhile :meth:`StreamingEvents.live` looks at the
+steps not yet emitted provisionally (the detector on the newest ``window_s`` of samples, nothing
+emitted or kept): ``LiveMetrics.settling_s`` says when the first running one among them will be
+final, so that a live line can say the runner runs while its numbers settle.
 """
 
 from __future__ import annotations
