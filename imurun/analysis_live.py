@@ -230,7 +230,9 @@ class LiveStreamHook:
     <imurun.signal.cleanup.CleanupSettings.bridge_max_samples>` or ``bridge_max_s`` of samples
     (a lost or damaged frame) is bridged by linear interpolation, as
     :func:`imurun.analyze` bridges it. ``say`` receives one line per report (see
-    :func:`format_live`); ``on_steps`` the steps found (see :class:`LiveAnalyzer`).
+    :func:`format_live`), and once, when the first report is due before the mounting is known,
+    a line that says it is being estimated; ``on_steps`` the steps found (see
+    :class:`LiveAnalyzer`).
     """
 
     def __init__(self, say: Callable[[str], None], *, report_every_s: float = 5.0,
