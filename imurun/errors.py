@@ -7,6 +7,8 @@ with ``raise ... from e``.
 
 from __future__ import annotations
 
+import errno
+
 from firmware_protocol.errors import (
     FrameError,
     ImurunError,
@@ -23,6 +25,7 @@ __all__ = [
     "ImurunError",
     "IngestError",
     "MessageError",
+    "MissingFileError",
     "NotFoundError",
     "ProtocolError",
     "RunFormatError",
@@ -73,6 +76,24 @@ class FileFormatError(ImurunError, ValueError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class MissingFileError(FileFormatError, FileNotFoundError):
+    """The file to read does not exist.
+
+    A :class:`FileFormatError` (so the CLI reports it as every unreadable input) that is also
+    a :class:`FileNotFoundError`, so ``except FileNotFoundError`` (or ``OSError``) catches it;
+    ``errno`` is ``ENOENT``. The path is ``path``; ``filename`` stays ``None`` so that the
+    message keeps the ``PATH: REASON`` form of every :class:`FileFormatError`.
+    """
+
+    def __init__(self, path: str, reason: str = "cannot read: No such file or directory") -> None:
+        super().__init__(path, reason)
+        self.errno = errno.ENOENT
+        self.strerror = "No such file or directory"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"  # not OSError's "[Errno 2] ..." form
 
 
 class SignalError(ImurunError, ValueError):

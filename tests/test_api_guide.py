@@ -190,3 +190,38 @@ def test_analyze_says_every_kind_of_file_it_reads() -> None:
     for kind in ("session ``.imrs``", "stored run ``.imrn``", "CSV", "Xsens",
                  "Sensor Logger export", "phyphox export"):
         assert kind in doc, kind
+
+
+def test_a_missing_file_is_a_file_not_found_error(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """It was a ``FileFormatError`` (a ``ValueError``) only: ``except FileNotFoundError`` missed it."""
+    import errno
+
+    import imurun
+    from imurun.cli import main
+    from imurun.errors import FileFormatError, MissingFileError
+
+    missing = tmp_path / "gone.imrs"
+    for call in (imurun.load_recording, imurun.analyze):
+        with pytest.raises(FileNotFoundError) as got:
+            call(missing)
+        e = got.value
+        assert isinstance(e, MissingFileError)
+        assert isinstance(e, FileFormatError)  # as before: a ValueError too
+        assert isinstance(e, ValueError)
+        assert str(e) == f"{missing}: cannot read: No such file or directory"  # the old message
+        assert e.path == str(missing)
+        assert e.errno == errno.ENOENT
+    # a file that exists but cannot be read as a recording is not "missing"
+    (tmp_path / "x.imrs").write_bytes(b"")
+    with pytest.raises(FileFormatError) as bad:
+        imurun.load_recording(tmp_path / "x.imrs")
+    assert not isinstance(bad.value, FileNotFoundError)
+    with pytest.raises(FileFormatError) as folder:
+        imurun.load_recording(tmp_path)
+    assert not isinstance(folder.value, OSError)
+    # the CLI: the same line and the exit code of every unreadable input
+    capsys.readouterr()
+    assert main(["analyze", str(missing)]) == 3
+    err = capsys.readouterr().err
+    assert err == f"imurun: error: {missing}: cannot read: No such file or directory\n"

@@ -37,7 +37,7 @@ from firmware_protocol.errors import RunFormatError
 from firmware_protocol.runfile import MAGIC as RUN_MAGIC
 from firmware_protocol.runfile import read_run
 from imurun.consts import DEG2RAD, G_MS2
-from imurun.errors import FileFormatError, IngestError, UsageError
+from imurun.errors import FileFormatError, IngestError, MissingFileError, UsageError
 from imurun.ingest.builder import RecordingBuilder, recording_from_run
 from imurun.ingest.columns import ACC, GYR, TIME, ColumnError, ColumnMap, map_columns
 from imurun.ingest.export import EPOCH_S
@@ -173,6 +173,8 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
     try:
         with open(p, "rb") as fh:
             head = fh.read(4096)
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
     except OSError as e:
         raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     from imurun.transport.session import is_session
