@@ -255,20 +255,10 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 
 def _serial_connect(port: str, timeout_s: float,
                     session: SessionWriter | None = None) -> Callable[[], Awaitable[SensorClient]]:
-    from imurun.device.client import SensorClient
-    from imurun.transport.serial import SerialTransport
+    """:func:`imurun.device.connect.serial_connection`, saying ``  reconnected to PORT``."""
+    from imurun.device.connect import serial_connection
 
-    opened: list[bool] = []
-
-    async def connect() -> SensorClient:
-        t = SerialTransport(port)
-        await t.open(timeout_s)
-        if opened:  # the loss was said by the stream or sync, with its reason
-            _say(f"  reconnected to {t.description}")
-        opened.append(True)
-        return SensorClient(t, session=session, timeout_s=timeout_s)
-
-    return connect
+    return serial_connection(port, timeout_s, session=session, on_status=_link_status)
 
 
 def _link_status(msg: str) -> None:
@@ -367,8 +357,8 @@ def cmd_sync(a: argparse.Namespace) -> int:
     if not a.report:
         raise UsageError("--no-report applies to runs synced into the library; --store writes "
                          "plain run files and no reports, so leave it out")
-    from imurun.device.sync import SyncSettings, sync_runs
-    from imurun.store.rundir import RunDirectory
+    from imurun.device.connect import sync_to_folder
+    from imurun.device.sync import SyncSettings
 
     if not a.port and not a.ble:
         raise UsageError("give --port PATH (serial); BLE sync is --ble NAME_OR_ADDRESS")
@@ -382,19 +372,18 @@ def cmd_sync(a: argparse.Namespace) -> int:
         raise UsageError(f"--store {a.store} is {what} of the library in {root}: plain run files "
                          "there would confuse it; sync without --store to put the runs into the "
                          "library, or give --store a folder outside it")
-    sink = RunDirectory(a.store)
     from imurun.cli_progress import SyncBars
 
     progress = SyncBars()
     settings = SyncSettings(erase=not a.keep)
-    with sink.lock("sync"):  # before the sensor is reached: a second sync here touches nothing
-        if a.ble:
-            report = _run_ble(lambda backend: sync_runs(_ble_connect(a, backend),
-                                                        sink, settings, progress=progress,
-                                                        on_status=_link_status))
-        else:
-            report = asyncio.run(sync_runs(_serial_connect(a.port, a.timeout), sink, settings,
-                                           progress=progress, on_status=_link_status))
+    # the folder is held before the sensor is reached: a second sync there touches nothing
+    if a.ble:
+        report = _run_ble(lambda backend: sync_to_folder(_ble_connect(a, backend), a.store,
+                                                         settings, progress=progress,
+                                                         on_status=_link_status))
+    else:
+        report = asyncio.run(sync_to_folder(_serial_connect(a.port, a.timeout), a.store,
+                                            settings, progress=progress, on_status=_link_status))
     for r in report.runs:
         extra = f" (resumed at byte {r.resumed_from})" if r.resumed_from else ""
         where = f" -> {r.location}" if r.location else ""
@@ -509,32 +498,16 @@ def _run_ble(main: Callable[[BleBackend | None], Awaitable[T]]) -> T:
 def _ble_connect(a: argparse.Namespace, backend: BleBackend | None, *,
                  session: SessionWriter | None = None, rsc_queue: NotificationQueue | None = None,
                  target: FoundSensor | None = None) -> Callable[[], Awaitable[SensorClient]]:
-    """Connect, and reconnect, to ``a.ble``; say when the link is (back) up.
+    """:func:`imurun.device.connect.ble_connection` to ``a.ble``; says when the link is (back) up.
 
     The loss is said by the stream or sync (``on_status``, once per loss, with its reason),
     not here: reconnecting may take many tries.
     """
-    from imurun.device.client import SensorClient
-    from imurun.transport.ble import BleTransport
+    from imurun.device.connect import ble_connection
 
-    found: list[FoundSensor] = [] if target is None else [target]
-    last: list[BleTransport] = []
-
-    async def connect() -> SensorClient:
-        t = BleTransport(found[0] if found else a.ble, backend=backend,
-                         scan_timeout_s=BLE_SCAN_TIMEOUT_S, rsc_queue=rsc_queue)
-        try:
-            await t.open(BLE_CONNECT_TIMEOUT_S)
-        except ImurunError:
-            found.clear()  # scan afresh next time (the sensor may advertise another address)
-            raise
-        if t.found is not None:
-            found[:] = [t.found]
-        _say(f"  {'reconnected' if last else 'connected'} to {t.description}")
-        last[:] = [t]
-        return SensorClient(t, session=session, timeout_s=a.timeout, max_write=t.max_write)
-
-    return connect
+    return ble_connection(a.ble, a.timeout, found=target, backend=backend, session=session,
+                          rsc_queue=rsc_queue, on_status=_link_status,
+                          scan_timeout_s=BLE_SCAN_TIMEOUT_S, connect_timeout_s=BLE_CONNECT_TIMEOUT_S)
 
 
 class _RscLog:

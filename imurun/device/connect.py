@@ -1,0 +1,203 @@
+"""Connect to a sensor from Python: over serial or BLE, then stream to a file or sync to a folder.
+
+:func:`serial_connection` and :func:`ble_connection` return a :data:`Connect`: an async callable
+that opens the link and returns a :class:`~imurun.device.client.SensorClient`, what
+:func:`~imurun.device.stream.stream_live` and :func:`~imurun.device.sync.sync_runs` take (they
+call it again to reconnect after a lost link). :func:`stream_to_file` and :func:`sync_to_folder`
+are ``imurun stream`` and ``imurun sync --store`` in one call, without their printing. The CLI
+commands connect with these functions, and ``imurun sync --store`` is :func:`sync_to_folder`.
+
+Everything here is asynchronous: run it with :func:`asyncio.run`. Errors: a port that cannot be
+opened or a sensor that does not answer is a :class:`~imurun.errors.TransportError` (its
+subclass :class:`~imurun.errors.DeviceTimeoutError` for a timeout), naming the port.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from imurun.device.client import SensorClient
+from imurun.device.linkstatus import Say
+from imurun.device.stream import EventHook, StreamReport, StreamSettings, stream_live
+from imurun.device.sync import Progress, SyncReport, SyncSettings, sync_runs
+from imurun.errors import FileFormatError, ImurunError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from imurun.ingest.recording import Recording
+    from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
+    from imurun.transport.session import SessionWriter
+
+__all__ = ["BLE_CONNECT_TIMEOUT_S", "BLE_SCAN_TIMEOUT_S", "Connect", "StreamedFile",
+           "ble_connection", "serial_connection", "stream_to_file", "sync_to_folder"]
+
+#: Open the link and return a client talking over it (again after a lost link).
+Connect = Callable[[], Awaitable[SensorClient]]
+
+#: How long a BLE connection scans for its sensor before it gives up.
+BLE_SCAN_TIMEOUT_S = 10.0
+#: How long a BLE connection waits for the link to come up.
+BLE_CONNECT_TIMEOUT_S = 15.0
+
+
+def serial_connection(port: str, timeout_s: float = 3.0, *, session: SessionWriter | None = None,
+                      on_status: Say | None = None) -> Connect:
+    """Connect (and reconnect) to the sensor on serial port ``port`` (a path, pyserial).
+
+    Args:
+        port: the port's path (``/dev/ttyACM0``, a pseudo-terminal of the virtual sensor).
+        timeout_s: to open the port, and for each request's answer.
+        session: every byte sent and received is also written there (a recording).
+        on_status: hears ``reconnected to PORT`` when a later call opens the port again (the
+            loss itself is said by the stream or sync that noticed it).
+
+    """
+    from imurun.transport.serial import SerialTransport
+
+    opened: list[bool] = []
+
+    async def connect() -> SensorClient:
+        t = SerialTransport(port)
+        await t.open(timeout_s)
+        if opened and on_status is not None:
+            on_status(f"reconnected to {t.description}")
+        opened.append(True)
+        return SensorClient(t, session=session, timeout_s=timeout_s)
+
+    return connect
+
+
+def ble_connection(name_or_address: str, timeout_s: float = 3.0, *,
+                   found: FoundSensor | None = None, backend: BleBackend | None = None,
+                   session: SessionWriter | None = None,
+                   rsc_queue: NotificationQueue | None = None, on_status: Say | None = None,
+                   scan_timeout_s: float = BLE_SCAN_TIMEOUT_S,
+                   connect_timeout_s: float = BLE_CONNECT_TIMEOUT_S) -> Connect:
+    """Connect (and reconnect) to the BLE sensor advertising ``name_or_address`` (bleak).
+
+    Args:
+        name_or_address: its advertised name or its address (see ``imurun devices``).
+        timeout_s: for each request's answer.
+        found: the sensor as a scan already saw it (:func:`imurun.transport.ble.resolve`):
+            the first connection skips the scan.
+        backend: the bleak backend (``None``: the operating system's; the tests give an
+            emulated radio's, see docs/ble.md).
+        session: every packet sent and received is also written there (a recording).
+        rsc_queue: receives the sensor's Running Speed and Cadence notifications.
+        on_status: hears ``connected to SENSOR`` and ``reconnected to SENSOR``.
+        scan_timeout_s: how long to scan for it.
+        connect_timeout_s: how long to wait for the link to come up.
+
+    A failed connection scans afresh the next time (the sensor may advertise another address).
+
+    """
+    from imurun.transport.ble import BleTransport
+
+    known: list[FoundSensor] = [] if found is None else [found]
+    connected: list[bool] = []
+
+    async def connect() -> SensorClient:
+        t = BleTransport(known[0] if known else name_or_address, backend=backend,
+                         scan_timeout_s=scan_timeout_s, rsc_queue=rsc_queue)
+        try:
+            await t.open(connect_timeout_s)
+        except ImurunError:
+            known.clear()
+            raise
+        if t.found is not None:
+            known[:] = [t.found]
+        if on_status is not None:
+            on_status(f"{'reconnected' if connected else 'connected'} to {t.description}")
+        connected.append(True)
+        return SensorClient(t, session=session, timeout_s=timeout_s, max_write=t.max_write)
+
+    return connect
+
+
+@dataclass(frozen=True)
+class StreamedFile:
+    """What :func:`stream_to_file` did."""
+
+    path: Path
+    report: StreamReport
+    #: what was streamed (as :func:`imurun.load_recording` reads the file); ``None`` when the
+    #: sensor never answered: then no file was written (an existing one is left as it was)
+    recording: Recording | None
+
+
+async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
+                         settings: StreamSettings | None = None, *,
+                         on_event: EventHook | None = None, on_status: Say | None = None,
+                         stop: asyncio.Event | None = None) -> StreamedFile:
+    """Stream from the sensor ``connect`` reaches into the session file ``path`` (``.imrs``).
+
+    As ``imurun stream --port PORT --out PATH`` (or ``--ble``), without its printing
+    (``settings``: a :class:`~imurun.device.stream.StreamSettings`): it ends when the sensor
+    stops streaming, after ``settings.duration_s``, or when ``stop`` is set, reconnecting after a
+    lost link and restarting the stream after a reboot. ``on_event`` hears every decoded message
+    (a :class:`~imurun.analysis_live.LiveStreamHook` for live numbers), ``on_status`` each change
+    of the link. Every byte of every connection is written to ``path`` (a session of the
+    connection's own, if it was given one, is not used).
+
+    The file appears (or replaces an existing ``path``) once the sensor answers: a wrong port or
+    a silent sensor leaves ``path`` as it was, and ``recording`` is then ``None``. A ``path``
+    that cannot be written is a :class:`~imurun.errors.FileFormatError` naming it.
+    """
+    from imurun import __version__
+    from imurun.ingest.builder import RecordingBuilder
+    from imurun.transport.session import SessionWriter
+
+    out = Path(path)
+    builder = RecordingBuilder(source=str(out), source_format="session")
+    held: list[SessionWriter] = []
+
+    async def recording() -> SensorClient:
+        client = await connect()
+        if not held:  # the first link says what the file holds
+            t = client.transport
+            meta = {"framing": str(t.framing.value), "link": t.description,
+                    "imurun_version": __version__}
+            try:  # the bytes go to a hidden file beside `out` until a valid frame arrives
+                held.append(SessionWriter(out, meta, defer=True, publish_on_rx=False))
+            except OSError as e:
+                await t.close()
+                raise FileFormatError(str(out), f"cannot write: {e.strerror or e}") from e
+        client.session = held[0]
+        return client
+
+    try:
+        report = await stream_live(recording, builder,
+                                   StreamSettings() if settings is None else settings,
+                                   on_event=on_event, on_status=on_status, stop=stop)
+    finally:
+        for session in held:
+            session.close()
+    published = bool(held) and held[0].published
+    return StreamedFile(out, report, builder.build() if published else None)
+
+
+async def sync_to_folder(connect: Connect, folder: str | os.PathLike[str],
+                         settings: SyncSettings | None = None, *,
+                         progress: Progress | None = None,
+                         on_status: Say | None = None) -> SyncReport:
+    """Copy every run the sensor holds and ``folder`` does not into ``folder``.
+
+    As ``imurun sync --store FOLDER`` (``settings``: a
+    :class:`~imurun.device.sync.SyncSettings`): each run is verified (CRC-32) and written whole as
+    ``FOLDER/<device id>/run-<run id>-<crc>.imrn`` (a stored run, read by
+    :func:`imurun.load_recording`), then erased on the sensor unless ``settings.erase`` is
+    false; a sync cut short resumes where it stopped. ``folder`` is held alone meanwhile: a
+    second sync into it raises :class:`~imurun.errors.StoreError` before touching the sensor.
+    ``report.ok`` is false when a run could not be synced (its ``error`` says why).
+    """
+    from imurun.store.rundir import RunDirectory
+
+    sink = RunDirectory(folder)
+    with sink.lock("sync"):
+        return await sync_runs(connect, sink, SyncSettings() if settings is None else settings,
+                               progress=progress, on_status=on_status)

@@ -1,0 +1,89 @@
+"""imurun.device.connect: a sensor from Python in a few public names, on real pseudo-terminals."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import imurun
+from imurun.device.client import SensorClient
+from imurun.device.connect import Connect, serial_connection, stream_to_file, sync_to_folder
+from imurun.device.stream import StreamSettings
+from imurun.errors import DeviceTimeoutError, FileFormatError
+from imurun.transport.session import read_session
+from tests.sim_support import nonsense_port, virtual_sensor
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_stream_to_file_and_sync_to_folder_against_the_virtual_sensor(tmp_path: Path) -> None:
+    """What ``imurun stream`` and ``imurun sync --store`` do, in one call each."""
+    with virtual_sensor(tmp_path, "--seed", "3", "--runs", "2", "--minutes", "0.2",
+                        "--stream-minutes", "0.25", "--speed", "max") as s:
+        port = str(s.link)
+        events: list[object] = []
+        got = asyncio.run(stream_to_file(serial_connection(port), tmp_path / "live.imrs",
+                                         on_event=lambda t, ev: events.append(ev)))
+        assert got.report.ended_by == "sensor"
+        assert got.report.samples == 3000
+        assert got.recording is not None
+        assert got.path == tmp_path / "live.imrs"
+        # the file is a session as `imurun stream --port` writes it, read back the same
+        sf = read_session(got.path)
+        assert sf.meta["framing"] == "stream"
+        assert sf.meta["link"] == f"serial {port}"
+        assert sf.meta["imurun_version"] == imurun.__version__
+        back = imurun.load_recording(got.path)
+        assert back.n_samples == got.recording.n_samples == 3000
+        np.testing.assert_array_equal(back.acc_ms2, got.recording.acc_ms2)
+        assert len(events) > 3000 // 10  # every decoded message went to on_event
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".live.imrs")]
+
+        report = asyncio.run(sync_to_folder(serial_connection(port), tmp_path / "runs"))
+        assert report.ok
+        assert [r.run_id for r in report.stored] == [1, 2]
+        for r in report.runs:
+            assert r.erased
+            assert Path(r.location).parent == tmp_path / "runs" / f"{report.device_id:016x}"
+            assert Path(r.location).stat().st_size == r.size
+            assert imurun.load_recording(r.location).n_samples == 2400
+        again = asyncio.run(sync_to_folder(serial_connection(port), tmp_path / "runs"))
+        assert again.runs == ()
+
+
+def test_serial_connection_says_when_it_connects_again() -> None:
+    """The first opening is silent; each later one (after a lost link) is said, with the port."""
+    said: list[str] = []
+
+    async def main(connect: Connect) -> list[SensorClient]:
+        clients = [await connect()]
+        assert said == []
+        clients.append(await connect())
+        for c in clients:
+            assert c.timeout_s == 0.5
+            await c.transport.close()
+        return clients
+
+    with nonsense_port() as port:
+        clients = asyncio.run(main(serial_connection(port, 0.5, on_status=said.append)))
+    assert said == [f"reconnected to serial {port}"]
+    assert clients[0] is not clients[1]
+
+
+def test_stream_to_file_writes_nothing_when_no_sensor_answers(tmp_path: Path) -> None:
+    """Something else talks on the port: no file, no hidden file left beside it."""
+    out = tmp_path / "s.imrs"
+    with nonsense_port() as port, pytest.raises(DeviceTimeoutError):
+        asyncio.run(stream_to_file(serial_connection(port, 0.2), out,
+                                   StreamSettings(timeout_s=0.2)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stream_to_file_says_which_path_it_cannot_write(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    out = tmp_path / "a-file" / "s.imrs"
+    with nonsense_port() as port, pytest.raises(FileFormatError, match=r"a-file/s\.imrs: cannot write"):
+        asyncio.run(stream_to_file(serial_connection(port, 0.2), out))
