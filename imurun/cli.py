@@ -400,22 +400,13 @@ def cmd_sync(a: argparse.Namespace) -> int:
 
 
 def cmd_replay(a: argparse.Namespace) -> int:
+    from imurun.analysis_live import replay_session
     from imurun.cli_analysis import live_hook
-    from imurun.device.client import SensorClient
-    from imurun.device.stream import replay
-    from imurun.ingest.builder import RecordingBuilder
-    from imurun.transport.session import ReplayTransport, read_session
 
     if a.live and a.json:
         raise UsageError("--live prints lines of text; --json prints one JSON object: give one")
-    sf = read_session(a.file)
-    builder = RecordingBuilder(source=a.file, source_format="session")
-    report = asyncio.run(replay(SensorClient(ReplayTransport(sf, speed=a.speed)), builder,
-                                on_event=live_hook(a)))
-    builder.notes += sf.notes
-    rec = builder.build()
+    rec = replay_session(a.file, live_hook(a), speed=a.speed)
     _print_recording(rec, as_json=a.json)
-    del report
     return EXIT_OK
 
 
