@@ -283,16 +283,18 @@ def cmd_stream(a: argparse.Namespace) -> int:
                                     "imurun_version": __version__})
     builder = RecordingBuilder(source=str(out), source_format="session")
     connect = _serial_connect(a.port, a.timeout, session)
-
+    hook = live_hook(a)
     try:
         report = asyncio.run(stream_live(connect, builder, stream_settings(a),
-                                         on_status=_link_status, on_event=live_hook(a)))
+                                         on_status=_link_status, on_event=hook))
     except KeyboardInterrupt:
         session.close()
         _say_interrupted(session, builder)
         raise
     finally:
         session.close()
+    if hook is not None:  # the end of the data: what the live analysis still holds
+        hook.flush()
     if not session.published:
         _say(_nothing_received(out))
         return EXIT_OK
@@ -405,7 +407,10 @@ def cmd_replay(a: argparse.Namespace) -> int:
 
     if a.live and a.json:
         raise UsageError("--live prints lines of text; --json prints one JSON object: give one")
-    rec = replay_session(a.file, live_hook(a), speed=a.speed)
+    hook = live_hook(a)
+    rec = replay_session(a.file, hook, speed=a.speed)
+    if hook is not None:  # the end of the data: what the live analysis still holds
+        hook.flush()
     _print_recording(rec, as_json=a.json)
     return EXIT_OK
 
@@ -562,11 +567,11 @@ def _stream_ble(a: argparse.Namespace) -> int:
         rsc_queue: NotificationQueue | None = asyncio.Queue() if a.rsc else None
         rsc = _RscLog(session)
         task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
+        hook = live_hook(a)
         try:
             report = await stream_live(
                 _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
-                builder, stream_settings(a), on_status=_link_status,
-                on_event=live_hook(a))
+                builder, stream_settings(a), on_status=_link_status, on_event=hook)
         finally:
             if task is not None and rsc_queue is not None:
                 task.cancel()
@@ -575,6 +580,8 @@ def _stream_ble(a: argparse.Namespace) -> int:
                 while not rsc_queue.empty():
                     rsc.add(*rsc_queue.get_nowait())
             session.close()
+        if hook is not None:  # the end of the data: what the live analysis still holds
+            hook.flush()
         if not session.published:
             _say(_nothing_received(out))
             return EXIT_OK
