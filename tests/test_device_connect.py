@@ -87,3 +87,14 @@ def test_stream_to_file_says_which_path_it_cannot_write(tmp_path: Path) -> None:
     out = tmp_path / "a-file" / "s.imrs"
     with nonsense_port() as port, pytest.raises(FileFormatError, match=r"a-file/s\.imrs: cannot write"):
         asyncio.run(stream_to_file(serial_connection(port, 0.2), out))
+
+
+def test_the_public_names_are_typed_at_run_time() -> None:
+    """``StreamedFile.recording`` named a type imported for the type checker only."""
+    import typing
+
+    from imurun.device.connect import StreamedFile
+    from imurun.ingest.recording import Recording
+
+    hints = typing.get_type_hints(StreamedFile)
+    assert hints["recording"] == Recording | None

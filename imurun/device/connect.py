@@ -25,11 +25,11 @@ from imurun.device.linkstatus import Say
 from imurun.device.stream import EventHook, StreamReport, StreamSettings, stream_live
 from imurun.device.sync import Progress, SyncReport, SyncSettings, sync_runs
 from imurun.errors import FileFormatError, ImurunError
+from imurun.ingest.recording import Recording
 
 if TYPE_CHECKING:
     import asyncio
 
-    from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
 
@@ -53,7 +53,7 @@ def serial_connection(port: str, timeout_s: float = 3.0, *, session: SessionWrit
         port: the port's path (``/dev/ttyACM0``, a pseudo-terminal of the virtual sensor).
         timeout_s: to open the port, and for each request's answer.
         session: every byte sent and received is also written there (a recording).
-        on_status: hears ``reconnected to PORT`` when a later call opens the port again (the
+        on_status: hears ``reconnected to serial PORT`` when a later call opens the port again (the
             loss itself is said by the stream or sync that noticed it).
 
     """
