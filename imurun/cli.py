@@ -471,7 +471,7 @@ T = TypeVar("T")
 #: operating system's (the tests yield an emulated radio's; see docs/ble.md).
 ble_backend_hook: Callable[[], AbstractAsyncContextManager[BleBackend]] | None = None
 
-BLE_SCAN_TIMEOUT_S = 10.0
+BLE_SCAN_TIMEOUT_S = 10.0  # (as imurun.device.connect's: not imported, to keep the CLI light)
 BLE_CONNECT_TIMEOUT_S = 15.0
 
 

@@ -98,3 +98,13 @@ def test_the_public_names_are_typed_at_run_time() -> None:
 
     hints = typing.get_type_hints(StreamedFile)
     assert hints["recording"] == Recording | None
+
+
+def test_the_cli_and_the_python_api_wait_alike_for_a_ble_sensor() -> None:
+    """The CLI keeps its own copy of the BLE timeouts (importing it must not load the device
+    layer); the two must not drift apart."""
+    from imurun import cli
+    from imurun.device import connect
+
+    assert (cli.BLE_SCAN_TIMEOUT_S, cli.BLE_CONNECT_TIMEOUT_S) == (
+        connect.BLE_SCAN_TIMEOUT_S, connect.BLE_CONNECT_TIMEOUT_S)
