@@ -57,10 +57,13 @@ class TextReader:
     def __call__(self) -> str:
         data = self._bytes(None)
         try:
-            return data.decode("utf-8-sig")
+            text = data.decode("utf-8-sig")
         except UnicodeDecodeError as e:
             where = f"{self._where}: {self._name}" if self._name else self._where
             raise FileFormatError(where, "not UTF-8 text") from e
+        # every line end as "\n", as a file opened as text reads (a lone "\r" would otherwise
+        # stay inside a line, where the csv module refuses it)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def first_line(self) -> str:
         """The file's first line (at most :data:`FIRST_LINE_BYTES`), without its line end.
@@ -69,7 +72,8 @@ class TextReader:
         when it is read).
         """
         data = self._bytes(FIRST_LINE_BYTES)
-        return data.decode("utf-8-sig", errors="replace").rstrip("\r\n")
+        text = data.decode("utf-8-sig", errors="replace")
+        return text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
 
 
 #: Subfolders of an export whose files are read too (phyphox's ``meta/``).
