@@ -64,6 +64,14 @@ _MIN_MOVING_GYR_RADS = 20.0 * DEG2RAD
 #: A recording is of a walking or running body when |a| departs from its median by more than
 #: this in 1 % of its samples, m/s² (standing, even fidgeting, stays well under 1).
 _MOVING_ACC_MS2 = 2.5
+#: Beyond what any IMU measures: the widest range of MEMS accelerometers (±400 g) and
+#: gyroscopes (±4000 deg/s). A text file's value beyond it is a damaged number (a digit or an
+#: exponent changed), not a sample, and is refused naming its line.
+_MAX_SENSOR_ACC_MS2 = 400.0 * G_MS2
+_MAX_SENSOR_GYR_RADS = 4000.0 * DEG2RAD
+#: Largest magnitude of a time column read as a time, in its unit (ns since the epoch are about
+#: 1.7e18): beyond it, the value is no time, and differences of such values overflow float64.
+_MAX_TIME_VALUE = 1e19
 #: The "robust peak" of an angular rate: this quantile of |ω| over all axes and samples.
 _PEAK_QUANTILE = 0.999
 #: Samples the unit checks look at, evenly spread over the recording: plenty for a median or
@@ -415,6 +423,61 @@ def _check_increasing(p: str, t: npt.NDArray[np.float64],
                              f"{now}, {how}{more}")
 
 
+def _check_finite(p: str, t: npt.NDArray[np.float64], acc: npt.NDArray[np.float64],
+                  gyr: npt.NDArray[np.float64] | None, *, lines: list[int], time: str,
+                  row: str = "line") -> None:
+    """Refuse rows holding NaN or infinite values, and times too large to be one, by line.
+
+    ``t`` is the time column as read (in its unit), ``time`` its name; ``lines[k]`` the line
+    (``row``) of row ``k``.
+    """
+    finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
+    if gyr is not None:
+        finite &= np.isfinite(gyr).all(axis=1)
+    if not finite.all():
+        first = lines[int(np.argmin(finite))]
+        raise FileFormatError(p, f"{int((~finite).sum())} row(s) hold NaN or infinite values "
+                                 f"(the first on {row} {first}): delete those rows, and imurun "
+                                 "marks a gap where samples are missing")
+    huge = np.flatnonzero(np.abs(t) >= _MAX_TIME_VALUE)
+    if huge.size:
+        j = int(huge[0])
+        raise FileFormatError(p, f"{row} {lines[j]}: {time} {float(t[j]):.6g} is no time (beyond "
+                                 f"{_MAX_TIME_VALUE:.0e} in any unit): a damaged number? correct "
+                                 "it, or delete the line and imurun marks a gap")
+
+
+def _check_range(p: str, acc: npt.NDArray[np.float64] | None,
+                 gyr: npt.NDArray[np.float64] | None, acc_unit: str, gyr_unit: str, *,
+                 lines: list[int], row: str = "line") -> None:
+    """Refuse a value beyond what any IMU measures (a damaged number), naming its line.
+
+    Values are in their declared units; the limits are :data:`_MAX_SENSOR_ACC_MS2` and
+    :data:`_MAX_SENSOR_GYR_RADS`.
+    """
+    checks = []
+    if acc is not None:
+        scale = G_MS2 if acc_unit == "g" else 1.0
+        checks.append(("acceleration", acc, _MAX_SENSOR_ACC_MS2 / scale,
+                       "g" if acc_unit == "g" else "m/s²", "±400 g"))
+    if gyr is not None:
+        scale = DEG2RAD if gyr_unit == "deg/s" else 1.0
+        checks.append(("angular rate", gyr, _MAX_SENSOR_GYR_RADS / scale,
+                       "deg/s" if gyr_unit == "deg/s" else "rad/s", "±4000 deg/s"))
+    for what, x, limit, unit, widest in checks:
+        beyond = np.abs(x) > limit
+        if not beyond.any():
+            continue
+        rows = np.flatnonzero(beyond.any(axis=1))
+        j = int(rows[0])
+        k = int(np.argmax(beyond[j]))
+        more = f" ({rows.size} rows in all)" if rows.size > 1 else ""
+        raise FileFormatError(p, f"{row} {lines[j]}: {what} {'xyz'[k]} {float(x[j, k]):.6g} "
+                                 f"{unit} is beyond what any IMU measures ({widest}){more}: a "
+                                 "damaged number? correct it, or delete the line and imurun "
+                                 "marks a gap")
+
+
 def _to_si(acc: npt.NDArray[np.float64], gyr: npt.NDArray[np.float64] | None, acc_unit: str,
            gyr_unit: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64] | None]:
     if acc_unit == "g":
@@ -499,6 +562,8 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         raise FileFormatError(p, "CSV values are not all numbers: "
                                  + _bad_value(body, delim, cols, header, e,
                                               dates=cmap.index[TIME] if dates else None)) from e
+    _check_finite(p, data[:, 0], data[:, 1:4], data[:, 4:7] if cmap.has_gyr else None,
+                  lines=[n for n, _ in body], time=header[cmap.index[TIME]])
     t_unit = "s" if dates else (time_unit or cmap.time_unit or hint_time
                                           or _infer_time_unit(p, data[:, 0]))
     t = data[:, 0] * _TIME_SCALE[t_unit]
@@ -775,6 +840,9 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
                                  + _bad_value(body, sep, cols, header, e)) from e
     if data.shape[0] == 0:
         raise FileFormatError(p, "no samples")
+    _check_finite(p, data[:, -1] if time_col else np.zeros(len(data)), data[:, 0:3],
+                  data[:, 3:6] if has_gyr else None, lines=[n for n, _ in body],
+                  time=time_col or "time")
     if time_col == "SampleTimeFine":
         ticks = np.unwrap(data[:, -1], period=2.0**32)
         t = (ticks - ticks[0]) * 1e-4
@@ -811,19 +879,14 @@ def _from_columns(p: str, fmt: str, t: npt.NDArray[np.float64], acc: npt.NDArray
     """
     if len(t) < 2:
         raise FileFormatError(p, "fewer than two samples")
-    finite = np.isfinite(t) & np.isfinite(acc).all(axis=1)
-    if gyr is not None:
-        finite &= np.isfinite(gyr).all(axis=1)
-    if not finite.all():
-        first = lines[int(np.argmin(finite))]
-        raise FileFormatError(lines_of or p, f"{int((~finite).sum())} row(s) hold NaN or "
-                                             f"infinite values (the first on {row} {first}): "
-                                             "delete those rows, and imurun marks a gap where "
-                                             "samples are missing")
-    _check_increasing(lines_of or p, t, time, lines, row=row)
+    where = lines_of or p
+    _check_finite(where, t, acc, gyr, lines=lines, time=time[0] if time else "time", row=row)
+    _check_increasing(where, t, time, lines, row=row)
     _check_rate(p, t, fs, time, time_unit)
+    _check_range(where, acc, None, acc_unit, gyr_unit, lines=lines, row=row)
     _check_units(p, acc, gyr, acc_unit, gyr_unit,
                  fs if fs is not None else 1.0 / float(np.median(np.diff(t))))
+    _check_range(where, None, gyr, acc_unit, gyr_unit, lines=lines, row=row)
     acc, gyr = _to_si(acc, gyr, acc_unit, gyr_unit)
     meta = RecordingMeta(source=p, source_format=fmt, notes=notes, start_unix_s=start_unix_s)
     try:
