@@ -291,6 +291,34 @@ def _implausible_clock_note(boot_id: int, host_s_per_device_us: float, span_s: f
             "the samples it sends flat out)")
 
 
+def _in_index_order(run: StoredRun, name: str, notes: list[str],
+                    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int16]]:
+    """``(sample_index, counts)`` of ``run`` in the order of the sample index, each sample once.
+
+    Intact blocks whose sample indices go back (a file holding its run twice, or blocks copied
+    out of order) would give times that go back. Their samples are put in index order; a
+    sample held twice with the same counts is kept once (a note says how many); one held twice
+    with different counts is refused (:class:`IngestError`): which is right is not ours to
+    guess.
+    """
+    index, counts = run.sample_index, run.counts
+    if index.size < 2 or bool((np.diff(index) > 0).all()):
+        return index, counts
+    order = np.argsort(index, kind="stable")
+    index, counts = index[order], counts[order]
+    repeat = np.r_[False, np.diff(index) == 0]
+    differ = repeat[1:] & (counts[1:] != counts[:-1]).any(axis=1)
+    if differ.any():
+        k = int(index[int(np.argmax(differ)) + 1])
+        raise IngestError(f"{name}: sample {k} is held twice with different values (two runs "
+                          "in one file, or blocks of another run copied in): which is right "
+                          "cannot be told; the file is kept as it is")
+    notes.append("sample blocks out of order (the file holds some twice?): read in the order of "
+                 "their sample index" + (f", {int(repeat.sum())} sample(s) held twice with the "
+                                         "same values read once" if repeat.any() else ""))
+    return index[~repeat], counts[~repeat]
+
+
 def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None = None,
                        ) -> Recording:
     """A synced run file as a :class:`Recording` (calibration applied, holes as gaps).
@@ -313,8 +341,9 @@ def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None 
         scale = h.scale
     if len(run.counts) == 0:
         raise IngestError(f"{name}: no intact sample blocks")
-    notes = []
-    idx = run.sample_index.astype(np.float64)
+    notes: list[str] = []
+    sample_index, counts = _in_index_order(run, name, notes)
+    idx = sample_index.astype(np.float64)
     fitted = len(run.block_first_index) >= 2 and np.ptp(run.block_first_index) > 0
     if fitted:
         a, b = _fit_line(run.block_first_index.astype(np.float64),
@@ -345,16 +374,16 @@ def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None 
     # Relative times from device times (Unix seconds in float64 would round each to 0.24 µs).
     t_rel = (dev_us - dev_us[0]) * 1e-6
     t0 = anchor_ms * 1e-3 + (float(dev_us[0]) - anchor_dev) * 1e-6
-    acc, gyr = scale.to_si(run.counts)
+    acc, gyr = scale.to_si(counts)
     acc = (acc - np.asarray(h.acc_offset_ms2)) * np.asarray(h.acc_gain)
     gyr = gyr - np.asarray(h.gyr_offset_rads)
-    jumps = np.flatnonzero(np.diff(run.sample_index) != 1) + 1
+    jumps = np.flatnonzero(np.diff(sample_index) != 1) + 1
     edges = [0, *jumps.tolist(), len(idx)]
     segments = tuple(Segment(a_, z_, h.boot_id) for a_, z_ in zip(edges[:-1], edges[1:], strict=True))
     lost_ranges = [(f, f + n) for f, n in run.lost]
     gaps = []
     for j in jumps.tolist():
-        s_prev, s_next = int(run.sample_index[j - 1]), int(run.sample_index[j])
+        s_prev, s_next = int(sample_index[j - 1]), int(sample_index[j])
         reported = any(lo <= s_prev + 1 < hi for lo, hi in lost_ranges)
         cause = GapCause.LOST_FRAMES if reported else GapCause.DAMAGED_BLOCK
         gaps.append(Gap(float(t_rel[j - 1]), float(t_rel[j]), cause, s_next - s_prev - 1))
