@@ -549,6 +549,7 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
     hint_acc, hint_gyr, hint_time = _unit_row_hints(unit_rows, cmap)
     acc_u = acc_unit or cmap.acc_unit or hint_acc or "m/s2"
     gyr_u = gyr_unit or cmap.gyr_unit or hint_gyr or "rad/s"
+    body, cut_note = _without_cut_last_line(body, delim, cols)
     first_time = _cell(body[0][1], delim, cmap.index[TIME]).strip().strip('"')
     dates = not _is_number(first_time) and _iso_seconds(first_time) is not None
     if dates and time_unit is not None:
@@ -573,6 +574,8 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         start = float(t[0])
         t = _from_first(body, delim, cmap.index[TIME], data[:, 0]) * _TIME_SCALE[t_unit]
     notes: tuple[str, ...] = ("decimal commas read as decimal points",) if decimal_comma else ()
+    if cut_note:
+        notes += (cut_note,)
     canonical = {TIME: "time_s", **{k: k for k in ACC + GYR}}
     if any(header[cmap.index[k]].lower() != canonical[k] for k in keys):
         names = cmap.names(header)
@@ -674,6 +677,26 @@ def _split(line: str, delim: str | None) -> list[str]:
     if delim is None:
         return line.split()
     return next(csv.reader([line], delimiter=delim), [])
+
+
+def _without_cut_last_line(body: list[tuple[int, str]], delim: str | None, cols: list[int],
+                           ) -> tuple[list[tuple[int, str]], str | None]:
+    """``body`` without its last line when that line was cut short, and the note saying so.
+
+    A logger that stops while writing (power lost, app killed) leaves a last line with fewer
+    fields than the lines before it; refusing the file for it would lose every sample before.
+    Only the last line, only with fewer fields than the one before and too few for the columns
+    used; a short line anywhere else is still an error. A number cut short with its field count
+    intact (``9.`` for ``9.81``) cannot be told from a value.
+    """
+    if len(body) < 3:  # (two samples at least must be left, or the line is the error to say)
+        return body, None
+    (n, last), (_, before) = body[-1], body[-2]
+    got = len(_split(last.split("#", 1)[0], delim))
+    if got > max(cols) or got >= len(_split(before.split("#", 1)[0], delim)):
+        return body, None
+    return body[:-1], (f"the last line ({n}) is cut short ({got} field(s)): left out, the "
+                       "samples before it are read (the logger stopped while writing it?)")
 
 
 def _bad_value(body: list[tuple[int, str]], delim: str | None, cols: list[int],
@@ -832,6 +855,7 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
         if j >= len(first) or not first[j].strip():  # exported with the column left empty
             time_col = "PacketCounter"
     cols = [header.index(c) for c in want] + ([header.index(time_col)] if time_col else [])
+    body, cut_note = _without_cut_last_line(body, sep, cols)
     try:
         data = np.loadtxt(io.StringIO("\n".join(ln for _, ln in body)), delimiter=sep,
                           usecols=cols, ndmin=2, dtype=np.float64)
@@ -858,7 +882,7 @@ def load_xsens(path: str | os.PathLike[str], *, acc_unit: AccUnit = "m/s2",
     acc = data[:, 0:3]
     gyr = data[:, 3:6] if has_gyr else None
     return _from_columns(p, "xsens", t, acc, gyr, acc_unit, gyr_unit, fs,
-                         lines=[n for n, _ in body],
+                         (cut_note,) if cut_note else (), lines=[n for n, _ in body],
                          time=(time_col, data[:, -1]) if time_col else None)
 
 
