@@ -570,7 +570,6 @@ def cmd_import(a: argparse.Namespace) -> int:
         r = out.result
         given = a.athlete is not None or a.start is not None
         same_time = same_time_lines(lib, [*r.added, *(r.already if given else ())])
-    r = out.result
     for ath in r.athletes_added:
         _say(f"new athlete {ath.name} ({ath.id[:8]})")
     for theirs, ours in r.athletes_matched if a.athlete is not None else ():

@@ -164,16 +164,30 @@ def plausible_fs(fs_hz: float) -> bool:
 MAX_PLAUSIBLE_GYR_RADS = _MAX_PLAUSIBLE_GYR_RADS
 
 
+def _phone_export(p: str) -> FileKind | None:
+    """The phone app whose export (folder or zip) ``p`` is, if any.
+
+    phyphox first: Sensor Logger's check looks at ``Accelerometer.csv``'s header, a name
+    phyphox gives a set too.
+    """
+    from imurun.ingest import phyphox, sensorlogger
+
+    if phyphox.is_export(p):
+        return "phyphox"
+    if sensorlogger.is_export(p):
+        return "sensorlogger"
+    return None
+
+
 def sniff(path: str | os.PathLike[str]) -> FileKind:
     """Which supported format ``path`` holds; :class:`FileFormatError` if none."""
     from imurun.ingest import phyphox, sensorlogger
 
     p = str(path)
     if os.path.isdir(p):
-        if phyphox.is_export(p):
-            return "phyphox"
-        if sensorlogger.is_export(p):
-            return "sensorlogger"
+        kind = _phone_export(p)
+        if kind is not None:
+            return kind
         raise FileFormatError(p, "cannot read a directory as a recording: give a file (a "
                                  "Sensor Logger export folder, which imurun reads whole, holds "
                                  "TotalAcceleration.csv or Accelerometer.csv; a phyphox export "
@@ -195,10 +209,9 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
         if not zipfile.is_zipfile(p):
             raise FileFormatError(p, "a damaged or incomplete zip file (cut short in the "
                                      "download or copy?): get it again")
-        if phyphox.is_export(p):
-            return "phyphox"
-        if sensorlogger.is_export(p):
-            return "sensorlogger"
+        kind = _phone_export(p)
+        if kind is not None:
+            return kind
         raise FileFormatError(p, "a zip file, but not a Sensor Logger export (no "
                                  "TotalAcceleration.csv or Accelerometer.csv in it) nor a phyphox "
                                  "one (no meta/time.csv beside a CSV of acceleration): unzip it "
