@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imurun.signal.events import Side, detect_walking_events
+from imurun.validation.datasets import Condition, Subject, Trial
 from imurun.validation.evaluate import (
     EventMetrics,
     _match_in_windows,
     _same_foot_pairs,
+    evaluate_trial,
     match_events,
+    score_detections,
 )
 
 
@@ -191,3 +195,39 @@ def test_walking_toe_offs_are_scored_on_a_trial_where_none_was_found() -> None:
     assert summarise([r], "synthetic").to is not None
     off = evaluate_trial(trial, walking=WalkingSettings(estimate_to=False))
     assert off.to_counts is None  # not estimated: not scored
+
+
+def _walk_trial() -> Trial:
+    """A trial of a 1.8 Hz trunk bounce with a reference contact at every bounce."""
+    fs, n = 100.0, 2000
+    t = np.arange(n) / fs
+    rng = np.random.default_rng(3)
+    acc = np.column_stack([0.3 * rng.standard_normal(n), 0.2 * rng.standard_normal(n),
+                           9.81 + 1.5 * np.sin(2 * np.pi * 1.8 * t)])
+    ref = np.arange(2.0, 18.0, 1 / 1.8)
+    side = np.where(np.arange(ref.size) % 2 == 0, Side.LEFT, Side.RIGHT).astype(np.int8)
+    return Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=fs, bf_acc_ms2=acc,
+                 bf_gyr_rads=0.1 * rng.standard_normal((n, 3)), segments=((0, n),),
+                 ref_ic_s=ref, ref_ic_side=side, ref_to_s=ref + 0.6, ref_to_side=side,
+                 eval_windows_s=((1.0, 19.0),), condition=Condition("walk"),
+                 subject=Subject("s"), reference="hand-made")
+
+
+def test_score_detections_is_what_evaluate_trial_scores() -> None:
+    tr = _walk_trial()
+    ev = detect_walking_events(tr.bf_acc_ms2, tr.fs_hz, tr.bf_gyr_rads, segments=tr.segments)
+    assert ev.ic_s.size > 10  # the detector found the steps: the comparison is not empty
+    a = evaluate_trial(tr)
+    b = score_detections(tr, ev.ic_s, ev.side, ev.to_s)
+    assert a.ic_counts == b.ic_counts
+    np.testing.assert_array_equal(a.ic_error_s, b.ic_error_s)
+    assert (a.side_known, a.side_correct) == (b.side_known, b.side_correct)
+    assert a.to_counts == b.to_counts
+    np.testing.assert_array_equal(a.contact_det_s, b.contact_det_s)
+    # without toe-offs, TO is not scored; without sides, every side is unknown
+    c = score_detections(tr, ev.ic_s)
+    assert c.to_counts is None
+    assert c.ic_counts == a.ic_counts
+    assert c.side_correct == 0
+    with pytest.raises(ValueError, match="shape"):
+        score_detections(tr, [2.5, 3.0], [Side.LEFT])

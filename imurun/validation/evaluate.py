@@ -62,6 +62,7 @@ __all__ = [
     "match_events",
     "metric_value",
     "run_validation",
+    "score_detections",
     "spring_mass_on_reference",
     "summarise",
     "target_met",
@@ -291,12 +292,37 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
                    walking: WalkingSettings | None = None,
                    tolerance_s: float | None = None) -> TrialResult:
     """Detect the events of ``trial`` and score them against its reference."""
-    tol = TOLERANCE_S[trial.gait] if tolerance_s is None else tolerance_s
     t0 = time.perf_counter()
     ev = detect(trial, running, walking)
     runtime = time.perf_counter() - t0
+    # walking TO is scored whenever it is estimated, also on a trial where none was found
+    # (its reference toe-offs are misses; skipping it would drop them from the recall, and
+    # summarise() the whole data set's TO)
+    cfg_walk = WalkingSettings() if walking is None else walking
+    score_to = trial.gait == "running" or cfg_walk.estimate_to
+    return score_detections(trial, ev.ic_s, ev.side, ev.to_s if score_to else None,
+                            tolerance_s=tolerance_s, runtime_s=runtime)
+
+
+def score_detections(trial: Trial, ic_s: npt.ArrayLike, side: npt.ArrayLike | None = None,
+                     to_s: npt.ArrayLike | None = None, *, tolerance_s: float | None = None,
+                     runtime_s: float = float("nan")) -> TrialResult:
+    """Score detected events of ``trial`` against its reference, by the rules of this module.
+
+    ``ic_s``: detected initial contacts, s, on the trial's time base; ``side``: their
+    :class:`Side` codes (``None``: all unknown); ``to_s``: the toe-off of each detected step
+    (same length as ``ic_s``; ``None``: toe-off is not scored). Any detector's output (a peer
+    library's too) is scored exactly as :func:`evaluate_trial` scores imurun's.
+    """
+    tol = TOLERANCE_S[trial.gait] if tolerance_s is None else tolerance_s
+    det_ic = np.asarray(ic_s, dtype=np.float64).reshape(-1)
+    det_side = (np.full(det_ic.size, Side.UNKNOWN, dtype=np.int8) if side is None
+                else np.asarray(side).reshape(-1))
+    det_to = None if to_s is None else np.asarray(to_s, dtype=np.float64).reshape(-1)
+    if det_side.shape != det_ic.shape or (det_to is not None and det_to.shape != det_ic.shape):
+        raise ValueError(f"side and to_s must have the shape of ic_s {det_ic.shape}")
     win = trial.eval_windows_s
-    ref_ic, det_ic = trial.ref_ic_s, ev.ic_s
+    ref_ic = trial.ref_ic_s
     span = (0.0, trial.duration_s)
     ri, di, rs, df = _match_in_windows(ref_ic, det_ic, win, tol, span)
     ic_counts = _counts(ri, rs, df)
@@ -312,14 +338,10 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
     to_err = np.zeros(0)
     c_ref = np.zeros(0)
     c_det = np.zeros(0)
-    # walking TO is scored whenever it is estimated, also on a trial where none was found
-    # (its reference toe-offs are misses; skipping it would drop them from the recall, and
-    # summarise() the whole data set's TO)
-    cfg_walk = WalkingSettings() if walking is None else walking
-    if trial.gait == "running" or cfg_walk.estimate_to:
-        rti, dti, rts, dtf = _match_in_windows(trial.ref_to_s, ev.to_s, win, tol, span)
+    if det_to is not None:
+        rti, dti, rts, dtf = _match_in_windows(trial.ref_to_s, det_to, win, tol, span)
         to_counts = _counts(rti, rts, dtf)
-        to_err = ev.to_s[dti] - trial.ref_to_s[rti]
+        to_err = det_to[dti] - trial.ref_to_s[rti]
         # contact time over steps whose IC and TO both matched the same reference step
         ref_step_to = (_next_to(trial.ref_ic_s, trial.ref_to_s) if trial.gait == "running"
                        else _own_to(trial.ref_ic_s, trial.ref_ic_side, trial.ref_to_s,
@@ -331,7 +353,7 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
             if rt < 0 or det_to_for_ref_to.get(rt) != d:
                 continue
             cr.append(trial.ref_to_s[rt] - trial.ref_ic_s[r])
-            cd.append(ev.to_s[d] - ev.ic_s[d])
+            cd.append(det_to[d] - det_ic[d])
         c_ref, c_det = np.asarray(cr, dtype=np.float64), np.asarray(cd, dtype=np.float64)
 
     missed_at = _missed_positions(ref_ic, ri, rs, win, turns)
@@ -341,7 +363,7 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         (fd[:, None] > pairs[None, :, 0] + tol) & (fd[:, None] < pairs[None, :, 1] - tol),
         axis=1)))
     ref_side = trial.ref_ic_side[ri]
-    det_side = ev.side[di]
+    det_side = det_side[di]
     known = ref_side != Side.UNKNOWN
     side_known = int(np.count_nonzero(known & (det_side != Side.UNKNOWN)))
     side_correct = int(np.count_nonzero(known & (det_side == ref_side)))
@@ -354,7 +376,7 @@ def evaluate_trial(trial: Trial, *, running: RunningSettings | None = None,
         to_counts=to_counts, to_error_s=to_err, contact_ref_s=c_ref, contact_det_s=c_det,
         side_known=side_known + side_unknown, side_correct=side_correct,
         side_unknown_det=side_unknown, turn_counts=turn_counts, straight_counts=straight_counts,
-        runtime_s=runtime, duration_s=trial.duration_s, missed_at=missed_at,
+        runtime_s=runtime_s, duration_s=trial.duration_s, missed_at=missed_at,
         false_between_same_foot=false_same_foot, ref_same_foot=same_foot)
 
 
