@@ -1,6 +1,11 @@
 """``make bench``: run every benchmark, write ``benchmarks/results/latest.json`` and ``.md``.
 
 Timings are reported as ratios against baselines measured in the same run, never asserted.
+
+``python -m benchmarks.run NAME ...`` runs only the named suites and rewrites the files with
+them alone; ``--merge`` instead puts their entries into the existing ``latest.json`` and keeps
+every other suite's entry as it was. A merged entry carries its own ``measured`` stamp (time,
+imurun and Python versions), since the file's header describes the last full run.
 """
 
 from __future__ import annotations
@@ -28,16 +33,27 @@ SUITES = [
 ]
 
 
-def main(argv: list[str]) -> int:
-    only = set(argv)
-    out: dict[str, Any] = {
+def _stamp() -> dict[str, Any]:
+    return {
         "imurun_version": __version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": __import__("os").cpu_count(),
         "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": {},
     }
+
+
+def main(argv: list[str]) -> int:
+    merge = "--merge" in argv
+    only = {a for a in argv if a != "--merge"}
+    unknown = only - {name for name, _, _ in SUITES}
+    if unknown or (merge and not only):
+        print(f"[bench] usage: python -m benchmarks.run [--merge] [{'|'.join(n for n, _, _ in SUITES)}"
+              f" ...]; unknown: {', '.join(sorted(unknown)) or 'none'}", file=sys.stderr)
+        return 2
+    out: dict[str, Any] = {**_stamp(), "results": {}}
+    if merge and (RESULTS / "latest.json").exists():
+        out = json.loads((RESULTS / "latest.json").read_text())
     for name, mod, fn in SUITES:
         if only and name not in only:
             continue
@@ -53,13 +69,16 @@ def main(argv: list[str]) -> int:
         except Exception as e:  # noqa: BLE001 - a broken suite must not hide the others
             res = {"error": f"{type(e).__name__}: {e}"}
         res["wall_s"] = round(time.perf_counter() - t0, 2)
+        if merge:
+            res["measured"] = {**_stamp(), "how": f"python -m benchmarks.run --merge {name}"}
         out["results"][name] = res
         print(json.dumps(res, indent=2), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
     (RESULTS / "latest.md").write_text(render_md(out))
     print(f"[bench] results in {RESULTS / 'latest.json'} and {RESULTS / 'latest.md'}")
-    broken = [name for name, res in out["results"].items() if "error" in res]
+    broken = [name for name, res in out["results"].items()
+              if "error" in res and (not only or name in only)]
     if broken:  # recorded beside the others, but make bench must not look like it passed
         print(f"[bench] FAILED: {', '.join(broken)} (see its 'error')", file=sys.stderr)
         return 1
@@ -72,7 +91,12 @@ def render_md(out: dict[str, Any]) -> str:
              f"Python {out['python']}, {out['machine']}, {out['cpu_count']} CPUs). "
              "Do not edit by hand.", ""]
     for name, res in out["results"].items():
-        lines += [f"## {name}", "", "```json", json.dumps(res, indent=2, sort_keys=True), "```", ""]
+        lines += [f"## {name}", ""]
+        if "measured" in res:
+            m = res["measured"]
+            lines += [f"Measured separately on {m['utc']} (imurun {m['imurun_version']}, Python "
+                      f"{m['python']}) by `{m['how']}`; merged into this file.", ""]
+        lines += ["```json", json.dumps(res, indent=2, sort_keys=True), "```", ""]
     return "\n".join(lines)
 
 

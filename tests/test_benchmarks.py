@@ -47,3 +47,32 @@ def test_a_broken_suite_is_recorded_and_fails_make_bench(
     assert "FAILED: broken" in capsys.readouterr().err
     monkeypatch.setattr(bench_run, "SUITES", [("ok", __name__, "_suite_ok")])
     assert bench_run.main([]) == 0
+
+
+def _suite_new() -> dict[str, Any]:
+    return {"value": 2}
+
+
+def test_merge_replaces_one_suite_and_keeps_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path)
+    before = {"utc": "FULL-RUN", "imurun_version": "0.0.1", "python": "3.11", "machine": "m",
+              "cpu_count": 2, "results": {"old": {"ratio": 58.9, "nested": {"x": [1, 2.5]}},
+                                          "new": {"value": 1}}}
+    (tmp_path / "latest.json").write_text(json.dumps(before, indent=2, sort_keys=True) + "\n")
+    monkeypatch.setattr(bench_run, "SUITES", [("old", __name__, "_suite_missing"),
+                                              ("new", __name__, "_suite_new")])
+    assert bench_run.main(["--merge", "new"]) == 0
+    after = json.loads((tmp_path / "latest.json").read_text())
+    assert after["utc"] == "FULL-RUN"
+    assert after["results"]["old"] == before["results"]["old"]
+    assert after["results"]["new"]["value"] == 2
+    assert after["results"]["new"]["measured"]["how"] == "python -m benchmarks.run --merge new"
+    md = (tmp_path / "latest.md").read_text()
+    assert "Measured separately on" in md
+    assert "## old" in md
+    # an unknown name or --merge without a name is refused, and nothing is written
+    stamp = (tmp_path / "latest.json").stat().st_mtime_ns
+    assert bench_run.main(["--merge", "nope"]) == 2
+    assert bench_run.main(["--merge"]) == 2
+    assert (tmp_path / "latest.json").stat().st_mtime_ns == stamp
