@@ -69,6 +69,7 @@ def test_merge_replaces_one_suite_and_keeps_the_others(
     assert after["results"]["new"]["value"] == 2
     assert after["results"]["new"]["measured"]["how"] == "python -m benchmarks.run --merge new"
     md = (tmp_path / "latest.md").read_text()
+    assert md.index("## old") < md.index("## new")  # the suites' order, not the keys' order
     assert "Measured separately on" in md
     assert "## old" in md
     # an unknown name or --merge without a name is refused, and nothing is written
