@@ -30,6 +30,7 @@ SUITES = [
     ("orientation", "benchmarks.orientation", "run"),
     ("signal", "benchmarks.signal", "run"),
     ("library_scale", "benchmarks.library_scale", "run"),
+    ("walking_peers", "benchmarks.walking_peers", "run"),
 ]
 
 
