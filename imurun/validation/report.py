@@ -10,9 +10,10 @@ import argparse
 import platform
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +41,11 @@ from imurun.validation.evaluate import (
     run_validation,
     summarise,
     target_met,
+)
+from imurun.validation.peers import (
+    load_walking_peers,
+    walking_peers_limits,
+    walking_peers_section,
 )
 
 __all__ = ["CrossChecks", "cross_checks", "main", "render", "synthetic_runtime_s"]
@@ -185,11 +191,14 @@ def synthetic_runtime_s(fs_hz: float = 200.0, hours: float = 1.0, repeats: int =
 def render(results: ValidationResults, *, runtime: tuple[float, int] | None = None,
            cv_trials: Sequence[Trial] | None = None,
            checks: CrossChecks | None = None,
-           walking_trials: Sequence[Trial] | None = None) -> str:
+           walking_trials: Sequence[Trial] | None = None,
+           walking_peers: Mapping[str, Any] | None = None) -> str:
     """The markdown document.
 
     ``checks``: the cross-validated estimates, when computed; ``walking_trials``: the walking
-    trials, for the analysis of the remaining walking errors.
+    trials, for the analysis of the remaining walking errors; ``walking_peers``: the
+    benchmark's measurement of mobgap on the walking data sets
+    (:func:`~imurun.validation.peers.load_walking_peers`; ``None``: "not measured").
     """
     lines: list[str] = []
     add = lines.append
@@ -263,6 +272,7 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
             from imurun.validation.walking_errors import walking_errors_section
 
             add(walking_errors_section(walking_trials, results.walking))
+        add(walking_peers_section(walking_peers))
 
     add("## Runtime")
     add("")
@@ -323,6 +333,8 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "The walking cross-validation refits only the IC "
         "marker weight; the other walking settings were chosen earlier on the same two data "
         "sets.")
+    if walking:
+        add(walking_peers_limits(walking_peers))
     walking = [d for d in results.datasets() if d in ("mobgap_lab", "voisard_ipol")]
     share = {n: _to_share(results.summary(n)) for n in walking}
     share = {n: v for n, v in share.items() if np.isfinite(v)}
@@ -873,7 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     checks = cross_checks(results, cv_trials, walking_trials)
     text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks,
-                  walking_trials=walking_trials)
+                  walking_trials=walking_trials, walking_peers=load_walking_peers())
     print(_targets_table(results, checks))
     if not args.no_signal_core:
         from imurun.validation.signal_core import main_section
