@@ -94,3 +94,15 @@ def test_windows_are_cut_at_gaps_and_short_pieces_left_out() -> None:
     pieces = wp._pieces(2000, segs, FS, [(2.0, 7.0), (10.0, 10.5)])
     assert pieces == [(200, 500), (520, 701)]  # 10-10.5 s is shorter than MIN_PIECE_S
     assert wp._pieces(2000, segs, FS, None) == [(0, 500), (520, 2000)]
+
+
+def test_without_mobgap_or_a_bench_python_the_peers_are_skipped_with_the_reason(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mobgap") is not None:
+        pytest.skip("mobgap is importable here: the peers would run in process")
+    monkeypatch.delenv("IMURUN_BENCH_PYTHON", raising=False)
+    out = wp._run_peers([make_trial([2.5], [L], [(2.0, 6.0)])])
+    assert set(out) == {"skipped"}
+    assert "IMURUN_BENCH_PYTHON" in out["skipped"]
