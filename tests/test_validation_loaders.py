@@ -63,14 +63,18 @@ def test_mobgap_loader_takes_odd_trials_and_skips_those_without_a_reference(
     assert sorted(trials) == ["XX/007/Test1/Trial1", "XX/007/Test1/Trial2",
                               "XX/007/Test1/Trial4"]
     t1 = trials["XX/007/Test1/Trial1"]
-    assert t1.ref_ic_s.tolist() == [1.2, 1.8, 2.4]  # the duplicate is merged
-    np.testing.assert_allclose(t1.ref_to_s, [1.8, 2.4, 3.0])  # so is its toe-off
+    # the duplicate is merged, and so is its toe-off; every reference time is one sample
+    # earlier than written (MATLAB's 1-based sample times: the loader's docstring)
+    np.testing.assert_allclose(t1.ref_ic_s, np.array([1.2, 1.8, 2.4]) - 1 / FS)
+    np.testing.assert_allclose(t1.ref_to_s, np.array([1.8, 2.4, 3.0]) - 1 / FS)
+    (window,) = t1.eval_windows_s
+    np.testing.assert_allclose(window, (1.0 - 1 / FS, 8.0))  # an inclusive end stays
     assert "1 reference initial contacts and 1 toe-offs merged" in " ".join(t1.notes)
     assert t1.segments == ((0, 300), (320, 1000))  # the gap splits the trial
     assert t1.bf_gyr_rads is not None
     assert abs(float(np.nanmean(t1.bf_acc_ms2[:, 2])) - 9.80665) < 0.2  # g -> m/s², levelled
     t2 = trials["XX/007/Test1/Trial2"]
-    assert t2.ref_ic_s.tolist() == [2.5]
+    np.testing.assert_allclose(t2.ref_ic_s, [2.5 - 1 / FS])
     assert t2.ref_ic_side.tolist() == [Side.RIGHT]
     assert trials["XX/007/Test1/Trial4"].ref_ic_side.tolist() == [Side.UNKNOWN] * 2
 

@@ -432,23 +432,24 @@ def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
     bf_acc, bf_gyr_l = level_to_gravity(bf_acc, bf_gyr)
     ic, ic_side, to, to_side, windows = [], [], [], [], []
     turns: list[tuple[float, float]] = []
+    one = 1.0 / fs  # the reference's times are MATLAB (1-based) sample times: see the docstring
     for wb in np.atleast_1d(np.asarray(wbs_raw, dtype=object)).reshape(-1):
         start, end = _field(wb, "Start"), _field(wb, "End")
         if start is None or end is None or not np.isfinite([float(start), float(end)]).all():
             continue
         e, s = _mobgap_events(_field(wb, "InitialContact_Event"),
                               _field(wb, "InitialContact_LeftRight"))
-        ic.append(e)
+        ic.append(e - one)
         ic_side.append(s)
         e, s = _mobgap_events(_field(wb, "FinalContact_Event"),
                               _field(wb, "FinalContact_LeftRight"))
-        to.append(e)
+        to.append(e - one)
         to_side.append(s)
-        windows.append((float(start), float(end)))
+        windows.append((float(start) - one, float(end)))
         t0, t1 = (np.asarray(_field(wb, name) if _field(wb, name) is not None else [],
                              dtype=np.float64).reshape(-1) for name in ("Turn_Start", "Turn_End"))
         if t0.size == t1.size:
-            turns.extend((float(x), float(y)) for x, y in zip(t0, t1, strict=True)
+            turns.extend((float(x) - one, float(y)) for x, y in zip(t0, t1, strict=True)
                          if np.isfinite(x) and np.isfinite(y))
     if not windows:
         return None
@@ -485,8 +486,15 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
 
     Reference: INDIP ``MicroWB`` initial and final contacts with their left/right labels (NaN
     events dropped; initial contacts closer than :data:`MERGE_REFERENCE_IC_S` merged, since
-    adjacent micro walking bouts can list the same contact). Evaluation windows are the micro walking bouts ``[Start, End]``; turns are
-    the INDIP ``Turn_Start``/``Turn_End`` intervals.
+    adjacent micro walking bouts can list the same contact). Evaluation windows are the micro
+    walking bouts ``[Start, End]``; turns are the INDIP ``Turn_Start``/``Turn_End`` intervals.
+
+    Time base: the reference's times, times the sampling rate, are the 1-based sample indices
+    of MATLAB, where the Mobilise-D reference was made; mobgap's loader of this very data
+    (``mobgap.data``, ``_mobilised_matlab_loader``, the note on 1-based indexing) documents it and
+    moves every event and interval start one sample earlier, interval ends (inclusive in MATLAB)
+    staying where they are. So do we: sample ``i`` of the signal is at ``i / fs``, and a
+    reference time ``t`` is the signal's ``t - 1 / fs``.
     """
     import scipy.io as sio
 
