@@ -607,3 +607,23 @@ def test_walking_bouts_keep_walks_and_drop_lone_peaks() -> None:
     assert keep.tolist() == [True, True, True, True, False, False, False, False]
     assert len(ev.select(keep)) == 4
     assert _walking_bouts(ev.select(np.zeros(n, bool)), ActivitySettings(), fs).size == 0
+
+
+def test_the_timeline_has_no_gap_where_times_are_only_rounded() -> None:
+    """Times rounded to 1e-8 s (a phyphox export writes 10 significant digits): where the label
+    changed and two samples were a few ns more than a period apart, the timeline held a gap
+    bout ns long, and the report's timeline said "no data" for a recording that lost nothing."""
+    from imurun.signal.activity import RUN, STAND, timeline
+
+    fs = 200.0
+    t = np.round(54.0 + np.arange(400) / fs, 8)
+    t[200:] += 3e-9  # rounding: the sample after the change of label a little late
+    labels = np.where(np.arange(400) < 200, STAND, RUN).astype(np.int8)
+    bouts = timeline(t, fs, labels)
+    assert bouts.labels() == ["stand", "run"]  # before: ["stand", "gap", "run"]
+    # a real hole is still a gap, from one period after the last sample to the next sample
+    t2 = np.r_[t[:200], t[200:] + 1.0]
+    bouts = timeline(t2, fs, labels)
+    assert bouts.labels() == ["stand", "gap", "run"]
+    assert bouts.start_s[1] == pytest.approx(t2[199] + 1 / fs)
+    assert bouts.end_s[1] == pytest.approx(t2[200])

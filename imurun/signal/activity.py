@@ -222,8 +222,9 @@ def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array) -> ActivityBou
     b_start = t[starts]
     b_end = t[stops - 1] + period
     b_lab = labels[starts].astype(np.int8)
-    # holes in time become gap bouts
-    holes = np.flatnonzero(b_start[1:] > b_end[:-1] + 1e-9)
+    # holes in time become gap bouts: only after a jump (a change of label where the samples
+    # are a rounding error more than a period apart is no hole; phone times are rounded)
+    holes = np.flatnonzero(np.isin(starts[1:], jump))
     if holes.size:
         gap_start, gap_end = b_end[holes], b_start[holes + 1]
         b_start = np.insert(b_start, holes + 1, gap_start)
