@@ -373,7 +373,8 @@ class _Pipeline:
         still = act.still_mask(prep.sf_acc_ms2, fs, segs, self.cfg.activity)
         labels = act.sample_labels(prep.n_samples, segs, still, steps_idx.start_index,
                                    steps_idx.stop_index, steps_idx.code)
-        bouts = act.timeline(prep.t_s, fs, labels)
+        paused = [(g.start_s, g.end_s) for g in self.rec.gaps if g.cause == GapCause.PAUSED]
+        bouts = act.timeline(prep.t_s, fs, labels, paused)
         self._lap("timeline")
         quality = self._quality(prep, mnt, bouts)
         t0 = float(prep.t_s[0]) if prep.n_samples else math.nan
@@ -594,9 +595,8 @@ class _Pipeline:
         short_s = float(sum((b - a) / fs for a, b in prep.short_segments))
         # a paused recording (a phone app's pause button) lost nothing: its own line, only when
         # there is one, so that every other recording's breakdown stays as it was
-        paused_s = min(secs.get(str(GapCause.PAUSED), 0.0),
-                       max(bouts.seconds("gap") - short_s, 0.0))
-        gap_s = max(bouts.seconds("gap") - short_s - paused_s, 0.0)
+        paused_s = bouts.seconds("paused")
+        gap_s = max(bouts.seconds("gap") - short_s, 0.0)
         time = (
             TimeBreakdown("running", bouts.seconds("run"), "analysed: running metrics"),
             TimeBreakdown("walking", bouts.seconds("walk"), "analysed as walking (timing only)"),

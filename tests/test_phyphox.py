@@ -316,6 +316,68 @@ def test_a_pause_is_no_lost_data(tmp_path: Path) -> None:
         assert ana.quality.lost_s == pytest.approx(0.0, abs=0.01)  # before: 7.5 s
 
 
+def _report_drawing(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
+        list[str], list[str], set[str], str]:
+    """Analyse and report ``path``: (timeline bouts, its legend, kinds of band behind the plots
+    over the run, the text above those plots)."""
+    import re
+    from typing import Any
+
+    from imurun import analyze
+    from imurun.report import plots
+    from imurun.report.run_report import render_run_report
+
+    legends: list[list[str]] = []
+    kinds: set[str] = set()
+    real_activity, real_over_run = plots.activity_figure, plots.over_run_figure
+
+    def activity(*args: Any, **kw: Any) -> Any:
+        fig = real_activity(*args, **kw)
+        legends.append([t.get_text() for t in fig.axes[0].get_legend().get_texts()])
+        return fig
+
+    def over_run(layers: Any, bands: Any, *args: Any, **kw: Any) -> Any:
+        kinds.update(b.kind for b in bands)
+        return real_over_run(layers, bands, *args, **kw)
+
+    monkeypatch.setattr(plots, "activity_figure", activity)
+    monkeypatch.setattr(plots, "over_run_figure", over_run)
+    result = analyze(path)
+    html = render_run_report(result)
+    (legend,) = legends
+    section = html.split('id="over-the-run"', 1)[1]
+    intro = re.sub(r"<[^>]+>", "", section.split("</p>", 1)[0].split("<p>", 1)[1])
+    return result.activity.labels(), legend, kinds, intro
+
+
+def test_a_pause_shows_as_paused_in_the_report_not_as_no_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner paused at a traffic light: the report's activity timeline and the bands behind
+    its plots drew the pause as lost data (red, "no data"; pink, "pink: no data")."""
+    exp = _export(pauses=[(20.0, 7.5)])
+    labels, legend, kinds, intro = _report_drawing(exp.write_zip(tmp_path / "paused.zip"),
+                                                   monkeypatch)
+    assert "paused" in labels  # before: "gap"
+    assert "gap" not in labels
+    assert "paused" in legend  # before: "no data"
+    assert "no data" not in legend
+    assert "paused" in kinds  # before: "gap"
+    assert "gap" not in kinds
+    assert "light blue: paused" in intro
+    # samples lost from an export without a pause are still no data, and nothing says paused
+    keep = (exp.t_acc < 40.0) | (exp.t_acc >= 42.0)
+    holed = Export(t_acc=exp.t_acc[keep], acc=exp.acc[keep], t_gyr=exp.t_acc[keep],
+                   gyr=None if exp.gyr is None else exp.gyr[keep])
+    labels, legend, kinds, intro = _report_drawing(holed.write_zip(tmp_path / "holed.zip"),
+                                                   monkeypatch)
+    assert "gap" in labels
+    assert "paused" not in labels
+    assert "no data" in legend
+    assert "paused" not in legend
+    assert "gap" in kinds
+    assert "paused" not in intro
+
+
 def test_telling_an_export_apart_reads_only_the_first_lines(tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """Telling a zip or folder apart (phyphox, Sensor Logger, which both name a file

@@ -25,11 +25,17 @@ FloatArray = npt.NDArray[np.float64]
 LEFT_COLOUR: Final = "#1f5f99"
 RIGHT_COLOUR: Final = "#d95f02"
 MAIN_COLOUR: Final = "#1d2327"
-#: Background of the parts of a run that were not running, and of missing data.
+#: Background of the parts of a run that were not running, of missing data, and of a pause
+#: (the recording was paused: nothing lost, so a calm blue rather than the pink of lost data).
 NOT_RUNNING_COLOUR: Final = "#e4e7ea"
 GAP_COLOUR: Final = "#f4c7c3"
+PAUSED_COLOUR: Final = "#d3e4f2"
 ACTIVITY_COLOURS: Final = {"run": "#2e7d32", "walk": "#8fbf6f", "stand": "#b0b8c0",
-                           "other": "#d8b365", "gap": "#d9534f"}
+                           "other": "#d8b365", "gap": "#d9534f", "paused": "#6fa8dc"}
+#: What the activity timeline's legend calls each activity.
+ACTIVITY_NAMES: Final = {"run": "running", "walk": "walking", "stand": "standing",
+                         "other": "other", "gap": "no data", "paused": "paused"}
+_BAND_COLOURS: Final = {"gap": GAP_COLOUR, "paused": PAUSED_COLOUR}
 
 _WIDTH_IN: Final = 5.0
 _DPI: Final = 150
@@ -93,7 +99,10 @@ class Layer:
 
 @dataclass(frozen=True)
 class Band:
-    """A stretch of the run drawn behind the data (``kind``: ``"not_running"`` or ``"gap"``)."""
+    """A stretch of the run drawn behind the data.
+
+    ``kind``: ``"not_running"``, ``"gap"`` (no data) or ``"paused"`` (the recording was paused).
+    """
 
     start_min: float
     end_min: float
@@ -161,8 +170,8 @@ def over_run_figure(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str,
         span_min = (float(allt.min()), float(allt.max())) if allt.size else (0.0, 1.0)
     k, xlabel = time_axis(span_min[1] - span_min[0])
     for b in bands:
-        ax.axvspan(k * b.start_min, k * b.end_min, color=GAP_COLOUR if b.kind == "gap"
-                   else NOT_RUNNING_COLOUR, lw=0, zorder=0)
+        ax.axvspan(k * b.start_min, k * b.end_min,
+                   color=_BAND_COLOURS.get(b.kind, NOT_RUNNING_COLOUR), lw=0, zorder=0)
     finite = [ly.step_values[np.isfinite(ly.step_values)] for ly in layers]
     n_dots = sum(f.size for f in finite)
     # a few dots must be seen; thousands must not hide the line
@@ -206,7 +215,10 @@ def _isolated(t: FloatArray, v: FloatArray) -> npt.NDArray[np.bool_]:
 
 def activity_timeline(start_min: Sequence[float], end_min: Sequence[float],
                       labels: Sequence[str]) -> str:
-    """The recording as one bar coloured by activity (running, walking, standing, ..., gap)."""
+    """The recording as one bar coloured by activity (running, walking, ..., gap, paused).
+
+    The legend names only the activities the recording has (:data:`ACTIVITY_NAMES`).
+    """
     with style():
         return png_data_uri(activity_figure(start_min, end_min, labels))
 
@@ -214,8 +226,6 @@ def activity_timeline(start_min: Sequence[float], end_min: Sequence[float],
 def activity_figure(start_min: Sequence[float], end_min: Sequence[float],
                     labels: Sequence[str]) -> Any:
     """The figure of :func:`activity_timeline` (draw and render it within :func:`style`)."""
-    names = {"run": "running", "walk": "walking", "stand": "standing", "other": "other",
-             "gap": "no data"}
     present = [k for k in ACTIVITY_COLOURS if k in set(labels)]
     # five entries do not fit on one row of a figure a phone wide: three to a row
     ncols = len(present) if len(present) <= 4 else 3
@@ -231,8 +241,8 @@ def activity_figure(start_min: Sequence[float], end_min: Sequence[float],
     from matplotlib.patches import Patch
 
     if present:
-        ax.legend(handles=[Patch(color=ACTIVITY_COLOURS[c], label=names[c]) for c in present],
-                  loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
+        ax.legend(handles=[Patch(color=ACTIVITY_COLOURS[c], label=ACTIVITY_NAMES[c])
+                           for c in present], loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=ncols, frameon=False,
                   handlelength=1.0, columnspacing=0.9, borderaxespad=0.1)
     ax.set_yticks([])
     ax.grid(False)

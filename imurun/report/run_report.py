@@ -414,9 +414,11 @@ def _over_run(result: RunAnalysis, c: ReportContext) -> str:
     line_t = (_minute_times(_step_times(run), pm.minute_start_s) - t0) / 60.0
     bands = _bands(result, t0)
     span = _span_min(result, t0)
+    # a pause gets its own words only when the run has one: every other report is unchanged
+    paused = "; light blue: paused" if any(b.kind == "paused" for b in bands) else ""
     intro = ("<p>A dot per running step and a line through each minute's median. Grey: not "
-             "running (walking, standing, other movement); pink: no data. Only the running "
-             "steps count in the numbers.</p>")
+             f"running (walking, standing, other movement); pink: no data{paused}. Only the "
+             "running steps count in the numbers.</p>")
     if c.baseline is not None and c.baseline.n_runs:
         intro += "<p>The dashed line is your median over the last 4 weeks.</p>"
     parts = [intro]
@@ -543,7 +545,7 @@ def _bands(result: RunAnalysis, t0: float) -> list[plots.Band]:
                          result.activity.labels(), strict=True):
         if lab != "run":
             out.append(plots.Band((a - t0) / 60.0, (b - t0) / 60.0,
-                                  "gap" if lab == "gap" else "not_running"))
+                                  lab if lab in ("gap", "paused") else "not_running"))
     return out
 
 
@@ -867,9 +869,10 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
     if len(act):
         uri = plots.activity_timeline(((act.start_s - t0) / 60.0).tolist(),
                                       ((act.end_s - t0) / 60.0).tolist(), act.labels())
+        what = "gaps, pauses" if "paused" in act.labels() else "gaps"
         fig = h.figure("plot-activity", uri, "What happened when: running, walking, standing, "
-                       "gaps", "The recording from start to end, coloured by what the analysis "
-                       "found.")
+                       f"{what}", "The recording from start to end, coloured by what the "
+                       "analysis found.")
     rows = [[_TIME_LABELS.get(t.reason, t.reason), h.duration(t.seconds),
              h.fmt(100 * t.seconds / total, ".1f", "%"), t.description]
             for t in q.time if t.seconds > 0 or t.reason in ("running", "gap")]

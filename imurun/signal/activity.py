@@ -21,6 +21,7 @@ Outside steps, a sample is ``stand`` when the magnitude of the specific force is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,6 +39,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 __all__ = [
     "OTHER",
+    "PAUSED",
     "RUN",
     "STAND",
     "WALK",
@@ -53,6 +55,7 @@ WALK: Final = ACTIVITIES.index("walk")
 STAND: Final = ACTIVITIES.index("stand")
 OTHER: Final = ACTIVITIES.index("other")
 GAP: Final = ACTIVITIES.index("gap")
+PAUSED: Final = ACTIVITIES.index("paused")
 
 
 @dataclass(frozen=True)
@@ -205,10 +208,14 @@ def sample_labels(n: int, segments: tuple[tuple[int, int], ...], still: BoolArra
     return np.asarray(lab, dtype=np.int8)
 
 
-def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array) -> ActivityBouts:
+def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array,
+             paused_s: Sequence[tuple[float, float]] = ()) -> ActivityBouts:
     """Bouts of equal labels, with the time between non-adjacent samples as ``gap`` bouts.
 
     A bout runs from its first sample's time to its last sample's time plus one period.
+    ``paused_s`` holds the recording's pauses, ``(last sample before, first sample after)``
+    as in :class:`imurun.ingest.recording.Gap`: a hole in time within one of them (half a
+    period of rounding allowed) is a ``paused`` bout, not a ``gap``.
     """
     t = np.asarray(t_s, dtype=np.float64)
     n = t.size
@@ -229,7 +236,11 @@ def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array) -> ActivityBou
         gap_start, gap_end = b_end[holes], b_start[holes + 1]
         b_start = np.insert(b_start, holes + 1, gap_start)
         b_end = np.insert(b_end, holes + 1, gap_end)
-        b_lab = np.insert(b_lab, holes + 1, GAP)
+        hole_lab = np.full(holes.size, GAP, dtype=np.int8)
+        tol = 0.5 * period
+        for a, b in paused_s:  # few pauses: a loop over them
+            hole_lab[(gap_start >= a - tol) & (gap_end <= b + tol)] = PAUSED
+        b_lab = np.insert(b_lab, holes + 1, hole_lab)
     # merge neighbours with the same label
     keep = np.r_[True, b_lab[1:] != b_lab[:-1]]
     m_start = b_start[keep]

@@ -54,7 +54,9 @@ __all__ = [
 #: Schema identifier written into every JSON document.
 SCHEMA: Final = "imurun.analysis/1"
 #: Activity labels, in code order (``ActivityBouts.activity`` holds indices into this tuple).
-ACTIVITIES: Final = ("run", "walk", "stand", "other", "gap")
+#: ``"gap"``: no samples (lost data); ``"paused"``: no samples because the recording was paused
+#: (a phone app's pause button), nothing lost. New labels are only ever appended.
+ACTIVITIES: Final = ("run", "walk", "stand", "other", "gap", "paused")
 #: Step activities (a subset of :data:`ACTIVITIES`).
 STEP_ACTIVITIES: Final = ("run", "walk")
 
@@ -621,7 +623,8 @@ class Indicator:
 class ActivityBouts(_Refrozen):
     """The activity timeline: contiguous bouts, in time order, covering the recording.
 
-    ``activity`` holds indices into :data:`ACTIVITIES` (``"gap"`` = no samples).
+    ``activity`` holds indices into :data:`ACTIVITIES` (``"gap"`` = no samples, ``"paused"`` =
+    no samples because the recording was paused).
     """
 
     start_s: FloatArray
