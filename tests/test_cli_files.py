@@ -124,7 +124,7 @@ def test_export_csv_then_info_round_trips(capsys: pytest.CaptureFixture[str],
     assert d["format"] == "csv"
     assert d["gyroscope"] == original.has_gyro
     back = load_recording(out_csv)
-    # Written with 9 significant digits: equal within that precision.
+    # Values written with 9 significant digits, times to the ns: equal within that precision.
     np.testing.assert_allclose(back.t_s, original.t_s, rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(back.acc_ms2, original.acc_ms2, rtol=1e-8, atol=1e-12)
     if original.gyr_rads is not None:
@@ -137,6 +137,35 @@ def test_export_csv_then_info_round_trips(capsys: pytest.CaptureFixture[str],
     # Gaps survive as holes in the time column.
     assert [g.n_missing for g in back.gaps] == [g.n_missing for g in original.gaps]
     assert all(g.cause == GapCause.SOURCE for g in back.gaps)
+
+
+def test_exported_times_round_trip_to_well_under_a_microsecond(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Times were written with 9 significant digits: 10 µs apart at 1000 s and 100 µs near the
+    end of a day-long run, so a CSV round trip moved the samples of a 200 Hz run in time (by up
+    to 50 µs here)."""
+    from imurun.ingest.recording import Recording
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    # the last 10 s of a 24-hour run, on a sensor clock 30 ppm fast, with jitter
+    t = 86_390.0 + np.arange(n) / 200.0 * (1.0 + 30e-6) + rng.normal(0.0, 2e-6, n)
+    acc = np.column_stack([rng.normal(0.0, 2.0, n), rng.normal(0.0, 2.0, n),
+                           G_MS2 + rng.normal(0.0, 2.0, n)])
+    gyr = rng.normal(0.0, 1.0, (n, 3))
+    original = Recording.from_arrays(t, acc, gyr, fs_hz=200.0)
+    from imurun.ingest.export import write_csv as export_csv
+
+    export_csv(original, tmp_path / "in.csv")
+    back = load_recording(tmp_path / "in.csv")
+    assert np.max(np.abs(back.t_s - t)) < 1e-6  # before: 5e-5 s
+    np.testing.assert_allclose(back.acc_ms2, acc, rtol=1e-8, atol=1e-12)
+    # and through the command: exported again, still the same times
+    out_csv = tmp_path / "out.csv"
+    code, _, err = run(capsys, "export", str(tmp_path / "in.csv"), "--csv", str(out_csv))
+    assert code == EXIT_OK, err
+    again = load_recording(out_csv)
+    assert np.max(np.abs(again.t_s - t)) < 1e-6
 
 
 def test_replay_command(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
