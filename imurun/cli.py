@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
     from imurun.device.client import SensorClient
-    from imurun.device.stream import StreamSettings
+    from imurun.device.stream import StreamReport, StreamSettings
     from imurun.ingest.builder import RecordingBuilder
     from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
@@ -253,12 +253,11 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serial_connect(port: str, timeout_s: float,
-                    session: SessionWriter | None = None) -> Callable[[], Awaitable[SensorClient]]:
+def _serial_connect(port: str, timeout_s: float) -> Callable[[], Awaitable[SensorClient]]:
     """:func:`imurun.device.connect.serial_connection`, saying ``  reconnected to PORT``."""
     from imurun.device.connect import serial_connection
 
-    return serial_connection(port, timeout_s, session=session, on_status=_link_status)
+    return serial_connection(port, timeout_s, on_status=_link_status)
 
 
 def _link_status(msg: str) -> None:
@@ -268,8 +267,7 @@ def _link_status(msg: str) -> None:
 
 def cmd_stream(a: argparse.Namespace) -> int:
     from imurun.cli_analysis import live_hook
-    from imurun.device.stream import stream_live
-    from imurun.ingest.builder import RecordingBuilder
+    from imurun.device.connect import StreamProgress, stream_to_file
 
     out = _check_stream_out(a)
     if a.ble:
@@ -279,30 +277,29 @@ def cmd_stream(a: argparse.Namespace) -> int:
                          "it needs --ble NAME_OR_ADDRESS; a serial link has none")
     if not a.port:
         raise UsageError("give --port PATH (serial); BLE streaming is --ble NAME_OR_ADDRESS")
-    session = _session_writer(out, {"framing": "stream", "link": f"serial {a.port}",
-                                    "imurun_version": __version__})
-    builder = RecordingBuilder(source=str(out), source_format="session")
-    connect = _serial_connect(a.port, a.timeout, session)
     hook = live_hook(a)
-    try:
-        report = asyncio.run(stream_live(connect, builder, stream_settings(a),
-                                         on_status=_link_status, on_event=hook))
+    progress = StreamProgress()
+    try:  # what a developer calls: the command adds only its printing
+        streamed = asyncio.run(stream_to_file(_serial_connect(a.port, a.timeout), out,
+                                              stream_settings(a), on_event=hook,
+                                              on_status=_link_status, progress=progress))
     except KeyboardInterrupt:
-        session.close()
-        _say_interrupted(session, builder)
+        _say_interrupted(out, progress.written, progress.samples)
         raise
-    finally:
-        session.close()
     if hook is not None:  # the end of the data: what the live analysis still holds
         hook.flush()
-    if not session.published:
+    if streamed.recording is None:
         _say(_nothing_received(out))
         return EXIT_OK
-    rec = builder.build()
-    _say(f"streamed {report.samples} samples ({rec.duration_s:.1f} s) to {out}; "
-         f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} reboots, "
-         f"{len(rec.gaps)} gaps")
+    _say(_streamed(streamed.report, streamed.recording, out))
     return EXIT_OK
+
+
+def _streamed(report: StreamReport, rec: Recording, out: Path) -> str:
+    """The last line of a stream: how much, how it ended, and what the link went through."""
+    return (f"streamed {report.samples} samples ({rec.duration_s:.1f} s) to {out}; "
+            f"ended by {report.ended_by}; {report.reconnects} reconnects, {report.reboots} "
+            f"reboots, {len(rec.gaps)} gaps")
 
 
 def stream_settings(a: argparse.Namespace) -> StreamSettings:
@@ -316,12 +313,12 @@ def stream_settings(a: argparse.Namespace) -> StreamSettings:
     return StreamSettings(duration_s=a.duration, timeout_s=a.timeout)
 
 
-def _say_interrupted(session: SessionWriter, builder: RecordingBuilder) -> None:
+def _say_interrupted(out: Path, written: bool, samples: int) -> None:
     """Ctrl-C: say what the recording holds (it is kept: every record was flushed)."""
-    if session.published:
-        _say(f"interrupted: {builder.n_samples} samples streamed to {session.path} (kept)")
+    if written:
+        _say(f"interrupted: {samples} samples streamed to {out} (kept)")
     else:
-        _say(_nothing_received(session.path))
+        _say(_nothing_received(out))
 
 
 def _nothing_received(out: Path) -> str:
@@ -588,9 +585,7 @@ def _stream_ble(a: argparse.Namespace) -> int:
         rec = builder.build()
         if sys.stdout.isatty() and rsc.cadence:
             print()
-        _say(f"streamed {report.samples} samples ({rec.duration_s:.1f} s) to {out}; "
-             f"ended by {report.ended_by}; {report.reconnects} reconnects, "
-             f"{report.reboots} reboots, {len(rec.gaps)} gaps")
+        _say(_streamed(report, rec, out))
         if a.rsc:
             _say(rsc.summary())
         return EXIT_OK
@@ -600,7 +595,8 @@ def _stream_ble(a: argparse.Namespace) -> int:
         return _run_ble(main)
     except KeyboardInterrupt:
         if started:
-            _say_interrupted(*started[0])
+            session, builder = started[0]
+            _say_interrupted(out, session.published, builder.n_samples)
         raise
 
 

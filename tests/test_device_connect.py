@@ -10,7 +10,13 @@ import pytest
 
 import imurun
 from imurun.device.client import SensorClient
-from imurun.device.connect import Connect, serial_connection, stream_to_file, sync_to_folder
+from imurun.device.connect import (
+    Connect,
+    StreamProgress,
+    serial_connection,
+    stream_to_file,
+    sync_to_folder,
+)
 from imurun.device.stream import StreamSettings
 from imurun.errors import DeviceTimeoutError, FileFormatError
 from imurun.transport.session import read_session
@@ -108,3 +114,50 @@ def test_the_cli_and_the_python_api_wait_alike_for_a_ble_sensor() -> None:
 
     assert (cli.BLE_SCAN_TIMEOUT_S, cli.BLE_CONNECT_TIMEOUT_S) == (
         connect.BLE_SCAN_TIMEOUT_S, connect.BLE_CONNECT_TIMEOUT_S)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_imurun_stream_is_stream_to_file_plus_its_printing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``imurun stream --port`` built its own session writer and builder beside
+    :func:`stream_to_file`, so the command and the function offered to developers could drift
+    apart. The command now calls the function (seen here through a wrapper that calls the real
+    one), and what it prints, also after Ctrl-C, is what ``progress`` says."""
+    from imurun.cli import EXIT_OK, main
+    from imurun.device import connect as dc
+
+    calls: list[tuple[Path, dc.StreamProgress | None, dc.StreamedFile]] = []
+    real = dc.stream_to_file
+
+    async def spy(connect: Connect, path: str | Path, settings: StreamSettings | None = None,
+                  **kw: object) -> dc.StreamedFile:
+        got = await real(connect, path, settings, **kw)  # type: ignore[arg-type]
+        calls.append((Path(path), kw.get("progress"), got))  # type: ignore[arg-type]
+        return got
+
+    monkeypatch.setattr(dc, "stream_to_file", spy)
+    out = tmp_path / "live.imrs"
+    with virtual_sensor(tmp_path, "--seed", "3", "--stream-minutes", "0.1",
+                        "--speed", "max") as s:
+        assert main(["stream", "--port", str(s.link), "--out", str(out)]) == EXIT_OK
+    ((path, progress, got),) = calls
+    assert path == out
+    assert isinstance(progress, dc.StreamProgress)
+    assert progress.written
+    assert progress.samples == got.report.samples == 1200
+    assert got.recording is not None
+    said = capsys.readouterr().out
+    assert f"streamed 1200 samples ({got.recording.duration_s:.1f} s) to {out}; ended by " \
+           "sensor" in said
+    assert imurun.load_recording(out).n_samples == 1200
+
+
+def test_stream_progress_before_any_sensor_answers(tmp_path: Path) -> None:
+    """A port where no sensor answers: nothing written, no samples, as ``progress`` says."""
+    progress = StreamProgress()
+    with nonsense_port() as port, pytest.raises(DeviceTimeoutError):
+        asyncio.run(stream_to_file(serial_connection(port, 0.2), tmp_path / "s.imrs",
+                                   StreamSettings(timeout_s=0.2), progress=progress))
+    assert not progress.written
+    assert progress.samples == 0

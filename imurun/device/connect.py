@@ -5,7 +5,9 @@ that opens the link and returns a :class:`~imurun.device.client.SensorClient`, w
 :func:`~imurun.device.stream.stream_live` and :func:`~imurun.device.sync.sync_runs` take (they
 call it again to reconnect after a lost link). :func:`stream_to_file` and :func:`sync_to_folder`
 are ``imurun stream`` and ``imurun sync --store`` in one call, without their printing. The CLI
-commands connect with these functions, and ``imurun sync --store`` is :func:`sync_to_folder`.
+commands connect with these functions, ``imurun stream --port`` is :func:`stream_to_file` (with a
+:class:`StreamProgress` for what it says after Ctrl-C) and ``imurun sync --store`` is
+:func:`sync_to_folder`.
 
 Everything here is asynchronous: run it with :func:`asyncio.run`. Errors: a port that cannot be
 opened or a sensor that does not answer is a :class:`~imurun.errors.TransportError` (its
@@ -30,11 +32,13 @@ from imurun.ingest.recording import Recording
 if TYPE_CHECKING:
     import asyncio
 
+    from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
 
-__all__ = ["BLE_CONNECT_TIMEOUT_S", "BLE_SCAN_TIMEOUT_S", "Connect", "StreamedFile",
-           "ble_connection", "serial_connection", "stream_to_file", "sync_to_folder"]
+__all__ = ["BLE_CONNECT_TIMEOUT_S", "BLE_SCAN_TIMEOUT_S", "Connect", "StreamProgress",
+           "StreamedFile", "ble_connection", "serial_connection", "stream_to_file",
+           "sync_to_folder"]
 
 #: Open the link and return a client talking over it (again after a lost link).
 Connect = Callable[[], Awaitable[SensorClient]]
@@ -130,10 +134,33 @@ class StreamedFile:
     recording: Recording | None
 
 
+class StreamProgress:
+    """How far a :func:`stream_to_file` has got.
+
+    Read it while the stream runs, or after it was interrupted (Ctrl-C: :func:`asyncio.run`
+    raises :class:`KeyboardInterrupt`, and there is no :class:`StreamedFile` to read).
+    """
+
+    def __init__(self) -> None:
+        self._builder: RecordingBuilder | None = None
+        self._session: SessionWriter | None = None
+
+    @property
+    def samples(self) -> int:
+        """Samples received so far."""
+        return 0 if self._builder is None else self._builder.n_samples
+
+    @property
+    def written(self) -> bool:
+        """Whether the file was written (a sensor answered; it is kept, whatever happens next)."""
+        return self._session is not None and self._session.published
+
+
 async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
                          settings: StreamSettings | None = None, *,
                          on_event: EventHook | None = None, on_status: Say | None = None,
-                         stop: asyncio.Event | None = None) -> StreamedFile:
+                         stop: asyncio.Event | None = None,
+                         progress: StreamProgress | None = None) -> StreamedFile:
     """Stream from the sensor ``connect`` reaches into the session file ``path`` (``.imrs``).
 
     As ``imurun stream --port PORT --out PATH`` (or ``--ble``), without its printing
@@ -146,7 +173,9 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
 
     The file appears (or replaces an existing ``path``) once the sensor answers: a wrong port or
     a silent sensor leaves ``path`` as it was, and ``recording`` is then ``None``. A ``path``
-    that cannot be written is a :class:`~imurun.errors.FileFormatError` naming it.
+    that cannot be written is a :class:`~imurun.errors.FileFormatError` naming it. ``progress``
+    (a new :class:`StreamProgress`) says meanwhile how many samples arrived and whether the
+    file was written: what ``imurun stream`` says when it is interrupted.
     """
     from imurun import __version__
     from imurun.ingest.builder import RecordingBuilder
@@ -155,6 +184,8 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     out = Path(path)
     builder = RecordingBuilder(source=str(out), source_format="session")
     held: list[SessionWriter] = []
+    if progress is not None:
+        progress._builder, progress._session = builder, None
 
     async def recording() -> SensorClient:
         client = await connect()
@@ -167,6 +198,8 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
             except OSError as e:
                 await t.close()
                 raise FileFormatError(str(out), f"cannot write: {e.strerror or e}") from e
+            if progress is not None:
+                progress._session = held[0]
         client.session = held[0]
         return client
 
