@@ -1,16 +1,23 @@
-"""``imurun simulate``: set up the virtual sensor's flash and put it on a link."""
+"""``imurun simulate``: set up the virtual sensor's flash and put it on a link.
+
+:func:`virtual_serial_sensor` is ``imurun simulate serial`` inside a Python program (a thread
+serves the link while a ``with`` block runs); :func:`make_sensor` gives the sensor alone, to put
+on a link of one's own (``BleLink``). Both are exported from :mod:`imurun.sim`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imurun.errors import UsageError
+from imurun.errors import DeviceTimeoutError, UsageError
 from imurun.sim.firmware import Flash, SensorConfig, VirtualSensor
 from imurun.sim.motion import RunnerProfile
 from imurun.sim.serial_link import Faults, LinkStats, SerialLink
@@ -23,6 +30,19 @@ FIRST_RUN_UNIX_MS = 1_793_602_800_000
 
 @dataclass(frozen=True)
 class SimulateOptions:
+    """A virtual sensor: what it holds, how it streams, the faults of its link.
+
+    The fields are the options of ``imurun simulate serial`` (docs/simulator.md, docs/cli.md):
+    ``link`` (``--link``: the pseudo-terminal's path, a symlink the host opens like
+    ``/dev/ttyACM0``), ``flash`` (``--flash``: the directory of its stored runs, with the ground
+    truth in ``flash/truth``), ``seed``, ``runs`` and ``minutes`` (runs recorded into an empty
+    flash), ``stream_minutes`` (each live stream), ``realtime`` (``False``: ``--speed max``, as
+    fast as the host reads), ``mounting``, ``plan``, ``device_id``, ``clock_drift_ppm``,
+    ``reboot_in_run``, ``watch``; the faults ``corrupt``, ``drop``, ``disconnect_after``,
+    ``reboot_after_s``, ``stall_after``, ``stall_s``, ``rate_bytes_per_s``; and ``duration_s``
+    (stop serving after that long) and ``ready_file`` (written once the port exists).
+    """
+
     link: Path
     flash: Path
     seed: int = 0
@@ -138,15 +158,68 @@ def _watch_file(flash: Path, truth_dir: Path, k: int, run_id: int, start_unix_ms
                     start_unix_ms / 1000.0)
 
 
-def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> LinkStats:
-    sensor = make_sensor(opts, say)
+def _serial_link(opts: SimulateOptions, say: Callable[[str], None]) -> SerialLink:
+    """The sensor of ``opts`` (:func:`make_sensor`) with the link and faults of ``opts``."""
     faults = Faults(corrupt_rate=opts.corrupt, drop_rate=opts.drop,
                     disconnect_after=tuple(sorted(opts.disconnect_after)),
                     reboot_after_s=opts.reboot_after_s,
                     stall_after=tuple(sorted(opts.stall_after)), stall_s=opts.stall_s)
-    link = SerialLink(sensor, opts.link, faults, seed=opts.seed,
+    return SerialLink(make_sensor(opts, say), opts.link, faults, seed=opts.seed,
                       realtime=opts.realtime, rate_bytes_per_s=opts.rate_bytes_per_s)
+
+
+def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> LinkStats:
+    """``imurun simulate serial``: serve the link until Ctrl-C, SIGTERM or ``opts.duration_s``."""
+    link = _serial_link(opts, say)
+    sensor = link.sensor
     drift = f", clock {opts.clock_drift_ppm:+g} ppm" if opts.clock_drift_ppm else ""
     say(f"virtual sensor {sensor.cfg.display_name} on {opts.link} "
         f"({len(sensor.flash.run_ids())} stored runs{drift}); Ctrl-C to stop")
     return link.serve(duration_s=opts.duration_s, ready=opts.ready_file)
+
+
+#: How long :func:`virtual_serial_sensor` waits for its port to appear.
+START_TIMEOUT_S = 10.0
+
+
+@contextlib.contextmanager
+def virtual_serial_sensor(opts: SimulateOptions, *, say: Callable[[str], None] | None = None,
+                          ) -> Iterator[SerialLink]:
+    """The virtual sensor of ``opts`` on its pseudo-terminal while a ``with`` block runs.
+
+    ``imurun simulate serial`` inside a Python program: the runs of ``opts`` are recorded into
+    its flash first, then a thread serves the link, and the ``with`` block gets the
+    :class:`~imurun.sim.serial_link.SerialLink` once its port exists: open
+    ``str(link.link_path)`` (``opts.link``) as a serial port
+    (:func:`imurun.device.connect.serial_connection`). Leaving the block stops the sensor: the
+    port disappears, the truth files of the streams it served are on disk, and ``link.stats``
+    (a :class:`~imurun.sim.serial_link.LinkStats`) says what it sent. ``say`` hears the lines
+    ``imurun simulate`` prints while it records runs (``None``: nothing is said). An error of
+    the serving thread is raised here, when the block is left.
+    """
+    link = _serial_link(opts, (lambda _line: None) if say is None else say)
+    opened = threading.Event()
+    failed: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            link.serve(duration_s=opts.duration_s, ready=opts.ready_file, on_open=opened.set)
+        except BaseException as e:  # raised in the caller's thread, below
+            failed.append(e)
+        finally:
+            opened.set()
+
+    thread = threading.Thread(target=serve, name=f"virtual sensor on {opts.link}", daemon=True)
+    thread.start()
+    try:
+        if not opened.wait(START_TIMEOUT_S):
+            raise DeviceTimeoutError(f"starting the virtual sensor on {opts.link}",
+                                     START_TIMEOUT_S)
+        if failed:
+            raise failed[0]
+        yield link
+    finally:
+        link.stop()
+        thread.join()
+    if failed:
+        raise failed[0]

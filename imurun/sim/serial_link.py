@@ -20,6 +20,7 @@ import select
 import signal
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -202,11 +203,17 @@ class SerialLink:
     def stop(self, *_: object) -> None:
         self._stop = True
 
-    def serve(self, *, duration_s: float | None = None, ready: Path | None = None) -> LinkStats:
-        """Run until :meth:`stop`, SIGTERM/SIGINT, or ``duration_s`` of wall time."""
+    def serve(self, *, duration_s: float | None = None, ready: Path | None = None,
+              on_open: Callable[[], None] | None = None) -> LinkStats:
+        """Run until :meth:`stop`, SIGTERM/SIGINT, or ``duration_s`` of wall time.
+
+        Once the port exists, ``ready`` is written (the process id) and ``on_open`` called.
+        """
         self._open_pty()
         if ready is not None:
             ready.write_text(str(os.getpid()))
+        if on_open is not None:
+            on_open()
 
         def on_signal(signum: int, frame: FrameType | None) -> None:
             self.stop()
