@@ -55,8 +55,9 @@ UNMET: dict[tuple[str, str], str] = {
     ("mobgap_lab", "ic_f1"):
         "IC F1 ≈ 90 %: turns and the MS participant's irregular steps are missed or doubled",
     ("mobgap_lab", "ic_mae"):
-        "IC MAE ≈ 41 ms (≈ 48 ms leave-one-subject-out; MS participant ≈ 50 ms, healthy ≈ "
-        "30 ms): INDIP places IC elsewhere relative to the trunk than the foot sensors do",
+        "IC MAE ≈ 41 ms (≈ 46 ms leave-one-subject-out; MS participant ≈ 50 ms, healthy ≈ "
+        "30 ms): INDIP places IC elsewhere relative to the trunk than the foot sensors do; "
+        "mobgap's own published detectors score 59–96 ms on the same recordings",
     ("mobgap_lab", "side"):
         "left/right ≈ 97.7 % (4 of 173 steps, MS participant); each of the 4 has a missed or "
         "a false IC within one step, and the side cue over the reference's own step gives the "
@@ -78,7 +79,7 @@ UNMET: dict[tuple[str, str], str] = {
 REACHED: tuple[tuple[str, str, str, float], ...] = (
     ("alcantara2022", "contact_trial_mean", "<=", 0.016),
     ("mobgap_lab", "ic_f1", ">=", 0.89),
-    ("mobgap_lab", "ic_mae", "<=", 0.045),
+    ("mobgap_lab", "ic_mae", "<=", 0.042),
     ("mobgap_lab", "side", ">=", 0.97),
     ("voisard_ipol", "ic_f1", ">=", 0.967),
     ("voisard_ipol", "side", ">=", 0.95),
