@@ -115,7 +115,7 @@ def test_a_pause_is_a_gap_never_interpolated_across(tmp_path: Path) -> None:
     truth = np.column_stack([np.interp(rec.t_s, rec_t, g[:, k]) for k in range(3)])
     np.testing.assert_allclose(rec.gyr_rads, truth, atol=0.1)  # (a noisy signal, shifted)
     assert rec.meta.start_unix_s == T0_UNIX_S
-    assert any("paused 1 time(s) (7.5 s)" in n for n in rec.meta.notes)
+    assert any("the measurement was paused once (7.5 s;" in n for n in rec.meta.notes)
 
 
 def test_acceleration_with_g_raw_data_without_gyroscope(tmp_path: Path) -> None:
@@ -317,9 +317,9 @@ def test_a_pause_is_no_lost_data(tmp_path: Path) -> None:
 
 
 def _report_drawing(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
-        list[str], list[str], set[str], str]:
+        list[str], list[str], set[str], str, dict[str, tuple[str, str]]]:
     """Analyse and report ``path``: (timeline bouts, its legend, kinds of band behind the plots
-    over the run, the text above those plots)."""
+    over the run, the text above those plots, the data-quality cards: label -> value, note)."""
     import re
     from typing import Any
 
@@ -347,7 +347,11 @@ def _report_drawing(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[
     (legend,) = legends
     section = html.split('id="over-the-run"', 1)[1]
     intro = re.sub(r"<[^>]+>", "", section.split("</p>", 1)[0].split("<p>", 1)[1])
-    return result.activity.labels(), legend, kinds, intro
+    quality = html.split('id="data-quality"', 1)[1]
+    cards = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
+        r'<div class="label">([^<]*)</div><div class="value">([^<]*)</div>'
+        r'<div class="base">([^<]*)</div>', quality)}
+    return result.activity.labels(), legend, kinds, intro, cards
 
 
 def test_a_pause_shows_as_paused_in_the_report_not_as_no_data(
@@ -355,7 +359,7 @@ def test_a_pause_shows_as_paused_in_the_report_not_as_no_data(
     """The runner paused at a traffic light: the report's activity timeline and the bands behind
     its plots drew the pause as lost data (red, "no data"; pink, "pink: no data")."""
     exp = _export(pauses=[(20.0, 7.5)])
-    labels, legend, kinds, intro = _report_drawing(exp.write_zip(tmp_path / "paused.zip"),
+    labels, legend, kinds, intro, cards = _report_drawing(exp.write_zip(tmp_path / "paused.zip"),
                                                    monkeypatch)
     assert "paused" in labels  # before: "gap"
     assert "gap" not in labels
@@ -364,11 +368,13 @@ def test_a_pause_shows_as_paused_in_the_report_not_as_no_data(
     assert "paused" in kinds  # before: "gap"
     assert "gap" not in kinds
     assert "light blue: paused" in intro
+    assert "pink: no data" not in intro  # nothing was lost
+    assert cards["Gaps"] == ("0", "none lost; paused once (7.5 s)")  # before: 1, 7.5 s in all
     # samples lost from an export without a pause are still no data, and nothing says paused
     keep = (exp.t_acc < 40.0) | (exp.t_acc >= 42.0)
     holed = Export(t_acc=exp.t_acc[keep], acc=exp.acc[keep], t_gyr=exp.t_acc[keep],
                    gyr=None if exp.gyr is None else exp.gyr[keep])
-    labels, legend, kinds, intro = _report_drawing(holed.write_zip(tmp_path / "holed.zip"),
+    labels, legend, kinds, intro, cards = _report_drawing(holed.write_zip(tmp_path / "holed.zip"),
                                                    monkeypatch)
     assert "gap" in labels
     assert "paused" not in labels
@@ -376,6 +382,9 @@ def test_a_pause_shows_as_paused_in_the_report_not_as_no_data(
     assert "paused" not in legend
     assert "gap" in kinds
     assert "paused" not in intro
+    assert "pink: no data" in intro
+    assert cards["Gaps"][0] == "1"
+    assert "paused" not in cards["Gaps"][1]
 
 
 def test_telling_an_export_apart_reads_only_the_first_lines(tmp_path: Path,

@@ -297,9 +297,10 @@ def load_phyphox(path: str | os.PathLike[str]) -> Recording:
         head += " (no gyroscope)"
     notes.insert(0, head)
     if clock.pauses_s:
-        notes.append(f"paused {len(clock.pauses_s)} time(s) ("
+        n = len(clock.pauses_s)
+        notes.append(f"the measurement was paused {'once' if n == 1 else f'{n} times'} ("
                      + ", ".join(f"{d:.1f} s" for d in clock.pauses_s)
-                     + "): a gap each, start from meta/time.csv")
+                     + "; from meta/time.csv): nothing recorded then, nothing lost")
     rec = _from_columns(p, "phyphox", t, acc, gyr, "m/s2", "rad/s", None, tuple(notes),
                         lines=[int(n) for n in lines], time=("Time (s)", t), time_unit="s",
                         start_unix_s=float(clock.unix_s[0]), lines_of=f"{where}: {acc_set.name}")

@@ -414,11 +414,14 @@ def _over_run(result: RunAnalysis, c: ReportContext) -> str:
     line_t = (_minute_times(_step_times(run), pm.minute_start_s) - t0) / 60.0
     bands = _bands(result, t0)
     span = _span_min(result, t0)
-    # a pause gets its own words only when the run has one: every other report is unchanged
-    paused = "; light blue: paused" if any(b.kind == "paused" for b in bands) else ""
+    # lost data and pauses are named only when the run has them
+    kinds = {b.kind for b in bands}
+    shades = "".join(f"; {words}" for kind, words in (("gap", "pink: no data"),
+                                                       ("paused", "light blue: paused"))
+                     if kind in kinds)
     intro = ("<p>A dot per running step and a line through each minute's median. Grey: not "
-             f"running (walking, standing, other movement); pink: no data{paused}. Only the "
-             "running steps count in the numbers.</p>")
+             f"running (walking, standing, other movement){shades}. Only the running steps "
+             "count in the numbers.</p>")
     if c.baseline is not None and c.baseline.n_runs:
         intro += "<p>The dashed line is your median over the last 4 weeks.</p>"
     parts = [intro]
@@ -860,7 +863,7 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
     items = [h.card("Recorded", h.duration(q.duration_s)),
              h.card("Analysed", h.duration(analysed), "",
                     f"{h.fmt(100 * analysed / total, '.0f')} % of the recording"),
-             h.card("Gaps", h.fmt(q.n_gaps, "d"), "", _gaps_note(q)),
+             h.card("Gaps", h.fmt(q.n_gaps - _paused(q)[0], "d"), "", _gaps_note(q)),
              h.card("Frames lost", h.fmt(q.frames_lost, "d"), "",
                     f"{q.frames_corrupt} damaged")]
     t0 = result.source.t_start_s if math.isfinite(result.source.t_start_s) else 0.0
@@ -885,7 +888,8 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
         ["Sampling", f"{h.fmt(q.fs_hz, '.0f')} Hz, "
                      + ("accelerometer and gyroscope" if q.has_gyroscope
                         else "accelerometer only (no pelvic angles)")],
-        ["Gaps", f"{q.n_gaps}" + (f": {causes}" if causes else "")],
+        ["Gaps and pauses" if _paused(q)[0] else "Gaps",
+         f"{q.n_gaps}" + (f": {causes}" if causes else "")],
         ["Frames lost / damaged", f"{q.frames_lost} / {q.frames_corrupt}"],
         ["Samples missing", f"{q.samples_missing}"],
         ["Sensor restarts / disconnects", f"{q.reboots} / {q.disconnects}"],
@@ -919,13 +923,30 @@ def _gaps_note(q: Any) -> str:
 
     Without the second part, "38 gaps, 2.1 s" stood beside "No data (gaps) 0:00" in the table
     of where the time went: 37 of them were a few samples each, bridged and analysed.
+    A pause of the recording (phyphox) is not a gap of the data: it is counted apart.
     """
-    text = f"{h.fmt(q.gap_s, '.1f')} s in all"
+    n_paused, paused_s = _paused(q)
+    if n_paused and q.n_gaps == n_paused:  # nothing lost
+        times = "once" if n_paused == 1 else f"{n_paused} times"
+        return f"none lost; paused {times} ({h.fmt(paused_s, '.1f')} s)"
+    text = f"{h.fmt(max(q.gap_s - paused_s, 0.0), '.1f')} s in all"
     if q.bridged_gaps and math.isfinite(q.fs_hz) and q.fs_hz > 0:
         short = "the short one" if q.bridged_gaps == 1 else f"{q.bridged_gaps} short ones"
         text += (f"; {short} filled in ({h.fmt(q.bridged_samples / q.fs_hz, '.1f')} s) and "
                  "analysed")
+    if n_paused:
+        times = "once" if n_paused == 1 else f"{n_paused} times"
+        text += f"; paused {times} ({h.fmt(paused_s, '.1f')} s)"
     return text
+
+
+def _paused(q: Any) -> tuple[int, float]:
+    """How often the recording was paused, and for how long (s)."""
+    n, sec = 0, 0.0
+    for cause, count, seconds in q.gaps_by_cause:
+        if cause == "paused":
+            n, sec = n + count, sec + (seconds if math.isfinite(seconds) else 0.0)
+    return n, sec
 
 
 # ---------------------------------------------------------------------------- 8. about
