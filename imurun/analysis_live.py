@@ -2,8 +2,9 @@
 
 :class:`LiveAnalyzer` takes sensor-frame samples as they arrive, estimates the mounting once
 enough locomotion has been seen (:func:`imurun.signal.mounting.estimate_mounting` on the first
-seconds), then runs :class:`imurun.signal.streaming.StreamingEvents` (the batch detectors on a
-sliding window, see there) and reports :class:`imurun.signal.streaming.LiveMetrics` every
+seconds: 12 s of walking or running, at the latest on the first 20 s of samples), then runs
+:class:`imurun.signal.streaming.StreamingEvents` (the batch detectors on a sliding window, see
+there) and reports :class:`imurun.signal.streaming.LiveMetrics` every
 ``report_every_s`` seconds of samples.
 
 :class:`LiveStreamHook` adapts it to the device layer: it is the ``on_event`` hook of
@@ -73,10 +74,17 @@ class LiveAnalyzer:
         on_report: called with each report.
         report_every_s: seconds of samples between reports.
         mounting: the sensor-to-body rotation if known (else estimated from the first
-            ``mounting_window_s`` seconds; until then nothing is reported).
+            samples; until then nothing is reported).
         settings: :class:`StreamingSettings`.
-        mounting_window_s: samples collected for the mounting estimate; if it fails on
-            ``mounting_max_s`` seconds, the sensor axes are taken as body axes.
+        mounting_early_s: the estimate is tried every window of the estimator
+            (:attr:`MountingSettings.window_s <imurun.signal.mounting.MountingSettings.window_s>`,
+            4 s) of samples from ``mounting_early_s`` on, and taken as soon as at least
+            ``mounting_early_s`` seconds of its windows are walking or running; ``0``: only
+            at ``mounting_window_s``.
+        mounting_window_s: at the latest, the estimate is taken on this many seconds of
+            samples, however few of them show walking or running; if it fails (no locomotion
+            at all), it is tried again every 5 s, and on ``mounting_max_s`` seconds the sensor
+            axes are taken as body axes.
         on_steps: called with the steps of each :meth:`StreamingEvents.update
             <imurun.signal.streaming.StreamingEvents.update>` and ``flush`` that found any
             (:class:`~imurun.signal.streaming.StreamSteps`, times from the first sample).
@@ -92,17 +100,21 @@ class LiveAnalyzer:
 
     def __init__(self, fs_hz: float, on_report: Callable[[LiveMetrics], None], *,
                  report_every_s: float = 5.0, mounting: Mounting | None = None,
-                 settings: StreamingSettings | None = None, mounting_window_s: float = 20.0,
-                 mounting_max_s: float = 60.0,
+                 settings: StreamingSettings | None = None, mounting_early_s: float = 12.0,
+                 mounting_window_s: float = 20.0, mounting_max_s: float = 60.0,
                  on_steps: Callable[[StreamSteps], None] | None = None) -> None:
         self.fs_hz = check_fs(fs_hz)
         _check_seconds(report_every_s=report_every_s, mounting_window_s=mounting_window_s,
                        mounting_max_s=mounting_max_s)
+        if not (isinstance(mounting_early_s, int | float) and 0 <= mounting_early_s):
+            raise SignalError(f"mounting_early_s must be a number of seconds >= 0, got "
+                              f"{mounting_early_s!r}")
         self.on_report = on_report
         self.on_steps = on_steps
         self.report_every_s = float(report_every_s)
         self.mounting = mounting
         self.settings = StreamingSettings() if settings is None else settings
+        self.mounting_early_s = float(mounting_early_s)
         self.mounting_window_s = mounting_window_s
         self.mounting_max_s = mounting_max_s
         self.status = "estimating the sensor placement" if mounting is None else "running"
@@ -112,7 +124,10 @@ class LiveAnalyzer:
         # a gap ends one (nothing is analysed across a gap, whether or not the mounting is known)
         self._pending: list[tuple[FloatArray, FloatArray | None] | float] = []
         self._n_pending = 0
-        self._next_try = int(round(mounting_window_s * self.fs_hz))
+        self._mounting_settings = MountingSettings()
+        early = 0.0 < self.mounting_early_s < mounting_window_s
+        self._next_try = int(round((self.mounting_early_s if early else mounting_window_s)
+                                   * self.fs_hz))
         self._units_checked = mounting is not None
         self._next_report = self.report_every_s
         self._t_next = 0.0  # time of the next sample expected before the mounting is known
@@ -184,17 +199,27 @@ class LiveAnalyzer:
 
             check_si_units(acc, gyr, "LiveAnalyzer takes")
             self._units_checked = True
+        full = final or self._n_pending >= self.mounting_window_s * self.fs_hz
+        ms = self._mounting_settings
         try:
-            self.mounting = estimate_mounting(acc, self.fs_hz, gyr_rads=gyr,
-                                              segments=[s for s in segments if s[1] > s[0]],
-                                              settings=MountingSettings())
+            found = estimate_mounting(acc, self.fs_hz, gyr_rads=gyr,
+                                      segments=[s for s in segments if s[1] > s[0]],
+                                      settings=ms)
         except MountingError:
             if not final and self._n_pending < self.mounting_max_s * self.fs_hz:
-                self._next_try = self._n_pending + int(round(5.0 * self.fs_hz))
+                self._next_try = (self._n_pending + int(round(5.0 * self.fs_hz)) if full
+                                  else self._early_retry())
                 return
             self.mounting = Mounting.identity()
             self.status = "sensor placement unknown: sensor axes taken as body axes"
         else:
+            q = found.quality
+            moving_s = (0.0 if q is None
+                        else (q.n_running_windows + q.n_walking_windows) * ms.window_s)
+            if not full and moving_s < self.mounting_early_s:  # too little motion yet
+                self._next_try = self._early_retry()
+                return
+            self.mounting = found
             self.status = "running"
         pending, self._pending, self._n_pending = self._pending, [], 0
         self._events.reset(0.0)
@@ -204,6 +229,11 @@ class LiveAnalyzer:
                 self._events.reset(p)
             else:
                 self._feed(*p)
+
+    def _early_retry(self) -> int:
+        """The next try before ``mounting_window_s``: one estimator window later, at most then."""
+        return min(self._n_pending + int(round(self._mounting_settings.window_s * self.fs_hz)),
+                   int(round(self.mounting_window_s * self.fs_hz)))
 
     def _steps(self, steps: StreamSteps) -> None:
         if len(steps) and self.on_steps is not None:
@@ -309,7 +339,8 @@ class LiveStreamHook:
         """A line is due but the mounting is not known yet: say so once, not nothing.
 
         The reports due until the mounting is known come together once it is
-        (``mounting_window_s`` of samples, more when the estimate needs more motion).
+        (``mounting_early_s`` of walking or running, else ``mounting_window_s`` of samples,
+        more when the estimate finds no motion).
         """
         a = self.analyzer
         if (a is None or a.mounting is not None or self._said_settling
@@ -317,8 +348,12 @@ class LiveStreamHook:
             return
         self._said_settling = True
         self._last_status = a.status
-        self.say(f"live: settling: {a.status} on the first {a.mounting_window_s:g} s of "
-                 "samples; their lines come then")
+        if 0 < a.mounting_early_s < a.mounting_window_s:
+            when = (f"once {a.mounting_early_s:g} s of walking or running are in, else on the "
+                    f"first {a.mounting_window_s:g} s of samples")
+        else:
+            when = f"on the first {a.mounting_window_s:g} s of samples"
+        self.say(f"live: settling: {a.status} {when}; their lines come then")
 
     def flush(self) -> None:
         """The stream has ended: the steps of its last seconds go to ``on_steps``."""
