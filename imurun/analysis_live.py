@@ -69,6 +69,9 @@ def _check_seconds(**values: float) -> None:
 class LiveAnalyzer:
     """Sensor-frame samples in, :class:`LiveMetrics` out every ``report_every_s`` seconds.
 
+    A report whose numbers are still settling (``settling_s``) is followed by one more when
+    they are due, if that comes before the next regular one.
+
     Args:
         fs_hz: sample rate.
         on_report: called with each report.
@@ -130,6 +133,7 @@ class LiveAnalyzer:
                                    * self.fs_hz))
         self._units_checked = mounting is not None
         self._next_report = self.report_every_s
+        self._extra_report = False  # the next report is the one a settling report announced
         self._t_next = 0.0  # time of the next sample expected before the mounting is known
         self._has_gyr: bool | None = None  # whether the samples come with a gyroscope
 
@@ -246,8 +250,16 @@ class LiveAnalyzer:
                                         None if gyr is None else np.einsum("nj,kj->nk", gyr, r)))
         t = self._events.t0_s + self._events.n_seen / self.fs_hz
         if t >= self._next_report:  # one report even after a catch-up
-            self.on_report(self._events.live(t))
+            m = self._events.live(t)
+            self.on_report(m)
+            extra, self._extra_report = self._extra_report, False
             self._next_report = (math.floor(t / self.report_every_s) + 1) * self.report_every_s
+            # the numbers are settling: one more report when they are due (not at the next
+            # regular one, up to report_every_s later); once between two regular reports
+            due = t + m.settling_s - 0.5 / self.fs_hz
+            if not extra and m.n_steps == 0 and m.settling_s > 0 and due < self._next_report:
+                self._next_report = due
+                self._extra_report = True
 
 
 class LiveStreamHook:

@@ -153,7 +153,9 @@ def test_replay_session_is_what_imurun_replay_builds(tmp_path: Path) -> None:
     assert rec.gaps == want.gaps
     assert (rec.acc_ms2 == want.acc_ms2).all()
     assert rec.meta == want.meta
-    assert len(lines) == 4
+    # a line every 20 s of samples (85 s), and one more when the 40-s one's numbers were due
+    assert len(lines) == 5
+    assert "first numbers in ~1 s" in lines[1]
     (tmp_path / "x.imrs").write_bytes(b"not a session")
     with pytest.raises(FileFormatError, match="x.imrs"):
         replay_session(tmp_path / "x.imrs")

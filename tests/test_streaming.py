@@ -575,3 +575,23 @@ def test_too_little_motion_waits_for_the_mounting_window() -> None:
     _, known_s = _mounting_known_at(m.acc_ms2[int(10 * FS):], m.gyr_rads[int(10 * FS):],
                                     mounting_early_s=0.0)
     assert known_s == pytest.approx(20.0)
+
+
+# before: a line that said "first numbers in ~1 s" was followed by the next regular line only
+# (with a line every 5 s, up to 5 s after the numbers were there: on stored-run.imrn they were
+# final at 16 s and shown at 20 s)
+@pytest.mark.parametrize(("name", "seed"), _running_cases())
+def test_the_numbers_come_when_the_settling_line_says(name: str, seed: int) -> None:
+    acc, gyr, fs, run_ic = _samples_and_batch(name, seed)
+    reports = _live_reports(acc, gyr, fs, 5.0)
+    k = next(i for i, r in enumerate(reports) if r.n_steps == 0 and np.isfinite(r.settling_s))
+    r, nxt = reports[k], reports[k + 1]
+    # the next line has the numbers, and comes when the settling line said (within a frame)
+    assert nxt.n_steps > 0
+    assert r.t_s + r.settling_s - 0.5 / fs <= nxt.t_s <= r.t_s + r.settling_s + 10 / fs
+    # the regular lines go on: every 5 s of samples, the one extra line between two of them
+    # (at the first frame of 10 samples that ends at or after each multiple of 5 s)
+    regular = [m.t_s for m in reports if m.t_s % 5.0 <= 10.5 / fs]
+    assert 0 < len(reports) - len(regular) <= len(regular)
+    np.testing.assert_allclose(regular, 5.0 * np.arange(1, len(regular) + 1), rtol=0,
+                               atol=10.5 / fs)
