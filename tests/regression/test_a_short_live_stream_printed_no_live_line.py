@@ -1,10 +1,11 @@
 """``imurun replay|stream --live`` never flushed the live analysis at the end of the data.
 
 The live analysis holds the samples of the first seconds until it has estimated the sensor's
-mounting (20 s of them); the CLI never called ``LiveStreamHook.flush()``, so a replay or a stream
-shorter than that printed no live line at all: the samples seen were never analysed. At the end
-of the data the commands now flush, and the held samples give their lines (a longer stream's
-output is unchanged: ``tests/test_streaming.py``).
+mounting (20 s of them then; now 12 s of walking or running, at most 20 s); the CLI never called
+``LiveStreamHook.flush()``, so a replay or a stream shorter than that printed no live line at
+all: the samples seen were never analysed. At the end of the data the commands now flush, and
+the held samples give their lines (a longer stream's output is unchanged:
+``tests/test_streaming.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from imurun.cli import main as cli
 REC = Path(__file__).parents[2] / "recordings"
 
 
-SETTLING = ("live: settling: estimating the sensor placement on the first 20 s of samples; "
-            "their lines come then")
+SETTLING = ("live: settling: estimating the sensor placement once 12 s of walking or running "
+            "are in, else on the first 20 s of samples; their lines come then")
 
 
 def _live(out: str) -> list[str]:
@@ -29,15 +30,16 @@ def _live(out: str) -> list[str]:
 
 def test_a_short_replay_prints_its_live_lines(tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    short = tmp_path / "short.imrs"  # the first ~19 s of the bundled session, cut mid-record
-    short.write_bytes((REC / "clean-run.imrs").read_bytes()[:75_000])
+    # the first 15.1 s of the bundled session, cut mid-record: its mounting is known at 16 s
+    short = tmp_path / "short.imrs"
+    short.write_bytes((REC / "clean-run.imrs").read_bytes()[:58_000])
     assert cli(["replay", str(short), "--live", "--live-every", "5"]) == 0
     out = capsys.readouterr().out
     # running starts at 12.3 s: the 15 s line says so, its numbers not final yet
     assert _live(out) == [SETTLING,
                           "live     5.0 s: no running in the last seconds",
                           "live    10.0 s: no running in the last seconds",
-                          "live    15.0 s: running, settling: first numbers in ~5 s"]
+                          "live    15.0 s: running, settling: first numbers in ~1 s"]
     assert out.splitlines()[4].endswith("short.imrs (session)")  # then the summary
 
 
