@@ -315,3 +315,41 @@ def test_walking_cross_validation_with_a_single_group_keeps_the_default() -> Non
     cv = cross_validate_walking(trials, lambda t: t.subject.subject_id, grid=(0.25, 0.5, 0.75))
     assert cv.rise_weight == (WalkingSettings().ic_rise_weight,)
     assert cv.pooled[0].ic.tp > 0
+
+
+def _streamed(acc: np.ndarray, gyr: np.ndarray | None, fs: float, settings: Any,
+              frame: int) -> Any:
+    from imurun.signal.streaming import StreamingEvents, StreamSteps
+
+    se = StreamingEvents(fs, settings)
+    parts = [se.update(acc[a:a + frame], None if gyr is None else gyr[a:a + frame])
+             for a in range(0, acc.shape[0], frame)]
+    parts.append(se.flush())
+    return StreamSteps.concat(parts)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_live_steps_equal_one_pass_on_the_real_recordings(name: str) -> None:
+    """The live defaults (``hop_s`` 2 s, ``margin_s`` 3 s) were chosen as the shortest that give
+    the one-pass steps; held here on every real segment, not only on virtual sessions."""
+    _require(name)
+    from imurun.signal.streaming import StreamingSettings
+
+    n = 0
+    for t in load_dataset(name):
+        for a, b in t.segments:
+            acc = t.bf_acc_ms2[a:b]
+            gyr = None if t.bf_gyr_rads is None else t.bf_gyr_rads[a:b]
+            big = acc.shape[0] / t.fs_hz + 10.0  # one window over the whole segment
+            ref = _streamed(acc, gyr, t.fs_hz,
+                            StreamingSettings(window_s=3 * big, hop_s=big, margin_s=big),
+                            acc.shape[0] + 1)
+            got = _streamed(acc, gyr, t.fs_hz, StreamingSettings(), 97)
+            where = f"{t.trial_id} samples {a}-{b}"
+            assert len(got) == len(ref), where
+            for f in ("ic_index", "to_index", "step_s", "vertical_oscillation_m"):
+                np.testing.assert_allclose(getattr(got, f), getattr(ref, f), rtol=0,
+                                           atol=1e-6, err_msg=f"{where}: {f}")
+            np.testing.assert_array_equal(got.running, ref.running, err_msg=where)
+            n += len(ref)
+    assert n > 0
