@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
     from imurun.device.client import SensorClient
     from imurun.device.stream import StreamReport, StreamSettings
-    from imurun.ingest.builder import RecordingBuilder
     from imurun.ingest.recording import Recording
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
@@ -271,7 +270,7 @@ def cmd_stream(a: argparse.Namespace) -> int:
 
     out = _check_stream_out(a)
     if a.ble:
-        return _stream_ble(a)
+        return _stream_ble(a, out)
     if a.rsc:
         raise UsageError("--rsc records a footpod's Running Speed and Cadence over Bluetooth: "
                          "it needs --ble NAME_OR_ADDRESS; a serial link has none")
@@ -504,9 +503,13 @@ def _ble_connect(a: argparse.Namespace, backend: BleBackend | None, *,
 
 
 class _RscLog:
-    """RSC notifications of a stream: kept raw in the session, summarised on screen."""
+    """RSC notifications of a stream, summarised on screen.
 
-    def __init__(self, session: SessionWriter) -> None:
+    With ``session`` (a footpod-only stream) each is also kept there raw; a sensor's stream keeps
+    them through ``stream_to_file``.
+    """
+
+    def __init__(self, session: SessionWriter | None = None) -> None:
         self.session = session
         self.cadence: list[int] = []
         self.speed: list[float] = []
@@ -515,7 +518,8 @@ class _RscLog:
     def add(self, t_host_s: float, data: bytes) -> None:
         from imurun.transport.ble import decode_rsc
 
-        self.session.note(rsc=data.hex(), t_host_s=t_host_s)
+        if self.session is not None:
+            self.session.note(rsc=data.hex(), t_host_s=t_host_s)
         m = decode_rsc(data)
         if m is None:
             self.malformed += 1
@@ -526,10 +530,6 @@ class _RscLog:
             print(f"\r  RSC {m.speed_mps:5.2f} m/s {m.cadence_per_min:3d} /min"
                   f"{'  running' if m.running else '         '}", end="", flush=True)
 
-    async def drain(self, queue: NotificationQueue) -> None:
-        while True:
-            self.add(*await queue.get())
-
     def summary(self) -> str:
         if not self.cadence:
             return f"RSC: no measurements ({self.malformed} malformed)"
@@ -539,64 +539,51 @@ class _RscLog:
                 f"median cadence {cad} /min, median speed {spd:.2f} m/s")
 
 
-def _stream_ble(a: argparse.Namespace) -> int:
+def _stream_ble(a: argparse.Namespace, out: Path) -> int:
     from imurun.cli_analysis import live_hook
-    from imurun.device.stream import stream_live
-    from imurun.ingest.builder import RecordingBuilder
+    from imurun.device.connect import StreamProgress, stream_to_file
     from imurun.transport.ble import resolve
 
     if a.port:
         raise UsageError("give either --port or --ble, not both")
-    out = Path(a.out)
+    progress = StreamProgress()
 
     async def main(backend: BleBackend | None) -> int:
         found = await resolve(a.ble, timeout_s=BLE_SCAN_TIMEOUT_S, backend=backend)
-        meta = {"framing": "packet", "link": f"BLE {found}", "imurun_version": __version__}
         if not found.is_imurun:
             if not a.rsc:
                 raise UsageError(f"{found} does not advertise the imurun service; "
                                  "add --rsc to record its Running Speed and Cadence")
-            return await _stream_rsc_only(a, backend, found,
-                                          _session_writer(out, {**meta, "content": "rsc"}))
-        session = _session_writer(out, meta)
-        builder = RecordingBuilder(source=str(out), source_format="session")
-        started[:] = [(session, builder)]
+            meta = {"framing": "packet", "link": f"BLE {found}", "imurun_version": __version__,
+                    "content": "rsc"}
+            return await _stream_rsc_only(a, backend, found, _session_writer(out, meta))
         rsc_queue: NotificationQueue | None = asyncio.Queue() if a.rsc else None
-        rsc = _RscLog(session)
-        task = None if rsc_queue is None else asyncio.create_task(rsc.drain(rsc_queue))
+        rsc = _RscLog()
         hook = live_hook(a)
-        try:
-            report = await stream_live(
-                _ble_connect(a, backend, session=session, rsc_queue=rsc_queue, target=found),
-                builder, stream_settings(a), on_status=_link_status, on_event=hook)
-        finally:
-            if task is not None and rsc_queue is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-                while not rsc_queue.empty():
-                    rsc.add(*rsc_queue.get_nowait())
-            session.close()
+        started.append(True)
+        # what a developer calls: the command adds only its printing
+        streamed = await stream_to_file(
+            _ble_connect(a, backend, rsc_queue=rsc_queue, target=found), out,
+            stream_settings(a), on_event=hook, on_status=_link_status, progress=progress,
+            rsc_queue=rsc_queue, on_rsc=rsc.add)
         if hook is not None:  # the end of the data: what the live analysis still holds
             hook.flush()
-        if not session.published:
+        if streamed.recording is None:
             _say(_nothing_received(out))
             return EXIT_OK
-        rec = builder.build()
         if sys.stdout.isatty() and rsc.cadence:
             print()
-        _say(_streamed(report, rec, out))
+        _say(_streamed(streamed.report, streamed.recording, out))
         if a.rsc:
             _say(rsc.summary())
         return EXIT_OK
 
-    started: list[tuple[SessionWriter, RecordingBuilder]] = []
+    started: list[bool] = []
     try:
         return _run_ble(main)
     except KeyboardInterrupt:
         if started:
-            session, builder = started[0]
-            _say_interrupted(out, session.published, builder.n_samples)
+            _say_interrupted(out, progress.written, progress.samples)
         raise
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -696,3 +697,80 @@ def test_a_cancelled_stream_tells_the_sensor_to_stop(tmp_path: Path) -> None:
                     await asyncio.sleep(0.01)
 
     run(body)
+
+
+# --------------------------------------------------------------------------------------------
+# stream_to_file over BLE, with the sensor's Running Speed and Cadence kept in the file
+# --------------------------------------------------------------------------------------------
+def rsc_notes(path: Path) -> list[dict[str, object]]:
+    """The RSC notes of a session file, in file order."""
+    notes = [json.loads(r.data) for r in read_session(path).records if r.kind.name == "NOTE"]
+    return [n for n in notes if "rsc" in n]
+
+
+def test_stream_to_file_keeps_the_sensors_rsc_notifications_from_python(tmp_path: Path) -> None:
+    """``stream_to_file(..., rsc_queue=q)`` with ``ble_connection(..., rsc_queue=q)``: every RSC
+    measurement the sensor sent is a note of the file (none lost, in order, as sent), and
+    ``on_rsc`` heard each one as it was kept."""
+    from imurun.device.connect import ble_connection, stream_to_file
+
+    heard: list[tuple[float, bytes]] = []
+
+    async def body() -> None:
+        async with rig(tmp_path, stream_minutes=0.25) as r:
+            queue: NotificationQueue = asyncio.Queue()
+            got = await stream_to_file(
+                ble_connection(r.link.name, backend=r.backend, rsc_queue=queue),
+                tmp_path / "live.imrses", StreamSettings(timeout_s=5.0), rsc_queue=queue,
+                on_rsc=lambda t, data: heard.append((t, data)))
+            assert got.report.ended_by == "sensor"
+            assert got.recording is not None
+            assert got.recording.n_samples == 3000
+            assert queue.empty()  # drained into the file
+            sent = [bytes(m) for _, m in r.link.rsc_log]
+            notes = rsc_notes(tmp_path / "live.imrses")
+            kept = [bytes.fromhex(str(n["rsc"])) for n in notes]
+            assert len(kept) >= 15  # one a second of stream, at least
+            assert kept == sent[:len(kept)] == [d for _, d in heard]
+            assert [n["t_host_s"] for n in notes] == [t for t, _ in heard]
+
+    run(body)
+
+
+def test_imurun_stream_ble_rsc_is_stream_to_file_plus_its_printing(
+        emulated_cli: Callable[..., list[BleLink]], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``imurun stream --ble --rsc`` built its own session writer, builder and RSC drain beside
+    :func:`~imurun.device.connect.stream_to_file`, so the command and the function offered to
+    developers could drift apart. It now calls the function (seen through a wrapper that calls
+    the real one) with the RSC queue its connection fills; it prints what that returned."""
+    from imurun.device import connect as dc
+
+    calls: list[tuple[Path, dict[str, object], dc.StreamedFile]] = []
+    real = dc.stream_to_file
+
+    async def spy(connect: dc.Connect, path: str | Path, settings: StreamSettings | None = None,
+                  **kw: object) -> dc.StreamedFile:
+        got = await real(connect, path, settings, **kw)  # type: ignore[arg-type]
+        calls.append((Path(path), kw, got))
+        return got
+
+    monkeypatch.setattr(dc, "stream_to_file", spy)
+    links = emulated_cli(stream_minutes=0.25)
+    out_file = tmp_path / "live.imrses"
+    assert cli.main(["stream", "--ble", "imurun-0001", "--rsc", "--out", str(out_file)]) == 0
+    ((path, kw, got),) = calls
+    assert path == out_file
+    assert isinstance(kw["progress"], dc.StreamProgress)
+    assert kw["progress"].samples == got.report.samples == 3000
+    assert kw["rsc_queue"] is not None
+    assert got.recording is not None
+    said = capsys.readouterr().out
+    assert f"streamed 3000 samples ({got.recording.duration_s:.1f} s) to {out_file}; ended by " \
+           "sensor" in said
+    kept = [bytes.fromhex(str(n["rsc"])) for n in rsc_notes(out_file)]
+    assert f"RSC: {len(kept)} measurements (0 malformed)" in said
+    assert kept == [bytes(m) for _, m in links[0].rsc_log][:len(kept)]
+    meta = read_session(out_file).meta
+    assert meta["framing"] == "packet"
+    assert meta["link"] == f"BLE imurun-0001 [{links[0].address}]"

@@ -5,9 +5,9 @@ that opens the link and returns a :class:`~imurun.device.client.SensorClient`, w
 :func:`~imurun.device.stream.stream_live` and :func:`~imurun.device.sync.sync_runs` take (they
 call it again to reconnect after a lost link). :func:`stream_to_file` and :func:`sync_to_folder`
 are ``imurun stream`` and ``imurun sync --store`` in one call, without their printing. The CLI
-commands connect with these functions, ``imurun stream --port`` is :func:`stream_to_file` (with a
-:class:`StreamProgress` for what it says after Ctrl-C) and ``imurun sync --store`` is
-:func:`sync_to_folder`.
+commands connect with these functions, ``imurun stream`` is :func:`stream_to_file` (with a
+:class:`StreamProgress` for what it says after Ctrl-C; ``--rsc`` is its ``rsc_queue``) and
+``imurun sync --store`` is :func:`sync_to_folder`.
 
 Everything here is asynchronous: run it with :func:`asyncio.run`. Errors: a port that cannot be
 opened or a sensor that does not answer is a :class:`~imurun.errors.TransportError` (its
@@ -16,6 +16,8 @@ subclass :class:`~imurun.errors.DeviceTimeoutError` for a timeout), naming the p
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,18 +32,19 @@ from imurun.errors import FileFormatError, ImurunError
 from imurun.ingest.recording import Recording
 
 if TYPE_CHECKING:
-    import asyncio
-
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.ble import BleBackend, FoundSensor, NotificationQueue
     from imurun.transport.session import SessionWriter
 
-__all__ = ["BLE_CONNECT_TIMEOUT_S", "BLE_SCAN_TIMEOUT_S", "Connect", "StreamProgress",
+__all__ = ["BLE_CONNECT_TIMEOUT_S", "BLE_SCAN_TIMEOUT_S", "Connect", "OnNotification",
+           "StreamProgress",
            "StreamedFile", "ble_connection", "serial_connection", "stream_to_file",
            "sync_to_folder"]
 
 #: Open the link and return a client talking over it (again after a lost link).
 Connect = Callable[[], Awaitable[SensorClient]]
+#: Hears a notification as it is kept: ``(host time it arrived in s, its raw bytes)``.
+OnNotification = Callable[[float, bytes], None]
 
 #: How long a BLE connection scans for its sensor before it gives up.
 BLE_SCAN_TIMEOUT_S = 10.0
@@ -160,7 +163,9 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
                          settings: StreamSettings | None = None, *,
                          on_event: EventHook | None = None, on_status: Say | None = None,
                          stop: asyncio.Event | None = None,
-                         progress: StreamProgress | None = None) -> StreamedFile:
+                         progress: StreamProgress | None = None,
+                         rsc_queue: NotificationQueue | None = None,
+                         on_rsc: OnNotification | None = None) -> StreamedFile:
     """Stream from the sensor ``connect`` reaches into the session file ``path`` (``.imrs``).
 
     As ``imurun stream --port PORT --out PATH`` (or ``--ble``), without its printing
@@ -176,6 +181,13 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     that cannot be written is a :class:`~imurun.errors.FileFormatError` naming it. ``progress``
     (a new :class:`StreamProgress`) says meanwhile how many samples arrived and whether the
     file was written: what ``imurun stream`` says when it is interrupted.
+
+    ``rsc_queue`` is the queue given to :func:`ble_connection` (``rsc_queue=``): each Running
+    Speed and Cadence notification the sensor sends is kept in ``path`` too, raw, as a note
+    ``{"rsc": hex, "t_host_s": t}`` (as ``imurun stream --ble --rsc`` does), including those
+    still queued when the stream ends; ``on_rsc`` hears each ``(t_host_s, raw bytes)`` as it is
+    kept (:func:`imurun.transport.ble.decode_rsc` decodes it). A kept measurement counts as an
+    answer of the sensor: the file is written.
     """
     from imurun import __version__
     from imurun.ingest.builder import RecordingBuilder
@@ -184,8 +196,18 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     out = Path(path)
     builder = RecordingBuilder(source=str(out), source_format="session")
     held: list[SessionWriter] = []
+    draining: list[asyncio.Task[None]] = []
     if progress is not None:
         progress._builder, progress._session = builder, None
+
+    def keep_rsc(t_host_s: float, data: bytes) -> None:
+        held[0].note(rsc=data.hex(), t_host_s=t_host_s)
+        if on_rsc is not None:
+            on_rsc(t_host_s, data)
+
+    async def drain(queue: NotificationQueue) -> None:
+        while True:
+            keep_rsc(*await queue.get())
 
     async def recording() -> SensorClient:
         client = await connect()
@@ -200,6 +222,8 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
                 raise FileFormatError(str(out), f"cannot write: {e.strerror or e}") from e
             if progress is not None:
                 progress._session = held[0]
+            if rsc_queue is not None:  # what arrived while connecting waits in the queue
+                draining.append(asyncio.create_task(drain(rsc_queue)))
         client.session = held[0]
         return client
 
@@ -208,6 +232,13 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
                                    StreamSettings() if settings is None else settings,
                                    on_event=on_event, on_status=on_status, stop=stop)
     finally:
+        for task in draining:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if held and rsc_queue is not None:  # what came after the stream's last frame
+            while not rsc_queue.empty():
+                keep_rsc(*rsc_queue.get_nowait())
         for session in held:
             session.close()
     published = bool(held) and held[0].published
