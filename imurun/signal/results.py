@@ -654,9 +654,33 @@ class ActivityBouts(_Refrozen):
 
     @classmethod
     def from_records(cls, recs: Sequence[Mapping[str, Any]]) -> ActivityBouts:
+        """Read :meth:`to_records`'s objects; a name not in :data:`ACTIVITIES` is ``"other"``.
+
+        A newer imurun may add names (as ``"paused"`` was added): its files stay readable here,
+        their new bouts read as what this version can say of them (:meth:`RunAnalysis.from_dict`
+        says so in a note).
+        """
+        other = ACTIVITIES.index("other")
+        code = {name: k for k, name in enumerate(ACTIVITIES)}
         return cls(np.array([_flt(r["start_s"]) for r in recs]),
                    np.array([_flt(r["end_s"]) for r in recs]),
-                   np.array([ACTIVITIES.index(r["activity"]) for r in recs], dtype=np.int8))
+                   np.array([code.get(r["activity"], other) if isinstance(r["activity"], str)
+                             else other for r in recs], dtype=np.int8))
+
+
+def _unknown_activities(recs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The activity names of an activity timeline that this version does not know, once each."""
+    names = (str(r.get("activity")) for r in recs)
+    return list(dict.fromkeys(n for n in names if n not in ACTIVITIES))
+
+
+def _unknown_activities_note(names: Sequence[str], made_by: str) -> str:
+    """The note of an analysis whose activity timeline has names this version does not know."""
+    quoted = ", ".join(f"'{n}'" for n in names)
+    by = f" by imurun {made_by}" if made_by else ""
+    return (f"the activity timeline of this analysis (made{by}) has {quoted}, which this imurun "
+            "does not know: read as 'other' (samples, neither running, walking nor standing); "
+            "a newer imurun reads it as meant")
 
 
 @dataclass(frozen=True)
@@ -754,17 +778,23 @@ class RunAnalysis:
         if schema != SCHEMA:
             raise SignalError(f"not an imurun analysis document: schema {schema!r}, "
                               f"expected {SCHEMA!r}")
+        version = str(d.get("imurun_version", ""))
+        bouts = d.get("activity", [])
+        notes = [str(x) for x in d.get("notes", [])]
+        unknown = _unknown_activities(bouts)
+        if unknown:  # from a newer imurun: read, and said once
+            notes = list(dict.fromkeys([*notes, _unknown_activities_note(unknown, version)]))
         return cls(
             steps=StepTable.from_records(d.get("steps", [])),
             summary=RunSummary.from_dict(d["summary"]),
             indicators=tuple(Indicator.from_dict(i) for i in d.get("indicators", [])),
-            activity=ActivityBouts.from_records(d.get("activity", [])),
+            activity=ActivityBouts.from_records(bouts),
             unavailable=tuple(Unavailable(str(k), str(v))
                               for k, v in d.get("unavailable", {}).items()),
             source=SourceInfo.from_dict(d.get("source", {})),
             parameters=dict(d.get("parameters", {})),
-            version=str(d.get("imurun_version", "")),
-            notes=tuple(str(x) for x in d.get("notes", [])),
+            version=version,
+            notes=tuple(notes),
         )
 
     @classmethod
