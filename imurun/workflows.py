@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from imurun.errors import FileFormatError, ImurunError, UsageError
 from imurun.store.library import Library, RunRecord
@@ -162,7 +162,9 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
     """The runs of ``runs`` whose analysis should be made again, each with the reason.
 
     A run is out of date when it was never analysed, when its last analysis failed, when it was
-    analysed by another version of imurun, or with another body mass than its athlete's.
+    analysed by another version of imurun, or with another body mass than its athlete's, and a
+    paused phyphox export whose analysis counts its pause as lost data
+    (:func:`pause_counted_as_lost`).
     """
     return [(r, why) for r, _, why in _outdated(lib, runs)]
 
@@ -184,7 +186,39 @@ def _outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, 
         elif r.analysis_version != __version__:
             out.append((r, f"analysed by imurun {r.analysis_version}",
                         f"analysed by imurun {r.analysis_version} (this is {__version__})"))
+        elif pause_counted_as_lost(r):
+            out.append((r, "a pause counted as lost data",
+                        "paused phyphox export analysed before imurun told a pause from lost "
+                        "data: its pause counts as lost data ('no data')"))
     return out
+
+
+#: The note the first phyphox reader gave a paused export ("paused 1 time(s) (7.5 s): a gap
+#: each, start from meta/time.csv"); the analysis keeps the recording's notes in its quality.
+_PAUSE_AS_GAP_NOTE: Final = "): a gap each, start from meta/time.csv"
+
+
+def pause_counted_as_lost(run: RunRecord) -> bool:
+    """Whether ``run``'s analysis counts a phyphox pause as lost data.
+
+    The first phyphox reader made each pause of an export a gap of lost data (and said so in a
+    note of the recording, which the analysis keeps); since then a pause is its own kind of
+    gap, with a ``paused`` line in the time breakdown, and no data counted lost. An analysis
+    with that note and no such line was made before: analysing it again puts it right. Only
+    phyphox runs that were paused are concerned, and from the index alone (``imurun runs`` and
+    the weekly summary ask this of every run they show).
+    """
+    if run.format != "phyphox" or run.summary_json is None \
+            or _PAUSE_AS_GAP_NOTE not in run.summary_json:  # no need to parse the rest
+        return False
+    quality = (run.summary or {}).get("quality")
+    if not isinstance(quality, dict):
+        return False
+    noted = any(isinstance(n, str) and n.startswith("paused ") and n.endswith(_PAUSE_AS_GAP_NOTE)
+                for n in quality.get("notes") or ())
+    paused = any(isinstance(t, dict) and t.get("reason") == "paused"
+                 for t in quality.get("time") or ())
+    return noted and not paused
 
 
 def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> tuple[int, str | None]:
