@@ -6,7 +6,7 @@ this version has never heard of. ``ActivityBouts.from_records`` mapped names wit
 ``ACTIVITIES.index``, so ``imurun.load_analysis``, the library's kept analysis and the run
 report of it all refused the whole file, "not an imurun analysis (tuple.index(x): x not in
 tuple)". Now such a bout reads as ``other``, and one note says so (docs/analysis-json.md,
-"Unknown values").
+"Unknown activity names").
 """
 
 from __future__ import annotations
