@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import scipy.io as sio
 
 from imurun.signal.events import Side
@@ -130,3 +131,47 @@ def test_alcantara_loader_takes_missing_metadata(tmp_path: Path) -> None:
     assert trial.subject.height_m is None
     assert trial.subject.mass_kg == 61.0
     assert trial.ref_ic_s.size >= 5
+
+
+def test_mobgap_loader_reads_the_optical_reference_by_the_same_rules(tmp_path: Path) -> None:
+    """``reference="Stereophoto"``: the same trials, the optical bouts, INDIP's rules."""
+    folder = tmp_path / "mobgap_lab" / "XX" / "008"
+    folder.mkdir(parents=True)
+    indip = _wb(1.0, 8.0, [1.2, 1.8, 2.4, 3.0], ["Left", "Right", "Left", "Right"])
+    # a NaN contact (its label stays), a contact listed twice, fewer contacts than INDIP
+    optical = _wb(1.6, 3.1, [1.78, float("nan"), 2.4, 2.45, 3.1],
+                  ["Right", "Left", "Left", "Left", "Right"])
+    data = {"TimeMeasure1": {"Test1": {
+        "Trial1": {"SU": {"LowerBack": _lower_back(1000)},
+                   "Standards": {"INDIP": {"MicroWB": indip},
+                                 "Stereophoto": {"MicroWB": optical, "Fs": FS}}},
+        # no optical reference: only in the INDIP load
+        "Trial2": {"SU": {"LowerBack": _lower_back(800)},
+                   "Standards": {"INDIP": {"MicroWB": _wb(2.0, 3.0, [2.5], ["Right"])}}},
+    }}}
+    sio.savemat(folder / "data.mat", {"data": data})
+    by_indip = {t.trial_id: t for t in load_mobgap_lab(tmp_path)}
+    (opt,) = load_mobgap_lab(tmp_path, reference="Stereophoto")
+    assert sorted(by_indip) == ["XX/008/Test1/Trial1", "XX/008/Test1/Trial2"]
+    ind = by_indip["XX/008/Test1/Trial1"]
+    assert opt.trial_id == ind.trial_id
+    assert opt.reference.startswith("Stereophoto")
+    assert ind.reference.startswith("INDIP")
+    # the INDIP load is what it was
+    np.testing.assert_allclose(ind.ref_ic_s, np.array([1.2, 1.8, 2.4, 3.0]) - 1 / FS)
+    # the same signals
+    np.testing.assert_array_equal(opt.bf_acc_ms2, ind.bf_acc_ms2)
+    assert opt.segments == ind.segments
+    # MATLAB's 1-based times one sample earlier, NaN dropped, the duplicate merged
+    np.testing.assert_allclose(opt.ref_ic_s, np.array([1.78, 2.4, 3.1]) - 1 / FS)
+    assert opt.ref_ic_side.tolist() == [Side.RIGHT, Side.LEFT, Side.RIGHT]
+    (window,) = opt.eval_windows_s
+    np.testing.assert_allclose(window, (1.6 - 1 / FS, 3.1))
+    assert "1 reference initial contacts" in " ".join(opt.notes)
+    # its final contacts are toe-offs like INDIP's (NaN dropped, merged likewise)
+    np.testing.assert_allclose(opt.ref_to_s, np.array([2.38, 3.0, 3.7]) - 1 / FS)
+
+
+def test_mobgap_loader_refuses_an_unknown_reference(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown mobgap_lab reference"):
+        load_mobgap_lab(tmp_path, reference="Vicon")

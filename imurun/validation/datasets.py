@@ -40,6 +40,7 @@ __all__ = [
     "DATASETS",
     "Condition",
     "DatasetNotFoundError",
+    "MOBGAP_REFERENCES",
     "Subject",
     "Trial",
     "level_to_gravity",
@@ -63,6 +64,11 @@ VOISARD_MAX_FILL_SAMPLES = 10
 #: listed by two adjacent micro walking bouts, or both feet labelled at a standing start or a
 #: stop).
 MERGE_REFERENCE_IC_S = 0.1
+#: The reference systems (``Standards.<name>``) of mobgap_lab, with what each is.
+MOBGAP_REFERENCES: dict[str, str] = {
+    "INDIP": "INDIP (foot IMUs + pressure insoles)",
+    "Stereophoto": "Stereophoto (optical motion capture)",
+}
 
 
 class DatasetNotFoundError(ImurunError, FileNotFoundError):
@@ -403,12 +409,12 @@ def _mobgap_events(values: object, labels: object) -> tuple[FloatArray, IntArray
     return e[ok], s[ok]
 
 
-def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
-                  subject: Subject) -> Trial | None:
-    """One mobgap trial, or ``None`` when it lacks a lower-back accelerometer or INDIP bouts."""
+def _mobgap_trial(tr: object, trial_id: str, condition: Condition, subject: Subject,
+                  standard: str = "INDIP") -> Trial | None:
+    """One mobgap trial; ``None`` without a lower-back accelerometer or ``standard``'s bouts."""
     lb = _field(tr, "SU", "LowerBack")
     acc = _field(lb, "Acc")
-    wbs_raw = _field(tr, "Standards", "INDIP", "MicroWB")
+    wbs_raw = _field(tr, "Standards", standard, "MicroWB")
     if acc is None or wbs_raw is None:
         return None
     fs_field = _field(lb, "Fs")
@@ -469,13 +475,13 @@ def _mobgap_trial(tr: object, trial_id: str, condition: Condition,
         eval_windows_s=tuple(windows),
         condition=condition,
         subject=subject,
-        reference="INDIP (foot IMUs + pressure insoles)",
+        reference=MOBGAP_REFERENCES[standard],
         turn_windows_s=tuple(turns),
         notes=(ref.note,),
     )
 
 
-def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
+def load_mobgap_lab(root: Path | None = None, *, reference: str = "INDIP") -> list[Trial]:
     """Lab walking trials of the Mobilise-D example data (mobgap ``example_data/data/lab``).
 
     Lower-back McRoberts MM+ at 100 Hz. The files hold acceleration in **g** (the mean norm of
@@ -495,7 +501,22 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
     moves every event and interval start one sample earlier, interval ends (inclusive in MATLAB)
     staying where they are. So do we: sample ``i`` of the signal is at ``i / fs``, and a
     reference time ``t`` is the signal's ``t - 1 / fs``.
+
+    ``reference="Stereophoto"`` gives the same trials with the lab's optical reference instead
+    (``Standards.Stereophoto.MicroWB``: stereophotogrammetry, 100 Hz; its micro walking bouts
+    are its own, starting and ending elsewhere than INDIP's). Its bouts have the same fields and
+    are read by the same rules: NaN events dropped, close contacts merged, the same side codes, and the same time
+    base. mobgap's loader applies the one-sample shift to every reference system alike, and
+    the data agree: the Stereophoto times are on the same 1/100 s grid, each bout's ``Start``
+    is its first initial contact as with INDIP, and outside turns the healthy participant's
+    INDIP and Stereophoto contacts differ by a median within one sample (the number is in
+    ``docs/validation.md``), where a different time base would show as a constant offset. Its
+    bouts also list final contacts; they are loaded as toe-offs like INDIP's. Trials without
+    that reference are skipped, as trials without INDIP bouts are.
     """
+    if reference not in MOBGAP_REFERENCES:
+        raise ValueError(f"unknown mobgap_lab reference {reference!r}; known: "
+                         f"{sorted(MOBGAP_REFERENCES)}")
     import scipy.io as sio
 
     folder = _dataset_dir("mobgap_lab", root)
@@ -518,11 +539,11 @@ def load_mobgap_lab(root: Path | None = None) -> list[Trial]:
             for trial_name in test_struct._fieldnames:
                 trial = _mobgap_trial(getattr(test_struct, trial_name),
                                       f"{cohort}/{pid}/{test}/{trial_name}",
-                                      Condition(label=f"{cohort} {test}"), subject)
+                                      Condition(label=f"{cohort} {test}"), subject, reference)
                 if trial is not None:
                     trials.append(trial)
     if not trials:
-        raise DatasetNotFoundError(folder, "no */*/data.mat files inside")
+        raise DatasetNotFoundError(folder, f"no */*/data.mat with {reference} bouts inside")
     return trials
 
 
