@@ -42,6 +42,12 @@ from imurun.validation.evaluate import (
     summarise,
     target_met,
 )
+from imurun.validation.optical import (
+    OpticalComparison,
+    compare_references,
+    optical_limits,
+    optical_section,
+)
 from imurun.validation.peers import (
     load_walking_peers,
     walking_peers_limits,
@@ -192,13 +198,16 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
            cv_trials: Sequence[Trial] | None = None,
            checks: CrossChecks | None = None,
            walking_trials: Sequence[Trial] | None = None,
-           walking_peers: Mapping[str, Any] | None = None) -> str:
+           walking_peers: Mapping[str, Any] | None = None,
+           optical: OpticalComparison | None = None) -> str:
     """The markdown document.
 
     ``checks``: the cross-validated estimates, when computed; ``walking_trials``: the walking
     trials, for the analysis of the remaining walking errors; ``walking_peers``: the
     benchmark's measurement of mobgap on the walking data sets
-    (:func:`~imurun.validation.peers.load_walking_peers`; ``None``: "not measured").
+    (:func:`~imurun.validation.peers.load_walking_peers`; ``None``: "not measured");
+    ``optical``: mobgap_lab scored against its optical reference
+    (:func:`~imurun.validation.optical.compare_references`; ``None``: the section is left out).
     """
     lines: list[str] = []
     add = lines.append
@@ -222,7 +231,10 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "filtered and clipped at 0 by the authors and is used unchanged.")
     add("* **mobgap_lab** (walking, 1 healthy adult + 1 person with MS, McRoberts MM+ lower "
         "back, 100 Hz): INDIP initial and final contacts and their sides, scored inside the "
-        "INDIP micro walking bouts (turns included).")
+        "INDIP micro walking bouts (turns included)."
+        + ("" if optical is None else " How far INDIP itself is from the lab's optical "
+           "reference is measured in the section \"mobgap_lab against its optical "
+           "reference\"."))
     add("* **voisard_ipol** (walking, 10 subjects, Xsens MTw at L5, 100 Hz): initial contacts, "
         "toe-offs and sides from the foot sensors, scored inside `TrialBoundaries` (10 m, "
         "U-turn, 10 m).")
@@ -272,6 +284,8 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
             from imurun.validation.walking_errors import walking_errors_section
 
             add(walking_errors_section(walking_trials, results.walking))
+        if optical is not None:
+            add(optical_section(optical))
         add(walking_peers_section(walking_peers))
 
     add("## Runtime")
@@ -335,6 +349,13 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         "sets.")
     if walking:
         add(walking_peers_limits(walking_peers))
+    if optical is not None and "mobgap_lab" in results.datasets():
+        mob = results.summary("mobgap_lab")
+        limit = optical_limits(optical, lambda key: target_met(
+            next(t for t in TARGETS if t.dataset == "mobgap_lab" and t.key == key),
+            metric_value(mob, key)))
+        if limit:
+            add(limit)
     walking = [d for d in results.datasets() if d in ("mobgap_lab", "voisard_ipol")]
     share = {n: _to_share(results.summary(n)) for n in walking}
     share = {n: v for n, v in share.items() if np.isfinite(v)}
@@ -885,7 +906,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
     checks = cross_checks(results, cv_trials, walking_trials)
     text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks,
-                  walking_trials=walking_trials, walking_peers=load_walking_peers())
+                  walking_trials=walking_trials, walking_peers=load_walking_peers(),
+                  optical=compare_references(root, results.walking))
     print(_targets_table(results, checks))
     if not args.no_signal_core:
         from imurun.validation.signal_core import main_section
