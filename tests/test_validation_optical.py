@@ -44,7 +44,8 @@ def _trial(subject: str, ic: np.ndarray, side: np.ndarray,
 
 
 def _comparison(subject: str, indip_right_late_s: float, indip_left_late_s: float = 0.0,
-                imurun_late_s: float = 0.03) -> OpticalComparison:
+                imurun_late_s: float = 0.03, imurun_right_extra_s: float = 0.0,
+                ) -> OpticalComparison:
     """Optical contacts every 0.55 s, left first; INDIP late by a constant per foot; imurun late
     by a constant on both feet, sides right. INDIP's bout is longer than the optical one."""
     t = np.round(np.arange(2.0, 12.0, 0.55), 2)
@@ -54,7 +55,8 @@ def _comparison(subject: str, indip_right_late_s: float, indip_left_late_s: floa
     t_indip = np.r_[t_indip, t[-1] + 0.55, t[-1] + 1.1]  # contacts beyond the optical bout
     s_indip = np.r_[side, Side.LEFT, Side.RIGHT].astype(np.int8)
     ind = _trial(subject, t_indip, s_indip, ((2.0, float(t_indip[-1])),), "INDIP")
-    det = np.r_[t + imurun_late_s, t_indip[-2:]]
+    det = np.r_[t + imurun_late_s + np.where(side == Side.RIGHT, imurun_right_extra_s, 0.0),
+                t_indip[-2:]]
     scored = {
         "indip": (score_by_foot(opt, ind.ref_ic_s, ind.ref_ic_side),),
         "imurun_optical": (score_by_foot(opt, det, s_indip),),
@@ -94,7 +96,17 @@ def test_section_reports_a_reference_late_on_one_foot() -> None:
     assert "| 130.0 | 130.0 |" in row
     assert "INDIP's contacts are further from the optical reference than imurun's" in text
     assert "mostly on the right foot" in text
+    assert "imurun, from the trunk, has no such difference between the feet" in text
     assert "more than against the optical reference" in text
+
+
+def test_section_does_not_clear_the_reference_when_the_trunk_differs_by_foot_too() -> None:
+    c = _comparison("MS/001", indip_right_late_s=0.13, imurun_late_s=0.01,
+                    imurun_right_extra_s=0.1)
+    text = optical_section(c)
+    assert "mostly on the right foot" in text
+    assert "imurun, from the trunk, differs between the feet too" in text
+    assert "has no such difference" not in text
 
 
 def test_section_says_when_the_reference_is_the_closer_one() -> None:
@@ -201,6 +213,10 @@ def test_real_indip_is_late_on_the_ms_participants_right_foot(real: OpticalCompa
     left = real.foot("indip", Side.LEFT, "MS/001")
     assert right.bias_s > 0.04
     assert right.mae_s > 2 * left.mae_s
+    # the trunk (imurun) against the optical reference: no such difference between the feet
+    mine = [real.foot("imurun_optical", s, "MS/001") for s in (Side.LEFT, Side.RIGHT)]
+    assert abs(mine[1].bias_s - mine[0].bias_s) < 0.5 * (right.bias_s - left.bias_s)
+    assert "has no such difference between the feet" in optical_section(real)
     ind, opt, own = (real.summary(k, "MS/001").ic
                      for k in ("indip", "imurun_optical", "imurun_indip"))
     assert ind.mae_s > opt.mae_s

@@ -206,6 +206,12 @@ def _one_foot(worst: EventMetrics, other: EventMetrics) -> bool:
                 and worst.mae_s > ONE_FOOT_RATIO * other.mae_s)
 
 
+def _sorted_mae(a: EventMetrics, b: EventMetrics) -> tuple[EventMetrics, EventMetrics]:
+    """The two metrics, larger MAE first."""
+    return (a, b) if np.nan_to_num(a.mae_s, nan=-1.0) >= np.nan_to_num(b.mae_s, nan=-1.0) \
+        else (b, a)
+
+
 #: A reference's disagreement is called "on one foot" when that foot's MAE exceeds the other
 #: foot's by this factor.
 ONE_FOOT_RATIO = 2.0
@@ -230,11 +236,22 @@ def _findings(c: OpticalComparison) -> list[str]:
         side, worst, other = _feet(c, "indip", subj)
         if _one_foot(worst, other):
             mine = c.foot("imurun_optical", side, subj)
+            mine_other = c.foot("imurun_optical",
+                                Side.RIGHT if side == Side.LEFT else Side.LEFT, subj)
             text += (f" INDIP's disagreement is mostly on the {_foot_name(side)} foot: bias "
                      f"{_ms(worst.bias_s)} ms, MAE {_ms(worst.mae_s)} ms over {worst.tp} "
                      f"contacts, against bias {_ms(other.bias_s)} ms, MAE {_ms(other.mae_s)} "
-                     f"ms on the other foot; imurun's {_foot_name(side)}-foot MAE against the "
-                     f"optical reference is {_ms(mine.mae_s)} ms.")
+                     "ms on the other foot.")
+            # the trunk's timing as a third opinion: no such difference between its feet
+            same = (not _one_foot(*_sorted_mae(mine, mine_other))
+                    and abs(mine.bias_s - mine_other.bias_s)
+                    < 0.5 * abs(worst.bias_s - other.bias_s))
+            text += (" imurun, from the trunk, "
+                     + ("has no such difference between the feet" if same else
+                        "differs between the feet too")
+                     + f" against the optical reference ({_foot_name(side)} bias "
+                     f"{_ms(mine.bias_s)} ms, MAE {_ms(mine.mae_s)} ms; other foot bias "
+                     f"{_ms(mine_other.bias_s)} ms, MAE {_ms(mine_other.mae_s)} ms).")
         elif np.isfinite(worst.mae_s) and np.isfinite(other.mae_s):
             text += (f" INDIP's disagreement is of similar size on both feet (MAE "
                      f"{_ms(worst.mae_s)} and {_ms(other.mae_s)} ms).")
