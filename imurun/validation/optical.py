@@ -20,7 +20,7 @@ targets, which stay scored against INDIP.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -28,6 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from imurun.signal.events import Side, WalkingSettings
+from imurun.validation._markdown import ms as _ms
+from imurun.validation._markdown import pct as _pct
+from imurun.validation._markdown import table as _table
 from imurun.validation.datasets import DatasetNotFoundError, Trial, load_mobgap_lab
 from imurun.validation.evaluate import (
     TOLERANCE_S,
@@ -175,20 +178,6 @@ def compare_references(root: Path | None = None, walking: WalkingSettings | None
                              coverage={k: (int(v[0]), float(v[1]), int(v[2]))
                                        for k, v in cover.items()},
                              n_trials_without_optical=len(indip) - len(out["indip"]))
-
-
-def _ms(x: float, digits: int = 1) -> str:
-    return "–" if not np.isfinite(x) else f"{x * 1e3:.{digits}f}"
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return "–" if not np.isfinite(x) else f"{x * 100:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _feet(c: OpticalComparison, key: str, subject: str | None,

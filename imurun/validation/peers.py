@@ -10,10 +10,11 @@ measured". Every number shown is read from the entry; nothing is typed by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from imurun.validation._markdown import table as _table
 from imurun.validation.evaluate import TARGETS
 
 __all__ = ["BENCH_RESULTS", "load_walking_peers", "walking_peers_limits", "walking_peers_section"]
@@ -83,12 +84,6 @@ def _rows(ds: Mapping[str, Any]) -> list[list[str]]:
                      _num(p.get("sd_ms")), _num(p["mae_ms"]), "–", *cls,
                      f"{p['time_ratio_peer_over_imurun']:g}"])
     return rows
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _comparison(name: str, ds: Mapping[str, Any]) -> str:

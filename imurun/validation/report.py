@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 from imurun.signal.events import detect_running_events
+from imurun.validation._markdown import ms as _ms
+from imurun.validation._markdown import pct as _pct
+from imurun.validation._markdown import table as _table
 from imurun.validation.datasets import (
     ALCANTARA_CONTACT_BW,
     MERGE_REFERENCE_IC_S,
@@ -121,20 +124,6 @@ def _dataset_of(t: Trial) -> str:
 
 def _subject_of(t: Trial) -> str:
     return t.subject.subject_id
-
-
-def _ms(x: float, digits: int = 1) -> str:
-    return "–" if not np.isfinite(x) else f"{x * 1e3:.{digits}f}"
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return "–" if not np.isfinite(x) else f"{x * 100:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _event_cells(m: EventMetrics | None) -> list[str]:

@@ -35,6 +35,7 @@ from imurun.signal.events import Side
 from imurun.signal.metrics import morin_peak_force_bw
 from imurun.signal.results import RunAnalysis
 from imurun.sim.motion import Motion, Mounting, NoiseModel, generate, script_default
+from imurun.validation._markdown import table as _table
 from imurun.validation.datasets import ALCANTARA_CONTACT_BW, Trial, load_alcantara2022
 
 FloatArray = npt.NDArray[np.float64]
@@ -363,12 +364,6 @@ def alcantara_step_metrics(root: Path | None = None) -> list[AlcantaraSteps]:
 # ---------------------------------------------------------------------------- markdown
 def _f(x: float, digits: int = 1) -> str:
     return "–" if not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def _digits(unit: str) -> int:

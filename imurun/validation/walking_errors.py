@@ -265,7 +265,7 @@ def _side_name(code: int) -> str:
 def walking_errors_section(trials: Sequence[Trial],
                            settings: WalkingSettings | None = None) -> str:
     """Markdown: the wrong sides of mobgap_lab and the walking IC errors by cause."""
-    from imurun.validation.report import _table
+    from imurun.validation._markdown import table as _table
 
     names = [n for n in ("mobgap_lab", "voisard_ipol") if any(t.dataset == n for t in trials)]
     lines: list[str] = []
