@@ -855,3 +855,22 @@ def test_card_labels_and_values_stay_on_one_line_at_every_width(
     value never breaks, a label only on a phone, into two lines at most)."""
     assert wrapped_cards(report[0]) == []
     assert wrapped_cards(watch_report[0]) == []
+
+
+def test_an_unknown_step_side_names_the_step(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A step whose side is neither L, R nor null was refused as "missing or bad 'X'" (a bare
+    KeyError of the side's value); the message now names the step and what a side may be."""
+    import json
+
+    from imurun import write_analysis_json
+
+    good = tmp_path / "good.json"
+    clean = Path(__file__).resolve().parent.parent / "recordings" / "clean-run.imrs"
+    write_analysis_json(analyze(clean), good)
+    doc = json.loads(good.read_text())
+    doc["steps"][3]["side"] = "X"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    assert imurun(["report", str(bad)]) == 3
+    assert "steps[3].side must be 'L', 'R' or null, got 'X'" in capsys.readouterr().err

@@ -213,7 +213,13 @@ class StepTable(_Refrozen):
         side_code = {"L": Side.LEFT, "R": Side.RIGHT, None: Side.UNKNOWN}
         kw: dict[str, Any] = {name: [_flt(r.get(name)) for r in records]
                               for name in STEP_FLOAT_FIELDS}
-        kw["side"] = [int(side_code[r.get("side")]) for r in records]
+        sides = [r.get("side") for r in records]
+        bad = next((i for i, x in enumerate(sides) if not isinstance(x, str | None)
+                    or x not in side_code), None)
+        if bad is not None:
+            raise SignalError(f"steps[{bad}].side must be 'L', 'R' or null, got "
+                              f"{sides[bad]!r}")
+        kw["side"] = [int(side_code[x]) for x in sides]
         kw["activity"] = [str(r["activity"]) for r in records]
         kw["segment"] = [int(r.get("segment", 0)) for r in records]
         kw["saturated"] = [bool(r.get("saturated", False)) for r in records]
