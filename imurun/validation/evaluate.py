@@ -199,6 +199,11 @@ class TrialResult:
     missed_at: tuple[int, int, int, int] = (0, 0, 0, 0)
     false_between_same_foot: int = 0
     ref_same_foot: tuple[int, int, int, int] = (0, 0, 0, 0)
+    #: The reference side of each matched initial contact (aligned with ``ic_error_s``) and of
+    #: every scored reference initial contact, matched or not (:class:`Side` codes).
+    ic_ref_side: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    scored_ref_side: npt.NDArray[np.int8] = field(
+        default_factory=lambda: np.zeros(0, np.int8))
 
     @property
     def ic(self) -> EventMetrics:
@@ -377,7 +382,8 @@ def score_detections(trial: Trial, ic_s: npt.ArrayLike, side: npt.ArrayLike | No
         side_known=side_known + side_unknown, side_correct=side_correct,
         side_unknown_det=side_unknown, turn_counts=turn_counts, straight_counts=straight_counts,
         runtime_s=runtime_s, duration_s=trial.duration_s, missed_at=missed_at,
-        false_between_same_foot=false_same_foot, ref_same_foot=same_foot)
+        false_between_same_foot=false_same_foot, ref_same_foot=same_foot,
+        ic_ref_side=ref_side.astype(np.int8), scored_ref_side=trial.ref_ic_side[rs].astype(np.int8))
 
 
 def _same_foot_pairs(ref: FloatArray, side: npt.NDArray[np.integer[Any]],

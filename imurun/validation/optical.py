@@ -37,7 +37,6 @@ from imurun.validation.evaluate import (
     EventMetrics,
     GroupSummary,
     TrialResult,
-    _match_in_windows,
     detect,
     score_detections,
     summarise,
@@ -45,8 +44,8 @@ from imurun.validation.evaluate import (
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["COMPARISONS", "ONE_FOOT_RATIO", "FootScore", "OpticalComparison", "ScoredTrial", "compare_references",
-           "optical_limits", "optical_section", "score_by_foot"]
+__all__ = ["COMPARISONS", "ONE_FOOT_RATIO", "FootScore", "OpticalComparison", "ScoredTrial",
+           "compare_references", "optical_limits", "optical_section", "score_by_foot"]
 
 TITLE = "mobgap_lab against its optical reference"
 #: The three scorings, in the order of the tables: (key, what is scored, against what).
@@ -74,36 +73,33 @@ class FootScore:
 
 @dataclass(frozen=True)
 class ScoredTrial:
-    """One trial scored by :func:`score_detections`, and the same pairs split by foot."""
+    """One trial scored by :func:`score_detections`, and its pairs split by reference foot.
+
+    Each scored reference event belongs to the foot of its own side label (events of unknown
+    side to neither); the pairs are those of the one matching (``result.ic_ref_side``).
+    """
 
     result: TrialResult
-    left: FootScore
-    right: FootScore
 
     def foot(self, side: Side) -> FootScore:
-        return self.left if side == Side.LEFT else self.right
+        r = self.result
+        mine = r.ic_ref_side == side
+        return FootScore(n_ref=int(np.count_nonzero(r.scored_ref_side == side)),
+                         tp=int(np.count_nonzero(mine)), error_s=r.ic_error_s[mine])
+
+    @property
+    def left(self) -> FootScore:
+        return self.foot(Side.LEFT)
+
+    @property
+    def right(self) -> FootScore:
+        return self.foot(Side.RIGHT)
 
 
 def score_by_foot(trial: Trial, ic_s: npt.ArrayLike, side: npt.ArrayLike | None = None,
                   ) -> ScoredTrial:
-    """:func:`score_detections` of ``ic_s`` against ``trial``, plus its pairs by reference foot.
-
-    The pairs are those of :func:`score_detections` (the same matcher with the same windows,
-    tolerance and recording span); each scored reference event belongs to the foot of its own
-    side label (events of unknown side to neither).
-    """
-    det = np.asarray(ic_s, dtype=np.float64).reshape(-1)
-    result = score_detections(trial, det, side)
-    tol = TOLERANCE_S[trial.gait]
-    ri, di, rs, _ = _match_in_windows(trial.ref_ic_s, det, trial.eval_windows_s, tol,
-                                      (0.0, trial.duration_s))
-    err = det[di] - trial.ref_ic_s[ri]
-    feet = []
-    for s in _FEET:
-        m = trial.ref_ic_side[ri] == s
-        feet.append(FootScore(n_ref=int(np.count_nonzero(trial.ref_ic_side[rs] == s)),
-                              tp=int(np.count_nonzero(m)), error_s=err[m]))
-    return ScoredTrial(result=result, left=feet[0], right=feet[1])
+    """:func:`score_detections` of ``ic_s`` against ``trial``, with its pairs by reference foot."""
+    return ScoredTrial(score_detections(trial, ic_s, side))
 
 
 @dataclass(frozen=True)
