@@ -27,6 +27,7 @@ from imurun.report.run_report import (
     report_path,
     write_run_report,
 )
+from imurun.report.weekly import Spike
 from imurun.signal.events import Side
 from imurun.signal.results import RunAnalysis, Unavailable
 from imurun.signal.summary import impact_reason, side_reasons, summarise
@@ -874,3 +875,61 @@ def test_an_unknown_step_side_names_the_step(tmp_path: Path,
     bad.write_text(json.dumps(doc))
     assert imurun(["report", str(bad)]) == 3
     assert "steps[3].side must be 'L', 'R' or null, got 'X'" in capsys.readouterr().err
+
+
+def _spike_box(page: str) -> str:
+    start = page.index('id="indicator-longest_run_spike"')
+    return page[start:page.index("</div>", page.index("</p>", start))]
+
+
+@pytest.mark.parametrize(("spike", "badge", "said", "in_summary"), [
+    (Spike(35.0, "moderate", "r", "running time", 40.5, 30.0), "raised",
+     "By running time, this run was 35 % longer than your longest run of the 30 days before it "
+     "(30-100 % longer).", True),
+    (Spike(120.0, "large", "r", "distance", 22.0, 10.0), "strongly raised",
+     "By distance, this run was 120 % longer", True),
+    (Spike(5.0, "none", "r", "running time", 31.5, 30.0), "not raised",
+     "5 % longer than your longest run of the 30 days before it (at most 10 % longer).", False),
+    (Spike(-25.0, "none", "r", "running time", 22.5, 30.0), "not raised",
+     "no longer than your longest run of the 30 days before it.", False),
+    (Spike(math.nan, "not_enough_history", "r", history_runs=1), "not measured",
+     "Why not measured: not enough history yet: 1 run recorded before this one; a run is "
+     "compared once at least 2 are, the first at least 14 days before it.", False),
+    (Spike(math.nan, "no_history"), "not measured",
+     "Why not measured: no run of yours in the 30 days before this one to compare with.", False),
+])
+def test_the_run_report_shows_the_runs_longest_run_spike(
+        short_run: RunAnalysis, spike: Spike, badge: str, said: str, in_summary: bool) -> None:
+    """Runners see load spikes too, not only their coach: the run's length against their own
+    longest run of the 30 days before (Frandsen et al. 2025), as an indicator beside the form
+    indicators, raised from more than 10 % longer; the summary names it only when raised."""
+    page = render_run_report(short_run, ReportContext(athlete="Ana", run_id="r", spike=spike))
+    box = _spike_box(page)
+    assert '<span class="badge' in box
+    assert f">{badge}</span>" in box
+    assert said.replace("'", "&#x27;") in page.replace("\u00a0", " ")
+    assert "Frandsen" in page
+    assert "overuse" in box.lower() + page.lower()
+    summary = page[page.index('id="summary"'):page.index('id="indicators"')]
+    assert ("longer than your longest run of the 30 days before it" in summary) is in_summary
+    if spike.category in ("moderate", "large"):
+        assert "coach" in box
+        assert "overuse" in box
+        # a number keeps its unit on its line
+        assert f"change: {spike.pct:+.0f}\u00a0%" in box
+        assert "threshold: +10\u00a0%" in box
+    assert "diagnos" not in box.lower()
+    assert "predict" not in box.lower()
+
+
+def test_a_report_without_a_library_has_no_spike_box(short_run: RunAnalysis) -> None:
+    assert "longest_run_spike" not in render_run_report(short_run, ReportContext(file_name="x"))
+
+
+def test_a_library_runs_report_says_its_spike(report: tuple[Path, str]) -> None:
+    """The fixture's athlete recorded two runs in the 4 days before the reported one: too new
+    a history to judge (the weekly summary's rule), and the box says so."""
+    _, page = report
+    assert ("not enough history yet: 2 runs recorded before this one; a run is compared once "
+            "at least 2 are, the first at least 14 days before it") in _spike_box(page)
+

@@ -27,6 +27,7 @@ from imurun.report.weekly import (
     WeeklySummary,
     _spike,
     render_html,
+    run_spike,
     spike_category,
     spike_pct,
     to_csv,
@@ -811,3 +812,36 @@ def test_card_labels_and_values_stay_on_one_line_at_every_width(summary: WeeklyS
     page = tmp_path / "weekly.html"
     page.write_text(render_html(summary), encoding="utf-8")
     assert wrapped_cards(page) == []
+
+
+def test_a_runs_own_spike_is_the_one_its_week_shows(tmp_path: Path) -> None:
+    """`run_spike` (the run report's "Longest-run spike") judges one run by the weekly
+    summary's rules: the same numbers as the week that holds it, the same "not enough history"
+    for a new athlete, and nothing to compare with for a run without an athlete."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for t in (M - 40 * DAY_S, M - 25 * DAY_S, M - 12 * DAY_S):
+            h.run("Spiky", t, analysis_doc(running_s=1200), device=0xA1)
+        long_run = h.run("Spiky", M + DAY_S, analysis_doc(running_s=3000), device=0xA1)
+        later = h.run("Spiky", M + 9 * DAY_S, analysis_doc(running_s=1500), device=0xA1)
+        h.run("Newcomer", M - 2 * DAY_S, analysis_doc(running_s=1200), device=0xB1)
+        young = h.run("Newcomer", M, analysis_doc(running_s=1800), device=0xB1)
+        orphan = lib.add_file(write_run(tmp_path / "orphan", 0x0F, 1,
+                                        start_unix_ms=M * 1000)).run
+        week = next(a for a in weekly_summary(lib, W47).athletes if a.name == "Spiky").spike
+        mine = run_spike(lib, long_run)
+        after = run_spike(lib, later)
+        new = run_spike(lib, young)
+        none = run_spike(lib, orphan)
+    assert week.run_id == long_run.id
+    assert mine == week
+    assert (mine.category, mine.measure) == ("large", "running time")
+    assert mine.pct == pytest.approx(150.0)
+    assert mine.previous_longest == pytest.approx(20.0)
+    # the next run is judged against the long one (the longest of its 30 days before)
+    assert after.pct == pytest.approx(-50.0)
+    assert after.category == "none"
+    assert (new.category, new.history_runs) == ("not_enough_history", 1)
+    assert none.category == "no_history"
+    assert math.isnan(none.pct)
+

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,14 @@ from imurun import __version__
 from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
+from imurun.report.weekly import (
+    SPIKE_BANDS,
+    SPIKE_MIN_HISTORY_DAYS,
+    SPIKE_MIN_HISTORY_RUNS,
+    SPIKE_WINDOW_DAYS,
+    Spike,
+    run_spike,
+)
 from imurun.signal.indicators import current_title
 from imurun.signal.pace import (
     PaceBands,
@@ -90,6 +99,8 @@ class ReportContext:
     watch_attached: bool = False
     watch_speed: SpeedTrack | None = None  # in the run's time base
     start_unix_s: float | None = None  # given by hand for a recording without a date
+    #: this run's length against the runner's longest of the 30 days before (library runs)
+    spike: Spike | None = None
 
 
 # ============================================================================ entry points
@@ -130,6 +141,7 @@ def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] |
     ctx = ReportContext(athlete=run.athlete_name, run_id=run.id, baseline=base,
                         baseline_note=note, file_name=run.source_name,
                         start_unix_s=run.start_unix_s if run.start_given else None,
+                        spike=run_spike(lib, run) if run.athlete_id is not None else None,
                         **_watch(lib, run))
     page = render_run_report(result, ctx)
     path = Path(out) if out is not None else report_path(lib.root, run.id)
@@ -274,7 +286,7 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
                   "there is no baseline of your own earlier runs to compare with. Import the "
                   "recording (<code>imurun import FILE</code>) and write the report from the "
                   "library (<code>imurun report RUN</code>) to see your last 4 weeks.</p>")
-    intro += f'<div class="note">{_indicator_note(result)}</div>'
+    intro += f'<div class="note">{_indicator_note(result)}{_spike_note(c.spike)}</div>'
     return h.section("summary", "Summary", intro + h.cards(items))
 
 
@@ -319,11 +331,98 @@ def _pace(speed_mps: float) -> str:
 def _indicators(result: RunAnalysis, c: ReportContext) -> str:
     parts = [f'<div class="note">{h.esc(_WORDING)}</div>']
     order = {"strongly_raised": 0, "raised": 1, "not_raised": 2, "info": 3, "unknown": 4}
-    for ind in sorted(result.indicators, key=lambda i: order.get(i.level, 5)):
-        parts.append(_indicator(ind, c.baseline))
+    boxes = [(order.get(ind.level, 5), _indicator(ind, c.baseline)) for ind in result.indicators]
     if not result.indicators:
         parts.append("<p>No indicators: the run had too little running to judge.</p>")
+    if c.spike is not None:  # the load indicator, in the same order of levels
+        boxes.append((order[SPIKE_LEVEL.get(c.spike.category, "unknown")],
+                      _spike_indicator(c.spike)))
+    parts += [box for _, box in sorted(boxes, key=lambda b: b[0])]  # stable: form ones first
     return h.section("indicators", "Form indicators", "\n".join(parts))
+
+
+NBSP: Final = "\u00a0"
+#: The level a single-run spike shows with (the weekly summary's bands, Frandsen et al. 2025).
+SPIKE_LEVEL: Final = {"none": "not_raised", "small": "raised", "moderate": "raised",
+                      "large": "strongly_raised"}
+_SPIKE_BAND_TEXT: Final = {"none": "at most 10 % longer", "small": "10-30 % longer",
+                           "moderate": "30-100 % longer", "large": "more than twice as long"}
+_FRANDSEN: Final = Evidence(
+    "Frandsen JSB et al. How much running is too much? Identifying high-risk running sessions "
+    "in a 5200-person cohort study. Br J Sports Med 2025;59(17):1203-1210",
+    "In 5,205 runners followed for 18 months, single runs more than 10 % longer (in distance) "
+    "than the longest run of the 30 days before were followed by more overuse injuries "
+    "(hazard rate ratio 1.64 for 10-30 %, 1.52 for 30-100 %, 2.28 for more than 100 %); "
+    "weekly load ratios did not show that. Without a distance, imurun compares running time.")
+
+
+def _spike_amount(sp: Spike, value: float) -> str:
+    if sp.measure == "distance":
+        return h.fmt(value, ".1f", "km")
+    return h.fmt(value, ".0f", "min") + " of running"
+
+
+def _spike_note(sp: Spike | None) -> str:
+    """The summary's line on a raised spike (nothing otherwise: the box says the rest)."""
+    if sp is None or SPIKE_LEVEL.get(sp.category) not in ("raised", "strongly_raised"):
+        return ""
+    return (f" This run was {h.fmt(sp.pct, '.0f', '%')} longer than your longest run of "
+            f"the {SPIKE_WINDOW_DAYS} days before it: see "
+            '<a href="#indicator-longest_run_spike">Longest-run spike</a>.')
+
+
+def _spike_indicator(sp: Spike) -> str:
+    """The box of the run's longest-run spike (a load indicator next to the form ones)."""
+    level = SPIKE_LEVEL.get(sp.category, "unknown")
+    facts: list[str] = []
+    why = ""
+    if level != "unknown":
+        facts = [f"This run: {_spike_amount(sp, sp.value)}",
+                 f"your longest of the {SPIKE_WINDOW_DAYS} days before: "
+                 f"{_spike_amount(sp, sp.previous_longest)}",
+                 f"change: {h.fmt(sp.pct, '+.0f', '%')}",
+                 f"threshold: {h.fmt(SPIKE_BANDS[-1][0], '+.0f', '%')}"]
+        if sp.pct > 0:
+            how = (f"{h.fmt(sp.pct, '.0f', '%')} longer than your longest run of the "
+                   f"{SPIKE_WINDOW_DAYS} days before it ({_SPIKE_BAND_TEXT[sp.category]})")
+        else:
+            how = f"no longer than your longest run of the {SPIKE_WINDOW_DAYS} days before it"
+        message = f"By {sp.measure}, this run was {how}."
+        if level != "not_raised":
+            message += (" Research has associated single runs more than 10 % longer than the "
+                        "longest of the 30 days before with more overuse injuries in groups of "
+                        "runners. This is a load indicator, not a medical finding; a running "
+                        "coach can help you plan a gradual build-up.")
+        if math.isfinite(sp.history_days):
+            message += (f" Only {math.floor(sp.history_days)} days of your running are recorded "
+                        "before this run; a longer run before that is not known.")
+    else:
+        message = ("This run's length is compared with your longest run of the "
+                   f"{SPIKE_WINDOW_DAYS} days before it.")
+        if sp.category == "not_enough_history":
+            n = sp.history_runs or 0
+            why = (f"not enough history yet: {n} run{'s' if n != 1 else ''} recorded before "
+                   f"this one; a run is compared once at least {SPIKE_MIN_HISTORY_RUNS} are, "
+                   f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it")
+        else:
+            why = f"no run of yours in the {SPIKE_WINDOW_DAYS} days before this one to compare with"
+    badge = LEVEL_TEXT[level]
+    ev = f"<li>{h.esc(_units_kept(_FRANDSEN.finding))} <i>{h.esc(_FRANDSEN.citation)}</i></li>"
+    evidence = (f'<div class="evidence">Evidence:<ul>{ev}</ul></div>'
+                if level in ("raised", "strongly_raised") else
+                f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>')
+    reason = f'<p class="small">Why not measured: {h.esc(why)}.</p>' if why else ""
+    # a number keeps its unit on its line ("+10 %", "30 min")
+    line = _units_kept(" · ".join(facts))
+    facts_html = f'<p class="small">{h.esc(line)}</p>' if facts else ""
+    return (f'<div class="indicator {h.esc(level)}" id="indicator-longest_run_spike">'
+            f"<h3>Longest-run spike (load) {h.badge(level, badge)}</h3>{facts_html}"
+            f"<p>{h.esc(_units_kept(message))}</p>{reason}{evidence}</div>")
+
+
+def _units_kept(text: str) -> str:
+    """``text`` with each number kept on one line with the word after it ("+10 %", "30 min")."""
+    return re.sub(r"(\d) ", "\\1" + NBSP, text)
 
 
 def _indicator(ind: Indicator, base: Baseline | None) -> str:

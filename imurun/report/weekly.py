@@ -67,8 +67,9 @@ from imurun.store.attach import run_stride_summary
 from imurun.store.library import Library, RunRecord, local_day_start
 
 __all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS",
-           "SPIKE_MIN_HISTORY_DAYS", "SPIKE_MIN_HISTORY_RUNS", "WEEKLY_SCHEMA",
-           "AthleteWeek", "IsoWeek", "WeeklySummary", "render_html", "spike_category",
+           "SPIKE_MIN_HISTORY_DAYS", "SPIKE_MIN_HISTORY_RUNS", "SPIKE_WINDOW_DAYS",
+           "WEEKLY_SCHEMA", "AthleteWeek", "IsoWeek", "Spike", "WeeklySummary", "render_html",
+           "run_spike", "spike_category",
            "to_csv", "to_json", "weekly_summary"]
 
 WEEKLY_SCHEMA: Final = "imurun.weekly/1"
@@ -350,6 +351,27 @@ def spike_pct(length: float, previous: Iterable[float]) -> float:
     if not prev or not math.isfinite(length):
         return math.nan
     return 100.0 * (length / max(prev) - 1.0)
+
+
+def run_spike(lib: Library, run: RunRecord) -> Spike:
+    """The single-run spike of one library run, as the weekly summary judges it.
+
+    The run's length against the longest of the athlete's runs of the
+    :data:`SPIKE_WINDOW_DAYS` days before it (see the module's "single-run spike"): the same
+    rules and the same numbers as the week that holds the run would show for it. A run without
+    an athlete or without a date has nothing to be compared with (``"no_history"``).
+    """
+    if run.athlete_id is None or run.start_unix_s is None:
+        return Spike(math.nan, "no_history")
+    t = run.start_unix_s
+    since = t - SPIKE_WINDOW_DAYS * DAY_S
+    history = [r for r in athlete_runs(lib, run.athlete_id, since, t) if r.id != run.id]
+    first_ever, earlier = lib.db.execute(
+        "SELECT MIN(start_unix_s), COUNT(CASE WHEN start_unix_s < ? THEN 1 END) FROM runs "
+        "WHERE athlete_id = ?", (since, run.athlete_id)).fetchone()
+    lengths = {r.id: run_length(lib, r) for r in [*history, run]}
+    return _spike([run], [*history, run], lengths, first_run_unix_s=first_ever,
+                  earlier_runs=int(earlier or 0))
 
 
 def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | None = None,
