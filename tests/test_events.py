@@ -642,6 +642,44 @@ def test_quiet_standing_after_a_walk_adds_no_closing_step() -> None:
     assert np.abs(_nearest_errors(ics, ev.ic_s)).max() < 0.03
 
 
+def _walk_then_gentle_stop(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ten steps, then a closing foot set down gently: a small touch at its contact and its
+    weight taken slowly (the trunk's weak peak 0.3 s after the contact), then standing.
+
+    The walk decelerates: the dip of |f| in mid-stance is shallow (0.5 m/s²), so the steepest
+    rise between the last step and the closing peak is the closing foot's touch."""
+    fs, step = 100.0, 0.55
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(10.5 * fs)) / fs
+    ics = np.arange(0.6, 0.6 + 10 * step, step)
+    vert = np.full_like(t, G_MS2)
+    fwd = np.zeros_like(t)
+    for a in ics:
+        vert += 3.0 * np.exp(-0.5 * ((t - a - 0.06) / 0.035) ** 2)
+        vert -= 0.5 * np.exp(-0.5 * ((t - a - 0.3) / 0.08) ** 2)
+        fwd += 1.5 * np.exp(-0.5 * ((t - a) / 0.03) ** 2)
+    c = ics[-1] + step
+    vert += 0.5 * np.exp(-0.5 * ((t - c - 0.06) / 0.035) ** 2)
+    vert += 0.5 * np.exp(-0.5 * ((t - c - 0.3) / 0.1) ** 2)
+    fwd += 0.3 * np.exp(-0.5 * ((t - c) / 0.03) ** 2)
+    acc = np.column_stack([fwd, np.zeros_like(t), vert]) + rng.normal(0.0, 0.05, (t.size, 3))
+    return acc, np.r_[ics, c]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_gently_set_closing_step_is_timed_at_its_touch(seed: int) -> None:
+    # Its weak peak comes 0.3 s after the contact: the ic_search_s window before the peak
+    # (0.25 s) holds only the slow weight transfer, and its IC came 40-180 ms late
+    # (closing_ic_window=False); searched over the closing window it is the touch.
+    acc, ics = _walk_then_gentle_stop(seed)
+    ev = detect_walking_events(acc, 100.0)
+    assert len(ev) == ics.size
+    assert np.abs(ev.ic_s - ics).max() < 0.03
+    old = detect_walking_events(acc, 100.0, settings=WalkingSettings(closing_ic_window=False))
+    np.testing.assert_array_equal(old.ic_s[:-1], ev.ic_s[:-1])  # full steps: unchanged
+    assert old.ic_s[-1] - ics[-1] > 0.03
+
+
 def _stand_then_walk(first_gain: float, first_gap: float, seed: int = 6,
                      ) -> tuple[np.ndarray, np.ndarray, float]:
     """3 s of standing, a first trunk peak of ``first_gain`` ``first_gap`` step times

@@ -285,6 +285,13 @@ class WalkingSettings:
             ``closing_gap`` step times), a peak of at least this prominence 0.5–1.5 step
             times later is taken as the closing step. 0 turns this off.
         closing_gap: a step with no next step within this many of its step times ends a walk.
+        closing_ic_window: the IC markers of such a closing step are searched over the
+            closing window up to its peak (from 0.5 step times after the last step), not only
+            ``ic_search_s`` before the peak: a foot set down gently beside the other takes its
+            weight slowly, so its weak peak can come later after the contact than a full
+            step's. A steeper rise earlier in the window (the end of the last step's
+            mid-stance dip) is taken for it. ``False``: the ``ic_search_s`` window, as for
+            every other step.
         initiation_prominence: gait initiation loads the stance leg when the leading foot
             lifts off, before any contact: a trunk peak one swing time (less than a step time)
             before the first real step. The first peak of a walk (see ``closing_gap``) whose
@@ -329,6 +336,7 @@ class WalkingSettings:
     min_segment_s: float = 1.0
     closing_prominence_ms2: float = 0.1
     closing_gap: float = 2.5
+    closing_ic_window: bool = True
     initiation_prominence: float = 0.5
     initiation_step_ratio: float = 0.9
     use_magnitude: bool = True
@@ -827,21 +835,28 @@ def detect_walking_events(
         peaks, props = find_peaks(vs, distance=dist, prominence=cfg.min_prominence_ms2)
         if cfg.initiation_prominence > 0:
             peaks = _without_initiation_peaks(peaks, props["prominences"], cfg)
+        w = max(int(round(cfg.ic_search_s * fs)), 1)
+        starts = peaks - w
         if cfg.closing_prominence_ms2 > 0 and peaks.size >= 2:
             weak, _ = find_peaks(vs, distance=dist, prominence=cfg.closing_prominence_ms2)
-            peaks = _with_closing_steps(vs, peaks, weak, dist, cfg.closing_gap)
+            added, opened = _closing_steps(vs, peaks, weak, dist, cfg.closing_gap)
+            peaks = np.union1d(peaks, added)
+            starts = peaks - w
+            if cfg.closing_ic_window and added.size:
+                # a closing step's IC: anywhere in its window before its peak
+                starts[np.searchsorted(peaks, added)] = opened
+        starts = np.maximum(starts, 0)
+        length = int((peaks - starts).max()) + 1 if peaks.size else w + 1
         dv = np.gradient(lowpass(v, fs, cfg.lowpass_hz))
-        w = max(int(round(cfg.ic_search_s * fs)), 1)
-        starts = np.maximum(peaks - w, 0)
         # loading: steepest rise of the step signal before the step peak (both
         # markers are placed between samples by a parabola through the extremum)
-        ic = refine_extremum(dv, window_argext(dv, starts, w + 1, mode="max", stop=peaks + 1))
+        ic = refine_extremum(dv, window_argext(dv, starts, length, mode="max", stop=peaks + 1))
         if cfg.use_forward and finite_column(acc[a:b], BF_FORWARD):
             fwd = acc[a:b, BF_FORWARD]
             require_finite(fwd, "bf_acc_ms2[:, x]", (a, b))
             # Zijlstra & Hof 2003: forward acceleration peaks at heel strike
             fl = lowpass(fwd, fs, cfg.lowpass_hz)
-            kf = refine_extremum(fl, window_argext(fl, starts, w + 1, mode="max",
+            kf = refine_extremum(fl, window_argext(fl, starts, length, mode="max",
                                                    stop=peaks + 1))
             ic = cfg.ic_rise_weight * ic + (1.0 - cfg.ic_rise_weight) * kf
         ic = ic + cfg.ic_offset_s * fs
@@ -930,29 +945,34 @@ def _without_initiation_peaks(peaks: IntpArray, prominence: FloatArray,
     return np.delete(peaks, drop) if drop.size else peaks
 
 
-def _with_closing_steps(vs: FloatArray, peaks: IntpArray, weak: IntpArray, dist: int,
-                        gap: float) -> IntpArray:
-    """Add the closing step of every walk that ends in ``peaks``.
+def _closing_steps(vs: FloatArray, peaks: IntpArray, weak: IntpArray, dist: int,
+                   gap: float) -> tuple[IntpArray, IntpArray]:
+    """The closing step of every walk that ends in ``peaks``: ``(added peaks, window starts)``.
 
     A walk ends at a step whose next step is more than ``gap`` of its own step time away (or
     absent). Its closing step is the highest of the ``weak`` (low-prominence) peaks 0.5–1.5
-    step times later, at least ``dist`` samples before the next step.
+    step times later, at least ``dist`` samples before the next step; the window opens 0.5
+    step times after the walk's last step (both returned as sorted sample indices).
     """
+    none = np.zeros(0, dtype=np.intp)
     step = np.diff(peaks)
     own = np.r_[step[0], step]  # step time ending at each peak (the first: the next one)
     nxt = np.r_[peaks[1:], np.iinfo(np.int64).max // 2]
     ends = np.flatnonzero(nxt - peaks > gap * own)
     if ends.size == 0 or weak.size == 0:
-        return peaks
+        return none, none
     p, t = peaks[ends], own[ends]
-    lo = np.searchsorted(weak, p + 0.5 * t, side="left")
+    opens = np.ceil(p + 0.5 * t).astype(np.intp)
+    lo = np.searchsorted(weak, opens, side="left")
     hi = np.searchsorted(weak, np.minimum(p + 1.5 * t, nxt[ends] - dist), side="right")
     # one walk end per few seconds of signal: a short loop
-    added = [int(weak[a + np.argmax(vs[weak[a:b]])])
-             for a, b in zip(lo.tolist(), hi.tolist(), strict=True) if b > a]
-    if not added:
-        return peaks
-    return np.union1d(peaks, np.asarray(added, dtype=np.intp))
+    found = [(int(weak[a + np.argmax(vs[weak[a:b]])]), int(o))
+             for a, b, o in zip(lo.tolist(), hi.tolist(), opens.tolist(), strict=True) if b > a]
+    if not found:
+        return none, none
+    added = np.asarray([f[0] for f in found], dtype=np.intp)
+    opened = np.asarray([f[1] for f in found], dtype=np.intp)
+    return added, opened
 
 
 # ----------------------------------------------------------------------------------------------
