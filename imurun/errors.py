@@ -18,6 +18,7 @@ from firmware_protocol.errors import (
 )
 
 __all__ = [
+    "CallbackError",
     "DeviceError",
     "DeviceTimeoutError",
     "FileFormatError",
@@ -59,6 +60,20 @@ class DeviceError(ImurunError, RuntimeError):
         self.operation = operation
         prefix = f"{operation}: " if operation else ""
         super().__init__(f"{prefix}sensor error {code}: {text}")
+
+
+class CallbackError(ImurunError, RuntimeError):
+    """A function the caller gave (``on_rsc``, ``progress``...) raised: the operation stopped.
+
+    ``callback`` names the argument; the callback's own exception is ``__cause__`` (the error
+    is raised ``from`` it). What happened to the operation's data is in the message.
+    """
+
+    def __init__(self, callback: str, error: BaseException, consequence: str = "") -> None:
+        self.callback = callback
+        self.error = error
+        tail = f"; {consequence}" if consequence else ""
+        super().__init__(f"{callback} raised {type(error).__name__}: {error}{tail}")
 
 
 class SyncError(ImurunError, RuntimeError):

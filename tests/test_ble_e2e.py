@@ -25,6 +25,7 @@ from bleak import BleakClient
 from bleak.backends.characteristic import BleakGATTCharacteristic
 from bumble import gatt
 
+import imurun
 from firmware_protocol.codec import Encoder, PacketDecoder, Received
 from firmware_protocol.messages import Event, EventCode, StreamStart
 from firmware_protocol.rsc import RscMeasurement
@@ -774,3 +775,39 @@ def test_imurun_stream_ble_rsc_is_stream_to_file_plus_its_printing(
     meta = read_session(out_file).meta
     assert meta["framing"] == "packet"
     assert meta["link"] == f"BLE imurun-0001 [{links[0].address}]"
+
+
+def test_an_on_rsc_that_raises_stops_the_ble_stream_and_keeps_everything(tmp_path: Path) -> None:
+    """Over the emulated radio: ``on_rsc`` raised at the first measurement. The stream went
+    on to its end and raised the bare exception, skipping the measurements still queued; it
+    now stops at once, keeps every measurement that came (a note each, in order), closes a
+    readable file and raises :class:`~imurun.errors.CallbackError` naming ``on_rsc``."""
+    from imurun.device.connect import ble_connection, stream_to_file
+    from imurun.errors import CallbackError
+
+    heard: list[bytes] = []
+
+    def on_rsc(t_host_s: float, data: bytes) -> None:
+        heard.append(data)
+        raise RuntimeError("on purpose")
+
+    async def body() -> None:
+        async with rig(tmp_path, stream_minutes=0.25) as r:
+            queue: NotificationQueue = asyncio.Queue()
+            with pytest.raises(CallbackError, match="^on_rsc raised RuntimeError: on purpose; "
+                                                    "the stream stopped") as err:
+                await stream_to_file(
+                    ble_connection(r.link.name, backend=r.backend, rsc_queue=queue),
+                    tmp_path / "live.imrses", StreamSettings(timeout_s=5.0), rsc_queue=queue,
+                    on_rsc=on_rsc)
+            assert isinstance(err.value.__cause__, RuntimeError)
+            assert queue.empty()  # drained into the file
+            sent = [bytes(m) for _, m in r.link.rsc_log]
+            kept = [bytes.fromhex(str(n["rsc"])) for n in rsc_notes(tmp_path / "live.imrses")]
+            assert len(heard) == 1  # not called again
+            assert heard == kept[:1]
+            assert kept == sent[:len(kept)]
+
+    run(body)
+    rec = imurun.load_recording(tmp_path / "live.imrses")
+    assert 0 < rec.n_samples < 3000  # stopped long before the stream's end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import numpy as np
@@ -161,3 +162,90 @@ def test_stream_progress_before_any_sensor_answers(tmp_path: Path) -> None:
                                    StreamSettings(timeout_s=0.2), progress=progress))
     assert not progress.written
     assert progress.samples == 0
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_an_on_rsc_that_raises_stops_the_stream_and_keeps_everything(tmp_path: Path) -> None:
+    """``on_rsc`` raised: the RSC drain stopped silently, the stream went on to its end (30 s
+    here), then the callback's bare exception came out of the ``finally``, skipping the RSC
+    notes still queued and the closing of the file. Now the stream stops at once (told by the
+    callback's failure as by ``stop``), every notification is still a note of the file, the
+    file is closed and analysable, and the error is a :class:`CallbackError` naming
+    ``on_rsc``, raised from the callback's own."""
+    from imurun.errors import CallbackError
+
+    out = tmp_path / "live.imrs"
+    progress = StreamProgress()
+    sent = [bytes([0x04, k, 0x02, 170]) for k in range(6)]  # RSC: running, speed, cadence
+    heard: list[bytes] = []
+
+    def on_rsc(t_host_s: float, data: bytes) -> None:
+        heard.append(data)
+        if len(heard) == 2:
+            raise ValueError("a bug in the caller's code")
+
+    async def main(port: str) -> None:
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def footpod() -> None:  # what a BLE link's RSC notifications put in the queue
+            while progress.samples < 400:  # 2 s of samples, the file written
+                await asyncio.sleep(0.02)
+            for data in sent:
+                queue.put_nowait((1.0, data))
+
+        feeding = asyncio.create_task(footpod())
+        try:
+            await stream_to_file(serial_connection(port), out, progress=progress,
+                                 rsc_queue=queue, on_rsc=on_rsc)
+        finally:
+            feeding.cancel()
+
+    with virtual_sensor(tmp_path, "--seed", "3", "--stream-minutes", "0.5") as s:
+        with pytest.raises(CallbackError, match=r"^on_rsc raised ValueError: a bug in the "
+                                                r"caller's code; the stream stopped") as err:
+            asyncio.run(main(str(s.link)))
+    assert err.value.callback == "on_rsc"
+    assert isinstance(err.value.__cause__, ValueError)
+    assert heard == sent[:2]  # not called again after it raised
+    # stopped at once: far from the 6000 samples of the whole stream
+    assert progress.written
+    assert 400 <= progress.samples < 6000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".live.imrs")]
+    notes = [json.loads(r.data) for r in read_session(out).records if r.kind.name == "NOTE"]
+    assert [bytes.fromhex(n["rsc"]) for n in notes if "rsc" in n] == sent  # none lost
+    assert imurun.load_recording(out).n_samples == progress.samples
+    assert imurun.analyze(out).source.path == str(out)  # `imurun analyze` reads it
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("serial_e2e")
+def test_a_progress_callback_that_raises_stops_the_sync_and_keeps_what_was_verified(
+        tmp_path: Path) -> None:
+    """``sync_to_folder(progress=...)`` whose callback raised an ``OSError`` (a closed pipe it
+    printed to) took it for the disk: every run "failed" with "cannot store runs here: Broken
+    pipe" and the sync returned as if it had finished. The callback's error now stops the
+    sync as a :class:`CallbackError` naming ``progress`` (from the callback's own); what was
+    verified is kept, and the next sync resumes there."""
+    from imurun.errors import CallbackError
+
+    calls: list[tuple[int, int, int]] = []
+
+    def progress(run_id: int, verified: int, size: int) -> None:
+        calls.append((run_id, verified, size))
+        raise BrokenPipeError(32, "Broken pipe")
+
+    with virtual_sensor(tmp_path, "--seed", "3", "--runs", "2", "--minutes", "0.2",
+                        "--speed", "max") as s:
+        port = str(s.link)
+        with pytest.raises(CallbackError, match=r"^progress raised BrokenPipeError: .*Broken "
+                                                r"pipe; the sync stopped during run 1") as err:
+            asyncio.run(sync_to_folder(serial_connection(port), tmp_path / "runs",
+                                       progress=progress))
+        assert err.value.callback == "progress"
+        assert isinstance(err.value.__cause__, BrokenPipeError)
+        assert len(calls) == 1
+        again = asyncio.run(sync_to_folder(serial_connection(port), tmp_path / "runs"))
+    assert again.ok
+    assert [r.run_id for r in again.stored] == [1, 2]
+    assert again.runs[0].resumed_from == calls[0][1] > 0  # the verified bytes were kept

@@ -28,7 +28,7 @@ from imurun.device.client import SensorClient
 from imurun.device.linkstatus import Say
 from imurun.device.stream import EventHook, StreamReport, StreamSettings, stream_live
 from imurun.device.sync import Progress, SyncReport, SyncSettings, sync_runs
-from imurun.errors import FileFormatError, ImurunError
+from imurun.errors import CallbackError, FileFormatError, ImurunError
 from imurun.ingest.recording import Recording
 
 if TYPE_CHECKING:
@@ -188,6 +188,13 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     still queued when the stream ends; ``on_rsc`` hears each ``(t_host_s, raw bytes)`` as it is
     kept (:func:`imurun.transport.ble.decode_rsc` decodes it). A kept measurement counts as an
     answer of the sensor: the file is written.
+
+    A callback (``on_rsc``, ``on_event``, ``on_status``) that raises stops the stream as
+    ``stop`` does, within a fraction of a second (the sensor is told to stop streaming; a
+    stream that is reconnecting stops once it is connected again); it is not called again,
+    while everything that arrives until then is still written to ``path`` (RSC measurements
+    still queued included), and the file is closed, valid. Then
+    :class:`~imurun.errors.CallbackError` is raised, naming the callback, from its exception.
     """
     from imurun import __version__
     from imurun.ingest.builder import RecordingBuilder
@@ -199,15 +206,41 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     draining: list[asyncio.Task[None]] = []
     if progress is not None:
         progress._builder, progress._session = builder, None
+    # A callback that raises stops the stream as `stop` does (within a read of the loop,
+    # 0.25 s); it is not called again, while everything that arrives until the stream has
+    # stopped is still kept; its error is raised once the file is closed.
+    failed: list[tuple[str, Exception]] = []
+    halt = asyncio.Event()
+
+    def guarded(name: str, fn: Callable[..., None] | None) -> Callable[..., None] | None:
+        if fn is None:
+            return None
+
+        def call(*args: object) -> None:
+            if failed:
+                return
+            try:
+                fn(*args)
+            except Exception as e:  # the caller's code: raised once the stream has stopped
+                failed.append((name, e))
+                halt.set()
+
+        return call
+
+    hear_rsc = guarded("on_rsc", on_rsc)
 
     def keep_rsc(t_host_s: float, data: bytes) -> None:
         held[0].note(rsc=data.hex(), t_host_s=t_host_s)
-        if on_rsc is not None:
-            on_rsc(t_host_s, data)
+        if hear_rsc is not None:
+            hear_rsc(t_host_s, data)
 
     async def drain(queue: NotificationQueue) -> None:
         while True:
             keep_rsc(*await queue.get())
+
+    async def relay(user_stop: asyncio.Event) -> None:
+        await user_stop.wait()
+        halt.set()
 
     async def recording() -> SensorClient:
         client = await connect()
@@ -227,12 +260,14 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
         client.session = held[0]
         return client
 
+    relaying = [] if stop is None else [asyncio.create_task(relay(stop))]
     try:
         report = await stream_live(recording, builder,
                                    StreamSettings() if settings is None else settings,
-                                   on_event=on_event, on_status=on_status, stop=stop)
+                                   on_event=guarded("on_event", on_event),
+                                   on_status=guarded("on_status", on_status), stop=halt)
     finally:
-        for task in draining:
+        for task in draining + relaying:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -242,6 +277,11 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
         for session in held:
             session.close()
     published = bool(held) and held[0].published
+    if failed:
+        name, e = failed[0]
+        kept = (f"what arrived until then is in {out}" if published
+                else f"nothing was written to {out}")
+        raise CallbackError(name, e, f"the stream stopped; {kept}") from e
     return StreamedFile(out, report, builder.build() if published else None)
 
 

@@ -11,7 +11,9 @@ matches the catalogue, and erased on the sensor only after that.
 3 s``), and, once per silence, that the sensor has gone silent with the link up (after
 ``silent_notice_s``: the sync keeps asking for what is missing and reconnects after
 ``timeout_s`` without data) and that data came back (:mod:`imurun.device.linkstatus`, shared
-with the stream).
+with the stream). ``progress`` hears ``(run id, bytes verified, run size)`` as chunks arrive;
+one that raises stops the sync (what was verified is kept, to resume) with a
+:class:`~imurun.errors.CallbackError` naming it, raised from its exception.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from firmware_protocol.codec import Received
 from firmware_protocol.messages import Error, ErrorCode, MessageType, RunChunk, RunEntry, RunRead
 from imurun.device.client import SensorClient
 from imurun.device.linkstatus import LinkStatus, Say, no_data, why_lost
-from imurun.errors import DeviceError, DeviceTimeoutError, SyncError, TransportError
+from imurun.errors import CallbackError, DeviceError, DeviceTimeoutError, SyncError, TransportError
 from imurun.transport.base import LinkLost
 
 T = TypeVar("T")
@@ -152,6 +154,8 @@ async def sync_runs(connect: Callable[[], Awaitable[SensorClient]], sink: RunSin
     """Download every run ``sink`` does not hold; see the module docstring."""
     t0 = time.monotonic()
     st = _State(status=LinkStatus(on_status))
+    if progress is not None:
+        progress = _guarded_progress(progress)
     try:
         await _reconnect(connect, st, settings, first=True)
         info = _client(st).info
@@ -182,6 +186,23 @@ async def sync_runs(connect: Callable[[], Awaitable[SensorClient]], sink: RunSin
         await _disconnect(st)
     return SyncReport(device_id, tuple(st.results), st.reconnects, st.fetched, st.rejected,
                       st.corrupt, time.monotonic() - t0)
+
+
+def _guarded_progress(progress: Progress) -> Progress:
+    """``progress``, whose errors stop the sync as a :class:`CallbackError` naming it.
+
+    Not as what they are: an ``OSError`` of the callback (a closed pipe it prints to) would
+    otherwise be taken for the disk or the link.
+    """
+
+    def call(run_id: int, verified: int, size: int) -> None:
+        try:
+            progress(run_id, verified, size)
+        except Exception as e:
+            raise CallbackError("progress", e, f"the sync stopped during run {run_id}; what "
+                                "was verified is kept, and the next sync resumes there") from e
+
+    return call
 
 
 def _client(st: _State) -> SensorClient:
