@@ -282,17 +282,13 @@ def live() -> dict[str, Any]:
 # ------------------------------------------------------------------------ mounting_walking
 def _gated(acc: np.ndarray, gyr: np.ndarray | None, fs: float, early_s: float,
            ) -> tuple[np.ndarray, float] | None:
-    """The live schedule: tries at 12, 16 and 20 s; before 20 s only with early_s of motion."""
-    for w in (12.0, 16.0, 20.0):
-        n = int(w * fs)
-        try:
-            m = estimate_mounting(acc[:n], fs, gyr_rads=None if gyr is None else gyr[:n])
-        except MountingError:
-            continue
-        q = m.quality
-        assert q is not None
-        if w >= 20.0 or (q.n_running_windows + q.n_walking_windows) * 4.0 >= early_s:
-            return m.r_sb, w
+    """The live schedule itself: when :class:`LiveAnalyzer` (``mounting_early_s=early_s``,
+    ``0``: only at 20 s) takes the mounting, and which; ``None`` when it has none by 20 s."""
+    la = LiveAnalyzer(fs, lambda m: None, mounting_early_s=early_s)
+    for a in range(0, min(acc.shape[0], int(20.0 * fs)), FRAME):
+        la.add(acc[a:a + FRAME], None if gyr is None else gyr[a:a + FRAME])
+        if la.mounting is not None:
+            return (la.mounting.r_sb, la.n_seen / fs) if la.mounting.quality else None
     return None
 
 
@@ -310,14 +306,15 @@ def mounting_walking() -> dict[str, Any]:
             whole = estimate_mounting(acc, t.fs_hz, gyr_rads=gyr).r_sb
         except MountingError:
             continue
-        early, late = _gated(acc, gyr, t.fs_hz, 12.0), _gated(acc, gyr, t.fs_hz, np.inf)
+        early, late = _gated(acc, gyr, t.fs_hz, 12.0), _gated(acc, gyr, t.fs_hz, 0.0)
         if early is None or late is None:
             continue
         rows.append((early[1], _angle_deg(early[0], whole), _angle_deg(late[0], whole)))
     x = np.array(rows)
     e = x[x[:, 0] < 20.0]
     return {"trials": len(rows), "taken_before_20_s": len(e),
-            "taken_at_s": {str(w): int(np.count_nonzero(x[:, 0] == w)) for w in (12, 16, 20)},
+            "taken_at_s": {f"{w:g}": int(np.count_nonzero(x[:, 0] == w))
+                           for w in np.unique(x[:, 0])},
             "early_angle_deg": {"median": round(float(np.median(e[:, 1])), 2),
                                 "max": round(float(e[:, 1].max()), 2)},
             "same_trials_20_s_angle_deg": {"median": round(float(np.median(e[:, 2])), 2),
