@@ -14,11 +14,14 @@ back).
   segments whose steps (IC, TO, step time, running label, bounce) are all equal, and CPU time.
 * ``live``: each virtual and bundled session, sensor frame, through
   :class:`~imurun.analysis_live.LiveAnalyzer` (a line every 5 s) with the earlier settings
-  (a 4-s hop and margin, the mounting on 20 s; on this code, which also adds the line a
-  settling line announces) and the current ones: the time
+  (a 4-s hop and margin, the mounting on 20 s, numbers from the first running step; on this
+  code, which also adds the line a settling line announces), the current ones with numbers
+  from the first running step (``min_steps=1``) and the current ones: the time
   from the start of running (the script's; the batch's first running step on the bundled
   ones) to the first line with numbers *when it is printed* (lines due before the mounting is
-  known are printed once it is), the delay from a running step's IC to its emission, when the
+  known are printed once it is), the running steps that line rests on and how far its cadence
+  and contact time are from those of the one-pass steps (below) of its span up to its time
+  (the steps not final live yet included), the delay from a running step's IC to its emission, when the
   mounting is known and its angle to the true one (to the whole recording's estimate on the
   bundled ones), whether the running steps equal the batch's (``imurun.analyze`` with the live
   mounting), whether every "first numbers in ~N s" came true, and CPU per line.
@@ -57,9 +60,11 @@ CONFIGS = [(16.0, 4.0, 4.0), (16.0, 2.0, 2.0), (16.0, 1.0, 1.0), (16.0, 1.0, 2.0
            (16.0, 1.0, 2.5), (16.0, 0.5, 3.0), (16.0, 1.0, 3.0), (16.0, 2.0, 3.0),
            (8.0, 1.0, 3.0)]
 VARIANTS: dict[str, tuple[StreamingSettings, float]] = {
-    "before: hop 4 s, margin 4 s, mounting at 20 s":
-        (StreamingSettings(hop_s=4.0, margin_s=4.0), 0.0),
+    "before: hop 4 s, margin 4 s, mounting at 20 s, numbers from the first step":
+        (StreamingSettings(hop_s=4.0, margin_s=4.0, min_steps=1), 0.0),
     "hop 2 s, margin 3 s, mounting at 20 s": (StreamingSettings(hop_s=2.0, margin_s=3.0), 0.0),
+    "hop 2 s, margin 3 s, mounting after 12 s of locomotion, numbers from the first step":
+        (StreamingSettings(hop_s=2.0, margin_s=3.0, min_steps=1), 12.0),
     "hop 2 s, margin 3 s, mounting after 12 s of locomotion":
         (StreamingSettings(hop_s=2.0, margin_s=3.0), 12.0),
     "hop 2 s, margin 3 s, mounting after 8 s of locomotion":
@@ -213,7 +218,8 @@ def _live(s: Session, settings: StreamingSettings, early_s: float) -> dict[str, 
             known_s = la.n_seen / s.fs_hz
     la.flush()
     assert la.mounting is not None
-    first = next((printed for printed, m in reports if m.n_steps), float("nan"))
+    first, first_m = next(((printed, m) for printed, m in reports if m.n_steps),
+                          (float("nan"), None))
     kept = True  # every "first numbers in ~N s" came true: the first line from then has them
     for _, m in reports:
         if m.n_steps == 0 and np.isfinite(m.settling_s):
@@ -224,10 +230,22 @@ def _live(s: Session, settings: StreamingSettings, early_s: float) -> dict[str, 
     n = s.sf_acc.shape[0]
     rec = Recording.from_arrays(np.arange(n) / s.fs_hz, s.sf_acc, s.sf_gyr, fs_hz=s.fs_hz)
     batch = imurun.analyze(rec, mounting=la.mounting).steps
-    b_ic = batch.ic_s[(batch.activity == "run") & np.isfinite(batch.ic_s)]
+    b_run = (batch.activity == "run") & np.isfinite(batch.ic_s)
+    b_ic = batch.ic_s[b_run]
     live_ic = steps.ic_s[steps.running]
+    # the first line against the one-pass steps of its span up to its time (also those not
+    # final live yet)
+    d_cad = d_contact = float("nan")
+    if first_m is not None:
+        span = settings.rolling_s + settings.margin_s + settings.hop_s
+        m = b_run & (batch.ic_s >= first_m.t_s - span) & (batch.ic_s <= first_m.t_s)
+        d_cad = first_m.cadence_spm - 60.0 / float(np.nanmedian(batch.step_s[m]))
+        d_contact = first_m.contact_ms - 1e3 * float(np.nanmedian(batch.contact_s[m]))
     return {"session": s.name,
             "first_numbers_after_running_starts_s": round(first - s.run_start_s, 2),
+            "first_line_steps": 0 if first_m is None else first_m.n_steps,
+            "first_line_cadence_minus_one_pass_spm": round(d_cad, 1),
+            "first_line_contact_minus_one_pass_ms": round(d_contact, 1),
             "mounting_known_s": known_s,
             "mounting_angle_deg": round(_angle_deg(la.mounting.r_sb, s.r_sb), 2),
             "step_delay_median_s": round(float(np.median(delay)), 2),
@@ -248,6 +266,16 @@ def live() -> dict[str, Any]:
         out[name] = {
             "first_numbers_after_running_starts_s": {"median": float(np.median(first)),
                                                      "max": float(first.max())},
+            "first_line_steps": {"min": min(r["first_line_steps"] for r in rows),
+                                 "median": float(np.median([r["first_line_steps"]
+                                                            for r in rows]))},
+            "first_line_minus_one_pass": {
+                k: {"median": round(float(np.median(np.abs(x))), 1),
+                    "max": round(float(np.max(np.abs(x))), 1)}
+                for k, x in (("cadence_spm", [r["first_line_cadence_minus_one_pass_spm"]
+                                              for r in rows]),
+                             ("contact_ms", [r["first_line_contact_minus_one_pass_ms"]
+                                             for r in rows]))},
             "step_delay_median_s": float(np.median([r["step_delay_median_s"] for r in rows])),
             "mounting_angle_deg_max": max(r["mounting_angle_deg"] for r in rows),
             "steps_equal_batch": sum(r["steps_equal_batch"] for r in rows),

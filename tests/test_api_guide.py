@@ -155,7 +155,7 @@ def test_replay_session_is_what_imurun_replay_builds(tmp_path: Path) -> None:
     assert rec.meta == want.meta
     # a line every 20 s of samples (85 s), and one more when the 40-s one's numbers were due
     assert len(lines) == 5
-    assert "first numbers in ~1 s" in lines[1]
+    assert "first numbers in ~3 s" in lines[1]
     (tmp_path / "x.imrs").write_bytes(b"not a session")
     with pytest.raises(FileFormatError, match="x.imrs"):
         replay_session(tmp_path / "x.imrs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import numpy as np
@@ -418,9 +419,9 @@ def test_first_steps_do_not_wait_for_a_full_window() -> None:
 
 
 def _live_reports(acc: np.ndarray, gyr: np.ndarray | None, fs: float,
-                  every_s: float) -> list[LiveMetrics]:
+                  every_s: float, settings: StreamingSettings | None = None) -> list[LiveMetrics]:
     reports: list[LiveMetrics] = []
-    la = LiveAnalyzer(fs, reports.append, report_every_s=every_s)
+    la = LiveAnalyzer(fs, reports.append, report_every_s=every_s, settings=settings)
     for a in range(0, acc.shape[0], 10):  # 10 samples at a time, as the sensor's frames
         la.add(acc[a:a + 10], None if gyr is None else gyr[a:a + 10])
     return reports
@@ -473,20 +474,52 @@ def test_live_lines_never_say_no_running_while_running(name: str, seed: int) -> 
     assert any("running, settling: first numbers in ~" in line for _, line in lines)
 
 
-def test_settling_says_when_the_first_numbers_come() -> None:
+# min_steps 1: numbers from the first running step (as before min_steps); the default: from
+# the min_steps-th
+@pytest.mark.parametrize("min_steps", [1, StreamingSettings().min_steps])
+def test_settling_says_when_the_first_numbers_come(min_steps: int) -> None:
     acc, gyr, fs, run_ic = _samples_and_batch("stored-run.imrn", 0)
-    reports = _live_reports(acc, gyr, fs, 0.5)
-    s = StreamingSettings()
+    s = StreamingSettings(min_steps=min_steps)
+    reports = _live_reports(acc, gyr, fs, 0.5, s)
     settling = [r for r in reports if r.n_steps == 0 and np.isfinite(r.settling_s)]
     assert settling
     r = settling[0]
-    # the first running step is final at the first pass of the grid (every hop_s) at least
-    # margin_s after it; the first report at or after that has numbers
-    final_at = (np.floor((run_ic[0] + s.margin_s) / s.hop_s) + 1) * s.hop_s
+    # the min_steps-th running step is final at the first pass of the grid (every hop_s) at
+    # least margin_s after it; the first report at or after that has numbers, on that many
+    final_at = (np.floor((run_ic[min_steps - 1] + s.margin_s) / s.hop_s) + 1) * s.hop_s
     assert r.t_s + r.settling_s == pytest.approx(final_at, abs=2 / fs)
     numbers = next(m for m in reports if m.n_steps)
     assert final_at <= numbers.t_s < final_at + 0.5 + 1e-9
+    assert numbers.n_steps >= min_steps
     assert all(np.isnan(m.settling_s) or m.t_s < final_at for m in reports if m.n_steps == 0)
+
+
+# before: the first line with numbers could rest on 1-2 running steps, the first of the run,
+# often unlike the next ones (stored-run.imrn, a line every 5 s: 2 steps, contact 294 ms, where
+# the one-pass steps of its span up to then give 264 ms); the first numbers now wait for
+# min_steps (6) final running steps, and the line before says it is settling
+@pytest.mark.parametrize(("name", "seed"), _running_cases())
+def test_the_first_numbers_rest_on_min_steps_running_steps(name: str, seed: int) -> None:
+    acc, gyr, fs, _ = _samples_and_batch(name, seed)
+    min_steps = StreamingSettings().min_steps
+    assert min_steps == 6
+    for every_s in (0.5, 5.0):
+        reports = _live_reports(acc, gyr, fs, every_s)
+        k = next(i for i, r in enumerate(reports) if r.n_steps)
+        assert reports[k].n_steps >= min_steps
+        assert k > 0
+        assert format_live(reports[k - 1]).endswith(
+            f"running, settling: first numbers in ~{math.ceil(reports[k - 1].settling_s):.0f} s")
+    if name == "stored-run.imrn":  # numbers from the first running step: on 2 of them
+        first = next(r for r in _live_reports(acc, gyr, fs, 5.0, StreamingSettings(min_steps=1))
+                     if r.n_steps)
+        assert first.n_steps == 2
+
+
+def test_min_steps_is_a_whole_number_of_steps() -> None:
+    for bad in (0, -1, 2.5):
+        with pytest.raises(SignalError, match="min_steps must be an integer >= 1"):
+            StreamingSettings(min_steps=bad)  # type: ignore[arg-type]
 
 
 # before: nothing at all was said until the mounting was known (20 s of samples, up to 60 s when

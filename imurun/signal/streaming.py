@@ -32,8 +32,9 @@ steps of the segment and its lateral specific force and roll rate (16 bytes per 
 Latency: a step is emitted ``margin_s`` to ``margin_s + hop_s`` seconds after its IC; its
 final side comes at the end of the segment. Meanwhile :meth:`StreamingEvents.live` looks at the
 steps not yet emitted provisionally (the detector on the newest ``window_s`` of samples, nothing
-emitted or kept): ``LiveMetrics.settling_s`` says when the first running one among them will be
-final, so that a live line can say the runner runs while its numbers settle.
+emitted or kept): ``LiveMetrics.settling_s`` says when enough running ones among them will be
+final for numbers (``min_steps`` in the span), so that a live line can say the runner runs while
+its numbers settle.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ class StreamingSettings:
         hop_s: a pass runs every ``hop_s`` seconds of samples.
         margin_s: steps closer than this to either window edge wait for a later pass.
         rolling_s: span of the live metrics (steps of the last ``rolling_s`` seconds).
+        min_steps: running steps the live metrics need in their span while the newest
+            samples show more running coming: with fewer, they have no numbers yet
+            (``n_steps`` 0, ``settling_s`` says when they will); at the end of a run, its last
+            steps are shown however few. The first steps of a run are few and often unlike
+            the next ones (the runner speeds up): with 6, the first numbers came at most 2 s
+            later on the sessions of ``benchmarks/live.py`` and much closer to the one-pass
+            values (docs/metrics.md, "Live metrics"); ``1``: numbers from the first step.
         running / activity / metrics: the batch settings used on each window.
 
     """
@@ -83,6 +91,7 @@ class StreamingSettings:
     hop_s: float = 2.0
     margin_s: float = 3.0
     rolling_s: float = 10.0
+    min_steps: int = 6
     running: RunningSettings = field(default_factory=RunningSettings)
     activity: ActivitySettings = field(default_factory=ActivitySettings)
     metrics: MetricSettings = field(default_factory=MetricSettings)
@@ -90,6 +99,8 @@ class StreamingSettings:
     def __post_init__(self) -> None:
         if not (self.hop_s > 0 and self.margin_s > 0 and self.rolling_s > 0):
             raise SignalError("hop_s, margin_s and rolling_s must be > 0")
+        if not (isinstance(self.min_steps, int) and self.min_steps >= 1):
+            raise SignalError(f"min_steps must be an integer >= 1, got {self.min_steps!r}")
         if self.window_s < self.hop_s + 2 * self.margin_s:
             raise SignalError("window_s must be at least hop_s + 2 margin_s: otherwise some "
                               "steps would never be far enough from a window edge")
@@ -127,13 +138,15 @@ class StreamSteps:
 
 @dataclass(frozen=True)
 class LiveMetrics:
-    """Rolling values over the running steps of the last ``rolling_s`` seconds (NaN if none).
+    """Rolling values over the running steps of the last ``rolling_s`` seconds.
 
+    NaN, and ``n_steps`` 0, when none are final there, or fewer than
+    ``StreamingSettings.min_steps`` while the newest samples show more running coming.
     ``settling_s``: the newest samples, whose steps are not final yet (the last
-    ``margin_s`` to ``margin_s + hop_s`` seconds), show running, and its first step is final
-    in this many seconds of samples; NaN when they show none. With ``n_steps == 0``, the
-    runner runs but the numbers are still settling (:func:`imurun.analysis_live.format_live`
-    says so).
+    ``margin_s`` to ``margin_s + hop_s`` seconds), show running, and the numbers will have
+    their ``min_steps`` in this many seconds of samples; NaN when they show none. With
+    ``n_steps == 0`` and a finite ``settling_s``, the runner runs but the numbers are still
+    settling (:func:`imurun.analysis_live.format_live` says so).
     """
 
     t_s: float
@@ -238,6 +251,15 @@ class StreamingEvents:
         now = (self.t0_s + self.n_seen / self.fs_hz) if t_s is None else float(t_s)
         m = recent.running & (recent.ic_s >= now - self.settings.rolling_s - self.settings.margin_s
                               - self.settings.hop_s)
+        n_final = int(np.count_nonzero(m))
+        if n_final < self.settings.min_steps:
+            # too few to rest numbers on while more are coming (the newest samples show
+            # running): wait for them; at the end of a run, its last steps are what there is
+            settling_s = self._settling_s(self.settings.min_steps - n_final)
+            if n_final == 0 or np.isfinite(settling_s):
+                return LiveMetrics(t_s=now, n_steps=0, cadence_spm=float("nan"),
+                                   contact_ms=float("nan"),
+                                   vertical_oscillation_cm=float("nan"), settling_s=settling_s)
         st = recent.step_s[m]
         st = st[np.isfinite(st)]
         contact = (recent.to_s - recent.ic_s)[m]
@@ -245,11 +267,11 @@ class StreamingEvents:
         vo = recent.vertical_oscillation_m[m]
         vo = vo[np.isfinite(vo)]
         return LiveMetrics(
-            t_s=now, n_steps=int(np.count_nonzero(m)),
+            t_s=now, n_steps=n_final,
             cadence_spm=60.0 / float(np.median(st)) if st.size else float("nan"),
             contact_ms=1e3 * float(np.median(contact)) if contact.size else float("nan"),
             vertical_oscillation_cm=1e2 * float(np.median(vo)) if vo.size else float("nan"),
-            settling_s=self._settling_s(),
+            settling_s=self._settling_s(1),
         )
 
     # ------------------------------------------------------------------ internals
@@ -308,12 +330,15 @@ class StreamingEvents:
         code = classify_steps(ev.ic_s, ev.to_s, ev.segment, ev.flight, s.activity)
         return ev, acc, code == _RUN
 
-    def _settling_s(self) -> float:
-        """Seconds of samples until the first running step not yet emitted is final.
+    def _settling_s(self, k: int) -> float:
+        """Seconds of samples until the ``k``-th running step not yet emitted is final.
 
         The steps not yet emitted are looked at provisionally, by the detector on the newest
         ``window_s`` of samples (what the next passes will see, short of their right margin);
-        NaN when none of them is running.
+        NaN when none of them is running. When fewer than ``k`` are in yet (a run that has just
+        begun), the missing ones are taken to follow the last at the median step time of those
+        in (the longest running step time, ``run_step_s[1]``, with one in): a runner who
+        speeds up has shorter steps, so their numbers come then or sooner.
         """
         start = max(self.n_seen - self._win, self._buf_start)
         found = self._detect(start, self.n_seen) if self.n_seen > self.emitted_upto else None
@@ -325,8 +350,14 @@ class StreamingEvents:
             pending = ic[run & np.isfinite(ic) & (ic >= self.emitted_upto)]
         if pending.size == 0:
             return float("nan")
+        if pending.size >= k:
+            ic_k = float(pending[k - 1])
+        else:
+            step_n = (float(np.median(np.diff(pending))) if pending.size > 1
+                      else self.settings.activity.run_step_s[1] * self.fs_hz)
+            ic_k = float(pending[-1]) + (k - pending.size) * step_n
         # it is emitted by the first pass on the grid (every hop) whose emit_before passes it
-        final_at = (np.floor((pending[0] + self._margin) / self._hop) + 1) * self._hop
+        final_at = (np.floor((ic_k + self._margin) / self._hop) + 1) * self._hop
         return float(final_at - self.n_seen) / self.fs_hz
 
     def _pass(self, start: int, stop: int, emit_before: int) -> StreamSteps:

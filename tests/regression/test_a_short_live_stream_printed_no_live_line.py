@@ -35,11 +35,12 @@ def test_a_short_replay_prints_its_live_lines(tmp_path: Path,
     short.write_bytes((REC / "clean-run.imrs").read_bytes()[:58_000])
     assert cli(["replay", str(short), "--live", "--live-every", "5"]) == 0
     out = capsys.readouterr().out
-    # running starts at 12.3 s: the 15 s line says so, its numbers not final yet
+    # running starts at 12.3 s: the 15 s line says so, its numbers not final yet (they wait
+    # for 6 final running steps, StreamingSettings.min_steps)
     assert _live(out) == [SETTLING,
                           "live     5.0 s: no running in the last seconds",
                           "live    10.0 s: no running in the last seconds",
-                          "live    15.0 s: running, settling: first numbers in ~1 s"]
+                          "live    15.0 s: running, settling: first numbers in ~3 s"]
     assert out.splitlines()[4].endswith("short.imrs (session)")  # then the summary
 
 
