@@ -596,6 +596,39 @@ def test_the_mounting_is_known_after_12_s_of_running(gyro: bool) -> None:
                                atol=1e-9)
 
 
+# before: the early tries of the mounting (12 and 16 s) laid their 4-s windows from the first
+# sample: after 3 s of standing the window at 0-4 s holds the start of the running and is
+# neither standing nor running, so 12 s of running windows (three) came only with the fallback
+# on 20 s of samples, and so did the first numbers. The windows now end at the newest sample
+# and the tries come every 2 s: at 18 s, the windows at 6-18 s are running.
+def test_after_standing_the_mounting_and_the_first_numbers_come_sooner() -> None:
+    mnt = Mounting.random(np.random.default_rng(41))
+    m = generate((Phase("stand", 3.0), Phase("run", 30.0, speed_mps=3.5)), None, FS,
+                 mounting=mnt, noise=NoiseModel(), rng=np.random.default_rng(51))
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    reports: list[tuple[float, LiveMetrics]] = []
+    steps: list[StreamSteps] = []
+    la = LiveAnalyzer(FS, lambda r: reports.append((la.n_seen / FS, r)), on_steps=steps.append)
+    known_s = float("nan")
+    for a in range(0, acc.shape[0], 10):
+        la.add(acc[a:a + 10], gyr[a:a + 10])
+        if np.isnan(known_s) and la.mounting is not None:
+            known_s = la.n_seen / FS
+    la.flush()
+    assert known_s == pytest.approx(18.0)
+    assert la.mounting is not None
+    assert la.mounting.quality is not None
+    assert la.mounting.quality.n_running_windows == 3
+    assert np.degrees(np.arccos((np.trace(la.mounting.r_sb @ mnt.r_sb.T) - 1) / 2)) < 5.0
+    # the first numbers are printed then (the lines due before come at once)
+    assert next(t for t, r in reports if r.n_steps) == pytest.approx(18.0)
+    # and the steps are the batch steps on the samples turned by that mounting
+    r = la.mounting.r_sb
+    batch = detect_running_events(acc @ r.T, FS, gyr @ r.T)
+    np.testing.assert_allclose(StreamSteps.concat(steps).ic_s,
+                               batch.ic_s[np.isfinite(batch.ic_s)], rtol=0, atol=1e-9)
+
+
 def test_too_little_motion_waits_for_the_mounting_window() -> None:
     # 10 s standing: 12 s of samples hold one 4-s window of running, 16 s two; at 20 s the
     # estimate is taken on what there is, as before
