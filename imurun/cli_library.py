@@ -31,11 +31,15 @@ def _json(obj: Any) -> None:
     print(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-def _open(a: argparse.Namespace) -> Library:
-    """The library of ``--home``; the rebuild of a lost index shows its progress on a terminal."""
+def _open(a: argparse.Namespace, *, create: bool = False) -> Library:
+    """The library of ``--home``; the rebuild of a lost index shows its progress on a terminal.
+
+    Only the commands that bring runs or athletes in (``sync``, ``import``, ``athlete add``)
+    create a library; the others refuse a path that is none (exit 7) and write nothing there.
+    """
     from imurun.store.library import Library
 
-    return Library.open(getattr(a, "home", None), progress=_progress)
+    return Library.open(getattr(a, "home", None), create=create, progress=_progress)
 
 
 def _progress(what: str) -> Callable[[int, int], None]:
@@ -197,7 +201,7 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
         return asyncio.run(sync_runs(cli._serial_connect(a.port, a.timeout), sink, settings,
                                      progress=progress, on_status=cli._link_status))
 
-    with _open(a) as lib:
+    with _open(a, create=True) as lib:
         out = store_and_analyse(lib, run_sync, progress=_progress("analysed"))
         report = out.report
         for r in report.runs:
@@ -237,7 +241,7 @@ def cmd_sync_library(a: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- athletes, sensors
 def cmd_athlete_add(a: argparse.Namespace) -> int:
-    with _open(a) as lib:
+    with _open(a, create=True) as lib:
         ath = lib.add_athlete(a.name, mass_kg=a.mass_kg, leg_length_m=a.leg_length_m)
     _say(f"added athlete {ath.name} ({ath.id[:8]})")
     return EXIT_OK
@@ -443,7 +447,8 @@ def cmd_store_check(a: argparse.Namespace) -> int:
     from imurun.errors import StoreError
     from imurun.store.library import Library
 
-    with Library.open(getattr(a, "home", None), recover=a.repair, progress=_progress) as lib:
+    with Library.open(getattr(a, "home", None), create=False, recover=a.repair,
+                      progress=_progress) as lib:
         rep = lib.check(repair=a.repair, progress=_progress)
         root = lib.root
         n = len(lib.runs())
@@ -562,7 +567,7 @@ def cmd_import(a: argparse.Namespace) -> int:
     from imurun.store.library import parse_local_time
     from imurun.workflows import import_path
 
-    with _open(a) as lib:
+    with _open(a, create=True) as lib:
         out = import_path(lib, a.file, progress=_progress("imported"),
                           file_options=file_options(a), athlete=a.athlete,
                           start_unix_s=None if a.start is None else parse_local_time(a.start))

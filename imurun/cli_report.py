@@ -42,7 +42,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     from imurun.cli_progress import counter
     from imurun.store.library import Library
 
-    with Library.open(getattr(a, "home", None), progress=counter) as lib:
+    with Library.open(getattr(a, "home", None), create=False, progress=counter) as lib:
         run = lib.run(a.run)
         target = Path(a.out) if a.out is not None else report_path(lib.root, run.id)
         with writing(target):
@@ -87,7 +87,7 @@ def cmd_weekly(a: argparse.Namespace) -> int:
     if a.out is not None:
         check_output(a.out, option="--out", home=getattr(a, "home", None))
     week = IsoWeek.parse(a.week)
-    with Library.open(getattr(a, "home", None), progress=counter) as lib:
+    with Library.open(getattr(a, "home", None), create=False, progress=counter) as lib:
         summary = weekly_summary(lib, week, athletes=a.athlete or None)
         root = lib.root
     text = write(summary, a.format)

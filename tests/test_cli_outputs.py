@@ -299,6 +299,10 @@ def test_simulate_refuses_bad_link_or_flash_paths_before_starting(
 @pytest.mark.parametrize("argv", [["info", str(SESSION)], ["runs"]], ids=["info", "runs"])
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str]) -> None:
     """``imurun runs | head -1``: the reader is gone before imurun writes."""
+    from imurun.store.library import Library
+
+    with Library.open(tmp_path / "home"):  # (`runs` refuses a library that does not exist)
+        pass
     read_end, write_end = os.pipe()
     os.close(read_end)  # a pipe nobody reads: every write fails with EPIPE
     try:

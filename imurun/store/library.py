@@ -345,6 +345,11 @@ def is_library_root(d: Path) -> bool:
     return (d / DB_NAME).is_file() or ((d / PROFILES).is_file() and (d / "runs").is_dir())
 
 
+def _is_library(d: Path) -> bool:
+    """Whether ``d`` holds any of a library's own files (a library to open, not to create)."""
+    return (d / DB_NAME).is_file() or (d / PROFILES).is_file() or (d / "runs").is_dir()
+
+
 def _role(rel: Sequence[str]) -> str | None:
     if not rel:
         return "the directory"
@@ -415,6 +420,11 @@ class Library:
              progress: Callable[[str], Callable[[int, int], None]] | None = None) -> Library:
         """Open (creating if need be) the library at ``home``.
 
+        ``create=False`` (the commands that only read or change what a library holds) opens only
+        a library: a path that does not exist, or a directory holding none of a library's files
+        (``index.sqlite3``, ``profiles.json``, ``runs/``), is :class:`NotFoundError`, and nothing
+        is written there (a mistyped ``--home`` must not become an empty library).
+
         A lost index is rebuilt from the files on opening (as ``imurun store check --repair``
         does), reporting its phases to ``progress`` as :meth:`check` does: hours for a coach's
         thousands of long runs. A rebuild interrupted (killed, or Ctrl-C) is begun again by the
@@ -424,9 +434,13 @@ class Library:
         the files (``imurun store check --repair``).
         """
         root = Path(home).expanduser() if home is not None else default_home()
+        if not create and (not root.exists() or root.is_dir() and not _is_library(root)):
+            make = "`imurun athlete add`, `imurun sync` or `imurun import` creates one"
+            if not root.exists():
+                raise NotFoundError(f"no library at {root} ({make})")
+            raise NotFoundError(f"{root} is not an imurun library: no {DB_NAME}, {PROFILES} or "
+                                f"runs/ in it ({make})")
         if not root.exists():
-            if not create:
-                raise NotFoundError(f"no library at {root}")
             try:
                 root.mkdir(parents=True)
             except OSError as e:
