@@ -6,16 +6,18 @@ names what the command did before."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from imurun.cli import main
+from imurun.cli import EXIT_FILE, main
 from imurun.store.library import Library
 from tests.library_support import DEVICE_A, analysis_json, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION = REPO / "recordings" / "clean-run.imrs"
+STORED_RUN = REPO / "recordings" / "stored-run.imrn"
 EXIT_NOT_FOUND = 7
 
 
@@ -106,3 +108,54 @@ def test_library_open_without_create_refuses_and_leaves_the_folder_alone(tmp_pat
     with Library.open(tmp_path / "lib", create=False) as lib:
         assert lib.root == tmp_path / "lib"
 
+
+# ------------------------------------------------------------ --columns on what is no CSV
+@pytest.mark.parametrize(("command", "what"), [
+    (c, w) for c in ("analyze", "info", "import")
+    for w in ("session", "stored-run", "directory", "missing", "zip")
+    if not (c == "import" and w in ("directory", "zip"))])  # (import's: a library, a bundle)
+def test_columns_for_a_file_that_is_no_csv_says_what_the_file_is(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, what: str) -> None:
+    """``--columns`` sent every input to the CSV reader: a session or stored run was "cannot
+    read as UTF-8 text: line 1 holds the byte 0xa4 ... save it as UTF-8", a missing file
+    "[Errno 2] No such file or directory: '...'", a folder "[Errno 21] Is a directory"."""
+    src = {"session": SESSION, "stored-run": STORED_RUN}.get(what)
+    path = tmp_path / {"directory": "folder", "missing": "no-such.csv", "zip": "export.zip"}.get(
+        what, src.name if src is not None else "")
+    if src is not None:
+        shutil.copy(src, path)
+    elif what == "directory":
+        path.mkdir()
+    elif what == "zip":
+        import zipfile
+
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("data.csv", "t,a1,a2,a3\n0,0,0,9.81\n")
+    code, out, err = run(capsys, "--home", str(tmp_path / "home"), command, str(path),
+                         "--columns", "time=t,acc_x=a1,acc_y=a2,acc_z=a3")
+    assert code == EXIT_FILE, err
+    line = one_line(err, str(path))
+    assert "UTF-8" not in line, line
+    assert "Errno" not in line, line
+    expect = {"session": "a session file names its own channels",
+              "stored-run": "a stored-run file names its own channels",
+              "directory": "not of a directory", "missing": "No such file or directory",
+              "zip": "not to a zip file"}[what]
+    assert expect in line, line
+    assert out == ""
+
+
+def test_columns_for_a_missing_file_is_a_file_not_found_error_in_python(tmp_path: Path) -> None:
+    """As without ``columns`` (tests/test_api_guide.py): ``except FileNotFoundError`` works."""
+    import imurun
+
+    with pytest.raises(FileNotFoundError):
+        imurun.analyze(tmp_path / "no-such.csv", columns={"time": "t", "acc_x": "a1",
+                                                         "acc_y": "a2", "acc_z": "a3"})
+
+
+def test_time_unit_for_a_session_names_csv_files_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--time-unit`` is refused for Xsens files too: the message said "CSV and Xsens files"."""
+    code, _, err = run(capsys, "info", str(SESSION), "--time-unit", "ms")
+    assert code == EXIT_FILE
+    one_line(err, "--time-unit", "applies to CSV files only", "SI units")

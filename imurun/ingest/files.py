@@ -318,15 +318,16 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
             raise UsageError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
                              f"got {value!r}")
     if columns:
+        _refuse_columns(p)
         return load_csv(p, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                         time_unit=time_unit)
     kind = sniff(p)
     if kind in ("session", "stored-run") and (acc_unit or gyr_unit or time_unit):  # SI
         given = [f"{n} (--{n.replace('_', '-')})" for n, v in (
             ("acc_unit", acc_unit), ("gyr_unit", gyr_unit), ("time_unit", time_unit)) if v]
+        files = "CSV files" if not (acc_unit or gyr_unit) else "CSV and Xsens files"
         raise FileFormatError(p, f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'}"
-                                 f" to CSV and Xsens files only: a {kind} file is in SI units "
-                                 "already")
+                                 f" to {files} only: a {kind} file is in SI units already")
     if kind == "session":
         return load_session(p)
     if kind == "sensorlogger":
@@ -355,6 +356,33 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
     if time_unit is not None:
         raise FileFormatError(p, "--time-unit applies to CSV files only")
     return load_xsens(p, acc_unit=acc_unit or "m/s2", gyr_unit=gyr_unit or "rad/s")
+
+
+def _refuse_columns(p: str) -> None:
+    """Refuse what ``--columns`` cannot apply to, saying what it is.
+
+    A missing file, a folder, or a file that names its own channels (a sensor's session or
+    stored run, a zip) was read as a CSV: "cannot read as UTF-8 text".
+    """
+    if os.path.isdir(p):
+        raise FileFormatError(p, "--columns names the columns of a CSV file, not of a directory "
+                                 "(a phone's export folder is read without it)")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
+    except OSError as e:
+        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
+    from imurun.transport.session import is_session
+
+    if head.startswith(b"PK\x03\x04"):
+        raise FileFormatError(p, "--columns applies to CSV files only, not to a zip file (a "
+                                 "phone's export zip is read without it)")
+    kind = "session" if is_session(head) else "stored-run" if head.startswith(RUN_MAGIC) else None
+    if kind is not None:
+        raise FileFormatError(p, f"--columns applies to CSV files only: a {kind} file names its "
+                                 "own channels (leave --columns out)")
 
 
 def load_session(path: str | os.PathLike[str]) -> Recording:
@@ -518,8 +546,10 @@ def load_csv(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = None,
         raise FileFormatError(p, f"cannot read as UTF-8 text: line {line} holds the byte "
                                  f"0x{e.object[e.start]:02x}, which UTF-8 does not allow there "
                                  "(a file saved in another encoding): save it as UTF-8") from e
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
     except OSError as e:
-        raise FileFormatError(p, f"cannot read as UTF-8 text: {e}") from e
+        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     lines = text.split("\n")  # (read_text made every line end in "\n"): line k is lines[k - 1]
     if not any(ln.strip() for ln in lines):
         raise FileFormatError(p, "empty file")
