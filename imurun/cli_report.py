@@ -27,9 +27,14 @@ def cmd_report(a: argparse.Namespace) -> int:
 
     p = Path(a.run)
     home = getattr(a, "home", None)
+    if p.is_dir():  # a phone's export folder is a recording; any other folder is refused
+        from imurun.ingest.files import sniff
+
+        sniff(p)
+    is_file = p.is_file() or p.is_dir()
     if a.out is not None:
-        check_output(a.out, option="--out", inputs=[p] if p.is_file() else [], home=home)
-    if p.is_file():  # a bare file: analysis JSON or a recording, no library, no baseline
+        check_output(a.out, option="--out", inputs=[p] if is_file else [], home=home)
+    if is_file:  # a bare file: analysis JSON or a recording, no library, no baseline
         if a.out is None:  # beside the file, but never among a library's own files
             check_output(p.with_suffix(".report.html"), option="the default report file (see --out)",
                          home=home)
@@ -124,9 +129,11 @@ def add_report_commands(sub: Any) -> None:
                       help="library directory (default: $IMURUN_HOME or the user data directory)")
     s = sub.add_parser("report", parents=[home], help="write a run's report (one HTML file)")
     s.add_argument("run", help="run id (4+ leading hex digits) or 'latest'; or a file (an "
-                               "analysis JSON or any recording) to report without the library")
+                               "analysis JSON or any recording, a phone's export folder too) to "
+                               "report without the library")
     s.add_argument("--out", default=None, metavar="FILE",
-                   help="HTML file to write (default: HOME/reports/run-<id>.html)")
+                   help="HTML file to write (default: HOME/reports/run-<id>.html; for a "
+                        "file, NAME.report.html beside it)")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("weekly", parents=[home],

@@ -159,3 +159,33 @@ def test_time_unit_for_a_session_names_csv_files_only(capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "info", str(SESSION), "--time-unit", "ms")
     assert code == EXIT_FILE
     one_line(err, "--time-unit", "applies to CSV files only", "SI units")
+
+
+# ------------------------------------------------------------ report of a phone's export folder
+def test_report_takes_a_phone_export_folder_as_any_recording(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """cli.md: `RUN` may be "any recording", and a phone's export folder is one (`analyze`,
+    `info` and `import` read it); `report` said "a run is named by at least 4 hex digits of
+    its id ..., not 'export'" (exit 2)."""
+    import imurun
+    from tests.phyphox_support import Export
+
+    rec = imurun.load_recording(SESSION)
+    t = rec.t_s - rec.t_s[0]
+    folder = Export(t_acc=t, acc=rec.acc_ms2, t_gyr=t, gyr=rec.gyr_rads).write_folder(
+        tmp_path / "export")
+    code, out, err = run(capsys, "--home", str(tmp_path / "home"), "report", str(folder))
+    assert code == 0, err
+    page = tmp_path / "export.report.html"
+    assert out.strip() == f"wrote {page}"
+    assert "<h2" in page.read_text(encoding="utf-8")
+    assert not (tmp_path / "home").exists()  # a file is reported without a library
+
+
+def test_report_of_a_folder_that_is_no_recording_says_so(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    code, out, err = run(capsys, "report", str(tmp_path / "photos"))
+    assert code == EXIT_FILE, err
+    one_line(err, str(tmp_path / "photos"), "cannot read a directory as a recording")
+    assert out == ""
