@@ -843,6 +843,21 @@ def _v(x: float, fmt: str, unit: str = "") -> str:
     return "–" if not math.isfinite(x) else f"{x:{fmt}}{unit}"
 
 
+def _variability_reason(result: RunAnalysis) -> str:
+    """Why a run has no step time variability, in the words of docs/metrics.md."""
+    why = result.reason_unavailable("step_time_cv_pct")
+    if why:
+        return why
+    if result.summary.n_steps == 0:
+        return "no running in this recording"
+    settings = result.parameters.get("settings", {})
+    summary = settings.get("summary", {}) if isinstance(settings, dict) else {}
+    w = summary.get("variability_window_steps") if isinstance(summary, dict) else None
+    w = w if isinstance(w, int) else SummarySettings().variability_window_steps
+    return (f"too few running steps in a row: it needs bouts of at least {2 * w} (each foot's "
+            f"step time against its median over {w} steps)")
+
+
 def format_report(result: RunAnalysis) -> str:
     """A readable text summary of a run (what ``imurun analyze`` prints)."""
     s = result.summary
@@ -908,7 +923,10 @@ def format_report(result: RunAnalysis) -> str:
     else:
         why = result.reason_unavailable("pelvic_drop_deg") or "not measured"
         lines.append(f"    {'pelvic drop':<22} –  ({why})")
-    lines.append(f"    {'step time variability':<22} {_v(s.step_time_cv_pct, '.1f')} %")
+    if math.isfinite(s.step_time_cv_pct):
+        lines.append(f"    {'step time variability':<22} {s.step_time_cv_pct:.1f} %")
+    else:  # (it was a bare "– %")
+        lines.append(f"    {'step time variability':<22} –  ({_variability_reason(result)})")
     drift = [d for d in s.drift if math.isfinite(d.change) and d.name in (
         "cadence_spm", "contact_ms", "vertical_oscillation_cm", "braking_mps", "pelvic_drop_deg")]
     if drift:

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from imurun.analysis import analyze, format_report
 from imurun.cli import EXIT_FILE, main
+from imurun.ingest.files import load_recording
+from imurun.ingest.recording import Recording
 from imurun.store.library import Library
 from tests.library_support import DEVICE_A, analysis_json, write_run
 
@@ -189,3 +192,33 @@ def test_report_of_a_folder_that_is_no_recording_says_so(
     assert code == EXIT_FILE, err
     one_line(err, str(tmp_path / "photos"), "cannot read a directory as a recording")
     assert out == ""
+
+
+# ------------------------------------------------------------ analyze: every "–" says why
+def _first_seconds(path: Path, seconds: float) -> Recording:
+    rec = load_recording(path)
+    n = int(seconds * rec.fs_hz)
+    assert rec.gyr_rads is not None
+    return Recording.from_arrays(rec.t_s[:n] - rec.t_s[0], rec.acc_ms2[:n], rec.gyr_rads[:n])
+
+
+def test_an_unmeasured_step_time_variability_says_why() -> None:
+    """Every other unmeasured row of ``imurun analyze`` says why; this one printed "– %"."""
+    def row(text: str) -> str:
+        (line,) = [ln for ln in text.splitlines() if "step time variability" in ln]
+        return line
+
+    full = analyze(SESSION)
+    assert row(format_report(full)) == (
+        f"    step time variability  {full.summary.step_time_cv_pct:.1f} %")
+
+    short = analyze(_first_seconds(SESSION, 18.0))  # the first running steps only
+    assert 0 < short.summary.n_steps < 22
+    assert row(format_report(short)) == (
+        "    step time variability  –  (too few running steps in a row: it needs bouts of at "
+        "least 22 (each foot's step time against its median over 11 steps))")
+
+    still = analyze(_first_seconds(SESSION, 12.0))  # standing and walking
+    assert still.summary.n_steps == 0
+    assert row(format_report(still)) == (
+        "    step time variability  –  (no running in this recording)")
