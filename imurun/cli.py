@@ -664,7 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
     ss = ssub.add_parser("serial", help="on a pseudo-terminal (USB serial)")
     ss.add_argument("--link", required=True, help="path of the symlink to the sensor's serial port")
     ss.add_argument("--flash", required=True, help="directory holding the sensor's stored runs")
-    ss.add_argument("--seed", type=int, default=0)
+    ss.add_argument("--seed", type=int, default=0,
+                    help="the random seed of the runs, the stream and the faults (default 0)")
     ss.add_argument("--runs", type=int, default=0, help="runs to record into an empty flash")
     ss.add_argument("--minutes", type=float, default=10.0, help="length of each recorded run")
     ss.add_argument("--stream-minutes", type=float, default=10.0, help="length of the live stream")
@@ -687,7 +688,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the first recorded run is cut by a reboot half-way")
     ss.add_argument("--rate", type=float, default=None, metavar="BYTES_PER_S",
                     help="pace the link (921600 baud is about 92000)")
-    ss.add_argument("--mounting", choices=("upright", "upside_down", "random"), default="upright")
+    ss.add_argument("--mounting", choices=("upright", "upside_down", "random"), default="upright",
+                    help="how the virtual sensor is worn (default upright)")
     ss.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     ss.add_argument("--ready-file", default=None, help=argparse.SUPPRESS)
     ss.add_argument("--watch", action="store_true",
@@ -711,7 +713,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace the --out file if it exists (its recording is lost)")
     s.add_argument("--duration", type=positive_number, default=None,
                    help="seconds (default: until the sensor stops)")
-    s.add_argument("--timeout", type=positive_number, default=3.0)
+    s.add_argument("--timeout", type=positive_number, default=3.0, metavar="S",
+                   help="seconds each request waits for the sensor's answer, and the silence "
+                        "after which the link counts as lost (default 3)")
     _add_ble_options(s)
     s.add_argument("--rsc", action="store_true",
                    help="with --ble: also record Running Speed and Cadence (any footpod works)")
@@ -724,7 +728,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--keep", action="store_true", help="do not erase synced runs on the sensor")
     s.add_argument("--no-report", dest="report", action="store_false",
                    help="do not write the report of each new run (into the library)")
-    s.add_argument("--timeout", type=positive_number, default=3.0)
+    s.add_argument("--timeout", type=positive_number, default=3.0, metavar="S",
+                   help="seconds each request waits for the sensor's answer (sent up to 3 times; "
+                        "default 3)")
     _add_ble_options(s)
     s.set_defaults(func=cmd_sync)
 
@@ -737,18 +743,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_devices)
 
     s = sub.add_parser("replay", help="replay a session file through the live decoding path")
-    s.add_argument("file")
+    s.add_argument("file", help="a session file (imurun stream --out)")
     s.add_argument("--speed", type=_speed, default=None, help="1 (as recorded) or max (default)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     s.set_defaults(func=cmd_replay)
 
     for name, func, hlp in (("info", cmd_info, "summarise any supported file"),
                             ("export", cmd_export, "convert any supported file")):
         s = sub.add_parser(name, help=hlp)
-        s.add_argument("file")
+        s.add_argument("file", help="any supported file (docs/formats.md)" + (
+            "" if name == "info" else "; with --fit or --steps-csv, or --csv when no such file "
+            "exists, a library run (4+ leading hex digits of its id, or 'latest')"))
         add_file_options(s)
         if name == "info":
-            s.add_argument("--json", action="store_true")
+            s.add_argument("--json", action="store_true", help="print one JSON object")
         else:
             g = s.add_mutually_exclusive_group(required=True)
             g.add_argument("--csv", help="CSV file to write")

@@ -97,7 +97,8 @@ def add_analysis_commands(sub: Any) -> None:
     """Add ``analyze`` and the ``--live`` option of ``stream`` and ``replay`` to ``imurun``."""
     s = sub.add_parser("analyze", help="analyse a run: steps, summary, form indicators")
     s.add_argument("file", help="any supported file (session, stored run, CSV, Xsens text, "
-                                "Sensor Logger export folder or zip)")
+                                "phyphox or Sensor Logger export: folder, zip or one of its "
+                                "files)")
     s.add_argument("--json", metavar="OUT", default=None,
                    help="write the analysis (imurun.analysis/1 JSON)")
     s.add_argument("--steps-csv", metavar="OUT", default=None, help="write one row per step")

@@ -696,18 +696,19 @@ def add_library_commands(sub: Any) -> None:
     s = sub.add_parser("athlete", help="athlete profiles")
     ss = s.add_subparsers(dest="athlete_command", required=True, metavar="ACTION")
     x = ss.add_parser("add", parents=[home], help="add an athlete")
-    x.add_argument("name")
+    x.add_argument("name", help="the athlete's name (unique in the library, any case)")
     x.add_argument("--mass-kg", type=float, default=None, help="body mass, kg")
     x.add_argument("--leg-length-m", type=float, default=None, help="leg length, m")
     x.set_defaults(func=cmd_athlete_add)
     x = ss.add_parser("set", parents=[home], help="change an athlete's body mass or leg length")
-    x.add_argument("name")
-    x.add_argument("--mass-kg", type=float, default=None)
-    x.add_argument("--leg-length-m", type=float, default=None)
+    x.add_argument("name", help="athlete name or id")
+    x.add_argument("--mass-kg", type=float, default=None,
+                   help="body mass, kg (the runs are analysed again with it)")
+    x.add_argument("--leg-length-m", type=float, default=None, help="leg length, m")
     x.set_defaults(func=cmd_athlete_set)
     x = ss.add_parser("rename", parents=[home], help="give an athlete another name")
     x.add_argument("name", help="athlete name or id")
-    x.add_argument("new_name")
+    x.add_argument("new_name", help="the name to give")
     x.set_defaults(func=cmd_athlete_rename)
     x = ss.add_parser("merge", parents=[home],
                       help="make two profiles of one person one: runs and sensors move")
@@ -724,7 +725,7 @@ def add_library_commands(sub: Any) -> None:
     x.set_defaults(func=cmd_athlete_assign)
 
     x = ss.add_parser("list", parents=[home], help="list athletes")
-    x.add_argument("--json", action="store_true")
+    x.add_argument("--json", action="store_true", help="print JSON")
     x.set_defaults(func=cmd_athlete_list)
 
     s = sub.add_parser("sensor", help="sensor bindings (a sensor's runs go to its athlete)")
@@ -734,26 +735,26 @@ def add_library_commands(sub: Any) -> None:
     x.add_argument("athlete", help="athlete name or id")
     x.set_defaults(func=cmd_sensor_bind)
     x = ss.add_parser("list", parents=[home], help="list sensor bindings")
-    x.add_argument("--json", action="store_true")
+    x.add_argument("--json", action="store_true", help="print JSON")
     x.set_defaults(func=cmd_sensor_list)
 
     s = sub.add_parser("runs", parents=[home], help="list runs in the library")
     s.add_argument("--athlete", help="name or id")
     s.add_argument("--since", help="first day, YYYY-MM-DD (local time)")
     s.add_argument("--until", help="last day, YYYY-MM-DD (included)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_runs)
 
     s = sub.add_parser("show", parents=[home], help="one run of the library")
     s.add_argument("run", help="run id (4+ leading hex digits) or 'latest'")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_show)
 
     s = sub.add_parser("store", help="the library itself")
     ss = s.add_subparsers(dest="store_command", required=True, metavar="ACTION")
     x = ss.add_parser("check", parents=[home], help="compare the index with the files")
     x.add_argument("--repair", action="store_true", help="rebuild the index from the files")
-    x.add_argument("--json", action="store_true")
+    x.add_argument("--json", action="store_true", help="print JSON")
     x.set_defaults(func=cmd_store_check)
     x = ss.add_parser("set-aside", parents=[home],
                       help="move a run whose file is damaged out of the library (kept in "
@@ -777,7 +778,7 @@ def add_library_commands(sub: Any) -> None:
     x.set_defaults(func=cmd_store_reanalyze)
 
     s = sub.add_parser("share", parents=[home], help="write a bundle of an athlete's runs")
-    s.add_argument("--athlete", required=True)
+    s.add_argument("--athlete", required=True, help="whose runs (name or id)")
     s.add_argument("--since", help="first day, YYYY-MM-DD")
     s.add_argument("--until", help="last day, YYYY-MM-DD (included)")
     s.add_argument("--out", required=True, help="bundle file to write (.zip)")
@@ -785,9 +786,12 @@ def add_library_commands(sub: Any) -> None:
 
     s = sub.add_parser("import", parents=[home],
                        help="import a bundle, a shared library folder, or a recording")
-    s.add_argument("file")
+    s.add_argument("file", help="a bundle (imurun share), another library's folder, or one "
+                                "recording (any supported file)")
     s.add_argument("--athlete", default=None, metavar="NAME",
-                   help="the athlete the recording belongs to (for recordings from other loggers)")
+                   help="the athlete the recording belongs to (for recordings from other "
+                        "loggers); for a bundle or library of one athlete, this library's NAME "
+                        "for them")
     s.add_argument("--start", metavar="'YYYY-MM-DD HH:MM'", default=None,
                    help="when the run started, local time (for a recording without a date; a time "
                         "the clocks pass twice is taken as the first)")
@@ -797,7 +801,7 @@ def add_library_commands(sub: Any) -> None:
     s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("attach", parents=[home], help="attach a watch's FIT file to a run")
-    s.add_argument("run")
+    s.add_argument("run", help="run id (4+ leading hex digits) or 'latest'")
     s.add_argument("file", help="FIT activity file from a watch")
     s.add_argument("--offset-s", type=float, default=0.0,
                    help="how far the watch's clock is ahead of the sensor's, s")

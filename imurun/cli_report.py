@@ -142,7 +142,8 @@ def add_report_commands(sub: Any) -> None:
                    help="ISO week, e.g. 2026-W47, or 'this' (default) / 'last'")
     s.add_argument("--athlete", action="append", metavar="NAME",
                    help="only this athlete (name or id; repeatable)")
-    s.add_argument("--format", choices=("html", "csv", "json"), default="html")
+    s.add_argument("--format", choices=("html", "csv", "json"), default="html",
+                   help="html (default), csv or json (docs/reports.md)")
     s.add_argument("--out", default=None, metavar="PATH",
                    help="file to write (default: HOME/reports/weekly-<week>[-<names>].html for html, "
                         "standard output for csv and json)")

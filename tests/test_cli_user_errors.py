@@ -6,6 +6,8 @@ names what the command did before."""
 
 from __future__ import annotations
 
+import argparse
+import re
 import shutil
 from pathlib import Path
 
@@ -222,3 +224,40 @@ def test_an_unmeasured_step_time_variability_says_why() -> None:
     assert still.summary.n_steps == 0
     assert row(format_report(still)) == (
         "    step time variability  –  (no running in this recording)")
+
+
+# ------------------------------------------------------------ --help
+def _commands() -> list[tuple[str, argparse.ArgumentParser]]:
+    from imurun.cli import build_parser
+
+    out: list[tuple[str, argparse.ArgumentParser]] = []
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        out.append((" ".join(path), parser))
+        for act in parser._actions:
+            if isinstance(act, argparse._SubParsersAction):
+                for name, sub in act.choices.items():
+                    walk(sub, [*path, name])
+
+    walk(build_parser(), [])
+    return out
+
+
+def test_every_option_and_argument_says_what_it_is_in_help() -> None:
+    """`imurun sync --help` showed `--timeout TIMEOUT` with no word (cli.md: default 3), and so
+    did 22 more options and arguments (`--seed`, `--json`, `athlete set --mass-kg`, ...)."""
+    bare = [f"{cmd}: {'/'.join(act.option_strings) or act.dest}"
+            for cmd, parser in _commands() for act in parser._actions
+            if not isinstance(act, argparse._HelpAction | argparse._SubParsersAction)
+            and not act.help]
+    assert bare == []
+
+
+def test_the_options_of_every_command_are_in_the_docs_and_the_docs_in_help() -> None:
+    docs = "\n".join((REPO / "docs" / n).read_text(encoding="utf-8") for n in ("cli.md", "ble.md"))
+    options = {o for _, parser in _commands() for act in parser._actions
+               if act.help != argparse.SUPPRESS for o in act.option_strings
+               if o.startswith("--") and o != "--help"}
+    assert sorted(o for o in options if o not in docs) == []
+    documented = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z](?=[\s\]`=,.)|])", docs))
+    assert sorted(documented - options - {"--speed-max"}) == []  # (an anchor: #the-clock-at---speed-max)
