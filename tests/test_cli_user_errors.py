@@ -261,3 +261,22 @@ def test_the_options_of_every_command_are_in_the_docs_and_the_docs_in_help() -> 
     assert sorted(o for o in options if o not in docs) == []
     documented = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*[a-z](?=[\s\]`=,.)|])", docs))
     assert sorted(documented - options - {"--speed-max"}) == []  # (an anchor: #the-clock-at---speed-max)
+
+
+# ------------------------------------------------------------ attach a file that is no FIT
+def test_attaching_a_file_that_is_no_fit_says_so_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """It said "w.csv: damaged FIT file: w.csv: not a FIT file (no .FIT signature)"."""
+    home = tmp_path / "home"
+    with Library.open(home) as lib:
+        r = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=20.0)).run
+        lib.set_analysis(r.id, analysis_json(50, seed=3))
+    for content in (b"", b"time,speed\n0,3.1\n"):
+        watch = tmp_path / "w.csv"
+        watch.write_bytes(content)
+        code, out, err = run(capsys, "--home", str(home), "attach", "latest", str(watch))
+        assert code == EXIT_FILE, err
+        line = one_line(err, f"{watch}: not a FIT file (no .FIT signature)")
+        assert "damaged" not in line
+        assert line.count(str(watch)) == 1
+        assert out == ""

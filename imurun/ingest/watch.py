@@ -60,6 +60,8 @@ def read_watch_fit(path: str | os.PathLike[str]) -> WatchTrack:
         if len(head) < 12 or head[8:12] != b".FIT":
             raise FileFormatError(p, "not a FIT file (no .FIT signature)")
         fit = FitFile.from_file(p)
+    except FileFormatError:  # (a ValueError: not to be wrapped in "damaged FIT file: PATH: ...")
+        raise
     except OSError as e:
         raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     except (FitError, ValueError, IndexError, KeyError, TypeError) as e:
