@@ -280,3 +280,28 @@ def test_attaching_a_file_that_is_no_fit_says_so_once(
         assert "damaged" not in line
         assert line.count(str(watch)) == 1
         assert out == ""
+
+
+# ------------------------------------------------------------ a port that is a folder or a file
+@pytest.mark.parametrize("command", ["sync", "stream"])
+@pytest.mark.parametrize("what", ["a directory", "a regular file"])
+def test_a_port_that_is_a_folder_or_a_file_is_said_at_once(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, command: str, what: str) -> None:
+    """It was retried as a port being plugged in, then "opening serial port X timed out after
+    3 s" (exit 4): a folder or a file never becomes a port."""
+    import time
+
+    port = tmp_path / "port"
+    if what == "a directory":
+        port.mkdir()
+    else:
+        port.write_text("not a tty\n")
+    out_args = (["--store", str(tmp_path / "runs")] if command == "sync"
+                else ["--out", str(tmp_path / "live.imrs")])
+    t0 = time.monotonic()
+    code, out, err = run(capsys, command, "--port", str(port), "--timeout", "30", *out_args)
+    assert time.monotonic() - t0 < 10.0  # not the 30 s of --timeout
+    assert code == 4, err
+    one_line(err, f"serial port {port} is {what}, not a serial port")
+    assert not (tmp_path / "live.imrs").exists()
+

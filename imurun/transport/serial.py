@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import threading
 import time
 
@@ -44,6 +45,11 @@ class SerialTransport:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         last: Exception | None = None
+        for what, test in (("a directory", os.path.isdir), ("a regular file", os.path.isfile)):
+            if test(self.port):  # never a port: not waited for as for one being plugged in
+                raise TransportError(f"serial port {self.port} is {what}, not a serial port "
+                                     "(on Linux /dev/ttyACM0 or /dev/ttyUSB0, on macOS "
+                                     "/dev/cu.usbmodem..., on Windows COM3)")
         while True:
             try:
                 ser = serial.Serial()
