@@ -113,10 +113,12 @@ def _about(e: OSError, target: Path) -> bool:
 
 def check_output(path: str | os.PathLike[str], *, option: str,
                  inputs: Sequence[str | os.PathLike[str]] = (),
-                 home: str | os.PathLike[str] | None = None) -> Path:
+                 home: str | os.PathLike[str] | None = None, derived: bool = True) -> Path:
     """Refuse, before any work, an output that is an input, a library's file, or unwritable.
 
-    An existing file that is not an input may be replaced (as a derived output is). A library's
+    An existing file that is not an input may be replaced (as a derived output is), unless it is
+    a sensor's recording (a session or stored-run file: the data themselves) and ``derived``
+    (every output but ``stream --out``, which replaces one only with ``--force``). A library's
     own files (``home``'s, ``None``: the default library's, or those of a library above the
     path; :func:`imurun.store.library.managed_file`) never are. Missing parent directories are
     fine: the writers create them. Writability is probed with an anonymous temporary file in the
@@ -129,6 +131,10 @@ def check_output(path: str | os.PathLike[str], *, option: str,
         if same_file(p, src):
             raise UsageError(f"{option} {p} is the input file; writing it would destroy the "
                              "input: give another file name")
+    kind = _recording_kind(p) if derived else None
+    if kind is not None:
+        raise UsageError(f"{option} {p} is a recording ({kind}); writing it would destroy the "
+                         "recording: give another file name")
     managed = managed_file(p, home)
     if managed is not None:
         root, role = managed
@@ -149,6 +155,23 @@ def check_output(path: str | os.PathLike[str], *, option: str,
     except OSError as e:
         raise cannot_write(p, e) from e
     return p
+
+
+def _recording_kind(p: Path) -> str | None:
+    """``"a session file"`` or ``"a stored-run file"`` when ``p`` is one, else ``None``."""
+    from firmware_protocol.runfile import MAGIC as RUN_MAGIC
+    from imurun.transport.session import is_session
+
+    try:
+        if not p.is_file():
+            return None
+        with p.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return None  # (said by the writability check below)
+    if is_session(head):
+        return "a session file"
+    return "a stored-run file" if head.startswith(RUN_MAGIC) else None
 
 
 def _speed(s: str) -> float | None:
@@ -327,7 +350,7 @@ def _nothing_received(out: Path) -> str:
 
 def _check_stream_out(a: argparse.Namespace) -> Path:
     """``--out`` of a stream: writable, and an earlier recording is replaced only with --force."""
-    out = check_output(a.out, option="--out", home=getattr(a, "home", None))
+    out = check_output(a.out, option="--out", home=getattr(a, "home", None), derived=False)
     if out.exists() and not a.force:
         raise UsageError(f"--out {out} exists: streaming would replace that recording; give "
                          "another file name, or --force to replace it")

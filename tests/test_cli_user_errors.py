@@ -305,3 +305,32 @@ def test_a_port_that_is_a_folder_or_a_file_is_said_at_once(
     one_line(err, f"serial port {port} is {what}, not a serial port")
     assert not (tmp_path / "live.imrs").exists()
 
+
+# ------------------------------------------------------------ an output that names a recording
+@pytest.mark.parametrize("argv", [
+    ["export", str(SESSION), "--csv", "{rec}"], ["analyze", str(SESSION), "--json", "{rec}"],
+    ["analyze", str(SESSION), "--steps-csv", "{rec}"], ["report", str(SESSION), "--out", "{rec}"],
+], ids=["export-csv", "analyze-json", "analyze-steps-csv", "report-out"])
+@pytest.mark.parametrize("kind", ["session", "stored-run"])
+def test_an_output_never_replaces_another_recording(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], kind: str) -> None:
+    """`imurun export a.imrs --csv b.imrs` wrote the CSV over the recording b.imrs (exit 0): only
+    the command's own input was protected. cli.md: "a recording is not [replaced]"."""
+    rec = tmp_path / ("b.imrs" if kind == "session" else "b.imrn")
+    shutil.copy(SESSION if kind == "session" else STORED_RUN, rec)
+    before = rec.read_bytes()
+    code, out, err = run(capsys, *(a.format(rec=rec) for a in argv))
+    assert code == 2, err
+    one_line(err, str(rec), f"is a recording (a {kind} file)")
+    assert out == ""
+    assert rec.read_bytes() == before
+
+
+def test_stream_force_and_other_outputs_still_replace_what_they_should(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Derived files are replaced as before; only a recording is kept."""
+    out = tmp_path / "run.csv"
+    out.write_text("an earlier export\n")
+    code, _, err = run(capsys, "export", str(SESSION), "--csv", str(out))
+    assert code == 0, err
+    assert out.read_text().startswith("# start_unix_s:")
