@@ -67,7 +67,9 @@ def _report_file(p: Path, out: str | None) -> int:
 
         try:
             result = RunAnalysis.from_json(p.read_bytes())
-        except (SignalError, KeyError, TypeError, ValueError) as e:
+        except (SignalError, KeyError, TypeError, ValueError, AttributeError) as e:
+            # (AttributeError: an object where the schema has another kind of value, as
+            # imurun.analysis.load_analysis catches too)
             reason = e.args[0] if isinstance(e, SignalError) else f"missing or bad {e}"
             raise FileFormatError(str(p), f"not an imurun analysis ({reason})") from e
     else:

@@ -334,3 +334,30 @@ def test_stream_force_and_other_outputs_still_replace_what_they_should(
     code, _, err = run(capsys, "export", str(SESSION), "--csv", str(out))
     assert code == 0, err
     assert out.read_text().startswith("# start_unix_s:")
+
+
+# ------------------------------------------------------------ an analysis JSON that is none
+@pytest.mark.parametrize(("content", "expect"), [
+    (SESSION.read_bytes()[:4096], "not valid JSON: not UTF-8 text (byte 0x"),
+    (b'{"schema": "imurun.analysis/1", "summary": 5}', "not an imurun analysis (missing or bad"),
+], ids=["a-recording-named-json", "summary-not-an-object"])
+def test_report_of_a_json_that_is_no_analysis_is_one_line_exit_3(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes, expect: str) -> None:
+    """A recording saved as .json said "missing or bad 'utf-8' codec can't decode byte 0xa4 in
+    position 8: invalid start byte"; a summary that is not an object was "imurun: unexpected
+    error: AttributeError" (exit 1, "a bug: please report")."""
+    f = tmp_path / "run.json"
+    f.write_bytes(content)
+    code, out, err = run(capsys, "report", str(f))
+    assert code == EXIT_FILE, err
+    line = one_line(err, str(f), "not an imurun analysis", expect)
+    assert "codec" not in line
+    assert out == ""
+
+
+def test_a_recording_given_as_the_baseline_says_it_is_no_json(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "analyze", str(SESSION), "--baseline", str(SESSION))
+    assert code == EXIT_FILE, err
+    line = one_line(err, "cannot be the baseline", "not UTF-8 text", "a binary file?")
+    assert "codec" not in line

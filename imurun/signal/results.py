@@ -810,6 +810,9 @@ class RunAnalysis:
             d = json.loads(text)
         except json.JSONDecodeError as e:
             raise SignalError(f"not valid JSON: {e}") from e
+        except UnicodeDecodeError as e:  # (bytes: a recording or other binary file)
+            raise SignalError(f"not valid JSON: not UTF-8 text (byte 0x{e.object[e.start]:02x} "
+                              f"at offset {e.start}): a binary file?") from e
         if not isinstance(d, dict):
             raise SignalError("an imurun analysis document is a JSON object")
         return cls.from_dict(d)
