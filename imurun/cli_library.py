@@ -92,6 +92,10 @@ def summary_line(run: RunRecord) -> str:
     s = run.summary
     if s is None:
         return f"not analysed ({run.analysis_error})" if run.analysis_error else "not analysed"
+    if s.get("n_steps") == 0:  # (not a row of dashes: "contact - (-), bounce -, ...")
+        walked = s.get("n_walking_steps")
+        return ("no running found" + (f" ({walked} walking steps)" if isinstance(walked, int)
+                                      else "") + ": no running metrics")
     return (f"{_v(s, 'n_steps')} steps, cadence {_v(s, 'cadence_spm')} /min, "
             f"contact {_v(s, 'contact_ms', unit=' ms')} "
             f"({_v(s, 'contact_balance_left_pct', '.1f', ' % L')}), "

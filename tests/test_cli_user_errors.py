@@ -361,3 +361,23 @@ def test_a_recording_given_as_the_baseline_says_it_is_no_json(
     assert code == EXIT_FILE, err
     line = one_line(err, "cannot be the baseline", "not UTF-8 text", "a binary file?")
     assert "codec" not in line
+
+
+# ------------------------------------------------------------ a run without running
+def test_the_summary_line_of_a_run_without_running_says_so(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """library.md's walking trial printed "0 steps, cadence - /min, contact - (-), bounce -,
+    braking -, pelvic drop L - R -": a row of dashes, with "(-)" unexplained."""
+    import numpy as np
+
+    from tests.ingest_support import write_csv
+
+    rng = np.random.default_rng(1)
+    t = np.arange(3000) / 200.0  # 15 s of standing still: no steps at all
+    acc = np.array([0.0, 0.0, 9.81]) + rng.normal(0, 0.02, (t.size, 3))
+    rec = write_csv(tmp_path / "still.csv", t, acc, rng.normal(0, 0.005, (t.size, 3)))
+    code, out, err = run(capsys, "--home", str(tmp_path / "home"), "import", str(rec))
+    assert code == 0, err
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("  ") and "no athlete" in ln]
+    assert line.endswith(": no running found (0 walking steps): no running metrics"), line
+    assert "(-)" not in out
