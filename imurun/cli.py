@@ -131,15 +131,15 @@ def check_output(path: str | os.PathLike[str], *, option: str,
         if same_file(p, src):
             raise UsageError(f"{option} {p} is the input file; writing it would destroy the "
                              "input: give another file name")
-    kind = _recording_kind(p) if derived else None
-    if kind is not None:
-        raise UsageError(f"{option} {p} is a recording ({kind}); writing it would destroy the "
-                         "recording: give another file name")
     managed = managed_file(p, home)
     if managed is not None:
         root, role = managed
         raise UsageError(f"{option} {p} is {role} of the library {root}, which imurun "
                          "manages; writing it would destroy library data: give another file name")
+    kind = _recording_kind(p) if derived else None
+    if kind is not None:
+        raise UsageError(f"{option} {p} is a recording ({kind}); writing it would destroy the "
+                         "recording: give another file name")
     if p.is_dir():
         raise FileFormatError(str(p), "cannot write: it is a directory, give a file name")
     try:
