@@ -21,26 +21,12 @@ from imurun.analysis import STEPS_CSV_COLUMNS
 from imurun.cli import EXIT_FILE, EXIT_PIPE, EXIT_USAGE, main, writing
 from imurun.errors import FileFormatError, StoreError
 from imurun.store.library import Library
+from tests.cli_support import one_line, run
 from tests.library_support import DEVICE_A, analysis_json, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION = REPO / "recordings" / "clean-run.imrs"
 EXIT_DEVICE = 4
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str, *expect: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("imurun: error: "), err
-    for e in expect:
-        assert e in lines[0], err
-    return lines[0]
 
 
 @pytest.fixture

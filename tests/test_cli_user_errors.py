@@ -14,31 +14,17 @@ from pathlib import Path
 import pytest
 
 from imurun.analysis import analyze, format_report
-from imurun.cli import EXIT_FILE, main
+from imurun.cli import EXIT_FILE
 from imurun.ingest.files import load_recording
 from imurun.ingest.recording import Recording
 from imurun.store.library import Library
+from tests.cli_support import one_line, run
 from tests.library_support import DEVICE_A, analysis_json, write_run
 
 REPO = Path(__file__).resolve().parents[1]
 SESSION = REPO / "recordings" / "clean-run.imrs"
 STORED_RUN = REPO / "recordings" / "stored-run.imrn"
 EXIT_NOT_FOUND = 7
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_line(err: str, *expect: str) -> str:
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("imurun: error: "), err
-    for e in expect:
-        assert e in lines[0], err
-    return lines[0]
 
 
 def _tree(d: Path) -> list[str]:

@@ -192,13 +192,7 @@ def sniff(path: str | os.PathLike[str]) -> FileKind:
                                  "Sensor Logger export folder, which imurun reads whole, holds "
                                  "TotalAcceleration.csv or Accelerometer.csv; a phyphox export "
                                  "folder its CSV files and meta/time.csv)")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(4096)
-    except FileNotFoundError as e:
-        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
-    except OSError as e:
-        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
+    head = _head(p)
     from imurun.transport.session import is_session
 
     if is_session(head):
@@ -358,6 +352,17 @@ def load_recording(path: str | os.PathLike[str], *, acc_unit: AccUnit | None = N
     return load_xsens(p, acc_unit=acc_unit or "m/s2", gyr_unit=gyr_unit or "rad/s")
 
 
+def _head(p: str) -> bytes:
+    """The first 4 KiB of file ``p`` (what tells the formats apart); a clear error if unreadable."""
+    try:
+        with open(p, "rb") as fh:
+            return fh.read(4096)
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
+    except OSError as e:
+        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
+
+
 def _refuse_columns(p: str) -> None:
     """Refuse what ``--columns`` cannot apply to, saying what it is.
 
@@ -367,13 +372,7 @@ def _refuse_columns(p: str) -> None:
     if os.path.isdir(p):
         raise FileFormatError(p, "--columns names the columns of a CSV file, not of a directory "
                                  "(a phone's export folder is read without it)")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(4096)
-    except FileNotFoundError as e:
-        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
-    except OSError as e:
-        raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
+    head = _head(p)
     from imurun.transport.session import is_session
 
     if head.startswith(b"PK\x03\x04"):
