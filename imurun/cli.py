@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 from imurun import __version__
 from imurun.cli_analysis import add_file_options, file_options, positive_number
 from imurun.errors import (
+    CallbackError,
     DeviceError,
     DeviceTimeoutError,
     FileFormatError,
@@ -818,6 +819,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader of the output has gone (`imurun runs | head`)
         _discard_stdout()
         return EXIT_PIPE
+    except CallbackError as e:
+        if isinstance(e.error, BrokenPipeError):  # the same, seen by a printing callback
+            _discard_stdout()  # (`imurun stream --live | head`: the stream stopped, file kept)
+            return EXIT_PIPE
+        if args.debug:
+            traceback.print_exc()
+        print(f"imurun: error: {e}", file=sys.stderr)
+        return _exit_code(e)
     except ImurunError as e:
         if args.debug:
             traceback.print_exc()

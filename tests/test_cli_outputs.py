@@ -301,6 +301,31 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str])
     assert p.stderr == b""
 
 
+def test_a_closed_pipe_ends_a_live_stream_quietly_and_keeps_its_file(tmp_path: Path) -> None:
+    """``imurun stream --live | head``: the live line is printed by a callback of the stream,
+    whose failure stops the stream (a CallbackError); a closed pipe still ends the command as
+    any other (exit 141, nothing said) and what arrived is in the file."""
+    from imurun.ingest.files import load_recording
+    from imurun.sim import SimulateOptions, virtual_serial_sensor
+
+    out = tmp_path / "live.imrs"
+    opts = SimulateOptions(link=tmp_path / "sensor.tty", flash=tmp_path / "flash", runs=0,
+                           stream_minutes=2, realtime=False)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with virtual_serial_sensor(opts) as sim:
+            p = subprocess.run([sys.executable, "-m", "imurun", "stream", "--port",
+                                str(sim.link_path), "--out", str(out), "--live"],
+                               stdout=write_end, stderr=subprocess.PIPE, cwd=REPO, timeout=120,
+                               check=False)
+    finally:
+        os.close(write_end)
+    assert p.returncode == EXIT_PIPE, p.stderr
+    assert p.stderr == b""
+    assert load_recording(out).n_samples > 0
+
+
 # ---------------------------------------------------------------------------- 7. --baseline
 @pytest.mark.parametrize("content", [
     '{"schema": "imurun.analysis/1"}',
