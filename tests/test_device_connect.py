@@ -249,3 +249,48 @@ def test_a_progress_callback_that_raises_stops_the_sync_and_keeps_what_was_verif
     assert again.ok
     assert [r.run_id for r in again.stored] == [1, 2]
     assert again.runs[0].resumed_from == calls[0][1] > 0  # the verified bytes were kept
+
+
+def test_a_stream_stopped_while_its_link_is_down_ends_at_once(tmp_path: Path) -> None:
+    """``stop`` set while the stream reconnects after a lost link: it stopped only once it had
+    connected again, or after all its tries (then raising LinkLost). It ends at once now,
+    "stopped", with what arrived in the file, and tries no more."""
+    from imurun.sim import SimulateOptions, virtual_serial_sensor
+    from imurun.transport.base import LinkLost
+
+    opts = SimulateOptions(link=tmp_path / "sensor.tty", flash=tmp_path / "flash", runs=0,
+                           stream_minutes=2, realtime=False)
+    out = tmp_path / "live.imrs"
+    stop = asyncio.Event()
+    tries: list[float] = []
+
+    with virtual_serial_sensor(opts) as sim:
+        real = serial_connection(str(sim.link_path))
+
+        async def connect() -> SensorClient:
+            if tries:  # a reconnection: the sensor is gone; the user stops meanwhile
+                tries.append(asyncio.get_running_loop().time())
+                stop.set()
+                raise LinkLost("test", "gone")
+            tries.append(asyncio.get_running_loop().time())
+            client = await real()
+            read = client.next_event
+            n = [0]
+
+            async def next_event(timeout: float) -> object:  # the link drops after a while
+                n[0] += 1
+                if n[0] > 200:
+                    raise LinkLost(client.transport.description, "cable pulled")
+                return await read(timeout)
+
+            client.next_event = next_event  # type: ignore[method-assign]
+            return client
+
+        got = asyncio.run(stream_to_file(connect, out, StreamSettings(
+            max_reconnects=5, backoff_s=(2.0, 2.0)), stop=stop))
+    assert got.report.ended_by == "stopped"
+    assert len(tries) == 2  # the first link and one failed try: none after the stop
+    assert got.recording is not None
+    assert got.recording.n_samples > 0
+    assert imurun.load_recording(out).n_samples == got.recording.n_samples
+

@@ -170,8 +170,9 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
 
     As ``imurun stream --port PORT --out PATH`` (or ``--ble``), without its printing
     (``settings``: a :class:`~imurun.device.stream.StreamSettings`): it ends when the sensor
-    stops streaming, after ``settings.duration_s``, or when ``stop`` is set, reconnecting after a
-    lost link and restarting the stream after a reboot. ``on_event`` hears every decoded message
+    stops streaming, after ``settings.duration_s``, or when ``stop`` is set (also while it
+    reconnects: it stops trying), reconnecting after a lost link and restarting the stream after
+    a reboot. ``on_event`` hears every decoded message
     (a :class:`~imurun.analysis_live.LiveStreamHook` for live numbers), ``on_status`` each change
     of the link. Every byte of every connection is written to ``path`` (a session of the
     connection's own, if it was given one, is not used).
@@ -191,7 +192,7 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
 
     A callback (``on_rsc``, ``on_event``, ``on_status``) that raises stops the stream as
     ``stop`` does, within a fraction of a second (the sensor is told to stop streaming; a
-    stream that is reconnecting stops once it is connected again); it is not called again,
+    stream whose link is down stops trying to reconnect); it is not called again,
     while everything that arrives until then is still written to ``path`` (RSC measurements
     still queued included), and the file is closed, valid. Then
     :class:`~imurun.errors.CallbackError` is raised, naming the callback, from its exception.

@@ -115,6 +115,7 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
     await start(client)
     last_sync = last_rx = time.monotonic()
     ended_by = "stopped"
+    link_down = False
     try:
         while True:
             if stop is not None and stop.is_set():
@@ -153,7 +154,11 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                 if client.session is not None:
                     client.session.marker(RecordKind.DISCONNECT, "link lost")
                 status.lost(client.transport.description, why)  # one line per loss, with why
-                client = await _reconnect(connect, settings, client)
+                again = await _reconnect(connect, settings, client, stop)
+                if again is None:  # stopped while the link was down: nobody to tell
+                    ended_by, link_down = "stopped", True
+                    break
+                client = again
                 reconnects += 1
                 if client.session is not None:
                     client.session.marker(RecordKind.CONNECT)
@@ -177,7 +182,7 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                     await client.send(TimeSyncRequest(int(time.time() * 1e6)))
                 await client.send(StreamStart())
                 last_sync = time.monotonic()
-        if ended_by != "sensor":
+        if ended_by != "sensor" and not link_down:
             try:
                 await client.send(StreamStop())
                 await client.time_sync()
@@ -201,7 +206,13 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
 
 
 async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: StreamSettings,
-                     old: SensorClient) -> SensorClient:
+                     old: SensorClient, stop: asyncio.Event | None = None) -> SensorClient | None:
+    """A client of the same sensor again, tried ``max_reconnects`` times with back-off.
+
+    ``None`` once ``stop`` is set (checked before each try and during each back-off): a stream
+    stopped while its link is down ends then, not after its tries. :class:`LinkLost` when no
+    try succeeded.
+    """
     try:
         await old.transport.close()
     except TransportError:
@@ -209,6 +220,8 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: S
     delay, cap = settings.backoff_s
     want = old.info.device_id if old.info is not None else None
     for _ in range(settings.max_reconnects):
+        if stop is not None and stop.is_set():
+            return None
         try:
             client = await connect()
             # one count for the whole link, handshake included (as a replay of the session counts)
@@ -229,8 +242,14 @@ async def _reconnect(connect: Callable[[], Awaitable[SensorClient]], settings: S
                     old.tap(t, ev)
             return client
         except (TransportError, DeviceTimeoutError):
-            await asyncio.sleep(delay)
+            if stop is None:
+                await asyncio.sleep(delay)
+            else:  # the back-off ends early when the stream is stopped
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, cap)
+    if stop is not None and stop.is_set():
+        return None
     raise LinkLost(old.transport.description, f"no reconnection after {settings.max_reconnects} tries")
 
 
