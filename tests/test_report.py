@@ -933,3 +933,24 @@ def test_a_library_runs_report_says_its_spike(report: tuple[Path, str]) -> None:
     assert ("not enough history yet: 2 runs recorded before this one; a run is compared once "
             "at least 2 are, the first at least 14 days before it") in _spike_box(page)
 
+
+def test_an_undated_runs_report_has_no_spike_box(tmp_path: Path) -> None:
+    """A recording from another logger imported without a start has no date: the report says
+    so once ("no baseline"), not that no run of the 30 days before it was found."""
+    t = np.arange(12 * 128) / 128.0
+    rows = ["Accel_LN_X,Accel_LN_Y,Accel_LN_Z,System_Timestamp_Plot_Zeroed"]
+    rows += [f"{0.3 * np.sin(x):.5f},0.2,{9.81 + 5 * np.sin(2 * np.pi * 2.8 * x):.5f},"
+             f"{x * 1e3:.3f}" for x in t]
+    csv = tmp_path / "logger.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    home = str(tmp_path / "home")
+    assert imurun(["--home", home, "athlete", "add", "Ana"]) == 0
+    assert imurun(["--home", home, "import", str(csv), "--athlete", "Ana"]) == 0
+    with Library.open(home) as lib:
+        [run] = lib.runs()
+        assert run.start_unix_s is None
+        assert run.athlete_id is not None
+        page = write_run_report(lib, run, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "This run has no date, so there is no baseline." in page
+    assert "longest_run_spike" not in page
+

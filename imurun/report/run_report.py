@@ -141,7 +141,8 @@ def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] |
     ctx = ReportContext(athlete=run.athlete_name, run_id=run.id, baseline=base,
                         baseline_note=note, file_name=run.source_name,
                         start_unix_s=run.start_unix_s if run.start_given else None,
-                        spike=run_spike(lib, run) if run.athlete_id is not None else None,
+                        spike=run_spike(lib, run) if run.athlete_id is not None
+                        and run.start_unix_s is not None else None,  # (else: said above)
                         **_watch(lib, run))
     page = render_run_report(result, ctx)
     path = Path(out) if out is not None else report_path(lib.root, run.id)
