@@ -407,18 +407,10 @@ def _spike_indicator(sp: Spike) -> str:
                    f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it")
         else:
             why = f"no run of yours in the {SPIKE_WINDOW_DAYS} days before this one to compare with"
-    badge = LEVEL_TEXT[level]
-    ev = f"<li>{h.esc(_units_kept(_FRANDSEN.finding))} <i>{h.esc(_FRANDSEN.citation)}</i></li>"
-    evidence = (f'<div class="evidence">Evidence:<ul>{ev}</ul></div>'
-                if level in ("raised", "strongly_raised") else
-                f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>')
-    reason = f'<p class="small">Why not measured: {h.esc(why)}.</p>' if why else ""
     # a number keeps its unit on its line ("+10 %", "30 min")
-    line = _units_kept(" · ".join(facts))
-    facts_html = f'<p class="small">{h.esc(line)}</p>' if facts else ""
-    return (f'<div class="indicator {h.esc(level)}" id="indicator-longest_run_spike">'
-            f"<h3>Longest-run spike (load) {h.badge(level, badge)}</h3>{facts_html}"
-            f"<p>{h.esc(_units_kept(message))}</p>{reason}{evidence}</div>")
+    return _box("longest_run_spike", "Longest-run spike (load)", level,
+                [_units_kept(" · ".join(facts))] if facts else [], _units_kept(message), why,
+                (Evidence(_FRANDSEN.citation, _units_kept(_FRANDSEN.finding)),))
 
 
 def _units_kept(text: str) -> str:
@@ -439,22 +431,33 @@ def _indicator(ind: Indicator, base: Baseline | None) -> str:
                      if math.isfinite(bv) else "your last 4 weeks: not measured")
     elif math.isfinite(ind.baseline_value):
         facts.append(f"your baseline: {h.fmt(ind.baseline_value, spec, unit)}")
-    level = LEVEL_TEXT.get(ind.level, ind.level.replace("_", " "))
-    ev = "".join(f"<li>{h.esc(e.finding)} <i>{h.esc(e.citation)}</i></li>" for e in ind.evidence)
     message = _plain_within(ind.message)
     why = _plain(ind.reason) if ind.level == "unknown" and ind.reason else ""
-    reason = (f'<p class="small">Why not measured: {h.esc(why)}.</p>'
-              if why and why not in message else "")  # said once, not twice in a row
+    return _box(ind.key, _title(ind), ind.level, facts, message,
+                why if why not in message else "",  # said once, not twice in a row
+                ind.evidence)
+
+
+def _box(key: str, title: str, level: str, facts: Sequence[str], message: str, why: str,
+         evidence: Sequence[Evidence]) -> str:
+    """An indicator's box (form indicators and the longest-run spike alike).
+
+    Title and level, the facts, the message, why it was not measured, and the evidence
+    (unfolded when raised).
+    """
+    badge = LEVEL_TEXT.get(level, level.replace("_", " "))
+    ev = "".join(f"<li>{h.esc(e.finding)} <i>{h.esc(e.citation)}</i></li>" for e in evidence)
+    reason = f'<p class="small">Why not measured: {h.esc(why)}.</p>' if why else ""
     if not ev:
-        evidence = ""
-    elif ind.level in ("raised", "strongly_raised"):
-        evidence = f'<div class="evidence">Evidence:<ul>{ev}</ul></div>'
+        folded = ""
+    elif level in ("raised", "strongly_raised"):
+        folded = f'<div class="evidence">Evidence:<ul>{ev}</ul></div>'
     else:  # folded away when nothing is raised: the page stays short on a phone
-        evidence = f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>'
-    return (f'<div class="indicator {h.esc(ind.level)}" id="indicator-{h.esc(ind.key)}">'
-            f"<h3>{h.esc(_title(ind))} {h.badge(ind.level, level)}</h3>"
-            f'<p class="small">{h.esc(" · ".join(facts))}</p>'
-            f"<p>{h.esc(message)}</p>{reason}{evidence}</div>")
+        folded = f'<details class="evidence"><summary>Evidence</summary><ul>{ev}</ul></details>'
+    facts_html = f'<p class="small">{h.esc(" · ".join(facts))}</p>' if facts else ""
+    return (f'<div class="indicator {h.esc(level)}" id="indicator-{h.esc(key)}">'
+            f"<h3>{h.esc(title)} {h.badge(level, badge)}</h3>{facts_html}"
+            f"<p>{h.esc(message)}</p>{reason}{folded}</div>")
 
 
 # ---------------------------------------------------------------------------- 3. over the run
