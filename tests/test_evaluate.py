@@ -108,6 +108,40 @@ def test_false_detections_between_two_contacts_of_one_foot_are_counted() -> None
     assert r.ic_counts[1] == 1  # the detection of the unlisted contact is a false one...
     assert r.false_between_same_foot == 1  # ...and lies between two left contacts
     assert r.ref_same_foot == (1, ref.size - 1, 0, 0)
+    # the gap the left-out contact leaves is two usual steps long: a long reference interval
+    assert r.long_ref_intervals == 1
+    assert r.false_in_long_ref_interval == 1
+    np.testing.assert_allclose(r.long_ref_interval_s, s.ic_s[9] - s.ic_s[7])
+    np.testing.assert_allclose(r.ref_interval_s, ref[-1] - ref[0])
+
+
+def test_false_detections_in_a_long_reference_interval_are_counted_whatever_its_feet() -> None:
+    from tests.test_events import synthetic_walk
+
+    s = synthetic_walk(duration_s=12.0)
+    # two consecutive contacts left out: the interval around them begins and ends with
+    # different feet (no same-foot pair) and is three usual steps long
+    keep = np.ones(s.ic_s.size, dtype=bool)
+    keep[[8, 9]] = False
+    ref, side = s.ic_s[keep], s.side[keep].astype(np.int64)
+    assert side[7] != side[8]
+    trial = Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
+                  bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
+                  ref_ic_s=ref, ref_ic_side=side, ref_to_s=np.zeros(0),
+                  ref_to_side=np.zeros(0, dtype=np.int64),
+                  eval_windows_s=((0.0, 12.0),), condition=Condition("c"),
+                  subject=Subject("s"), reference="synthetic")
+    # detections at every true contact: the two unlisted ones are false detections
+    r = score_detections(trial, s.ic_s, s.side)
+    assert r.ic_counts[1] == 2
+    assert r.false_between_same_foot == 0
+    assert r.long_ref_intervals == 1
+    assert r.false_in_long_ref_interval == 2
+    np.testing.assert_allclose(r.long_ref_interval_s, s.ic_s[10] - s.ic_s[7])
+    # a usual reference has none
+    full = score_detections(Trial(**{**trial.__dict__, "ref_ic_s": s.ic_s,
+                                     "ref_ic_side": s.side.astype(np.int64)}), s.ic_s, s.side)
+    assert (full.long_ref_intervals, full.false_in_long_ref_interval) == (0, 0)
 
 
 def test_spring_mass_contact_inverts_the_half_sine_body_weight_fall() -> None:

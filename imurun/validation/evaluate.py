@@ -199,6 +199,13 @@ class TrialResult:
     missed_at: tuple[int, int, int, int] = (0, 0, 0, 0)
     false_between_same_foot: int = 0
     ref_same_foot: tuple[int, int, int, int] = (0, 0, 0, 0)
+    #: Reference intervals (consecutive ICs of one evaluation window) longer than
+    #: :data:`LONG_REF_INTERVAL` median intervals: how many, their total length (s), the total
+    #: length of all intervals (s), and the false detections more than the tolerance inside one.
+    long_ref_intervals: int = 0
+    long_ref_interval_s: float = 0.0
+    ref_interval_s: float = 0.0
+    false_in_long_ref_interval: int = 0
     #: The reference side of each matched initial contact (aligned with ``ic_error_s``) and of
     #: every scored reference initial contact, matched or not (:class:`Side` codes).
     ic_ref_side: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
@@ -364,9 +371,9 @@ def score_detections(trial: Trial, ic_s: npt.ArrayLike, side: npt.ArrayLike | No
     missed_at = _missed_positions(ref_ic, ri, rs, win, turns)
     pairs, same_foot = _same_foot_pairs(ref_ic, trial.ref_ic_side, win, turns)
     fd = det_ic[df]
-    false_same_foot = int(np.count_nonzero(np.any(
-        (fd[:, None] > pairs[None, :, 0] + tol) & (fd[:, None] < pairs[None, :, 1] - tol),
-        axis=1)))
+    false_same_foot = int(np.count_nonzero(_inside_any(fd, pairs, tol)))
+    long_rows, all_s = _long_ref_intervals(ref_ic, win)
+    false_long = int(np.count_nonzero(_inside_any(fd, long_rows, tol)))
     ref_side = trial.ref_ic_side[ri]
     det_side = det_side[di]
     known = ref_side != Side.UNKNOWN
@@ -383,6 +390,9 @@ def score_detections(trial: Trial, ic_s: npt.ArrayLike, side: npt.ArrayLike | No
         side_unknown_det=side_unknown, turn_counts=turn_counts, straight_counts=straight_counts,
         runtime_s=runtime_s, duration_s=trial.duration_s, missed_at=missed_at,
         false_between_same_foot=false_same_foot, ref_same_foot=same_foot,
+        long_ref_intervals=int(long_rows.shape[0]),
+        long_ref_interval_s=float(np.sum(long_rows[:, 1] - long_rows[:, 0])),
+        ref_interval_s=all_s, false_in_long_ref_interval=false_long,
         ic_ref_side=ref_side.astype(np.int8), scored_ref_side=trial.ref_ic_side[rs].astype(np.int8))
 
 
@@ -413,6 +423,40 @@ def _same_foot_pairs(ref: FloatArray, side: npt.NDArray[np.integer[Any]],
     pairs = np.concatenate(rows) if rows else np.zeros((0, 2))
     c = counts.tolist()
     return pairs, (c[0], c[1], c[2], c[3])
+
+
+#: A reference interval this many times the trial's median interval between consecutive
+#: initial contacts (a usual step) or longer leaves room for a contact the reference does not list.
+LONG_REF_INTERVAL = 2.0
+
+
+def _inside_any(t: FloatArray, rows: FloatArray, margin: float) -> npt.NDArray[np.bool_]:
+    """Which of ``t`` lie more than ``margin`` inside one of the ``(start, end)`` rows."""
+    if rows.size == 0:
+        return np.zeros(t.size, dtype=bool)
+    return np.any((t[:, None] > rows[None, :, 0] + margin)
+                  & (t[:, None] < rows[None, :, 1] - margin), axis=1)
+
+
+def _long_ref_intervals(ref: FloatArray, windows: Sequence[tuple[float, float]],
+                        ) -> tuple[FloatArray, float]:
+    """Intervals between consecutive reference ICs of one window that are unusually long.
+
+    Returns the ``(start, end)`` rows of the intervals of at least :data:`LONG_REF_INTERVAL`
+    times the median interval of the trial (over all its windows), and the total length of
+    all intervals (s).
+    """
+    rows = []
+    for a, b in windows:
+        r = ref[(ref >= a) & (ref <= b)]
+        if r.size >= 2:
+            rows.append(np.column_stack([r[:-1], r[1:]]))
+    if not rows:
+        return np.zeros((0, 2)), 0.0
+    iv = np.concatenate(rows)
+    d = iv[:, 1] - iv[:, 0]
+    long = d >= LONG_REF_INTERVAL * float(np.median(d))
+    return iv[long], float(d.sum())
 
 
 def _missed_positions(ref: FloatArray, ri: IntArray, rs: IntArray,

@@ -31,6 +31,7 @@ from imurun.validation.datasets import (
     shared_data_root,
 )
 from imurun.validation.evaluate import (
+    LONG_REF_INTERVAL,
     TARGETS,
     CrossValidation,
     EventMetrics,
@@ -700,6 +701,27 @@ def _walking_section(results: ValidationResults, names: Sequence[str],
     add("")
     add("A detection more than the matching tolerance inside such a pair (last column above) "
         "may be that unlisted contact; it is scored as a false detection all the same.")
+    add("")
+    add(f"The same holds where the reference lists no contact for an unusually long time: "
+        f"an interval between two consecutive reference ICs of at least "
+        f"{LONG_REF_INTERVAL:g} times the trial's median interval (a usual step) leaves room "
+        f"for a contact it does not list. The false detections more than the matching "
+        f"tolerance inside such an interval, whichever feet it begins and ends with:")
+    add("")
+    long_rows = []
+    for n in names:
+        rs = results.by_dataset(n)
+        k = sum(r.long_ref_intervals for r in rs)
+        long_s = sum(r.long_ref_interval_s for r in rs)
+        all_s = sum(r.ref_interval_s for r in rs)
+        s = results.summary(n)
+        inside = sum(r.false_in_long_ref_interval for r in rs)
+        long_rows.append([n, str(k), _pct(long_s / all_s if all_s else float("nan")),
+                          str(s.ic.fp), str(inside),
+                          _pct(inside / s.ic.fp if s.ic.fp else float("nan"))])
+    add(_table(["data set", "long reference intervals", "% of the time between listed "
+                "contacts", "false detections", "of them inside a long interval", "%"],
+               long_rows))
     add("")
     if checks is not None and checks.walking:
         _walking_cv(results, names, add, checks)
