@@ -390,11 +390,16 @@ class _Pipeline:
                                      settings=self.cfg.indicators)
         if summary.n_steps == 0:
             self.notes.append("no running found: running metrics are null")
-        if fs < 0.95 * _VALIDATED_FS_HZ:  # (a phone's "100 Hz" measures 99.6)
-            self.notes.append(f"sampled at {fs:.3g} Hz, below the rates the step detection was "
-                              f"validated at ({_VALIDATED_FS_HZ:g} Hz and up, docs/validation.md): step "
-                              f"times, and contact and flight times with them, are less precise "
-                              f"(a sample is {1000.0 / fs:.0f} ms)")
+        src_fs = self.rec.fs_hz
+        if src_fs < 0.95 * _VALIDATED_FS_HZ:  # (a phone's "100 Hz" measures 99.6)
+            k = self.prep.interpolated
+            how = (f"interpolated to {src_fs * k:.3g} Hz for the analysis (docs/metrics.md), "
+                   if k > 1 else "")
+            self.notes.append(f"sampled at {src_fs:.3g} Hz, below the rates the step detection "
+                              f"was validated at ({_VALIDATED_FS_HZ:g} Hz and up, "
+                              f"docs/validation.md): {how}step times, and contact and flight "
+                              f"times with them, are less precise (a sample is "
+                              f"{1000.0 / src_fs:.0f} ms)")
         m = self.rec.meta
         src = SourceInfo(m.source, m.source_format, m.device_id, m.firmware_version,
                          m.start_unix_s, t0,
@@ -541,8 +546,8 @@ class _Pipeline:
                 self.notes.append(f"{int(filled.sum())} running step(s) have interpolated "
                                   "samples (a bridged gap) in their stance: impact and peak "
                                   "force withheld for them")
-        n_acc = int(prep.acc_saturated.sum())
-        n_gyr = int(prep.saturated.sum()) - n_acc  # the gyroscope alone
+        n_acc = prep.acc_saturated_samples
+        n_gyr = prep.saturated_samples - n_acc  # the gyroscope alone
         if n_acc:
             self.notes.append(f"{n_acc} samples with the acceleration clipped at the sensor's "
                               "full scale: impact withheld for the steps concerned (the "
@@ -622,9 +627,9 @@ class _Pipeline:
             frames_lost=rec.stats.frames_lost, frames_corrupt=rec.stats.frames_corrupt,
             samples_missing=rec.stats.samples_missing, reboots=rec.stats.reboots,
             disconnects=rec.stats.disconnects, bridged_gaps=prep.bridged_gaps,
-            bridged_samples=int(prep.bridged.sum()),
+            bridged_samples=prep.bridged_samples,
             resampled_segments=prep.resampled_segments,
-            saturated_samples=int(prep.saturated.sum()), mounting=report, time=time,
+            saturated_samples=prep.saturated_samples, mounting=report, time=time,
             notes=tuple(dict.fromkeys(self.notes)))
 
 

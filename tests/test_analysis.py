@@ -627,3 +627,73 @@ def test_the_timeline_has_no_gap_where_times_are_only_rounded() -> None:
     assert bouts.labels() == ["stand", "gap", "run"]
     assert bouts.start_s[1] == pytest.approx(t2[199] + 1 / fs)
     assert bouts.end_s[1] == pytest.approx(t2[200])
+
+
+def test_interpolation_factor_reaches_200_hz_below_95_hz() -> None:
+    cfg = CleanupSettings()
+    assert [cfg.interpolate_factor(f) for f in (25.0, 50.0, 52.0, 64.0, 90.0)] == [8, 4, 4, 4, 3]
+    assert [cfg.interpolate_factor(f) for f in (95.0, 99.6, 100.0, 200.0)] == [1, 1, 1, 1]
+    assert CleanupSettings(interpolate_below_hz=0.0).interpolate_factor(25.0) == 1
+    with pytest.raises(SignalError):
+        CleanupSettings(interpolate_to_hz=0.0)
+
+
+def test_a_slow_recording_is_interpolated_segment_by_segment() -> None:
+    fs = 50.0
+    t = np.arange(1500) / fs
+    keep = np.ones(t.size, bool)
+    keep[500:502] = False  # 2 missing samples: bridged
+    keep[1000:1010] = False  # 200 ms: a gap
+    acc = np.column_stack([np.sin(t), np.cos(t), G_MS2 + 0.5 * np.sin(7 * t)])
+    acc[300:303, 2] = 16 * G_MS2  # a clipped stretch
+    rec = Recording.from_arrays(t[keep], acc[keep], fs_hz=fs)
+    plain = prepare(rec, CleanupSettings(interpolate_below_hz=0.0))
+    prep = prepare(rec)
+    assert (plain.interpolated, prep.interpolated) == (1, 4)
+    assert prep.fs_hz == pytest.approx(4 * plain.fs_hz)
+    # the same segments, each from its first sample to its last on a grid 4 times finer
+    assert len(prep.segments) == len(plain.segments) == 2
+    for (a, b), (pa, pb) in zip(plain.segments, prep.segments, strict=True):
+        assert pb - pa == (b - a - 1) * 4 + 1
+        assert prep.t_s[pa] == plain.t_s[a]
+        assert prep.t_s[pb - 1] == pytest.approx(plain.t_s[b - 1], abs=1e-9)
+    # nothing is interpolated across the gap
+    (_, b0), (a1, _) = prep.segments
+    assert prep.t_s[a1] - prep.t_s[b0 - 1] == pytest.approx(plain.t_s[plain.segments[1][0]]
+                                                           - plain.t_s[plain.segments[0][1] - 1])
+    # the band-limited interpolation passes through the samples of a smooth signal
+    a, _ = plain.segments[1]
+    pa, _ = prep.segments[1]
+    np.testing.assert_allclose(prep.sf_acc_ms2[pa + 4 * 100:pa + 4 * 400:4],
+                               plain.sf_acc_ms2[a + 100:a + 400], atol=2e-3)
+    # flags mark the interpolated samples around the flagged ones; the counts are the
+    # recording's own samples
+    assert (prep.bridged_samples, prep.saturated_samples) == (2, 3)
+    assert (plain.bridged_samples, plain.saturated_samples) == (2, 3)
+    # the 2 bridged samples, the 3 interpolated ones between them and the 3 on either side
+    assert int(prep.bridged.sum()) == 4 * (2 - 1) + 1 + 2 * 3
+    assert prep.saturated[4 * 300:4 * 302 + 1].all()
+    assert prep.acc_saturated[4 * 300]
+    assert not prep.saturated[4 * 300 - 4]
+    assert not prep.saturated[4 * 303 + 1]
+
+
+def test_a_slow_recording_keeps_its_event_timing() -> None:
+    """A 52-Hz sensor (a phone, a cheap logger): the event markers read the steepest slope of a
+    rise and level crossings, which the chord between samples 19 ms apart gets wrong.
+
+    before: initial contacts 4.1 ms early on average and contact times 9.3 ms RMSE (3 ms at
+    200 Hz); interpolated to 208 Hz, as a 200-Hz recording."""
+    rng = np.random.default_rng(101)
+    m = generate(script_default(4.0, rng), None, 52.0,
+                 mounting=Mounting.random(np.random.default_rng([101, 1])), noise=NoiseModel(),
+                 rng=rng)
+    res = analyze(_recording(m), mass_kg=m.truth.profile.mass_kg)
+    case = Case(m, res)
+    ti, di = _running_pairs(case)
+    assert ti.size >= 0.98 * np.count_nonzero(m.truth.activity == "run")
+    err = res.steps.ic_s[di] - m.truth.ic_s[ti]
+    assert abs(np.mean(err)) <= 0.0025
+    assert np.mean(np.abs(err)) <= 0.003
+    assert _rmse(res.steps.contact_s[di], m.truth.contact_s[ti]) <= 0.005
+    assert any("sampled at 52 Hz" in n and "interpolated to 208 Hz" in n for n in res.notes)

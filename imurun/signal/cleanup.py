@@ -30,6 +30,21 @@ the rest of the pipeline can filter segment by segment. What it does, in order:
    signals do not repeat their maximum exactly. Saturated samples are kept (the timing they carry
    is still right); metrics that read their amplitude (impact) are withheld for the steps
    concerned.
+4. **Interpolate slow recordings**: a recording sampled below
+   :attr:`CleanupSettings.interpolate_below_hz` (95 Hz: below the 100 Hz the detectors were
+   validated at) is interpolated, segment by segment, onto a grid
+   :attr:`CleanupSettings.interpolate_factor` times finer, the smallest whole factor that
+   reaches :attr:`CleanupSettings.interpolate_to_hz` (200 Hz), by band-limited (polyphase
+   FIR, Kaiser window) interpolation (Crochiere & Rabiner 1983, *Multirate Digital Signal
+   Processing*, ch. 2 and 4; ``scipy.signal.resample_poly``). A sensor's samples hold
+   everything below its Nyquist frequency (its anti-aliasing filter removes the rest), so
+   this adds no information; it places what is there on a grid fine enough for the event
+   markers, which read the steepest slope of a rise and where a signal crosses a level, and
+   a slope taken between samples 19 ms apart (52 Hz) is the chord, not the tangent. Measured
+   on the data sets decimated to 50 Hz with an anti-aliasing filter: docs/validation.md, "Slow
+   sensors" (:mod:`imurun.validation.rates`). Flags (bridged, saturated) are
+   taken from the samples they were found on and mark the interpolated samples around them;
+   the data quality counts the recording's own samples.
 
 Segments shorter than :attr:`CleanupSettings.min_segment_s` are kept in the arrays but dropped
 from ``segments`` and counted as time not analysed.
@@ -37,6 +52,8 @@ from ``segments`` and counted as time not analysed.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +66,8 @@ from imurun.ingest.recording import GapCause, Recording
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["CleanupSettings", "PreparedSignal", "prepare", "saturation_mask"]
+__all__ = ["CleanupSettings", "PreparedSignal", "interpolate_segments", "prepare",
+           "saturation_mask"]
 
 _BRIDGEABLE = frozenset({GapCause.LOST_FRAMES, GapCause.CORRUPT, GapCause.SOURCE,
                          GapCause.DAMAGED_BLOCK})
@@ -70,6 +88,8 @@ class CleanupSettings:
             clipping from flat tops).
         saturation_min_run: flat-top length (samples) that counts as clipping.
         min_segment_s: shorter segments are not analysed (the running detector's minimum).
+        interpolate_below_hz: recordings sampled below this rate are interpolated (0: never).
+        interpolate_to_hz: ... onto a grid a whole number of times finer, at least this rate.
 
     """
 
@@ -80,6 +100,14 @@ class CleanupSettings:
     gyr_range_rads: float | None = None
     saturation_min_run: int = 2
     min_segment_s: float = 0.5
+    interpolate_below_hz: float = 95.0
+    interpolate_to_hz: float = 200.0
+
+    def interpolate_factor(self, fs_hz: float) -> int:
+        """The factor a recording sampled at ``fs_hz`` is interpolated by (1: not at all)."""
+        if not 0.0 < fs_hz < self.interpolate_below_hz:
+            return 1
+        return max(int(math.ceil(self.interpolate_to_hz / fs_hz - 1e-9)), 1)
 
     def __post_init__(self) -> None:
         if self.bridge_max_samples < 0 or not 0.0 <= self.bridge_max_s <= 1.0:
@@ -88,6 +116,10 @@ class CleanupSettings:
             raise SignalError("uniform_tolerance must be > 0")
         if self.saturation_min_run < 2:
             raise SignalError("saturation_min_run must be >= 2")
+        if not (0.0 <= self.interpolate_below_hz <= 1000.0
+                and 0.0 < self.interpolate_to_hz <= 2000.0):
+            raise SignalError("interpolate_below_hz must be within 0..1000 Hz and "
+                              "interpolate_to_hz within 0..2000 Hz")
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,6 +139,11 @@ class PreparedSignal:
             step's impact; a clipped gyroscope does not touch the acceleration).
         bridged_gaps: how many gaps were filled.
         resampled_segments: how many segments were resampled onto a uniform grid.
+        interpolated: the factor the recording was interpolated by (1: not at all; then
+            ``fs_hz`` is that many times the recording's rate).
+        bridged_samples / saturated_samples / acc_saturated_samples: the recording's own
+            samples filled in / clipped (any axis / an accelerometer axis), before any
+            interpolation.
 
     """
 
@@ -121,6 +158,10 @@ class PreparedSignal:
     bridged_gaps: int
     resampled_segments: int
     acc_saturated: BoolArray
+    interpolated: int = 1
+    bridged_samples: int = 0
+    saturated_samples: int = 0
+    acc_saturated_samples: int = 0
 
     @property
     def n_samples(self) -> int:
@@ -181,6 +222,15 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
     if gyr is not None:
         saturated |= saturation_mask(gyr, cfg.saturation_min_run, cfg.gyr_range_rads, 4.0)
 
+    counts = (int(bridged.sum()), int(saturated.sum()), int(acc_saturated.sum()))
+    # 4. interpolate a slow recording
+    k = cfg.interpolate_factor(fs)
+    if k > 1:
+        t, acc, gyr, masks, segs = _interpolate(t, acc, gyr, (bridged, saturated, acc_saturated),
+                                                segs, k, fs)
+        bridged, saturated, acc_saturated = masks
+        fs *= k
+
     min_len = max(int(np.ceil(cfg.min_segment_s * fs)), 1)
     long_segs = tuple((a, b) for a, b in segs if b - a >= min_len)
     short = tuple((a, b) for a, b in segs if b - a < min_len)
@@ -190,7 +240,89 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
     return PreparedSignal(t_s=t, sf_acc_ms2=acc, sf_gyr_rads=gyr, fs_hz=fs, segments=long_segs,
                           short_segments=short, bridged=bridged, saturated=saturated,
                           bridged_gaps=n_bridged_gaps, resampled_segments=n_resampled,
-                          acc_saturated=acc_saturated)
+                          acc_saturated=acc_saturated, interpolated=k,
+                          bridged_samples=counts[0], saturated_samples=counts[1],
+                          acc_saturated_samples=counts[2])
+
+
+def _interpolation_filter(k: int) -> FloatArray:
+    """The FIR low-pass of interpolation by ``k``, each of its phases at a gain of 1 at 0 Hz.
+
+    ``resample_poly``'s default design (a Kaiser-windowed sinc, beta 5, cut-off at the
+    input's Nyquist frequency, 10 input samples either side), with each of its ``k`` phases
+    scaled to a gain of exactly 1 at 0 Hz.
+
+    As designed, the phases' gains at 0 Hz differ by a few parts in 10,000: gravity (9.8 m/s²)
+    would ripple by a few mm/s² at the input's sample rate.
+    """
+    from scipy.signal import firwin
+
+    half = 10 * k
+    h = firwin(2 * half + 1, 1.0 / k, window=("kaiser", 5.0))
+    for p in range(k):  # k phases, a loop over a handful
+        h[p::k] /= h[p::k].sum()
+    return np.asarray(h / k, dtype=np.float64)  # resample_poly multiplies it by k
+
+
+def interpolate_segments(x: npt.ArrayLike, segments: Sequence[tuple[int, int]], k: int,
+                         ) -> tuple[FloatArray, tuple[tuple[int, int], ...]]:
+    """Each segment of ``x`` (``(n, d)`` samples) on a grid ``k`` times finer, first to last sample.
+
+    Band-limited polyphase interpolation (:func:`_interpolation_filter`), segment by segment:
+    nothing crosses a segment boundary, and beyond a segment's ends the signal is taken to
+    continue the line through its first and last samples (``padtype="line"``), so gravity does
+    not sag at the edges. A segment of ``m`` samples becomes ``(m - 1) k + 1``; one of a single
+    sample stays as it is. Returns the samples of the segments, one after the other, and their
+    new ``(start, stop)`` ranges.
+    """
+    from scipy.signal import resample_poly
+
+    arr = np.asarray(x, dtype=np.float64)
+    h = _interpolation_filter(k)
+    parts: list[FloatArray] = []
+    new_segs: list[tuple[int, int]] = []
+    pos = 0
+    for a, b in segments:
+        n = b - a
+        if n < 2 or k == 1:
+            y = arr[a:b]
+        else:
+            y = resample_poly(arr[a:b], k, 1, axis=0, window=h,
+                              padtype="line")[:(n - 1) * k + 1]
+        parts.append(y)
+        new_segs.append((pos, pos + y.shape[0]))
+        pos += y.shape[0]
+    out = np.concatenate(parts) if parts else np.zeros((0, *arr.shape[1:]))
+    return out, tuple(new_segs)
+
+
+def _interpolate(t: FloatArray, acc: FloatArray, gyr: FloatArray | None,
+                 masks: tuple[BoolArray, ...], segs: list[tuple[int, int]], k: int, fs: float,
+                 ) -> tuple[FloatArray, FloatArray, FloatArray | None, tuple[BoolArray, ...],
+                            list[tuple[int, int]]]:
+    """The recording on a grid ``k`` times finer (:func:`interpolate_segments`).
+
+    A flag of an original sample marks the interpolated samples on either side of it.
+    """
+    acc_k, new_segs = interpolate_segments(acc, segs, k)
+    gyr_k = None if gyr is None else interpolate_segments(gyr, segs, k)[0]
+    t_parts: list[FloatArray] = []
+    m_parts: list[list[BoolArray]] = [[] for _ in masks]
+    for a, b in segs:
+        n = b - a
+        if n < 2:
+            t_parts.append(t[a:b])
+            for lst, mk in zip(m_parts, masks, strict=True):
+                lst.append(mk[a:b])
+            continue
+        m = (n - 1) * k + 1
+        t_parts.append(t[a] + np.arange(m) / (k * fs))
+        j = np.arange(m)
+        lo, hi = a + j // k, a + np.minimum((j + k - 1) // k, n - 1)
+        for lst, mk in zip(m_parts, masks, strict=True):
+            lst.append(mk[lo] | mk[hi])
+    return (np.concatenate(t_parts), acc_k, gyr_k,
+            tuple(np.concatenate(lst) for lst in m_parts), list(new_segs))
 
 
 def linear_fill(before: npt.ArrayLike, after: npt.ArrayLike, k: int) -> FloatArray:

@@ -57,6 +57,7 @@ from imurun.validation.peers import (
     walking_peers_limits,
     walking_peers_section,
 )
+from imurun.validation.rates import RateRow, slow_rate_rows, slow_rate_section
 
 __all__ = ["CrossChecks", "cross_checks", "main", "render", "synthetic_runtime_s"]
 
@@ -189,7 +190,8 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
            checks: CrossChecks | None = None,
            walking_trials: Sequence[Trial] | None = None,
            walking_peers: Mapping[str, Any] | None = None,
-           optical: OpticalComparison | None = None) -> str:
+           optical: OpticalComparison | None = None,
+           slow_rates: Sequence[RateRow] | None = None) -> str:
     """The markdown document.
 
     ``checks``: the cross-validated estimates, when computed; ``walking_trials``: the walking
@@ -197,7 +199,9 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
     benchmark's measurement of mobgap on the walking data sets
     (:func:`~imurun.validation.peers.load_walking_peers`; ``None``: "not measured");
     ``optical``: mobgap_lab scored against its optical reference
-    (:func:`~imurun.validation.optical.compare_references`; ``None``: the section is left out).
+    (:func:`~imurun.validation.optical.compare_references`; ``None``: the section is left out);
+    ``slow_rates``: the data sets at 50 Hz (:func:`~imurun.validation.rates.slow_rate_rows`;
+    ``None`` or empty: the section is left out).
     """
     lines: list[str] = []
     add = lines.append
@@ -277,6 +281,8 @@ def render(results: ValidationResults, *, runtime: tuple[float, int] | None = No
         if optical is not None:
             add(optical_section(optical))
         add(walking_peers_section(walking_peers))
+    if slow_rates:
+        add(slow_rate_section(slow_rates))
 
     add("## Runtime")
     add("")
@@ -920,7 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = cross_checks(results, cv_trials, walking_trials)
     text = render(results, runtime=runtime, cv_trials=cv_trials, checks=checks,
                   walking_trials=walking_trials, walking_peers=load_walking_peers(),
-                  optical=compare_references(root, results.walking))
+                  optical=compare_references(root, results.walking),
+                  slow_rates=slow_rate_rows([*(cv_trials or []), *walking_trials]))
     print(_targets_table(results, checks))
     if not args.no_signal_core:
         from imurun.validation.signal_core import main_section
