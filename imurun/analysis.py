@@ -630,7 +630,7 @@ class _Pipeline:
             bridged_samples=prep.bridged_samples,
             resampled_segments=prep.resampled_segments,
             saturated_samples=prep.saturated_samples, mounting=report, time=time,
-            notes=tuple(dict.fromkeys(self.notes)))
+            notes=tuple(dict.fromkeys(self.notes)), analysed_fs_hz=prep.fs_hz)
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,6 +16,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,9 +163,10 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
     """The runs of ``runs`` whose analysis should be made again, each with the reason.
 
     A run is out of date when it was never analysed, when its last analysis failed, when it was
-    analysed by another version of imurun, or with another body mass than its athlete's, and a
+    analysed by another version of imurun, or with another body mass than its athlete's, a
     paused phyphox export whose analysis counts its pause as lost data
-    (:func:`pause_counted_as_lost`).
+    (:func:`pause_counted_as_lost`), and a recording sampled below 95 Hz analysed at its own
+    rate (:func:`slow_rate_not_interpolated`).
     """
     return [(r, why) for r, _, why in _outdated(lib, runs)]
 
@@ -190,6 +192,11 @@ def _outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, 
             out.append((r, "a pause counted as lost data",
                         "paused phyphox export analysed before imurun told a pause from lost "
                         "data: its pause counts as lost data ('no data')"))
+        elif slow_rate_not_interpolated(r):
+            out.append((r, "a slow recording not interpolated",
+                        "sampled below 95 Hz and analysed at that rate, before imurun "
+                        "interpolated slow recordings for the step detection: its contact "
+                        "times are less precise"))
     return out
 
 
@@ -219,6 +226,35 @@ def pause_counted_as_lost(run: RunRecord) -> bool:
     paused = any(isinstance(t, dict) and t.get("reason") == "paused"
                  for t in quality.get("time") or ())
     return noted and not paused
+
+
+def slow_rate_not_interpolated(run: RunRecord) -> bool:
+    """Whether ``run``'s analysis read a recording sampled below 95 Hz at its own rate.
+
+    Since the clean-up interpolates such recordings for the step detection
+    (:class:`~imurun.signal.cleanup.CleanupSettings`), an analysis gives the rate it ran at
+    (``quality.analysed_fs_hz``); one of a slow recording without it was made before, by the
+    same version of imurun. From the index alone, as :func:`pause_counted_as_lost`.
+    """
+    if run.summary_json is None or '"analysed_fs_hz"' in run.summary_json:
+        return False
+    # the recording's rate, read without parsing the summary (listings ask this of every run)
+    m = _FS_KEY.search(run.summary_json)
+    if m is None:
+        return False
+    try:
+        fs = float(m.group(1))
+    except ValueError:
+        return False
+    return 0 < fs < INTERPOLATED_BELOW_HZ
+
+
+#: ``quality.fs_hz`` in a summary's JSON text (the only ``fs_hz`` key of a summary).
+_FS_KEY: Final = re.compile(r'"fs_hz": *(-?[0-9][0-9.eE+-]*)')
+#: Below this rate the clean-up interpolates a recording (the default of
+#: ``CleanupSettings.interpolate_below_hz`` since analyses give ``analysed_fs_hz``; written
+#: here so that listing runs does not load the signal core).
+INTERPOLATED_BELOW_HZ: Final = 95.0
 
 
 def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> tuple[int, str | None]:

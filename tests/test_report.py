@@ -954,3 +954,12 @@ def test_an_undated_runs_report_has_no_spike_box(tmp_path: Path) -> None:
     assert "This run has no date, so there is no baseline." in page
     assert "longest_run_spike" not in page
 
+
+
+def test_the_report_says_a_slow_recording_was_interpolated() -> None:
+    slow = analyze(_standing_still(fs_hz=50.0))
+    assert slow.summary.quality.analysed_fs_hz == pytest.approx(200.0)
+    text = _text(render_run_report(slow))
+    assert "50 Hz, interpolated to 200 Hz for the analysis, accelerometer and gyroscope" in text
+    usual = _text(render_run_report(analyze(_standing_still())))
+    assert "interpolated" not in usual

@@ -989,6 +989,8 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
         else ""
     link = [
         ["Sampling", f"{h.fmt(q.fs_hz, '.0f')} Hz, "
+                     + (f"interpolated to {h.fmt(q.analysed_fs_hz, '.0f')} Hz for the "
+                        "analysis, " if q.analysed_fs_hz > 1.01 * q.fs_hz else "")
                      + ("accelerometer and gyroscope" if q.has_gyroscope
                         else "accelerometer only (no pelvic angles)")],
         ["Gaps and pauses" if _paused(q)[0] else "Gaps",

@@ -378,7 +378,9 @@ class DataQuality:
 
     ``gaps_by_cause`` holds ``(cause, count, seconds)``; ``time`` breaks the recording's wall
     duration down by what happened to each second (``"running"`` and ``"walking"`` were
-    analysed; everything else was not, and the entry says why).
+    analysed; everything else was not, and the entry says why). ``fs_hz`` is the recording's
+    rate, ``analysed_fs_hz`` the rate of the samples the analysis ran on: higher when the
+    clean-up interpolated a slow recording (NaN in an analysis made before it said so).
     """
 
     duration_s: float
@@ -401,6 +403,7 @@ class DataQuality:
     mounting: MountingReport
     time: tuple[TimeBreakdown, ...]
     notes: tuple[str, ...] = ()
+    analysed_fs_hz: float = math.nan
 
     def seconds(self, reason: str) -> float:
         return float(sum(t.seconds for t in self.time if t.reason == reason))
@@ -408,7 +411,8 @@ class DataQuality:
     def to_dict(self) -> dict[str, Any]:
         return {
             "duration_s": _num(self.duration_s), "n_samples": self.n_samples,
-            "fs_hz": _num(self.fs_hz), "has_gyroscope": self.has_gyroscope,
+            "fs_hz": _num(self.fs_hz), "analysed_fs_hz": _num(self.analysed_fs_hz),
+            "has_gyroscope": self.has_gyroscope,
             "n_segments": self.n_segments, "n_gaps": self.n_gaps, "gap_s": _num(self.gap_s),
             "gaps_by_cause": [{"cause": c, "count": n, "seconds": _num(s)}
                               for c, n, s in self.gaps_by_cause],
@@ -441,6 +445,7 @@ class DataQuality:
             mounting=MountingReport.from_dict(d["mounting"]),
             time=tuple(TimeBreakdown.from_dict(t) for t in d.get("time", [])),
             notes=tuple(str(x) for x in d.get("notes", [])),
+            analysed_fs_hz=_flt(d.get("analysed_fs_hz")),
         )
 
 
