@@ -19,11 +19,12 @@ help:
 	@echo "make validate  regenerate docs/validation.md from data"
 
 # System packages the suite needs (socat for pseudo-terminal pairs, a C compiler for the
-# firmware reference, Debian's Chromium for the browser checks of the reports). Installed only
-# when missing.
+# firmware reference and avr-gcc to build it for an 8-bit microcontroller, Debian's Chromium for
+# the browser checks of the reports). Installed only when missing.
 sysdeps:
 	@command -v socat >/dev/null 2>&1 || { echo "installing socat"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat >/dev/null; }
 	@command -v cc >/dev/null 2>&1 || { echo "installing a C compiler"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+	@command -v avr-gcc >/dev/null 2>&1 || { echo "installing avr-gcc (the C reference must build for a 16-bit int and size_t)"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-avr avr-libc >/dev/null; }
 	@command -v chromium >/dev/null 2>&1 || { echo "installing chromium (browser checks of the reports)"; $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(BIN)/python:

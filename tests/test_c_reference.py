@@ -135,6 +135,65 @@ def test_library_has_no_allocation_and_no_mutable_globals(strict_build: StrictBu
     assert not writable, f"mutable statics or globals: {writable}"
 
 
+# The targets the C reference is written for. An 8-bit AVR has a 16-bit int and size_t (and a
+# 32-bit double), where a length bound of 0x7FFFFFF0 or 65536 is always false: -Wextra's
+# -Wtype-limits then fails the brief's `-Wall -Wextra -Werror` build, and a size like 14 + 12 n
+# wraps. A Cortex-M0+ has no unaligned access and no divide instruction. `make sysdeps` installs
+# avr-gcc; arm-none-eabi-gcc is checked when present (its toolchain is large).
+CROSS = {
+    "avr-atmega2560": ["avr-gcc", "-mmcu=atmega2560"],
+    "cortex-m0plus": ["arm-none-eabi-gcc", "-mcpu=cortex-m0plus", "-mthumb", "-Wcast-align=strict"],
+}
+MAX_STACK_FRAME = 128  # bytes: no function of the library hides a large stack buffer
+
+
+@pytest.mark.parametrize("target", sorted(CROSS))
+def test_library_builds_warning_free_for_microcontrollers(target: str, tmp_path: Path) -> None:
+    cc, *arch = CROSS[target]
+    if shutil.which(cc) is None:
+        pytest.skip(f"no {cc} on PATH (`make sysdeps` installs avr-gcc)")
+    flags = [f for f in STRICT if f != "-O2"]
+    r = subprocess.run([cc, *arch, *flags, "-Os", *EXTRA_WARNINGS, "-Wcast-align", "-Wvla",
+                        "-Wdouble-promotion", "-fstack-usage", "-c", str(C_DIR / "imurun_proto.c"),
+                        "-o", "imurun_proto.o"], cwd=tmp_path, capture_output=True, text=True,
+                       check=False)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    frames = {}
+    for ln in (tmp_path / "imurun_proto.su").read_text().splitlines():
+        where, size, kind = ln.split("\t")
+        frames[where.rsplit(":", 1)[-1]] = (int(size), kind)
+    # "dynamic,bounded" is AVR pushing call arguments; plain "dynamic" would be a VLA or alloca
+    assert all(kind in ("static", "dynamic,bounded") for _, kind in frames.values()), frames
+    deepest = max(frames.items(), key=lambda kv: kv[1][0])
+    assert deepest[1][0] <= MAX_STACK_FRAME, deepest
+
+
+def test_encoders_refuse_messages_beyond_the_message_bound(tool: Tool) -> None:
+    """SPEC §1: a message is at most 65,536 bytes, so a SAMPLE_BATCH holds at most 5,460 samples
+    and a CATALOGUE lists at most 3,276 runs. The encoders refuse one more (IMR_ERR_ARG) rather
+    than produce a body no sender may send; on a 16-bit size_t, 14 + 12 n and 2 + 20 k wrapped
+    and the capacity check passed before a write far past it."""
+    def batch(n: int) -> str:
+        return f"msg sample_batch 1 2 {'00' * (12 * n) or '-'}"
+
+    def catalogue(k: int) -> str:
+        return f"msg catalogue {k} " + " ".join(["7 8 9 10"] * k)
+
+    ok_batch, big_batch, ok_cat, big_cat = tool.run(
+        [batch(5460), batch(5461), catalogue(3276), catalogue(3277)])
+    assert len(ok_batch) == 2 * 65534 and len(ok_cat) == 2 * 65522
+    assert (big_batch, big_cat) == ("err arg", "err arg")
+    # Python's encoder gives the same boundary: the largest of each frames, one more does not
+    enc = Encoder()
+    enc.frames(m.SampleBatch(1, 2, np.zeros((5460, 6), np.int16)))
+    with pytest.raises(MessageError):
+        enc.frames(m.SampleBatch(1, 2, np.zeros((5461, 6), np.int16)))
+    entry = m.RunEntry(7, 8, 9, 10)
+    enc.frames(m.Catalogue((entry,) * 3276))
+    with pytest.raises(MessageError):
+        enc.frames(m.Catalogue((entry,) * 3277))
+
+
 def test_tool_was_built_with_sanitizers_where_available(tool: Tool) -> None:
     # Informational: the suite still runs without them (e.g. on a platform without libasan).
     if not tool.sanitized:

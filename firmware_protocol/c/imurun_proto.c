@@ -58,6 +58,19 @@ static uint64_t get_u64(const uint8_t *p)
     return (uint64_t)get_u32(p) | ((uint64_t)get_u32(p + 4) << 32);
 }
 
+/* Length checks against bounds a 16-bit size_t (AVR, MSP430) cannot even reach: written so
+ * that they compile there without "comparison is always false" (-Wextra -Werror). */
+#if SIZE_MAX > 0x7FFFFFF0u
+#define LEN_OVER_INT32(n) ((n) > 0x7FFFFFF0u)
+#else
+#define LEN_OVER_INT32(n) 0
+#endif
+#if SIZE_MAX > IMR_MAX_MESSAGE_SIZE
+#define LEN_OVER_MESSAGE(n) ((n) > IMR_MAX_MESSAGE_SIZE)
+#else
+#define LEN_OVER_MESSAGE(n) 0
+#endif
+
 /* > 0 and finite (NaN compares false). */
 static int positive_finite(float v)
 {
@@ -191,7 +204,7 @@ int32_t imr_cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
     cobs_enc_t e;
     size_t i;
-    if (len > 0x7FFFFFF0u)
+    if (LEN_OVER_INT32(len))
         return IMR_ERR_ARG;
     cobs_begin(&e, out, cap);
     for (i = 0; i < len; i++)
@@ -202,7 +215,7 @@ int32_t imr_cobs_encode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 int32_t imr_cobs_decode(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
     size_t i = 0, o = 0;
-    if (len > 0x7FFFFFF0u)
+    if (LEN_OVER_INT32(len))
         return IMR_ERR_ARG;
     while (i < len) {
         unsigned code = in[i++];
@@ -330,7 +343,7 @@ void imr_tx_init(imr_tx_t *tx, uint16_t boot_id, uint16_t first_seq)
 int32_t imr_frag_init(imr_frag_t *it, uint8_t type, const uint8_t *body, size_t len,
                       size_t max_payload)
 {
-    if (max_payload < 1 || max_payload > IMR_MAX_FRAME_PAYLOAD || len > IMR_MAX_MESSAGE_SIZE ||
+    if (max_payload < 1 || max_payload > IMR_MAX_FRAME_PAYLOAD || LEN_OVER_MESSAGE(len) ||
         (len > 0 && body == NULL))
         return IMR_ERR_ARG;
     it->body = body;
@@ -444,8 +457,11 @@ int32_t imr_enc_sample_batch(uint64_t device_time_us, uint32_t sample_counter,
                              const int16_t *counts, size_t n, uint8_t *out, size_t cap)
 {
     size_t i, total;
-    if (n > 0xFFFFu || (n && counts == NULL) || device_time_us >= (UINT64_C(1) << 63))
-        return IMR_ERR_ARG; /* SPEC 3.2: device_time_us >= 2^63 is invalid */
+    /* SPEC 1: a message is at most 65536 bytes, so n <= 5460 (which also keeps 14 + 12 n
+     * within a 16-bit size_t); SPEC 3.2: device_time_us >= 2^63 is invalid */
+    if (n > IMR_MAX_BATCH_SAMPLES || (n && counts == NULL) ||
+        device_time_us >= (UINT64_C(1) << 63))
+        return IMR_ERR_ARG;
     total = IMR_SAMPLE_BATCH_SIZE(n);
     if (cap < total)
         return IMR_ERR_BUFFER;
@@ -486,8 +502,8 @@ int32_t imr_enc_status(const imr_status_t *m, uint8_t *out, size_t cap)
 int32_t imr_enc_catalogue(const imr_run_entry_t *runs, size_t count, uint8_t *out, size_t cap)
 {
     size_t i, total;
-    if (count > 0xFFFFu || (count && runs == NULL))
-        return IMR_ERR_ARG;
+    if (count > IMR_MAX_CATALOGUE_RUNS || (count && runs == NULL))
+        return IMR_ERR_ARG;  /* SPEC 1: 2 + 20 count <= 65536 */
     total = IMR_CATALOGUE_SIZE(count);
     if (cap < total)
         return IMR_ERR_BUFFER;
@@ -508,7 +524,7 @@ int32_t imr_enc_run_chunk(uint32_t run_id, uint32_t offset, const uint8_t *data,
     uint32_t crc;
     if (len > IMR_MAX_MESSAGE_SIZE - 12u || (len && data == NULL))
         return IMR_ERR_ARG;
-    if (cap < IMR_RUN_CHUNK_SIZE(len))
+    if (cap < 12u || cap - 12u < len)  /* not cap < 12 + len: that wraps in a 16-bit size_t */
         return IMR_ERR_BUFFER;
     crc = imr_crc32(0, data, len);
     if (len)
@@ -516,7 +532,7 @@ int32_t imr_enc_run_chunk(uint32_t run_id, uint32_t offset, const uint8_t *data,
     put_u32(out, run_id);
     put_u32(out + 4, offset);
     put_u32(out + 8, crc);
-    return (int32_t)IMR_RUN_CHUNK_SIZE(len);
+    return (int32_t)len + 12;
 }
 
 int32_t imr_enc_run_erased(uint32_t run_id, uint8_t *out, size_t cap)
@@ -1006,12 +1022,12 @@ static void packed_write(const int16_t *counts, size_t n, uint32_t first_sample_
         put_i16(out + 14 + 2 * ch, counts[ch]);
     out[26] = orders;
     for (ch = 0; ch < IMR_SAMPLE_CHANNELS; ch++) {
-        int order = (orders >> ch) & 1u ? 2 : 1;
+        int order = (((unsigned)orders >> ch) & 1u) ? 2 : 1;
         for (s = 0; s < n_sub; s++)
             widths[ch * n_sub + s] = (uint8_t)sub_width(counts, n, ch, s, order);
     }
     for (ch = 0; ch < IMR_SAMPLE_CHANNELS; ch++) {
-        int order = (orders >> ch) & 1u ? 2 : 1;
+        int order = (((unsigned)orders >> ch) & 1u) ? 2 : 1;
         for (s = 0; s < n_sub; s++) {
             unsigned w = widths[ch * n_sub + s];
             uint32_t acc = 0;   /* bit accumulator, LSB first */

@@ -63,9 +63,13 @@ extern "C" {
 #define IMR_DEVICE_INFO_SIZE(name_len) (27u + (name_len))
 #define IMR_DEVICE_INFO_MAX IMR_DEVICE_INFO_SIZE(IMR_MAX_NAME_BYTES) /* 59 */
 #define IMR_SAMPLE_BATCH_SIZE(n) (14u + 12u * (n))
+/* Largest SAMPLE_BATCH (SPEC §1: a message is at most 65,536 bytes): 14 + 12 n <= 65536. */
+#define IMR_MAX_BATCH_SAMPLES 5460u
 #define IMR_TIME_SYNC_SIZE 16u
 #define IMR_STATUS_SIZE 22u
 #define IMR_CATALOGUE_SIZE(count) (2u + 20u * (count))
+/* Most runs one CATALOGUE can list (2 + 20 count <= 65536). */
+#define IMR_MAX_CATALOGUE_RUNS 3276u
 #define IMR_RUN_CHUNK_SIZE(data_len) (12u + (data_len))
 #define IMR_RUN_CHUNK_MAX_DATA (IMR_MAX_FRAME_PAYLOAD - 12u) /* 1012: one chunk per frame */
 #define IMR_RUN_ERASED_SIZE 4u
@@ -288,8 +292,9 @@ typedef struct {
 } imr_device_info_t;
 int32_t imr_enc_device_info(const imr_device_info_t *m, uint8_t *out, size_t cap);
 
-/* counts: n samples x 6 int16 (acc x y z, gyr x y z), row-major. n <= 65535 (and the body is
- * fragmented above 1024 bytes: the live stream sends 10 samples per batch). */
+/* counts: n samples x 6 int16 (acc x y z, gyr x y z), row-major. n <= IMR_MAX_BATCH_SAMPLES
+ * (5460: the message bound of SPEC §1; IMR_ERR_ARG above), and the body is fragmented above
+ * 1024 bytes: the live stream sends 10 samples per batch. */
 int32_t imr_enc_sample_batch(uint64_t device_time_us, uint32_t sample_counter,
                              const int16_t *counts, size_t n, uint8_t *out, size_t cap);
 
@@ -313,10 +318,12 @@ typedef struct {
     uint32_t size;
     uint32_t crc32;              /* of the run's whole file */
 } imr_run_entry_t;
-/* count <= 65535; a body above 1024 bytes (50+ runs) must be fragmented. */
+/* count <= IMR_MAX_CATALOGUE_RUNS (3276: the message bound of SPEC §1; IMR_ERR_ARG above);
+ * a body above 1024 bytes (52+ runs) must be fragmented. */
 int32_t imr_enc_catalogue(const imr_run_entry_t *runs, size_t count, uint8_t *out, size_t cap);
 
-/* RUN_CHUNK: computes the CRC-32 of data itself. data may already sit at out + 12 (in place). */
+/* RUN_CHUNK: computes the CRC-32 of data itself. data may already sit at out + 12 (in place).
+ * len <= 65524 (the message bound less the 12-byte chunk header). */
 int32_t imr_enc_run_chunk(uint32_t run_id, uint32_t offset, const uint8_t *data, size_t len,
                           uint8_t *out, size_t cap);
 int32_t imr_enc_run_erased(uint32_t run_id, uint8_t *out, size_t cap);
