@@ -424,6 +424,22 @@ def test_packet_decode_vectors(tool: Tool) -> None:
     _compare(tool, cases)
 
 
+def _c_answers(answers: Iterable[dict[str, Any]]) -> str:
+    return " ; ".join(f"H t={a['type']}" if a["answer"] == "serve"
+                      else f"E c={a['code']} t={a['request_type']}" for a in answers) or "-"
+
+
+def test_answer_vectors(tool: Tool) -> None:
+    """imr_reply_for gives every answer of answers.json (a receive buffer of 65536 bytes);
+    the tool also lists the frames imr_frame_decode dropped ("D ..."), which get no answer."""
+    vectors = g.load("answers.json")["vectors"]
+    got = tool.run([f"answer {ASM_CAP} {','.join(v['packets'])}" for v in vectors])
+    bad = [(v["name"], want, line) for v, line in zip(vectors, got, strict=True)
+           if (want := _c_answers(v["answers"])) != (
+               " ; ".join(a for a in line.split(" ; ") if not a.startswith("D ")) or "-")]
+    assert not bad, bad[:3]
+
+
 def test_the_c_receiver_skips_only_sensor_to_host_decode_vectors() -> None:
     """The firmware decodes requests only; every vector it skips carries sensor -> host frames."""
     assert all(v["c_receiver"] for v in g.load("stream_decode.json")["vectors"])

@@ -293,6 +293,22 @@ def _frame_record(name: str, frame: Frame) -> Json:
             "frame": bytes(frame).hex(), "stream": frame.encode_stream().hex()}
 
 
+CRC_ZERO_CASES: Final[dict[str, Callable[[int], bool]]] = {
+    "crc_low_byte_zero": lambda c: c & 0xFF == 0 and c != 0,
+    "crc_high_byte_zero": lambda c: c >> 8 == 0 and c != 0,
+    "crc_zero": lambda c: c == 0,
+}
+
+
+def crc_zero_frame(want: Callable[[int], bool], seq: int) -> Frame:
+    """The TIME_SYNC_REQUEST of ``seq`` with the smallest host time whose CRC-16 is ``want``ed."""
+    for t in range(1 << 20):
+        f = Frame(m.MessageType.TIME_SYNC_REQUEST, struct.pack("<Q", t), seq=seq)
+        if want(int.from_bytes(bytes(f)[-2:], "little")):
+            return f
+    raise AssertionError("no such frame")
+
+
 def frame_vectors() -> Json:
     rng = np.random.default_rng(1003)
     rnd = rng.integers(0, 256, 1024, dtype=np.uint8).tobytes()
@@ -311,6 +327,11 @@ def frame_vectors() -> Json:
         ("version_255", Frame(0x01, b"", version=255)),
         ("unknown_type", Frame(0x99, b"future", seq=77)),
         ("all_zero_header_fields", Frame(0x00, b"", seq=0, boot_id=0)),
+        # The CRC is computed over the frame before COBS and is itself COBS-encoded: a stream
+        # encoder that escapes the header and payload but sends the CRC bytes as they are (or
+        # computes the CRC after encoding) breaks only on frames like these.
+        *((name, crc_zero_frame(want, seq)) for seq, (name, want) in enumerate(
+            CRC_ZERO_CASES.items())),
     ]
     return _doc("frames", "Single frames: header + payload + CRC-16, and their COBS stream form "
                 "(COBS(frame) 00).", [_frame_record(n, f) for n, f in frames])
@@ -919,6 +940,30 @@ def stream_decode_vectors() -> Json:
                  sensor.stream_bytes(m.Catalogue(tuple(m.RunEntry(i, i, i, i) for i in range(60)))),
                  sensor.stream_bytes(m.Error(6, 0x42, "busy"))), True),
         ("stream_ends_mid_frame", _stream(good, good2[:-1]), True),
+        # Sequence numbers (SPEC §2, loss): a gap across the wrap, a backward jump (loss, never
+        # reordering), and a repeat of an older seq (only the immediately preceding one is a
+        # duplicate).
+        ("seq_gap_across_wrap", _stream(enc(65534, m.StatusRequest()), enc(1, m.StatusRequest())),
+         True),
+        ("seq_backward_jump_counts_lost",
+         _stream(enc(10, m.StatusRequest()), enc(5, m.StatusRequest())), True),
+        ("repeat_of_an_older_seq_is_not_a_duplicate",
+         _stream(enc(7, m.StatusRequest()), enc(8, m.ConfigGet(1)), enc(7, m.StatusRequest())),
+         True),
+        ("duplicate_fragment_ignored",
+         _stream(frags[0].encode_stream(), frags[0].encode_stream(),
+                 *(f.encode_stream() for f in frags[1:])), True),
+        # CONFIG_SET values are at most 64 bytes (SPEC §3): 65 is malformed, whole or fragmented
+        ("config_set_value_65_bytes_malformed",
+         _stream(_cobs(_raw_frame(1, 0x31, 0, 1, 0, b"\x04" + bytes(range(1, 66)))), good2),
+         True),
+        ("config_set_value_65_bytes_fragmented_malformed",
+         _stream(*(f.encode_stream() for f in Encoder(seq=1).frames(
+             m.UnknownMessage(0x31, b"\x04" + bytes(range(1, 66))), 9)),
+             enc(9, m.ConfigGet(5))), True),
+        ("frames_whose_crc_holds_zero_bytes",
+         _stream(*(crc_zero_frame(want, seq).encode_stream()
+                   for seq, want in enumerate(CRC_ZERO_CASES.values()))), True),
     ]
     out = [{"name": name, "stream": data.hex(), "c_receiver": c_ok,
             "events": decode_stream_records(data)} for name, data, c_ok in cases]
@@ -970,11 +1015,95 @@ def packet_decode_vectors() -> Json:
         ("time_sync_15_bytes", [frame(0x12, bytes(15))], False),
         ("status_with_trailing_fields", [frame(0x14, status + b"\xaa\xbb\xcc\xdd")], False),
         ("error_invalid_utf8_text_replaced", [frame(0x7F, b"\x02\x00\x22" + b"ok\xff")], False),
+        # ERROR is decoded leniently (SPEC §3.5): text beyond 200 bytes is cut; after invalid
+        # bytes become U+FFFD (3 bytes each) the text is clipped again to 200 bytes
+        ("error_text_over_200_bytes_cut", [frame(0x7F, b"\x09\x00\x22" + b"e" * 250)], False),
+        ("error_text_invalid_utf8_clipped_to_200",
+         [frame(0x7F, b"\x09\x00\x22" + b"\xff" * 200)], False),
+        # BLE delivers a notification twice (a retransmission the stack did not filter): ignored
+        ("duplicate_packet_ignored", [ok, ok, bytes(Frame(0x13, b"", seq=10))], True),
     ]
     out = [{"name": name, "packets": [p.hex() for p in pk], "c_receiver": c_ok,
             "events": decode_packet_records(pk)} for name, pk, c_ok in cases]
     return _doc("packet_decode", "BLE: one frame per packet (no COBS), and the events "
                 "PacketDecoder reports. 'c_receiver' as in stream_decode.json.", out)
+
+
+def sensor_answers(packets: Sequence[bytes]) -> list[Json]:
+    """What a sensor answers to ``packets`` received in order (SPEC §2, versioning): a request
+    it decodes is served; a message of a type that is no request gets ERROR 1 naming it; a
+    malformed request, or one too long to reassemble, ERROR 2 (a malformed or oversized
+    message of another type ERROR 1); damage below the message layer gets nothing."""
+    dec = PacketDecoder()
+    out: list[Json] = []
+    for ev in (e for p in packets for e in dec.feed(p)):
+        if isinstance(ev, Received):
+            t = m.message_type(ev.message)
+            out.append({"answer": "serve", "type": t} if t in REQUEST_TYPES
+                       else {"answer": "error", "code": 1, "request_type": t})
+        elif isinstance(ev, Dropped) and ev.msg_type is not None:
+            out.append({"answer": "error", "code": 2 if ev.msg_type in REQUEST_TYPES else 1,
+                        "request_type": ev.msg_type})
+    return out
+
+
+def answer_vectors() -> Json:
+    def frame(mtype: int, payload: bytes, seq: int, flags: int = 0, version: int = 1) -> bytes:
+        return _raw_frame(version, mtype, flags, seq, 0, payload)
+
+    def frags(msg: m.AnyMessage, maxp: int, seq: int) -> list[bytes]:
+        return [bytes(f) for f in Encoder(seq=seq).frames(msg, maxp)]
+
+    requests: list[m.AnyMessage] = [
+        m.DeviceInfoRequest(), m.TimeSyncRequest(1), m.StatusRequest(), m.CatalogueRequest(),
+        m.RunRead(7, 0, 4096), m.RunErase(7, 0xCBF43926), m.ConfigGet(1),
+        m.ConfigSet(6, struct.pack("<Q", 1_732_000_000_000)), m.StreamStart(), m.StreamStop(),
+        m.RecordStart(), m.RecordStop()]
+    enc = Encoder(seq=0)
+    status = bytes(m.StatusRequest().payload())
+    dev = m.DeviceInfo(1, (1, 0, 0), 1, 200, 16, 2000, ACC_LSB_MS2, GYR_LSB_RADS, 1, "x").payload()
+    # a CONFIG_SET of 67,585 bytes: past MAX_MESSAGE_SIZE at its 65th fragment, then 2 orphans
+    huge = [Frame(0x31, (b"\x04" if i == 0 else b"") + bytes(1024 - (i == 0)), seq=i,
+                  flags=(FrameFlags.MORE if i < 65 else FrameFlags.NONE)
+                  | (FrameFlags.CONT if i else FrameFlags.NONE)) for i in range(66)]
+    huge.append(Frame(0x31, b"\x01", seq=66, flags=FrameFlags.CONT))
+    huge_unknown = [dataclasses.replace(f, type=0x99) for f in huge]
+    read_mtu23 = frags(m.RunRead(7, 1012, 4096), 9, 30)
+    cases: list[tuple[str, list[bytes]]] = [
+        ("every_request_served", [bytes(f) for q in requests for f in enc.frames(q)]),
+        ("sensor_to_host_types_are_unknown_requests",
+         [frame(0x02, dev, 1), frame(0x7E, b"\x40", 2), frame(0x7F, b"\x01\x00\x22", 3),
+          frame(0x10, struct.pack("<QIH", 0, 0, 0), 4),
+          frame(0x14, b"\x65" + bytes(21), 5)]),  # a STATUS the host would drop: still ERROR 1
+        ("unknown_types", [frame(t, b"", i) for i, t in enumerate((0x00, 0x03, 0x24, 0x44, 0x99,
+                                                                    0xFF))]),
+        ("malformed_requests_bad_request",
+         [frame(0x11, bytes(7), 1), frame(0x22, bytes(11), 2), frame(0x25, bytes(7), 3),
+          frame(0x30, b"", 4), frame(0x31, b"", 5), frame(0x31, b"\x04" + bytes(65), 6)]),
+        ("requests_with_trailing_bytes_served",
+         [frame(0x01, b"\x01", 1), frame(0x22, bytes(20), 2), frame(0x30, b"\x01\x02\x03", 3)]),
+        ("config_set_value_64_served_65_bad_request",
+         [frame(0x31, b"\x04" + bytes(64), 1), frame(0x31, b"\x04" + bytes(65), 2)]),
+        ("fragmented_request_answered_once", read_mtu23),
+        ("oversized_request_answered_once_then_next_served",
+         [*(bytes(f) for f in huge), frame(0x13, status, 67)]),
+        ("oversized_unknown_type_answered_once",
+         [*(bytes(f) for f in huge_unknown), frame(0x13, status, 67)]),
+        ("damage_gets_no_answer",
+         [frame(0x13, status, 1)[:-1] + b"\x00", frame(0x13, status, 2)[:5],
+          frame(0x13, status, 3, version=0), frame(0x30, b"\x01", 4, flags=FrameFlags.CONT),
+          frame(0x13, status, 5), frame(0x13, status, 5), frame(0x13, status, 6)]),
+        ("lost_fragment_leaves_the_request_unanswered",
+         [read_mtu23[0], frame(0x13, status, 32)]),
+        ("reserved_flag_bits_ignored", [frame(0x30, b"\x02", 1, flags=0xFC)]),
+    ]
+    out = [{"name": name, "packets": [p.hex() for p in pk], "answers": sensor_answers(pk)}
+           for name, pk in cases]
+    return _doc("answers", "What the sensor answers (SPEC §2, versioning) to frames it receives "
+                "in order, one per packet (over serial: after COBS decoding), with a receive "
+                "buffer of MAX_MESSAGE_SIZE: 'serve' a decoded request (its answer depends on "
+                "the sensor's state), or ERROR 'code' naming 'request_type'; damage gets none.",
+                out)
 
 
 # --------------------------------------------------------------------------- driver
@@ -989,6 +1118,7 @@ BUILDERS: Final[dict[str, Callable[[], Json]]] = {
     "runs_corrupt.json": corrupt_run_vectors,
     "stream_decode.json": stream_decode_vectors,
     "packet_decode.json": packet_decode_vectors,
+    "answers.json": answer_vectors,
 }
 
 
