@@ -157,7 +157,8 @@ def test_library_builds_warning_free_for_microcontrollers(target: str, tmp_path:
                         "-Wdouble-promotion", "-fstack-usage", "-c", str(C_DIR / "imurun_proto.c"),
                         "-o", "imurun_proto.o"], cwd=tmp_path, capture_output=True, text=True,
                        check=False)
-    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
     frames = {}
     for ln in (tmp_path / "imurun_proto.su").read_text().splitlines():
         where, size, kind = ln.split("\t")
@@ -181,7 +182,8 @@ def test_encoders_refuse_messages_beyond_the_message_bound(tool: Tool) -> None:
 
     ok_batch, big_batch, ok_cat, big_cat = tool.run(
         [batch(5460), batch(5461), catalogue(3276), catalogue(3277)])
-    assert len(ok_batch) == 2 * 65534 and len(ok_cat) == 2 * 65522
+    assert len(ok_batch) == 2 * 65534
+    assert len(ok_cat) == 2 * 65522
     assert (big_batch, big_cat) == ("err arg", "err arg")
     # Python's encoder gives the same boundary: the largest of each frames, one more does not
     enc = Encoder()

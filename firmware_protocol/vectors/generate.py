@@ -1030,10 +1030,12 @@ def packet_decode_vectors() -> Json:
 
 
 def sensor_answers(packets: Sequence[bytes]) -> list[Json]:
-    """What a sensor answers to ``packets`` received in order (SPEC §2, versioning): a request
-    it decodes is served; a message of a type that is no request gets ERROR 1 naming it; a
-    malformed request, or one too long to reassemble, ERROR 2 (a malformed or oversized
-    message of another type ERROR 1); damage below the message layer gets nothing."""
+    """What a sensor answers to ``packets`` received in order (SPEC §2, versioning).
+
+    A request it decodes is served; a message of a type that is no request gets ERROR 1 naming
+    it; a malformed request, or one too long to reassemble, ERROR 2 (a malformed or oversized
+    message of another type ERROR 1); damage below the message layer gets nothing.
+    """
     dec = PacketDecoder()
     out: list[Json] = []
     for ev in (e for p in packets for e in dec.feed(p)):
