@@ -29,7 +29,12 @@ from firmware_protocol.codec import ParseEvent, Rebooted, Received
 from firmware_protocol.messages import DeviceInfo, SampleBatch
 from imurun.errors import SignalError
 from imurun.signal._segments import as_signal, check_fs
-from imurun.signal.cleanup import CleanupSettings, bridge_max_missing, linear_fill
+from imurun.signal.cleanup import (
+    CleanupSettings,
+    StreamingInterpolator,
+    bridge_max_missing,
+    linear_fill,
+)
 from imurun.signal.mounting import Mounting, MountingError, MountingSettings, estimate_mounting
 from imurun.signal.streaming import LiveMetrics, StreamingEvents, StreamingSettings, StreamSteps
 
@@ -81,7 +86,12 @@ class LiveAnalyzer:
     they are due, if that comes before the next regular one.
 
     Args:
-        fs_hz: sample rate.
+        fs_hz: sample rate. Below :attr:`CleanupSettings.interpolate_below_hz
+            <imurun.signal.cleanup.CleanupSettings.interpolate_below_hz>` (95 Hz) the samples
+            are interpolated as :func:`imurun.analyze` interpolates them
+            (:class:`~imurun.signal.cleanup.StreamingInterpolator`, the same numbers), and
+            everything after works at the interpolated rate (``fs_hz`` then holds it,
+            ``source_fs_hz`` the sensor's).
         on_report: called with each report.
         report_every_s: seconds of samples between reports.
         mounting: the sensor-to-body rotation if known (else estimated from the first
@@ -101,7 +111,8 @@ class LiveAnalyzer:
             <imurun.signal.streaming.StreamingEvents.update>` and ``flush`` that found any
             (:class:`~imurun.signal.streaming.StreamSteps`, times from the first sample).
 
-    State (readable): ``mounting`` (``None`` until known), ``n_seen``, ``status``.
+    State (readable): ``mounting`` (``None`` until known), ``n_seen`` (samples analysed, at
+    ``fs_hz``), ``status``.
     Samples that arrive before the mounting is known are held, with the gaps between them,
     and analysed once it is: a gap then still ends a segment, as it does later. The first
     window is checked for units as :func:`imurun.analyze` checks a ``Recording``:
@@ -115,7 +126,11 @@ class LiveAnalyzer:
                  settings: StreamingSettings | None = None, mounting_early_s: float = 12.0,
                  mounting_window_s: float = 20.0, mounting_max_s: float = 60.0,
                  on_steps: Callable[[StreamSteps], None] | None = None) -> None:
-        self.fs_hz = check_fs(fs_hz)
+        self.source_fs_hz = check_fs(fs_hz)
+        k = CleanupSettings().interpolate_factor(self.source_fs_hz)
+        # a slow sensor's samples are interpolated as the batch clean-up interpolates them
+        self._interp = StreamingInterpolator(k) if k > 1 else None
+        self.fs_hz = self.source_fs_hz * k
         _check_seconds(report_every_s=report_every_s, mounting_window_s=mounting_window_s,
                        mounting_max_s=mounting_max_s)
         if not (isinstance(mounting_early_s, int | float) and 0 <= mounting_early_s):
@@ -151,17 +166,29 @@ class LiveAnalyzer:
 
         It starts at ``t_next_s`` when the time is known, else right after the previous one.
         """
+        if self._interp is not None and self._interp.n_in:
+            self._add_fine(self._interp.end())
+            if t_next_s is None:  # one sensor sample period after the last sample
+                t_next_s = self._t_after() - 1.0 / self.fs_hz + 1.0 / self.source_fs_hz
         ev = self._events
         if self.mounting is None:
             self._t_next = self._t_next if t_next_s is None else float(t_next_s)
             self._pending.append(self._t_next)
             return
-        t0 = ev.t0_s + ev.n_seen / self.fs_hz if t_next_s is None else float(t_next_s)
+        t0 = self._t_after() if t_next_s is None else float(t_next_s)
         self._steps(ev.flush())
         ev.reset(t0)
 
+    def _t_after(self) -> float:
+        """The time one analysed sample period after the last sample analysed (or held)."""
+        if self.mounting is None:
+            return self._t_next
+        return self._events.t0_s + self._events.n_seen / self.fs_hz
+
     def flush(self) -> None:
         """The end of the data: the steps of the last seconds (to ``on_steps``)."""
+        if self._interp is not None and self._interp.n_in:
+            self._add_fine(self._interp.end())
         if self.mounting is None and self._n_pending:
             self._try_mounting(final=True)
         if self.mounting is not None:
@@ -182,6 +209,23 @@ class LiveAnalyzer:
             had = "with" if self._has_gyr else "without"
             raise SignalError(f"the samples so far came {had} a gyroscope: give sf_gyr_rads "
                               f"{'for every block' if self._has_gyr else 'for none'}")
+        if self._interp is None:
+            self._add_fine(sf_acc_ms2, sf_gyr_rads)
+            return
+        both = sf_acc_ms2 if sf_gyr_rads is None else np.hstack([sf_acc_ms2, sf_gyr_rads])
+        self._add_fine(self._interp.add(both))
+
+    def _add_fine(self, acc: FloatArray, gyr: FloatArray | None = None) -> None:
+        """Samples at the analysed rate.
+
+        Interpolated ones come with the acceleration and the angular rate side by side in
+        ``acc`` when the sensor has a gyroscope.
+        """
+        if acc.shape[0] == 0:
+            return
+        if self._interp is not None and self._has_gyr:
+            acc, gyr = acc[:, :3], acc[:, 3:]
+        sf_acc_ms2, sf_gyr_rads = acc, gyr
         if self.mounting is None:
             self._pending.append((sf_acc_ms2, sf_gyr_rads))
             self._n_pending += sf_acc_ms2.shape[0]

@@ -661,3 +661,48 @@ def test_the_numbers_come_when_the_settling_line_says(name: str, seed: int) -> N
     assert 0 < len(reports) - len(regular) <= len(regular)
     np.testing.assert_allclose(regular, 5.0 * np.arange(1, len(regular) + 1), rtol=0,
                                atol=10.5 / fs)
+
+
+# before: a sensor below 95 Hz was analysed live at its own rate, while imurun.analyze
+# interpolates such a recording (the clean-up): live steps were not the batch ones
+def test_a_slow_sensor_is_interpolated_live_as_in_batch() -> None:
+    from imurun.signal.cleanup import CleanupSettings, interpolate_segments
+
+    fs = 52.0
+    m = generate((Phase("stand", 3.0), Phase("run", 50.0, 3.3)), None, fs,
+                 mounting=Mounting.random(np.random.default_rng(5)), noise=NoiseModel(),
+                 rng=np.random.default_rng(52))
+    acc, gyr = m.acc_ms2, m.gyr_rads
+    n = acc.shape[0]
+    cut, resume = int(30 * fs), int(31 * fs)  # 1 s missing
+    steps: list[StreamSteps] = []
+    la = LiveAnalyzer(fs, lambda _: None, on_steps=steps.append)
+    k = CleanupSettings().interpolate_factor(fs)
+    assert (la.source_fs_hz, la.fs_hz) == (fs, fs * k)
+    rng = np.random.default_rng(0)
+    for a, b in ((0, cut), (resume, n)):
+        if a:
+            la.gap(resume / fs)
+        i = a
+        while i < b:  # blocks of any size, as frames arrive
+            j = min(i + int(rng.integers(1, 40)), b)
+            la.add(acc[i:j], gyr[i:j])
+            i = j
+    la.flush()
+    assert la.mounting is not None
+    live = StreamSteps.concat(steps)
+    # batch: the clean-up's interpolation of each segment, on the same time base
+    segs = ((0, cut), (resume, n))
+    fine_segs = tuple((a * k, (b - 1) * k + 1) for a, b in segs)
+    bf = []
+    for x in (acc, gyr):
+        y, parts = interpolate_segments(x, segs, k)
+        full = np.zeros(((n - 1) * k + 1, 3))
+        for (c, d), (e, _) in zip(parts, fine_segs, strict=True):
+            full[e:e + d - c] = y[c:d]
+        bf.append(full @ la.mounting.r_sb.T)
+    batch = detect_running_events(bf[0], fs * k, bf[1], segments=fine_segs)
+    has_ic = np.isfinite(batch.ic_s)
+    assert live.ic_s.size > 100
+    np.testing.assert_allclose(live.ic_s, batch.ic_s[has_ic], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(live.to_s, batch.to_s[has_ic], rtol=0, atol=1e-9)

@@ -35,8 +35,11 @@ the rest of the pipeline can filter segment by segment. What it does, in order:
    validated at) is interpolated, segment by segment, onto a grid
    :attr:`CleanupSettings.interpolate_factor` times finer, the smallest whole factor that
    reaches :attr:`CleanupSettings.interpolate_to_hz` (200 Hz), by band-limited (polyphase
-   FIR, Kaiser window) interpolation (Crochiere & Rabiner 1983, *Multirate Digital Signal
-   Processing*, ch. 2 and 4; ``scipy.signal.resample_poly``). A sensor's samples hold
+   FIR, Kaiser-windowed sinc) interpolation (Crochiere & Rabiner 1983, *Multirate Digital
+   Signal Processing*, ch. 2 and 4; the filter of ``scipy.signal.resample_poly``, applied by
+   ``scipy.signal.upfirdn``), the segment's ends extended by odd reflection so that the live
+   analysis can do the same as the samples arrive (:class:`StreamingInterpolator`, the same
+   numbers). A sensor's samples hold
    everything below its Nyquist frequency (its anti-aliasing filter removes the rest), so
    this adds no information; it places what is there on a grid fine enough for the event
    markers, which read the steepest slope of a rise and where a signal crosses a level, and
@@ -66,8 +69,8 @@ from imurun.ingest.recording import GapCause, Recording
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-__all__ = ["CleanupSettings", "PreparedSignal", "interpolate_segments", "prepare",
-           "saturation_mask"]
+__all__ = ["CleanupSettings", "PreparedSignal", "StreamingInterpolator", "interpolate_segments",
+           "prepare", "saturation_mask"]
 
 _BRIDGEABLE = frozenset({GapCause.LOST_FRAMES, GapCause.CORRUPT, GapCause.SOURCE,
                          GapCause.DAMAGED_BLOCK})
@@ -88,7 +91,8 @@ class CleanupSettings:
             clipping from flat tops).
         saturation_min_run: flat-top length (samples) that counts as clipping.
         min_segment_s: shorter segments are not analysed (the running detector's minimum).
-        interpolate_below_hz: recordings sampled below this rate are interpolated (0: never).
+        interpolate_below_hz: recordings sampled below this rate are interpolated (0: never;
+            the live analysis follows the default).
         interpolate_to_hz: ... onto a grid a whole number of times finer, at least this rate.
 
     """
@@ -245,23 +249,72 @@ def prepare(rec: Recording, settings: CleanupSettings | None = None) -> Prepared
                           acc_saturated_samples=counts[2])
 
 
+#: Input samples either side of an interpolated one that the filter reads
+#: (``resample_poly``'s default length).
+_HALF_TAPS = 10
+
+
 def _interpolation_filter(k: int) -> FloatArray:
     """The FIR low-pass of interpolation by ``k``, each of its phases at a gain of 1 at 0 Hz.
 
     ``resample_poly``'s default design (a Kaiser-windowed sinc, beta 5, cut-off at the
-    input's Nyquist frequency, 10 input samples either side), with each of its ``k`` phases
-    scaled to a gain of exactly 1 at 0 Hz.
-
-    As designed, the phases' gains at 0 Hz differ by a few parts in 10,000: gravity (9.8 m/s²)
-    would ripple by a few mm/s² at the input's sample rate.
+    input's Nyquist frequency, :data:`_HALF_TAPS` input samples either side), scaled by ``k``
+    (the zeros between the samples), with each of its ``k`` phases scaled to a gain of exactly
+    1 at 0 Hz: as designed, their gains differ by a few parts in 10,000, and gravity
+    (9.8 m/s²) would ripple by a few mm/s² at the input's sample rate.
     """
     from scipy.signal import firwin
 
-    half = 10 * k
-    h = firwin(2 * half + 1, 1.0 / k, window=("kaiser", 5.0))
+    h = firwin(2 * _HALF_TAPS * k + 1, 1.0 / k, window=("kaiser", 5.0))
     for p in range(k):  # k phases, a loop over a handful
         h[p::k] /= h[p::k].sum()
-    return np.asarray(h / k, dtype=np.float64)  # resample_poly multiplies it by k
+    return np.asarray(h, dtype=np.float64)
+
+
+def _extended(x: FloatArray, head: bool, tail: bool) -> FloatArray:
+    """``x`` with :data:`_HALF_TAPS` samples before and/or after it, by odd reflection.
+
+    Beyond an end the signal continues as the point reflection of its samples about the end
+    sample (``2 x[0] - x[i]``), which keeps its level and slope there (gravity does not sag)
+    and needs only the samples next to the end: the live analysis can do the same as soon as
+    they are in. A segment shorter than the filter reflects its far end sample further.
+    """
+    n, L = x.shape[0], _HALF_TAPS
+    i = np.arange(1, L + 1)
+    parts = []
+    if head:
+        parts.append((2.0 * x[0] - x[np.minimum(i, n - 1)])[::-1])
+    parts.append(x)
+    if tail:
+        parts.append(2.0 * x[n - 1] - x[np.maximum(n - 1 - i, 0)])
+    return np.concatenate(parts)
+
+
+def _fir_up(xe: FloatArray, h: FloatArray, k: int) -> FloatArray:
+    """Interpolated samples of an extended stretch ``xe`` whose filter input is complete.
+
+    Fine sample ``f`` (from ``xe[L]``, ``L`` = :data:`_HALF_TAPS`) is ``y[f + 2 L k]`` of the
+    full convolution; the samples returned are those from ``xe[L]`` on whose ``L`` input
+    samples after them are in ``xe``: ``(len(xe) - 2 L) k`` of them. Each is summed in the same
+    order whatever the stretch it is taken from (``upfirdn``'s loop), so a stream cut into
+    stretches gives the very numbers of one pass.
+    """
+    from scipy.signal import upfirdn
+
+    L = _HALF_TAPS
+    m = (xe.shape[0] - 2 * L) * k
+    if m <= 0:
+        return np.zeros((0, *xe.shape[1:]))
+    y = upfirdn(h, xe, up=k, axis=0)
+    return np.asarray(y[2 * L * k:2 * L * k + m], dtype=np.float64)
+
+
+def _interpolate_one(x: FloatArray, h: FloatArray, k: int) -> FloatArray:
+    """One segment, first to last sample: ``(n - 1) k + 1`` samples (one sample stays as it is)."""
+    n = x.shape[0]
+    if n < 2 or k == 1:
+        return x
+    return _fir_up(_extended(x, True, True), h, k)[:(n - 1) * k + 1]
 
 
 def interpolate_segments(x: npt.ArrayLike, segments: Sequence[tuple[int, int]], k: int,
@@ -269,31 +322,88 @@ def interpolate_segments(x: npt.ArrayLike, segments: Sequence[tuple[int, int]], 
     """Each segment of ``x`` (``(n, d)`` samples) on a grid ``k`` times finer, first to last sample.
 
     Band-limited polyphase interpolation (:func:`_interpolation_filter`), segment by segment:
-    nothing crosses a segment boundary, and beyond a segment's ends the signal is taken to
-    continue the line through its first and last samples (``padtype="line"``), so gravity does
-    not sag at the edges. A segment of ``m`` samples becomes ``(m - 1) k + 1``; one of a single
-    sample stays as it is. Returns the samples of the segments, one after the other, and their
-    new ``(start, stop)`` ranges.
+    nothing crosses a segment boundary; beyond a segment's ends the signal is extended by odd
+    reflection about its end samples (:func:`_extended`). A segment of ``m`` samples becomes
+    ``(m - 1) k + 1``; one of a single sample stays as it is. :class:`StreamingInterpolator`
+    gives the same numbers from the samples as they arrive. Returns the samples of the
+    segments, one after the other, and their new ``(start, stop)`` ranges.
     """
-    from scipy.signal import resample_poly
-
     arr = np.asarray(x, dtype=np.float64)
     h = _interpolation_filter(k)
     parts: list[FloatArray] = []
     new_segs: list[tuple[int, int]] = []
     pos = 0
     for a, b in segments:
-        n = b - a
-        if n < 2 or k == 1:
-            y = arr[a:b]
-        else:
-            y = resample_poly(arr[a:b], k, 1, axis=0, window=h,
-                              padtype="line")[:(n - 1) * k + 1]
+        y = _interpolate_one(arr[a:b], h, k)
         parts.append(y)
         new_segs.append((pos, pos + y.shape[0]))
         pos += y.shape[0]
     out = np.concatenate(parts) if parts else np.zeros((0, *arr.shape[1:]))
     return out, tuple(new_segs)
+
+
+class StreamingInterpolator:
+    """:func:`interpolate_segments` of one segment at a time, from its samples as they arrive.
+
+    :meth:`add` returns the interpolated samples that are complete (those with
+    :data:`_HALF_TAPS` input samples after them, so about that many samples late), :meth:`end`
+    the rest of the segment, after which the next :meth:`add` starts a new one. Concatenated,
+    they equal :func:`interpolate_segments` of the segment, bit for bit.
+    """
+
+    def __init__(self, k: int) -> None:
+        if k < 1:
+            raise SignalError(f"the interpolation factor must be >= 1, got {k}")
+        self.k = int(k)
+        self._h = _interpolation_filter(self.k)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._raw: list[FloatArray] = []  # the first samples, until the head can be built
+        self._n_raw = 0
+        self._xe: FloatArray | None = None  # the extended samples not yet fully used
+        self._done = 0  # interpolated samples of the segment returned so far
+        self._d: tuple[int, ...] = ()  # the shape of one sample
+        self.n_in = 0  # samples of the current segment so far
+
+    def add(self, x: npt.ArrayLike) -> FloatArray:
+        """``(m, d)`` further samples of the segment; the interpolated samples now complete."""
+        arr = np.asarray(x, dtype=np.float64)
+        self._d = arr.shape[1:]
+        if arr.shape[0] == 0:
+            return np.zeros((0, *self._d))
+        self.n_in += arr.shape[0]
+        if self.k == 1:
+            self._done += arr.shape[0]
+            return arr
+        if self._xe is None:
+            self._raw.append(arr)
+            self._n_raw += arr.shape[0]
+            if self._n_raw < _HALF_TAPS + 1:
+                return np.zeros((0, *self._d))
+            raw = np.concatenate(self._raw)
+            self._raw, self._n_raw = [], 0
+            self._xe = _extended(raw, True, False)
+        else:
+            self._xe = np.concatenate([self._xe, arr])
+        out = _fir_up(self._xe, self._h, self.k)
+        self._xe = self._xe[out.shape[0] // self.k:]  # the input samples no longer needed
+        self._done += out.shape[0]
+        return out
+
+    def end(self) -> FloatArray:
+        """The rest of the segment (its last sample included); the next samples start another."""
+        k, d = self.k, self._d
+        if self._xe is None:  # nothing, one sample, or shorter than the filter's reach
+            out = (np.zeros((0, *d)) if not self._raw
+                   else _interpolate_one(np.concatenate(self._raw), self._h, k))
+        else:
+            tail = _extended(self._xe[-(_HALF_TAPS + 1):], False, True)[_HALF_TAPS + 1:]
+            rest = (self.n_in - 1) * k + 1 - self._done
+            out = _fir_up(np.concatenate([self._xe, tail]), self._h, k)[:rest]
+        self._reset()
+        self._d = d
+        return out
 
 
 def _interpolate(t: FloatArray, acc: FloatArray, gyr: FloatArray | None,
