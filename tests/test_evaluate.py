@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from imurun.signal.events import Side, detect_walking_events
@@ -88,22 +91,25 @@ def test_same_foot_pairs_of_the_reference() -> None:
     assert none == (0, 0, 0, 0)
 
 
+def _listed(s: Any, keep: npt.NDArray[np.bool_]) -> Trial:
+    """A synthetic walk (``tests.test_events.synthetic_walk``) listing the contacts ``keep`` picks."""
+    return Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
+                 bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
+                 ref_ic_s=s.ic_s[keep], ref_ic_side=s.side[keep].astype(np.int64),
+                 ref_to_s=np.zeros(0), ref_to_side=np.zeros(0, dtype=np.int64),
+                 eval_windows_s=((0.0, 12.0),), condition=Condition("c"),
+                 subject=Subject("s"), reference="synthetic")
+
+
 def test_false_detections_between_two_contacts_of_one_foot_are_counted() -> None:
-    from imurun.validation.datasets import Condition, Subject, Trial
-    from imurun.validation.evaluate import evaluate_trial
     from tests.test_events import synthetic_walk
 
     s = synthetic_walk(duration_s=12.0)
     # the reference leaves out one right contact (index 8): its neighbours are both left
     keep = np.ones(s.ic_s.size, dtype=bool)
     keep[8] = False
-    ref, side = s.ic_s[keep], s.side[keep].astype(np.int64)
-    trial = Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
-                  bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
-                  ref_ic_s=ref, ref_ic_side=side, ref_to_s=np.zeros(0),
-                  ref_to_side=np.zeros(0, dtype=np.int64),
-                  eval_windows_s=((0.0, 12.0),), condition=Condition("c"),
-                  subject=Subject("s"), reference="synthetic")
+    ref = s.ic_s[keep]
+    trial = _listed(s, keep)
     r = evaluate_trial(trial)
     assert r.ic_counts[1] == 1  # the detection of the unlisted contact is a false one...
     assert r.false_between_same_foot == 1  # ...and lies between two left contacts
@@ -123,14 +129,9 @@ def test_false_detections_in_a_long_reference_interval_are_counted_whatever_its_
     # different feet (no same-foot pair) and is three usual steps long
     keep = np.ones(s.ic_s.size, dtype=bool)
     keep[[8, 9]] = False
-    ref, side = s.ic_s[keep], s.side[keep].astype(np.int64)
+    side = s.side[keep]
     assert side[7] != side[8]
-    trial = Trial(dataset="synthetic", trial_id="t", gait="walking", fs_hz=100.0,
-                  bf_acc_ms2=s.acc, bf_gyr_rads=s.gyr, segments=((0, s.acc.shape[0]),),
-                  ref_ic_s=ref, ref_ic_side=side, ref_to_s=np.zeros(0),
-                  ref_to_side=np.zeros(0, dtype=np.int64),
-                  eval_windows_s=((0.0, 12.0),), condition=Condition("c"),
-                  subject=Subject("s"), reference="synthetic")
+    trial = _listed(s, keep)
     # detections at every true contact: the two unlisted ones are false detections
     r = score_detections(trial, s.ic_s, s.side)
     assert r.ic_counts[1] == 2
