@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imurun import __version__
+from imurun._timetext import time_text
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD, G_MS2
 from imurun.errors import FileFormatError, SignalError, UsageError
 from imurun.ingest.files import (
@@ -868,13 +869,17 @@ def format_report(result: RunAnalysis) -> str:
     s = result.summary
     q = s.quality
     lines = [f"{result.source.path or 'recording'} ({result.source.source_format or 'arrays'}), "
-             f"{q.duration_s / 60:.1f} min, {q.fs_hz:.0f} Hz, "
+             f"{time_text(q.duration_s)}, {q.fs_hz:.0f} Hz, "
              + ("accelerometer + gyroscope" if q.has_gyroscope else "accelerometer only")]
     t = {x.reason: x.seconds for x in q.time}
     no_data = t.get("gap", 0.0) + t.get("short_segment", 0.0)
-    lines.append(f"  running {t.get('running', 0.0) / 60:.1f} min ({s.n_steps} steps), walking "
-                 f"{t.get('walking', 0.0) / 60:.1f} min ({s.n_walking_steps} steps), standing "
-                 f"{t.get('standing', 0.0) / 60:.1f} min, other {t.get('other', 0.0) / 60:.1f} min"
+
+    def spent(reason: str) -> str:  # "37 s", "12.5 min"; a zero in the recording's unit
+        return time_text(t.get(reason, 0.0), like=q.duration_s)
+
+    lines.append(f"  running {spent('running')} ({s.n_steps} steps), walking "
+                 f"{spent('walking')} ({s.n_walking_steps} steps), standing "
+                 f"{spent('standing')}, other {spent('other')}"
                  + (f", not analysed (gaps) {no_data:.1f} s" if no_data > 0 else "")
                  + (f", paused {t['paused']:.1f} s" if t.get("paused", 0.0) > 0 else ""))
     mnt = q.mounting

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from imurun._timetext import time_parts, time_text
 from imurun.analysis import analyze, format_report
 from imurun.cli import main as imurun
 from imurun.cli_library import impact_text
@@ -920,6 +921,61 @@ def test_the_run_report_shows_the_runs_longest_run_spike(
         assert "threshold: +10\u00a0%" in box
     assert "diagnos" not in box.lower()
     assert "predict" not in box.lower()
+
+
+def test_a_short_runs_spike_reads_in_seconds_not_zero_minutes(short_run: RunAnalysis) -> None:
+    """By running time, a 45-s run against a 30-s one read "This run: 1 min of running · your
+    longest of the 30 days before: 0 min of running" (whole minutes)."""
+    spike = Spike(50.0, "moderate", "r", "running time", 0.75, 0.5)  # minutes
+    box = _spike_box(render_run_report(short_run, ReportContext(athlete="Ana", run_id="r",
+                                                                spike=spike)))
+    box = box.replace("\u00a0", " ")
+    assert "This run: 45 s of running" in box
+    assert "your longest of the 30 days before: 30 s of running" in box
+    assert "0 min" not in box
+
+
+def test_the_text_summary_of_a_short_recording_reads_in_seconds(short_run: RunAnalysis) -> None:
+    """``imurun analyze`` printed "running 0.1 min (12 steps), ... standing 0.0 min" for a 6-s
+    file: a nonzero time shown as zero, and tenths of a minute for seconds."""
+    t = {x.reason: x.seconds for x in short_run.summary.quality.time}
+    lines = format_report(short_run).splitlines()
+    assert lines[0].split(", ")[-3] == "1.5 min"  # 90 s recorded
+    running = next(x for x in lines if x.startswith("  running "))
+    assert running.startswith(f"  running {t['running'] / 60:.1f} min ("), running
+    assert f"walking {round(t['walking'])} s (" in running
+    assert not re.search(r"\b0\.0 min\b", running)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0.0, "0 min"), (0.2, "<1 s"), (0.5, "<1 s"), (0.51, "1 s"), (30.0, "30 s"), (59.4, "59 s"),
+    (59.6, "1.0 min"), (90.0, "1.5 min"), (596.9, "9.9 min"), (597.1, "10 min"),
+    (1500.0, "25 min"), (math.nan, "–"), (None, "–"), (math.inf, "–")])
+def test_an_amount_of_time_reads_in_seconds_tenths_or_whole_minutes(
+        seconds: float | None, text: str) -> None:
+    assert time_text(seconds) == text
+
+
+def test_a_zero_amount_of_time_takes_the_unit_of_what_it_is_part_of() -> None:
+    """"0 min of 2 s recorded" read as if the part were the larger."""
+    assert time_text(0.0, like=2.0) == "0 s"
+    assert time_text(0.0, like=1500.0) == "0 min"
+    assert time_text(0.0, like=math.nan) == "0 min"
+    assert time_text(30.0, like=1500.0) == "30 s"  # only a zero takes it
+
+
+def test_an_amount_of_time_is_never_shown_as_more_than_a_larger_one() -> None:
+    """"25 s of 35 s recorded": shown amounts keep the order of the amounts, across every step
+    (seconds, tenths of a minute, minutes), and no nonzero amount is shown as zero."""
+    s = np.sort(np.concatenate([np.linspace(0.0, 4000.0, 40001), [59.5, 596.99, 597.0, 597.1]]))
+
+    def shown(x: float) -> float:
+        number, unit = time_parts(x)
+        return float(number.lstrip("<")) * (60.0 if unit == "min" else 1.0)
+
+    values = np.array([shown(float(x)) for x in s])
+    assert np.all(np.diff(values) >= 0), s[np.flatnonzero(np.diff(values) < 0)]
+    assert np.all(values[s > 0] > 0)
 
 
 def test_a_report_without_a_library_has_no_spike_box(short_run: RunAnalysis) -> None:

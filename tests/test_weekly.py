@@ -794,6 +794,33 @@ def test_a_week_without_runs_says_so_under_data_quality(tmp_path: Path) -> None:
     assert "0 of 0 runs" not in athlete
 
 
+# ---------------------------------------------------------------------------- short amounts of time
+def _text(page: str) -> str:
+    """A page's words as a reader sees them (tags dropped, spaces collapsed)."""
+    return " ".join(html.unescape(re.sub(r"<style.*?</style>|<[^>]+>", " ", page,
+                                         flags=re.S)).split())
+
+
+def test_a_short_recording_reads_in_seconds_not_zero_minutes(tmp_path: Path) -> None:
+    """A 25-s run of a 35-s recording read "0 min of 1 min recorded" (and "0 min" in the roster
+    and under the bar of the week, "0.0 min lost" for 2 s lost): whole minutes hid it."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Short", M, analysis_doc(running_s=25.0, lost_s=2.0), device=0xB5, seconds=35.0)
+        s = weekly_summary(lib, W47)
+    a = s.athletes[0]
+    assert (a.running_s, a.recorded_s) == (25.0, pytest.approx(35.0, abs=0.1))
+    page = render_html(s)
+    athlete = _text(_first_athlete(page))
+    assert "Running time 25 s of 35 s recorded" in athlete
+    assert "25 s this week" in athlete  # the bar of the week, and what it says aloud:
+    assert re.search(r'aria-label="Running time per week, Short: [^"]*this week 25 s"', page)
+    assert "2 s lost to gaps" in athlete
+    roster = _text(page[page.index('id="roster"'):page.index('id="athletes"')])
+    assert "25 s" in roster
+    assert not re.search(r"\b0(\.0)? min\b", _text(page)), _text(page)
+
+
 def test_percent_signs_follow_the_convention_in_every_output(summary: WeeklySummary) -> None:
     """The weekly page printed "51.2%" (form table, spike card, time lost) where the reasons
     printed "+150 %" (docs/conventions.md: a space before %)."""

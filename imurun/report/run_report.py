@@ -44,6 +44,7 @@ from imurun.report.weekly import (
     SPIKE_WINDOW_DAYS,
     Spike,
     run_spike,
+    spike_amount,
 )
 from imurun.signal.indicators import current_title
 from imurun.signal.pace import (
@@ -358,9 +359,7 @@ _FRANDSEN: Final = Evidence(
 
 
 def _spike_amount(sp: Spike, value: float) -> str:
-    if sp.measure == "distance":
-        return h.fmt(value, ".1f", "km")
-    return h.fmt(value, ".0f", "min") + " of running"
+    return spike_amount(sp, value) + ("" if sp.measure == "distance" else " of running")
 
 
 def _spike_note(sp: Spike | None) -> str:

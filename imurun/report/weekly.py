@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from imurun import __version__
+from imurun._timetext import time_parts, time_text
 from imurun.errors import UsageError
 from imurun.report import _html as h
 from imurun.report.history import (
@@ -577,6 +578,13 @@ def _history_note(sp: Spike) -> str:
             "it: earlier runs are not known")
 
 
+def spike_amount(sp: Spike, value: float) -> str:
+    """A spike's length: ``"12.3 km"`` by distance, ``"35 min"`` or ``"45 s"`` by running time."""
+    if sp.measure == "distance":
+        return h.fmt(value, ".1f", "km")
+    return time_text(value * 60.0)  # Spike keeps minutes
+
+
 def reasons_for(row: AthleteWeek, *, history_runs: int,
                 week_over: bool = True) -> tuple[Reason, ...]:
     """The reasons to check in with an athlete (see :data:`REASONS`), most urgent first.
@@ -591,10 +599,9 @@ def reasons_for(row: AthleteWeek, *, history_runs: int,
 
     sp = row.spike
     if sp.category in ("large", "moderate", "small"):
-        unit = "km" if sp.measure == "distance" else "min"
         add(f"spike_{sp.category}",
-            f"longest-run spike: {sp.value:.1f} {unit} against "
-            f"{sp.previous_longest:.1f} {unit} at most in the 30 days "
+            f"longest-run spike: {spike_amount(sp, sp.value)} against "
+            f"{spike_amount(sp, sp.previous_longest)} at most in the 30 days "
             f"before (+{sp.pct:.0f} %, {sp.measure}{_history_note(sp)})")
     for ind in row.indicators:
         lv = ind.level
@@ -782,7 +789,7 @@ def _pace(a: AthleteWeek) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    return h.fmt(seconds / 60.0, ".0f", "min") if math.isfinite(seconds) else "–"
+    return time_text(seconds)
 
 
 def _not_enough(sp: Spike) -> str:
@@ -802,7 +809,7 @@ def _spike_cell(sp: Spike) -> str:
 def _load_cell(a: AthleteWeek) -> str:
     if not math.isfinite(a.load_change_pct):
         return "no earlier weeks"
-    return f"{a.load_change_pct:+.0f} % (avg {a.load_mean_s / 60:.0f} min)"
+    return f"{a.load_change_pct:+.0f} % (avg {time_text(a.load_mean_s)})"
 
 
 def render_html(s: WeeklySummary) -> str:
@@ -881,9 +888,9 @@ def _load_bars(k: int, a: AthleteWeek) -> str:
     running, and it is left out of the average.
     """
     n_prev = len(a.previous_weeks)
-    weeks = [(wk.split("-")[1], v / 60.0, j >= n_prev - a.previous_weeks_counted)
+    weeks = [(wk.split("-")[1], v, j >= n_prev - a.previous_weeks_counted)
              for j, (wk, v) in enumerate(a.previous_weeks)]
-    weeks.append(("this week", a.running_s / 60.0, True))
+    weeks.append(("this week", a.running_s, True))
     top = max((v for _, v, counted in weeks if counted and math.isfinite(v)), default=0.0)
     cols = []
     spoken = []
@@ -891,8 +898,9 @@ def _load_bars(k: int, a: AthleteWeek) -> str:
         now = j == len(weeks) - 1
         if counted and math.isfinite(v):
             height = 100.0 * v / top if top > 0 else 0.0
-            shown = f"{v:.0f}"
-            spoken.append(f"{label} {shown} min")
+            number, unit = time_parts(v)
+            shown = number if unit == "min" else f"{number} {unit}"  # the caption says minutes
+            spoken.append(f"{label} {number} {unit}")
         else:
             height = 0.0
             shown = "–"
@@ -921,8 +929,8 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
     reason_html = f'<ul class="reasons">{reasons}</ul>' if reasons else \
         "<p class=\"muted\">Nothing stands out this week.</p>"
     items = [h.card("Runs", str(a.runs), "", f"{a.runs_analysed} analysed"),
-             h.card("Running time", _minutes(a.running_s).replace(" min", ""), "min",
-                    f"of {a.recorded_s / 60:.0f} min recorded"),
+             h.card("Running time", *time_parts(a.running_s, like=a.recorded_s),
+                    f"of {time_text(a.recorded_s)} recorded"),
              h.card("Running steps", h.fmt(a.steps, ",d")),
              h.card("Distance", h.fmt(a.distance_m / 1000, ".1f") if a.distance_m else "–",
                     "km", f"{a.distance_runs} run(s) with a watch" if a.distance_m else
@@ -982,7 +990,7 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
             a.runs_analysed == a.runs else f"{a.runs_analysed} of {a.runs} runs analysed"
             + (f" ({q.runs_failed} failed)" if q.runs_failed else "")
             + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
-    qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {q.lost_s / 60:.1f} min lost "
+    qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {time_text(q.lost_s)} lost "
             f"to gaps ({h.fmt(q.lost_pct, '.1f', '%')} of the recorded time); {q.frames_lost} "
             "frames lost on the way from the sensor."
             + (f" {q.same_time_runs} runs overlap in time: one run held twice? Each counts in "
