@@ -544,6 +544,56 @@ def test_a_week_of_walking_only_is_no_running(tmp_path: Path) -> None:
                                       "recording(s) without running)")
 
 
+_NO_FORM: Final = {k: None for k in (
+    "cadence_spm", "contact_ms", "contact_balance_left_pct", "vertical_oscillation_cm",
+    "braking_mps", "pelvic_drop_stance_left_deg", "pelvic_drop_stance_right_deg",
+    "pelvic_tilt_range_deg", "pelvic_rotation_range_deg")}  # an analysis without running
+
+
+def _form_section(athlete: str) -> str:
+    return athlete[athlete.index("<h3>Form: this week"):athlete.index("<h3>Form indicators")]
+
+
+def test_a_week_without_running_says_so_instead_of_a_form_table_of_dashes(
+        tmp_path: Path) -> None:
+    """A week whose only recording was a walk showed the form table with "–" in every "this
+    week" and "change" cell (only dashes without a baseline); a week without runs showed "–"
+    as its spike and "No analysed runs". Words now; the CSV keeps its empty cells."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for k in range(1, 4):
+            h.run("Walker", M - 7 * k * DAY_S, analysis_doc(running_s=1800), device=0xE1)
+            h.run("Rest", M - 7 * k * DAY_S, analysis_doc(running_s=1800), device=0xE2)
+        h.run("Walker", M, analysis_doc(running_s=0.0, n_steps=0, values=_NO_FORM),
+              device=0xE1)
+        h.run("New", M, analysis_doc(running_s=0.0, n_steps=0, values=_NO_FORM), device=0xE3)
+        s = weekly_summary(lib, W47, today=W47.sunday + dt.timedelta(days=1))
+    page = render_html(s)
+    ranks = {a.name: k for k, a in enumerate(s.athletes, 1)}
+    for name, said in (("Walker", "No running this week: its recording had no running steps, "
+                                  "and form is measured on running steps."),
+                       ("New", "No running this week: its recording had no running steps"),
+                       ("Rest", "No running this week: no runs recorded.")):
+        k = ranks[name]
+        athlete = page[page.index(f'id="athlete-{k}"'):]
+        athlete = athlete[:athlete.index(f'id="athlete-{k + 1}"')] if k < 3 else athlete
+        form = _form_section(athlete)
+        assert said in form, (name, form)
+        assert "<table" not in form, (name, form)
+    rest = page[page.index(f'id="athlete-{ranks["Rest"]}"'):]
+    assert ("Longest-run spike</div><div class=\"value\">–</div><div class=\"base\">no runs "
+            "this week</div>") in rest
+    roster = page[page.index('id="roster"'):page.index('id="athletes"')]
+    assert '<td data-label="longest-run spike">no runs this week</td>' in roster
+    rows = {r["athlete"]: r for r in csv.DictReader(io.StringIO(to_csv(s)))}
+    for name in ("Walker", "New", "Rest"):  # the CSV: empty cells, as documented
+        assert rows[name]["cadence_spm_week"] == ""
+        assert rows[name]["cadence_spm_change"] == ""
+        assert rows[name]["running_min"] == "0.0"
+    assert rows["Walker"]["cadence_spm_baseline"] == "170.0"
+    assert rows["Rest"]["spike_category"] == "no_runs"
+
+
 def test_csv_cells_that_start_like_a_formula_stay_text(tmp_path: Path) -> None:
     name = '=HYPERLINK("http://example.invalid","x")'
     with Library.open(tmp_path / "home") as lib:

@@ -780,7 +780,8 @@ def to_json(s: WeeklySummary) -> str:
 # ============================================================================ HTML
 _SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %",
                       "large": "over 100 %", "no_history": "no runs in the 30 days before",
-                      "not_enough_history": "not enough history yet", "no_runs": "–"}
+                      "not_enough_history": "not enough history yet",
+                      "no_runs": "no runs this week"}
 
 
 def _pace(a: AthleteWeek) -> str:
@@ -923,6 +924,24 @@ def _load_bars(k: int, a: AthleteWeek) -> str:
             f"<figcaption>{h.esc(caption)}</figcaption></figure>")
 
 
+def _no_running(a: AthleteWeek) -> str:
+    """Why the week has no form to show when it had no running ("" when it had some).
+
+    Form is measured on running steps: a week without a run, or whose analysed runs have no
+    running step (walks), has none, and says so instead of a row of dashes. (Runs not yet
+    analysed may hold running: those weeks say "No analysed runs this week".)
+    """
+    if not a.runs:
+        return "No running this week: no runs recorded."
+    if a.runs_analysed and a.steps == 0 and not any(math.isfinite(f.week) for f in a.form):
+        what = (f"{'its' if a.runs == 1 else f'all {a.runs} of its'} "
+                f"recording{'s' if a.runs != 1 else ''}" if a.runs_analysed == a.runs else
+                f"its {a.runs_analysed} analysed recording{'s' if a.runs_analysed != 1 else ''}")
+        return (f"No running this week: {what} had no running steps, and form is measured on "
+                "running steps.")
+    return ""
+
+
 def _athlete_html(k: int, a: AthleteWeek) -> str:
     att = a.attention
     reasons = "".join(f"<li>{h.esc(r.text)}</li>" for r in a.reasons)
@@ -950,7 +969,10 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
         sp = _spec(f.unit)
         form_rows.append([f.label, h.fmt(f.week, sp, f.unit), h.fmt(f.baseline, sp, f.unit),
                           _shown_change(f) + (" — changed" if f.flagged else "")])
-    if not a.runs_analysed:
+    no_running = _no_running(a)
+    if no_running:  # a table of dashes would say less than the words
+        form_table = f'<p class="muted">{h.esc(no_running)}</p>'
+    elif not a.runs_analysed:
         form_table = "<p class=\"muted\">No analysed runs this week.</p>"
     elif a.baseline_runs:
         form_table = h.table(["", "this week", "4 weeks before", "change"], form_rows,
@@ -990,7 +1012,8 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
             a.runs_analysed == a.runs else f"{a.runs_analysed} of {a.runs} runs analysed"
             + (f" ({q.runs_failed} failed)" if q.runs_failed else "")
             + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
-    qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {time_text(q.lost_s)} lost "
+    lost = time_text(q.lost_s, like=q.recorded_s)
+    qual = (f"<h3>Data quality</h3><p>{h.esc(done.capitalize())}; {lost} lost "
             f"to gaps ({h.fmt(q.lost_pct, '.1f', '%')} of the recorded time); {q.frames_lost} "
             "frames lost on the way from the sensor."
             + (f" {q.same_time_runs} runs overlap in time: one run held twice? Each counts in "
