@@ -7,6 +7,7 @@ corruption and disconnects byte for byte, and a sync killed with SIGKILL that re
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import signal
@@ -225,6 +226,69 @@ def test_sync_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path: P
     for orig, got in zip(originals, stored, strict=True):
         assert got.read_bytes() == orig.read_bytes()
     assert not list(partial.iterdir())
+
+
+def _flash_ids(flash: Path) -> list[str]:
+    """The library ids of the runs on a sensor's flash (a run's id is its file's SHA-256)."""
+    import hashlib
+
+    return sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in flash.glob("run-*.imrn"))
+
+
+def _library_ids(home: Path) -> list[str]:
+    from imurun.store.library import Library
+
+    with Library.open(home, create=False) as lib:
+        return sorted(r.id for r in lib.runs())
+
+
+def test_sync_with_standard_error_closed_takes_every_run_off_the_sensor(tmp_path: Path) -> None:
+    """``imurun sync ... 2>&-``: the progress printer asked a missing standard error whether it
+    was a terminal, and the sync ended in an error before a byte came off the sensor."""
+    with virtual_sensor(tmp_path, "--seed", "15", "--runs", "2", "--minutes", "1") as s:
+        ids = _flash_ids(s.flash)
+        home = tmp_path / "home"
+        r = subprocess.run(["sh", "-c", 'exec "$0" "$@" 2>&-', sys.executable, "-m", "imurun",
+                            "--home", str(home), "sync", "--port", str(s.link)],
+                           capture_output=True, text=True, timeout=180, check=False)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "synced 2 new run(s)" in r.stdout
+        assert "imurun: " not in r.stdout  # no error (said on stdout when stderr is closed)
+        assert not list(s.flash.glob("run-*.imrn"))  # erased once stored
+    assert len(ids) == 2
+    assert _library_ids(home) == ids
+
+
+class _GoneTerminal(io.TextIOBase):
+    """Standard error as a terminal that has gone: every write fails with a closed pipe."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_progress_bar_that_cannot_be_drawn_does_not_stop_the_sync(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The bar's first write to a standard error that had gone raised inside the sync's
+    ``progress``: the sync stopped (a CallbackError ended as a closed pipe, exit 141) with the
+    runs still on the sensor. A bar is decoration: the runs come off, the command says so."""
+    with virtual_sensor(tmp_path, "--seed", "16", "--runs", "2", "--minutes", "1") as s:
+        ids = _flash_ids(s.flash)
+        monkeypatch.setattr(sys, "stderr", _GoneTerminal())
+        code = main(["--home", str(tmp_path / "home"), "sync", "--port", str(s.link),
+                     "--no-report"])
+        monkeypatch.undo()
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "synced 2 new run(s)" in out
+        assert not list(s.flash.glob("run-*.imrn"))
+    assert _library_ids(tmp_path / "home") == ids
 
 
 def test_stored_run_decodes_to_the_motion_the_sensor_recorded(tmp_path: Path) -> None:
