@@ -29,8 +29,10 @@ back).
   when the live gate takes the mounting and its angle to the whole trial's estimate, against
   the estimate on 20 s of samples.
 
-Run: ``python -m benchmarks.live [equality] [live] [mounting_walking]`` (prints JSON; several
-minutes). Not part of ``make bench``: nothing here is a timing comparison with peers.
+``make bench`` runs all three as its suite ``live`` (``results.live`` in
+``benchmarks/results/latest.json``); ``python -m benchmarks.run --merge live`` runs only them
+and merges them into that file. ``python -m benchmarks.live [equality] [live]
+[mounting_walking]`` prints the parts named as JSON and writes nothing. Several minutes.
 """
 
 from __future__ import annotations

@@ -31,6 +31,9 @@ SUITES = [
     ("signal", "benchmarks.signal", "run"),
     ("library_scale", "benchmarks.library_scale", "run"),
     ("walking_peers", "benchmarks.walking_peers", "run"),
+    # the live settings' measurements (docs/metrics.md, "Live metrics"): several minutes, no
+    # peers; alone: python -m benchmarks.run --merge live
+    ("live", "benchmarks.live", "run"),
 ]
 
 
