@@ -17,7 +17,7 @@ from imurun.analysis import analyze, format_report
 from imurun.cli import main as imurun
 from imurun.cli_library import impact_text
 from imurun.ingest.files import load_recording
-from imurun.ingest.recording import Recording, Segment
+from imurun.ingest.recording import Gap, GapCause, Recording, Segment
 from imurun.report.history import athlete_baseline
 from imurun.report.run_report import (
     PLOTS,
@@ -663,6 +663,56 @@ def test_the_activity_legend_fits_in_its_figure(monkeypatch: pytest.MonkeyPatch)
     texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert texts == ["running", "walking", "standing", "other", "no data"]
     assert fig.axes[0].get_xlabel() == "seconds since the start"
+
+
+def _standing_then_moving(late_periods: float, fs_hz: float = 100.0) -> Recording:
+    """20 s still, then 20 s of movement on a new boot whose first sample comes
+    ``late_periods`` periods after the last one (the sensor restarted; no sample missing)."""
+    rng = np.random.default_rng(1)
+    n = int(20 * fs_hz)
+    t = np.r_[np.arange(n), n - 1 + late_periods + np.arange(n)] / fs_hz
+    acc = np.tile([0.0, 0.0, 9.81], (2 * n, 1)) + rng.normal(0, 0.02, (2 * n, 3))
+    acc[n:, 2] += 3.0 * np.sin(2 * np.pi * 0.5 * t[n:])  # moving slowly, no steps: "other"
+    gyr = rng.normal(0, 0.005, (2 * n, 3))
+    gap = Gap(float(t[n - 1]), float(t[n]), GapCause.REBOOT)
+    return Recording(t, acc, gyr, fs_hz, (Segment(0, n, 1), Segment(n, 2 * n, 2)), (gap,))
+
+
+@pytest.mark.parametrize("late", [1.2, 1.45])
+def test_samples_up_to_one_and_a_half_periods_apart_leave_no_sliver_in_the_timeline(
+        monkeypatch: pytest.MonkeyPatch, late: float) -> None:
+    """At a change of activity where the next sample came 1-1.5 periods after the last one (no
+    sample missing: not a gap for the clean-up, nor for the timeline), the bout before ended a
+    period after its last sample and the next began at its first: the activity timeline drew a
+    hairline of nothing between them, and that time counted nowhere."""
+    from matplotlib.colors import to_hex
+
+    from imurun.report import plots
+
+    result = analyze(_standing_then_moving(late))
+    figs = _figures_drawn(monkeypatch)
+    page = render_run_report(result)
+    assert 'id="plot-activity"' in page
+    (fig,) = [f for f in figs if f.axes and f.axes[0].get_legend() is not None and any(
+        t.get_text() == "standing" for t in f.axes[0].get_legend().get_texts())]
+    bars = sorted((p.get_x(), p.get_x() + p.get_width(), to_hex(p.get_facecolor()))
+                  for p in fig.axes[0].patches)
+    assert [c for _, _, c in bars] == [plots.ACTIVITY_COLOURS[k] for k in ("stand", "other")]
+    assert bars[0][1] == pytest.approx(bars[1][0], abs=1e-12)  # drawn edge to edge
+    act = result.activity
+    assert act.labels() == ["stand", "other"]
+    assert act.end_s[0] == act.start_s[1]  # the bouts meet
+    breakdown = {x.reason: x.seconds for x in result.summary.quality.time}
+    assert breakdown["standing"] + breakdown["other"] == pytest.approx(
+        result.summary.quality.duration_s, abs=1e-9)  # the time counts
+
+
+def test_a_hole_of_a_missing_sample_is_still_a_gap_in_the_timeline() -> None:
+    """1.5 periods is where the clean-up counts a sample missing: beyond it, a gap."""
+    result = analyze(_standing_then_moving(2.2))
+    act = result.activity
+    assert act.labels() == ["stand", "gap", "other"]
+    assert (act.end_s[1] - act.start_s[1]) * 100.0 == pytest.approx(1.2)
 
 
 def test_gaps_card_says_how_much_was_filled_in() -> None:

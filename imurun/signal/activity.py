@@ -212,7 +212,11 @@ def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array,
              paused_s: Sequence[tuple[float, float]] = ()) -> ActivityBouts:
     """Bouts of equal labels, with the time between non-adjacent samples as ``gap`` bouts.
 
-    A bout runs from its first sample's time to its last sample's time plus one period.
+    A bout runs from its first sample's time to its last sample's time plus one period, or to
+    the next bout's first sample when that comes later without a hole in time: samples at most
+    1.5 periods apart are adjacent (no sample is missing between them, as the clean-up and
+    :meth:`imurun.ingest.recording.Recording.from_arrays` count gaps), so the time between them
+    belongs to the bout, at a change of label as within a bout, never to a sliver of nothing.
     ``paused_s`` holds the recording's pauses, ``(last sample before, first sample after)``
     as in :class:`imurun.ingest.recording.Gap`: a hole in time within one of them (half a
     period of rounding allowed) is a ``paused`` bout, not a ``gap``.
@@ -228,6 +232,10 @@ def timeline(t_s: npt.ArrayLike, fs_hz: float, labels: Int8Array,
     stops = np.r_[starts[1:], n]
     b_start = t[starts]
     b_end = t[stops - 1] + period
+    # a change of label where the samples are 1-1.5 periods apart: the bout reaches the next one
+    nxt = np.minimum(stops, n - 1)
+    late = (stops < n) & ~np.isin(stops, jump) & (t[nxt] > b_end)
+    b_end[late] = t[nxt[late]]
     b_lab = labels[starts].astype(np.int8)
     # holes in time become gap bouts: only after a jump (a change of label where the samples
     # are a rounding error more than a period apart is no hole; phone times are rounded)
