@@ -594,6 +594,21 @@ def test_a_week_without_running_says_so_instead_of_a_form_table_of_dashes(
     assert rows["Rest"]["spike_category"] == "no_runs"
 
 
+def test_a_walk_beside_a_run_not_analysed_yet_is_not_called_a_week_without_running(
+        tmp_path: Path) -> None:
+    """The run not analysed may hold running: the words say what is known."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Mixed", M, analysis_doc(running_s=0.0, n_steps=0, values=_NO_FORM), device=0xE4)
+        h.run("Mixed", M + DAY_S, None, device=0xE4)
+        s = weekly_summary(lib, W47, today=W47.sunday + dt.timedelta(days=1))
+    form = html.unescape(_form_section(_first_athlete(render_html(s))))
+    assert ("No running in the week's analysed recordings (1 of 2; the others are not "
+            "analysed), and form is measured on running steps.") in form
+    assert "No running this week" not in form
+    assert "<table" not in form
+
+
 def test_csv_cells_that_start_like_a_formula_stay_text(tmp_path: Path) -> None:
     name = '=HYPERLINK("http://example.invalid","x")'
     with Library.open(tmp_path / "home") as lib:

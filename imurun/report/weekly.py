@@ -933,13 +933,15 @@ def _no_running(a: AthleteWeek) -> str:
     """
     if not a.runs:
         return "No running this week: no runs recorded."
-    if a.runs_analysed and a.steps == 0 and not any(math.isfinite(f.week) for f in a.form):
-        what = (f"{'its' if a.runs == 1 else f'all {a.runs} of its'} "
-                f"recording{'s' if a.runs != 1 else ''}" if a.runs_analysed == a.runs else
-                f"its {a.runs_analysed} analysed recording{'s' if a.runs_analysed != 1 else ''}")
+    if not a.runs_analysed or a.steps or any(math.isfinite(f.week) for f in a.form):
+        return ""
+    if a.runs_analysed == a.runs:
+        what = "its recording" if a.runs == 1 else f"all {a.runs} of its recordings"
         return (f"No running this week: {what} had no running steps, and form is measured on "
                 "running steps.")
-    return ""
+    # the others may hold running: not "no running this week"
+    return (f"No running in the week's analysed recordings ({a.runs_analysed} of {a.runs}; the "
+            "others are not analysed), and form is measured on running steps.")
 
 
 def _athlete_html(k: int, a: AthleteWeek) -> str:
