@@ -1069,3 +1069,12 @@ def test_the_report_says_a_slow_recording_was_interpolated() -> None:
     assert "50 Hz, interpolated to 200 Hz for the analysis, accelerometer and gyroscope" in text
     usual = _text(render_run_report(analyze(_standing_still())))
     assert "interpolated" not in usual
+
+
+def test_a_walks_spike_box_says_it_has_no_running() -> None:
+    from imurun.report.run_report import _spike_indicator
+
+    box = _text(_spike_indicator(Spike(math.nan, "no_running")))
+    assert "no running in this recording" in box
+    assert "change:" not in box  # no "-100 %" against a run of 0 min
+    assert "no run of yours" not in box

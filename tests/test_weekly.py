@@ -26,6 +26,7 @@ from imurun.report.weekly import (
     IsoWeek,
     WeeklySummary,
     _spike,
+    _spike_cell,
     render_html,
     run_spike,
     spike_category,
@@ -123,6 +124,24 @@ def test_the_largest_spike_of_the_week_counts_and_earlier_runs_of_the_week_are_h
     s = _spike(hist[1:], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
     assert s.run_id == "b"  # +50 % against a; c is +10 % against b
     assert s.pct == pytest.approx(50.0)
+
+
+# before: a walk (a recording without running) was judged as a run of 0 min: "-100 % (none)"
+def test_a_walk_is_no_run_to_judge_for_a_spike() -> None:
+    hist, lengths = _runs(("a", M - 10 * DAY_S, 20.0, None), ("walk", M, 0.0, None))
+    s = _spike([hist[1]], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
+    assert s.category == "no_running"
+    assert math.isnan(s.pct)
+    assert _spike_cell(s) == "no running this week (walks only)"
+    # beside a run, the week shows the run's spike
+    hist, lengths = _runs(("a", M - 10 * DAY_S, 20.0, None), ("walk", M, 0.0, None),
+                          ("b", M + DAY_S, 30.0, None))
+    s = _spike(hist[1:], hist, lengths, **LONG_KNOWN)  # type: ignore[arg-type]
+    assert (s.run_id, s.category) == ("b", "moderate")
+    # a walk before a run is no longer run: the run is compared with the runs only
+    hist, lengths = _runs(("a", M - 10 * DAY_S, 20.0, None), ("walk", M - DAY_S, 0.0, None),
+                          ("b", M, 22.0, None))
+    assert _spike([hist[2]], hist, lengths, **LONG_KNOWN).pct == pytest.approx(10.0)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- a team

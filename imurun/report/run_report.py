@@ -404,6 +404,8 @@ def _spike_indicator(sp: Spike) -> str:
             why = (f"not enough history yet: {n} run{'s' if n != 1 else ''} recorded before "
                    f"this one; a run is compared once at least {SPIKE_MIN_HISTORY_RUNS} are, "
                    f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it")
+        elif sp.category == "no_running":
+            why = "no running in this recording"
         else:
             why = f"no run of yours in the {SPIKE_WINDOW_DAYS} days before this one to compare with"
     # a number keeps its unit on its line ("+10 %", "30 min")

@@ -23,7 +23,8 @@ Per athlete and ISO week (Monday to Sunday, local time):
   nearly every longer run read as a spike. A run gets a spike verdict once the athlete has at
   least :data:`SPIKE_MIN_HISTORY_RUNS` runs recorded before it, the first at least
   :data:`SPIKE_MIN_HISTORY_DAYS` days before it; until then its category is
-  ``"not_enough_history"``;
+  ``"not_enough_history"``. A recording without running (a walk) is no run to judge: a week
+  (or a run) with none but such is ``"no_running"``;
 * **form**: medians over the week's runs of each run's median, against the athlete's baseline
   (the same over the 28 days before the week, :mod:`imurun.report.history`);
 * **indicators**: per form indicator, in how many of the week's runs it was raised;
@@ -188,7 +189,8 @@ class Spike:
     """The week's largest single-run spike (NaN ``pct`` when there was nothing to compare)."""
 
     pct: float
-    category: str  # none, small, moderate, large, not_enough_history, no_history, no_runs
+    category: str  # none, small, moderate, large, not_enough_history, no_history, no_runs,
+    # no_running
     run_id: str | None = None
     measure: str = ""  # "distance" or "running time"
     value: float = math.nan  # km or minutes
@@ -514,9 +516,13 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
     first = first_run_unix_s if first_run_unix_s is not None else min(starts, default=None)
     best: Spike | None = None
     young: Spike | None = None  # the last run too early in the athlete's history to judge
+    ran = False  # whether any of runs has running (a walk is no run to judge)
     for r in runs:
         assert r.start_unix_s is not None
         t = r.start_unix_s
+        if not lengths[r.id].running_s > 0:
+            continue
+        ran = True
         prev = [p for p in history if p.start_unix_s is not None and p.id != r.id
                 and t - SPIKE_WINDOW_DAYS * DAY_S <= p.start_unix_s < t]
         if not prev:
@@ -549,7 +555,9 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
             best = s
     if best is not None:
         return best
-    return young if young is not None else Spike(math.nan, "no_history")
+    if young is not None:
+        return young
+    return Spike(math.nan, "no_history" if ran else "no_running")
 
 
 def _form_change(key: str, label: str, unit: str, runs: Sequence[RunRecord], base: float,
@@ -781,7 +789,8 @@ def to_json(s: WeeklySummary) -> str:
 _SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %",
                       "large": "over 100 %", "no_history": "no runs in the 30 days before",
                       "not_enough_history": "not enough history yet",
-                      "no_runs": "no runs this week"}
+                      "no_runs": "no runs this week",
+                      "no_running": "no running this week (walks only)"}
 
 
 def _pace(a: AthleteWeek) -> str:
