@@ -16,7 +16,6 @@ reports. :func:`replay_session` sends a recorded session through that same path,
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 from collections.abc import Callable
@@ -476,20 +475,22 @@ def replay_session(path: str | os.PathLike[str],
     ``on_event(t_host_s, event)`` as it would during ``imurun stream`` (a
     :class:`LiveStreamHook` for the live numbers: call its :meth:`~LiveStreamHook.flush`
     afterwards for the steps of the last seconds). ``speed``: ``None`` as fast as possible,
-    ``1.0`` in the original timing. Blocking: inside a running event loop, await
-    :func:`imurun.device.stream.replay` instead.
+    ``1.0`` in the original timing. Blocking; it also works inside a running event loop (a
+    Jupyter notebook), which it then blocks until the end of the replay, calling ``on_event``
+    from a worker thread (:func:`imurun.device.stream.replay_blocking`): to keep that loop
+    running, await :func:`imurun.device.stream.replay` instead.
 
     Raises:
         FileFormatError: the file is not a session (the error names it).
 
     """
     from imurun.device.client import SensorClient
-    from imurun.device.stream import replay
+    from imurun.device.stream import replay_blocking
     from imurun.ingest.builder import RecordingBuilder
     from imurun.transport.session import ReplayTransport, read_session
 
     sf = read_session(path)
     builder = RecordingBuilder(source=os.fspath(path), source_format="session")
-    asyncio.run(replay(SensorClient(ReplayTransport(sf, speed=speed)), builder, on_event=on_event))
+    replay_blocking(SensorClient(ReplayTransport(sf, speed=speed)), builder, on_event=on_event)
     builder.notes += sf.notes
     return builder.build()

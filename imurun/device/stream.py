@@ -282,6 +282,26 @@ async def replay(client: SensorClient, builder: RecordingBuilder, *,
                         time.monotonic() - t_start)
 
 
+def replay_blocking(client: SensorClient, builder: RecordingBuilder, *,
+                    on_event: EventHook | None = None) -> StreamReport:
+    """:func:`replay`, for code that is not a coroutine; also inside a running event loop.
+
+    With no event loop running in this thread it is ``asyncio.run(replay(...))``. Inside one
+    (a Jupyter notebook, an ``async def``), where ``asyncio.run`` refuses, the replay runs on a
+    loop of its own in a worker thread while this thread waits for it: the running loop is
+    blocked meanwhile (``await replay(...)`` does not block it), and ``on_event`` is called from
+    that worker thread. Exceptions (a callback's included) come back as they were raised.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(replay(client, builder, on_event=on_event))
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="imurun-replay") as pool:
+        return pool.submit(asyncio.run, replay(client, builder, on_event=on_event)).result()
+
+
 def _last_time(builder: RecordingBuilder) -> float:
     for b in reversed(builder.boots):
         if b.batches:

@@ -19,7 +19,6 @@ walking or running pelvis in deg/s), is refused with a message that says which o
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime
 import io
@@ -387,14 +386,14 @@ def _refuse_columns(p: str) -> None:
 def load_session(path: str | os.PathLike[str]) -> Recording:
     """Replay a session file through the live decoder and ingest (flat out)."""
     from imurun.device.client import SensorClient
-    from imurun.device.stream import replay
+    from imurun.device.stream import replay_blocking
     from imurun.transport.session import ReplayTransport, read_session
 
     p = str(path)
     sf = read_session(p)
     builder = RecordingBuilder(source=p, source_format="session")
     client = SensorClient(ReplayTransport(sf, speed=None))
-    asyncio.run(replay(client, builder))
+    replay_blocking(client, builder)  # also from inside a running event loop (Jupyter)
     builder.notes += sf.notes
     try:
         return builder.build()
