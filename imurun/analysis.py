@@ -44,7 +44,7 @@ import numpy.typing as npt
 from imurun import __version__
 from imurun._timetext import time_text
 from imurun.consts import BF_FORWARD, BF_LEFT, BF_UP, DEG2RAD, G_MS2
-from imurun.errors import FileFormatError, SignalError, UsageError
+from imurun.errors import FileFormatError, MissingFileError, SignalError, UsageError
 from imurun.ingest.files import (
     MAX_PLAUSIBLE_GYR_RADS,
     AccUnit,
@@ -273,10 +273,14 @@ def _baseline(b: RunSummary | RunAnalysis | str | os.PathLike[str] | None,
     if b is None or isinstance(b, RunSummary):
         return b, math.nan
     if not isinstance(b, RunAnalysis):
+        if not isinstance(b, str | os.PathLike):
+            raise UsageError(f"baseline must be a RunAnalysis, a RunSummary or the path of a "
+                             f"saved analysis, got {type(b).__name__}")
         try:
             b = load_analysis(b)
         except FileFormatError as e:
-            raise FileFormatError(e.path, f"cannot be the baseline: {e.reason}") from e
+            kind = MissingFileError if isinstance(e, MissingFileError) else FileFormatError
+            raise kind(e.path, f"cannot be the baseline: {e.reason}") from e
     tilt = math.nan
     for ind in b.indicators:
         if ind.key == "anterior_tilt" and ind.metric == "pelvic_anterior_tilt_deg":
@@ -288,11 +292,15 @@ def load_analysis(path: str | os.PathLike[str]) -> RunAnalysis:
     """Read an analysis JSON (``imurun analyze --json``, schema ``imurun.analysis/1``).
 
     Raises:
+        MissingFileError: the file does not exist (a :class:`FileFormatError` that is also a
+            :class:`FileNotFoundError`, as for :func:`imurun.load_recording`).
         FileFormatError: naming the file, when it cannot be read or is not such a document.
 
     """
     try:
         text = Path(path).read_bytes()
+    except FileNotFoundError as e:
+        raise MissingFileError(str(path), f"cannot read: {e.strerror or e}") from e
     except OSError as e:
         raise FileFormatError(str(path), f"cannot read: {e.strerror or e}") from e
     try:
