@@ -115,8 +115,14 @@ def _profile(fields: Mapping[str, Any], path: Path, k: int) -> RunnerProfile:
     return RunnerProfile(**fields)
 
 
-def make_sensor(opts: SimulateOptions, say: Callable[[str], None] = print) -> VirtualSensor:
-    """Create the sensor; record ``opts.runs`` runs into an empty flash (ground truth beside)."""
+def make_sensor(opts: SimulateOptions, say: Callable[[str], None] | None = None) -> VirtualSensor:
+    """Create the sensor; record ``opts.runs`` runs into an empty flash (ground truth beside).
+
+    ``say`` hears the lines ``imurun simulate`` prints while it records runs (``None``, the
+    default: nothing is said, as for :func:`virtual_serial_sensor`; ``print`` to see them).
+    """
+    if say is None:
+        say = _quiet
     cfg = SensorConfig(device_id=opts.device_id, clock_drift_ppm=opts.clock_drift_ppm)
     flash = Flash(opts.flash)
     truth_dir = opts.flash / "truth"
@@ -176,6 +182,10 @@ def run_serial(opts: SimulateOptions, say: Callable[[str], None] = print) -> Lin
     say(f"virtual sensor {sensor.cfg.display_name} on {opts.link} "
         f"({len(sensor.flash.run_ids())} stored runs{drift}); Ctrl-C to stop")
     return link.serve(duration_s=opts.duration_s, ready=opts.ready_file)
+
+
+def _quiet(_line: str) -> None:
+    """Say nothing (the default of :func:`make_sensor`)."""
 
 
 #: How long :func:`virtual_serial_sensor` waits for its port to appear.
