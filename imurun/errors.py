@@ -34,6 +34,7 @@ __all__ = [
     "StoreError",
     "SyncError",
     "TransportError",
+    "UnknownNameError",
     "UsageError",
 ]
 
@@ -125,3 +126,21 @@ class NotFoundError(ImurunError, LookupError):
 
 class UsageError(ImurunError, ValueError):
     """The user asked for something that cannot be done as asked."""
+
+
+class UnknownNameError(ImurunError, KeyError, ValueError):
+    """A result was asked for a name it does not hold (an indicator key, a metric, an activity).
+
+    A :class:`KeyError` (what ``RunAnalysis.indicator`` and ``RunSummary.get_spread`` raised
+    before) and a :class:`ValueError` (what ``PerMinute.series`` and ``ActivityBouts.seconds``
+    raised before), so either ``except`` keeps working. ``name`` is the name asked for,
+    ``known`` the names the result holds; the message lists them.
+    """
+
+    def __init__(self, what: str, name: object, known: tuple[str, ...]) -> None:
+        self.name = name
+        self.known = known
+        super().__init__(f"no {what} {name!r}; known: {', '.join(known)}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # not KeyError's repr() of the message

@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from imurun.errors import SignalError
+from imurun.errors import SignalError, UnknownNameError
 from imurun.signal.side import Side
 
 FloatArray = npt.NDArray[np.float64]
@@ -174,10 +174,12 @@ class StepTable(_Refrozen):
 
     @property
     def is_running(self) -> BoolArray:
+        """Per step, whether it is a running step (``activity == "run"``), as a bool array."""
         return np.asarray(self.activity == "run")
 
     @classmethod
     def empty(cls) -> StepTable:
+        """A table of no steps (every column of length 0)."""
         z = np.zeros(0)
         return cls(**{f: z for f in STEP_FLOAT_FIELDS}, side=np.zeros(0, np.int8),
                    activity=np.zeros(0, "<U4"), segment=np.zeros(0, np.int64),
@@ -208,6 +210,7 @@ class StepTable(_Refrozen):
 
     @classmethod
     def from_records(cls, records: Sequence[Mapping[str, Any]]) -> StepTable:
+        """Read :meth:`to_records`'s objects back (``None`` of a value is NaN)."""
         if not records:
             return cls.empty()
         side_code = {"L": Side.LEFT, "R": Side.RIGHT, None: Side.UNKNOWN}
@@ -276,6 +279,17 @@ class PerMinute(_Refrozen):
             _frozen_array(v, np.float64, nm, n) for nm, v in zip(self.names, self.values, strict=True)))
 
     def series(self, name: str) -> FloatArray:
+        """One metric's value per minute (aligned with :attr:`minute_start_s`), in its unit.
+
+        ``name`` is a summary metric (``"cadence_spm"``, ``"contact_ms"``...: :attr:`names`).
+
+        Raises:
+            UnknownNameError: ``name`` is not one of :attr:`names` (a ``KeyError`` and a
+                ``ValueError``).
+
+        """
+        if name not in self.names:
+            raise UnknownNameError("per-minute metric", name, self.names)
         return self.values[self.names.index(name)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -304,10 +318,12 @@ class Drift:
 
     @property
     def change(self) -> float:
+        """Last third minus first third, in the metric's :attr:`unit` (NaN when unknown)."""
         return self.last_third - self.first_third
 
     @property
     def change_pct(self) -> float:
+        """:attr:`change` in % of the first third's magnitude (NaN when unknown or 0)."""
         if not (np.isfinite(self.first_third) and self.first_third != 0):
             return math.nan
         return 100.0 * self.change / abs(self.first_third)
@@ -406,6 +422,11 @@ class DataQuality:
     analysed_fs_hz: float = math.nan
 
     def seconds(self, reason: str) -> float:
+        """Seconds of the recording counted under ``reason``; 0 for a reason with no time.
+
+        ``reason`` is a :attr:`time` entry's: ``"running"``, ``"walking"``, ``"standing"``,
+        ``"other"``, ``"gap"``, ``"short_segment"``...
+        """
         return float(sum(t.seconds for t in self.time if t.reason == reason))
 
     def to_dict(self) -> dict[str, Any]:
@@ -525,16 +546,28 @@ class RunSummary:
     impact_at_least_g: float = math.nan
 
     def get_spread(self, name: str) -> MetricSpread:
+        """The spread (median, quartiles, left/right medians) of metric ``name``, in its unit.
+
+        Raises:
+            UnknownNameError: no spread of that name (a ``KeyError``); the message lists them.
+
+        """
         for s in self.spread:
             if s.name == name:
                 return s
-        raise KeyError(name)
+        raise UnknownNameError("spread of", name, tuple(s.name for s in self.spread))
 
     def get_drift(self, name: str) -> Drift:
+        """The first-third / last-third drift of metric ``name``, in its unit.
+
+        Raises:
+            UnknownNameError: no drift of that name (a ``KeyError``); the message lists them.
+
+        """
         for d in self.drift:
             if d.name == name:
                 return d
-        raise KeyError(name)
+        raise UnknownNameError("drift of", name, tuple(d.name for d in self.drift))
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {name: _num(getattr(self, name)) for name, _ in SUMMARY_FIELDS}
@@ -652,13 +685,26 @@ class ActivityBouts(_Refrozen):
         return int(self.start_s.shape[0])
 
     def seconds(self, label: str) -> float:
+        """Seconds spent in activity ``label`` (one of :data:`ACTIVITIES`), bouts summed.
+
+        Raises:
+            UnknownNameError: ``label`` is not an activity (a ``ValueError`` and a ``KeyError``).
+
+        """
+        if label not in ACTIVITIES:
+            raise UnknownNameError("activity", label, tuple(ACTIVITIES))
         m = self.activity == ACTIVITIES.index(label)
         return float(np.sum(self.end_s[m] - self.start_s[m]))
 
     def labels(self) -> list[str]:
+        """The activity of each bout as its name (``"run"``, ``"walk"``, ``"stand"``...)."""
         return [ACTIVITIES[k] for k in self.activity.tolist()]
 
     def to_records(self) -> list[dict[str, Any]]:
+        """The bouts as JSON-ready objects.
+
+        ``start_s``, ``end_s`` (seconds, the recording's time base) and ``activity`` (its name).
+        """
         return [{"start_s": _num(a), "end_s": _num(b), "activity": ACTIVITIES[k]}
                 for a, b, k in zip(self.start_s.tolist(), self.end_s.tolist(),
                                    self.activity.tolist(), strict=True)]
@@ -749,15 +795,28 @@ class RunAnalysis:
 
     @property
     def running_steps(self) -> StepTable:
+        """The running steps of :attr:`steps` (walking steps left out)."""
         return self.steps.select(self.steps.is_running)
 
     def indicator(self, key: str) -> Indicator:
+        """The form indicator ``key`` (``"overstriding"``, ``"asymmetry"``...).
+
+        Raises:
+            UnknownNameError: no indicator of that key (a ``KeyError``); the message lists the
+                keys of :attr:`indicators`.
+
+        """
         for ind in self.indicators:
             if ind.key == key:
                 return ind
-        raise KeyError(key)
+        raise UnknownNameError("indicator", key, tuple(i.key for i in self.indicators))
 
     def reason_unavailable(self, metric: str) -> str | None:
+        """Why ``metric`` is NaN throughout (``"body mass unknown: ..."``), else ``None``.
+
+        ``None`` when it is not listed in :attr:`unavailable`: it was measured, or it is not a
+        metric name (``"cadence"`` for ``"cadence_spm"`` is also ``None``).
+        """
         for u in self.unavailable:
             if u.metric == metric:
                 return u.reason
