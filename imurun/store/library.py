@@ -1509,7 +1509,16 @@ class Library:
                                 "AND indicators_json IS NULL", (json.dumps(got), run.id))
         return got
 
-    def steps(self, run_id: str) -> list[dict[str, Any]]:
+    def steps(self, run: RunRecord | str) -> list[dict[str, Any]]:
+        """The indexed steps of a run (a :class:`RunRecord` or its full id), in time order.
+
+        One dict per step with the columns of :data:`~imurun.store.schema.STEP_COLUMNS`, as the
+        analysis JSON's ``steps`` (SI units: ``ic_s`` seconds from the start of the recording,
+        ``contact_s``, ``vertical_oscillation_m``...; ``side`` ``"L"``/``"R"``, ``None`` for an
+        unknown value). Empty without an analysis. :meth:`run_analysis` gives them as a
+        :class:`~imurun.signal.results.StepTable` of NumPy arrays (NaN for unknown).
+        """
+        run_id = run.id if isinstance(run, RunRecord) else run
         rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "
                                "ORDER BY i", (run_id,))
         return [dict(zip(STEP_COLUMNS, r, strict=True)) for r in rows]
