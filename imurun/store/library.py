@@ -1509,7 +1509,7 @@ class Library:
                                 "AND indicators_json IS NULL", (json.dumps(got), run.id))
         return got
 
-    def steps(self, run: RunRecord | str) -> list[dict[str, Any]]:
+    def steps(self, run_id: RunRecord | str) -> list[dict[str, Any]]:
         """The indexed steps of a run (a :class:`RunRecord` or its full id), in time order.
 
         One dict per step with the columns of :data:`~imurun.store.schema.STEP_COLUMNS`, as the
@@ -1518,7 +1518,8 @@ class Library:
         unknown value). Empty without an analysis. :meth:`run_analysis` gives them as a
         :class:`~imurun.signal.results.StepTable` of NumPy arrays (NaN for unknown).
         """
-        run_id = run.id if isinstance(run, RunRecord) else run
+        if isinstance(run_id, RunRecord):  # (the keyword keeps its first name: run_id)
+            run_id = run_id.id
         rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "
                                "ORDER BY i", (run_id,))
         return [dict(zip(STEP_COLUMNS, r, strict=True)) for r in rows]
