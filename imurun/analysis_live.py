@@ -196,12 +196,25 @@ class LiveAnalyzer:
     def add(self, sf_acc_ms2: npt.ArrayLike, sf_gyr_rads: npt.ArrayLike | None) -> None:
         """Contiguous samples in the sensor frame (continuing the previous ones).
 
-        ``(m, 3)`` arrays, time on axis 0 (:class:`~imurun.errors.SignalError` otherwise,
-        before anything is buffered).
+        ``(m, 3)`` arrays of finite values, time on axis 0 (:class:`~imurun.errors.SignalError`
+        otherwise, before anything is buffered: the analyzer goes on with the next block); they
+        are copied, so the caller may reuse its arrays for the next block. A
+        sample that was not measured (NaN) is a missing sample: leave it out and call
+        :meth:`gap` where samples are missing.
         """
-        sf_acc_ms2 = as_signal(sf_acc_ms2, "sf_acc_ms2")
+        # Copies: the blocks are held (until the mounting is known, and in the detectors'
+        # windows), and a caller may fill one buffer again for the next block.
+        sf_acc_ms2 = as_signal(sf_acc_ms2, "sf_acc_ms2").copy()
         sf_gyr_rads = (None if sf_gyr_rads is None
-                       else as_signal(sf_gyr_rads, "sf_gyr_rads", sf_acc_ms2.shape[0]))
+                       else as_signal(sf_gyr_rads, "sf_gyr_rads", sf_acc_ms2.shape[0]).copy())
+        for name, x in (("sf_acc_ms2", sf_acc_ms2), ("sf_gyr_rads", sf_gyr_rads)):
+            rows = np.array([], dtype=np.intp) if x is None else np.flatnonzero(
+                ~np.isfinite(x).all(axis=1))
+            if rows.size:
+                raise SignalError(
+                    f"{name} must be finite: {rows.size} row(s) of this block hold NaN or "
+                    f"infinite values, the first at index {int(rows[0])}; leave those samples "
+                    "out and call gap() where samples are missing")
         if self._has_gyr is None:
             self._has_gyr = sf_gyr_rads is not None
         elif self._has_gyr != (sf_gyr_rads is not None):
