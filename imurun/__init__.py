@@ -52,3 +52,8 @@ def __getattr__(name: str) -> Any:
 
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'imurun' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The lazy exports too (``dir(imurun)``, a notebook's tab completion)."""
+    return sorted({*globals(), *__all__})
