@@ -30,6 +30,7 @@ from imurun.device.stream import EventHook, StreamReport, StreamSettings, stream
 from imurun.device.sync import Progress, SyncReport, SyncSettings, sync_runs
 from imurun.errors import CallbackError, FileFormatError, ImurunError
 from imurun.ingest.recording import Recording
+from imurun.transport.base import LinkLost
 
 if TYPE_CHECKING:
     from imurun.ingest.builder import RecordingBuilder
@@ -196,6 +197,11 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
     while everything that arrives until then is still written to ``path`` (RSC measurements
     still queued included), and the file is closed, valid. Then
     :class:`~imurun.errors.CallbackError` is raised, naming the callback, from its exception.
+
+    A link that drops and does not come back within ``settings.max_reconnects`` tries raises
+    :class:`~imurun.transport.base.LinkLost` (a :class:`~imurun.errors.TransportError`) once
+    the file is closed, valid: its message says whether what arrived is in ``path`` (read it
+    with :func:`imurun.load_recording`).
     """
     from imurun import __version__
     from imurun.ingest.builder import RecordingBuilder
@@ -262,11 +268,14 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
         return client
 
     relaying = [] if stop is None else [asyncio.create_task(relay(stop))]
+    lost: LinkLost | None = None
     try:
         report = await stream_live(recording, builder,
                                    StreamSettings() if settings is None else settings,
                                    on_event=guarded("on_event", on_event),
                                    on_status=guarded("on_status", on_status), stop=halt)
+    except LinkLost as e:  # raised again once the file is closed, saying where the data is
+        lost = e
     finally:
         for task in draining + relaying:
             task.cancel()
@@ -283,6 +292,11 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
         kept = (f"what arrived until then is in {out}" if published
                 else f"nothing was written to {out}")
         raise CallbackError(name, e, f"the stream stopped; {kept}") from e
+    if lost is not None:
+        kept = (f"what arrived until then is in {out}" if published
+                else f"nothing was written to {out}")
+        raise LinkLost(lost.description, f"{lost.reason}; {kept}" if lost.reason else kept,
+                       t_host_s=lost.t_host_s) from lost
     return StreamedFile(out, report, builder.build() if published else None)
 
 
