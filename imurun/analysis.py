@@ -30,6 +30,7 @@ and impact are computed in the body frame; the pelvic metrics are ``null`` and
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import time
 from collections import Counter
@@ -172,6 +173,16 @@ def analyze(
 
     """
     cfg = AnalysisSettings() if settings is None else settings
+    # The arguments first: a wrong one is said before a long file is read.
+    if not isinstance(cfg, AnalysisSettings):
+        raise UsageError(f"settings must be an imurun.AnalysisSettings, got "
+                         f"{type(cfg).__name__}; change a field with dataclasses.replace")
+    if mass_kg is not None and not (isinstance(mass_kg, numbers.Real) and not isinstance(
+            mass_kg, bool) and math.isfinite(mass_kg) and 20.0 <= mass_kg <= 250.0):
+        shown = mass_kg if isinstance(mass_kg, numbers.Real) else repr(mass_kg)
+        raise UsageError(f"mass_kg must be a body mass in kg (20..250), got {shown}")
+    if mass_kg is not None:
+        mass_kg = float(mass_kg)  # a NumPy float32 would keep the stiffness in float32
     if isinstance(source, Recording):
         if acc_unit is not None or gyr_unit is not None or columns or time_unit is not None:
             raise UsageError("acc_unit / gyr_unit / columns / time_unit apply to files; a "
@@ -185,8 +196,6 @@ def analyze(
     else:
         rec = load_recording(source, acc_unit=acc_unit, gyr_unit=gyr_unit, columns=columns,
                              time_unit=time_unit)
-    if mass_kg is not None and not (math.isfinite(mass_kg) and 20.0 <= mass_kg <= 250.0):
-        raise UsageError(f"mass_kg must be a body mass in kg (20..250), got {mass_kg}")
     return _prepare_pipeline(rec, cfg, mass_kg, mounting, baseline, acc_unit, gyr_unit).run()
 
 
