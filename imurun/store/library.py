@@ -28,6 +28,7 @@ import functools
 import glob
 import itertools
 import json
+import numbers
 import os
 import shutil
 import sqlite3
@@ -115,6 +116,15 @@ class Athlete:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise UsageError("an athlete needs a name")
+        for name, what, unit in (("mass_kg", "body mass", "kg"),
+                                 ("leg_length_m", "leg length", "m")):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                raise UsageError(f"{what} must be a number of {unit} ({name}), got {v!r}")
+            # a plain float: a NumPy scalar would be stored by SQLite as bytes
+            object.__setattr__(self, name, float(v))
         if self.mass_kg is not None and not 20.0 <= self.mass_kg <= 250.0:
             raise UsageError(f"body mass {self.mass_kg:g} kg is outside 20..250 kg")
         if self.leg_length_m is not None and not 0.4 <= self.leg_length_m <= 1.4:
