@@ -352,6 +352,14 @@ class LiveStreamHook:
     :func:`format_live`), and once, when the first report is due before the mounting is known,
     a line that says it is being estimated; ``on_steps`` the steps found (see
     :class:`LiveAnalyzer`).
+
+    Time base: the live times (``LiveMetrics.t_s``, ``StreamSteps.ic_s``...) count samples from
+    the first one, a lost or damaged frame included (the sample counter says how many are
+    missing), so they are the stream's recording's ``t_s`` until a reboot. A reboot restarts
+    the counter and the time it took is not known live: the samples after it follow on from
+    the last one before it, so the live times then run behind the recording's by the reboot's
+    duration (64 ms in ``recordings/reboot-and-gaps.imrs``; the batch analysis places each boot
+    with the time syncs).
     """
 
     def __init__(self, say: Callable[[str], None], *, report_every_s: float = 5.0,
