@@ -98,6 +98,16 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
                       settings: StreamSettings = StreamSettings(), *,
                       on_event: EventHook | None = None, stop: asyncio.Event | None = None,
                       on_status: Callable[[str], None] | None = None) -> StreamReport:
+    """Stream live samples from the sensor ``connect`` reaches into ``builder``.
+
+    The engine of :func:`imurun.device.connect.stream_to_file` (which adds the session file):
+    it asks the sensor to stream, syncs its clock every ``settings.time_sync_every_s``,
+    reconnects after a lost link (up to ``settings.max_reconnects`` tries, else
+    :class:`~imurun.transport.base.LinkLost`) and restarts the stream after a reboot; it ends
+    when the sensor stops, after ``settings.duration_s`` seconds, or when ``stop`` is set.
+    ``on_event`` hears every decoded message with its host arrival time (s), ``on_status``
+    each change of the link.
+    """
     t_start = time.monotonic()
     reconnects = reboots = 0
     control = _Control()

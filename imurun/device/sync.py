@@ -91,10 +91,12 @@ class SyncReport:
 
     @property
     def stored(self) -> tuple[RunResult, ...]:
+        """The runs this sync stored (verified and written)."""
         return tuple(r for r in self.runs if r.status == RunStatus.STORED)
 
     @property
     def ok(self) -> bool:
+        """Whether no run failed (each failed run has its ``error``)."""
         return all(r.status != RunStatus.FAILED for r in self.runs)
 
 

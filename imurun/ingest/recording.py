@@ -43,6 +43,7 @@ class Gap:
 
     @property
     def duration_s(self) -> float:
+        """``end_s - start_s``: seconds from the last sample before the gap to the first after."""
         return self.end_s - self.start_s
 
 
@@ -173,10 +174,12 @@ class Recording:
 
     @property
     def n_samples(self) -> int:
+        """Number of samples (rows of ``t_s``, ``acc_ms2`` and ``gyr_rads``)."""
         return int(self.t_s.shape[0])
 
     @property
     def has_gyro(self) -> bool:
+        """Whether the recording has angular rates (``gyr_rads`` is not ``None``)."""
         return self.gyr_rads is not None
 
     @property

@@ -153,30 +153,37 @@ class IsoWeek:
 
     @classmethod
     def of(cls, day: dt.date) -> IsoWeek:
+        """The ISO week holding ``day``."""
         y, w, _ = day.isocalendar()
         return cls(y, w)
 
     @property
     def label(self) -> str:
+        """``YYYY-Www`` (``2026-W47``), what :meth:`parse` reads."""
         return f"{self.year}-W{self.week:02d}"
 
     @property
     def monday(self) -> dt.date:
+        """The week's first day."""
         return dt.date.fromisocalendar(self.year, self.week, 1)
 
     @property
     def sunday(self) -> dt.date:
+        """The week's last day."""
         return self.monday + dt.timedelta(days=6)
 
     @property
     def start_unix_s(self) -> float:
+        """Unix time (s) of Monday 00:00, local time: runs from then on are in the week."""
         return local_day_start(self.monday)
 
     @property
     def end_unix_s(self) -> float:
+        """Unix time (s) of the next Monday 00:00, local time (excluded)."""
         return local_day_start(self.monday + dt.timedelta(days=7))
 
     def shift(self, weeks: int) -> IsoWeek:
+        """The week ``weeks`` weeks later (earlier when negative)."""
         return IsoWeek.of(self.monday + dt.timedelta(weeks=weeks))
 
     def __str__(self) -> str:
@@ -297,16 +304,19 @@ class AthleteWeek:
 
     @property
     def runs(self) -> int:
+        """Number of runs in the week."""
         return len(self.run_ids)
 
     @property
     def load_change_pct(self) -> float:
+        """Running time against the mean of the previous weeks, in % (NaN without them)."""
         if not (math.isfinite(self.load_mean_s) and self.load_mean_s > 0):
             return math.nan
         return 100.0 * (self.running_s / self.load_mean_s - 1.0)
 
     @property
     def attention(self) -> str:
+        """``"ok"``, ``"look"`` or ``"check_in"`` (a reason of priority 1 or 2), from ``reasons``."""
         if not self.reasons:
             return "ok"
         return "check_in" if min(r.priority for r in self.reasons) <= 2 else "look"

@@ -215,10 +215,12 @@ class RunRecord:
 
     @property
     def short_id(self) -> str:
+        """The first 10 hex digits of :attr:`id`, as the CLI prints it (a run reference)."""
         return self.id[:10]
 
     @property
     def directory(self) -> Path:
+        """The run's folder in the library (its file, ``meta.json`` and analysis)."""
         return self.path.parent
 
     def to_json(self) -> dict[str, Any]:
@@ -524,6 +526,7 @@ class Library:
         return db
 
     def close(self) -> None:
+        """Close the index (what leaving ``with Library.open(...)`` does)."""
         self.db.close()
 
     def manages(self, path: str | os.PathLike[str]) -> str | None:
@@ -559,6 +562,11 @@ class Library:
     # -------------------------------------------------------------- athletes and sensors
     def add_athlete(self, name: str, *, mass_kg: float | None = None,
                     leg_length_m: float | None = None) -> Athlete:
+        """Add an athlete; ``mass_kg`` (20..250) enables the vertical stiffness.
+
+        :class:`~imurun.errors.UsageError` for a name another athlete has (case ignored) or a
+        value out of range; ``leg_length_m`` is 0.4..1.4.
+        """
         a = Athlete(uuid.uuid4().hex, name.strip(), mass_kg, leg_length_m, utc_now())
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM athletes WHERE name = ? COLLATE NOCASE", (a.name,)).fetchone():
@@ -569,6 +577,7 @@ class Library:
 
     def update_athlete(self, ref: str, *, mass_kg: float | None = None,
                        leg_length_m: float | None = None) -> Athlete:
+        """Set an athlete's (name or id) mass (kg) or leg length (m); ``None`` keeps it."""
         with self.transaction():
             old = self.athlete(ref)
             a = Athlete(old.id, old.name, old.mass_kg if mass_kg is None else mass_kg,
@@ -661,6 +670,7 @@ class Library:
                         (a.id, a.name, a.mass_kg, a.leg_length_m, a.created_at))
 
     def athletes(self) -> list[Athlete]:
+        """Every athlete, by name."""
         rows = self.db.execute("SELECT * FROM athletes ORDER BY name COLLATE NOCASE, id")
         return [Athlete(r["id"], r["name"], r["mass_kg"], r["leg_length_m"], r["created_at"])
                 for r in rows]
@@ -695,10 +705,12 @@ class Library:
         return a, len(orphans)
 
     def sensors(self) -> list[SensorBinding]:
+        """Every sensor bound to an athlete (:meth:`bind_sensor`), by device id."""
         return [SensorBinding(r["device_id"], r["athlete_id"], r["bound_at"])
                 for r in self.db.execute("SELECT * FROM sensors ORDER BY device_id")]
 
     def athlete_of_sensor(self, device_id: int | str) -> str | None:
+        """The id of the athlete the sensor is bound to (``None``: not bound)."""
         r = self.db.execute("SELECT athlete_id FROM sensors WHERE device_id = ?",
                             (device_hex(device_id),)).fetchone()
         return None if r is None else r["athlete_id"]
@@ -857,6 +869,10 @@ class Library:
         return None if r is None else self._record(r)
 
     def get(self, run_id: str) -> RunRecord | None:
+        """The run of full id ``run_id`` (SHA-256 hex), ``None`` when not held.
+
+        :meth:`run` takes any reference (short id, ``latest``...) and raises when not found.
+        """
         r = self.db.execute(self._RUNS_SQL + " WHERE r.id = ?", (run_id,)).fetchone()
         return None if r is None else self._record(r)
 
