@@ -66,6 +66,14 @@ class SimulateOptions:
     stall_s: float = 2.0  # how long each of those silences lasts
     clock_drift_ppm: float = 0.0  # the sensor crystal's error (SensorConfig.clock_drift_ppm)
 
+    def __post_init__(self) -> None:
+        # A path given as text (as a notebook often does) is a Path, as the fields say: the
+        # sensor joins paths to them ("unsupported operand type(s) for /: 'str' and 'str'").
+        for name in ("link", "flash", "plan", "ready_file"):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, Path):
+                object.__setattr__(self, name, Path(v))
+
 
 @dataclass(frozen=True)
 class PlannedRun:
