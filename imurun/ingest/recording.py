@@ -202,10 +202,12 @@ class Recording:
     ) -> Recording:
         """Build a recording from plain arrays, splitting segments where time jumps.
 
-        A step in ``t_s`` larger than ``gap_factor`` sample periods (or backwards) starts a new
-        segment with a :attr:`GapCause.SOURCE` gap, whose ``n_missing`` is the samples its
-        duration holds at ``fs_hz``; ``stats.samples_missing`` is their sum, as for the other
-        sources. ``fs_hz`` defaults to the median rate.
+        A step in ``t_s`` larger than ``gap_factor`` sample periods starts a new segment with a
+        :attr:`GapCause.SOURCE` gap, whose ``n_missing`` is the samples its duration holds at
+        ``fs_hz``; ``stats.samples_missing`` is their sum, as for the other sources. ``fs_hz``
+        defaults to the median rate. A time that repeats or goes back (rows out of order, or
+        two recordings in one) is refused (:class:`~imurun.errors.IngestError` naming the
+        index), as a file's is: the analysis needs strictly increasing times.
         """
         t_in = np.asarray(t_s)
         t = np.asarray(t_in, dtype=np.float64).reshape(-1)
@@ -230,6 +232,16 @@ class Recording:
                     f"first at index {int(rows[0])}; drop those rows (with their t_s) and "
                     "from_arrays marks a gap where samples are missing")
         dt = np.diff(t)
+        back = np.flatnonzero(dt <= 0)
+        if back.size:  # rows out of order, repeated, or two recordings in one
+            j = int(back[0]) + 1
+            how = "repeats" if t[j] == t[j - 1] else "is less than"
+            more = f" ({back.size} values in all do not follow the one before)" if (
+                back.size > 1) else ""
+            raise IngestError(
+                f"t_s is not increasing: t_s[{j}] = {t[j]:.15g} {how} t_s[{j - 1}] = "
+                f"{t[j - 1]:.15g}{more}; sort the samples by time, drop repeated ones, or split "
+                "the arrays into one recording each")
         if fs_hz is None:
             pos = dt[dt > 0]
             if pos.size == 0:
