@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from imurun.errors import FileFormatError, ImurunError, UsageError
+from imurun.errors import FileFormatError, ImurunError, MissingFileError, UsageError
 from imurun.store.library import Library, RunRecord
 
 if TYPE_CHECKING:
@@ -406,7 +406,7 @@ def _import_path(lib: Library, path: str | os.PathLike[str], *, analyse: bool,
 
     p = Path(path)
     if not p.exists():
-        raise FileFormatError(str(p), "cannot read: No such file or directory")
+        raise MissingFileError(str(p), "cannot read: No such file or directory")
     phone = _phone_export(p)
     if phone is not None:  # a folder or zip of CSVs, not a bundle: one recording
         if athlete is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from imurun.errors import FileFormatError
+from imurun.errors import FileFormatError, MissingFileError
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,6 +62,8 @@ def read_watch_fit(path: str | os.PathLike[str]) -> WatchTrack:
         fit = FitFile.from_file(p)
     except FileFormatError:  # (a ValueError: not to be wrapped in "damaged FIT file: PATH: ...")
         raise
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
     except OSError as e:
         raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     except (FitError, ValueError, IndexError, KeyError, TypeError) as e:

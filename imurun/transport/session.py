@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Final
 
 from firmware_protocol.codec import PacketDecoder, StreamDecoder
 from firmware_protocol.crc import crc32
-from imurun.errors import DeviceTimeoutError, FileFormatError, TransportError
+from imurun.errors import DeviceTimeoutError, FileFormatError, MissingFileError, TransportError
 from imurun.transport.base import Chunk, EndOfData, Framing, LinkLost
 
 MAGIC: Final = b"IMRSES01"
@@ -201,6 +201,8 @@ def read_session(path: str | os.PathLike[str]) -> SessionFile:
     p = str(path)
     try:
         buf = Path(p).read_bytes()
+    except FileNotFoundError as e:
+        raise MissingFileError(p, f"cannot read: {e.strerror or e}") from e
     except OSError as e:
         raise FileFormatError(p, f"cannot read: {e.strerror or e}") from e
     if not buf.startswith(MAGIC):
