@@ -387,10 +387,13 @@ def run_spike(lib: Library, run: RunRecord) -> Spike:
                   earlier_runs=int(earlier or 0))
 
 
-def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | None = None,
+def weekly_summary(lib: Library, week: IsoWeek | str, *, athletes: Sequence[str] | None = None,
                    settings: IndicatorSettings | None = None,
                    today: dt.date | None = None) -> WeeklySummary:
     """The weekly summary of ``week`` for ``athletes`` (names or ids; default: everyone).
+
+    ``week`` is an :class:`IsoWeek` or what :meth:`IsoWeek.parse` reads (``"2026-W47"``,
+    ``"this"``, ``"last"``; a :class:`~imurun.errors.UsageError` otherwise).
 
     A week that is not over yet (``today``, default the local date, falls in it) is summarised
     as far as it goes: ``days_so_far`` says so, and having no running is no reason to check in
@@ -398,6 +401,11 @@ def weekly_summary(lib: Library, week: IsoWeek, *, athletes: Sequence[str] | Non
     """
     cfg = IndicatorSettings() if settings is None else settings
     day = today or dt.date.today()
+    if isinstance(week, str):
+        week = IsoWeek.parse(week, today=day)
+    elif not isinstance(week, IsoWeek):
+        raise UsageError(f"week must be an IsoWeek or a week such as '2026-W47', got "
+                         f"{type(week).__name__}")
     days_so_far = (day - week.monday).days + 1 if week.monday <= day <= week.sunday else None
     chosen = [lib.athlete(a) for a in athletes] if athletes else lib.athletes()
     from imurun.workflows import outdated_note
