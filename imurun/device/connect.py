@@ -274,8 +274,8 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
                                    StreamSettings() if settings is None else settings,
                                    on_event=guarded("on_event", on_event),
                                    on_status=guarded("on_status", on_status), stop=halt)
-    except LinkLost as e:  # raised again once the file is closed, saying where the data is
-        lost = e
+    except LinkLost as gone:  # raised again once the file is closed, saying where the data is
+        lost = gone
     finally:
         for task in draining + relaying:
             task.cancel()
