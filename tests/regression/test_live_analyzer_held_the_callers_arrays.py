@@ -65,3 +65,24 @@ def test_a_nan_block_is_refused_and_the_analyzer_goes_on(at: int) -> None:
     after_refusal, n_after = _live(reuse=False, nan_block_at=at)
     assert n_after == n_fresh
     np.testing.assert_array_equal(np.array(_rows(after_refusal)), np.array(_rows(fresh)))
+
+
+@pytest.mark.parametrize("at", [1000, 6000])  # before and after the mounting is known
+def test_a_gap_that_goes_back_in_time_is_refused(at: int) -> None:
+    """``gap(t_next_s)`` earlier than the samples so far made the live steps' times go back."""
+    rec = imurun.load_recording(RUN)
+    found: list[StreamSteps] = []
+    live = LiveAnalyzer(rec.fs_hz, lambda _m: None, on_steps=found.append)
+    for i in range(0, rec.n_samples, 50):
+        if i == at:
+            with pytest.raises(SignalError, match=rf"^gap\(t_next_s=1\.0\): the next samples "
+                                                  rf"cannot start before the end of those so "
+                                                  rf"far \({at / 200:g} s\)$"):
+                live.gap(1.0)
+            live.gap(at / 200 + 5.0)  # forward: a gap of 5 s
+        live.add(rec.acc_ms2[i:i + 50], None if rec.gyr_rads is None else rec.gyr_rads[i:i + 50])
+    live.flush()
+    ic = StreamSteps.concat(found).ic_s
+    assert len(ic) > 100
+    assert (np.diff(ic) > 0).all()
+    assert ic[-1] > 58.0  # the last step at 54.3 s without the gap, 5 s later with it
