@@ -110,12 +110,8 @@ def report_path(home: Path, run_id: str) -> Path:
     return home / "reports" / f"run-{run_id[:12]}.html"
 
 
-def write_run_report(lib: Library, run: RunRecord | str,
-                     out: str | os.PathLike[str] | None = None) -> Path:
+def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of library run ``run`` (a :class:`~imurun.store.library.RunRecord`).
-
-    ``run`` may also be a reference :meth:`Library.run <imurun.store.library.Library.run>`
-    takes (``"latest"``, a short id...), as ``imurun report RUN`` does.
 
     The runner's baseline is made of their analysed runs of the 4 weeks before this one. Returns
     the path written (``out``, else :func:`report_path`). Raises
@@ -125,8 +121,6 @@ def write_run_report(lib: Library, run: RunRecord | str,
     from imurun.report.history import athlete_baseline
     from imurun.store._files import atomic_write_bytes
 
-    if isinstance(run, str):
-        run = lib.run(run)
     doc = lib.analysis(run) if run.analysis_version is not None else None
     if doc is None:
         why = f"its analysis failed: {run.analysis_error}" if run.analysis_error else \
