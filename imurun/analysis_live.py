@@ -169,16 +169,17 @@ class LiveAnalyzer:
         so far is a :class:`~imurun.errors.SignalError` (nothing changes): the live times
         never go back.
         """
+        ev = self._events
+        if t_next_s is not None:  # checked before anything changes
+            held = 0 if self._interp is None else self._interp.pending
+            end = self._t_after() + held / self.fs_hz
+            if not (math.isfinite(t_next_s) and t_next_s >= end - 1e-9):
+                raise SignalError(f"gap(t_next_s={t_next_s!r}): the next samples cannot start "
+                                  f"before the end of those so far ({end:.6g} s)")
         if self._interp is not None and self._interp.n_in:
             self._add_fine(self._interp.end())
             if t_next_s is None:  # one sensor sample period after the last sample
                 t_next_s = self._t_after() - 1.0 / self.fs_hz + 1.0 / self.source_fs_hz
-        ev = self._events
-        if t_next_s is not None:
-            end = self._t_next if self.mounting is None else ev.t0_s + ev.n_seen / self.fs_hz
-            if not (math.isfinite(t_next_s) and t_next_s >= end - 1e-9):
-                raise SignalError(f"gap(t_next_s={t_next_s!r}): the next samples cannot start "
-                                  f"before the end of those so far ({end:.6g} s)")
         if self.mounting is None:
             self._t_next = self._t_next if t_next_s is None else float(t_next_s)
             self._pending.append(self._t_next)

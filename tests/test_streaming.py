@@ -706,3 +706,19 @@ def test_a_slow_sensor_is_interpolated_live_as_in_batch() -> None:
     assert live.ic_s.size > 100
     np.testing.assert_allclose(live.ic_s, batch.ic_s[has_ic], rtol=0, atol=1e-9)
     np.testing.assert_allclose(live.to_s, batch.to_s[has_ic], rtol=0, atol=1e-9)
+
+
+def test_a_slow_sensors_gap_is_checked_against_its_last_sample_before_anything_changes() -> None:
+    fs = 50.0
+    la = LiveAnalyzer(fs, lambda _: None)
+    rng = np.random.default_rng(1)
+    acc = np.column_stack([rng.normal(0, 0.1, (100, 2)), 9.81 + rng.normal(0, 0.1, 100)])
+    la.add(acc, None)
+    last = 99 / fs  # the last sample's time; its interpolated neighbours are still held
+    with pytest.raises(SignalError, match="cannot start before"):
+        la.gap(last)
+    assert la._interp is not None
+    assert la._interp.n_in == 100  # nothing changed
+    la.gap(last + 1 / fs)  # right after it: fine
+    assert la._interp.n_in == 0
+    assert la.n_seen == 99 * 4 + 1

@@ -366,6 +366,11 @@ class StreamingInterpolator:
         self._d: tuple[int, ...] = ()  # the shape of one sample
         self.n_in = 0  # samples of the current segment so far
 
+    @property
+    def pending(self) -> int:
+        """The interpolated samples of the segment still to come (at the latest at :meth:`end`)."""
+        return 0 if self.n_in == 0 else (self.n_in - 1) * self.k + 1 - self._done
+
     def add(self, x: npt.ArrayLike) -> FloatArray:
         """``(m, d)`` further samples of the segment; the interpolated samples now complete."""
         arr = np.asarray(x, dtype=np.float64)
