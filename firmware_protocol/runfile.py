@@ -382,6 +382,8 @@ class StoredRun:
     blocks_ok: int = 0
     ended_cleanly: bool = False
     n_bytes: int = 0
+    #: the END block's count of the samples the run holds (``None`` without an END block)
+    end_n_samples: int | None = None
 
     def rate_from_blocks_hz(self) -> float | None:
         """The sample rate the sample blocks' device times give, for a header of rate 0.
@@ -566,6 +568,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
     lost: list[tuple[int, int]] = []
     blocks_ok = 0
     ended = False
+    end_n: int | None = None
     bad_start: int | None = None
 
     def mark_bad(start: int, end: int, reason: str) -> None:
@@ -632,6 +635,7 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
                 if len(payload) < 4:
                     raise RunFormatError("end block too short")
                 ended = True
+                end_n = struct.unpack_from("<I", payload)[0]
             # unknown block types: skipped (versioning rule), still counted as intact
             blocks_ok += 1
         except (RunFormatError, ValueError) as e:
@@ -665,4 +669,4 @@ def read_run(data: bytes | bytearray | memoryview) -> StoredRun:
     counts.setflags(write=False)
     return StoredRun(header, counts, sample_index, bidx_a, bt_a, bn_a,
                      tuple(events), tuple(anchors), tuple(lost), tuple(damaged), blocks_ok,
-                     ended, len(buf))
+                     ended, len(buf), end_n)

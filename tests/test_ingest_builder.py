@@ -459,6 +459,39 @@ def test_stored_run_damaged_block_costs_that_block_only() -> None:
     np.testing.assert_array_equal(rec.acc_ms2, (acc - h.acc_offset_ms2) * np.asarray(h.acc_gain))
 
 
+def _damage_sample_blocks(data: bytes, which: list[int]) -> bytes:
+    """``data`` with a byte flipped in the payload of the sample blocks ``which`` (0 = first)."""
+    b = bytearray(data)
+    pos, sample_blocks = HEADER_SIZE, []
+    while pos < len(b):
+        _, btype, _, length, _crc = BLOCK_HEAD.unpack_from(b, pos)
+        if btype in (BlockType.SAMPLES_RAW, BlockType.SAMPLES_PACKED):
+            sample_blocks.append(pos)
+        pos += BLOCK_OVERHEAD + length
+    for i in which:
+        b[sample_blocks[i] + 30] ^= 0xFF
+    return bytes(b)
+
+
+# before: a damaged first (or last) block shortened the recording without a word: no gap,
+# samples_missing 0, as if the run had started at its second block
+def test_stored_run_damaged_first_and_last_blocks_are_counted_and_said() -> None:
+    c = run_counts()
+    run = read_run(_damage_sample_blocks(run_bytes(c), [0, 9]))
+    assert run.end_n_samples == 1000
+    rec = recording_from_run(run)
+    assert rec.n_samples == 800
+    assert rec.gaps == ()  # the recording starts and ends with the samples there are
+    assert rec.stats.samples_missing == 200
+    notes = rec.meta.notes
+    assert any("the run's first 100 samples (0.50 s) are missing (their blocks were damaged)"
+               in n for n in notes), notes
+    assert any("the run's last 100 samples (0.50 s) are missing" in n for n in notes), notes
+    # without an END block the end of the run is not known: only the start is counted
+    rec = recording_from_run(read_run(_damage_sample_blocks(run_bytes(c, end=False), [0])))
+    assert rec.stats.samples_missing == 100
+
+
 def test_stored_run_samples_lost_block_is_a_lost_frames_gap() -> None:
     c = run_counts()
     rec = recording_from_run(read_run(run_bytes(c, lost=(450, 37))))

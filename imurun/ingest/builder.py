@@ -389,9 +389,24 @@ def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None 
         gaps.append(Gap(float(t_rel[j - 1]), float(t_rel[j]), cause, s_next - s_prev - 1))
     if not run.ended_cleanly:
         notes.append("run has no END block: the sensor lost power or rebooted")
+    # Samples missing before the first intact block (sample 0 on) and after the last one (up to
+    # the END block's count): not a gap inside the recording, which starts and ends with the
+    # samples there are, but data the run held and the file does not give.
+    fs_run = 1e6 / b
+    lead = int(sample_index[0])
+    tail = (max(int(run.end_n_samples) - int(sample_index[-1]) - 1, 0)
+            if run.end_n_samples is not None else 0)
+    for n_miss, where, first in ((lead, "first", 0), (tail, "last", int(sample_index[-1]) + 1)):
+        if n_miss:
+            reported = any(lo <= first < hi for lo, hi in lost_ranges)
+            why = ("the sensor reported it could not store them" if reported
+                   else "their blocks were damaged")
+            notes.append(f"the run's {where} {n_miss} samples ({n_miss / fs_run:.2f} s) are "
+                         f"missing ({why}): the recording "
+                         f"{'starts' if where == 'first' else 'ends'} without them")
     stats = IngestStats(bytes_received=run.n_bytes, blocks_ok=run.blocks_ok,
                         blocks_damaged=len(run.damaged),
-                        samples_missing=sum(g.n_missing for g in gaps))
+                        samples_missing=sum(g.n_missing for g in gaps) + lead + tail)
     meta = RecordingMeta(source=source, source_format="stored-run",
                          device_id=f"{h.device_id:016x}",
                          firmware_version=".".join(map(str, h.firmware)), start_unix_s=t0,
