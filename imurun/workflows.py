@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from imurun.errors import FileFormatError, ImurunError, MissingFileError, UsageError
-from imurun.store.library import Library, RunRecord
+from imurun.store.library import Library, RunRecord, require_run, require_runs
 
 if TYPE_CHECKING:
     from imurun.device.sync import RunSink, SyncReport
@@ -102,8 +102,10 @@ def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer 
     """Analyse ``runs`` and keep each result (or its error) in the library.
 
     A run that cannot be analysed (too short, no running, a damaged file) gets its error recorded
-    and the others go on.
+    and the others go on. Each of ``runs`` is a ``RunRecord`` (``lib.run(ref)`` gives the one
+    a run id names; :class:`~imurun.errors.UsageError` at once otherwise).
     """
+    require_runs(runs, "runs")
     fn = analyzer or default_analyzer(lib)
     if fn is None:
         return []
@@ -124,8 +126,12 @@ def analyse_runs(lib: Library, runs: Sequence[RunRecord], *, analyzer: Analyzer 
     return out
 
 
-def analysed_mass(lib: Library, run: RunRecord) -> tuple[bool, float | None]:
-    """(whether the run's kept analysis says which body mass it used, that mass)."""
+def analysed_mass(lib: Library, run: RunRecord | str) -> tuple[bool, float | None]:
+    """(whether the run's kept analysis says which body mass it used, that mass).
+
+    ``run``: a ``RunRecord`` or its id (:meth:`~imurun.store.library.Library.resolve_run`).
+    """
+    run = lib.resolve_run(run)
     if run.analysis_version is None:
         return False, None
     if run.analysis_mass_known:
@@ -146,8 +152,10 @@ def mass_changed(lib: Library, runs: Sequence[RunRecord]) -> list[RunRecord]:
     """Runs analysed with another body mass than their athlete's (or none) as the library has it now.
 
     Vertical stiffness needs the body mass, so these runs' stiffness is missing or out of date
-    until they are analysed again.
+    until they are analysed again. Each of ``runs`` is a ``RunRecord``
+    (:class:`~imurun.errors.UsageError` at once otherwise).
     """
+    require_runs(runs, "runs")
     masses = {a.id: a.mass_kg for a in lib.athletes()}
     out = []
     for r in runs:
@@ -166,7 +174,8 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
     analysed by another version of imurun, or with another body mass than its athlete's, a
     paused phyphox export whose analysis counts its pause as lost data
     (:func:`pause_counted_as_lost`), and a recording sampled below 95 Hz analysed at its own
-    rate (:func:`slow_rate_not_interpolated`).
+    rate (:func:`slow_rate_not_interpolated`). Each of ``runs`` is a ``RunRecord``
+    (:class:`~imurun.errors.UsageError` at once otherwise).
     """
     return [(r, why) for r, _, why in _outdated(lib, runs)]
 
@@ -174,6 +183,8 @@ def outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, s
 def _outdated(lib: Library, runs: Sequence[RunRecord]) -> list[tuple[RunRecord, str, str]]:
     """:func:`outdated`, each run also with a short label of its reason (shared by a kind)."""
     from imurun import __version__
+
+    require_runs(runs, "runs")
 
     changed = {r.id for r in mass_changed(lib, runs)}
     out: list[tuple[RunRecord, str, str]] = []
@@ -213,8 +224,10 @@ def pause_counted_as_lost(run: RunRecord) -> bool:
     gap, with a ``paused`` line in the time breakdown, and no data counted lost. An analysis
     with that note and no such line was made before: analysing it again puts it right. Only
     phyphox runs that were paused are concerned, and from the index alone (``imurun runs`` and
-    the weekly summary ask this of every run they show).
+    the weekly summary ask this of every run they show). ``run`` is a ``RunRecord``
+    (:class:`~imurun.errors.UsageError` at once otherwise: a run id text was answered False).
     """
+    require_run(run, "run")
     if run.format != "phyphox" or run.summary_json is None \
             or _PAUSE_AS_GAP_NOTE not in run.summary_json:  # no need to parse the rest
         return False
@@ -234,8 +247,10 @@ def slow_rate_not_interpolated(run: RunRecord) -> bool:
     Since the clean-up interpolates such recordings for the step detection
     (:class:`~imurun.signal.cleanup.CleanupSettings`), an analysis gives the rate it ran at
     (``quality.analysed_fs_hz``); one of a slow recording without it was made before, by the
-    same version of imurun. From the index alone, as :func:`pause_counted_as_lost`.
+    same version of imurun. From the index alone, as :func:`pause_counted_as_lost`. ``run``
+    is a ``RunRecord`` (:class:`~imurun.errors.UsageError` at once otherwise).
     """
+    require_run(run, "run")
     if run.summary_json is None or '"analysed_fs_hz"' in run.summary_json:
         return False
     # the recording's rate, read without parsing the summary (listings ask this of every run)
@@ -263,7 +278,8 @@ def outdated_note(lib: Library, runs: Sequence[RunRecord]) -> tuple[int, str | N
     The line is None when every analysis is up to date. Shown under run lists and weekly
     summaries: their numbers come from the stored analyses, which ``imurun store reanalyze``
     brings up to date (after an upgrade of imurun, say); the reasons are those of
-    :func:`outdated`.
+    :func:`outdated`. Each of ``runs`` is a ``RunRecord`` (:class:`~imurun.errors.UsageError`
+    at once otherwise).
     """
     from imurun import __version__
 

@@ -53,12 +53,15 @@ BLE_SCAN_TIMEOUT_S = 10.0
 BLE_CONNECT_TIMEOUT_S = 15.0
 
 
-def serial_connection(port: str, timeout_s: float = 3.0, *, session: SessionWriter | None = None,
+def serial_connection(port: str | os.PathLike[str], timeout_s: float = 3.0, *,
+                      session: SessionWriter | None = None,
                       on_status: Say | None = None) -> Connect:
     """Connect (and reconnect) to the sensor on serial port ``port`` (a path, pyserial).
 
     Args:
-        port: the port's path (``/dev/ttyACM0``, a pseudo-terminal of the virtual sensor).
+        port: the port's path (``/dev/ttyACM0``, a pseudo-terminal of the virtual sensor), as
+            text or a :class:`~pathlib.Path` (pyserial takes text: a ``Path`` it refused, which
+            looked like a port that never opened).
         timeout_s: to open the port, and for each request's answer.
         session: every byte sent and received is also written there (a recording).
         on_status: hears ``reconnected to serial PORT`` when a later call opens the port again (the
@@ -67,6 +70,7 @@ def serial_connection(port: str, timeout_s: float = 3.0, *, session: SessionWrit
     """
     from imurun.transport.serial import SerialTransport
 
+    port = os.fspath(port)
     opened: list[bool] = []
 
     async def connect() -> SensorClient:

@@ -98,10 +98,15 @@ def per_second_dynamics(steps: list[dict[str, Any]], t_s: npt.NDArray[np.float64
     return out
 
 
-def export_fit(lib: Library, run: RunRecord, out: str | os.PathLike[str]) -> FitExport:
-    """Write ``run`` (analysed, with its attached watch data if any) as a FIT activity file."""
+def export_fit(lib: Library, run: RunRecord | str, out: str | os.PathLike[str]) -> FitExport:
+    """Write ``run`` (analysed, with its attached watch data if any) as a FIT activity file.
+
+    ``run``: a :class:`~imurun.store.library.RunRecord` or its id, as ``imurun export`` takes it
+    (:meth:`~imurun.store.library.Library.resolve_run`).
+    """
     from imurun.store.attach import watch_samples
 
+    run = lib.resolve_run(run)
     analysis = lib.analysis(run)
     if analysis is None:
         raise UsageError(f"run {run.short_id} is not analysed yet: nothing to export")

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from imurun.store.library import Library, RunRecord
+from imurun.store.library import Library, RunRecord, require_run
 
 #: Days of history that make a runner's baseline (four weeks).
 BASELINE_DAYS: Final = 28
@@ -47,8 +47,11 @@ def run_value(run: RunRecord, key: str) -> float:
     """A number of a run's analysis summary (:func:`summary_value`); NaN when missing or null.
 
     From the index's columns where it keeps the value, so a long history needs no summary
-    parsed (``RunRecord.summary``); from the summary object otherwise.
+    parsed (``RunRecord.summary``); from the summary object otherwise. ``run`` is a
+    ``RunRecord`` (:class:`~imurun.errors.UsageError` at once otherwise: no library to look a
+    run id up in).
     """
+    require_run(run, "run")
     if key in run.summary_values:
         v = run.summary_values[key]
         return math.nan if v is None else float(v)
@@ -71,7 +74,9 @@ class RunLength:
     analysed: bool
 
 
-def run_length(lib: Library, run: RunRecord) -> RunLength:
+def run_length(lib: Library, run: RunRecord | str) -> RunLength:
+    """How long ``run`` (a ``RunRecord`` or its id) is: running, recorded, steps, distance."""
+    run = lib.resolve_run(run)
     recorded = float(run.duration_s) if run.duration_s is not None else math.nan
     running = run_value(run, "running_s")
     analysed = run.analysed
@@ -96,8 +101,12 @@ class RunIndicator:
     unit: str
 
 
-def run_indicators(lib: Library, run: RunRecord) -> dict[str, RunIndicator]:
-    """The indicators of a run's saved analysis (empty when it has none)."""
+def run_indicators(lib: Library, run: RunRecord | str) -> dict[str, RunIndicator]:
+    """The indicators of a run's saved analysis (empty when it has none).
+
+    ``run``: a ``RunRecord`` or its id (:meth:`~imurun.store.library.Library.resolve_run`).
+    """
+    run = lib.resolve_run(run)
     out: dict[str, RunIndicator] = {}
     for d in lib.indicators(run) if run.analysis_version is not None else ():
         if isinstance(d, dict) and "key" in d:
@@ -137,8 +146,10 @@ def athlete_baseline(lib: Library, athlete_id: str, until_unix_s: float, *,
     """The baseline of ``athlete_id`` from the ``days`` before ``until_unix_s`` (exclusive).
 
     Only runs with running count: a walk or a recording without running has no form to be a
-    baseline for (and is not one of "your N runs").
+    baseline for (and is not one of "your N runs"). ``athlete_id`` is an athlete's id, or their
+    name (or id prefix) as :meth:`~imurun.store.library.Library.athlete` takes it.
     """
+    athlete_id = _athlete_id(lib, athlete_id)
     since = until_unix_s - days * DAY_S
     runs = [r for r in _athlete_runs(lib, athlete_id, since, until_unix_s)
             if r.analysed and r.id not in exclude
@@ -154,6 +165,24 @@ def athlete_baseline(lib: Library, athlete_id: str, until_unix_s: float, *,
         indicators = {k: median(v) for k, v in per_key.items()}
     return Baseline(athlete_id, since, until_unix_s, tuple(r.id for r in runs), metrics,
                     indicators, tuple(float(r.start_unix_s or 0.0) for r in runs))
+
+
+def _athlete_id(lib: Library, ref: str) -> str:
+    """``ref`` as an athlete's id: itself when it is one, else the id of the athlete it names.
+
+    Either an athlete's id or a run's athlete's; else :meth:`Library.athlete` reads it (a name
+    used to match no run, silently: an empty history).
+    """
+    if isinstance(ref, str) and (
+            lib.db.execute("SELECT 1 FROM athletes WHERE id = ?", (ref,)).fetchone() is not None
+            or lib.db.execute("SELECT 1 FROM runs WHERE athlete_id = ? LIMIT 1",
+                              (ref,)).fetchone() is not None):
+        return ref
+    if not isinstance(ref, str):
+        from imurun.errors import UsageError
+
+        raise UsageError(f"athlete_id takes an athlete's id or name, not {type(ref).__name__}")
+    return lib.athlete(ref).id
 
 
 def _all_summary_keys() -> tuple[str, ...]:
@@ -175,5 +204,10 @@ def _athlete_runs(lib: Library, athlete_id: str, since: float, until: float) -> 
 
 def athlete_runs(lib: Library, athlete_id: str, since_unix_s: float,
                  until_unix_s: float) -> list[RunRecord]:
-    """An athlete's runs that started in ``[since_unix_s, until_unix_s)``, in time order."""
+    """An athlete's runs that started in ``[since_unix_s, until_unix_s)``, in time order.
+
+    ``athlete_id`` is an athlete's id, or their name (or id prefix) as
+    :meth:`~imurun.store.library.Library.athlete` takes it.
+    """
+    athlete_id = _athlete_id(lib, athlete_id)
     return _athlete_runs(lib, athlete_id, since_unix_s, until_unix_s)

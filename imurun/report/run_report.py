@@ -57,7 +57,7 @@ from imurun.signal.pace import (
 )
 from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis, StepTable
 from imurun.signal.side import Side
-from imurun.store.library import Library, RunRecord
+from imurun.store.library import Library, RunRecord, require_run, require_runs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -105,9 +105,9 @@ class ReportContext:
 
 
 # ============================================================================ entry points
-def report_path(home: Path, run_id: str) -> Path:
+def report_path(home: str | os.PathLike[str], run_id: str) -> Path:
     """Where ``imurun report`` writes a library run's report by default."""
-    return home / "reports" / f"run-{run_id[:12]}.html"
+    return Path(home) / "reports" / f"run-{run_id[:12]}.html"
 
 
 def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] | None = None) -> Path:
@@ -115,12 +115,14 @@ def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] |
 
     The runner's baseline is made of their analysed runs of the 4 weeks before this one. Returns
     the path written (``out``, else :func:`report_path`). Raises
-    :class:`~imurun.errors.UsageError` when the run has no analysis.
+    :class:`~imurun.errors.UsageError` when the run has no analysis, and at once when ``run``
+    is not a ``RunRecord`` (a run id as text: ``lib.run(ref)`` gives its ``RunRecord``).
     """
     from imurun.errors import UsageError
     from imurun.report.history import athlete_baseline
     from imurun.store._files import atomic_write_bytes
 
+    require_run(run, "run")
     doc = lib.analysis(run) if run.analysis_version is not None else None
     if doc is None:
         why = f"its analysis failed: {run.analysis_error}" if run.analysis_error else \
@@ -157,10 +159,12 @@ def write_reports(lib: Library, runs: Sequence[RunRecord], *,
     """Write the default report of each analysed run of ``runs`` (what ``imurun sync`` does).
 
     Returns run id -> the path written, or why there is none (a run without an analysis, a file
-    that could not be written); one run's failure does not stop the others.
+    that could not be written); one run's failure does not stop the others. Each of ``runs``
+    is a ``RunRecord`` (:class:`~imurun.errors.UsageError` at once otherwise).
     """
     from imurun.errors import ImurunError
 
+    require_runs(runs, "runs")
     out: dict[str, Path | str] = {}
     todo = [r for r in runs if r.analysis_version is not None]
     for k, run in enumerate(todo):

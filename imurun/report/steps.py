@@ -60,10 +60,15 @@ def steps_csv(steps: StepTable, sp: StepSpeed | None = None) -> str:
     return buf.getvalue()
 
 
-def export_steps_csv(lib: Library, run: RunRecord, out: str | os.PathLike[str]) -> StepsExport:
-    """Write the per-step CSV of library run ``run`` (analysed) to ``out``."""
+def export_steps_csv(lib: Library, run: RunRecord | str, out: str | os.PathLike[str]) -> StepsExport:
+    """Write the per-step CSV of library run ``run`` (analysed) to ``out``.
+
+    ``run``: a :class:`~imurun.store.library.RunRecord` or its id, as ``imurun export`` takes it
+    (:meth:`~imurun.store.library.Library.resolve_run`).
+    """
     from imurun.store.attach import speed_track
 
+    run = lib.resolve_run(run)
     doc = lib.analysis(run) if run.analysis_version is not None else None
     if doc is None:
         raise UsageError(f"run {run.short_id} is not analysed yet: no steps to export")

@@ -366,14 +366,16 @@ def spike_pct(length: float, previous: Iterable[float]) -> float:
     return 100.0 * (length / max(prev) - 1.0)
 
 
-def run_spike(lib: Library, run: RunRecord) -> Spike:
+def run_spike(lib: Library, run: RunRecord | str) -> Spike:
     """The single-run spike of one library run, as the weekly summary judges it.
 
     The run's length against the longest of the athlete's runs of the
     :data:`SPIKE_WINDOW_DAYS` days before it (see the module's "single-run spike"): the same
     rules and the same numbers as the week that holds the run would show for it. A run without
     an athlete or without a date has nothing to be compared with (``"no_history"``).
+    ``run``: a ``RunRecord`` or its id (:meth:`~imurun.store.library.Library.resolve_run`).
     """
+    run = lib.resolve_run(run)
     if run.athlete_id is None or run.start_unix_s is None:
         return Spike(math.nan, "no_history")
     t = run.start_unix_s
@@ -387,10 +389,13 @@ def run_spike(lib: Library, run: RunRecord) -> Spike:
                   earlier_runs=int(earlier or 0))
 
 
-def weekly_summary(lib: Library, week: IsoWeek | str, *, athletes: Sequence[str] | None = None,
+def weekly_summary(lib: Library, week: IsoWeek | str, *,
+                   athletes: str | Sequence[str] | None = None,
                    settings: IndicatorSettings | None = None,
                    today: dt.date | None = None) -> WeeklySummary:
     """The weekly summary of ``week`` for ``athletes`` (names or ids; default: everyone).
+
+    ``athletes`` is a list of them, or one name or id as text (as ``imurun weekly --athlete``).
 
     ``week`` is an :class:`IsoWeek` or what :meth:`IsoWeek.parse` reads (``"2026-W47"``,
     ``"this"``, ``"last"``; a :class:`~imurun.errors.UsageError` otherwise).
@@ -407,6 +412,8 @@ def weekly_summary(lib: Library, week: IsoWeek | str, *, athletes: Sequence[str]
         raise UsageError(f"week must be an IsoWeek or a week such as '2026-W47', got "
                          f"{type(week).__name__}")
     days_so_far = (day - week.monday).days + 1 if week.monday <= day <= week.sunday else None
+    if isinstance(athletes, str):  # one athlete, not a sequence of one-letter names
+        athletes = [athletes]
     chosen = [lib.athlete(a) for a in athletes] if athletes else lib.athletes()
     from imurun.workflows import outdated_note
 

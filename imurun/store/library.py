@@ -170,6 +170,28 @@ class FileFacts:
 SAME_TIME_SHARE = 0.5
 
 
+def require_run(run: object, param: str) -> None:
+    """Refuse at once what is not a :class:`RunRecord` (:class:`~imurun.errors.UsageError`).
+
+    For the functions that take a run but no library to look an id up in: an untyped caller's
+    run id would otherwise fail deep inside as an ``AttributeError``, or be answered wrongly.
+    """
+    if isinstance(run, RunRecord):
+        return
+    hint = (f": Library.run({run!r}) gives the RunRecord a run id names" if isinstance(run, str)
+            else "")
+    raise UsageError(f"{param} takes a RunRecord (a run of the library), not "
+                     f"{type(run).__name__}{hint}")
+
+
+def require_runs(runs: Sequence[RunRecord], param: str) -> None:
+    """:func:`require_run` for each of ``runs`` (one text is refused whole, not per letter)."""
+    if isinstance(runs, str):
+        require_run(runs, param)
+    for r in runs:
+        require_run(r, f"each of {param}")
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run of the library, as the index knows it."""
@@ -834,15 +856,43 @@ class Library:
             raise UsageError(f"run {ref!r} is ambiguous: " + ", ".join(r["id"][:12] for r in rows))
         return self._record(rows[0])
 
-    def same_time_runs(self, run: RunRecord) -> list[RunRecord]:
+    def resolve_run(self, run: RunRecord | str, *, param: str = "run") -> RunRecord:
+        """``run`` itself, or the run a reference names as :meth:`run` (and the CLI) reads it.
+
+        The library's methods that take a run take either: a :class:`RunRecord` or its id as
+        text (at least 4 leading hex digits, or ``latest``). An unknown id is a
+        :class:`~imurun.errors.NotFoundError`, an ambiguous one a
+        :class:`~imurun.errors.UsageError`, as for ``imurun show``; anything else is a
+        :class:`~imurun.errors.UsageError` naming ``param``.
+        """
+        if isinstance(run, RunRecord):
+            return run
+        if isinstance(run, str):
+            return self.run(run)
+        raise UsageError(f"{param} takes a RunRecord or a run id (at least 4 hex digits, or "
+                         f"'latest'), not {type(run).__name__}")
+
+    def _run_id_of(self, run_id: RunRecord | str) -> str:
+        """The full id of ``run_id``.
+
+        A full id as it is (an unknown one is for the caller to say), anything else through
+        :meth:`resolve_run`.
+        """
+        if isinstance(run_id, str) and len(run_id) == 64:
+            return run_id
+        return self.resolve_run(run_id, param="run_id").id
+
+    def same_time_runs(self, run: RunRecord | str) -> list[RunRecord]:
         """The other runs of ``run``'s athlete recorded at the same time as it.
 
         One person runs one run at a time, so two runs of one athlete that share at least
         :data:`SAME_TIME_SHARE` of the shorter one's time are most likely one run held twice
         (the sensor's run and a phone's export of it, or a run and a CSV exported from it): both
         count in the history and in weekly summaries until one is set aside. Runs without an
-        athlete, a start or a duration have no time to share.
+        athlete, a start or a duration have no time to share. ``run``: a :class:`RunRecord` or
+        its id (:meth:`resolve_run`).
         """
+        run = self.resolve_run(run)
         if run.athlete_id is None or run.start_unix_s is None or not run.duration_s:
             return []
         a0 = run.start_unix_s
@@ -1064,14 +1114,16 @@ class Library:
                 return d
         return None
 
-    def assign_run(self, run_id: str, *, athlete: str | None = None,
+    def assign_run(self, run_id: RunRecord | str, *, athlete: str | None = None,
                    start_unix_s: float | None = None) -> RunRecord:
         """Give a run its athlete (name or id) and, for a recording without a date, its start.
 
         For recordings from other loggers, which name no sensor bound to an athlete and often
         carry no date: with both, the run counts in the athlete's history and weekly summary.
         A run whose recording has its own start time keeps it (:class:`UsageError`).
+        ``run_id``: a :class:`RunRecord` or its id (:meth:`resolve_run`).
         """
+        run_id = self._run_id_of(run_id)
         with self.transaction() as db:
             run = self.get(run_id)
             if run is None:
@@ -1096,7 +1148,7 @@ class Library:
         assert rec is not None
         return rec
 
-    def set_aside(self, run_id: str, *, reason: str = aside.BY_HAND,
+    def set_aside(self, run_id: RunRecord | str, *, reason: str = aside.BY_HAND,
                   replaced_by: str | None = None) -> Path:
         """Move a run's directory to ``HOME/set-aside/`` and take it out of the index.
 
@@ -1104,8 +1156,10 @@ class Library:
         directory keeps its files, to be examined or restored by hand), but the run no longer
         counts anywhere and ``store check`` no longer reports it. Its note says where it was,
         when and ``reason`` (and, for a damaged copy an intact one replaced, ``replaced_by``);
-        ``store restore`` lists it. Returns the new directory.
+        ``store restore`` lists it. Returns the new directory. ``run_id``: a
+        :class:`RunRecord` or its id (:meth:`resolve_run`).
         """
+        run_id = self._run_id_of(run_id)
         run = self.get(run_id)
         if run is None:
             raise NotFoundError(f"no run {run_id[:12]}")
@@ -1488,22 +1542,26 @@ class Library:
                    "analysis_mass_known = ?, analysis_mass_kg = ? WHERE id = ?",
                    (analysis_version(d), int(known), mass, run_id))
 
-    def analysis(self, run: RunRecord) -> dict[str, Any] | None:
+    def analysis(self, run: RunRecord | str) -> dict[str, Any] | None:
         """The run's kept analysis document as plain JSON data (``None`` without one).
 
         :meth:`run_analysis` gives it as a :class:`~imurun.signal.results.RunAnalysis`.
+        ``run``: a :class:`RunRecord` or its id (:meth:`resolve_run`).
         """
+        run = self.resolve_run(run)
         p = run.directory / ANALYSIS
         return read_json(p) if p.exists() else None
 
-    def run_analysis(self, run: RunRecord) -> RunAnalysis | None:
+    def run_analysis(self, run: RunRecord | str) -> RunAnalysis | None:
         """The run's kept analysis as what :func:`imurun.analyze` returned (``None`` without).
 
         Raises :class:`~imurun.errors.FileFormatError` naming the file when it is not an
-        ``imurun.analysis/1`` document.
+        ``imurun.analysis/1`` document. ``run``: a :class:`RunRecord` or its id
+        (:meth:`resolve_run`).
         """
         from imurun.signal.results import RunAnalysis
 
+        run = self.resolve_run(run)
         doc = self.analysis(run)
         if doc is None:
             return None
@@ -1513,14 +1571,16 @@ class Library:
             raise FileFormatError(str(run.directory / ANALYSIS),
                                   f"not an imurun analysis ({e})") from e
 
-    def indicators(self, run: RunRecord) -> list[Any]:
+    def indicators(self, run: RunRecord | str) -> list[Any]:
         """The ``indicators`` list of a run's kept analysis (empty without one).
 
         From the index; from the analysis file only for an analysis indexed before the index
         kept them (reading and parsing a long run's file takes far longer than the query),
         which the index then keeps (derived data: an index that cannot be written is read
-        from the files again next time).
+        from the files again next time). ``run``: a :class:`RunRecord` or its id
+        (:meth:`resolve_run`).
         """
+        run = self.resolve_run(run)
         r = self.db.execute("SELECT indicators_json FROM run_summaries WHERE run_id = ?",
                             (run.id,)).fetchone()
         if r is not None and r["indicators_json"] is not None:
@@ -1536,7 +1596,7 @@ class Library:
         return got
 
     def steps(self, run_id: RunRecord | str) -> list[dict[str, Any]]:
-        """The indexed steps of a run (a :class:`RunRecord` or its full id), in time order.
+        """The indexed steps of a run (a :class:`RunRecord` or its id), in time order.
 
         One dict per step with the columns of :data:`~imurun.store.schema.STEP_COLUMNS`, as the
         analysis JSON's ``steps`` (SI units: ``ic_s`` seconds from the start of the recording,
@@ -1544,8 +1604,9 @@ class Library:
         unknown value). Empty without an analysis. :meth:`run_analysis` gives them as a
         :class:`~imurun.signal.results.StepTable` of NumPy arrays (NaN for unknown).
         """
-        if isinstance(run_id, RunRecord):  # (the keyword keeps its first name: run_id)
-            run_id = run_id.id
+        # (the keyword keeps its first name: run_id). A full id is taken as it is (an unknown
+        # one has no steps); a shorter reference is resolved, as :meth:`run` reads it.
+        run_id = self._run_id_of(run_id)
         rows = self.db.execute(f"SELECT {', '.join(STEP_COLUMNS)} FROM steps WHERE run_id = ? "
                                "ORDER BY i", (run_id,))
         return [dict(zip(STEP_COLUMNS, r, strict=True)) for r in rows]
