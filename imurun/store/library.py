@@ -293,12 +293,13 @@ def _opt_float(v: Any) -> float | None:
 
 
 # ---------------------------------------------------------------------------- file facts
-def file_facts(path: Path) -> FileFacts:
+def file_facts(path: str | os.PathLike[str]) -> FileFacts:
     """Read a supported recording and describe it; :class:`FileFormatError` if it is not one."""
     from firmware_protocol.runfile import MAGIC, RunHeader
     from imurun.ingest.files import load_recording, sniff
     from imurun.store.rundir import file_crc32
 
+    path = Path(path)
     kind = sniff(path)
     size = path.stat().st_size
     rec = load_recording(path)
@@ -315,8 +316,10 @@ def file_facts(path: Path) -> FileFacts:
     return FileFacts(kind, size, rec.meta.device_id, None, None, start, round(rec.duration_s, 3))
 
 
-def is_prefix_of(short: Path, long: Path, block: int = 1 << 20) -> bool:
+def is_prefix_of(short: str | os.PathLike[str], long: str | os.PathLike[str],
+                 block: int = 1 << 20) -> bool:
     """True when ``short`` holds fewer bytes than ``long`` and they are its first bytes."""
+    short, long = Path(short), Path(long)
     if short.stat().st_size >= long.stat().st_size:
         return False
     with open(short, "rb") as a, open(long, "rb") as b:
@@ -374,8 +377,9 @@ def check_analysis(analysis: Any, what: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- managed files
-def is_library_root(d: Path) -> bool:
+def is_library_root(d: str | os.PathLike[str]) -> bool:
     """Whether ``d`` looks like a library: an index, or athlete profiles beside a runs/ folder."""
+    d = Path(d)
     return (d / DB_NAME).is_file() or ((d / PROFILES).is_file() and (d / "runs").is_dir())
 
 

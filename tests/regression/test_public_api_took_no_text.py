@@ -7,8 +7,9 @@ An untyped caller (a notebook) naming a run by its id, as every command does, go
 without a word: ``Library.steps`` of a short id gave no steps, ``pause_counted_as_lost`` of an
 id said False, ``athlete_baseline`` of an athlete's name found no runs, and
 ``weekly_summary(athletes="Ana")`` looked for athletes ``'A'``, ``'n'`` and ``'a'``. A
-``pathlib.Path`` port made ``serial_connection`` wait out its timeout (pyserial takes text) and
-``report_path`` refused a home given as text.
+``pathlib.Path`` port made ``serial_connection`` wait out its timeout (pyserial takes text);
+``report_path``, ``file_facts``, ``is_prefix_of`` and ``is_library_root`` refused a path given as
+text.
 
 Where the function has the library to look a run up in, it now takes a ``RunRecord`` or its id
 as the CLI reads it (``Library.resolve_run``: 4+ hex digits or ``latest``, the CLI's errors for
@@ -29,11 +30,17 @@ import pytest
 
 from imurun.errors import NotFoundError, TransportError, UsageError
 from imurun.report.fit import export_fit
-from imurun.report.history import athlete_baseline, athlete_runs, run_indicators, run_length, run_value
+from imurun.report.history import (
+    athlete_baseline,
+    athlete_runs,
+    run_indicators,
+    run_length,
+    run_value,
+)
 from imurun.report.run_report import report_path, write_reports, write_run_report
 from imurun.report.steps import export_steps_csv
 from imurun.report.weekly import run_spike, weekly_summary
-from imurun.store.library import Library, RunRecord
+from imurun.store.library import Library, RunRecord, file_facts, is_library_root, is_prefix_of
 from imurun.workflows import (
     analyse_runs,
     analysed_mass,
@@ -163,7 +170,8 @@ def test_a_text_for_a_sequence_of_runs_is_refused_whole(held: tuple[Library, Run
 def test_an_athlete_name_finds_their_runs(held: tuple[Library, RunRecord]) -> None:
     """``athlete_baseline(lib, "Ana", ...)`` found no runs (the name taken for an id)."""
     lib, run = held
-    assert run.athlete_id is not None and run.start_unix_s is not None
+    assert run.athlete_id is not None
+    assert run.start_unix_s is not None
     until = run.start_unix_s + 1.0
     by_id = athlete_baseline(lib, run.athlete_id, until)
     assert by_id.n_runs == 1
@@ -183,6 +191,21 @@ def test_weekly_summary_takes_one_athlete_as_text(held: tuple[Library, RunRecord
 
 def test_report_path_takes_a_home_as_text(tmp_path: Path) -> None:
     assert report_path(str(tmp_path), "ab" * 32) == tmp_path / "reports" / f"run-{'ab' * 6}.html"
+
+
+@pytest.mark.parametrize("name", ["file_facts", "is_prefix_of", "is_library_root"])
+def test_library_path_functions_take_text(held: tuple[Library, RunRecord], name: str) -> None:
+    """Each failed on text: ``'str' object has no attribute 'stat'``, or ``str / str``."""
+    lib, run = held
+    fn: Callable[[Any], object] = {
+        "file_facts": file_facts,
+        "is_prefix_of": lambda p: is_prefix_of(p, p),
+        "is_library_root": lambda _: is_library_root(str(lib.root)),
+    }[name]
+    expected = {"file_facts": file_facts(RUN), "is_prefix_of": False,
+                "is_library_root": True}[name]
+    assert fn(str(RUN)) == expected
+    assert file_facts(str(RUN)).sensor_run_id == run.sensor_run_id
 
 
 def test_serial_connection_opens_a_port_given_as_a_path() -> None:
