@@ -601,7 +601,7 @@ class Library:
             self._save_profiles()
         return a
 
-    def update_athlete(self, ref: str, *, mass_kg: float | None = None,
+    def update_athlete(self, ref: Athlete | str, *, mass_kg: float | None = None,
                        leg_length_m: float | None = None) -> Athlete:
         """Set an athlete's (name or id) mass (kg) or leg length (m); ``None`` keeps it."""
         with self.transaction():
@@ -612,7 +612,7 @@ class Library:
             self._save_profiles()
         return a
 
-    def rename_athlete(self, ref: str, name: str) -> Athlete:
+    def rename_athlete(self, ref: Athlete | str, name: str) -> Athlete:
         """Give an athlete (name or id) another name, one no other athlete has."""
         with self.transaction() as db:
             old = self.athlete(ref)
@@ -625,7 +625,8 @@ class Library:
             self._save_profiles()
         return a
 
-    def merge_athletes(self, source_ref: str, into_ref: str) -> tuple[Athlete, int]:
+    def merge_athletes(self, source_ref: Athlete | str,
+                       into_ref: Athlete | str) -> tuple[Athlete, int]:
         """Make the athlete ``source_ref`` one with ``into_ref``: runs and sensors move to it.
 
         For two profiles of one person (e.g. from an earlier version that imported a bundle's
@@ -636,7 +637,8 @@ class Library:
         with self.transaction() as db:
             src, dst = self.athlete(source_ref), self.athlete(into_ref)
             if src.id == dst.id:
-                raise UsageError(f"{source_ref!r} and {into_ref!r} are the same athlete")
+                said = [r if isinstance(r, str) else r.name for r in (source_ref, into_ref)]
+                raise UsageError(f"{said[0]!r} and {said[1]!r} are the same athlete")
             kept = Athlete(dst.id, dst.name, dst.mass_kg if dst.mass_kg is not None else src.mass_kg,
                            dst.leg_length_m if dst.leg_length_m is not None else src.leg_length_m,
                            dst.created_at)
@@ -655,7 +657,7 @@ class Library:
             self._save_profiles()
         return kept, len(runs)
 
-    def add_alias(self, alias_id: str, athlete_ref: str) -> Athlete:
+    def add_alias(self, alias_id: str, athlete_ref: Athlete | str) -> Athlete:
         """Know ``alias_id`` (another library's id of this person) as the athlete ``athlete_ref``."""
         with self.transaction():
             a = self.athlete(athlete_ref)
@@ -701,8 +703,17 @@ class Library:
         return [Athlete(r["id"], r["name"], r["mass_kg"], r["leg_length_m"], r["created_at"])
                 for r in rows]
 
-    def athlete(self, ref: str) -> Athlete:
-        """By name (any case) or by id or id prefix (at least 4 hex digits)."""
+    def athlete(self, ref: Athlete | str) -> Athlete:
+        """By name (any case) or by id or id prefix (at least 4 hex digits), or an ``Athlete``.
+
+        An :class:`Athlete` is looked up by its id (as the library holds it now). The methods
+        that take an athlete (``ref``, ``athlete_ref``, ``athlete=``) take any of these.
+        """
+        if isinstance(ref, Athlete):
+            ref = ref.id
+        elif not isinstance(ref, str):
+            raise UsageError(f"an athlete is named by their name or id (or an Athlete), not "
+                             f"{type(ref).__name__}")
         ref = ref.strip()
         all_ = self.athletes()
         hits = [a for a in all_ if a.name.lower() == ref.lower()]
@@ -716,7 +727,7 @@ class Library:
                              + ", ".join(a.id[:8] for a in hits))
         return hits[0]
 
-    def bind_sensor(self, device_id: int | str, athlete_ref: str) -> tuple[Athlete, int]:
+    def bind_sensor(self, device_id: int | str, athlete_ref: Athlete | str) -> tuple[Athlete, int]:
         """Bind a sensor to an athlete; its runs without an athlete go to them. Returns (athlete, n)."""
         dev = device_hex(device_id)
         with self.transaction() as db:
@@ -822,7 +833,7 @@ class Library:
             analysis_mass_kg=r["analysis_mass_kg"],
             summary_values={} if r["summary_json"] is None else {c: r[c] for c in SUMMARY_COLUMNS})
 
-    def runs(self, *, athlete: str | None = None, since_unix_s: float | None = None,
+    def runs(self, *, athlete: Athlete | str | None = None, since_unix_s: float | None = None,
              until_unix_s: float | None = None) -> list[RunRecord]:
         """Runs in start order; ``until_unix_s`` is exclusive. Runs without a date sort last."""
         where: list[str] = []
@@ -1118,7 +1129,7 @@ class Library:
                 return d
         return None
 
-    def assign_run(self, run_id: RunRecord | str, *, athlete: str | None = None,
+    def assign_run(self, run_id: RunRecord | str, *, athlete: Athlete | str | None = None,
                    start_unix_s: float | None = None) -> RunRecord:
         """Give a run its athlete (name or id) and, for a recording without a date, its start.
 

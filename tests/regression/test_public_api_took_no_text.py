@@ -182,6 +182,19 @@ def test_an_athlete_name_finds_their_runs(held: tuple[Library, RunRecord]) -> No
         athlete_baseline(lib, "Zoe", until)
 
 
+def test_an_athlete_object_is_taken_where_a_name_is(tmp_path: Path) -> None:
+    """``lib.runs(athlete=ana)`` (the ``Athlete`` add_athlete gave): ``no attribute 'strip'``."""
+    with Library.open(tmp_path / "home") as lib:
+        ana = lib.add_athlete("Ana", mass_kg=58)
+        assert lib.athlete(ana) == ana
+        assert lib.bind_sensor("1d0c5e7500000001", ana) == (ana, 0)
+        import_path(lib, RUN, analyse=False)
+        assert [r.athlete_id for r in lib.runs(athlete=ana)] == [ana.id]
+        assert lib.update_athlete(ana, mass_kg=60).mass_kg == 60
+        with pytest.raises(UsageError, match="named by their name or id"):
+            lib.athlete(7)  # type: ignore[arg-type]
+
+
 def test_weekly_summary_takes_one_athlete_as_text(held: tuple[Library, RunRecord]) -> None:
     lib, _ = held
     one = weekly_summary(lib, "2026-W45", athletes="Ana")
