@@ -435,30 +435,6 @@ def test_stored_run_applies_the_calibration() -> None:
     assert_uniform_segments(rec)
 
 
-def test_stored_run_damaged_block_costs_that_block_only() -> None:
-    c = run_counts()
-    data = bytearray(run_bytes(c))
-    # Block 4 of 10 (samples 400..499): flip a byte in its payload.
-    pos, sample_blocks = HEADER_SIZE, []
-    while pos < len(data):
-        _, btype, _, length, _crc = BLOCK_HEAD.unpack_from(data, pos)
-        if btype in (BlockType.SAMPLES_RAW, BlockType.SAMPLES_PACKED):
-            sample_blocks.append(pos)
-        pos += BLOCK_OVERHEAD + length
-    assert len(sample_blocks) == 10
-    data[sample_blocks[4] + 30] ^= 0xFF
-    run = read_run(bytes(data))
-    rec = recording_from_run(run)
-    assert gap_summary(rec) == [(GapCause.DAMAGED_BLOCK, 100)]
-    assert rec.n_samples == 900
-    assert rec.stats.blocks_damaged == 1
-    assert rec.stats.samples_missing == 100
-    assert rec.gaps[0].duration_s == pytest.approx(101 / 200.0, abs=1e-9)
-    acc, _ = si(c[np.r_[0:400, 500:1000]])
-    h = run.header
-    np.testing.assert_array_equal(rec.acc_ms2, (acc - h.acc_offset_ms2) * np.asarray(h.acc_gain))
-
-
 def _damage_sample_blocks(data: bytes, which: list[int]) -> bytes:
     """``data`` with a byte flipped in the payload of the sample blocks ``which`` (0 = first)."""
     b = bytearray(data)
@@ -468,9 +444,25 @@ def _damage_sample_blocks(data: bytes, which: list[int]) -> bytes:
         if btype in (BlockType.SAMPLES_RAW, BlockType.SAMPLES_PACKED):
             sample_blocks.append(pos)
         pos += BLOCK_OVERHEAD + length
+    assert len(sample_blocks) == 10  # run_bytes' 1000 samples in blocks of 100
     for i in which:
         b[sample_blocks[i] + 30] ^= 0xFF
     return bytes(b)
+
+
+def test_stored_run_damaged_block_costs_that_block_only() -> None:
+    c = run_counts()
+    # Block 4 of 10 (samples 400..499): flip a byte in its payload.
+    run = read_run(_damage_sample_blocks(run_bytes(c), [4]))
+    rec = recording_from_run(run)
+    assert gap_summary(rec) == [(GapCause.DAMAGED_BLOCK, 100)]
+    assert rec.n_samples == 900
+    assert rec.stats.blocks_damaged == 1
+    assert rec.stats.samples_missing == 100
+    assert rec.gaps[0].duration_s == pytest.approx(101 / 200.0, abs=1e-9)
+    acc, _ = si(c[np.r_[0:400, 500:1000]])
+    h = run.header
+    np.testing.assert_array_equal(rec.acc_ms2, (acc - h.acc_offset_ms2) * np.asarray(h.acc_gain))
 
 
 # before: a damaged first (or last) block shortened the recording without a word: no gap,
