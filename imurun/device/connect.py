@@ -291,14 +291,12 @@ async def stream_to_file(connect: Connect, path: str | os.PathLike[str],
         for session in held:
             session.close()
     published = bool(held) and held[0].published
+    kept = (f"what arrived until then is in {out}" if published
+            else f"nothing was written to {out}")
     if failed:
         name, e = failed[0]
-        kept = (f"what arrived until then is in {out}" if published
-                else f"nothing was written to {out}")
         raise CallbackError(name, e, f"the stream stopped; {kept}") from e
     if lost is not None:
-        kept = (f"what arrived until then is in {out}" if published
-                else f"nothing was written to {out}")
         raise LinkLost(lost.description, f"{lost.reason}; {kept}" if lost.reason else kept,
                        t_host_s=lost.t_host_s) from lost
     return StreamedFile(out, report, builder.build() if published else None)
