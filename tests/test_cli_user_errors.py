@@ -17,7 +17,7 @@ from imurun.analysis import analyze, format_report
 from imurun.cli import EXIT_FILE
 from imurun.ingest.files import load_recording
 from imurun.ingest.recording import Recording
-from imurun.store.library import Library
+from imurun.store.library import Library, RunRecord
 from tests.cli_support import one_line, run
 from tests.library_support import DEVICE_A, analysis_json, write_run
 
@@ -71,13 +71,18 @@ def test_the_commands_that_bring_things_in_still_make_a_library(
     assert code == 0, err
 
 
-def test_a_library_that_lost_its_index_is_still_a_library(
-        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """library.md: `rm index.sqlite3`, and the next command (`runs`) rebuilds it."""
+def _one_analysed_run(tmp_path: Path) -> tuple[Path, RunRecord]:
+    """A library (``tmp_path/home``) holding one 20-s run with an analysis."""
     home = tmp_path / "home"
     with Library.open(home) as lib:
         r = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=20.0)).run
-        lib.set_analysis(r.id, analysis_json(50, seed=3))
+        return home, lib.set_analysis(r.id, analysis_json(50, seed=3))
+
+
+def test_a_library_that_lost_its_index_is_still_a_library(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """library.md: `rm index.sqlite3`, and the next command (`runs`) rebuilds it."""
+    home, r = _one_analysed_run(tmp_path)
     (home / "index.sqlite3").unlink()
     code, out, err = run(capsys, "--home", str(home), "runs")
     assert code == 0, err
@@ -253,10 +258,7 @@ def test_the_options_of_every_command_are_in_the_docs_and_the_docs_in_help() -> 
 def test_attaching_a_file_that_is_no_fit_says_so_once(
         capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     """It said "w.csv: damaged FIT file: w.csv: not a FIT file (no .FIT signature)"."""
-    home = tmp_path / "home"
-    with Library.open(home) as lib:
-        r = lib.add_file(write_run(tmp_path / "in", DEVICE_A, 1, seconds=20.0)).run
-        lib.set_analysis(r.id, analysis_json(50, seed=3))
+    home, r = _one_analysed_run(tmp_path)
     for content in (b"", b"time,speed\n0,3.1\n"):
         watch = tmp_path / "w.csv"
         watch.write_bytes(content)

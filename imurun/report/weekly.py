@@ -823,10 +823,6 @@ def _pace(a: AthleteWeek) -> str:
     return f"{m}:{sec:02d} /km"
 
 
-def _minutes(seconds: float) -> str:
-    return time_text(seconds)
-
-
 def _not_enough(sp: Spike) -> str:
     """``not enough history yet (2 runs)``: the runs recorded before the run concerned."""
     n = sp.history_runs or 0
@@ -874,7 +870,7 @@ def render_html(s: WeeklySummary) -> str:
         load = (f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else "")
         cells = [f'<a href="#athlete-{k}">{h.esc(a.name)}</a><br>'
                  f"{h.badge(a.attention, _ATTENTION[a.attention])}",
-                 h.esc(a.runs), h.esc(_minutes(a.running_s) + load)]
+                 h.esc(a.runs), h.esc(time_text(a.running_s) + load)]
         if any_distance:
             cells.append(h.esc(h.fmt(a.distance_m / 1000, ".1f", "km") if a.distance_m
                                else "–") + (f'<br><span class="small">{h.esc(_pace(a))}</span>'
