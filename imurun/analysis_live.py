@@ -19,14 +19,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from firmware_protocol.codec import ParseEvent, Rebooted, Received
-from firmware_protocol.messages import DeviceInfo, SampleBatch
+from firmware_protocol.messages import DeviceInfo, SampleBatch, TimeSync
 from imurun.errors import SignalError
+from imurun.ingest.clock import BootTimes, boot_of, place_boots
 from imurun.signal._segments import as_signal, check_fs
 from imurun.signal.cleanup import (
     CleanupSettings,
@@ -44,8 +46,8 @@ FloatArray = npt.NDArray[np.float64]
 
 # LiveMetrics, StreamSteps and StreamingSettings are what the callbacks and settings of this
 # module's classes take: a user of them imports them from here
-__all__ = ["LiveAnalyzer", "LiveMetrics", "LiveStreamHook", "StreamSteps", "StreamingSettings",
-           "format_live", "replay_session"]
+__all__ = ["BootStart", "LiveAnalyzer", "LiveMetrics", "LiveStreamHook", "StreamSteps",
+           "StreamingSettings", "format_live", "replay_session"]
 
 
 #: Seconds of samples between two early tries of the mounting estimate (``LiveAnalyzer``):
@@ -349,6 +351,25 @@ class LiveAnalyzer:
                 self._extra_report = True
 
 
+@dataclass(frozen=True)
+class BootStart:
+    """Where the live analysis placed a boot of the sensor (:attr:`LiveStreamHook.boot_starts`).
+
+    ``t_s``: the live time of its first sample analysed. ``placed_by``: ``"start"`` (the first
+    boot: time 0), ``"time sync"`` (its clock paired: the time the recording gives it) or
+    ``"arrival times"`` (no time sync: the earliest arrival of its batches, as the recording
+    places such a boot). ``provisional``: placed before a time sync with a usual round trip
+    came, on what had arrived by then (its samples' first ``place_wait_s`` seconds), so the
+    recording, placed on all of the boot's data, can place it elsewhere: its live times are
+    off by that much until the next boot.
+    """
+
+    t_s: float
+    boot_id: int
+    placed_by: Literal["start", "time sync", "arrival times"]
+    provisional: bool = False
+
+
 class LiveStreamHook:
     """``on_event`` hook of :func:`imurun.device.stream.stream_live`: decoded messages in.
 
@@ -363,29 +384,51 @@ class LiveStreamHook:
     a line that says it is being estimated; ``on_steps`` the steps found (see
     :class:`LiveAnalyzer`).
 
-    Time base: the live times (``LiveMetrics.t_s``, ``StreamSteps.ic_s``...) count samples from
-    the first one, a lost or damaged frame included (the sample counter says how many are
-    missing), so they are the stream's recording's ``t_s`` until a reboot. A reboot restarts
-    the counter and the time it took is not known live: the samples after it follow on from
-    the last one before it, so the live times then run behind the recording's by the reboot's
-    duration (64 ms in ``recordings/reboot-and-gaps.imrs``; the batch analysis places each boot
-    with the time syncs).
+    Time base: the live times (``LiveMetrics.t_s``, ``StreamSteps.ic_s``...) are the stream's
+    recording's ``t_s``: 0 at the first sample, then counting samples (a lost or damaged frame
+    included: the sample counter says how many are missing). A reboot restarts the counter and
+    its duration is not in the samples: the new boot is placed as the recording places it
+    (:mod:`imurun.ingest.clock`, the same code), with its ``TIME_SYNC`` pairs. The answers
+    to the first time syncs after a reboot can be slow to arrive (192 ms in
+    ``recordings/reboot-and-gaps.imrs``, whose reboot took 64 ms), which the recording sees
+    among the boot's other pairs and leaves out; live, the boot's samples are therefore held
+    until a pair with a round trip as short as the link's usual one (the pairs of the boots
+    before: 1.5 times their median + 1 ms, the recording's rule) is in, at most
+    ``place_wait_s`` seconds of samples: ``imurun stream`` asks for one every second. Nothing
+    is lost and the numbers are the same; a line due meanwhile comes up to that much later.
+    A boot not paired by then is placed as the recording would be on what has arrived, and
+    :attr:`boot_starts` marks it provisional (a line says so); one that ends, or a stream that
+    ends, before that is placed on all its data, as the recording places it. Live times never
+    go back: a boot the clocks place before the end of the samples so far starts right after
+    them. Within a boot the live times count samples at the declared rate, the recording's
+    follow the sensor's clock: they part by its error (under 0.2 ms over the bundled session).
+
+    State (readable): ``info`` (the last ``DEVICE_INFO``), ``analyzer``, ``bridged_samples``,
+    ``boot_starts`` (one :class:`BootStart` per boot with samples, in order).
     """
 
     def __init__(self, say: Callable[[str], None], *, report_every_s: float = 5.0,
                  settings: StreamingSettings | None = None,
                  cleanup: CleanupSettings | None = None,
-                 on_steps: Callable[[StreamSteps], None] | None = None) -> None:
-        _check_seconds(report_every_s=report_every_s)
+                 on_steps: Callable[[StreamSteps], None] | None = None,
+                 place_wait_s: float = 3.0) -> None:
+        _check_seconds(report_every_s=report_every_s, place_wait_s=place_wait_s)
         self.say = say
         self.report_every_s = report_every_s
         self.settings = settings
         self.cleanup = CleanupSettings() if cleanup is None else cleanup
         self.on_steps = on_steps
+        self.place_wait_s = float(place_wait_s)
         self.info: DeviceInfo | None = None
         self.analyzer: LiveAnalyzer | None = None
         self.bridged_samples = 0
+        self.boot_starts: list[BootStart] = []
         self._boot_id: int | None = None
+        self._boot_info: dict[int, DeviceInfo] = {}  # the last DEVICE_INFO of each boot
+        self._boots: list[BootTimes] = []  # what places each boot in time, as the recording's
+        # the samples of a new boot not yet placed in time: (u32 counter, unwrapped counter,
+        # rate, acc, gyr) per batch; None once placed (or for the first boot: it starts at 0)
+        self._held: list[tuple[int, int, float, FloatArray, FloatArray | None]] | None = None
         self._next_counter: int | None = None
         self._last: tuple[FloatArray, FloatArray | None] | None = None  # the last sample (SI)
         self._t_next = 0.0  # time of the next expected sample, s
@@ -395,16 +438,17 @@ class LiveStreamHook:
 
     def __call__(self, t_host_s: float, ev: ParseEvent) -> None:
         try:
-            self._handle(ev)
+            self._handle(t_host_s, ev)
         except SignalError as e:  # samples the analysis refuses: the stream itself goes on
             self._stop(e)
 
     def _stop(self, e: SignalError) -> None:
         self.analyzer = None
+        self._held = None
         self._stopped = True
         self.say(f"live: stopped: {e} (the recording goes on)")
 
-    def _handle(self, ev: ParseEvent) -> None:
+    def _handle(self, t_host_s: float, ev: ParseEvent) -> None:
         if isinstance(ev, Rebooted):
             self._new_boot(ev.new_boot_id)
             return
@@ -423,24 +467,44 @@ class LiveStreamHook:
                 self._last = None
                 self._said_settling = False
             self.info = m
-        elif isinstance(m, SampleBatch) and self.info is not None and self.analyzer is not None:
+            self._boot_info[ev.boot_id] = m
+        elif isinstance(m, TimeSync):
+            boot_of(self._boots, ev.boot_id, t_host_s, BootTimes).add_pair(m, t_host_s)
+            self._try_place()
+        elif isinstance(m, SampleBatch):
+            c = boot_of(self._boots, ev.boot_id, t_host_s, BootTimes).add_batch(
+                m.sample_counter, m.device_time_us, m.n, t_host_s)
+            if self.info is None or self.analyzer is None:
+                return
             fs = float(self.info.sample_rate_hz)
             acc, gyr = self.info.scale.to_si(m.counts)
-            if self._next_counter is not None and m.sample_counter != self._next_counter:
-                missing = (m.sample_counter - self._next_counter) % 2**32
-                if missing > 2**31:
-                    return  # a late duplicate: already seen
-                self._t_next += missing / fs
-                if self._last is not None and missing <= bridge_max_missing(self.cleanup, fs):
-                    self._bridge(missing, acc, gyr)
-                else:
-                    self.analyzer.gap(self._t_next)
-            self._next_counter = (m.sample_counter + m.n) % 2**32
-            self._t_next += m.n / fs
-            self.analyzer.add(acc, gyr)
-            self._say_settling()
-            if m.n:
-                self._last = (acc[-1], None if gyr is None else gyr[-1])
+            if self._held is None:
+                if not self.boot_starts:
+                    self.boot_starts.append(BootStart(self._t_next, ev.boot_id, "start"))
+                self._samples(m.sample_counter, fs, acc, gyr)
+            else:
+                self._held.append((m.sample_counter, c, fs, acc, gyr))
+                self._try_place()
+
+    def _samples(self, counter: int, fs: float, acc: FloatArray, gyr: FloatArray | None) -> None:
+        """One batch of the current boot, placed in time, to the analyzer."""
+        assert self.analyzer is not None
+        n = acc.shape[0]
+        if self._next_counter is not None and counter != self._next_counter:
+            missing = (counter - self._next_counter) % 2**32
+            if missing > 2**31:
+                return  # a late duplicate: already seen
+            self._t_next += missing / fs
+            if self._last is not None and missing <= bridge_max_missing(self.cleanup, fs):
+                self._bridge(missing, acc, gyr)
+            else:
+                self.analyzer.gap(self._t_next)
+        self._next_counter = (counter + n) % 2**32
+        self._t_next += n / fs
+        self.analyzer.add(acc, gyr)
+        self._say_settling()
+        if n:
+            self._last = (acc[-1], None if gyr is None else gyr[-1])
 
     def _say_settling(self) -> None:
         """A line is due but the mounting is not known yet: say so once, not nothing.
@@ -464,19 +528,91 @@ class LiveStreamHook:
 
     def flush(self) -> None:
         """The stream has ended: the steps of its last seconds go to ``on_steps``."""
-        if self.analyzer is not None:
-            try:
+        try:
+            self._place_complete()
+            if self.analyzer is not None:
                 self.analyzer.flush()
-            except SignalError as e:
-                self._stop(e)
+        except SignalError as e:
+            self._stop(e)
 
     def _new_boot(self, boot_id: int) -> None:
-        """A reboot: the sample counter starts again and nothing is analysed across it."""
+        """A reboot: the sample counter starts again and nothing is analysed across it.
+
+        The boot before is complete: placed now if it still waited, and its last steps go out
+        (its segment ends here); the new one waits for its place in time (see the class notes).
+        """
+        self._place_complete()
         if self._boot_id is not None and self.analyzer is not None:
             self.analyzer.gap()
         self._boot_id = boot_id
         self._next_counter = None
         self._last = None
+        if any(b.batch_times for b in self._boots):  # the recording's time 0 is behind
+            self._held = []
+
+    def _fs_of(self, boot_id: int) -> float:
+        """A boot's sample rate: its last ``DEVICE_INFO``'s, else the last one received."""
+        info = self._boot_info.get(boot_id, self.info)
+        assert info is not None  # samples are analysed only once one has come
+        return float(info.sample_rate_hz)
+
+    def _usual_round_trip_s(self) -> float | None:
+        """The median round trip of the time syncs of the boots before this one (None: none)."""
+        rtt = np.concatenate([b.round_trips_s() for b in self._boots[:-1]] or [np.zeros(0)])
+        return float(np.quantile(rtt, 0.5)) if rtt.size else None
+
+    def _try_place(self) -> None:
+        """Place the new boot if a time sync tells where, or once it waited long enough."""
+        if not self._held or self._boots[-1].boot_id != self._boot_id:
+            return  # nothing to place yet
+        usual = self._usual_round_trip_s()
+        b = self._boots[-1]
+        if len(b.kept_pairs(usual)):
+            self._place(rtt_ref_s=usual)
+        elif sum(h[3].shape[0] / h[2] for h in self._held) >= self.place_wait_s:
+            self._place(provisional=True)
+
+    def _place_complete(self) -> None:
+        """A boot that still waits and will get no more data: placed on all of it."""
+        if self._held:
+            self._place()
+        self._held = None
+
+    def _place(self, *, rtt_ref_s: float | None = None, provisional: bool = False) -> None:
+        """The new boot's time, as the recording places it on the data so far; then its samples.
+
+        ``rtt_ref_s``: the usual round trip its time syncs are judged by (see
+        :meth:`BootTimes.kept_pairs <imurun.ingest.clock.BootTimes.kept_pairs>`).
+        """
+        held, self._held = self._held, None
+        if not held or self.analyzer is None:
+            return
+        boots = [b for b in self._boots if b.batch_times]  # the last is the new one
+        ref = boots[0].first_rx_s  # one host time base for all: the recording's arithmetic
+        spans, clock = [], None
+        for b in boots:
+            clock = b.clock(self._fs_of(b.boot_id), [],
+                            rtt_ref_s=rtt_ref_s if b is boots[-1] else None)
+            ends = clock.host_s([clock.first_counter, clock.last_counter]) + (clock.t_ref - ref)
+            spans.append((float(ends[0]), float(ends[1]), clock.period_s))
+        assert clock is not None
+        starts = place_boots(spans)
+        # the first sample analysed is the boot's first unless an earlier one arrives late
+        at_first = float(clock.host_s([held[0][1]])[0] + (clock.t_ref - ref)) - spans[-1][0]
+        t0 = max(starts[-1] + at_first - starts[0], self._t_next)  # never back
+        self.analyzer.gap(t0)
+        self._t_next = t0
+        self.boot_starts.append(BootStart(t0, boots[-1].boot_id,
+                                          "time sync" if clock.paired else "arrival times",
+                                          provisional))
+        if provisional:
+            by = ("time syncs with long round trips" if clock.paired
+                  else "the arrival times of its samples")
+            self.say(f"live: the sensor restarted and no time sync placed its clock in "
+                     f"{self.place_wait_s:g} s: its times from {t0:.1f} s on are provisional "
+                     f"(placed by {by})")
+        for counter, _, fs, acc, gyr in held:
+            self._samples(counter, fs, acc, gyr)
 
     def _bridge(self, k: int, acc: FloatArray, gyr: FloatArray | None) -> None:
         """Fill ``k`` missing samples between the last one and ``acc[0]`` (as batch does)."""

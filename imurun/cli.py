@@ -215,7 +215,7 @@ def _rate(s: str) -> float:
 
 def _drift_ppm(s: str) -> float:
     """A crystal's error in ppm: what a host corrects (imurun.ingest.builder, ±1000 ppm)."""
-    from imurun.ingest.builder import MAX_PLAUSIBLE_DRIFT_PPM
+    from imurun.ingest.clock import MAX_PLAUSIBLE_DRIFT_PPM
 
     try:
         v = float(s)

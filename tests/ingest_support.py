@@ -96,10 +96,17 @@ class LinkScript:
         """DEVICE_INFO as the firmware answers it (its flash plays no part in that)."""
         self._add(t, VirtualSensor(self.cfg, None).info())  # type: ignore[arg-type]
 
-    def sync(self, t: float, rtt_s: float = 0.002) -> None:
-        """The host asks at ``t``; the sensor answers half-way; the answer arrives at ``t+rtt``."""
+    def sync(self, t: float, rtt_s: float = 0.002, *, answer_s: float | None = None,
+             wrong_by_us: int = 0) -> None:
+        """The host asks at ``t``; the sensor answers half-way; the answer arrives at ``t+rtt``.
+
+        ``answer_s``: the sensor answers ``answer_s`` after ``t`` instead (one still booting
+        answers late, just before its answer arrives); ``wrong_by_us``: the answer's device
+        time is off by that much (a clock that is wrong).
+        """
         host_us = int(round((HOST_T0 + t) * 1e6))
-        self._add(t + rtt_s, TimeSync(host_us, self.dev_us(t + rtt_s / 2)))
+        answered = t + (rtt_s / 2 if answer_s is None else answer_s)
+        self._add(t + rtt_s, TimeSync(host_us, self.dev_us(answered) + wrong_by_us))
 
     def syncs(self, t0: float, t1: float, every_s: float = 1.0, jitter_s: float = 0.0) -> None:
         for t in np.arange(t0, t1, every_s):

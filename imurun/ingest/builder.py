@@ -11,6 +11,8 @@ same rules:
   device clock) and mapped to the host clock with the ``TIME_SYNC`` pairs: offset and drift by
   least squares on the pairs with the shortest round trips (Cristian 1989). Without pairs the
   offset comes from the earliest-arriving batch (minimum latency) and drift is not corrected.
+  The boots follow each other on the host clock. :mod:`imurun.ingest.clock` holds these rules;
+  the live analysis places each boot with them too.
 * Raw counts become m/s² and rad/s here, with the scale factors the sensor declared.
 """
 
@@ -25,6 +27,7 @@ from firmware_protocol.codec import DecoderStats, Dropped, Lost, ParseEvent, Reb
 from firmware_protocol.messages import DeviceInfo, SampleBatch, Scale, TimeSync
 from firmware_protocol.runfile import StoredRun
 from imurun.errors import IngestError
+from imurun.ingest.clock import BootTimes, boot_of, fit_line, place_boots
 from imurun.ingest.recording import (
     Gap,
     GapCause,
@@ -34,16 +37,17 @@ from imurun.ingest.recording import (
     Segment,
 )
 
-MAX_PLAUSIBLE_DRIFT_PPM = 1000.0
-
 
 @dataclass
-class _Boot:
-    boot_id: int
-    first_rx_s: float
-    batches: list[tuple[int, int, npt.NDArray[np.int16], float]] = field(default_factory=list)
-    pairs: list[tuple[float, float, float]] = field(default_factory=list)  # host tx, device us, host rx
-    last_counter: int | None = None  # unwrapped u32 sample counter of the last batch fed
+class _Boot(BootTimes):
+    """One boot's samples: what places it in time (:class:`BootTimes`) and the counts."""
+
+    counts: list[npt.NDArray[np.int16]] = field(default_factory=list)  # per batch
+
+    @property
+    def batches(self) -> list[tuple[int, int, npt.NDArray[np.int16], float]]:
+        """``(counter, device_time_us, counts, t_rx)`` per batch, in arrival order."""
+        return [(c, d, k, t) for (c, d, _, t), k in zip(self.batch_times, self.counts, strict=True)]
 
 
 @dataclass
@@ -69,21 +73,15 @@ class RecordingBuilder:
 
     # ------------------------------------------------------------------ feeding
     def _boot(self, boot_id: int, t: float) -> _Boot:
-        if not self.boots or self.boots[-1].boot_id != boot_id:
-            self.boots.append(_Boot(boot_id, t))
-        return self.boots[-1]
+        return boot_of(self.boots, boot_id, t, _Boot)
 
     def feed(self, t_host_s: float, ev: ParseEvent) -> None:
         if isinstance(ev, Received):
             m = ev.message
             if isinstance(m, SampleBatch):
                 b = self._boot(ev.boot_id, t_host_s)
-                c = m.sample_counter
-                if b.last_counter is not None:  # unwrap the u32 counter to the nearest value, so
-                    # a batch that arrives late across a wrap stays next to its neighbours
-                    c = b.last_counter + (c - b.last_counter + 2**31) % 2**32 - 2**31
-                b.last_counter = c
-                b.batches.append((c, m.device_time_us, m.counts, t_host_s))
+                b.add_batch(m.sample_counter, m.device_time_us, m.n, t_host_s)
+                b.counts.append(m.counts)
                 self.n_samples += m.n
             elif isinstance(m, DeviceInfo):
                 before = self.boot_info.get(ev.boot_id)
@@ -96,8 +94,7 @@ class RecordingBuilder:
                 self.boot_info[ev.boot_id] = m
                 self.info = m
             elif isinstance(m, TimeSync):
-                b = self._boot(ev.boot_id, t_host_s)
-                b.pairs.append((m.host_time_us * 1e-6, float(m.device_time_us), t_host_s))
+                self._boot(ev.boot_id, t_host_s).add_pair(m, t_host_s)
         elif isinstance(ev, Dropped):
             self.markers.append(_Marker(t_host_s, GapCause.CORRUPT))
         elif isinstance(ev, Lost):
@@ -130,23 +127,25 @@ class RecordingBuilder:
         notes = list(self.notes)  # build() is repeatable: its own notes are not kept
         parts = []
         for b in self.boots:
-            if b.batches:
+            if b.batch_times:
                 parts.append(_boot_samples(b, float(self._info(b.boot_id).sample_rate_hz), notes))
         if not parts:
             raise IngestError("no samples in the data")
         parts.sort(key=lambda p: float(p.rx[0]))  # boots in the order their data arrived
         ref = parts[0].t_ref
+        t_own = [p.t_host + (p.t_ref - ref) for p in parts]  # seconds after ref, host clock
+        starts = place_boots([(float(t[0]), float(t[-1]), p.period_s)
+                              for t, p in zip(t_own, parts, strict=True)])
         t_all, seg_list, gaps = [], [], []
         si_parts: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
         pos = 0
         prev_t_last: float | None = None
-        for part in parts:
+        for part, t_host, start in zip(parts, t_own, starts, strict=True):
             counters, counts, rx = part.counters, part.counts, part.rx
-            t_host = part.t_host + (part.t_ref - ref)  # seconds after ref, host clock
+            if start != t_host[0]:
+                notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
+                t_host = t_host + (start - t_host[0])
             if prev_t_last is not None:
-                if t_host[0] <= prev_t_last:
-                    notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
-                    t_host = t_host + (prev_t_last - t_host[0]) + part.period_s
                 gaps.append(Gap(prev_t_last, float(t_host[0]), GapCause.REBOOT, 0))
             jumps = np.flatnonzero(np.diff(counters) != 1) + 1
             edges = [0, *jumps.tolist(), len(counters)]
@@ -187,15 +186,6 @@ def _mounting_name(hint: int) -> str:
     return {0: "unknown", 1: "sacrum clip", 2: "sacrum belt"}.get(int(hint), f"code {hint}")
 
 
-def _fit_line(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64]) -> tuple[float, float]:
-    """Least-squares ``y = a + b x`` (centred for numerical safety)."""
-    xm, ym = float(x.mean()), float(y.mean())
-    dx = x - xm
-    den = float(dx @ dx)
-    b = float(dx @ (y - ym)) / den if den > 0 else 0.0
-    return ym - b * xm, b
-
-
 @dataclass(frozen=True)
 class _BootPart:
     counters: npt.NDArray[np.int64]
@@ -208,87 +198,13 @@ class _BootPart:
 
 
 def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
-    batches = sorted(b.batches, key=lambda x: x[0])
-    # De-duplicate by counter (a batch sent twice, e.g. after a retransmission).
-    counters_l: list[npt.NDArray[np.int64]] = []
-    dev_l: list[tuple[int, int]] = []
-    counts_l: list[npt.NDArray[np.int16]] = []
-    rx_l: list[npt.NDArray[np.float64]] = []
-    seen_until = -1
-    for c0, t0_us, batch, t_rx in batches:
-        n = len(batch)
-        if c0 + n - 1 <= seen_until:
-            continue
-        if c0 <= seen_until:
-            skip = seen_until - c0 + 1
-            c0, t0_us, batch = c0 + skip, t0_us + int(skip * 1e6 / fs_nominal), batch[skip:]
-            n = len(batch)
-        counters_l.append(np.arange(c0, c0 + n, dtype=np.int64))
-        dev_l.append((c0, t0_us))
-        counts_l.append(batch)
-        rx_l.append(np.full(n, t_rx))
-        seen_until = c0 + n - 1
-    counters = np.concatenate(counters_l)
-    counts = np.concatenate(counts_l)
-    rx = np.concatenate(rx_l)
-    firsts = np.asarray(dev_l, dtype=np.float64)
-    # Device clock vs sample counter: the sample period in device microseconds.
-    if len(firsts) >= 2 and firsts[-1, 0] > firsts[0, 0]:
-        dev_a, dev_b = _fit_line(firsts[:, 0], firsts[:, 1])
-    else:
-        dev_b = 1e6 / fs_nominal
-        dev_a = firsts[0, 1] - dev_b * firsts[0, 0]
-    if not 0.5 < dev_b * fs_nominal / 1e6 < 2.0:
-        notes.append(f"boot {b.boot_id}: device timestamps disagree with the declared rate; "
-                     "using the declared rate")
-        dev_b = 1e6 / fs_nominal
-        dev_a = firsts[0, 1] - dev_b * firsts[0, 0]
-    dev_us = dev_a + dev_b * counters.astype(np.float64)
-    # Device clock -> host clock.
-    slope = 1e-6
-    if b.pairs:
-        p = np.asarray(b.pairs, dtype=np.float64)
-        rtt = p[:, 2] - p[:, 0]
-        good = p[(rtt >= 0) & (rtt <= np.quantile(rtt, 0.5) * 1.5 + 1e-3)]
-        if len(good) == 0:
-            good = p
-        mid = (good[:, 0] + good[:, 2]) / 2
-        if len(good) >= 2 and np.ptp(good[:, 1]) > 1e6:
-            off, slope_fit = _fit_line(good[:, 1], mid)
-            ppm = (slope_fit / 1e-6 - 1) * 1e6
-            if abs(ppm) <= MAX_PLAUSIBLE_DRIFT_PPM:
-                slope = slope_fit
-            else:
-                notes.append(_implausible_clock_note(b.boot_id, slope_fit,
-                                                     float(np.ptp(mid))))
-                off = float(np.median(mid - slope * good[:, 1]))
-        else:
-            off = float(np.median(mid - slope * good[:, 1]))
-    else:
-        # Earliest possible arrival: a batch cannot arrive before its last sample was taken.
-        last_dev = dev_us + dev_b  # time the sample after each one is due, device clock
-        off = float(np.min(rx - slope * last_dev))
-        notes.append(f"boot {b.boot_id}: no time-sync pairs; host time from arrival times")
-    t_ref = b.first_rx_s  # any nearby time will do
-    return _BootPart(counters, (off - t_ref) + slope * dev_us, counts, rx, b.boot_id, dev_b * slope,
-                     t_ref)
-
-
-def _implausible_clock_note(boot_id: int, host_s_per_device_us: float, span_s: float) -> str:
-    """The note for time syncs whose clock drift no crystal has, in the sensor's terms."""
-    rate = 1e-6 / host_s_per_device_us if host_s_per_device_us > 0 else 0.0  # sensor s per host s
-    if rate <= 0:
-        how = "did not advance with the host's"
-    elif rate >= 2:
-        how = f"ran {rate:.3g} times as fast as the host's"
-    elif rate <= 0.5:
-        how = f"ran at {rate:.3g} times the host's pace"
-    else:
-        how = f"ran {(rate - 1) * 1e6:+.0f} ppm against the host's"
-    return (f"boot {boot_id}: the sensor's clock {how} over {span_s:.1f} s of time syncs; no "
-            f"crystal is that far off (±{MAX_PLAUSIBLE_DRIFT_PPM:.0f} ppm), so no drift is "
-            "corrected (a virtual sensor at --speed max does this: its clock keeps pace with "
-            "the samples it sends flat out)")
+    kept = b.unique_batches(fs_nominal)  # each sample once (a batch sent twice...)
+    counters = np.concatenate([np.arange(c0, c0 + n, dtype=np.int64) for _, _, c0, _, n, _ in kept])
+    counts = np.concatenate([b.counts[i][skip:] for i, skip, *_ in kept])
+    rx = np.concatenate([np.full(n, t_rx) for _, _, _, _, n, t_rx in kept])
+    clock = b.clock(fs_nominal, notes)
+    return _BootPart(counters, clock.host_s(counters), counts, rx, b.boot_id, clock.period_s,
+                     clock.t_ref)
 
 
 def _in_index_order(run: StoredRun, name: str, notes: list[str],
@@ -346,7 +262,7 @@ def recording_from_run(run: StoredRun, *, source: str = "", scale: Scale | None 
     idx = sample_index.astype(np.float64)
     fitted = len(run.block_first_index) >= 2 and np.ptp(run.block_first_index) > 0
     if fitted:
-        a, b = _fit_line(run.block_first_index.astype(np.float64),
+        a, b = fit_line(run.block_first_index.astype(np.float64),
                          run.block_device_time_us.astype(np.float64))
     if h.sample_rate_hz == 0:
         # SPEC §5.1: the rate of the blocks' device times, if it is one the header could hold.
