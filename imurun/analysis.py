@@ -35,7 +35,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +59,7 @@ from imurun.ingest.files import (
 )
 from imurun.ingest.recording import GapCause, Recording
 from imurun.signal import activity as act
+from imurun.signal._segments import unmeasured_axes
 from imurun.signal.activity import ActivitySettings
 from imurun.signal.cleanup import CleanupSettings, PreparedSignal, prepare
 from imurun.signal.events import (
@@ -356,6 +357,7 @@ class _Pipeline:
         self.params = params
         self.notes: list[str] = list(rec.meta.notes)
         self.unavailable: dict[str, str] = {}
+        self.gyro_missing = ""  # why a gyroscope the recording has is not used
         self.timings_s: dict[str, float] = {}
         self.cpu_timings_s: dict[str, float] = {}
         self._t_last = 0.0
@@ -372,7 +374,7 @@ class _Pipeline:
         self.timings_s = {}
         self.cpu_timings_s = {}
         self._t_last, self._cpu_last = time.perf_counter(), time.process_time()
-        prep = prepare(self.rec, self.cfg.cleanup)
+        prep = self._complete_gyroscope(prepare(self.rec, self.cfg.cleanup))
         self.prep = prep
         fs = prep.fs_hz
         segs = prep.segments
@@ -430,6 +432,21 @@ class _Pipeline:
         )
         self._lap("summary_indicators")
         return result
+
+    def _complete_gyroscope(self, prep: PreparedSignal) -> PreparedSignal:
+        """``prep`` without its gyroscope when an axis of it was not measured (all NaN).
+
+        Orientation integrates all three angular rates, so a gyroscope missing an axis gives
+        no pelvic angles: the run is analysed as accelerometer-only input, saying why.
+        """
+        gyr = prep.sf_gyr_rads
+        if gyr is None or not prep.n_samples:
+            return prep
+        axes = unmeasured_axes(gyr)
+        if not axes:
+            return prep
+        self.gyro_missing = f"its {axes} not measured (all NaN)"
+        return replace(prep, sf_gyr_rads=None)
 
     def _mounting(self, prep: PreparedSignal) -> Mounting:
         if self.mounting_arg is not None:
@@ -526,10 +543,15 @@ class _Pipeline:
 
     def _orientation(self, prep: PreparedSignal, mnt: Mounting) -> PelvisAngles | None:
         if prep.sf_gyr_rads is None:
-            reason = "accelerometer-only input: pelvic angles need a gyroscope"
+            reason = ("accelerometer-only input: pelvic angles need a gyroscope"
+                      if not self.gyro_missing else
+                      f"gyroscope not used, {self.gyro_missing}: pelvic angles need all three "
+                      "of its axes")
             for name in _PELVIC + ("pelvic_drop_stance_left_deg", "pelvic_drop_stance_right_deg"):
                 self.unavailable[name] = reason
-            self.notes.append("no gyroscope: oscillation, braking and impact are computed in the "
+            what = (f"gyroscope not used, {self.gyro_missing}" if self.gyro_missing
+                    else "no gyroscope")
+            self.notes.append(f"{what}: oscillation, braking and impact are computed in the "
                               "body frame (the pelvis taken at its mean running posture)")
             return None
         if not prep.segments:
@@ -639,7 +661,7 @@ class _Pipeline:
             quality=float(q.forward_consistency) if q is not None else math.nan)
         return DataQuality(
             duration_s=rec.duration_s, n_samples=rec.n_samples, fs_hz=rec.fs_hz,
-            has_gyroscope=rec.has_gyro, n_segments=len(rec.segments), n_gaps=len(rec.gaps),
+            has_gyroscope=prep.sf_gyr_rads is not None, n_segments=len(rec.segments), n_gaps=len(rec.gaps),
             gap_s=float(sum(g.duration_s for g in rec.gaps)),
             gaps_by_cause=tuple((c, n, secs[c]) for c, n in sorted(causes.items())),
             frames_lost=rec.stats.frames_lost, frames_corrupt=rec.stats.frames_corrupt,

@@ -256,6 +256,20 @@ def refine_extremum(x: FloatArray, idx: IntpArray) -> FloatArray:
     return out
 
 
+def unmeasured_axes(x: FloatArray) -> str:
+    """The axes of an ``(n, 3)`` signal that were not measured (all NaN), as words.
+
+    ``""`` when every axis holds measurements; else e.g. ``"z axis was"`` or ``"x and z axes
+    were"``, for a sentence ending "... not measured".
+    """
+    missing = [name for j, name in enumerate("xyz") if not finite_column(x, j)]
+    if not missing:
+        return ""
+    if len(missing) == 1:
+        return f"{missing[0]} axis was"
+    return f"{', '.join(missing[:-1])} and {missing[-1]} axes were"
+
+
 def finite_column(x: FloatArray, col: int) -> bool:
     """``True`` when column ``col`` holds measurements (not all-NaN).
 

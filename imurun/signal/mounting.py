@@ -81,7 +81,13 @@ from scipy.signal import butter
 
 from imurun.consts import G_MS2, RAD2DEG
 from imurun.errors import SignalError
-from imurun.signal._segments import as_signal, check_fs, normalise_segments, zero_phase
+from imurun.signal._segments import (
+    as_signal,
+    check_fs,
+    normalise_segments,
+    unmeasured_axes,
+    zero_phase,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -517,7 +523,8 @@ def estimate_mounting(
 
     Raises:
         MountingError: no locomotion window (nothing defines forward), or
-            ``vertical_reference="standing"`` without standing windows.
+            ``vertical_reference="standing"`` without standing windows, or an accelerometer
+            axis that was not measured (all NaN).
         SignalError: shapes or sample rate are wrong.
 
     """
@@ -527,6 +534,9 @@ def estimate_mounting(
     n = acc.shape[0]
     gyr = None if gyr_rads is None else as_signal(gyr_rads, "gyr_rads", n)
     segs = normalise_segments(segments, n)
+    if n and (axes := unmeasured_axes(acc)):
+        raise MountingError(f"the accelerometer's {axes} not measured (all NaN), and up and "
+                            "forward are found from all three axes")
     for a, b in segs:
         if not np.all(np.isfinite(acc[a:b])):
             raise SignalError(f"acc_ms2 has non-finite samples inside segment ({a}, {b})")
