@@ -34,6 +34,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 __all__ = [
     "ACTIVITIES",
+    "METRIC_NAMES",
     "SCHEMA",
     "ActivityBouts",
     "DataQuality",
@@ -483,6 +484,11 @@ SUMMARY_FIELDS: Final = (
     ("side_known_pct", "%"), ("impact_clipped_pct", "%"), ("impact_at_least_g", "g"),
 )
 
+#: The metric names an analysis can say are unavailable (:meth:`RunAnalysis.reason_unavailable`):
+#: the :class:`RunSummary` fields, then the :class:`StepTable` columns not among them.
+METRIC_NAMES: Final = tuple(dict.fromkeys([*(name for name, _ in SUMMARY_FIELDS),
+                                           *STEP_FLOAT_FIELDS]))
+
 
 @dataclass(frozen=True, eq=False)
 class RunSummary:
@@ -814,12 +820,20 @@ class RunAnalysis:
     def reason_unavailable(self, metric: str) -> str | None:
         """Why ``metric`` is NaN throughout (``"body mass unknown: ..."``), else ``None``.
 
-        ``None`` when it is not listed in :attr:`unavailable`: it was measured, or it is not a
-        metric name (``"cadence"`` for ``"cadence_spm"`` is also ``None``).
+        ``metric`` is a :class:`RunSummary` field (``"cadence_spm"``, ``"contact_balance_left_pct"``)
+        or a :class:`StepTable` column (``"pelvic_drop_deg"``); ``None`` means it is not listed
+        in :attr:`unavailable` (it was measured).
+
+        Raises:
+            UnknownNameError: ``metric`` is not a metric name (``"cadence"`` for
+                ``"cadence_spm"``; a ``KeyError`` and a ``ValueError``); the message lists them.
+
         """
         for u in self.unavailable:
             if u.metric == metric:
                 return u.reason
+        if metric not in METRIC_NAMES:  # (a name listed above, from a newer imurun, answered)
+            raise UnknownNameError("metric", metric, METRIC_NAMES)
         return None
 
     # ------------------------------------------------------------------ JSON
