@@ -327,7 +327,8 @@ def test_stream_force_and_other_outputs_still_replace_what_they_should(
 # ------------------------------------------------------------ an analysis JSON that is none
 @pytest.mark.parametrize(("content", "expect"), [
     (SESSION.read_bytes()[:4096], "not valid JSON: not UTF-8 text (byte 0x"),
-    (b'{"schema": "imurun.analysis/1", "summary": 5}', "not an imurun analysis (missing or bad"),
+    (b'{"schema": "imurun.analysis/1", "summary": 5, "indicators": [], "steps": []}',
+     "not an imurun analysis (missing or bad"),  # (every required key there: the summary's type)
 ], ids=["a-recording-named-json", "summary-not-an-object"])
 def test_report_of_a_json_that_is_no_analysis_is_one_line_exit_3(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes, expect: str) -> None:

@@ -123,12 +123,12 @@ def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] |
     from imurun.store._files import atomic_write_bytes
 
     require_run(run, "run")
-    doc = lib.analysis(run) if run.analysis_version is not None else None
-    if doc is None:
+    # (a kept analysis that is no whole imurun.analysis/1 document: FileFormatError naming it)
+    result = lib.run_analysis(run) if run.analysis_version is not None else None
+    if result is None:
         why = f"its analysis failed: {run.analysis_error}" if run.analysis_error else \
             "it has not been analysed yet"
         raise UsageError(f"run {run.short_id} has no report: {why}")
-    result = RunAnalysis.from_dict(doc)
     base: Baseline | None = None
     note = ""
     if run.athlete_id is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from imurun.errors import UsageError
+from imurun.errors import FileFormatError, SignalError, UsageError
 from imurun.signal.pace import StepSpeed, step_speed_of
 from imurun.signal.results import STEP_FLOAT_FIELDS, StepTable
 from imurun.store._files import atomic_write_bytes
@@ -67,12 +67,19 @@ def export_steps_csv(lib: Library, run: RunRecord | str, out: str | os.PathLike[
     (:meth:`~imurun.store.library.Library.resolve_run`).
     """
     from imurun.store.attach import speed_track
+    from imurun.store.library import ANALYSIS
 
     run = lib.resolve_run(run)
     doc = lib.analysis(run) if run.analysis_version is not None else None
     if doc is None:
         raise UsageError(f"run {run.short_id} is not analysed yet: no steps to export")
-    steps = StepTable.from_records(doc.get("steps") or [])
+    try:  # (a kept analysis without its steps is not one of no steps)
+        if "steps" not in doc:
+            raise SignalError("missing key 'steps'")
+        steps = StepTable.from_records(doc["steps"])
+    except SignalError as e:
+        raise FileFormatError(str(run.directory / ANALYSIS),
+                              f"not an imurun analysis ({e})") from e
     track = speed_track(lib, run.id)
     sp = step_speed_of(steps, track) if track is not None else None
     target = Path(out)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Final
 
@@ -103,6 +103,18 @@ def _opt(x: Any) -> float | None:
     return None if x is None else float(x)
 
 
+def _require(d: Mapping[str, Any], keys: Iterable[str], where: str = "") -> None:
+    """Refuse a document that lacks one of ``keys`` (``where``: their path, ``"summary."``).
+
+    For the keys a reader must not take as 0, false or empty when they are missing (a file
+    edited by hand, a faulty writer): that would be a wrong number. ``null`` is a value.
+    """
+    missing = [k for k in keys if k not in d]
+    if missing:
+        names = ", ".join(f"'{where}{k}'" for k in missing)
+        raise SignalError(f"missing key{'s' if len(missing) > 1 else ''} {names}")
+
+
 # ============================================================================ steps
 #: Float columns of :class:`StepTable`, in JSON order (``side`` and ``activity`` come after
 #: ``to_s``). Units are in the names.
@@ -111,6 +123,10 @@ STEP_FLOAT_FIELDS: Final = (
     "impact_g", "peak_force_bw", "vertical_stiffness_kn_m", "pelvic_tilt_range_deg",
     "pelvic_drop_deg", "pelvic_rotation_range_deg",
 )
+
+#: The keys of a step a reader requires: what makes it a step (a missing value of it is
+#: ``null``, unknown, as written).
+_STEP_KEYS: Final = ("ic_s", "activity")
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +230,8 @@ class StepTable(_Refrozen):
         """Read :meth:`to_records`'s objects back (``None`` of a value is NaN)."""
         if not records:
             return cls.empty()
+        for i, r in enumerate(records):
+            _require(r, _STEP_KEYS, f"steps[{i}].")
         side_code = {"L": Side.LEFT, "R": Side.RIGHT, None: Side.UNKNOWN}
         kw: dict[str, Any] = {name: [_flt(r.get(name)) for r in records]
                               for name in STEP_FLOAT_FIELDS}
@@ -388,6 +406,14 @@ class MountingReport(_Refrozen):
         return cls(np.array([[_flt(x) for x in row] for row in d["r_bs"]]), str(d["method"]),
                    str(d.get("description", "")), _flt(d.get("quality")))
 
+#: The keys of ``summary.quality`` a reader requires: its counts, flag and lists, which a
+#: missing key would make 0, false or empty (a missing number of seconds or hertz is unknown).
+_QUALITY_KEYS: Final = (
+    "n_samples", "has_gyroscope", "n_segments", "n_gaps", "gaps_by_cause", "frames_lost",
+    "frames_corrupt", "samples_missing", "reboots", "disconnects", "bridged_gaps",
+    "bridged_samples", "resampled_segments", "saturated_samples", "mounting", "time",
+)
+
 
 @dataclass(frozen=True, eq=False)
 class DataQuality:
@@ -449,6 +475,7 @@ class DataQuality:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DataQuality:
+        _require(d, _QUALITY_KEYS, "summary.quality.")
         return cls(
             duration_s=_flt(d.get("duration_s")), n_samples=int(d.get("n_samples", 0)),
             fs_hz=_flt(d.get("fs_hz")), has_gyroscope=bool(d.get("has_gyroscope", False)),
@@ -483,6 +510,10 @@ SUMMARY_FIELDS: Final = (
     ("pelvic_rotation_range_deg", "deg"), ("step_time_cv_pct", "%"),
     ("side_known_pct", "%"), ("impact_clipped_pct", "%"), ("impact_at_least_g", "g"),
 )
+
+#: The keys of ``summary`` a reader requires: the step counts and the parts, which a missing
+#: key would make 0 or empty (a missing headline value is unknown, as ``null``).
+_SUMMARY_KEYS: Final = ("n_steps", "n_walking_steps", "spread", "per_minute", "drift", "quality")
 
 #: The metric names an analysis can say are unavailable (:meth:`RunAnalysis.reason_unavailable`):
 #: the :class:`RunSummary` fields, then the :class:`StepTable` columns not among them.
@@ -586,6 +617,7 @@ class RunSummary:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> RunSummary:
+        _require(d, _SUMMARY_KEYS, "summary.")
         kw: dict[str, Any] = {}
         for name, _ in SUMMARY_FIELDS:
             kw[name] = int(d.get(name) or 0) if name.startswith("n_") else _flt(d.get(name))
@@ -862,6 +894,7 @@ class RunAnalysis:
         if schema != SCHEMA:
             raise SignalError(f"not an imurun analysis document: schema {schema!r}, "
                               f"expected {SCHEMA!r}")
+        _require(d, ("summary", "indicators", "steps"))  # (the others may be absent)
         version = str(d.get("imurun_version", ""))
         bouts = d.get("activity", [])
         notes = [str(x) for x in d.get("notes", [])]
@@ -869,9 +902,9 @@ class RunAnalysis:
         if unknown:  # from a newer imurun: read, and said once
             notes = list(dict.fromkeys([*notes, _unknown_activities_note(unknown, version)]))
         return cls(
-            steps=StepTable.from_records(d.get("steps", [])),
+            steps=StepTable.from_records(d["steps"]),
             summary=RunSummary.from_dict(d["summary"]),
-            indicators=tuple(Indicator.from_dict(i) for i in d.get("indicators", [])),
+            indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]),
             activity=ActivityBouts.from_records(bouts),
             unavailable=tuple(Unavailable(str(k), str(v))
                               for k, v in d.get("unavailable", {}).items()),
