@@ -104,13 +104,18 @@ def test_arrays_refused_by_analyze_are_sent_to_the_public_name() -> None:
 
 
 def test_write_run_report_is_typed() -> None:
-    """``lib`` and ``run`` were ``Any``: mypy let a user pass a run id or a path unchecked."""
+    """``lib`` and ``run`` were ``Any``: mypy let a user pass a run id or a path unchecked.
+
+    ``run`` is what the library's other run methods take (``Library.resolve_run``): a
+    ``RunRecord`` or its id as text; a path or anything else is still a type error.
+    """
     from imurun.report.run_report import write_reports, write_run_report
     from imurun.store.library import Library, RunRecord
 
     hints = typing.get_type_hints(write_run_report)
     assert hints["lib"] is Library
-    assert hints["run"] is RunRecord
+    assert hints["run"] == RunRecord | str
+    assert hints["run"] == typing.get_type_hints(Library.resolve_run)["run"]
     hints = typing.get_type_hints(write_reports)
     assert hints["lib"] is Library
     assert typing.get_args(hints["runs"]) == (RunRecord,)

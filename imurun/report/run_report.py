@@ -57,7 +57,7 @@ from imurun.signal.pace import (
 )
 from imurun.signal.results import SCHEMA, Evidence, Indicator, RunAnalysis, StepTable
 from imurun.signal.side import Side
-from imurun.store.library import Library, RunRecord, require_run, require_runs
+from imurun.store.library import Library, RunRecord, require_runs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -110,19 +110,22 @@ def report_path(home: str | os.PathLike[str], run_id: str) -> Path:
     return Path(home) / "reports" / f"run-{run_id[:12]}.html"
 
 
-def write_run_report(lib: Library, run: RunRecord, out: str | os.PathLike[str] | None = None) -> Path:
-    """Write the report of library run ``run`` (a :class:`~imurun.store.library.RunRecord`).
+def write_run_report(lib: Library, run: RunRecord | str,
+                     out: str | os.PathLike[str] | None = None) -> Path:
+    """Write the report of library run ``run``: a :class:`~imurun.store.library.RunRecord` or its id.
 
-    The runner's baseline is made of their analysed runs of the 4 weeks before this one. Returns
-    the path written (``out``, else :func:`report_path`). Raises
-    :class:`~imurun.errors.UsageError` when the run has no analysis, and at once when ``run``
-    is not a ``RunRecord`` (a run id as text: ``lib.run(ref)`` gives its ``RunRecord``).
+    ``run`` is taken as the library's other run methods take it
+    (:meth:`~imurun.store.library.Library.resolve_run`: 4+ hex digits or ``"latest"``, as
+    ``imurun report RUN``). The runner's baseline is made of their analysed runs of the 4 weeks
+    before this one. Returns the path written (``out``, else :func:`report_path`). Raises
+    :class:`~imurun.errors.UsageError` when the run has no analysis (or ``run`` is neither),
+    :class:`~imurun.errors.NotFoundError` for an unknown id.
     """
     from imurun.errors import UsageError
     from imurun.report.history import athlete_baseline
     from imurun.store._files import atomic_write_bytes
 
-    require_run(run, "run")
+    run = lib.resolve_run(run)
     # (a kept analysis that is no whole imurun.analysis/1 document: FileFormatError naming it)
     result = lib.run_analysis(run) if run.analysis_version is not None else None
     if result is None:

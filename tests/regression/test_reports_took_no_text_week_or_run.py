@@ -2,8 +2,8 @@
 
 ``imurun weekly --week 2026-W47`` takes text, but the function took only an ``IsoWeek``: text
 failed with ``AttributeError: 'str' object has no attribute 'monday'``. It takes the text the
-command takes now (a week of another type is a ``UsageError``). (``write_run_report`` keeps
-taking only a ``RunRecord``, on purpose: tests/test_api_guide.py.)
+command takes now (a week of another type is a ``UsageError``). (``write_run_report`` takes a
+run id as ``imurun report RUN`` does: tests/regression/test_public_api_took_no_text.py.)
 """
 
 from __future__ import annotations
