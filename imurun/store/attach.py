@@ -42,16 +42,19 @@ class Attachment:
     replaced: str | None = None  # the name of the earlier watch file this one replaced
 
 
-def attach_watch_fit(lib: Library, run: RunRecord, fit_path: str | os.PathLike[str], *,
+def attach_watch_fit(lib: Library, run: RunRecord | str, fit_path: str | os.PathLike[str], *,
                      offset_s: float = 0.0) -> Attachment:
     """Attach a watch's FIT activity to ``run``, aligned by wall-clock time (+ ``offset_s``).
 
-    ``offset_s`` is how far the watch's clock is ahead of the sensor's. A run holds one watch
-    file: attaching another replaces it. Attaching the same file again changes nothing.
+    ``run``: a :class:`~imurun.store.library.RunRecord` or its id, as ``imurun attach`` takes
+    it (:meth:`~imurun.store.library.Library.resolve_run`). ``offset_s`` is how far the watch's
+    clock is ahead of the sensor's. A run holds one watch file: attaching another replaces it.
+    Attaching the same file again changes nothing.
     """
     from imurun.ingest.watch import read_watch_fit
     from imurun.store.library import utc_now
 
+    run = lib.resolve_run(run)
     src = Path(fit_path)
     track = read_watch_fit(src)  # refuse a bad file before anything is written
     if run.start_unix_s is None or run.duration_s is None:
@@ -119,9 +122,14 @@ def _overlap_or_raise(w0: float, w1: float, run: RunRecord) -> float:
 
 
 def index_attachment(lib: Library, run: RunRecord, directory: Path, doc: dict[str, Any]) -> Attachment:
-    """Parse the attached file and index it (inside the caller's transaction)."""
-    from imurun.ingest.watch import per_second, read_watch_fit
+    """Parse the attached file and index it (inside the caller's transaction).
 
+    ``run`` is a :class:`~imurun.store.library.RunRecord` (a run id: ``UsageError`` at once).
+    """
+    from imurun.ingest.watch import per_second, read_watch_fit
+    from imurun.store.library import require_run
+
+    require_run(run, "run")
     assert run.start_unix_s is not None
     assert run.duration_s is not None
     fit = directory / str(doc["file"])
@@ -148,15 +156,22 @@ def index_attachment(lib: Library, run: RunRecord, directory: Path, doc: dict[st
     return Attachment(str(doc["id"]), run.id, fit, offset, overlap, distance)
 
 
-def watch_samples(lib: Library, run_id: str) -> list[dict[str, float | None]]:
+def watch_samples(lib: Library, run_id: RunRecord | str) -> list[dict[str, float | None]]:
+    """The attached watch's values per second of the run (run time base), in time order.
+
+    ``run_id``: a :class:`~imurun.store.library.RunRecord` or its id
+    (:meth:`~imurun.store.library.Library.resolve_run`), as for the functions below.
+    """
+    run_id = lib._run_id_of(run_id)
     cols = ("t_s", "speed_mps", "distance_m", "heart_rate_bpm", "cadence_spm")
     rows = lib.db.execute(f"SELECT {', '.join(cols)} FROM watch_samples WHERE run_id = ? "
                           "ORDER BY t_s", (run_id,))
     return [dict(zip(cols, r, strict=True)) for r in rows]
 
 
-def speed_track(lib: Library, run_id: str) -> SpeedTrack | None:
+def speed_track(lib: Library, run_id: RunRecord | str) -> SpeedTrack | None:
     """The attached watch's speed over the run (run time base); ``None`` without any speed."""
+    run_id = lib._run_id_of(run_id)
     rows = lib.db.execute("SELECT t_s, speed_mps FROM watch_samples WHERE run_id = ? AND "
                           "speed_mps IS NOT NULL ORDER BY t_s", (run_id,)).fetchall()
     if not rows:
@@ -170,12 +185,14 @@ def speed_track(lib: Library, run_id: str) -> SpeedTrack | None:
     return track if track.has_speed else None
 
 
-def run_step_speed(lib: Library, run_id: str, *, settings: PaceSettings | None = None,
+def run_step_speed(lib: Library, run_id: RunRecord | str, *,
+                   settings: PaceSettings | None = None,
                    ) -> tuple[StepSpeed, npt.NDArray[np.bool_]] | None:
     """Per-step speed, step and stride length of the run's indexed steps, and which are running.
 
     Steps in their index order (the analysis'); ``None`` without watch speed or steps.
     """
+    run_id = lib._run_id_of(run_id)
     track = speed_track(lib, run_id)
     steps = lib.steps(run_id) if track is not None else []
     if track is None or not steps:
@@ -190,7 +207,7 @@ def run_step_speed(lib: Library, run_id: str, *, settings: PaceSettings | None =
                       settings=settings), running
 
 
-def run_stride_summary(lib: Library, run_id: str) -> StrideSummary | None:
+def run_stride_summary(lib: Library, run_id: RunRecord | str) -> StrideSummary | None:
     """Medians of speed, step and stride length and vertical ratio over the running steps."""
     got = run_step_speed(lib, run_id)
     if got is None:
@@ -200,7 +217,9 @@ def run_stride_summary(lib: Library, run_id: str) -> StrideSummary | None:
     return stride_summary(got[0], got[1])
 
 
-def attachment_of(lib: Library, run_id: str) -> dict[str, Any] | None:
+def attachment_of(lib: Library, run_id: RunRecord | str) -> dict[str, Any] | None:
+    """The run's watch attachment as the index holds it (``None`` without one)."""
+    run_id = lib._run_id_of(run_id)
     r = lib.db.execute("SELECT * FROM attachments WHERE run_id = ?", (run_id,)).fetchone()
     return None if r is None else {k: r[k] for k in r.keys()}
 

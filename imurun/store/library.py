@@ -1518,8 +1518,13 @@ class Library:
              meta["source_name"], meta["added_at"], int(bool(meta.get("start_given")))))
 
     # -------------------------------------------------------------- analysis
-    def set_analysis(self, run_id: str, analysis: Mapping[str, Any]) -> RunRecord:
-        """Keep an ``imurun.analysis/1`` result of a run: its file, its summary and its steps."""
+    def set_analysis(self, run_id: RunRecord | str, analysis: Mapping[str, Any]) -> RunRecord:
+        """Keep an ``imurun.analysis/1`` result of a run: its file, its summary and its steps.
+
+        ``run_id``: a :class:`RunRecord` or its id (:meth:`resolve_run`). Returns the run as
+        the index now holds it.
+        """
+        run_id = self._run_id_of(run_id)
         run = self.get(run_id)
         if run is None:
             raise NotFoundError(f"no run {run_id[:12]}")
@@ -1531,9 +1536,17 @@ class Library:
         assert rec is not None
         return rec
 
-    def set_analysis_error(self, run_id: str, error: str) -> None:
+    def set_analysis_error(self, run_id: RunRecord | str, error: str) -> None:
+        """Record why a run's analysis failed (``imurun runs`` and its report say it).
+
+        ``run_id``: a :class:`RunRecord` or its id (:meth:`resolve_run`); a run the library
+        does not hold is a :class:`~imurun.errors.NotFoundError` (it was silently nothing).
+        """
+        run_id = self._run_id_of(run_id)
         with self.transaction() as db:
-            db.execute("UPDATE runs SET analysis_error = ? WHERE id = ?", (error, run_id))
+            cur = db.execute("UPDATE runs SET analysis_error = ? WHERE id = ?", (error, run_id))
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no run {run_id[:12]}")
 
     def _index_analysis(self, run_id: str, d: Mapping[str, Any]) -> None:
         db = self.db
