@@ -35,7 +35,8 @@ TIME_FORMAT = "%.9f"
 VALUE_FORMAT = "%.9g"
 
 
-def write_csv(rec: Recording, path: Path, *, start_unix_s: float | None = None) -> None:
+def write_csv(rec: Recording, path: str | os.PathLike[str], *,
+              start_unix_s: float | None = None) -> None:
     """``time_s,acc_x..z[,gyr_x..z]`` in s, m/s², rad/s; written atomically.
 
     Times are written to the ns (:data:`TIME_FORMAT`), values with 9 significant digits
@@ -45,6 +46,7 @@ def write_csv(rec: Recording, path: Path, *, start_unix_s: float | None = None) 
     known, is written as a comment line before the header (:data:`START_COMMENT`), which
     :func:`~imurun.ingest.files.load_csv` reads back as the recording's start.
     """
+    path = Path(path)
     cols = [rec.t_s[:, None], rec.acc_ms2]
     header = "time_s,acc_x,acc_y,acc_z"
     if rec.gyr_rads is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,13 @@ _STEP_FIELDS = ("ic_s", "to_s", "side", "contact_s", "flight_s", "step_s", "step
 _SERIES = ("tilt_deg", "obliquity_deg", "rotation_deg", "heading_deg", "speed_mps", "height_m")
 
 
-def save_truth(path: Path, motion: Motion, counts: npt.NDArray[np.int16], **extra: Any) -> None:
+def save_truth(path: str | os.PathLike[str], motion: Motion, counts: npt.NDArray[np.int16],
+               **extra: Any) -> None:
+    """Write the ground truth of ``motion``'s first ``len(counts)`` samples to ``path`` (``.npz``).
+
+    Written atomically (a temporary file, then renamed); :func:`load_truth` reads it back.
+    """
+    path = Path(path)
     tr = motion.truth
     n = len(counts)
     arrays: dict[str, npt.NDArray[Any]] = {f: np.asarray(getattr(tr, f)) for f in _STEP_FIELDS}
@@ -62,7 +69,8 @@ def save_truth(path: Path, motion: Motion, counts: npt.NDArray[np.int16], **extr
     tmp.replace(path)
 
 
-def load_truth(path: str | Path) -> dict[str, Any]:
+def load_truth(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The arrays of a truth file of :func:`save_truth`, and its ``"meta"`` as plain data."""
     with np.load(path, allow_pickle=False) as z:
         out: dict[str, Any] = {k: z[k] for k in z.files}
     out["meta"] = json.loads(str(out.pop("meta_json")))
@@ -77,12 +85,12 @@ class SeededSource:
     making the first ones wait for the last (:class:`LazyStream`).
     """
 
-    def __init__(self, seed: int, cfg: SensorConfig, truth_dir: Path, *,
+    def __init__(self, seed: int, cfg: SensorConfig, truth_dir: str | os.PathLike[str], *,
                  profile: RunnerProfile | None = None, mounting: str = "upright",
                  noise: NoiseModel | None = None) -> None:
         self.seed = seed
         self.cfg = cfg
-        self.truth_dir = truth_dir
+        self.truth_dir = Path(truth_dir)
         self.profile = profile
         self.mounting = mounting
         self.noise = noise

@@ -259,7 +259,9 @@ def replaced_note(new: RunRecord, old: RunRecord) -> str:
 Progress = Callable[[int, int], None]  # runs done, runs in all
 
 
-def is_bundle(path: Path) -> bool:
+def is_bundle(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file that could be a bundle (a zip: :func:`import_bundle` checks it)."""
+    path = Path(path)
     return path.is_file() and zipfile.is_zipfile(path)
 
 

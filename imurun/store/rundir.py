@@ -21,7 +21,8 @@ from imurun.errors import StoreError, SyncError
 from imurun.store._files import fsync_dir, make_dirs
 
 
-def file_crc32(path: Path, block: int = 1 << 20) -> int:
+def file_crc32(path: str | os.PathLike[str], block: int = 1 << 20) -> int:
+    """The CRC-32 of the file at ``path`` (the sensor's checksum of a run)."""
     crc = 0
     with open(path, "rb") as fh:
         while chunk := fh.read(block):
