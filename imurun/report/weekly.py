@@ -24,7 +24,8 @@ Per athlete and ISO week (Monday to Sunday, local time):
   least :data:`SPIKE_MIN_HISTORY_RUNS` runs recorded before it, the first at least
   :data:`SPIKE_MIN_HISTORY_DAYS` days before it; until then its category is
   ``"not_enough_history"``. A recording without running (a walk) is no run to judge: a week
-  (or a run) with none but such is ``"no_running"``;
+  (or a run) with none but such is ``"no_running"``; nor is it a run of the history: walks
+  count neither among the runs before a run nor as the longest of them;
 * **form**: medians over the week's runs of each run's median, against the athlete's baseline
   (the same over the 28 days before the week, :mod:`imurun.report.history`);
 * **indicators**: per form indicator, in how many of the week's runs it was raised;
@@ -202,11 +203,12 @@ class Spike:
     measure: str = ""  # "distance" or "running time"
     value: float = math.nan  # km or minutes
     previous_longest: float = math.nan
-    #: days from the athlete's first recorded run to the spike's run when fewer than the 30 of
-    #: the window (a new athlete: their running before that is not known); NaN otherwise
+    #: days from the athlete's first recorded run (with running: not a walk) to the spike's run
+    #: when fewer than the 30 of the window (a new athlete: their running before that is not
+    #: known); NaN otherwise
     history_days: float = math.nan
-    #: the athlete's runs recorded before the spike's run (for ``"not_enough_history"``: before
-    #: the week's last run); None when there was no run to judge
+    #: the athlete's runs with running (walks not counted) recorded before the spike's run (for
+    #: ``"not_enough_history"``: before the week's last run); None when there was no run to judge
     history_runs: int | None = None
 
 
@@ -381,12 +383,24 @@ def run_spike(lib: Library, run: RunRecord | str) -> Spike:
     t = run.start_unix_s
     since = t - SPIKE_WINDOW_DAYS * DAY_S
     history = [r for r in athlete_runs(lib, run.athlete_id, since, t) if r.id != run.id]
-    first_ever, earlier = lib.db.execute(
-        "SELECT MIN(start_unix_s), COUNT(CASE WHEN start_unix_s < ? THEN 1 END) FROM runs "
-        "WHERE athlete_id = ?", (since, run.athlete_id)).fetchone()
+    first_ran, earlier = _running_before(lib, run.athlete_id, since)
     lengths = {r.id: run_length(lib, r) for r in [*history, run]}
-    return _spike([run], [*history, run], lengths, first_run_unix_s=first_ever,
-                  earlier_runs=int(earlier or 0))
+    return _spike([run], [*history, run], lengths, first_run_unix_s=first_ran,
+                  earlier_runs=earlier)
+
+
+def _running_before(lib: Library, athlete_id: str, since_unix_s: float) -> tuple[float | None, int]:
+    """The start of an athlete's first run with running, and how many started before ``since_unix_s``.
+
+    The history a spike needs, which walks are no part of. "With running" as :func:`_spike` and :func:`~imurun.report.history.run_length` read it:
+    running time above 0, or, without an analysis, a recording of some length.
+    """
+    first, n = lib.db.execute(
+        "SELECT MIN(r.start_unix_s), COUNT(CASE WHEN r.start_unix_s < ? THEN 1 END) FROM runs r "
+        "LEFT JOIN run_summaries s ON s.run_id = r.id "
+        "WHERE r.athlete_id = ? AND COALESCE(s.running_s, r.duration_s) > 0",
+        (since_unix_s, athlete_id)).fetchone()
+    return (None if first is None else float(first)), int(n or 0)
 
 
 def weekly_summary(lib: Library, week: IsoWeek | str, *,
@@ -460,9 +474,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
     strides = [st for st in (run_stride_summary(lib, r.id) for r in analysed)
                if st is not None and st.n_steps]
     # load
-    first_ever, earlier = lib.db.execute(
-        "SELECT MIN(start_unix_s), COUNT(CASE WHEN start_unix_s < ? THEN 1 END) FROM runs "
-        "WHERE athlete_id = ?", (_history_start(week), athlete_id)).fetchone()
+    first_ever = lib.db.execute("SELECT MIN(start_unix_s) FROM runs WHERE athlete_id = ?",
+                                (athlete_id,)).fetchone()[0]
     prev_weeks = []
     load_vals = []
     for k in range(LOAD_WEEKS, 0, -1):
@@ -474,7 +487,8 @@ def _athlete_week(lib: Library, athlete_id: str, name: str, week: IsoWeek,
         if first_ever is not None and wk.end_unix_s > first_ever:
             load_vals.append(float(s))
     load_mean = sum(load_vals) / len(load_vals) if load_vals else math.nan
-    spike = _spike(runs, history, lengths, first_run_unix_s=first_ever, earlier_runs=earlier)
+    first_ran, earlier = _running_before(lib, athlete_id, _history_start(week))
+    spike = _spike(runs, history, lengths, first_run_unix_s=first_ran, earlier_runs=earlier)
     # form
     base = athlete_baseline(lib, athlete_id, w0, with_indicators=False)
     form = tuple(_form_change(key, label, unit, analysed, base.metric(key), cfg)
@@ -532,12 +546,15 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
     """The week's largest spike of ``runs`` (see the module's "single-run spike").
 
     ``history``: the athlete's runs from :func:`_history_start` on; ``earlier_runs``: their runs
-    before that; ``first_run_unix_s``: the start of their first run (default: the first of
-    ``history``).
+    with running before that; ``first_run_unix_s``: the start of their first run with running
+    (default: the first of ``history``). A recording without running (a walk) is neither
+    judged nor part of the history: it counts neither among the runs before a run nor as the
+    longest of them.
     """
     if not runs:
         return Spike(math.nan, "no_runs")
-    starts = [p.start_unix_s for p in history if p.start_unix_s is not None]
+    ran_before = [p for p in history if p.start_unix_s is not None and lengths[p.id].running_s > 0]
+    starts = [p.start_unix_s for p in ran_before if p.start_unix_s is not None]
     first = first_run_unix_s if first_run_unix_s is not None else min(starts, default=None)
     best: Spike | None = None
     young: Spike | None = None  # the last run too early in the athlete's history to judge
@@ -548,7 +565,7 @@ def _spike(runs: Sequence[RunRecord], history: Sequence[RunRecord],
         if not lengths[r.id].running_s > 0:
             continue
         ran = True
-        prev = [p for p in history if p.start_unix_s is not None and p.id != r.id
+        prev = [p for p in ran_before if p.start_unix_s is not None and p.id != r.id
                 and t - SPIKE_WINDOW_DAYS * DAY_S <= p.start_unix_s < t]
         if not prev:
             continue
@@ -1079,8 +1096,9 @@ def _how_to_read() -> str:
         "it for every run involved; otherwise running time. A new athlete's first runs are "
         f"not judged: a run needs at least {SPIKE_MIN_HISTORY_RUNS} runs recorded before it, "
         f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it (with only one or two "
-        "earlier runs almost every longer run would read as a spike). Until then it shows as "
-        "\"not enough history yet\", with the number of runs recorded before it.</p>"
+        "earlier runs almost every longer run would read as a spike; walks do not count). "
+        "Until then it shows as \"not enough history yet\", with the number of runs "
+        "recorded before it.</p>"
         "<h3>Load against the previous 4 weeks</h3><p>Running time this week against the "
         "average of the 4 weeks before (weeks before the athlete's first run are left out). It "
         "is context, not a flag: the acute:chronic workload ratio did not predict injury and is "
