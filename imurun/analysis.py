@@ -919,8 +919,9 @@ def format_report(result: RunAnalysis) -> str:
     lines.append(f"  running {spent('running')} ({s.n_steps} steps), walking "
                  f"{spent('walking')} ({s.n_walking_steps} steps), standing "
                  f"{spent('standing')}, other {spent('other')}"
-                 + (f", not analysed (gaps) {no_data:.1f} s" if no_data > 0 else "")
-                 + (f", paused {t['paused']:.1f} s" if t.get("paused", 0.0) > 0 else ""))
+                 + (f", not analysed (gaps) {time_text(no_data, like=q.duration_s)}"
+                    if no_data > 0 else "")
+                 + (f", paused {spent('paused')}" if t.get("paused", 0.0) > 0 else ""))
     mnt = q.mounting
     lines.append(f"  mounting    {mnt.method}: " + mnt.description.split("; ", 1)[-1]
                  if mnt.description else f"  mounting    {mnt.method}")
