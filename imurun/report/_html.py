@@ -194,9 +194,15 @@ def fmt(x: float | int | None, spec: str = ".0f", unit: str = "") -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """``h:mm:ss`` or ``m:ss``; ``–`` when unknown."""
+    """``h:mm:ss`` or ``m:ss``; ``–`` when unknown.
+
+    As :func:`imurun._timetext.time_text` does, a nonzero time is never shown as zero: under
+    half a second (as rounded) it is ``<0:01``; exactly zero is ``0:00``.
+    """
     if seconds is None or not math.isfinite(seconds):
         return "–"
+    if seconds > 0 and round(seconds) < 1:
+        return "<0:01"
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -890,7 +890,7 @@ def _thirds(result: RunAnalysis) -> str:
              "the run was long or hard for your current fitness.</p>")
     if not rows:
         body = (intro + f"<p class=\"muted\">Not computed: it needs at least 10 minutes of "
-                f"running (this run had {h.duration(s.running_s)}).</p>")
+                f"running (this run had {h.esc(h.duration(s.running_s))}).</p>")
     else:
         body = intro + h.table(["", "first third", "last third", "change", "change %"], rows,
                                numeric=[False, True, True, True, True])
