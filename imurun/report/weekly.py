@@ -67,7 +67,7 @@ from imurun.report.history import (
 )
 from imurun.signal.indicators import IndicatorSettings, balance_moved, current_title
 from imurun.store.attach import run_stride_summary
-from imurun.store.library import Library, RunRecord, local_day_start
+from imurun.store.library import Library, RunRecord, local_day_start, name_sort_key
 
 __all__ = ["CSV_COLUMNS", "INDICATOR_KEYS", "ORDERING_RULE", "SPIKE_BANDS",
            "SPIKE_MIN_HISTORY_DAYS", "SPIKE_MIN_HISTORY_RUNS", "SPIKE_WINDOW_DAYS",
@@ -326,11 +326,12 @@ class AthleteWeek:
     def sort_key(self) -> tuple[Any, ...]:
         """The ordering of :data:`ORDERING_RULE` (smaller first)."""
         if not self.reasons:
-            return (99, 0, 0, 0.0, self.name.casefold(), self.athlete_id)
+            return (99, 0, 0, 0.0, name_sort_key(self.name), self.athlete_id)
         top = min(r.priority for r in self.reasons)
         at_top = sum(1 for r in self.reasons if r.priority == top)
         spike = self.spike.pct if math.isfinite(self.spike.pct) else -math.inf
-        return (top, -at_top, -len(self.reasons), -spike, self.name.casefold(), self.athlete_id)
+        return (top, -at_top, -len(self.reasons), -spike, name_sort_key(self.name),
+                self.athlete_id)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from imurun.store.library import (
     Library,
     RunRecord,
     check_analysis,
+    name_key,
     run_location,
     utc_now,
 )
@@ -339,7 +340,7 @@ def _import_athletes(lib: Library, entries: list[Any], res: ImportResult) -> dic
         if known_as is not None:
             ids[athlete.id] = known_as
             continue
-        same = [x for x in local.values() if x.name.lower() == athlete.name.lower()]
+        same = [x for x in local.values() if name_key(x.name) == name_key(athlete.name)]
         if same:
             ids[athlete.id] = same[0].id
             res.athletes_matched.append((athlete, same[0]))

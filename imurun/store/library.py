@@ -32,6 +32,7 @@ import numbers
 import os
 import shutil
 import sqlite3
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,28 @@ def device_hex(device_id: int | str) -> str:
 
 
 # ---------------------------------------------------------------------------- records
+def name_key(name: str) -> str:
+    """What two athlete names are compared by: the same name in any case is one name.
+
+    Unicode's caseless matching (case folded, in one normal form): "Chloé", "CHLOÉ" and a
+    "Chloé" whose "é" is an "e" plus a combining accent (as some keyboards, macOS file names
+    and copied text give it) are one name. SQLite's ``COLLATE NOCASE`` folds ASCII letters
+    only, so it took "Chloé" and "CHLOÉ" for two athletes.
+    """
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name.strip()).casefold())
+
+
+def name_sort_key(name: str) -> tuple[str, str]:
+    """Where a name goes in a list sorted by name: accents aside, so "Émile" comes before "Zoë".
+
+    By code point an accented first letter sorted after "Z". Names that differ only in their
+    accents keep an order of their own (the second part).
+    """
+    key = name_key(name)
+    plain = "".join(c for c in unicodedata.normalize("NFD", key) if not unicodedata.combining(c))
+    return plain, key
+
+
 @dataclass(frozen=True)
 class Athlete:
     id: str
@@ -114,8 +137,10 @@ class Athlete:
     created_at: str = ""
 
     def __post_init__(self) -> None:
-        if not self.name.strip():
+        if not isinstance(self.name, str) or not self.name.strip():
             raise UsageError("an athlete needs a name")
+        # one spelling of each letter ("é", not "e" + a combining accent): see name_key
+        object.__setattr__(self, "name", unicodedata.normalize("NFC", self.name))
         for name, what, unit in (("mass_kg", "body mass", "kg"),
                                  ("leg_length_m", "leg length", "m")):
             v = getattr(self, name)
@@ -594,8 +619,8 @@ class Library:
         value out of range; ``leg_length_m`` is 0.4..1.4.
         """
         a = Athlete(uuid.uuid4().hex, name.strip(), mass_kg, leg_length_m, utc_now())
-        with self.transaction() as db:
-            if db.execute("SELECT 1 FROM athletes WHERE name = ? COLLATE NOCASE", (a.name,)).fetchone():
+        with self.transaction():
+            if any(name_key(x.name) == name_key(a.name) for x in self.athletes()):
                 raise UsageError(f"an athlete named {a.name!r} exists already")
             self._put_athlete(a)
             self._save_profiles()
@@ -614,11 +639,11 @@ class Library:
 
     def rename_athlete(self, ref: Athlete | str, name: str) -> Athlete:
         """Give an athlete (name or id) another name, one no other athlete has."""
-        with self.transaction() as db:
+        with self.transaction():
             old = self.athlete(ref)
             a = Athlete(old.id, name.strip(), old.mass_kg, old.leg_length_m, old.created_at)
-            if db.execute("SELECT 1 FROM athletes WHERE name = ? COLLATE NOCASE AND id != ?",
-                          (a.name, a.id)).fetchone():
+            if any(name_key(x.name) == name_key(a.name) and x.id != a.id
+                   for x in self.athletes()):
                 raise UsageError(f"an athlete named {a.name!r} exists already (to make them one, "
                                  "`imurun athlete merge`)")
             self._put_athlete(a)
@@ -698,10 +723,11 @@ class Library:
                         (a.id, a.name, a.mass_kg, a.leg_length_m, a.created_at))
 
     def athletes(self) -> list[Athlete]:
-        """Every athlete, by name."""
-        rows = self.db.execute("SELECT * FROM athletes ORDER BY name COLLATE NOCASE, id")
-        return [Athlete(r["id"], r["name"], r["mass_kg"], r["leg_length_m"], r["created_at"])
-                for r in rows]
+        """Every athlete, by name (:func:`name_sort_key`)."""
+        rows = self.db.execute("SELECT * FROM athletes ORDER BY id")
+        return sorted((Athlete(r["id"], r["name"], r["mass_kg"], r["leg_length_m"],
+                               r["created_at"]) for r in rows),
+                      key=lambda a: (name_sort_key(a.name), a.id))
 
     def athlete(self, ref: Athlete | str) -> Athlete:
         """By name (any case) or by id or id prefix (at least 4 hex digits), or an ``Athlete``.
@@ -716,7 +742,7 @@ class Library:
                              f"{type(ref).__name__}")
         ref = ref.strip()
         all_ = self.athletes()
-        hits = [a for a in all_ if a.name.lower() == ref.lower()]
+        hits = [a for a in all_ if name_key(a.name) == name_key(ref)]
         if not hits and len(ref) >= 4:
             hits = [a for a in all_ if a.id.startswith(ref.lower())]
         if not hits:
