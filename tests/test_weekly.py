@@ -852,6 +852,30 @@ def test_an_athlete_without_a_baseline_gets_a_sentence_not_columns_of_dashes(
     assert "Baseline: 0 analysed run(s)" not in athlete
 
 
+def test_an_athlete_back_after_a_break_is_not_told_the_comparison_starts_after_their_first_run(
+        tmp_path: Path) -> None:
+    """Back after five weeks off, an athlete's week read "No baseline yet: ... the comparison
+    starts the week after their first analysed run": their first run was seven weeks before,
+    and the baseline was missing for the break, not for being new."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        for day in (-49, -47, -42):  # W40-W41, then nothing until W47
+            h.run("Returner", M + day * DAY_S, analysis_doc(running_s=1200), device=0xB6)
+        h.run("Returner", M, analysis_doc(running_s=1200), device=0xB6)
+        h.run("Newcomer", M, analysis_doc(running_s=1200), device=0xB7)
+        s = weekly_summary(lib, W47)
+        page = render_html(s)
+    assert [a.baseline_runs for a in s.athletes] == [0, 0]
+    sections = {a.name: _text(page[page.index(f'id="athlete-{k}"'):]).split(" How to read")[0]
+                for k, a in enumerate(s.athletes, 1)}
+    back, new = sections["Returner"], sections["Newcomer"]
+    assert "No baseline: no analysed runs in the 28 days before the week" in back
+    assert "first analysed run" not in back + new
+    assert "No baseline yet: no analysed runs in the 28 days before the week" in new
+    for text in (back, new):
+        assert "the weeks after it are compared with them" in text
+
+
 def test_an_indicator_measured_in_no_run_is_named_not_dropped(tmp_path: Path) -> None:
     """Form drift needs 10 minutes of running: in a week of short runs its row vanished from
     the indicator table, which a coach could read as nothing to see."""

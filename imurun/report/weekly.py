@@ -1034,9 +1034,16 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
         base_note = (f"Baseline: {a.baseline_runs} analysed run(s) in the {BASELINE_DAYS} days "
                      "before the week. A change of a percentage is in percentage points (pt).")
     else:
-        base_note = (f"No baseline yet: no analysed runs in the {BASELINE_DAYS} days before the "
-                     "week, so this week's form is not compared with anything; the comparison "
-                     "starts the week after their first analysed run.")
+        # "yet" and "their first run" only for a new athlete: one back after a break has runs
+        # before the 28 days, and a comparison "from the week after their first analysed run"
+        # would have started long ago
+        new = not a.previous_weeks_counted  # no run of theirs before this week
+        base_note = (f"No baseline{' yet' if new else ''}: no analysed runs in the "
+                     f"{BASELINE_DAYS} days before the week, so this week's form is not compared "
+                     "with anything.")
+        if a.steps:
+            base_note += (" This week's runs are the first of their baseline: the weeks after it "
+                          "are compared with them.")
     form = ("<h3>Form: this week against their own 4 weeks before</h3>" + form_table
             + f'<p class="small">{h.esc(base_note)}</p>')
     measured = [i for i in a.indicators if i.measured_runs]
