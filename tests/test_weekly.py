@@ -902,6 +902,16 @@ def test_a_week_without_runs_says_so_under_data_quality(tmp_path: Path) -> None:
     assert "0 of 0 runs" not in athlete
 
 
+def test_a_week_of_one_run_is_not_all_1_run(tmp_path: Path) -> None:
+    """"All 1 run analysed; 0 s lost to gaps": the data quality of a week of one run."""
+    with Library.open(tmp_path / "home") as lib:
+        History(lib, tmp_path).run("Once", M, analysis_doc(running_s=1200), device=0xB8)
+        s = weekly_summary(lib, W47)
+    athlete = _text(_first_athlete(render_html(s)))
+    assert "The week's one run analysed; 0 s lost to gaps" in athlete
+    assert "All 1 run" not in athlete
+
+
 # ---------------------------------------------------------------------------- short amounts of time
 def _text(page: str) -> str:
     """A page's words as a reader sees them (tags dropped, spaces collapsed)."""

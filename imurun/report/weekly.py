@@ -1065,8 +1065,9 @@ def _athlete_html(k: int, a: AthleteWeek) -> str:
         ind_html += (f'<p class="small">Not measured in any of the week\'s runs: '
                      f"{h.esc(', '.join(unmeasured))} (see each run's report for why).</p>")
     q = a.quality
-    done = (f"all {a.runs} run{'s' if a.runs != 1 else ''} analysed" if a.runs and
-            a.runs_analysed == a.runs else f"{a.runs_analysed} of {a.runs} runs analysed"
+    done = ("the week's one run analysed" if a.runs == a.runs_analysed == 1  # not "all 1 run"
+            else f"all {a.runs} runs analysed" if a.runs and a.runs_analysed == a.runs
+            else f"{a.runs_analysed} of {a.runs} runs analysed"
             + (f" ({q.runs_failed} failed)" if q.runs_failed else "")
             + (f" ({q.runs_unanalysed} not yet)" if q.runs_unanalysed else ""))
     lost = time_text(q.lost_s, like=q.recorded_s)
