@@ -1078,3 +1078,17 @@ def test_a_walks_spike_box_says_it_has_no_running() -> None:
     assert "no running in this recording" in box
     assert "change:" not in box  # no "-100 %" against a run of 0 min
     assert "no run of yours" not in box
+
+
+def test_a_plots_median_is_written_as_its_summary_card_writes_it(
+        report: tuple[Path, str]) -> None:
+    """The contact-time card read "254 ms" and the plot under it "Median 253.6 ms" (cadence:
+    169 and 169.2 steps/min): one number, two roundings on one page."""
+    page = report[1]
+    cards = _cards(page)
+    captions = dict(re.findall(r'<figure id="(plot-[a-z-]+)" class="plot">.*?<figcaption>'
+                               r'(.*?)</figcaption>', page))
+    for fid, label in (("plot-cadence", "Cadence"), ("plot-contact", "Contact time"),
+                       ("plot-bounce", "Bounce"), ("plot-braking", "Braking")):
+        value = cards[label][0]  # "169 steps/min"
+        assert f"Median {value}." in captions[fid], (fid, value, captions[fid])

@@ -478,28 +478,29 @@ class _Metric:
     per_step: Any  # StepTable -> values in the summary unit
     baseline_key: str
     explain: str
+    spec: str  # how the median is written: as its summary card writes it
 
 
 _OVER_RUN: Final = (
     _Metric("plot-cadence", "Cadence", "steps/min", "cadence_spm",
             lambda st: _safe_div(60.0, st.step_s), "cadence_spm",
             "Steps per minute, both feet. It rises with speed; a sudden change at the same "
-            "speed is a change of form."),
+            "speed is a change of form.", ".0f"),
     _Metric("plot-contact", "Contact time", "ms", "contact_ms", lambda st: st.contact_s * 1e3,
             "contact_ms", "How long each foot stays on the ground. It gets shorter as you run "
-            "faster and often longer as you tire."),
+            "faster and often longer as you tire.", ".0f"),
     _Metric("plot-bounce", "Bounce (vertical oscillation)", "cm", "vertical_oscillation_cm",
             lambda st: st.vertical_oscillation_m * 1e2, "vertical_oscillation_cm",
-            "How far your sacrum moves up and down in each step."),
+            "How far your sacrum moves up and down in each step.", ".1f"),
     _Metric("plot-braking", "Braking", "m/s", "braking_mps", lambda st: st.braking_mps,
             "braking_mps", "Forward speed lost at each landing: more when the foot lands far "
-            "ahead of the body."),
+            "ahead of the body.", ".2f"),
     _Metric("plot-tilt", "Pelvic tilt range", "degrees", "pelvic_tilt_range_deg",
             lambda st: st.pelvic_tilt_range_deg, "pelvic_tilt_range_deg",
-            "How far the pelvis tips forward and back within each step."),
+            "How far the pelvis tips forward and back within each step.", ".1f"),
     _Metric("plot-rotation", "Pelvic rotation range", "degrees", "pelvic_rotation_range_deg",
             lambda st: st.pelvic_rotation_range_deg, "pelvic_rotation_range_deg",
-            "How far the pelvis turns left and right within each step."),
+            "How far the pelvis turns left and right within each step.", ".1f"),
 )
 
 
@@ -570,8 +571,7 @@ def _metric_plot(m: _Metric, run: Any, t_min: FloatArray, pm: Any, line_t: Float
     med = getattr(result.summary, m.summary_name, math.nan)
     return (f"<h3>{h.esc(m.title)}</h3>"
             + h.figure(m.fid, uri, f"{m.title} over the run, {m.ylabel}",
-                       f"{m.explain} Median {h.fmt(med, '.2f' if m.ylabel == 'm/s' else '.1f')}"
-                       f" {m.ylabel}."))
+                       f"{m.explain} Median {h.fmt(med, m.spec)} {m.ylabel}."))
 
 
 def _drop_plot(result: RunAnalysis, t_min: FloatArray, t0: float,
