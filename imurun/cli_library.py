@@ -266,7 +266,9 @@ def cmd_athlete_rename(a: argparse.Namespace) -> int:
     with _open(a) as lib:
         old = lib.athlete(a.name)
         ath = lib.rename_athlete(old.id, a.new_name)
-    _say(f"athlete {old.name} ({ath.id[:8]}) is now called {ath.name}")
+        _say(f"athlete {old.name} ({ath.id[:8]}) is now called {ath.name}")
+        if ath.name != old.name:  # their reports written before carry the old name
+            _refresh_reports(lib, lib.runs(athlete=ath.id))
     return EXIT_OK
 
 

@@ -855,6 +855,11 @@ def test_reports_written_before_are_rewritten_when_their_run_changes(
     assert "Ana" in after
     assert main([*cli, "athlete", "set", "Ana", "--leg-length-m", "0.9"]) == 0
     assert "rewrote" not in capsys.readouterr().out  # nothing in the report changed
+    assert main([*cli, "athlete", "rename", "Ana", "Anaïs"]) == 0  # her name is in the report
+    assert f"rewrote 1 report(s) in {home / 'reports'}" in capsys.readouterr().out
+    renamed = page.read_text(encoding="utf-8")
+    assert "<h1>Anaïs: run of" in renamed
+    assert "Ana:" not in renamed
 
 
 def test_the_body_mass_an_analysis_used_is_indexed_and_read_from_older_indexes(
