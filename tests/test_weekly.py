@@ -876,6 +876,30 @@ def test_an_athlete_back_after_a_break_is_not_told_the_comparison_starts_after_t
         assert "the weeks after it are compared with them" in text
 
 
+def test_an_athlete_back_after_a_break_has_no_running_before_said_not_nothing(
+        tmp_path: Path) -> None:
+    """The roster's "running (vs 4 weeks)" of an athlete back after four weeks without running
+    read "20 min" and nothing else, as for a new athlete, and the bars' caption said nothing
+    of the four empty weeks: the change against an average of 0 has no number."""
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run("Returner", M - 42 * DAY_S, analysis_doc(running_s=1200), device=0xB6)
+        h.run("Returner", M, analysis_doc(running_s=1200), device=0xB6)
+        h.run("Newcomer", M, analysis_doc(running_s=1200), device=0xB7)
+        s = weekly_summary(lib, W47)
+        page = render_html(s)
+    back = next(a for a in s.athletes if a.name == "Returner")
+    assert (back.previous_weeks_counted, back.load_mean_s) == (4, 0.0)
+    assert math.isnan(back.load_change_pct)  # CSV and JSON: empty / null, as before
+    roster = _text(page[page.index('id="roster"'):page.index('id="athletes"')])
+    assert "20 min (no running in the 4 weeks before)" in roster
+    assert [a.name for a in s.athletes] == ["Newcomer", "Returner"]  # no reasons: by name
+    assert "no running in the" not in roster.split("Newcomer")[1].split("Returner")[0]
+    k = [a.name for a in s.athletes].index("Returner") + 1
+    assert "They had no running in the 4 weeks before, so there is no average to compare with." \
+        in _text(_load_figure(page, k))
+
+
 def test_an_indicator_measured_in_no_run_is_named_not_dropped(tmp_path: Path) -> None:
     """Form drift needs 10 minutes of running: in a week of short runs its row vanished from
     the indicator table, which a coach could read as nothing to see."""

@@ -855,12 +855,6 @@ def _spike_cell(sp: Spike) -> str:
     return f"{sp.pct:+.0f} % ({_SPIKE_TEXT.get(sp.category, sp.category)})"
 
 
-def _load_cell(a: AthleteWeek) -> str:
-    if not math.isfinite(a.load_change_pct):
-        return "no earlier weeks"
-    return f"{a.load_change_pct:+.0f} % (avg {time_text(a.load_mean_s)})"
-
-
 def render_html(s: WeeklySummary) -> str:
     """The weekly summary as one self-contained HTML page (for reading, on a phone too)."""
     wk = s.week
@@ -885,7 +879,8 @@ def render_html(s: WeeklySummary) -> str:
     rows = []
     for k, a in enumerate(s.athletes, 1):
         ind = [i.title for i in a.indicators if i.level in ("raised", "strongly_raised")]
-        load = (f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else "")
+        load = (f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else
+                f" ({_none_before(a)})" if _none_before(a) else "")
         cells = [f'<a href="#athlete-{k}">{h.esc(a.name)}</a><br>'
                  f"{h.badge(a.attention, _ATTENTION[a.attention])}",
                  h.esc(a.runs), h.esc(time_text(a.running_s) + load)]
@@ -930,6 +925,19 @@ def render_html(s: WeeklySummary) -> str:
     return h.page(title, "\n".join([head, roster, athletes, how, foot]))
 
 
+def _none_before(a: AthleteWeek) -> str:
+    """``"no running in the 4 weeks before"`` when the weeks counted in the load had none.
+
+    An athlete back after a break: their average is 0, a change against it has no number, and
+    without these words the roster showed the week's running time and nothing else, as for a
+    new athlete. "" otherwise (a new athlete has no weeks counted).
+    """
+    n = a.previous_weeks_counted
+    if not n or not a.load_mean_s == 0.0:
+        return ""
+    return f"no running in the {n} week{'s' if n != 1 else ''} before"
+
+
 def _load_bars(k: int, a: AthleteWeek) -> str:
     """Running time per week as bars drawn in HTML: text a phone renders sharp, and no plot.
 
@@ -965,7 +973,9 @@ def _load_bars(k: int, a: AthleteWeek) -> str:
                "one. " + (f"{names} {'are' if len(before) > 1 else 'is'} before the athlete's "
                           "first run (–), left out of the average. " if before else "")
                + (f"This week is {a.load_change_pct:+.0f} % against their average."
-                  if math.isfinite(a.load_change_pct) else ""))
+                  if math.isfinite(a.load_change_pct) else
+                  f"They had {_none_before(a)}, so there is no average to compare with."
+                  if _none_before(a) else ""))
     return (f'<figure id="plot-load-{k}" class="plot load" role="img" aria-label="'
             f'{h.esc(f"Running time per week, {a.name}: " + ", ".join(spoken))}">'
             f'<div class="bars" aria-hidden="true">{"".join(cols)}</div>'
