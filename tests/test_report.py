@@ -1092,3 +1092,14 @@ def test_a_plots_median_is_written_as_its_summary_card_writes_it(
                        ("plot-bounce", "Bounce"), ("plot-braking", "Braking")):
         value = cards[label][0]  # "169 steps/min"
         assert f"Median {value}." in captions[fid], (fid, value, captions[fid])
+
+
+def test_a_long_runs_step_count_is_grouped_as_the_weekly_summary_groups_it(
+        library: Path) -> None:
+    """A 2.5-hour run's card read "23284" (and "1285 walking") where the weekly summary of its
+    week read "23,512": one page of the two grouped its thousands."""
+    result = _latest(library)
+    long_run = dataclasses.replace(result, summary=dataclasses.replace(
+        result.summary, n_steps=23284, n_walking_steps=1285))
+    cards = _cards(render_run_report(long_run))
+    assert cards["Running steps"] == ("23,284", "1,285 walking")

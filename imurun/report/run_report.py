@@ -255,8 +255,8 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
     items = [
         h.card("Running time", h.duration(s.running_s), "",
                f"of {h.duration(s.quality.duration_s)} recorded"),
-        h.card("Running steps", h.fmt(s.n_steps, "d"), "",
-               f"{s.n_walking_steps} walking" if s.n_walking_steps else ""),
+        h.card("Running steps", h.fmt(s.n_steps, ",d"), "",  # "23,284" as the weekly writes it
+               f"{s.n_walking_steps:,d} walking" if s.n_walking_steps else ""),
         h.card("Cadence", h.fmt(s.cadence_spm), "steps/min", _base_text(b, "cadence_spm", ".0f")),
         h.card("Contact time", h.fmt(s.contact_ms), "ms", _base_text(b, "contact_ms", ".0f")),
         h.card("Bounce", h.fmt(s.vertical_oscillation_cm, ".1f"), "cm",
