@@ -992,7 +992,8 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
             for t in q.time if t.seconds > 0 or t.reason in ("running", "gap")]
     time_tab = h.table(["", "time", "share", "what happened to it"], rows,
                        numeric=[False, True, True, False])
-    causes = ", ".join(f"{n} × {cause} ({sec:.1f} s)" for cause, n, sec in q.gaps_by_cause)
+    causes = ", ".join(f"{n} × {_GAP_CAUSES.get(cause, cause)} ({sec:.1f} s)"
+                       for cause, n, sec in q.gaps_by_cause)
     mount_q = f", consistency {q.mounting.quality:.2f}" if math.isfinite(q.mounting.quality) \
         else ""
     link = [
@@ -1029,6 +1030,14 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
     return h.section("data-quality", "Data quality",
                      intro + h.cards(items) + fig + "<h3>Where the time went</h3>" + time_tab
                      + "<h3>Link, sensor and mounting</h3>" + link_tab + unav + notes)
+
+
+#: A gap's cause (``imurun.ingest.recording.GapCause``, as the analysis' JSON keeps it) in words.
+_GAP_CAUSES: Final = {"lost_frames": "frames lost on the link", "corrupt": "damaged frames",
+                      "reboot": "sensor restart", "disconnect": "link lost",
+                      "damaged_block": "damaged block of the stored run",
+                      "source": "hole in the file's times", "paused": "paused",
+                      "unknown": "unknown cause"}
 
 
 def _gaps_note(q: Any) -> str:
