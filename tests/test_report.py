@@ -1120,3 +1120,19 @@ def test_gap_causes_are_words_not_the_jsons_keys(library: Path) -> None:
     assert ("37: 1 × link lost (4.3 s), 35 × frames lost on the link (1.9 s), "
             "1 × sensor restart (0.0 s)") in page
     assert "lost_frames" not in page
+
+
+def test_the_pace_card_is_the_pace_show_and_the_weekly_summary_give(library: Path) -> None:
+    """A run with a watch read "Running pace (watch) 5:41" in its report and "pace 5:40 /km" in
+    `imurun show` and the weekly summary: the card took the median of the watch's seconds
+    faster than 1.8 m/s (walks, stops and all), the others the median over the running steps."""
+    from imurun.signal.pace import SpeedTrack
+
+    result = _latest(library)
+    ic = result.running_steps.ic_s
+    track = SpeedTrack(np.arange(math.floor(ic.min()) - 5.0, math.ceil(ic.max()) + 5.0, 1.0),
+                       np.full(int(math.ceil(ic.max()) - math.floor(ic.min())) + 10, 3.2))
+    ctx = ReportContext(athlete="Ana", run_id="ab" * 32, watch_attached=True, watch_speed=track,
+                        running_speed_mps=2.5)  # the watch's seconds: slower, some of them
+    cards = _cards(render_run_report(result, ctx))
+    assert cards["Running pace (watch)"][0] == "5:13 min/km"  # 1000 / 3.2 = 312.5 s: 5:13

@@ -271,11 +271,16 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
                             "kN/m", _base_text(b, "vertical_stiffness_kn_m", ".1f")))
     if c.distance_m is not None:
         items.append(h.card("Distance (watch)", h.fmt(c.distance_m / 1000.0, ".2f"), "km"))
-    if c.running_speed_mps:
-        items.append(h.card("Running pace (watch)", _pace(c.running_speed_mps), "min/km"))
+    stride = stride_summary(sp) if sp is not None else None
+    # the pace of the running steps, as `imurun show` and the weekly summary give it; the
+    # watch's seconds faster than a walk only when no step has a speed
+    speed = stride.speed_mps if stride is not None and stride.speed_mps > 0 else \
+        c.running_speed_mps
+    if speed:
+        items.append(h.card("Running pace (watch)", _pace(speed), "min/km"))
     if c.mean_heart_rate_bpm is not None:
         items.append(h.card("Heart rate (watch)", h.fmt(c.mean_heart_rate_bpm), "bpm"))
-    if sp is not None and math.isfinite(step := stride_summary(sp).step_length_m):
+    if stride is not None and math.isfinite(step := stride.step_length_m):
         items.append(h.card("Step length (watch)", h.fmt(step, ".2f"), "m",
                             'see "By pace"'))
     intro = ("<p>Medians over the running steps: half of your steps were above, half below. "
