@@ -769,6 +769,15 @@ def test_the_balance_indicator_gives_its_threshold_with_a_unit(library: Path) ->
     assert "from even; threshold 2 percentage points)." in ind.message
 
 
+def test_the_balance_indicators_percentage_points_are_pt_as_everywhere_else(
+        report: tuple[Path, str]) -> None:
+    """Its box read "This run: 0.5 % points · threshold: 2.0 % points" where the weekly
+    summary, the left/right table and docs/conventions.md write percentage points "pt"."""
+    box = _text(report[1][report[1].index('id="indicator-asymmetry"'):])
+    assert re.search(r"This run: \d+\.\d pt · threshold: 2\.0 pt", box), box[:200]
+    assert "% points" not in _text(report[1])
+
+
 def test_why_an_indicator_was_not_measured_is_said_once() -> None:
     """"Form drift: not measured in this run (needs at least 10 minutes ...)." was followed by
     "Why not measured: needs at least 10 minutes ..." in every such box."""

@@ -433,7 +433,8 @@ def _units_kept(text: str) -> str:
 
 def _indicator(ind: Indicator, base: Baseline | None) -> str:
     spec = ".2f" if ind.unit == "m/s" else ".1f"
-    unit = "°" if ind.unit == "deg" else ind.unit
+    # percentage points are "pt" in every report (docs/conventions.md); the JSON keeps its unit
+    unit = {"deg": "°", "% points": "pt"}.get(ind.unit, ind.unit)
     facts = [f"This run: {h.fmt(ind.value, spec, unit)}"]
     if math.isfinite(ind.threshold):
         facts.append(f"threshold: {h.fmt(ind.threshold, spec, unit)}")
