@@ -1145,3 +1145,19 @@ def test_the_pace_card_is_the_pace_show_and_the_weekly_summary_give(library: Pat
                         running_speed_mps=2.5)  # the watch's seconds: slower, some of them
     cards = _cards(render_run_report(result, ctx))
     assert cards["Running pace (watch)"][0] == "5:13 min/km"  # 1000 / 3.2 = 312.5 s: 5:13
+
+
+LONG_NAME = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaft"
+LONG_FILE = "SensorLoggerExport_2026-11-19_07-00-00_Morning_Run_Riverside.zip"
+
+
+def test_a_long_name_or_file_name_never_makes_the_page_wider_than_a_phone(
+        library: Path, tmp_path: Path) -> None:
+    """A long athlete name or file name (a phone app's export) in the title made the run report
+    506 px wide on a 390 px phone: one word that did not break."""
+    page = tmp_path / "long.html"
+    page.write_text(render_run_report(_latest(library), ReportContext(
+        athlete=LONG_NAME, run_id="ab" * 32, file_name=LONG_FILE)), encoding="utf-8")
+    check = check_page(page, ["summary"], tmp_path / "long.png", width=390)
+    assert check.overflow_px == 0
+    assert scrolled_tables(page, width=390) == []

@@ -892,7 +892,7 @@ def test_an_athlete_back_after_a_break_has_no_running_before_said_not_nothing(
     assert (back.previous_weeks_counted, back.load_mean_s) == (4, 0.0)
     assert math.isnan(back.load_change_pct)  # CSV and JSON: empty / null, as before
     roster = _text(page[page.index('id="roster"'):page.index('id="athletes"')])
-    assert "20 min (no running in the 4 weeks before)" in roster
+    assert "20 min no running in the 4 weeks before" in roster
     assert [a.name for a in s.athletes] == ["Newcomer", "Returner"]  # no reasons: by name
     assert "no running in the" not in roster.split("Newcomer")[1].split("Returner")[0]
     k = [a.name for a in s.athletes].index("Returner") + 1
@@ -1014,3 +1014,20 @@ def test_a_runs_own_spike_is_the_one_its_week_shows(tmp_path: Path) -> None:
     assert none.category == "no_history"
     assert math.isnan(none.pct)
 
+
+
+def test_a_long_name_and_a_note_under_the_running_time_fit_a_phone(tmp_path: Path) -> None:
+    """An athlete's name of one long word, and the roster's "no running in the 4 weeks before"
+    (a number's cell does not wrap) must not make the page wider than a 390 px phone."""
+    name = "Wolfeschlegelsteinhausenbergerdorffvoralternwarengewissenhaft"
+    with Library.open(tmp_path / "home") as lib:
+        h = History(lib, tmp_path)
+        h.run(name, M - 42 * DAY_S, analysis_doc(running_s=1200), device=0xB9)
+        h.run(name, M, analysis_doc(running_s=1200), device=0xB9)
+        s = weekly_summary(lib, W47)
+    page = tmp_path / "weekly.html"
+    page.write_text(render_html(s), encoding="utf-8")
+    assert "no running in the 4 weeks before" in page.read_text(encoding="utf-8")
+    check = check_page(page, ["roster"], tmp_path / "weekly.png", width=390)
+    assert check.overflow_px == 0
+    assert scrolled_tables(page, width=390) == []

@@ -24,7 +24,8 @@ CSS: Final = """
 * { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
 body { margin: 0; font: 18px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans",
-       sans-serif; color: var(--fg); background: #fff; }
+       sans-serif; color: var(--fg); background: #fff;
+       overflow-wrap: break-word; }  /* a long name or file name breaks, never widens the page */
 main { max-width: 980px; margin: 0 auto; padding: 12px 16px 48px; }
 header.page { border-bottom: 3px solid var(--accent); margin-bottom: 8px; }
 h1 { font-size: 1.6em; line-height: 1.25; margin: 12px 0 4px; }
@@ -69,6 +70,7 @@ th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid var(--line
          vertical-align: top; }
 th { background: var(--card); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num .small { white-space: normal; }  /* a number's note under it may wrap */
 table.ids td { overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 999px; font-size: 0.82em;
          font-weight: 600; color: #fff; white-space: nowrap; }
@@ -101,7 +103,7 @@ footer { margin-top: 36px; font-size: 0.82em; color: var(--muted);
   table.stack tr { display: block; padding: 6px 0; border-bottom: 1px solid var(--line); }
   table.stack td { display: inline-block; border: none; padding: 1px 12px 1px 0;
                    text-align: left; }
-  table.stack td:first-child { display: block; font-weight: 600; }
+  table.stack td:first-child { display: block; font-weight: 600; overflow-wrap: anywhere; }
   table.stack td[data-label]::before { content: attr(data-label) ": "; color: var(--muted);
                                        font-size: 0.85em; font-weight: 400; }
 }

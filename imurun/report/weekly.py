@@ -879,11 +879,13 @@ def render_html(s: WeeklySummary) -> str:
     rows = []
     for k, a in enumerate(s.athletes, 1):
         ind = [i.title for i in a.indicators if i.level in ("raised", "strongly_raised")]
-        load = (f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else
-                f" ({_none_before(a)})" if _none_before(a) else "")
+        load = f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else ""
+        # words, not a number: on a line of their own, which may wrap on a phone
+        none_before = (f'<br><span class="small">{h.esc(_none_before(a))}</span>'
+                       if _none_before(a) else "")
         cells = [f'<a href="#athlete-{k}">{h.esc(a.name)}</a><br>'
                  f"{h.badge(a.attention, _ATTENTION[a.attention])}",
-                 h.esc(a.runs), h.esc(time_text(a.running_s) + load)]
+                 h.esc(a.runs), h.esc(time_text(a.running_s) + load) + none_before]
         if any_distance:
             cells.append(h.esc(h.fmt(a.distance_m / 1000, ".1f", "km") if a.distance_m
                                else "–") + (f'<br><span class="small">{h.esc(_pace(a))}</span>'
