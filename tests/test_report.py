@@ -1043,10 +1043,13 @@ def test_a_report_without_a_library_has_no_spike_box(short_run: RunAnalysis) -> 
 
 def test_a_library_runs_report_says_its_spike(report: tuple[Path, str]) -> None:
     """The fixture's athlete recorded two runs in the 4 days before the reported one: too new
-    a history to judge (the weekly summary's rule), and the box says so."""
+    a history to judge (the weekly summary's rule), and the box says so, and which condition
+    failed: "2 runs recorded before this one; a run is compared once at least 2 are" alone read
+    as a contradiction (it is the first run's 4 days, not the number of runs)."""
     _, page = report
-    assert ("not enough history yet: 2 runs recorded before this one; a run is compared once "
-            "at least 2 are, the first at least 14 days before it") in _spike_box(page)
+    assert ("not enough history yet: 2 runs recorded before this one, the first 4 days before "
+            "it; a run is compared once at least 2 are, the first at least 14 days before it"
+            ) in _spike_box(page)
 
 
 def test_an_undated_runs_report_has_no_spike_box(tmp_path: Path) -> None:

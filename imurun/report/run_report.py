@@ -413,9 +413,14 @@ def _spike_indicator(sp: Spike) -> str:
                    f"{SPIKE_WINDOW_DAYS} days before it.")
         if sp.category == "not_enough_history":
             n = sp.history_runs or 0
+            # which of the two conditions failed: "2 runs ...; once at least 2 are" alone read
+            # as a contradiction when the first run was too recent
+            days = math.floor(sp.history_days) if n and math.isfinite(sp.history_days) else None
+            first = ("" if days is None else
+                     f", the first {days} day{'s' if days != 1 else ''} before it")
             why = (f"not enough history yet: {n} run{'s' if n != 1 else ''} recorded before "
-                   f"this one; a run is compared once at least {SPIKE_MIN_HISTORY_RUNS} are, "
-                   f"the first at least {SPIKE_MIN_HISTORY_DAYS} days before it")
+                   f"this one{first}; a run is compared once at least {SPIKE_MIN_HISTORY_RUNS} "
+                   f"are, the first at least {SPIKE_MIN_HISTORY_DAYS} days before it")
         elif sp.category == "no_running":
             why = "no running in this recording"
         else:
