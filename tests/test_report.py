@@ -665,6 +665,33 @@ def test_the_activity_legend_fits_in_its_figure(monkeypatch: pytest.MonkeyPatch)
     assert fig.axes[0].get_xlabel() == "seconds since the start"
 
 
+@pytest.mark.parametrize("span_min", [(0.0, 2.0), (0.0, 150.0), (0.0, 10.0)])
+def test_the_last_time_tick_of_a_plot_over_the_run_is_not_cut_off(
+        span_min: tuple[float, float]) -> None:
+    """A 2-minute run's axis ended in "12" (its "120" s cut at the image's edge), a 2.5-hour
+    run's in "15": the figure's right margin held two digits of a label centred on its end."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from imurun.report import plots
+
+    t = np.linspace(*span_min, 50)
+    with plots.style():
+        fig = plots.over_run_figure([plots.Layer("x", t, np.ones(50), t, np.ones(50))], [],
+                                    "steps/min", span_min=span_min)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        ax = fig.axes[0]
+        lo, hi = ax.get_xlim()
+        shown = [lab for lab in ax.get_xticklabels()
+                 if lab.get_text() and lo <= lab.get_position()[0] <= hi]
+        assert shown[-1].get_position()[0] == pytest.approx(hi)  # a tick at the axis' end
+        for lab in shown:
+            box = lab.get_window_extent(renderer)
+            assert fig.bbox.x0 <= box.x0
+            assert box.x1 <= fig.bbox.x1, (lab.get_text(), box.x1, fig.bbox.x1)
+
+
 def _standing_then_moving(late_periods: float, fs_hz: float = 100.0) -> Recording:
     """20 s still, then 20 s of movement on a new boot whose first sample comes
     ``late_periods`` periods after the last one (the sensor restarted; no sample missing)."""

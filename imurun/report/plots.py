@@ -161,7 +161,10 @@ def over_run_figure(layers: Sequence[Layer], bands: Sequence[Band], ylabel: str,
     n_legend = (len(layers) if len(layers) > 1 else 0) + sum(1 for r in refs if r.label)
     ncols = 3 if n_legend <= 3 else 2  # four entries: two rows of two, not 3 + 1
     legend_rows = math.ceil(n_legend / ncols)
-    fig, axes = _figure(2.6 + 0.3 * max(0, legend_rows - 1), top_in=0.12 + 0.3 * legend_rows)
+    # right: room for half of the last tick's label, centred on the axis' end ("150" min of a
+    # long run, "120" s of a short one): 0.12 in cut its last digit off
+    fig, axes = _figure(2.6 + 0.3 * max(0, legend_rows - 1), top_in=0.12 + 0.3 * legend_rows,
+                        right_in=0.3)
     ax = axes[0, 0]
     if span_min is None:
         ts = [t[np.isfinite(t)] for ly in layers for t in (ly.step_t_min, ly.line_t_min)]
