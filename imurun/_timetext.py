@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["time_parts", "time_text"]
+__all__ = ["pace_text", "time_parts", "time_text"]
 
 
 def time_parts(seconds: float | None, *, like: float | None = None) -> tuple[str, str]:
@@ -49,3 +49,16 @@ def time_text(seconds: float | None, *, like: float | None = None) -> str:
     """
     number, unit = time_parts(seconds, like=like)
     return f"{number} {unit}" if unit else number
+
+
+def pace_text(s_per_km: float) -> str:
+    """A pace as ``"5:40"`` (min:s per km), to the nearest second, half a second up.
+
+    One rule for `imurun show`, the run report and the weekly summary: `show` wrote the minutes
+    and the rounded seconds apart, so 359.6 s/km read "5:60", and rounded 340.5 s/km half to
+    even ("5:40") where the reports wrote "5:41". ``"–"`` when unknown.
+    """
+    if not math.isfinite(s_per_km) or s_per_km <= 0:
+        return "–"
+    m, sec = divmod(math.floor(s_per_km + 0.5), 60)
+    return f"{m}:{sec:02d}"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from imurun._timetext import pace_text
 from imurun.errors import SyncError, UsageError
 
 if TYPE_CHECKING:
@@ -443,7 +444,7 @@ def cmd_show(a: argparse.Namespace) -> int:
         pace = stride.pace_s_per_km
         _say(f"  stride     step {stride.step_length_m:.2f} m, stride {stride.stride_length_m:.2f} m, "
              f"vertical ratio {stride.vertical_ratio_pct:.1f} %, pace "
-             f"{int(pace // 60)}:{int(round(pace % 60)):02d} /km ({stride.n_steps} running steps "
+             f"{pace_text(pace)} /km ({stride.n_steps} running steps "
              "with the watch's speed)")
     return EXIT_OK
 

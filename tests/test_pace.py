@@ -259,6 +259,28 @@ def test_show_json_has_stride_medians_or_null(
     assert json.loads(capsys.readouterr().out)["stride"] is None
 
 
+@pytest.mark.parametrize(("pace_s_per_km", "shown"), [(359.6, "6:00"), (340.5, "5:41"),
+                                                     (340.4, "5:40")])
+def test_show_writes_a_pace_as_the_reports_do(
+        watched: tuple[Library, RunRecord, dict[str, Any], np.ndarray],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        pace_s_per_km: float, shown: str) -> None:
+    """`imurun show` wrote a pace of 359.6 s/km as "5:60 /km" (minutes and rounded seconds
+    apart), and 340.5 s/km as "5:40" (half to even) where the run report and the weekly
+    summary wrote "5:41"."""
+    import imurun.store.attach as attach
+    from imurun.signal.pace import StrideSummary
+
+    lib, run, _, _ = watched
+    monkeypatch.setattr(attach, "run_stride_summary", lambda *_a, **_k: StrideSummary(
+        100, 1000.0 / pace_s_per_km, 1.0, 2.0, 6.0))
+    assert main(["--home", str(lib.root), "show", run.id[:8]]) == 0
+    assert f"pace {shown} /km (100 running steps" in capsys.readouterr().out
+    from imurun._timetext import pace_text
+
+    assert pace_text(pace_s_per_km) == shown  # the reports' rule
+
+
 def test_steps_csv_export_has_the_speed_columns(
         watched: tuple[Library, RunRecord, dict[str, Any], np.ndarray], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from imurun import __version__
+from imurun._timetext import pace_text
 from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
@@ -337,8 +338,7 @@ def _indicator_note(result: RunAnalysis) -> str:
 
 
 def _pace(speed_mps: float) -> str:
-    m, s = divmod(math.floor(1000.0 / speed_mps + 0.5), 60)  # half a second rounds up
-    return f"{m}:{s:02d}"
+    return pace_text(1000.0 / speed_mps)  # half a second rounds up
 
 
 # ---------------------------------------------------------------------------- 2. indicators

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from imurun import __version__
-from imurun._timetext import time_parts, time_text
+from imurun._timetext import pace_text, time_parts, time_text
 from imurun.errors import UsageError
 from imurun.report import _html as h
 from imurun.report.history import (
@@ -837,8 +837,7 @@ _SPIKE_TEXT: Final = {"none": "none", "small": "10-30 %", "moderate": "30-100 %"
 
 
 def _pace(a: AthleteWeek) -> str:
-    m, sec = divmod(math.floor(a.pace_s_per_km + 0.5), 60)
-    return f"{m}:{sec:02d} /km"
+    return f"{pace_text(a.pace_s_per_km)} /km"
 
 
 def _not_enough(sp: Spike) -> str:
