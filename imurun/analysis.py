@@ -57,7 +57,7 @@ from imurun.ingest.files import (
     plausible_fs,
     robust_gyr_peak,
 )
-from imurun.ingest.recording import GapCause, Recording
+from imurun.ingest.recording import GAP_CAUSE_WORDS, GapCause, Recording
 from imurun.signal import activity as act
 from imurun.signal._segments import unmeasured_axes
 from imurun.signal.activity import ActivitySettings
@@ -926,7 +926,7 @@ def format_report(result: RunAnalysis) -> str:
     lines.append(f"  mounting    {mnt.method}: " + mnt.description.split("; ", 1)[-1]
                  if mnt.description else f"  mounting    {mnt.method}")
     if q.n_gaps:
-        causes = ", ".join(f"{n} {c}" for c, n, _ in q.gaps_by_cause)
+        causes = ", ".join(f"{n} {GAP_CAUSE_WORDS.get(c, c)}" for c, n, _ in q.gaps_by_cause)
         line = f"  gaps        {q.n_gaps} ({q.gap_s:.2f} s): {causes}"
         if q.bridged_gaps and math.isfinite(q.fs_hz) and q.fs_hz > 0:
             # else "38 gaps" reads as lost time beside a "not analysed" of 0.1 s

@@ -1147,10 +1147,9 @@ def test_a_long_runs_step_count_is_grouped_as_the_weekly_summary_groups_it(
 def test_gap_causes_are_words_not_the_jsons_keys(library: Path) -> None:
     """A stream with lost frames and a reboot read "35 × lost_frames (1.9 s), 1 × reboot" under
     "Link, sensor and mounting": the analysis' keys for programs, underscore and all."""
-    from imurun.ingest.recording import GapCause
-    from imurun.report.run_report import _GAP_CAUSES
+    from imurun.ingest.recording import GAP_CAUSE_WORDS, GapCause
 
-    assert set(_GAP_CAUSES) == {c.value for c in GapCause}  # a new cause gets its words too
+    assert set(GAP_CAUSE_WORDS) == {c.value for c in GapCause}  # a new cause gets its words too
     result = _latest(library)
     q = dataclasses.replace(result.summary.quality, n_gaps=37, gaps_by_cause=(
         ("disconnect", 1, 4.3), ("lost_frames", 35, 1.9), ("reboot", 1, 0.0)))

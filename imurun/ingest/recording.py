@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,20 @@ class GapCause(StrEnum):
     SOURCE = "source"  # the source file itself has a hole in its time column
     PAUSED = "paused"  # the recording was paused (a phone app's pause button): nothing was lost
     UNKNOWN = "unknown"
+
+    @property
+    def words(self) -> str:
+        """The cause as a person reads it ("frames lost on the link"); the value is the key."""
+        return GAP_CAUSE_WORDS[self.value]
+
+
+#: Each :class:`GapCause` value in words, for text a person reads (reports, ``imurun analyze``);
+#: files and JSON keep the values.
+GAP_CAUSE_WORDS: Final[dict[str, str]] = {
+    "lost_frames": "frames lost on the link", "corrupt": "damaged frames",
+    "reboot": "sensor restart", "disconnect": "link lost",
+    "damaged_block": "damaged block of the stored run", "source": "hole in the file's times",
+    "paused": "paused", "unknown": "unknown cause"}
 
 
 @dataclass(frozen=True)

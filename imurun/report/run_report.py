@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from imurun import __version__
 from imurun._timetext import pace_text
+from imurun.ingest.recording import GAP_CAUSE_WORDS
 from imurun.report import _html as h
 from imurun.report import plots
 from imurun.report.history import BASELINE_DAYS, Baseline
@@ -1003,7 +1004,7 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
             for t in q.time if t.seconds > 0 or t.reason in ("running", "gap")]
     time_tab = h.table(["", "time", "share", "what happened to it"], rows,
                        numeric=[False, True, True, False])
-    causes = ", ".join(f"{n} × {_GAP_CAUSES.get(cause, cause)} ({sec:.1f} s)"
+    causes = ", ".join(f"{n} × {GAP_CAUSE_WORDS.get(cause, cause)} ({sec:.1f} s)"
                        for cause, n, sec in q.gaps_by_cause)
     mount_q = f", consistency {q.mounting.quality:.2f}" if math.isfinite(q.mounting.quality) \
         else ""
@@ -1041,14 +1042,6 @@ def _quality(result: RunAnalysis, c: ReportContext) -> str:
     return h.section("data-quality", "Data quality",
                      intro + h.cards(items) + fig + "<h3>Where the time went</h3>" + time_tab
                      + "<h3>Link, sensor and mounting</h3>" + link_tab + unav + notes)
-
-
-#: A gap's cause (``imurun.ingest.recording.GapCause``, as the analysis' JSON keeps it) in words.
-_GAP_CAUSES: Final = {"lost_frames": "frames lost on the link", "corrupt": "damaged frames",
-                      "reboot": "sensor restart", "disconnect": "link lost",
-                      "damaged_block": "damaged block of the stored run",
-                      "source": "hole in the file's times", "paused": "paused",
-                      "unknown": "unknown cause"}
 
 
 def _gaps_note(q: Any) -> str:
