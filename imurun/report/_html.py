@@ -9,6 +9,7 @@ their text arguments themselves and take already-built HTML only in arguments na
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -193,6 +194,14 @@ def fmt(x: float | int | None, spec: str = ".0f", unit: str = "") -> str:
     if not unit:
         return text
     return text + (unit if unit == "°" else f" {unit}")
+
+
+def day(d: dt.date, *, weekday: bool = True, year: bool = False) -> str:
+    """A date as a person writes it: "Mon 3 Nov" (``%d`` would give "Mon 03 Nov")."""
+    text = f"{d.day} {d:%b}"
+    if weekday:
+        text = f"{d:%a} {text}"
+    return f"{text} {d.year}" if year else text
 
 
 def duration(seconds: float | None) -> str:

@@ -231,9 +231,9 @@ def _when(result: RunAnalysis, c: ReportContext) -> str:
         if c.start_unix_s is None:
             return "unknown date"
         d = dt.datetime.fromtimestamp(c.start_unix_s).astimezone()
-        return d.strftime("%a %d %b %Y, %H:%M") + " (start entered by hand)"
+        return f"{h.day(d, year=True)}, {d:%H:%M} (start entered by hand)"
     d = dt.datetime.fromtimestamp(t).astimezone()
-    return d.strftime("%a %d %b %Y, %H:%M")
+    return f"{h.day(d, year=True)}, {d:%H:%M}"
 
 
 def _base_text(base: Baseline | None, key: str, spec: str, unit: str = "") -> str:
@@ -289,8 +289,9 @@ def _summary(result: RunAnalysis, c: ReportContext, sp: StepSpeed | None) -> str
              "Walking, standing and missing data are left out.</p>")
     if b is not None and b.n_runs:
         starts = b.run_starts_unix_s or (b.since_unix_s, b.until_unix_s)
-        first = dt.datetime.fromtimestamp(min(starts)).astimezone().strftime("%d %b")
-        last = dt.datetime.fromtimestamp(max(starts)).astimezone().strftime("%d %b %Y")
+        first = h.day(dt.datetime.fromtimestamp(min(starts)).astimezone(), weekday=False)
+        last = h.day(dt.datetime.fromtimestamp(max(starts)).astimezone(), weekday=False,
+                     year=True)
         span = f"on {last}" if b.n_runs == 1 else f"from {first} to {last}"
         intro += (f'<p class="small">Under each value, "4 weeks" is your baseline: the median of '
                   f"your {b.n_runs} analysed run{'s' if b.n_runs != 1 else ''} of the "

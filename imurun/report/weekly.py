@@ -857,11 +857,11 @@ def _spike_cell(sp: Spike) -> str:
 def render_html(s: WeeklySummary) -> str:
     """The weekly summary as one self-contained HTML page (for reading, on a phone too)."""
     wk = s.week
-    span = f"{wk.monday.strftime('%a %d %b')} – {wk.sunday.strftime('%a %d %b %Y')}"
+    span = f"{h.day(wk.monday)} – {h.day(wk.sunday, year=True)}"
     if s.days_so_far is not None:
         today = wk.monday + dt.timedelta(days=s.days_so_far - 1)
         span += (f" · in progress: {s.days_so_far} of 7 days so far (to "
-                 f"{today.strftime('%a %d %b')})")
+                 f"{h.day(today)})")
     n_runs = sum(a.runs for a in s.athletes)
     n_check = sum(1 for a in s.athletes if a.attention == "check_in")
     title = f"Team week {wk.label}"
