@@ -158,3 +158,15 @@ def test_a_long_contact_is_not_called_a_sign_of_overstriding(summary: RunSummary
     low_rate = replace(slow, cadence_spm=150.0)
     msg = _ind(form_indicators(low_rate), "overstriding").message
     assert "step rate of 150 steps/min (below 155) is another sign of landing far ahead" in msg
+
+
+def test_form_drift_names_its_other_changes_in_words(summary: RunSummary) -> None:
+    """The drift's "Also:" part said "step rate 170.2 -> 168.1 steps/min": an arrow in ASCII
+    and another name for what every other line calls cadence."""
+    moved = {"contact_ms": (240.0, 250.0), "cadence_spm": (170.2, 168.1)}
+    drift = tuple(Drift(d.name, d.unit, *moved[d.name]) if d.name in moved else d
+                  for d in summary.drift)
+    ind = _ind(form_indicators(replace(summary, drift=drift)), "form_drift")
+    assert "cadence from 170.2 to 168.1 steps/min" in ind.message
+    assert "->" not in ind.message
+    assert "step rate" not in ind.message

@@ -341,7 +341,7 @@ def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
     v = dr.change_pct if dr is not None else math.nan
     level = _level(v, cfg.drift_contact_pct, cfg.drift_contact_pct_strong)
     parts = []
-    for name, unit, label in (("cadence_spm", "steps/min", "step rate"),
+    for name, unit, label in (("cadence_spm", "steps/min", "cadence"),
                               ("vertical_oscillation_cm", "cm", "bounce"),
                               ("pelvic_drop_deg", "degrees", "pelvic drop")):
         try:
@@ -349,7 +349,7 @@ def _drift(s: RunSummary, cfg: IndicatorSettings) -> Indicator:
         except KeyError:
             continue
         if math.isfinite(x.change):
-            parts.append(f"{label} {x.first_third:.1f} -> {x.last_third:.1f} {unit}")
+            parts.append(f"{label} from {x.first_third:.1f} to {x.last_third:.1f} {unit}")
     if math.isfinite(v):
         assert dr is not None
         msg = (f"Contact time went from {dr.first_third:.0f} ms in the first third of your "
