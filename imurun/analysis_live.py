@@ -547,7 +547,7 @@ class LiveStreamHook:
         self._boot_id = boot_id
         self._next_counter = None
         self._last = None
-        if any(b.batch_times for b in self._boots):  # the recording's time 0 is behind
+        if any(b.has_samples for b in self._boots):  # the recording's time 0 is behind
             self._held = []
 
     def _fs_of(self, boot_id: int) -> float:
@@ -563,18 +563,19 @@ class LiveStreamHook:
 
     def _try_place(self) -> None:
         """Place the new boot if a time sync tells where, or once it waited long enough."""
-        if not self._held or self._boots[-1].boot_id != self._boot_id:
-            return  # nothing to place yet
+        held = self._held
+        if held is None or not _has_samples(held) or self._boots[-1].boot_id != self._boot_id:
+            return  # nothing to place yet (an empty batch places nothing)
         usual = self._usual_round_trip_s()
         b = self._boots[-1]
         if len(b.kept_pairs(usual)):
             self._place(rtt_ref_s=usual)
-        elif sum(h[3].shape[0] / h[2] for h in self._held) >= self.place_wait_s:
+        elif sum(h[3].shape[0] / h[2] for h in held) >= self.place_wait_s:
             self._place(provisional=True)
 
     def _place_complete(self) -> None:
         """A boot that still waits and will get no more data: placed on all of it."""
-        if self._held:
+        if _has_samples(self._held):
             self._place()
         self._held = None
 
@@ -585,9 +586,9 @@ class LiveStreamHook:
         :meth:`BootTimes.kept_pairs <imurun.ingest.clock.BootTimes.kept_pairs>`).
         """
         held, self._held = self._held, None
-        if not held or self.analyzer is None:
+        if held is None or not _has_samples(held) or self.analyzer is None:
             return
-        boots = [b for b in self._boots if b.batch_times]  # the last is the new one
+        boots = [b for b in self._boots if b.has_samples]  # the last is the new one
         ref = boots[0].first_rx_s  # one host time base for all: the recording's arithmetic
         spans, clock = [], None
         for b in boots:
@@ -598,7 +599,8 @@ class LiveStreamHook:
         assert clock is not None
         starts = place_boots(spans)
         # the first sample analysed is the boot's first unless an earlier one arrives late
-        at_first = float(clock.host_s([held[0][1]])[0] + (clock.t_ref - ref)) - spans[-1][0]
+        first = next(h[1] for h in held if h[3].shape[0])
+        at_first = float(clock.host_s([first])[0] + (clock.t_ref - ref)) - spans[-1][0]
         t0 = max(starts[-1] + at_first - starts[0], self._t_next)  # never back
         self.analyzer.gap(t0)
         self._t_next = t0
@@ -630,6 +632,12 @@ class LiveStreamHook:
         self._last_status = self.analyzer.status
         if math.isfinite(metrics.t_s):
             self.say(format_live(metrics))
+
+
+def _has_samples(held: list[tuple[int, int, float, FloatArray, FloatArray | None]] | None,
+                 ) -> bool:
+    """Whether held batches hold a sample (a boot's empty batches alone place nothing)."""
+    return any(h[3].shape[0] for h in held or ())
 
 
 def replay_session(path: str | os.PathLike[str],

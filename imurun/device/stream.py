@@ -210,7 +210,7 @@ async def stream_live(connect: Callable[[], Awaitable[SensorClient]], builder: R
         await client.transport.close()
     # A reboot seen across a reconnect (BLE: the link drops with the sensor) starts a new boot
     # on a new decoder, which therefore reports no reboot: the boots with data say it.
-    reboots = max(reboots, sum(1 for b in builder.boots if b.batch_times) - 1)
+    reboots = max(reboots, sum(1 for b in builder.boots if b.has_samples) - 1)
     return StreamReport(builder.n_samples, reconnects, reboots, ended_by,
                         time.monotonic() - t_start)
 

@@ -127,7 +127,7 @@ class RecordingBuilder:
         notes = list(self.notes)  # build() is repeatable: its own notes are not kept
         parts = []
         for b in self.boots:
-            if b.batch_times:
+            if b.has_samples:  # (a boot that sent only empty batches has none to place)
                 parts.append(_boot_samples(b, float(self._info(b.boot_id).sample_rate_hz), notes))
         if not parts:
             raise IngestError("no samples in the data")

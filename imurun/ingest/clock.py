@@ -76,6 +76,11 @@ class BootTimes:
     pairs: list[tuple[float, float, float]] = field(default_factory=list)  # host tx, device us, host rx
     last_counter: int | None = None  # unwrapped u32 sample counter of the last batch
 
+    @property
+    def has_samples(self) -> bool:
+        """Whether a batch of it holds a sample: an empty batch (``n`` 0) places nothing."""
+        return any(n for _, _, n, _ in self.batch_times)
+
     def add_batch(self, sample_counter: int, device_time_us: int, n: int, t_rx_s: float) -> int:
         """A sample batch arrived; its first counter unwrapped (to the nearest of the last)."""
         c = sample_counter
