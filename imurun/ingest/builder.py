@@ -142,9 +142,10 @@ class RecordingBuilder:
         prev_t_last: float | None = None
         for part, t_host, start in zip(parts, t_own, starts, strict=True):
             counters, counts, rx = part.counters, part.counts, part.rx
-            if start != t_host[0]:
+            if start != t_host[0]:  # it would start inside the boot before (place_boots)
+                assert prev_t_last is not None
                 notes.append(f"boot {part.boot_id} overlaps the previous one in time; shifted")
-                t_host = t_host + (start - t_host[0])
+                t_host = t_host + (prev_t_last - t_host[0]) + part.period_s  # as place_boots
             if prev_t_last is not None:
                 gaps.append(Gap(prev_t_last, float(t_host[0]), GapCause.REBOOT, 0))
             jumps = np.flatnonzero(np.diff(counters) != 1) + 1

@@ -208,17 +208,22 @@ def place_boots(spans: Sequence[tuple[float, float, float]]) -> list[float]:
 
     ``spans``: each boot's first and last sample on its own clock and its sample period, in
     the order the boots' data arrived, on one host time base (seconds). A boot that would
-    start at or before the end of the one before starts one sample period after it (a clock
-    that cannot be right: the boots cannot overlap), and shifts the boots after it with it.
+    start at or before the end of the one before (as placed) starts one sample period after
+    it (a clock that cannot be right: the boots cannot overlap): its times ``t`` become
+    ``t + (end_before - first_s) + period_s``, evaluated in that order (what
+    :meth:`RecordingBuilder.build <imurun.ingest.builder.RecordingBuilder.build>` does to the
+    boot's times, so that its start here is theirs to the bit).
     """
     starts: list[float] = []
     prev_last: float | None = None
     for first, last, period in spans:
-        start = first
         if prev_last is not None and first <= prev_last:
-            start = first + ((prev_last - first) + period)
-        starts.append(start)
-        prev_last = last + (start - first)
+            move = prev_last - first
+            starts.append(first + move + period)
+            prev_last = last + move + period
+        else:
+            starts.append(first)
+            prev_last = last
     return starts
 
 
