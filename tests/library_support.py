@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,9 +11,24 @@ from firmware_protocol.messages import Event, EventCode
 from firmware_protocol.runfile import RunHeader, RunWriter
 from imurun.sim.firmware import SensorConfig, to_counts
 
+if TYPE_CHECKING:
+    from imurun.store.library import Library, RunRecord
+
 DEVICE_A = 0x1D0C_5E75_0000_00A1
 DEVICE_B = 0x1D0C_5E75_0000_00B2
 T0_MS = 1_795_158_000_000  # 2026-11-20T07:00:00Z
+#: the bundled stored run (60 s, sensor 1d0c5e7500000001)
+STORED_RUN = Path(__file__).resolve().parents[1] / "recordings" / "stored-run.imrn"
+
+
+def import_stored_run(lib: Library) -> RunRecord:
+    """Ana (58 kg) with the bundled stored run's sensor, and that run imported and analysed."""
+    from imurun.workflows import import_path
+
+    lib.add_athlete("Ana", mass_kg=58)
+    lib.bind_sensor("1d0c5e7500000001", "Ana")
+    import_path(lib, STORED_RUN)
+    return lib.run("latest")
 
 
 def run_bytes(device_id: int = DEVICE_A, run_id: int = 1, start_unix_ms: int = T0_MS,

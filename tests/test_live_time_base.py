@@ -113,8 +113,14 @@ def _boot(s: LinkScript, t: float, seconds: float, *, syncs_from: float | None =
     _run(s, seconds)
 
 
-def _session(tmp_path: Path, s: LinkScript) -> Path:
-    return write_session(tmp_path / "scripted.imrs", s.bursts())
+def _replayed(tmp_path: Path, s: LinkScript) -> tuple[Recording, LiveStreamHook, StreamSteps,
+                                                     list[str]]:
+    """The script's session replayed through the live path, its live running steps checked to
+    fall on the batch ones (:func:`_assert_on_batch`)."""
+    path = write_session(tmp_path / "scripted.imrs", s.bursts())
+    rec, hook, live, lines = _replay(path)
+    _assert_on_batch(path, live, hook)
+    return rec, hook, live, lines
 
 
 def _assert_on_batch(path: Path, live: StreamSteps, hook: LiveStreamHook) -> None:
@@ -131,17 +137,20 @@ def _reboot_gaps(rec: Recording) -> list[tuple[float, float]]:
     return [(g.start_s, g.end_s) for g in rec.gaps if g.cause == GapCause.REBOOT]
 
 
-def test_a_boot_whose_first_time_syncs_come_back_late_waits_for_a_good_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("seed", "before_s", "after_s"), [
+    (1, 30.0, 40.0),
+    (5, 0.5, 60.0),  # a reboot right at the start: half a second, the mounting not known yet
+], ids=["after 30 s", "right at the start"])
+def test_a_boot_whose_first_time_syncs_come_back_late_waits_for_a_good_one(
+        tmp_path: Path, seed: int, before_s: float, after_s: float) -> None:
     """The bundled session's case, scripted: the three time syncs sent at the reboot are
     answered at once, but the answers arrive 0.3 s later (the round trip 150 times the usual);
     placed by them the new boot would be 0.15 s late. Its samples wait for the next time sync."""
-    s = LinkScript(seed=1)
-    _boot(s, 0.0, 30.0)
+    s = LinkScript(seed=seed)
+    _boot(s, 0.0, before_s)
     s.reboot(s.t_next + 0.05)
-    _boot(s, s.boot_t, 40.0, syncs_from=1.0, first_syncs_rtt_s=0.3)
-    path = _session(tmp_path, s)
-    rec, hook, live, lines = _replay(path)
-    _assert_on_batch(path, live, hook)
+    _boot(s, s.boot_t, after_s, syncs_from=1.0, first_syncs_rtt_s=0.3)
+    rec, hook, live, lines = _replayed(tmp_path, s)
     ((_, end_s),) = _reboot_gaps(rec)
     assert _placed(hook.boot_starts[1]) == (2, "time sync", False)
     assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=0.2e-3)
@@ -160,11 +169,9 @@ def test_a_boot_not_paired_in_time_is_placed_provisionally(tmp_path: Path, late_
     _boot(s, 0.0, 30.0)
     s.reboot(s.t_next + 0.05)
     _boot(s, s.boot_t, 40.0, syncs_from=None, first_syncs_rtt_s=0.3 if late_syncs else None)
-    path = _session(tmp_path, s)
-    rec, hook, live, lines = _replay(path)
     # the recording has nothing else to go by either: the same place (a steady link's earliest
     # arrival is right; late answers put the boot 0.15 s late, live and in the recording alike)
-    _assert_on_batch(path, live, hook)
+    rec, hook, live, lines = _replayed(tmp_path, s)
     start = hook.boot_starts[1]
     assert _placed(start) == (2, by, True)
     what = "time syncs with long round trips" if late_syncs else "the arrival times of its samples"
@@ -181,9 +188,7 @@ def test_a_stream_that_ends_before_the_new_boot_is_placed_loses_no_step(tmp_path
     _boot(s, 0.0, 60.0)
     s.reboot(s.t_next + 0.05)
     _boot(s, s.boot_t, 2.5, syncs_from=None)
-    path = _session(tmp_path, s)
-    rec, hook, live, lines = _replay(path)
-    _assert_on_batch(path, live, hook)
+    rec, hook, live, lines = _replayed(tmp_path, s)
     ((_, end_s),) = _reboot_gaps(rec)
     assert _placed(hook.boot_starts[1]) == (2, "arrival times", False)
     assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=1e-6)
@@ -197,28 +202,13 @@ def test_two_reboots(tmp_path: Path) -> None:
     for seconds in (25.0, 25.0):
         s.reboot(s.t_next + 0.07)
         _boot(s, s.boot_t, seconds, syncs_from=0.5, first_syncs_rtt_s=0.2)
-    path = _session(tmp_path, s)
-    rec, hook, live, _ = _replay(path)
-    _assert_on_batch(path, live, hook)
+    rec, hook, live, _ = _replayed(tmp_path, s)
     ends = [end for _, end in _reboot_gaps(rec)]
     assert [b.boot_id for b in hook.boot_starts] == [1, 2, 3]
     np.testing.assert_allclose([b.t_s for b in hook.boot_starts[1:]], ends, rtol=0, atol=0.2e-3)
     for boot, (start, end) in zip(hook.boot_starts[1:], _reboot_gaps(rec), strict=True):
         assert boot.placed_by == "time sync"
         assert end - start > 0.07  # the boots' durations are in the live times too
-
-
-def test_a_reboot_right_at_the_start(tmp_path: Path) -> None:
-    """Half a second of samples (mounting not known yet), then a reboot."""
-    s = LinkScript(seed=5)
-    _boot(s, 0.0, 0.5)
-    s.reboot(s.t_next + 0.05)
-    _boot(s, s.boot_t, 60.0, syncs_from=1.0, first_syncs_rtt_s=0.3)
-    path = _session(tmp_path, s)
-    rec, hook, live, _ = _replay(path)
-    _assert_on_batch(path, live, hook)
-    ((_, end_s),) = _reboot_gaps(rec)
-    assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=0.2e-3)
 
 
 def test_a_boot_the_clocks_place_inside_the_one_before_starts_after_it(tmp_path: Path) -> None:
@@ -232,10 +222,8 @@ def test_a_boot_the_clocks_place_inside_the_one_before_starts_after_it(tmp_path:
     for k in range(45):  # answers that put the device clock 2 s ahead of the samples'
         s.sync(s.boot_t + k, wrong_by_us=2_000_000)
     _run(s, 40.0)
-    path = _session(tmp_path, s)
-    rec, hook, live, _ = _replay(path)
+    rec, hook, live, _ = _replayed(tmp_path, s)
     assert any("overlaps the previous one in time; shifted" in n for n in rec.meta.notes)
-    _assert_on_batch(path, live, hook)
     ((start_s, end_s),) = _reboot_gaps(rec)
     assert end_s - start_s == pytest.approx(1.0 / FS, abs=1e-6)
     assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=1e-6)

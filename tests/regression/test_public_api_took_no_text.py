@@ -52,18 +52,15 @@ from imurun.workflows import (
     pause_counted_as_lost,
     slow_rate_not_interpolated,
 )
-
-RUN = Path(__file__).resolve().parents[2] / "recordings" / "stored-run.imrn"
+from tests.library_support import STORED_RUN as RUN
+from tests.library_support import import_stored_run
 
 
 @pytest.fixture(scope="module")
 def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, RunRecord]]:
     home = tmp_path_factory.mktemp("home")
     with Library.open(home) as lib:
-        lib.add_athlete("Ana", mass_kg=58)
-        lib.bind_sensor("1d0c5e7500000001", "Ana")
-        import_path(lib, RUN)
-        run = lib.run("latest")
+        run = import_stored_run(lib)
         assert run.analysed
         yield lib, run
 

@@ -15,7 +15,6 @@ up, inside its caller's transaction) refuses an id at once with a ``UsageError``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,10 +31,8 @@ from imurun.store.attach import (
     watch_samples,
 )
 from imurun.store.library import Library, RunRecord
-from imurun.workflows import import_path
+from tests.library_support import import_stored_run
 from tests.report_support import watch_fit
-
-RUN = Path(__file__).resolve().parents[2] / "recordings" / "stored-run.imrn"
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +40,7 @@ def held(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Library, Ru
     """One analysed run of 60 s with a watch file attached."""
     home = tmp_path_factory.mktemp("home")
     with Library.open(home) as lib:
-        lib.add_athlete("Ana", mass_kg=58)
-        lib.bind_sensor("1d0c5e7500000001", "Ana")
-        import_path(lib, RUN)
-        run = lib.run("latest")
+        run = import_stored_run(lib)
         assert run.start_unix_s is not None
         attach_watch_fit(lib, run, watch_fit(home / "watch.fit", run.start_unix_s, 60))
         yield lib, lib.run("latest")
