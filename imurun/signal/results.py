@@ -424,6 +424,8 @@ class DataQuality:
     analysed; everything else was not, and the entry says why). ``fs_hz`` is the recording's
     rate, ``analysed_fs_hz`` the rate of the samples the analysis ran on: higher when the
     clean-up interpolated a slow recording (NaN in an analysis made before it said so).
+    ``has_gyroscope``: whether the analysis used angular rates (``False`` for a gyroscope with
+    an axis that was not measured, which :attr:`RunAnalysis.notes` names).
     """
 
     duration_s: float
