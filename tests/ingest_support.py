@@ -66,6 +66,9 @@ class LinkScript:
 
     cfg: SensorConfig = field(default_factory=SensorConfig)
     drift_ppm: float = 0.0
+    # the crystal also times the samples (a real sensor's): they come drift_ppm fast, each
+    # 1/fs apart on the device clock; else they come at the nominal rate (the virtual sensor's)
+    samples_on_crystal: bool = False
     latency_s: float = 0.004  # sample taken -> its batch arrives at the host
     seed: int = 0
     boot_id: int = field(init=False)
@@ -83,6 +86,12 @@ class LinkScript:
     @property
     def fs(self) -> int:
         return self.cfg.sample_rate_hz
+
+    def duration_s(self, n: int) -> float:
+        """Script seconds ``n`` samples take."""
+        if self.samples_on_crystal:
+            return n / (self.fs * (1 + self.drift_ppm * 1e-6))
+        return n / self.fs
 
     def dev_us(self, t: float) -> int:
         """The device clock (µs since boot) at script time ``t``."""
@@ -126,20 +135,20 @@ class LinkScript:
         for j, k in enumerate(range(0, n, bs)):
             part = c[k:k + bs]
             b = SampleBatch(self.dev_us(self.t_next), self.counter % 2**32, part)
-            t_arrive = self.t_next + len(part) / self.fs + self.latency_s
+            t_arrive = self.t_next + self.duration_s(len(part)) + self.latency_s
             fate = fates.get(j, "send")
             self._add(t_arrive, b, fate)
             if fate == "send":
                 self.sent.append(part)
             self.counter += len(part)
-            self.t_next += len(part) / self.fs
+            self.t_next += self.duration_s(len(part))
             out.append(b)
         return out
 
     def skip(self, n: int) -> None:
         """``n`` samples are taken but never sent (the link was down)."""
         self.counter += n
-        self.t_next += n / self.fs
+        self.t_next += self.duration_s(n)
 
     def resend(self, batch: SampleBatch, t: float) -> None:
         """A batch sent again (a retransmission: new frame, same content)."""
