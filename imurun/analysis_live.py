@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -56,6 +56,22 @@ __all__ = ["BootStart", "LiveAnalyzer", "LiveMetrics", "LiveStreamHook", "Stream
 #: the mounting sooner still, but on one trial 16 degrees from the whole trial's estimate (on
 #: windows that every 2 s never meet); every 2 s, at most 5.4 degrees, as every 4 s.
 MOUNTING_RETRY_S = 2.0
+
+#: How far the live clock may run from the newest fitted rate of the sensor's clock while it
+#: catches up with the fit's line (:class:`LiveStreamHook`): 500 ppm, the most NTP slews a
+#: clock by. A time stamp moves by at most 0.05 % of the time since the fit before.
+MAX_SLEW = 500e-6
+
+#: Seconds of a boot's samples after which the live times follow the fit of its clock
+#: (:class:`LiveStreamHook`) however close it is to them: over the serial link of the bundled
+#: sessions, fits on less than a minute of time syncs wandered by up to 67 ppm from the fit on
+#: all of them (1 ms at 15 s), more than their sensor's clock was off.
+FIT_AFTER_S = 60.0
+
+#: Seconds of a boot's samples between two fits of its clock by the live analysis: an eighth
+#: of the boot so far, at least :data:`REFIT_MIN_S` and at most :data:`REFIT_MAX_S`.
+REFIT_MIN_S = 1.0
+REFIT_MAX_S = 60.0
 
 
 def format_live(m: LiveMetrics) -> str:
@@ -351,6 +367,46 @@ class LiveAnalyzer:
                 self._extra_report = True
 
 
+class _LiveClock:
+    """Analysis time -> live time: piecewise linear, continuous and increasing.
+
+    The analysis counts samples at the declared rate (its filters need a uniform grid):
+    analysis time ``a``. From each knot ``(a_k, l_k)`` on, live time runs at ``r_k`` live
+    seconds per analysis second, up to the next knot. Knots are added only at or after the
+    end of the samples analysed so far, so a live time once given never changes.
+    """
+
+    def __init__(self) -> None:
+        self._a: list[float] = [0.0]
+        self._l: list[float] = [0.0]
+        self._r: list[float] = [1.0]
+
+    def __call__(self, a_s: npt.ArrayLike) -> FloatArray:
+        """The live time of each analysis time (NaN stays NaN)."""
+        a = np.asarray(a_s, dtype=np.float64)
+        k = np.maximum(np.searchsorted(self._a, a, side="right") - 1, 0)
+        return np.asarray(self._l)[k] + np.asarray(self._r)[k] * (a - np.asarray(self._a)[k])
+
+    @property
+    def rate(self) -> float:
+        """The rate from the last knot on."""
+        return self._r[-1]
+
+    def at(self, a_s: float) -> float:
+        """:meth:`__call__` of one time."""
+        return float(self(a_s))
+
+    def knot(self, a_s: float, l_s: float, rate: float) -> None:
+        """From ``a_s`` (not before the last knot) on: ``l_s + rate * (a - a_s)``."""
+        assert a_s >= self._a[-1]
+        assert rate > 0
+        if a_s == self._a[-1]:
+            del self._a[-1], self._l[-1], self._r[-1]
+        self._a.append(float(a_s))
+        self._l.append(float(l_s))
+        self._r.append(float(rate))
+
+
 @dataclass(frozen=True)
 class BootStart:
     """Where the live analysis placed a boot of the sensor (:attr:`LiveStreamHook.boot_starts`).
@@ -385,8 +441,9 @@ class LiveStreamHook:
     :class:`LiveAnalyzer`).
 
     Time base: the live times (``LiveMetrics.t_s``, ``StreamSteps.ic_s``...) are the stream's
-    recording's ``t_s``: 0 at the first sample, then counting samples (a lost or damaged frame
-    included: the sample counter says how many are missing). A reboot restarts the counter and
+    recording's ``t_s``: 0 at the first sample, then the sensor's clock (see below) over the
+    samples, a lost or damaged frame included (the sample counter says how many samples are
+    missing). A reboot restarts the counter and
     its duration is not in the samples: the new boot is placed as the recording places it
     (:mod:`imurun.ingest.clock`, the same code), with its ``TIME_SYNC`` pairs. The answers
     to the first time syncs after a reboot can be slow to arrive (192 ms in
@@ -400,8 +457,28 @@ class LiveStreamHook:
     :attr:`boot_starts` marks it provisional (a line says so); one that ends, or a stream that
     ends, before that is placed on all its data, as the recording places it. Live times never
     go back: a boot the clocks place before the end of the samples so far starts right after
-    them. Within a boot the live times count samples at the declared rate, the recording's
-    follow the sensor's clock: they part by its error (under 0.2 ms over the bundled session).
+    them. Within a boot the live times follow the sensor's clock as the recording does, with
+    the recording's fit of it (:meth:`BootTimes.clock <imurun.ingest.clock.BootTimes.clock>`:
+    the sample period on the device clock, the device clock against the host's by the time
+    syncs) on the boot's data so far, refitted every eighth of the boot so far (1 to 60 s of
+    samples). The analysis itself counts samples at the declared rate (its filters need a
+    uniform grid): only the times given out (``StreamSteps.ic_s`` and ``to_s``, the lines'
+    times, :attr:`boot_starts`) follow the clock, never the numbers (step times, contact
+    times and bounce stay as counted). From the end of the samples so far, live time runs at
+    the newest fitted rate, slewed by at most :data:`MAX_SLEW` (500 ppm) to reach the fit's
+    line through the boot's first sample by the next fit: it never goes back or jumps, and a
+    time once given stays. A fit on few time syncs is noisier than most crystals are off, so
+    a boot's live times follow its fit once it rests on :data:`FIT_AFTER_S` (60 s) of
+    samples, or sooner once its line is further from them than half the median round trip
+    of the boot's time syncs (how far a time sync's midpoint can be from the sensor's
+    clock); until then they count samples at the rate of the last fit followed, in a boot
+    before (the same crystal), else at the declared rate. A boot without time syncs is timed by
+    its device clock alone, as the recording times it; a sensor without device times counts
+    at the declared rate. Lost samples count in the clock's time, as in the recording.
+    On the bundled session the live steps stay within 0.2 ms of the batch ones (its clock is
+    good: its fits follow only after a minute); a crystal 500 ppm off parts the declared rate
+    from the recording by 30 ms a minute, the live steps from the batch ones by under 2 ms
+    (``tests/test_live_time_base.py``).
 
     State (readable): ``info`` (the last ``DEVICE_INFO``), ``analyzer``, ``bridged_samples``,
     ``boot_starts`` (one :class:`BootStart` per boot with samples, in order).
@@ -431,7 +508,15 @@ class LiveStreamHook:
         self._held: list[tuple[int, int, float, FloatArray, FloatArray | None]] | None = None
         self._next_counter: int | None = None
         self._last: tuple[FloatArray, FloatArray | None] | None = None  # the last sample (SI)
-        self._t_next = 0.0  # time of the next expected sample, s
+        self._t_next = 0.0  # analysis time of the next expected sample, s
+        self._clock = _LiveClock()  # analysis time -> live time (the sensor's clock)
+        # the current boot: analysis and live time of its first sample analysed, the samples
+        # analysed since (lost ones included) and when its clock is fitted next
+        self._anchor = (0.0, 0.0)
+        self._n_boot = 0
+        self._refit_at = 0.0
+        self._following = False  # live times follow the current boot's fit
+        self._crystal_rate = 1.0  # the last fit's rate followed: a new boot's until its own
         self._last_status = ""
         self._said_settling = False  # the line that says the placement is being estimated
         self._stopped = False  # the analysis refused the samples: no more live lines
@@ -462,7 +547,7 @@ class LiveStreamHook:
                                       or self.info.sample_rate_hz != m.sample_rate_hz):
                 self.analyzer = LiveAnalyzer(float(m.sample_rate_hz), self._report,
                                              report_every_s=self.report_every_s,
-                                             settings=self.settings, on_steps=self.on_steps)
+                                             settings=self.settings, on_steps=self._steps)
                 self._next_counter = None
                 self._last = None
                 self._said_settling = False
@@ -481,6 +566,7 @@ class LiveStreamHook:
             if self._held is None:
                 if not self.boot_starts:
                     self.boot_starts.append(BootStart(self._t_next, ev.boot_id, "start"))
+                    self._start_boot(self._t_next, self._t_next, 1.0, fs)
                 self._samples(m.sample_counter, fs, acc, gyr)
             else:
                 self._held.append((m.sample_counter, c, fs, acc, gyr))
@@ -495,12 +581,16 @@ class LiveStreamHook:
             if missing > 2**31:
                 return  # a late duplicate: already seen
             self._t_next += missing / fs
+            self._n_boot += missing
             if self._last is not None and missing <= bridge_max_missing(self.cleanup, fs):
                 self._bridge(missing, acc, gyr)
             else:
                 self.analyzer.gap(self._t_next)
         self._next_counter = (counter + n) % 2**32
         self._t_next += n / fs
+        self._n_boot += n
+        if self._n_boot >= self._refit_at:
+            self._follow_clock(fs)
         self.analyzer.add(acc, gyr)
         self._say_settling()
         if n:
@@ -601,9 +691,13 @@ class LiveStreamHook:
         # the first sample analysed is the boot's first unless an earlier one arrives late
         first = next(h[1] for h in held if h[3].shape[0])
         at_first = float(clock.host_s([first])[0] + (clock.t_ref - ref)) - spans[-1][0]
-        t0 = max(starts[-1] + at_first - starts[0], self._t_next)  # never back
-        self.analyzer.gap(t0)
-        self._t_next = t0
+        end = self._clock.at(self._t_next)  # live time of the sample after the last
+        t0 = max(starts[-1] + at_first - starts[0], end)  # never back
+        a0 = self._t_next + (t0 - end)  # the analysis time runs on across the reboot
+        self.analyzer.gap(a0)
+        self._t_next = a0
+        fs = self._fs_of(boots[-1].boot_id)
+        self._start_boot(a0, t0, self._crystal_rate, fs)
         self.boot_starts.append(BootStart(t0, boots[-1].boot_id,
                                           "time sync" if clock.paired else "arrival times",
                                           provisional))
@@ -615,6 +709,48 @@ class LiveStreamHook:
                      f"(placed by {by})")
         for counter, _, fs, acc, gyr in held:
             self._samples(counter, fs, acc, gyr)
+
+    def _start_boot(self, a_s: float, t_s: float, rate: float, fs: float) -> None:
+        """A boot's first sample analysed: at analysis time ``a_s``, live time ``t_s``."""
+        self._anchor = (a_s, t_s)
+        self._n_boot = 0
+        self._refit_at = REFIT_MIN_S * fs
+        self._following = False
+        self._clock.knot(a_s, t_s, rate)
+
+    def _follow_clock(self, fs: float) -> None:
+        """Fit the current boot's clock on its data so far; live times follow it from here.
+
+        The fit is the recording's (:meth:`BootTimes.clock
+        <imurun.ingest.clock.BootTimes.clock>`, the time syncs judged as when the boot was
+        placed). Live times follow it once it rests on :data:`FIT_AFTER_S` of samples, or
+        sooner once its line (through the boot's first sample analysed) is further from them
+        than half the median round trip of the boot's time syncs; then from
+        the end of the samples so far live time runs at the fitted rate, slewed by at most
+        :data:`MAX_SLEW` to reach the fit's line by the next fit: it never goes back or jumps.
+        """
+        b = self._boots[-1]
+        clock = b.clock(fs, [], rtt_ref_s=self._usual_round_trip_s())
+        rate = clock.period_s * fs  # live seconds per analysis second
+        a_first, t_first = self._anchor
+        a_now = self._t_next
+        until_s = min(max(REFIT_MIN_S, (a_now - a_first) / 8), REFIT_MAX_S)
+        self._refit_at = self._n_boot + until_s * fs
+        t_now = self._clock.at(a_now)
+        behind = t_first + rate * (a_now - a_first) - t_now
+        noise_s = float(np.median(b.round_trips_s())) / 2 if b.pairs else 0.0
+        if not (self._following or a_now - a_first >= FIT_AFTER_S or abs(behind) > noise_s):
+            return
+        self._following = True
+        self._crystal_rate = rate
+        slew = min(max(behind / until_s, -MAX_SLEW), MAX_SLEW)
+        self._clock.knot(a_now, t_now, rate + slew)
+
+    def _steps(self, steps: StreamSteps) -> None:
+        """Steps found: their times on the live clock, to ``on_steps``."""
+        if self.on_steps is not None:
+            self.on_steps(replace(steps, ic_s=self._clock(steps.ic_s),
+                                  to_s=self._clock(steps.to_s)))
 
     def _bridge(self, k: int, acc: FloatArray, gyr: FloatArray | None) -> None:
         """Fill ``k`` missing samples between the last one and ``acc[0]`` (as batch does)."""
@@ -631,7 +767,7 @@ class LiveStreamHook:
             self.say(f"live: {self.analyzer.status}")
         self._last_status = self.analyzer.status
         if math.isfinite(metrics.t_s):
-            self.say(format_live(metrics))
+            self.say(format_live(replace(metrics, t_s=self._clock.at(metrics.t_s))))
 
 
 def _has_samples(held: list[tuple[int, int, float, FloatArray, FloatArray | None]] | None,

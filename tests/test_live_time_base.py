@@ -227,3 +227,83 @@ def test_a_boot_the_clocks_place_inside_the_one_before_starts_after_it(tmp_path:
     ((start_s, end_s),) = _reboot_gaps(rec)
     assert end_s - start_s == pytest.approx(1.0 / FS, abs=1e-6)
     assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- a drifting crystal
+#: A crystal 500 ppm fast (half the most the recording corrects): over the minute of each boot
+#: below, the declared rate parts from the sensor's clock by 30 ms, six sample periods, so the
+#: old live times (counting samples at the declared rate) fail by far, while a minute of time
+#: syncs is what the live times need to follow the fit however noisy its time syncs are
+#: (``FIT_AFTER_S``). Two boots of a minute: the shortest session that shows both the drift and
+#: a new boot taking the crystal's rate from the boot before.
+DRIFT_PPM = 500.0
+_DRIFT_MOTION = generate((Phase("run", 130.0, speed_mps=3.5),), None, FS,
+                         mounting=Mounting.upright(), noise=NoiseModel(),
+                         rng=np.random.default_rng(7))
+_DRIFT_COUNTS = to_counts(_DRIFT_MOTION.acc_ms2, _DRIFT_MOTION.gyr_rads, SensorConfig())
+
+
+def _drifting_session(tmp_path: Path, *, jitter_s: float) -> Path:
+    """A crystal ``DRIFT_PPM`` fast that times the samples too (a real sensor's), a time sync
+    a second whose round trips vary by up to ``jitter_s``, a reboot after a minute. The first
+    boot loses a frame (bridged live) and, later, half a second of samples (a gap)."""
+    s = LinkScript(seed=8, drift_ppm=DRIFT_PPM, samples_on_crystal=True)
+    n = 60 * FS
+    s.info(0.0)
+    s.syncs(0.0, 61.0, jitter_s=jitter_s)
+    s.stream(n // 2, counts=_DRIFT_COUNTS[:n // 2], fates={300: "drop"})
+    s.skip(FS // 2)
+    s.stream(n // 2 - FS // 2, counts=_DRIFT_COUNTS[n // 2 + FS // 2:n])
+    s.reboot(s.t_next + 0.05)
+    s.info(s.boot_t)
+    s.syncs(s.boot_t, s.boot_t + 61.0, jitter_s=jitter_s)
+    first = n + FS // 2  # the runner runs on while the sensor reboots
+    s.stream(n, counts=_DRIFT_COUNTS[first:first + n])
+    return _session(tmp_path, s)
+
+
+@pytest.mark.parametrize("jitter_s", [0.0, 0.002])
+def test_live_step_times_follow_a_drifting_crystal(tmp_path: Path, jitter_s: float) -> None:
+    """Within a boot the recording times the samples by the sensor's clock, fitted on the time
+    syncs; the live times follow the same fit, on the data so far, and so stay on the batch
+    steps (before, they counted samples at the declared rate: 30 ms off after each minute)."""
+    path = _drifting_session(tmp_path, jitter_s=jitter_s)
+    rec, hook, live, _ = _replay(path)
+    assert rec.fs_hz == pytest.approx(FS * (1 + DRIFT_PPM * 1e-6), rel=2e-6)
+    live_ic, batch_ic = _running_ic(path, live, hook, same_mounting=True)
+    assert live_ic.size > 200
+    error = np.abs(live_ic - batch_ic)
+    print(f"|live - batch|: max {error.max() * 1e3:.3f} ms, median {np.median(error) * 1e3:.3f} ms")
+    assert np.median(error) < 0.2e-3
+    assert error.max() < 2e-3
+    # never back, and no jump: a step time differs from the next as the batch ones do
+    assert (np.diff(live_ic) > 0).all()
+    np.testing.assert_allclose(np.diff(live_ic), np.diff(batch_ic), rtol=0, atol=0.5e-3)
+    ((_, end_s),) = _reboot_gaps(rec)
+    assert _placed(hook.boot_starts[1]) == (2, "time sync", False)
+    assert hook.boot_starts[1].t_s == pytest.approx(end_s, abs=0.5e-3)
+    assert hook.bridged_samples == 10
+    assert [g.cause for g in rec.gaps] == [GapCause.LOST_FRAMES] * 2 + [GapCause.REBOOT]
+
+
+class _NoDeviceClock(LinkScript):
+    """A sensor that stamps its batches with a device time of 0 (and has no time syncs)."""
+
+    def dev_us(self, t: float) -> int:
+        return 0
+
+
+def test_a_sensor_without_device_time_counts_at_the_declared_rate(tmp_path: Path) -> None:
+    """Without a device clock the recording counts samples at the declared rate within a boot
+    (with a note; each boot placed by its batches' arrival), and so do the live times."""
+    s = _NoDeviceClock(seed=9)
+    _boot(s, 0.0, 30.0, syncs_from=None)
+    s.reboot(s.t_next + 0.05)
+    _boot(s, s.boot_t, 40.0, syncs_from=None)
+    path = _session(tmp_path, s)
+    rec, hook, live, _ = _replay(path)
+    assert any("disagree with the declared rate" in n for n in rec.meta.notes)
+    assert rec.fs_hz == FS
+    _assert_on_batch(path, live, hook)
+    assert [_placed(b) for b in hook.boot_starts] == [
+        (1, "start", False), (2, "arrival times", True)]

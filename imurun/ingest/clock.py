@@ -3,7 +3,8 @@
 One implementation for the recording and for the live analysis. :class:`RecordingBuilder
 <imurun.ingest.builder.RecordingBuilder>` places every boot with it once all the data are in;
 :class:`imurun.analysis_live.LiveStreamHook` places a new boot with it as the data come in,
-with what has arrived by then (docs/api.md, "Live analysis", says what it waits for).
+with what has arrived by then (docs/api.md, "Live analysis", says what it waits for), and
+times the samples within a boot by its fit on the boot's data so far.
 
 * :class:`BootTimes` collects what places one boot: each sample batch's first counter (unwrapped
   from the u32 on the wire), its device time and its arrival time, and the ``TIME_SYNC`` pairs.
