@@ -259,7 +259,7 @@ def _drifting_session(tmp_path: Path, *, jitter_s: float) -> Path:
     s.syncs(s.boot_t, s.boot_t + 61.0, jitter_s=jitter_s)
     first = n + FS // 2  # the runner runs on while the sensor reboots
     s.stream(n, counts=_DRIFT_COUNTS[first:first + n])
-    return _session(tmp_path, s)
+    return write_session(tmp_path / "scripted.imrs", s.bursts())
 
 
 @pytest.mark.parametrize("jitter_s", [0.0, 0.002])
@@ -300,7 +300,7 @@ def test_a_sensor_without_device_time_counts_at_the_declared_rate(tmp_path: Path
     _boot(s, 0.0, 30.0, syncs_from=None)
     s.reboot(s.t_next + 0.05)
     _boot(s, s.boot_t, 40.0, syncs_from=None)
-    path = _session(tmp_path, s)
+    path = write_session(tmp_path / "scripted.imrs", s.bursts())
     rec, hook, live, _ = _replay(path)
     assert any("disagree with the declared rate" in n for n in rec.meta.notes)
     assert rec.fs_hz == FS
