@@ -185,15 +185,18 @@ class LiveAnalyzer:
         <imurun.signal.streaming.LiveMetrics.t_s>`: 0 at the first sample) when the time is
         known, else right after the previous one. A ``t_next_s`` before the end of the samples
         so far is a :class:`~imurun.errors.SignalError` (nothing changes): the live times
-        never go back.
+        never go back. One within half a sample period before it is that end (a caller that
+        adds up block durations, as :class:`LiveStreamHook` does, is a few rounding errors off
+        after an hour).
         """
         ev = self._events
         if t_next_s is not None:  # checked before anything changes
             held = 0 if self._interp is None else self._interp.pending
             end = self._t_after() + held / self.fs_hz
-            if not (math.isfinite(t_next_s) and t_next_s >= end - 1e-9):
+            if not (math.isfinite(t_next_s) and t_next_s >= end - 0.5 / self.fs_hz):
                 raise SignalError(f"gap(t_next_s={t_next_s!r}): the next samples cannot start "
                                   f"before the end of those so far ({end:.6g} s)")
+            t_next_s = max(float(t_next_s), end)
         if self._interp is not None and self._interp.n_in:
             self._add_fine(self._interp.end())
             if t_next_s is None:  # one sensor sample period after the last sample

@@ -86,3 +86,24 @@ def test_a_gap_that_goes_back_in_time_is_refused(at: int) -> None:
     assert len(ic) > 100
     assert (np.diff(ic) > 0).all()
     assert ic[-1] > 58.0  # the last step at 54.3 s without the gap, 5 s later with it
+
+
+@pytest.mark.parametrize("at", [1000, 6000])  # before and after the mounting is known
+def test_a_gap_a_rounding_error_before_the_end_is_at_the_end(at: int) -> None:
+    """``LiveStreamHook`` adds up block durations (``n / fs`` per batch), which after an hour is
+    a few nanoseconds off the analyzer's own ``n_seen / fs``; a boot placed right after the one
+    before then asked for ``gap(t)`` 4e-9 s before the end, was refused with ``SignalError``, and
+    the live lines stopped. Within half a sample period it is the end; further back is refused."""
+    rec = imurun.load_recording(RUN)
+    found: list[StreamSteps] = []
+    live = LiveAnalyzer(rec.fs_hz, lambda _m: None, on_steps=found.append)
+    for i in range(0, rec.n_samples, 50):
+        if i == at:
+            live.gap(at / 200 - 5e-9)
+            with pytest.raises(SignalError, match="cannot start before the end"):
+                live.gap(at / 200 - 0.6 / 200)
+        live.add(rec.acc_ms2[i:i + 50], None if rec.gyr_rads is None else rec.gyr_rads[i:i + 50])
+    live.flush()
+    ic = StreamSteps.concat(found).ic_s
+    assert len(ic) > 100
+    assert (np.diff(ic) > 0).all()
