@@ -203,7 +203,7 @@ def _boot_samples(b: _Boot, fs_nominal: float, notes: list[str]) -> _BootPart:
     counters = np.concatenate([np.arange(c0, c0 + n, dtype=np.int64) for _, _, c0, _, n, _ in kept])
     counts = np.concatenate([b.counts[i][skip:] for i, skip, *_ in kept])
     rx = np.concatenate([np.full(n, t_rx) for _, _, _, _, n, t_rx in kept])
-    clock = b.clock(fs_nominal, notes)
+    clock = b.clock(fs_nominal, notes, kept=kept)
     return _BootPart(counters, clock.host_s(counters), counts, rx, b.boot_id, clock.period_s,
                      clock.t_ref)
 

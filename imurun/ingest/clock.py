@@ -140,13 +140,15 @@ class BootTimes:
         return out
 
     def clock(self, fs_nominal: float, notes: list[str], *, rtt_ref_s: float | None = None,
-              ) -> BootClock:
+              kept: list[tuple[int, int, int, int, int, float]] | None = None) -> BootClock:
         """The boot's clock from what has arrived (at least one batch); notes to ``notes``.
 
         ``rtt_ref_s``: see :meth:`kept_pairs`; with it, pairs none of which is short count as
-        none (the boot is placed by its batches' arrival times).
+        none (the boot is placed by its batches' arrival times). ``kept``: its
+        :meth:`unique_batches` when the caller has them already.
         """
-        kept = self.unique_batches(fs_nominal)
+        if kept is None:
+            kept = self.unique_batches(fs_nominal)
         if not kept:
             raise IngestError(f"boot {self.boot_id} has no samples to place in time")
         firsts = np.asarray([(c0, t0) for _, _, c0, t0, _, _ in kept], dtype=np.float64)

@@ -880,8 +880,8 @@ def render_html(s: WeeklySummary) -> str:
         ind = [i.title for i in a.indicators if i.level in ("raised", "strongly_raised")]
         load = f" ({a.load_change_pct:+.0f} %)" if math.isfinite(a.load_change_pct) else ""
         # words, not a number: on a line of their own, which may wrap on a phone
-        none_before = (f'<br><span class="small">{h.esc(_none_before(a))}</span>'
-                       if _none_before(a) else "")
+        none_before = (f'<br><span class="small">{h.esc(words)}</span>'
+                       if (words := _none_before(a)) else "")
         cells = [f'<a href="#athlete-{k}">{h.esc(a.name)}</a><br>'
                  f"{h.badge(a.attention, _ATTENTION[a.attention])}",
                  h.esc(a.runs), h.esc(time_text(a.running_s) + load) + none_before]
@@ -975,8 +975,8 @@ def _load_bars(k: int, a: AthleteWeek) -> str:
                           "first run (–), left out of the average. " if before else "")
                + (f"This week is {a.load_change_pct:+.0f} % against their average."
                   if math.isfinite(a.load_change_pct) else
-                  f"They had {_none_before(a)}, so there is no average to compare with."
-                  if _none_before(a) else ""))
+                  f"They had {words}, so there is no average to compare with."
+                  if (words := _none_before(a)) else ""))
     return (f'<figure id="plot-load-{k}" class="plot load" role="img" aria-label="'
             f'{h.esc(f"Running time per week, {a.name}: " + ", ".join(spoken))}">'
             f'<div class="bars" aria-hidden="true">{"".join(cols)}</div>'
